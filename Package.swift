@@ -1,0 +1,84 @@
+// swift-tools-version: 6.0
+//
+// ShardTrain: a deterministic data-parallel trainer for classic ML models.
+// Layers, bottom to top (see README.md, "Architecture"):
+//   C shims → numerics → losses / data / optimizers → models → engine → wire / ZeroMQ → cluster → CLI
+import PackageDescription
+
+// MARK: - Public products
+
+let products: [Product] = [
+    .executable(name: "shardtrain", targets: ["shardtrain"]),
+    .library(name: "ShardTrain", targets: [
+        "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardEngine",
+        "ShardWire", "ZeroMQ", "ShardCluster",
+    ]),
+]
+
+// MARK: - C shims (no Swift code touches these except the module named beside each)
+
+let cTargets: [Target] = [
+    // libzmq from Debian. Linked through the modulemap (`link "zmq"`): pkg-config's flags add -isystem
+    // paths that SwiftPM warns about. Only `ZeroMQ` imports this.
+    .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+    // libcrypto (OpenSSL) from Debian, for SHA-256 of parameter vectors. Only `ShardEngine/Digest.swift` uses it.
+    .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
+    // Hot numeric kernels in C with per-function `target("avx2,fma")` and runtime CPU dispatch.
+    .target(name: "CShardKernels"),
+    // Process-level calls that Swift cannot make directly (variadic prctl).
+    .target(name: "CShardSystem"),
+]
+
+// MARK: - Implementation targets
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let swiftTargets: [Target] = [
+    .target(name: "ShardNumerics", dependencies: ["CShardKernels"]),
+    .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
+    .target(name: "ShardData", dependencies: ["ShardNumerics"]),
+    .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),
+    .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
+    .target(name: "ShardEngine", dependencies: [
+        "ShardNumerics", "ShardData", "ShardOptimizers", "ShardModels", "CLibCrypto",
+    ]),
+    .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+    .target(name: "ShardWire", dependencies: ["ShardNumerics"]),
+    .target(name: "ShardCluster", dependencies: [
+        "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
+    ]),
+    .target(name: "ShardTrainCLI", dependencies: [
+        "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardEngine",
+        "ShardCluster", argumentParser, logging,
+    ]),
+    .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
+]
+
+// MARK: - Tests (one suite per module; `_TestSupport` holds shared reference loading)
+
+let testTargets: [Target] = [
+    .target(name: "_TestSupport", path: "Tests/_TestSupport"),
+    .testTarget(name: "ShardNumericsTests", dependencies: ["ShardNumerics", "_TestSupport"]),
+    .testTarget(name: "ShardLossesTests", dependencies: ["ShardLosses", "_TestSupport"]),
+    .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"]),
+    .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "_TestSupport"]),
+    .testTarget(name: "ShardModelsTests", dependencies: ["ShardModels", "_TestSupport"]),
+    .testTarget(name: "ShardEngineTests", dependencies: ["ShardEngine", "_TestSupport"]),
+    .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "_TestSupport"]),
+    .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "_TestSupport"]),
+    .testTarget(name: "ShardClusterTests", dependencies: ["ShardCluster", "_TestSupport"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
+]
+
+let package = Package(
+    name: "ShardTrain",
+    platforms: [.macOS(.v15)],
+    products: products,
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: cTargets + swiftTargets + testTargets,
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,9 @@
+#ifndef SHARDTRAIN_CSHARDSYSTEM_H
+#define SHARDTRAIN_CSHARDSYSTEM_H
+
+/// Asks the kernel to send `signal` to this process when its parent thread exits
+/// (`prctl(PR_SET_PDEATHSIG, signal)`, which Swift cannot call because prctl is variadic).
+/// Returns 0 on success, -1 with errno set on failure, and -1 with errno = ENOSYS off Linux.
+int shardtrain_set_parent_death_signal(int signal);
+
+#endif

@@ -1,0 +1,1 @@
+// The ShardCluster module. See README.md, "Architecture".

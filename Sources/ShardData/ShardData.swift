@@ -1,0 +1,1 @@
+// The ShardData module. See README.md, "Architecture".

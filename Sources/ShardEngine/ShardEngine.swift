@@ -1,0 +1,1 @@
+// The ShardEngine module. See README.md, "Architecture".

@@ -1,0 +1,1 @@
+// The ShardLosses module. See README.md, "Architecture".

@@ -1,0 +1,1 @@
+// The ShardModels module. See README.md, "Architecture".

@@ -1,0 +1,1 @@
+// The ShardOptimizers module. See README.md, "Architecture".

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `shardtrain`: the root command. Subcommands parse and validate, then call library code.
+public struct ShardTrainCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "shardtrain",
+        abstract: "Deterministic data-parallel training of classic ML models over ZeroMQ.",
+        subcommands: []
+    )
+
+    public init() {}
+}

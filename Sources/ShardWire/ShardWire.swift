@@ -1,0 +1,1 @@
+// The ShardWire module. See README.md, "Architecture".

@@ -1,0 +1,3 @@
+import ShardTrainCLI
+
+ShardTrainCommand.main()
