@@ -11,7 +11,7 @@ let products: [Product] = [
     .executable(name: "shardtrain", targets: ["shardtrain"]),
     .library(name: "ShardTrain", targets: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardEngine",
-        "ShardWire", "ZeroMQ", "ShardCluster",
+        "ShardArtifacts", "ShardWire", "ZeroMQ", "ShardCluster",
     ]),
 ]
 
@@ -21,7 +21,7 @@ let cTargets: [Target] = [
     // libzmq from Debian. Linked through the modulemap (`link "zmq"`): pkg-config's flags add -isystem
     // paths that SwiftPM warns about. Only `ZeroMQ` imports this.
     .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
-    // libcrypto (OpenSSL) from Debian, for SHA-256 of parameter vectors. Only `ShardEngine/Digest.swift` uses it.
+    // libcrypto (OpenSSL) from Debian, for SHA-256 of parameter vectors. Only `ShardArtifacts/Digest.swift` uses it.
     .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
     // Hot numeric kernels in C with per-function `target("avx2,fma")` and runtime CPU dispatch.
     .target(name: "CShardKernels"),
@@ -40,9 +40,9 @@ let swiftTargets: [Target] = [
     .target(name: "ShardData", dependencies: ["ShardNumerics"]),
     .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),
     .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
-    .target(name: "ShardEngine", dependencies: [
-        "ShardNumerics", "ShardData", "ShardOptimizers", "ShardModels", "CLibCrypto",
-    ]),
+    .target(name: "ShardEngine", dependencies: ["ShardNumerics", "ShardData", "ShardOptimizers", "ShardModels"]),
+    // What a run leaves behind: summary JSON, model files (safetensors), SHA-256 digests, atomic writes.
+    .target(name: "ShardArtifacts", dependencies: ["ShardNumerics", "ShardModels", "ShardData", "CLibCrypto"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "ShardWire", dependencies: ["ShardNumerics"]),
     .target(name: "ShardCluster", dependencies: [
@@ -50,7 +50,7 @@ let swiftTargets: [Target] = [
     ]),
     .target(name: "ShardTrainCLI", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardEngine",
-        "ShardCluster", argumentParser, logging,
+        "ShardArtifacts", "ShardCluster", argumentParser, logging,
     ]),
     .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
 ]
@@ -65,6 +65,7 @@ let testTargets: [Target] = [
     .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "_TestSupport"]),
     .testTarget(name: "ShardModelsTests", dependencies: ["ShardModels", "_TestSupport"]),
     .testTarget(name: "ShardEngineTests", dependencies: ["ShardEngine", "_TestSupport"]),
+    .testTarget(name: "ShardArtifactsTests", dependencies: ["ShardArtifacts", "_TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "_TestSupport"]),
     .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "_TestSupport"]),
     .testTarget(name: "ShardClusterTests", dependencies: ["ShardCluster", "_TestSupport"]),

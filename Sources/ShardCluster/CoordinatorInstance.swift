@@ -1,0 +1,328 @@
+import ShardEngine
+import ShardWire
+
+/// The coordinator's protocol logic as a pure state machine: events in, directives out, time passed in.
+///
+/// It knows nothing of sockets or of the data: `CoordinatorShell` feeds it decoded frames and clock ticks
+/// and carries out what it returns. Life cycle:
+///
+///     joining   — HELLO from `expectedWorkers` peers (others are refused)
+///     shipping  — WELCOME + BLOCKS sent to each worker; wait for READY with the right counts
+///     ready     — idle between rounds
+///     round r   — PARAMS sent; wait for PARTIALS from every worker, then reduce in tree order
+///     failed    — a worker died, went silent (no frame for `deadAfter` seconds), sent a bad frame,
+///                 reported a failure, or broke the protocol; the job stops (recovery is not implemented)
+public struct CoordinatorInstance: Sendable {
+    public typealias PeerID = [UInt8]
+
+    public struct Configuration: Sendable {
+        public var expectedWorkers: Int
+        public var jobID: UInt64
+        public var totalBlocks: Int
+        /// Rows of each block, by block id (to check READY and PARTIALS counts).
+        public var blockRows: [Int]
+        public var makeJobSpec: @Sendable (_ workerIndex: Int, _ blocks: Range<Int>) -> JobSpec
+        public var heartbeatInterval: Double
+        public var deadAfter: Double
+        /// How long to wait for all workers to join and be ready.
+        public var joinTimeout: Double
+
+        public init(
+            expectedWorkers: Int, jobID: UInt64, blockRows: [Int],
+            makeJobSpec: @escaping @Sendable (Int, Range<Int>) -> JobSpec,
+            heartbeatInterval: Double, deadAfter: Double, joinTimeout: Double
+        ) {
+            self.expectedWorkers = expectedWorkers
+            self.jobID = jobID
+            self.totalBlocks = blockRows.count
+            self.blockRows = blockRows
+            self.makeJobSpec = makeJobSpec
+            self.heartbeatInterval = heartbeatInterval
+            self.deadAfter = deadAfter
+            self.joinTimeout = joinTimeout
+        }
+    }
+
+    /// A worker that joined.
+    public struct Worker: Sendable, Equatable {
+        public let index: Int
+        public let peer: PeerID
+        public let pid: UInt32
+        public let hostname: String
+        public let cores: Int
+        public var blocks: Range<Int> = 0..<0
+        public var ready = false
+        public var lastHeard: Double
+        public var lastSent: Double
+        /// Partial sums received for the round in flight.
+        public var partials: [TreeNode: [Double]]? = nil
+        public var computeSeconds: Double = 0
+
+        /// "worker 1 (pid 4242 on node-a)": how messages name a worker.
+        public var name: String { "worker \(index) (pid \(pid) on \(hostname))" }
+    }
+
+    public enum Phase: Sendable, Equatable {
+        case joining
+        case shipping
+        case ready
+        case round(Int)
+        case failed(String)
+    }
+
+    /// What the shell must do.
+    public enum Directive: Sendable, Equatable {
+        case send(to: PeerID, Message, round: UInt64)
+        /// Send the blocks of `blocks` to the peer (the shell holds the data).
+        case shipBlocks(to: PeerID, blocks: Range<Int>)
+        case log(LogLevel, String)
+        /// Every worker holds its shard: rounds can start.
+        case allReady
+        case roundComplete(Evaluation)
+        /// The job cannot go on; the shell stops and exits non-zero with this message.
+        case fail(String)
+    }
+
+    public enum LogLevel: Sendable, Equatable { case info, warning, error }
+
+    public let configuration: Configuration
+    public private(set) var phase: Phase = .joining
+    public private(set) var workers: [Worker] = []
+    /// Frames dropped because they belonged to another job or an earlier round.
+    public private(set) var staleFrames = 0
+    private let startedAt: Double
+
+    public init(configuration: Configuration, now: Double) {
+        self.configuration = configuration
+        self.startedAt = now
+    }
+
+    // MARK: Events
+
+    /// A frame from `peer` that decoded successfully.
+    public mutating func received(_ frame: Frame, from peer: PeerID, now: Double) -> [Directive] {
+        if case .failed = phase { return [] }
+        guard let index = workers.firstIndex(where: { $0.peer == peer }) else {
+            return receivedFromStranger(frame, peer: peer, now: now)
+        }
+        workers[index].lastHeard = now
+        let worker = workers[index]
+        if frame.jobID != configuration.jobID {
+            staleFrames += 1
+            return [.log(.warning, "\(worker.name): dropped a frame of job \(frame.jobID) (this job is \(configuration.jobID))")]
+        }
+        switch frame.message {
+        case .heartbeat:
+            return []
+        case .failure(let reason):
+            return fail("\(worker.name) failed \(phaseDescription): \(reason)")
+        case .ready(let blockCount, let rowCount):
+            return receivedReady(worker: index, blockCount: Int(blockCount), rowCount: Int(rowCount))
+        case .partials(let computeSeconds, let nodes):
+            return receivedPartials(worker: index, round: Int(frame.round), computeSeconds: computeSeconds, nodes: nodes)
+        case .hello:
+            return fail("\(worker.name) sent HELLO twice")
+        default:
+            return fail("\(worker.name) sent an unexpected \(frame.message.kindName) message")
+        }
+    }
+
+    /// Bytes from `peer` that did not decode.
+    public mutating func receivedMalformed(from peer: PeerID, error: String, now: Double) -> [Directive] {
+        if case .failed = phase { return [] }
+        if let worker = workers.first(where: { $0.peer == peer }) {
+            return fail("\(worker.name) sent a malformed frame \(phaseDescription): \(error)")
+        }
+        return [
+            .log(.warning, "refused peer \(hex(peer)): \(error)"),
+            .send(to: peer, .refuse(reason: error), round: 0),
+        ]
+    }
+
+    /// A frame for `peer` could not be sent (it disconnected, or its queue is gone).
+    public mutating func sendFailed(to peer: PeerID, error: String, now: Double) -> [Directive] {
+        if case .failed = phase { return [] }
+        guard let worker = workers.first(where: { $0.peer == peer }) else {
+            return [.log(.warning, "could not answer peer \(hex(peer)): \(error)")]
+        }
+        return fail("\(worker.name) cannot be reached \(phaseDescription): \(error)")
+    }
+
+    /// "during round 7", "while receiving its blocks", …: where the job was when something happened.
+    var phaseDescription: String {
+        switch phase {
+        case .round(let round): "during round \(round)"
+        case .shipping: "while receiving its blocks"
+        case .joining: "while workers were joining"
+        case .ready, .failed: "between rounds"
+        }
+    }
+
+    /// Time passes: send heartbeats, detect silent workers, enforce the join timeout.
+    public mutating func tick(now: Double) -> [Directive] {
+        switch phase {
+        case .failed: return []
+        case .joining, .shipping:
+            if now - startedAt > configuration.joinTimeout {
+                let joined = workers.filter(\.ready).count
+                return fail(
+                    "only \(workers.count) of \(configuration.expectedWorkers) workers joined and \(joined) became ready "
+                        + "within \(formatSeconds(configuration.joinTimeout)) s")
+            }
+        case .ready, .round: break
+        }
+        var directives: [Directive] = []
+        for index in workers.indices {
+            let silence = now - workers[index].lastHeard
+            if silence > configuration.deadAfter {
+                return fail(
+                    "\(workers[index].name) silent for \(formatSeconds(silence)) s \(phaseDescription); giving up")
+            }
+            if now - workers[index].lastSent >= configuration.heartbeatInterval {
+                workers[index].lastSent = now
+                directives.append(.send(to: workers[index].peer, .heartbeat, round: 0))
+            }
+        }
+        return directives
+    }
+
+    /// Starts round `round` at `parameters` (only in the ready phase).
+    public mutating func startRound(_ round: Int, parameters: [Double], now: Double) -> [Directive] {
+        guard phase == .ready else { return fail("round \(round) requested in phase \(phase)") }
+        phase = .round(round)
+        var directives: [Directive] = []
+        for index in workers.indices {
+            workers[index].partials = nil
+            workers[index].lastSent = now
+            directives.append(.send(to: workers[index].peer, .params(parameters), round: UInt64(round)))
+        }
+        return directives
+    }
+
+    /// Tells every worker to exit.
+    public mutating func finish(reason: String) -> [Directive] {
+        workers.map { .send(to: $0.peer, .done(reason: reason), round: 0) }
+    }
+
+    // MARK: Handlers
+
+    private mutating func receivedFromStranger(_ frame: Frame, peer: PeerID, now: Double) -> [Directive] {
+        guard case .hello(let pid, let cores, let hostname, let software) = frame.message else {
+            return [
+                .log(.warning, "ignored a \(frame.message.kindName) message from unknown peer \(hex(peer))"),
+            ]
+        }
+        guard phase == .joining, workers.count < configuration.expectedWorkers else {
+            let reason = "the job already has its \(configuration.expectedWorkers) workers"
+            return [
+                .log(.warning, "refused worker pid \(pid) on \(hostname): \(reason)"),
+                .send(to: peer, .refuse(reason: reason), round: 0),
+            ]
+        }
+        let worker = Worker(
+            index: workers.count, peer: peer, pid: pid, hostname: hostname, cores: Int(cores), lastHeard: now,
+            lastSent: now)
+        workers.append(worker)
+        var directives: [Directive] = [
+            .log(.info, "\(worker.name) joined (\(cores) cores, \(software)); \(workers.count)/\(configuration.expectedWorkers)")
+        ]
+        if workers.count == configuration.expectedWorkers {
+            phase = .shipping
+            let shards = Self.shards(blockCount: configuration.totalBlocks, workers: workers.count)
+            for index in workers.indices {
+                workers[index].blocks = shards[index]
+                workers[index].lastSent = now
+                let spec = configuration.makeJobSpec(index, shards[index])
+                directives.append(
+                    .send(
+                        to: workers[index].peer,
+                        .welcome(
+                            workerIndex: UInt32(index), workerCount: UInt32(workers.count), jobSpec: spec.encoded()),
+                        round: 0))
+                directives.append(.shipBlocks(to: workers[index].peer, blocks: shards[index]))
+            }
+        }
+        return directives
+    }
+
+    private mutating func receivedReady(worker index: Int, blockCount: Int, rowCount: Int) -> [Directive] {
+        let worker = workers[index]
+        guard phase == .shipping, !worker.ready else { return fail("\(worker.name) sent READY out of turn") }
+        let expectedRows = worker.blocks.reduce(0) { $0 + configuration.blockRows[$1] }
+        guard blockCount == worker.blocks.count, rowCount == expectedRows else {
+            return fail(
+                "\(worker.name) holds \(blockCount) blocks / \(rowCount) rows, expected \(worker.blocks.count) / \(expectedRows)")
+        }
+        workers[index].ready = true
+        guard workers.allSatisfy(\.ready) else { return [] }
+        phase = .ready
+        return [.log(.info, "all \(workers.count) workers ready"), .allReady]
+    }
+
+    private mutating func receivedPartials(
+        worker index: Int, round: Int, computeSeconds: Double, nodes: [PartialNode]
+    ) -> [Directive] {
+        let worker = workers[index]
+        guard case .round(let current) = phase, round <= current else {
+            return fail("\(worker.name) sent partial sums for round \(round) outside a round")
+        }
+        if round < current {
+            staleFrames += 1
+            return [.log(.warning, "\(worker.name): dropped partial sums of old round \(round)")]
+        }
+        guard worker.partials == nil else { return fail("\(worker.name) sent partial sums twice in round \(round)") }
+        let tree = ReductionTree(blockCount: configuration.totalBlocks)
+        let expected = tree.coveringNodes(of: worker.blocks)
+        let got = nodes.map { TreeNode(level: Int($0.level), index: Int($0.index)) }
+        guard got == expected else {
+            return fail("\(worker.name) sent sums for \(got) in round \(round), expected \(expected)")
+        }
+        var received: [TreeNode: [Double]] = [:]
+        for (node, partial) in zip(got, nodes) {
+            let rows = tree.blocks(of: node).reduce(0) { $0 + configuration.blockRows[$1] }
+            guard Int(partial.rowCount) == rows else {
+                return fail("\(worker.name) reports \(partial.rowCount) rows for \(node), expected \(rows)")
+            }
+            received[node] = partial.values
+        }
+        workers[index].partials = received
+        workers[index].computeSeconds = computeSeconds
+        guard workers.allSatisfy({ $0.partials != nil }) else { return [] }
+
+        var all: [TreeNode: [Double]] = [:]
+        for worker in workers { all.merge(worker.partials!) { first, _ in first } }
+        let sums: [Double]
+        do {
+            sums = try tree.combine(all)
+        } catch {
+            return fail("round \(round): \(error)")
+        }
+        phase = .ready
+        let evaluation = Evaluation(
+            sums: sums, rowCount: configuration.blockRows.reduce(0, +),
+            workerTimings: workers.map { WorkerTiming(worker: $0.index, computeSeconds: $0.computeSeconds) })
+        return [.roundComplete(evaluation)]
+    }
+
+    private mutating func fail(_ message: String) -> [Directive] {
+        phase = .failed(message)
+        return [.log(.error, message), .fail(message)]
+    }
+
+    /// Contiguous, balanced shards: worker k gets blocks [k·n/W, (k+1)·n/W).
+    public static func shards(blockCount: Int, workers: Int) -> [Range<Int>] {
+        (0..<workers).map { k in (k * blockCount / workers)..<((k + 1) * blockCount / workers) }
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { byte in
+        let digits = String(byte, radix: 16)
+        return digits.count == 1 ? "0" + digits : digits
+    }.joined()
+}
+
+func formatSeconds(_ seconds: Double) -> String {
+    let tenths = (seconds * 10).rounded() / 10
+    return String(tenths)
+}

@@ -1,0 +1,257 @@
+import Foundation
+import Logging
+import ShardEngine
+import ShardModels
+import ShardNumerics
+import ShardWire
+import ZeroMQ
+
+/// Settings shared by coordinator and workers.
+public struct ClusterTiming: Sendable, Equatable {
+    /// Seconds between heartbeats sent to an otherwise silent peer.
+    public var heartbeatInterval: Double
+    /// Seconds without any frame after which a peer is declared dead.
+    public var deadAfter: Double
+    /// Seconds the coordinator waits for all workers to join and receive their blocks.
+    public var joinTimeout: Double
+
+    public init(heartbeatInterval: Double = 0.25, deadAfter: Double = 3, joinTimeout: Double = 120) {
+        self.heartbeatInterval = heartbeatInterval
+        self.deadAfter = deadAfter
+        self.joinTimeout = joinTimeout
+    }
+}
+
+/// The coordinator over ZeroMQ: binds a ROUTER, lets `CoordinatorInstance` decide, and carries out its
+/// directives. As an `Executor` it evaluates rounds on the workers.
+public final class ClusterExecutor: Executor {
+    public let endpoint: String
+    public let workerCount: Int
+    public let rowCount: Int
+    private let context: Context
+    private let router: Socket
+    private let blocks: [Block]
+    private var instance: CoordinatorInstance
+    private let logger: Logger
+    private let timing: ClusterTiming
+    private let interrupted: @Sendable () -> Bool
+    private var finished = false
+
+    /// Largest frame accepted from a worker: PARTIALS with O(log blocks) nodes of the sums width.
+    static func maxPartialsBytes(sumsWidth: Int, blockCount: Int) -> Int {
+        let nodes = 2 * (Int.bitWidth - blockCount.leadingZeroBitCount) + 2
+        return 4096 + nodes * (sumsWidth * 8 + 32)
+    }
+
+    /// Binds `bind` (e.g. `tcp://127.0.0.1:*`) and returns; call `waitForWorkers` next.
+    public init(
+        bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
+        logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false }
+    ) throws(ClusterError) {
+        precondition(expectedWorkers >= 1)
+        self.workerCount = expectedWorkers
+        self.blocks = blocks
+        self.rowCount = blocks.reduce(0) { $0 + $1.rows }
+        self.logger = logger
+        self.timing = timing
+        self.interrupted = interrupted
+        do {
+            context = try Context()
+            router = try context.socket(.router)
+            try router.set(.linger(milliseconds: 0))
+            try router.set(.routerMandatory(true))
+            try router.set(.sendHighWaterMark(0))
+            try router.set(.maxMessageSize(Int64(Self.maxPartialsBytes(sumsWidth: model.sumsWidth, blockCount: blocks.count))))
+            endpoint = try router.bind(bind)
+        } catch {
+            throw .transport("\(error)")
+        }
+        let spec = model.spec
+        let precision = blocks.first?.precision ?? .float64
+        let blockRows = blocks.map(\.rows)
+        let totalBlocks = blocks.count
+        let heartbeat = timing.heartbeatInterval
+        let deadAfter = timing.deadAfter
+        instance = CoordinatorInstance(
+            configuration: .init(
+                expectedWorkers: expectedWorkers, jobID: UInt64.random(in: 1...UInt64.max), blockRows: blockRows,
+                makeJobSpec: { _, shard in
+                    JobSpec(
+                        model: spec, precision: precision, totalBlocks: totalBlocks, firstBlock: shard.lowerBound,
+                        blockCount: shard.count, rowCount: shard.reduce(0) { $0 + blockRows[$1] },
+                        heartbeatInterval: heartbeat, deadAfter: deadAfter)
+                },
+                heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout),
+            now: Self.now())
+    }
+
+    deinit {
+        if !finished { try? shutdown(reason: "coordinator stopped") }
+    }
+
+    /// Blocks until every worker has joined and holds its blocks.
+    public func waitForWorkers() throws(ClusterError) {
+        logger.info("waiting for \(workerCount) workers on \(endpoint)")
+        try runUntil { directive in
+            if case .allReady = directive { return true }
+            return false
+        }
+    }
+
+    public func evaluate(_ parameters: [Double], round: Int) throws(EngineError) -> Evaluation {
+        var result: Evaluation?
+        do {
+            try carryOut(instance.startRound(round, parameters: parameters, now: Self.now()))
+            try runUntil { directive in
+                if case .roundComplete(let evaluation) = directive {
+                    result = evaluation
+                    return true
+                }
+                return false
+            }
+        } catch ClusterError.interrupted {
+            throw .interrupted
+        } catch {
+            throw .worker(error.description)
+        }
+        return result!
+    }
+
+    /// Tells the workers to exit (DONE) and closes the socket.
+    public func shutdown(reason: String) throws(ClusterError) {
+        guard !finished else { return }
+        finished = true
+        for directive in instance.finish(reason: reason) {
+            if case .send(let peer, let message, let round) = directive {
+                try? send(message, to: peer, round: round)
+            }
+        }
+    }
+
+    // MARK: The loop
+
+    private func runUntil(_ isDone: (CoordinatorInstance.Directive) -> Bool) throws(ClusterError) {
+        let pollMilliseconds = max(1, Int(timing.heartbeatInterval * 1000 / 2))
+        while true {
+            if interrupted() { throw .interrupted }
+            let readable: [Int]
+            do {
+                readable = try poll([router], timeoutMilliseconds: pollMilliseconds)
+            } catch {
+                throw .transport("\(error)")
+            }
+            if !readable.isEmpty {
+                while let parts = try receiveNow() {
+                    if try handle(parts, isDone) { return }
+                }
+            }
+            for directive in instance.tick(now: Self.now()) where try carryOut([directive], isDone) {
+                return
+            }
+        }
+    }
+
+    private func receiveNow() throws(ClusterError) -> [[UInt8]]? {
+        do {
+            return try router.receive(.dontWait)
+        } catch {
+            throw .transport("\(error)")
+        }
+    }
+
+    /// Decodes one ROUTER message ([peer id, frame]) and feeds it to the instance.
+    private func handle(_ parts: [[UInt8]], _ isDone: (CoordinatorInstance.Directive) -> Bool) throws(ClusterError)
+        -> Bool
+    {
+        let now = Self.now()
+        guard parts.count == 2 else {
+            let peer = parts.first ?? []
+            return try carryOut(
+                instance.receivedMalformed(from: peer, error: "expected one frame per message, got \(parts.count - 1)", now: now),
+                isDone)
+        }
+        do throws(WireError) {
+            let frame = try Frame.decode(parts[1])
+            return try carryOut(instance.received(frame, from: parts[0], now: now), isDone)
+        } catch {
+            return try carryOut(instance.receivedMalformed(from: parts[0], error: error.description, now: now), isDone)
+        }
+    }
+
+    @discardableResult
+    private func carryOut(
+        _ directives: [CoordinatorInstance.Directive], _ isDone: (CoordinatorInstance.Directive) -> Bool = { _ in false }
+    ) throws(ClusterError) -> Bool {
+        var done = false
+        for directive in directives {
+            switch directive {
+            case .send(let peer, let message, let round):
+                do {
+                    try send(message, to: peer, round: round)
+                } catch {
+                    if try carryOut(instance.sendFailed(to: peer, error: "\(error)", now: Self.now()), isDone) {
+                        done = true
+                    }
+                }
+            case .shipBlocks(let peer, let range):
+                do {
+                    try ship(range, to: peer)
+                } catch {
+                    if try carryOut(instance.sendFailed(to: peer, error: "\(error)", now: Self.now()), isDone) {
+                        done = true
+                    }
+                }
+            case .log(let level, let message):
+                switch level {
+                case .info: logger.info("\(message)")
+                case .warning: logger.warning("\(message)")
+                case .error: logger.error("\(message)")
+                }
+            case .fail(let message):
+                try? shutdown(reason: "job failed: \(message)")
+                throw .workerLost(message)
+            case .allReady, .roundComplete:
+                if isDone(directive) { done = true }
+            }
+        }
+        return done
+    }
+
+    private func send(_ message: Message, to peer: [UInt8], round: UInt64) throws(ZMQError) {
+        let frame = Frame(jobID: instance.configuration.jobID, round: round, message: message)
+        try router.send([peer, frame.encoded()])
+    }
+
+    /// Sends a shard as BLOCKS messages of at most ~8 MiB each.
+    private func ship(_ range: Range<Int>, to peer: [UInt8]) throws(ZMQError) {
+        let limit = 8 << 20
+        var batch: [Block] = []
+        var bytes = 0
+        func flush() throws(ZMQError) {
+            guard !batch.isEmpty else { return }
+            try send(.blocks(batch), to: peer, round: 0)
+            batch.removeAll()
+            bytes = 0
+        }
+        for id in range {
+            let block = blocks[id]
+            let size = block.rows * (block.columns + 1) * block.precision.byteWidth
+            if bytes + size > limit { try flush() }
+            batch.append(block)
+            bytes += size
+        }
+        try flush()
+    }
+
+    static func now() -> Double { ContinuousClock.now.secondsSinceStart }
+}
+
+extension ContinuousClock.Instant {
+    /// Seconds on the monotonic clock, for the state machines' injected time.
+    var secondsSinceStart: Double {
+        let reference = ContinuousClock.Instant.processStart
+        return (self - reference).seconds
+    }
+
+    static let processStart = ContinuousClock.now
+}

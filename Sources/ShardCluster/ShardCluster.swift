@@ -1,1 +1,0 @@
-// The ShardCluster module. See README.md, "Architecture".

@@ -1,0 +1,96 @@
+import Dispatch
+import ShardModels
+import ShardNumerics
+
+/// The sums of one reduction-tree node: `values` = [Σ loss, Σ gradient…] over `rowCount` rows.
+public struct NodeSums: Sendable, Equatable {
+    public let node: TreeNode
+    public let rowCount: Int
+    public let values: [Double]
+
+    public init(node: TreeNode, rowCount: Int, values: [Double]) {
+        self.node = node
+        self.rowCount = rowCount
+        self.values = values
+    }
+}
+
+/// Computes the sums of a contiguous run of blocks, in parallel, and reduces them to the tree nodes that
+/// tile the run. In single-process mode the run is every block and the only node is the root; a worker holds
+/// its shard. Both go through this type, so the two modes share every floating-point operation.
+public final class BlockComputer {
+    public let model: any Model
+    public let tree: ReductionTree
+    /// The blocks held here, ordered by id and contiguous.
+    public let blocks: [Block]
+    /// The nodes that exactly tile `blocks`.
+    public let nodes: [TreeNode]
+    /// Threads used for the blocks (1 = run on the caller's thread).
+    public let threads: Int
+    private let buffer: BlockSumsBuffer
+
+    public init(model: any Model, blocks: [Block], blockCount: Int, threads: Int) throws(EngineError) {
+        guard let first = blocks.first else { throw .plan("no blocks to compute") }
+        for (offset, block) in blocks.enumerated() where block.id != first.id + offset {
+            throw .plan("blocks are not contiguous: expected id \(first.id + offset), found \(block.id)")
+        }
+        guard first.id + blocks.count <= blockCount else {
+            throw .plan("block ids \(first.id)..<\(first.id + blocks.count) exceed the plan's \(blockCount) blocks")
+        }
+        self.model = model
+        self.tree = ReductionTree(blockCount: blockCount)
+        self.blocks = blocks
+        self.nodes = tree.coveringNodes(of: first.id..<(first.id + blocks.count))
+        self.threads = max(1, threads)
+        self.buffer = BlockSumsBuffer(count: blocks.count, width: model.sumsWidth)
+    }
+
+    /// Rows held here.
+    public var rowCount: Int { blocks.reduce(0) { $0 + $1.rows } }
+
+    /// Computes every block's sums at `parameters` and returns one `NodeSums` per node of `nodes`.
+    public func compute(parameters: [Double]) throws(EngineError) -> [NodeSums] {
+        guard parameters.count == model.parameterCount else {
+            throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
+        }
+        let failures = FirstFailure()
+        let buffer = self.buffer
+        let blocks = self.blocks
+        let model = self.model
+        ParallelBlocks.run(count: blocks.count, threads: threads) { item in
+            parameters.withUnsafeBufferPointer { parameterBuffer in
+                do throws(ModelError) {
+                    try model.blockSums(blocks[item], parameters: parameterBuffer, into: buffer.slot(item))
+                } catch {
+                    failures.record(item: item, error)
+                }
+            }
+        }
+        if let (item, error) = failures.first {
+            throw .model("block \(blocks[item].id): \(error)")
+        }
+        let base = blocks[0].id
+        var result: [NodeSums] = []
+        for node in nodes {
+            tree.reduceInPlace(node) { buffer.slot($0 - base) }
+            let covered = tree.blocks(of: node)
+            let rows = blocks[(covered.lowerBound - base)..<(covered.upperBound - base)].reduce(0) { $0 + $1.rows }
+            result.append(NodeSums(node: node, rowCount: rows, values: Array(buffer.slot(covered.lowerBound - base))))
+        }
+        return result
+    }
+}
+
+/// Keeps the model error of the lowest-numbered failing block, whichever thread reports first.
+private final class FirstFailure: @unchecked Sendable {
+    private let lock = DispatchQueue(label: "shardtrain.first-failure")
+    private var stored: (item: Int, error: ModelError)?
+
+    func record(item: Int, _ error: ModelError) {
+        lock.sync {
+            if stored == nil || item < stored!.item { stored = (item, error) }
+        }
+    }
+
+    var first: (Int, ModelError)? { lock.sync { stored.map { ($0.item, $0.error) } } }
+}

@@ -1,0 +1,29 @@
+/// Why a training run cannot go on.
+public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The block plan or a shard does not fit together.
+    case plan(String)
+    /// Sizes that do not fit (parameters vs model).
+    case dimension(String)
+    /// A model failed on a block.
+    case model(String)
+    /// The partial sums do not assemble (missing or overlapping nodes).
+    case reduction(String)
+    /// A worker process failed, went silent or sent something unusable (cluster executor).
+    case worker(String)
+    /// The optimizer cannot continue.
+    case optimizer(String)
+    /// The user asked to stop (Ctrl-C).
+    case interrupted
+
+    public var description: String {
+        switch self {
+        case .plan(let message): "block plan: \(message)"
+        case .dimension(let message): "dimension mismatch: \(message)"
+        case .model(let message): "model: \(message)"
+        case .reduction(let message): "reduction: \(message)"
+        case .worker(let message): message
+        case .optimizer(let message): "optimizer: \(message)"
+        case .interrupted: "interrupted"
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The ShardEngine module. See README.md, "Architecture".

@@ -1,0 +1,128 @@
+import ShardNumerics
+
+/// A trainable model: parameters are one flat `[Double]` vector described by a `ParameterLayout`.
+///
+/// Workers call `blockSums` on their blocks; the engine adds the sums of all blocks in a fixed tree order
+/// and the coordinator turns them into the objective
+///
+///     F(θ) = (1/N) Σ_i loss_i(θ) + (l2/2) Σ_{regularised θ_k} θ_k²
+///     ∇F   = (1/N) Σ_i ∇loss_i(θ) + l2 · θ ⊙ mask
+///
+/// where N is the number of training rows and `mask` selects the weight tensors (biases are never
+/// regularised).
+public protocol Model: Sendable {
+    /// What a worker needs to rebuild this model (sent in the job spec).
+    var spec: ModelSpec { get }
+    /// The tensors that make up the flat parameter vector, in order.
+    var layout: ParameterLayout { get }
+    /// The starting point of training.
+    func initialParameters() -> [Double]
+    /// Writes the data-loss sums of one block into `output` (`layout.count + 1` values):
+    ///
+    ///     output[0]      = Σ_{rows i of the block} loss_i(θ)
+    ///     output[1 + k]  = Σ_i ∂loss_i/∂θ_k
+    func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError)
+    /// The number of rows of `block` the model predicts correctly at `parameters` (classification models).
+    func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int
+}
+
+extension Model {
+    public var parameterCount: Int { layout.count }
+
+    /// Width of a block's sums vector: the loss sum followed by the gradient.
+    public var sumsWidth: Int { layout.count + 1 }
+
+    /// Turns reduced block sums into the objective, its parts and its gradient (see `Model`).
+    public func objective(sums: [Double], rowCount: Int, parameters: [Double]) throws(ModelError) -> Objective {
+        guard sums.count == sumsWidth, parameters.count == parameterCount else {
+            throw ModelError.dimension(
+                "objective: expected \(sumsWidth) sums and \(parameterCount) parameters, "
+                    + "got \(sums.count) and \(parameters.count)")
+        }
+        guard rowCount > 0 else { throw ModelError.dimension("objective: no training rows") }
+        let scale = 1.0 / Double(rowCount)
+        let dataLoss = sums[0] * scale
+        var gradient = [Double](repeating: 0, count: parameterCount)
+        for k in 0..<parameterCount { gradient[k] = sums[k + 1] * scale }
+        var squares = 0.0
+        let l2 = spec.l2
+        for tensor in layout.tensors where tensor.regularized {
+            for k in tensor.range {
+                squares += parameters[k] * parameters[k]
+                gradient[k] += l2 * parameters[k]
+            }
+        }
+        let l2Term = 0.5 * l2 * squares
+        return Objective(value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient)
+    }
+}
+
+/// The objective at one point: `value = dataLoss + l2Term`, and `gradient = ∇value`.
+public struct Objective: Sendable, Equatable {
+    public var value: Double
+    public var dataLoss: Double
+    public var l2Term: Double
+    public var gradient: [Double]
+
+    public init(value: Double, dataLoss: Double, l2Term: Double, gradient: [Double]) {
+        self.value = value
+        self.dataLoss = dataLoss
+        self.l2Term = l2Term
+        self.gradient = gradient
+    }
+
+    /// Euclidean norm of the gradient.
+    public var gradientNorm: Double { gradient.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+}
+
+/// One named tensor inside the flat parameter vector.
+public struct ParameterTensor: Sendable, Equatable, Codable {
+    public let name: String
+    /// Row-major shape; `[]` is a scalar.
+    public let shape: [Int]
+    /// Whether the tensor enters the L2 term.
+    public let regularized: Bool
+    /// Where the tensor sits in the flat vector.
+    public let range: Range<Int>
+
+    public var count: Int { range.count }
+}
+
+/// The tensors of a model, laid out back to back in the flat parameter vector.
+public struct ParameterLayout: Sendable, Equatable, Codable {
+    public private(set) var tensors: [ParameterTensor] = []
+
+    public init(_ entries: [(name: String, shape: [Int], regularized: Bool)]) {
+        var offset = 0
+        for entry in entries {
+            let count = entry.shape.reduce(1, *)
+            tensors.append(
+                ParameterTensor(
+                    name: entry.name, shape: entry.shape, regularized: entry.regularized,
+                    range: offset..<(offset + count)))
+            offset += count
+        }
+    }
+
+    /// Total number of parameters.
+    public var count: Int { tensors.last?.range.upperBound ?? 0 }
+
+    public func tensor(named name: String) -> ParameterTensor? { tensors.first { $0.name == name } }
+}
+
+/// A model that cannot work on the given input.
+public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Sizes that do not fit together (block columns vs features, buffer lengths).
+    case dimension(String)
+    /// A spec a worker cannot build (unknown kind, invalid hyper-parameter).
+    case invalidSpec(String)
+
+    public var description: String {
+        switch self {
+        case .dimension(let message): "dimension mismatch: \(message)"
+        case .invalidSpec(let message): "invalid model spec: \(message)"
+        }
+    }
+}

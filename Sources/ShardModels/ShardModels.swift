@@ -1,1 +1,0 @@
-// The ShardModels module. See README.md, "Architecture".

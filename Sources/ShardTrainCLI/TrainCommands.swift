@@ -1,0 +1,212 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ShardArtifacts
+import ShardCluster
+import ShardData
+import ShardEngine
+import ShardModels
+
+/// `shardtrain train`: coordinator plus N local worker processes (N = 0: single process, no sockets).
+public struct TrainCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model, in this process or with local worker processes over ZeroMQ.",
+        discussion: """
+            Examples:
+              shardtrain train --data data/breast_cancer.csv --model logistic --standardize --workers 2
+              shardtrain train --data data/breast_cancer.csv --workers 0 --precision float32 --summary-json out.json
+            """)
+
+    @OptionGroup public var training: TrainingArguments
+    @OptionGroup public var cluster: ClusterArguments
+
+    @Option(help: "Local worker processes to start (0 = single-process mode).")
+    public var workers = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
+    }
+
+    public func run() throws {
+        Interrupt.install()
+        let logger = makeLogger("shardtrain.coordinator")
+        try runTraining(training, workers: workers, logger: logger) { model, prepared in
+            if workers == 0 {
+                return (try LocalExecutor(model: model, blocks: prepared.blocks, threads: training.threads), {})
+            }
+            let coordinator = try ClusterExecutor(
+                bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: prepared.blocks,
+                timing: cluster.timing, logger: logger, interrupted: { Interrupt.requested })
+            let children = try LocalWorkers(
+                count: workers, endpoint: coordinator.endpoint, threads: training.threads,
+                extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
+            do {
+                try coordinator.waitForWorkers()
+            } catch {
+                children.stop()
+                throw error
+            }
+            return (coordinator, {
+                try? coordinator.shutdown(reason: "training finished")
+                children.stop(waitingUpTo: 2)
+            })
+        }
+    }
+}
+
+/// `shardtrain coordinator`: binds and waits for `--workers` workers started separately.
+public struct CoordinatorCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Load the data, wait for workers to connect, ship them their blocks and train.",
+        discussion: """
+            Binds loopback only unless --bind names another address. Start workers with
+              shardtrain worker --connect tcp://HOST:PORT
+            """)
+
+    @OptionGroup public var training: TrainingArguments
+    @OptionGroup public var cluster: ClusterArguments
+
+    @Option(help: "ZeroMQ endpoint to bind (loopback by default; use tcp://0.0.0.0:PORT to accept other hosts).")
+    public var bind = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Number of workers to wait for.")
+    public var workers: Int
+
+    public init() {}
+
+    public func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    }
+
+    public func run() throws {
+        Interrupt.install()
+        let logger = makeLogger("shardtrain.coordinator")
+        try runTraining(training, workers: workers, logger: logger) { model, prepared in
+            let coordinator = try ClusterExecutor(
+                bind: bind, expectedWorkers: workers, model: model, blocks: prepared.blocks, timing: cluster.timing,
+                logger: logger, interrupted: { Interrupt.requested })
+            try coordinator.waitForWorkers()
+            return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
+        }
+    }
+}
+
+/// `shardtrain worker`: joins a coordinator and computes on the blocks it is sent.
+public struct WorkerCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Join a coordinator and compute partial sums on the blocks it ships.")
+
+    @Option(help: "Coordinator endpoint, e.g. tcp://127.0.0.1:5555.")
+    public var connect: String
+
+    @Option(help: "Threads for the blocks (0 = one per core).")
+    public var threads = 0
+
+    @Option(help: "Seconds to wait for the coordinator's WELCOME.")
+    public var joinTimeout = 120.0
+
+    @Option(help: .hidden)
+    public var exitWithParent: Int32?
+
+    public init() {}
+
+    public func run() throws {
+        Interrupt.install()
+        if let parent = exitWithParent, !exitWithParent(parent) {
+            throw ExitCode(1)
+        }
+        var logger = makeLogger("shardtrain.worker")
+        logger[metadataKey: "pid"] = "\(getpid())"
+        do {
+            let shell = try WorkerShell(
+                options: .init(endpoint: connect, threads: threads, joinTimeout: joinTimeout), logger: logger,
+                interrupted: { Interrupt.requested })
+            let outcome = try shell.run()
+            logger.info("worker \(outcome.workerIndex) finished after \(outcome.rounds) rounds")
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(error == .interrupted ? 130 : 1)
+        }
+    }
+}
+
+func makeLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    let level = ProcessInfo.processInfo.environment["SHARDTRAIN_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+    logger.logLevel = level ?? .info
+    return logger
+}
+
+/// The common path of `train` and `coordinator`: prepare, build the executor, train, report, save.
+func runTraining(
+    _ arguments: TrainingArguments, workers: Int, logger: Logger,
+    makeExecutor: (any Model, PreparedData) throws -> (any Executor, () -> Void)
+) throws {
+    let prepared: PreparedData
+    let model: any Model
+    do {
+        prepared = try TrainingJob.prepare(arguments.dataConfiguration, for: arguments.model)
+        model = try ModelSpec(kind: arguments.model, featureCount: prepared.dataset.featureCount, l2: arguments.l2)
+            .makeModel()
+    } catch {
+        logger.error("\(error)")
+        throw ExitCode(1)
+    }
+    let progress = ProgressPrinter(format: arguments.logFormat)
+    let result: TrainingResult
+    let start = ContinuousClock.now
+    do {
+        let (executor, finish) = try makeExecutor(model, prepared)
+        defer { finish() }
+        result = try Trainer(model: model, executor: executor, options: arguments.trainingOptions)
+            .run(observer: progress, shouldStop: { Interrupt.requested })
+    } catch {
+        progress.finishLiveLine()
+        let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
+        logger.error("\(interrupted ? "interrupted" : "\(error)")")
+        throw ExitCode(interrupted ? 130 : 1)
+    }
+    progress.finishLiveLine()
+    let wall = (ContinuousClock.now - start).seconds
+    let accuracy = try? TrainingJob.accuracy(of: model, on: prepared.blocks, parameters: result.parameters)
+    let summary = RunSummary(
+        model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
+        dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
+        gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
+        trainAccuracy: accuracy, wallSeconds: wall, parametersSHA256: Digest.parametersSHA256(result.parameters),
+        parameters: result.parameters, optimizer: arguments.optimizer.rawValue,
+        precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
+        features: prepared.dataset.featureCount, blockRows: arguments.blockRows, blocks: prepared.blocks.count,
+        dataFile: arguments.data)
+    do {
+        if let path = arguments.summaryJson { try summary.write(to: path) }
+        if let path = arguments.save { try TrainingJob.saveModel(model, parameters: result.parameters, data: prepared, to: path) }
+    } catch {
+        logger.error("\(error)")
+        throw ExitCode(1)
+    }
+    switch arguments.logFormat {
+    case .json:
+        if let data = try? summary.jsonData(),
+            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        {
+            object["event"] = "summary"
+            progress.emitJSON(object)
+        }
+    case .text:
+        print(
+            """
+            \(summary.converged ? "converged" : "stopped"): \(summary.stopReason)
+              model \(summary.model), \(summary.rows) rows × \(summary.features) features, \(summary.blocks) blocks, \
+            \(workers == 0 ? "single process" : "\(workers) workers")
+              rounds \(summary.rounds), objective \(format12(summary.objective)) \
+            (data loss \(format12(summary.dataLoss)) + l2 \(format12(summary.l2Term))), |g| \(scientific(summary.gradientNorm))
+              train accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "n/a"), wall \(String(format: "%.3f", wall)) s
+              parameters sha256 \(summary.parametersSHA256)
+            """)
+    }
+}

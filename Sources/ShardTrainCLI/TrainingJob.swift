@@ -1,0 +1,105 @@
+import Foundation
+import ShardArtifacts
+import ShardData
+import ShardEngine
+import ShardModels
+import ShardNumerics
+
+/// Everything a training run needs to know about its data, independent of who computes.
+public struct DataConfiguration: Sendable, Equatable {
+    public var path: String
+    public var labelColumn: String?
+    /// A file of 0-based data-row indices to train on, in that order (all rows when nil).
+    public var rowsPath: String?
+    public var standardize: Bool
+    public var precision: Precision
+    public var blockRows: Int
+
+    public init(
+        path: String, labelColumn: String? = nil, rowsPath: String? = nil, standardize: Bool = false,
+        precision: Precision = .float64, blockRows: Int = 128
+    ) {
+        self.path = path
+        self.labelColumn = labelColumn
+        self.rowsPath = rowsPath
+        self.standardize = standardize
+        self.precision = precision
+        self.blockRows = blockRows
+    }
+}
+
+/// The training data after selection, label encoding and standardisation, cut into blocks.
+public struct PreparedData: Sendable {
+    public var dataset: Dataset
+    public var standardization: Standardization?
+    public var labelEncoding: BinaryLabelEncoding
+    public var blocks: [Block]
+}
+
+/// Steps of a training run that do not depend on the executor: load and prepare the data, and turn the
+/// result into the summary and model files.
+public enum TrainingJob {
+    /// Reads the CSV, selects rows, checks and encodes the labels for `kind`, standardises, cuts blocks.
+    public static func prepare(_ configuration: DataConfiguration, for kind: ModelKind) throws(DataError) -> PreparedData {
+        var dataset = try CSVReader.read(path: configuration.path, labelColumn: configuration.labelColumn)
+        if let rowsPath = configuration.rowsPath {
+            dataset = try dataset.selectingRows(try RowIndices.read(path: rowsPath))
+        }
+        let encoding: BinaryLabelEncoding =
+            switch kind.labelEncoding {
+            case .zeroOne: .zeroOne
+            case .plusMinusOne: .plusMinusOne
+            }
+        dataset = try dataset.encodingBinaryLabels(as: encoding)
+        var standardization: Standardization?
+        if configuration.standardize {
+            let fitted = Standardization(fittedTo: dataset)
+            dataset = fitted.applied(to: dataset)
+            standardization = fitted
+        }
+        let blocks = try dataset.makeBlocks(blockRows: configuration.blockRows, precision: configuration.precision)
+        return PreparedData(dataset: dataset, standardization: standardization, labelEncoding: encoding, blocks: blocks)
+    }
+
+    /// Fraction of training rows the model classifies correctly (computed on the coordinator).
+    public static func accuracy(of model: any Model, on blocks: [Block], parameters: [Double]) throws(ModelError) -> Double {
+        var correct = 0
+        var rows = 0
+        for block in blocks {
+            correct += try model.correctPredictions(block, parameters: parameters)
+            rows += block.rows
+        }
+        return rows == 0 ? 0 : Double(correct) / Double(rows)
+    }
+
+    /// Writes the trained model as safetensors: one F64 tensor per layout entry, and metadata (all strings)
+    /// with the model kind, hyper-parameters, label encoding, feature names and the standardisation that
+    /// must be applied to new rows before `x·w + b`.
+    public static func saveModel(
+        _ model: any Model, parameters: [Double], data: PreparedData, to path: String
+    ) throws(ArtifactError) {
+        let tensors = model.layout.tensors.map { tensor in
+            SafetensorsFile.Tensor(name: tensor.name, shape: tensor.shape, values: Array(parameters[tensor.range]))
+        }
+        var metadata: [String: String] = [
+            "format": "shardtrain-model-v1",
+            "model": model.spec.kind.rawValue,
+            "l2": "\(model.spec.l2)",
+            "feature_count": "\(model.spec.featureCount)",
+            "feature_names": jsonString(data.dataset.featureNames),
+            "label_column": data.dataset.labelName,
+            "label_encoding": data.labelEncoding.rawValue,
+            "standardized": data.standardization == nil ? "false" : "true",
+        ]
+        if let standardization = data.standardization {
+            metadata["standardization_mean"] = jsonString(standardization.means)
+            metadata["standardization_std"] = jsonString(standardization.standardDeviations)
+        }
+        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
+    }
+
+    private static func jsonString<T: Encodable>(_ value: T) -> String {
+        // Arrays of strings and finite doubles always encode.
+        String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
+    }
+}

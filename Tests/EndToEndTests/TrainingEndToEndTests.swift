@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+import _TestSupport
+
+/// Real processes: the `shardtrain` binary as coordinator and workers over ZeroMQ on loopback.
+@Suite("End to end: training with worker processes", .serialized)
+struct TrainingEndToEndTests {
+    static let dataPath = ReferenceData.repositoryRoot.appendingPathComponent("data/breast_cancer.csv").path
+
+    /// The breast-cancer logistic problem of optima.json: its training rows and optimum.
+    struct Problem {
+        let trainRows: [Int]
+        let objective: Double
+        let rtol: Double
+    }
+
+    static func problem() throws -> Problem {
+        let optima = try ReferenceData.load("optima.json")
+        let rows = try #require(optima["splits"]?["breast_cancer"]?["train_rows"]?.ints)
+        let problems = try #require(optima["problems"]?.array)
+        let entry = try #require(problems.first { $0["id"]?.string == "breast_cancer/logistic/l2=0.01" })
+        #expect(entry["l2"]?.double == 0.01)
+        let objective = try #require(entry["optimum"]?["objective"]?.double)
+        let rtol = try #require(entry["tolerance"]?["objective_rtol"]?.double)
+        return Problem(trainRows: rows, objective: objective, rtol: rtol)
+    }
+
+    static func summary(at path: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test("logistic regression reaches the reference optimum with 0, 1, 2 and 3 workers, with identical parameters")
+    func optimumAndIdenticalBitsAcrossWorkerCounts() throws {
+        let problem = try Self.problem()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let rows = try directory.write(problem.trainRows.map(String.init).joined(separator: "\n"), to: "train_rows.txt")
+        var hashes: [String] = []
+        for workers in 0...3 {
+            let summaryPath = directory.path("summary-\(workers).json")
+            let child = try ChildProcess(
+                [
+                    "train", "--data", Self.dataPath, "--rows", rows, "--standardize", "--l2", "0.01",
+                    "--workers", String(workers), "--summary-json", summaryPath, "--log-format", "json",
+                ], directory: directory.url)
+            let status = child.wait(timeout: 120)
+            try #require(status == 0, "workers \(workers): exit \(String(describing: status))\n\(child.stderr)")
+            let summary = try Self.summary(at: summaryPath)
+            let objective = try #require(summary["objective"] as? Double)
+            let relative = abs(objective - problem.objective) / abs(problem.objective)
+            #expect(relative <= problem.rtol, "workers \(workers): objective \(objective) vs \(problem.objective)")
+            #expect(summary["converged"] as? Bool == true, "workers \(workers): \(summary["stop_reason"] ?? "")")
+            #expect(summary["workers"] as? Int == workers)
+            #expect(summary["rows"] as? Int == problem.trainRows.count)
+            let accuracy = try #require(summary["train_accuracy"] as? Double)
+            #expect(accuracy > 0.97)
+            hashes.append(try #require(summary["parameters_sha256"] as? String))
+            // The JSON progress stream: one object per round, then the summary.
+            let lines = child.stdout.split(separator: "\n")
+            let rounds = lines.filter { $0.contains("\"event\":\"round\"") }
+            #expect(rounds.count == summary["rounds"] as? Int)
+            #expect(lines.last?.contains("\"event\":\"summary\"") == true)
+        }
+        #expect(Set(hashes).count == 1, "parameters differ between worker counts: \(hashes)")
+    }
+
+    @Test("float32 storage reaches the optimum to 1e-5")
+    func float32ReachesOptimum() throws {
+        let problem = try Self.problem()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let rows = try directory.write(problem.trainRows.map(String.init).joined(separator: ","), to: "rows.txt")
+        let summaryPath = directory.path("summary.json")
+        let child = try ChildProcess(
+            [
+                "train", "--data", Self.dataPath, "--rows", rows, "--standardize", "--precision", "float32",
+                "--workers", "2", "--summary-json", summaryPath,
+            ], directory: directory.url)
+        try #require(child.wait(timeout: 120) == 0, "\(child.stderr)")
+        let objective = try #require(try Self.summary(at: summaryPath)["objective"] as? Double)
+        #expect(abs(objective - problem.objective) / problem.objective <= 1e-5)
+    }
+
+    @Test("killing a worker makes the coordinator exit non-zero within seconds, naming the worker")
+    func killedWorkerFailsFast() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let port = Int.random(in: 20_000..<60_000)
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        // Gradient descent with a tiny step on the fraud data runs for many rounds.
+        let coordinator = try ChildProcess(
+            [
+                "coordinator", "--bind", endpoint, "--workers", "2", "--data",
+                ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
+                "--standardize", "--optimizer", "gd", "--learning-rate", "1e-6", "--max-rounds", "1000000",
+                "--gradient-tolerance", "0", "--objective-tolerance", "0", "--log-format", "json",
+                "--worker-timeout", "2",
+            ], directory: directory.url)
+        let workers = try (0..<2).map { _ in
+            try ChildProcess(["worker", "--connect", endpoint], directory: directory.url)
+        }
+        let running = coordinator.waitForOutput(timeout: 60) { stdout, _ in
+            stdout.split(separator: "\n").filter { $0.contains("\"event\":\"round\"") }.count >= 5
+        }
+        try #require(running, "training did not start: \(coordinator.stderr)")
+        let victim = workers[1]
+        kill(victim.pid, SIGKILL)
+        let killedAt = Date()
+        let status = coordinator.wait(timeout: 20)
+        let elapsed = Date().timeIntervalSince(killedAt)
+        #expect(status != nil && status != 0, "coordinator exit status \(String(describing: status))")
+        #expect(elapsed < 6, "coordinator took \(elapsed) s to give up")
+        #expect(coordinator.stderr.contains("(pid \(victim.pid) on"), "message does not name the worker: \(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("round"), "message does not name the round: \(coordinator.stderr)")
+        // The surviving worker is told to stop (DONE) or notices the coordinator is gone.
+        #expect(workers[0].wait(timeout: 10) != nil)
+    }
+
+    @Test("Ctrl-C stops training and reaps every local worker")
+    func interruptReapsChildren() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let train = try ChildProcess(
+            [
+                "train", "--workers", "2", "--data",
+                ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
+                "--optimizer", "gd", "--learning-rate", "1e-6", "--max-rounds", "1000000", "--gradient-tolerance", "0",
+                "--objective-tolerance", "0", "--log-format", "json",
+            ], directory: directory.url)
+        let running = train.waitForOutput(timeout: 60) { stdout, _ in stdout.contains("\"event\":\"round\"") }
+        try #require(running, "training did not start: \(train.stderr)")
+        let pids = train.stderr.split(separator: "\n").compactMap { line -> Int32? in
+            guard let range = line.range(of: "(pid ") else { return nil }
+            return Int32(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        #expect(Set(pids).count == 2, "expected two worker pids in: \(train.stderr)")
+        kill(train.pid, SIGINT)
+        let status = train.wait(timeout: 15)
+        #expect(status == 130)
+        for pid in Set(pids) { #expect(!processIsAlive(pid), "worker \(pid) still running") }
+    }
+
+    @Test("a malformed CSV is reported with file, line and column, and exit status 1")
+    func badDataIsReported() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let csv = try directory.write("a,b,label\n1,2,0\n3,x4,1\n", to: "bad.csv")
+        let child = try ChildProcess(["train", "--data", csv, "--workers", "0"], directory: directory.url)
+        #expect(child.wait(timeout: 30) == 1)
+        #expect(child.stderr.contains("bad.csv:3"), "\(child.stderr)")
+        #expect(child.stderr.contains("x4"), "\(child.stderr)")
+    }
+}

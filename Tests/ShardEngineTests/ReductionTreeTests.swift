@@ -1,0 +1,148 @@
+import Foundation
+import ShardEngine
+import ShardModels
+import ShardNumerics
+import Testing
+
+@Suite("Reduction tree")
+struct ReductionTreeTests {
+    @Test("covering nodes tile any contiguous range exactly, with O(log n) nodes", arguments: [1, 2, 3, 5, 8, 13, 64, 100])
+    func coveringNodesTile(blockCount: Int) {
+        let tree = ReductionTree(blockCount: blockCount)
+        for start in 0..<blockCount {
+            for end in (start + 1)...blockCount {
+                let nodes = tree.coveringNodes(of: start..<end)
+                var next = start
+                for node in nodes {
+                    let covered = tree.blocks(of: node)
+                    #expect(covered.lowerBound == next, "gap or overlap at \(node) for \(start)..<\(end)")
+                    next = covered.upperBound
+                }
+                #expect(next == end)
+                #expect(nodes.count <= 2 * (tree.height + 1))
+            }
+        }
+    }
+
+    /// Values whose sum depends on the order of additions, so any change of tree shows up in the bits.
+    static func leaves(_ count: Int, seed: UInt64) -> [[Double]] {
+        var state = seed
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let mantissa = Double(state >> 11) / Double(1 << 53)
+            return (mantissa - 0.5) * pow(10, Double(Int(state % 17)) - 8)
+        }
+        return (0..<count).map { _ in (0..<3).map { _ in next() } }
+    }
+
+    @Test("any split among workers reduces to the same bits as the whole", arguments: [1, 2, 3, 7, 16, 31])
+    func splitsGiveIdenticalBits(blockCount: Int) throws {
+        let tree = ReductionTree(blockCount: blockCount)
+        let leaves = Self.leaves(blockCount, seed: UInt64(blockCount))
+        func reduce(_ range: Range<Int>) -> [TreeNode: [Double]] {
+            var storage = leaves.map { $0 }
+            var result: [TreeNode: [Double]] = [:]
+            for node in tree.coveringNodes(of: range) {
+                storage.withUnsafeMutableBufferPointer { all in
+                    tree.reduceInPlace(node) { block in
+                        UnsafeMutableBufferPointer(rebasing: all[block].withUnsafeMutableBufferPointer { $0 }[...])
+                    }
+                }
+                result[node] = storage[node.firstBlock]
+            }
+            return result
+        }
+        let whole = try tree.combine(reduce(0..<blockCount))
+        for workers in 1...min(blockCount, 5) {
+            let shards = (0..<workers).map { k in (k * blockCount / workers)..<((k + 1) * blockCount / workers) }
+            var received: [TreeNode: [Double]] = [:]
+            for shard in shards where !shard.isEmpty { received.merge(reduce(shard)) { a, _ in a } }
+            let combined = try tree.combine(received)
+            #expect(combined.map(\.bitPattern) == whole.map(\.bitPattern), "\(workers) workers")
+        }
+        // The reference: the recursive definition computed directly.
+        func value(_ node: TreeNode) -> [Double] {
+            if node.level == 0 { return leaves[node.index] }
+            let left = value(TreeNode(level: node.level - 1, index: 2 * node.index))
+            let right = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
+            guard tree.exists(right) else { return left }
+            return zip(left, value(right)).map { $0 + $1 }
+        }
+        #expect(whole.map(\.bitPattern) == value(tree.root).map(\.bitPattern))
+    }
+
+    @Test("missing, overlapping and foreign nodes are reported")
+    func combineRejectsBadCoverage() {
+        let tree = ReductionTree(blockCount: 5)
+        let leaf: [Double] = [1]
+        #expect(throws: ReductionError.coverage(expectedBlocks: 5, coveredBlocks: 4)) {
+            try tree.combine([TreeNode(level: 2, index: 0): leaf])
+        }
+        #expect(throws: ReductionError.unknownNode(TreeNode(level: 0, index: 5))) {
+            try tree.combine([TreeNode(level: 0, index: 5): leaf])
+        }
+        #expect(throws: ReductionError.coverage(expectedBlocks: 5, coveredBlocks: 6)) {
+            try tree.combine([TreeNode(level: 2, index: 0): leaf, TreeNode(level: 0, index: 3): leaf, TreeNode(level: 0, index: 4): leaf])
+        }
+    }
+}
+
+@Suite("Block computer and local executor")
+struct BlockComputerTests {
+    static func blocks(rows: Int, columns: Int, blockRows: Int, precision: Precision) throws -> [Block] {
+        var state: UInt64 = 42
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 4 - 2
+        }
+        var blocks: [Block] = []
+        var start = 0
+        while start < rows {
+            let count = min(blockRows, rows - start)
+            let features = (0..<(count * columns)).map { _ in next() }
+            let labels = (0..<count).map { _ in next() > 0 ? 1.0 : 0.0 }
+            let storage: BlockStorage =
+                precision == .float64
+                ? .float64(features: features, labels: labels)
+                : .float32(features: features.map(Float.init), labels: labels.map(Float.init))
+            blocks.append(try Block(id: blocks.count, rows: count, columns: columns, storage: storage))
+            start += count
+        }
+        return blocks
+    }
+
+    @Test("the result has the same bits for every thread count and every split into shards", arguments: Precision.allCases)
+    func deterministicAcrossThreadsAndShards(precision: Precision) throws {
+        let blocks = try Self.blocks(rows: 1000, columns: 7, blockRows: 64, precision: precision)
+        let model = LogisticRegression(featureCount: 7, l2: 0.1)
+        let parameters = (0..<8).map { Double($0) * 0.1 - 0.3 }
+        let reference = try LocalExecutor(model: model, blocks: blocks, threads: 1).evaluate(parameters, round: 1)
+        for threads in [2, 4] {
+            let other = try LocalExecutor(model: model, blocks: blocks, threads: threads).evaluate(parameters, round: 1)
+            #expect(other.sums.map(\.bitPattern) == reference.sums.map(\.bitPattern))
+        }
+        let tree = ReductionTree(blockCount: blocks.count)
+        for workers in [2, 3, 5] {
+            var received: [TreeNode: [Double]] = [:]
+            for k in 0..<workers {
+                let shard = Array(blocks[(k * blocks.count / workers)..<((k + 1) * blocks.count / workers)])
+                let computer = try BlockComputer(model: model, blocks: shard, blockCount: blocks.count, threads: 2)
+                for sums in try computer.compute(parameters: parameters) { received[sums.node] = sums.values }
+            }
+            #expect(try tree.combine(received).map(\.bitPattern) == reference.sums.map(\.bitPattern))
+        }
+        #expect(reference.rowCount == 1000)
+    }
+
+    @Test("a shard must be contiguous and inside the plan")
+    func rejectsBadShards() throws {
+        let blocks = try Self.blocks(rows: 300, columns: 2, blockRows: 100, precision: .float64)
+        let model = LogisticRegression(featureCount: 2, l2: 0)
+        #expect(throws: EngineError.self) {
+            try BlockComputer(model: model, blocks: [blocks[0], blocks[2]], blockCount: 3, threads: 1)
+        }
+        #expect(throws: EngineError.self) { try BlockComputer(model: model, blocks: blocks, blockCount: 2, threads: 1) }
+        let computer = try BlockComputer(model: model, blocks: blocks, blockCount: 3, threads: 1)
+        #expect(throws: EngineError.self) { try computer.compute(parameters: [0, 0]) }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+
+/// Runs the built `shardtrain` executable as a real child process (end-to-end tests).
+public enum ShardTrainBinary {
+    /// `SHARDTRAIN_BINARY`, or `shardtrain` next to the test bundle in the build folder.
+    public static var path: String {
+        if let override = ProcessInfo.processInfo.environment["SHARDTRAIN_BINARY"], !override.isEmpty {
+            return override
+        }
+        let testExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = testExecutable.deletingLastPathComponent()
+        // The bundle may be a directory (`X.xctest/...`) on some toolchains.
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("shardtrain")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+            directory = directory.deletingLastPathComponent()
+        }
+        return ReferenceData.repositoryRoot.appendingPathComponent(".build/debug/shardtrain").path
+    }
+}
+
+/// A child process whose standard output and error go to files (no pipe can fill up and block it).
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    public let stdoutURL: URL
+    public let stderrURL: URL
+
+    public init(_ executable: String = ShardTrainBinary.path, _ arguments: [String], directory: URL) throws {
+        stdoutURL = directory.appendingPathComponent("stdout-\(UUID().uuidString).txt")
+        stderrURL = directory.appendingPathComponent("stderr-\(UUID().uuidString).txt")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+
+    /// Waits for exit; kills the process and returns nil if it is still running after `timeout` seconds.
+    public func wait(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(5_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    /// Polls until `condition` holds for the output so far (true) or `timeout` passes (false).
+    public func waitForOutput(timeout: Double, _ condition: (_ stdout: String, _ stderr: String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(stdout, stderr) { return true }
+            if !process.isRunning { return condition(stdout, stderr) }
+            usleep(10_000)
+        }
+        return false
+    }
+}
+
+/// A fresh temporary directory, removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    public func write(_ text: String, to name: String) throws -> String {
+        let path = path(name)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Whether a process with this pid still exists (and is not a zombie).
+public func processIsAlive(_ pid: Int32) -> Bool {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+    // Field 3 is the state; "Z" is a zombie, "X" dead.
+    guard let close = status.lastIndex(of: ")") else { return false }
+    let state = status[status.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}

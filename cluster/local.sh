@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Starts a coordinator and N workers as separate commands, the way you would run them by hand or on several
+# hosts (replace 127.0.0.1 by the coordinator's address and start the worker line on each host).
+#
+#   cluster/local.sh --workers 3 -- --data data/breast_cancer.csv --model logistic --standardize
+#
+# Options (before --):
+#   --workers N     worker processes (default 2)
+#   --port P        coordinator port on 127.0.0.1 (default 5555)
+#   --bin PATH      shardtrain binary (default .build/release/shardtrain)
+# Everything after -- goes to `shardtrain coordinator`.
+# Workers may start before the coordinator binds: ZeroMQ reconnects, and readiness comes from the
+# HELLO/WELCOME/READY handshake, not from sleeps. Every child is stopped when this script exits.
+set -euo pipefail
+
+workers=2
+port=5555
+bin=.build/release/shardtrain
+while (($#)); do
+    case "$1" in
+        --workers) workers=$2; shift 2 ;;
+        --port) port=$2; shift 2 ;;
+        --bin) bin=$2; shift 2 ;;
+        --) shift; break ;;
+        *) echo "local.sh: unknown option $1 (training arguments go after --)" >&2; exit 2 ;;
+    esac
+done
+[[ -x $bin ]] || { echo "local.sh: $bin not found; build with: swift build -c release" >&2; exit 2; }
+
+children=()
+cleanup() {
+    for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+endpoint="tcp://127.0.0.1:$port"
+"$bin" coordinator --bind "$endpoint" --workers "$workers" "$@" &
+coordinator=$!
+children+=("$coordinator")
+for ((i = 0; i < workers; i++)); do
+    "$bin" worker --connect "$endpoint" &
+    children+=("$!")
+done
+
+status=0
+wait "$coordinator" || status=$?
+exit "$status"
