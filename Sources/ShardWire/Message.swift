@@ -1,0 +1,163 @@
+import ShardNumerics
+
+/// One message between the coordinator and a worker, with the header fields that travel with it.
+///
+/// `jobID` identifies the training job (a peer from another job is refused); `round` is the optimiser
+/// round a `params`/`partials` pair belongs to, and 0 for messages outside the round loop.
+public struct Frame: Sendable, Equatable {
+    public var jobID: UInt64
+    public var round: UInt64
+    public var message: Message
+
+    public init(jobID: UInt64, round: UInt64 = 0, message: Message) {
+        self.jobID = jobID
+        self.round = round
+        self.message = message
+    }
+}
+
+/// The sums one worker contributes for one node of the fixed reduction tree.
+///
+/// `level` and `index` place the node in the engine's fixed reduction tree over block ids; `rowCount` is
+/// the number of rows summed; `values` are the sums themselves (loss, gradient, … — their meaning is the engine's). They may be non-finite: a
+/// diverging model must reach the coordinator, which reports it.
+public struct PartialNode: Sendable, Equatable {
+    public var level: UInt8
+    public var index: UInt32
+    public var rowCount: UInt64
+    public var values: [Double]
+
+    public init(level: UInt8, index: UInt32, rowCount: UInt64, values: [Double]) {
+        self.level = level
+        self.index = index
+        self.rowCount = rowCount
+        self.values = values
+    }
+}
+
+/// The protocol's messages. Timing contract (the values themselves are configured elsewhere):
+///
+///     heartbeatInterval  each side sends `heartbeat` when it has sent nothing else for this long
+///     deadAfter          the coordinator declares a worker dead after this long without ANY message from
+///                        it (a worker likewise gives up on a silent coordinator and exits non-zero)
+///
+/// Conversation, coordinator C (ROUTER) and worker W (DEALER):
+///
+///     W → C  hello                       C → W  welcome | refuse
+///     C → W  blocks … blocks             W → C  ready
+///     C → W  params (round r)            W → C  partials (round r)      repeated per round
+///     C → W  done                        (W exits 0)
+///     W → C  failure                     (at any time; W exits non-zero)
+///     both   heartbeat                   (whenever idle for heartbeatInterval)
+///
+/// Payload encodings are little-endian and listed per case; `str` is a UInt32 byte count followed by that
+/// many bytes of UTF-8, bounded by the codec's string limit.
+public enum Message: Sendable, Equatable {
+    /// Worker → coordinator, the first message after connecting. The coordinator answers `welcome`
+    /// (accepted) or `refuse` (wrong job id, too many workers, job already running). The worker waits at
+    /// most `deadAfter` for the answer, then exits non-zero.
+    ///
+    ///     pid u32 | cores u16 (≥ 1) | hostname str | software str
+    case hello(pid: UInt32, cores: UInt16, hostname: String, software: String)
+
+    /// Coordinator → worker, reply to an accepted `hello`: the worker's place among `workerCount`
+    /// workers and the job specification (opaque JSON bytes, decoded by the cluster layer). The worker
+    /// sends nothing in reply; it next receives `blocks`.
+    ///
+    ///     workerIndex u32 | workerCount u32 (workerIndex < workerCount) | jobSpec: u32 byte count, bytes
+    case welcome(workerIndex: UInt32, workerCount: UInt32, jobSpec: [UInt8])
+
+    /// Coordinator → a peer it will not accept (any message from an unknown or refused peer). The peer
+    /// logs the reason and exits non-zero; no reply.
+    ///
+    ///     reason str
+    case refuse(reason: String)
+
+    /// Coordinator → worker after `welcome`: some of the blocks the job spec assigns to this worker (one
+    /// or more `blocks` messages). Values travel bit-exactly in the block's precision. When the worker
+    /// holds all its blocks it replies `ready`.
+    ///
+    ///     count u32, then per block:
+    ///       id u32 | rows u32 | columns u32 | precision u8 (1 = float32, 2 = float64)
+    ///       | features: rows·columns values, row-major | labels: rows values
+    case blocks([Block])
+
+    /// Worker → coordinator once all its blocks have arrived: how many blocks and rows it holds, which
+    /// the coordinator checks against its plan before the first `params`.
+    ///
+    ///     blockCount u32 | rowCount u64
+    case ready(blockCount: UInt32, rowCount: UInt64)
+
+    /// Coordinator → worker, once per round (the header's `round`): the current parameter vector. The
+    /// worker replies `partials` for the same round; the coordinator waits for every worker, declaring
+    /// one dead after `deadAfter` of silence.
+    ///
+    ///     count u32 | count × f64, all finite
+    case params([Double])
+
+    /// Worker → coordinator, reply to `params` with the same round: the reduction-tree nodes this worker
+    /// computed and the wall time it spent. All nodes carry the same number of values (`width`).
+    ///
+    ///     computeSeconds f64 (finite, ≥ 0) | nodeCount u32 | width u32,
+    ///     then per node: level u8 | index u32 | rowCount u64 | width × f64 (any value, NaN included)
+    case partials(computeSeconds: Double, nodes: [PartialNode])
+
+    /// Either direction whenever the sender has been idle for `heartbeatInterval`; proves liveness, no
+    /// reply. Empty payload.
+    case heartbeat
+
+    /// Coordinator → worker: training is over (or aborted); stop and exit 0. No reply.
+    ///
+    ///     reason str
+    case done(reason: String)
+
+    /// Worker → coordinator: the worker cannot continue; the coordinator logs `reason` and treats the
+    /// worker as dead. The worker exits non-zero after sending it. No reply.
+    ///
+    ///     reason str
+    case failure(reason: String)
+
+    public var type: MessageType {
+        switch self {
+        case .hello: .hello
+        case .welcome: .welcome
+        case .refuse: .refuse
+        case .blocks: .blocks
+        case .ready: .ready
+        case .params: .params
+        case .partials: .partials
+        case .heartbeat: .heartbeat
+        case .done: .done
+        case .failure: .failure
+        }
+    }
+}
+
+/// The message type field of the frame header.
+public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+    case hello = 1
+    case welcome = 2
+    case refuse = 3
+    case blocks = 4
+    case ready = 5
+    case params = 6
+    case partials = 7
+    case heartbeat = 8
+    case done = 9
+    case failure = 10
+
+    public var description: String {
+        switch self {
+        case .hello: "hello"
+        case .welcome: "welcome"
+        case .refuse: "refuse"
+        case .blocks: "blocks"
+        case .ready: "ready"
+        case .params: "params"
+        case .partials: "partials"
+        case .heartbeat: "heartbeat"
+        case .done: "done"
+        case .failure: "failure"
+        }
+    }
+}

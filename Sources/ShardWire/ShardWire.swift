@@ -1,1 +1,0 @@
-// The ShardWire module. See README.md, "Architecture".

@@ -1,0 +1,240 @@
+import CZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One ZeroMQ socket, closed (`zmq_close`) when the last reference goes away.
+///
+/// A `final class` rather than a non-copyable struct: `poll` takes a heterogeneous array of sockets and
+/// callers keep sockets in collections and dictionaries keyed by role, which non-copyable values make
+/// awkward; ARC still closes the socket deterministically when its last reference is released.
+///
+/// libzmq sockets must not be used from two threads at once, so `Socket` is deliberately not `Sendable`:
+/// create and use a socket on one thread (or one isolation domain).
+///
+/// The socket holds its `Context` strongly, so the context's `zmq_ctx_term` (which waits for all of its
+/// sockets) runs only after this socket is closed, whatever order the references are dropped in. The linger
+/// period set at creation bounds how long closing waits for unsent messages (default 0: drop them).
+public final class Socket {
+    public let type: SocketType
+    /// The context this socket belongs to; kept alive for as long as the socket is.
+    public let context: Context
+    /// The `void *` returned by `zmq_socket`.
+    let handle: UnsafeMutableRawPointer
+    /// One `zmq_msg_t`, reused by every receive (initialised and closed around each part).
+    private let receiveBuffer: UnsafeMutablePointer<zmq_msg_t>
+
+    init(context: Context, type: SocketType, lingerMilliseconds: Int32) throws(ZMQError) {
+        var created: UnsafeMutableRawPointer?
+        try zmqCall("zmq_socket(\(type))") {
+            created = zmq_socket(context.handle, type.rawValue)
+            return created == nil ? -1 : 0
+        }
+        self.handle = created.unsafelyUnwrapped
+        self.context = context
+        self.type = type
+        self.receiveBuffer = .allocate(capacity: 1)
+        // Fully initialised: if this throws, `deinit` closes the socket.
+        try set(.linger(milliseconds: lingerMilliseconds))
+    }
+
+    deinit {
+        // zmq_close only fails for an invalid handle (ENOTSOCK), which `handle` never is.
+        _ = try? zmqCall("zmq_close(\(type))") { zmq_close(handle) }
+        receiveBuffer.deallocate()
+    }
+
+    // MARK: - Endpoints
+
+    /// Binds to `endpoint` and returns the endpoint actually bound (ZMQ_LAST_ENDPOINT), so that
+    /// `tcp://127.0.0.1:*` reports the port the system chose, e.g. `tcp://127.0.0.1:41873`.
+    @discardableResult
+    public func bind(_ endpoint: String) throws(ZMQError) -> String {
+        try zmqCall("zmq_bind(\(endpoint))") { zmq_bind(handle, endpoint) }
+        return try lastEndpoint()
+    }
+
+    /// Stops listening on an endpoint returned by `bind`.
+    public func unbind(_ endpoint: String) throws(ZMQError) {
+        try zmqCall("zmq_unbind(\(endpoint))") { zmq_unbind(handle, endpoint) }
+    }
+
+    /// Starts connecting to `endpoint`. libzmq connects (and reconnects) in the background, so this succeeds
+    /// before any peer is listening.
+    public func connect(_ endpoint: String) throws(ZMQError) {
+        try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(handle, endpoint) }
+    }
+
+    /// Drops the connection to an endpoint passed to `connect`.
+    public func disconnect(_ endpoint: String) throws(ZMQError) {
+        try zmqCall("zmq_disconnect(\(endpoint))") { zmq_disconnect(handle, endpoint) }
+    }
+
+    /// The endpoint of the last `bind` or `connect` (ZMQ_LAST_ENDPOINT).
+    public func lastEndpoint() throws(ZMQError) -> String {
+        var buffer = [CChar](repeating: 0, count: 1024)
+        var size = buffer.count
+        try zmqCall("zmq_getsockopt(ZMQ_LAST_ENDPOINT)") {
+            buffer.withUnsafeMutableBytes { zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, $0.baseAddress, &size) }
+        }
+        // libzmq wrote a NUL-terminated string of `size` bytes (terminator included).
+        let length = buffer.firstIndex(of: 0) ?? min(size, buffer.count)
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: - Options
+
+    /// Applies one option (see `SocketOption` for which must precede `bind`/`connect`).
+    public func set(_ option: SocketOption) throws(ZMQError) {
+        let (name, value) = option.encoded
+        try zmqCall("zmq_setsockopt(\(type), \(option))") {
+            value.withUnsafeBytes { zmq_setsockopt(handle, name, $0.baseAddress, $0.count) }
+        }
+    }
+
+    /// The current linger period in milliseconds (ZMQ_LINGER; -1 = wait forever).
+    public var lingerMilliseconds: Int32 {
+        get throws(ZMQError) { try integerOption(ZMQ_LINGER, named: "ZMQ_LINGER", as: Int32.self) }
+    }
+
+    /// The current inbound part size limit in bytes (ZMQ_MAXMSGSIZE; -1 = none).
+    public var maxMessageSizeBytes: Int64 {
+        get throws(ZMQError) { try integerOption(ZMQ_MAXMSGSIZE, named: "ZMQ_MAXMSGSIZE", as: Int64.self) }
+    }
+
+    /// The routing id this socket presents to a ROUTER peer (ZMQ_ROUTING_ID; empty if none was set).
+    public var routingID: [UInt8] {
+        get throws(ZMQError) {
+            var buffer = [UInt8](repeating: 0, count: 255)
+            var size = buffer.count
+            try zmqCall("zmq_getsockopt(ZMQ_ROUTING_ID)") {
+                buffer.withUnsafeMutableBytes { zmq_getsockopt(handle, ZMQ_ROUTING_ID, $0.baseAddress, &size) }
+            }
+            return Array(buffer.prefix(size))
+        }
+    }
+
+    private func integerOption<T: FixedWidthInteger>(
+        _ name: Int32, named label: String, as: T.Type
+    ) throws(ZMQError) -> T {
+        var value = T.zero
+        var size = MemoryLayout<T>.size
+        try zmqCall("zmq_getsockopt(\(label))") { zmq_getsockopt(handle, name, &value, &size) }
+        return value
+    }
+
+    // MARK: - Messages
+
+    /// Sends one message of `parts.count` parts (at least one). ZeroMQ delivers a multipart message
+    /// atomically: the peer receives all parts or none.
+    ///
+    /// With `dontWait`, a send that would block (high-water mark reached, or no peer for a socket type that
+    /// waits for one) throws `.wouldBlock` instead; libzmq checks this on the first part, so nothing has
+    /// been queued when it does. A ROUTER with `routerMandatory(true)` throws `.hostUnreachable` when the
+    /// first part names no connected peer. Each part is copied once, into a libzmq message.
+    public func send(_ parts: [[UInt8]], dontWait: Bool = false) throws(ZMQError) {
+        guard !parts.isEmpty else {
+            throw ZMQError(operation: "zmq_send(\(type), no parts)", code: EINVAL)
+        }
+        let waitFlag = dontWait ? ZMQ_DONTWAIT : 0
+        for (index, part) in parts.enumerated() {
+            let flags = waitFlag | (index < parts.count - 1 ? ZMQ_SNDMORE : 0)
+            try zmqCall("zmq_send(\(type), part \(index + 1) of \(parts.count), \(part.count) bytes)",
+                        interrupts: .retry) {
+                part.withUnsafeBytes { bytes in
+                    // An empty array may have no storage; libzmq still needs a valid pointer for 0 bytes.
+                    withUnsafeBytes(of: UInt8(0)) { placeholder in
+                        zmq_send(handle, bytes.baseAddress ?? placeholder.baseAddress, bytes.count, flags)
+                    }
+                }
+            }
+        }
+    }
+
+    /// How long `receive` waits for a message.
+    public enum Wait: Sendable, Equatable {
+        /// Block until a message arrives (or the context is terminated).
+        case indefinitely
+        /// Return at once.
+        case none
+        /// Wait at most this many milliseconds (values ≤ 0 behave like `.none`).
+        case milliseconds(Int)
+    }
+
+    /// Receives one whole multipart message, or `nil` when none arrived within `wait`.
+    ///
+    /// Each part is received into a `zmq_msg_t` (no copy inside libzmq) and copied once into its array.
+    public func receive(_ wait: Wait = .indefinitely) throws(ZMQError) -> [[UInt8]]? {
+        switch wait {
+        case .indefinitely:
+            return try receiveParts(firstPartFlags: 0)
+        case .none:
+            return try receiveParts(firstPartFlags: ZMQ_DONTWAIT)
+        case .milliseconds(let timeout):
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: .milliseconds(max(0, timeout)))
+            while true {
+                let remaining = clock.now.duration(to: deadline)
+                let ready = try poll([self], timeoutMilliseconds: max(0, remaining.wholeMilliseconds))
+                if !ready.isEmpty, let message = try receiveParts(firstPartFlags: ZMQ_DONTWAIT) {
+                    return message
+                }
+                if clock.now >= deadline { return nil }
+            }
+        }
+    }
+
+    /// Receives all parts of one message. The first part is received with `firstPartFlags`; once it has
+    /// arrived, libzmq guarantees the remaining parts are already queued, so they are received blocking.
+    /// Returns nil when the first part would block.
+    private func receiveParts(firstPartFlags: Int32) throws(ZMQError) -> [[UInt8]]? {
+        var parts: [[UInt8]] = []
+        var more = true
+        while more {
+            try zmqCall("zmq_msg_init()") { zmq_msg_init(receiveBuffer) }
+            defer { _ = try? zmqCall("zmq_msg_close()") { zmq_msg_close(receiveBuffer) } }
+            do {
+                try zmqCall("zmq_msg_recv(\(type), part \(parts.count + 1))", interrupts: .retry) {
+                    zmq_msg_recv(receiveBuffer, handle, parts.isEmpty ? firstPartFlags : 0)
+                }
+            } catch .wouldBlock where parts.isEmpty {
+                return nil
+            }
+            let size = zmq_msg_size(receiveBuffer)
+            parts.append(Array(UnsafeRawBufferPointer(start: zmq_msg_data(receiveBuffer), count: size)))
+            more = zmq_msg_more(receiveBuffer) != 0
+        }
+        return parts
+    }
+}
+
+@available(*, unavailable, message: "libzmq sockets are not thread-safe; use each socket on one thread")
+extension Socket: Sendable {}
+
+/// Waits until at least one of `sockets` has a message to receive, or `timeoutMilliseconds` pass
+/// (negative = wait indefinitely, 0 = check and return), and returns the indices of the readable sockets
+/// in ascending order (empty on timeout).
+///
+/// A poll interrupted by a signal is resumed with the time that remains.
+public func poll(_ sockets: [Socket], timeoutMilliseconds: Int) throws(ZMQError) -> [Int] {
+    var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: -1, events: Int16(ZMQ_POLLIN), revents: 0) }
+    let clock = ContinuousClock()
+    let start = clock.now
+    try zmqCall("zmq_poll(\(sockets.count) sockets, \(timeoutMilliseconds) ms)", interrupts: .retry) {
+        let remaining =
+            timeoutMilliseconds < 0 ? -1 : max(0, timeoutMilliseconds - (clock.now - start).wholeMilliseconds)
+        return items.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, Int32($0.count), remaining) }
+    }
+    return items.indices.filter { items[$0].revents & Int16(ZMQ_POLLIN) != 0 }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded towards zero.
+    var wholeMilliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,123 @@
+import CZeroMQ
+
+/// The ZeroMQ socket patterns this project uses.
+public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
+    /// Exactly one peer, bidirectional (ZMQ_PAIR).
+    case pair
+    /// Fans every message out to all matching subscribers; send only (ZMQ_PUB).
+    case publisher
+    /// Receives the publisher's messages whose first part starts with a subscribed prefix (ZMQ_SUB).
+    case subscriber
+    /// Strict send/receive alternation towards a reply socket (ZMQ_REQ).
+    case request
+    /// Strict receive/send alternation (ZMQ_REP).
+    case reply
+    /// Load-balances outgoing messages over its peers, fair-queues incoming ones (ZMQ_DEALER).
+    case dealer
+    /// Prefixes each incoming message with the sender's routing id and routes outgoing messages by their
+    /// first part (ZMQ_ROUTER).
+    case router
+
+    var rawValue: Int32 {
+        switch self {
+        case .pair: ZMQ_PAIR
+        case .publisher: ZMQ_PUB
+        case .subscriber: ZMQ_SUB
+        case .request: ZMQ_REQ
+        case .reply: ZMQ_REP
+        case .dealer: ZMQ_DEALER
+        case .router: ZMQ_ROUTER
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .pair: "PAIR"
+        case .publisher: "PUB"
+        case .subscriber: "SUB"
+        case .request: "REQ"
+        case .reply: "REP"
+        case .dealer: "DEALER"
+        case .router: "ROUTER"
+        }
+    }
+}
+
+/// A socket option and its value, applied with `Socket.set(_:)` or at creation (`Context.socket(_:options:)`).
+///
+/// Options that affect connections (routing id, heartbeats, limits, high-water marks, immediate) must be set
+/// before `bind`/`connect` to apply to them.
+public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
+    /// How long pending outgoing messages are kept after the socket is closed (ZMQ_LINGER); -1 = forever.
+    case linger(milliseconds: Int32)
+    /// The largest inbound message part accepted (ZMQ_MAXMSGSIZE); a peer that sends a larger one is
+    /// disconnected and the part is discarded. -1 = no limit. Applies to tcp/ipc, not inproc.
+    case maxMessageSize(bytes: Int64)
+    /// The identity a ROUTER peer sees for this socket (ZMQ_ROUTING_ID): 1 to 255 bytes, first byte not 0.
+    case routingID([UInt8])
+    /// ROUTER only: sending to an unknown routing id fails with `.hostUnreachable` instead of silently
+    /// dropping the message (ZMQ_ROUTER_MANDATORY).
+    case routerMandatory(Bool)
+    /// Outgoing messages queued per peer before sends block or drop (ZMQ_SNDHWM); 0 = no limit.
+    case sendHighWaterMark(messages: Int32)
+    /// Incoming messages queued per peer (ZMQ_RCVHWM); 0 = no limit.
+    case receiveHighWaterMark(messages: Int32)
+    /// Interval between ZMTP PING commands on each connection (ZMQ_HEARTBEAT_IVL); 0 = off.
+    case heartbeatInterval(milliseconds: Int32)
+    /// How long the remote peer should wait for traffic before closing (ZMQ_HEARTBEAT_TTL, rounded down
+    /// to 100 ms by libzmq).
+    case heartbeatTimeToLive(milliseconds: Int32)
+    /// How long to wait for any traffic after a PING before closing the connection (ZMQ_HEARTBEAT_TIMEOUT).
+    case heartbeatTimeout(milliseconds: Int32)
+    /// Queue messages only to completed connections (ZMQ_IMMEDIATE).
+    case immediate(Bool)
+    /// SUB only: receive messages whose first part starts with `prefix` (empty = everything) (ZMQ_SUBSCRIBE).
+    case subscribe(prefix: [UInt8])
+    /// SUB only: remove one earlier `subscribe` of the same prefix (ZMQ_UNSUBSCRIBE).
+    case unsubscribe(prefix: [UInt8])
+
+    public var description: String {
+        switch self {
+        case .linger(let value): "ZMQ_LINGER=\(value)"
+        case .maxMessageSize(let value): "ZMQ_MAXMSGSIZE=\(value)"
+        case .routingID(let value): "ZMQ_ROUTING_ID=\(hex(value))"
+        case .routerMandatory(let value): "ZMQ_ROUTER_MANDATORY=\(value ? 1 : 0)"
+        case .sendHighWaterMark(let value): "ZMQ_SNDHWM=\(value)"
+        case .receiveHighWaterMark(let value): "ZMQ_RCVHWM=\(value)"
+        case .heartbeatInterval(let value): "ZMQ_HEARTBEAT_IVL=\(value)"
+        case .heartbeatTimeToLive(let value): "ZMQ_HEARTBEAT_TTL=\(value)"
+        case .heartbeatTimeout(let value): "ZMQ_HEARTBEAT_TIMEOUT=\(value)"
+        case .immediate(let value): "ZMQ_IMMEDIATE=\(value ? 1 : 0)"
+        case .subscribe(let value): "ZMQ_SUBSCRIBE=\(hex(value))"
+        case .unsubscribe(let value): "ZMQ_UNSUBSCRIBE=\(hex(value))"
+        }
+    }
+
+    /// The option's value as libzmq expects it: the option name and the bytes of an `int`, `int64_t` or
+    /// byte-string value.
+    var encoded: (name: Int32, value: [UInt8]) {
+        switch self {
+        case .linger(let value): (ZMQ_LINGER, bytes(of: value))
+        case .maxMessageSize(let value): (ZMQ_MAXMSGSIZE, bytes(of: value))
+        case .routingID(let value): (ZMQ_ROUTING_ID, value)
+        case .routerMandatory(let value): (ZMQ_ROUTER_MANDATORY, bytes(of: Int32(value ? 1 : 0)))
+        case .sendHighWaterMark(let value): (ZMQ_SNDHWM, bytes(of: value))
+        case .receiveHighWaterMark(let value): (ZMQ_RCVHWM, bytes(of: value))
+        case .heartbeatInterval(let value): (ZMQ_HEARTBEAT_IVL, bytes(of: value))
+        case .heartbeatTimeToLive(let value): (ZMQ_HEARTBEAT_TTL, bytes(of: value))
+        case .heartbeatTimeout(let value): (ZMQ_HEARTBEAT_TIMEOUT, bytes(of: value))
+        case .immediate(let value): (ZMQ_IMMEDIATE, bytes(of: Int32(value ? 1 : 0)))
+        case .subscribe(let value): (ZMQ_SUBSCRIBE, value)
+        case .unsubscribe(let value): (ZMQ_UNSUBSCRIBE, value)
+        }
+    }
+}
+
+/// The native-endian bytes of an integer, as `zmq_setsockopt` reads an `int` or `int64_t`.
+private func bytes<T: FixedWidthInteger>(of value: T) -> [UInt8] {
+    withUnsafeBytes(of: value) { Array($0) }
+}
+
+private func hex(_ bytes: [UInt8]) -> String {
+    bytes.isEmpty ? "\"\"" : "0x" + bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+}

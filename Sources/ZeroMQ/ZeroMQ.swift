@@ -1,1 +1,0 @@
-// The ZeroMQ module. See README.md, "Architecture".
