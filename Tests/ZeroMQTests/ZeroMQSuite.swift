@@ -201,6 +201,20 @@ struct ZeroMQSuite {
         #expect(other == nil && context == nil)
     }
 
+    @Test("a socket whose creation fails is closed, so its context still terminates")
+    func failedCreationReleasesSocket() throws {
+        weak var weakContext: Context?
+        do {
+            let context = try Context()
+            weakContext = context
+            #expect(throws: ZMQError.failed(operation: "zmq_setsockopt(PAIR, ZMQ_LINGER=-2)", code: EINVAL)) {
+                try context.socket(.pair, lingerMilliseconds: -2)
+            }
+        }
+        // zmq_ctx_term returned: it would block forever on an unclosed socket.
+        #expect(weakContext == nil)
+    }
+
     @Test("shutdown makes blocking calls fail with .contextTerminated")
     func contextShutdown() throws {
         let context = try Context()
