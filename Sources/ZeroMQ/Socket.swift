@@ -24,8 +24,12 @@ public final class Socket {
     public let context: Context
     /// The `void *` returned by `zmq_socket`.
     let handle: UnsafeMutableRawPointer
-    /// One `zmq_msg_t`, reused by every receive (initialised and closed around each part).
-    private let receiveBuffer: UnsafeMutablePointer<zmq_msg_t>
+    /// `zmq_msg_t`s reused by receives, one per part of the message being received (a `zmq_msg_t` must
+    /// not move in memory while initialised, so each is allocated separately).
+    private var messagePool: [UnsafeMutablePointer<zmq_msg_t>] = []
+    /// Messages kept in the pool between receives; a message with more parts allocates the rest and frees
+    /// them afterwards.
+    private static let pooledMessageLimit = 8
 
     init(context: Context, type: SocketType, lingerMilliseconds: Int32) throws(ZMQError) {
         var created: UnsafeMutableRawPointer?
@@ -36,7 +40,6 @@ public final class Socket {
         self.handle = created.unsafelyUnwrapped
         self.context = context
         self.type = type
-        self.receiveBuffer = .allocate(capacity: 1)
         // Fully initialised: if this throws, `deinit` closes the socket.
         try set(.linger(milliseconds: lingerMilliseconds))
     }
@@ -44,7 +47,7 @@ public final class Socket {
     deinit {
         // zmq_close only fails for an invalid handle (ENOTSOCK), which `handle` never is.
         _ = try? zmqCall("zmq_close(\(type))") { zmq_close(handle) }
-        receiveBuffer.deallocate()
+        for message in messagePool { message.deallocate() }
     }
 
     // MARK: - Endpoints
@@ -164,50 +167,69 @@ public final class Socket {
         case milliseconds(Int)
     }
 
-    /// Receives one whole multipart message, or `nil` when none arrived within `wait`.
-    ///
-    /// Each part is received into a `zmq_msg_t` (no copy inside libzmq) and copied once into its array.
+    /// Receives one whole multipart message, or `nil` when none arrived within `wait`. Each part is copied
+    /// once, from libzmq's message into its array.
     public func receive(_ wait: Wait = .indefinitely) throws(ZMQError) -> [[UInt8]]? {
+        try receive(wait) { parts in parts.map { Array($0) } }
+    }
+
+    /// Receives one whole multipart message and hands `body` its parts in place, without copying them out
+    /// of libzmq (e.g. to decode a large frame directly). The buffers are valid only during `body`.
+    /// Returns `body`'s result, or `nil` when no message arrived within `wait`.
+    public func receive<Result>(
+        _ wait: Wait = .indefinitely, _ body: ([UnsafeRawBufferPointer]) -> Result
+    ) throws(ZMQError) -> Result? {
         switch wait {
         case .indefinitely:
-            return try receiveParts(firstPartFlags: 0)
+            return try receiveParts(firstPartFlags: 0, body)
         case .none:
-            return try receiveParts(firstPartFlags: ZMQ_DONTWAIT)
+            return try receiveParts(firstPartFlags: ZMQ_DONTWAIT, body)
         case .milliseconds(let timeout):
             let clock = ContinuousClock()
             let deadline = clock.now.advanced(by: .milliseconds(max(0, timeout)))
             while true {
                 let remaining = clock.now.duration(to: deadline)
                 let ready = try poll([self], timeoutMilliseconds: max(0, remaining.wholeMilliseconds))
-                if !ready.isEmpty, let message = try receiveParts(firstPartFlags: ZMQ_DONTWAIT) {
-                    return message
+                if !ready.isEmpty, let result = try receiveParts(firstPartFlags: ZMQ_DONTWAIT, body) {
+                    return result
                 }
                 if clock.now >= deadline { return nil }
             }
         }
     }
 
-    /// Receives all parts of one message. The first part is received with `firstPartFlags`; once it has
-    /// arrived, libzmq guarantees the remaining parts are already queued, so they are received blocking.
-    /// Returns nil when the first part would block.
-    private func receiveParts(firstPartFlags: Int32) throws(ZMQError) -> [[UInt8]]? {
-        var parts: [[UInt8]] = []
+    /// Receives all parts of one message into the message pool and passes them to `body`. The first part
+    /// is received with `firstPartFlags`; once it has arrived, libzmq guarantees the remaining parts are
+    /// already queued, so they are received blocking. Returns nil when the first part would block.
+    private func receiveParts<Result>(
+        firstPartFlags: Int32, _ body: ([UnsafeRawBufferPointer]) -> Result
+    ) throws(ZMQError) -> Result? {
+        var initialised = 0
+        defer {
+            for message in messagePool[..<initialised] {
+                _ = try? zmqCall("zmq_msg_close()") { zmq_msg_close(message) }
+            }
+            while messagePool.count > Self.pooledMessageLimit { messagePool.removeLast().deallocate() }
+        }
         var more = true
         while more {
-            try zmqCall("zmq_msg_init()") { zmq_msg_init(receiveBuffer) }
-            defer { _ = try? zmqCall("zmq_msg_close()") { zmq_msg_close(receiveBuffer) } }
+            if initialised == messagePool.count { messagePool.append(.allocate(capacity: 1)) }
+            let message = messagePool[initialised]
+            try zmqCall("zmq_msg_init()") { zmq_msg_init(message) }
+            initialised += 1
             do {
-                try zmqCall("zmq_msg_recv(\(type), part \(parts.count + 1))", interrupts: .retry) {
-                    zmq_msg_recv(receiveBuffer, handle, parts.isEmpty ? firstPartFlags : 0)
+                try zmqCall("zmq_msg_recv(\(type), part \(initialised))", interrupts: .retry) {
+                    zmq_msg_recv(message, handle, initialised == 1 ? firstPartFlags : 0)
                 }
-            } catch .wouldBlock where parts.isEmpty {
+            } catch .wouldBlock where initialised == 1 {
                 return nil
             }
-            let size = zmq_msg_size(receiveBuffer)
-            parts.append(Array(UnsafeRawBufferPointer(start: zmq_msg_data(receiveBuffer), count: size)))
-            more = zmq_msg_more(receiveBuffer) != 0
+            more = zmq_msg_more(message) != 0
         }
-        return parts
+        let parts = messagePool[..<initialised].map {
+            UnsafeRawBufferPointer(start: zmq_msg_data($0), count: zmq_msg_size($0))
+        }
+        return body(parts)
     }
 }
 

@@ -53,6 +53,27 @@ struct ZeroMQSuite {
         }
     }
 
+    @Test("messages with many parts, read in place or copied, arrive whole and in order", arguments: transports)
+    func manyParts(endpoint: String) throws {
+        let context = try Context()
+        let receiver = try context.socket(.pair)
+        let sender = try context.socket(.pair)
+        try sender.connect(try receiver.bind(endpoint))
+        let parts = (0..<40).map { index in [UInt8](repeating: UInt8(index), count: index * 37) }
+        for _ in 0..<3 {
+            try sender.send(parts)
+            let summary = try receiver.receive(.milliseconds(5_000)) { buffers in
+                buffers.map { ($0.count, $0.first) }
+            }
+            let expected = parts.map { ($0.count, $0.first) }
+            #expect(summary?.map(\.0) == expected.map(\.0))
+            #expect(summary?.map(\.1) == expected.map(\.1))
+            try sender.send(parts)
+            #expect(try receiver.receive(.milliseconds(5_000)) == parts)
+        }
+        #expect(try receiver.receive(.none) { $0.count } == nil)
+    }
+
     @Test("PUB/SUB delivers only subscribed prefixes", arguments: transports)
     func publishSubscribe(endpoint: String) throws {
         let context = try Context()
@@ -178,6 +199,20 @@ struct ZeroMQSuite {
         other = nil
         context = nil
         #expect(other == nil && context == nil)
+    }
+
+    @Test("a socket whose creation fails is closed, so its context still terminates")
+    func failedCreationReleasesSocket() throws {
+        weak var weakContext: Context?
+        do {
+            let context = try Context()
+            weakContext = context
+            #expect(throws: ZMQError.failed(operation: "zmq_setsockopt(PAIR, ZMQ_LINGER=-2)", code: EINVAL)) {
+                try context.socket(.pair, lingerMilliseconds: -2)
+            }
+        }
+        // zmq_ctx_term returned: it would block forever on an unclosed socket.
+        #expect(weakContext == nil)
     }
 
     @Test("shutdown makes blocking calls fail with .contextTerminated")
