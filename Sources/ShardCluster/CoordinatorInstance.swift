@@ -107,7 +107,9 @@ public struct CoordinatorInstance: Sendable {
         }
         workers[index].lastHeard = now
         let worker = workers[index]
-        if frame.jobID != configuration.jobID {
+        // Before WELCOME a worker does not know the job id yet: its heartbeats carry 0.
+        let earlyHeartbeat = frame.jobID == 0 && frame.message == .heartbeat
+        if frame.jobID != configuration.jobID, !earlyHeartbeat {
             staleFrames += 1
             return [.log(.warning, "\(worker.name): dropped a frame of job \(frame.jobID) (this job is \(configuration.jobID))")]
         }
@@ -123,7 +125,7 @@ public struct CoordinatorInstance: Sendable {
         case .hello:
             return fail("\(worker.name) sent HELLO twice")
         default:
-            return fail("\(worker.name) sent an unexpected \(frame.message.kindName) message")
+            return fail("\(worker.name) sent an unexpected \(frame.message.type) message")
         }
     }
 
@@ -209,7 +211,7 @@ public struct CoordinatorInstance: Sendable {
     private mutating func receivedFromStranger(_ frame: Frame, peer: PeerID, now: Double) -> [Directive] {
         guard case .hello(let pid, let cores, let hostname, let software) = frame.message else {
             return [
-                .log(.warning, "ignored a \(frame.message.kindName) message from unknown peer \(hex(peer))"),
+                .log(.warning, "ignored a \(frame.message.type) message from unknown peer \(hex(peer))"),
             ]
         }
         guard phase == .joining, workers.count < configuration.expectedWorkers else {

@@ -36,6 +36,7 @@ public final class ClusterExecutor: Executor {
     private let timing: ClusterTiming
     private let interrupted: @Sendable () -> Bool
     private var finished = false
+    private let codec = WireCodec()
 
     /// Largest frame accepted from a worker: PARTIALS with O(log blocks) nodes of the sums width.
     static func maxPartialsBytes(sumsWidth: Int, blockCount: Int) -> Int {
@@ -57,11 +58,13 @@ public final class ClusterExecutor: Executor {
         self.interrupted = interrupted
         do {
             context = try Context()
-            router = try context.socket(.router)
-            try router.set(.linger(milliseconds: 0))
-            try router.set(.routerMandatory(true))
-            try router.set(.sendHighWaterMark(0))
-            try router.set(.maxMessageSize(Int64(Self.maxPartialsBytes(sumsWidth: model.sumsWidth, blockCount: blocks.count))))
+            router = try context.socket(
+                .router,
+                options: [
+                    .routerMandatory(true), .sendHighWaterMark(messages: 0),
+                    .maxMessageSize(
+                        bytes: Int64(Self.maxPartialsBytes(sumsWidth: model.sumsWidth, blockCount: blocks.count))),
+                ])
             endpoint = try router.bind(bind)
         } catch {
             throw .transport("\(error)")
@@ -153,7 +156,7 @@ public final class ClusterExecutor: Executor {
 
     private func receiveNow() throws(ClusterError) -> [[UInt8]]? {
         do {
-            return try router.receive(.dontWait)
+            return try router.receive(.none)
         } catch {
             throw .transport("\(error)")
         }
@@ -170,12 +173,14 @@ public final class ClusterExecutor: Executor {
                 instance.receivedMalformed(from: peer, error: "expected one frame per message, got \(parts.count - 1)", now: now),
                 isDone)
         }
+        let directives: [CoordinatorInstance.Directive]
         do throws(WireError) {
-            let frame = try Frame.decode(parts[1])
-            return try carryOut(instance.received(frame, from: parts[0], now: now), isDone)
+            let frame = try codec.decode(parts[1])
+            directives = instance.received(frame, from: parts[0], now: now)
         } catch {
-            return try carryOut(instance.receivedMalformed(from: parts[0], error: error.description, now: now), isDone)
+            directives = instance.receivedMalformed(from: parts[0], error: error.description, now: now)
         }
+        return try carryOut(directives, isDone)
     }
 
     @discardableResult
@@ -217,17 +222,27 @@ public final class ClusterExecutor: Executor {
         return done
     }
 
-    private func send(_ message: Message, to peer: [UInt8], round: UInt64) throws(ZMQError) {
+    private func send(_ message: Message, to peer: [UInt8], round: UInt64) throws(ClusterError) {
         let frame = Frame(jobID: instance.configuration.jobID, round: round, message: message)
-        try router.send([peer, frame.encoded()])
+        let bytes: [UInt8]
+        do {
+            bytes = try codec.encode(frame)
+        } catch {
+            throw .protocolViolation("cannot encode \(message.type): \(error)")
+        }
+        do {
+            try router.send([peer, bytes])
+        } catch {
+            throw .transport("\(error)")
+        }
     }
 
     /// Sends a shard as BLOCKS messages of at most ~8 MiB each.
-    private func ship(_ range: Range<Int>, to peer: [UInt8]) throws(ZMQError) {
+    private func ship(_ range: Range<Int>, to peer: [UInt8]) throws(ClusterError) {
         let limit = 8 << 20
         var batch: [Block] = []
         var bytes = 0
-        func flush() throws(ZMQError) {
+        func flush() throws(ClusterError) {
             guard !batch.isEmpty else { return }
             try send(.blocks(batch), to: peer, round: 0)
             batch.removeAll()

@@ -18,6 +18,20 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var heartbeatInterval: Double
     public var deadAfter: Double
 
+    public init(
+        model: ModelSpec, precision: Precision, totalBlocks: Int, firstBlock: Int, blockCount: Int, rowCount: Int,
+        heartbeatInterval: Double, deadAfter: Double
+    ) {
+        self.model = model
+        self.precision = precision
+        self.totalBlocks = totalBlocks
+        self.firstBlock = firstBlock
+        self.blockCount = blockCount
+        self.rowCount = rowCount
+        self.heartbeatInterval = heartbeatInterval
+        self.deadAfter = deadAfter
+    }
+
     public var blockRange: Range<Int> { firstBlock..<(firstBlock + blockCount) }
 
     public func encoded() -> [UInt8] {

@@ -40,6 +40,7 @@ public final class WorkerShell {
     private let context: Context
     private let dealer: Socket
     private let interrupted: @Sendable () -> Bool
+    private let codec = WireCodec()
 
     public init(options: Options, logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false })
         throws(ClusterError)
@@ -49,9 +50,7 @@ public final class WorkerShell {
         self.interrupted = interrupted
         do {
             context = try Context()
-            dealer = try context.socket(.dealer)
-            try dealer.set(.linger(milliseconds: 0))
-            try dealer.set(.maxMessageSize(Int64(256 << 20)))
+            dealer = try context.socket(.dealer, options: [.maxMessageSize(bytes: Int64(WireCodec().maxPayloadBytes + 64))])
             try dealer.connect(options.endpoint)
         } catch {
             throw .transport("\(error)")
@@ -59,7 +58,7 @@ public final class WorkerShell {
     }
 
     /// Software identification sent in HELLO.
-    public static let software = "shardtrain protocol \(Frame.protocolVersion)"
+    public static let software = "shardtrain (protocol \(WireCodec.protocolVersion))"
 
     /// Runs until DONE (returns) or a failure (throws).
     public func run() throws(ClusterError) -> Outcome {
@@ -75,7 +74,7 @@ public final class WorkerShell {
 
         func send(_ message: Message, round: UInt64 = 0) throws(ClusterError) {
             do {
-                try dealer.send([Frame(jobID: jobID, round: round, message: message).encoded()])
+                try dealer.send([try codec.encode(Frame(jobID: jobID, round: round, message: message))])
             } catch {
                 throw .transport("sending to \(options.endpoint): \(error)")
             }
@@ -93,16 +92,41 @@ public final class WorkerShell {
                 try? send(.failure(reason: "worker interrupted"))
                 throw .interrupted
             }
+            var sockets = [dealer]
+            if case .ready(let compute, _, _) = state { sockets.append(compute.signal) }
             let readable: [Int]
             do {
-                readable = try poll([dealer], timeoutMilliseconds: max(1, Int(heartbeat * 500)))
+                readable = try poll(sockets, timeoutMilliseconds: max(1, Int(heartbeat * 500)))
             } catch {
                 throw .transport("\(error)")
             }
             let now = Self.now()
-            if readable.isEmpty {
+            if readable.contains(1), case .ready(let compute, let index, let round?) = state {
+                let outcome: ComputeThread.Outcome?
+                do {
+                    outcome = try compute.takeOutcome()
+                } catch {
+                    throw .transport("\(error)")
+                }
+                guard let outcome else { continue }
+                state = .ready(compute, index, computing: nil)
+                switch outcome {
+                case .sums(let sums, let seconds):
+                    let nodes = sums.map {
+                        PartialNode(
+                            level: UInt8($0.node.level), index: UInt32($0.node.index), rowCount: UInt64($0.rowCount),
+                            values: $0.values)
+                    }
+                    try send(.partials(computeSeconds: seconds, nodes: nodes), round: round)
+                case .failed(let reason):
+                    try? send(.failure(reason: "round \(round): \(reason)"), round: round)
+                    throw .protocolViolation("round \(round): \(reason)")
+                }
+                continue
+            }
+            if !readable.contains(0) {
                 if now - lastHeard > deadAfter {
-                    let what = state == .awaitingWelcome ? "did not welcome us" : "went silent"
+                    let what = state.isAwaitingWelcome ? "did not welcome us" : "went silent"
                     throw .coordinatorLost(
                         "coordinator at \(options.endpoint) \(what) for \(formatSeconds(now - lastHeard)) s")
                 }
@@ -111,7 +135,7 @@ public final class WorkerShell {
             }
             let parts: [[UInt8]]?
             do {
-                parts = try dealer.receive(.dontWait)
+                parts = try dealer.receive(.none)
             } catch {
                 throw .transport("\(error)")
             }
@@ -122,12 +146,12 @@ public final class WorkerShell {
             }
             let frame: Frame
             do {
-                frame = try Frame.decode(parts[0])
+                frame = try codec.decode(parts[0])
             } catch {
                 throw .protocolViolation("coordinator sent a malformed frame: \(error)")
             }
             if case .refuse(let reason) = frame.message { throw .refused(reason) }
-            if state != .awaitingWelcome, frame.jobID != jobID {
+            if !state.isAwaitingWelcome, frame.jobID != jobID {
                 logger.warning("dropped a frame of job \(frame.jobID) (this job is \(jobID))")
                 continue
             }
@@ -144,57 +168,48 @@ public final class WorkerShell {
                 heartbeat = spec.heartbeatInterval
                 logger.info(
                     "joined as worker \(index) of \(count): blocks \(spec.firstBlock)..<\(spec.firstBlock + spec.blockCount)")
-                let shard = Shard(spec: spec, workerIndex: Int(index))
-                state = .receiving(shard)
-                if spec.blockCount == 0 {
-                    state = .ready(try shard.makeComputer(threads: threads), Int(index))
-                    try send(.ready(blockCount: 0, rowCount: 0))
-                }
+                state = .receiving(Shard(spec: spec, workerIndex: Int(index)))
             case (.receiving(var shard), .blocks(let blocks)):
                 try shard.add(blocks)
-                if shard.isComplete {
-                    let computer = try shard.makeComputer(threads: threads)
-                    state = .ready(computer, shard.workerIndex)
-                    try send(.ready(blockCount: UInt32(shard.blocks.count), rowCount: UInt64(computer?.rowCount ?? 0)))
-                } else {
-                    state = .receiving(shard)
-                }
-            case (.ready(let computer, _), .params(let parameters)):
+                state = .receiving(shard)
+            case (.ready(let compute, let index, nil), .params(let parameters)):
                 rounds += 1
-                let start = ContinuousClock.now
-                var nodes: [PartialNode] = []
-                if let computer {
-                    do {
-                        nodes = try computer.compute(parameters: parameters).map {
-                            PartialNode(
-                                level: UInt8($0.node.level), index: UInt32($0.node.index), rowCount: UInt64($0.rowCount),
-                                values: $0.values)
-                        }
-                    } catch {
-                        try? send(.failure(reason: "round \(frame.round): \(error)"), round: frame.round)
-                        throw .protocolViolation("round \(frame.round): \(error)")
-                    }
+                state = .ready(compute, index, computing: frame.round)
+                do {
+                    try compute.start(parameters)
+                } catch {
+                    throw .transport("compute thread: \(error)")
                 }
-                try send(
-                    .partials(computeSeconds: (ContinuousClock.now - start).seconds, nodes: nodes), round: frame.round)
             default:
-                let message = "unexpected \(frame.message.kindName) message in state \(state.name)"
+                let message = "unexpected \(frame.message.type) message \(state.name)"
                 try? send(.failure(reason: message))
                 throw .protocolViolation(message)
+            }
+            if case .receiving(let shard) = state, shard.isComplete {
+                let compute: ComputeThread
+                do {
+                    compute = try ComputeThread(context: context, shard: shard, threads: threads)
+                } catch {
+                    throw .transport("starting the compute thread: \(error)")
+                }
+                state = .ready(compute, shard.workerIndex, computing: nil)
+                try send(.ready(blockCount: UInt32(shard.blocks.count), rowCount: UInt64(shard.rowCount)))
             }
         }
     }
 
-    private enum State: Equatable {
+    private enum State {
         case awaitingWelcome
         case receiving(Shard)
-        case ready(BlockComputer?, Int)
+        /// Holding the shard; `computing` is the round in progress on the compute thread.
+        case ready(ComputeThread, Int, computing: UInt64?)
 
         var name: String {
             switch self {
-            case .awaitingWelcome: "awaiting WELCOME"
-            case .receiving: "receiving blocks"
-            case .ready: "ready"
+            case .awaitingWelcome: "before WELCOME"
+            case .receiving: "while receiving blocks"
+            case .ready(_, _, nil): "between rounds"
+            case .ready(_, _, let round?): "while computing round \(round)"
             }
         }
 
@@ -202,18 +217,21 @@ public final class WorkerShell {
             switch self {
             case .awaitingWelcome: nil
             case .receiving(let shard): shard.workerIndex
-            case .ready(_, let index): index
+            case .ready(_, let index, _): index
             }
         }
 
-        static func == (lhs: State, rhs: State) -> Bool { lhs.name == rhs.name }
+        var isAwaitingWelcome: Bool {
+            if case .awaitingWelcome = self { return true }
+            return false
+        }
     }
 
     static func now() -> Double { ContinuousClock.now.secondsSinceStart }
 }
 
 /// The blocks a worker is receiving, checked against its job spec as they arrive.
-struct Shard {
+struct Shard: Sendable {
     let spec: JobSpec
     let workerIndex: Int
     private(set) var blocks: [Int: Block] = [:]
@@ -224,6 +242,8 @@ struct Shard {
     }
 
     var isComplete: Bool { blocks.count == spec.blockCount }
+
+    var rowCount: Int { blocks.values.reduce(0) { $0 + $1.rows } }
 
     mutating func add(_ incoming: [Block]) throws(ClusterError) {
         for block in incoming {

@@ -77,15 +77,19 @@ public struct Trainer {
             let roundStart = ContinuousClock.now
             let evaluation = try executor.evaluate(point, round: round)
             let objective: Objective
-            do {
+            do throws(ModelError) {
                 objective = try model.objective(sums: evaluation.sums, rowCount: evaluation.rowCount, parameters: point)
             } catch {
                 throw .model(error.description)
             }
             if evaluated.count > 64 { evaluated.removeAll(keepingCapacity: true) }
             evaluated[point] = objective
-            optimizer.observe(value: objective.value, gradient: objective.gradient)
-            if let accepted = optimizer.bestValue { best = accepted }
+            do {
+                try optimizer.observe(value: objective.value, gradient: objective.gradient)
+            } catch {
+                throw .optimizer(error.description)
+            }
+            if let accepted = optimizer.bestPoint { best = accepted.value }
             let seconds = (ContinuousClock.now - roundStart).seconds
             observer?.roundFinished(
                 RoundReport(
@@ -93,7 +97,7 @@ public struct Trainer {
                     bestObjective: best, rowsPerSecond: Double(evaluation.rowCount) / max(seconds, 1e-12),
                     roundSeconds: seconds, workerTimings: evaluation.workerTimings))
         }
-        guard let parameters = optimizer.bestPoint else {
+        guard let parameters = optimizer.bestPoint?.point else {
             throw .optimizer("no point was accepted in \(round) rounds")
         }
         var objective = evaluated[parameters]
@@ -101,7 +105,7 @@ public struct Trainer {
             // The accepted point fell out of the cache: evaluate it once more (same bits as before).
             round += 1
             let evaluation = try executor.evaluate(parameters, round: round)
-            do {
+            do throws(ModelError) {
                 objective = try model.objective(sums: evaluation.sums, rowCount: evaluation.rowCount, parameters: parameters)
             } catch {
                 throw .model(error.description)
@@ -109,8 +113,8 @@ public struct Trainer {
         }
         let (converged, reason): (Bool, String) =
             switch optimizer.status {
-            case .converged(let reason): (true, reason)
-            case .stopped(let reason): (false, reason)
+            case .converged(let reason): (true, reason.description)
+            case .stopped(let reason): (false, reason.description)
             case .running: (false, "reached the round limit (\(options.maxRounds))")
             }
         return TrainingResult(
@@ -120,11 +124,15 @@ public struct Trainer {
 
     private func makeOptimizer() throws(EngineError) -> any Optimizer {
         let initial = model.initialParameters()
-        switch options.optimizer {
-        case .lbfgs(let memory):
-            return LBFGS(initialPoint: initial, memory: memory, stopping: options.stopping)
-        case .gradientDescent(let learningRate):
-            return GradientDescent(initialPoint: initial, learningRate: learningRate, stopping: options.stopping)
+        do {
+            switch options.optimizer {
+            case .lbfgs(let memory):
+                return try LBFGS(initialPoint: initial, memory: memory, stopping: options.stopping)
+            case .gradientDescent(let learningRate):
+                return try GradientDescent(initialPoint: initial, learningRate: learningRate, stopping: options.stopping)
+            }
+        } catch {
+            throw .optimizer(error.description)
         }
     }
 }

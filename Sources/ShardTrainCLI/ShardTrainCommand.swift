@@ -5,7 +5,7 @@ public struct ShardTrainCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "shardtrain",
         abstract: "Deterministic data-parallel training of classic ML models over ZeroMQ.",
-        subcommands: []
+        subcommands: [TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self]
     )
 
     public init() {}

@@ -109,14 +109,15 @@ public struct WorkerCommand: ParsableCommand {
     @Option(help: "Seconds to wait for the coordinator's WELCOME.")
     public var joinTimeout = 120.0
 
-    @Option(help: .hidden)
-    public var exitWithParent: Int32?
+    /// Set by `train --workers N` for its children: exit when that process dies.
+    @Option(name: .customLong("exit-with-parent"), help: .hidden)
+    public var parentProcess: Int32?
 
     public init() {}
 
     public func run() throws {
         Interrupt.install()
-        if let parent = exitWithParent, !exitWithParent(parent) {
+        if let parent = parentProcess, !exitWithParent(parent) {
             throw ExitCode(1)
         }
         var logger = makeLogger("shardtrain.worker")

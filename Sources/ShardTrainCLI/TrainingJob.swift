@@ -53,8 +53,8 @@ public enum TrainingJob {
         dataset = try dataset.encodingBinaryLabels(as: encoding)
         var standardization: Standardization?
         if configuration.standardize {
-            let fitted = Standardization(fittedTo: dataset)
-            dataset = fitted.applied(to: dataset)
+            let fitted = Standardization.fit(to: dataset)
+            dataset = try fitted.apply(to: dataset)
             standardization = fitted
         }
         let blocks = try dataset.makeBlocks(blockRows: configuration.blockRows, precision: configuration.precision)

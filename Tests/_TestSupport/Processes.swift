@@ -25,11 +25,11 @@ public final class ChildProcess: @unchecked Sendable {
     public let stdoutURL: URL
     public let stderrURL: URL
 
-    public init(_ executable: String = ShardTrainBinary.path, _ arguments: [String], directory: URL) throws {
+    public init(_ arguments: [String], executable: String = ShardTrainBinary.path, directory: URL) throws {
         stdoutURL = directory.appendingPathComponent("stdout-\(UUID().uuidString).txt")
         stderrURL = directory.appendingPathComponent("stderr-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        try Data().write(to: stdoutURL)
+        try Data().write(to: stderrURL)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice

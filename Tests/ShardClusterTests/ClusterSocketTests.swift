@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import ShardCluster
+import ShardEngine
+import ShardModels
+import ShardNumerics
+import ShardWire
+import Testing
+import ZeroMQ
+
+/// Coordinator and worker shells over real ZeroMQ sockets on loopback TCP, in one test process.
+@Suite("Cluster over sockets", .serialized)
+struct ClusterSocketTests {
+    static func blocks(count: Int, rows: Int, columns: Int) throws -> [Block] {
+        var state: UInt64 = 9
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+        return try (0..<count).map { id in
+            let features = (0..<(rows * columns)).map { _ in next() }
+            let labels = (0..<rows).map { _ in next() > 0 ? 1.0 : 0.0 }
+            return try Block(id: id, rows: rows, columns: columns, storage: .float64(features: features, labels: labels))
+        }
+    }
+
+    static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    /// Runs a worker shell on its own thread; the outcome lands in `result`.
+    final class WorkerThread: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: Result<WorkerShell.Outcome, ClusterError>?
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(endpoint: String) {
+            Thread { [self] in
+                let outcome = Result { () throws(ClusterError) in
+                    try WorkerShell(options: .init(endpoint: endpoint, threads: 2, joinTimeout: 20), logger: logger).run()
+                }
+                lock.withLock { stored = outcome }
+                finished.signal()
+            }.start()
+        }
+
+        func result(timeout: Double) -> Result<WorkerShell.Outcome, ClusterError>? {
+            guard finished.wait(timeout: .now() + timeout) == .success else { return nil }
+            return lock.withLock { stored }
+        }
+    }
+
+    @Test("rounds over sockets give the same bits as the local executor; strangers are refused")
+    func roundsMatchLocalAndStrangersAreRefused() throws {
+        let blocks = try Self.blocks(count: 7, rows: 33, columns: 4)
+        let model = LogisticRegression(featureCount: 4, l2: 0.5)
+        let coordinator = try ClusterExecutor(
+            bind: "tcp://127.0.0.1:*", expectedWorkers: 2, model: model, blocks: blocks,
+            timing: ClusterTiming(heartbeatInterval: 0.05, deadAfter: 5, joinTimeout: 20), logger: Self.logger)
+
+        // A peer speaking another protocol version, and one sending garbage, are refused with a reason.
+        let context = try Context()
+        let codec = WireCodec()
+        var hello = try codec.encode(Frame(jobID: 0, message: .hello(pid: 1, cores: 1, hostname: "old", software: "v0")))
+        hello[4] = 7
+        let oldPeer = try context.socket(.dealer)
+        try oldPeer.connect(coordinator.endpoint)
+        try oldPeer.send([hello])
+        let garbagePeer = try context.socket(.dealer)
+        try garbagePeer.connect(coordinator.endpoint)
+        try garbagePeer.send([[0xde, 0xad, 0xbe, 0xef]])
+
+        let workers = [WorkerThread(endpoint: coordinator.endpoint), WorkerThread(endpoint: coordinator.endpoint)]
+        try coordinator.waitForWorkers()
+
+        for (peer, expected) in [(oldPeer, "protocol version 7"), (garbagePeer, "truncated")] {
+            let reply = try #require(try peer.receive(.milliseconds(5000)))
+            let frame = try codec.decode(reply[0])
+            guard case .refuse(let reason) = frame.message else {
+                Issue.record("expected REFUSE, got \(frame.message.type)")
+                continue
+            }
+            #expect(reason.contains(expected), "\(reason)")
+        }
+
+        let local = try LocalExecutor(model: model, blocks: blocks, threads: 1)
+        for round in 1...3 {
+            let parameters = (0..<5).map { Double($0 + round) * 0.37 - 1 }
+            let remote = try coordinator.evaluate(parameters, round: round)
+            let expected = try local.evaluate(parameters, round: round)
+            #expect(remote.sums.map(\.bitPattern) == expected.sums.map(\.bitPattern), "round \(round)")
+            #expect(remote.rowCount == 7 * 33)
+            #expect(remote.workerTimings.map(\.worker) == [0, 1])
+        }
+        try coordinator.shutdown(reason: "test finished")
+        for worker in workers {
+            let outcome = try #require(worker.result(timeout: 10)).get()
+            #expect(outcome.rounds == 3)
+            #expect(outcome.doneReason == "test finished")
+        }
+    }
+
+    @Test("a worker whose coordinator disappears gives up after the dead-after time")
+    func workerNoticesSilentCoordinator() throws {
+        let context = try Context()
+        let router = try context.socket(.router)
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        let worker = WorkerThread(endpoint: endpoint)
+        let hello = try #require(try router.receive(.milliseconds(5000)))
+        let codec = WireCodec()
+        let spec = JobSpec(
+            model: ModelSpec(kind: .logistic, featureCount: 2, l2: 0), precision: .float64, totalBlocks: 1,
+            firstBlock: 0, blockCount: 1, rowCount: 3, heartbeatInterval: 0.05, deadAfter: 0.5)
+        try router.send([
+            hello[0],
+            try codec.encode(
+                Frame(jobID: 3, message: .welcome(workerIndex: 0, workerCount: 1, jobSpec: spec.encoded()))),
+        ])
+        let start = Date()
+        let result = try #require(worker.result(timeout: 10))
+        #expect(Date().timeIntervalSince(start) < 3)
+        guard case .failure(.coordinatorLost(let message)) = result else {
+            Issue.record("expected coordinatorLost, got \(result)")
+            return
+        }
+        #expect(message.contains(endpoint))
+    }
+}

@@ -1,0 +1,192 @@
+import ShardCluster
+import ShardEngine
+import ShardModels
+import ShardNumerics
+import ShardWire
+import Testing
+
+/// The coordinator's protocol logic, driven without sockets and with a fake clock.
+@Suite("Coordinator instance")
+struct CoordinatorInstanceTests {
+    typealias Directive = CoordinatorInstance.Directive
+    static let job: UInt64 = 77
+    static let spec = ModelSpec(kind: .logistic, featureCount: 2, l2: 0)
+
+    static func instance(workers: Int = 2, blocks: Int = 5) -> CoordinatorInstance {
+        CoordinatorInstance(
+            configuration: .init(
+                expectedWorkers: workers, jobID: job, blockRows: Array(repeating: 10, count: blocks),
+                makeJobSpec: { _, shard in
+                    JobSpec(
+                        model: spec, precision: .float64, totalBlocks: blocks, firstBlock: shard.lowerBound,
+                        blockCount: shard.count, rowCount: shard.count * 10, heartbeatInterval: 0.25, deadAfter: 3)
+                },
+                heartbeatInterval: 0.25, deadAfter: 3, joinTimeout: 60),
+            now: 0)
+    }
+
+    static func hello(pid: UInt32) -> Frame {
+        Frame(jobID: 0, message: .hello(pid: pid, cores: 2, hostname: "test-host", software: "test"))
+    }
+
+    static func failures(_ directives: [Directive]) -> [String] {
+        directives.compactMap { if case .fail(let message) = $0 { message } else { nil } }
+    }
+
+    /// Two workers joined and ready.
+    static func readyInstance() -> CoordinatorInstance {
+        var coordinator = instance()
+        _ = coordinator.received(hello(pid: 100), from: [1], now: 0.1)
+        _ = coordinator.received(hello(pid: 101), from: [2], now: 0.2)
+        _ = coordinator.received(Frame(jobID: job, message: .ready(blockCount: 2, rowCount: 20)), from: [1], now: 0.3)
+        _ = coordinator.received(Frame(jobID: job, message: .ready(blockCount: 3, rowCount: 30)), from: [2], now: 0.3)
+        return coordinator
+    }
+
+    @Test("the last HELLO triggers WELCOME and block shipping with balanced contiguous shards")
+    func joiningShipsShards() throws {
+        var coordinator = Self.instance()
+        let first = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        #expect(!first.contains { if case .shipBlocks = $0 { true } else { false } })
+        let second = coordinator.received(Self.hello(pid: 101), from: [2], now: 0.2)
+        let shipped = second.compactMap { directive -> Range<Int>? in
+            if case .shipBlocks(_, let blocks) = directive { blocks } else { nil }
+        }
+        #expect(shipped == [0..<2, 2..<5])
+        let welcomes = second.compactMap { directive -> JobSpec? in
+            if case .send(_, .welcome(_, 2, let bytes), _) = directive { try? JobSpec.decode(bytes) } else { nil }
+        }
+        #expect(welcomes.map(\.blockRange) == [0..<2, 2..<5])
+        #expect(coordinator.phase == .shipping)
+        // A third worker is refused, and the refusal says why.
+        let third = coordinator.received(Self.hello(pid: 102), from: [3], now: 0.3)
+        #expect(third.contains { if case .send([3], .refuse(let reason), _) = $0 { reason.contains("already") } else { false } })
+    }
+
+    @Test("READY with the wrong counts fails the job naming the worker")
+    func readyCountsAreChecked() {
+        var coordinator = Self.instance()
+        _ = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        _ = coordinator.received(Self.hello(pid: 101), from: [2], now: 0.2)
+        let directives = coordinator.received(
+            Frame(jobID: Self.job, message: .ready(blockCount: 2, rowCount: 19)), from: [1], now: 0.3)
+        let failures = Self.failures(directives)
+        #expect(failures.count == 1)
+        #expect(failures.first?.contains("worker 0 (pid 100 on test-host)") == true)
+    }
+
+    @Test("a round collects every worker's subtree sums and reduces them in tree order")
+    func roundReducesInTreeOrder() throws {
+        var coordinator = Self.readyInstance()
+        #expect(coordinator.phase == .ready)
+        let sends = coordinator.startRound(1, parameters: [0.5, -1, 2], now: 1)
+        #expect(sends.count == 2)
+        let tree = ReductionTree(blockCount: 5)
+        func values(_ node: TreeNode) -> [Double] { [Double(node.level) + 0.1, Double(node.index) * 1e-17, 1] }
+        func partials(_ range: Range<Int>) -> [PartialNode] {
+            tree.coveringNodes(of: range).map {
+                PartialNode(
+                    level: UInt8($0.level), index: UInt32($0.index), rowCount: UInt64(tree.blocks(of: $0).count * 10),
+                    values: values($0))
+            }
+        }
+        let none = coordinator.received(
+            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: partials(0..<2))), from: [1],
+            now: 1.1)
+        #expect(none.isEmpty)
+        let done = coordinator.received(
+            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.02, nodes: partials(2..<5))), from: [2],
+            now: 1.2)
+        var expected: [TreeNode: [Double]] = [:]
+        for node in tree.coveringNodes(of: 0..<2) + tree.coveringNodes(of: 2..<5) { expected[node] = values(node) }
+        let sums = try tree.combine(expected)
+        #expect(
+            done == [
+                .roundComplete(
+                    Evaluation(
+                        sums: sums, rowCount: 50,
+                        workerTimings: [
+                            WorkerTiming(worker: 0, computeSeconds: 0.01), WorkerTiming(worker: 1, computeSeconds: 0.02),
+                        ]))
+            ])
+        #expect(coordinator.phase == .ready)
+
+        // Partial sums of an old round are dropped and counted, never applied.
+        _ = coordinator.startRound(2, parameters: [0, 0, 0], now: 2)
+        let stale = coordinator.received(
+            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: partials(0..<2))), from: [1],
+            now: 2.1)
+        #expect(Self.failures(stale).isEmpty)
+        #expect(coordinator.staleFrames == 1)
+        // Sums for the wrong subtrees fail the job, naming worker and round.
+        let wrong = coordinator.received(
+            Frame(jobID: Self.job, round: 2, message: .partials(computeSeconds: 0.01, nodes: partials(0..<1))), from: [1],
+            now: 2.2)
+        #expect(Self.failures(wrong).first?.contains("worker 0 (pid 100 on test-host)") == true)
+        #expect(Self.failures(wrong).first?.contains("round 2") == true)
+    }
+
+    @Test("a silent worker is declared dead after deadAfter seconds, naming the worker and the round")
+    func silentWorkerFails() {
+        var coordinator = Self.readyInstance()
+        _ = coordinator.startRound(7, parameters: [0, 0, 0], now: 1)
+        // Worker 1 keeps talking, worker 0 does not.
+        _ = coordinator.received(Frame(jobID: Self.job, message: .heartbeat), from: [2], now: 3.5)
+        #expect(Self.failures(coordinator.tick(now: 3.2)).isEmpty)
+        let failures = Self.failures(coordinator.tick(now: 3.4))
+        #expect(failures.count == 1)
+        #expect(failures.first?.contains("worker 0 (pid 100 on test-host) silent for 3.1 s during round 7") == true)
+        #expect(coordinator.tick(now: 10).isEmpty, "a failed job emits nothing more")
+    }
+
+    @Test("heartbeats go to workers that have not heard from us for a heartbeat interval")
+    func heartbeatsAreSent() {
+        var coordinator = Self.readyInstance()
+        let directives = coordinator.tick(now: 0.6)
+        #expect(directives.filter { if case .send(_, .heartbeat, _) = $0 { true } else { false } }.count == 2)
+        #expect(coordinator.tick(now: 0.7).isEmpty)
+    }
+
+    @Test("malformed frames: a stranger is refused, a worker fails the job")
+    func malformedFrames() {
+        var coordinator = Self.readyInstance()
+        let stranger = coordinator.receivedMalformed(from: [9], error: "unsupported protocol version 7 (expected 1)", now: 1)
+        #expect(stranger.contains { if case .send([9], .refuse(let reason), _) = $0 { reason.contains("version 7") } else { false } })
+        #expect(Self.failures(stranger).isEmpty)
+        let worker = coordinator.receivedMalformed(from: [2], error: "truncated", now: 1)
+        #expect(Self.failures(worker).first?.contains("worker 1 (pid 101 on test-host) sent a malformed frame") == true)
+    }
+
+    @Test("workers that never all join make the job fail after the join timeout")
+    func joinTimeout() {
+        var coordinator = Self.instance()
+        _ = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        // The joined worker keeps sending heartbeats while it waits.
+        for now in stride(from: 1.0, through: 60, by: 1) {
+            _ = coordinator.received(Frame(jobID: 0, message: .heartbeat), from: [1], now: now)
+            #expect(Self.failures(coordinator.tick(now: now)).isEmpty)
+        }
+        let failures = Self.failures(coordinator.tick(now: 60.5))
+        #expect(failures.first?.contains("only 1 of 2 workers joined") == true)
+    }
+
+    @Test("frames of another job are dropped")
+    func otherJobDropped() {
+        var coordinator = Self.readyInstance()
+        _ = coordinator.startRound(1, parameters: [0, 0, 0], now: 1)
+        let directives = coordinator.received(
+            Frame(jobID: 5, round: 1, message: .partials(computeSeconds: 0, nodes: [])), from: [1], now: 1.1)
+        #expect(Self.failures(directives).isEmpty)
+        #expect(coordinator.staleFrames == 1)
+    }
+
+    @Test("shards are contiguous, balanced and cover every block", arguments: [(1, 1), (5, 2), (7, 3), (2, 3), (100, 7)])
+    func shards(blocks: Int, workers: Int) {
+        let shards = CoordinatorInstance.shards(blockCount: blocks, workers: workers)
+        #expect(shards.count == workers)
+        #expect(shards.first?.lowerBound == 0 && shards.last?.upperBound == blocks)
+        for (a, b) in zip(shards, shards.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
+        let sizes = shards.map(\.count)
+        #expect(sizes.max()! - sizes.min()! <= 1)
+    }
+}
