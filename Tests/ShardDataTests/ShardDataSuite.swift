@@ -320,19 +320,23 @@ struct ShardDataSuite {
     @Test(arguments: [
         (
             "a,y\n1,1\n2,0\n3,2\n",
-            "t.csv:4: column 2 (\"y\"): label 2 is not a binary label (expected all labels in {0, 1} or all in {-1, +1})"
+            "t.csv:4: column 2 (\"y\"): label 2 is not a binary label "
+                + "(expected all labels in {0, 1} or all in {-1, +1})"
         ),
         (
             "a,y\n1,0.5\n",
-            "t.csv:2: column 2 (\"y\"): label 0.5 is not a binary label (expected all labels in {0, 1} or all in {-1, +1})"
+            "t.csv:2: column 2 (\"y\"): label 0.5 is not a binary label "
+                + "(expected all labels in {0, 1} or all in {-1, +1})"
         ),
         (
             "a,y\n1,1\n2,-1\n3,1\n4,0\n",
-            "t.csv:5: column 2 (\"y\"): label 0 mixes label encodings: line 3 has label -1, so all labels must be in {-1, +1}"
+            "t.csv:5: column 2 (\"y\"): label 0 mixes label encodings: line 3 has label -1, "
+                + "so all labels must be in {-1, +1}"
         ),
         (
             "a,y\n1,0\n2,-1\n",
-            "t.csv:3: column 2 (\"y\"): label -1 mixes label encodings: line 2 has label 0, so all labels must be in {0, 1}"
+            "t.csv:3: column 2 (\"y\"): label -1 mixes label encodings: line 2 has label 0, "
+                + "so all labels must be in {0, 1}"
         ),
     ])
     func binaryLabelErrors(text: String, message: String) throws {
@@ -422,7 +426,8 @@ struct ShardDataSuite {
         let shape = dataError { () throws(DataError) in
             try Dataset(sourcePath: "m", featureNames: ["a", "b"], labelName: "y", features: [1, 2, 3], labels: [0, 1])
         }
-        #expect(shape?.description == "m: invalid dataset shape: 3 feature values for 2 rows × 2 features (expected 4)")
+        #expect(
+            shape?.description == "m: invalid dataset shape: 3 feature values for 2 rows × 2 features (expected 4)")
         let nonFinite = dataError { () throws(DataError) in
             try Dataset(sourcePath: "m", featureNames: ["a"], labelName: "y", features: [1, .nan], labels: [0, 1])
         }
