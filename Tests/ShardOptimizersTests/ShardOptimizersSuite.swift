@@ -400,8 +400,9 @@ struct ShardOptimizersSuite {
     }
 
     @Test func roundingLevelStopKeepsAConsistentBestPoint() throws {
-        // A large constant hides the last decreases in rounding; with both tolerances at 0 the
-        // optimizer can only stop, and the point it keeps must carry its own value and gradient.
+        // A large constant hides the last decreases in rounding. With both tolerances at 0 the run can
+        // only end by a failed line search or an exactly unchanged value (it is the latter here, after
+        // 46 evaluations); either way the point it keeps must carry its own value and gradient.
         let shifted: Objective = { x in
             let (value, gradient) = rosenbrock(x)
             return (value + 1e3, gradient)
