@@ -1,0 +1,109 @@
+import ShardNumerics
+
+/// The split of `rowCount` rows into fixed-size blocks, the unit of work and of reduction.
+///
+/// ```text
+/// blockCount = ⌈rowCount / blockRows⌉
+/// block i    = rows [i·blockRows, min((i+1)·blockRows, rowCount))      i = 0..<blockCount
+/// ```
+///
+/// Every block but the last holds exactly `blockRows` rows; the plan depends only on the data and
+/// `blockRows`, never on how many workers compute it.
+public struct BlockPlan: Sendable, Equatable, Codable {
+    public let rowCount: Int
+    public let blockRows: Int
+
+    /// Requires `rowCount ≥ 1` and `blockRows ≥ 1`.
+    public init(rowCount: Int, blockRows: Int) throws(DataError) {
+        guard blockRows >= 1 else { throw .invalidBlockRows(blockRows: blockRows) }
+        guard rowCount >= 1 else { throw .invalidRowCount(rowCount: rowCount) }
+        self.rowCount = rowCount
+        self.blockRows = blockRows
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case rowCount, blockRows
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            rowCount: container.decode(Int.self, forKey: .rowCount),
+            blockRows: container.decode(Int.self, forKey: .blockRows))
+    }
+
+    public var blockCount: Int { (rowCount - 1) / blockRows + 1 }
+
+    /// The rows of block `id`.
+    public func rows(ofBlock id: Int) throws(DataError) -> Range<Int> {
+        guard id >= 0, id < blockCount else { throw .blockOutOfRange(id: id, blockCount: blockCount) }
+        return id * blockRows..<min((id + 1) * blockRows, rowCount)
+    }
+
+    /// The row ranges of all blocks, in block-id order.
+    public var rowRanges: [Range<Int>] {
+        (0..<blockCount).map { $0 * blockRows..<min(($0 + 1) * blockRows, rowCount) }
+    }
+}
+
+extension Dataset {
+    /// Cuts the dataset into the blocks of `BlockPlan(rowCount: rowCount, blockRows: blockRows)`.
+    ///
+    /// With `.float32`, each value is rounded to the nearest `Float`; a value whose magnitude exceeds
+    /// the float32 range is an error naming its file line and column.
+    public func makeBlocks(blockRows: Int, precision: Precision) throws(DataError) -> [Block] {
+        let plan = try BlockPlan(rowCount: rowCount, blockRows: blockRows)
+        var blocks: [Block] = []
+        blocks.reserveCapacity(plan.blockCount)
+        for id in 0..<plan.blockCount {
+            blocks.append(try makeBlock(id, of: plan, precision: precision))
+        }
+        return blocks
+    }
+
+    /// Block `id` of `plan` (which must have been made for this dataset's row count).
+    public func makeBlock(_ id: Int, of plan: BlockPlan, precision: Precision) throws(DataError) -> Block {
+        guard plan.rowCount == rowCount else {
+            throw .invalidShape(
+                source: sourcePath, detail: "block plan for \(plan.rowCount) rows, dataset has \(rowCount)")
+        }
+        let rows = try plan.rows(ofBlock: id)
+        let featureSlice = Array(features[rows.lowerBound * featureCount..<rows.upperBound * featureCount])
+        let labelSlice = Array(labels[rows])
+        let storage: BlockStorage
+        switch precision {
+        case .float64:
+            storage = .float64(features: featureSlice, labels: labelSlice)
+        case .float32:
+            var narrowFeatures: [Float] = []
+            narrowFeatures.reserveCapacity(featureSlice.count)
+            for (offset, value) in featureSlice.enumerated() {
+                let narrow = Float(value)
+                if narrow.isInfinite {
+                    let row = rows.lowerBound + offset / featureCount, feature = offset % featureCount
+                    throw .float32Overflow(
+                        path: sourcePath, line: lineNumbers[row], column: featureColumnNumbers[feature],
+                        columnName: featureNames[feature], value: value)
+                }
+                narrowFeatures.append(narrow)
+            }
+            var narrowLabels: [Float] = []
+            narrowLabels.reserveCapacity(labelSlice.count)
+            for (offset, value) in labelSlice.enumerated() {
+                let narrow = Float(value)
+                if narrow.isInfinite {
+                    throw .float32Overflow(
+                        path: sourcePath, line: lineNumbers[rows.lowerBound + offset], column: labelColumnNumber,
+                        columnName: labelName, value: value)
+                }
+                narrowLabels.append(narrow)
+            }
+            storage = .float32(features: narrowFeatures, labels: narrowLabels)
+        }
+        do {
+            return try Block(id: id, rows: rows.count, columns: featureCount, storage: storage)
+        } catch {
+            throw .invalidShape(source: sourcePath, detail: error.message)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The ShardData module. See README.md, "Architecture".

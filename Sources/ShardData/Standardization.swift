@@ -1,0 +1,124 @@
+/// Per-feature z-scoring fitted on training rows.
+///
+/// ```text
+/// fit, over the n rows of the dataset it is given (select the training rows first):
+///   mean_j = (1/n) Σ_r x_rj
+///   var_j  = (1/n) [ Σ_r (x_rj − mean_j)² − (1/n) (Σ_r (x_rj − mean_j))² ]   population variance,
+///                                                                           corrected two-pass form
+///   std_j  = sqrt(var_j)
+/// apply:
+///   z_rj = (x_rj − mean_j) / divisor_j,   divisor_j = std_j, or 1 when std_j == 0
+/// ```
+///
+/// Both passes use compensated (Neumaier) summation. The second term of the variance cancels the
+/// rounding error left in the mean (Chan, Golub & LeVeque, "Algorithms for computing the sample
+/// variance", 1983). Labels are never scaled.
+public struct Standardization: Sendable, Equatable, Codable {
+    public let means: [Double]
+    /// The raw population standard deviations (zeros included).
+    public let standardDeviations: [Double]
+
+    /// Checks that the vectors have equal length, are finite, and that every std is ≥ 0.
+    public init(means: [Double], standardDeviations: [Double]) throws(DataError) {
+        guard means.count == standardDeviations.count else {
+            throw .invalidStandardization(
+                detail: "\(means.count) means but \(standardDeviations.count) standard deviations")
+        }
+        if let feature = means.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidStandardization(detail: "mean of feature \(feature + 1) is \(means[feature])")
+        }
+        if let feature = standardDeviations.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
+            throw .invalidStandardization(
+                detail: "standard deviation of feature \(feature + 1) is \(standardDeviations[feature])")
+        }
+        self.means = means
+        self.standardDeviations = standardDeviations
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case means, standardDeviations
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            means: container.decode([Double].self, forKey: .means),
+            standardDeviations: container.decode([Double].self, forKey: .standardDeviations))
+    }
+
+    public var featureCount: Int { means.count }
+
+    /// What each feature is divided by: its std, or 1 for a constant feature.
+    public var divisors: [Double] { standardDeviations.map { $0 == 0 ? 1 : $0 } }
+
+    /// The indices (0-based) of features whose std is 0.
+    public var zeroStandardDeviationFeatures: [Int] {
+        standardDeviations.indices.filter { standardDeviations[$0] == 0 }
+    }
+
+    /// Fits means and population standard deviations on every row of `dataset`.
+    public static func fit(to dataset: Dataset) -> Standardization {
+        let rows = dataset.rowCount, columns = dataset.featureCount
+        let count = Double(rows)
+        var sums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
+        for row in 0..<rows {
+            for feature in 0..<columns { sums[feature].add(dataset.features[row * columns + feature]) }
+        }
+        let means = sums.map { $0.value / count }
+        var deviationSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
+        var squareSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
+        for row in 0..<rows {
+            for feature in 0..<columns {
+                let deviation = dataset.features[row * columns + feature] - means[feature]
+                deviationSums[feature].add(deviation)
+                squareSums[feature].add(deviation * deviation)
+            }
+        }
+        let deviations = (0..<columns).map { feature in
+            let shift = deviationSums[feature].value
+            let variance = (squareSums[feature].value - shift * shift / count) / count
+            return variance > 0 ? variance.squareRoot() : 0
+        }
+        return Standardization(checkedMeans: means, standardDeviations: deviations)
+    }
+
+    private init(checkedMeans: [Double], standardDeviations: [Double]) {
+        self.means = checkedMeans
+        self.standardDeviations = standardDeviations
+    }
+
+    /// `dataset` with every feature z-scored; labels, names and line numbers unchanged.
+    public func apply(to dataset: Dataset) throws(DataError) -> Dataset {
+        guard dataset.featureCount == featureCount else {
+            throw .standardizationMismatch(
+                source: dataset.sourcePath, expectedFeatures: featureCount, foundFeatures: dataset.featureCount)
+        }
+        let divisors = self.divisors
+        var scaled = dataset.features
+        for row in 0..<dataset.rowCount {
+            for feature in 0..<featureCount {
+                let index = row * featureCount + feature
+                scaled[index] = (scaled[index] - means[feature]) / divisors[feature]
+            }
+        }
+        return dataset.replacing(features: scaled)
+    }
+}
+
+/// Neumaier's compensated sum: the running sum plus the rounding error lost by each addition.
+struct CompensatedSum {
+    private var sum = 0.0
+    private var compensation = 0.0
+
+    mutating func add(_ term: Double) {
+        let next = sum + term
+        if abs(sum) >= abs(term) {
+            compensation += (sum - next) + term
+        } else {
+            compensation += (term - next) + sum
+        }
+        sum = next
+    }
+
+    var value: Double { sum + compensation }
+}

@@ -1,1 +1,0 @@
-// The ShardOptimizers module. See README.md, "Architecture".
