@@ -117,6 +117,34 @@ struct TrainingEndToEndTests {
         #expect(workers[0].wait(timeout: 10) != nil)
     }
 
+    @Test("a worker that goes silent (stopped, connection still open) is declared dead after --worker-timeout")
+    func silentWorkerFailsFast() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let port = Int.random(in: 20_000..<60_000)
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let coordinator = try ChildProcess(
+            [
+                "coordinator", "--bind", endpoint, "--workers", "2", "--data",
+                ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
+                "--optimizer", "gd", "--learning-rate", "1e-6", "--max-rounds", "1000000", "--gradient-tolerance", "0",
+                "--objective-tolerance", "0", "--log-format", "json", "--worker-timeout", "2",
+            ], directory: directory.url)
+        let workers = try (0..<2).map { _ in try ChildProcess(["worker", "--connect", endpoint], directory: directory.url) }
+        let running = coordinator.waitForOutput(timeout: 60) { stdout, _ in stdout.contains("\"event\":\"round\"") }
+        try #require(running, "training did not start: \(coordinator.stderr)")
+        let victim = workers[0]
+        kill(victim.pid, SIGSTOP)
+        defer { kill(victim.pid, SIGKILL) }
+        let stoppedAt = Date()
+        let status = coordinator.wait(timeout: 20)
+        let elapsed = Date().timeIntervalSince(stoppedAt)
+        #expect(status == 1)
+        #expect(elapsed >= 1.5 && elapsed < 5, "gave up after \(elapsed) s with --worker-timeout 2")
+        #expect(coordinator.stderr.contains("(pid \(victim.pid) on"), "\(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("silent for"), "\(coordinator.stderr)")
+    }
+
     @Test("Ctrl-C stops training and reaps every local worker")
     func interruptReapsChildren() throws {
         let directory = try TemporaryDirectory()
