@@ -1,5 +1,6 @@
 import Foundation
 import ShardEngine
+import ShardModels
 import Synchronization
 import ZeroMQ
 
@@ -17,6 +18,7 @@ final class ComputeThread {
 
     private struct Letters: Sendable {
         var parameters: [Double]?
+        var round = 0
         var outcome: Outcome?
         var stop = false
     }
@@ -54,10 +56,10 @@ final class ComputeThread {
             guard (try? socket.send([[2]])) != nil else { return }
             while true {
                 guard (try? socket.receive(.indefinitely)) != nil else { return }
-                let (parameters, stop) = mailbox.withLock { box in
+                let (parameters, round, stop) = mailbox.withLock { box in
                     let taken = box.parameters
                     box.parameters = nil
-                    return (taken, box.stop)
+                    return (taken, box.round, box.stop)
                 }
                 if stop { return }
                 guard let parameters else { continue }
@@ -71,7 +73,9 @@ final class ComputeThread {
                 case .success(let computer?):
                     do {
                         outcome = .sums(
-                            try computer.compute(parameters: parameters), seconds: (ContinuousClock.now - start).seconds)
+                            try computer.compute(
+                                parameters: parameters, context: RoundContext(seed: shard.spec.seed, round: round)),
+                            seconds: (ContinuousClock.now - start).seconds)
                     } catch {
                         outcome = .failed("\(error)")
                     }
@@ -89,9 +93,12 @@ final class ComputeThread {
 
     deinit { stop() }
 
-    /// Hands `parameters` to the compute thread.
-    func start(_ parameters: [Double]) throws(ZMQError) {
-        mailbox.withLock { $0.parameters = parameters }
+    /// Hands the parameters of `round` to the compute thread.
+    func start(_ parameters: [Double], round: Int) throws(ZMQError) {
+        mailbox.withLock {
+            $0.parameters = parameters
+            $0.round = round
+        }
         try signal.send([[0]], dontWait: true)
     }
 

@@ -47,7 +47,7 @@ public final class ClusterExecutor: Executor {
     /// Binds `bind` (e.g. `tcp://127.0.0.1:*`) and returns; call `waitForWorkers` next.
     public init(
         bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
-        logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false }
+        seed: UInt64 = 0, logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false }
     ) throws(ClusterError) {
         precondition(expectedWorkers >= 1)
         self.workerCount = expectedWorkers
@@ -82,7 +82,7 @@ public final class ClusterExecutor: Executor {
                     JobSpec(
                         model: spec, precision: precision, totalBlocks: totalBlocks, firstBlock: shard.lowerBound,
                         blockCount: shard.count, rowCount: shard.reduce(0) { $0 + blockRows[$1] },
-                        heartbeatInterval: heartbeat, deadAfter: deadAfter)
+                        heartbeatInterval: heartbeat, deadAfter: deadAfter, seed: seed)
                 },
                 heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout),
             now: Self.now())

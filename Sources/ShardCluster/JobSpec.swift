@@ -17,11 +17,14 @@ public struct JobSpec: Sendable, Codable, Equatable {
     /// Seconds between heartbeats, and seconds of silence after which a peer is declared dead.
     public var heartbeatInterval: Double
     public var deadAfter: Double
+    /// The run's seed: with the round, block id and row it keys every random number a model draws.
+    public var seed: UInt64
 
     public init(
         model: ModelSpec, precision: Precision, totalBlocks: Int, firstBlock: Int, blockCount: Int, rowCount: Int,
-        heartbeatInterval: Double, deadAfter: Double
+        heartbeatInterval: Double, deadAfter: Double, seed: UInt64
     ) {
+        self.seed = seed
         self.model = model
         self.precision = precision
         self.totalBlocks = totalBlocks

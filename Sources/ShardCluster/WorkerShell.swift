@@ -176,7 +176,7 @@ public final class WorkerShell {
                 rounds += 1
                 state = .ready(compute, index, computing: frame.round)
                 do {
-                    try compute.start(parameters)
+                    try compute.start(parameters, round: Int(frame.round))
                 } catch {
                     throw .transport("compute thread: \(error)")
                 }

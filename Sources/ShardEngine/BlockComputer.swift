@@ -49,7 +49,7 @@ public final class BlockComputer {
     public var rowCount: Int { blocks.reduce(0) { $0 + $1.rows } }
 
     /// Computes every block's sums at `parameters` and returns one `NodeSums` per node of `nodes`.
-    public func compute(parameters: [Double]) throws(EngineError) -> [NodeSums] {
+    public func compute(parameters: [Double], context: RoundContext) throws(EngineError) -> [NodeSums] {
         guard parameters.count == model.parameterCount else {
             throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
         }
@@ -60,7 +60,8 @@ public final class BlockComputer {
         ParallelBlocks.run(count: blocks.count, threads: threads) { item in
             parameters.withUnsafeBufferPointer { parameterBuffer in
                 do throws(ModelError) {
-                    try model.blockSums(blocks[item], parameters: parameterBuffer, into: buffer.slot(item))
+                    try model.blockSums(
+                        blocks[item], parameters: parameterBuffer, context: context, into: buffer.slot(item))
                 } catch {
                     failures.record(item: item, error)
                 }

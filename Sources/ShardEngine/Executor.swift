@@ -43,8 +43,10 @@ public struct WorkerTiming: Sendable, Equatable, Codable {
 /// Single-process mode: every block computed here with `DispatchQueue.concurrentPerform`, no sockets.
 public final class LocalExecutor: Executor {
     private let computer: BlockComputer
+    private let seed: UInt64
 
-    public init(model: any Model, blocks: [Block], threads: Int) throws(EngineError) {
+    public init(model: any Model, blocks: [Block], threads: Int, seed: UInt64 = 0) throws(EngineError) {
+        self.seed = seed
         computer = try BlockComputer(model: model, blocks: blocks, blockCount: blocks.count, threads: threads)
         precondition(computer.nodes == [computer.tree.root], "all blocks reduce to the root")
     }
@@ -54,7 +56,7 @@ public final class LocalExecutor: Executor {
 
     public func evaluate(_ parameters: [Double], round: Int) throws(EngineError) -> Evaluation {
         let start = ContinuousClock.now
-        let nodes = try computer.compute(parameters: parameters)
+        let nodes = try computer.compute(parameters: parameters, context: RoundContext(seed: seed, round: round))
         let seconds = (ContinuousClock.now - start).seconds
         return Evaluation(
             sums: nodes[0].values, rowCount: nodes[0].rowCount,

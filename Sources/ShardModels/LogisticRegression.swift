@@ -26,7 +26,8 @@ public struct LogisticRegression: Model {
     public func initialParameters() -> [Double] { [Double](repeating: 0, count: featureCount + 1) }
 
     public func blockSums(
-        _ block: Block, parameters: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
+        into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
         try checkShapes(block, parameterCount: parameters.count, outputCount: output.count)
         let weights = UnsafeBufferPointer(rebasing: parameters[0..<featureCount])

@@ -21,8 +21,12 @@ public protocol Model: Sendable {
     ///
     ///     output[0]      = Σ_{rows i of the block} loss_i(θ)
     ///     output[1 + k]  = Σ_i ∂loss_i/∂θ_k
+    ///
+    /// Any randomness (sampling, noise) must come from a counter-based generator keyed by
+    /// `(context.seed, context.round, block.id, row)`, so the sums do not depend on who computes the block.
     func blockSums(
-        _ block: Block, parameters: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
+        into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError)
     /// The number of rows of `block` the model predicts correctly at `parameters` (classification models).
     func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int
@@ -56,6 +60,19 @@ extension Model {
         }
         let l2Term = 0.5 * l2 * squares
         return Objective(value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient)
+    }
+}
+
+/// Where a block's computation sits in training: the key of every random number a model draws.
+public struct RoundContext: Sendable, Equatable, Codable {
+    /// The run's seed (`--seed`).
+    public var seed: UInt64
+    /// The round (objective evaluation) number, from 1.
+    public var round: Int
+
+    public init(seed: UInt64, round: Int) {
+        self.seed = seed
+        self.round = round
     }
 }
 

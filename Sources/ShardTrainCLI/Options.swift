@@ -62,6 +62,9 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Stop when the relative objective change between accepted iterates is at most this.")
     public var objectiveTolerance = 1e-13
 
+    @Option(help: "Seed of every random choice (shuffles, sampling, noise); results depend on it, not on workers.")
+    public var seed: UInt64 = 0
+
     @Option(help: "Progress output: text (live line on a terminal) or json (one object per line).")
     public var logFormat: LogFormat = .text
 

@@ -35,11 +35,14 @@ public struct TrainCommand: ParsableCommand {
         let logger = makeLogger("shardtrain.coordinator")
         try runTraining(training, workers: workers, logger: logger) { model, prepared in
             if workers == 0 {
-                return (try LocalExecutor(model: model, blocks: prepared.blocks, threads: training.threads), {})
+                return (
+                    try LocalExecutor(
+                        model: model, blocks: prepared.blocks, threads: training.threads, seed: training.seed), {}
+                )
             }
             let coordinator = try ClusterExecutor(
                 bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: prepared.blocks,
-                timing: cluster.timing, logger: logger, interrupted: { Interrupt.requested })
+                timing: cluster.timing, seed: training.seed, logger: logger, interrupted: { Interrupt.requested })
             let children = try LocalWorkers(
                 count: workers, endpoint: coordinator.endpoint, threads: training.threads,
                 extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
@@ -88,7 +91,7 @@ public struct CoordinatorCommand: ParsableCommand {
         try runTraining(training, workers: workers, logger: logger) { model, prepared in
             let coordinator = try ClusterExecutor(
                 bind: bind, expectedWorkers: workers, model: model, blocks: prepared.blocks, timing: cluster.timing,
-                logger: logger, interrupted: { Interrupt.requested })
+                seed: training.seed, logger: logger, interrupted: { Interrupt.requested })
             try coordinator.waitForWorkers()
             return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
         }

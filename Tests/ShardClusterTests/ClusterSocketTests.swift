@@ -108,7 +108,7 @@ struct ClusterSocketTests {
         let codec = WireCodec()
         let spec = JobSpec(
             model: ModelSpec(kind: .logistic, featureCount: 2, l2: 0), precision: .float64, totalBlocks: 1,
-            firstBlock: 0, blockCount: 1, rowCount: 3, heartbeatInterval: 0.05, deadAfter: 0.5)
+            firstBlock: 0, blockCount: 1, rowCount: 3, heartbeatInterval: 0.05, deadAfter: 0.5, seed: 0)
         try router.send([
             hello[0],
             try codec.encode(

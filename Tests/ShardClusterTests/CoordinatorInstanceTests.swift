@@ -19,7 +19,7 @@ struct CoordinatorInstanceTests {
                 makeJobSpec: { _, shard in
                     JobSpec(
                         model: spec, precision: .float64, totalBlocks: blocks, firstBlock: shard.lowerBound,
-                        blockCount: shard.count, rowCount: shard.count * 10, heartbeatInterval: 0.25, deadAfter: 3)
+                        blockCount: shard.count, rowCount: shard.count * 10, heartbeatInterval: 0.25, deadAfter: 3, seed: 1)
                 },
                 heartbeatInterval: 0.25, deadAfter: 3, joinTimeout: 60),
             now: 0)

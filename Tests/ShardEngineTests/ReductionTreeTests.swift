@@ -127,7 +127,7 @@ struct BlockComputerTests {
             for k in 0..<workers {
                 let shard = Array(blocks[(k * blocks.count / workers)..<((k + 1) * blocks.count / workers)])
                 let computer = try BlockComputer(model: model, blocks: shard, blockCount: blocks.count, threads: 2)
-                for sums in try computer.compute(parameters: parameters) { received[sums.node] = sums.values }
+                for sums in try computer.compute(parameters: parameters, context: RoundContext(seed: 0, round: 1)) { received[sums.node] = sums.values }
             }
             #expect(try tree.combine(received).map(\.bitPattern) == reference.sums.map(\.bitPattern))
         }
@@ -143,6 +143,6 @@ struct BlockComputerTests {
         }
         #expect(throws: EngineError.self) { try BlockComputer(model: model, blocks: blocks, blockCount: 2, threads: 1) }
         let computer = try BlockComputer(model: model, blocks: blocks, blockCount: 3, threads: 1)
-        #expect(throws: EngineError.self) { try computer.compute(parameters: [0, 0]) }
+        #expect(throws: EngineError.self) { try computer.compute(parameters: [0, 0], context: RoundContext(seed: 0, round: 1)) }
     }
 }

@@ -25,7 +25,7 @@ struct ModelTests {
     static func evaluate(_ model: any Model, _ block: Block, _ parameters: [Double]) throws -> Objective {
         var sums = [Double](repeating: 0, count: model.sumsWidth)
         try parameters.withUnsafeBufferPointer { parameterBuffer in
-            try sums.withUnsafeMutableBufferPointer { try model.blockSums(block, parameters: parameterBuffer, into: $0) }
+            try sums.withUnsafeMutableBufferPointer { try model.blockSums(block, parameters: parameterBuffer, context: RoundContext(seed: 0, round: 1), into: $0) }
         }
         return try model.objective(sums: sums, rowCount: block.rows, parameters: parameters)
     }
