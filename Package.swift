@@ -10,7 +10,7 @@ import PackageDescription
 let products: [Product] = [
     .executable(name: "shardtrain", targets: ["shardtrain"]),
     .library(name: "ShardTrain", targets: [
-        "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardEngine",
+        "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics", "ShardEngine",
         "ShardArtifacts", "ShardWire", "ZeroMQ", "ShardCluster",
     ]),
 ]
@@ -40,6 +40,8 @@ let swiftTargets: [Target] = [
     .target(name: "ShardData", dependencies: ["ShardNumerics"]),
     .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),
     .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
+    // Evaluation metrics: classification report, ROC/PR curves, quantile coverage, embedding retrieval.
+    .target(name: "ShardMetrics", dependencies: ["ShardNumerics"]),
     .target(name: "ShardEngine", dependencies: ["ShardNumerics", "ShardData", "ShardOptimizers", "ShardModels"]),
     // What a run leaves behind: summary JSON, model files (safetensors), SHA-256 digests, atomic writes.
     .target(name: "ShardArtifacts", dependencies: ["ShardNumerics", "ShardModels", "ShardData", "CLibCrypto"]),
@@ -49,8 +51,8 @@ let swiftTargets: [Target] = [
         "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
     ]),
     .target(name: "ShardTrainCLI", dependencies: [
-        "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardEngine",
-        "ShardArtifacts", "ShardCluster", argumentParser, logging,
+        "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
+        "ShardEngine", "ShardArtifacts", "ShardCluster", argumentParser, logging,
     ]),
     .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
 ]
@@ -64,6 +66,7 @@ let testTargets: [Target] = [
     .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"]),
     .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "_TestSupport"]),
     .testTarget(name: "ShardModelsTests", dependencies: ["ShardModels", "_TestSupport"]),
+    .testTarget(name: "ShardMetricsTests", dependencies: ["ShardMetrics", "_TestSupport"]),
     .testTarget(name: "ShardEngineTests", dependencies: ["ShardEngine", "_TestSupport"]),
     .testTarget(name: "ShardArtifactsTests", dependencies: ["ShardArtifacts", "_TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "_TestSupport"]),

@@ -69,10 +69,14 @@ public struct RoundContext: Sendable, Equatable, Codable {
     public var seed: UInt64
     /// The round (objective evaluation) number, from 1.
     public var round: Int
+    /// Smoothing μ ≥ 0 of non-smooth losses (hinge, pinball) during a continuation solve; 0 = the exact loss.
+    /// Models with smooth losses ignore it.
+    public var smoothing: Double
 
-    public init(seed: UInt64, round: Int) {
+    public init(seed: UInt64, round: Int, smoothing: Double = 0) {
         self.seed = seed
         self.round = round
+        self.smoothing = smoothing
     }
 }
 

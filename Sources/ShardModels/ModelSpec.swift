@@ -1,13 +1,40 @@
 /// The models the engine can train.
 public enum ModelKind: String, Sendable, Codable, CaseIterable {
+    /// Binary logistic regression: BCE from logits, or focal loss; optional class weights.
     case logistic
+    /// Linear SVM: hinge loss (smoothed by `RoundContext.smoothing` during continuation).
+    case svm
+    /// Linear quantile regression: pinball loss for one or several τ.
+    case quantile
+    /// Softmax regression: categorical cross-entropy from logits.
+    case softmax
+    /// Embedding network trained with triplet loss (or contrastive pairs).
+    case triplet
+    /// Variational auto-encoder.
+    case vae
 
-    /// The label values a model accepts after encoding.
-    public var labelEncoding: LabelEncoding {
+    /// What the label column means for this model.
+    public var labelKind: LabelKind {
         switch self {
-        case .logistic: .zeroOne
+        case .logistic: .binary(.zeroOne)
+        case .svm: .binary(.plusMinusOne)
+        case .quantile: .real
+        case .softmax, .triplet: .classIndex
+        case .vae: .ignored
         }
     }
+}
+
+/// How a model reads the label column.
+public enum LabelKind: Sendable, Equatable {
+    /// Two classes, encoded as the model wants them.
+    case binary(LabelEncoding)
+    /// Class indices 0, 1, …, K−1.
+    case classIndex
+    /// A real-valued target (regression).
+    case real
+    /// Unsupervised: the labels are not used.
+    case ignored
 }
 
 /// How a binary model wants its labels.
@@ -18,17 +45,67 @@ public enum LabelEncoding: String, Sendable, Codable {
     case plusMinusOne
 }
 
+/// Focal-loss parameters (α_t convention: weight α for y = 1 and 1 − α for y = 0).
+public struct FocalParameters: Sendable, Codable, Equatable {
+    public var gamma: Double
+    public var alpha: Double
+
+    public init(gamma: Double, alpha: Double) {
+        self.gamma = gamma
+        self.alpha = alpha
+    }
+}
+
+/// How training pairs or triplets are formed inside a block for the embedding model.
+public enum PairObjective: String, Sendable, Codable, CaseIterable {
+    /// Triplets (anchor, positive, negative) with a random negative.
+    case tripletRandom
+    /// Triplets with a semi-hard negative: farther than the positive, inside the margin if possible.
+    case tripletSemiHard
+    /// Contrastive loss on pairs (same / different class).
+    case contrastive
+}
+
 /// Everything needed to rebuild a model in another process: kind, input width and hyper-parameters.
+/// Fields that do not apply to a kind are nil.
 public struct ModelSpec: Sendable, Codable, Equatable {
     public var kind: ModelKind
     public var featureCount: Int
-    /// Strength of the L2 penalty `(l2/2)·‖W‖²` on weight tensors.
+    /// Strength of the L2 penalty `(l2/2)·‖W‖²` on weight tensors (never on biases).
     public var l2: Double
+    /// logistic: focal loss instead of BCE.
+    public var focal: FocalParameters?
+    /// logistic (2 entries) and softmax (K entries): per-class weight of each row's loss.
+    public var classWeights: [Double]?
+    /// softmax and triplet: number of classes K (labels 0…K−1).
+    public var classCount: Int?
+    /// quantile: the quantile levels τ ∈ (0, 1), one output per τ.
+    public var taus: [Double]?
+    /// triplet: margin of the triplet or contrastive loss.
+    public var margin: Double?
+    /// triplet and vae: hidden ReLU layer width (nil = the linear variant).
+    public var hiddenUnits: Int?
+    /// triplet: embedding dimension E; vae: latent dimension L.
+    public var outputDimension: Int?
+    /// triplet: how pairs/triplets are formed.
+    public var pairObjective: PairObjective?
 
-    public init(kind: ModelKind, featureCount: Int, l2: Double) {
+    public init(
+        kind: ModelKind, featureCount: Int, l2: Double, focal: FocalParameters? = nil, classWeights: [Double]? = nil,
+        classCount: Int? = nil, taus: [Double]? = nil, margin: Double? = nil, hiddenUnits: Int? = nil,
+        outputDimension: Int? = nil, pairObjective: PairObjective? = nil
+    ) {
         self.kind = kind
         self.featureCount = featureCount
         self.l2 = l2
+        self.focal = focal
+        self.classWeights = classWeights
+        self.classCount = classCount
+        self.taus = taus
+        self.margin = margin
+        self.hiddenUnits = hiddenUnits
+        self.outputDimension = outputDimension
+        self.pairObjective = pairObjective
     }
 
     /// Builds the model, checking the hyper-parameters.
@@ -37,6 +114,7 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         guard l2.isFinite, l2 >= 0 else { throw .invalidSpec("l2 = \(l2) must be finite and non-negative") }
         switch kind {
         case .logistic: return LogisticRegression(featureCount: featureCount, l2: l2)
+        default: throw .invalidSpec("model '\(kind.rawValue)' is not available in this build")
         }
     }
 }

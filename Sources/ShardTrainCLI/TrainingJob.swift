@@ -32,7 +32,8 @@ public struct DataConfiguration: Sendable, Equatable {
 public struct PreparedData: Sendable {
     public var dataset: Dataset
     public var standardization: Standardization?
-    public var labelEncoding: BinaryLabelEncoding
+    /// How binary labels were encoded (nil for models whose labels are not binary).
+    public var labelEncoding: BinaryLabelEncoding?
     public var blocks: [Block]
 }
 
@@ -45,12 +46,12 @@ public enum TrainingJob {
         if let rowsPath = configuration.rowsPath {
             dataset = try dataset.selectingRows(try RowIndices.read(path: rowsPath))
         }
-        let encoding: BinaryLabelEncoding =
-            switch kind.labelEncoding {
-            case .zeroOne: .zeroOne
-            case .plusMinusOne: .plusMinusOne
-            }
-        dataset = try dataset.encodingBinaryLabels(as: encoding)
+        var encoding: BinaryLabelEncoding?
+        if case .binary(let wanted) = kind.labelKind {
+            let binary: BinaryLabelEncoding = wanted == .zeroOne ? .zeroOne : .plusMinusOne
+            dataset = try dataset.encodingBinaryLabels(as: binary)
+            encoding = binary
+        }
         var standardization: Standardization?
         if configuration.standardize {
             let fitted = Standardization.fit(to: dataset)
@@ -88,7 +89,7 @@ public enum TrainingJob {
             "feature_count": "\(model.spec.featureCount)",
             "feature_names": jsonString(data.dataset.featureNames),
             "label_column": data.dataset.labelName,
-            "label_encoding": data.labelEncoding.rawValue,
+            "label_encoding": data.labelEncoding?.rawValue ?? "none",
             "standardized": data.standardization == nil ? "false" : "true",
         ]
         if let standardization = data.standardization {

@@ -1,0 +1,1 @@
+// The ShardMetrics module. See README.md, "Architecture".
