@@ -50,6 +50,8 @@ public struct CTCLoss: Sendable {
     }
 
     /// CTC on log-probabilities (each entry <= 0); the gradient is with respect to them.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         logProbabilities: [Matrix<T>], labels: [[Int]], reduction: Reduction = .mean
     ) throws(LossError) -> CTCResult<T> {
@@ -66,6 +68,8 @@ public struct CTCLoss: Sendable {
 
     /// CTC on unnormalised logits (`log_softmax` is applied per frame); the gradient is with
     /// respect to the logits.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         logits: [Matrix<T>], labels: [[Int]], reduction: Reduction = .mean
     ) throws(LossError) -> CTCResult<T> {

@@ -57,8 +57,12 @@ public struct BinaryCrossEntropy: ElementwiseLoss {
     public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
         let (clipped, inside) = ProbabilityClip<T>(epsilon: epsilon)(prediction)
         let complement = 1 - clipped
-        let loss = -(target * T.log(clipped) + (1 - target) * T.log(complement))
-        return (loss, inside ? (clipped - target) / (clipped * complement) : 0)
+        let derivative = inside ? (clipped - target) / (clipped * complement) : 0
+        // A hard label needs one logarithm: y pc + (1 - y)(1 - pc) is exactly pc or 1 - pc.
+        if target * (1 - target) == 0 {
+            return (-T.log(target * clipped + (1 - target) * complement), derivative)
+        }
+        return (-(target * T.log(clipped) + (1 - target) * T.log(complement)), derivative)
     }
 
     @inlinable
@@ -121,6 +125,27 @@ public enum FocalWeighting: Sendable, Equatable {
     }
 }
 
+/// `q^γ` and `γ q^(γ-1)` with the common γ (0, 1, 2) done without `pow`.
+@usableFromInline
+enum FocalPower {
+    /// `q^γ`, with `q^0 = 1` (also for q = 0).
+    @inlinable static func value<T: LossScalar>(_ q: T, gamma: T) -> T {
+        if gamma == 2 { return q * q }
+        if gamma == 1 { return q }
+        if gamma == 0 { return 1 }
+        return T.pow(q, gamma)
+    }
+
+    /// `(q^γ, γ q^(γ-1))` for q > 0; the slope is 0 when γ = 0.
+    @inlinable static func valueAndSlope<T: LossScalar>(_ q: T, gamma: T) -> (value: T, slope: T) {
+        if gamma == 2 { return (q * q, 2 * q) }
+        if gamma == 1 { return (q, 1) }
+        if gamma == 0 { return (1, 0) }
+        let lower = T.pow(q, gamma - 1)
+        return (lower * q, gamma * lower)
+    }
+}
+
 func checkFocal(gamma: Double, weighting: FocalWeighting, loss: String) throws(LossError) {
     try ParameterCheck.nonNegative(gamma, name: "gamma", loss: loss)
     try ParameterCheck.closedUnitInterval(weighting.alpha, name: "alpha", loss: loss)
@@ -161,17 +186,17 @@ public struct FocalLoss: ElementwiseLoss {
         let miss = positive ? 1 - clipped : clipped
         let crossEntropy = -T.log(trueClass)
         let weight: T = weighting.weight(positive: positive)
-        let focus = gamma == 0 ? 1 : T.pow(miss, gamma)
+        let (focus, focusSlope) = FocalPower.valueAndSlope(miss, gamma: gamma)
         let loss = weight * focus * crossEntropy
         guard inside else { return (loss, 0) }
-        let focusSlope = gamma == 0 ? 0 : gamma * T.pow(miss, gamma - 1) * crossEntropy
-        let derivative = weight * (focusSlope + focus / trueClass)
+        let derivative = weight * (focusSlope * crossEntropy + focus / trueClass)
         return (loss, positive ? -derivative : derivative)
     }
 
     @inlinable
     public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool {
-        !((target == 0 || target == 1) && isProbability(prediction))
+        // y (1 - y) == 0 exactly for y ∈ {0, 1}: one comparison instead of an unpredictable branch.
+        target * (1 - target) != 0 || !isProbability(prediction)
     }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
@@ -216,14 +241,14 @@ public struct FocalLossWithLogits: ElementwiseLoss {
         let trueClass = signedLogitNonNegative ? large : small
         let miss = signedLogitNonNegative ? small : large
         let weight: T = weighting.weight(positive: positive)
-        let focus = gamma == 0 ? 1 : T.pow(miss, gamma)
+        let focus = FocalPower.value(miss, gamma: gamma)
         let loss = weight * focus * crossEntropy
         let derivative = weight * focus * (gamma * trueClass * crossEntropy + miss)
         return (loss, positive ? -derivative : derivative)
     }
 
     @inlinable
-    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool { !(target == 0 || target == 1) }
+    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool { target * (1 - target) != 0 }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
         .invalidTarget("\(Self.name): target \(index) is \(target); it must be 0 or 1")
@@ -279,6 +304,8 @@ public struct CategoricalCrossEntropy: Sendable {
         self.epsilon = epsilon
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         targets: CategoricalTargets<T>, probabilities: Matrix<T>, reduction: Reduction = .mean
     ) throws(LossError) -> LossResult<T> {
@@ -322,6 +349,8 @@ public struct CategoricalCrossEntropyWithLogits: Sendable {
     public static let name = "cce_logits"
     public init() {}
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         targets: CategoricalTargets<T>, logits: Matrix<T>, reduction: Reduction = .mean
     ) throws(LossError) -> LossResult<T> {

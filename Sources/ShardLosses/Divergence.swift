@@ -13,6 +13,8 @@ public struct KLDivergence: Sendable {
     public static let name = "kl_div"
     public init() {}
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         target: Matrix<T>, prediction: Matrix<T>, reduction: Reduction = .mean
     ) throws(LossError) -> LossResult<T> {
@@ -60,6 +62,8 @@ public struct GaussianKL: Sendable {
     public static let name = "gaussian_kl"
     public init() {}
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         mean: Matrix<T>, logVariance: Matrix<T>, reduction: Reduction = .mean
     ) throws(LossError) -> GaussianKLResult<T> {

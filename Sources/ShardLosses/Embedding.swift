@@ -69,6 +69,8 @@ public struct ContrastiveEmbeddingLoss: Sendable {
         self.margin = margin
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         similarity: [T], first: Matrix<T>, second: Matrix<T>, reduction: Reduction = .mean
     ) throws(LossError) -> PairLossResult<T> {
@@ -152,6 +154,8 @@ public struct TripletLoss: Sendable {
         self.distance = distance
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         anchor: Matrix<T>, positive: Matrix<T>, negative: Matrix<T>, reduction: Reduction = .mean
     ) throws(LossError) -> TripletLossResult<T> {

@@ -18,12 +18,13 @@ public struct HingeLoss: ElementwiseLoss {
     @inlinable
     public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
         let margin = 1 - target * prediction
-        return margin > 0 ? (margin, -target) : (0, 0)
+        let active = margin > 0
+        return (active ? margin : 0, active ? -target : 0)
     }
 
     @inlinable
     public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool {
-        target != 1 && target != -1
+        abs(target) != 1  // one comparison: y ∈ {-1, +1} (NaN fails too)
     }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
@@ -46,13 +47,14 @@ public struct SquaredHingeLoss: ElementwiseLoss {
 
     @inlinable
     public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
-        let margin = max(1 - target * prediction, 0)
+        let raw = 1 - target * prediction
+        let margin = raw > 0 ? raw : 0
         return (margin * margin, -2 * target * margin)
     }
 
     @inlinable
     public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool {
-        target != 1 && target != -1
+        abs(target) != 1  // one comparison: y ∈ {-1, +1} (NaN fails too)
     }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {

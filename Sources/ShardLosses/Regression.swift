@@ -61,11 +61,13 @@ public struct HuberLoss: ElementwiseLoss {
 
     @inlinable
     public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
+        // Branch-free: with c = min(|e|, δ), loss = c (|e| - c/2) and d/dŷ = -clamp(e, -δ, δ).
         let delta = T(self.delta)
         let error = target - prediction
         let size = abs(error)
-        if size <= delta { return (0.5 * error * error, -error) }
-        return (delta * size - 0.5 * delta * delta, error > 0 ? -delta : delta)
+        let clipped = size < delta ? size : delta
+        let clamped = error > delta ? delta : (error < -delta ? -delta : error)
+        return (clipped * (size - 0.5 * clipped), -clamped)
     }
 }
 
@@ -94,9 +96,10 @@ public struct PinballLoss: ElementwiseLoss {
     public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
         let tau = T(self.tau)
         let error = target - prediction
-        let loss = max(tau * error, (tau - 1) * error)
-        let derivative: T = error > 0 ? -tau : (error < 0 ? 1 - tau : 0)
-        return (loss, derivative)
+        // Branch-free: with b = [e < 0] and a = [e > 0], loss = e (τ - b) and d/dŷ = b - τ (a + b).
+        let below: T = error < 0 ? 1 : 0
+        let above: T = error > 0 ? 1 : 0
+        return (error * (tau - below), below - tau * (above + below))
     }
 }
 
@@ -121,6 +124,8 @@ public struct MultiQuantileLoss: Sendable {
         self.taus = taus
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
         target: [T], prediction: Matrix<T>, reduction: Reduction = .mean
     ) throws(LossError) -> LossResult<T> {
