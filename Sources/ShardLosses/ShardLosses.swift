@@ -1,1 +1,0 @@
-// The ShardLosses module. See README.md, "Architecture".
