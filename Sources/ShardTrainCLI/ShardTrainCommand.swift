@@ -5,7 +5,9 @@ public struct ShardTrainCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "shardtrain",
         abstract: "Deterministic data-parallel training of classic ML models over ZeroMQ.",
-        subcommands: [TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self]
+        subcommands: [
+            TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, LossCommand.self, BenchCommand.self,
+        ]
     )
 
     public init() {}

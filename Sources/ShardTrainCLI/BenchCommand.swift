@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `shardtrain bench`: release-mode benchmarks, each measured against a baseline in the same run.
+public struct BenchCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (build with -c release): each reports a ratio to a baseline measured in the same run.",
+        subcommands: [LossesBenchCommand.self]
+    )
+
+    public init() {}
+}
