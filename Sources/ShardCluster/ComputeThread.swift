@@ -18,7 +18,7 @@ final class ComputeThread {
 
     private struct Letters: Sendable {
         var parameters: [Double]?
-        var round = 0
+        var context = RoundContext(seed: 0, round: 0)
         var outcome: Outcome?
         var stop = false
     }
@@ -56,10 +56,10 @@ final class ComputeThread {
             guard (try? socket.send([[2]])) != nil else { return }
             while true {
                 guard (try? socket.receive(.indefinitely)) != nil else { return }
-                let (parameters, round, stop) = mailbox.withLock { box in
+                let (parameters, context, stop) = mailbox.withLock { box in
                     let taken = box.parameters
                     box.parameters = nil
-                    return (taken, box.round, box.stop)
+                    return (taken, box.context, box.stop)
                 }
                 if stop { return }
                 guard let parameters else { continue }
@@ -74,7 +74,7 @@ final class ComputeThread {
                     do {
                         outcome = .sums(
                             try computer.compute(
-                                parameters: parameters, context: RoundContext(seed: shard.spec.seed, round: round)),
+                                parameters: parameters, context: context),
                             seconds: (ContinuousClock.now - start).seconds)
                     } catch {
                         outcome = .failed("\(error)")
@@ -93,11 +93,11 @@ final class ComputeThread {
 
     deinit { stop() }
 
-    /// Hands the parameters of `round` to the compute thread.
-    func start(_ parameters: [Double], round: Int) throws(ZMQError) {
+    /// Hands the parameters of a round to the compute thread.
+    func start(_ parameters: [Double], context: RoundContext) throws(ZMQError) {
         mailbox.withLock {
             $0.parameters = parameters
-            $0.round = round
+            $0.context = context
         }
         try signal.send([[0]], dontWait: true)
     }

@@ -65,6 +65,7 @@ public final class WorkerShell {
         var state = State.awaitingWelcome
         var jobID: UInt64 = 0
         var deadAfter = options.joinTimeout
+        var seed: UInt64 = 0
         var heartbeat = options.timing.heartbeatInterval
         var lastHeard = Self.now()
         var lastSent = Self.now()
@@ -165,6 +166,7 @@ public final class WorkerShell {
                 let spec = try JobSpec.decode(specBytes)
                 jobID = frame.jobID
                 deadAfter = spec.deadAfter
+                seed = spec.seed
                 heartbeat = spec.heartbeatInterval
                 logger.info(
                     "joined as worker \(index) of \(count): blocks \(spec.firstBlock)..<\(spec.firstBlock + spec.blockCount)")
@@ -172,11 +174,11 @@ public final class WorkerShell {
             case (.receiving(var shard), .blocks(let blocks)):
                 try shard.add(blocks)
                 state = .receiving(shard)
-            case (.ready(let compute, let index, nil), .params(let parameters)):
+            case (.ready(let compute, let index, nil), .params(let parameters, let smoothing)):
                 rounds += 1
                 state = .ready(compute, index, computing: frame.round)
                 do {
-                    try compute.start(parameters, round: Int(frame.round))
+                    try compute.start(parameters, context: RoundContext(seed: seed, round: Int(frame.round), smoothing: smoothing))
                 } catch {
                     throw .transport("compute thread: \(error)")
                 }

@@ -48,8 +48,11 @@ public final class BlockComputer {
     /// Rows held here.
     public var rowCount: Int { blocks.reduce(0) { $0 + $1.rows } }
 
-    /// Computes every block's sums at `parameters` and returns one `NodeSums` per node of `nodes`.
-    public func compute(parameters: [Double], context: RoundContext) throws(EngineError) -> [NodeSums] {
+    /// Computes the sums of the active blocks at `parameters` and returns one `NodeSums` per node of
+    /// `nodes` that holds an active block (all blocks are active in a full-batch round).
+    public func compute(parameters: [Double], context: RoundContext, isActive: (Int) -> Bool = { _ in true })
+        throws(EngineError) -> [NodeSums]
+    {
         guard parameters.count == model.parameterCount else {
             throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
         }
@@ -57,7 +60,9 @@ public final class BlockComputer {
         let buffer = self.buffer
         let blocks = self.blocks
         let model = self.model
-        ParallelBlocks.run(count: blocks.count, threads: threads) { item in
+        let active = blocks.indices.filter { isActive(blocks[$0].id) }
+        ParallelBlocks.run(count: active.count, threads: threads) { index in
+            let item = active[index]
             parameters.withUnsafeBufferPointer { parameterBuffer in
                 do throws(ModelError) {
                     try model.blockSums(
@@ -73,10 +78,11 @@ public final class BlockComputer {
         let base = blocks[0].id
         var result: [NodeSums] = []
         for node in nodes {
-            tree.reduceInPlace(node) { buffer.slot($0 - base) }
-            let covered = tree.blocks(of: node)
-            let rows = blocks[(covered.lowerBound - base)..<(covered.upperBound - base)].reduce(0) { $0 + $1.rows }
-            result.append(NodeSums(node: node, rowCount: rows, values: Array(buffer.slot(covered.lowerBound - base))))
+            guard let holder = tree.reduceInPlace(node, isActive: isActive, slot: { buffer.slot($0 - base) }) else {
+                continue
+            }
+            let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + blocks[$1 - base].rows }
+            result.append(NodeSums(node: node, rowCount: rows, values: Array(buffer.slot(holder - base))))
         }
         return result
     }

@@ -8,6 +8,9 @@
 ///
 /// so the floating-point additions, and therefore the bits of the result, depend only on the block plan,
 /// never on which process or thread computed which block.
+///
+/// In a mini-batch round only some blocks are active: an inactive block is absent, and a node whose
+/// blocks are all inactive is absent too (its parent takes the other child's value unchanged).
 public struct TreeNode: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let level: Int
     public let index: Int
@@ -74,52 +77,83 @@ public struct ReductionTree: Sendable, Equatable {
         return nodes
     }
 
-    /// Reduces the leaves of `node` in place: `slot(b)` is the sums vector of block `b`; on return the
-    /// slot of `node.firstBlock` holds `value(node)`. The additions are exactly those of the definition.
-    public func reduceInPlace(_ node: TreeNode, slot: (Int) -> UnsafeMutableBufferPointer<Double>) {
+    /// Reduces the leaves of `node` in place: `slot(b)` is the sums vector of block `b` (read only for
+    /// active blocks). Returns the slot that holds `value(node)` on return, or nil if no block of the node
+    /// is active. The additions are exactly those of the definition.
+    public func reduceInPlace(
+        _ node: TreeNode, isActive: (Int) -> Bool = { _ in true }, slot: (Int) -> UnsafeMutableBufferPointer<Double>
+    ) -> Int? {
         let covered = blocks(of: node)
-        guard node.level > 0 else { return }
-        for level in 1...node.level {
-            let step = 1 << level
-            let half = step >> 1
-            var left = covered.lowerBound
-            while left < covered.upperBound {
-                let right = left + half
-                if right < covered.upperBound {
-                    let target = slot(left)
-                    let source = slot(right)
+        // holder[i]: the slot holding the value of the level-`level` node starting at covered.lowerBound + i·2^level.
+        var holders: [Int?] = covered.map { isActive($0) ? $0 : nil }
+        var level = 0
+        while level < node.level {
+            var next: [Int?] = []
+            next.reserveCapacity((holders.count + 1) / 2)
+            var pair = 0
+            while pair < holders.count {
+                let left = holders[pair]
+                let right = pair + 1 < holders.count ? holders[pair + 1] : nil
+                switch (left, right) {
+                case (let l?, let r?):
+                    let target = slot(l)
+                    let source = slot(r)
                     for k in 0..<target.count { target[k] += source[k] }
+                    next.append(l)
+                case (let l?, nil): next.append(l)
+                case (nil, let r?): next.append(r)
+                case (nil, nil): next.append(nil)
                 }
-                left += step
+                pair += 2
             }
+            holders = next
+            level += 1
         }
+        return holders.first ?? nil
     }
 
     /// Completes the tree from node values computed elsewhere and returns `value(root)`.
     ///
-    /// Every block must be covered by exactly one received node (or an ancestor of it); a missing block
-    /// or an overlap is reported, never silently summed.
-    public func combine(_ received: [TreeNode: [Double]]) throws(ReductionError) -> [Double] {
+    /// Every active block must be covered by exactly one received node (or an ancestor of it), and every
+    /// received node must contain an active block; a missing block or an overlap is reported, never
+    /// silently summed.
+    public func combine(_ received: [TreeNode: [Double]], isActive: (Int) -> Bool = { _ in true })
+        throws(ReductionError) -> [Double]
+    {
         var covered = 0
         for node in received.keys {
             guard exists(node) else { throw .unknownNode(node) }
-            covered += blocks(of: node).count
+            let active = blocks(of: node).filter(isActive).count
+            guard active > 0 else { throw .unknownNode(node) }
+            covered += active
         }
-        guard covered == blockCount else { throw .coverage(expectedBlocks: blockCount, coveredBlocks: covered) }
-        return try value(of: root, received)
+        let expected = (0..<blockCount).filter(isActive).count
+        guard covered == expected else { throw .coverage(expectedBlocks: expected, coveredBlocks: covered) }
+        guard let root = try value(of: root, received, isActive) else { throw .coverage(expectedBlocks: 0, coveredBlocks: 0) }
+        return root
     }
 
-    private func value(of node: TreeNode, _ received: [TreeNode: [Double]]) throws(ReductionError) -> [Double] {
+    private func value(of node: TreeNode, _ received: [TreeNode: [Double]], _ isActive: (Int) -> Bool)
+        throws(ReductionError) -> [Double]?
+    {
         if let values = received[node] { return values }
-        guard node.level > 0 else { throw .missingBlock(node.index) }
-        let left = try value(of: TreeNode(level: node.level - 1, index: 2 * node.index), received)
+        guard node.level > 0 else {
+            guard !isActive(node.index) else { throw .missingBlock(node.index) }
+            return nil
+        }
+        let left = try value(of: TreeNode(level: node.level - 1, index: 2 * node.index), received, isActive)
         let rightNode = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
-        guard exists(rightNode) else { return left }
-        let right = try value(of: rightNode, received)
-        guard left.count == right.count else { throw .width(left.count, right.count) }
-        var sum = left
-        for k in 0..<sum.count { sum[k] += right[k] }
-        return sum
+        let right = exists(rightNode) ? try value(of: rightNode, received, isActive) : nil
+        switch (left, right) {
+        case (let left?, let right?):
+            guard left.count == right.count else { throw .width(left.count, right.count) }
+            var sum = left
+            for k in 0..<sum.count { sum[k] += right[k] }
+            return sum
+        case (let left?, nil): return left
+        case (nil, let right?): return right
+        case (nil, nil): return nil
+        }
     }
 }
 

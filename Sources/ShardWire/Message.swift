@@ -88,12 +88,13 @@ public enum Message: Sendable, Equatable {
     ///     blockCount u32 | rowCount u64
     case ready(blockCount: UInt32, rowCount: UInt64)
 
-    /// Coordinator → worker, once per round (the header's `round`): the current parameter vector. The
-    /// worker replies `partials` for the same round; the coordinator waits for every worker, declaring
-    /// one dead after `deadAfter` of silence.
+    /// Coordinator → worker, once per round (the header's `round`): the current parameter vector and the
+    /// smoothing μ ≥ 0 of non-smooth losses for this round (0 = exact loss; set during continuation
+    /// solves). The worker replies `partials` for the same round; the coordinator waits for every worker,
+    /// declaring one dead after `deadAfter` of silence.
     ///
-    ///     count u32 | count × f64, all finite
-    case params([Double])
+    ///     count u32 | count × f64, all finite | smoothing f64, finite, ≥ 0
+    case params([Double], smoothing: Double = 0)
 
     /// Worker → coordinator, reply to `params` with the same round: the reduction-tree nodes this worker
     /// computed and the wall time it spent. All nodes carry the same number of values (`width`).

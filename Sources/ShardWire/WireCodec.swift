@@ -97,10 +97,11 @@ public struct WireCodec: Sendable {
             return size
         case .ready:
             return 4 + 8
-        case .params(let values):
+        case .params(let values, let smoothing):
             try checkFitsUInt32(values.count, "params count")
             try checkFinite(values, "params")
-            return 4 + 8 * values.count
+            try checkSmoothing(smoothing)
+            return 4 + 8 * values.count + 8
         case .partials(let computeSeconds, let nodes):
             try checkComputeSeconds(computeSeconds)
             try checkFitsUInt32(nodes.count, "partials nodeCount")
@@ -155,9 +156,10 @@ public struct WireCodec: Sendable {
         case .ready(let blockCount, let rowCount):
             writer.write(blockCount)
             writer.write(rowCount)
-        case .params(let values):
+        case .params(let values, let smoothing):
             writer.write(UInt32(values.count))
             writer.write(values: values)
+            writer.write(smoothing)
         case .partials(let computeSeconds, let nodes):
             writer.write(computeSeconds)
             writer.write(UInt32(nodes.count))
@@ -254,7 +256,9 @@ public struct WireCodec: Sendable {
             let count = try reader.read(UInt32.self, "params count")
             let values = try reader.readValues(Double.self, count: UInt64(count), "params")
             try checkFinite(values, "params")
-            return .params(values)
+            let smoothing = try reader.readDouble("params.smoothing")
+            try checkSmoothing(smoothing)
+            return .params(values, smoothing: smoothing)
         case .partials:
             return try decodePartials(from: &reader)
         case .heartbeat:
@@ -369,6 +373,13 @@ public struct WireCodec: Sendable {
         guard index < count else {
             throw .invalidValue(
                 field: "welcome.workerIndex", expected: "< workerCount (\(count))", found: "\(index)")
+        }
+    }
+
+    private func checkSmoothing(_ smoothing: Double) throws(WireError) {
+        guard smoothing.isFinite else { throw .nonFinite(field: "params.smoothing", index: 0, value: smoothing) }
+        guard smoothing >= 0 else {
+            throw .invalidValue(field: "params.smoothing", expected: "≥ 0", found: "\(smoothing)")
         }
     }
 

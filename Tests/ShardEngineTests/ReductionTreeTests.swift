@@ -35,40 +35,63 @@ struct ReductionTreeTests {
         return (0..<count).map { _ in (0..<3).map { _ in next() } }
     }
 
-    @Test("any split among workers reduces to the same bits as the whole", arguments: [1, 2, 3, 7, 16, 31])
+    /// Reduces the leaves of `range` the way a worker does, with only the blocks `isActive` selects.
+    static func reduce(
+        _ tree: ReductionTree, _ leaves: [[Double]], _ range: Range<Int>, isActive: @escaping (Int) -> Bool
+    ) -> [TreeNode: [Double]] {
+        let width = leaves[0].count
+        var flat = leaves.flatMap { $0 }
+        var result: [TreeNode: [Double]] = [:]
+        flat.withUnsafeMutableBufferPointer { all in
+            let base = all.baseAddress!
+            func slot(_ block: Int) -> UnsafeMutableBufferPointer<Double> {
+                UnsafeMutableBufferPointer(start: base + block * width, count: width)
+            }
+            for node in tree.coveringNodes(of: range) {
+                if let holder = tree.reduceInPlace(node, isActive: isActive, slot: slot) {
+                    result[node] = Array(slot(holder))
+                }
+            }
+        }
+        return result
+    }
+
+    /// The recursive definition, computed directly: nil when no block below `node` is active.
+    static func definition(_ tree: ReductionTree, _ leaves: [[Double]], _ node: TreeNode, _ isActive: (Int) -> Bool)
+        -> [Double]?
+    {
+        if node.level == 0 { return isActive(node.index) ? leaves[node.index] : nil }
+        let left = definition(tree, leaves, TreeNode(level: node.level - 1, index: 2 * node.index), isActive)
+        let rightNode = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
+        let right = tree.exists(rightNode) ? definition(tree, leaves, rightNode, isActive) : nil
+        switch (left, right) {
+        case (let l?, let r?): return zip(l, r).map { $0 + $1 }
+        case (let l?, nil): return l
+        case (nil, let r?): return r
+        case (nil, nil): return nil
+        }
+    }
+
+    @Test("any split among workers reduces to the same bits as the whole and as the definition", arguments: [1, 2, 3, 7, 16, 31])
     func splitsGiveIdenticalBits(blockCount: Int) throws {
         let tree = ReductionTree(blockCount: blockCount)
         let leaves = Self.leaves(blockCount, seed: UInt64(blockCount))
-        func reduce(_ range: Range<Int>) -> [TreeNode: [Double]] {
-            var storage = leaves.map { $0 }
-            var result: [TreeNode: [Double]] = [:]
-            for node in tree.coveringNodes(of: range) {
-                storage.withUnsafeMutableBufferPointer { all in
-                    tree.reduceInPlace(node) { block in
-                        UnsafeMutableBufferPointer(rebasing: all[block].withUnsafeMutableBufferPointer { $0 }[...])
-                    }
+        // Full batch, then mini-batches: every other block, and a pseudo-random third of the blocks.
+        let masks: [(Int) -> Bool] = [{ _ in true }, { $0 % 2 == 1 || blockCount == 1 }, { ($0 * 7 + 3) % 3 == 0 || $0 == 0 }]
+        for isActive in masks {
+            let whole = try tree.combine(Self.reduce(tree, leaves, 0..<blockCount, isActive: isActive), isActive: isActive)
+            let reference = try #require(Self.definition(tree, leaves, tree.root, isActive))
+            #expect(whole.map(\.bitPattern) == reference.map(\.bitPattern))
+            for workers in 1...min(blockCount, 5) {
+                var received: [TreeNode: [Double]] = [:]
+                for k in 0..<workers {
+                    let shard = (k * blockCount / workers)..<((k + 1) * blockCount / workers)
+                    received.merge(Self.reduce(tree, leaves, shard, isActive: isActive)) { a, _ in a }
                 }
-                result[node] = storage[node.firstBlock]
+                let combined = try tree.combine(received, isActive: isActive)
+                #expect(combined.map(\.bitPattern) == whole.map(\.bitPattern), "\(workers) workers")
             }
-            return result
         }
-        let whole = try tree.combine(reduce(0..<blockCount))
-        for workers in 1...min(blockCount, 5) {
-            let shards = (0..<workers).map { k in (k * blockCount / workers)..<((k + 1) * blockCount / workers) }
-            var received: [TreeNode: [Double]] = [:]
-            for shard in shards where !shard.isEmpty { received.merge(reduce(shard)) { a, _ in a } }
-            let combined = try tree.combine(received)
-            #expect(combined.map(\.bitPattern) == whole.map(\.bitPattern), "\(workers) workers")
-        }
-        // The reference: the recursive definition computed directly.
-        func value(_ node: TreeNode) -> [Double] {
-            if node.level == 0 { return leaves[node.index] }
-            let left = value(TreeNode(level: node.level - 1, index: 2 * node.index))
-            let right = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
-            guard tree.exists(right) else { return left }
-            return zip(left, value(right)).map { $0 + $1 }
-        }
-        #expect(whole.map(\.bitPattern) == value(tree.root).map(\.bitPattern))
     }
 
     @Test("missing, overlapping and foreign nodes are reported")
