@@ -165,12 +165,11 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
                 for (size_t k = 0; k < 8; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
             }
 
-            // Software prefetch PREFETCH_BYTES ahead of this group (inside the block only).
-            const size_t group_offset = (start + g) * cols * sizeof(float);
-            for (size_t k = 0; k < 8 * cols * sizeof(float); k += 64) {
-                if (group_offset + PREFETCH_BYTES + k < feature_bytes)
-                    _mm_prefetch((const char *)x + group_offset + PREFETCH_BYTES + k, _MM_HINT_T0);
-            }
+            // Software prefetch of the lines PREFETCH_BYTES ahead of this group (inside the block only).
+            const size_t group_begin = (start + g) * cols * sizeof(float) + PREFETCH_BYTES;
+            size_t group_end = group_begin + valid * cols * sizeof(float);
+            if (group_end > feature_bytes) group_end = feature_bytes;
+            for (size_t k = group_begin; k < group_end; k += 64) _mm_prefetch((const char *)x + k, _MM_HINT_T0);
 
             __m256 a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
             for (size_t j = 0; j < full_cols; j += 8) {
