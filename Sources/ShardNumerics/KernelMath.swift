@@ -2,9 +2,8 @@ import CShardKernels
 
 /// The float elementary functions of the f32 logistic path, exposed so their accuracy can be checked.
 ///
-/// With `KernelImplementation.simdAvailable` these run the same AVX2 code the kernel inlines;
-/// otherwise they fall back to libm `expf` / `log1pf` (which is what the portable kernel's double
-/// math needs no replacement for).
+/// With `KernelImplementation.simdAvailable` these run the same AVX2 code the f32 kernel inlines;
+/// otherwise they are libm `expf` / `log1pf` (the portable kernel itself uses double `exp` / `log1p`).
 public enum KernelMath {
     /// exp(x) element-wise. Range reduction x = n ln2 + t with |t| <= ln2/2, a degree-7 polynomial for
     /// exp(t), scaling by 2^n in two steps (results down to the smallest subnormal). +inf above

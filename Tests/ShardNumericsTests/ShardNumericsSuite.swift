@@ -150,20 +150,28 @@ struct ShardNumericsSuite {
         var shapes = [(rows: 0, columns: 1), (1, 1), (7, 8), (8, 8), (9, 9), (64, 20), (65, 33), (300, 37)]
         for _ in 0..<150 { shapes.append((random.int(0...300), random.int(1...37))) }
         let epsilon = roundOff(precision, implementation)
-        var worst = 0.0
+        // 8ε of the magnitude sums is ≈9e-16 (f64) and ≈5e-7 (f32 SIMD) relative; the SIMD paths were
+        // measured at ≈1.8ε (f64) and ≈1.2ε (f32), the portable paths reproduce this reference exactly.
         for (rows, columns) in shapes {
             let p = try randomProblem(&random, precision: precision, rows: rows, columns: columns)
             let actual = try LogisticKernel.sums(
                 of: p.block, weights: p.weights, bias: p.bias, implementation: implementation)
-            let bad = outOfBounds(actual, p.reference, epsilon: epsilon, factor: 64)
+            let bad = outOfBounds(actual, p.reference, epsilon: epsilon, factor: 8)
             #expect(bad.isEmpty, "rows \(rows) cols \(columns): \(bad.map { (actual[$0], p.reference.sums[$0]) })")
-            for k in actual.indices where p.reference.scale[k] > 0 {
-                worst = max(worst, abs(actual[k] - p.reference.sums[k]) / p.reference.scale[k])
-            }
         }
-        // The bound above is in units of ε; in absolute terms this is ≈1e-14 (f64) and ≈4e-6 (f32 SIMD)
-        // of the sum of magnitudes.
-        #expect(worst <= 64 * epsilon)
+    }
+
+    @Test("wide rows: several 32-column blocks, and more than 1024 columns (weights converted per chunk)",
+          arguments: [(70, 64), (33, 96), (20, 1100), (3, 2049)])
+    func wideRows(rows: Int, columns: Int) throws {
+        for (precision, implementation) in Self.precisionsAndImplementations {
+            var random = TestRandom(state: UInt64(rows * 7919 + columns))
+            let p = try randomProblem(&random, precision: precision, rows: rows, columns: columns)
+            let actual = try LogisticKernel.sums(
+                of: p.block, weights: p.weights, bias: p.bias, implementation: implementation)
+            let bad = outOfBounds(actual, p.reference, epsilon: roundOff(precision, implementation), factor: 8)
+            #expect(bad.isEmpty, "\(precision) \(implementation): \(bad.count) of \(actual.count) outside the bound")
+        }
     }
 
     @Test("rows = 0 gives all-zero sums", arguments: precisionsAndImplementations)
@@ -185,7 +193,7 @@ struct ShardNumericsSuite {
             features: &features, labels: labels, columns: 2, weights: [1, 0], bias: 0, precision: precision)
         let sums = try LogisticKernel.sums(of: p.block, weights: p.weights, bias: p.bias, implementation: implementation)
         #expect(sums.allSatisfy { $0.isFinite })
-        let bad = outOfBounds(sums, p.reference, epsilon: roundOff(precision, implementation), factor: 64)
+        let bad = outOfBounds(sums, p.reference, epsilon: roundOff(precision, implementation), factor: 8)
         #expect(bad.isEmpty, "\(sums) vs \(p.reference.sums)")
         // By hand: the two ±1000 rows and the two ±90 rows with the wrong label add 2000 + 180, the
         // -5 row with label 1 adds 5.0067, the rows at 0 and 1e-3 add ln 2 each; the rest is < 0.01.
@@ -463,7 +471,7 @@ struct ShardNumericsSuite {
         let reference = ReferenceSums(sums: expected, scale: scale)
         for measurement in result.measurements {
             #expect(bitPatterns(measurement.totals) == bitPatterns(result.measurements[0].totals))
-            #expect(outOfBounds(measurement.totals, reference, epsilon: 0x1p-24, factor: 64).isEmpty)
+            #expect(outOfBounds(measurement.totals, reference, epsilon: 0x1p-24, factor: 8).isEmpty)
             #expect(abs(measurement.readChecksum - readExpected) <= 1e-4 * Double(result.bytes))
             #expect(measurement.gradientSeconds > 0 && measurement.readSeconds > 0)
             #expect(measurement.ratio.isFinite && measurement.ratio > 0)
