@@ -4,14 +4,18 @@
 
 #include <math.h>
 
-int shardtrain_kernels_have_avx2_fma(void) {
+// Set once before main (constructors run single-threaded), read by every call afterwards.
+// __builtin_cpu_supports("avx2") also checks that the OS saves the YMM state (XGETBV).
+static int shard_cpu_has_avx2_fma = 0;
+
+__attribute__((constructor)) static void shard_detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
+    shard_cpu_has_avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
 }
+
+int shardtrain_kernels_have_avx2_fma(void) { return shard_cpu_has_avx2_fma; }
 
 // One row at a time in double: z, then loss and residual, then r x_i added to the gradient sums.
 #define DEFINE_PORTABLE_LOGISTIC(NAME, T, PARAM)                                             \

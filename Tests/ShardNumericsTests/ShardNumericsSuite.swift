@@ -174,6 +174,30 @@ struct ShardNumericsSuite {
         }
     }
 
+    @Test("columns = 0: only the bias acts (z_i = b)", arguments: precisionsAndImplementations)
+    func noColumns(precision: Precision, implementation: KernelImplementation) throws {
+        for rows in [1, 5, 64, 100] {
+            var features: [Double] = []
+            let labels = (0..<rows).map { Double($0 % 3 == 0 ? 1 : 0) }
+            let p = try problem(
+                features: &features, labels: labels, columns: 0, weights: [], bias: 0.75, precision: precision)
+            let sums = try LogisticKernel.sums(of: p.block, weights: [], bias: 0.75, implementation: implementation)
+            #expect(outOfBounds(sums, p.reference, epsilon: roundOff(precision, implementation), factor: 8).isEmpty)
+        }
+    }
+
+    @Test("the AVX2+FMA path is selected exactly when /proc/cpuinfo lists avx2 and fma",
+          .enabled(if: FileManager.default.fileExists(atPath: "/proc/cpuinfo")))
+    func cpuDispatch() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        guard let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            Issue.record("no flags line in /proc/cpuinfo")
+            return
+        }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        #expect(KernelImplementation.simdAvailable == (flags.contains("avx2") && flags.contains("fma")))
+    }
+
     @Test("rows = 0 gives all-zero sums", arguments: precisionsAndImplementations)
     func emptyBlock(precision: Precision, implementation: KernelImplementation) throws {
         var random = TestRandom(state: 7)
