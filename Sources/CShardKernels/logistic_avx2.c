@@ -1,12 +1,16 @@
 // AVX2+FMA logistic-regression sums (see CShardKernels.h for the math and the layout of `out`).
 //
-// Both precisions walk the block in tiles of rows that fit in L1:
+// Both precisions walk the block in tiles of rows that fit in L1 (about 8 KiB, at most 64 rows):
 //   1. groups of G rows (8 floats / 4 doubles): one SIMD accumulator per row over column chunks, then a
 //      horizontal-add tree turns the G accumulators into one vector z with lane k = z of row k;
-//   2. loss and residual for the G lanes; residuals go to a tile buffer;
-//   3. per column chunk, Σ_i r_i x_i over the tile (4 interleaved accumulators), added to `out` in double.
-// A partial last group points its missing rows at the group's last real row and masks their lanes.
-// The summation order depends only on (rows, cols), never on the data or the caller.
+//   2. loss and residual per row (f32: 8 lanes with the vector exp/log1p of simd_math.h, tile sums in
+//      float lanes; f64: libm per row, double sums); residuals go to a tile buffer;
+//   3. Σ_i r_i x_i over the tile: f32 takes up to 4 column chunks (32 columns) at a time with separate
+//      accumulators for even and odd rows, f64 one 4-column chunk with 4 interleaved accumulators;
+//      the tile's partial sums are then added to `out` in double.
+// Column tails use masked loads; a partial last group points its missing rows at the group's last real
+// row and zeroes their lanes. The summation order depends only on (rows, cols), never on the data or
+// on the caller, so a block's result is the same bits on every call.
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "CShardKernels.h"
