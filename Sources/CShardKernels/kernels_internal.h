@@ -1,0 +1,29 @@
+// Declarations shared by the portable and AVX2 translation units (not part of the module interface).
+#ifndef SHARDTRAIN_KERNELS_INTERNAL_H
+#define SHARDTRAIN_KERNELS_INTERNAL_H
+
+#include <math.h>
+#include <stddef.h>
+
+/// Loss and residual of one row in double (see CShardKernels.h):
+///
+///     e = exp(-|z|),  q = e / (1 + e)
+///     loss = max(z, 0) - y z + log1p(e)
+///     r    = z >= 0 ? (1 - y) - q : q - y
+static inline void shard_logistic_row(double z, double y, double *loss, double *residual) {
+    double e = exp(-fabs(z));
+    double q = e / (1.0 + e);
+    *loss = (z > 0 ? z : 0.0) - y * z + log1p(e);
+    *residual = z >= 0 ? (1.0 - y) - q : q - y;
+}
+
+void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y, size_t rows, size_t cols,
+                                       const double *w, double b, double *out);
+void shardtrain_logistic_sums_f64_avx2(const double *x, const double *y, size_t rows, size_t cols,
+                                       const double *w, double b, double *out);
+int shardtrain_exp_f32_avx2(const float *in, float *out, size_t count);
+int shardtrain_log1p_unit_f32_avx2(const float *in, float *out, size_t count);
+double shardtrain_read_sum_f32_avx2(const float *x, size_t count);
+double shardtrain_read_sum_f64_avx2(const double *x, size_t count);
+
+#endif
