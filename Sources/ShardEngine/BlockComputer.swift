@@ -42,7 +42,20 @@ public final class BlockComputer {
         self.blocks = blocks
         self.nodes = tree.coveringNodes(of: first.id..<(first.id + blocks.count))
         self.threads = max(1, threads)
-        self.buffer = BlockSumsBuffer(count: blocks.count, width: model.sumsWidth)
+        do {
+            self.buffer = try BlockSumsBuffer(count: blocks.count, width: model.sumsWidth)
+        } catch {
+            throw .plan("\(error)")
+        }
+    }
+
+    /// The sums slot of the block at `item` (its position in `blocks`, always in range here).
+    private static func slot(_ buffer: BlockSumsBuffer, _ item: Int) -> UnsafeMutableBufferPointer<Double> {
+        do {
+            return try buffer.slot(item)
+        } catch {
+            preconditionFailure("block computer: \(error)")
+        }
     }
 
     /// Rows held here.
@@ -61,16 +74,21 @@ public final class BlockComputer {
         let blocks = self.blocks
         let model = self.model
         let active = blocks.indices.filter { isActive(blocks[$0].id) }
-        ParallelBlocks.run(count: active.count, threads: threads) { index in
-            let item = active[index]
-            parameters.withUnsafeBufferPointer { parameterBuffer in
-                do throws(ModelError) {
-                    try model.blockSums(
-                        blocks[item], parameters: parameterBuffer, context: context, into: buffer.slot(item))
-                } catch {
-                    failures.record(item: item, error)
+        do {
+            try ParallelBlocks.run(count: active.count, threads: threads) { index in
+                let item = active[index]
+                parameters.withUnsafeBufferPointer { parameterBuffer in
+                    do throws(ModelError) {
+                        try model.blockSums(
+                            blocks[item], parameters: parameterBuffer, context: context,
+                            into: Self.slot(buffer, item))
+                    } catch {
+                        failures.record(item: item, error)
+                    }
                 }
             }
+        } catch {
+            throw .plan("\(error)")
         }
         if let (item, error) = failures.first {
             throw .model("block \(blocks[item].id): \(error)")
@@ -78,11 +96,10 @@ public final class BlockComputer {
         let base = blocks[0].id
         var result: [NodeSums] = []
         for node in nodes {
-            guard let holder = tree.reduceInPlace(node, isActive: isActive, slot: { buffer.slot($0 - base) }) else {
-                continue
-            }
+            guard let holder = tree.reduceInPlace(node, isActive: isActive, slot: { Self.slot(buffer, $0 - base) })
+            else { continue }
             let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + blocks[$1 - base].rows }
-            result.append(NodeSums(node: node, rowCount: rows, values: Array(buffer.slot(holder - base))))
+            result.append(NodeSums(node: node, rowCount: rows, values: Array(Self.slot(buffer, holder - base))))
         }
         return result
     }
