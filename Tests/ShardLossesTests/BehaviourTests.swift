@@ -356,6 +356,19 @@ extension ShardLossesTests {
         expectLossError("ctc log-prob > 0", isPrediction) { () throws(LossError) in
             _ = try CTCLoss().evaluate(logProbabilities: [try Matrix([[0.5, -1.0, -1]])], labels: [[1]])
         }
+        expectLossError("ctc NaN logit", isPrediction) { () throws(LossError) in
+            _ = try CTCLoss().evaluate(logits: [try Matrix([[0.5, .nan, -1]])], labels: [[1]])
+        }
+        // The first offending element is named, also past the first block of 1024.
+        var long = [Double](repeating: 0.5, count: 3000)
+        long[1500] = 1.25
+        long[2500] = -1
+        do throws(LossError) {
+            _ = try BinaryCrossEntropy().evaluate(target: [Double](repeating: 1, count: 3000), prediction: long)
+            Issue.record("no error for probability 1.25")
+        } catch {
+            #expect(error == LossError.invalidPrediction("bce_prob: probability 1500 is 1.25; probabilities must lie in [0, 1]"))
+        }
         // A frame with a zero probability (log = -inf) is valid input.
         let ok = try CTCLoss().evaluate(logProbabilities: [frames], labels: [[1]])
         #expect(ok.value.isFinite)
