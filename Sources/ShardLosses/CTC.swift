@@ -74,6 +74,13 @@ public struct CTCLoss: Sendable {
         logits: [Matrix<T>], labels: [[Int]], reduction: Reduction = .mean
     ) throws(LossError) -> CTCResult<T> {
         try validate(logits, labels: labels)
+        for (sequence, matrix) in logits.enumerated() {
+            for (index, value) in matrix.values.enumerated() where value.isNaN || value == .infinity {
+                throw .invalidPrediction(
+                    "\(Self.name): logit (\(index / matrix.columns), \(index % matrix.columns)) of sequence \(sequence) "
+                        + "is \(value); logits must be finite or -inf")
+            }
+        }
         let logProbabilities = logits.map { matrix in
             var normalised = matrix
             matrix.values.withUnsafeBufferPointer { values in

@@ -89,10 +89,12 @@ public struct BinaryCrossEntropyWithLogits: ElementwiseLoss {
 
     @inlinable
     public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
+        // Branch-free (VectorMath exp/log1p and selects), so the element loop vectorises.
         let logit = prediction
-        let decay = T.exp(-abs(logit))
-        let loss = max(logit, 0) - target * logit + T.log1p(decay)
-        let sigmoid = logit >= 0 ? 1 / (1 + decay) : decay / (1 + decay)
+        let decay = T.expOfNonPositive(-abs(logit))
+        let positivePart = logit > 0 ? logit : 0
+        let loss = positivePart - target * logit + T.log1pOfUnitInterval(decay)
+        let sigmoid = (logit >= 0 ? 1 : decay) / (1 + decay)
         return (loss, sigmoid - target)
     }
 
@@ -232,10 +234,11 @@ public struct FocalLossWithLogits: ElementwiseLoss {
         let gamma = T(self.gamma)
         let logit = prediction
         let positive = target == 1
-        let decay = T.exp(-abs(logit))
-        let crossEntropy = max(logit, 0) - target * logit + T.log1p(decay)
+        let decay = T.expOfNonPositive(-abs(logit))
+        let positivePart = logit > 0 ? logit : 0
+        let crossEntropy = positivePart - target * logit + T.log1pOfUnitInterval(decay)
         let large = 1 / (1 + decay)
-        let small = decay / (1 + decay)
+        let small = decay * large
         // sigmoid(z) = large if z >= 0 else small; sigmoid(-z) the other one.
         let signedLogitNonNegative = positive ? logit >= 0 : logit < 0
         let trueClass = signedLogitNonNegative ? large : small

@@ -22,6 +22,10 @@ where RawSignificand: FixedWidthInteger {
     static func expm1(_ x: Self) -> Self
     /// `x^y`
     static func pow(_ x: Self, _ y: Self) -> Self
+    /// `e^x` for `x <= 0`, without branches so that loops over it vectorise (see `VectorMath`).
+    static func expOfNonPositive(_ x: Self) -> Self
+    /// `log(1 + u)` for `0 <= u <= 1`, without branches (see `VectorMath`).
+    static func log1pOfUnitInterval(_ u: Self) -> Self
 }
 
 extension Double: LossScalar {
@@ -30,6 +34,8 @@ extension Double: LossScalar {
     @inlinable public static func log1p(_ x: Double) -> Double { libmLog1p(x) }
     @inlinable public static func expm1(_ x: Double) -> Double { libmExpm1(x) }
     @inlinable public static func pow(_ x: Double, _ y: Double) -> Double { libmPow(x, y) }
+    @inlinable public static func expOfNonPositive(_ x: Double) -> Double { VectorMath.exp(nonPositive: x) }
+    @inlinable public static func log1pOfUnitInterval(_ u: Double) -> Double { VectorMath.log1p(unitInterval: u) }
 }
 
 extension Float: LossScalar {
@@ -38,6 +44,8 @@ extension Float: LossScalar {
     @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
     @inlinable public static func expm1(_ x: Float) -> Float { expm1f(x) }
     @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
+    @inlinable public static func expOfNonPositive(_ x: Float) -> Float { VectorMath.exp(nonPositive: x) }
+    @inlinable public static func log1pOfUnitInterval(_ u: Float) -> Float { VectorMath.log1p(unitInterval: u) }
 }
 
 // Free functions so that the names inside `extension Double` do not resolve to the members above.

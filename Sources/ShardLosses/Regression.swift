@@ -6,8 +6,8 @@
 /// loss_i = (ŷ_i - y_i)^2
 /// d loss_i / d ŷ_i = 2 (ŷ_i - y_i)
 /// ```
-/// Shapes: `y`, `ŷ` any shape with M elements; mean over M. Reference: any statistics text;
-/// Tests/Reference/README.md, `mse`.
+/// Shapes: `y`, `ŷ` any shape with M elements; mean over M. Reference: Hastie, Tibshirani &
+/// Friedman, "The Elements of Statistical Learning", §2.4; Tests/Reference/README.md, `mse`.
 public struct MeanSquaredError: ElementwiseLoss {
     public static let name = "mse"
     public init() {}

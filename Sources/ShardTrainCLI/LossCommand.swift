@@ -9,32 +9,50 @@ public struct LossCommand: ParsableCommand {
         commandName: "loss",
         abstract: "Evaluate a loss: value, per-sample values and gradient w.r.t. every prediction input.",
         discussion: """
-            Inputs and parameters use the names of Tests/Reference/README.md. On the command line a value
-            list is comma-separated, matrix rows are separated by ';' and CTC sequences (and their label
-            lists) by '|'. A JSON file holds {"params": {...}, "inputs": {...}} (a losses.json case works
-            as is). A CSV file has one row per sample and a header naming the inputs; a name repeated over
-            several columns forms a matrix row.
+            Inputs and parameters use the names of Tests/Reference/README.md.
+            On the command line, values are comma-separated, matrix rows are
+            separated by ';' and CTC sequences (and their label lists) by '|'.
+            A JSON file holds {"params": {...}, "inputs": {...}}; a losses.json
+            case works as is. A CSV file has one row per sample and a header
+            naming the inputs; a name repeated over several columns forms a
+            matrix row.
 
-            Losses and their inputs (prediction inputs, which get a gradient, marked *):
-              mse, mae, huber(delta=1), pinball(tau=0.5)       y_true, y_pred*
-              pinball_multi(taus)                              y_true (N), y_pred* (N,Q)
-              bce_prob(eps=1e-15), focal_prob(gamma=2, alpha=0.25, alpha_mode=alpha_t|all, eps)
-                                                              y_true, y_pred* (probabilities)
-              bce_logits, focal_logits(gamma, alpha, alpha_mode)   y_true, logits*
-              hinge, squared_hinge                             y_true (-1/+1), scores*
-              contrastive_distance(margin=1)                   y_true (1 = similar), distance*
-              cce_prob(eps), cce_logits                        labels or y_true (N,C), y_pred*/logits* (N,C)
-              kl_div                                           p (N,C), q* (N,C)
-              gaussian_kl                                      mean* (N,L), logvar* (N,L)
-              contrastive_embeddings(margin=1)                 y_true (N), x1* (N,D), x2* (N,D)
-              triplet_squared, triplet_euclidean (margin=1)    anchor*, positive*, negative* (N,D)
-              ctc(blank=0, zero_infinity=false)                log_probs* (sequences of T_n x C), labels
-              ctc_logits(blank, zero_infinity)                 logits* (sequences), labels
+            Losses, parameters (defaults) and inputs; * = gets a gradient:
+              mse, mae                     y_true, y_pred*
+              huber (delta=1)              y_true, y_pred*
+              pinball (tau=0.5)            y_true, y_pred*
+              pinball_multi (taus)         y_true (N), y_pred* (N,Q)
+              bce_prob (eps=1e-15)         y_true, y_pred* (probabilities)
+              bce_logits                   y_true, logits*
+              focal_prob (gamma=2, alpha=0.25, alpha_mode=alpha_t|all,
+                          eps=1e-15)       y_true (0/1), y_pred*
+              focal_logits (gamma, alpha, alpha_mode)
+                                           y_true (0/1), logits*
+              hinge, squared_hinge         y_true (-1/+1), scores*
+              contrastive_distance (margin=1)
+                                           y_true (1 = similar), distance*
+              cce_prob (eps=1e-15)         labels (N) or y_true (N,C),
+                                           y_pred* (N,C)
+              cce_logits                   labels (N) or y_true (N,C),
+                                           logits* (N,C)
+              kl_div                       p (N,C), q* (N,C)
+              gaussian_kl                  mean* (N,L), logvar* (N,L)
+              contrastive_embeddings (margin=1)
+                                           y_true (N), x1* (N,D), x2* (N,D)
+              triplet_squared, triplet_euclidean (margin=1)
+                                           anchor*, positive*, negative*
+              ctc (blank=0, zero_infinity=false)
+                                           log_probs* (T_n x C each), labels
+              ctc_logits (blank, zero_infinity)
+                                           logits* (T_n x C each), labels
 
             Examples:
-              shardtrain loss huber --param delta=1 --input y_true=1,2,3,4 --input y_pred=1.1,2.2,2.8,6.0
-              shardtrain loss cce_logits --input labels=0,2 --input "logits=1,2,3;0.5,0,-1" --json
-              shardtrain loss ctc --input "log_probs=-0.7,-0.7;-0.7,-0.7" --input labels=1
+              shardtrain loss huber --param delta=1 \\
+                --input y_true=1,2,3,4 --input y_pred=1.1,2.2,2.8,6.0
+              shardtrain loss cce_logits --input labels=0,2 \\
+                --input "logits=1,2,3;0.5,0,-1" --json
+              shardtrain loss ctc --input "log_probs=-0.7,-0.7;-0.7,-0.7" \\
+                --input labels=1
               shardtrain loss --examples
             """)
 
@@ -50,10 +68,10 @@ public struct LossCommand: ParsableCommand {
     @Option(help: "A JSON or CSV file with the inputs (and, for JSON, the parameters).")
     public var file: String?
 
-    @Option(help: "Reduction: mean (default), sum or none.")
+    @Option(help: "Reduction: mean, sum or none.")
     public var reduction = "mean"
 
-    @Option(help: "Arithmetic precision: float64 (default) or float32.")
+    @Option(help: "Arithmetic precision: float64 or float32.")
     public var precision = "float64"
 
     @Flag(help: "Print machine-readable JSON instead of text.")

@@ -257,7 +257,7 @@ struct BenchReport {
                 "ctc",
                 JSONText.object([
                     ("frames", "\(ctcShape.frames)"), ("classes", "\(ctcShape.classes)"), ("labels", "\(ctcShape.labels)"),
-                    ("sequences_per_second", JSONText.number(ctcSequencesPerSecond)),
+                    ("sequences_per_second", ctcSequencesPerSecond.isFinite ? JSONText.number(ctcSequencesPerSecond) : "null"),
                 ])
             ),
         ])
