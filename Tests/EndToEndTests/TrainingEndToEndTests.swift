@@ -82,28 +82,37 @@ struct TrainingEndToEndTests {
         #expect(abs(objective - problem.objective) / problem.objective <= 1e-5)
     }
 
-    @Test("killing a worker makes the coordinator exit non-zero within seconds, naming the worker")
-    func killedWorkerFailsFast() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let port = Int.random(in: 20_000..<60_000)
-        let endpoint = "tcp://127.0.0.1:\(port)"
-        // Gradient descent with a tiny step on the fraud data runs for many rounds.
+    /// A coordinator (on a free loopback port) and two separately started workers, running gradient
+    /// descent with a tiny step on the fraud data so that training lasts long enough to interfere with.
+    static func startLongRun(in directory: TemporaryDirectory) throws -> (ChildProcess, [ChildProcess]) {
         let coordinator = try ChildProcess(
             [
-                "coordinator", "--bind", endpoint, "--workers", "2", "--data",
+                "coordinator", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--data",
                 ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
                 "--standardize", "--optimizer", "gd", "--learning-rate", "1e-6", "--max-rounds", "1000000",
                 "--gradient-tolerance", "0", "--objective-tolerance", "0", "--log-format", "json",
                 "--worker-timeout", "2",
             ], directory: directory.url)
-        let workers = try (0..<2).map { _ in
-            try ChildProcess(["worker", "--connect", endpoint], directory: directory.url)
+        var endpoint: String?
+        _ = coordinator.waitForOutput(timeout: 60) { _, stderr in
+            guard let range = stderr.range(of: "workers on ") else { return false }
+            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+            return true
         }
+        let bound = try #require(endpoint, "the coordinator did not bind: \(coordinator.stderr)")
+        let workers = try (0..<2).map { _ in try ChildProcess(["worker", "--connect", bound], directory: directory.url) }
         let running = coordinator.waitForOutput(timeout: 60) { stdout, _ in
             stdout.split(separator: "\n").filter { $0.contains("\"event\":\"round\"") }.count >= 5
         }
         try #require(running, "training did not start: \(coordinator.stderr)")
+        return (coordinator, workers)
+    }
+
+    @Test("killing a worker makes the coordinator exit non-zero within seconds, naming the worker")
+    func killedWorkerFailsFast() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (coordinator, workers) = try Self.startLongRun(in: directory)
         let victim = workers[1]
         kill(victim.pid, SIGKILL)
         let killedAt = Date()
@@ -121,18 +130,7 @@ struct TrainingEndToEndTests {
     func silentWorkerFailsFast() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let port = Int.random(in: 20_000..<60_000)
-        let endpoint = "tcp://127.0.0.1:\(port)"
-        let coordinator = try ChildProcess(
-            [
-                "coordinator", "--bind", endpoint, "--workers", "2", "--data",
-                ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
-                "--optimizer", "gd", "--learning-rate", "1e-6", "--max-rounds", "1000000", "--gradient-tolerance", "0",
-                "--objective-tolerance", "0", "--log-format", "json", "--worker-timeout", "2",
-            ], directory: directory.url)
-        let workers = try (0..<2).map { _ in try ChildProcess(["worker", "--connect", endpoint], directory: directory.url) }
-        let running = coordinator.waitForOutput(timeout: 60) { stdout, _ in stdout.contains("\"event\":\"round\"") }
-        try #require(running, "training did not start: \(coordinator.stderr)")
+        let (coordinator, workers) = try Self.startLongRun(in: directory)
         let victim = workers[0]
         kill(victim.pid, SIGSTOP)
         defer { kill(victim.pid, SIGKILL) }
