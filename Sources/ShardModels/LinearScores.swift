@@ -76,7 +76,8 @@ enum LinearScores {
         }
         let expected = (featureCount + 1) * outputCount
         guard parameterCount == expected else {
-            throw .dimension("\(model) with \(featureCount) features needs \(expected) parameters, got \(parameterCount)")
+            throw .dimension(
+                "\(model) with \(featureCount) features needs \(expected) parameters, got \(parameterCount)")
         }
         if let sumsCount, sumsCount != expected + 1 {
             throw .dimension("\(model) with \(featureCount) features needs \(expected + 1) sums, got \(sumsCount)")

@@ -3,8 +3,8 @@ import ShardNumerics
 
 /// Linear quantile regression at Q ≥ 1 quantile levels τ_q ∈ (0, 1), real-valued targets y.
 ///
-///     ŷ_iq = (x_i · W)_q + b_q                                  (W: D×Q row-major, b: Q)
-///     loss_i = (1/Q) Σ_q ρ_τq(y_i − ŷ_iq)                        ρ_τ(e) = max(τ e, (τ − 1) e)   (PinballLoss)
+///     ŷ_iq = (x_i · W)_q + b_q                     (W: D×Q row-major, b: Q)
+///     loss_i = (1/Q) Σ_q ρ_τq(y_i − ŷ_iq)           ρ_τ(e) = max(τ e, (τ − 1) e)   (PinballLoss)
 ///     ∂loss_i/∂ŷ_iq = (1/Q) · (−τ_q if e > 0,  1 − τ_q if e < 0,  0 if e == 0)
 ///
 /// Layout: Q = 1 is the reference's `quantile_linear` with `[w (D), b]` (b a scalar); Q > 1 is
@@ -12,8 +12,8 @@ import ShardNumerics
 /// `(1/N) Σ_i loss_i + (l2/2)‖W‖²`.
 ///
 /// With `RoundContext.smoothing` μ > 0 each ρ_τ is replaced by its Huberised form `SmoothedPinballLoss`
-/// (C¹, `ρ_τ,μ ≤ ρ_τ ≤ ρ_τ,μ + c_τ μ` with `c_τ = max(τ, 1 − τ)²/2 ≤ 1/2`), so the smoothed objective is
-/// within `max_q c_τq · μ ≤ μ/2` below the exact one. μ = 0 is the exact pinball loss.
+/// (C¹, `ρ_τ,μ ≤ ρ_τ ≤ ρ_τ,μ + c_τ μ` with `c_τ = max(τ, 1 − τ)²/2 ≤ 1/2`), so the smoothed
+/// objective is within `max_q c_τq · μ ≤ μ/2` below the exact one. μ = 0 is the exact pinball loss.
 public struct QuantileRegression: Model {
     public let featureCount: Int
     public let l2: Double
@@ -21,7 +21,9 @@ public struct QuantileRegression: Model {
 
     /// Throws `ModelError.invalidSpec` when `taus` is empty or a level is outside the open interval (0, 1).
     public init(featureCount: Int, l2: Double, taus: [Double]) throws(ModelError) {
-        guard !taus.isEmpty else { throw .invalidSpec("quantile regression needs at least one level τ (taus is empty)") }
+        guard !taus.isEmpty else {
+            throw .invalidSpec("quantile regression needs at least one level τ (taus is empty)")
+        }
         for (index, tau) in taus.enumerated() where !(tau > 0 && tau < 1) {
             throw .invalidSpec("quantile regression: τ[\(index)] = \(tau) must lie in the open interval (0, 1)")
         }
@@ -56,11 +58,13 @@ public struct QuantileRegression: Model {
                 do { levels.append(try PinballLoss(tau: tau)) } catch { throw .invalidSpec(error.description) }
             }
             let loss = MultiLevelRowLoss(levels: levels)
-            try LinearScores.blockSums(block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
+            try LinearScores.blockSums(
+                block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         } else {
             let levels = taus.map { SmoothedPinballLoss(uncheckedTau: $0, smoothing: context.smoothing) }
             let loss = MultiLevelRowLoss(levels: levels)
-            try LinearScores.blockSums(block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
+            try LinearScores.blockSums(
+                block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         }
     }
 
@@ -89,7 +93,8 @@ public struct QuantileRegression: Model {
     /// The predicted quantiles `ŷ_iq`, row-major N × Q.
     public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try checkShapes(block, parameterCount: parameters.count, sumsCount: nil)
-        return try LinearScores.predict(block, parameters: parameters, featureCount: featureCount, outputCount: levelCount)
+        return try LinearScores.predict(
+            block, parameters: parameters, featureCount: featureCount, outputCount: levelCount)
     }
 
     static let labelRequirement = "quantile regression needs finite real targets"

@@ -34,7 +34,8 @@ public struct SoftmaxRegression: Model {
     }
 
     public var spec: ModelSpec {
-        ModelSpec(kind: .softmax, featureCount: featureCount, l2: l2, classWeights: classWeights, classCount: classCount)
+        ModelSpec(
+            kind: .softmax, featureCount: featureCount, l2: l2, classWeights: classWeights, classCount: classCount)
     }
 
     public var layout: ParameterLayout {
@@ -74,7 +75,8 @@ public struct SoftmaxRegression: Model {
     /// The logits `s_ik`, row-major N × K.
     public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try checkShapes(block, parameterCount: parameters.count, sumsCount: nil)
-        return try LinearScores.predict(block, parameters: parameters, featureCount: featureCount, outputCount: classCount)
+        return try LinearScores.predict(
+            block, parameters: parameters, featureCount: featureCount, outputCount: classCount)
     }
 
     private func checkShapes(_ block: Block, parameterCount: Int, sumsCount: Int?) throws(ModelError) {

@@ -21,7 +21,9 @@ struct LinearModelTests {
         return try Block(id: id, rows: rows, columns: columns, storage: storage)
     }
 
-    static func sums(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double = 0) throws -> [Double] {
+    static func sums(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double = 0) throws
+        -> [Double]
+    {
         var sums = [Double](repeating: .nan, count: model.sumsWidth)
         try parameters.withUnsafeBufferPointer { parameterBuffer in
             try sums.withUnsafeMutableBufferPointer {
@@ -44,7 +46,7 @@ struct LinearModelTests {
     struct Uniform {
         var state: UInt64
         mutating func next(_ low: Double = -2, _ high: Double = 2) -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return low + Double(state >> 11) / Double(1 << 53) * (high - low)
         }
     }
@@ -58,7 +60,7 @@ struct LinearModelTests {
     }
 
     /// The model a models.json case describes, built through `ModelSpec.makeModel` (so the spec switch is
-    /// tested too), and the hyper-parameter keys it reads. A key the test does not know fails the case.
+    /// tested too). A hyper-parameter key the test does not know fails the case.
     static func model(for testCase: JSONValue, featureCount: Int, outputCount: Int) throws -> any Model {
         let id = testCase["id"]?.string ?? "?"
         let name = try #require(testCase["model"]?.string, "\(id): model")
@@ -73,7 +75,8 @@ struct LinearModelTests {
             known.formUnion(["gamma", "alpha"])
             let gamma = try #require(hyper["gamma"]?.double, "\(id): gamma")
             let alpha = try #require(hyper["alpha"]?.double, "\(id): alpha")
-            spec = ModelSpec(kind: .logistic, featureCount: featureCount, l2: l2, focal: FocalParameters(gamma: gamma, alpha: alpha))
+            spec = ModelSpec(
+                kind: .logistic, featureCount: featureCount, l2: l2, focal: FocalParameters(gamma: gamma, alpha: alpha))
         case "quantile_linear":
             known.insert("tau")
             let tau = try #require(hyper["tau"]?.double, "\(id): tau")
@@ -94,9 +97,13 @@ struct LinearModelTests {
 
     // MARK: - Reference cases
 
-    static let referenceModels = ["linear_svm", "logistic_focal", "quantile_linear", "quantile_multi", "softmax_regression"]
+    static let referenceModels = [
+        "linear_svm", "logistic_focal", "quantile_linear", "quantile_multi", "softmax_regression",
+    ]
 
-    @Test("value, parts and gradient match every models.json case (float64 and float32 storage)", arguments: referenceModels)
+    @Test(
+        "value, parts and gradient match every models.json case (float64 and float32 storage)",
+        arguments: referenceModels)
     func matchesReference(modelName: String) throws {
         let cases = try #require(try ReferenceData.load("models.json")["cases"]?.array).filter {
             $0["model"]?.string == modelName
@@ -109,7 +116,8 @@ struct LinearModelTests {
                 testCase["inputs"]?["y"]?.doubles ?? testCase["inputs"]?["labels"]?.doubles, "\(id): y / labels")
             let parameterFields = try #require(testCase["parameters"]?.object, "\(id): parameters")
             let weightName = parameterFields["W"] != nil ? "W" : "w"
-            #expect(Set(parameterFields.keys) == [weightName, "b"], "\(id): parameters \(parameterFields.keys.sorted())")
+            #expect(
+                Set(parameterFields.keys) == [weightName, "b"], "\(id): parameters \(parameterFields.keys.sorted())")
             let weights = try #require(Self.flat(parameterFields[weightName]), "\(id): \(weightName)")
             let bias = try #require(Self.flat(parameterFields["b"]), "\(id): b")
             let parameters = weights + bias
@@ -123,7 +131,9 @@ struct LinearModelTests {
             let tolerance = try #require(Tolerance(testCase), "\(id): tolerance")
             let objective = try Self.evaluate(
                 model, try Self.block(x.values, rows: x.rows, columns: x.columns, labels: labels), parameters)
-            for (name, actual) in [("value", objective.value), ("data_loss", objective.dataLoss), ("l2_term", objective.l2Term)] {
+            for (name, actual) in [
+                ("value", objective.value), ("data_loss", objective.dataLoss), ("l2_term", objective.l2Term),
+            ] {
                 let reference = try #require(expected[name]?.double, "\(id): \(name)")
                 #expect(tolerance.matches(actual, reference), "\(id) \(name): \(actual) vs \(reference)")
             }
@@ -173,7 +183,8 @@ struct LinearModelTests {
         GradientCase(name: "svm", spec: ModelSpec(kind: .svm, featureCount: columns, l2: 0), smoothing: 0.01),
         GradientCase(
             name: "focal γ=2 α=0.25",
-            spec: ModelSpec(kind: .logistic, featureCount: columns, l2: 0.1, focal: FocalParameters(gamma: 2, alpha: 0.25)),
+            spec: ModelSpec(
+                kind: .logistic, featureCount: columns, l2: 0.1, focal: FocalParameters(gamma: 2, alpha: 0.25)),
             smoothing: 0),
         GradientCase(
             name: "focal γ=1.5 α=0.6, weights [0.3, 2]",
@@ -256,7 +267,9 @@ struct LinearModelTests {
             let up = try Self.evaluate(model, block, plus, smoothing: testCase.smoothing).value
             let down = try Self.evaluate(model, block, minus, smoothing: testCase.smoothing).value
             let numeric = (up - down) / (2 * h)
-            #expect(abs(numeric - analytic[k]) <= 1e-7 * max(1, abs(analytic[k])), "parameter \(k): \(numeric) vs \(analytic[k])")
+            #expect(
+                abs(numeric - analytic[k]) <= 1e-7 * max(1, abs(analytic[k])),
+                "parameter \(k): \(numeric) vs \(analytic[k])")
         }
     }
 
@@ -289,8 +302,10 @@ struct LinearModelTests {
         }
         // The gap is attained (μ/2 on the linear piece) and the pieces join with equal value and slope.
         let smoothed = try SmoothedHingeLoss(smoothing: 0.5)
-        #expect(abs(hinge.lossAndDerivative(target: 1.0, prediction: -2.0).loss
-            - smoothed.lossAndDerivative(target: 1.0, prediction: -2.0).loss - 0.25) < 1e-15)
+        #expect(
+            abs(
+                hinge.lossAndDerivative(target: 1.0, prediction: -2.0).loss
+                    - smoothed.lossAndDerivative(target: 1.0, prediction: -2.0).loss - 0.25) < 1e-15)
         for junction in [1.0, 0.5] {  // m = 1 and m = 1 − μ
             let below = smoothed.lossAndDerivative(target: 1.0, prediction: junction - 1e-9)
             let above = smoothed.lossAndDerivative(target: 1.0, prediction: junction + 1e-9)
@@ -328,7 +343,9 @@ struct LinearModelTests {
         #expect(abs(exact - approximation - smoothed.gapConstant * 0.5) < 1e-14)
     }
 
-    @Test("smoothed objectives bracket the exact one: F_μ ≤ F ≤ F_μ + c μ, and μ = 0 is exact", arguments: [0.01, 0.3, 2.0])
+    @Test(
+        "smoothed objectives bracket the exact one: F_μ ≤ F ≤ F_μ + c μ (SVM c = 1/2, quantile c = max_q c_τq)",
+        arguments: [0.01, 0.3, 2.0])
     func smoothedObjectiveBounds(mu: Double) throws {
         var random = Uniform(state: 5)
         let rows = 30
@@ -406,7 +423,9 @@ struct LinearModelTests {
     @Test("a negative or non-finite smoothing is a typed error")
     func invalidSmoothing() throws {
         let block = try Self.block([1, 2], rows: 1, columns: 2, labels: [1])
-        for model in [LinearSVM(featureCount: 2, l2: 0) as any Model, try QuantileRegression(featureCount: 2, l2: 0, taus: [0.5])] {
+        for model in [
+            LinearSVM(featureCount: 2, l2: 0) as any Model, try QuantileRegression(featureCount: 2, l2: 0, taus: [0.5]),
+        ] {
             for mu in [-0.1, .nan, .infinity] {
                 #expect(throws: ModelError.self) { try Self.sums(model, block, [0, 0, 0], smoothing: mu) }
             }
@@ -425,9 +444,12 @@ struct LinearModelTests {
     }
 
     static let badLabelCases: [BadLabelCase] = [
-        BadLabelCase(name: "svm 0/1 label", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, -1, 0], badRow: 2),
-        BadLabelCase(name: "svm 2", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [2, -1, 1], badRow: 0),
-        BadLabelCase(name: "svm NaN", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, .nan, 1], badRow: 1),
+        BadLabelCase(
+            name: "svm 0/1 label", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, -1, 0], badRow: 2),
+        BadLabelCase(
+            name: "svm 2", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [2, -1, 1], badRow: 0),
+        BadLabelCase(
+            name: "svm NaN", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, .nan, 1], badRow: 1),
         BadLabelCase(
             name: "softmax fraction", spec: ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classCount: 3),
             labels: [0, 1.5, 2], badRow: 1),
@@ -442,10 +464,12 @@ struct LinearModelTests {
             spec: ModelSpec(kind: .logistic, featureCount: 2, l2: 0, focal: FocalParameters(gamma: 2, alpha: 0.25)),
             labels: [1, 0, 0.5], badRow: 2),
         BadLabelCase(
-            name: "weighted logistic ±1 label", spec: ModelSpec(kind: .logistic, featureCount: 2, l2: 0, classWeights: [1, 2]),
+            name: "weighted logistic ±1 label",
+            spec: ModelSpec(kind: .logistic, featureCount: 2, l2: 0, classWeights: [1, 2]),
             labels: [1, -1, 0], badRow: 1),
         BadLabelCase(
-            name: "quantile infinite target", spec: ModelSpec(kind: .quantile, featureCount: 2, l2: 0, taus: [0.5, 0.9]),
+            name: "quantile infinite target",
+            spec: ModelSpec(kind: .quantile, featureCount: 2, l2: 0, taus: [0.5, 0.9]),
             labels: [1, 2, .infinity], badRow: 2),
     ]
 
@@ -477,7 +501,9 @@ struct LinearModelTests {
             try SoftmaxRegression(featureCount: 3, l2: 0, classCount: 3),
         ]
         for model in models {
-            #expect(throws: ModelError.self) { try Self.sums(model, block, [Double](repeating: 0, count: model.parameterCount)) }
+            #expect(throws: ModelError.self) {
+                try Self.sums(model, block, [Double](repeating: 0, count: model.parameterCount))
+            }
         }
         let svm = LinearSVM(featureCount: 2, l2: 0)
         #expect(throws: ModelError.self) { try Self.sums(svm, block, [0, 0]) }
@@ -510,7 +536,8 @@ struct LinearModelTests {
         // W = [[1, 0, 0], [0, 1, 0]], b = [0, 0, 0.5]: logits rows [1, 0, .5], [0, 1, .5], [−1, −1, .5].
         let softmaxParameters: [Double] = [1, 0, 0, 0, 1, 0, 0, 0, 0.5]
         let softmaxBlock = try Self.block(x, rows: 3, columns: 2, labels: [0, 2, 2])
-        #expect(try softmax.predict(softmaxBlock, parameters: softmaxParameters) == [1, 0, 0.5, 0, 1, 0.5, -1, -1, 0.5])
+        #expect(
+            try softmax.predict(softmaxBlock, parameters: softmaxParameters) == [1, 0, 0.5, 0, 1, 0.5, -1, -1, 0.5])
         #expect(try softmax.correctPredictions(softmaxBlock, parameters: softmaxParameters) == 2)
 
         let quantile = try QuantileRegression(featureCount: 2, l2: 0, taus: [0.2, 0.8])
@@ -539,7 +566,8 @@ struct LinearModelTests {
             let block = try Self.block(values, rows: rows, columns: Self.columns, labels: labels, precision: precision)
             let plain = try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), block, parameters)
             let unit = try Self.sums(
-                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 1]), block, parameters)
+                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 1]), block,
+                parameters)
             #expect(zip(plain, unit).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) }, "\(precision)")
             // Weight 3 on the positives = plain sums of negatives + 3 × plain sums of positives.
             let positives = labels.map { $0 == 1 }
@@ -551,7 +579,8 @@ struct LinearModelTests {
                 return try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), subset, parameters)
             }
             let weighted = try Self.sums(
-                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 3]), block, parameters)
+                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 3]), block,
+                parameters)
             let expected = zip(try part(false), try part(true)).map { $0 + 3 * $1 }
             #expect(zip(weighted, expected).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) }, "\(precision)")
         }
@@ -587,7 +616,8 @@ struct LinearModelTests {
             var other = [Double](repeating: 0, count: model.sumsWidth)
             try parameters.withUnsafeBufferPointer { parameterBuffer in
                 try other.withUnsafeMutableBufferPointer {
-                    try model.blockSums(block, parameters: parameterBuffer, context: RoundContext(seed: 99, round: 17), into: $0)
+                    try model.blockSums(
+                        block, parameters: parameterBuffer, context: RoundContext(seed: 99, round: 17), into: $0)
                 }
             }
             #expect(first.map(\.bitPattern) == other.map(\.bitPattern))
