@@ -113,7 +113,16 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         guard featureCount >= 1 else { throw .invalidSpec("feature count \(featureCount) must be at least 1") }
         guard l2.isFinite, l2 >= 0 else { throw .invalidSpec("l2 = \(l2) must be finite and non-negative") }
         switch kind {
-        case .logistic: return LogisticRegression(featureCount: featureCount, l2: l2)
+        case .logistic:
+            return try LogisticRegression(featureCount: featureCount, l2: l2, focal: focal, classWeights: classWeights)
+        case .svm: return LinearSVM(featureCount: featureCount, l2: l2)
+        case .quantile:
+            guard let taus else { throw .invalidSpec("quantile regression needs taus (one or more levels τ ∈ (0, 1))") }
+            return try QuantileRegression(featureCount: featureCount, l2: l2, taus: taus)
+        case .softmax:
+            guard let classCount else { throw .invalidSpec("softmax regression needs classCount (K ≥ 2)") }
+            return try SoftmaxRegression(
+                featureCount: featureCount, l2: l2, classCount: classCount, classWeights: classWeights)
         default: throw .invalidSpec("model '\(kind.rawValue)' is not available in this build")
         }
     }

@@ -1,0 +1,125 @@
+import ShardLosses
+import ShardNumerics
+
+/// Linear support-vector machine with labels y ∈ {−1, +1} (the block labels are already encoded ±1).
+///
+///     s_i = x_i · w + b          m_i = y_i s_i
+///     loss_i = max(0, 1 − m_i)                        (HingeLoss)
+///     ∂loss_i/∂s_i = −y_i if m_i < 1, else 0          (0 exactly on the margin, m_i == 1)
+///
+/// Parameters `[w_0 … w_{D−1}, b]`; `w` is regularised, `b` is not. Objective as in `Model`:
+/// `(1/N) Σ_i loss_i + (l2/2)‖w‖²` (the `linear_svm` convention of the reference data).
+///
+/// With `RoundContext.smoothing` μ > 0 the hinge is replaced by its Huberised form `SmoothedHingeLoss`
+/// (C¹, `h_μ ≤ h ≤ h_μ + μ/2` for every row), so the smoothed objective is within μ/2 below the exact one;
+/// a continuation solve (μ = 1, 0.1, … → 0) reaches the exact optimum. μ = 0 is the exact hinge.
+public struct LinearSVM: Model {
+    public let featureCount: Int
+    public let l2: Double
+
+    public init(featureCount: Int, l2: Double) {
+        self.featureCount = featureCount
+        self.l2 = l2
+    }
+
+    public var spec: ModelSpec { ModelSpec(kind: .svm, featureCount: featureCount, l2: l2) }
+
+    public var layout: ParameterLayout {
+        ParameterLayout([("w", [featureCount], true), ("b", [], false)])
+    }
+
+    public func initialParameters() -> [Double] { [Double](repeating: 0, count: featureCount + 1) }
+
+    static let labelRequirement = "a linear SVM needs labels -1 or +1"
+
+    public func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
+        into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        try LinearScores.checkShapes(
+            block, model: "linear SVM", featureCount: featureCount, outputCount: 1, parameterCount: parameters.count,
+            sumsCount: output.count)
+        try LinearScores.checkSmoothing(context.smoothing, model: "linear SVM")
+        if context.smoothing == 0 {
+            let loss = ElementwiseRowLoss(loss: HingeLoss(), labelRequirement: Self.labelRequirement)
+            try LinearScores.blockSums(
+                block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
+        } else {
+            let loss = ElementwiseRowLoss(
+                loss: SmoothedHingeLoss(uncheckedSmoothing: context.smoothing), labelRequirement: Self.labelRequirement)
+            try LinearScores.blockSums(
+                block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
+        }
+    }
+
+    /// Rows with `sign(s) == y`, predicting +1 when `s > 0` and −1 otherwise (s = 0 counts as −1).
+    /// Throws for a label other than ±1.
+    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
+        try LinearScores.checkShapes(
+            block, model: "linear SVM", featureCount: featureCount, outputCount: 1, parameterCount: parameters.count)
+        var correct = 0
+        try LinearScores.forEachRow(block, parameters: parameters, featureCount: featureCount, outputCount: 1) {
+            (row, label, scores) throws(ModelError) in
+            guard label == 1 || label == -1 else {
+                throw .invalidLabel(block: block.id, row: row, label: label, requirement: Self.labelRequirement)
+            }
+            if (scores[0] > 0) == (label == 1) { correct += 1 }
+        }
+        return correct
+    }
+
+    /// The score `s_i = x_i · w + b` of every row (N values).
+    public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
+        try LinearScores.checkShapes(
+            block, model: "linear SVM", featureCount: featureCount, outputCount: 1, parameterCount: parameters.count)
+        return try LinearScores.predict(block, parameters: parameters, featureCount: featureCount, outputCount: 1)
+    }
+}
+
+/// The Huberised hinge loss with smoothing μ > 0 on scores `s`, labels `y ∈ {−1, +1}` (not in the loss
+/// library, which has the exact `HingeLoss` only).
+///
+///     m = y s
+///     h_μ(m) = 0                   if m ≥ 1
+///              1 − m − μ/2         if m ≤ 1 − μ
+///              (1 − m)² / (2μ)     otherwise
+///     ∂h_μ/∂s = y · h_μ'(m),   h_μ'(m) = 0, −1, −(1 − m)/μ  on the three pieces
+///
+/// It is the Moreau envelope of the hinge: C¹, convex, (1/μ)-smooth, and for every m
+///
+///     h_μ(m) ≤ max(0, 1 − m) ≤ h_μ(m) + μ/2
+///
+/// (the gap is μ/2 on the linear piece, 0 for m ≥ 1, and (1 − m)(1 − (1 − m)/(2μ)) ≤ μ/2 between).
+public struct SmoothedHingeLoss: ElementwiseLoss {
+    public static let name = "smoothed_hinge"
+    public let smoothing: Double
+
+    /// Throws `ModelError.invalidSpec` unless μ is finite and > 0 (μ = 0 is `HingeLoss`).
+    public init(smoothing: Double) throws(ModelError) {
+        guard smoothing.isFinite, smoothing > 0 else {
+            throw .invalidSpec("\(Self.name): smoothing μ = \(smoothing) must be finite and > 0")
+        }
+        self.smoothing = smoothing
+    }
+
+    init(uncheckedSmoothing smoothing: Double) { self.smoothing = smoothing }
+
+    /// The largest gap `h − h_μ` over all margins: μ/2.
+    public var maximumGap: Double { smoothing / 2 }
+
+    @inlinable
+    public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
+        let mu = T(smoothing)
+        let shortfall = 1 - target * prediction  // 1 − m
+        if shortfall <= 0 { return (0, 0) }
+        if shortfall >= mu { return (shortfall - mu / 2, -target) }
+        return (shortfall * shortfall / (2 * mu), -target * shortfall / mu)
+    }
+
+    @inlinable
+    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool { abs(target) != 1 }
+
+    public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
+        .invalidTarget("\(Self.name): label \(index) is \(target); labels must be -1 or +1")
+    }
+}

@@ -1,0 +1,627 @@
+import ShardLosses
+import ShardModels
+import ShardNumerics
+import Testing
+import _TestSupport
+
+/// The linear SVM, focal / class-weighted logistic, quantile and softmax regressions: golden values from
+/// models.json, finite-difference gradients (exact and smoothed losses), smoothing bounds, invalid
+/// hyper-parameters and labels, predictions.
+@Suite("Linear models")
+struct LinearModelTests {
+    // MARK: - Helpers
+
+    static func block(
+        _ values: [Double], rows: Int, columns: Int, labels: [Double], precision: Precision = .float64, id: Int = 0
+    ) throws -> Block {
+        let storage: BlockStorage =
+            precision == .float64
+            ? .float64(features: values, labels: labels)
+            : .float32(features: values.map(Float.init), labels: labels.map(Float.init))
+        return try Block(id: id, rows: rows, columns: columns, storage: storage)
+    }
+
+    static func sums(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double = 0) throws
+        -> [Double]
+    {
+        var sums = [Double](repeating: .nan, count: model.sumsWidth)
+        try parameters.withUnsafeBufferPointer { parameterBuffer in
+            try sums.withUnsafeMutableBufferPointer {
+                try model.blockSums(
+                    block, parameters: parameterBuffer, context: RoundContext(seed: 0, round: 1, smoothing: smoothing),
+                    into: $0)
+            }
+        }
+        return sums
+    }
+
+    static func evaluate(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double = 0) throws
+        -> Objective
+    {
+        try model.objective(
+            sums: sums(model, block, parameters, smoothing: smoothing), rowCount: block.rows, parameters: parameters)
+    }
+
+    /// A deterministic generator of uniform values in [low, high).
+    struct Uniform {
+        var state: UInt64
+        mutating func next(_ low: Double = -2, _ high: Double = 2) -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return low + Double(state >> 11) / Double(1 << 53) * (high - low)
+        }
+    }
+
+    /// A JSON number or array of numbers (matrices flattened row-major) as a flat list.
+    static func flat(_ value: JSONValue?) -> [Double]? {
+        guard let value else { return nil }
+        if let number = value.double { return [number] }
+        if let vector = value.doubles { return vector }
+        return value.matrix?.values
+    }
+
+    /// The model a models.json case describes, built through `ModelSpec.makeModel` (so the spec switch is
+    /// tested too). A hyper-parameter key the test does not know fails the case.
+    static func model(for testCase: JSONValue, featureCount: Int, outputCount: Int) throws -> any Model {
+        let id = testCase["id"]?.string ?? "?"
+        let name = try #require(testCase["model"]?.string, "\(id): model")
+        let hyper = try #require(testCase["hyper"]?.object, "\(id): hyper")
+        let l2 = try #require(hyper["l2"]?.double, "\(id): l2")
+        var spec: ModelSpec
+        var known: Set<String> = ["l2"]
+        switch name {
+        case "linear_svm":
+            spec = ModelSpec(kind: .svm, featureCount: featureCount, l2: l2)
+        case "logistic_focal":
+            known.formUnion(["gamma", "alpha"])
+            let gamma = try #require(hyper["gamma"]?.double, "\(id): gamma")
+            let alpha = try #require(hyper["alpha"]?.double, "\(id): alpha")
+            spec = ModelSpec(
+                kind: .logistic, featureCount: featureCount, l2: l2, focal: FocalParameters(gamma: gamma, alpha: alpha))
+        case "quantile_linear":
+            known.insert("tau")
+            let tau = try #require(hyper["tau"]?.double, "\(id): tau")
+            spec = ModelSpec(kind: .quantile, featureCount: featureCount, l2: l2, taus: [tau])
+        case "quantile_multi":
+            known.insert("taus")
+            let taus = try #require(hyper["taus"]?.doubles, "\(id): taus")
+            spec = ModelSpec(kind: .quantile, featureCount: featureCount, l2: l2, taus: taus)
+        case "softmax_regression":
+            spec = ModelSpec(kind: .softmax, featureCount: featureCount, l2: l2, classCount: outputCount)
+        default:
+            Issue.record("\(id): no linear model named \(name)")
+            throw ModelError.invalidSpec(name)
+        }
+        #expect(Set(hyper.keys).isSubset(of: known), "\(id): unknown hyper-parameters \(hyper.keys.sorted())")
+        return try spec.makeModel()
+    }
+
+    // MARK: - Reference cases
+
+    static let referenceModels = [
+        "linear_svm", "logistic_focal", "quantile_linear", "quantile_multi", "softmax_regression",
+    ]
+
+    @Test(
+        "value, parts and gradient match every models.json case (float64 and float32 storage)",
+        arguments: referenceModels)
+    func matchesReference(modelName: String) throws {
+        let cases = try #require(try ReferenceData.load("models.json")["cases"]?.array).filter {
+            $0["model"]?.string == modelName
+        }
+        #expect(!cases.isEmpty, "models.json has no \(modelName) case")
+        for testCase in cases {
+            let id = testCase["id"]?.string ?? "?"
+            let x = try #require(testCase["inputs"]?["x"]?.matrix, "\(id): x")
+            let labels = try #require(
+                testCase["inputs"]?["y"]?.doubles ?? testCase["inputs"]?["labels"]?.doubles, "\(id): y / labels")
+            let parameterFields = try #require(testCase["parameters"]?.object, "\(id): parameters")
+            let weightName = parameterFields["W"] != nil ? "W" : "w"
+            #expect(
+                Set(parameterFields.keys) == [weightName, "b"], "\(id): parameters \(parameterFields.keys.sorted())")
+            let weights = try #require(Self.flat(parameterFields[weightName]), "\(id): \(weightName)")
+            let bias = try #require(Self.flat(parameterFields["b"]), "\(id): b")
+            let parameters = weights + bias
+            let model = try Self.model(for: testCase, featureCount: x.columns, outputCount: bias.count)
+            #expect(model.layout.tensors.map(\.name) == [weightName, "b"], "\(id): layout names")
+            #expect(model.layout.count == parameters.count, "\(id): parameter count")
+
+            let expected = try #require(testCase["expected"], "\(id): expected")
+            let gradient = (Self.flat(expected["grad"]?[weightName]) ?? []) + (Self.flat(expected["grad"]?["b"]) ?? [])
+            #expect(gradient.count == parameters.count, "\(id): expected gradient size")
+            let tolerance = try #require(Tolerance(testCase), "\(id): tolerance")
+            let objective = try Self.evaluate(
+                model, try Self.block(x.values, rows: x.rows, columns: x.columns, labels: labels), parameters)
+            for (name, actual) in [
+                ("value", objective.value), ("data_loss", objective.dataLoss), ("l2_term", objective.l2Term),
+            ] {
+                let reference = try #require(expected[name]?.double, "\(id): \(name)")
+                #expect(tolerance.matches(actual, reference), "\(id) \(name): \(actual) vs \(reference)")
+            }
+            #expect(
+                tolerance.mismatches(objective.gradient, gradient).isEmpty,
+                "\(id) gradient \(objective.gradient) vs \(gradient)")
+
+            // Float storage: inputs rounded to Float, compared at the float32 tolerance. The SVM kink case
+            // uses small integers and dyadic weights, exact in Float, so its margins stay exactly 1.
+            if testCase["flags"]?["float32_ok"]?.bool != false {
+                let loose = try #require(Tolerance(testCase, precision: "float32"), "\(id): float32 tolerance")
+                let single = try Self.evaluate(
+                    model,
+                    try Self.block(x.values, rows: x.rows, columns: x.columns, labels: labels, precision: .float32),
+                    parameters)
+                let reference = try #require(expected["value"]?.double)
+                #expect(loose.matches(single.value, reference), "\(id) float32 value \(single.value) vs \(reference)")
+                #expect(loose.mismatches(single.gradient, gradient).isEmpty, "\(id) float32 gradient")
+            }
+        }
+    }
+
+    // MARK: - Finite differences
+
+    /// A model, the label generator for its rows and the smoothing at which to check it.
+    struct GradientCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let spec: ModelSpec
+        let smoothing: Double
+        var testDescription: String { "\(name), μ = \(smoothing)" }
+
+        func label(_ random: inout Uniform, row: Int) -> Double {
+            switch spec.kind {
+            case .svm: random.next() > 0 ? 1 : -1
+            case .logistic: random.next() > 0 ? 1 : 0
+            case .softmax: Double(row % (spec.classCount ?? 2))
+            default: random.next(-3, 3)
+            }
+        }
+    }
+
+    static let columns = 5
+
+    static let gradientCases: [GradientCase] = [
+        GradientCase(name: "svm", spec: ModelSpec(kind: .svm, featureCount: columns, l2: 0.1), smoothing: 0),
+        GradientCase(name: "svm", spec: ModelSpec(kind: .svm, featureCount: columns, l2: 0.1), smoothing: 0.5),
+        GradientCase(name: "svm", spec: ModelSpec(kind: .svm, featureCount: columns, l2: 0), smoothing: 0.01),
+        GradientCase(
+            name: "focal γ=2 α=0.25",
+            spec: ModelSpec(
+                kind: .logistic, featureCount: columns, l2: 0.1, focal: FocalParameters(gamma: 2, alpha: 0.25)),
+            smoothing: 0),
+        GradientCase(
+            name: "focal γ=1.5 α=0.6, weights [0.3, 2]",
+            spec: ModelSpec(
+                kind: .logistic, featureCount: columns, l2: 0.05, focal: FocalParameters(gamma: 1.5, alpha: 0.6),
+                classWeights: [0.3, 2]),
+            smoothing: 0),
+        GradientCase(
+            name: "weighted BCE [2, 0.5]",
+            spec: ModelSpec(kind: .logistic, featureCount: columns, l2: 0.1, classWeights: [2, 0.5]), smoothing: 0),
+        GradientCase(
+            name: "quantile τ=0.3", spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.1, taus: [0.3]),
+            smoothing: 0),
+        GradientCase(
+            name: "quantile τ=0.3", spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.1, taus: [0.3]),
+            smoothing: 0.4),
+        GradientCase(
+            name: "quantile τ=(0.1,0.5,0.9)",
+            spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.02, taus: [0.1, 0.5, 0.9]), smoothing: 0),
+        GradientCase(
+            name: "quantile τ=(0.1,0.5,0.9)",
+            spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.02, taus: [0.1, 0.5, 0.9]), smoothing: 1),
+        GradientCase(
+            name: "softmax K=4", spec: ModelSpec(kind: .softmax, featureCount: columns, l2: 0.1, classCount: 4),
+            smoothing: 0),
+        GradientCase(
+            name: "softmax K=3 weighted",
+            spec: ModelSpec(kind: .softmax, featureCount: columns, l2: 0, classWeights: [1, 0.2, 3], classCount: 3),
+            smoothing: 0),
+    ]
+
+    /// The distance of a row's prediction from the nearest point where the loss's second derivative jumps:
+    /// the kink of the exact loss (μ = 0) or the two junctions of the Huberised one; ∞ for smooth losses.
+    static func kinkDistance(_ spec: ModelSpec, smoothing mu: Double, label: Double, predictions: ArraySlice<Double>)
+        -> Double
+    {
+        switch spec.kind {
+        case .svm:
+            let margin = label * predictions[predictions.startIndex]
+            return min(abs(1 - margin), abs(1 - mu - margin))
+        case .quantile:
+            let taus = spec.taus ?? []
+            return zip(taus, predictions).map { tau, prediction in
+                let error = label - prediction
+                return min(abs(error - tau * mu), abs(error + (1 - tau) * mu))
+            }.min() ?? .infinity
+        default:
+            return .infinity
+        }
+    }
+
+    @Test("the gradient agrees with central finite differences away from kinks", arguments: gradientCases)
+    func finiteDifferences(testCase: GradientCase) throws {
+        var random = Uniform(state: 2024)
+        let rows = 48
+        let model = try testCase.spec.makeModel()
+        let values = (0..<(rows * Self.columns)).map { _ in random.next() }
+        let labels = (0..<rows).map { testCase.label(&random, row: $0) }
+        let block = try Self.block(values, rows: rows, columns: Self.columns, labels: labels)
+        let parameters = (0..<model.parameterCount).map { _ in random.next(-1, 1) }
+        let h = 1e-6
+
+        // Away from kinks (and from the junctions of the smoothed losses): each is much farther from every
+        // prediction than the step h can move it.
+        let outputs = model.parameterCount / (Self.columns + 1)
+        let predictions = try Self.predictions(model, block, parameters)
+        for row in 0..<rows {
+            let slice = predictions[(row * outputs)..<((row + 1) * outputs)]
+            let distance = Self.kinkDistance(
+                testCase.spec, smoothing: testCase.smoothing, label: labels[row], predictions: slice)
+            try #require(distance > 1e-3, "row \(row) is \(distance) from a kink")
+        }
+
+        let analytic = try Self.evaluate(model, block, parameters, smoothing: testCase.smoothing).gradient
+        for k in parameters.indices {
+            var plus = parameters
+            var minus = parameters
+            plus[k] += h
+            minus[k] -= h
+            let up = try Self.evaluate(model, block, plus, smoothing: testCase.smoothing).value
+            let down = try Self.evaluate(model, block, minus, smoothing: testCase.smoothing).value
+            let numeric = (up - down) / (2 * h)
+            #expect(
+                abs(numeric - analytic[k]) <= 1e-7 * max(1, abs(analytic[k])),
+                "parameter \(k): \(numeric) vs \(analytic[k])")
+        }
+    }
+
+    static func predictions(_ model: any Model, _ block: Block, _ parameters: [Double]) throws -> [Double] {
+        switch model {
+        case let svm as LinearSVM: try svm.predict(block, parameters: parameters)
+        case let logistic as LogisticRegression: try logistic.predict(block, parameters: parameters)
+        case let quantile as QuantileRegression: try quantile.predict(block, parameters: parameters)
+        case let softmax as SoftmaxRegression: try softmax.predict(block, parameters: parameters)
+        default: throw ModelError.invalidSpec("no predict for \(type(of: model))")
+        }
+    }
+
+    // MARK: - Smoothing
+
+    @Test("Huberised hinge: h_μ ≤ h ≤ h_μ + μ/2, C¹ at the junctions, exact where the margin is ≥ 1")
+    func smoothedHingeBounds() throws {
+        var random = Uniform(state: 99)
+        let hinge = HingeLoss()
+        for _ in 0..<5000 {
+            let mu = random.next(1e-3, 3)
+            let smoothed = try SmoothedHingeLoss(smoothing: mu)
+            let label: Double = random.next() > 0 ? 1 : -1
+            let score = random.next(-4, 4)
+            let exact = hinge.lossAndDerivative(target: label, prediction: score).loss
+            let approximation = smoothed.lossAndDerivative(target: label, prediction: score).loss
+            #expect(approximation <= exact + 1e-15, "μ \(mu), s \(score)")
+            #expect(exact <= approximation + smoothed.maximumGap + 1e-15, "μ \(mu), s \(score)")
+            if label * score >= 1 { #expect(approximation == 0) }
+        }
+        // The gap is attained (μ/2 on the linear piece) and the pieces join with equal value and slope.
+        let smoothed = try SmoothedHingeLoss(smoothing: 0.5)
+        #expect(
+            abs(
+                hinge.lossAndDerivative(target: 1.0, prediction: -2.0).loss
+                    - smoothed.lossAndDerivative(target: 1.0, prediction: -2.0).loss - 0.25) < 1e-15)
+        for junction in [1.0, 0.5] {  // m = 1 and m = 1 − μ
+            let below = smoothed.lossAndDerivative(target: 1.0, prediction: junction - 1e-9)
+            let above = smoothed.lossAndDerivative(target: 1.0, prediction: junction + 1e-9)
+            #expect(abs(below.loss - above.loss) < 1e-8)
+            #expect(abs(below.derivative - above.derivative) < 1e-8)
+        }
+    }
+
+    @Test("Huberised pinball: ρ_μ ≤ ρ ≤ ρ_μ + c_τ μ with c_τ = max(τ, 1−τ)²/2, C¹ at the junctions")
+    func smoothedPinballBounds() throws {
+        var random = Uniform(state: 7)
+        for _ in 0..<5000 {
+            let tau = random.next(0.01, 0.99)
+            let mu = random.next(1e-3, 3)
+            let smoothed = try SmoothedPinballLoss(tau: tau, smoothing: mu)
+            let exactLoss = try PinballLoss(tau: tau)
+            let target = random.next(-3, 3)
+            let prediction = random.next(-3, 3)
+            let exact = exactLoss.lossAndDerivative(target: target, prediction: prediction).loss
+            let approximation = smoothed.lossAndDerivative(target: target, prediction: prediction).loss
+            #expect(approximation <= exact + 1e-14, "τ \(tau) μ \(mu) e \(target - prediction)")
+            #expect(exact <= approximation + smoothed.gapConstant * mu + 1e-14, "τ \(tau) μ \(mu)")
+            #expect(smoothed.gapConstant <= 0.5)
+        }
+        let smoothed = try SmoothedPinballLoss(tau: 0.2, smoothing: 0.5)
+        for junction in [0.2 * 0.5, -0.8 * 0.5] {  // e = τμ and e = −(1 − τ)μ
+            let below = smoothed.lossAndDerivative(target: junction - 1e-9, prediction: 0.0)
+            let above = smoothed.lossAndDerivative(target: junction + 1e-9, prediction: 0.0)
+            #expect(abs(below.loss - above.loss) < 1e-8)
+            #expect(abs(below.derivative - above.derivative) < 1e-8)
+        }
+        // The bound is tight: on the far linear piece the gap is (1 − τ)² μ / 2 = c_τ μ.
+        let exact = try PinballLoss(tau: 0.2).lossAndDerivative(target: -5.0, prediction: 0.0).loss
+        let approximation = smoothed.lossAndDerivative(target: -5.0, prediction: 0.0).loss
+        #expect(abs(exact - approximation - smoothed.gapConstant * 0.5) < 1e-14)
+    }
+
+    @Test(
+        "smoothed objectives bracket the exact one: F_μ ≤ F ≤ F_μ + c μ (SVM c = 1/2, quantile c = max_q c_τq)",
+        arguments: [0.01, 0.3, 2.0])
+    func smoothedObjectiveBounds(mu: Double) throws {
+        var random = Uniform(state: 5)
+        let rows = 30
+        let values = (0..<(rows * Self.columns)).map { _ in random.next() }
+        let signs = (0..<rows).map { _ in random.next() > 0 ? 1.0 : -1.0 }
+        let targets = (0..<rows).map { _ in random.next(-2, 2) }
+        let taus = [0.1, 0.5, 0.8]
+        let svm = LinearSVM(featureCount: Self.columns, l2: 0.1)
+        let quantile = try QuantileRegression(featureCount: Self.columns, l2: 0.1, taus: taus)
+        let constant = taus.map { max($0, 1 - $0) * max($0, 1 - $0) / 2 }.max()!
+        for (model, labels, gap) in [(svm as any Model, signs, mu / 2), (quantile, targets, constant * mu)] {
+            let block = try Self.block(values, rows: rows, columns: Self.columns, labels: labels)
+            for _ in 0..<20 {
+                let parameters = (0..<model.parameterCount).map { _ in random.next(-1, 1) }
+                let exact = try Self.evaluate(model, block, parameters).value
+                let smoothed = try Self.evaluate(model, block, parameters, smoothing: mu).value
+                #expect(smoothed <= exact + 1e-14)
+                #expect(exact <= smoothed + gap + 1e-14)
+            }
+        }
+    }
+
+    // MARK: - Invalid input
+
+    static let invalidSpecs: [ModelSpec] = [
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [0]),
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [1]),
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [0.5, 1.5]),
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [-0.1]),
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [.nan]),
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: []),
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0),
+        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classCount: 1),
+        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classCount: 0),
+        ModelSpec(kind: .softmax, featureCount: 3, l2: 0),
+        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [1, -1, 1], classCount: 3),
+        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [1, 1], classCount: 3),
+        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [0, 0, 0], classCount: 3),
+        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [1, .infinity, 1], classCount: 3),
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, classWeights: [1, -0.5]),
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, classWeights: [1, 1, 1]),
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, classWeights: [.nan, 1]),
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: 2, alpha: -0.1)),
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: 2, alpha: 1.1)),
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: -1, alpha: 0.25)),
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: .nan, alpha: 0.25)),
+        ModelSpec(kind: .svm, featureCount: 3, l2: -0.1),
+        ModelSpec(kind: .svm, featureCount: 0, l2: 0),
+    ]
+
+    @Test("invalid hyper-parameters are ModelError.invalidSpec", arguments: invalidSpecs)
+    func invalidHyperParameters(spec: ModelSpec) {
+        let error = #expect(throws: ModelError.self) { _ = try spec.makeModel() }
+        guard case .invalidSpec(let message) = error else {
+            Issue.record("expected invalidSpec, got \(String(describing: error))")
+            return
+        }
+        #expect(!message.isEmpty)
+    }
+
+    @Test("valid edge hyper-parameters build: α ∈ {0, 1}, γ = 0, a zero class weight")
+    func validEdgeHyperParameters() throws {
+        for spec in [
+            ModelSpec(kind: .logistic, featureCount: 2, l2: 0, focal: FocalParameters(gamma: 0, alpha: 0)),
+            ModelSpec(kind: .logistic, featureCount: 2, l2: 0, focal: FocalParameters(gamma: 3, alpha: 1)),
+            ModelSpec(kind: .logistic, featureCount: 2, l2: 0, classWeights: [0, 1]),
+            ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classWeights: [0, 1], classCount: 2),
+            ModelSpec(kind: .quantile, featureCount: 2, l2: 0, taus: [1e-9, 1 - 1e-9]),
+        ] {
+            let model = try spec.makeModel()
+            #expect(model.spec == spec)
+        }
+    }
+
+    @Test("a negative or non-finite smoothing is a typed error")
+    func invalidSmoothing() throws {
+        let block = try Self.block([1, 2], rows: 1, columns: 2, labels: [1])
+        for model in [
+            LinearSVM(featureCount: 2, l2: 0) as any Model, try QuantileRegression(featureCount: 2, l2: 0, taus: [0.5]),
+        ] {
+            for mu in [-0.1, .nan, .infinity] {
+                #expect(throws: ModelError.self) { try Self.sums(model, block, [0, 0, 0], smoothing: mu) }
+            }
+        }
+        #expect(throws: ModelError.self) { try SmoothedHingeLoss(smoothing: 0) }
+        #expect(throws: ModelError.self) { try SmoothedPinballLoss(tau: 1, smoothing: 1) }
+    }
+
+    /// A model and labels it must reject, with the bad row.
+    struct BadLabelCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let spec: ModelSpec
+        let labels: [Double]
+        let badRow: Int
+        var testDescription: String { "\(name): \(labels)" }
+    }
+
+    static let badLabelCases: [BadLabelCase] = [
+        BadLabelCase(
+            name: "svm 0/1 label", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, -1, 0], badRow: 2),
+        BadLabelCase(
+            name: "svm 2", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [2, -1, 1], badRow: 0),
+        BadLabelCase(
+            name: "svm NaN", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, .nan, 1], badRow: 1),
+        BadLabelCase(
+            name: "softmax fraction", spec: ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classCount: 3),
+            labels: [0, 1.5, 2], badRow: 1),
+        BadLabelCase(
+            name: "softmax out of range", spec: ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classCount: 3),
+            labels: [0, 1, 3], badRow: 2),
+        BadLabelCase(
+            name: "softmax negative", spec: ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classCount: 3),
+            labels: [-1, 1, 2], badRow: 0),
+        BadLabelCase(
+            name: "focal soft label",
+            spec: ModelSpec(kind: .logistic, featureCount: 2, l2: 0, focal: FocalParameters(gamma: 2, alpha: 0.25)),
+            labels: [1, 0, 0.5], badRow: 2),
+        BadLabelCase(
+            name: "weighted logistic ±1 label",
+            spec: ModelSpec(kind: .logistic, featureCount: 2, l2: 0, classWeights: [1, 2]),
+            labels: [1, -1, 0], badRow: 1),
+        BadLabelCase(
+            name: "quantile infinite target",
+            spec: ModelSpec(kind: .quantile, featureCount: 2, l2: 0, taus: [0.5, 0.9]),
+            labels: [1, 2, .infinity], badRow: 2),
+    ]
+
+    @Test("a bad label is a ModelError naming the block and the row", arguments: badLabelCases)
+    func badLabels(testCase: BadLabelCase) throws {
+        let model = try testCase.spec.makeModel()
+        let block = try Self.block([1, 2, 3, 4, 5, 6], rows: 3, columns: 2, labels: testCase.labels, id: 7)
+        let parameters = [Double](repeating: 0.1, count: model.parameterCount)
+        for precision in Precision.allCases {
+            let typed = try Self.block(
+                [1, 2, 3, 4, 5, 6], rows: 3, columns: 2, labels: testCase.labels, precision: precision, id: block.id)
+            do {
+                _ = try Self.sums(model, typed, parameters)
+                Issue.record("\(testCase.name) (\(precision)): no error")
+            } catch let error as ModelError {
+                #expect(error.description.contains("block 7, row \(testCase.badRow)"), "\(error)")
+            }
+        }
+        if testCase.spec.kind != .logistic {
+            #expect(throws: ModelError.self) { _ = try model.correctPredictions(block, parameters: parameters) }
+        }
+    }
+
+    @Test("wrong shapes are typed errors, not traps")
+    func shapeErrors() throws {
+        let block = try Self.block([1, 2, 3, 4], rows: 2, columns: 2, labels: [1, -1])
+        let models: [any Model] = [
+            LinearSVM(featureCount: 3, l2: 0), try QuantileRegression(featureCount: 3, l2: 0, taus: [0.5, 0.7]),
+            try SoftmaxRegression(featureCount: 3, l2: 0, classCount: 3),
+        ]
+        for model in models {
+            #expect(throws: ModelError.self) {
+                try Self.sums(model, block, [Double](repeating: 0, count: model.parameterCount))
+            }
+        }
+        let svm = LinearSVM(featureCount: 2, l2: 0)
+        #expect(throws: ModelError.self) { try Self.sums(svm, block, [0, 0]) }
+        #expect(throws: ModelError.self) { try svm.predict(block, parameters: [0, 0, 0, 0]) }
+        #expect(throws: ModelError.self) {
+            var short = [0.0, 0]
+            try [0.0, 0, 0].withUnsafeBufferPointer { parameters in
+                try short.withUnsafeMutableBufferPointer {
+                    try svm.blockSums(block, parameters: parameters, context: RoundContext(seed: 0, round: 1), into: $0)
+                }
+            }
+        }
+    }
+
+    // MARK: - Predictions, accuracy, determinism
+
+    @Test("predict returns row-major raw outputs; correctPredictions counts sign, argmax and coverage")
+    func predictionsAndAccuracy() throws {
+        // x = [[1, 0], [0, 1], [−1, −1]]
+        let x: [Double] = [1, 0, 0, 1, -1, -1]
+        let svm = LinearSVM(featureCount: 2, l2: 0)
+        let svmBlock = try Self.block(x, rows: 3, columns: 2, labels: [1, 1, 1])
+        // w = (2, −1), b = 0: scores 2, −1, −1 → predictions +1, −1, −1.
+        #expect(try svm.predict(svmBlock, parameters: [2, -1, 0]) == [2, -1, -1])
+        #expect(try svm.correctPredictions(svmBlock, parameters: [2, -1, 0]) == 1)
+        // A score of exactly 0 predicts −1.
+        #expect(try svm.correctPredictions(svmBlock, parameters: [0, 0, 0]) == 0)
+
+        let softmax = try SoftmaxRegression(featureCount: 2, l2: 0, classCount: 3)
+        // W = [[1, 0, 0], [0, 1, 0]], b = [0, 0, 0.5]: logits rows [1, 0, .5], [0, 1, .5], [−1, −1, .5].
+        let softmaxParameters: [Double] = [1, 0, 0, 0, 1, 0, 0, 0, 0.5]
+        let softmaxBlock = try Self.block(x, rows: 3, columns: 2, labels: [0, 2, 2])
+        #expect(
+            try softmax.predict(softmaxBlock, parameters: softmaxParameters) == [1, 0, 0.5, 0, 1, 0.5, -1, -1, 0.5])
+        #expect(try softmax.correctPredictions(softmaxBlock, parameters: softmaxParameters) == 2)
+
+        let quantile = try QuantileRegression(featureCount: 2, l2: 0, taus: [0.2, 0.8])
+        // W = [[1, 2], [1, 2]], b = [0, 1]: predictions [1, 3], [1, 3], [−2, −3]; targets 1, 2, −2.5.
+        let quantileParameters: [Double] = [1, 2, 1, 2, 0, 1]
+        let quantileBlock = try Self.block(x, rows: 3, columns: 2, labels: [1, 2, -2.5])
+        #expect(try quantile.predict(quantileBlock, parameters: quantileParameters) == [1, 3, 1, 3, -2, -3])
+        #expect(try quantile.coveredRows(quantileBlock, parameters: quantileParameters) == [2, 2])
+        #expect(try quantile.correctPredictions(quantileBlock, parameters: quantileParameters) == 2)
+
+        let logistic = try LogisticRegression(
+            featureCount: 2, l2: 0, focal: FocalParameters(gamma: 2, alpha: 0.25), classWeights: nil)
+        let logisticBlock = try Self.block(x, rows: 3, columns: 2, labels: [1, 0, 0])
+        #expect(try logistic.predict(logisticBlock, parameters: [2, -1, 0.5]) == [2.5, -0.5, -0.5])
+        #expect(try logistic.correctPredictions(logisticBlock, parameters: [2, -1, 0.5]) == 3)
+    }
+
+    @Test("class weights [1, 1] reproduce the plain BCE kernel; weights scale each class's rows")
+    func classWeightsAgainstKernel() throws {
+        var random = Uniform(state: 31)
+        let rows = 40
+        let values = (0..<(rows * Self.columns)).map { _ in random.next() }
+        let labels = (0..<rows).map { _ in random.next() > 0 ? 1.0 : 0.0 }
+        let parameters = (0...Self.columns).map { _ in random.next(-1, 1) }
+        for precision in Precision.allCases {
+            let block = try Self.block(values, rows: rows, columns: Self.columns, labels: labels, precision: precision)
+            let plain = try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), block, parameters)
+            let unit = try Self.sums(
+                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 1]), block,
+                parameters)
+            #expect(zip(plain, unit).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($0)) }, "\(precision)")
+            // Weight 3 on the positives = plain sums of negatives + 3 × plain sums of positives.
+            let positives = labels.map { $0 == 1 }
+            func part(_ keep: Bool) throws -> [Double] {
+                let kept = (0..<rows).filter { positives[$0] == keep }
+                let subset = try Self.block(
+                    kept.flatMap { values[($0 * Self.columns)..<(($0 + 1) * Self.columns)] }, rows: kept.count,
+                    columns: Self.columns, labels: kept.map { labels[$0] }, precision: precision)
+                return try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), subset, parameters)
+            }
+            let weighted = try Self.sums(
+                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 3]), block,
+                parameters)
+            let expected = zip(try part(false), try part(true)).map { $0 + 3 * $1 }
+            #expect(zip(weighted, expected).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) }, "\(precision)")
+        }
+    }
+
+    @Test("focal loss with γ = 0 and α = 1/2 is half the BCE")
+    func focalReducesToBCE() throws {
+        var random = Uniform(state: 77)
+        let rows = 20
+        let values = (0..<(rows * Self.columns)).map { _ in random.next() }
+        let labels = (0..<rows).map { _ in random.next() > 0 ? 1.0 : 0.0 }
+        let parameters = (0...Self.columns).map { _ in random.next(-1, 1) }
+        let block = try Self.block(values, rows: rows, columns: Self.columns, labels: labels)
+        let bce = try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), block, parameters)
+        let focal = try Self.sums(
+            LogisticRegression(
+                featureCount: Self.columns, l2: 0, focal: FocalParameters(gamma: 0, alpha: 0.5), classWeights: nil),
+            block, parameters)
+        #expect(zip(bce, focal).allSatisfy { abs($0 / 2 - $1) <= 1e-12 * max(1, abs($0)) })
+    }
+
+    @Test("block sums are bit-identical on repeated calls and the same for every RoundContext seed and round")
+    func determinism() throws {
+        var random = Uniform(state: 3)
+        let rows = 64
+        let values = (0..<(rows * Self.columns)).map { _ in random.next() }
+        let labels = (0..<rows).map { Double($0 % 3) }
+        let model = try SoftmaxRegression(featureCount: Self.columns, l2: 0.1, classCount: 3)
+        let parameters = (0..<model.parameterCount).map { _ in random.next() }
+        for precision in Precision.allCases {
+            let block = try Self.block(values, rows: rows, columns: Self.columns, labels: labels, precision: precision)
+            let first = try Self.sums(model, block, parameters)
+            var other = [Double](repeating: 0, count: model.sumsWidth)
+            try parameters.withUnsafeBufferPointer { parameterBuffer in
+                try other.withUnsafeMutableBufferPointer {
+                    try model.blockSums(
+                        block, parameters: parameterBuffer, context: RoundContext(seed: 99, round: 17), into: $0)
+                }
+            }
+            #expect(first.map(\.bitPattern) == other.map(\.bitPattern))
+            #expect(first.allSatisfy { $0.isFinite })
+        }
+    }
+}
