@@ -231,13 +231,3 @@ enum LinearScores {
         }
     }
 }
-
-extension ModelError {
-    /// A label the model's loss cannot use, with the block and row it sits in.
-    ///
-    /// `ModelError` has no label case yet, so this is reported as `.dimension` (the data does not fit the
-    /// model); the message names block, row, value and what the model expects.
-    static func invalidLabel(block: Int, row: Int, label: Double, requirement: String) -> ModelError {
-        .dimension("block \(block), row \(row): label \(label) is invalid; \(requirement)")
-    }
-}

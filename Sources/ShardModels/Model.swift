@@ -139,11 +139,15 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case dimension(String)
     /// A spec a worker cannot build (unknown kind, invalid hyper-parameter).
     case invalidSpec(String)
+    /// A label the model's loss cannot use, with the block and row it sits in and what the model expects.
+    case invalidLabel(block: Int, row: Int, label: Double, requirement: String)
 
     public var description: String {
         switch self {
         case .dimension(let message): "dimension mismatch: \(message)"
         case .invalidSpec(let message): "invalid model spec: \(message)"
+        case .invalidLabel(let block, let row, let label, let requirement):
+            "block \(block), row \(row): label \(label) is invalid; \(requirement)"
         }
     }
 }
