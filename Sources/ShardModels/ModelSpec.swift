@@ -114,6 +114,19 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         guard l2.isFinite, l2 >= 0 else { throw .invalidSpec("l2 = \(l2) must be finite and non-negative") }
         switch kind {
         case .logistic: return LogisticRegression(featureCount: featureCount, l2: l2)
+        case .triplet:
+            guard let classCount else { throw .invalidSpec("triplet: classCount is required (labels are class indices)") }
+            guard let outputDimension else {
+                throw .invalidSpec("triplet: outputDimension (the embedding dimension E) is required")
+            }
+            guard let margin else { throw .invalidSpec("triplet: margin is required") }
+            return try TripletEmbedding(
+                featureCount: featureCount, embeddingDimension: outputDimension, hiddenUnits: hiddenUnits,
+                margin: margin, l2: l2, classCount: classCount, pairObjective: pairObjective ?? .tripletRandom)
+        case .vae:
+            guard let outputDimension else { throw .invalidSpec("vae: outputDimension (the latent dimension L) is required") }
+            return try VariationalAutoencoder(
+                featureCount: featureCount, latentDimension: outputDimension, hiddenUnits: hiddenUnits, l2: l2)
         default: throw .invalidSpec("model '\(kind.rawValue)' is not available in this build")
         }
     }
