@@ -208,8 +208,13 @@ public struct VariationalAutoencoder: Model {
         var kl: [Double]
     }
 
-    /// `eps[row, j] = CounterRandom(seed, round, block.id, row, latentNoise).normal(j)`, (rows, L).
-    func latentNoise(_ block: Block, context: RoundContext) -> [Double] {
+    /// The noise `blockSums` uses for `block` in `context`, (rows, L) row-major:
+    ///
+    /// ```
+    /// eps[row, j] = CounterRandom(seed, round, block.id, row, purpose latentNoise).normal(j)
+    /// ```
+    /// `evaluate(inputs:rows:noise:parameters:)` with this noise reproduces `blockSums` bit for bit.
+    public func latentNoise(_ block: Block, context: RoundContext) -> [Double] {
         var noise = [Double](repeating: 0, count: block.rows * latentDimension)
         for row in 0..<block.rows {
             let random = CounterRandom(

@@ -133,6 +133,23 @@ struct EmbeddingAndVAETests {
             try Self.expectClose(evaluation.positiveEmbeddings, intermediates?["emb_positive"], tolerance, "\(id) emb_positive")
             try Self.expectClose(evaluation.negativeEmbeddings, intermediates?["emb_negative"], tolerance, "\(id) emb_negative")
             try Self.expectClose(evaluation.perSample, intermediates?["per_sample"], tolerance, "\(id) per_sample")
+
+            // Inputs rounded to Float (float32 blocks) at the float32 tolerance.
+            if testCase["flags"]?["float32_ok"]?.bool != false, let loose = Tolerance(testCase, precision: "float32") {
+                func rounded(_ values: [Double]) -> [Double] { values.map { Double(Float($0)) } }
+                let single = try model.tripletSums(
+                    anchors: rounded(anchors.values), positives: rounded(positives.values),
+                    negatives: rounded(negatives.values), rows: anchors.rows, parameters: parameters)
+                let singleObjective = try Self.objective(
+                    model, lossSum: single.lossSum, gradient: single.gradient, rows: anchors.rows, parameters: parameters)
+                let reference = try #require(expected["value"]?.double)
+                #expect(loose.matches(singleObjective.value, reference), "\(id) float32 value")
+                for tensor in model.layout.tensors {
+                    try Self.expectClose(
+                        Array(singleObjective.gradient[tensor.range]), expected["grad"]?[tensor.name], loose,
+                        "\(id) float32 grad \(tensor.name)")
+                }
+            }
         }
     }
 
@@ -174,6 +191,21 @@ struct EmbeddingAndVAETests {
             try Self.expectClose(evaluation.decoderLogits, intermediates?["decoder_logits"], tolerance, "\(id) decoder_logits")
             try Self.expectClose(evaluation.reconstructionPerSample, intermediates?["recon_per_sample"], tolerance, "\(id) recon")
             try Self.expectClose(evaluation.klPerSample, intermediates?["kl_per_sample"], tolerance, "\(id) kl")
+
+            // Inputs rounded to Float (float32 blocks) at the float32 tolerance.
+            if testCase["flags"]?["float32_ok"]?.bool != false, let loose = Tolerance(testCase, precision: "float32") {
+                let single = try model.evaluate(
+                    inputs: x.values.map { Double(Float($0)) }, rows: x.rows, noise: eps.values, parameters: parameters)
+                let singleObjective = try Self.objective(
+                    model, lossSum: single.lossSum, gradient: single.gradient, rows: x.rows, parameters: parameters)
+                let reference = try #require(expected["value"]?.double)
+                #expect(loose.matches(singleObjective.value, reference), "\(id) float32 value")
+                for tensor in model.layout.tensors {
+                    try Self.expectClose(
+                        Array(singleObjective.gradient[tensor.range]), expected["grad"]?[tensor.name], loose,
+                        "\(id) float32 grad \(tensor.name)")
+                }
+            }
         }
     }
 
@@ -396,6 +428,40 @@ struct EmbeddingAndVAETests {
         let single = try Self.block(features: block.storage.doubleFeatures, labels: [Double](repeating: 7, count: rows), columns: columns, id: 3, precision: .float32)
         let singleSums = try Self.sums(model, single, parameters, context)
         #expect(abs(singleSums[0] - first[0]) <= 1e-5 * abs(first[0]))
+    }
+
+    @Test("VAE blockSums is evaluate(…) on the block's features with latentNoise(block, context)", arguments: [nil, 3] as [Int?])
+    func vaeBlockSumsIsTheCore(hidden: Int?) throws {
+        var data = TestData(state: 43)
+        let (rows, columns) = (10, 4)
+        let model = try VariationalAutoencoder(featureCount: columns, latentDimension: 3, hiddenUnits: hidden, l2: 0)
+        let features = (0..<(rows * columns)).map { _ in data.next() }
+        let block = try Self.block(features: features, labels: [Double](repeating: 0, count: rows), columns: columns, id: 6)
+        let parameters = data.values(model.parameterCount, scale: 0.5)
+        let context = RoundContext(seed: 3, round: 4)
+        let noise = model.latentNoise(block, context: context)
+        #expect(noise.count == rows * 3)
+        let evaluation = try model.evaluate(inputs: features, rows: rows, noise: noise, parameters: parameters)
+        #expect(try Self.sums(model, block, parameters, context) == [evaluation.lossSum] + evaluation.gradient)
+    }
+
+    @Test("triplet blockSums equals tripletSums on the mined rows", arguments: [PairObjective.tripletRandom, .tripletSemiHard])
+    func tripletBlockSumsIsTheCore(objective: PairObjective) throws {
+        let (base, block, parameters, _) = try Self.miningFixture()
+        let model = try Self.withObjective(base, objective)
+        let context = RoundContext(seed: 21, round: 2)
+        let triplets = try model.minedTriplets(block, parameters: parameters, context: context)
+        guard case .float64(let features, _) = block.storage else { Issue.record("fixture is float64"); return }
+        let columns = block.columns
+        func rows(_ indices: [Int]) -> [Double] { indices.flatMap { features[($0 * columns)..<(($0 + 1) * columns)] } }
+        let explicit = try model.tripletSums(
+            anchors: rows(triplets.map(\.anchor)), positives: rows(triplets.map(\.positive)),
+            negatives: rows(triplets.map(\.negative)), rows: triplets.count, parameters: parameters)
+        let sums = try Self.sums(model, block, parameters, context)
+        #expect(explicit.lossSum > 0)
+        let reference = [explicit.lossSum] + explicit.gradient
+        // Same terms, summed in another order (per row here, per triplet slot there).
+        #expect(zip(sums, reference).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) }, "\(sums) vs \(reference)")
     }
 
     @Test("extreme log-variances (±15) give finite, exact KL terms and gradients")
