@@ -120,6 +120,7 @@ public struct ModelSpec: Sendable, Codable, Equatable {
                 throw .invalidSpec("triplet: outputDimension (the embedding dimension E) is required")
             }
             guard let margin else { throw .invalidSpec("triplet: margin is required") }
+            // No pair objective given: random-negative triplets.
             return try TripletEmbedding(
                 featureCount: featureCount, embeddingDimension: outputDimension, hiddenUnits: hiddenUnits,
                 margin: margin, l2: l2, classCount: classCount, pairObjective: pairObjective ?? .tripletRandom)

@@ -152,7 +152,10 @@ public struct TripletEmbedding: Model {
             try lossPass(
                 inputs: inputs, rows: block.rows, parameters: parameters,
                 gradient: UnsafeMutableBufferPointer(rebasing: output[1...]),
-                select: { embeddings in selection(classes: classes, groups: groups, embeddings: embeddings, context: context, blockID: block.id) })
+                select: { embeddings in
+                    selection(
+                        classes: classes, groups: groups, embeddings: embeddings, context: context, blockID: block.id)
+                })
         }
         output[0] = pass.lossSum
     }
@@ -262,14 +265,12 @@ public struct TripletEmbedding: Model {
             try select(buffer)
         }
         var embeddingGradient = [Double](repeating: 0, count: rows * dimension)
-        func gather(_ rowIndices: [Int]) -> Matrix<Double> {
+        func gather(_ rowIndices: [Int]) throws(LossError) -> Matrix<Double> {
             var values = [Double](repeating: 0, count: rowIndices.count * dimension)
             for (slot, row) in rowIndices.enumerated() {
                 for column in 0..<dimension { values[slot * dimension + column] = embeddings[row * dimension + column] }
             }
-            // The count matches by construction.
-            return (try? Matrix(rows: rowIndices.count, columns: dimension, values: values))
-                ?? Matrix(zeros: rowIndices.count, dimension)
+            return try Matrix(rows: rowIndices.count, columns: dimension, values: values)
         }
         func scatter(_ rowIndices: [Int], _ slotGradients: [Double]) {
             for (slot, row) in rowIndices.enumerated() {
