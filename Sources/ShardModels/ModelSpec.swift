@@ -123,7 +123,20 @@ public struct ModelSpec: Sendable, Codable, Equatable {
             guard let classCount else { throw .invalidSpec("softmax regression needs classCount (K ≥ 2)") }
             return try SoftmaxRegression(
                 featureCount: featureCount, l2: l2, classCount: classCount, classWeights: classWeights)
-        default: throw .invalidSpec("model '\(kind.rawValue)' is not available in this build")
+        case .triplet:
+            guard let classCount else { throw .invalidSpec("triplet: classCount is required (labels are class indices)") }
+            guard let outputDimension else {
+                throw .invalidSpec("triplet: outputDimension (the embedding dimension E) is required")
+            }
+            guard let margin else { throw .invalidSpec("triplet: margin is required") }
+            // No pair objective given: random-negative triplets.
+            return try TripletEmbedding(
+                featureCount: featureCount, embeddingDimension: outputDimension, hiddenUnits: hiddenUnits,
+                margin: margin, l2: l2, classCount: classCount, pairObjective: pairObjective ?? .tripletRandom)
+        case .vae:
+            guard let outputDimension else { throw .invalidSpec("vae: outputDimension (the latent dimension L) is required") }
+            return try VariationalAutoencoder(
+                featureCount: featureCount, latentDimension: outputDimension, hiddenUnits: hiddenUnits, l2: l2)
         }
     }
 }

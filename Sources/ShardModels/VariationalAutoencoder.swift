@@ -1,0 +1,435 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ShardLosses
+import ShardNumerics
+
+/// A variational auto-encoder with a Bernoulli decoder (Kingma & Welling 2014), for inputs in [0, 1].
+///
+/// ```
+/// encoder  h = x·enc_W + enc_b                              linear      enc_W (D, 2L), enc_b (2L)
+///          h = relu(x·enc_W1 + enc_b1)·enc_W2 + enc_b2      hidden H    enc_W1 (D, H), enc_W2 (H, 2L)
+/// mean = h[0 ..< L],  logvar = h[L ..< 2L]
+/// z        = mean + eps ⊙ exp(logvar / 2)                  eps ~ N(0, I_L)
+/// decoder  logits = z·dec_W + dec_b                         linear      dec_W (L, D), dec_b (D)
+///          logits = relu(z·dec_W1 + dec_b1)·dec_W2 + dec_b2 hidden H    dec_W1 (L, H), dec_W2 (H, D)
+/// recon_i  = Σ_j softplus(logits_ij) − x_ij logits_ij       (BinaryCrossEntropyWithLogits, stable)
+/// kl_i     = ½ Σ_j (mean_ij² + expm1(logvar_ij) − logvar_ij) (GaussianKL)
+/// loss_i   = recon_i + kl_i                                 (the negative ELBO of row i)
+/// L2 on every weight matrix (enc_W, dec_W, or enc_W1, enc_W2, dec_W1, dec_W2), never on biases
+/// ```
+/// Backward pass (reparameterisation trick):
+///
+/// ```
+/// ∂loss/∂logits = sigmoid(logits) − x
+/// ∂loss/∂mean   = ∂loss/∂z + mean
+/// ∂loss/∂logvar = ∂loss/∂z ⊙ eps ⊙ ½ exp(logvar / 2) + ½ expm1(logvar)
+/// ```
+/// Layout and names follow Tests/Reference/README.md (`vae_linear`, `vae_mlp`). In `blockSums`,
+/// `eps[row, j] = CounterRandom(seed, round, block.id, row, purpose latentNoise).normal(j)`. Log-variances
+/// of ±15 stay finite (exp(7.5) ≈ 1808). Labels are not used; `correctPredictions` is 0 (not a classifier).
+public struct VariationalAutoencoder: Model {
+    public let featureCount: Int
+    public let latentDimension: Int
+    /// Width of the hidden ReLU layers of encoder and decoder; nil for the linear model.
+    public let hiddenUnits: Int?
+    public let l2: Double
+    public let layout: ParameterLayout
+
+    /// Checks every hyper-parameter (`ModelError.invalidSpec` with the offending value).
+    public init(featureCount: Int, latentDimension: Int, hiddenUnits: Int?, l2: Double) throws(ModelError) {
+        guard featureCount >= 1 else { throw .invalidSpec("vae: feature count \(featureCount) must be at least 1") }
+        guard latentDimension >= 1 else {
+            throw .invalidSpec("vae: latent dimension (outputDimension) \(latentDimension) must be at least 1")
+        }
+        if let hiddenUnits, hiddenUnits < 1 {
+            throw .invalidSpec("vae: hiddenUnits \(hiddenUnits) must be at least 1 (or absent for the linear model)")
+        }
+        guard l2.isFinite, l2 >= 0 else { throw .invalidSpec("vae: l2 = \(l2) must be finite and non-negative") }
+        self.featureCount = featureCount
+        self.latentDimension = latentDimension
+        self.hiddenUnits = hiddenUnits
+        self.l2 = l2
+        let (d, l) = (featureCount, latentDimension)
+        if let h = hiddenUnits {
+            layout = ParameterLayout([
+                ("enc_W1", [d, h], true), ("enc_b1", [h], false), ("enc_W2", [h, 2 * l], true), ("enc_b2", [2 * l], false),
+                ("dec_W1", [l, h], true), ("dec_b1", [h], false), ("dec_W2", [h, d], true), ("dec_b2", [d], false),
+            ])
+        } else {
+            layout = ParameterLayout([
+                ("enc_W", [d, 2 * l], true), ("enc_b", [2 * l], false), ("dec_W", [l, d], true), ("dec_b", [d], false),
+            ])
+        }
+    }
+
+    public var spec: ModelSpec {
+        ModelSpec(kind: .vae, featureCount: featureCount, l2: l2, hiddenUnits: hiddenUnits, outputDimension: latentDimension)
+    }
+
+    /// Glorot-uniform weights, zero biases (see `Initialization.glorotUniform`).
+    public func initialParameters() -> [Double] { Initialization.glorotUniform(layout) }
+
+    /// Everything one evaluation computes, for given noise.
+    public struct Evaluation: Sendable, Equatable {
+        /// `Σ_i (recon_i + kl_i)`
+        public var lossSum: Double
+        /// `Σ_i ∂(recon_i + kl_i)/∂θ` in layout order (empty when not requested).
+        public var gradient: [Double]
+        /// (N, L) row-major each.
+        public var mean: [Double]
+        public var logVariance: [Double]
+        public var latent: [Double]
+        /// (N, D) row-major.
+        public var decoderLogits: [Double]
+        public var reconstructionPerSample: [Double]
+        public var klPerSample: [Double]
+    }
+
+    /// The two parts of one row's negative ELBO.
+    public struct ELBOParts: Sendable, Equatable {
+        /// `Σ_j bce_logits(x_j, logits_j)`
+        public var reconstruction: Double
+        /// `KL(N(mean, exp(logvar)) ‖ N(0, I))`
+        public var kl: Double
+    }
+
+    /// Loss sums, gradient and intermediates on explicit inputs `(rows, D)` and noise `(rows, L)`.
+    public func evaluate(inputs: [Double], rows: Int, noise: [Double], parameters: [Double]) throws(ModelError)
+        -> Evaluation
+    {
+        guard rows >= 0, inputs.count == rows * featureCount, noise.count == rows * latentDimension else {
+            throw .dimension(
+                "vae: \(rows) rows need \(max(rows, 0) * featureCount) inputs and \(max(rows, 0) * latentDimension) "
+                    + "noise values, got \(inputs.count) and \(noise.count)")
+        }
+        try checkParameterCount(parameters.count)
+        var gradient = [Double](repeating: 0, count: layout.count)
+        let pass = try inputs.withUnsafeBufferPointer { (x) throws(ModelError) -> Pass in
+            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass in
+                try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> Pass in
+                    try gradient.withUnsafeMutableBufferPointer { (output) throws(ModelError) -> Pass in
+                        try self.pass(inputs: x, rows: rows, noise: eps, parameters: theta, gradient: output, blockID: nil)
+                    }
+                }
+            }
+        }
+        return Evaluation(
+            lossSum: pass.lossSum, gradient: gradient, mean: pass.mean, logVariance: pass.logVariance,
+            latent: pass.latent, decoderLogits: pass.logits, reconstructionPerSample: pass.reconstruction,
+            klPerSample: pass.kl)
+    }
+
+    public func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
+        into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        try checkBlock(block)
+        try checkParameterCount(parameters.count)
+        guard output.count == sumsWidth else {
+            throw .dimension("vae: the sums buffer holds \(output.count) values, expected \(sumsWidth)")
+        }
+        let noise = latentNoise(block, context: context)
+        let pass = try withDoubleFeatures(of: block) { (x) throws(ModelError) -> Pass in
+            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass in
+                try self.pass(
+                    inputs: x, rows: block.rows, noise: eps, parameters: parameters,
+                    gradient: UnsafeMutableBufferPointer(rebasing: output[1...]), blockID: block.id)
+            }
+        }
+        output[0] = pass.lossSum
+    }
+
+    /// Per-row reconstruction and KL terms with the same noise `blockSums` draws in `context`.
+    public func elboParts(_ block: Block, parameters: [Double], context: RoundContext) throws(ModelError) -> [ELBOParts] {
+        try checkBlock(block)
+        try checkParameterCount(parameters.count)
+        let noise = latentNoise(block, context: context)
+        let pass = try withDoubleFeatures(of: block) { (x) throws(ModelError) -> Pass in
+            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass in
+                try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> Pass in
+                    try self.pass(inputs: x, rows: block.rows, noise: eps, parameters: theta, gradient: nil, blockID: block.id)
+                }
+            }
+        }
+        return zip(pass.reconstruction, pass.kl).map { ELBOParts(reconstruction: $0, kl: $1) }
+    }
+
+    /// Bernoulli means `sigmoid(decoder(z))`, `(rows, D)`, of latent points `z` `(rows, L)`.
+    public func decode(latent: [Double], rows: Int, parameters: [Double]) throws(ModelError) -> [Double] {
+        guard rows >= 0, latent.count == rows * latentDimension else {
+            throw .dimension("vae: \(rows) latent rows need \(max(rows, 0) * latentDimension) values, got \(latent.count)")
+        }
+        try checkParameterCount(parameters.count)
+        return parameters.withUnsafeBufferPointer { theta in
+            latent.withUnsafeBufferPointer { z in
+                decoder(z, rows: rows, parameters: theta).logits.map { StableMath.sigmoid($0) }
+            }
+        }
+    }
+
+    /// `decode(mean(x))`: the reconstruction of inputs `(rows, D)` through the posterior mean (no noise).
+    public func reconstruct(inputs: [Double], rows: Int, parameters: [Double]) throws(ModelError) -> [Double] {
+        guard rows >= 0, inputs.count == rows * featureCount else {
+            throw .dimension("vae: \(rows) rows need \(max(rows, 0) * featureCount) inputs, got \(inputs.count)")
+        }
+        try checkParameterCount(parameters.count)
+        let (l, width) = (latentDimension, 2 * latentDimension)
+        let encoded = parameters.withUnsafeBufferPointer { theta in
+            inputs.withUnsafeBufferPointer { x in encoder(x, rows: rows, parameters: theta).output }
+        }
+        var means = [Double](repeating: 0, count: rows * l)
+        for row in 0..<rows {
+            for j in 0..<l { means[row * l + j] = encoded[row * width + j] }
+        }
+        return try decode(latent: means, rows: rows, parameters: parameters)
+    }
+
+    /// Always 0: the VAE does not predict classes.
+    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
+        try checkBlock(block)
+        try checkParameterCount(parameters.count)
+        return 0
+    }
+
+    // MARK: - Internals
+
+    struct Pass {
+        var lossSum: Double
+        var mean: [Double]
+        var logVariance: [Double]
+        var latent: [Double]
+        var logits: [Double]
+        var reconstruction: [Double]
+        var kl: [Double]
+    }
+
+    /// The noise `blockSums` uses for `block` in `context`, (rows, L) row-major:
+    ///
+    /// ```
+    /// eps[row, j] = CounterRandom(seed, round, block.id, row, purpose latentNoise).normal(j)
+    /// ```
+    /// `evaluate(inputs:rows:noise:parameters:)` with this noise reproduces `blockSums` bit for bit.
+    public func latentNoise(_ block: Block, context: RoundContext) -> [Double] {
+        var noise = [Double](repeating: 0, count: block.rows * latentDimension)
+        for row in 0..<block.rows {
+            let random = CounterRandom(
+                seed: context.seed, round: context.round, block: block.id, row: row, purpose: RandomPurpose.latentNoise)
+            for j in 0..<latentDimension { noise[row * latentDimension + j] = random.normal(j) }
+        }
+        return noise
+    }
+
+    /// The encoder output `h` (rows, 2L) and, for the hidden variant, the post-ReLU hidden layer.
+    private func encoder(_ x: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>)
+        -> (hidden: [Double], output: [Double])
+    {
+        let tensors = layout.tensors
+        let width = 2 * latentDimension
+        var output = [Double](repeating: 0, count: rows * width)
+        guard let units = hiddenUnits else {
+            output.withUnsafeMutableBufferPointer { h in
+                DenseLayer.forward(
+                    x, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]),
+                    bias: parameters.slice(tensors[1]), into: h, outputWidth: width)
+            }
+            return ([], output)
+        }
+        var hidden = [Double](repeating: 0, count: rows * units)
+        hidden.withUnsafeMutableBufferPointer { a in
+            DenseLayer.forward(
+                x, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]),
+                bias: parameters.slice(tensors[1]), into: a, outputWidth: units)
+            DenseLayer.relu(a)
+            output.withUnsafeMutableBufferPointer { h in
+                DenseLayer.forward(
+                    UnsafeBufferPointer(a), rows: rows, inputWidth: units, weights: parameters.slice(tensors[2]),
+                    bias: parameters.slice(tensors[3]), into: h, outputWidth: width)
+            }
+        }
+        return (hidden, output)
+    }
+
+    /// The decoder logits (rows, D) and, for the hidden variant, the post-ReLU hidden layer.
+    private func decoder(_ z: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>)
+        -> (hidden: [Double], logits: [Double])
+    {
+        let tensors = layout.tensors
+        var logits = [Double](repeating: 0, count: rows * featureCount)
+        guard let units = hiddenUnits else {
+            logits.withUnsafeMutableBufferPointer { out in
+                DenseLayer.forward(
+                    z, rows: rows, inputWidth: latentDimension, weights: parameters.slice(tensors[2]),
+                    bias: parameters.slice(tensors[3]), into: out, outputWidth: featureCount)
+            }
+            return ([], logits)
+        }
+        var hidden = [Double](repeating: 0, count: rows * units)
+        hidden.withUnsafeMutableBufferPointer { a in
+            DenseLayer.forward(
+                z, rows: rows, inputWidth: latentDimension, weights: parameters.slice(tensors[4]),
+                bias: parameters.slice(tensors[5]), into: a, outputWidth: units)
+            DenseLayer.relu(a)
+            logits.withUnsafeMutableBufferPointer { out in
+                DenseLayer.forward(
+                    UnsafeBufferPointer(a), rows: rows, inputWidth: units, weights: parameters.slice(tensors[6]),
+                    bias: parameters.slice(tensors[7]), into: out, outputWidth: featureCount)
+            }
+        }
+        return (hidden, logits)
+    }
+
+    /// One forward pass and, when `gradient` is given, the backward pass (gradient overwritten with sums).
+    private func pass(
+        inputs x: UnsafeBufferPointer<Double>, rows: Int, noise eps: UnsafeBufferPointer<Double>,
+        parameters: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>?, blockID: Int?
+    ) throws(ModelError) -> Pass {
+        let (d, l) = (featureCount, latentDimension)
+        for index in 0..<(rows * d) where !(x[index] >= 0 && x[index] <= 1) {
+            let place = blockID.map { "block \($0), " } ?? ""
+            throw .dimension(
+                "vae: \(place)row \(index / d), feature \(index % d) is \(x[index]); VAE inputs must lie in [0, 1] "
+                    + "(scale features to [0, 1] instead of standardising them)")
+        }
+        let (encoderHidden, encoded) = encoder(x, rows: rows, parameters: parameters)
+        var mean = [Double](repeating: 0, count: rows * l)
+        var logVariance = [Double](repeating: 0, count: rows * l)
+        var deviation = [Double](repeating: 0, count: rows * l)
+        var latent = [Double](repeating: 0, count: rows * l)
+        for row in 0..<rows {
+            for j in 0..<l {
+                let index = row * l + j
+                mean[index] = encoded[row * 2 * l + j]
+                logVariance[index] = encoded[row * 2 * l + l + j]
+                deviation[index] = exp(0.5 * logVariance[index])
+                latent[index] = mean[index] + eps[index] * deviation[index]
+            }
+        }
+        let (decoderHidden, logits) = latent.withUnsafeBufferPointer { z in decoder(z, rows: rows, parameters: parameters) }
+
+        let bce = BinaryCrossEntropyWithLogits()
+        var reconstruction = [Double](repeating: 0, count: rows)
+        var logitGradient = [Double](repeating: 0, count: rows * d)
+        for row in 0..<rows {
+            var sum = 0.0
+            for column in 0..<d {
+                let index = row * d + column
+                let (loss, derivative) = bce.lossAndDerivative(target: x[index], prediction: logits[index])
+                sum += loss
+                logitGradient[index] = derivative
+            }
+            reconstruction[row] = sum
+        }
+        let divergence: GaussianKLResult<Double>
+        do throws(LossError) {
+            divergence = try GaussianKL().evaluate(
+                mean: Matrix(rows: rows, columns: l, values: mean),
+                logVariance: Matrix(rows: rows, columns: l, values: logVariance), reduction: .sum)
+        } catch {
+            throw .dimension("vae: \(error.description)")
+        }
+        var lossSum = 0.0
+        for row in 0..<rows { lossSum += reconstruction[row] + divergence.perSample[row] }
+
+        if let gradient {
+            backward(
+                x, rows: rows, noise: eps, parameters: parameters, encoderHidden: encoderHidden, deviation: deviation,
+                latent: latent, decoderHidden: decoderHidden, logitGradient: logitGradient, divergence: divergence,
+                gradient: gradient)
+        }
+        return Pass(
+            lossSum: lossSum, mean: mean, logVariance: logVariance, latent: latent, logits: logits,
+            reconstruction: reconstruction, kl: divergence.perSample)
+    }
+
+    private func backward(
+        _ x: UnsafeBufferPointer<Double>, rows: Int, noise eps: UnsafeBufferPointer<Double>,
+        parameters: UnsafeBufferPointer<Double>, encoderHidden: [Double], deviation: [Double], latent: [Double],
+        decoderHidden: [Double], logitGradient: [Double], divergence: GaussianKLResult<Double>,
+        gradient: UnsafeMutableBufferPointer<Double>
+    ) {
+        let tensors = layout.tensors
+        let (d, l) = (featureCount, latentDimension)
+        for index in gradient.indices { gradient[index] = 0 }
+        // Decoder: ∂logits → ∂z.
+        var latentGradient = [Double](repeating: 0, count: rows * l)
+        logitGradient.withUnsafeBufferPointer { dLogits in
+            latent.withUnsafeBufferPointer { z in
+                latentGradient.withUnsafeMutableBufferPointer { dz in
+                    if let units = hiddenUnits {
+                        var hiddenGradient = [Double](repeating: 0, count: rows * units)
+                        decoderHidden.withUnsafeBufferPointer { a in
+                            hiddenGradient.withUnsafeMutableBufferPointer { da in
+                                DenseLayer.backward(
+                                    a, rows: rows, inputWidth: units, weights: parameters.slice(tensors[6]),
+                                    outputGradient: dLogits, outputWidth: d, weightGradient: gradient.slice(tensors[6]),
+                                    biasGradient: gradient.slice(tensors[7]), inputGradient: da)
+                                DenseLayer.reluBackward(activation: a, gradient: da)
+                                DenseLayer.backward(
+                                    z, rows: rows, inputWidth: l, weights: parameters.slice(tensors[4]),
+                                    outputGradient: UnsafeBufferPointer(da), outputWidth: units,
+                                    weightGradient: gradient.slice(tensors[4]), biasGradient: gradient.slice(tensors[5]),
+                                    inputGradient: dz)
+                            }
+                        }
+                    } else {
+                        DenseLayer.backward(
+                            z, rows: rows, inputWidth: l, weights: parameters.slice(tensors[2]),
+                            outputGradient: dLogits, outputWidth: d, weightGradient: gradient.slice(tensors[2]),
+                            biasGradient: gradient.slice(tensors[3]), inputGradient: dz)
+                    }
+                }
+            }
+        }
+        // Reparameterisation and KL: ∂z → ∂h = [∂mean, ∂logvar].
+        let width = 2 * l
+        var encodedGradient = [Double](repeating: 0, count: rows * width)
+        for row in 0..<rows {
+            for j in 0..<l {
+                let index = row * l + j
+                encodedGradient[row * width + j] = latentGradient[index] + divergence.gradientMean[index]
+                encodedGradient[row * width + l + j] =
+                    latentGradient[index] * eps[index] * 0.5 * deviation[index] + divergence.gradientLogVariance[index]
+            }
+        }
+        // Encoder: ∂h → weights (the inputs need no gradient).
+        encodedGradient.withUnsafeBufferPointer { dh in
+            if let units = hiddenUnits {
+                var hiddenGradient = [Double](repeating: 0, count: rows * units)
+                encoderHidden.withUnsafeBufferPointer { a in
+                    hiddenGradient.withUnsafeMutableBufferPointer { da in
+                        DenseLayer.backward(
+                            a, rows: rows, inputWidth: units, weights: parameters.slice(tensors[2]), outputGradient: dh,
+                            outputWidth: width, weightGradient: gradient.slice(tensors[2]),
+                            biasGradient: gradient.slice(tensors[3]), inputGradient: da)
+                        DenseLayer.reluBackward(activation: a, gradient: da)
+                        DenseLayer.backward(
+                            x, rows: rows, inputWidth: d, weights: parameters.slice(tensors[0]),
+                            outputGradient: UnsafeBufferPointer(da), outputWidth: units,
+                            weightGradient: gradient.slice(tensors[0]), biasGradient: gradient.slice(tensors[1]),
+                            inputGradient: nil)
+                    }
+                }
+            } else {
+                DenseLayer.backward(
+                    x, rows: rows, inputWidth: d, weights: parameters.slice(tensors[0]), outputGradient: dh,
+                    outputWidth: width, weightGradient: gradient.slice(tensors[0]),
+                    biasGradient: gradient.slice(tensors[1]), inputGradient: nil)
+            }
+        }
+    }
+
+    private func checkBlock(_ block: Block) throws(ModelError) {
+        guard block.columns == featureCount else {
+            throw .dimension("block \(block.id) has \(block.columns) columns, the VAE expects \(featureCount)")
+        }
+    }
+
+    private func checkParameterCount(_ count: Int) throws(ModelError) {
+        guard count == layout.count else { throw .dimension("vae needs \(layout.count) parameters, got \(count)") }
+    }
+}
