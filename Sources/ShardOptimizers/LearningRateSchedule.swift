@@ -12,14 +12,15 @@ import Foundation
 /// cosine(initialRate: η₀, finalRate: η_min, steps: T)  c_t = (1 + cos(π · min(t, T) / T)) / 2
 ///                                                      η_t = η₀ · c_t + η_min · (1 − c_t)
 ///                                                      0 ≤ η_min ≤ η₀, T ≥ 1; η_t = η_min for t ≥ T
-/// linearWarmUp(steps: w, base: B)                      η_t = B.η_0 · (t + 1) / w     for t < w
+/// linearWarmUp(steps: w, base: B)                      η_t = B.η_0 · ((t + 1) / w)   for t < w
 ///                                                      η_t = B.η_{t − w}             for t ≥ w
 ///                                                      w ≥ 1, B any schedule except a warm-up
 /// ```
 ///
 /// The cosine form is the convex combination of the end rates (Loshchilov & Hutter, "SGDR", ICLR
 /// 2017, eq. 5, without restarts), so η_0 = η₀ and η_T = η_min exactly in floating point. The
-/// warm-up ramps linearly to the base schedule's initial rate, reached at t = w − 1, and then runs
+/// warm-up ramps linearly to the base schedule's initial rate, reached exactly at t = w − 1 (the
+/// fraction is formed first, so it is exactly 1 there), and then runs
 /// the base schedule from its own step 0 (the base clock starts after the warm-up). Powers use
 /// `pow` on the integer exponent. Negative steps are treated as step 0. `rate(at:)` never traps; on
 /// a schedule that fails `validate()` its value is unspecified, which is why every optimizer
@@ -47,7 +48,7 @@ public indirect enum LearningRateSchedule: Sendable, Codable, Equatable, CustomS
             return initialRate * weight + finalRate * (1 - weight)
         case .linearWarmUp(let steps, let base):
             guard t < steps else { return base.rate(at: t - steps) }
-            return base.rate(at: 0) * Double(t + 1) / Double(steps)
+            return base.rate(at: 0) * (Double(t + 1) / Double(steps))
         }
     }
 
