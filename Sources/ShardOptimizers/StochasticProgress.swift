@@ -69,7 +69,8 @@ struct StochasticProgress: Sendable, Codable, Equatable {
         case .converged: runningOrStopped = false
         }
         let observedIfUpdated = updateCount == 0 || lastObserved != nil
-        let observationShape = lastObserved.map { $0.point.count == dimension && $0.gradient.count == dimension } ?? true
+        let observationShape =
+            lastObserved.map { $0.point.count == dimension && $0.gradient.count == dimension } ?? true
         return dimension >= 1 && updateCount >= 0 && runningOrStopped && observedIfUpdated && observationShape
     }
 }

@@ -260,11 +260,13 @@ struct StochasticOptimizerTests {
         // Sutskever et al. (2013): V ← μV − η∇f(θ + μV), θ ← θ + V; gradients at θ + μV.
         let quadratic = Quadratic(dimension: 6, conditionNumber: 20, seed: 5)
         let objective = quadratic.objective
-        let eta = 0.04, mu = 0.9
+        let eta = 0.04
+        let mu = 0.9
         var theta = [Double](repeating: 0, count: 6)
         var velocity = [Double](repeating: 0, count: 6)
         var sutskeverPoints: [[Double]] = []
-        var classicalTheta = theta, classicalVelocity = velocity
+        var classicalTheta = theta
+        var classicalVelocity = velocity
         var classicalPoints: [[Double]] = []
         for _ in 0..<80 {
             let lookAhead = zip(theta, velocity).map { $0 + mu * $1 }
@@ -306,7 +308,8 @@ struct StochasticOptimizerTests {
     @Test func adamFirstStepIsBiasCorrected() throws {
         // Powers of two with β1 = ½, β2 = ¾: m̂ = g and √v̂ = |g| exactly, so the step is −η·g/(|g| + ε).
         let g = [4.0, -0.25, 1.0 / 64]
-        let eta = 0.1, epsilon = 1.0 / 1024
+        let eta = 0.1
+        let epsilon = 1.0 / 1024
         var exact = try Adam(
             initialPoint: [1, 2, 3], schedule: .constant(rate: eta), beta1: 0.5, beta2: 0.75, epsilon: epsilon)
         try exact.observe(value: 0, gradient: g)
@@ -382,7 +385,9 @@ struct StochasticOptimizerTests {
             initialPoint: [1, 1, -2, -2], schedule: .constant(rate: 0.25), weightDecay: 0.5,
             decayMask: [true, false, true, false])
         #expect(
-            try feed(&adamW, gradients: zero) == [[1, 1, -2, -2], [0.875, 1, -1.75, -2], [0.765625, 1, -1.53125, -2]])
+            try feed(&adamW, gradients: zero) == [
+                [1, 1, -2, -2], [0.875, 1, -1.75, -2], [0.765625, 1, -1.53125, -2],
+            ])
         #expect(adamW.pendingPoint == [0.669921875, 1, -1.33984375, -2])
 
         // Index ranges give the same mask; unmasked coordinates follow Adam bit for bit.
@@ -395,13 +400,16 @@ struct StochasticOptimizerTests {
         var adam = try Adam(initialPoint: initial, schedule: .constant(rate: 0.05))
         try feed(&fromRanges, gradients: gradients)
         try feed(&adam, gradients: gradients)
-        let decayed = try #require(fromRanges.pendingPoint), plain = try #require(adam.pendingPoint)
+        let decayed = try #require(fromRanges.pendingPoint)
+        let plain = try #require(adam.pendingPoint)
         #expect(decayed[2].bitPattern == plain[2].bitPattern && decayed[3].bitPattern == plain[3].bitPattern)
         for i in [0, 1, 4] { #expect(abs(decayed[i]) < abs(plain[i]), "entry \(i) is decayed towards 0") }
 
         // λ = 0 or an empty mask is Adam exactly.
-        var noDecay = try AdamW(initialPoint: initial, schedule: .constant(rate: 0.05), weightDecay: 0, decayedRanges: [0..<5])
-        var emptyMask = try AdamW(initialPoint: initial, schedule: .constant(rate: 0.05), weightDecay: 0.1, decayedRanges: [])
+        var noDecay = try AdamW(
+            initialPoint: initial, schedule: .constant(rate: 0.05), weightDecay: 0, decayedRanges: [0..<5])
+        var emptyMask = try AdamW(
+            initialPoint: initial, schedule: .constant(rate: 0.05), weightDecay: 0.1, decayedRanges: [])
         try feed(&noDecay, gradients: gradients)
         try feed(&emptyMask, gradients: gradients)
         #expect(noDecay.pendingPoint == plain && emptyMask.pendingPoint == plain)
@@ -415,7 +423,8 @@ struct StochasticOptimizerTests {
         let n = initialPoint.count
         switch name {
         case "sgd":
-            return .sgd(try SGD(initialPoint: initialPoint, schedule: .cosine(initialRate: 0.1, finalRate: 0.002, steps: 3000)))
+            return .sgd(
+                try SGD(initialPoint: initialPoint, schedule: .cosine(initialRate: 0.1, finalRate: 0.002, steps: 3000)))
         case "classical":
             return .sgd(
                 try SGD(
@@ -425,7 +434,8 @@ struct StochasticOptimizerTests {
             return .sgd(
                 try SGD(
                     initialPoint: initialPoint,
-                    schedule: .linearWarmUp(steps: 50, base: .cosine(initialRate: 0.02, finalRate: 0.0002, steps: 2950)),
+                    schedule: .linearWarmUp(
+                        steps: 50, base: .cosine(initialRate: 0.02, finalRate: 0.0002, steps: 2950)),
                     momentum: .nesterov(coefficient: 0.9)))
         case "adam":
             return .adam(
@@ -487,7 +497,8 @@ struct StochasticOptimizerTests {
         var sgd = try SGD(initialPoint: [1, 2], schedule: .constant(rate: 0.1), momentum: .nesterov(coefficient: 0.5))
         try feed(&sgd, gradients: handGradients)
         #expect(try JSONDecoder().decode(SGD.self, from: JSONEncoder().encode(sgd)) == sgd)
-        var adamW = try AdamW(initialPoint: [1, 2], schedule: .constant(rate: 0.1), weightDecay: 0.1, decayMask: [true, false])
+        var adamW = try AdamW(
+            initialPoint: [1, 2], schedule: .constant(rate: 0.1), weightDecay: 0.1, decayMask: [true, false])
         try feed(&adamW, gradients: handGradients)
         let adamWData = try JSONEncoder().encode(adamW)
         #expect(try JSONDecoder().decode(AdamW.self, from: adamWData) == adamW)
@@ -559,7 +570,8 @@ struct StochasticOptimizerTests {
         try sgd.observe(value: 0, gradient: [1, -1e308])
         #expect(
             sgd.status
-                == .stopped(.nonFiniteEvaluation(iteration: 1, detail: "the update overflows parameter entry 1 to inf")))
+                == .stopped(.nonFiniteEvaluation(iteration: 1, detail: "the update overflows parameter entry 1 to inf"))
+        )
         #expect(sgd.pendingPoint == nil && sgd.iterate == [1, 1e308] && sgd.updateCount == 0)
         #expect(sgd.bestPoint == EvaluatedPoint(point: [1, 1e308], value: 0, gradient: [1, -1e308]))
 
