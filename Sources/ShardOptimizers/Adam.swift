@@ -55,7 +55,9 @@ public struct Adam: Optimizer, Equatable {
 
     public init(from decoder: any Decoder) throws {
         core = try AdaptiveMoments(from: decoder, kind: "Adam")
-        guard core.decay == nil else { throw inconsistentState("Adam (it carries a weight decay)", decoder) }
+        guard core.decay == nil else {
+            throw inconsistentState("Adam", decoder, detail: "it carries a weight decay (an AdamW state?)")
+        }
     }
 
     public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }

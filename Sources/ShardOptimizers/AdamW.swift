@@ -83,7 +83,9 @@ public struct AdamW: Optimizer, Equatable {
 
     public init(from decoder: any Decoder) throws {
         core = try AdaptiveMoments(from: decoder, kind: "AdamW")
-        guard core.decay != nil else { throw inconsistentState("AdamW (it has no weight decay)", decoder) }
+        guard core.decay != nil else {
+            throw inconsistentState("AdamW", decoder, detail: "it has no weight decay (an Adam state?)")
+        }
     }
 
     public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }

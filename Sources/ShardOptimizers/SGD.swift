@@ -110,11 +110,9 @@ public struct SGD: Optimizer, Equatable {
         let nextPending = Self.pendingPoint(
             iterate: nextIterate, velocity: nextVelocity, momentum: momentum,
             rate: schedule.rate(at: progress.updateCount + 1))
-        guard
-            progress.commitUpdate(producing: [
-                ("parameter", nextIterate), ("velocity", nextVelocity), ("look-ahead point", nextPending),
-            ])
-        else {
+        var produced = [(name: "parameter", values: nextIterate), (name: "velocity", values: nextVelocity)]
+        if case .nesterov = momentum { produced.append((name: "look-ahead point", values: nextPending)) }
+        guard progress.commitUpdate(producing: produced) else {
             pendingPoint = nil
             return
         }

@@ -76,6 +76,7 @@ struct StochasticProgress: Sendable, Codable, Equatable {
 }
 
 /// The decoding error for a stochastic optimizer state that breaks its invariants.
-func inconsistentState(_ kind: String, _ decoder: any Decoder) -> DecodingError {
-    .dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "inconsistent \(kind) state"))
+func inconsistentState(_ kind: String, _ decoder: any Decoder, detail: String? = nil) -> DecodingError {
+    let description = "inconsistent \(kind) state" + (detail.map { ": \($0)" } ?? "")
+    return .dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: description))
 }
