@@ -118,16 +118,22 @@ public struct GradientDescent: Optimizer, Equatable {
     }
 }
 
-/// Either optimizer behind one `Codable` type, for callers that choose at run time and checkpoint
-/// the state (the encoding names the kind).
+/// Any of the optimizers behind one `Codable` type, for callers that choose at run time and
+/// checkpoint the state (the encoding names the kind).
 public enum AnyOptimizer: Optimizer, Equatable {
     case lbfgs(LBFGS)
     case gradientDescent(GradientDescent)
+    case sgd(SGD)
+    case adam(Adam)
+    case adamW(AdamW)
 
     private var wrapped: any Optimizer {
         switch self {
         case .lbfgs(let optimizer): optimizer
         case .gradientDescent(let optimizer): optimizer
+        case .sgd(let optimizer): optimizer
+        case .adam(let optimizer): optimizer
+        case .adamW(let optimizer): optimizer
         }
     }
 
@@ -146,6 +152,15 @@ public enum AnyOptimizer: Optimizer, Equatable {
         case .gradientDescent(var optimizer):
             try optimizer.observe(value: value, gradient: gradient)
             self = .gradientDescent(optimizer)
+        case .sgd(var optimizer):
+            try optimizer.observe(value: value, gradient: gradient)
+            self = .sgd(optimizer)
+        case .adam(var optimizer):
+            try optimizer.observe(value: value, gradient: gradient)
+            self = .adam(optimizer)
+        case .adamW(var optimizer):
+            try optimizer.observe(value: value, gradient: gradient)
+            self = .adamW(optimizer)
         }
     }
 }
