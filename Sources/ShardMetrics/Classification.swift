@@ -114,8 +114,8 @@ public struct ClassMetrics: Sendable, Equatable, Codable {
     public let recallIsUndefined: Bool
     public let f1IsUndefined: Bool
 
-    /// Computes the metrics of class `classIndex` from its confusion-matrix counts.
-    public init(classIndex: Int, truePositives: Int, falsePositives: Int, falseNegatives: Int) {
+    /// Computes the metrics of class `classIndex` from its (non-negative) confusion-matrix counts.
+    init(classIndex: Int, truePositives: Int, falsePositives: Int, falseNegatives: Int) {
         self.classIndex = classIndex
         self.support = truePositives + falseNegatives
         (precision, precisionIsUndefined) = ratio(truePositives, truePositives + falsePositives)

@@ -81,9 +81,7 @@ enum Validate {
             if row.count != width {
                 throw .dimensionMismatch(argument: argument, row: rowIndex, expected: width, actual: row.count)
             }
-            for value in row where !value.isFinite {
-                throw .nonFiniteValue(argument: "\(argument)[\(rowIndex)]", index: row.firstIndex { !$0.isFinite } ?? 0)
-            }
+            try finite(row, "\(argument)[\(rowIndex)]")
         }
         return width
     }

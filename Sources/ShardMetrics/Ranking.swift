@@ -10,7 +10,9 @@
 /// enter together (a threshold never splits a group of equal scores):
 ///   TP_j = #{positives with score ≥ s_(j)},  FP_j = #{negatives with score ≥ s_(j)}
 /// ```
-/// Scores are grouped by exact equality of the `Double` values.
+/// Scores are grouped by exact equality of the `Double` values. A sample of one class only is
+/// rejected for every metric here, also the PR ones where "no negatives" would give a trivial AP of 1:
+/// a one-class evaluation set is almost always a data-split bug, so it surfaces as an error.
 public enum Ranking {
     /// The ROC curve at every distinct score (sklearn's `roc_curve(…, drop_intermediate=False)`).
     public static func rocCurve(labels: [Bool], scores: [Double]) throws(MetricsError) -> ROCCurve {
@@ -51,7 +53,10 @@ public enum Ranking {
     public static func precisionRecallCurve(labels: [Bool], scores: [Double]) throws(MetricsError)
         -> PrecisionRecallCurve
     {
-        let groups = try ScoreGroups(labels: labels, scores: scores)
+        precisionRecallCurve(try ScoreGroups(labels: labels, scores: scores))
+    }
+
+    static func precisionRecallCurve(_ groups: ScoreGroups) -> PrecisionRecallCurve {
         var points: [PrecisionRecallPoint] = []
         points.reserveCapacity(groups.groups.count)
         var truePositives = 0, predictedPositives = 0
@@ -75,6 +80,38 @@ public enum Ranking {
     public static func averagePrecision(labels: [Bool], scores: [Double]) throws(MetricsError) -> Double {
         try precisionRecallCurve(labels: labels, scores: scores).averagePrecision
     }
+
+    /// ROC-AUC, average precision and the trapezoidal PR area from one sort of the scores.
+    public static func report(labels: [Bool], scores: [Double]) throws(MetricsError) -> RankingReport {
+        let groups = try ScoreGroups(labels: labels, scores: scores)
+        let curve = precisionRecallCurve(groups)
+        return RankingReport(rocAUC: groups.rocArea(), averagePrecision: curve.averagePrecision,
+                             trapezoidalPRArea: curve.trapezoidalArea, positives: curve.positives,
+                             negatives: curve.negatives)
+    }
+}
+
+/// The scalar ranking metrics of one scored sample (see `Ranking`).
+public struct RankingReport: Sendable, Equatable, Codable {
+    /// Area under the ROC curve, ties counted ½.
+    public let rocAUC: Double
+    /// Step-wise PR-AUC, Σ (R_j − R_{j−1}) P_j.
+    public let averagePrecision: Double
+    /// Trapezoidal PR-AUC with the (0, 1) anchor (reported for comparison only).
+    public let trapezoidalPRArea: Double
+    public let positives: Int
+    public let negatives: Int
+
+    /// One aligned `name  value` line per metric.
+    public func renderTable(digits: Int = 4) -> String {
+        var table = TextTable(header: ["metric", "value"])
+        table.append(["ROC-AUC", fixedPoint(rocAUC, digits: digits)])
+        table.append(["average precision", fixedPoint(averagePrecision, digits: digits)])
+        table.append(["PR-AUC (trapezoid)", fixedPoint(trapezoidalPRArea, digits: digits)])
+        table.append(["positives", String(positives)])
+        table.append(["negatives", String(negatives)])
+        return table.render()
+    }
 }
 
 /// One point of a ROC curve.
@@ -93,6 +130,16 @@ public struct ROCCurve: Sendable, Equatable, Codable {
     public let area: Double
     public let positives: Int
     public let negatives: Int
+
+    /// Aligned text, one line per point: threshold (`-` for the origin), FPR, TPR.
+    public func renderTable(digits: Int = 4) -> String {
+        var table = TextTable(header: ["threshold", "FPR", "TPR"])
+        for point in points {
+            table.append([point.threshold.map { "\($0)" } ?? "-", fixedPoint(point.falsePositiveRate, digits: digits),
+                          fixedPoint(point.truePositiveRate, digits: digits)])
+        }
+        return table.render()
+    }
 }
 
 /// One point of a precision–recall curve.
@@ -109,6 +156,16 @@ public struct PrecisionRecallCurve: Sendable, Equatable, Codable {
     public let points: [PrecisionRecallPoint]
     public let positives: Int
     public let negatives: Int
+
+    /// Aligned text, one line per point: threshold, precision, recall.
+    public func renderTable(digits: Int = 4) -> String {
+        var table = TextTable(header: ["threshold", "precision", "recall"])
+        for point in points {
+            table.append(["\(point.threshold)", fixedPoint(point.precision, digits: digits),
+                          fixedPoint(point.recall, digits: digits)])
+        }
+        return table.render()
+    }
 
     /// The step-wise area `AP = Σ_j (R_j − R_{j−1}) · P_j`, R_0 = 0 (see `Ranking.averagePrecision`).
     public var averagePrecision: Double {

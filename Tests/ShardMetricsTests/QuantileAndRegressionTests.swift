@@ -26,7 +26,19 @@ extension ShardMetricsTests {
                                                      predictions: Self.quantilePredictions.map { $0[0] }, level: 0.9)
         #expect(close(single, 0.05499999999999999))
         let text = report.renderTable()
-        #expect(text.contains("crossing rate 0.1667 (2 of 12 rows)"), "\(text)")
+        let expected = """
+           tau  pinball  coverage  coverage-tau
+        0.1000   0.0858    0.1667        0.0667
+        0.5000   0.0854    0.6667        0.1667
+        0.9000   0.0550    0.9167        0.0167
+
+        crossing rate 0.1667 (2 of 12 rows)
+        """
+        #expect(text == expected, "\n\(text)")
+        // Negative differences keep their sign. By hand: residuals 1, 2, 0 → pinball 0.6·(1 + 2)/3 = 0.6;
+        // only y = 3 ≤ 3 is covered → 1/3, and 1/3 − 0.6 = −0.27.
+        let under = try QuantileMetrics.report(targets: [1, 2, 3], predictions: [[0], [0], [3]], levels: [0.6])
+        #expect(under.renderTable(digits: 2).contains("0.60     0.60      0.33         -0.27"), "\n\(under.renderTable(digits: 2))")
     }
 
     /// By hand: y = [0, 1, 2, 3], ŷ = 1.5 at τ = 0.25.

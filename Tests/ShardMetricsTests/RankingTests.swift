@@ -131,6 +131,41 @@ extension ShardMetricsTests {
             == .nonFiniteValue(argument: "scores", index: 0))
     }
 
+    @Test func rankingReportAndTables() throws {
+        let report = try Ranking.report(labels: Self.rankingLabels, scores: Self.rankingScores)
+        // sklearn.metrics.roc_auc_score, average_precision_score, auc(recall, precision) (values as above)
+        #expect(close(report.rocAUC, 0.611111111111111))
+        #expect(close(report.averagePrecision, 0.6098765432098765))
+        #expect(close(report.trapezoidalPRArea, 0.617948717948718))
+        #expect(report.positives == 9 && report.negatives == 11)
+        let expected = """
+                    metric   value
+                   ROC-AUC  0.6111
+         average precision  0.6099
+        PR-AUC (trapezoid)  0.6179
+                 positives       9
+                 negatives      11
+        """
+        #expect(report.renderTable() == expected, "\n\(report.renderTable())")
+        let roc = try Ranking.rocCurve(labels: [true, false, true, false], scores: [0.8, 0.8, 0.4, 0.2])
+        let rocText = """
+        threshold    FPR    TPR
+                -  0.000  0.000
+              0.8  0.500  0.500
+              0.4  0.500  1.000
+              0.2  1.000  1.000
+        """
+        #expect(roc.renderTable(digits: 3) == rocText, "\n\(roc.renderTable(digits: 3))")
+        let pr = try Ranking.precisionRecallCurve(labels: [true, false, true, false], scores: [0.8, 0.8, 0.4, 0.2])
+        let prText = """
+        threshold  precision  recall
+              0.8       0.50    0.50
+              0.4       0.67    1.00
+              0.2       0.50    1.00
+        """
+        #expect(pr.renderTable(digits: 2) == prText, "\n\(pr.renderTable(digits: 2))")
+    }
+
     @Test func curvesEncodeAsJSON() throws {
         let curve = try Ranking.rocCurve(labels: [true, false], scores: [0.7, 0.2])
         let data = try JSONEncoder().encode(curve)
