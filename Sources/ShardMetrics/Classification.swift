@@ -29,7 +29,8 @@ public struct ConfusionMatrix: Sendable, Equatable, Codable {
         self.counts = counts
     }
 
-    /// Wraps existing counts: a non-empty square matrix of non-negative entries with a positive total.
+    /// Wraps existing counts: a non-empty square matrix of non-negative entries with a total N in
+    /// 1...Int.max/4 (so that every sum the report forms, up to 2·TP + FP + FN ≤ 2N, fits in an Int).
     public init(counts: [[Int]]) throws(MetricsError) {
         guard !counts.isEmpty else { throw .invalidClassCount(0) }
         for (row, values) in counts.enumerated() {
@@ -40,7 +41,15 @@ public struct ConfusionMatrix: Sendable, Equatable, Codable {
                 throw .invalidArgument(argument: "counts[\(row)][\(column)]", reason: "counts must be non-negative")
             }
         }
-        guard counts.joined().reduce(0, +) > 0 else { throw .emptyInput(argument: "counts") }
+        var total = 0
+        for value in counts.joined() {
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            guard !overflow, sum <= Int.max / 4 else {
+                throw .invalidArgument(argument: "counts", reason: "the total count exceeds Int.max/4")
+            }
+            total = sum
+        }
+        guard total > 0 else { throw .emptyInput(argument: "counts") }
         self.classCount = counts.count
         self.counts = counts
     }
@@ -58,20 +67,17 @@ public struct ConfusionMatrix: Sendable, Equatable, Codable {
         }
     }
 
-    /// `counts[trueClass][predictedClass]`.
-    public subscript(trueClass: Int, predictedClass: Int) -> Int { counts[trueClass][predictedClass] }
-
     /// N, the number of samples counted.
     public var total: Int { counts.joined().reduce(0, +) }
 
     /// Σ_k counts[k][k], the correctly classified samples.
     public var correct: Int { (0..<classCount).reduce(0) { $0 + counts[$1][$1] } }
 
-    /// Row sum for class k: samples whose true class is k.
-    public func support(of trueClass: Int) -> Int { counts[trueClass].reduce(0, +) }
+    /// Row sums, `supports[k]` = samples whose true class is k.
+    public var supports: [Int] { counts.map { $0.reduce(0, +) } }
 
-    /// Column sum for class k: samples predicted as k.
-    public func predictedCount(of predictedClass: Int) -> Int { counts.reduce(0) { $0 + $1[predictedClass] } }
+    /// Column sums, `predictedCounts[k]` = samples predicted as k.
+    public var predictedCounts: [Int] { (0..<classCount).map { k in counts.reduce(0) { $0 + $1[k] } } }
 
     /// The matrix as aligned text: one row per true class, one column per predicted class.
     ///
@@ -205,11 +211,12 @@ public struct ClassificationReport: Sendable, Equatable, Codable {
         if let classNames {
             try Validate.sameLength(classNames.count, as: matrix.classCount, "classNames")
         }
+        let supports = matrix.supports, predictedCounts = matrix.predictedCounts
         let classes = (0..<matrix.classCount).map { k in
-            let truePositives = matrix[k, k]
+            let truePositives = matrix.counts[k][k]
             return ClassMetrics(classIndex: k, truePositives: truePositives,
-                                falsePositives: matrix.predictedCount(of: k) - truePositives,
-                                falseNegatives: matrix.support(of: k) - truePositives)
+                                falsePositives: predictedCounts[k] - truePositives,
+                                falseNegatives: supports[k] - truePositives)
         }
         self.confusionMatrix = matrix
         self.classes = classes

@@ -15,12 +15,13 @@ public enum MetricsError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidClassCount(Int)
     /// Ranking metrics need both classes; the labels hold `positives` positives and `negatives` negatives.
     case singleClass(positives: Int, negatives: Int)
-    /// Row `row` of `argument` has `actual` components where `expected` (the first row's width) were required.
+    /// Row `row` of `argument` has `actual` components where `expected` were required (the first row's
+    /// width, or the matrix order for a square matrix).
     case dimensionMismatch(argument: String, row: Int, expected: Int, actual: Int)
     /// `argument` needs at least `required` elements but has `actual`.
     case tooFewElements(argument: String, required: Int, actual: Int)
-    /// Pair `pair` refers to row `index`, outside `0..<rowCount`, or to the same row twice.
-    case invalidPair(pair: Int, first: Int, second: Int, rowCount: Int)
+    /// The result overflowed to infinity although every input was finite (magnitudes near 1e154 or more).
+    case overflow(metric: String)
     /// Any other violated precondition, with the reason in words.
     case invalidArgument(argument: String, reason: String)
 
@@ -39,11 +40,11 @@ public enum MetricsError: Error, Sendable, Equatable, CustomStringConvertible {
         case .singleClass(let positives, let negatives):
             return "ranking metrics need both classes, got \(positives) positives and \(negatives) negatives"
         case .dimensionMismatch(let argument, let row, let expected, let actual):
-            return "\(argument)[\(row)] has \(actual) components but row 0 has \(expected)"
+            return "\(argument)[\(row)] has \(actual) components but \(expected) were expected"
         case .tooFewElements(let argument, let required, let actual):
             return "\(argument) has \(actual) elements but at least \(required) are needed"
-        case .invalidPair(let pair, let first, let second, let rowCount):
-            return "pair \(pair) = (\(first), \(second)) must join two different rows in 0..<\(rowCount)"
+        case .overflow(let metric):
+            return "\(metric) overflowed to infinity; rescale the inputs"
         case .invalidArgument(let argument, let reason):
             return "\(argument): \(reason)"
         }

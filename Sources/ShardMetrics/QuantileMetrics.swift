@@ -19,6 +19,7 @@ public enum QuantileMetrics {
             let residual = target - prediction
             sum += residual >= 0 ? level * residual : (level - 1) * residual
         }
+        guard sum.isFinite else { throw .overflow(metric: "pinball loss") }
         return sum / Double(targets.count)
     }
 

@@ -14,7 +14,7 @@ public struct RegressionReport: Sendable, Equatable, Codable {
     public let rSquaredIsUndefined: Bool
     public let count: Int
 
-    /// Computes all three metrics; throws for empty, mismatched or non-finite input.
+    /// Computes all three metrics; throws for empty, mismatched or non-finite input, or sums that overflow.
     public init(targets: [Double], predictions: [Double]) throws(MetricsError) {
         try QuantileMetrics.validatePairs(targets, predictions)
         let n = Double(targets.count)
@@ -28,6 +28,9 @@ public struct RegressionReport: Sendable, Equatable, Codable {
         let mean = targetSum / n
         var total = 0.0
         for target in targets { total += (target - mean) * (target - mean) }
+        guard squared.isFinite, absolute.isFinite, total.isFinite, mean.isFinite else {
+            throw .overflow(metric: "regression sums")
+        }
         meanSquaredError = squared / n
         meanAbsoluteError = absolute / n
         if total > 0 {

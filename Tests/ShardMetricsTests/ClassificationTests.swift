@@ -14,9 +14,8 @@ extension ShardMetricsTests {
         #expect(matrix.counts == [[5, 1, 0, 1, 0], [0, 4, 0, 1, 0], [2, 1, 2, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
         #expect(matrix.total == 18)
         #expect(matrix.correct == 11)
-        #expect(matrix.support(of: 2) == 6)
-        #expect(matrix.predictedCount(of: 0) == 7)
-        #expect(matrix[2, 0] == 2)
+        #expect(matrix.supports == [7, 5, 6, 0, 0])
+        #expect(matrix.predictedCounts == [7, 6, 2, 3, 0])
     }
 
     @Test func classificationReportMatchesSklearn() throws {
@@ -132,6 +131,10 @@ extension ShardMetricsTests {
         #expect(metricsError { try ConfusionMatrix(trueLabels: [0], predictedLabels: [0], classCount: 0) }
             == .invalidClassCount(0))
         #expect(metricsError { try ConfusionMatrix(counts: [[0, 0], [0, 0]]) } == .emptyInput(argument: "counts"))
+        #expect(metricsError { try ConfusionMatrix(counts: [[1, -1], [0, 0]]) }
+            == .invalidArgument(argument: "counts[0][1]", reason: "counts must be non-negative"))
+        #expect(metricsError { try ConfusionMatrix(counts: [[Int.max, 1], [1, 0]]) }
+            == .invalidArgument(argument: "counts", reason: "the total count exceeds Int.max/4"))
         #expect(metricsError {
             try ClassificationReport(trueLabels: [0], predictedLabels: [0], classCount: 2, classNames: ["a"])
         } == .lengthMismatch(argument: "classNames", expected: 2, actual: 1))

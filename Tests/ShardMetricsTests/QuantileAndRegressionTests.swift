@@ -122,5 +122,9 @@ extension ShardMetricsTests {
         #expect(inexact.renderTable().hasSuffix("* constant targets (SS_tot = 0): R2 set to 0"))
         #expect(metricsError { try RegressionReport(targets: [1, .infinity], predictions: [1, 2]) }
             == .nonFiniteValue(argument: "targets", index: 1))
+        #expect(metricsError { try RegressionReport(targets: [1e300, -1e300], predictions: [-1e300, 1e300]) }
+            == .overflow(metric: "regression sums"))
+        #expect(metricsError { try QuantileMetrics.pinballLoss(targets: [1.7e308], predictions: [-1.7e308], level: 0.5) }
+            == .overflow(metric: "pinball loss"))
     }
 }
