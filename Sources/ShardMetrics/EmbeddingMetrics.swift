@@ -32,7 +32,7 @@ public enum EmbeddingMetrics {
     }
 
     /// `d(a, b)` for equal-length rows (callers validate the lengths).
-    public static func distance(_ a: [Double], _ b: [Double]) -> Double { squaredDistance(a, b).squareRoot() }
+    static func distance(_ a: [Double], _ b: [Double]) -> Double { squaredDistance(a, b).squareRoot() }
 
     static func squaredDistance(_ a: [Double], _ b: [Double]) -> Double {
         var sum = 0.0
