@@ -1,1 +1,0 @@
-// The ShardMetrics module. See README.md, "Architecture".
