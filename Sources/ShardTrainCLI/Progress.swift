@@ -61,7 +61,7 @@ public final class ProgressPrinter: TrainingObserver {
 
     /// Writes one JSON object as a line on standard output.
     public func emitJSON(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: sanitized(object), options: [.sortedKeys]) else {
+        guard let data = try? JSONSerialization.data(withJSONObject: sanitized(object), options: [.sortedKeys, .withoutEscapingSlashes]) else {
             return
         }
         FileHandle.standardOutput.write(data + Data("\n".utf8))

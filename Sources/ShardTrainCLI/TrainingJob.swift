@@ -73,34 +73,14 @@ public enum TrainingJob {
         return rows == 0 ? 0 : Double(correct) / Double(rows)
     }
 
-    /// Writes the trained model as safetensors: one F64 tensor per layout entry, and metadata (all strings)
-    /// with the model kind, hyper-parameters, label encoding, feature names and the standardisation that
-    /// must be applied to new rows before `x·w + b`.
+    /// Writes the trained model (see `ModelFile` for the format).
     public static func saveModel(
         _ model: any Model, parameters: [Double], data: PreparedData, to path: String
     ) throws(ArtifactError) {
-        let tensors = model.layout.tensors.map { tensor in
-            SafetensorsFile.Tensor(name: tensor.name, shape: tensor.shape, values: Array(parameters[tensor.range]))
-        }
-        var metadata: [String: String] = [
-            "format": "shardtrain-model-v1",
-            "model": model.spec.kind.rawValue,
-            "l2": "\(model.spec.l2)",
-            "feature_count": "\(model.spec.featureCount)",
-            "feature_names": jsonString(data.dataset.featureNames),
-            "label_column": data.dataset.labelName,
-            "label_encoding": data.labelEncoding?.rawValue ?? "none",
-            "standardized": data.standardization == nil ? "false" : "true",
-        ]
-        if let standardization = data.standardization {
-            metadata["standardization_mean"] = jsonString(standardization.means)
-            metadata["standardization_std"] = jsonString(standardization.standardDeviations)
-        }
-        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
-    }
-
-    private static func jsonString<T: Encodable>(_ value: T) -> String {
-        // Arrays of strings and finite doubles always encode.
-        String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
+        try ModelFile(
+            spec: model.spec, parameters: parameters, featureNames: data.dataset.featureNames,
+            labelName: data.dataset.labelName, labelEncoding: data.labelEncoding?.rawValue,
+            standardization: data.standardization
+        ).write(to: path)
     }
 }

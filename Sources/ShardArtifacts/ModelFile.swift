@@ -1,0 +1,128 @@
+import Foundation
+import ShardData
+import ShardModels
+
+/// A trained model on disk: safetensors with one F64 tensor per layout entry and string metadata.
+///
+/// Metadata keys (all values are strings, as safetensors requires):
+///
+///     format                 "shardtrain-model-v1"
+///     model                  the model kind (logistic, svm, quantile, softmax, triplet, vae)
+///     spec                   the full ModelSpec as JSON (kind, feature count, l2 and every hyper-parameter)
+///     feature_names          JSON array of the training CSV's feature column names, in order
+///     label_column           the label column's name
+///     label_encoding         zeroOne, plusMinusOne or none (how binary labels were mapped)
+///     standardized           "true" or "false"
+///     standardization_mean   JSON array (only when standardized): subtract from each feature …
+///     standardization_std    JSON array: … then divide by this (a 0 is read as 1)
+///
+/// NumPy users: `safetensors.numpy.load_file(path)` gives the tensors; `json.loads(metadata["spec"])` the spec.
+public struct ModelFile: Sendable, Equatable {
+    public static let format = "shardtrain-model-v1"
+
+    public var spec: ModelSpec
+    public var parameters: [Double]
+    public var featureNames: [String]
+    public var labelName: String
+    /// "zeroOne", "plusMinusOne" or nil.
+    public var labelEncoding: String?
+    public var standardization: Standardization?
+
+    public init(
+        spec: ModelSpec, parameters: [Double], featureNames: [String], labelName: String, labelEncoding: String?,
+        standardization: Standardization?
+    ) {
+        self.spec = spec
+        self.parameters = parameters
+        self.featureNames = featureNames
+        self.labelName = labelName
+        self.labelEncoding = labelEncoding
+        self.standardization = standardization
+    }
+
+    /// Writes the file atomically.
+    public func write(to path: String) throws(ArtifactError) {
+        let model: any Model
+        do {
+            model = try spec.makeModel()
+        } catch {
+            throw .format(path: path, reason: "\(error)")
+        }
+        guard model.parameterCount == parameters.count else {
+            throw .format(path: path, reason: "\(parameters.count) parameters for a model with \(model.parameterCount)")
+        }
+        let tensors = model.layout.tensors.map { tensor in
+            SafetensorsFile.Tensor(name: tensor.name, shape: tensor.shape, values: Array(parameters[tensor.range]))
+        }
+        var metadata: [String: String] = [
+            "format": Self.format,
+            "model": spec.kind.rawValue,
+            "spec": Self.json(spec),
+            "feature_names": Self.json(featureNames),
+            "label_column": labelName,
+            "label_encoding": labelEncoding ?? "none",
+            "standardized": standardization == nil ? "false" : "true",
+        ]
+        if let standardization {
+            metadata["standardization_mean"] = Self.json(standardization.means)
+            metadata["standardization_std"] = Self.json(standardization.standardDeviations)
+        }
+        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
+    }
+
+    /// Reads a file written by `write`, checking that the tensors fit the spec's layout.
+    public static func read(from path: String) throws(ArtifactError) -> ModelFile {
+        let file = try SafetensorsFile.read(from: path)
+        let metadata = file.metadata
+        guard metadata["format"] == format else {
+            throw .format(path: path, reason: "metadata format is \(metadata["format"] ?? "missing"), expected \(format)")
+        }
+        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws(ArtifactError) -> T {
+            guard let text = metadata[key] else { throw .format(path: path, reason: "metadata has no \(key)") }
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            } catch {
+                throw .format(path: path, reason: "metadata \(key) is not valid: \(error)")
+            }
+        }
+        let spec = try decode(ModelSpec.self, "spec")
+        let featureNames = try decode([String].self, "feature_names")
+        let model: any Model
+        do {
+            model = try spec.makeModel()
+        } catch {
+            throw .format(path: path, reason: "\(error)")
+        }
+        var parameters: [Double] = []
+        for tensor in model.layout.tensors {
+            guard let stored = file.tensors.first(where: { $0.name == tensor.name }) else {
+                throw .format(path: path, reason: "tensor \(tensor.name) is missing")
+            }
+            guard stored.shape == tensor.shape else {
+                throw .format(path: path, reason: "tensor \(tensor.name) has shape \(stored.shape), expected \(tensor.shape)")
+            }
+            parameters += stored.values
+        }
+        var standardization: Standardization?
+        if metadata["standardized"] == "true" {
+            let means = try decode([Double].self, "standardization_mean")
+            let deviations = try decode([Double].self, "standardization_std")
+            do {
+                standardization = try Standardization(means: means, standardDeviations: deviations)
+            } catch {
+                throw .format(path: path, reason: "\(error)")
+            }
+        }
+        let encoding = metadata["label_encoding"].flatMap { $0 == "none" ? nil : $0 }
+        return ModelFile(
+            spec: spec, parameters: parameters, featureNames: featureNames, labelName: metadata["label_column"] ?? "",
+            labelEncoding: encoding, standardization: standardization)
+    }
+
+    private static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Specs, names and finite numbers always encode.
+        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    }
+}
