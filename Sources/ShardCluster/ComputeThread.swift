@@ -19,6 +19,7 @@ final class ComputeThread {
     private struct Letters: Sendable {
         var parameters: [Double]?
         var context = RoundContext(seed: 0, round: 0)
+        var batchStep: Int?
         var outcome: Outcome?
         var stop = false
     }
@@ -56,10 +57,10 @@ final class ComputeThread {
             guard (try? socket.send([[2]])) != nil else { return }
             while true {
                 guard (try? socket.receive(.indefinitely)) != nil else { return }
-                let (parameters, context, stop) = mailbox.withLock { box in
+                let (parameters, context, batchStep, stop) = mailbox.withLock { box in
                     let taken = box.parameters
                     box.parameters = nil
-                    return (taken, box.context, box.stop)
+                    return (taken, box.context, box.batchStep, box.stop)
                 }
                 if stop { return }
                 guard let parameters else { continue }
@@ -74,7 +75,8 @@ final class ComputeThread {
                     do {
                         outcome = .sums(
                             try computer.compute(
-                                parameters: parameters, context: context),
+                                parameters: parameters, context: context,
+                                isActive: Self.activeBlocks(shard.spec.schedule, context, batchStep)),
                             seconds: (ContinuousClock.now - start).seconds)
                     } catch {
                         outcome = .failed("\(error)")
@@ -93,11 +95,27 @@ final class ComputeThread {
 
     deinit { stop() }
 
+    /// The membership test of a round's blocks (every block when `batchStep` is nil). A step the job has
+    /// no schedule for selects nothing, and the coordinator then reports the missing sums.
+    private static func activeBlocks(_ schedule: BatchSchedule?, _ context: RoundContext, _ batchStep: Int?)
+        -> (Int) -> Bool
+    {
+        let request = RoundRequest(round: context.round, smoothing: context.smoothing, batchStep: batchStep)
+        let mask: [Bool]?
+        do {
+            mask = try activeMask(schedule, request)
+        } catch {
+            return { _ in false }
+        }
+        return { mask?[$0] ?? true }
+    }
+
     /// Hands the parameters of a round to the compute thread.
-    func start(_ parameters: [Double], context: RoundContext) throws(ZMQError) {
+    func start(_ parameters: [Double], context: RoundContext, batchStep: Int?) throws(ZMQError) {
         mailbox.withLock {
             $0.parameters = parameters
             $0.context = context
+            $0.batchStep = batchStep
         }
         try signal.send([[0]], dontWait: true)
     }

@@ -26,12 +26,15 @@ public struct CoordinatorInstance: Sendable {
         public var deadAfter: Double
         /// How long to wait for all workers to join and be ready.
         public var joinTimeout: Double
+        /// Which blocks a mini-batch step uses (nil: full-batch rounds only).
+        public var schedule: BatchSchedule?
 
         public init(
             expectedWorkers: Int, jobID: UInt64, blockRows: [Int],
             makeJobSpec: @escaping @Sendable (Int, Range<Int>) -> JobSpec,
-            heartbeatInterval: Double, deadAfter: Double, joinTimeout: Double
+            heartbeatInterval: Double, deadAfter: Double, joinTimeout: Double, schedule: BatchSchedule? = nil
         ) {
+            self.schedule = schedule
             self.expectedWorkers = expectedWorkers
             self.jobID = jobID
             self.totalBlocks = blockRows.count
@@ -91,6 +94,8 @@ public struct CoordinatorInstance: Sendable {
     /// Frames dropped because they belonged to another job or an earlier round.
     public private(set) var staleFrames = 0
     private let startedAt: Double
+    /// The blocks taking part in the round in flight (nil = all).
+    private var activeMask: [Bool]?
 
     public init(configuration: Configuration, now: Double) {
         self.configuration = configuration
@@ -188,18 +193,28 @@ public struct CoordinatorInstance: Sendable {
         return directives
     }
 
-    /// Starts round `round` at `parameters` (only in the ready phase).
-    public mutating func startRound(_ round: Int, parameters: [Double], now: Double) -> [Directive] {
+    /// Starts a round at `parameters` under `request` (only in the ready phase).
+    public mutating func startRound(_ request: RoundRequest, parameters: [Double], now: Double) -> [Directive] {
+        let round = request.round
         guard phase == .ready else { return fail("round \(round) requested in phase \(phase)") }
+        do {
+            activeMask = try ShardEngine.activeMask(configuration.schedule, request)
+        } catch {
+            return fail("\(error)")
+        }
         phase = .round(round)
         var directives: [Directive] = []
         for index in workers.indices {
             workers[index].partials = nil
             workers[index].lastSent = now
-            directives.append(.send(to: workers[index].peer, .params(parameters), round: UInt64(round)))
+            let message = Message.params(
+                parameters, smoothing: request.smoothing, batchStep: request.batchStep.map { UInt64($0) })
+            directives.append(.send(to: workers[index].peer, message, round: UInt64(round)))
         }
         return directives
     }
+
+    private func isActive(_ block: Int) -> Bool { activeMask?[block] ?? true }
 
     /// Tells every worker to exit.
     public mutating func finish(reason: String) -> [Directive] {
@@ -274,14 +289,14 @@ public struct CoordinatorInstance: Sendable {
         }
         guard worker.partials == nil else { return fail("\(worker.name) sent partial sums twice in round \(round)") }
         let tree = ReductionTree(blockCount: configuration.totalBlocks)
-        let expected = tree.coveringNodes(of: worker.blocks)
+        let expected = tree.coveringNodes(of: worker.blocks).filter { tree.blocks(of: $0).contains(where: isActive) }
         let got = nodes.map { TreeNode(level: Int($0.level), index: Int($0.index)) }
         guard got == expected else {
             return fail("\(worker.name) sent sums for \(got) in round \(round), expected \(expected)")
         }
         var received: [TreeNode: [Double]] = [:]
         for (node, partial) in zip(got, nodes) {
-            let rows = tree.blocks(of: node).reduce(0) { $0 + configuration.blockRows[$1] }
+            let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + configuration.blockRows[$1] }
             guard Int(partial.rowCount) == rows else {
                 return fail("\(worker.name) reports \(partial.rowCount) rows for \(node), expected \(rows)")
             }
@@ -295,13 +310,14 @@ public struct CoordinatorInstance: Sendable {
         for worker in workers { all.merge(worker.partials!) { first, _ in first } }
         let sums: [Double]
         do {
-            sums = try tree.combine(all)
+            sums = try tree.combine(all, isActive: isActive)
         } catch {
             return fail("round \(round): \(error)")
         }
         phase = .ready
+        let rows = configuration.blockRows.indices.filter(isActive).reduce(0) { $0 + configuration.blockRows[$1] }
         let evaluation = Evaluation(
-            sums: sums, rowCount: configuration.blockRows.reduce(0, +),
+            sums: sums, rowCount: rows,
             workerTimings: workers.map { WorkerTiming(worker: $0.index, computeSeconds: $0.computeSeconds) })
         return [.roundComplete(evaluation)]
     }

@@ -47,7 +47,8 @@ public final class ClusterExecutor: Executor {
     /// Binds `bind` (e.g. `tcp://127.0.0.1:*`) and returns; call `waitForWorkers` next.
     public init(
         bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
-        seed: UInt64 = 0, logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false }
+        seed: UInt64 = 0, schedule: BatchSchedule? = nil, logger: Logger,
+        interrupted: @escaping @Sendable () -> Bool = { false }
     ) throws(ClusterError) {
         precondition(expectedWorkers >= 1)
         self.workerCount = expectedWorkers
@@ -82,9 +83,10 @@ public final class ClusterExecutor: Executor {
                     JobSpec(
                         model: spec, precision: precision, totalBlocks: totalBlocks, firstBlock: shard.lowerBound,
                         blockCount: shard.count, rowCount: shard.reduce(0) { $0 + blockRows[$1] },
-                        heartbeatInterval: heartbeat, deadAfter: deadAfter, seed: seed)
+                        heartbeatInterval: heartbeat, deadAfter: deadAfter, seed: seed, schedule: schedule)
                 },
-                heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout),
+                heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout,
+                schedule: schedule),
             now: Self.now())
     }
 
@@ -101,10 +103,10 @@ public final class ClusterExecutor: Executor {
         }
     }
 
-    public func evaluate(_ parameters: [Double], round: Int) throws(EngineError) -> Evaluation {
+    public func evaluate(_ parameters: [Double], request: RoundRequest) throws(EngineError) -> Evaluation {
         var result: Evaluation?
         do {
-            try carryOut(instance.startRound(round, parameters: parameters, now: Self.now()))
+            try carryOut(instance.startRound(request, parameters: parameters, now: Self.now()))
             try runUntil { directive in
                 if case .roundComplete(let evaluation) = directive {
                     result = evaluation

@@ -1,4 +1,5 @@
 import Foundation
+import ShardEngine
 import ShardModels
 import ShardNumerics
 
@@ -19,12 +20,15 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var deadAfter: Double
     /// The run's seed: with the round, block id and row it keys every random number a model draws.
     public var seed: UInt64
+    /// The mini-batch schedule shared with the coordinator (nil: full-batch rounds only).
+    public var schedule: BatchSchedule?
 
     public init(
         model: ModelSpec, precision: Precision, totalBlocks: Int, firstBlock: Int, blockCount: Int, rowCount: Int,
-        heartbeatInterval: Double, deadAfter: Double, seed: UInt64
+        heartbeatInterval: Double, deadAfter: Double, seed: UInt64, schedule: BatchSchedule? = nil
     ) {
         self.seed = seed
+        self.schedule = schedule
         self.model = model
         self.precision = precision
         self.totalBlocks = totalBlocks

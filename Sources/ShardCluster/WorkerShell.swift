@@ -174,11 +174,13 @@ public final class WorkerShell {
             case (.receiving(var shard), .blocks(let blocks)):
                 try shard.add(blocks)
                 state = .receiving(shard)
-            case (.ready(let compute, let index, nil), .params(let parameters, let smoothing)):
+            case (.ready(let compute, let index, nil), .params(let parameters, let smoothing, let batchStep)):
                 rounds += 1
                 state = .ready(compute, index, computing: frame.round)
                 do {
-                    try compute.start(parameters, context: RoundContext(seed: seed, round: Int(frame.round), smoothing: smoothing))
+                    try compute.start(
+                        parameters, context: RoundContext(seed: seed, round: Int(frame.round), smoothing: smoothing),
+                        batchStep: batchStep.map { Int(clamping: $0) })
                 } catch {
                     throw .transport("compute thread: \(error)")
                 }

@@ -10,8 +10,9 @@ public protocol Executor: AnyObject {
     var workerCount: Int { get }
     /// Total training rows.
     var rowCount: Int { get }
-    /// Evaluates the data-loss sums at `parameters`. `round` numbers the evaluation (1, 2, …).
-    func evaluate(_ parameters: [Double], round: Int) throws(EngineError) -> Evaluation
+    /// Evaluates the data-loss sums at `parameters` under `request` (round number, smoothing, and the
+    /// blocks taking part).
+    func evaluate(_ parameters: [Double], request: RoundRequest) throws(EngineError) -> Evaluation
 }
 
 /// The reduced sums of one round and how long each participant computed.
@@ -44,9 +45,14 @@ public struct WorkerTiming: Sendable, Equatable, Codable {
 public final class LocalExecutor: Executor {
     private let computer: BlockComputer
     private let seed: UInt64
+    private let schedule: BatchSchedule?
 
-    public init(model: any Model, blocks: [Block], threads: Int, seed: UInt64 = 0) throws(EngineError) {
+    /// `schedule` says which blocks a mini-batch step uses (nil: full-batch rounds only).
+    public init(model: any Model, blocks: [Block], threads: Int, seed: UInt64 = 0, schedule: BatchSchedule? = nil)
+        throws(EngineError)
+    {
         self.seed = seed
+        self.schedule = schedule
         computer = try BlockComputer(model: model, blocks: blocks, blockCount: blocks.count, threads: threads)
         precondition(computer.nodes == [computer.tree.root], "all blocks reduce to the root")
     }
@@ -54,14 +60,25 @@ public final class LocalExecutor: Executor {
     public var workerCount: Int { 0 }
     public var rowCount: Int { computer.rowCount }
 
-    public func evaluate(_ parameters: [Double], round: Int) throws(EngineError) -> Evaluation {
+    public func evaluate(_ parameters: [Double], request: RoundRequest) throws(EngineError) -> Evaluation {
         let start = ContinuousClock.now
-        let nodes = try computer.compute(parameters: parameters, context: RoundContext(seed: seed, round: round))
+        let mask = try activeMask(schedule, request)
+        let nodes = try computer.compute(
+            parameters: parameters,
+            context: RoundContext(seed: seed, round: request.round, smoothing: request.smoothing),
+            isActive: { mask?[$0] ?? true })
         let seconds = (ContinuousClock.now - start).seconds
         return Evaluation(
             sums: nodes[0].values, rowCount: nodes[0].rowCount,
             workerTimings: [WorkerTiming(worker: 0, computeSeconds: seconds)])
     }
+}
+
+/// The active blocks of a request: nil for a full-batch round.
+public func activeMask(_ schedule: BatchSchedule?, _ request: RoundRequest) throws(EngineError) -> [Bool]? {
+    guard let step = request.batchStep else { return nil }
+    guard let schedule else { throw .plan("round \(request.round) asks for mini-batch step \(step), but the job has no batch schedule") }
+    return schedule.activeMask(step: step)
 }
 
 extension Duration {

@@ -30,7 +30,8 @@ public final class ProgressPrinter: TrainingObserver {
             let workers = report.workerTimings.map { ["worker": $0.worker, "compute_seconds": $0.computeSeconds] as [String: Any] }
             emitJSON([
                 "event": "round", "round": report.round, "objective": report.objective,
-                "gradient_norm": report.gradientNorm, "best_objective": report.bestObjective,
+                "gradient_norm": report.gradientNorm, "smoothing": report.smoothing,
+                "batch_step": report.batchStep.map { $0 as Any } ?? NSNull(),
                 "rows_per_second": report.rowsPerSecond, "round_seconds": report.roundSeconds, "workers": workers,
             ])
         case .text:

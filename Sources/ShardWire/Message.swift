@@ -88,13 +88,14 @@ public enum Message: Sendable, Equatable {
     ///     blockCount u32 | rowCount u64
     case ready(blockCount: UInt32, rowCount: UInt64)
 
-    /// Coordinator → worker, once per round (the header's `round`): the current parameter vector and the
+    /// Coordinator → worker, once per round (the header's `round`): the current parameter vector, the
     /// smoothing μ ≥ 0 of non-smooth losses for this round (0 = exact loss; set during continuation
-    /// solves). The worker replies `partials` for the same round; the coordinator waits for every worker,
-    /// declaring one dead after `deadAfter` of silence.
+    /// solves), and which blocks take part: all of them (`batchStep` nil), or the mini-batch of step
+    /// `batchStep` of the job's batch schedule. The worker replies `partials` for the same round; the
+    /// coordinator waits for every worker, declaring one dead after `deadAfter` of silence.
     ///
-    ///     count u32 | count × f64, all finite | smoothing f64, finite, ≥ 0
-    case params([Double], smoothing: Double = 0)
+    ///     count u32 | count × f64, all finite | smoothing f64, finite, ≥ 0 | batchStep u64 (2^64−1 = all)
+    case params([Double], smoothing: Double = 0, batchStep: UInt64? = nil)
 
     /// Worker → coordinator, reply to `params` with the same round: the reduction-tree nodes this worker
     /// computed and the wall time it spent. All nodes carry the same number of values (`width`).

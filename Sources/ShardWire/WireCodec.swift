@@ -39,6 +39,9 @@ public struct WireCodec: Sendable {
     /// The protocol version this build speaks.
     public static let protocolVersion: UInt16 = 1
 
+    /// The `params.batchStep` value that means "every block" (a full-batch round).
+    static let allBlocks = UInt64.max
+
     /// The largest payload accepted, in bytes (at most `UInt32.max`, the header's limit).
     public let maxPayloadBytes: Int
     /// The largest string field accepted, in UTF-8 bytes (at most `UInt32.max`).
@@ -97,11 +100,14 @@ public struct WireCodec: Sendable {
             return size
         case .ready:
             return 4 + 8
-        case .params(let values, let smoothing):
+        case .params(let values, let smoothing, let batchStep):
             try checkFitsUInt32(values.count, "params count")
             try checkFinite(values, "params")
             try checkSmoothing(smoothing)
-            return 4 + 8 * values.count + 8
+            if batchStep == Self.allBlocks {
+                throw .invalidValue(field: "params.batchStep", expected: "< 2^64 − 1", found: "\(Self.allBlocks)")
+            }
+            return 4 + 8 * values.count + 8 + 8
         case .partials(let computeSeconds, let nodes):
             try checkComputeSeconds(computeSeconds)
             try checkFitsUInt32(nodes.count, "partials nodeCount")
@@ -156,10 +162,11 @@ public struct WireCodec: Sendable {
         case .ready(let blockCount, let rowCount):
             writer.write(blockCount)
             writer.write(rowCount)
-        case .params(let values, let smoothing):
+        case .params(let values, let smoothing, let batchStep):
             writer.write(UInt32(values.count))
             writer.write(values: values)
             writer.write(smoothing)
+            writer.write(batchStep ?? Self.allBlocks)
         case .partials(let computeSeconds, let nodes):
             writer.write(computeSeconds)
             writer.write(UInt32(nodes.count))
@@ -258,7 +265,8 @@ public struct WireCodec: Sendable {
             try checkFinite(values, "params")
             let smoothing = try reader.readDouble("params.smoothing")
             try checkSmoothing(smoothing)
-            return .params(values, smoothing: smoothing)
+            let batchStep = try reader.read(UInt64.self, "params.batchStep")
+            return .params(values, smoothing: smoothing, batchStep: batchStep == Self.allBlocks ? nil : batchStep)
         case .partials:
             return try decodePartials(from: &reader)
         case .heartbeat:

@@ -84,8 +84,8 @@ struct ClusterSocketTests {
         let local = try LocalExecutor(model: model, blocks: blocks, threads: 1)
         for round in 1...3 {
             let parameters = (0..<5).map { Double($0 + round) * 0.37 - 1 }
-            let remote = try coordinator.evaluate(parameters, round: round)
-            let expected = try local.evaluate(parameters, round: round)
+            let remote = try coordinator.evaluate(parameters, request: RoundRequest(round: round))
+            let expected = try local.evaluate(parameters, request: RoundRequest(round: round))
             #expect(remote.sums.map(\.bitPattern) == expected.sums.map(\.bitPattern), "round \(round)")
             #expect(remote.rowCount == 7 * 33)
             #expect(remote.workerTimings.map(\.worker) == [0, 1])

@@ -79,7 +79,7 @@ struct CoordinatorInstanceTests {
     func roundReducesInTreeOrder() throws {
         var coordinator = Self.readyInstance()
         #expect(coordinator.phase == .ready)
-        let sends = coordinator.startRound(1, parameters: [0.5, -1, 2], now: 1)
+        let sends = coordinator.startRound(RoundRequest(round: 1), parameters: [0.5, -1, 2], now: 1)
         #expect(sends.count == 2)
         let tree = ReductionTree(blockCount: 5)
         func values(_ node: TreeNode) -> [Double] { [Double(node.level) + 0.1, Double(node.index) * 1e-17, 1] }
@@ -112,7 +112,7 @@ struct CoordinatorInstanceTests {
         #expect(coordinator.phase == .ready)
 
         // Partial sums of an old round are dropped and counted, never applied.
-        _ = coordinator.startRound(2, parameters: [0, 0, 0], now: 2)
+        _ = coordinator.startRound(RoundRequest(round: 2), parameters: [0, 0, 0], now: 2)
         let stale = coordinator.received(
             Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: partials(0..<2))), from: [1],
             now: 2.1)
@@ -129,7 +129,7 @@ struct CoordinatorInstanceTests {
     @Test("a silent worker is declared dead after deadAfter seconds, naming the worker and the round")
     func silentWorkerFails() {
         var coordinator = Self.readyInstance()
-        _ = coordinator.startRound(7, parameters: [0, 0, 0], now: 1)
+        _ = coordinator.startRound(RoundRequest(round: 7), parameters: [0, 0, 0], now: 1)
         // Worker 1 keeps talking, worker 0 does not.
         _ = coordinator.received(Frame(jobID: Self.job, message: .heartbeat), from: [2], now: 3.5)
         #expect(Self.failures(coordinator.tick(now: 3.2)).isEmpty)
@@ -173,7 +173,7 @@ struct CoordinatorInstanceTests {
     @Test("frames of another job are dropped")
     func otherJobDropped() {
         var coordinator = Self.readyInstance()
-        _ = coordinator.startRound(1, parameters: [0, 0, 0], now: 1)
+        _ = coordinator.startRound(RoundRequest(round: 1), parameters: [0, 0, 0], now: 1)
         let directives = coordinator.received(
             Frame(jobID: 5, round: 1, message: .partials(computeSeconds: 0, nodes: [])), from: [1], now: 1.1)
         #expect(Self.failures(directives).isEmpty)

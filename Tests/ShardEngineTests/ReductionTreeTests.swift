@@ -139,9 +139,9 @@ struct BlockComputerTests {
         let blocks = try Self.blocks(rows: 1000, columns: 7, blockRows: 64, precision: precision)
         let model = LogisticRegression(featureCount: 7, l2: 0.1)
         let parameters = (0..<8).map { Double($0) * 0.1 - 0.3 }
-        let reference = try LocalExecutor(model: model, blocks: blocks, threads: 1).evaluate(parameters, round: 1)
+        let reference = try LocalExecutor(model: model, blocks: blocks, threads: 1).evaluate(parameters, request: RoundRequest(round: 1))
         for threads in [2, 4] {
-            let other = try LocalExecutor(model: model, blocks: blocks, threads: threads).evaluate(parameters, round: 1)
+            let other = try LocalExecutor(model: model, blocks: blocks, threads: threads).evaluate(parameters, request: RoundRequest(round: 1))
             #expect(other.sums.map(\.bitPattern) == reference.sums.map(\.bitPattern))
         }
         let tree = ReductionTree(blockCount: blocks.count)

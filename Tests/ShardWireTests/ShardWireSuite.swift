@@ -87,7 +87,8 @@ enum RandomFrames {
         case .params:
             return .params(
                 (0..<Int.random(in: 0...40, using: &rng)).map { _ in finiteDouble(&rng) },
-                smoothing: Bool.random(using: &rng) ? 0 : abs(finiteDouble(&rng)))
+                smoothing: Bool.random(using: &rng) ? 0 : abs(finiteDouble(&rng)),
+                batchStep: Bool.random(using: &rng) ? nil : UInt64.random(in: 0..<UInt64.max, using: &rng))
         case .partials:
             let width = Int.random(in: 0...6, using: &rng)
             let count = width == 0 ? 0 : Int.random(in: 0...5, using: &rng)
@@ -119,8 +120,9 @@ func sameBits(_ lhs: Frame, _ rhs: Frame) -> Bool {
                 left.level == right.level && left.index == right.index && left.rowCount == right.rowCount
                     && left.values.map(\.bitPattern) == right.values.map(\.bitPattern)
             }
-    case (.params(let left, let leftSmoothing), .params(let right, let rightSmoothing)):
+    case (.params(let left, let leftSmoothing, let leftStep), .params(let right, let rightSmoothing, let rightStep)):
         return left.map(\.bitPattern) == right.map(\.bitPattern) && leftSmoothing.bitPattern == rightSmoothing.bitPattern
+            && leftStep == rightStep
     default:
         return lhs.message == rhs.message
     }
@@ -283,22 +285,24 @@ struct ShardWireSuite {
     func invalidSmoothing(smoothing: Double) throws {
         #expect(throws: WireError.self) { try codec.encode(Frame(jobID: 1, message: .params([1], smoothing: smoothing))) }
         var bytes = try codec.encode(Frame(jobID: 1, message: .params([1], smoothing: 0.5)))
-        withUnsafeBytes(of: smoothing.bitPattern.littleEndian) { bytes.replaceSubrange((bytes.count - 8)..., with: $0) }
+        withUnsafeBytes(of: smoothing.bitPattern.littleEndian) {
+            bytes.replaceSubrange((bytes.count - 16)..<(bytes.count - 8), with: $0)
+        }
         #expect(throws: WireError.self) { try codec.decode(bytes) }
     }
 
     @Test("payloads above the configured limit are rejected on both sides")
     func payloadLimit() throws {
         let small = WireCodec(maxPayloadBytes: 100)
-        let frame = Frame(jobID: 1, round: 1, message: .params(Array(repeating: 1.0, count: 20)))  // 4 + 160 + 8 = 172 bytes
-        #expect(throws: WireError.payloadTooLarge(bytes: 172, limit: 100)) { try small.encode(frame) }
+        let frame = Frame(jobID: 1, round: 1, message: .params(Array(repeating: 1.0, count: 20)))  // 4 + 160 + 8 + 8 = 180 bytes
+        #expect(throws: WireError.payloadTooLarge(bytes: 180, limit: 100)) { try small.encode(frame) }
         let bytes = try codec.encode(frame)
-        #expect(throws: WireError.payloadTooLarge(bytes: 172, limit: 100)) { try small.decode(bytes) }
+        #expect(throws: WireError.payloadTooLarge(bytes: 180, limit: 100)) { try small.decode(bytes) }
         // A lying length field is checked against the limit before anything else is read.
         #expect(throws: WireError.payloadTooLarge(bytes: Int(UInt32.max), limit: 100)) {
             try small.decode(frameBytes(type: 6, declaredLength: .max, payload: []))
         }
-        let exact = Frame(jobID: 1, round: 1, message: .params(Array(repeating: 1.0, count: 11)))  // 4 + 88 + 8 = 100 bytes
+        let exact = Frame(jobID: 1, round: 1, message: .params(Array(repeating: 1.0, count: 10)))  // 4 + 80 + 8 + 8 = 100 bytes
         #expect(try small.decode(try small.encode(exact)) == exact)
     }
 
