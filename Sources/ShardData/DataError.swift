@@ -48,6 +48,15 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A selection of zero rows.
     case emptyRowSelection(source: String)
 
+    /// A class label that is not an integer in 0…classCount−1.
+    case invalidClassLabel(path: String, line: Int, column: Int, columnName: String, value: Double, classCount: Int?)
+    /// Fewer than two classes among the labels.
+    case tooFewClasses(path: String, classCount: Int)
+    /// A train/test split that leaves one side empty or asks for an impossible fraction.
+    case invalidSplit(detail: String)
+    /// A test set whose columns differ from the training set's.
+    case columnsDiffer(path: String, expected: [String], found: [String])
+
     /// A label that is not one of -1, 0, +1.
     case invalidBinaryLabel(path: String, line: Int, column: Int, columnName: String, value: Double)
     /// A label that contradicts the encoding set by an earlier label (a 0 after a -1, or a -1 after a 0).
@@ -114,6 +123,20 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "and \(position + 1) of the selection)"
         case .emptyRowSelection(let source):
             return "the row selection for \(source) is empty"
+        case .invalidClassLabel(let path, let line, let column, let columnName, let value, let classCount):
+            let range = classCount.map { "0…\($0 - 1)" } ?? "0, 1, 2, …"
+            return "\(path):\(line): column \(column) (\(quoted(columnName))): label \(formatted(value)) "
+                + "is not a class index (expected an integer in \(range))"
+        case .tooFewClasses(let path, let classCount):
+            return "\(path): the labels name \(classCount) class(es); at least 2 are needed"
+        case .invalidSplit(let detail):
+            return "invalid train/test split: \(detail)"
+        case .columnsDiffer(let path, let expected, let found):
+            let first = zip(expected, found).enumerated().first { $0.element.0 != $0.element.1 }
+            let detail =
+                first.map { "column \($0.offset + 1) is \(quoted($0.element.1)), expected \(quoted($0.element.0))" }
+                ?? "\(found.count) columns, expected \(expected.count)"
+            return "\(path): the columns differ from the training data: \(detail)"
         case .invalidBinaryLabel(let path, let line, let column, let columnName, let value):
             return "\(path):\(line): column \(column) (\(quoted(columnName))): label \(formatted(value)) "
                 + "is not a binary label (expected all labels in {0, 1} or all in {-1, +1})"

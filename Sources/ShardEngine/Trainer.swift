@@ -27,10 +27,14 @@ public enum OptimizerChoice: Sendable, Equatable {
 /// μ = initial, initial·factor, … down to `final` (each stage warm-started from the last), then report the
 /// exact (μ = 0) objective at the final point. The smoothed losses satisfy `F_μ ≤ F ≤ F_μ + c·μ` (c ≤ 1/2),
 /// so the final point is within `c·final` of the exact optimum plus the last stage's optimisation error.
+/// Stages before the last only provide a warm start, so they stop at a looser relative objective change
+/// (`stageTolerance`); the last stage uses the run's stopping criteria. After each stage the exact objective
+/// is evaluated (one round), and the stage end with the lowest exact objective is the result.
 public struct Continuation: Sendable, Equatable {
     public var initial: Double
     public var factor: Double
     public var final: Double
+    public var stageTolerance: Double = 1e-11
 
     public init(initial: Double, factor: Double = 0.1, final: Double) throws(EngineError) {
         guard initial.isFinite, final.isFinite, initial >= final, final > 0, factor > 0, factor < 1 else {
@@ -146,8 +150,14 @@ public struct Trainer {
         } else if let continuation = options.continuation {
             var reason = ""
             var converged = false
-            for (stage, smoothing) in continuation.stages.enumerated() {
-                var optimizer = try makeOptimizer(from: point)
+            var best: (point: [Double], value: Double)?
+            let stages = continuation.stages
+            for (stage, smoothing) in stages.enumerated() {
+                var stopping = options.stopping
+                if stage < stages.count - 1 {
+                    stopping.relativeObjectiveTolerance = max(stopping.relativeObjectiveTolerance, continuation.stageTolerance)
+                }
+                var optimizer = try makeOptimizer(from: point, stopping: stopping)
                 let remaining = options.maxRounds - loop.round - 1
                 guard remaining > 0 else {
                     reason = "reached the round limit (\(options.maxRounds)) in continuation stage \(stage + 1)"
@@ -158,7 +168,10 @@ public struct Trainer {
                 point = try lastPoint(of: optimizer)
                 (converged, reason) = Self.status(optimizer, maxRounds: options.maxRounds)
                 reason = "continuation stage \(stage + 1) (μ = \(smoothing)): \(reason)"
+                let exact = try loop.evaluate(point, RoundRequest(round: 0)).objective.value
+                if exact <= best?.value ?? .infinity { best = (point, exact) }
             }
+            if let best { point = best.point }
             outcome = (converged, reason)
         } else {
             var optimizer = try makeOptimizer(from: point)
@@ -193,13 +206,16 @@ public struct Trainer {
         return point
     }
 
-    private func makeOptimizer(from initial: [Double]) throws(EngineError) -> any Optimizer {
+    private func makeOptimizer(from initial: [Double], stopping: StoppingCriteria? = nil) throws(EngineError)
+        -> any Optimizer
+    {
+        let stopping = stopping ?? options.stopping
         do {
             switch options.optimizer {
             case .lbfgs(let memory):
-                return try LBFGS(initialPoint: initial, memory: memory, stopping: options.stopping)
+                return try LBFGS(initialPoint: initial, memory: memory, stopping: stopping)
             case .gradientDescent(let learningRate):
-                return try GradientDescent(initialPoint: initial, learningRate: learningRate, stopping: options.stopping)
+                return try GradientDescent(initialPoint: initial, learningRate: learningRate, stopping: stopping)
             case .sgd(let schedule, let momentum):
                 return try SGD(initialPoint: initial, schedule: schedule, momentum: momentum)
             case .adam(let schedule, let beta1, let beta2, let epsilon):

@@ -6,6 +6,7 @@ import ShardNumerics
 import ShardOptimizers
 
 extension ModelKind: ExpressibleByArgument {}
+extension PairObjective: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension LogFormat: ExpressibleByArgument {}
 
@@ -13,6 +14,16 @@ extension LogFormat: ExpressibleByArgument {}
 public enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
     case lbfgs
     case gd
+    case sgd
+    case adam
+    case adamw
+}
+
+/// Learning-rate schedule of the stochastic optimizers, as spelled on the command line.
+public enum ScheduleName: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case constant
+    case cosine
+    case step
 }
 
 /// Options of every command that trains (train, coordinator).
@@ -32,6 +43,33 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "L2 penalty (l2/2)·‖w‖² on weights (biases are not penalised).")
     public var l2: Double = 0.01
 
+    @Option(help: "quantile: quantile level τ ∈ (0, 1); repeat for a multi-quantile head (e.g. --tau 0.1 --tau 0.9).")
+    public var tau: [Double] = []
+
+    @Option(help: "logistic: focal loss with this γ ≥ 0 instead of BCE (α_t convention, see --focal-alpha).")
+    public var focalGamma: Double?
+
+    @Option(help: "logistic: focal α ∈ [0, 1], the weight of the positive class (1 − α for negatives).")
+    public var focalAlpha = 0.25
+
+    @Option(help: "logistic, softmax: per-class loss weights, 'balanced' (n / (K·n_c)) or a list 'w0,w1,…'.")
+    public var classWeight: String?
+
+    @Option(help: "softmax, triplet: number of classes K (default: largest label + 1).")
+    public var classes: Int?
+
+    @Option(help: "triplet: margin of the triplet or contrastive loss.")
+    public var margin = 1.0
+
+    @Option(help: "triplet, vae: width of the hidden ReLU layer (default: the linear variant).")
+    public var hidden: Int?
+
+    @Option(help: "triplet: embedding dimension; vae: latent dimension.")
+    public var dimension = 2
+
+    @Option(help: "triplet: how pairs are formed in a block: tripletRandom, tripletSemiHard or contrastive.")
+    public var pairs: PairObjective = .tripletSemiHard
+
     @Flag(help: "Z-score the features with the mean and population std of the training rows.")
     public var standardize = false
 
@@ -44,17 +82,54 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Threads per process for the blocks (0 = one per core).")
     public var threads = 0
 
-    @Option(help: "Optimizer: lbfgs (full-batch L-BFGS with a strong-Wolfe line search) or gd (gradient descent).")
-    public var optimizer: OptimizerName = .lbfgs
+    @Option(
+        help: """
+            Optimizer: lbfgs (full-batch L-BFGS with a strong-Wolfe line search), gd (gradient descent), or the \
+            mini-batch sgd, adam, adamw (default: lbfgs, or adam for triplet and vae).
+            """)
+    public var optimizer: OptimizerName?
 
-    @Option(help: "Step size of gradient descent.")
-    public var learningRate = 0.5
+    @Option(help: "Step size of gd, and the peak learning rate of sgd, adam and adamw (default 0.5 for gd, 0.01 otherwise).")
+    public var learningRate: Double?
+
+    @Option(help: "sgd: momentum coefficient (0 = plain SGD).")
+    public var momentum = 0.9
+
+    @Flag(help: "sgd: Nesterov momentum.")
+    public var nesterov = false
+
+    @Option(help: "adamw: decoupled weight decay λ on the weight tensors.")
+    public var weightDecay = 0.01
+
+    @Option(help: "sgd, adam, adamw: learning-rate schedule: constant, cosine (to 0 over --max-rounds) or step (×0.1 every third of the run).")
+    public var schedule: ScheduleName = .constant
+
+    @Option(help: "sgd, adam, adamw: linear warm-up steps.")
+    public var warmup = 0
+
+    @Option(help: "Blocks per mini-batch round for sgd, adam and adamw (default: 1).")
+    public var batchBlocks: Int?
+
+    @Option(help: "svm, quantile: smoothing μ of the first continuation stage (default: 1 for svm, the targets' mean absolute deviation for quantile).")
+    public var smoothingStart: Double?
+
+    @Option(help: "svm, quantile: smoothing μ of the last continuation stage, relative to the first.")
+    public var smoothingFinal = 1e-8
+
+    @Option(help: "Held-out rows: 0-based data-row indices of the same CSV.")
+    public var testRows: String?
+
+    @Option(help: "Held-out rows: this fraction of the rows, split off at random with --seed.")
+    public var testFraction: Double?
+
+    @Option(help: "Held-out rows: another CSV with the same columns.")
+    public var testData: String?
 
     @Option(help: "Curvature pairs kept by L-BFGS.")
     public var lbfgsMemory = 10
 
-    @Option(help: "Stop after this many rounds (objective evaluations).")
-    public var maxRounds = 1000
+    @Option(help: "Stop after this many rounds (objective evaluations, line-search trials included).")
+    public var maxRounds = 5000
 
     @Option(help: "Stop when the gradient's 2-norm is at most this.")
     public var gradientTolerance = 1e-8
@@ -81,7 +156,17 @@ public struct TrainingArguments: ParsableArguments {
         guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1, got \(blockRows)") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or positive") }
         guard maxRounds >= 1 else { throw ValidationError("--max-rounds must be at least 1") }
-        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be positive") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be positive")
+        }
+        let held = [testRows != nil, testFraction != nil, testData != nil].filter { $0 }.count
+        guard held <= 1 else { throw ValidationError("give at most one of --test-rows, --test-fraction, --test-data") }
+        if model == .quantile, tau.isEmpty { throw ValidationError("--model quantile needs --tau (one or more)") }
+        if model != .quantile, !tau.isEmpty { throw ValidationError("--tau applies to --model quantile only") }
+        if model == .vae, standardize {
+            throw ValidationError("--model vae models features in [0, 1] (binary cross-entropy); drop --standardize")
+        }
+        if let batchBlocks, batchBlocks < 1 { throw ValidationError("--batch-blocks must be at least 1") }
         guard lbfgsMemory >= 1 else { throw ValidationError("--lbfgs-memory must be at least 1") }
         guard gradientTolerance >= 0, objectiveTolerance >= 0 else {
             throw ValidationError("tolerances must be non-negative")
@@ -90,15 +175,13 @@ public struct TrainingArguments: ParsableArguments {
 
     var dataConfiguration: DataConfiguration {
         DataConfiguration(
-            path: data, labelColumn: labelColumn, rowsPath: rows, standardize: standardize, precision: precision,
-            blockRows: blockRows)
+            path: data, labelColumn: labelColumn, rowsPath: rows, testRowsPath: testRows, testFraction: testFraction,
+            testDataPath: testData, seed: seed, standardize: standardize, precision: precision, blockRows: blockRows)
     }
 
-    var trainingOptions: TrainingOptions {
-        TrainingOptions(
-            optimizer: optimizer == .lbfgs ? .lbfgs(memory: lbfgsMemory) : .gradientDescent(learningRate: learningRate),
-            maxRounds: maxRounds,
-            stopping: StoppingCriteria(gradientTolerance: gradientTolerance, relativeObjectiveTolerance: objectiveTolerance))
+    /// The optimizer actually used: the explicit choice, or lbfgs (adam for the mini-batch models).
+    var optimizerName: OptimizerName {
+        optimizer ?? ((model == .triplet || model == .vae) ? .adam : .lbfgs)
     }
 }
 

@@ -33,16 +33,18 @@ public struct TrainCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
-        try runTraining(training, workers: workers, logger: logger) { model, prepared in
+        try runTraining(training, workers: workers, logger: logger) { model, prepared, schedule in
             if workers == 0 {
                 return (
                     try LocalExecutor(
-                        model: model, blocks: prepared.blocks, threads: training.threads, seed: training.seed), {}
+                        model: model, blocks: prepared.blocks, threads: training.threads, seed: training.seed,
+                        schedule: schedule), {}
                 )
             }
             let coordinator = try ClusterExecutor(
                 bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: prepared.blocks,
-                timing: cluster.timing, seed: training.seed, logger: logger, interrupted: { Interrupt.requested })
+                timing: cluster.timing, seed: training.seed, schedule: schedule, logger: logger,
+                interrupted: { Interrupt.requested })
             let children = try LocalWorkers(
                 count: workers, endpoint: coordinator.endpoint, threads: training.threads,
                 extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
@@ -88,10 +90,10 @@ public struct CoordinatorCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
-        try runTraining(training, workers: workers, logger: logger) { model, prepared in
+        try runTraining(training, workers: workers, logger: logger) { model, prepared, schedule in
             let coordinator = try ClusterExecutor(
                 bind: bind, expectedWorkers: workers, model: model, blocks: prepared.blocks, timing: cluster.timing,
-                seed: training.seed, logger: logger, interrupted: { Interrupt.requested })
+                seed: training.seed, schedule: schedule, logger: logger, interrupted: { Interrupt.requested })
             try coordinator.waitForWorkers()
             return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
         }
@@ -148,14 +150,15 @@ func makeLogger(_ label: String) -> Logger {
 /// The common path of `train` and `coordinator`: prepare, build the executor, train, report, save.
 func runTraining(
     _ arguments: TrainingArguments, workers: Int, logger: Logger,
-    makeExecutor: (any Model, PreparedData) throws -> (any Executor, () -> Void)
+    makeExecutor: (any Model, PreparedData, BatchSchedule?) throws -> (any Executor, () -> Void)
 ) throws {
     let prepared: PreparedData
     let model: any Model
+    let options: TrainingOptions
     do {
-        prepared = try TrainingJob.prepare(arguments.dataConfiguration, for: arguments.model)
-        model = try ModelSpec(kind: arguments.model, featureCount: prepared.dataset.featureCount, l2: arguments.l2)
-            .makeModel()
+        prepared = try TrainingJob.prepare(arguments.dataConfiguration, for: arguments.model, classCount: arguments.classes)
+        model = try arguments.modelSpec(for: prepared).makeModel()
+        options = try arguments.trainingOptions(for: model, prepared: prepared)
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)
@@ -164,9 +167,9 @@ func runTraining(
     let result: TrainingResult
     let start = ContinuousClock.now
     do {
-        let (executor, finish) = try makeExecutor(model, prepared)
+        let (executor, finish) = try makeExecutor(model, prepared, options.batch)
         defer { finish() }
-        result = try Trainer(model: model, executor: executor, options: arguments.trainingOptions)
+        result = try Trainer(model: model, executor: executor, options: options)
             .run(observer: progress, shouldStop: { Interrupt.requested })
     } catch {
         progress.finishLiveLine()
@@ -176,13 +179,14 @@ func runTraining(
     }
     progress.finishLiveLine()
     let wall = (ContinuousClock.now - start).seconds
-    let accuracy = try? TrainingJob.accuracy(of: model, on: prepared.blocks, parameters: result.parameters)
+    let isClassifier = [.logistic, .svm, .softmax].contains(model.spec.kind)
+    let accuracy = isClassifier ? try? TrainingJob.accuracy(of: model, on: prepared.blocks, parameters: result.parameters) : nil
     let summary = RunSummary(
         model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
         dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
         gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
         trainAccuracy: accuracy, wallSeconds: wall, parametersSHA256: Digest.parametersSHA256(result.parameters),
-        parameters: result.parameters, optimizer: arguments.optimizer.rawValue,
+        parameters: result.parameters, optimizer: arguments.optimizerName.rawValue,
         precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
         features: prepared.dataset.featureCount, blockRows: arguments.blockRows, blocks: prepared.blocks.count,
         dataFile: arguments.data)

@@ -11,55 +11,113 @@ public struct DataConfiguration: Sendable, Equatable {
     public var labelColumn: String?
     /// A file of 0-based data-row indices to train on, in that order (all rows when nil).
     public var rowsPath: String?
+    /// Held-out rows: a file of row indices of the same CSV, …
+    public var testRowsPath: String?
+    /// … or a fraction of the (selected) rows, split off with `seed`, …
+    public var testFraction: Double?
+    /// … or another CSV with the same columns.
+    public var testDataPath: String?
+    public var seed: UInt64
     public var standardize: Bool
     public var precision: Precision
     public var blockRows: Int
 
     public init(
-        path: String, labelColumn: String? = nil, rowsPath: String? = nil, standardize: Bool = false,
+        path: String, labelColumn: String? = nil, rowsPath: String? = nil, testRowsPath: String? = nil,
+        testFraction: Double? = nil, testDataPath: String? = nil, seed: UInt64 = 0, standardize: Bool = false,
         precision: Precision = .float64, blockRows: Int = 128
     ) {
         self.path = path
         self.labelColumn = labelColumn
         self.rowsPath = rowsPath
+        self.testRowsPath = testRowsPath
+        self.testFraction = testFraction
+        self.testDataPath = testDataPath
+        self.seed = seed
         self.standardize = standardize
         self.precision = precision
         self.blockRows = blockRows
     }
 }
 
-/// The training data after selection, label encoding and standardisation, cut into blocks.
+/// The training (and optional test) data after selection, label checks and encoding and standardisation,
+/// the training rows cut into blocks.
 public struct PreparedData: Sendable {
     public var dataset: Dataset
+    public var test: Dataset?
     public var standardization: Standardization?
     /// How binary labels were encoded (nil for models whose labels are not binary).
     public var labelEncoding: BinaryLabelEncoding?
+    /// Number of classes (softmax, triplet), from `--classes` or the labels.
+    public var classCount: Int?
     public var blocks: [Block]
+    public var precision: Precision
+    public var blockRows: Int
+
+    /// The test rows in blocks of the same size and precision (for metrics).
+    public func testBlocks() throws(DataError) -> [Block]? {
+        try test?.makeBlocks(blockRows: blockRows, precision: precision)
+    }
 }
 
 /// Steps of a training run that do not depend on the executor: load and prepare the data, and turn the
 /// result into the summary and model files.
 public enum TrainingJob {
-    /// Reads the CSV, selects rows, checks and encodes the labels for `kind`, standardises, cuts blocks.
-    public static func prepare(_ configuration: DataConfiguration, for kind: ModelKind) throws(DataError) -> PreparedData {
-        var dataset = try CSVReader.read(path: configuration.path, labelColumn: configuration.labelColumn)
+    /// Reads the CSV, selects training and test rows, checks and encodes the labels for `kind`, fits the
+    /// standardisation on the training rows only and applies it to both, cuts the training rows into blocks.
+    public static func prepare(_ configuration: DataConfiguration, for kind: ModelKind, classCount declared: Int? = nil)
+        throws(DataError) -> PreparedData
+    {
+        let all = try CSVReader.read(path: configuration.path, labelColumn: configuration.labelColumn)
+        var train = all
+        var test: Dataset?
         if let rowsPath = configuration.rowsPath {
-            dataset = try dataset.selectingRows(try RowIndices.read(path: rowsPath))
+            train = try all.selectingRows(try RowIndices.read(path: rowsPath))
+        }
+        if let testRowsPath = configuration.testRowsPath {
+            test = try all.selectingRows(try RowIndices.read(path: testRowsPath))
+        }
+        if let fraction = configuration.testFraction {
+            let split = try TrainTestSplit(rowCount: train.rowCount, testFraction: fraction, seed: configuration.seed)
+            test = try train.selectingRows(split.testRows)
+            train = try train.selectingRows(split.trainRows)
+        }
+        if let testPath = configuration.testDataPath {
+            let other = try CSVReader.read(path: testPath, labelColumn: train.labelName)
+            guard other.featureNames == train.featureNames else {
+                throw .columnsDiffer(
+                    path: testPath, expected: train.featureNames + [train.labelName],
+                    found: other.featureNames + [other.labelName])
+            }
+            test = other
         }
         var encoding: BinaryLabelEncoding?
-        if case .binary(let wanted) = kind.labelKind {
+        var classCount: Int?
+        switch kind.labelKind {
+        case .binary(let wanted):
             let binary: BinaryLabelEncoding = wanted == .zeroOne ? .zeroOne : .plusMinusOne
-            dataset = try dataset.encodingBinaryLabels(as: binary)
+            train = try train.encodingBinaryLabels(as: binary)
+            test = try test?.encodingBinaryLabels(as: binary)
             encoding = binary
+        case .classIndex:
+            let count = try train.classCount(declared: declared)
+            _ = try test?.classCount(declared: count)
+            classCount = count
+        case .real, .ignored:
+            break
         }
         var standardization: Standardization?
         if configuration.standardize {
-            let fitted = Standardization.fit(to: dataset)
-            dataset = try fitted.apply(to: dataset)
+            let fitted = Standardization.fit(to: train)
+            train = try fitted.apply(to: train)
+            test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted
         }
-        let blocks = try dataset.makeBlocks(blockRows: configuration.blockRows, precision: configuration.precision)
-        return PreparedData(dataset: dataset, standardization: standardization, labelEncoding: encoding, blocks: blocks)
+        let blocks = try train.makeBlocks(blockRows: configuration.blockRows, precision: configuration.precision)
+        return PreparedData(
+            dataset: train, test: test, standardization: standardization, labelEncoding: encoding,
+            classCount: classCount, blocks: blocks, precision: configuration.precision,
+            blockRows: configuration.blockRows)
     }
 
     /// Fraction of training rows the model classifies correctly (computed on the coordinator).

@@ -1,0 +1,33 @@
+import ShardNumerics
+
+/// A seeded split of a dataset's rows into training and test rows.
+///
+/// The rows are put in the order of a Fisher–Yates permutation drawn from the counter-based generator keyed
+/// by `seed` (purpose 201); the last `⌈fraction · n⌉` rows of that order form the test set and the rest,
+/// in permutation order, the training set. The same seed and row count always give the same split.
+public struct TrainTestSplit: Sendable, Equatable {
+    public let trainRows: [Int]
+    public let testRows: [Int]
+
+    static let purpose = CounterRandom.Purpose(201)
+
+    public init(rowCount: Int, testFraction: Double, seed: UInt64) throws(DataError) {
+        guard testFraction > 0, testFraction < 1 else {
+            throw .invalidSplit(detail: "the test fraction must be strictly between 0 and 1, got \(testFraction)")
+        }
+        let testCount = Int((testFraction * Double(rowCount)).rounded(.up))
+        guard testCount >= 1, testCount < rowCount else {
+            throw .invalidSplit(
+                detail: "a test fraction of \(testFraction) of \(rowCount) rows leaves no training or no test rows")
+        }
+        var order = Array(0..<rowCount)
+        let random = CounterRandom(seed: seed, round: 0, block: 0, row: 0, purpose: Self.purpose)
+        var i = rowCount - 1
+        while i > 0 {
+            order.swapAt(i, random.index(i, below: i + 1))
+            i -= 1
+        }
+        trainRows = Array(order[..<(rowCount - testCount)])
+        testRows = Array(order[(rowCount - testCount)...])
+    }
+}
