@@ -9,67 +9,27 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case json
 }
 
-/// Prints a `RoundReport` per round: live line, plain line or JSON line.
-public final class ProgressPrinter: TrainingObserver {
-    private let format: LogFormat
-    private let live: Bool
-    private var liveLineOpen = false
-    /// Plain lines are throttled to one per `plainInterval` seconds (plus the last round).
-    private let plainInterval: Double
-    private var lastPlain = -Double.infinity
-
-    public init(format: LogFormat, live: Bool = isatty(STDOUT_FILENO) == 1, plainInterval: Double = 0) {
-        self.format = format
-        self.live = live && format == .text
-        self.plainInterval = plainInterval
+/// The JSON-lines form of progress, shared by `--log-format json` and the progress publisher.
+public enum ProgressJSON {
+    /// `{"event": "round", "round": …, "objective": …, "gradient_norm": …, "smoothing": …, "batch_step": …,
+    /// "rows_per_second": …, "round_seconds": …, "workers": [{"worker": i, "compute_seconds": s}, …]}`
+    public static func round(_ report: RoundReport) -> [String: Any] {
+        let workers = report.workerTimings.map { ["worker": $0.worker, "compute_seconds": $0.computeSeconds] as [String: Any] }
+        return [
+            "event": "round", "round": report.round, "objective": report.objective,
+            "gradient_norm": report.gradientNorm, "smoothing": report.smoothing,
+            "batch_step": report.batchStep.map { $0 as Any } ?? NSNull(),
+            "rows_per_second": report.rowsPerSecond, "round_seconds": report.roundSeconds, "workers": workers,
+        ]
     }
 
-    public func roundFinished(_ report: RoundReport) {
-        switch format {
-        case .json:
-            let workers = report.workerTimings.map { ["worker": $0.worker, "compute_seconds": $0.computeSeconds] as [String: Any] }
-            emitJSON([
-                "event": "round", "round": report.round, "objective": report.objective,
-                "gradient_norm": report.gradientNorm, "smoothing": report.smoothing,
-                "batch_step": report.batchStep.map { $0 as Any } ?? NSNull(),
-                "rows_per_second": report.rowsPerSecond, "round_seconds": report.roundSeconds, "workers": workers,
-            ])
-        case .text:
-            let workers = report.workerTimings.map { "w\($0.worker) \(milliseconds($0.computeSeconds))" }
-                .joined(separator: " ")
-            let line =
-                "round \(report.round)  objective \(format12(report.objective))  |g| \(scientific(report.gradientNorm))  "
-                + "\(compact(report.rowsPerSecond)) rows/s  compute [\(workers)]"
-            if live {
-                FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + line).utf8))
-                liveLineOpen = true
-            } else if report.roundSeconds >= 0 {
-                let now = ProcessInfo.processInfo.systemUptime
-                guard now - lastPlain >= plainInterval else { return }
-                lastPlain = now
-                print(line)
-            }
-        }
-    }
-
-    /// Ends the live line before other output.
-    public func finishLiveLine() {
-        if liveLineOpen {
-            print("")
-            liveLineOpen = false
-        }
-    }
-
-    /// Writes one JSON object as a line on standard output.
-    public func emitJSON(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: sanitized(object), options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return
-        }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    /// One line of UTF-8 JSON (sorted keys, no trailing newline); non-finite numbers become strings.
+    public static func line(_ object: [String: Any]) -> Data? {
+        try? JSONSerialization.data(withJSONObject: sanitized(object), options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
     /// JSON has no non-finite numbers: write them as the strings "Infinity", "-Infinity", "NaN".
-    private func sanitized(_ value: Any) -> Any {
+    private static func sanitized(_ value: Any) -> Any {
         switch value {
         case let number as Double where !number.isFinite:
             return number.isNaN ? "NaN" : (number > 0 ? "Infinity" : "-Infinity")
@@ -80,6 +40,83 @@ public final class ProgressPrinter: TrainingObserver {
         default:
             return value
         }
+    }
+}
+
+/// Prints a `RoundReport` per round: live line on a terminal (at most 20 updates a second), a plain line
+/// otherwise, or a JSON line.
+public final class ProgressPrinter: TrainingObserver {
+    private let format: LogFormat
+    private let live: Bool
+    private var pendingLiveLine: String?
+    private var lastLiveUpdate = -Double.infinity
+    private var liveLineOpen = false
+
+    public init(format: LogFormat, live: Bool = isatty(STDOUT_FILENO) == 1) {
+        self.format = format
+        self.live = live && format == .text
+    }
+
+    public func roundFinished(_ report: RoundReport) {
+        switch format {
+        case .json:
+            emitJSON(ProgressJSON.round(report))
+        case .text:
+            let line = Self.text(report)
+            guard live else {
+                print(line)
+                return
+            }
+            pendingLiveLine = line
+            let now = ProcessInfo.processInfo.systemUptime
+            if now - lastLiveUpdate >= 0.05 {
+                lastLiveUpdate = now
+                flushLiveLine()
+            }
+        }
+    }
+
+    static func text(_ report: RoundReport) -> String {
+        let workers = report.workerTimings.map { "w\($0.worker) \(milliseconds($0.computeSeconds))" }.joined(separator: " ")
+        var line =
+            "round \(report.round)  objective \(format12(report.objective))  |g| \(scientific(report.gradientNorm))  "
+            + "\(compact(report.rowsPerSecond)) rows/s  compute [\(workers)]"
+        if report.smoothing > 0 { line += "  μ \(scientific(report.smoothing))" }
+        if let step = report.batchStep { line += "  step \(step)" }
+        return line
+    }
+
+    private func flushLiveLine() {
+        guard let line = pendingLiveLine else { return }
+        FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + line).utf8))
+        pendingLiveLine = nil
+        liveLineOpen = true
+    }
+
+    /// Shows the last round and ends the live line before other output.
+    public func finishLiveLine() {
+        flushLiveLine()
+        if liveLineOpen {
+            print("")
+            liveLineOpen = false
+        }
+    }
+
+    /// Writes one JSON object as a line on standard output.
+    public func emitJSON(_ object: [String: Any]) {
+        guard let data = ProgressJSON.line(object) else { return }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+}
+
+/// Passes every report to several observers (display, publisher).
+public struct ProgressFanOut: TrainingObserver {
+    public let observers: [any TrainingObserver]
+
+    public init(_ observers: [any TrainingObserver]) { self.observers = observers }
+
+    public func roundFinished(_ report: RoundReport) {
+        for observer in observers { observer.roundFinished(report) }
     }
 }
 

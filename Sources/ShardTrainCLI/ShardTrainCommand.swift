@@ -6,7 +6,8 @@ public struct ShardTrainCommand: ParsableCommand {
         commandName: "shardtrain",
         abstract: "Deterministic data-parallel training of classic ML models over ZeroMQ.",
         subcommands: [
-            TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, LossCommand.self, BenchCommand.self,
+            TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, WatchCommand.self, LossCommand.self,
+            BenchCommand.self,
         ]
     )
 

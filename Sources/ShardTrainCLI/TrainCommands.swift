@@ -183,13 +183,24 @@ func runTraining(
         throw ExitCode(1)
     }
     let progress = ProgressPrinter(format: arguments.logFormat)
+    var publisher: ProgressPublisher?
+    if let endpoint = arguments.progressEndpoint {
+        do {
+            publisher = try ProgressPublisher(bind: endpoint)
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+        logger.info("publishing progress on \(publisher!.endpoint)")
+    }
+    let observer = ProgressFanOut([progress] + (publisher.map { [PublishingObserver(publisher: $0)] } ?? []))
     let result: TrainingResult
     let start = ContinuousClock.now
     do {
         let (executor, finish) = try makeExecutor(model, prepared, options.batch)
         defer { finish() }
         result = try Trainer(model: model, executor: executor, options: options)
-            .run(observer: progress, shouldStop: { Interrupt.requested })
+            .run(observer: observer, shouldStop: { Interrupt.requested })
     } catch {
         progress.finishLiveLine()
         let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
@@ -216,6 +227,12 @@ func runTraining(
         logger.error("\(error)")
         throw ExitCode(1)
     }
+    if let publisher, let data = try? summary.jsonData(),
+        var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    {
+        object["event"] = "summary"
+        if let line = ProgressJSON.line(object) { publisher.publish(topic: "summary", line: line) }
+    }
     switch arguments.logFormat {
     case .json:
         if let data = try? summary.jsonData(),
@@ -235,5 +252,14 @@ func runTraining(
               train accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "n/a"), wall \(String(format: "%.3f", wall)) s
               parameters sha256 \(summary.parametersSHA256)
             """)
+    }
+}
+
+/// Sends each round to the progress publisher's subscribers.
+struct PublishingObserver: TrainingObserver {
+    let publisher: ProgressPublisher
+
+    func roundFinished(_ report: RoundReport) {
+        if let line = ProgressJSON.line(ProgressJSON.round(report)) { publisher.publish(topic: "round", line: line) }
     }
 }

@@ -167,6 +167,38 @@ struct TrainingEndToEndTests {
         for pid in Set(pids) { #expect(!processIsAlive(pid), "worker \(pid) still running") }
     }
 
+    @Test("shardtrain watch follows the progress a run publishes and ends with its summary")
+    func watchFollowsProgress() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let summaryPath = directory.path("summary.json")
+        let train = try ChildProcess(
+            [
+                "train", "--workers", "1", "--data",
+                ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
+                "--optimizer", "gd", "--learning-rate", "1e-5", "--max-rounds", "3000", "--gradient-tolerance", "0",
+                "--objective-tolerance", "0", "--progress-endpoint", "tcp://127.0.0.1:*", "--summary-json", summaryPath,
+            ], directory: directory.url)
+        var endpoint: String?
+        _ = train.waitForOutput(timeout: 60) { _, stderr in
+            guard let range = stderr.range(of: "publishing progress on ") else { return false }
+            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+            return true
+        }
+        let bound = try #require(endpoint, "no progress endpoint in: \(train.stderr)")
+        let watch = try ChildProcess(
+            ["watch", "--connect", bound, "--log-format", "json", "--timeout", "60"], directory: directory.url)
+        #expect(train.wait(timeout: 120) == 0, "\(train.stderr)")
+        #expect(watch.wait(timeout: 30) == 0, "\(watch.stderr)")
+        let lines = watch.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("\"event\":\"round\"") }, "no round received: \(watch.stdout.prefix(500))")
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath))) as? [String: Any])
+        let hash = try #require(summary["parameters_sha256"] as? String)
+        #expect(lines.last?.contains("\"event\":\"summary\"") == true)
+        #expect(lines.last?.contains(hash) == true, "the watched summary names other parameters")
+    }
+
     @Test("a malformed CSV is reported with file, line and column, and exit status 1")
     func badDataIsReported() throws {
         let directory = try TemporaryDirectory()

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import ShardCluster
+
+/// `shardtrain watch`: follows the progress a training run publishes with --progress-endpoint.
+public struct WatchCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow a training run's progress from another terminal or host.",
+        discussion: """
+            Start training with --progress-endpoint tcp://127.0.0.1:5556, then:
+              shardtrain watch --connect tcp://127.0.0.1:5556
+            Prints each round as it happens and exits after the run's summary.
+            """)
+
+    @Option(help: "The endpoint given to --progress-endpoint.")
+    public var connect: String
+
+    @Option(help: "Output: text (one line per round) or json (the JSON lines as published).")
+    public var logFormat: LogFormat = .text
+
+    @Option(help: "Give up (exit 1) after this many seconds without a message (default: wait forever).")
+    public var timeout: Double?
+
+    public init() {}
+
+    public func run() throws {
+        let subscriber = try ProgressSubscriber(connect: connect)
+        while true {
+            guard let (topic, line) = try subscriber.next(timeout: timeout) else {
+                FileHandle.standardError.write(Data("watch: no progress from \(connect) for \(timeout ?? 0) s\n".utf8))
+                throw ExitCode(1)
+            }
+            switch logFormat {
+            case .json:
+                FileHandle.standardOutput.write(line + Data("\n".utf8))
+            case .text:
+                print(Self.text(topic: topic, line: line))
+            }
+            if topic == "summary" { return }
+        }
+    }
+
+    static func text(topic: String, line: Data) -> String {
+        guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
+            return String(decoding: line, as: UTF8.self)
+        }
+        func number(_ key: String) -> String {
+            (object[key] as? Double).map { String(format: "%.12g", $0) } ?? "?"
+        }
+        if topic == "summary" {
+            return "summary: objective \(number("objective")), rounds \(number("rounds")), "
+                + "converged \(object["converged"] as? Bool ?? false), sha256 \(object["parameters_sha256"] as? String ?? "?")"
+        }
+        return "round \(number("round"))  objective \(number("objective"))  |g| \(number("gradient_norm"))"
+    }
+}
