@@ -282,9 +282,12 @@ public struct PredictionTable: Sendable, Equatable {
         return text
     }
 
-    /// `{"model": kind, "columns": [...], "rows": [[...], ...]}` (numbers exact).
+    /// `{"model": kind, "columns": [...], "rows": [[...], ...]}` (numbers exact; a non-finite value, which
+    /// JSON cannot hold, is `null`).
     public func json(model: ModelKind) -> String {
-        let body = rows.map { "[" + $0.map(Self.number).joined(separator: ",") + "]" }.joined(separator: ",\n  ")
+        let body = rows.map { row in
+            "[" + row.map { $0.isFinite ? Self.number($0) : "null" }.joined(separator: ",") + "]"
+        }.joined(separator: ",\n  ")
         let names = columns.map { "\"\($0)\"" }.joined(separator: ",")
         return "{\"model\":\"\(model.rawValue)\",\"columns\":[\(names)],\"rows\":[\n  \(body)\n]}\n"
     }
