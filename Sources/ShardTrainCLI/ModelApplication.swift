@@ -83,7 +83,8 @@ public struct LoadedModel: Sendable {
         -> ModelInput
     {
         guard let contents = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "Permission denied" : "No such file or directory"
+            // access(2) names the reason (no such file, permission denied); a directory passes it.
+            let reason = access(path, R_OK) == 0 ? "not a readable regular file" : String(cString: strerror(errno))
             throw .data(.fileUnreadable(path: path, reason: reason))
         }
         let bytes = [UInt8](contents)
@@ -598,9 +599,10 @@ extension LoadedModel {
     /// row i, samplingPurpose).normal(j)`, i.e. z ~ N(0, I_L).
     public func samples(count: Int, seed: UInt64) throws(ApplicationError) -> [[Double]] {
         try require([.vae], command: "sample")
-        guard count >= 1, let vae = model as? VariationalAutoencoder else {
-            throw .invalidArgument("--count must be at least 1, got \(count)")
+        guard let vae = model as? VariationalAutoencoder else {
+            throw .unsupportedKind(command: "sample", kind: kind, supported: [.vae])
         }
+        guard count >= 1 else { throw .invalidArgument("--count must be at least 1, got \(count)") }
         let latent = vae.latentDimension
         var z = [Double](repeating: 0, count: count * latent)
         for row in 0..<count {
@@ -618,9 +620,10 @@ extension LoadedModel {
     /// The reconstructions `decode(mean(x))` of the first `count` rows (all rows when fewer).
     public func reconstructions(_ input: ModelInput, count: Int) throws(ApplicationError) -> [[Double]] {
         try require([.vae], command: "reconstruct")
-        guard count >= 1, let vae = model as? VariationalAutoencoder else {
-            throw .invalidArgument("--count must be at least 1, got \(count)")
+        guard let vae = model as? VariationalAutoencoder else {
+            throw .unsupportedKind(command: "reconstruct", kind: kind, supported: [.vae])
         }
+        guard count >= 1 else { throw .invalidArgument("--count must be at least 1, got \(count)") }
         let rows = min(count, input.rowCount)
         let inputs = Array(input.dataset.features[0..<(rows * vae.featureCount)])
         do {
