@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+
+/// `shardtrain evaluate`: the metrics of a saved model on labelled rows.
+public struct EvaluateCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Report the metrics of a saved model on the labelled rows of a CSV.",
+        discussion: """
+            logistic, svm, softmax: classification report and confusion matrix (binary: also ROC-AUC and PR-AUC,
+            positive class 1); quantile: pinball loss and coverage per level, crossing rate; triplet: recall@1
+            and verification accuracy at a threshold chosen on the same rows; vae: mean negative ELBO,
+            reconstruction and KL per row. Always: the training objective's data loss on these rows.
+            Example:
+              shardtrain evaluate --model model.safetensors --data data/breast_cancer.csv --json
+            """)
+
+    @Option(help: "Model file written by `train --save`.")
+    public var model: String
+
+    @Option(help: "CSV file with the model's feature columns and the label column.")
+    public var data: String
+
+    @Option(help: "Name of the label column (default: the one the model was trained with).")
+    public var labelColumn: String?
+
+    @Flag(help: "Print one JSON object instead of text.")
+    public var json = false
+
+    @Option(help: "Seed of the VAE noise, the triplet mining and the verification pair sample.")
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func run() throws {
+        let logger = makeLogger("shardtrain.evaluate")
+        do {
+            let loaded = try LoadedModel.load(path: model)
+            let input = try loaded.readData(
+                path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required)
+            let report = try loaded.evaluate(input, seed: seed)
+            if json {
+                FileHandle.standardOutput.write(try report.jsonData() + Data("\n".utf8))
+            } else {
+                print(report.renderText(), terminator: "")
+            }
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}

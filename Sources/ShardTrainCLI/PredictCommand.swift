@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import ShardArtifacts
+
+/// `shardtrain predict`: per-row predictions of a saved model on a CSV.
+public struct PredictCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Apply a saved model to the rows of a CSV and write one line of predictions per row.",
+        discussion: """
+            The CSV's columns must be the model's features, by name and in order; a label column is optional.
+            The stored standardisation is applied. Columns written per model kind:
+              logistic  score, probability, predicted_label      svm       score, predicted_label
+              softmax   predicted_class, probability_0 …         quantile  q<tau> per level
+              triplet   embedding_0 …                            vae       reconstruction, kl, negative_elbo
+            Example:
+              shardtrain predict --model model.safetensors --data data/breast_cancer.csv --output predictions.csv
+            """)
+
+    @Option(help: "Model file written by `train --save`.")
+    public var model: String
+
+    @Option(help: "CSV file with the model's feature columns (and optionally the label column).")
+    public var data: String
+
+    @Option(help: "Name of the label column (default: the one the model was trained with).")
+    public var labelColumn: String?
+
+    @Option(help: "Write the predictions to this file (atomically) instead of standard output.")
+    public var output: String?
+
+    @Flag(help: "Write JSON ({\"columns\": […], \"rows\": […]}) instead of CSV.")
+    public var json = false
+
+    @Option(help: "Seed of the VAE's latent noise.")
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func run() throws {
+        let logger = makeLogger("shardtrain.predict")
+        do {
+            let loaded = try LoadedModel.load(path: model)
+            let input = try loaded.readData(path: data, labelColumn: labelColumn, labels: .optional)
+            let table = try loaded.predictions(input, seed: seed)
+            let text = json ? table.json(model: loaded.kind) : table.csv()
+            if let output {
+                try AtomicFile.write(Data(text.utf8), to: output)
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}

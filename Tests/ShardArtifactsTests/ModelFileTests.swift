@@ -1,0 +1,133 @@
+import Foundation
+import ShardArtifacts
+import ShardData
+import ShardModels
+import Testing
+import _TestSupport
+
+extension ArtifactsTests {
+    /// One spec per model kind, with the hyper-parameters each needs.
+    static let specs: [ModelSpec] = [
+        ModelSpec(kind: .logistic, featureCount: 3, l2: 0.01, focal: FocalParameters(gamma: 2, alpha: 0.25)),
+        ModelSpec(kind: .svm, featureCount: 4, l2: 0.5),
+        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [0.1, 0.5, 0.9]),
+        ModelSpec(kind: .softmax, featureCount: 2, l2: 1e-3, classWeights: [1, 2, 0.5], classCount: 3),
+        ModelSpec(
+            kind: .triplet, featureCount: 4, l2: 0.01, classCount: 5, margin: 0.2, hiddenUnits: 3, outputDimension: 2,
+            pairObjective: .tripletSemiHard),
+        ModelSpec(kind: .vae, featureCount: 4, l2: 0, hiddenUnits: nil, outputDimension: 2),
+    ]
+
+    /// Parameters with awkward bit patterns (negative zero, subnormals, long decimals), reproducible.
+    static func parameters(count: Int) -> [Double] {
+        (0..<count).map { k in
+            switch k % 4 {
+            case 0: Double(k) * 0.1 - 1.3
+            case 1: -0.0
+            case 2: Double.leastNonzeroMagnitude * Double(k)
+            default: 1 / 3 * Double(k)
+            }
+        }
+    }
+
+    @Test("a model file reads back the same spec, parameters, names, encoding and standardisation", arguments: specs)
+    func modelFileRoundTrip(spec: ModelSpec) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let model = try spec.makeModel()
+        let names = (0..<spec.featureCount).map { "feature_\($0)" }
+        let standardization = try Standardization(
+            means: (0..<spec.featureCount).map { Double($0) * 1.5 - 0.1 },
+            standardDeviations: (0..<spec.featureCount).map { $0 == 1 ? 0 : 0.7 * Double($0 + 1) })
+        let file = ModelFile(
+            spec: spec, parameters: Self.parameters(count: model.parameterCount), featureNames: names,
+            labelName: "label", labelEncoding: spec.kind == .svm ? "plusMinusOne" : nil,
+            standardization: spec.kind == .vae ? nil : standardization)
+        let path = directory.path("model.safetensors")
+        try file.write(to: path)
+        let read = try ModelFile.read(from: path)
+        #expect(read.spec == file.spec)
+        #expect(read.parameters.map(\.bitPattern) == file.parameters.map(\.bitPattern))
+        #expect(read.featureNames == names && read.labelName == "label" && read.labelEncoding == file.labelEncoding)
+        #expect(read.standardization == file.standardization)
+        // The raw file has one tensor per layout entry with the layout's shape.
+        let tensors = try SafetensorsFile.read(from: path).tensors
+        #expect(tensors.map(\.name) == model.layout.tensors.map(\.name))
+        #expect(tensors.map(\.shape) == model.layout.tensors.map(\.shape))
+    }
+
+    @Test("a wrong parameter count is refused on write")
+    func modelFileWrongParameterCount() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = ModelFile(
+            spec: ModelSpec(kind: .logistic, featureCount: 3, l2: 0), parameters: [1, 2, 3], featureNames: ["a", "b", "c"],
+            labelName: "y", labelEncoding: nil, standardization: nil)
+        #expect(throws: ArtifactError.self) { try file.write(to: directory.path("m.safetensors")) }
+    }
+
+    /// A valid logistic model file's metadata and tensors, to corrupt one piece at a time.
+    static func validLogisticParts() -> (metadata: [String: String], tensors: [SafetensorsFile.Tensor]) {
+        let metadata = [
+            "format": ModelFile.format, "model": "logistic",
+            "spec": #"{"featureCount":2,"kind":"logistic","l2":0.01}"#, "feature_names": #"["a","b"]"#,
+            "label_column": "y", "label_encoding": "zeroOne", "standardized": "true",
+            "standardization_mean": "[0.5,1]", "standardization_std": "[2,0]",
+        ]
+        let tensors = [
+            SafetensorsFile.Tensor(name: "w", shape: [2], values: [0.25, -1]),
+            SafetensorsFile.Tensor(name: "b", shape: [], values: [0.5]),
+        ]
+        return (metadata, tensors)
+    }
+
+    @Test("a hand-written file in the documented format reads as expected")
+    func modelFileFromParts() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (metadata, tensors) = Self.validLogisticParts()
+        let path = directory.path("m.safetensors")
+        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
+        let file = try ModelFile.read(from: path)
+        #expect(file.spec == ModelSpec(kind: .logistic, featureCount: 2, l2: 0.01))
+        #expect(file.parameters == [0.25, -1, 0.5])
+        #expect(file.standardization == (try Standardization(means: [0.5, 1], standardDeviations: [2, 0])))
+        #expect(file.labelEncoding == "zeroOne")
+    }
+
+    /// The valid parts with one thing broken, by name.
+    static func corrupted(_ name: String) -> (metadata: [String: String], tensors: [SafetensorsFile.Tensor]) {
+        var (metadata, tensors) = validLogisticParts()
+        switch name {
+        case "format missing": metadata["format"] = nil
+        case "other format": metadata["format"] = "shardtrain-model-v0"
+        case "spec not JSON": metadata["spec"] = "{kind: logistic"
+        case "spec of an unknown kind": metadata["spec"] = #"{"featureCount":2,"kind":"tree","l2":0}"#
+        case "invalid spec": metadata["spec"] = #"{"featureCount":0,"kind":"logistic","l2":0}"#
+        case "feature names missing": metadata["feature_names"] = nil
+        case "standardisation not numbers": metadata["standardization_mean"] = #"["x",1]"#
+        case "negative standard deviation": metadata["standardization_std"] = "[-1,1]"
+        case "tensor missing": tensors.removeLast()
+        case "tensor of the wrong shape": tensors[0] = SafetensorsFile.Tensor(name: "w", shape: [1, 2], values: [1, 2])
+        default: break
+        }
+        return (metadata, tensors)
+    }
+
+    @Test(
+        "corrupt model metadata or tensors are an ArtifactError",
+        arguments: [
+            "format missing", "other format", "spec not JSON", "spec of an unknown kind", "invalid spec",
+            "feature names missing", "standardisation not numbers", "negative standard deviation", "tensor missing",
+            "tensor of the wrong shape",
+        ])
+    func modelFileCorrupt(name: String) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (metadata, tensors) = Self.corrupted(name)
+        #expect(metadata != Self.validLogisticParts().metadata || tensors != Self.validLogisticParts().tensors)
+        let path = directory.path("m.safetensors")
+        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
+        #expect(throws: ArtifactError.self) { try ModelFile.read(from: path) }
+    }
+}
