@@ -11,7 +11,9 @@ import ShardModels
 ///     spec                   the full ModelSpec as JSON (kind, feature count, l2 and every hyper-parameter)
 ///     feature_names          JSON array of the training CSV's feature column names, in order
 ///     label_column           the label column's name
-///     label_encoding         zeroOne, plusMinusOne or none (how binary labels were mapped)
+///     label_encoding         zeroOne, plusMinusOne or none: how the training CSV writes binary labels
+///                            (the model itself uses 0/1 for logistic and ±1 for svm; predictions are
+///                            written back in this encoding)
 ///     standardized           "true" or "false"
 ///     standardization_mean   JSON array (only when standardized): subtract from each feature …
 ///     standardization_std    JSON array: … then divide by this (a 0 is read as 1)

@@ -46,7 +46,8 @@ public struct PreparedData: Sendable {
     public var dataset: Dataset
     public var test: Dataset?
     public var standardization: Standardization?
-    /// How binary labels were encoded (nil for models whose labels are not binary).
+    /// How the CSV writes its binary labels, before they were mapped to the model's encoding (nil for
+    /// models whose labels are not binary).
     public var labelEncoding: BinaryLabelEncoding?
     /// Number of classes (softmax, triplet), from `--classes` or the labels.
     public var classCount: Int?
@@ -96,9 +97,10 @@ public enum TrainingJob {
         switch kind.labelKind {
         case .binary(let wanted):
             let binary: BinaryLabelEncoding = wanted == .zeroOne ? .zeroOne : .plusMinusOne
+            // Remember how the CSV writes its labels, so predictions can be written the same way.
+            encoding = try BinaryLabelEncoding.detect(in: train) ?? binary
             train = try train.encodingBinaryLabels(as: binary)
             test = try test?.encodingBinaryLabels(as: binary)
-            encoding = binary
         case .classIndex:
             let count = try train.classCount(declared: declared)
             _ = try test?.classCount(declared: count)
