@@ -220,27 +220,32 @@ func runTraining(
         precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
         features: prepared.dataset.featureCount, blockRows: arguments.blockRows, blocks: prepared.blocks.count,
         dataFile: arguments.data)
+    // Metrics on the training rows and, when held out, the test rows (computed here on the coordinator).
+    let trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: prepared)
+    var trainReport: EvaluationReport?
+    var testReport: EvaluationReport?
     do {
-        if let path = arguments.summaryJson { try summary.write(to: path) }
-        if let path = arguments.save { try TrainingJob.saveModel(model, parameters: result.parameters, data: prepared, to: path) }
+        trainReport = try trained.evaluate(ModelInput(dataset: prepared.dataset, hasLabels: true), seed: arguments.seed)
+        if let test = prepared.test {
+            testReport = try trained.evaluate(ModelInput(dataset: test, hasLabels: true), seed: arguments.seed)
+        }
+    } catch {
+        logger.warning("metrics could not be computed: \(error)")
+    }
+    var object: [String: Any] = [:]
+    do {
+        object = try TrainingJob.summaryObject(summary, train: trainReport, test: testReport)
+        if let path = arguments.summaryJson { try TrainingJob.writeJSON(object, to: path) }
+        if let path = arguments.save { try trained.file.write(to: path) }
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)
     }
-    if let publisher, let data = try? summary.jsonData(),
-        var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-    {
-        object["event"] = "summary"
-        if let line = ProgressJSON.line(object) { publisher.publish(topic: "summary", line: line) }
-    }
+    object["event"] = "summary"
+    if let publisher, let line = ProgressJSON.line(object) { publisher.publish(topic: "summary", line: line) }
     switch arguments.logFormat {
     case .json:
-        if let data = try? summary.jsonData(),
-            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        {
-            object["event"] = "summary"
-            progress.emitJSON(object)
-        }
+        progress.emitJSON(object)
     case .text:
         print(
             """
@@ -252,6 +257,9 @@ func runTraining(
               train accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "n/a"), wall \(String(format: "%.3f", wall)) s
               parameters sha256 \(summary.parametersSHA256)
             """)
+        if let report = testReport ?? trainReport {
+            print("\n\(testReport == nil ? "training" : "held-out") rows:\n" + report.renderText())
+        }
     }
 }
 

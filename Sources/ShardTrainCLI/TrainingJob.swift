@@ -133,14 +133,40 @@ public enum TrainingJob {
         return rows == 0 ? 0 : Double(correct) / Double(rows)
     }
 
-    /// Writes the trained model (see `ModelFile` for the format).
-    public static func saveModel(
-        _ model: any Model, parameters: [Double], data: PreparedData, to path: String
-    ) throws(ArtifactError) {
-        try ModelFile(
+    /// The trained model as it will be saved, ready for `evaluate` and `predict`.
+    public static func trainedModel(_ model: any Model, parameters: [Double], data: PreparedData) -> LoadedModel {
+        let file = ModelFile(
             spec: model.spec, parameters: parameters, featureNames: data.dataset.featureNames,
             labelName: data.dataset.labelName, labelEncoding: data.labelEncoding?.rawValue,
-            standardization: data.standardization
-        ).write(to: path)
+            standardization: data.standardization)
+        return LoadedModel(path: "(trained model)", file: file, model: model)
+    }
+
+    /// The summary as a JSON object, with `train_metrics` and `test_metrics` (the `evaluate` report of
+    /// the training and held-out rows) when they were computed.
+    public static func summaryObject(_ summary: RunSummary, train: EvaluationReport?, test: EvaluationReport?)
+        throws(ApplicationError) -> [String: Any]
+    {
+        func object(_ data: Data) throws(ApplicationError) -> [String: Any] {
+            guard let value = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw .invalidArgument("the summary does not encode as a JSON object")
+            }
+            return value
+        }
+        let encoded: Data
+        do { encoded = try summary.jsonData() } catch { throw .artifact(error) }
+        var result = try object(encoded)
+        if let train { result["train_metrics"] = try object(train.jsonData()) }
+        if let test { result["test_metrics"] = try object(test.jsonData()) }
+        return result
+    }
+
+    /// Writes a JSON object atomically, pretty-printed with sorted keys.
+    public static func writeJSON(_ object: [String: Any], to path: String) throws(ApplicationError) {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { throw .invalidArgument("the summary cannot be written as JSON") }
+        do { try AtomicFile.write(data, to: path) } catch { throw .artifact(error) }
     }
 }
