@@ -70,6 +70,8 @@ public struct TrainingOptions: Sendable, Equatable {
     public var batch: BatchSchedule?
     /// Smoothing continuation (deterministic optimizers on non-smooth objectives).
     public var continuation: Continuation?
+    /// Hand the evaluated point to the observer's `checkpoint` every this many rounds (nil: never).
+    public var checkpointEvery: Int?
 
     public init(
         optimizer: OptimizerChoice, maxRounds: Int, stopping: StoppingCriteria, batch: BatchSchedule? = nil,
@@ -98,9 +100,15 @@ public struct RoundReport: Sendable, Equatable {
     public var batchStep: Int?
 }
 
-/// Receives a report after every round (progress display, JSON lines, subscribers).
+/// Receives a report after every round (progress display, JSON lines, subscribers), and every
+/// `TrainingOptions.checkpointEvery` rounds the point just evaluated (held-out metrics during training).
 public protocol TrainingObserver {
     func roundFinished(_ report: RoundReport)
+    func checkpoint(round: Int, parameters: [Double])
+}
+
+extension TrainingObserver {
+    public func checkpoint(round: Int, parameters: [Double]) {}
 }
 
 /// How a run ended.
@@ -133,7 +141,8 @@ public struct Trainer {
     {
         let start = ContinuousClock.now
         var loop = RoundLoop(
-            model: model, executor: executor, maxRounds: options.maxRounds, observer: observer, shouldStop: shouldStop)
+            model: model, executor: executor, maxRounds: options.maxRounds, observer: observer,
+            checkpointEvery: options.checkpointEvery, shouldStop: shouldStop)
         var point = model.initialParameters()
         let outcome: (converged: Bool, reason: String)
         if options.optimizer.isStochastic {
@@ -145,7 +154,8 @@ public struct Trainer {
             let steps = try loop.optimize(&optimizer, budget: options.maxRounds - 1) { step in
                 RoundRequest(round: 0, batchStep: step)
             }
-            point = try lastPoint(of: optimizer)
+            // With a single round there is no step: the result is the initial point.
+            point = optimizer.bestPoint?.point ?? point
             outcome = (false, "ran \(steps) mini-batch steps (stochastic optimizers stop at the round limit)")
         } else if let continuation = options.continuation {
             var reason = ""
@@ -239,18 +249,20 @@ struct RoundLoop {
     let executor: any Executor
     let maxRounds: Int
     let observer: (any TrainingObserver)?
+    let checkpointEvery: Int?
     let shouldStop: () -> Bool
     private(set) var round = 0
     private var exact: [[Double]: Objective] = [:]
 
     init(
         model: any Model, executor: any Executor, maxRounds: Int, observer: (any TrainingObserver)?,
-        shouldStop: @escaping () -> Bool
+        checkpointEvery: Int?, shouldStop: @escaping () -> Bool
     ) {
         self.model = model
         self.executor = executor
         self.maxRounds = maxRounds
         self.observer = observer
+        self.checkpointEvery = checkpointEvery
         self.shouldStop = shouldStop
     }
 
@@ -296,6 +308,9 @@ struct RoundLoop {
                 rowsPerSecond: Double(evaluation.rowCount) / max(seconds, 1e-12),
                 roundSeconds: seconds, workerTimings: evaluation.workerTimings, smoothing: request.smoothing,
                 batchStep: request.batchStep))
+        if let every = checkpointEvery, every > 0, round % every == 0 {
+            observer?.checkpoint(round: round, parameters: point)
+        }
         return (objective, evaluation)
     }
 

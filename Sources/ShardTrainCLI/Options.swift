@@ -116,6 +116,9 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "svm, quantile: smoothing μ of the last continuation stage, relative to the first.")
     public var smoothingFinal = 1e-8
 
+    @Option(help: "Every this many rounds, evaluate the current parameters on the held-out rows (an \"eval\" progress event).")
+    public var evalEvery: Int?
+
     @Option(help: "Held-out rows: 0-based data-row indices of the same CSV.")
     public var testRows: String?
 
@@ -170,6 +173,7 @@ public struct TrainingArguments: ParsableArguments {
             throw ValidationError("--model vae models features in [0, 1] (binary cross-entropy); drop --standardize")
         }
         if let batchBlocks, batchBlocks < 1 { throw ValidationError("--batch-blocks must be at least 1") }
+        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
         guard lbfgsMemory >= 1 else { throw ValidationError("--lbfgs-memory must be at least 1") }
         guard gradientTolerance >= 0, objectiveTolerance >= 0 else {
             throw ValidationError("tolerances must be non-negative")

@@ -102,6 +102,20 @@ public final class ProgressPrinter: TrainingObserver {
         }
     }
 
+    /// Shows an event other than a round: a JSON line, or a short text line (data loss of an "eval").
+    public func report(event object: [String: Any]) {
+        switch format {
+        case .json:
+            emitJSON(object)
+        case .text:
+            let round = object["round"] as? Int ?? 0
+            let metrics = object["metrics"] as? [String: Any]
+            let loss = (metrics?["data_loss"] as? Double).map { String(format: "%.6g", $0) } ?? "?"
+            finishLiveLine()
+            print("eval at round \(round) on \(object["split"] as? String ?? "?") rows: data loss \(loss)")
+        }
+    }
+
     /// Writes one JSON object as a line on standard output.
     public func emitJSON(_ object: [String: Any]) {
         guard let data = ProgressJSON.line(object) else { return }
@@ -117,6 +131,10 @@ public struct ProgressFanOut: TrainingObserver {
 
     public func roundFinished(_ report: RoundReport) {
         for observer in observers { observer.roundFinished(report) }
+    }
+
+    public func checkpoint(round: Int, parameters: [Double]) {
+        for observer in observers { observer.checkpoint(round: round, parameters: parameters) }
     }
 }
 

@@ -193,7 +193,18 @@ func runTraining(
         }
         logger.info("publishing progress on \(publisher!.endpoint)")
     }
-    let observer = ProgressFanOut([progress] + (publisher.map { [PublishingObserver(publisher: $0)] } ?? []))
+    var observers: [any TrainingObserver] = [progress]
+    if let publisher { observers.append(PublishingObserver(publisher: publisher)) }
+    if arguments.evalEvery != nil {
+        observers.append(
+            HeldOutEvaluator(
+                model: model, data: prepared, seed: arguments.seed, logger: logger,
+                emit: { object in
+                    progress.report(event: object)
+                    if let publisher, let line = ProgressJSON.line(object) { publisher.publish(topic: "eval", line: line) }
+                }))
+    }
+    let observer = ProgressFanOut(observers)
     let result: TrainingResult
     let start = ContinuousClock.now
     do {
@@ -269,5 +280,39 @@ struct PublishingObserver: TrainingObserver {
 
     func roundFinished(_ report: RoundReport) {
         if let line = ProgressJSON.line(ProgressJSON.round(report)) { publisher.publish(topic: "round", line: line) }
+    }
+}
+
+/// Evaluates the current parameters on the held-out rows (the training rows when none are held out) at
+/// each checkpoint and emits `{"event": "eval", "round": r, "split": …, "metrics": {…}}`.
+final class HeldOutEvaluator: TrainingObserver {
+    let model: any Model
+    let data: PreparedData
+    let seed: UInt64
+    let logger: Logger
+    let emit: ([String: Any]) -> Void
+
+    init(model: any Model, data: PreparedData, seed: UInt64, logger: Logger, emit: @escaping ([String: Any]) -> Void) {
+        self.model = model
+        self.data = data
+        self.seed = seed
+        self.logger = logger
+        self.emit = emit
+    }
+
+    func roundFinished(_ report: RoundReport) {}
+
+    func checkpoint(round: Int, parameters: [Double]) {
+        let trained = TrainingJob.trainedModel(model, parameters: parameters, data: data)
+        let rows = data.test ?? data.dataset
+        do {
+            let report = try trained.evaluate(ModelInput(dataset: rows, hasLabels: true), seed: seed)
+            guard let metrics = (try? JSONSerialization.jsonObject(with: report.jsonData())) as? [String: Any] else {
+                return
+            }
+            emit(["event": "eval", "round": round, "split": data.test == nil ? "train" : "test", "metrics": metrics])
+        } catch {
+            logger.warning("round \(round): held-out evaluation failed: \(error)")
+        }
     }
 }

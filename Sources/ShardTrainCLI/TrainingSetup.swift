@@ -76,6 +76,7 @@ extension TrainingArguments {
             throw SetupError("\(error)")
         }
         var options = TrainingOptions(optimizer: choice, maxRounds: maxRounds, stopping: stopping)
+        options.checkpointEvery = evalEvery
         if choice.isStochastic {
             do {
                 options.batch = try BatchSchedule(
