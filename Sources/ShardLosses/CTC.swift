@@ -157,7 +157,7 @@ public struct CTCLoss: Sendable {
         }
         let total = perSample.reduce(0, +)
         return CTCResult(
-            value: reduction == .mean ? total * weight : total, perSample: perSample,
+            value: reduction.value(total: total, weight: weight), perSample: perSample,
             valueMeanOverTargetLength: count > 0 ? perLengthTotal / T(count) : 0,
             gradient: infinite ? nil : gradients)
     }

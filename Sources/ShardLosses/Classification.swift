@@ -25,6 +25,18 @@ struct ProbabilityClip<T: LossScalar> {
 
 @inlinable func isProbability<T: LossScalar>(_ value: T) -> Bool { value >= 0 && value <= 1 }
 
+/// Checks that every entry of a row-major matrix with `columns` columns lies in [0, 1] (NaN does
+/// not). The first entry (r, c) that does not throws
+/// `makeError("<loss>: <entry>(r, c) is <value>; it must be in [0, 1]")`.
+func checkProbabilities<T: LossScalar>(
+    _ values: [T], columns: Int, entry: String, loss: String, error makeError: (String) -> LossError
+) throws(LossError) {
+    let width = max(columns, 1)
+    for (index, value) in values.enumerated() where !isProbability(value) {
+        throw makeError("\(loss): \(entry)(\(index / width), \(index % width)) is \(value); it must be in [0, 1]")
+    }
+}
+
 func probabilityDomainError(loss: String, index: Int, target: Double, prediction: Double, binaryTarget: Bool) -> LossError {
     if binaryTarget ? !(target == 0 || target == 1) : !(target >= 0 && target <= 1) {
         return .invalidTarget("\(loss): target \(index) is \(target); it must be \(binaryTarget ? "0 or 1" : "in [0, 1]")")
@@ -280,10 +292,8 @@ public enum CategoricalTargets<T: LossScalar>: Sendable, Equatable {
             guard targets.rows == rows, targets.columns == columns else {
                 throw .shapeMismatch("\(loss): targets are \(targets.shapeText), predictions are \(rows)x\(columns)")
             }
-            for (index, value) in targets.values.enumerated() where !isProbability(value) {
-                throw .invalidTarget(
-                    "\(loss): target (\(index / max(columns, 1)), \(index % max(columns, 1))) is \(value); it must be in [0, 1]")
-            }
+            try checkProbabilities(
+                targets.values, columns: columns, entry: "target ", loss: loss, error: LossError.invalidTarget)
             return { row, column in targets.values[row * columns + column] }
         }
     }
@@ -314,10 +324,9 @@ public struct CategoricalCrossEntropy: Sendable {
     ) throws(LossError) -> LossResult<T> {
         let (rows, columns) = (probabilities.rows, probabilities.columns)
         let target = try targets.validated(rows: rows, columns: columns, loss: Self.name)
-        for (index, value) in probabilities.values.enumerated() where !isProbability(value) {
-            throw .invalidPrediction(
-                "\(Self.name): probability (\(index / columns), \(index % columns)) is \(value); it must be in [0, 1]")
-        }
+        try checkProbabilities(
+            probabilities.values, columns: columns, entry: "probability ", loss: Self.name,
+            error: LossError.invalidPrediction)
         let clip = ProbabilityClip<T>(epsilon: epsilon)
         let weight: T = reduction.weight(count: rows)
         var perSample = [T](repeating: 0, count: rows)
@@ -335,7 +344,7 @@ public struct CategoricalCrossEntropy: Sendable {
             perSample[row] = loss
             total += loss
         }
-        return LossResult(value: reduction == .mean ? total * weight : total, perSample: perSample, gradient: gradient)
+        return LossResult(value: reduction.value(total: total, weight: weight), perSample: perSample, gradient: gradient)
     }
 }
 
@@ -382,6 +391,6 @@ public struct CategoricalCrossEntropyWithLogits: Sendable {
                 total += loss
             }
         }
-        return LossResult(value: reduction == .mean ? total * weight : total, perSample: perSample, gradient: gradient)
+        return LossResult(value: reduction.value(total: total, weight: weight), perSample: perSample, gradient: gradient)
     }
 }

@@ -20,13 +20,9 @@ public struct KLDivergence: Sendable {
     ) throws(LossError) -> LossResult<T> {
         try checkSameShape([("p", target), ("q", prediction)], loss: Self.name)
         let (rows, columns) = (target.rows, target.columns)
-        for (index, value) in target.values.enumerated() where !isProbability(value) {
-            throw .invalidTarget("\(Self.name): p(\(index / columns), \(index % columns)) is \(value); it must be in [0, 1]")
-        }
-        for (index, value) in prediction.values.enumerated() where !isProbability(value) {
-            throw .invalidPrediction(
-                "\(Self.name): q(\(index / columns), \(index % columns)) is \(value); it must be in [0, 1]")
-        }
+        try checkProbabilities(target.values, columns: columns, entry: "p", loss: Self.name, error: LossError.invalidTarget)
+        try checkProbabilities(
+            prediction.values, columns: columns, entry: "q", loss: Self.name, error: LossError.invalidPrediction)
         let weight: T = reduction.weight(count: rows)
         var perSample = [T](repeating: 0, count: rows)
         var gradient = [T](repeating: 0, count: rows * columns)
@@ -43,7 +39,7 @@ public struct KLDivergence: Sendable {
             perSample[row] = loss
             total += loss
         }
-        return LossResult(value: reduction == .mean ? total * weight : total, perSample: perSample, gradient: gradient)
+        return LossResult(value: reduction.value(total: total, weight: weight), perSample: perSample, gradient: gradient)
     }
 }
 
@@ -88,7 +84,7 @@ public struct GaussianKL: Sendable {
             total += 0.5 * loss
         }
         return GaussianKLResult(
-            value: reduction == .mean ? total * weight : total, perSample: perSample,
+            value: reduction.value(total: total, weight: weight), perSample: perSample,
             gradientMean: gradientMean, gradientLogVariance: gradientLogVariance)
     }
 }

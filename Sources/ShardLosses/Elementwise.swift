@@ -104,7 +104,7 @@ extension ElementwiseLoss {
             total += blockSum(losses + start, count: end - start)
             start = end
         }
-        return reduction == .mean ? total * weight : total
+        return reduction.value(total: total, weight: weight)
     }
 }
 

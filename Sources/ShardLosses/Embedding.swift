@@ -112,7 +112,7 @@ public struct ContrastiveEmbeddingLoss: Sendable {
             }
         }
         return PairLossResult(
-            value: reduction == .mean ? total * weight : total, perSample: perSample,
+            value: reduction.value(total: total, weight: weight), perSample: perSample,
             gradientFirst: gradientFirst, gradientSecond: gradientSecond)
     }
 }
@@ -205,7 +205,7 @@ public struct TripletLoss: Sendable {
             }
         }
         return TripletLossResult(
-            value: reduction == .mean ? total * weight : total, perSample: perSample,
+            value: reduction.value(total: total, weight: weight), perSample: perSample,
             gradientAnchor: gradientAnchor, gradientPositive: gradientPositive, gradientNegative: gradientNegative)
     }
 }

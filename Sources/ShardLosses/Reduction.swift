@@ -22,6 +22,16 @@ public enum Reduction: String, Sendable, CaseIterable, Equatable {
         case .sum, .none: 1
         }
     }
+
+    /// The reported value from the plain sum of the per-sample losses and `weight(count:)`:
+    ///
+    /// ```
+    /// mean:        value = total · weight
+    /// sum, none:   value = total
+    /// ```
+    @inlinable func value<T: LossScalar>(total: T, weight: T) -> T {
+        self == .mean ? total * weight : total
+    }
 }
 
 /// A row-major `rows x columns` matrix: entry `(r, c)` is `values[r * columns + c]`.

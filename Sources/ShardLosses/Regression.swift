@@ -149,6 +149,6 @@ public struct MultiQuantileLoss: Sendable {
                 total += loss
             }
         }
-        return LossResult(value: reduction == .mean ? total * weight : total, perSample: perSample, gradient: gradient)
+        return LossResult(value: reduction.value(total: total, weight: weight), perSample: perSample, gradient: gradient)
     }
 }

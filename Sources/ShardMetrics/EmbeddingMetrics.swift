@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// Retrieval metrics for embeddings: rows `embeddings[i]` ∈ ℝ^d with identity labels `labels[i]`.
 ///
 /// ```
@@ -105,7 +107,7 @@ public enum VerificationPairs {
         let rows = embeddings.count
         let pairCount = rows * (rows - 1) / 2
         if count >= pairCount { return try all(embeddings: embeddings, labels: labels) }
-        var generator = SplitMix64(state: seed)
+        var generator = SplitMix64(seed: seed)
         var chosen = Set<Int>()
         for upper in (pairCount - count)..<pairCount {
             let candidate = Int(generator.next(below: UInt64(upper + 1)))
@@ -138,19 +140,7 @@ public enum VerificationPairs {
     }
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a 64-bit state advanced by the golden-ratio increment and
-/// finalised by two xor-shift-multiply rounds. Used only for reproducible pair sampling.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in `0..<bound` (bound ≥ 1): draws are rejected from the top 2⁶⁴ mod bound values so
     /// that every residue is equally likely.
     mutating func next(below bound: UInt64) -> UInt64 {

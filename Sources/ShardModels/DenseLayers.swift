@@ -70,6 +70,23 @@ enum DenseLayer {
     }
 }
 
+/// The shape checks every network model makes first, in this order (messages name `model`):
+///
+/// ```
+/// featureCount ≥ 1,   outputDimension ≥ 1,   hiddenUnits ≥ 1 when given (nil: the linear variant)
+/// ```
+func validateNetworkShape(
+    model: String, featureCount: Int, outputName: String, outputDimension: Int, hiddenUnits: Int?
+) throws(ModelError) {
+    guard featureCount >= 1 else { throw .invalidSpec("\(model): feature count \(featureCount) must be at least 1") }
+    guard outputDimension >= 1 else {
+        throw .invalidSpec("\(model): \(outputName) (outputDimension) \(outputDimension) must be at least 1")
+    }
+    if let hiddenUnits, hiddenUnits < 1 {
+        throw .invalidSpec("\(model): hiddenUnits \(hiddenUnits) must be at least 1 (or absent for the linear model)")
+    }
+}
+
 /// The random numbers the models draw, one `CounterRandom.Purpose` each, so that no two uses share a stream.
 enum RandomPurpose {
     static let positive = CounterRandom.Purpose(1)

@@ -48,13 +48,9 @@ public struct TripletEmbedding: Model {
         featureCount: Int, embeddingDimension: Int, hiddenUnits: Int?, margin: Double, l2: Double,
         classCount: Int, pairObjective: PairObjective
     ) throws(ModelError) {
-        guard featureCount >= 1 else { throw .invalidSpec("triplet: feature count \(featureCount) must be at least 1") }
-        guard embeddingDimension >= 1 else {
-            throw .invalidSpec("triplet: embedding dimension (outputDimension) \(embeddingDimension) must be at least 1")
-        }
-        if let hiddenUnits, hiddenUnits < 1 {
-            throw .invalidSpec("triplet: hiddenUnits \(hiddenUnits) must be at least 1 (or absent for the linear model)")
-        }
+        try validateNetworkShape(
+            model: "triplet", featureCount: featureCount, outputName: "embedding dimension",
+            outputDimension: embeddingDimension, hiddenUnits: hiddenUnits)
         guard margin.isFinite, margin > 0 else { throw .invalidSpec("triplet: margin \(margin) must be finite and > 0") }
         guard l2.isFinite, l2 >= 0 else { throw .invalidSpec("triplet: l2 = \(l2) must be finite and non-negative") }
         guard classCount >= 2 else {

@@ -42,13 +42,9 @@ public struct VariationalAutoencoder: Model {
 
     /// Checks every hyper-parameter (`ModelError.invalidSpec` with the offending value).
     public init(featureCount: Int, latentDimension: Int, hiddenUnits: Int?, l2: Double) throws(ModelError) {
-        guard featureCount >= 1 else { throw .invalidSpec("vae: feature count \(featureCount) must be at least 1") }
-        guard latentDimension >= 1 else {
-            throw .invalidSpec("vae: latent dimension (outputDimension) \(latentDimension) must be at least 1")
-        }
-        if let hiddenUnits, hiddenUnits < 1 {
-            throw .invalidSpec("vae: hiddenUnits \(hiddenUnits) must be at least 1 (or absent for the linear model)")
-        }
+        try validateNetworkShape(
+            model: "vae", featureCount: featureCount, outputName: "latent dimension", outputDimension: latentDimension,
+            hiddenUnits: hiddenUnits)
         guard l2.isFinite, l2 >= 0 else { throw .invalidSpec("vae: l2 = \(l2) must be finite and non-negative") }
         self.featureCount = featureCount
         self.latentDimension = latentDimension
@@ -228,59 +224,55 @@ public struct VariationalAutoencoder: Model {
     private func encoder(_ x: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>)
         -> (hidden: [Double], output: [Double])
     {
-        let tensors = layout.tensors
-        let width = 2 * latentDimension
-        var output = [Double](repeating: 0, count: rows * width)
-        guard let units = hiddenUnits else {
-            output.withUnsafeMutableBufferPointer { h in
-                DenseLayer.forward(
-                    x, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]),
-                    bias: parameters.slice(tensors[1]), into: h, outputWidth: width)
-            }
-            return ([], output)
-        }
-        var hidden = [Double](repeating: 0, count: rows * units)
-        hidden.withUnsafeMutableBufferPointer { a in
-            DenseLayer.forward(
-                x, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]),
-                bias: parameters.slice(tensors[1]), into: a, outputWidth: units)
-            DenseLayer.relu(a)
-            output.withUnsafeMutableBufferPointer { h in
-                DenseLayer.forward(
-                    UnsafeBufferPointer(a), rows: rows, inputWidth: units, weights: parameters.slice(tensors[2]),
-                    bias: parameters.slice(tensors[3]), into: h, outputWidth: width)
-            }
-        }
-        return (hidden, output)
+        network(x, rows: rows, inputWidth: featureCount, outputWidth: 2 * latentDimension, firstTensor: 0,
+                parameters: parameters)
     }
 
     /// The decoder logits (rows, D) and, for the hidden variant, the post-ReLU hidden layer.
     private func decoder(_ z: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>)
         -> (hidden: [Double], logits: [Double])
     {
+        let (hidden, logits) = network(
+            z, rows: rows, inputWidth: latentDimension, outputWidth: featureCount,
+            firstTensor: hiddenUnits == nil ? 2 : 4, parameters: parameters)
+        return (hidden, logits)
+    }
+
+    /// The forward pass shared by encoder and decoder, on the layout tensors from `firstTensor` on:
+    ///
+    /// ```
+    /// linear   output = input·W + b                        tensors W, b
+    /// hidden   a = relu(input·W1 + b1),  output = a·W2 + b2  tensors W1, b1, W2, b2   (a returned as hidden)
+    /// ```
+    /// `hidden` is empty for the linear variant; `output` is (rows, outputWidth) row-major.
+    private func network(
+        _ input: UnsafeBufferPointer<Double>, rows: Int, inputWidth: Int, outputWidth: Int, firstTensor: Int,
+        parameters: UnsafeBufferPointer<Double>
+    ) -> (hidden: [Double], output: [Double]) {
         let tensors = layout.tensors
-        var logits = [Double](repeating: 0, count: rows * featureCount)
+        var output = [Double](repeating: 0, count: rows * outputWidth)
         guard let units = hiddenUnits else {
-            logits.withUnsafeMutableBufferPointer { out in
+            output.withUnsafeMutableBufferPointer { out in
                 DenseLayer.forward(
-                    z, rows: rows, inputWidth: latentDimension, weights: parameters.slice(tensors[2]),
-                    bias: parameters.slice(tensors[3]), into: out, outputWidth: featureCount)
+                    input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(tensors[firstTensor]),
+                    bias: parameters.slice(tensors[firstTensor + 1]), into: out, outputWidth: outputWidth)
             }
-            return ([], logits)
+            return ([], output)
         }
         var hidden = [Double](repeating: 0, count: rows * units)
         hidden.withUnsafeMutableBufferPointer { a in
             DenseLayer.forward(
-                z, rows: rows, inputWidth: latentDimension, weights: parameters.slice(tensors[4]),
-                bias: parameters.slice(tensors[5]), into: a, outputWidth: units)
+                input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(tensors[firstTensor]),
+                bias: parameters.slice(tensors[firstTensor + 1]), into: a, outputWidth: units)
             DenseLayer.relu(a)
-            logits.withUnsafeMutableBufferPointer { out in
+            output.withUnsafeMutableBufferPointer { out in
                 DenseLayer.forward(
-                    UnsafeBufferPointer(a), rows: rows, inputWidth: units, weights: parameters.slice(tensors[6]),
-                    bias: parameters.slice(tensors[7]), into: out, outputWidth: featureCount)
+                    UnsafeBufferPointer(a), rows: rows, inputWidth: units,
+                    weights: parameters.slice(tensors[firstTensor + 2]),
+                    bias: parameters.slice(tensors[firstTensor + 3]), into: out, outputWidth: outputWidth)
             }
         }
-        return (hidden, logits)
+        return (hidden, output)
     }
 
     /// One forward pass and, when `gradient` is given, the backward pass (gradient overwritten with sums).
@@ -352,7 +344,6 @@ public struct VariationalAutoencoder: Model {
         decoderHidden: [Double], logitGradient: [Double], divergence: GaussianKLResult<Double>,
         gradient: UnsafeMutableBufferPointer<Double>
     ) {
-        let tensors = layout.tensors
         let (d, l) = (featureCount, latentDimension)
         for index in gradient.indices { gradient[index] = 0 }
         // Decoder: ∂logits → ∂z.
@@ -360,28 +351,10 @@ public struct VariationalAutoencoder: Model {
         logitGradient.withUnsafeBufferPointer { dLogits in
             latent.withUnsafeBufferPointer { z in
                 latentGradient.withUnsafeMutableBufferPointer { dz in
-                    if let units = hiddenUnits {
-                        var hiddenGradient = [Double](repeating: 0, count: rows * units)
-                        decoderHidden.withUnsafeBufferPointer { a in
-                            hiddenGradient.withUnsafeMutableBufferPointer { da in
-                                DenseLayer.backward(
-                                    a, rows: rows, inputWidth: units, weights: parameters.slice(tensors[6]),
-                                    outputGradient: dLogits, outputWidth: d, weightGradient: gradient.slice(tensors[6]),
-                                    biasGradient: gradient.slice(tensors[7]), inputGradient: da)
-                                DenseLayer.reluBackward(activation: a, gradient: da)
-                                DenseLayer.backward(
-                                    z, rows: rows, inputWidth: l, weights: parameters.slice(tensors[4]),
-                                    outputGradient: UnsafeBufferPointer(da), outputWidth: units,
-                                    weightGradient: gradient.slice(tensors[4]), biasGradient: gradient.slice(tensors[5]),
-                                    inputGradient: dz)
-                            }
-                        }
-                    } else {
-                        DenseLayer.backward(
-                            z, rows: rows, inputWidth: l, weights: parameters.slice(tensors[2]),
-                            outputGradient: dLogits, outputWidth: d, weightGradient: gradient.slice(tensors[2]),
-                            biasGradient: gradient.slice(tensors[3]), inputGradient: dz)
-                    }
+                    networkBackward(
+                        z, rows: rows, inputWidth: l, outputWidth: d, firstTensor: hiddenUnits == nil ? 2 : 4,
+                        hidden: decoderHidden, outputGradient: dLogits, parameters: parameters, gradient: gradient,
+                        inputGradient: dz)
                 }
             }
         }
@@ -398,27 +371,49 @@ public struct VariationalAutoencoder: Model {
         }
         // Encoder: ∂h → weights (the inputs need no gradient).
         encodedGradient.withUnsafeBufferPointer { dh in
-            if let units = hiddenUnits {
-                var hiddenGradient = [Double](repeating: 0, count: rows * units)
-                encoderHidden.withUnsafeBufferPointer { a in
-                    hiddenGradient.withUnsafeMutableBufferPointer { da in
-                        DenseLayer.backward(
-                            a, rows: rows, inputWidth: units, weights: parameters.slice(tensors[2]), outputGradient: dh,
-                            outputWidth: width, weightGradient: gradient.slice(tensors[2]),
-                            biasGradient: gradient.slice(tensors[3]), inputGradient: da)
-                        DenseLayer.reluBackward(activation: a, gradient: da)
-                        DenseLayer.backward(
-                            x, rows: rows, inputWidth: d, weights: parameters.slice(tensors[0]),
-                            outputGradient: UnsafeBufferPointer(da), outputWidth: units,
-                            weightGradient: gradient.slice(tensors[0]), biasGradient: gradient.slice(tensors[1]),
-                            inputGradient: nil)
-                    }
-                }
-            } else {
+            networkBackward(
+                x, rows: rows, inputWidth: d, outputWidth: width, firstTensor: 0, hidden: encoderHidden,
+                outputGradient: dh, parameters: parameters, gradient: gradient, inputGradient: nil)
+        }
+    }
+
+    /// The backward pass of `network` (same tensors from `firstTensor` on), given ∂output (rows, outputWidth):
+    ///
+    /// ```
+    /// linear   ∂W += inputᵀ·∂output,  ∂b += Σ_rows ∂output,  ∂input = ∂output·Wᵀ
+    /// hidden   ∂W2 += aᵀ·∂output,  ∂b2 += Σ_rows ∂output,  ∂a = (∂output·W2ᵀ) ⊙ [a > 0],
+    ///          ∂W1 += inputᵀ·∂a,  ∂b1 += Σ_rows ∂a,  ∂input = ∂a·W1ᵀ
+    /// ```
+    /// Weight and bias gradients accumulate into `gradient`; ∂input overwrites `inputGradient` when given.
+    private func networkBackward(
+        _ input: UnsafeBufferPointer<Double>, rows: Int, inputWidth: Int, outputWidth: Int, firstTensor: Int,
+        hidden: [Double], outputGradient: UnsafeBufferPointer<Double>, parameters: UnsafeBufferPointer<Double>,
+        gradient: UnsafeMutableBufferPointer<Double>, inputGradient: UnsafeMutableBufferPointer<Double>?
+    ) {
+        let tensors = layout.tensors
+        let (weights, bias) = (tensors[firstTensor], tensors[firstTensor + 1])
+        guard let units = hiddenUnits else {
+            DenseLayer.backward(
+                input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(weights),
+                outputGradient: outputGradient, outputWidth: outputWidth, weightGradient: gradient.slice(weights),
+                biasGradient: gradient.slice(bias), inputGradient: inputGradient)
+            return
+        }
+        let (outerWeights, outerBias) = (tensors[firstTensor + 2], tensors[firstTensor + 3])
+        var hiddenGradient = [Double](repeating: 0, count: rows * units)
+        hidden.withUnsafeBufferPointer { a in
+            hiddenGradient.withUnsafeMutableBufferPointer { da in
                 DenseLayer.backward(
-                    x, rows: rows, inputWidth: d, weights: parameters.slice(tensors[0]), outputGradient: dh,
-                    outputWidth: width, weightGradient: gradient.slice(tensors[0]),
-                    biasGradient: gradient.slice(tensors[1]), inputGradient: nil)
+                    a, rows: rows, inputWidth: units, weights: parameters.slice(outerWeights),
+                    outputGradient: outputGradient, outputWidth: outputWidth,
+                    weightGradient: gradient.slice(outerWeights), biasGradient: gradient.slice(outerBias),
+                    inputGradient: da)
+                DenseLayer.reluBackward(activation: a, gradient: da)
+                DenseLayer.backward(
+                    input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(weights),
+                    outputGradient: UnsafeBufferPointer(da), outputWidth: units,
+                    weightGradient: gradient.slice(weights), biasGradient: gradient.slice(bias),
+                    inputGradient: inputGradient)
             }
         }
     }

@@ -21,8 +21,8 @@
 /// `bestPoint` is the last point whose finite evaluation was observed, with that mini-batch value
 /// and gradient. The run never converges: it stops only on a non-finite observation or update;
 /// round limits are the caller's.
-public struct AdamW: Optimizer, Equatable {
-    private var core: AdaptiveMoments
+public struct AdamW: AdaptiveMomentsOptimizer, Equatable {
+    var core: AdaptiveMoments
 
     /// Creates the optimizer with `decayMask[i]` true for every parameter that is decayed.
     /// Requires `decayMask.count == initialPoint.count`, λ finite ≥ 0 with λ·peak rate < 1,
@@ -55,7 +55,6 @@ public struct AdamW: Optimizer, Equatable {
             beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
 
-    public var dimension: Int { core.dimension }
     public var schedule: LearningRateSchedule { core.schedule }
     public var beta1: Double { core.beta1 }
     public var beta2: Double { core.beta2 }
@@ -64,22 +63,11 @@ public struct AdamW: Optimizer, Equatable {
     public var weightDecay: Double { core.decay?.coefficient ?? 0 }
     /// `decayMask[i]` is true when parameter i is decayed.
     public var decayMask: [Bool] { core.decay?.mask ?? [] }
-    public var pendingPoint: [Double]? { core.pendingPoint }
     /// θ after `updateCount` updates (kept after a stop).
     public var iterate: [Double] { core.iterate }
-    public var status: OptimizerStatus { core.progress.status }
-    /// The last observed point with its (mini-batch) value and gradient.
-    public var bestPoint: EvaluatedPoint? { core.progress.lastObserved }
-    public var evaluationCount: Int { core.progress.evaluationCount }
-    /// Updates applied so far (every finite observation applies one; there is no acceptance test).
-    public var iterationCount: Int { core.progress.updateCount }
     /// Updates applied so far: the next update is the (updateCount + 1)-th, at rate
     /// `schedule.rate(at: updateCount)`.
     public var updateCount: Int { core.progress.updateCount }
-
-    public mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
-        try core.observe(value: value, gradient: gradient)
-    }
 
     public init(from decoder: any Decoder) throws {
         core = try AdaptiveMoments(from: decoder, kind: "AdamW")

@@ -165,3 +165,25 @@ struct AdaptiveMoments: Sendable, Equatable {
         try container.encode(progress, forKey: .progress)
     }
 }
+
+/// `Adam` and `AdamW` are public faces of one `AdaptiveMoments` engine; this supplies their shared
+/// `Optimizer` requirements from it. The protocol is internal, so only the `Optimizer` requirements
+/// below are visible outside the module (each type declares its own other public properties).
+protocol AdaptiveMomentsOptimizer: Optimizer {
+    var core: AdaptiveMoments { get set }
+}
+
+extension AdaptiveMomentsOptimizer {
+    public var dimension: Int { core.dimension }
+    public var pendingPoint: [Double]? { core.pendingPoint }
+    public var status: OptimizerStatus { core.progress.status }
+    /// The last observed point with its (mini-batch) value and gradient.
+    public var bestPoint: EvaluatedPoint? { core.progress.lastObserved }
+    public var evaluationCount: Int { core.progress.evaluationCount }
+    /// Updates applied so far (every finite observation applies one; there is no acceptance test).
+    public var iterationCount: Int { core.progress.updateCount }
+
+    public mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
+        try core.observe(value: value, gradient: gradient)
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardLosses
+import ShardNumerics
 
 /// `shardtrain bench losses`: throughput of every element-wise loss (value, per-sample values and
 /// gradient in one pass) beside a read-only memory pass over the same bytes, and CTC sequences/s.
@@ -54,11 +55,11 @@ public struct LossesBenchCommand: ParsableCommand {
     }
 
     private func measure<T: LossScalar>(_ scalar: T.Type) throws -> BenchReport {
-        var random = BenchRandom(state: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         let count = elements
         let binaryTargets = (0..<count).map { _ in T(random.next() & 1) }
         let signTargets = binaryTargets.map { 2 * $0 - 1 }
-        let predictions = (0..<count).map { _ in T(Double(random.next() >> 11) * 0x1p-53 * 0.98 + 0.01) }
+        let predictions = (0..<count).map { _ in T(random.nextUnit() * 0.98 + 0.01) }
         // Outputs live in preallocated, pre-faulted buffers (no copy-on-write, no page faults timed).
         let perSample = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
         let gradient = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
@@ -118,7 +119,7 @@ public struct LossesBenchCommand: ParsableCommand {
         let logProbabilities = try (0..<ctcSequences).map { _ -> Matrix<T> in
             var values: [T] = []
             for _ in 0..<frames {
-                let raw = (0..<classes).map { _ in Double(random.next() >> 11) * 0x1p-53 * 4 - 2 }
+                let raw = (0..<classes).map { _ in random.nextUnit() * 4 - 2 }
                 let logSum = Foundation.log(raw.map { Foundation.exp($0) }.reduce(0, +))
                 values += raw.map { T($0 - logSum) }
             }
@@ -174,18 +175,6 @@ func readPass(_ raw: UnsafeRawBufferPointer) -> UInt64 {
         index += 1
     }
     return total
-}
-
-/// SplitMix64, for reproducible bench inputs.
-struct BenchRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 struct BenchRow {

@@ -1,5 +1,6 @@
 import Foundation
 import ShardLosses
+import ShardNumerics
 import Testing
 
 func allFinite<T: LossScalar>(_ values: [T]) -> Bool { values.allSatisfy(\.isFinite) }
@@ -97,7 +98,7 @@ extension ShardLossesTests {
 
     /// T = 1000 frames, 40 labels with repeats: finite in log space, rows of the gradient sum to -1/N.
     @Test func longCTCSequencesDoNotUnderflow() throws {
-        var random = SplitMix64(state: 21)
+        var random = SplitMix64(seed: 21)
         let (frames, classes) = (1000, 6)
         let labels = [(0..<40).map { $0 % 7 == 3 ? 1 : 1 + ($0 % (classes - 1)) }, [2, 2, 2], []]
         let logits = try labels.map { _ in
@@ -162,7 +163,7 @@ extension ShardLossesTests {
     // MARK: - Reductions
 
     @Test func reductionsScaleValueAndGradientUniformly() throws {
-        var random = SplitMix64(state: 31)
+        var random = SplitMix64(seed: 31)
         let targets = random.uniforms(20, -1...1)
         let predictions = random.uniforms(20, -1...1)
         let loss = try HuberLoss(delta: 0.5)
@@ -189,7 +190,7 @@ extension ShardLossesTests {
     }
 
     @Test func bufferEntryPointMatchesArrays() throws {
-        var random = SplitMix64(state: 41)
+        var random = SplitMix64(seed: 41)
         let targets = random.uniforms(3000, 0...1).map { $0 < 0.5 ? Float(0) : Float(1) }
         let logits = random.uniforms(3000, -8...8).map(Float.init)
         let loss = try FocalLossWithLogits(gamma: 2, weighting: .byClass(alpha: 0.25))
@@ -378,7 +379,7 @@ extension ShardLossesTests {
 extension ShardLossesTests {
     /// The branch-free exp and log1p agree with libm to a few ulp on their whole ranges.
     @Test func vectorMathMatchesLibm() {
-        var random = SplitMix64(state: 51)
+        var random = SplitMix64(seed: 51)
         func ulpError(_ ours: Double, _ exact: Double) -> Double {
             exact == 0 ? (ours == 0 ? 0 : .infinity) : abs(ours - exact) / exact.ulp
         }

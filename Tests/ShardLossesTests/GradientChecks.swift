@@ -1,19 +1,9 @@
 import Foundation
 import ShardLosses
+import ShardNumerics
 import Testing
 
-/// A small deterministic generator (SplitMix64) so every run checks the same points.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
+/// Test draws from the shared SplitMix64 stream, so every run checks the same points.
 extension SplitMix64 {
     mutating func uniform(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
     mutating func uniforms(_ count: Int, _ range: ClosedRange<Double>) -> [Double] { (0..<count).map { _ in uniform(range) } }
@@ -62,7 +52,7 @@ func checkFiniteDifferences(
 extension ShardLossesTests {
     /// Element-wise losses, at random points at least 0.05 away from every kink.
     @Test func elementwiseGradientsMatchFiniteDifferences() throws {
-        var random = SplitMix64(state: 11)
+        var random = SplitMix64(seed: 11)
         let count = 12
         func elementwise(
             _ label: String, _ loss: some ElementwiseLoss, targets: [Double], predictions: [Double]
@@ -116,7 +106,7 @@ extension ShardLossesTests {
     }
 
     @Test func rowwiseGradientsMatchFiniteDifferences() throws {
-        var random = SplitMix64(state: 12)
+        var random = SplitMix64(seed: 12)
         let (rows, columns) = (5, 4)
         let matrixOf = { (values: [Double]) throws -> Matrix<Double> in try Matrix(rows: rows, columns: columns, values: values) }
 
@@ -198,7 +188,7 @@ extension ShardLossesTests {
     /// CTC with respect to log-probabilities (independent inputs) and to logits, with repeats,
     /// an empty label and different lengths.
     @Test func ctcGradientsMatchFiniteDifferences() throws {
-        var random = SplitMix64(state: 13)
+        var random = SplitMix64(seed: 13)
         let classes = 4
         let frames = [6, 4, 5, 3]
         let labels = [[1, 2, 2], [3], [], [1, 1]]

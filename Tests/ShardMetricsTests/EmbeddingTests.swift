@@ -1,5 +1,6 @@
 import Foundation
 import ShardMetrics
+import ShardNumerics
 import Testing
 
 extension ShardMetricsTests {
@@ -73,7 +74,7 @@ extension ShardMetricsTests {
 
     @Test(arguments: [11, 12] as [UInt64])
     func wellSeparatedClustersHavePerfectRecall(seed: UInt64) throws {
-        var generator = TestGenerator(state: seed)
+        var generator = SplitMix64(seed: seed)
         var embeddings: [[Double]] = [], labels: [Int] = []
         for cluster in 0..<5 {
             let centre = (0..<8).map { dimension in dimension == cluster ? 100.0 : 0.0 }

@@ -1,5 +1,6 @@
 import Foundation
 import ShardMetrics
+import ShardNumerics
 import Testing
 
 extension ShardMetricsTests {
@@ -60,10 +61,10 @@ extension ShardMetricsTests {
     /// true quantile has lower pinball loss than shifted predictions.
     @Test(arguments: [0.05, 0.25, 0.5, 0.75, 0.95])
     func coverageOfTrueQuantileIsLevel(level: Double) throws {
-        var generator = TestGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         let count = 20_000
-        let uniform = (0..<count).map { _ in generator.unit() }
-        let exponential = (0..<count).map { _ in -log(1 - generator.unit()) }
+        let uniform = (0..<count).map { _ in generator.nextUnit() }
+        let exponential = (0..<count).map { _ in -log(1 - generator.nextUnit()) }
         let tolerance = 4 * (level * (1 - level) / Double(count)).squareRoot()
         let uniformCoverage = try QuantileMetrics.coverage(targets: uniform, predictions: Array(repeating: level, count: count))
         #expect(abs(uniformCoverage - level) <= tolerance)

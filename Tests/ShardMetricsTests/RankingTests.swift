@@ -1,5 +1,6 @@
 import Foundation
 import ShardMetrics
+import ShardNumerics
 import Testing
 
 extension ShardMetricsTests {
@@ -69,12 +70,12 @@ extension ShardMetricsTests {
 
     /// Random labels with scores on a 0.1 grid (many ties) correlated with the label.
     static func randomRankingProblem(seed: UInt64, count: Int) -> (labels: [Bool], scores: [Double]) {
-        var generator = TestGenerator(state: seed)
+        var generator = SplitMix64(seed: seed)
         var labels: [Bool] = [], scores: [Double] = []
         for _ in 0..<count {
-            let isPositive = generator.unit() < 0.4
+            let isPositive = generator.nextUnit() < 0.4
             labels.append(isPositive)
-            scores.append(((generator.unit() + (isPositive ? 0.3 : 0)) * 10).rounded() / 10)
+            scores.append(((generator.nextUnit() + (isPositive ? 0.3 : 0)) * 10).rounded() / 10)
         }
         return (labels, scores)
     }

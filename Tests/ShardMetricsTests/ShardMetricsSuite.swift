@@ -1,5 +1,6 @@
 import Foundation
 import ShardMetrics
+import ShardNumerics
 import Testing
 
 /// The ShardMetrics suite. Golden values were computed once with scikit-learn 1.9.1 / numpy 2.4.6
@@ -17,23 +18,11 @@ func close(_ actual: [Double], _ expected: [Double], tolerance: Double = 1e-12) 
     actual.count == expected.count && zip(actual, expected).allSatisfy { close($0, $1, tolerance: tolerance) }
 }
 
-/// A deterministic generator (SplitMix64) for property tests, so every run checks the same inputs.
-struct TestGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 random bits.
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
+/// Property-test draws from the shared SplitMix64 stream, so every run checks the same inputs.
+extension SplitMix64 {
     /// Standard normal by Box–Muller.
     mutating func normal() -> Double {
-        let u1 = max(unit(), 0x1p-60), u2 = unit()
+        let u1 = max(nextUnit(), 0x1p-60), u2 = nextUnit()
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }

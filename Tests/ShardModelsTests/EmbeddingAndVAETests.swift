@@ -37,6 +37,30 @@ struct EmbeddingAndVAETests {
         try model.objective(sums: [lossSum] + gradient, rowCount: rows, parameters: parameters)
     }
 
+    /// Checks the objective built from `lossSum` and `gradient` against a reference case's `expected`:
+    /// each scalar in `terms` (e.g. `value`, `data_loss`, `l2_term`) and the gradient of every layout
+    /// tensor (`expected["grad"][name]`), under `tolerance`. `label` starts every message.
+    static func expectObjective(
+        _ model: any Model, lossSum: Double, gradient: [Double], rows: Int, parameters: [Double],
+        matches expected: JSONValue, terms: [String], tolerance: Tolerance, label: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let objective = try objective(model, lossSum: lossSum, gradient: gradient, rows: rows, parameters: parameters)
+        let actualTerms = ["value": objective.value, "data_loss": objective.dataLoss, "l2_term": objective.l2Term]
+        for name in terms {
+            let actual = try #require(actualTerms[name], "\(label): no objective term \(name)", sourceLocation: sourceLocation)
+            let reference = try #require(expected[name]?.double, "\(label): \(name)", sourceLocation: sourceLocation)
+            #expect(
+                tolerance.matches(actual, reference), "\(label) \(name): \(actual) vs \(reference)",
+                sourceLocation: sourceLocation)
+        }
+        for tensor in model.layout.tensors {
+            try expectClose(
+                Array(objective.gradient[tensor.range]), expected["grad"]?[tensor.name], tolerance,
+                "\(label) grad \(tensor.name)", sourceLocation: sourceLocation)
+        }
+    }
+
     /// A small deterministic generator for test data (not the model's randomness).
     struct TestData {
         var state: UInt64
@@ -118,16 +142,10 @@ struct EmbeddingAndVAETests {
             let evaluation = try model.tripletSums(
                 anchors: anchors.values, positives: positives.values, negatives: negatives.values, rows: anchors.rows,
                 parameters: parameters)
-            let objective = try Self.objective(
-                model, lossSum: evaluation.lossSum, gradient: evaluation.gradient, rows: anchors.rows, parameters: parameters)
             let expected = try #require(testCase["expected"])
-            for (name, actual) in [("value", objective.value), ("data_loss", objective.dataLoss), ("l2_term", objective.l2Term)] {
-                let reference = try #require(expected[name]?.double, "\(id): \(name)")
-                #expect(tolerance.matches(actual, reference), "\(id) \(name): \(actual) vs \(reference)")
-            }
-            for tensor in model.layout.tensors {
-                try Self.expectClose(Array(objective.gradient[tensor.range]), expected["grad"]?[tensor.name], tolerance, "\(id) grad \(tensor.name)")
-            }
+            try Self.expectObjective(
+                model, lossSum: evaluation.lossSum, gradient: evaluation.gradient, rows: anchors.rows, parameters: parameters,
+                matches: expected, terms: ["value", "data_loss", "l2_term"], tolerance: tolerance, label: id)
             let intermediates = expected["intermediates"]
             try Self.expectClose(evaluation.anchorEmbeddings, intermediates?["emb_anchor"], tolerance, "\(id) emb_anchor")
             try Self.expectClose(evaluation.positiveEmbeddings, intermediates?["emb_positive"], tolerance, "\(id) emb_positive")
@@ -140,15 +158,9 @@ struct EmbeddingAndVAETests {
                 let single = try model.tripletSums(
                     anchors: rounded(anchors.values), positives: rounded(positives.values),
                     negatives: rounded(negatives.values), rows: anchors.rows, parameters: parameters)
-                let singleObjective = try Self.objective(
-                    model, lossSum: single.lossSum, gradient: single.gradient, rows: anchors.rows, parameters: parameters)
-                let reference = try #require(expected["value"]?.double)
-                #expect(loose.matches(singleObjective.value, reference), "\(id) float32 value")
-                for tensor in model.layout.tensors {
-                    try Self.expectClose(
-                        Array(singleObjective.gradient[tensor.range]), expected["grad"]?[tensor.name], loose,
-                        "\(id) float32 grad \(tensor.name)")
-                }
+                try Self.expectObjective(
+                    model, lossSum: single.lossSum, gradient: single.gradient, rows: anchors.rows, parameters: parameters,
+                    matches: expected, terms: ["value"], tolerance: loose, label: "\(id) float32")
             }
         }
     }
@@ -174,16 +186,10 @@ struct EmbeddingAndVAETests {
                 parameters += values
             }
             let evaluation = try model.evaluate(inputs: x.values, rows: x.rows, noise: eps.values, parameters: parameters)
-            let objective = try Self.objective(
-                model, lossSum: evaluation.lossSum, gradient: evaluation.gradient, rows: x.rows, parameters: parameters)
             let expected = try #require(testCase["expected"])
-            for (name, actual) in [("value", objective.value), ("data_loss", objective.dataLoss), ("l2_term", objective.l2Term)] {
-                let reference = try #require(expected[name]?.double, "\(id): \(name)")
-                #expect(tolerance.matches(actual, reference), "\(id) \(name): \(actual) vs \(reference)")
-            }
-            for tensor in model.layout.tensors {
-                try Self.expectClose(Array(objective.gradient[tensor.range]), expected["grad"]?[tensor.name], tolerance, "\(id) grad \(tensor.name)")
-            }
+            try Self.expectObjective(
+                model, lossSum: evaluation.lossSum, gradient: evaluation.gradient, rows: x.rows, parameters: parameters,
+                matches: expected, terms: ["value", "data_loss", "l2_term"], tolerance: tolerance, label: id)
             let intermediates = expected["intermediates"]
             try Self.expectClose(evaluation.mean, intermediates?["mean"], tolerance, "\(id) mean")
             try Self.expectClose(evaluation.logVariance, intermediates?["logvar"], tolerance, "\(id) logvar")
@@ -196,15 +202,9 @@ struct EmbeddingAndVAETests {
             if testCase["flags"]?["float32_ok"]?.bool != false, let loose = Tolerance(testCase, precision: "float32") {
                 let single = try model.evaluate(
                     inputs: x.values.map { Double(Float($0)) }, rows: x.rows, noise: eps.values, parameters: parameters)
-                let singleObjective = try Self.objective(
-                    model, lossSum: single.lossSum, gradient: single.gradient, rows: x.rows, parameters: parameters)
-                let reference = try #require(expected["value"]?.double)
-                #expect(loose.matches(singleObjective.value, reference), "\(id) float32 value")
-                for tensor in model.layout.tensors {
-                    try Self.expectClose(
-                        Array(singleObjective.gradient[tensor.range]), expected["grad"]?[tensor.name], loose,
-                        "\(id) float32 grad \(tensor.name)")
-                }
+                try Self.expectObjective(
+                    model, lossSum: single.lossSum, gradient: single.gradient, rows: x.rows, parameters: parameters,
+                    matches: expected, terms: ["value"], tolerance: loose, label: "\(id) float32")
             }
         }
     }

@@ -54,19 +54,8 @@ struct ReferenceSums {
     }
 }
 
-/// Deterministic test data (SplitMix64).
-struct TestRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform(_ low: Double, _ high: Double) -> Double {
-        low + (high - low) * Double(next() >> 11) * 0x1p-53
-    }
+extension SplitMix64 {
+    /// An integer in `range` as `lowerBound + next() mod count` (slightly biased; fine for test shapes).
     mutating func int(_ range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
     }
@@ -80,13 +69,13 @@ struct RandomProblem {
 }
 
 /// A random block (features in [-2, 2], labels in {0, 1}, weights and bias in [-1, 1]) with its reference.
-func randomProblem(_ random: inout TestRandom, precision: Precision, rows: Int, columns: Int, id: Int = 0) throws
+func randomProblem(_ random: inout SplitMix64, precision: Precision, rows: Int, columns: Int, id: Int = 0) throws
     -> RandomProblem
 {
-    var features = (0..<rows * columns).map { _ in random.uniform(-2, 2) }
+    var features = (0..<rows * columns).map { _ in random.nextUniform(-2, 2) }
     let labels = (0..<rows).map { _ in Double(random.next() & 1) }
-    let weights = (0..<columns).map { _ in random.uniform(-1, 1) }
-    let bias = random.uniform(-1, 1)
+    let weights = (0..<columns).map { _ in random.nextUniform(-1, 1) }
+    let bias = random.nextUniform(-1, 1)
     return try problem(
         features: &features, labels: labels, columns: columns, weights: weights, bias: bias, precision: precision,
         id: id)
@@ -146,7 +135,7 @@ struct ShardNumericsSuite {
     @Test("logistic sums match double math for random shapes (D 1…37, rows 0…300)",
           arguments: precisionsAndImplementations)
     func randomShapes(precision: Precision, implementation: KernelImplementation) throws {
-        var random = TestRandom(state: 0xC0FFEE ^ UInt64(precision.byteWidth))
+        var random = SplitMix64(seed: 0xC0FFEE ^ UInt64(precision.byteWidth))
         var shapes = [(rows: 0, columns: 1), (1, 1), (7, 8), (8, 8), (9, 9), (64, 20), (65, 33), (300, 37)]
         for _ in 0..<150 { shapes.append((random.int(0...300), random.int(1...37))) }
         let epsilon = roundOff(precision, implementation)
@@ -165,7 +154,7 @@ struct ShardNumericsSuite {
           arguments: [(70, 64), (33, 96), (20, 1100), (3, 2049)])
     func wideRows(rows: Int, columns: Int) throws {
         for (precision, implementation) in Self.precisionsAndImplementations {
-            var random = TestRandom(state: UInt64(rows * 7919 + columns))
+            var random = SplitMix64(seed: UInt64(rows * 7919 + columns))
             let p = try randomProblem(&random, precision: precision, rows: rows, columns: columns)
             let actual = try LogisticKernel.sums(
                 of: p.block, weights: p.weights, bias: p.bias, implementation: implementation)
@@ -200,7 +189,7 @@ struct ShardNumericsSuite {
 
     @Test("rows = 0 gives all-zero sums", arguments: precisionsAndImplementations)
     func emptyBlock(precision: Precision, implementation: KernelImplementation) throws {
-        var random = TestRandom(state: 7)
+        var random = SplitMix64(seed: 7)
         let p = try randomProblem(&random, precision: precision, rows: 0, columns: 5)
         let sums = try LogisticKernel.sums(of: p.block, weights: p.weights, bias: p.bias, implementation: implementation)
         #expect(sums == [Double](repeating: 0, count: 7))
@@ -241,12 +230,12 @@ struct ShardNumericsSuite {
     @Test("same inputs give the same bits on repeated calls and with 1, 2, 3 or 8 threads",
           arguments: [Precision.float32, .float64])
     func determinism(precision: Precision) throws {
-        var random = TestRandom(state: 99)
+        var random = SplitMix64(seed: 99)
         let columns = 13
         let blocks = try (0..<37).map { id in
             try randomProblem(&random, precision: precision, rows: random.int(0...300), columns: columns, id: id).block
         }
-        let weights = (0..<columns).map { _ in random.uniform(-1, 1) }
+        let weights = (0..<columns).map { _ in random.nextUniform(-1, 1) }
         var runs: [[UInt64]] = []
         for threads in [1, 2, 3, 8, 1, 2] {
             let buffer = try BlockSumsBuffer(count: blocks.count, width: columns + 2)
@@ -349,7 +338,7 @@ struct ShardNumericsSuite {
     @Test("read pass checksum equals the sum of every feature and label", arguments: [Precision.float32, .float64])
     func readPass(precision: Precision) throws {
         for (rows, columns) in [(0, 3), (1, 1), (5, 7), (300, 37), (4096, 3)] {
-            var random = TestRandom(state: UInt64(rows * 1000 + columns))
+            var random = SplitMix64(seed: UInt64(rows * 1000 + columns))
             let p = try randomProblem(&random, precision: precision, rows: rows, columns: columns)
             let (values, labels): ([Double], [Double]) =
                 switch p.block.storage {

@@ -1,4 +1,5 @@
 import Foundation
+import ShardNumerics
 import ShardOptimizers
 import Testing
 import _TestSupport
@@ -8,20 +9,6 @@ import _TestSupport
 /// An objective: value and gradient at a point.
 typealias Objective = @Sendable ([Double]) -> (value: Double, gradient: [Double])
 
-/// A deterministic SplitMix64 generator for reproducible test problems.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func symmetric() -> Double { Double(next() >> 11) / Double(1 << 52) - 1 }
-}
-
 /// f(x) = ½ (x − x*)ᵀ A (x − x*), A = Qᵀ diag(λ) Q with Q a product of three Householder reflections
 /// and λ log-spaced from 1 to `conditionNumber`. Minimum 0 at x*, so values near the optimum are
 /// computed to full relative precision.
@@ -30,10 +17,10 @@ struct Quadratic: Sendable {
     let minimizer: [Double]
 
     init(dimension n: Int, conditionNumber: Double, seed: UInt64) {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         var q = (0..<n).map { i in (0..<n).map { j in i == j ? 1.0 : 0.0 } }
         for _ in 0..<3 {
-            let v = (0..<n).map { _ in random.symmetric() }
+            let v = (0..<n).map { _ in random.nextUniform(-1, 1) }
             let vv = v.reduce(0) { $0 + $1 * $1 }
             // q ← (I − 2vvᵀ/vᵀv) q
             for column in 0..<n {
@@ -52,7 +39,7 @@ struct Quadratic: Sendable {
             }
         }
         matrix = a
-        minimizer = (0..<n).map { _ in random.symmetric() }
+        minimizer = (0..<n).map { _ in random.nextUniform(-1, 1) }
     }
 
     var objective: Objective {
@@ -316,8 +303,8 @@ struct ShardOptimizersSuite {
         default:
             let seed = UInt64(problemName.last!.wholeNumberValue!)
             objective = Quadratic(dimension: 8, conditionNumber: 1e3, seed: seed).objective
-            var random = SplitMix64(state: seed + 100)
-            start = (0..<8).map { _ in 10 * random.symmetric() }
+            var random = SplitMix64(seed: seed + 100)
+            start = (0..<8).map { _ in 10 * random.nextUniform(-1, 1) }
         }
         var optimizer = try LBFGS(
             initialPoint: start, stopping: StoppingCriteria(gradientTolerance: 1e-9, relativeObjectiveTolerance: 0))

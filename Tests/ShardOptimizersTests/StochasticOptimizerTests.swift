@@ -1,4 +1,5 @@
 import Foundation
+import ShardNumerics
 import ShardOptimizers
 import Testing
 
@@ -19,8 +20,8 @@ func feed<O: Optimizer>(_ optimizer: inout O, gradients: [[Double]], values: [Do
 
 /// `count` seeded gradients with entries uniform in [−scale, scale).
 func randomGradients(count: Int, dimension: Int, seed: UInt64, scale: Double = 1) -> [[Double]] {
-    var random = SplitMix64(state: seed)
-    return (0..<count).map { _ in (0..<dimension).map { _ in scale * random.symmetric() } }
+    var random = SplitMix64(seed: seed)
+    return (0..<count).map { _ in (0..<dimension).map { _ in scale * random.nextUniform(-1, 1) } }
 }
 
 /// Fails unless `body` throws `.invalidSetting` with a message containing `fragment`.
@@ -456,13 +457,13 @@ struct StochasticOptimizerTests {
         // uniform in [−1, 1) per entry (seeded), like a mini-batch gradient.
         let quadratic = Quadratic(dimension: 5, conditionNumber: 10, seed: 17)
         let objective = quadratic.objective
-        var noise = SplitMix64(state: 99)
+        var noise = SplitMix64(seed: 99)
         let start = [Double](repeating: 3, count: 5)
         var optimizer = try Self.makeStochastic(name, initialPoint: start)
         for _ in 0..<3000 {
             let point = try #require(optimizer.pendingPoint)
             let (value, gradient) = objective(point)
-            try optimizer.observe(value: value, gradient: gradient.map { $0 + noise.symmetric() })
+            try optimizer.observe(value: value, gradient: gradient.map { $0 + noise.nextUniform(-1, 1) })
         }
         #expect(optimizer.status == .running)
         #expect(optimizer.iterationCount == 3000 && optimizer.evaluationCount == 3000)

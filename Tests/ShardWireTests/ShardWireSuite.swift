@@ -2,22 +2,9 @@ import ShardNumerics
 import ShardWire
 import Testing
 
-/// SplitMix64: a small, seedable generator so every property test is reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random but valid message contents, including empty arrays and non-ASCII text.
 enum RandomFrames {
-    static func string(_ rng: inout SeededGenerator) -> String {
+    static func string(_ rng: inout SplitMix64) -> String {
         var scalars = String.UnicodeScalarView()
         for _ in 0..<Int.random(in: 0...12, using: &rng) {
             let upper: UInt32 = Bool.random(using: &rng) ? 0x7F : 0x10FFFF
@@ -26,7 +13,7 @@ enum RandomFrames {
         return String(scalars)
     }
 
-    static func finiteDouble(_ rng: inout SeededGenerator) -> Double {
+    static func finiteDouble(_ rng: inout SplitMix64) -> Double {
         switch Int.random(in: 0..<6, using: &rng) {
         case 0: 0
         case 1: -0.0
@@ -36,7 +23,7 @@ enum RandomFrames {
         }
     }
 
-    static func anyDouble(_ rng: inout SeededGenerator) -> Double {
+    static func anyDouble(_ rng: inout SplitMix64) -> Double {
         switch Int.random(in: 0..<8, using: &rng) {
         case 0: .nan
         case 1: .signalingNaN
@@ -47,7 +34,7 @@ enum RandomFrames {
         }
     }
 
-    static func block(id: Int, precision: Precision, rows: Int, columns: Int, _ rng: inout SeededGenerator) -> Block {
+    static func block(id: Int, precision: Precision, rows: Int, columns: Int, _ rng: inout SplitMix64) -> Block {
         let storage: BlockStorage =
             switch precision {
             case .float32:
@@ -63,7 +50,7 @@ enum RandomFrames {
         return try! Block(id: id, rows: rows, columns: columns, storage: storage)
     }
 
-    static func message(_ type: MessageType, _ rng: inout SeededGenerator) -> Message {
+    static func message(_ type: MessageType, _ rng: inout SplitMix64) -> Message {
         switch type {
         case .hello:
             return .hello(
@@ -105,7 +92,7 @@ enum RandomFrames {
         }
     }
 
-    static func frame(_ type: MessageType, _ rng: inout SeededGenerator) -> Frame {
+    static func frame(_ type: MessageType, _ rng: inout SplitMix64) -> Frame {
         Frame(jobID: rng.next(), round: rng.next(), message: message(type, &rng))
     }
 }
@@ -167,7 +154,7 @@ struct ShardWireSuite {
 
     @Test("every message type round-trips over random contents", arguments: MessageType.allCases)
     func roundTrip(type: MessageType) throws {
-        var rng = SeededGenerator(seed: UInt64(type.rawValue) &* 7919)
+        var rng = SplitMix64(seed: UInt64(type.rawValue) &* 7919)
         for _ in 0..<300 {
             let frame = RandomFrames.frame(type, &rng)
             let bytes = try codec.encode(frame)
@@ -190,7 +177,7 @@ struct ShardWireSuite {
 
     @Test("large blocks of both precisions round-trip bit for bit", arguments: Precision.allCases)
     func largeBlocks(precision: Precision) throws {
-        var rng = SeededGenerator(seed: 99)
+        var rng = SplitMix64(seed: 99)
         let blocks = (0..<3).map { RandomFrames.block(id: $0 * 11, precision: precision, rows: 4_096, columns: 64, &rng) }
         let frame = Frame(jobID: 1, message: .blocks(blocks))
         let bytes = try codec.encode(frame)
@@ -432,7 +419,7 @@ struct ShardWireSuite {
 
     @Test("thousands of random buffers never crash, and anything accepted re-encodes to the same bytes")
     func randomGarbage() throws {
-        var rng = SeededGenerator(seed: 2026)
+        var rng = SplitMix64(seed: 2026)
         var accepted = 0
         func check(_ bytes: [UInt8]) {
             switch Result(catching: { () throws(WireError) -> Frame in try codec.decode(bytes) }) {
