@@ -28,13 +28,18 @@ public struct CoordinatorInstance: Sendable {
         public var joinTimeout: Double
         /// Which blocks a mini-batch step uses (nil: full-batch rounds only).
         public var schedule: BatchSchedule?
+        /// The HELLO `software` a worker must send (same protocol and same numeric kernels as the
+        /// coordinator); nil accepts any.
+        public var requiredSoftware: String?
 
         public init(
             expectedWorkers: Int, jobID: UInt64, blockRows: [Int],
             makeJobSpec: @escaping @Sendable (Int, Range<Int>) -> JobSpec,
-            heartbeatInterval: Double, deadAfter: Double, joinTimeout: Double, schedule: BatchSchedule? = nil
+            heartbeatInterval: Double, deadAfter: Double, joinTimeout: Double, schedule: BatchSchedule? = nil,
+            requiredSoftware: String? = nil
         ) {
             self.schedule = schedule
+            self.requiredSoftware = requiredSoftware
             self.expectedWorkers = expectedWorkers
             self.jobID = jobID
             self.totalBlocks = blockRows.count
@@ -227,6 +232,13 @@ public struct CoordinatorInstance: Sendable {
         guard case .hello(let pid, let cores, let hostname, let software) = frame.message else {
             return [
                 .log(.warning, "ignored a \(frame.message.type) message from unknown peer \(hex(peer))"),
+            ]
+        }
+        if let required = configuration.requiredSoftware, software != required {
+            let reason = "incompatible worker: it runs \(software), the coordinator \(required)"
+            return [
+                .log(.warning, "refused worker pid \(pid) on \(hostname): \(reason)"),
+                .send(to: peer, .refuse(reason: reason), round: 0),
             ]
         }
         guard phase == .joining, workers.count < configuration.expectedWorkers else {

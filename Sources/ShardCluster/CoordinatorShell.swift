@@ -86,7 +86,7 @@ public final class ClusterExecutor: Executor {
                         heartbeatInterval: heartbeat, deadAfter: deadAfter, seed: seed, schedule: schedule)
                 },
                 heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout,
-                schedule: schedule),
+                schedule: schedule, requiredSoftware: WorkerShell.software),
             now: Self.now())
     }
 

@@ -57,8 +57,14 @@ public final class WorkerShell {
         }
     }
 
-    /// Software identification sent in HELLO.
-    public static let software = "shardtrain (protocol \(WireCodec.protocolVersion))"
+    /// Software identification sent in HELLO. The coordinator refuses a worker whose numerics differ from
+    /// its own: the SIMD and portable kernels round differently, so mixing them would break the
+    /// "same bits whatever the workers" guarantee.
+    public static var software: String { softwareIdentity(simd: KernelImplementation.simdAvailable) }
+
+    static func softwareIdentity(simd: Bool) -> String {
+        "shardtrain (protocol \(WireCodec.protocolVersion); kernels \(simd ? "avx2+fma" : "portable"))"
+    }
 
     /// Runs until DONE (returns) or a failure (throws).
     public func run() throws(ClusterError) -> Outcome {

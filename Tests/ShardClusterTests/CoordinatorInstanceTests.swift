@@ -63,6 +63,27 @@ struct CoordinatorInstanceTests {
         #expect(third.contains { if case .send([3], .refuse(let reason), _) = $0 { reason.contains("already") } else { false } })
     }
 
+    @Test("a worker with other numerics (protocol or kernels) is refused with the reason, and not counted")
+    func incompatibleSoftwareRefused() {
+        var coordinator = CoordinatorInstance(
+            configuration: .init(
+                expectedWorkers: 1, jobID: Self.job, blockRows: [10],
+                makeJobSpec: { _, shard in
+                    JobSpec(
+                        model: Self.spec, precision: .float64, totalBlocks: 1, firstBlock: shard.lowerBound,
+                        blockCount: shard.count, rowCount: 10, heartbeatInterval: 0.25, deadAfter: 3, seed: 1)
+                },
+                heartbeatInterval: 0.25, deadAfter: 3, joinTimeout: 60, requiredSoftware: "build A"),
+            now: 0)
+        let refused = coordinator.received(
+            Frame(jobID: 0, message: .hello(pid: 5, cores: 1, hostname: "h", software: "build B")), from: [1], now: 0.1)
+        #expect(refused.contains { if case .send([1], .refuse(let reason), _) = $0 { reason.contains("build B") } else { false } })
+        #expect(coordinator.workers.isEmpty)
+        let accepted = coordinator.received(
+            Frame(jobID: 0, message: .hello(pid: 6, cores: 1, hostname: "h", software: "build A")), from: [2], now: 0.2)
+        #expect(accepted.contains { if case .shipBlocks([2], 0..<1) = $0 { true } else { false } })
+    }
+
     @Test("READY with the wrong counts fails the job naming the worker")
     func readyCountsAreChecked() {
         var coordinator = Self.instance()
