@@ -69,6 +69,13 @@ struct ModelsEndToEndTests {
 
     static let determinismCases: [DeterminismCase] = [
         DeterminismCase(
+            name: "svm on breast cancer (continuation), labels {0,1}",
+            arguments: ["--data", dataPath("breast_cancer"), "--standardize", "--model", "svm"]),
+        DeterminismCase(
+            name: "softmax on iris with balanced class weights",
+            arguments: ["--data", dataPath("iris"), "--standardize", "--model", "softmax", "--class-weight", "balanced",
+                "--block-rows", "32"]),
+        DeterminismCase(
             name: "focal logistic on fraud, float32",
             arguments: ["--data", dataPath("fraud_synthetic"), "--standardize", "--focal-gamma", "2", "--precision",
                 "float32", "--max-rounds", "60"]),
