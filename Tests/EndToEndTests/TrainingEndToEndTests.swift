@@ -199,6 +199,29 @@ struct TrainingEndToEndTests {
         #expect(lines.last?.contains(hash) == true, "the watched summary names other parameters")
     }
 
+    @Test("cluster/local.sh starts a coordinator and workers as separate commands and cleans up")
+    func localClusterScript() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let summaryPath = directory.path("summary.json")
+        let script = ReferenceData.repositoryRoot.appendingPathComponent("cluster/local.sh").path
+        let child = try ChildProcess(
+            [
+                script, "--workers", "3", "--port", String(Int.random(in: 20_000..<60_000)), "--bin", ShardTrainBinary.path,
+                "--", "--data", Self.dataPath, "--standardize", "--summary-json", summaryPath,
+            ], executable: "/bin/bash", directory: directory.url)
+        #expect(child.wait(timeout: 120) == 0, "\(child.stderr)")
+        let summary = try Self.summary(at: summaryPath)
+        #expect(summary["workers"] as? Int == 3)
+        #expect(summary["converged"] as? Bool == true)
+        let pids = Set(child.stderr.split(separator: "\n").compactMap { line -> Int32? in
+            guard line.contains("joined ("), let range = line.range(of: "(pid ") else { return nil }
+            return Int32(line[range.upperBound...].prefix { $0.isNumber })
+        })
+        #expect(pids.count == 3, "\(child.stderr)")
+        for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) outlived the script") }
+    }
+
     @Test("a malformed CSV is reported with file, line and column, and exit status 1")
     func badDataIsReported() throws {
         let directory = try TemporaryDirectory()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One Slurm task of cluster/slurm/shardtrain.sbatch: task 0 is the coordinator, the others are workers.
+set -euo pipefail
+
+while (($#)); do
+    case "$1" in
+        --bin) bin=$2; shift 2 ;;
+        --coordinator) coordinator=$2; shift 2 ;;
+        --port) port=$2; shift 2 ;;
+        --workers) workers=$2; shift 2 ;;
+        --) shift; break ;;
+        *) echo "task.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+: "${SLURM_PROCID:?task.sh runs under srun}"
+
+if [[ $SLURM_PROCID == 0 ]]; then
+    exec "$bin" coordinator --bind "tcp://0.0.0.0:$port" --workers "$workers" "$@"
+else
+    exec "$bin" worker --connect "tcp://$coordinator:$port" --threads "${SLURM_CPUS_PER_TASK:-0}"
+fi
