@@ -97,12 +97,21 @@ public struct SafetensorsFile: Sendable, Equatable {
                 let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int], offsets.count == 2
             else { throw .format(path: path, reason: "tensor \(name): malformed entry") }
             guard dtype == "F64" else { throw .format(path: path, reason: "tensor \(name): dtype \(dtype), expected F64") }
-            let count = shape.reduce(1, *)
-            let begin = dataStart + offsets[0]
-            let end = dataStart + offsets[1]
-            guard offsets[0] >= 0, end - begin == count * 8, end <= bytes.count else {
+            // Every size below is checked before it is used: a corrupt header must not trap or overflow.
+            let dataBytes = bytes.count - dataStart
+            var count = 1
+            for dimension in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+                guard dimension >= 0, !overflow, product <= dataBytes / 8 else {
+                    throw .format(path: path, reason: "tensor \(name): shape \(shape) is invalid or larger than the file")
+                }
+                count = product
+            }
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataBytes, offsets[1] - offsets[0] == count * 8
+            else {
                 throw .format(path: path, reason: "tensor \(name): offsets \(offsets) do not fit shape \(shape)")
             }
+            let begin = dataStart + offsets[0]
             var values = [Double](repeating: 0, count: count)
             for k in 0..<count {
                 var bits: UInt64 = 0

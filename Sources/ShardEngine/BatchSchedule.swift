@@ -25,6 +25,15 @@ public struct BatchSchedule: Sendable, Equatable, Codable {
         self.seed = seed
     }
 
+    /// Decodes and checks like `init(blockCount:blocksPerStep:seed:)` (a schedule arrives from another process).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            blockCount: container.decode(Int.self, forKey: .blockCount),
+            blocksPerStep: container.decode(Int.self, forKey: .blocksPerStep),
+            seed: container.decode(UInt64.self, forKey: .seed))
+    }
+
     public var stepsPerEpoch: Int { (blockCount + blocksPerStep - 1) / blocksPerStep }
 
     /// The block order of epoch `epoch` (a permutation of 0..<blockCount).
@@ -40,8 +49,10 @@ public struct BatchSchedule: Sendable, Equatable, Codable {
         return order
     }
 
-    /// The blocks of step `step` (0-based over the whole run), as a membership mask by block id.
+    /// The blocks of step `step` (0-based over the whole run; a negative step is treated as 0), as a
+    /// membership mask by block id.
     public func activeMask(step: Int) -> [Bool] {
+        let step = max(step, 0)
         let epoch = step / stepsPerEpoch
         let slice = step % stepsPerEpoch
         let order = order(epoch: epoch)

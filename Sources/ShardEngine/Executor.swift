@@ -51,10 +51,12 @@ public final class LocalExecutor: Executor {
     public init(model: any Model, blocks: [Block], threads: Int, seed: UInt64 = 0, schedule: BatchSchedule? = nil)
         throws(EngineError)
     {
+        if let schedule, schedule.blockCount != blocks.count {
+            throw .plan("the batch schedule covers \(schedule.blockCount) blocks, the plan has \(blocks.count)")
+        }
         self.seed = seed
         self.schedule = schedule
         computer = try BlockComputer(model: model, blocks: blocks, blockCount: blocks.count, threads: threads)
-        precondition(computer.nodes == [computer.tree.root], "all blocks reduce to the root")
     }
 
     public var workerCount: Int { 0 }
@@ -78,6 +80,7 @@ public final class LocalExecutor: Executor {
 public func activeMask(_ schedule: BatchSchedule?, _ request: RoundRequest) throws(EngineError) -> [Bool]? {
     guard let step = request.batchStep else { return nil }
     guard let schedule else { throw .plan("round \(request.round) asks for mini-batch step \(step), but the job has no batch schedule") }
+    guard step >= 0 else { throw .plan("round \(request.round) asks for mini-batch step \(step)") }
     return schedule.activeMask(step: step)
 }
 

@@ -35,9 +35,10 @@ public struct ReductionTree: Sendable, Equatable {
     /// The smallest `L` with `2^L ≥ blockCount`: the root is `(L, 0)`.
     public let height: Int
 
+    /// A plan without blocks (`blockCount ≤ 0`) gives an empty tree: nothing exists and `combine` reports
+    /// that no partial sum covers the plan.
     public init(blockCount: Int) {
-        precondition(blockCount >= 1, "a reduction tree needs at least one block")
-        self.blockCount = blockCount
+        self.blockCount = max(blockCount, 0)
         var height = 0
         while (1 << height) < blockCount { height += 1 }
         self.height = height
@@ -56,9 +57,9 @@ public struct ReductionTree: Sendable, Equatable {
     }
 
     /// The maximal aligned subtrees that exactly tile `range` (O(log n) nodes, ascending by first block).
-    /// A worker holding the blocks of `range` sends one sum per node.
+    /// A worker holding the blocks of `range` sends one sum per node. Blocks outside the plan are ignored.
     public func coveringNodes(of range: Range<Int>) -> [TreeNode] {
-        precondition(range.lowerBound >= 0 && range.upperBound <= blockCount, "range outside the block plan")
+        let range = range.clamped(to: 0..<blockCount)
         var nodes: [TreeNode] = []
         var start = range.lowerBound
         while start < range.upperBound {

@@ -113,12 +113,14 @@ extension TrainingObserver {
 
 /// How a run ended.
 public struct TrainingResult: Sendable, Equatable {
-    /// The final point: the best accepted point of a deterministic optimizer (always an evaluated one), or
-    /// the last iterate of a stochastic one.
+    /// The final point: the best accepted point of a deterministic optimizer (always an evaluated one; with
+    /// a continuation, of the stage whose end has the lowest exact objective), or the iterate after the last
+    /// update of a stochastic one.
     public var parameters: [Double]
     /// The exact, full-batch objective at `parameters`.
     public var objective: Objective
     public var rounds: Int
+    /// Whether the (last) optimizer run met its stopping criteria; `stopReason` says which, or why not.
     public var converged: Bool
     public var stopReason: String
     public var wallSeconds: Double
@@ -154,9 +156,13 @@ public struct Trainer {
             let steps = try loop.optimize(&optimizer, budget: options.maxRounds - 1) { step in
                 RoundRequest(round: 0, batchStep: step)
             }
-            // With a single round there is no step: the result is the initial point.
-            point = optimizer.bestPoint?.point ?? point
-            outcome = (false, "ran \(steps) mini-batch steps (stochastic optimizers stop at the round limit)")
+            // θ after the last update (the initial point when the single round is the final evaluation).
+            point = optimizer.resultPoint ?? point
+            if case .stopped = optimizer.status {
+                outcome = Self.status(optimizer, maxRounds: options.maxRounds)
+            } else {
+                outcome = (false, "ran \(steps) mini-batch steps (stochastic optimizers stop at the round limit)")
+            }
         } else if let continuation = options.continuation {
             var reason = ""
             var converged = false
@@ -210,8 +216,8 @@ public struct Trainer {
     }
 
     private func lastPoint(of optimizer: any Optimizer) throws(EngineError) -> [Double] {
-        guard let point = optimizer.bestPoint?.point else {
-            throw .optimizer("no point was accepted")
+        guard let point = optimizer.resultPoint else {
+            throw .optimizer("no point was accepted (\(optimizer.status))")
         }
         return point
     }

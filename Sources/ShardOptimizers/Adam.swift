@@ -37,6 +37,8 @@ public struct Adam: AdaptiveMomentsOptimizer, Equatable {
     public var epsilon: Double { core.epsilon }
     /// θ after `updateCount` updates (kept after a stop).
     public var iterate: [Double] { core.iterate }
+    /// θ after the last update.
+    public var resultPoint: [Double]? { iterate }
     /// Updates applied so far: the next update is the (updateCount + 1)-th, at rate
     /// `schedule.rate(at: updateCount)`.
     public var updateCount: Int { core.progress.updateCount }

@@ -28,6 +28,13 @@ public protocol Optimizer: Sendable, Codable {
     var iterationCount: Int { get }
     /// Reports the objective value and gradient at `pendingPoint`.
     mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError)
+    /// The point a run reports as its result: the best accepted point for the deterministic optimizers
+    /// (the default), the current iterate θ — after the last update — for the stochastic ones.
+    var resultPoint: [Double]? { get }
+}
+
+extension Optimizer {
+    public var resultPoint: [Double]? { bestPoint?.point }
 }
 
 /// A point with the objective value and gradient observed there.

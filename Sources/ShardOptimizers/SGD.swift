@@ -62,6 +62,8 @@ public struct SGD: Optimizer, Equatable {
     /// θ_t, the parameters after `updateCount` updates (the pending point except with Nesterov
     /// momentum, whose pending point is the look-ahead point φ_t).
     public private(set) var iterate: [Double]
+    /// θ after the last update (for Nesterov momentum, not the look-ahead point evaluated next).
+    public var resultPoint: [Double]? { iterate }
     public private(set) var pendingPoint: [Double]?
     /// v_t (empty for plain SGD).
     private var velocity: [Double]

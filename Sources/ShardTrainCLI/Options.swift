@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import ShardCluster
 import ShardEngine
@@ -174,6 +175,14 @@ public struct TrainingArguments: ParsableArguments {
         }
         if let batchBlocks, batchBlocks < 1 { throw ValidationError("--batch-blocks must be at least 1") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
+        for (flag, path) in [("--summary-json", summaryJson), ("--save", save)] {
+            guard let path else { continue }
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("\(flag) \(path): the directory \(directory) does not exist")
+            }
+        }
         guard lbfgsMemory >= 1 else { throw ValidationError("--lbfgs-memory must be at least 1") }
         guard gradientTolerance >= 0, objectiveTolerance >= 0 else {
             throw ValidationError("tolerances must be non-negative")
@@ -206,8 +215,11 @@ public struct ClusterArguments: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard heartbeatInterval > 0, workerTimeout > heartbeatInterval, joinTimeout > 0 else {
-            throw ValidationError("need 0 < --heartbeat-interval < --worker-timeout and --join-timeout > 0")
+        guard heartbeatInterval >= 0.001, workerTimeout > heartbeatInterval, workerTimeout <= 86_400,
+            joinTimeout > 0, joinTimeout <= 86_400
+        else {
+            throw ValidationError(
+                "need 0.001 ≤ --heartbeat-interval < --worker-timeout ≤ 86400 and 0 < --join-timeout ≤ 86400 (seconds)")
         }
     }
 

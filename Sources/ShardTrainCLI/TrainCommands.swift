@@ -133,6 +133,10 @@ public struct WorkerCommand: ParsableCommand {
     @Option(help: "Seconds to wait for the coordinator's WELCOME.")
     public var joinTimeout = 120.0
 
+    public func validate() throws {
+        guard joinTimeout > 0, joinTimeout <= 86_400 else { throw ValidationError("need 0 < --join-timeout ≤ 86400") }
+    }
+
     /// Set by `train --workers N` for its children: exit when that process dies.
     @Option(name: .customLong("exit-with-parent"), help: .hidden)
     public var parentProcess: Int32?
@@ -221,7 +225,14 @@ func runTraining(
     progress.finishLiveLine()
     let wall = (ContinuousClock.now - start).seconds
     let isClassifier = [.logistic, .svm, .softmax].contains(model.spec.kind)
-    let accuracy = isClassifier ? try? TrainingJob.accuracy(of: model, on: prepared.blocks, parameters: result.parameters) : nil
+    var accuracy: Double?
+    if isClassifier {
+        do {
+            accuracy = try TrainingJob.accuracy(of: model, on: prepared.blocks, parameters: result.parameters)
+        } catch {
+            logger.warning("training accuracy could not be computed: \(error)")
+        }
+    }
     let summary = RunSummary(
         model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
         dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
@@ -246,8 +257,9 @@ func runTraining(
     var object: [String: Any] = [:]
     do {
         object = try TrainingJob.summaryObject(summary, train: trainReport, test: testReport)
-        if let path = arguments.summaryJson { try TrainingJob.writeJSON(object, to: path) }
+        // The model first: a summary on disk means its model is there too.
         if let path = arguments.save { try trained.file.write(to: path) }
+        if let path = arguments.summaryJson { try TrainingJob.writeJSON(object, to: path) }
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)

@@ -163,10 +163,13 @@ public enum TrainingJob {
 
     /// Writes a JSON object atomically, pretty-printed with sorted keys.
     public static func writeJSON(_ object: [String: Any], to path: String) throws(ApplicationError) {
-        guard
-            let data = try? JSONSerialization.data(
+        let data: Data
+        do {
+            data = try JSONSerialization.data(
                 withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { throw .invalidArgument("the summary cannot be written as JSON") }
+        } catch {
+            throw .invalidArgument("\(path): the summary cannot be encoded as JSON: \(error)")
+        }
         do { try AtomicFile.write(data, to: path) } catch { throw .artifact(error) }
     }
 }

@@ -24,6 +24,12 @@ public struct WatchCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        if let timeout, !(timeout > 0 && timeout <= 86_400) {
+            throw ValidationError("--timeout must be between 0 and 86400 seconds")
+        }
+    }
+
     public func run() throws {
         let subscriber = try ProgressSubscriber(connect: connect)
         while true {

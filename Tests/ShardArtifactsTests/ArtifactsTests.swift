@@ -50,6 +50,17 @@ struct ArtifactsTests {
         var data = Data([UInt8(header.count), 0, 0, 0, 0, 0, 0, 0] + header)
         data.append(Data(count: 8))
         #expect(throws: ArtifactError.self) { try SafetensorsFile.decode(data, path: "x") }
+        // Negative dimensions, reversed offsets and huge shapes are errors, not traps.
+        for entry in [
+            #"{"w":{"dtype":"F64","shape":[-1],"data_offsets":[8,0]}}"#,
+            #"{"w":{"dtype":"F64","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#,
+            #"{"w":{"dtype":"F64","shape":[1],"data_offsets":[-8,0]}}"#,
+        ] {
+            let header = Array(entry.utf8)
+            var bytes = Data([UInt8(header.count), 0, 0, 0, 0, 0, 0, 0] + header)
+            bytes.append(Data(count: 16))
+            #expect(throws: ArtifactError.self, "\(entry)") { try SafetensorsFile.decode(bytes, path: "x") }
+        }
     }
 
     @Test("atomic writes replace the file whole and leave no temporary files; a missing directory is an error")
