@@ -52,7 +52,7 @@ let swiftTargets: [Target] = [
     ]),
     .target(name: "ShardTrainCLI", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
-        "ShardEngine", "ShardArtifacts", "ShardCluster", argumentParser, logging,
+        "ShardEngine", "ShardArtifacts", "ShardCluster", "CShardSystem", argumentParser, logging,
     ]),
     .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
 ]

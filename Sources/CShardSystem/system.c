@@ -3,6 +3,9 @@
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
+#if defined(__GLIBC__)
+#include <gnu/libc-version.h>
+#endif
 
 int shardtrain_set_parent_death_signal(int signal) {
 #if defined(__linux__)
@@ -11,5 +14,13 @@ int shardtrain_set_parent_death_signal(int signal) {
     (void)signal;
     errno = ENOSYS;
     return -1;
+#endif
+}
+
+const char *shardtrain_libc_version(void) {
+#if defined(__GLIBC__)
+    return gnu_get_libc_version();
+#else
+    return "unknown";
 #endif
 }

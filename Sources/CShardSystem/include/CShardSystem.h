@@ -6,4 +6,8 @@
 /// Returns 0 on success, -1 with errno set on failure, and -1 with errno = ENOSYS off Linux.
 int shardtrain_set_parent_death_signal(int signal);
 
+/// The C library's version string (e.g. "2.36"), or "unknown" where it cannot be asked. Part of a
+/// worker's build identity: libm's exp/log/cos are part of the arithmetic.
+const char *shardtrain_libc_version(void);
+
 #endif
