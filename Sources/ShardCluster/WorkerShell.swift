@@ -50,6 +50,10 @@ public final class WorkerShell {
         self.interrupted = interrupted
         do {
             context = try Context()
+            // Not `.immediate(true)`: it would queue nothing until the TCP connection is up, so HELLO, sent
+            // right after `connect` and possibly before the coordinator listens, would not fit. Queuing during
+            // a reconnect gains nothing either way (the ROUTER sees a reconnected DEALER as a new peer); the
+            // silence check and the non-blocking sends end a worker whose coordinator is gone.
             dealer = try context.socket(.dealer, options: [.maxMessageSize(bytes: Int64(WireCodec().maxPayloadBytes + 64))])
             try dealer.connect(options.endpoint)
         } catch {
@@ -79,11 +83,24 @@ public final class WorkerShell {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threads = options.threads > 0 ? options.threads : cores
 
+        /// Sends without ever blocking. The DEALER queues up to its high-water mark (1000 messages) while
+        /// the coordinator is unreachable; once that is full a blocking send would wait for ever and the
+        /// worker would never notice the silence nor an interrupt. A heartbeat that does not fit is dropped
+        /// (the silence check decides); any other message that does not fit means the coordinator is gone.
         func send(_ message: Message, round: UInt64 = 0) throws(ClusterError) {
+            let bytes: [UInt8]
             do {
-                try dealer.send([try codec.encode(Frame(jobID: jobID, round: round, message: message))])
+                bytes = try codec.encode(Frame(jobID: jobID, round: round, message: message))
             } catch {
-                throw .transport("sending to \(options.endpoint): \(error)")
+                throw .protocolViolation("cannot encode \(message.type): \(error)")
+            }
+            do {
+                try dealer.send([bytes], dontWait: true)
+            } catch {
+                guard case .wouldBlock = error else { throw .transport("sending to \(options.endpoint): \(error)") }
+                if message == .heartbeat { return }
+                throw .coordinatorLost(
+                    "cannot send \(message.type) to \(options.endpoint): the coordinator's queue is full; it is probably gone")
             }
             lastSent = Self.now()
         }
@@ -108,6 +125,8 @@ public final class WorkerShell {
                 throw .transport("\(error)")
             }
             let now = Self.now()
+            // On every pass, not only when idle: draining a long stream of BLOCKS keeps the DEALER readable.
+            if now - lastSent >= heartbeat { try send(.heartbeat) }
             if readable.contains(1), case .ready(let compute, let index, let round?) = state {
                 let outcome: ComputeThread.Outcome?
                 do {
@@ -137,7 +156,6 @@ public final class WorkerShell {
                     throw .coordinatorLost(
                         "coordinator at \(options.endpoint) \(what) for \(formatSeconds(now - lastHeard)) s")
                 }
-                if now - lastSent >= heartbeat { try send(.heartbeat) }
                 continue
             }
             let parts: [[UInt8]]?

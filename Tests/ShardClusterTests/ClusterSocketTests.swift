@@ -32,10 +32,14 @@ struct ClusterSocketTests {
         private var stored: Result<WorkerShell.Outcome, ClusterError>?
         private let finished = DispatchSemaphore(value: 0)
 
-        init(endpoint: String) {
+        convenience init(endpoint: String) {
+            self.init(options: .init(endpoint: endpoint, threads: 2, joinTimeout: 20))
+        }
+
+        init(options: WorkerShell.Options) {
             Thread { [self] in
                 let outcome = Result { () throws(ClusterError) in
-                    try WorkerShell(options: .init(endpoint: endpoint, threads: 2, joinTimeout: 20), logger: logger).run()
+                    try WorkerShell(options: options, logger: logger).run()
                 }
                 lock.withLock { stored = outcome }
                 finished.signal()
@@ -122,5 +126,97 @@ struct ClusterSocketTests {
             return
         }
         #expect(message.contains(endpoint))
+    }
+
+    /// A ROUTER playing the coordinator: it answers the worker's HELLO with WELCOME for `spec`.
+    struct FakeCoordinator {
+        static let jobID: UInt64 = 3
+        let context: Context
+        let router: Socket
+        let endpoint: String
+        let codec = WireCodec()
+        var worker: [UInt8] = []
+
+        init() throws {
+            context = try Context()
+            router = try context.socket(.router)
+            endpoint = try router.bind("tcp://127.0.0.1:*")
+        }
+
+        /// Waits for HELLO (returning its software string) and remembers the worker's routing id.
+        mutating func awaitHello() throws -> String {
+            let hello = try #require(try router.receive(.milliseconds(5000)))
+            worker = hello[0]
+            guard case .hello(_, _, _, let software) = try codec.decode(hello[1]).message else {
+                throw ClusterError.protocolViolation("expected HELLO")
+            }
+            return software
+        }
+
+        func send(_ message: Message, round: UInt64 = 0) throws {
+            try router.send([worker, try codec.encode(Frame(jobID: Self.jobID, round: round, message: message))])
+        }
+
+        func welcome(_ spec: JobSpec) throws {
+            try send(.welcome(workerIndex: 0, workerCount: 1, jobSpec: spec.encoded()))
+        }
+
+        /// The next message from the worker, or nil after `milliseconds`.
+        func next(milliseconds: Int = 5000) throws -> Frame? {
+            guard let parts = try router.receive(.milliseconds(milliseconds)) else { return nil }
+            return try codec.decode(parts[1])
+        }
+    }
+
+    static func spec(
+        blocks: Int, rowsPerBlock: Int, columns: Int = 2, heartbeat: Double = 0.05, deadAfter: Double = 5,
+        schedule: BatchSchedule? = nil
+    ) -> JobSpec {
+        JobSpec(
+            model: ModelSpec(kind: .logistic, featureCount: columns, l2: 0), precision: .float64, totalBlocks: blocks,
+            firstBlock: 0, blockCount: blocks, rowCount: blocks * rowsPerBlock, heartbeatInterval: heartbeat,
+            deadAfter: deadAfter, seed: 0, schedule: schedule)
+    }
+
+    @Test("a worker whose coordinator vanished gives up even when its heartbeats fill the send queue")
+    func workerNeverBlocksOnAFullQueue() throws {
+        var coordinator = try FakeCoordinator()
+        let endpoint = coordinator.endpoint
+        // Heartbeats every millisecond fill the DEALER's queue (high-water mark 1000) in about a second,
+        // well before the worker's 3 s dead-after time: a blocking send would hang there for ever.
+        let worker = WorkerThread(
+            options: .init(endpoint: endpoint, threads: 1, joinTimeout: 20, timing: .init(heartbeatInterval: 10, deadAfter: 20)))
+        _ = try coordinator.awaitHello()
+        try coordinator.welcome(Self.spec(blocks: 1, rowsPerBlock: 3, heartbeat: 0.001, deadAfter: 3))
+        _ = try #require(try coordinator.next())
+        coordinator = try FakeCoordinator()  // closes the first ROUTER: the coordinator is gone
+        let result = try #require(worker.result(timeout: 15), "the worker hangs in a blocking send")
+        guard case .failure(.coordinatorLost(let message)) = result else {
+            Issue.record("expected coordinatorLost, got \(result)")
+            return
+        }
+        #expect(message.contains(endpoint))
+    }
+
+    @Test("a worker draining a long stream of BLOCKS frames keeps sending heartbeats")
+    func heartbeatsWhileDrainingBlocks() throws {
+        var coordinator = try FakeCoordinator()
+        let worker = WorkerThread(
+            options: .init(
+                endpoint: coordinator.endpoint, threads: 1, joinTimeout: 20, timing: .init(heartbeatInterval: 10, deadAfter: 20)))
+        _ = try coordinator.awaitHello()
+        let count = 400
+        let blocks = try Self.blocks(count: count, rows: 50, columns: 8)
+        // A heartbeat interval shorter than any loop pass: the worker is due to heartbeat on every pass.
+        try coordinator.welcome(Self.spec(blocks: count, rowsPerBlock: 50, columns: 8, heartbeat: 1e-6, deadAfter: 20))
+        for block in blocks { try coordinator.send(.blocks([block])) }
+        var heartbeats = 0
+        while let frame = try coordinator.next() {
+            if frame.message == .heartbeat { heartbeats += 1 }
+            if case .ready = frame.message { break }
+        }
+        try coordinator.send(.done(reason: "test finished"))
+        #expect(try #require(worker.result(timeout: 10)).get().doneReason == "test finished")
+        #expect(heartbeats >= count / 2, "\(heartbeats) heartbeats while draining \(count) BLOCKS frames")
     }
 }
