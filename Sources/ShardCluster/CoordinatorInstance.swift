@@ -277,12 +277,16 @@ public struct CoordinatorInstance: Sendable {
             for index in workers.indices {
                 workers[index].blocks = shards[index]
                 workers[index].lastSent = now
-                let spec = configuration.makeJobSpec(index, shards[index])
+                let spec: [UInt8]
+                do {
+                    spec = try configuration.makeJobSpec(index, shards[index]).encoded()
+                } catch {
+                    return directives + fail("cannot welcome \(workers[index].name): \(error)")
+                }
                 directives.append(
                     .send(
                         to: workers[index].peer,
-                        .welcome(
-                            workerIndex: UInt32(index), workerCount: UInt32(workers.count), jobSpec: spec.encoded()),
+                        .welcome(workerIndex: UInt32(index), workerCount: UInt32(workers.count), jobSpec: spec),
                         round: 0))
                 directives.append(.shipBlocks(to: workers[index].peer, blocks: shards[index]))
             }

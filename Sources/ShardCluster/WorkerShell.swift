@@ -48,6 +48,10 @@ public final class WorkerShell {
         self.options = options
         self.logger = logger
         self.interrupted = interrupted
+        try options.timing.validate()
+        guard options.joinTimeout.isFinite, options.joinTimeout > 0 else {
+            throw .invalidConfiguration("the join timeout is \(options.joinTimeout), it must be a positive number of seconds")
+        }
         do {
             context = try Context()
             // Not `.immediate(true)`: it would queue nothing until the TCP connection is up, so HELLO, sent
@@ -187,7 +191,13 @@ public final class WorkerShell {
                 logger.info("coordinator says done: \(reason)")
                 return Outcome(workerIndex: state.workerIndex ?? -1, rounds: rounds, doneReason: reason)
             case (.awaitingWelcome, .welcome(let index, let count, let specBytes)):
-                let spec = try JobSpec.decode(specBytes)
+                let spec: JobSpec
+                do {
+                    spec = try JobSpec.decode(specBytes)
+                } catch {
+                    try? send(.failure(reason: "\(error)"))
+                    throw error
+                }
                 jobID = frame.jobID
                 deadAfter = spec.deadAfter
                 seed = spec.seed
@@ -199,12 +209,25 @@ public final class WorkerShell {
                 try shard.add(blocks)
                 state = .receiving(shard)
             case (.ready(let compute, let index, nil), .params(let parameters, let smoothing, let batchStep)):
+                guard let round = Int(exactly: frame.round) else {
+                    let message = "PARAMS for round \(frame.round), beyond any round"
+                    try? send(.failure(reason: message), round: frame.round)
+                    throw .protocolViolation(message)
+                }
+                var step: Int?
+                if let batchStep {
+                    guard let exact = Int(exactly: batchStep) else {
+                        let message = "PARAMS of round \(round) for mini-batch step \(batchStep), beyond any step"
+                        try? send(.failure(reason: message), round: frame.round)
+                        throw .protocolViolation(message)
+                    }
+                    step = exact
+                }
                 rounds += 1
                 state = .ready(compute, index, computing: frame.round)
                 do {
                     try compute.start(
-                        parameters, context: RoundContext(seed: seed, round: Int(frame.round), smoothing: smoothing),
-                        batchStep: batchStep.map { Int(clamping: $0) })
+                        parameters, context: RoundContext(seed: seed, round: round, smoothing: smoothing), batchStep: step)
                 } catch {
                     throw .transport("compute thread: \(error)")
                 }

@@ -219,4 +219,66 @@ struct ClusterSocketTests {
         #expect(try #require(worker.result(timeout: 10)).get().doneReason == "test finished")
         #expect(heartbeats >= count / 2, "\(heartbeats) heartbeats while draining \(count) BLOCKS frames")
     }
+
+    @Test("a coordinator refuses settings that cannot work instead of trapping")
+    func coordinatorSettingsAreChecked() throws {
+        let model = LogisticRegression(featureCount: 4, l2: 0.5)
+        let blocks = try Self.blocks(count: 3, rows: 5, columns: 4)
+        func make(workers: Int = 1, blocks: [Block], timing: ClusterTiming = .init()) throws(ClusterError) {
+            _ = try ClusterExecutor(
+                bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: blocks, timing: timing,
+                logger: Self.logger)
+        }
+        #expect(throws: ClusterError.invalidConfiguration("a cluster job needs at least one worker, not 0")) {
+            try make(workers: 0, blocks: blocks)
+        }
+        #expect(throws: ClusterError.self) { try make(blocks: blocks, timing: .init(heartbeatInterval: .infinity)) }
+        #expect(
+            throws: ClusterError.invalidConfiguration("block 0 has id 1: blocks must be numbered 0, 1, … in order")
+        ) { try make(blocks: Array(blocks.dropFirst())) }
+        let wide = try Self.blocks(count: 1, rows: 5, columns: 3)
+        #expect(
+            throws: ClusterError.invalidConfiguration("block 0 has 3 columns in float64, expected 4 in float64")
+        ) { try make(blocks: wide) }
+    }
+
+    @Test("a worker refuses a job spec it cannot honour and tells the coordinator why")
+    func workerRefusesAnInvalidSpec() throws {
+        var coordinator = try FakeCoordinator()
+        let worker = WorkerThread(endpoint: coordinator.endpoint)
+        _ = try coordinator.awaitHello()
+        var spec = Self.spec(blocks: 2, rowsPerBlock: 3)
+        spec.firstBlock = 1  // blocks 1..<3 of a 2-block plan
+        try coordinator.send(
+            .welcome(workerIndex: 0, workerCount: 1, jobSpec: [UInt8](try JSONEncoder().encode(spec))))
+        let expected = "job spec is not valid: blocks 1 + 2 go beyond the 2 blocks of the plan"
+        var reported: String?
+        while let frame = try coordinator.next() {
+            if case .failure(let reason) = frame.message {
+                reported = reason
+                break
+            }
+        }
+        #expect(reported == "protocol violation: \(expected)")
+        guard case .failure(.protocolViolation(expected)) = try #require(worker.result(timeout: 10)) else {
+            Issue.record("expected the worker to fail with \(expected)")
+            return
+        }
+    }
+
+    @Test("PARAMS for a round beyond Int make the worker fail with a message, not trap")
+    func workerRejectsHugeRound() throws {
+        var coordinator = try FakeCoordinator()
+        let worker = WorkerThread(endpoint: coordinator.endpoint)
+        _ = try coordinator.awaitHello()
+        try coordinator.welcome(Self.spec(blocks: 1, rowsPerBlock: 3))
+        try coordinator.send(.blocks(try Self.blocks(count: 1, rows: 3, columns: 2)))
+        while let frame = try coordinator.next(), frame.message != .ready(blockCount: 1, rowCount: 3) {}
+        try coordinator.send(.params([0, 0, 0]), round: .max)
+        let expected = "PARAMS for round \(UInt64.max), beyond any round"
+        guard case .failure(.protocolViolation(expected)) = try #require(worker.result(timeout: 10)) else {
+            Issue.record("expected the worker to fail with \(expected)")
+            return
+        }
+    }
 }
