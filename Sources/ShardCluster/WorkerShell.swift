@@ -150,7 +150,7 @@ public final class WorkerShell {
                     try send(.partials(computeSeconds: seconds, nodes: nodes), round: round)
                 case .failed(let reason):
                     try? send(.failure(reason: "round \(round): \(reason)"), round: round)
-                    throw .protocolViolation("round \(round): \(reason)")
+                    throw .computeFailed("round \(round): \(reason)")
                 }
                 continue
             }
@@ -237,6 +237,11 @@ public final class WorkerShell {
                 throw .protocolViolation(message)
             }
             if case .receiving(let shard) = state, shard.isComplete {
+                guard shard.rowCount == shard.spec.rowCount else {
+                    let message = "the blocks received hold \(shard.rowCount) rows, the job spec says \(shard.spec.rowCount)"
+                    try? send(.failure(reason: message))
+                    throw .protocolViolation(message)
+                }
                 let compute: ComputeThread
                 do {
                     compute = try ComputeThread(context: context, shard: shard, threads: threads)
@@ -318,13 +323,13 @@ struct Shard: Sendable {
         do {
             model = try spec.model.makeModel()
         } catch {
-            throw .protocolViolation("\(error)")
+            throw .computeFailed("cannot build the \(spec.model.kind.rawValue) model: \(error)")
         }
         let ordered = spec.blockRange.compactMap { blocks[$0] }
         do {
             return try BlockComputer(model: model, blocks: ordered, blockCount: spec.totalBlocks, threads: threads)
         } catch {
-            throw .protocolViolation("\(error)")
+            throw .computeFailed("cannot prepare the blocks: \(error)")
         }
     }
 }

@@ -281,4 +281,57 @@ struct ClusterSocketTests {
             return
         }
     }
+
+    /// Drives a worker through WELCOME (`spec`) and the BLOCKS of its shard up to READY.
+    static func readyWorker(_ spec: JobSpec, rowsPerBlock: Int) throws -> (FakeCoordinator, WorkerThread) {
+        var coordinator = try FakeCoordinator()
+        let worker = WorkerThread(endpoint: coordinator.endpoint)
+        _ = try coordinator.awaitHello()
+        try coordinator.welcome(spec)
+        try coordinator.send(
+            .blocks(try Self.blocks(count: spec.blockCount, rows: rowsPerBlock, columns: spec.model.featureCount)))
+        return (coordinator, worker)
+    }
+
+    /// The reason of the worker's FAILURE message, if one arrives.
+    static func reportedFailure(_ coordinator: FakeCoordinator) throws -> String? {
+        while let frame = try coordinator.next() {
+            if case .failure(let reason) = frame.message { return reason }
+        }
+        return nil
+    }
+
+    @Test(
+        "a round the worker cannot compute is a compute failure, reported to the coordinator",
+        arguments: [
+            ([0.0, 0, 0], UInt64?(0), "round 1 asks for mini-batch step 0, but the job has no batch schedule"),
+            ([0.0, 0], nil, "got 2 parameters, the model has 3"),
+        ] as [([Double], UInt64?, String)])
+    func computeFailures(parameters: [Double], batchStep: UInt64?, expected: String) throws {
+        let (coordinator, worker) = try Self.readyWorker(Self.spec(blocks: 2, rowsPerBlock: 3), rowsPerBlock: 3)
+        while let frame = try coordinator.next(), frame.message != .ready(blockCount: 2, rowCount: 6) {}
+        try coordinator.send(.params(parameters, batchStep: batchStep), round: 1)
+        let reported = try #require(try Self.reportedFailure(coordinator))
+        let result = try #require(worker.result(timeout: 10))
+        guard case .failure(.computeFailed(let message)) = result else {
+            Issue.record("expected computeFailed, got \(result)")
+            return
+        }
+        #expect(reported == message)
+        // "round 1: <the engine's error>", whose wording ends with the reason.
+        #expect(message.hasPrefix("round 1: ") && message.hasSuffix(expected), "\(message)")
+    }
+
+    @Test("a worker whose blocks do not hold the rows of its job spec refuses to go on")
+    func rowCountOfTheSpecIsChecked() throws {
+        var spec = Self.spec(blocks: 1, rowsPerBlock: 3)
+        spec.rowCount = 10
+        let (coordinator, worker) = try Self.readyWorker(spec, rowsPerBlock: 3)
+        let expected = "the blocks received hold 3 rows, the job spec says 10"
+        #expect(try Self.reportedFailure(coordinator) == expected)
+        guard case .failure(.protocolViolation(expected)) = try #require(worker.result(timeout: 10)) else {
+            Issue.record("expected the worker to fail with \(expected)")
+            return
+        }
+    }
 }
