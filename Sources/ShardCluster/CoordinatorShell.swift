@@ -59,13 +59,16 @@ public final class ClusterExecutor: Executor {
 
     /// Binds `bind` (e.g. `tcp://127.0.0.1:*`) and returns; call `waitForWorkers` next.
     ///
+    /// Workers whose HELLO names another software than `requiredSoftware` are refused (their numerics could
+    /// differ, and with them the bits of the result).
+    ///
     /// Throws `.invalidConfiguration` for fewer than one worker, timing `ClusterTiming.validate` rejects,
     /// blocks not numbered 0, 1, … in order, or blocks of another width or precision than the first
     /// (each worker checks its blocks against the job spec).
     public init(
         bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
-        seed: UInt64 = 0, schedule: BatchSchedule? = nil, logger: Logger,
-        interrupted: @escaping @Sendable () -> Bool = { false }
+        seed: UInt64 = 0, schedule: BatchSchedule? = nil, requiredSoftware: String = WorkerShell.software,
+        logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false }
     ) throws(ClusterError) {
         guard expectedWorkers >= 1 else {
             throw .invalidConfiguration("a cluster job needs at least one worker, not \(expectedWorkers)")
@@ -116,7 +119,7 @@ public final class ClusterExecutor: Executor {
                         heartbeatInterval: heartbeat, deadAfter: deadAfter, seed: seed, schedule: schedule)
                 },
                 heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout,
-                schedule: schedule, requiredSoftware: WorkerShell.software),
+                schedule: schedule, requiredSoftware: requiredSoftware),
             now: Self.now())
     }
 

@@ -19,12 +19,19 @@ public final class WorkerShell {
         public var joinTimeout: Double
         /// Heartbeat settings until the job spec brings the coordinator's.
         public var timing: ClusterTiming
+        /// The identity sent in HELLO; the coordinator refuses a worker whose identity differs from the one
+        /// it requires (see `WorkerShell.software`; a caller may pass a stronger build identity).
+        public var software: String
 
-        public init(endpoint: String, threads: Int = 0, joinTimeout: Double = 120, timing: ClusterTiming = .init()) {
+        public init(
+            endpoint: String, threads: Int = 0, joinTimeout: Double = 120, timing: ClusterTiming = .init(),
+            software: String = WorkerShell.software
+        ) {
             self.endpoint = endpoint
             self.threads = threads
             self.joinTimeout = joinTimeout
             self.timing = timing
+            self.software = software
         }
     }
 
@@ -65,9 +72,12 @@ public final class WorkerShell {
         }
     }
 
-    /// Software identification sent in HELLO. The coordinator refuses a worker whose numerics differ from
-    /// its own: the SIMD and portable kernels round differently, so mixing them would break the
-    /// "same bits whatever the workers" guarantee.
+    /// The default software identification sent in HELLO: the protocol version and the kernel path. The
+    /// coordinator refuses a worker whose numerics differ from its own: the SIMD and portable kernels round
+    /// differently, so mixing them would break the "same bits whatever the workers" guarantee. (Two builds
+    /// with the same kernels but another compiler or libm could still differ; callers that can name the
+    /// build more precisely pass that through `Options.software` and `ClusterExecutor`'s
+    /// `requiredSoftware`.)
     public static var software: String { softwareIdentity(simd: KernelImplementation.simdAvailable) }
 
     static func softwareIdentity(simd: Bool) -> String {
@@ -112,7 +122,7 @@ public final class WorkerShell {
         try send(
             .hello(
                 pid: UInt32(getpid()), cores: UInt16(clamping: cores), hostname: ProcessInfo.processInfo.hostName,
-                software: Self.software))
+                software: options.software))
         logger.info("connecting to \(options.endpoint)")
 
         while true {

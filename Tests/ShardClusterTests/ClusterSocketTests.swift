@@ -46,7 +46,9 @@ struct ClusterSocketTests {
             }.start()
         }
 
+        /// The outcome, waiting at most `timeout` seconds for it (may be asked again).
         func result(timeout: Double) -> Result<WorkerShell.Outcome, ClusterError>? {
+            if let stored = lock.withLock({ stored }) { return stored }
             guard finished.wait(timeout: .now() + timeout) == .success else { return nil }
             return lock.withLock { stored }
         }
@@ -333,5 +335,33 @@ struct ClusterSocketTests {
             Issue.record("expected the worker to fail with \(expected)")
             return
         }
+    }
+
+    @Test("the coordinator refuses a worker whose software identity differs from the one it requires")
+    func softwareIdentityIsPassedThrough() throws {
+        let blocks = try Self.blocks(count: 3, rows: 5, columns: 4)
+        let coordinator = try ClusterExecutor(
+            bind: "tcp://127.0.0.1:*", expectedWorkers: 1, model: LogisticRegression(featureCount: 4, l2: 0.5),
+            blocks: blocks, timing: ClusterTiming(heartbeatInterval: 0.05, deadAfter: 5, joinTimeout: 20),
+            requiredSoftware: "build A", logger: Self.logger)
+        func worker(_ software: String) -> WorkerThread {
+            WorkerThread(options: .init(endpoint: coordinator.endpoint, threads: 1, joinTimeout: 20, software: software))
+        }
+        let other = worker("build B")
+        let same = worker("build A")
+        try coordinator.waitForWorkers()
+        // The refusal is sent while the coordinator runs its loop: keep it running until it is.
+        var round = 0
+        while other.result(timeout: 0.05) == nil, round < 100 {
+            round += 1
+            _ = try coordinator.evaluate([0, 0, 0, 0, 0], request: RoundRequest(round: round))
+        }
+        try coordinator.shutdown(reason: "test finished")
+        #expect(try #require(same.result(timeout: 10)).get().doneReason == "test finished")
+        guard case .failure(.refused(let reason)) = try #require(other.result(timeout: 1)) else {
+            Issue.record("expected the worker with build B to be refused")
+            return
+        }
+        #expect(reason == "incompatible worker: it runs build B, the coordinator build A")
     }
 }
