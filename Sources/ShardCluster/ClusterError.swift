@@ -6,6 +6,7 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case workerLost(String)
     /// The coordinator went silent, or can no longer be sent to.
     case coordinatorLost(String)
+    /// The coordinator answered HELLO with REFUSE (another software identity, or the job is full).
     case refused(String)
     /// Socket-level failure (bind, connect, send).
     case transport(String)

@@ -36,8 +36,8 @@ public struct CoordinatorInstance: Sendable {
         public var joinTimeout: Double
         /// Which blocks a mini-batch step uses (nil: full-batch rounds only).
         public var schedule: BatchSchedule?
-        /// The HELLO `software` a worker must send (same protocol and same numeric kernels as the
-        /// coordinator); nil accepts any.
+        /// The HELLO `software` a worker must send (by default `WorkerShell.software`: the same protocol
+        /// and numeric kernels as the coordinator); nil accepts any.
         public var requiredSoftware: String?
 
         public init(

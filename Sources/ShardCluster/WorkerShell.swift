@@ -84,7 +84,11 @@ public final class WorkerShell {
         "shardtrain (protocol \(WireCodec.protocolVersion); kernels \(simd ? "avx2+fma" : "portable"))"
     }
 
-    /// Runs until DONE (returns) or a failure (throws).
+    /// Runs until DONE (returns) or a failure (throws): `.coordinatorLost` (silent for `deadAfter`, or its
+    /// queue full), `.refused`, `.protocolViolation` (a frame out of order, an invalid job spec, blocks that
+    /// do not match it), `.computeFailed` (the model could not be built or a round not computed),
+    /// `.transport` or `.interrupted`. For an unexpected frame, an invalid spec or shard, a failed round and
+    /// an interrupt the worker first tells the coordinator why with FAILURE.
     public func run() throws(ClusterError) -> Outcome {
         var state = State.awaitingWelcome
         var jobID: UInt64 = 0
