@@ -9,7 +9,8 @@ import ZeroMQ
 ///
 /// The two threads talk over an inproc PAIR socket pair (each socket used by one thread only): the socket
 /// thread sends "go" and polls its end together with the DEALER; the compute thread answers "done".
-/// Parameters and results cross through a mutex-protected mailbox.
+/// Parameters, results and a setup failure cross through a mutex-protected mailbox. The compute thread
+/// never blocks on a send: if the socket thread's end is gone there is nobody to tell, and it exits.
 final class ComputeThread {
     enum Outcome: Sendable {
         case sums([NodeSums], seconds: Double)
@@ -22,6 +23,8 @@ final class ComputeThread {
         var batchStep: Int?
         var outcome: Outcome?
         var stop = false
+        /// Why the compute thread could not set up its end of the pair (it has exited).
+        var setupError: ZMQError?
     }
 
     /// Shared between the two threads; every access holds the lock.
@@ -39,7 +42,12 @@ final class ComputeThread {
     private let finished = DispatchSemaphore(value: 0)
     private var stopped = false
 
-    /// Builds the computer for `shard` on the new thread and waits there for work.
+    /// How often an idle compute thread looks at the `stop` letter even without a "go".
+    private static let idleCheckMilliseconds = 100
+
+    /// Starts the thread, returning once its end of the pair is connected (or throwing the error that
+    /// prevented it). The computer for `shard` is built on the new thread afterwards, so the socket thread
+    /// keeps heartbeating meanwhile; the first round waits for it.
     init(context: Context, shard: Shard, threads: Int) throws(ZMQError) {
         let endpoint = "inproc://shardtrain-compute-\(UUID().uuidString)"
         signal = try context.socket(.pair)
@@ -47,67 +55,82 @@ final class ComputeThread {
         let mailbox = Mailbox()
         self.mailbox = mailbox
         let finished = self.finished
+        let connected = DispatchSemaphore(value: 0)
         let thread = Thread {
             defer { finished.signal() }
-            guard let socket = try? context.socket(.pair), (try? socket.connect(endpoint)) != nil else { return }
+            let socket: Socket
+            do throws(ZMQError) {
+                socket = try context.socket(.pair)
+                try socket.connect(endpoint)
+                // A PAIR socket queues nothing until its peer is connected: say we are there.
+                try socket.send([[2]], dontWait: true)
+            } catch {
+                mailbox.withLock { $0.setupError = error }
+                connected.signal()
+                return
+            }
+            connected.signal()
             let computer: Result<BlockComputer?, ClusterError> = Result { () throws(ClusterError) in
                 try shard.makeComputer(threads: threads)
             }
-            // A PAIR socket queues nothing until its peer is connected: say we are there.
-            guard (try? socket.send([[2]])) != nil else { return }
             while true {
-                guard (try? socket.receive(.indefinitely)) != nil else { return }
+                let go: [[UInt8]]?
+                do {
+                    go = try socket.receive(.milliseconds(Self.idleCheckMilliseconds))
+                } catch {
+                    return
+                }
                 let (parameters, context, batchStep, stop) = mailbox.withLock { box in
                     let taken = box.parameters
                     box.parameters = nil
                     return (taken, box.context, box.batchStep, box.stop)
                 }
                 if stop { return }
-                guard let parameters else { continue }
-                let start = ContinuousClock.now
-                let outcome: Outcome
-                switch computer {
-                case .failure(let error):
-                    outcome = .failed("\(error)")
-                case .success(nil):
-                    outcome = .sums([], seconds: 0)
-                case .success(let computer?):
-                    do {
-                        outcome = .sums(
-                            try computer.compute(
-                                parameters: parameters, context: context,
-                                isActive: Self.activeBlocks(shard.spec.schedule, context, batchStep)),
-                            seconds: (ContinuousClock.now - start).seconds)
-                    } catch {
-                        outcome = .failed("\(error)")
-                    }
-                }
+                guard go != nil, let parameters else { continue }
+                let outcome = Self.compute(computer, shard: shard, parameters: parameters, context: context, batchStep: batchStep)
                 mailbox.withLock { $0.outcome = outcome }
-                guard (try? socket.send([[1]])) != nil else { return }
+                guard (try? socket.send([[1]], dontWait: true)) != nil else { return }
             }
         }
         thread.name = "shardtrain-compute"
         thread.start()
-        guard try signal.receive(.milliseconds(30_000)) != nil else {
-            throw .failed(operation: "waiting for the compute thread to connect", code: ETIMEDOUT)
+        connected.wait()
+        if let error = mailbox.withLock({ $0.setupError }) { throw error }
+        // The compute thread queued its hello before signalling, so it is there to be read.
+        guard try signal.receive(.milliseconds(5_000)) != nil else {
+            throw .failed(operation: "waiting for the compute thread's hello", code: ETIMEDOUT)
         }
     }
 
     deinit { stop() }
 
-    /// The membership test of a round's blocks (every block when `batchStep` is nil). A step the job has
-    /// no schedule for selects nothing, and the coordinator then reports the missing sums.
-    private static func activeBlocks(_ schedule: BatchSchedule?, _ context: RoundContext, _ batchStep: Int?)
-        -> (Int) -> Bool
-    {
+    /// One round on the compute thread. A batch step the job has no schedule for is a failure of the
+    /// round (never an empty selection, which would look like sums of nothing).
+    private static func compute(
+        _ computer: Result<BlockComputer?, ClusterError>, shard: Shard, parameters: [Double], context: RoundContext,
+        batchStep: Int?
+    ) -> Outcome {
+        let start = ContinuousClock.now
         let request = RoundRequest(round: context.round, smoothing: context.smoothing, batchStep: batchStep)
         let mask: [Bool]?
         do {
-            mask = try activeMask(schedule, request)
+            mask = try activeMask(shard.spec.schedule, request)
         } catch {
-            return { _ in false }
+            return .failed("\(error)")
         }
-        return { mask?[$0] ?? true }
+        switch computer {
+        case .failure(let error):
+            return .failed("\(error)")
+        case .success(nil):
+            return .sums([], seconds: 0)
+        case .success(let computer?):
+            do {
+                let sums = try computer.compute(parameters: parameters, context: context, isActive: { mask?[$0] ?? true })
+                return .sums(sums, seconds: (ContinuousClock.now - start).seconds)
+            } catch {
+                return .failed("\(error)")
+            }
+        }
     }
 
     /// Hands the parameters of a round to the compute thread.
@@ -130,14 +153,14 @@ final class ComputeThread {
         }
     }
 
-    /// Ends the compute thread (after the computation in progress, if any) and waits for it.
+    /// Ends the compute thread and waits for it, without a time limit: a computation in progress runs to
+    /// its end first (closing `signal` under it would leave nothing to receive its answer). An idle thread
+    /// notices within `idleCheckMilliseconds` even if the wake-up below cannot be sent.
     func stop() {
         guard !stopped else { return }
         stopped = true
         mailbox.withLock { $0.stop = true }
-        // dontWait: if the compute thread is already gone there is no peer to queue for.
-        if (try? signal.send([[0]], dontWait: true)) != nil {
-            _ = finished.wait(timeout: .now() + 10)
-        }
+        _ = try? signal.send([[0]], dontWait: true)
+        finished.wait()
     }
 }

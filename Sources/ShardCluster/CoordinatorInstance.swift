@@ -12,6 +12,14 @@ import ShardWire
 ///     round r   — PARAMS sent; wait for PARTIALS from every worker, then reduce in tree order
 ///     failed    — a worker died, went silent (no frame for `deadAfter` seconds), sent a bad frame,
 ///                 reported a failure, or broke the protocol; the job stops (recovery is not implemented)
+///
+/// Round numbers must increase from one `startRound` to the next. PARTIALS are judged by their round
+/// against the latest round started, in every phase:
+///
+///     older than the latest round       stale: dropped and counted in `staleFrames`
+///     the round in flight               accepted once per worker (a second one fails the job)
+///     the latest round, already reduced a second answer from that worker: fails the job
+///     newer than the latest round       fails the job (the worker answers PARAMS it was never sent)
 public struct CoordinatorInstance: Sendable {
     public typealias PeerID = [UInt8]
 
@@ -28,8 +36,8 @@ public struct CoordinatorInstance: Sendable {
         public var joinTimeout: Double
         /// Which blocks a mini-batch step uses (nil: full-batch rounds only).
         public var schedule: BatchSchedule?
-        /// The HELLO `software` a worker must send (same protocol and same numeric kernels as the
-        /// coordinator); nil accepts any.
+        /// The HELLO `software` a worker must send (by default `WorkerShell.software`: the same protocol
+        /// and numeric kernels as the coordinator); nil accepts any.
         public var requiredSoftware: String?
 
         public init(
@@ -101,6 +109,8 @@ public struct CoordinatorInstance: Sendable {
     private let startedAt: Double
     /// The blocks taking part in the round in flight (nil = all).
     private var activeMask: [Bool]?
+    /// The round most recently started (nil before the first).
+    private var latestRound: Int?
 
     public init(configuration: Configuration, now: Double) {
         self.configuration = configuration
@@ -117,6 +127,8 @@ public struct CoordinatorInstance: Sendable {
         }
         workers[index].lastHeard = now
         let worker = workers[index]
+        // HELLO carries no job id (job 0), so it is checked before frames of other jobs are dropped.
+        if case .hello = frame.message { return fail("\(worker.name) sent HELLO twice") }
         // Before WELCOME a worker does not know the job id yet: its heartbeats carry 0.
         let earlyHeartbeat = frame.jobID == 0 && frame.message == .heartbeat
         if frame.jobID != configuration.jobID, !earlyHeartbeat {
@@ -129,11 +141,9 @@ public struct CoordinatorInstance: Sendable {
         case .failure(let reason):
             return fail("\(worker.name) failed \(phaseDescription): \(reason)")
         case .ready(let blockCount, let rowCount):
-            return receivedReady(worker: index, blockCount: Int(blockCount), rowCount: Int(rowCount))
+            return receivedReady(worker: index, blockCount: Int(blockCount), rowCount: rowCount)
         case .partials(let computeSeconds, let nodes):
-            return receivedPartials(worker: index, round: Int(frame.round), computeSeconds: computeSeconds, nodes: nodes)
-        case .hello:
-            return fail("\(worker.name) sent HELLO twice")
+            return receivedPartials(worker: index, round: frame.round, computeSeconds: computeSeconds, nodes: nodes)
         default:
             return fail("\(worker.name) sent an unexpected \(frame.message.type) message")
         }
@@ -198,16 +208,22 @@ public struct CoordinatorInstance: Sendable {
         return directives
     }
 
-    /// Starts a round at `parameters` under `request` (only in the ready phase).
+    /// Starts a round at `parameters` under `request` (only in the ready phase, and with a round number
+    /// above every earlier one: stale answers are recognised by their older round).
     public mutating func startRound(_ request: RoundRequest, parameters: [Double], now: Double) -> [Directive] {
         let round = request.round
         guard phase == .ready else { return fail("round \(round) requested in phase \(phase)") }
+        if let latestRound, round <= latestRound {
+            return fail("round \(round) requested after round \(latestRound): round numbers must increase")
+        }
+        guard round >= 0 else { return fail("round \(round) requested: round numbers are never negative") }
         do {
             activeMask = try ShardEngine.activeMask(configuration.schedule, request)
         } catch {
             return fail("\(error)")
         }
         phase = .round(round)
+        latestRound = round
         var directives: [Directive] = []
         for index in workers.indices {
             workers[index].partials = nil
@@ -261,12 +277,16 @@ public struct CoordinatorInstance: Sendable {
             for index in workers.indices {
                 workers[index].blocks = shards[index]
                 workers[index].lastSent = now
-                let spec = configuration.makeJobSpec(index, shards[index])
+                let spec: [UInt8]
+                do {
+                    spec = try configuration.makeJobSpec(index, shards[index]).encoded()
+                } catch {
+                    return directives + fail("cannot welcome \(workers[index].name): \(error)")
+                }
                 directives.append(
                     .send(
                         to: workers[index].peer,
-                        .welcome(
-                            workerIndex: UInt32(index), workerCount: UInt32(workers.count), jobSpec: spec.encoded()),
+                        .welcome(workerIndex: UInt32(index), workerCount: UInt32(workers.count), jobSpec: spec),
                         round: 0))
                 directives.append(.shipBlocks(to: workers[index].peer, blocks: shards[index]))
             }
@@ -274,11 +294,11 @@ public struct CoordinatorInstance: Sendable {
         return directives
     }
 
-    private mutating func receivedReady(worker index: Int, blockCount: Int, rowCount: Int) -> [Directive] {
+    private mutating func receivedReady(worker index: Int, blockCount: Int, rowCount: UInt64) -> [Directive] {
         let worker = workers[index]
         guard phase == .shipping, !worker.ready else { return fail("\(worker.name) sent READY out of turn") }
         let expectedRows = worker.blocks.reduce(0) { $0 + configuration.blockRows[$1] }
-        guard blockCount == worker.blocks.count, rowCount == expectedRows else {
+        guard blockCount == worker.blocks.count, Int(exactly: rowCount) == expectedRows else {
             return fail(
                 "\(worker.name) holds \(blockCount) blocks / \(rowCount) rows, expected \(worker.blocks.count) / \(expectedRows)")
         }
@@ -289,15 +309,23 @@ public struct CoordinatorInstance: Sendable {
     }
 
     private mutating func receivedPartials(
-        worker index: Int, round: Int, computeSeconds: Double, nodes: [PartialNode]
+        worker index: Int, round wireRound: UInt64, computeSeconds: Double, nodes: [PartialNode]
     ) -> [Directive] {
         let worker = workers[index]
-        guard case .round(let current) = phase, round <= current else {
-            return fail("\(worker.name) sent partial sums for round \(round) outside a round")
+        var inFlight: Int?
+        if case .round(let current) = phase { inFlight = current }
+        // A round beyond Int.max is newer than any round started.
+        if let round = Int(exactly: wireRound), let latestRound, round <= latestRound {
+            if round < latestRound {
+                staleFrames += 1
+                return [.log(.warning, "\(worker.name): dropped partial sums of old round \(round)")]
+            }
+            // The latest round was reduced, so this worker's answer to it has been counted already.
+            if inFlight == nil { return fail("\(worker.name) sent partial sums twice in round \(round)") }
         }
-        if round < current {
-            staleFrames += 1
-            return [.log(.warning, "\(worker.name): dropped partial sums of old round \(round)")]
+        guard let round = inFlight, Int(exactly: wireRound) == round else {
+            let state = inFlight.map { "round \($0) is in flight" } ?? "no round is in flight"
+            return fail("\(worker.name) sent partial sums for round \(wireRound) while \(state)")
         }
         guard worker.partials == nil else { return fail("\(worker.name) sent partial sums twice in round \(round)") }
         let tree = ReductionTree(blockCount: configuration.totalBlocks)
@@ -309,7 +337,7 @@ public struct CoordinatorInstance: Sendable {
         var received: [TreeNode: [Double]] = [:]
         for (node, partial) in zip(got, nodes) {
             let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + configuration.blockRows[$1] }
-            guard Int(partial.rowCount) == rows else {
+            guard Int(exactly: partial.rowCount) == rows else {
                 return fail("\(worker.name) reports \(partial.rowCount) rows for \(node), expected \(rows)")
             }
             received[node] = partial.values

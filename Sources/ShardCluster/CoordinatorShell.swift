@@ -20,6 +20,19 @@ public struct ClusterTiming: Sendable, Equatable {
         self.deadAfter = deadAfter
         self.joinTimeout = joinTimeout
     }
+
+    /// Throws `.invalidConfiguration` unless `0 < heartbeatInterval < deadAfter < ∞` and
+    /// `0 < joinTimeout < ∞` (the loops derive their poll timeouts from these).
+    public func validate() throws(ClusterError) {
+        for (name, value) in [("heartbeat interval", heartbeatInterval), ("dead-after time", deadAfter), ("join timeout", joinTimeout)]
+        where !(value.isFinite && value > 0) {
+            throw .invalidConfiguration("the \(name) is \(value), it must be a positive number of seconds")
+        }
+        guard heartbeatInterval < deadAfter else {
+            throw .invalidConfiguration(
+                "the heartbeat interval (\(heartbeatInterval) s) must be shorter than the dead-after time (\(deadAfter) s)")
+        }
+    }
 }
 
 /// The coordinator over ZeroMQ: binds a ROUTER, lets `CoordinatorInstance` decide, and carries out its
@@ -45,12 +58,32 @@ public final class ClusterExecutor: Executor {
     }
 
     /// Binds `bind` (e.g. `tcp://127.0.0.1:*`) and returns; call `waitForWorkers` next.
+    ///
+    /// Workers whose HELLO names another software than `requiredSoftware` are refused (their numerics could
+    /// differ, and with them the bits of the result).
+    ///
+    /// Throws `.invalidConfiguration` for fewer than one worker, timing `ClusterTiming.validate` rejects,
+    /// blocks not numbered 0, 1, … in order, or blocks of another width or precision than the first
+    /// (each worker checks its blocks against the job spec).
     public init(
         bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
-        seed: UInt64 = 0, schedule: BatchSchedule? = nil, logger: Logger,
-        interrupted: @escaping @Sendable () -> Bool = { false }
+        seed: UInt64 = 0, schedule: BatchSchedule? = nil, requiredSoftware: String = WorkerShell.software,
+        logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false }
     ) throws(ClusterError) {
-        precondition(expectedWorkers >= 1)
+        guard expectedWorkers >= 1 else {
+            throw .invalidConfiguration("a cluster job needs at least one worker, not \(expectedWorkers)")
+        }
+        try timing.validate()
+        for (position, block) in blocks.enumerated() {
+            guard block.id == position else {
+                throw .invalidConfiguration("block \(position) has id \(block.id): blocks must be numbered 0, 1, … in order")
+            }
+            guard block.columns == model.spec.featureCount, block.precision == blocks[0].precision else {
+                throw .invalidConfiguration(
+                    "block \(position) has \(block.columns) columns in \(block.precision), expected "
+                        + "\(model.spec.featureCount) in \(blocks[0].precision)")
+            }
+        }
         self.workerCount = expectedWorkers
         self.blocks = blocks
         self.rowCount = blocks.reduce(0) { $0 + $1.rows }
@@ -86,7 +119,7 @@ public final class ClusterExecutor: Executor {
                         heartbeatInterval: heartbeat, deadAfter: deadAfter, seed: seed, schedule: schedule)
                 },
                 heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout,
-                schedule: schedule, requiredSoftware: WorkerShell.software),
+                schedule: schedule, requiredSoftware: requiredSoftware),
             now: Self.now())
     }
 

@@ -39,47 +39,70 @@ public struct JobSpec: Sendable, Codable, Equatable {
         self.deadAfter = deadAfter
     }
 
-    public var blockRange: Range<Int> { firstBlock..<(firstBlock + blockCount) }
-
-    public func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        // Encoding plain structs of numbers and strings cannot fail.
-        return [UInt8](try! encoder.encode(self))
+    /// The worker's blocks, `firstBlock ..< firstBlock + blockCount` (empty for a spec that `validate`
+    /// rejects for a negative count; clamped at `Int.max`).
+    public var blockRange: Range<Int> {
+        let (end, overflow) = firstBlock.addingReportingOverflow(max(0, blockCount))
+        return firstBlock..<(overflow ? Int.max : end)
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(ClusterError) -> JobSpec {
+    /// Throws `.invalidConfiguration` naming the first field that no coordinator should send:
+    ///
+    ///     totalBlocks, firstBlock, blockCount, rowCount ≥ 0
+    ///     firstBlock + blockCount ≤ totalBlocks          (without overflow)
+    ///     0 < heartbeatInterval < deadAfter < ∞
+    ///     schedule.blockCount == totalBlocks             (when there is a schedule)
+    public func validate() throws(ClusterError) {
+        if let problem { throw .invalidConfiguration("job spec: \(problem)") }
+    }
+
+    private var problem: String? {
+        let counts = [("totalBlocks", totalBlocks), ("firstBlock", firstBlock), ("blockCount", blockCount), ("rowCount", rowCount)]
+        for (name, value) in counts where value < 0 { return "\(name) is \(value), it must not be negative" }
+        let (end, overflow) = firstBlock.addingReportingOverflow(blockCount)
+        if overflow || end > totalBlocks {
+            return "blocks \(firstBlock) + \(blockCount) go beyond the \(totalBlocks) blocks of the plan"
+        }
+        for (name, value) in [("heartbeatInterval", heartbeatInterval), ("deadAfter", deadAfter)]
+        where !(value.isFinite && value > 0) {
+            return "\(name) is \(value), it must be a positive number of seconds"
+        }
+        if heartbeatInterval >= deadAfter {
+            return "heartbeatInterval (\(heartbeatInterval) s) must be shorter than deadAfter (\(deadAfter) s)"
+        }
+        if let schedule, schedule.blockCount != totalBlocks {
+            return "the batch schedule covers \(schedule.blockCount) blocks, the plan has \(totalBlocks)"
+        }
+        return nil
+    }
+
+    /// JSON with sorted keys, after `validate` (so a worker never receives a spec it would reject). Also
+    /// throws `.invalidConfiguration` for a value JSON cannot carry (a non-finite model parameter).
+    public func encoded() throws(ClusterError) -> [UInt8] {
+        try validate()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
         do {
-            return try JSONDecoder().decode(JobSpec.self, from: Data(bytes))
+            return [UInt8](try encoder.encode(self))
+        } catch {
+            throw .invalidConfiguration("job spec cannot be encoded: \(error)")
+        }
+    }
+
+    /// The spec a WELCOME carries; throws `.protocolViolation` for bytes that are not a job spec, or for a
+    /// spec `validate` rejects.
+    public static func decode(_ bytes: [UInt8]) throws(ClusterError) -> JobSpec {
+        let spec: JobSpec
+        do {
+            spec = try JSONDecoder().decode(JobSpec.self, from: Data(bytes))
         } catch {
             throw .protocolViolation("job spec is not valid: \(error)")
         }
-    }
-}
-
-/// Why a coordinator or a worker stopped.
-public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A peer broke the protocol (bad frame, wrong order, wrong sizes).
-    case protocolViolation(String)
-    /// A worker died, went silent or reported a failure.
-    case workerLost(String)
-    /// The coordinator went silent or refused us.
-    case coordinatorLost(String)
-    case refused(String)
-    /// Socket-level failure (bind, connect, send).
-    case transport(String)
-    case timeout(String)
-    case interrupted
-
-    public var description: String {
-        switch self {
-        case .protocolViolation(let message): "protocol violation: \(message)"
-        case .workerLost(let message): message
-        case .coordinatorLost(let message): message
-        case .refused(let message): "refused by the coordinator: \(message)"
-        case .transport(let message): "transport: \(message)"
-        case .timeout(let message): "timeout: \(message)"
-        case .interrupted: "interrupted"
+        do {
+            try spec.validate()
+        } catch {
+            throw .protocolViolation("job spec is not valid: \(spec.problem ?? "\(error)")")
         }
+        return spec
     }
 }

@@ -3,7 +3,13 @@ import ZeroMQ
 
 /// Streams progress to any number of subscribers over a ZeroMQ PUB socket.
 ///
-/// Each message has two frames: a topic (`round` or `summary`) and one JSON line. Subscribers that join
+/// Each message has two frames: a topic and one JSON line. The trainer publishes the topics
+///
+///     round    after every round (objective, gradient norm, timings)
+///     eval     held-out metrics, every `--eval-every` rounds
+///     summary  once, at the end of the run
+///
+/// (the publisher itself accepts any topic). Subscribers that join
 /// late miss earlier rounds (PUB/SUB keeps no history); a slow subscriber loses messages beyond its queue
 /// (high-water mark 10 000) rather than slowing training down.
 public final class ProgressPublisher {

@@ -19,12 +19,19 @@ public final class WorkerShell {
         public var joinTimeout: Double
         /// Heartbeat settings until the job spec brings the coordinator's.
         public var timing: ClusterTiming
+        /// The identity sent in HELLO; the coordinator refuses a worker whose identity differs from the one
+        /// it requires (see `WorkerShell.software`; a caller may pass a stronger build identity).
+        public var software: String
 
-        public init(endpoint: String, threads: Int = 0, joinTimeout: Double = 120, timing: ClusterTiming = .init()) {
+        public init(
+            endpoint: String, threads: Int = 0, joinTimeout: Double = 120, timing: ClusterTiming = .init(),
+            software: String = WorkerShell.software
+        ) {
             self.endpoint = endpoint
             self.threads = threads
             self.joinTimeout = joinTimeout
             self.timing = timing
+            self.software = software
         }
     }
 
@@ -48,8 +55,16 @@ public final class WorkerShell {
         self.options = options
         self.logger = logger
         self.interrupted = interrupted
+        try options.timing.validate()
+        guard options.joinTimeout.isFinite, options.joinTimeout > 0 else {
+            throw .invalidConfiguration("the join timeout is \(options.joinTimeout), it must be a positive number of seconds")
+        }
         do {
             context = try Context()
+            // Not `.immediate(true)`: it would queue nothing until the TCP connection is up, so HELLO, sent
+            // right after `connect` and possibly before the coordinator listens, would not fit. Queuing during
+            // a reconnect gains nothing either way (the ROUTER sees a reconnected DEALER as a new peer); the
+            // silence check and the non-blocking sends end a worker whose coordinator is gone.
             dealer = try context.socket(.dealer, options: [.maxMessageSize(bytes: Int64(WireCodec().maxPayloadBytes + 64))])
             try dealer.connect(options.endpoint)
         } catch {
@@ -57,16 +72,23 @@ public final class WorkerShell {
         }
     }
 
-    /// Software identification sent in HELLO. The coordinator refuses a worker whose numerics differ from
-    /// its own: the SIMD and portable kernels round differently, so mixing them would break the
-    /// "same bits whatever the workers" guarantee.
+    /// The default software identification sent in HELLO: the protocol version and the kernel path. The
+    /// coordinator refuses a worker whose numerics differ from its own: the SIMD and portable kernels round
+    /// differently, so mixing them would break the "same bits whatever the workers" guarantee. (Two builds
+    /// with the same kernels but another compiler or libm could still differ; callers that can name the
+    /// build more precisely pass that through `Options.software` and `ClusterExecutor`'s
+    /// `requiredSoftware`.)
     public static var software: String { softwareIdentity(simd: KernelImplementation.simdAvailable) }
 
     static func softwareIdentity(simd: Bool) -> String {
         "shardtrain (protocol \(WireCodec.protocolVersion); kernels \(simd ? "avx2+fma" : "portable"))"
     }
 
-    /// Runs until DONE (returns) or a failure (throws).
+    /// Runs until DONE (returns) or a failure (throws): `.coordinatorLost` (silent for `deadAfter`, or its
+    /// queue full), `.refused`, `.protocolViolation` (a frame out of order, an invalid job spec, blocks that
+    /// do not match it), `.computeFailed` (the model could not be built or a round not computed),
+    /// `.transport` or `.interrupted`. For an unexpected frame, an invalid spec or shard, a failed round and
+    /// an interrupt the worker first tells the coordinator why with FAILURE.
     public func run() throws(ClusterError) -> Outcome {
         var state = State.awaitingWelcome
         var jobID: UInt64 = 0
@@ -79,11 +101,24 @@ public final class WorkerShell {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threads = options.threads > 0 ? options.threads : cores
 
+        /// Sends without ever blocking. The DEALER queues up to its high-water mark (1000 messages) while
+        /// the coordinator is unreachable; once that is full a blocking send would wait for ever and the
+        /// worker would never notice the silence nor an interrupt. A heartbeat that does not fit is dropped
+        /// (the silence check decides); any other message that does not fit means the coordinator is gone.
         func send(_ message: Message, round: UInt64 = 0) throws(ClusterError) {
+            let bytes: [UInt8]
             do {
-                try dealer.send([try codec.encode(Frame(jobID: jobID, round: round, message: message))])
+                bytes = try codec.encode(Frame(jobID: jobID, round: round, message: message))
             } catch {
-                throw .transport("sending to \(options.endpoint): \(error)")
+                throw .protocolViolation("cannot encode \(message.type): \(error)")
+            }
+            do {
+                try dealer.send([bytes], dontWait: true)
+            } catch {
+                guard case .wouldBlock = error else { throw .transport("sending to \(options.endpoint): \(error)") }
+                if message == .heartbeat { return }
+                throw .coordinatorLost(
+                    "cannot send \(message.type) to \(options.endpoint): the coordinator's queue is full; it is probably gone")
             }
             lastSent = Self.now()
         }
@@ -91,7 +126,7 @@ public final class WorkerShell {
         try send(
             .hello(
                 pid: UInt32(getpid()), cores: UInt16(clamping: cores), hostname: ProcessInfo.processInfo.hostName,
-                software: Self.software))
+                software: options.software))
         logger.info("connecting to \(options.endpoint)")
 
         while true {
@@ -108,6 +143,8 @@ public final class WorkerShell {
                 throw .transport("\(error)")
             }
             let now = Self.now()
+            // On every pass, not only when idle: draining a long stream of BLOCKS keeps the DEALER readable.
+            if now - lastSent >= heartbeat { try send(.heartbeat) }
             if readable.contains(1), case .ready(let compute, let index, let round?) = state {
                 let outcome: ComputeThread.Outcome?
                 do {
@@ -127,7 +164,7 @@ public final class WorkerShell {
                     try send(.partials(computeSeconds: seconds, nodes: nodes), round: round)
                 case .failed(let reason):
                     try? send(.failure(reason: "round \(round): \(reason)"), round: round)
-                    throw .protocolViolation("round \(round): \(reason)")
+                    throw .computeFailed("round \(round): \(reason)")
                 }
                 continue
             }
@@ -137,7 +174,6 @@ public final class WorkerShell {
                     throw .coordinatorLost(
                         "coordinator at \(options.endpoint) \(what) for \(formatSeconds(now - lastHeard)) s")
                 }
-                if now - lastSent >= heartbeat { try send(.heartbeat) }
                 continue
             }
             let parts: [[UInt8]]?
@@ -169,7 +205,13 @@ public final class WorkerShell {
                 logger.info("coordinator says done: \(reason)")
                 return Outcome(workerIndex: state.workerIndex ?? -1, rounds: rounds, doneReason: reason)
             case (.awaitingWelcome, .welcome(let index, let count, let specBytes)):
-                let spec = try JobSpec.decode(specBytes)
+                let spec: JobSpec
+                do {
+                    spec = try JobSpec.decode(specBytes)
+                } catch {
+                    try? send(.failure(reason: "\(error)"))
+                    throw error
+                }
                 jobID = frame.jobID
                 deadAfter = spec.deadAfter
                 seed = spec.seed
@@ -181,12 +223,25 @@ public final class WorkerShell {
                 try shard.add(blocks)
                 state = .receiving(shard)
             case (.ready(let compute, let index, nil), .params(let parameters, let smoothing, let batchStep)):
+                guard let round = Int(exactly: frame.round) else {
+                    let message = "PARAMS for round \(frame.round), beyond any round"
+                    try? send(.failure(reason: message), round: frame.round)
+                    throw .protocolViolation(message)
+                }
+                var step: Int?
+                if let batchStep {
+                    guard let exact = Int(exactly: batchStep) else {
+                        let message = "PARAMS of round \(round) for mini-batch step \(batchStep), beyond any step"
+                        try? send(.failure(reason: message), round: frame.round)
+                        throw .protocolViolation(message)
+                    }
+                    step = exact
+                }
                 rounds += 1
                 state = .ready(compute, index, computing: frame.round)
                 do {
                     try compute.start(
-                        parameters, context: RoundContext(seed: seed, round: Int(frame.round), smoothing: smoothing),
-                        batchStep: batchStep.map { Int(clamping: $0) })
+                        parameters, context: RoundContext(seed: seed, round: round, smoothing: smoothing), batchStep: step)
                 } catch {
                     throw .transport("compute thread: \(error)")
                 }
@@ -196,6 +251,11 @@ public final class WorkerShell {
                 throw .protocolViolation(message)
             }
             if case .receiving(let shard) = state, shard.isComplete {
+                guard shard.rowCount == shard.spec.rowCount else {
+                    let message = "the blocks received hold \(shard.rowCount) rows, the job spec says \(shard.spec.rowCount)"
+                    try? send(.failure(reason: message))
+                    throw .protocolViolation(message)
+                }
                 let compute: ComputeThread
                 do {
                     compute = try ComputeThread(context: context, shard: shard, threads: threads)
@@ -277,13 +337,13 @@ struct Shard: Sendable {
         do {
             model = try spec.model.makeModel()
         } catch {
-            throw .protocolViolation("\(error)")
+            throw .computeFailed("cannot build the \(spec.model.kind.rawValue) model: \(error)")
         }
         let ordered = spec.blockRange.compactMap { blocks[$0] }
         do {
             return try BlockComputer(model: model, blocks: ordered, blockCount: spec.totalBlocks, threads: threads)
         } catch {
-            throw .protocolViolation("\(error)")
+            throw .computeFailed("cannot prepare the blocks: \(error)")
         }
     }
 }

@@ -210,4 +210,119 @@ struct CoordinatorInstanceTests {
         let sizes = shards.map(\.count)
         #expect(sizes.max()! - sizes.min()! <= 1)
     }
+
+    /// PARTIALS of `round` from the worker holding `range` (of the 5 blocks of `readyInstance`).
+    static func partials(round: UInt64, _ range: Range<Int>, rowsPerBlock: UInt64 = 10) -> Frame {
+        let tree = ReductionTree(blockCount: 5)
+        let nodes = tree.coveringNodes(of: range).map {
+            PartialNode(
+                level: UInt8($0.level), index: UInt32($0.index), rowCount: UInt64(tree.blocks(of: $0).count) * rowsPerBlock,
+                values: [1, 2, 3])
+        }
+        return Frame(jobID: job, round: round, message: .partials(computeSeconds: 0.01, nodes: nodes))
+    }
+
+    @Test("PARTIALS twice in a round fail the job")
+    func partialsTwiceInARound() {
+        var coordinator = Self.readyInstance()
+        _ = coordinator.startRound(RoundRequest(round: 1), parameters: [0, 0, 0], now: 1)
+        #expect(Self.failures(coordinator.received(Self.partials(round: 1, 0..<2), from: [1], now: 1.1)).isEmpty)
+        let twice = Self.failures(coordinator.received(Self.partials(round: 1, 0..<2), from: [1], now: 1.2))
+        #expect(twice == ["worker 0 (pid 100 on test-host) sent partial sums twice in round 1"])
+    }
+
+    @Test("a second PARTIALS for a round already reduced fails the job")
+    func partialsTwiceAfterTheRound() {
+        var coordinator = Self.readyInstance()
+        _ = coordinator.startRound(RoundRequest(round: 1), parameters: [0, 0, 0], now: 1)
+        _ = coordinator.received(Self.partials(round: 1, 0..<2), from: [1], now: 1.1)
+        let complete = coordinator.received(Self.partials(round: 1, 2..<5), from: [2], now: 1.2)
+        #expect(complete.contains { if case .roundComplete = $0 { true } else { false } })
+        let twice = Self.failures(coordinator.received(Self.partials(round: 1, 2..<5), from: [2], now: 1.3))
+        #expect(twice == ["worker 1 (pid 101 on test-host) sent partial sums twice in round 1"])
+    }
+
+    @Test("PARTIALS for a round after the one in flight fail the job, whatever the round", arguments: [3, UInt64.max])
+    func partialsForAFutureRound(round: UInt64) {
+        var coordinator = Self.readyInstance()
+        _ = coordinator.startRound(RoundRequest(round: 2), parameters: [0, 0, 0], now: 1)
+        let failures = Self.failures(coordinator.received(Self.partials(round: round, 0..<2), from: [1], now: 1.1))
+        #expect(failures == ["worker 0 (pid 100 on test-host) sent partial sums for round \(round) while round 2 is in flight"])
+    }
+
+    @Test("PARTIALS before any round fail the job, whatever the round", arguments: [0, 1, UInt64.max])
+    func partialsBeforeAnyRound(round: UInt64) {
+        var coordinator = Self.readyInstance()
+        let failures = Self.failures(coordinator.received(Self.partials(round: round, 0..<2), from: [1], now: 1.1))
+        #expect(failures == ["worker 0 (pid 100 on test-host) sent partial sums for round \(round) while no round is in flight"])
+    }
+
+    @Test("PARTIALS of an old round between rounds are dropped and counted, like during a round")
+    func oldPartialsBetweenRoundsAreStale() {
+        var coordinator = Self.readyInstance()
+        for round in 1...2 {
+            _ = coordinator.startRound(RoundRequest(round: round), parameters: [0, 0, 0], now: Double(round))
+            _ = coordinator.received(Self.partials(round: UInt64(round), 0..<2), from: [1], now: Double(round) + 0.1)
+            _ = coordinator.received(Self.partials(round: UInt64(round), 2..<5), from: [2], now: Double(round) + 0.2)
+        }
+        #expect(coordinator.phase == .ready)
+        let stale = coordinator.received(Self.partials(round: 1, 0..<2), from: [1], now: 3)
+        #expect(Self.failures(stale).isEmpty)
+        #expect(coordinator.staleFrames == 1)
+        #expect(coordinator.phase == .ready)
+        let later = coordinator.received(Self.partials(round: 3, 0..<2), from: [1], now: 3.1)
+        #expect(Self.failures(later).first?.contains("round 3 while no round is in flight") == true)
+    }
+
+    @Test("a round number that does not increase fails the job")
+    func roundsMustIncrease() {
+        var coordinator = Self.readyInstance()
+        _ = coordinator.startRound(RoundRequest(round: 4), parameters: [0, 0, 0], now: 1)
+        _ = coordinator.received(Self.partials(round: 4, 0..<2), from: [1], now: 1.1)
+        _ = coordinator.received(Self.partials(round: 4, 2..<5), from: [2], now: 1.2)
+        let failures = Self.failures(coordinator.startRound(RoundRequest(round: 4), parameters: [0, 0, 0], now: 2))
+        #expect(failures == ["round 4 requested after round 4: round numbers must increase"])
+    }
+
+    @Test("row counts beyond Int fail the job naming the worker instead of trapping")
+    func hugeRowCounts() {
+        var coordinator = Self.instance()
+        _ = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        _ = coordinator.received(Self.hello(pid: 101), from: [2], now: 0.2)
+        let ready = Self.failures(
+            coordinator.received(Frame(jobID: Self.job, message: .ready(blockCount: 2, rowCount: .max)), from: [1], now: 0.3))
+        #expect(ready == ["worker 0 (pid 100 on test-host) holds 2 blocks / \(UInt64.max) rows, expected 2 / 20"])
+
+        var running = Self.readyInstance()
+        _ = running.startRound(RoundRequest(round: 1), parameters: [0, 0, 0], now: 1)
+        let partial = Self.failures(
+            running.received(Self.partials(round: 1, 0..<2, rowsPerBlock: UInt64.max / 2), from: [1], now: 1.1))
+        #expect(partial.first?.hasPrefix("worker 0 (pid 100 on test-host) reports \(UInt64.max / 2 * 2) rows") == true)
+    }
+
+    @Test("READY out of turn fails the job: twice while shipping, or between rounds")
+    func readyOutOfTurn() {
+        var coordinator = Self.instance()
+        _ = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        _ = coordinator.received(Self.hello(pid: 101), from: [2], now: 0.2)
+        let ready = Frame(jobID: Self.job, message: .ready(blockCount: 2, rowCount: 20))
+        #expect(Self.failures(coordinator.received(ready, from: [1], now: 0.3)).isEmpty)
+        #expect(
+            Self.failures(coordinator.received(ready, from: [1], now: 0.4))
+                == ["worker 0 (pid 100 on test-host) sent READY out of turn"])
+
+        var between = Self.readyInstance()
+        #expect(
+            Self.failures(between.received(ready, from: [1], now: 0.4))
+                == ["worker 0 (pid 100 on test-host) sent READY out of turn"])
+    }
+
+    @Test("HELLO twice from a worker fails the job")
+    func helloTwice() {
+        var coordinator = Self.instance()
+        _ = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        let failures = Self.failures(coordinator.received(Self.hello(pid: 100), from: [1], now: 0.2))
+        #expect(failures == ["worker 0 (pid 100 on test-host) sent HELLO twice"])
+        #expect(coordinator.workers.count == 1)
+    }
 }

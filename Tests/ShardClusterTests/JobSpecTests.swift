@@ -1,0 +1,106 @@
+import Foundation
+import ShardCluster
+import ShardEngine
+import ShardModels
+import Testing
+
+/// What a WELCOME may carry, and the timing and counts a cluster job accepts.
+@Suite("Job spec and cluster settings")
+struct JobSpecTests {
+    static let valid = JobSpec(
+        model: ModelSpec(kind: .logistic, featureCount: 2, l2: 0.5), precision: .float64, totalBlocks: 10,
+        firstBlock: 4, blockCount: 3, rowCount: 30, heartbeatInterval: 0.25, deadAfter: 3, seed: 9,
+        schedule: try? BatchSchedule(blockCount: 10, blocksPerStep: 2, seed: 1))
+
+    /// A field changed to a value `validate` rejects, and what the message must say.
+    struct Broken: Sendable, CustomTestStringConvertible {
+        let change: @Sendable (inout JobSpec) -> Void
+        let expected: String
+        /// Whether JSON can carry it (non-finite numbers cannot).
+        let isEncodable: Bool
+
+        init(_ expected: String, isEncodable: Bool = true, _ change: @escaping @Sendable (inout JobSpec) -> Void) {
+            self.change = change
+            self.expected = expected
+            self.isEncodable = isEncodable
+        }
+
+        var testDescription: String { expected }
+    }
+
+    static let broken: [Broken] = [
+        Broken("totalBlocks is -1, it must not be negative") { $0.totalBlocks = -1 },
+        Broken("firstBlock is -2, it must not be negative") { $0.firstBlock = -2 },
+        Broken("blockCount is -3, it must not be negative") { $0.blockCount = -3 },
+        Broken("rowCount is -4, it must not be negative") { $0.rowCount = -4 },
+        Broken("blocks 8 + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = 8 },
+        Broken("blocks \(Int.max) + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = .max },
+        Broken("heartbeatInterval is 0.0, it must be a positive number of seconds") { $0.heartbeatInterval = 0 },
+        Broken("heartbeatInterval is -1.0, it must be a positive number of seconds") { $0.heartbeatInterval = -1 },
+        Broken("heartbeatInterval is nan, it must be a positive number of seconds", isEncodable: false) {
+            $0.heartbeatInterval = .nan
+        },
+        Broken("deadAfter is inf, it must be a positive number of seconds", isEncodable: false) { $0.deadAfter = .infinity },
+        Broken("heartbeatInterval (3.0 s) must be shorter than deadAfter (3.0 s)") { $0.heartbeatInterval = 3 },
+        Broken("the batch schedule covers 12 blocks, the plan has 10") {
+            $0.schedule = try? BatchSchedule(blockCount: 12, blocksPerStep: 2, seed: 1)
+        },
+    ]
+
+    @Test("a valid spec survives encoding and decoding")
+    func roundTrip() throws {
+        #expect(try JobSpec.decode(Self.valid.encoded()) == Self.valid)
+        #expect(Self.valid.blockRange == 4..<7)
+    }
+
+    @Test("validate, encoded and decode reject a spec no coordinator should send", arguments: broken)
+    func invalidSpecs(_ broken: Broken) throws {
+        var spec = Self.valid
+        broken.change(&spec)
+        #expect(throws: ClusterError.invalidConfiguration("job spec: \(broken.expected)")) { try spec.validate() }
+        #expect(throws: ClusterError.invalidConfiguration("job spec: \(broken.expected)")) { try spec.encoded() }
+        _ = spec.blockRange  // never traps, even for the spec's bad counts
+        guard broken.isEncodable else { return }
+        let bytes = [UInt8](try JSONEncoder().encode(spec))
+        #expect(throws: ClusterError.protocolViolation("job spec is not valid: \(broken.expected)")) {
+            try JobSpec.decode(bytes)
+        }
+    }
+
+    @Test("a value JSON cannot carry makes encoding throw instead of trapping")
+    func nonFiniteModelParameter() {
+        var spec = Self.valid
+        spec.model.l2 = .nan
+        #expect {
+            try spec.encoded()
+        } throws: { error in
+            guard case ClusterError.invalidConfiguration(let message) = error else { return false }
+            return message.hasPrefix("job spec cannot be encoded")
+        }
+    }
+
+    @Test("the block range of a spec with bad counts is clamped, not a trap")
+    func blockRangeNeverTraps() {
+        var spec = Self.valid
+        spec.firstBlock = .max
+        #expect(spec.blockRange == Int.max..<Int.max)
+        spec.firstBlock = 2
+        spec.blockCount = -5
+        #expect(spec.blockRange == 2..<2)
+    }
+
+    @Test(
+        "timing that cannot work is refused",
+        arguments: [
+            (ClusterTiming(heartbeatInterval: 0), "the heartbeat interval is 0.0, it must be a positive number of seconds"),
+            (ClusterTiming(deadAfter: .nan), "the dead-after time is nan, it must be a positive number of seconds"),
+            (ClusterTiming(joinTimeout: .infinity), "the join timeout is inf, it must be a positive number of seconds"),
+            (
+                ClusterTiming(heartbeatInterval: 5, deadAfter: 3),
+                "the heartbeat interval (5.0 s) must be shorter than the dead-after time (3.0 s)"
+            ),
+        ])
+    func invalidTiming(timing: ClusterTiming, expected: String) {
+        #expect(throws: ClusterError.invalidConfiguration(expected)) { try timing.validate() }
+    }
+}
