@@ -62,7 +62,8 @@ public struct TrainCommand: ParsableCommand {
             }
             let coordinator = try ClusterExecutor(
                 bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: prepared.blocks,
-                timing: cluster.timing, seed: training.seed, schedule: schedule, logger: logger,
+                timing: cluster.timing, seed: training.seed, schedule: schedule,
+                requiredSoftware: BuildIdentity.current, logger: logger,
                 interrupted: { Interrupt.requested })
             let children = try LocalWorkers(
                 count: workers, endpoint: coordinator.endpoint, threads: training.threads,
@@ -112,7 +113,8 @@ public struct CoordinatorCommand: ParsableCommand {
         try runTraining(training, workers: workers, logger: logger) { model, prepared, schedule in
             let coordinator = try ClusterExecutor(
                 bind: bind, expectedWorkers: workers, model: model, blocks: prepared.blocks, timing: cluster.timing,
-                seed: training.seed, schedule: schedule, logger: logger, interrupted: { Interrupt.requested })
+                seed: training.seed, schedule: schedule, requiredSoftware: BuildIdentity.current, logger: logger,
+                interrupted: { Interrupt.requested })
             try coordinator.waitForWorkers()
             return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
         }
@@ -152,7 +154,9 @@ public struct WorkerCommand: ParsableCommand {
         logger[metadataKey: "pid"] = "\(getpid())"
         do {
             let shell = try WorkerShell(
-                options: .init(endpoint: connect, threads: threads, joinTimeout: joinTimeout), logger: logger,
+                options: .init(
+                    endpoint: connect, threads: threads, joinTimeout: joinTimeout, software: BuildIdentity.current),
+                logger: logger,
                 interrupted: { Interrupt.requested })
             let outcome = try shell.run()
             logger.info("worker \(outcome.workerIndex) finished after \(outcome.rounds) rounds")

@@ -54,8 +54,9 @@ public struct PartialNode: Sendable, Equatable {
 /// many bytes of UTF-8, bounded by the codec's string limit.
 public enum Message: Sendable, Equatable {
     /// Worker → coordinator, the first message after connecting. The coordinator answers `welcome`
-    /// (accepted) or `refuse` (wrong job id, too many workers, job already running). The worker waits at
-    /// most `deadAfter` for the answer, then exits non-zero.
+    /// (accepted, once all expected workers have joined) or `refuse` (another protocol version, another
+    /// software identity — build, kernels or libc — or the job already has its workers). The worker waits
+    /// at most its join timeout for the answer, then exits non-zero.
     ///
     ///     pid u32 | cores u16 (≥ 1) | hostname str | software str
     case hello(pid: UInt32, cores: UInt16, hostname: String, software: String)
