@@ -48,6 +48,8 @@ public final class ClusterExecutor: Executor {
     private let logger: Logger
     private let timing: ClusterTiming
     private let interrupted: @Sendable () -> Bool
+    /// Asked on every loop pass: a reason to give up now (e.g. a local worker process has exited).
+    public var failureCheck: () -> String? = { nil }
     private var finished = false
     private let codec = WireCodec()
 
@@ -172,6 +174,10 @@ public final class ClusterExecutor: Executor {
         let pollMilliseconds = max(1, Int(timing.heartbeatInterval * 1000 / 2))
         while true {
             if interrupted() { throw .interrupted }
+            if let reason = failureCheck() {
+                try? shutdown(reason: "job failed: \(reason)")
+                throw .workerLost(reason)
+            }
             let readable: [Int]
             do {
                 readable = try poll([router], timeoutMilliseconds: pollMilliseconds)

@@ -32,13 +32,14 @@ public final class LocalWorkers {
 
     deinit { stop() }
 
-    public var pids: [Int32] { processes.map(\.processIdentifier) }
-
-    /// Workers that have exited, with their status.
-    public func exited() -> [(index: Int, pid: Int32, status: Int32)] {
-        processes.enumerated().compactMap { index, process in
-            process.isRunning ? nil : (index, process.processIdentifier, process.terminationStatus)
+    /// A description of the first local worker process that has exited, or nil while all run. Training
+    /// checks this so a crashed child fails the job at once instead of after the join or worker timeout.
+    public func firstExit() -> String? {
+        for (index, process) in processes.enumerated() where !process.isRunning {
+            return "local worker process \(index) (pid \(process.processIdentifier)) exited with status "
+                + "\(process.terminationStatus)"
         }
+        return nil
     }
 
     /// Waits up to `timeout` seconds for the workers to exit on their own (after DONE), then terminates

@@ -68,6 +68,7 @@ public struct TrainCommand: ParsableCommand {
             let children = try LocalWorkers(
                 count: workers, endpoint: coordinator.endpoint, threads: training.threads,
                 extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
+            coordinator.failureCheck = { children.firstExit() }
             do {
                 try coordinator.waitForWorkers()
             } catch {

@@ -143,6 +143,34 @@ struct TrainingEndToEndTests {
         #expect(coordinator.stderr.contains("silent for"), "\(coordinator.stderr)")
     }
 
+    @Test("train --workers: a local worker that dies fails the run at once, naming it, and the other is reaped")
+    func localWorkerDeath() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let train = try ChildProcess(
+            [
+                "train", "--workers", "2", "--data",
+                ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
+                "--optimizer", "gd", "--learning-rate", "1e-6", "--max-rounds", "1000000", "--gradient-tolerance", "0",
+                "--objective-tolerance", "0", "--log-format", "json", "--worker-timeout", "30",
+            ], directory: directory.url)
+        let running = train.waitForOutput(timeout: 60) { stdout, _ in stdout.contains("\"event\":\"round\"") }
+        try #require(running, "training did not start: \(train.stderr)")
+        let pids = Set(train.stderr.split(separator: "\n").compactMap { line -> Int32? in
+            guard line.contains("joined ("), let range = line.range(of: "(pid ") else { return nil }
+            return Int32(line[range.upperBound...].prefix { $0.isNumber })
+        })
+        try #require(pids.count == 2, "\(train.stderr)")
+        let victim = pids.min()!
+        kill(victim, SIGKILL)
+        let killedAt = Date()
+        #expect(train.wait(timeout: 20) == 1)
+        // Far below the 30 s worker timeout: the exit of the child (or its closed connection) is noticed.
+        #expect(Date().timeIntervalSince(killedAt) < 5)
+        #expect(train.stderr.contains("pid \(victim)"), "\(train.stderr)")
+        for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
+    }
+
     @Test("Ctrl-C stops training and reaps every local worker")
     func interruptReapsChildren() throws {
         let directory = try TemporaryDirectory()
