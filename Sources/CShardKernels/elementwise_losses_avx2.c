@@ -42,7 +42,7 @@
 #define V_MOVEMASK _mm256_movemask_pd
 #define V_LOADU _mm256_loadu_pd
 #define V_STOREU _mm256_storeu_pd
-#define V_EXP shard_exp_pd
+#define V_EXP shard_exp_nonpositive_pd
 #define V_LOG shard_log_pd
 #define V_LOG1P shard_log1p_unit_pd
 #include "elementwise_losses_avx2_template.h"
@@ -104,7 +104,7 @@
 #define V_MOVEMASK _mm256_movemask_ps
 #define V_LOADU _mm256_loadu_ps
 #define V_STOREU _mm256_storeu_ps
-#define V_EXP shard_exp_ps
+#define V_EXP shard_exp_nonpositive_ps
 #define V_LOG shard_log_ps
 #define V_LOG1P shard_log1p_unit_ps
 #include "elementwise_losses_avx2_template.h"

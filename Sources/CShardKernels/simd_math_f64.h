@@ -21,17 +21,13 @@
 #define SHARD_EXP_F64_UPPER 709.782712893384     // above: exp overflows to +inf
 #define SHARD_EXP_F64_LOWER (-745.1332191019412) // below: exp rounds to 0
 
-/// exp(x) for 4 doubles.
+/// exp(x) for 4 doubles already clamped to [-745.14, 709.79] (NaN passes through as NaN).
 ///
 ///     n = round(x / ln2),  r = (x - n ln2_hi) - n ln2_lo            (|r| <= ln2/2 + tiny)
 ///     p = 1 + (r + r² q(r)),  q(r) = Σ_{k=2..13} r^(k-2) / k!        (Estrin's scheme)
-///     exp(x) = (p · 2^(n>>1)) · 2^(n - (n>>1))                         (two exact-exponent factors, so
-///                                                                      subnormal results round once)
-/// x > 709.78 gives +inf, x < -745.13 gives 0, NaN stays NaN.
-SHARD_AVX2_INLINE __m256d shard_exp_pd(__m256d x) {
-    const __m256d upper = _mm256_set1_pd(SHARD_EXP_F64_UPPER);
-    const __m256d lower = _mm256_set1_pd(SHARD_EXP_F64_LOWER);
-    const __m256d clamped = _mm256_min_pd(_mm256_max_pd(x, lower), upper);
+///     exp(x) = p · 2^n                          when -1022 <= n <= 1023 in every lane, else
+///     exp(x) = (p · 2^(n>>1)) · 2^(n - (n>>1))  (two exact-exponent factors: subnormal results round once)
+SHARD_AVX2_INLINE __m256d shard_exp_core_pd(__m256d clamped) {
     const __m256d n = _mm256_round_pd(_mm256_mul_pd(clamped, _mm256_set1_pd(1.4426950408889634074)),
                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(SHARD_LN2_HI), clamped);
@@ -52,17 +48,39 @@ SHARD_AVX2_INLINE __m256d shard_exp_pd(__m256d x) {
     const __m256d q = _mm256_fmadd_pd(q811, r8, _mm256_fmadd_pd(q47, r4, q03));
     const __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_fmadd_pd(r2, q, r));
 
-    // n fits in int32 (|n| <= 1075); both scale exponents stay in the normal range.
-    const __m128i ni = _mm256_cvtpd_epi32(n);
+    // Adding 2^52 + 1023 puts the biased exponent n + 1023 in the low mantissa bits (exact for
+    // |n| <= 2^31); shifting it up by 52 gives 2^n whenever -1022 <= n <= 1023.
+    const __m256d in_range = _mm256_and_pd(_mm256_cmp_pd(n, _mm256_set1_pd(-1022.0), _CMP_GE_OQ),
+                                           _mm256_cmp_pd(n, _mm256_set1_pd(1023.0), _CMP_LE_OQ));
+    if (_mm256_movemask_pd(in_range) == 0xf) {
+        const __m256i biased = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(4503599627370496.0 + 1023.0)));
+        return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(biased, 52)));
+    }
+    // n fits in int32 (|n| <= 1075); both scale exponents stay in the normal range. NaN lanes give
+    // some finite n here and keep p = NaN.
+    const __m128i ni = _mm256_cvtpd_epi32(_mm256_blendv_pd(n, _mm256_setzero_pd(), _mm256_cmp_pd(n, n, _CMP_UNORD_Q)));
     const __m128i half = _mm_srai_epi32(ni, 1);
     const __m128i rest = _mm_sub_epi32(ni, half);
     const __m256i bias = _mm256_set1_epi64x(1023);
     const __m256d scaleA = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(half), bias), 52));
     const __m256d scaleB = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(rest), bias), 52));
-    __m256d result = _mm256_mul_pd(_mm256_mul_pd(p, scaleA), scaleB);
+    return _mm256_mul_pd(_mm256_mul_pd(p, scaleA), scaleB);
+}
+
+/// exp(x) for 4 doubles: x > 709.78 gives +inf, x < -745.13 gives 0, NaN stays NaN (max/min return
+/// their second operand when one is NaN, so the clamp keeps NaN).
+SHARD_AVX2_INLINE __m256d shard_exp_pd(__m256d x) {
+    const __m256d upper = _mm256_set1_pd(SHARD_EXP_F64_UPPER);
+    const __m256d lower = _mm256_set1_pd(SHARD_EXP_F64_LOWER);
+    __m256d result = shard_exp_core_pd(_mm256_min_pd(upper, _mm256_max_pd(lower, x)));
     result = _mm256_blendv_pd(result, _mm256_set1_pd(__builtin_inf()), _mm256_cmp_pd(x, upper, _CMP_GT_OQ));
-    result = _mm256_andnot_pd(_mm256_cmp_pd(x, lower, _CMP_LT_OQ), result);
-    return _mm256_blendv_pd(result, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
+    return _mm256_andnot_pd(_mm256_cmp_pd(x, lower, _CMP_LT_OQ), result);
+}
+
+/// shard_exp_pd for x <= 0 or NaN (the losses' exp(-|z|)): the same values without the overflow branch.
+SHARD_AVX2_INLINE __m256d shard_exp_nonpositive_pd(__m256d x) {
+    const __m256d lower = _mm256_set1_pd(SHARD_EXP_F64_LOWER);
+    return _mm256_andnot_pd(_mm256_cmp_pd(x, lower, _CMP_LT_OQ), shard_exp_core_pd(_mm256_max_pd(lower, x)));
 }
 
 /// k ln2 + log(1 + f), arranged as  k ln2_hi - ((hfsq - (s (hfsq + R) + k ln2_lo)) - f),
