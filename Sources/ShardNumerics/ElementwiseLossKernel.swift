@@ -109,11 +109,12 @@ public enum ElementwiseLossKernel: Sendable, Equatable {
 /// arrays so their accuracy can be checked (libm when `KernelImplementation.simdAvailable` is false).
 ///
 /// ```
-/// exp(x):   n = round(x / ln2), r = (x - n ln2_hi) - n ln2_lo, exp(r) by its Taylor series to degree 13,
-///           times 2^n in two exact steps. +inf above 709.78, 0 below -745.13, NaN for NaN.
+/// exp(x):   n = round(x / ln2), r = (x - n ln2_hi) - n ln2_lo, exp(r) = 1 + r + r² q(r) (q of degree 9,
+///           near-minimax), times 2^n (in two exact steps when the result is subnormal). +inf above 709.78, 0 below -745.13, NaN for NaN.
 /// log(x):   x = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt(2)); s = f / (2 + f);
-///           log(x) = k ln2 + f - (f²/2 - s (f²/2 + R)),  R = Σ_{j=1..11} 2 s^(2j) / (2j + 1)
-///           (4 terms in Float). 0 → -inf, +inf → +inf, negative or NaN → NaN.
+///           log(x) = k ln2 + f - (f²/2 - s (f²/2 + R)),  R ≈ Σ_{j>=1} 2 s^(2j) / (2j + 1)
+///           (a degree-7 near-minimax polynomial in s² in Double, 4 Taylor terms in Float).
+///           0 → -inf, +inf → +inf, negative or NaN → NaN.
 /// log1p(x), 0 <= x <= 1: the same core with f = x (x < 0.5) or f = (x - 1) / 2 and k = 1 (x >= 0.5).
 /// ```
 public enum LossKernelMath {
