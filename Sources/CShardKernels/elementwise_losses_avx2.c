@@ -35,6 +35,7 @@
 #define V_MIN _mm256_min_pd
 #define V_MAX _mm256_max_pd
 #define V_AND _mm256_and_pd
+#define V_ANDNOT _mm256_andnot_pd
 #define V_OR _mm256_or_pd
 #define V_XOR _mm256_xor_pd
 #define V_CMP _mm256_cmp_pd
@@ -43,7 +44,7 @@
 #define V_LOADU _mm256_loadu_pd
 #define V_STOREU _mm256_storeu_pd
 #define V_EXP shard_exp_nonpositive_pd
-#define V_LOG shard_log_pd
+#define V_LOG shard_log_unit_pd
 #define V_LOG1P shard_log1p_unit_pd
 #include "elementwise_losses_avx2_template.h"
 #undef S
@@ -62,6 +63,7 @@
 #undef V_MIN
 #undef V_MAX
 #undef V_AND
+#undef V_ANDNOT
 #undef V_OR
 #undef V_XOR
 #undef V_CMP
@@ -97,6 +99,7 @@
 #define V_MIN _mm256_min_ps
 #define V_MAX _mm256_max_ps
 #define V_AND _mm256_and_ps
+#define V_ANDNOT _mm256_andnot_ps
 #define V_OR _mm256_or_ps
 #define V_XOR _mm256_xor_ps
 #define V_CMP _mm256_cmp_ps
@@ -104,8 +107,8 @@
 #define V_MOVEMASK _mm256_movemask_ps
 #define V_LOADU _mm256_loadu_ps
 #define V_STOREU _mm256_storeu_ps
-#define V_EXP shard_exp_nonpositive_ps
-#define V_LOG shard_log_ps
+#define V_EXP shard_exp_nonpositive_fast_ps
+#define V_LOG shard_log_unit_ps
 #define V_LOG1P shard_log1p_unit_ps
 #include "elementwise_losses_avx2_template.h"
 

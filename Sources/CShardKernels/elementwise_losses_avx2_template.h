@@ -4,7 +4,7 @@
 // evaluated in the same order of operations, with the vector exp/log/log1p of simd_math*.h.
 
 typedef struct {
-    V low, high, gamma, weight_positive, weight_negative, scale;
+    V low, high, gamma, weight_positive, weight_negative, scale, negated_weight_positive;
 } LOSS_NAME(constants);
 
 /// mask ? when_true : when_false, lane by lane.
@@ -47,7 +47,8 @@ SHARD_AVX2_INLINE V LOSS_NAME(bce_probability)(V y, V p, const LOSS_NAME(constan
 SHARD_AVX2_INLINE V LOSS_NAME(bce_logits)(V y, V z, const LOSS_NAME(constants) *c, V *gradient, V *outside) {
     const V one = V_SET1((S)1), zero = V_ZERO();
     const V decay = V_EXP(V_OR(z, V_SET1((S)-0.0)));  // exp(-|z|)
-    const V positive_part = V_AND(V_CMP(z, zero, _CMP_GT_OQ), z);
+    // z > 0 ? z : 0 (max returns its second operand for NaN and for -0 vs +0).
+    const V positive_part = V_MAX(z, zero);
     const V loss = V_ADD(V_SUB(positive_part, V_MUL(y, z)), V_LOG1P(decay));
     const V sigmoid = V_DIV(LOSS_NAME(select)(V_CMP(z, zero, _CMP_GE_OQ), one, decay), V_ADD(one, decay));
     *gradient = V_MUL(V_SUB(sigmoid, y), c->scale);
@@ -89,24 +90,26 @@ SHARD_AVX2_INLINE V LOSS_NAME(focal_logits)(const int gamma_code, V y, V z, cons
                                             V *gradient, V *outside) {
     const V one = V_SET1((S)1), zero = V_ZERO();
     const V decay = V_EXP(V_OR(z, V_SET1((S)-0.0)));
-    const V positive_part = V_AND(V_CMP(z, zero, _CMP_GT_OQ), z);
+    const V positive_part = V_MAX(z, zero);
     const V cross_entropy = V_ADD(V_SUB(positive_part, V_MUL(y, z)), V_LOG1P(decay));
     const V large = V_DIV(one, V_ADD(one, decay));
     const V small = V_MUL(decay, large);
     const V positive = V_CMP(y, one, _CMP_EQ_OQ);
-    // sigmoid(s z) is `large` when s z >= 0 (s = +1 for y = 1, -1 for y = 0).
-    const V signed_nonnegative = LOSS_NAME(select)(positive, V_CMP(z, zero, _CMP_GE_OQ), V_CMP(z, zero, _CMP_LT_OQ));
+    // sigmoid(s z) is `large` when s z >= 0 (s = +1 for y = 1, -1 for y = 0): y = 1 and z >= 0, or
+    // y = 0 and z < 0. (For NaN z every candidate below is NaN, so the choice does not matter.)
+    const V signed_nonnegative = V_XOR(positive, V_CMP(z, zero, _CMP_LT_OQ));
     const V true_class = LOSS_NAME(select)(signed_nonnegative, large, small);
     const V miss = LOSS_NAME(select)(signed_nonnegative, small, large);
-    const V weight = LOSS_NAME(select)(positive, c->weight_positive, c->weight_negative);
+    // -w+ for y = 1, w- for y = 0: the derivative's sign comes with the weight ((-w) q = -(w q) exactly).
+    const V signed_weight = LOSS_NAME(select)(positive, c->negated_weight_positive, c->weight_negative);
     V unused_slope;
     const V focus = LOSS_NAME(focus)(gamma_code, miss, &unused_slope);
-    const V weighted_focus = V_MUL(weight, focus);
-    const V loss = V_MUL(weighted_focus, cross_entropy);
-    V derivative = V_MUL(weighted_focus, V_ADD(V_MUL(V_MUL(c->gamma, true_class), cross_entropy), miss));
-    derivative = V_XOR(derivative, V_AND(positive, V_SET1((S)-0.0)));
+    const V signed_weighted_focus = V_MUL(signed_weight, focus);
+    const V loss = V_MUL(V_ANDNOT(V_SET1((S)-0.0), signed_weighted_focus), cross_entropy);
+    const V derivative = V_MUL(signed_weighted_focus, V_ADD(V_MUL(V_MUL(c->gamma, true_class), cross_entropy), miss));
     *gradient = V_MUL(derivative, c->scale);
-    *outside = LOSS_NAME(not_binary)(y);
+    // y (1 - y) != 0 exactly when y is neither 0 nor 1 (NaN included).
+    *outside = V_ANDNOT(positive, V_CMP(y, zero, _CMP_NEQ_UQ));
     return loss;
 }
 
@@ -184,6 +187,7 @@ SHARD_AVX2 size_t LOSS_NAME(avx2)(const shardtrain_elementwise_params *params, c
     const LOSS_NAME(constants) c = {
         V_SET1((S)params->clip_low),        V_SET1((S)params->clip_high),       V_SET1((S)params->gamma),
         V_SET1((S)params->weight_positive), V_SET1((S)params->weight_negative), V_SET1((S)params->gradient_scale),
+        V_SET1(-(S)params->weight_positive),
     };
     const int gamma_code = shard_focal_gamma_code(params);
     switch (params->kind) {

@@ -78,10 +78,38 @@ SHARD_AVX2_INLINE __m256d shard_exp_pd(__m256d x) {
     return _mm256_andnot_pd(_mm256_cmp_pd(x, lower, _CMP_LT_OQ), result);
 }
 
-/// shard_exp_pd for x <= 0 or NaN (the losses' exp(-|z|)): the same values without the overflow branch.
+/// shard_exp_pd for x <= 0 or NaN (the losses' exp(-|z|)), the same values: when every lane has
+/// x >= -708 (n >= -1021, a normal result) one scaling step and no underflow test; otherwise the
+/// full clamp, two-step scaling and flush below -745.13.
 SHARD_AVX2_INLINE __m256d shard_exp_nonpositive_pd(__m256d x) {
     const __m256d lower = _mm256_set1_pd(SHARD_EXP_F64_LOWER);
+    // NaN compares false here and takes the first branch, where it stays NaN.
+    if (_mm256_movemask_pd(_mm256_cmp_pd(x, _mm256_set1_pd(-708.0), _CMP_LT_OQ)) == 0) {
+        return shard_exp_core_pd(x);
+    }
     return _mm256_andnot_pd(_mm256_cmp_pd(x, lower, _CMP_LT_OQ), shard_exp_core_pd(_mm256_max_pd(lower, x)));
+}
+
+/// exp(x) for 8 floats with x <= 0 or NaN: shard_exp_nonpositive_ps (same polynomial, same values),
+/// with one scaling step by 2^n when every lane has x >= -87 (n >= -126, a normal result).
+SHARD_AVX2_INLINE __m256 shard_exp_nonpositive_fast_ps(__m256 x) {
+    if (_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ)) != 0) {
+        return shard_exp_nonpositive_ps(x);
+    }
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 t = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    t = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), t);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
+    const __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
 }
 
 /// k ln2 + log(1 + f), arranged as  k ln2_hi - ((hfsq - (s (hfsq + R) + k ln2_lo)) - f),
@@ -108,26 +136,41 @@ SHARD_AVX2_INLINE __m256d shard_log1p_core_pd(__m256d f, __m256d k) {
     return _mm256_fmsub_pd(k, _mm256_set1_pd(SHARD_LN2_HI), _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
 }
 
-/// log(x) for 4 doubles: x = 2^k m with m in [sqrt(1/2), sqrt(2)) (subnormal x scaled by 2^54 first),
-/// f = m - 1 (exact), then shard_log1p_core_pd. 0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN.
-SHARD_AVX2_INLINE __m256d shard_log_pd(__m256d x) {
-    const __m256d subnormal = _mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
-    const __m256d scaled = _mm256_blendv_pd(x, _mm256_mul_pd(x, _mm256_set1_pd(18014398509481984.0)), subnormal);
-    const __m256i bits = _mm256_castpd_si256(scaled);
-    // Biased exponent as a double: OR it into the mantissa of 2^52 and subtract 2^52.
+/// log(x) for 4 positive normal finite doubles, minus `k_offset` ln2 (0 or 54, the subnormal scaling):
+/// x = 2^k m with m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact), then shard_log1p_core_pd.
+SHARD_AVX2_INLINE __m256d shard_log_normal_pd(__m256d x, const int subtract_offset, __m256d k_offset) {
+    const __m256i bits = _mm256_castpd_si256(x);
+    // Biased exponent as a double: OR it into the mantissa of 2^52 and subtract 2^52 + 1023.
     const __m256i exponent_bits = _mm256_srli_epi64(bits, 52);
     __m256d k = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(exponent_bits, _mm256_set1_epi64x(0x4330000000000000LL))),
                               _mm256_set1_pd(4503599627370496.0 + 1023.0));
-    k = _mm256_sub_pd(k, _mm256_and_pd(subnormal, _mm256_set1_pd(54.0)));
+    if (subtract_offset) k = _mm256_sub_pd(k, k_offset);
     __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
                                                     _mm256_set1_epi64x(0x3ff0000000000000LL)));
     const __m256d big = _mm256_cmp_pd(m, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
     m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), big);
     k = _mm256_add_pd(k, _mm256_and_pd(big, _mm256_set1_pd(1.0)));
-    __m256d result = shard_log1p_core_pd(_mm256_sub_pd(m, _mm256_set1_pd(1.0)), k);
+    return shard_log1p_core_pd(_mm256_sub_pd(m, _mm256_set1_pd(1.0)), k);
+}
+
+/// log(x) for 4 doubles: subnormal x scaled by 2^54 first, then shard_log_normal_pd.
+/// 0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN.
+SHARD_AVX2_INLINE __m256d shard_log_pd(__m256d x) {
+    const __m256d subnormal = _mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+    const __m256d scaled = _mm256_blendv_pd(x, _mm256_mul_pd(x, _mm256_set1_pd(18014398509481984.0)), subnormal);
+    __m256d result = shard_log_normal_pd(scaled, 1, _mm256_and_pd(subnormal, _mm256_set1_pd(54.0)));
     result = _mm256_blendv_pd(result, _mm256_set1_pd(-__builtin_inf()), _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_EQ_OQ));
     result = _mm256_blendv_pd(result, x, _mm256_cmp_pd(x, _mm256_set1_pd(__builtin_inf()), _CMP_EQ_OQ));
     return _mm256_blendv_pd(result, _mm256_set1_pd(__builtin_nan("")), _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_NGE_UQ));
+}
+
+/// shard_log_pd for 0 < x <= 1 (the probability losses' clipped probabilities), the same values:
+/// when every lane is normal, shard_log_normal_pd without the special-value blends.
+SHARD_AVX2_INLINE __m256d shard_log_unit_pd(__m256d x) {
+    if (_mm256_movemask_pd(_mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_NGE_UQ)) != 0) {
+        return shard_log_pd(x);
+    }
+    return shard_log_normal_pd(x, 0, _mm256_setzero_pd());
 }
 
 /// log1p(x) for 4 doubles with 0 <= x <= 1:
@@ -141,14 +184,12 @@ SHARD_AVX2_INLINE __m256d shard_log1p_unit_pd(__m256d x) {
     return shard_log1p_core_pd(f, _mm256_and_pd(high, _mm256_set1_pd(1.0)));
 }
 
-/// log(x) for 8 floats, the float form of shard_log_pd (R with 4 terms: truncation < 3e-9 relative;
-/// subnormal x scaled by 2^24). 0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN.
-SHARD_AVX2_INLINE __m256 shard_log_ps(__m256 x) {
-    const __m256 subnormal = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
-    const __m256 scaled = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(16777216.0f)), subnormal);
-    const __m256i bits = _mm256_castps_si256(scaled);
+/// log(x) for 8 positive normal finite floats minus `k_offset` ln2, the float form of
+/// shard_log_normal_pd (R with 4 Taylor terms: truncation < 3e-9 relative).
+SHARD_AVX2_INLINE __m256 shard_log_normal_ps(__m256 x, const int subtract_offset, __m256 k_offset) {
+    const __m256i bits = _mm256_castps_si256(x);
     __m256 k = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
-    k = _mm256_sub_ps(k, _mm256_and_ps(subnormal, _mm256_set1_ps(24.0f)));
+    if (subtract_offset) k = _mm256_sub_ps(k, k_offset);
     __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
                                                    _mm256_set1_epi32(0x3f800000)));
     const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
@@ -164,10 +205,23 @@ SHARD_AVX2_INLINE __m256 shard_log_ps(__m256 x) {
     const __m256 hfsq = _mm256_mul_ps(_mm256_mul_ps(f, f), _mm256_set1_ps(0.5f));
     // ln 2 = 0.693359375 - 2.12194440e-4 (the hi part has 9 significant bits: k hi is exact).
     const __m256 inner = _mm256_fmadd_ps(s, _mm256_add_ps(hfsq, R), _mm256_mul_ps(k, _mm256_set1_ps(-2.12194440e-4f)));
-    __m256 result = _mm256_fmsub_ps(k, _mm256_set1_ps(0.693359375f), _mm256_sub_ps(_mm256_sub_ps(hfsq, inner), f));
+    return _mm256_fmsub_ps(k, _mm256_set1_ps(0.693359375f), _mm256_sub_ps(_mm256_sub_ps(hfsq, inner), f));
+}
+
+/// log(x) for 8 floats (subnormal x scaled by 2^24). 0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN.
+SHARD_AVX2_INLINE __m256 shard_log_ps(__m256 x) {
+    const __m256 subnormal = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+    const __m256 scaled = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(16777216.0f)), subnormal);
+    __m256 result = shard_log_normal_ps(scaled, 1, _mm256_and_ps(subnormal, _mm256_set1_ps(24.0f)));
     result = _mm256_blendv_ps(result, _mm256_set1_ps(-__builtin_inff()), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
     result = _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_EQ_OQ));
     return _mm256_blendv_ps(result, _mm256_set1_ps(__builtin_nanf("")), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+
+/// shard_log_ps for 0 < x <= 1, the same values without the special-value blends when every lane is normal.
+SHARD_AVX2_INLINE __m256 shard_log_unit_ps(__m256 x) {
+    if (_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_NGE_UQ)) != 0) return shard_log_ps(x);
+    return shard_log_normal_ps(x, 0, _mm256_setzero_ps());
 }
 
 #endif
