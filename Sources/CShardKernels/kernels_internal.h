@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "CShardKernels.h"
+
 /// Loss and residual of one row in double (see CShardKernels.h):
 ///
 ///     e = exp(-|z|),  q = e / (1 + e)
@@ -25,5 +27,27 @@ int shardtrain_exp_f32_avx2(const float *in, float *out, size_t count);
 int shardtrain_log1p_unit_f32_avx2(const float *in, float *out, size_t count);
 double shardtrain_read_sum_f32_avx2(const float *x, size_t count);
 double shardtrain_read_sum_f64_avx2(const double *x, size_t count);
+
+/// Elements per block of the element-wise loss passes (domain check and partial sum per block).
+#define SHARD_LOSS_BLOCK 1024
+
+/// The focal exponent as 0, 1 or 2, or -1 when it is another value (not handled by the kernels).
+static inline int shard_focal_gamma_code(const shardtrain_elementwise_params *params) {
+    if (params->gamma == 0.0) return 0;
+    if (params->gamma == 1.0) return 1;
+    if (params->gamma == 2.0) return 2;
+    return -1;
+}
+
+size_t shardtrain_elementwise_loss_f64_avx2(const shardtrain_elementwise_params *params, const double *target,
+                                            const double *prediction, size_t count, double *loss, double *gradient,
+                                            double *total);
+size_t shardtrain_elementwise_loss_f32_avx2(const shardtrain_elementwise_params *params, const float *target,
+                                            const float *prediction, size_t count, float *loss, float *gradient,
+                                            float *total);
+int shardtrain_exp_f64_avx2(const double *in, double *out, size_t count);
+int shardtrain_log_f64_avx2(const double *in, double *out, size_t count);
+int shardtrain_log1p_unit_f64_avx2(const double *in, double *out, size_t count);
+int shardtrain_log_f32_avx2(const float *in, float *out, size_t count);
 
 #endif

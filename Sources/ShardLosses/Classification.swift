@@ -1,3 +1,5 @@
+import ShardNumerics
+
 // Classification losses: binary and categorical cross-entropy (on probabilities and from logits)
 // and focal loss (on probabilities and from logits, both α conventions).
 
@@ -85,6 +87,13 @@ public struct BinaryCrossEntropy: ElementwiseLoss {
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
         probabilityDomainError(loss: Self.name, index: index, target: target, prediction: prediction, binaryTarget: false)
     }
+
+    /// The same formulas compiled (AVX2 when available), with the clip bounds of `ProbabilityClip<T>`.
+    @inlinable
+    public func compiledKernel<T: LossScalar>(for scalar: T.Type) -> ElementwiseLossKernel? {
+        let clip = ProbabilityClip<T>(epsilon: epsilon)
+        return .binaryCrossEntropy(clipLow: Double(clip.low), clipHigh: Double(clip.high))
+    }
 }
 
 /// Binary cross-entropy from logits, stable for any finite logit.
@@ -115,6 +124,12 @@ public struct BinaryCrossEntropyWithLogits: ElementwiseLoss {
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
         .invalidTarget("\(Self.name): target \(index) is \(target); it must be in [0, 1]")
+    }
+
+    /// The same formulas compiled (AVX2 with a vector exp and log1p when available).
+    @inlinable
+    public func compiledKernel<T: LossScalar>(for scalar: T.Type) -> ElementwiseLossKernel? {
+        .binaryCrossEntropyWithLogits
     }
 }
 
@@ -216,6 +231,18 @@ public struct FocalLoss: ElementwiseLoss {
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
         probabilityDomainError(loss: Self.name, index: index, target: target, prediction: prediction, binaryTarget: true)
     }
+
+    /// The same formulas compiled for γ ∈ {0, 1, 2} (nil, the generic loop, for other γ), with the
+    /// class weights and clip bounds rounded to `T`.
+    @inlinable
+    public func compiledKernel<T: LossScalar>(for scalar: T.Type) -> ElementwiseLossKernel? {
+        let clip = ProbabilityClip<T>(epsilon: epsilon)
+        let (positive, negative): (T, T) = (weighting.weight(positive: true), weighting.weight(positive: false))
+        let kernel = ElementwiseLossKernel.focal(
+            gamma: Double(T(gamma)), weightPositive: Double(positive), weightNegative: Double(negative),
+            clipLow: Double(clip.low), clipHigh: Double(clip.high))
+        return kernel.isSupported ? kernel : nil
+    }
 }
 
 /// Focal loss from logits (binary, labels in {0, 1}), stable for any finite logit.
@@ -267,6 +294,16 @@ public struct FocalLossWithLogits: ElementwiseLoss {
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
         .invalidTarget("\(Self.name): target \(index) is \(target); it must be 0 or 1")
+    }
+
+    /// The same formulas compiled for γ ∈ {0, 1, 2} (nil, the generic loop, for other γ), with the
+    /// class weights rounded to `T`.
+    @inlinable
+    public func compiledKernel<T: LossScalar>(for scalar: T.Type) -> ElementwiseLossKernel? {
+        let (positive, negative): (T, T) = (weighting.weight(positive: true), weighting.weight(positive: false))
+        let kernel = ElementwiseLossKernel.focalWithLogits(
+            gamma: Double(T(gamma)), weightPositive: Double(positive), weightNegative: Double(negative))
+        return kernel.isSupported ? kernel : nil
     }
 }
 

@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// A loss applied element by element: `loss_i = f(y_i, ŷ_i)`, with the derivative `f'(y_i, ŷ_i)`
 /// with respect to the prediction computed in the same pass.
 ///
@@ -15,10 +17,17 @@ public protocol ElementwiseLoss: Sendable {
 
     /// The error reported for an element outside the domain.
     func domainError(index: Int, target: Double, prediction: Double) -> LossError
+
+    /// The compiled kernel (`ShardNumerics.ElementwiseLossKernel`) that computes exactly this loss in
+    /// the precision `T`, or nil to use the generic element loop over `lossAndDerivative`. The
+    /// default is nil.
+    func compiledKernel<T: LossScalar>(for scalar: T.Type) -> ElementwiseLossKernel?
 }
 
 extension ElementwiseLoss {
     @inlinable public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool { false }
+
+    @inlinable public func compiledKernel<T: LossScalar>(for scalar: T.Type) -> ElementwiseLossKernel? { nil }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
         .invalidPrediction("\(Self.name): element \(index) (target \(target), prediction \(prediction)) is outside the domain")
@@ -78,6 +87,18 @@ extension ElementwiseLoss {
             let losses = perSample.baseAddress, let derivatives = gradient.baseAddress
         else { return 0 }
         let weight: T = reduction.weight(count: count)
+        if let kernel = compiledKernel(for: T.self),
+            let outcome = runCompiled(
+                kernel, targets: targets, predictions: predictions, count: count, losses: losses,
+                derivatives: derivatives, gradientScale: weight)
+        {
+            switch outcome {
+            case .completed(let total):
+                return reduction.value(total: total, weight: weight)
+            case .outsideDomain(let index):
+                throw domainError(index: index, target: Double(targets[index]), prediction: Double(predictions[index]))
+            }
+        }
         // Blocks of 1024 elements. The element loop has no early exit and no floating-point
         // reduction, so the optimiser can vectorise it; domain violations are counted and reported
         // after the block, and the block's losses are summed from L1 with eight accumulators
@@ -106,6 +127,42 @@ extension ElementwiseLoss {
         }
         return reduction.value(total: total, weight: weight)
     }
+}
+
+/// Runs `kernel` when `T` is `Double` or `Float` (nil for other scalar types or an unsupported
+/// kernel). The kernel sums the losses in the order of the generic loop below (blocks of 1024,
+/// `blockSum` within a block).
+@inlinable
+func runCompiled<T: LossScalar>(
+    _ kernel: ElementwiseLossKernel, targets: UnsafePointer<T>, predictions: UnsafePointer<T>, count: Int,
+    losses: UnsafeMutablePointer<T>, derivatives: UnsafeMutablePointer<T>, gradientScale: T
+) -> ElementwiseLossKernel.Outcome<T>? {
+    func converted<U: BinaryFloatingPoint>(_ outcome: ElementwiseLossKernel.Outcome<U>?) -> ElementwiseLossKernel.Outcome<T>? {
+        switch outcome {
+        case .completed(let total): .completed(total: T(total))
+        case .outsideDomain(let index): .outsideDomain(index: index)
+        case nil: nil
+        }
+    }
+    if T.self == Double.self {
+        return converted(
+            kernel.evaluate(
+                target: UnsafeRawPointer(targets).assumingMemoryBound(to: Double.self),
+                prediction: UnsafeRawPointer(predictions).assumingMemoryBound(to: Double.self), count: count,
+                perSample: UnsafeMutableRawPointer(losses).assumingMemoryBound(to: Double.self),
+                gradient: UnsafeMutableRawPointer(derivatives).assumingMemoryBound(to: Double.self),
+                gradientScale: Double(gradientScale)))
+    }
+    if T.self == Float.self {
+        return converted(
+            kernel.evaluate(
+                target: UnsafeRawPointer(targets).assumingMemoryBound(to: Float.self),
+                prediction: UnsafeRawPointer(predictions).assumingMemoryBound(to: Float.self), count: count,
+                perSample: UnsafeMutableRawPointer(losses).assumingMemoryBound(to: Float.self),
+                gradient: UnsafeMutableRawPointer(derivatives).assumingMemoryBound(to: Float.self),
+                gradientScale: Float(gradientScale)))
+    }
+    return nil
 }
 
 /// The sum of `count` values with eight interleaved accumulators, combined pairwise at the end.

@@ -55,4 +55,84 @@ int shardtrain_exp_f32(const float *in, float *out, size_t count);
 /// ln 2 + log1p((x - 1) / 2), so |s| <= 0.2. Returns 1 if the AVX2 code ran, 0 if libm log1pf was used.
 int shardtrain_log1p_unit_f32(const float *in, float *out, size_t count);
 
+/// The element-wise classification losses computed by `shardtrain_elementwise_loss_f32/_f64`.
+typedef enum {
+    /// Binary cross-entropy on probabilities, clipped to [clip_low, clip_high]:
+    ///     pc = clip(p),  loss = -(y log pc + (1 - y) log(1 - pc))     (one log when y is 0 or 1)
+    ///     d/dp = (pc - y) / (pc (1 - pc)) if clip_low <= p <= clip_high, else 0
+    ///     outside the domain: y or p not in [0, 1] (NaN included)
+    SHARDTRAIN_LOSS_BCE_PROBABILITY = 0,
+    /// Binary cross-entropy from logits:
+    ///     e = exp(-|z|),  loss = (max(z, 0) - y z) + log1p(e),  d/dz = (z >= 0 ? 1 : e) / (1 + e) - y
+    ///     outside the domain: y not in [0, 1]
+    SHARDTRAIN_LOSS_BCE_LOGITS = 1,
+    /// Focal loss on probabilities (y in {0, 1}), with w = weight_positive if y = 1 else weight_negative:
+    ///     pc = clip(p),  p_t = y = 1 ? pc : 1 - pc,  q = y = 1 ? 1 - pc : pc,  ce = -log(p_t)
+    ///     loss = (w q^γ) ce,  d/dp = ∓ w (γ q^(γ-1) ce + q^γ / p_t) inside the clip (minus for y = 1), else 0
+    ///     outside the domain: y (1 - y) != 0 or p not in [0, 1]
+    SHARDTRAIN_LOSS_FOCAL_PROBABILITY = 2,
+    /// Focal loss from logits (y in {0, 1}):
+    ///     e = exp(-|z|),  ce = (max(z, 0) - y z) + log1p(e),  large = 1 / (1 + e),  small = e · large
+    ///     p_t = sigmoid(s z), q = sigmoid(-s z) (s = ±1 for y = 1 / 0, taken from large / small)
+    ///     loss = (w q^γ) ce,  d/dz = ∓ (w q^γ) (γ p_t ce + q)   (minus for y = 1)
+    ///     outside the domain: y (1 - y) != 0
+    SHARDTRAIN_LOSS_FOCAL_LOGITS = 3,
+} shardtrain_elementwise_loss_kind;
+
+/// Parameters of one element-wise loss evaluation. Values used by the f32 entry points are rounded
+/// to float first (callers pass float values, so that rounding is exact).
+typedef struct {
+    shardtrain_elementwise_loss_kind kind;
+    /// Focal exponent γ: only 0, 1 and 2 are supported (other values return SHARDTRAIN_UNSUPPORTED).
+    double gamma;
+    /// Focal class weights (w for y = 1 and y = 0); unused by the cross-entropies.
+    double weight_positive;
+    double weight_negative;
+    /// Probability clip [clip_low, clip_high] of the probability losses.
+    double clip_low;
+    double clip_high;
+    /// Factor applied to every derivative (the reduction weight: 1 / M for a mean, else 1).
+    double gradient_scale;
+} shardtrain_elementwise_params;
+
+/// Returned by the element-wise entry points for a parameter set they do not handle.
+#define SHARDTRAIN_UNSUPPORTED ((size_t)-1)
+
+/// One pass over `count` elements: writes loss[i] and gradient[i] = scale · d loss_i / d prediction_i and
+/// stores the plain sum of the losses in `*total`:
+///
+///     elements in blocks of 1024; within a block eight running sums s_k += loss[i] (k = i mod 8 over
+///     the block's whole groups of eight, the block's last count mod 8 losses go to s_0 in order),
+///     block sum = ((s_0 + s_1) + (s_2 + s_3)) + ((s_4 + s_5) + (s_6 + s_7)),  total = Σ block sums
+///
+/// (a fixed order that depends only on `count`). Returns `count` when every element is inside the
+/// loss's domain, the index of the first element outside it otherwise (the pass stops after that
+/// element's block; `*total` is then meaningless), or SHARDTRAIN_UNSUPPORTED. The f32 variants compute
+/// in float. The AVX2+FMA path uses the vector exp/log/log1p below; the `_portable` variants use libm.
+size_t shardtrain_elementwise_loss_f64(const shardtrain_elementwise_params *params, const double *target,
+                                       const double *prediction, size_t count, double *loss, double *gradient,
+                                       double *total);
+size_t shardtrain_elementwise_loss_f32(const shardtrain_elementwise_params *params, const float *target,
+                                       const float *prediction, size_t count, float *loss, float *gradient,
+                                       float *total);
+size_t shardtrain_elementwise_loss_f64_portable(const shardtrain_elementwise_params *params, const double *target,
+                                                const double *prediction, size_t count, double *loss,
+                                                double *gradient, double *total);
+size_t shardtrain_elementwise_loss_f32_portable(const shardtrain_elementwise_params *params, const float *target,
+                                                const float *prediction, size_t count, float *loss, float *gradient,
+                                                float *total);
+
+/// The double vector functions of the element-wise losses, applied to arrays (`out[i] = f(in[i])`).
+/// Each returns 1 if the AVX2 code ran, 0 if libm was used.
+///
+///     exp:   every double; x > 709.782712893384 gives +inf, x < -745.1332191019412 gives 0, subnormal
+///            results are produced in two scaling steps.
+///     log:   every double (0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN; subnormals scaled).
+///     log1p: 0 <= x <= 1 (the softplus tail log1p(exp(-|z|))).
+int shardtrain_exp_f64(const double *in, double *out, size_t count);
+int shardtrain_log_f64(const double *in, double *out, size_t count);
+int shardtrain_log1p_unit_f64(const double *in, double *out, size_t count);
+/// The float log of the f32 element-wise losses, on every float (same special values as the double one).
+int shardtrain_log_f32(const float *in, float *out, size_t count);
+
 #endif

@@ -1,0 +1,228 @@
+// Double vector exp, log and log1p, and a float vector log, for the AVX2 element-wise loss paths
+// (internal header, not part of the module interface).
+//
+// The algorithms are the classic ones (Cody & Waite argument reduction for exp; the atanh form of
+// log(1 + f) with the f - (hfsq - s (hfsq + R)) arrangement used by the public fdlibm/Cephes
+// literature for log). The code is written here; the coefficients are Taylor coefficients or
+// Chebyshev interpolants computed with mpmath's chebyfit (50 digits), rounded to double:
+//
+//     exp(r)      = 1 + r + r² q(r), q a degree-9 Chebyshev interpolant of (e^r - 1 - r) / r² on |r| <= ln2/2
+//     log(1 + f)  = 2 atanh(s) = 2s + s R(s²),  s = f / (2 + f),  R(z) = Σ_{j>=1} 2 z^j / (2j + 1)
+//                   (double: a degree-7 Chebyshev interpolant of R(z)/z; float: 4 Taylor terms)
+// Errors are measured against libm in Tests/ShardNumericsTests/LossKernelTests.swift (max 1 ulp).
+#ifndef SHARDTRAIN_SIMD_MATH_F64_H
+#define SHARDTRAIN_SIMD_MATH_F64_H
+
+#include "simd_math.h"
+
+#include <stdint.h>
+
+#define SHARD_LN2_HI 6.93147180369123816490e-01  // ln 2 rounded to 32 significant bits: k * hi is exact
+#define SHARD_LN2_LO 1.90821492927058770002e-10  // ln 2 - hi
+#define SHARD_EXP_F64_UPPER 709.782712893384     // above: exp overflows to +inf
+#define SHARD_EXP_F64_LOWER (-745.1332191019412) // below: exp rounds to 0
+
+/// exp(x) for 4 doubles already clamped to [-745.14, 709.79] (NaN passes through as NaN).
+///
+///     n = round(x / ln2),  r = (x - n ln2_hi) - n ln2_lo            (|r| <= ln2/2 + tiny)
+///     p = 1 + (r + r² q(r)),  q(r) ≈ (e^r - 1 - r) / r², degree 9     (Estrin's scheme)
+///     exp(x) = p · 2^n                          when -1022 <= n <= 1023 in every lane, else
+///     exp(x) = (p · 2^(n>>1)) · 2^(n - (n>>1))  (two exact-exponent factors: subnormal results round once)
+SHARD_AVX2_INLINE __m256d shard_exp_core_pd(__m256d clamped) {
+    const __m256d n = _mm256_round_pd(_mm256_mul_pd(clamped, _mm256_set1_pd(1.4426950408889634074)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(SHARD_LN2_HI), clamped);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(SHARD_LN2_LO), r);
+
+    const __m256d r2 = _mm256_mul_pd(r, r);
+    const __m256d r4 = _mm256_mul_pd(r2, r2);
+    const __m256d r8 = _mm256_mul_pd(r4, r4);
+    // q(r) by Estrin's scheme: the degree-9 Chebyshev interpolant of (e^r - 1 - r) / r² on
+    // [-ln2/2, ln2/2] (mpmath chebyfit; its error adds < 0.15 ulp to exp), in place of the
+    // Taylor coefficients 1/2!, ..., 1/13! (two fewer terms).
+    const __m256d q01 = _mm256_fmadd_pd(r, _mm256_set1_pd(0.16666666666666669), _mm256_set1_pd(0.5000000000000001));
+    const __m256d q23 = _mm256_fmadd_pd(r, _mm256_set1_pd(0.008333333333330062), _mm256_set1_pd(0.04166666666662413));
+    const __m256d q45 = _mm256_fmadd_pd(r, _mm256_set1_pd(0.00019841269863053618), _mm256_set1_pd(0.0013888888917213717));
+    const __m256d q67 = _mm256_fmadd_pd(r, _mm256_set1_pd(2.7557268459997064e-06), _mm256_set1_pd(2.4801521295954376e-05));
+    const __m256d q89 = _mm256_fmadd_pd(r, _mm256_set1_pd(2.510038549551032e-08), _mm256_set1_pd(2.7620088445409746e-07));
+    const __m256d q03 = _mm256_fmadd_pd(q23, r2, q01);
+    const __m256d q47 = _mm256_fmadd_pd(q67, r2, q45);
+    const __m256d q = _mm256_fmadd_pd(q89, r8, _mm256_fmadd_pd(q47, r4, q03));
+    const __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_fmadd_pd(r2, q, r));
+
+    // Adding 2^52 + 1023 puts the biased exponent n + 1023 in the low mantissa bits (exact for
+    // |n| <= 2^31); shifting it up by 52 gives 2^n whenever -1022 <= n <= 1023.
+    const __m256d in_range = _mm256_and_pd(_mm256_cmp_pd(n, _mm256_set1_pd(-1022.0), _CMP_GE_OQ),
+                                           _mm256_cmp_pd(n, _mm256_set1_pd(1023.0), _CMP_LE_OQ));
+    if (_mm256_movemask_pd(in_range) == 0xf) {
+        const __m256i biased = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(4503599627370496.0 + 1023.0)));
+        return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(biased, 52)));
+    }
+    // n fits in int32 (|n| <= 1075); both scale exponents stay in the normal range. NaN lanes give
+    // some finite n here and keep p = NaN.
+    const __m128i ni = _mm256_cvtpd_epi32(_mm256_blendv_pd(n, _mm256_setzero_pd(), _mm256_cmp_pd(n, n, _CMP_UNORD_Q)));
+    const __m128i half = _mm_srai_epi32(ni, 1);
+    const __m128i rest = _mm_sub_epi32(ni, half);
+    const __m256i bias = _mm256_set1_epi64x(1023);
+    const __m256d scaleA = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(half), bias), 52));
+    const __m256d scaleB = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(rest), bias), 52));
+    return _mm256_mul_pd(_mm256_mul_pd(p, scaleA), scaleB);
+}
+
+/// exp(x) for 4 doubles: x > 709.78 gives +inf, x < -745.13 gives 0, NaN stays NaN (max/min return
+/// their second operand when one is NaN, so the clamp keeps NaN).
+SHARD_AVX2_INLINE __m256d shard_exp_pd(__m256d x) {
+    const __m256d upper = _mm256_set1_pd(SHARD_EXP_F64_UPPER);
+    const __m256d lower = _mm256_set1_pd(SHARD_EXP_F64_LOWER);
+    __m256d result = shard_exp_core_pd(_mm256_min_pd(upper, _mm256_max_pd(lower, x)));
+    result = _mm256_blendv_pd(result, _mm256_set1_pd(__builtin_inf()), _mm256_cmp_pd(x, upper, _CMP_GT_OQ));
+    return _mm256_andnot_pd(_mm256_cmp_pd(x, lower, _CMP_LT_OQ), result);
+}
+
+/// shard_exp_pd for x <= 0 or NaN (the losses' exp(-|z|)), the same values: when every lane has
+/// x >= -708 (n >= -1021, a normal result) one scaling step and no underflow test; otherwise the
+/// full clamp, two-step scaling and flush below -745.13.
+SHARD_AVX2_INLINE __m256d shard_exp_nonpositive_pd(__m256d x) {
+    const __m256d lower = _mm256_set1_pd(SHARD_EXP_F64_LOWER);
+    // NaN compares false here and takes the first branch, where it stays NaN.
+    if (_mm256_movemask_pd(_mm256_cmp_pd(x, _mm256_set1_pd(-708.0), _CMP_LT_OQ)) == 0) {
+        return shard_exp_core_pd(x);
+    }
+    return _mm256_andnot_pd(_mm256_cmp_pd(x, lower, _CMP_LT_OQ), shard_exp_core_pd(_mm256_max_pd(lower, x)));
+}
+
+/// exp(x) for 8 floats with x <= 0 or NaN: shard_exp_nonpositive_ps (same polynomial, same values),
+/// with one scaling step by 2^n when every lane has x >= -87 (n >= -126, a normal result).
+SHARD_AVX2_INLINE __m256 shard_exp_nonpositive_fast_ps(__m256 x) {
+    if (_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ)) != 0) {
+        return shard_exp_nonpositive_ps(x);
+    }
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 t = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    t = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), t);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
+    const __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
+}
+
+/// k ln2 + log(1 + f), arranged as  k ln2_hi - ((hfsq - (s (hfsq + R) + k ln2_lo)) - f),
+/// hfsq = f²/2, s = f / (2 + f), R = z P(z), z = s², |s| <= 0.2. P is the degree-7 Chebyshev
+/// interpolant of R(z)/z = Σ_{j>=1} 2 z^(j-1) / (2j + 1) on [0, 0.04] (computed with mpmath's
+/// chebyfit; max |P - R/z| < 4e-17 with the coefficients rounded to double, so the term's error is
+/// below 1e-18 relative to log(1 + f)). It replaces the 11 Taylor terms 2/3, 2/5, ..., 2/23.
+SHARD_AVX2_INLINE __m256d shard_log1p_core_pd(__m256d f, __m256d k) {
+    const __m256d s = _mm256_div_pd(f, _mm256_add_pd(f, _mm256_set1_pd(2.0)));
+    const __m256d z = _mm256_mul_pd(s, s);
+    const __m256d z2 = _mm256_mul_pd(z, z);
+    const __m256d z4 = _mm256_mul_pd(z2, z2);
+    // Estrin's scheme.
+    const __m256d c01 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.40000000000007807), _mm256_set1_pd(0.6666666666666666));
+    const __m256d c23 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.2222222303822691), _mm256_set1_pd(0.28571428567336676));
+    const __m256d c45 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.15388835999460426), _mm256_set1_pd(0.18181738421712204));
+    const __m256d c67 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.13604216246696962), _mm256_set1_pd(0.1321033443219967));
+    const __m256d c03 = _mm256_fmadd_pd(c23, z2, c01);
+    const __m256d c47 = _mm256_fmadd_pd(c67, z2, c45);
+    const __m256d poly = _mm256_fmadd_pd(c47, z4, c03);
+    const __m256d R = _mm256_mul_pd(z, poly);
+    const __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(f, f), _mm256_set1_pd(0.5));
+    const __m256d inner = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R), _mm256_mul_pd(k, _mm256_set1_pd(SHARD_LN2_LO)));
+    return _mm256_fmsub_pd(k, _mm256_set1_pd(SHARD_LN2_HI), _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
+}
+
+/// log(x) for 4 positive normal finite doubles, minus `k_offset` ln2 (0 or 54, the subnormal scaling):
+/// x = 2^k m with m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact), then shard_log1p_core_pd.
+SHARD_AVX2_INLINE __m256d shard_log_normal_pd(__m256d x, const int subtract_offset, __m256d k_offset) {
+    const __m256i bits = _mm256_castpd_si256(x);
+    // Biased exponent as a double: OR it into the mantissa of 2^52 and subtract 2^52 + 1023.
+    const __m256i exponent_bits = _mm256_srli_epi64(bits, 52);
+    __m256d k = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(exponent_bits, _mm256_set1_epi64x(0x4330000000000000LL))),
+                              _mm256_set1_pd(4503599627370496.0 + 1023.0));
+    if (subtract_offset) k = _mm256_sub_pd(k, k_offset);
+    __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+                                                    _mm256_set1_epi64x(0x3ff0000000000000LL)));
+    const __m256d big = _mm256_cmp_pd(m, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), big);
+    k = _mm256_add_pd(k, _mm256_and_pd(big, _mm256_set1_pd(1.0)));
+    return shard_log1p_core_pd(_mm256_sub_pd(m, _mm256_set1_pd(1.0)), k);
+}
+
+/// log(x) for 4 doubles: subnormal x scaled by 2^54 first, then shard_log_normal_pd.
+/// 0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN.
+SHARD_AVX2_INLINE __m256d shard_log_pd(__m256d x) {
+    const __m256d subnormal = _mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+    const __m256d scaled = _mm256_blendv_pd(x, _mm256_mul_pd(x, _mm256_set1_pd(18014398509481984.0)), subnormal);
+    __m256d result = shard_log_normal_pd(scaled, 1, _mm256_and_pd(subnormal, _mm256_set1_pd(54.0)));
+    result = _mm256_blendv_pd(result, _mm256_set1_pd(-__builtin_inf()), _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_EQ_OQ));
+    result = _mm256_blendv_pd(result, x, _mm256_cmp_pd(x, _mm256_set1_pd(__builtin_inf()), _CMP_EQ_OQ));
+    return _mm256_blendv_pd(result, _mm256_set1_pd(__builtin_nan("")), _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_NGE_UQ));
+}
+
+/// shard_log_pd for 0 < x <= 1 (the probability losses' clipped probabilities), the same values:
+/// when every lane is normal, shard_log_normal_pd without the special-value blends.
+SHARD_AVX2_INLINE __m256d shard_log_unit_pd(__m256d x) {
+    if (_mm256_movemask_pd(_mm256_cmp_pd(x, _mm256_set1_pd(2.2250738585072014e-308), _CMP_NGE_UQ)) != 0) {
+        return shard_log_pd(x);
+    }
+    return shard_log_normal_pd(x, 0, _mm256_setzero_pd());
+}
+
+/// log1p(x) for 4 doubles with 0 <= x <= 1:
+///
+///     x <  0.5:  f = x,            k = 0      (s <= 0.2)
+///     x >= 0.5:  f = (x - 1) / 2,  k = 1      (1 + x = 2 (1 + f), f in [-0.25, 0], exact)
+SHARD_AVX2_INLINE __m256d shard_log1p_unit_pd(__m256d x) {
+    const __m256d high = _mm256_cmp_pd(x, _mm256_set1_pd(0.5), _CMP_GE_OQ);
+    const __m256d folded = _mm256_mul_pd(_mm256_sub_pd(x, _mm256_set1_pd(1.0)), _mm256_set1_pd(0.5));
+    const __m256d f = _mm256_blendv_pd(x, folded, high);
+    return shard_log1p_core_pd(f, _mm256_and_pd(high, _mm256_set1_pd(1.0)));
+}
+
+/// log(x) for 8 positive normal finite floats minus `k_offset` ln2, the float form of
+/// shard_log_normal_pd (R with 4 Taylor terms: truncation < 3e-9 relative).
+SHARD_AVX2_INLINE __m256 shard_log_normal_ps(__m256 x, const int subtract_offset, __m256 k_offset) {
+    const __m256i bits = _mm256_castps_si256(x);
+    __m256 k = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+    if (subtract_offset) k = _mm256_sub_ps(k, k_offset);
+    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                                   _mm256_set1_epi32(0x3f800000)));
+    const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+    k = _mm256_add_ps(k, _mm256_and_ps(big, _mm256_set1_ps(1.0f)));
+    const __m256 f = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
+    const __m256 s = _mm256_div_ps(f, _mm256_add_ps(f, _mm256_set1_ps(2.0f)));
+    const __m256 z = _mm256_mul_ps(s, s);
+    __m256 poly = _mm256_fmadd_ps(z, _mm256_set1_ps(2.0f / 9.0f), _mm256_set1_ps(2.0f / 7.0f));
+    poly = _mm256_fmadd_ps(poly, z, _mm256_set1_ps(2.0f / 5.0f));
+    poly = _mm256_fmadd_ps(poly, z, _mm256_set1_ps(2.0f / 3.0f));
+    const __m256 R = _mm256_mul_ps(z, poly);
+    const __m256 hfsq = _mm256_mul_ps(_mm256_mul_ps(f, f), _mm256_set1_ps(0.5f));
+    // ln 2 = 0.693359375 - 2.12194440e-4 (the hi part has 9 significant bits: k hi is exact).
+    const __m256 inner = _mm256_fmadd_ps(s, _mm256_add_ps(hfsq, R), _mm256_mul_ps(k, _mm256_set1_ps(-2.12194440e-4f)));
+    return _mm256_fmsub_ps(k, _mm256_set1_ps(0.693359375f), _mm256_sub_ps(_mm256_sub_ps(hfsq, inner), f));
+}
+
+/// log(x) for 8 floats (subnormal x scaled by 2^24). 0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN.
+SHARD_AVX2_INLINE __m256 shard_log_ps(__m256 x) {
+    const __m256 subnormal = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+    const __m256 scaled = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(16777216.0f)), subnormal);
+    __m256 result = shard_log_normal_ps(scaled, 1, _mm256_and_ps(subnormal, _mm256_set1_ps(24.0f)));
+    result = _mm256_blendv_ps(result, _mm256_set1_ps(-__builtin_inff()), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    result = _mm256_blendv_ps(result, x, _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_EQ_OQ));
+    return _mm256_blendv_ps(result, _mm256_set1_ps(__builtin_nanf("")), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+
+/// shard_log_ps for 0 < x <= 1, the same values without the special-value blends when every lane is normal.
+SHARD_AVX2_INLINE __m256 shard_log_unit_ps(__m256 x) {
+    if (_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_NGE_UQ)) != 0) return shard_log_ps(x);
+    return shard_log_normal_ps(x, 0, _mm256_setzero_ps());
+}
+
+#endif
