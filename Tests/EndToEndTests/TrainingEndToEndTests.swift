@@ -143,10 +143,9 @@ struct TrainingEndToEndTests {
         #expect(coordinator.stderr.contains("silent for"), "\(coordinator.stderr)")
     }
 
-    @Test("train --workers: a local worker that dies fails the run at once, naming it, and the other is reaped")
-    func localWorkerDeath() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
+    /// `train --workers 2` running gradient descent with a tiny step on the fraud data (long enough to
+    /// interfere with), and the pids of its two worker processes read from the coordinator's log.
+    static func startLocalLongRun(in directory: TemporaryDirectory) throws -> (ChildProcess, Set<Int32>) {
         let train = try ChildProcess(
             [
                 "train", "--workers", "2", "--data",
@@ -160,7 +159,15 @@ struct TrainingEndToEndTests {
             guard line.contains("joined ("), let range = line.range(of: "(pid ") else { return nil }
             return Int32(line[range.upperBound...].prefix { $0.isNumber })
         })
-        try #require(pids.count == 2, "\(train.stderr)")
+        try #require(pids.count == 2, "expected two worker pids in: \(train.stderr)")
+        return (train, pids)
+    }
+
+    @Test("train --workers: a local worker that dies fails the run at once, naming it, and the other is reaped")
+    func localWorkerDeath() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (train, pids) = try Self.startLocalLongRun(in: directory)
         let victim = pids.min()!
         kill(victim, SIGKILL)
         let killedAt = Date()
@@ -175,24 +182,11 @@ struct TrainingEndToEndTests {
     func interruptReapsChildren() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let train = try ChildProcess(
-            [
-                "train", "--workers", "2", "--data",
-                ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
-                "--optimizer", "gd", "--learning-rate", "1e-6", "--max-rounds", "1000000", "--gradient-tolerance", "0",
-                "--objective-tolerance", "0", "--log-format", "json",
-            ], directory: directory.url)
-        let running = train.waitForOutput(timeout: 60) { stdout, _ in stdout.contains("\"event\":\"round\"") }
-        try #require(running, "training did not start: \(train.stderr)")
-        let pids = train.stderr.split(separator: "\n").compactMap { line -> Int32? in
-            guard let range = line.range(of: "(pid ") else { return nil }
-            return Int32(line[range.upperBound...].prefix { $0.isNumber })
-        }
-        #expect(Set(pids).count == 2, "expected two worker pids in: \(train.stderr)")
+        let (train, pids) = try Self.startLocalLongRun(in: directory)
         kill(train.pid, SIGINT)
         let status = train.wait(timeout: 15)
         #expect(status == 130)
-        for pid in Set(pids) { #expect(!processIsAlive(pid), "worker \(pid) still running") }
+        for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
     }
 
     @Test("shardtrain watch follows the progress a run publishes and ends with its summary")
