@@ -87,6 +87,12 @@ public enum CSVReader {
         var lineNumber = 1
         while let lineRange = lines.next() {
             lineNumber += 1
+            // Blank lines at the very end (editors often leave one) end the data; elsewhere they are errors.
+            if lineRange.isEmpty,
+                buffer[lineRange.upperBound...].allSatisfy({ $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") })
+            {
+                break
+            }
             var fieldCount = lineRange.isEmpty ? 0 : 1
             for index in lineRange where buffer[index] == comma { fieldCount += 1 }
             guard fieldCount == columnCount else {

@@ -54,6 +54,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooFewClasses(path: String, classCount: Int)
     /// A train/test split that leaves one side empty or asks for an impossible fraction.
     case invalidSplit(detail: String)
+    /// A row listed both for training and as held out.
+    case overlappingTestRows(index: Int)
     /// A test set whose columns differ from the training set's.
     case columnsDiffer(path: String, expected: [String], found: [String])
 
@@ -131,6 +133,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): the labels name \(classCount) class(es); at least 2 are needed"
         case .invalidSplit(let detail):
             return "invalid train/test split: \(detail)"
+        case .overlappingTestRows(let index):
+            return "invalid train/test split: data row \(index) is both a training row (--rows) and a held-out row"
         case .columnsDiffer(let path, let expected, let found):
             let first = zip(expected, found).enumerated().first { $0.element.0 != $0.element.1 }
             let detail =

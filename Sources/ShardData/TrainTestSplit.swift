@@ -20,14 +20,32 @@ public struct TrainTestSplit: Sendable, Equatable {
             throw .invalidSplit(
                 detail: "a test fraction of \(testFraction) of \(rowCount) rows leaves no training or no test rows")
         }
-        var order = Array(0..<rowCount)
-        let random = CounterRandom(seed: seed, round: 0, block: 0, row: 0, purpose: Self.purpose)
-        var i = rowCount - 1
-        while i > 0 {
-            order.swapAt(i, random.index(i, below: i + 1))
-            i -= 1
-        }
+        let order = seededPermutation(count: rowCount, seed: seed, purpose: Self.purpose)
         trainRows = Array(order[..<(rowCount - testCount)])
         testRows = Array(order[(rowCount - testCount)...])
+    }
+}
+
+/// A Fisher–Yates permutation of `0..<count` drawn from the counter-based generator keyed by `seed` and
+/// `purpose`: the same arguments always give the same order, on any machine.
+public func seededPermutation(count: Int, seed: UInt64, purpose: CounterRandom.Purpose) -> [Int] {
+    var order = Array(0..<max(count, 0))
+    let random = CounterRandom(seed: seed, round: 0, block: 0, row: 0, purpose: purpose)
+    var i = order.count - 1
+    while i > 0 {
+        order.swapAt(i, random.index(i, below: i + 1))
+        i -= 1
+    }
+    return order
+}
+
+extension Dataset {
+    /// The generator purpose of `shuffled(seed:)` (201 is the train/test split).
+    static let shufflePurpose = CounterRandom.Purpose(202)
+
+    /// The rows in a seeded random order, so that fixed-size blocks of a file sorted by class (or by time)
+    /// mix the classes. Depends only on the seed and the row count, never on the number of workers.
+    public func shuffled(seed: UInt64) throws(DataError) -> Dataset {
+        try selectingRows(seededPermutation(count: rowCount, seed: seed, purpose: Self.shufflePurpose))
     }
 }

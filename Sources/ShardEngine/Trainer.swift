@@ -146,7 +146,7 @@ public struct Trainer {
             model: model, executor: executor, maxRounds: options.maxRounds, observer: observer,
             checkpointEvery: options.checkpointEvery, shouldStop: shouldStop)
         var point = model.initialParameters()
-        let outcome: (converged: Bool, reason: String)
+        var outcome: (converged: Bool, reason: String)
         if options.optimizer.isStochastic {
             guard options.batch != nil else {
                 throw .optimizer("a stochastic optimizer needs a mini-batch schedule (blocks per round)")
@@ -191,9 +191,13 @@ public struct Trainer {
             outcome = (converged, reason)
         } else {
             var optimizer = try makeOptimizer(from: point)
-            _ = try loop.optimize(&optimizer, budget: options.maxRounds) { _ in RoundRequest(round: 0) }
+            let initial = point
+            let evaluations = try loop.optimize(&optimizer, budget: options.maxRounds) { _ in RoundRequest(round: 0) }
             point = try lastPoint(of: optimizer)
             outcome = Self.status(optimizer, maxRounds: options.maxRounds)
+            if !outcome.converged, evaluations > 1, point == initial {
+                outcome.reason += "; the objective never went below its value at the initial point (for gd: lower --learning-rate)"
+            }
         }
         // The reported objective: exact (μ = 0) and over every block, at the final point.
         let objective: Objective
@@ -286,6 +290,10 @@ struct RoundLoop {
             } catch {
                 throw .optimizer(error.description)
             }
+            // The optimizer's current result, not a line-search trial it may reject.
+            if let every = checkpointEvery, every > 0, round % every == 0, let current = optimizer.resultPoint {
+                observer?.checkpoint(round: round, parameters: current)
+            }
         }
         return steps
     }
@@ -314,9 +322,7 @@ struct RoundLoop {
                 rowsPerSecond: Double(evaluation.rowCount) / max(seconds, 1e-12),
                 roundSeconds: seconds, workerTimings: evaluation.workerTimings, smoothing: request.smoothing,
                 batchStep: request.batchStep))
-        if let every = checkpointEvery, every > 0, round % every == 0 {
-            observer?.checkpoint(round: round, parameters: point)
-        }
+
         return (objective, evaluation)
     }
 

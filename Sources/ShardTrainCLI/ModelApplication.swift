@@ -55,9 +55,11 @@ public struct LoadedModel: Sendable {
     public let file: ModelFile
     public let model: any Model
 
-    /// Rows per block when the model is applied (the training default, so block ids — and the noise the
-    /// VAE and triplet losses draw per block — match a run trained with the default `--block-rows`).
-    public static let blockRows = 128
+    /// Rows per block and storage precision when the model is applied. A saved model is applied with the
+    /// training defaults (128 rows, float64); right after training, with the run's own settings, so the
+    /// block ids — and the triplets and noise the triplet and VAE losses draw per block — match training.
+    public var blockRows = 128
+    public var precision: Precision = .float64
 
     public var kind: ModelKind { file.spec.kind }
 
@@ -191,7 +193,7 @@ public struct ModelInput: Sendable {
 extension LoadedModel {
     /// The float64 blocks of `dataset` (labels as given).
     func blocks(of dataset: Dataset) throws(ApplicationError) -> [Block] {
-        do { return try dataset.makeBlocks(blockRows: Self.blockRows, precision: .float64) } catch { throw .data(error) }
+        do { return try dataset.makeBlocks(blockRows: blockRows, precision: precision) } catch { throw .data(error) }
     }
 
     /// What the model computes per row, row-major, `rows × width`:

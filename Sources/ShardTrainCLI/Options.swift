@@ -51,7 +51,7 @@ public struct TrainingArguments: ParsableArguments {
     public var focalGamma: Double?
 
     @Option(help: "logistic: focal α ∈ [0, 1], the weight of the positive class (1 − α for negatives).")
-    public var focalAlpha = 0.25
+    public var focalAlpha: Double?
 
     @Option(help: "logistic, softmax: per-class loss weights, 'balanced' (n / (K·n_c)) or a list 'w0,w1,…'.")
     public var classWeight: String?
@@ -59,17 +59,17 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "softmax, triplet: number of classes K (default: largest label + 1).")
     public var classes: Int?
 
-    @Option(help: "triplet: margin of the triplet or contrastive loss.")
-    public var margin = 1.0
+    @Option(help: "triplet: margin of the triplet or contrastive loss (default 1).")
+    public var margin: Double?
 
     @Option(help: "triplet, vae: width of the hidden ReLU layer (default: the linear variant).")
     public var hidden: Int?
 
-    @Option(help: "triplet: embedding dimension; vae: latent dimension.")
-    public var dimension = 2
+    @Option(help: "triplet: embedding dimension; vae: latent dimension (default 2).")
+    public var dimension: Int?
 
-    @Option(help: "triplet: how pairs are formed in a block: tripletRandom, tripletSemiHard or contrastive.")
-    public var pairs: PairObjective = .tripletSemiHard
+    @Option(help: "triplet: how pairs are formed in a block: tripletRandom, tripletSemiHard (default) or contrastive.")
+    public var pairs: PairObjective?
 
     @Flag(help: "Z-score the features with the mean and population std of the training rows.")
     public var standardize = false
@@ -93,20 +93,20 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Step size of gd, and the peak learning rate of sgd, adam and adamw (default 0.5 for gd, 0.01 otherwise).")
     public var learningRate: Double?
 
-    @Option(help: "sgd: momentum coefficient (0 = plain SGD).")
-    public var momentum = 0.9
+    @Option(help: "sgd: momentum coefficient (0 = plain SGD; default 0.9).")
+    public var momentum: Double?
 
     @Flag(help: "sgd: Nesterov momentum.")
     public var nesterov = false
 
     @Option(help: "adamw: decoupled weight decay λ on the weight tensors.")
-    public var weightDecay = 0.01
+    public var weightDecay: Double?
 
     @Option(help: "sgd, adam, adamw: learning-rate schedule: constant, cosine (to 0 over --max-rounds) or step (×0.1 every third of the run).")
-    public var schedule: ScheduleName = .constant
+    public var schedule: ScheduleName?
 
     @Option(help: "sgd, adam, adamw: linear warm-up steps.")
-    public var warmup = 0
+    public var warmup: Int?
 
     @Option(help: "Blocks per mini-batch round for sgd, adam and adamw (default: 1).")
     public var batchBlocks: Int?
@@ -115,7 +115,7 @@ public struct TrainingArguments: ParsableArguments {
     public var smoothingStart: Double?
 
     @Option(help: "svm, quantile: smoothing μ of the last continuation stage, relative to the first.")
-    public var smoothingFinal = 1e-8
+    public var smoothingFinal: Double?
 
     @Option(help: "Every this many rounds, evaluate the current parameters on the held-out rows (an \"eval\" progress event).")
     public var evalEvery: Int?
@@ -175,6 +175,7 @@ public struct TrainingArguments: ParsableArguments {
         }
         if let batchBlocks, batchBlocks < 1 { throw ValidationError("--batch-blocks must be at least 1") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
+        try validateApplicability()
         for (flag, path) in [("--summary-json", summaryJson), ("--save", save)] {
             guard let path else { continue }
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -192,7 +193,64 @@ public struct TrainingArguments: ParsableArguments {
     var dataConfiguration: DataConfiguration {
         DataConfiguration(
             path: data, labelColumn: labelColumn, rowsPath: rows, testRowsPath: testRows, testFraction: testFraction,
-            testDataPath: testData, seed: seed, standardize: standardize, precision: precision, blockRows: blockRows)
+            testDataPath: testData, seed: seed, shuffleTrainingRows: shuffleTrainingRows, standardize: standardize,
+            precision: precision, blockRows: blockRows)
+    }
+
+    /// Mini-batches and in-block triplets need blocks that mix the classes, whatever the file's order.
+    var shuffleTrainingRows: Bool { [.sgd, .adam, .adamw].contains(optimizerName) || model == .triplet }
+
+    /// Rejects flags that do not apply to the chosen model or optimizer (a flag silently ignored is a
+    /// wrong result waiting to happen) and out-of-range values of the model flags.
+    private func validateApplicability() throws {
+        func only(_ flag: String, given: Bool, _ models: [ModelKind]) throws {
+            if given, !models.contains(model) {
+                throw ValidationError("\(flag) applies to --model \(models.map(\.rawValue).joined(separator: ", ")) only")
+            }
+        }
+        try only("--focal-gamma", given: focalGamma != nil, [.logistic])
+        try only("--focal-alpha", given: focalAlpha != nil, [.logistic])
+        try only("--classes", given: classes != nil, [.softmax, .triplet])
+        try only("--margin", given: margin != nil, [.triplet])
+        try only("--pairs", given: pairs != nil, [.triplet])
+        try only("--hidden", given: hidden != nil, [.triplet, .vae])
+        try only("--dimension", given: dimension != nil, [.triplet, .vae])
+        try only("--smoothing-start", given: smoothingStart != nil, [.svm, .quantile])
+        try only("--smoothing-final", given: smoothingFinal != nil, [.svm, .quantile])
+        if focalAlpha != nil, focalGamma == nil { throw ValidationError("--focal-alpha needs --focal-gamma") }
+        if let focalGamma, !(focalGamma >= 0 && focalGamma.isFinite) { throw ValidationError("--focal-gamma must be ≥ 0") }
+        if let focalAlpha, !(focalAlpha >= 0 && focalAlpha <= 1) { throw ValidationError("--focal-alpha must be in [0, 1]") }
+        if let margin, !(margin > 0 && margin.isFinite) { throw ValidationError("--margin must be positive") }
+        if let dimension, dimension < 1 { throw ValidationError("--dimension must be at least 1") }
+        if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1") }
+        if let smoothingStart, !(smoothingStart > 0 && smoothingStart.isFinite) {
+            throw ValidationError("--smoothing-start must be positive")
+        }
+        if let smoothingFinal, !(smoothingFinal > 0 && smoothingFinal <= 1) {
+            throw ValidationError("--smoothing-final (relative to the first stage) must be in (0, 1]")
+        }
+        let stochastic = [.sgd, .adam, .adamw].contains(optimizerName)
+        if !stochastic, model == .triplet || model == .vae {
+            throw ValidationError(
+                "--model \(model.rawValue) draws new triplets or noise every round, so its objective is random: use "
+                    + "--optimizer sgd, adam or adamw (a line search or fixed-step descent needs a fixed objective)")
+        }
+        if stochastic, smoothingStart != nil || smoothingFinal != nil {
+            throw ValidationError("--smoothing-start/--smoothing-final apply to the continuation of lbfgs and gd")
+        }
+        func onlyOptimizers(_ flag: String, given: Bool, _ names: [OptimizerName]) throws {
+            if given, !names.contains(optimizerName) {
+                throw ValidationError("\(flag) applies to --optimizer \(names.map(\.rawValue).joined(separator: ", ")) only")
+            }
+        }
+        try onlyOptimizers("--momentum", given: momentum != nil, [.sgd])
+        try onlyOptimizers("--nesterov", given: nesterov, [.sgd])
+        try onlyOptimizers("--weight-decay", given: weightDecay != nil, [.adamw])
+        try onlyOptimizers("--schedule", given: schedule != nil, [.sgd, .adam, .adamw])
+        try onlyOptimizers("--warmup", given: warmup != nil, [.sgd, .adam, .adamw])
+        try onlyOptimizers("--batch-blocks", given: batchBlocks != nil, [.sgd, .adam, .adamw])
+        if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
+        if let warmup, warmup < 0 { throw ValidationError("--warmup must be non-negative") }
     }
 
     /// The optimizer actually used: the explicit choice, or lbfgs (adam for the mini-batch models).

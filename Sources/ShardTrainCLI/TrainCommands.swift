@@ -185,6 +185,14 @@ func runTraining(
     let options: TrainingOptions
     do {
         prepared = try TrainingJob.prepare(arguments.dataConfiguration, for: arguments.model, classCount: arguments.classes)
+        if let classCount = prepared.classCount, arguments.classes == nil {
+            let supports = prepared.dataset.classSupports(classCount: classCount)
+            let empty = supports.indices.filter { supports[$0] == 0 }
+            if !empty.isEmpty {
+                logger.warning(
+                    "classes \(empty.map(String.init).joined(separator: ", ")) have no training rows: labels are class indices 0…\(classCount - 1) (the largest label + 1); relabel from 0 or give --classes")
+            }
+        }
         model = try arguments.modelSpec(for: prepared).makeModel()
         options = try arguments.trainingOptions(for: model, prepared: prepared)
     } catch {
@@ -228,6 +236,14 @@ func runTraining(
         throw ExitCode(interrupted ? 130 : 1)
     }
     progress.finishLiveLine()
+    guard result.objective.value.isFinite, result.parameters.allSatisfy(\.isFinite) else {
+        // Nothing is written: a diverged model is not a result.
+        let message =
+            "training diverged: the objective is \(result.objective.value) after \(result.rounds) rounds "
+            + "(\(result.stopReason)); nothing was saved — lower --learning-rate"
+        logger.error("\(message)")
+        throw ExitCode(1)
+    }
     let wall = (ContinuousClock.now - start).seconds
     let isClassifier = [.logistic, .svm, .softmax].contains(model.spec.kind)
     var accuracy: Double?

@@ -18,15 +18,19 @@ public struct DataConfiguration: Sendable, Equatable {
     /// … or another CSV with the same columns.
     public var testDataPath: String?
     public var seed: UInt64
+    /// Put the training rows in a seeded random order before cutting blocks (mini-batch training and the
+    /// embedding model, whose triplets are formed inside a block).
+    public var shuffleTrainingRows: Bool
     public var standardize: Bool
     public var precision: Precision
     public var blockRows: Int
 
     public init(
         path: String, labelColumn: String? = nil, rowsPath: String? = nil, testRowsPath: String? = nil,
-        testFraction: Double? = nil, testDataPath: String? = nil, seed: UInt64 = 0, standardize: Bool = false,
-        precision: Precision = .float64, blockRows: Int = 128
+        testFraction: Double? = nil, testDataPath: String? = nil, seed: UInt64 = 0, shuffleTrainingRows: Bool = false,
+        standardize: Bool = false, precision: Precision = .float64, blockRows: Int = 128
     ) {
+        self.shuffleTrainingRows = shuffleTrainingRows
         self.path = path
         self.labelColumn = labelColumn
         self.rowsPath = rowsPath
@@ -70,14 +74,20 @@ public enum TrainingJob {
         throws(DataError) -> PreparedData
     {
         let all = try CSVReader.read(path: configuration.path, labelColumn: configuration.labelColumn)
-        var train = all
+        var trainRows: [Int]? = try configuration.rowsPath.map { (path) throws(DataError) in try RowIndices.read(path: path) }
         var test: Dataset?
-        if let rowsPath = configuration.rowsPath {
-            train = try all.selectingRows(try RowIndices.read(path: rowsPath))
-        }
         if let testRowsPath = configuration.testRowsPath {
-            test = try all.selectingRows(try RowIndices.read(path: testRowsPath))
+            let testRows = try RowIndices.read(path: testRowsPath)
+            test = try all.selectingRows(testRows)
+            // Held-out rows never train: they leave the default (all rows), and may not be listed in --rows.
+            let heldOut = Set(testRows)
+            if let listed = trainRows {
+                if let shared = listed.first(where: heldOut.contains) { throw .overlappingTestRows(index: shared) }
+            } else {
+                trainRows = (0..<all.rowCount).filter { !heldOut.contains($0) }
+            }
         }
+        var train = try trainRows.map { (rows) throws(DataError) in try all.selectingRows(rows) } ?? all
         if let fraction = configuration.testFraction {
             let split = try TrainTestSplit(rowCount: train.rowCount, testFraction: fraction, seed: configuration.seed)
             test = try train.selectingRows(split.testRows)
@@ -108,9 +118,18 @@ public enum TrainingJob {
         case .real, .ignored:
             break
         }
+        if configuration.shuffleTrainingRows {
+            train = try train.shuffled(seed: configuration.seed)
+        }
         var standardization: Standardization?
         if configuration.standardize {
             let fitted = Standardization.fit(to: train)
+            for (column, (mean, deviation)) in zip(fitted.means, fitted.standardDeviations).enumerated()
+            where !mean.isFinite || !deviation.isFinite {
+                throw .invalidStandardization(
+                    detail: "\(train.sourcePath): column \(train.featureColumnNumbers[column]) "
+                        + "(\"\(train.featureNames[column])\") is too large to standardise (mean \(mean), std \(deviation))")
+            }
             train = try fitted.apply(to: train)
             test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted
@@ -139,7 +158,10 @@ public enum TrainingJob {
             spec: model.spec, parameters: parameters, featureNames: data.dataset.featureNames,
             labelName: data.dataset.labelName, labelEncoding: data.labelEncoding?.rawValue,
             standardization: data.standardization)
-        return LoadedModel(path: "(trained model)", file: file, model: model)
+        var trained = LoadedModel(path: "(trained model)", file: file, model: model)
+        trained.blockRows = data.blockRows
+        trained.precision = data.precision
+        return trained
     }
 
     /// The summary as a JSON object, with `train_metrics` and `test_metrics` (the `evaluate` report of

@@ -11,7 +11,7 @@ extension TrainingArguments {
         var spec = ModelSpec(kind: model, featureCount: featureCount, l2: l2)
         switch model {
         case .logistic:
-            if let focalGamma { spec.focal = FocalParameters(gamma: focalGamma, alpha: focalAlpha) }
+            if let focalGamma { spec.focal = FocalParameters(gamma: focalGamma, alpha: focalAlpha ?? 0.25) }
             spec.classWeights = try classWeights(classCount: 2, labels: prepared.dataset.labels.map { $0 == 1 ? 1 : 0 })
         case .svm:
             break
@@ -24,13 +24,13 @@ extension TrainingArguments {
             }
         case .triplet:
             spec.classCount = prepared.classCount
-            spec.margin = margin
+            spec.margin = margin ?? 1
             spec.hiddenUnits = hidden
-            spec.outputDimension = dimension
-            spec.pairObjective = pairs
+            spec.outputDimension = dimension ?? 2
+            spec.pairObjective = pairs ?? .tripletSemiHard
         case .vae:
             spec.hiddenUnits = hidden
-            spec.outputDimension = dimension
+            spec.outputDimension = dimension ?? 2
         }
         if classWeight != nil, model != .logistic, model != .softmax {
             throw SetupError("--class-weight applies to --model logistic and softmax only")
@@ -65,11 +65,11 @@ extension TrainingArguments {
             case .sgd:
                 choice = .sgd(
                     schedule: try learningRateSchedule(peak: rate),
-                    momentum: momentum == 0 ? .plain : (nesterov ? .nesterov(coefficient: momentum) : .classical(coefficient: momentum)))
+                    momentum: sgdMomentum)
             case .adam: choice = .adam(schedule: try learningRateSchedule(peak: rate), beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
             case .adamw:
                 choice = .adamW(
-                    schedule: try learningRateSchedule(peak: rate), weightDecay: weightDecay, beta1: 0.9, beta2: 0.999,
+                    schedule: try learningRateSchedule(peak: rate), weightDecay: weightDecay ?? 0.01, beta1: 0.9, beta2: 0.999,
                     epsilon: 1e-8)
             }
         } catch {
@@ -78,10 +78,14 @@ extension TrainingArguments {
         var options = TrainingOptions(optimizer: choice, maxRounds: maxRounds, stopping: stopping)
         options.checkpointEvery = evalEvery
         if choice.isStochastic {
+            let perStep = batchBlocks ?? 1
+            guard perStep <= prepared.blocks.count else {
+                throw SetupError(
+                    "--batch-blocks \(perStep) is more than the \(prepared.blocks.count) blocks of the training data "
+                        + "(\(prepared.dataset.rowCount) rows in blocks of \(blockRows))")
+            }
             do {
-                options.batch = try BatchSchedule(
-                    blockCount: prepared.blocks.count, blocksPerStep: min(batchBlocks ?? 1, prepared.blocks.count),
-                    seed: seed)
+                options.batch = try BatchSchedule(blockCount: prepared.blocks.count, blocksPerStep: perStep, seed: seed)
             } catch {
                 throw SetupError("\(error)")
             }
@@ -91,7 +95,7 @@ extension TrainingArguments {
         if !choice.isStochastic, model.spec.kind == .svm || model.spec.kind == .quantile {
             let start = smoothingStart ?? (model.spec.kind == .svm ? 1 : Self.meanAbsoluteDeviation(prepared.dataset.labels))
             do {
-                options.continuation = try Continuation(initial: start, factor: 0.1, final: start * smoothingFinal)
+                options.continuation = try Continuation(initial: start, factor: 0.1, final: start * (smoothingFinal ?? 1e-8))
             } catch {
                 throw SetupError("\(error)")
             }
@@ -99,10 +103,17 @@ extension TrainingArguments {
         return options
     }
 
+    private var sgdMomentum: SGD.Momentum {
+        let coefficient = momentum ?? 0.9
+        if coefficient == 0 { return .plain }
+        return nesterov ? .nesterov(coefficient: coefficient) : .classical(coefficient: coefficient)
+    }
+
     private func learningRateSchedule(peak: Double) throws(OptimizerError) -> LearningRateSchedule {
+        let warmup = self.warmup ?? 0
         let steps = max(1, maxRounds - warmup)
         var schedule: LearningRateSchedule =
-            switch self.schedule {
+            switch self.schedule ?? .constant {
             case .constant: .constant(rate: peak)
             case .cosine: .cosine(initialRate: peak, finalRate: 0, steps: steps)
             case .step: .stepDecay(initialRate: peak, factor: 0.1, interval: max(1, steps / 3))

@@ -185,7 +185,7 @@ struct HeldOutQualityEndToEndTests {
         let child = try ChildProcess(
             [
                 "train", "--data", ModelsEndToEndTests.dataPath("digits"), "--rows", train, "--test-rows", test,
-                "--model", "vae", "--hidden", "32", "--dimension", "4", "--batch-blocks", "2", "--max-rounds", "1600",
+                "--model", "vae", "--hidden", "32", "--dimension", "4", "--batch-blocks", "2", "--max-rounds", "1601",
                 "--schedule", "cosine", "--learning-rate", "0.01", "--eval-every", "200", "--log-format", "json",
                 "--summary-json", summaryPath,
             ], directory: directory.url)

@@ -244,6 +244,70 @@ struct TrainingEndToEndTests {
         for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) outlived the script") }
     }
 
+    struct RejectedOptions: CustomTestStringConvertible, Sendable {
+        let arguments: [String]
+        let message: String
+        var testDescription: String { arguments.joined(separator: " ") }
+    }
+
+    static let rejectedOptions: [RejectedOptions] = [
+        RejectedOptions(arguments: ["--model", "svm", "--focal-gamma", "2"], message: "--focal-gamma applies to --model logistic only"),
+        RejectedOptions(arguments: ["--focal-alpha", "2"], message: "--focal-alpha needs --focal-gamma"),
+        RejectedOptions(arguments: ["--hidden", "8"], message: "--hidden applies to --model triplet, vae only"),
+        RejectedOptions(arguments: ["--momentum", "0.5"], message: "--momentum applies to --optimizer sgd only"),
+        RejectedOptions(arguments: ["--model", "svm", "--smoothing-final", "10"], message: "--smoothing-final"),
+        RejectedOptions(arguments: ["--model", "vae", "--optimizer", "lbfgs"], message: "its objective is random"),
+        RejectedOptions(arguments: ["--optimizer", "adam", "--batch-blocks", "99"], message: "--batch-blocks 99 is more than the 5 blocks"),
+        RejectedOptions(arguments: ["--model", "quantile"], message: "--model quantile needs --tau"),
+    ]
+
+    @Test("option combinations that cannot mean anything are refused with the flag named", arguments: rejectedOptions)
+    func rejectedOptionCombinations(_ testCase: RejectedOptions) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let child = try ChildProcess(["train", "--data", Self.dataPath] + testCase.arguments, directory: directory.url)
+        let status = child.wait(timeout: 60)
+        #expect(status != nil && status != 0)
+        #expect(child.stderr.contains(testCase.message), "\(child.stderr)")
+    }
+
+    @Test("--test-rows are held out of training; listing a row for both is an error")
+    func heldOutRowsDoNotTrain() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let testRows = try directory.write("0,1,2,3,4,5,6,7,8,9", to: "test.txt")
+        let summaryPath = directory.path("summary.json")
+        let child = try ChildProcess(
+            ["train", "--data", Self.dataPath, "--standardize", "--test-rows", testRows, "--summary-json", summaryPath],
+            directory: directory.url)
+        #expect(child.wait(timeout: 60) == 0, "\(child.stderr)")
+        let summary = try Self.summary(at: summaryPath)
+        #expect(summary["rows"] as? Int == 559)
+        #expect((summary["test_metrics"] as? [String: Any])?["rows"] as? Int == 10)
+        let trainRows = try directory.write("9,10,11", to: "train.txt")
+        let overlap = try ChildProcess(
+            ["train", "--data", Self.dataPath, "--rows", trainRows, "--test-rows", testRows], directory: directory.url)
+        #expect(overlap.wait(timeout: 60) == 1)
+        #expect(overlap.stderr.contains("data row 9 is both a training row"), "\(overlap.stderr)")
+    }
+
+    @Test("the embedding model mixes classes into blocks: a file sorted by class still trains")
+    func sortedFileStillTrainsTriplets() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let summaryPath = directory.path("summary.json")
+        // iris.csv is sorted by class; with 50-row blocks every block would hold one class.
+        let child = try ChildProcess(
+            [
+                "train", "--data", ReferenceData.repositoryRoot.appendingPathComponent("data/iris.csv").path,
+                "--standardize", "--model", "triplet", "--block-rows", "50", "--max-rounds", "30",
+                "--summary-json", summaryPath,
+            ], directory: directory.url)
+        #expect(child.wait(timeout: 60) == 0, "\(child.stderr)")
+        let dataLoss = try #require(try Self.summary(at: summaryPath)["data_loss"] as? Double)
+        #expect(dataLoss > 0.01, "no triplet was formed: data loss \(dataLoss)")
+    }
+
     @Test("a malformed CSV is reported with file, line and column, and exit status 1")
     func badDataIsReported() throws {
         let directory = try TemporaryDirectory()

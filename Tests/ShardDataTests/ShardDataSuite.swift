@@ -30,6 +30,13 @@ private func temporaryFile(named name: String, contents: String) throws -> (path
 struct ShardDataSuite {
     // MARK: CSV loading
 
+    @Test("blank lines at the end of a file are ignored (editors leave them); in the middle they are errors")
+    func trailingBlankLines() throws {
+        let dataset = try CSVReader.parse(text: "a,b,label\n1,2,3\n\n\r\n", source: "t.csv")
+        #expect(dataset.rowCount == 1)
+        #expect(dataset.labels == [3])
+    }
+
     @Test func loadsBreastCancerWithExactValues() throws {
         let path = dataPath("breast_cancer.csv")
         let dataset = try CSVReader.read(path: path)
@@ -123,7 +130,6 @@ struct ShardDataSuite {
         ("a,b,label\n1,2,3\n1,2\n", "t.csv:3: expected 3 fields (as in the header), found 2"),
         ("a,b,label\n1,2,3\n1,2,3,4\n", "t.csv:3: expected 3 fields (as in the header), found 4"),
         ("a,b,label\n1,2,3\n\n4,5,6\n", "t.csv:3: the line is empty (expected 3 fields, as in the header)"),
-        ("a,b,label\n1,2,3\n\n", "t.csv:3: the line is empty (expected 3 fields, as in the header)"),
         (
             "r,t,p,mean_area,y\n1,2,3,4,0\n1,2,3,12.5a,1\n",
             "t.csv:3: column 4 (\"mean_area\"): \"12.5a\" is not a number"
