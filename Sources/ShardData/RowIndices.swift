@@ -20,11 +20,16 @@ public enum RowIndices {
             byte == UInt8(ascii: ",") || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
                 || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
         }
-        func skipSeparators() {
+        /// Skips separators and returns how many commas it passed.
+        @discardableResult
+        func skipSeparators() -> Int {
+            var commas = 0
             while position < characters.count, isSeparator(characters[position]) {
                 if characters[position] == UInt8(ascii: "\n") { line += 1 }
+                if characters[position] == UInt8(ascii: ",") { commas += 1 }
                 position += 1
             }
+            return commas
         }
         func skipWhitespace() {
             while position < characters.count, characters[position] != UInt8(ascii: ","),
@@ -41,8 +46,12 @@ public enum RowIndices {
         if isJSONArray { position += 1 }
         var closed = false
         while true {
-            skipSeparators()
+            let commas = skipSeparators()
             guard position < characters.count else { break }
+            // "1,,2" or a leading comma: an entry is missing (a typo that must not silently drop a row).
+            if commas > 1 || (commas == 1 && indices.isEmpty) {
+                throw .malformedRowIndexList(path: source, line: line, detail: "an empty entry between commas")
+            }
             if isJSONArray, characters[position] == UInt8(ascii: "]") {
                 closed = true
                 position += 1

@@ -30,6 +30,14 @@ private func temporaryFile(named name: String, contents: String) throws -> (path
 struct ShardDataSuite {
     // MARK: CSV loading
 
+    @Test("an empty entry in a row-index list is an error, not a silently skipped row")
+    func emptyRowIndexEntry() {
+        for text in ["0,,1", ",0,1", "[0, , 1]"] {
+            #expect(throws: DataError.self, "\(text)") { try RowIndices.parse(text: text, source: "r.txt") }
+        }
+        #expect((try? RowIndices.parse(text: "0, 1\n2,", source: "r.txt")) == [0, 1, 2])
+    }
+
     @Test("blank lines at the end of a file are ignored (editors leave them); in the middle they are errors")
     func trailingBlankLines() throws {
         let dataset = try CSVReader.parse(text: "a,b,label\n1,2,3\n\n\r\n", source: "t.csv")
