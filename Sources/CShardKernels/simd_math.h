@@ -12,10 +12,12 @@
 ///     n = round(x / ln2),  t = x - n ln2        (ln2 split in a high and a low part, |t| <= ln2/2)
 ///     p = Σ_{k=0..7} t^k / k!                   (truncation error < 6e-9 relative)
 ///     exp(x) = p · 2^(n/2) · 2^(n - n/2)        (two factors keep every step finite for -150 <= n <= 128)
-SHARD_AVX2_INLINE __m256 shard_exp_core_ps(__m256 clamped) {
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(clamped, _mm256_set1_ps(1.44269504088896341f)),
+/// The shared first half of the float exp: n = round(x / ln2) into `*n_out`, and p ≈ e^t with
+/// t = x − n ln2 (Cody–Waite split of ln2, degree-7 Taylor polynomial). exp(x) = p · 2^n.
+SHARD_AVX2_INLINE __m256 shard_exp_reduced_ps(__m256 x, __m256 *n_out) {
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 t = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), clamped);
+    __m256 t = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
     t = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), t);
 
     __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
@@ -26,6 +28,13 @@ SHARD_AVX2_INLINE __m256 shard_exp_core_ps(__m256 clamped) {
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
+    *n_out = n;
+    return p;
+}
+
+SHARD_AVX2_INLINE __m256 shard_exp_core_ps(__m256 clamped) {
+    __m256 n;
+    __m256 p = shard_exp_reduced_ps(clamped, &n);
 
     __m256i ni = _mm256_cvtps_epi32(n);
     __m256i half = _mm256_srai_epi32(ni, 1);

@@ -97,18 +97,8 @@ SHARD_AVX2_INLINE __m256 shard_exp_nonpositive_fast_ps(__m256 x) {
     if (_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ)) != 0) {
         return shard_exp_nonpositive_ps(x);
     }
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 t = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    t = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), t);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
+    __m256 n;
+    const __m256 p = shard_exp_reduced_ps(x, &n);
     const __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
 }
