@@ -89,6 +89,9 @@ public struct ModelFile: Sendable, Equatable {
         }
         let spec = try decode(ModelSpec.self, "spec")
         let featureNames = try decode([String].self, "feature_names")
+        guard featureNames.count == spec.featureCount else {
+            throw .format(path: path, reason: "\(featureNames.count) feature names for a model of \(spec.featureCount) features")
+        }
         let model: any Model
         do {
             model = try spec.makeModel()
@@ -103,12 +106,21 @@ public struct ModelFile: Sendable, Equatable {
             guard stored.shape == tensor.shape else {
                 throw .format(path: path, reason: "tensor \(tensor.name) has shape \(stored.shape), expected \(tensor.shape)")
             }
-            parameters += stored.values
+            guard let bad = stored.values.firstIndex(where: { !$0.isFinite }) else {
+                parameters += stored.values
+                continue
+            }
+            throw .format(path: path, reason: "tensor \(tensor.name) entry \(bad) is \(stored.values[bad])")
         }
         var standardization: Standardization?
         if metadata["standardized"] == "true" {
             let means = try decode([Double].self, "standardization_mean")
             let deviations = try decode([Double].self, "standardization_std")
+            guard means.count == spec.featureCount, deviations.count == spec.featureCount else {
+                throw .format(
+                    path: path,
+                    reason: "standardisation of \(means.count)/\(deviations.count) features for a model of \(spec.featureCount)")
+            }
             do {
                 standardization = try Standardization(means: means, standardDeviations: deviations)
             } catch {

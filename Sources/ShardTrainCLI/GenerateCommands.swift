@@ -28,7 +28,7 @@ public struct SampleCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
     }
 
     public func run() throws {
@@ -73,7 +73,7 @@ public struct ReconstructCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
     }
 
     public func run() throws {

@@ -241,6 +241,31 @@ extension LoadedModel {
         return (values, width)
     }
 
+    /// Throws, naming the file line, for the first row whose outputs are not finite (e.g. features so large
+    /// that the score overflows): such a row has no meaningful prediction or metric.
+    func checkFinite(_ values: [Double], width: Int, input: ModelInput) throws(ApplicationError) {
+        guard width > 0, let index = values.firstIndex(where: { !$0.isFinite }) else { return }
+        let row = index / width
+        throw .invalidArgument(
+            "\(input.dataset.sourcePath):\(input.dataset.lineNumbers[row]): the model's output for this row is "
+                + "\(values[index]) (are the features in the range the model was trained on?)")
+    }
+
+    /// Pairs for fitting a verification threshold: all of them, or a seeded sample of `maximumPairs` when
+    /// there are more (memory grows with the square of the rows).
+    func verificationPairs(_ embeddings: [[Double]], _ labels: [Int], seed: UInt64) throws(MetricsError)
+        -> (pairs: [VerificationPair], sampled: Bool)
+    {
+        let pairCount = embeddings.count * (embeddings.count - 1) / 2
+        guard pairCount > EmbeddingEvaluation.maximumPairs else {
+            return (try VerificationPairs.all(embeddings: embeddings, labels: labels), false)
+        }
+        return (
+            try VerificationPairs.sampled(
+                embeddings: embeddings, labels: labels, count: EmbeddingEvaluation.maximumPairs, seed: seed), true
+        )
+    }
+
     /// The encoding predicted binary labels are written in: the file's `label_encoding`, else the model's own.
     public var outputLabelEncoding: BinaryLabelEncoding {
         if let stored = file.labelEncoding.flatMap(BinaryLabelEncoding.init(rawValue:)) { return stored }
@@ -305,6 +330,7 @@ public struct PredictionTable: Sendable, Equatable {
 extension LoadedModel {
     public func predictions(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> PredictionTable {
         let (values, width) = try rawOutputs(input, seed: seed)
+        try checkFinite(values, width: width, input: input)
         let rowCount = input.rowCount
         func row(_ r: Int) -> ArraySlice<Double> { values[(r * width)..<((r + 1) * width)] }
         switch kind {
@@ -422,6 +448,7 @@ extension LoadedModel {
     public func evaluate(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> EvaluationReport {
         let labelled = try trainingLabels(input)
         let (values, width) = try rawOutputs(input, seed: seed)
+        try checkFinite(values, width: width, input: input)
         let rowCount = input.rowCount
         var report = EvaluationReport(
             model: kind.rawValue, rows: rowCount, dataLoss: try dataLoss(labelled, seed: seed), classification: nil,
@@ -450,13 +477,7 @@ extension LoadedModel {
                 let embeddings = (0..<rowCount).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }
                 let labels = labelled.labels.map { Int($0) }
                 let recall = try EmbeddingMetrics.recallAtOne(embeddings: embeddings, labels: labels)
-                let pairCount = rowCount * (rowCount - 1) / 2
-                let sampled = pairCount > EmbeddingEvaluation.maximumPairs
-                let pairs =
-                    sampled
-                    ? try VerificationPairs.sampled(
-                        embeddings: embeddings, labels: labels, count: EmbeddingEvaluation.maximumPairs, seed: seed)
-                    : try VerificationPairs.all(embeddings: embeddings, labels: labels)
+                let (pairs, sampled) = try verificationPairs(embeddings, labels, seed: seed)
                 let threshold = try VerificationThreshold(fitting: pairs)
                 report.embedding = EmbeddingEvaluation(
                     recallAtOne: recall.recallAtOne, hits: recall.hits, count: recall.count,
@@ -561,12 +582,15 @@ extension LoadedModel {
         let galleryRows = (0..<gallery.rowCount).map { Array(galleryValues[($0 * width)..<(($0 + 1) * width)]) }
         let labels = gallery.dataset.labels.map { Int($0) }
         let (queryValues, _) = try rawOutputs(queries)
-        do {
+        if threshold == nil, galleryRows.count < 2 {
+            throw .invalidArgument(
+                "\(gallery.dataset.sourcePath): fitting a threshold needs at least 2 gallery rows; pass --threshold")
+        }
+        do throws(MetricsError) {
             var chosen = threshold
             var accuracy: Double?
             if chosen == nil {
-                let fitted = try VerificationThreshold(
-                    fitting: try VerificationPairs.all(embeddings: galleryRows, labels: labels))
+                let fitted = try VerificationThreshold(fitting: try verificationPairs(galleryRows, labels, seed: 0).pairs)
                 chosen = fitted.threshold
                 accuracy = fitted.trainingAccuracy
             }
@@ -604,7 +628,7 @@ extension LoadedModel {
         guard let vae = model as? VariationalAutoencoder else {
             throw .unsupportedKind(command: "sample", kind: kind, supported: [.vae])
         }
-        guard count >= 1 else { throw .invalidArgument("--count must be at least 1, got \(count)") }
+        guard count >= 1, count <= 10_000 else { throw .invalidArgument("--count must be between 1 and 10000, got \(count)") }
         let latent = vae.latentDimension
         var z = [Double](repeating: 0, count: count * latent)
         for row in 0..<count {
@@ -625,7 +649,11 @@ extension LoadedModel {
         guard let vae = model as? VariationalAutoencoder else {
             throw .unsupportedKind(command: "reconstruct", kind: kind, supported: [.vae])
         }
-        guard count >= 1 else { throw .invalidArgument("--count must be at least 1, got \(count)") }
+        guard count >= 1, count <= 10_000 else { throw .invalidArgument("--count must be between 1 and 10000, got \(count)") }
+        guard input.dataset.featureCount == vae.featureCount else {
+            throw .invalidArgument(
+                "\(input.dataset.sourcePath): \(input.dataset.featureCount) features, the model has \(vae.featureCount)")
+        }
         let rows = min(count, input.rowCount)
         let inputs = Array(input.dataset.features[0..<(rows * vae.featureCount)])
         do {

@@ -109,6 +109,9 @@ extension ArtifactsTests {
         case "negative standard deviation": metadata["standardization_std"] = "[-1,1]"
         case "tensor missing": tensors.removeLast()
         case "tensor of the wrong shape": tensors[0] = SafetensorsFile.Tensor(name: "w", shape: [1, 2], values: [1, 2])
+        case "fewer feature names than features": metadata["feature_names"] = #"["a"]"#
+        case "standardisation of another width": metadata["standardization_mean"] = "[0.5,1,2]"
+        case "non-finite parameter": tensors[1] = SafetensorsFile.Tensor(name: "b", shape: [], values: [.nan])
         default: break
         }
         return (metadata, tensors)
@@ -119,7 +122,8 @@ extension ArtifactsTests {
         arguments: [
             "format missing", "other format", "spec not JSON", "spec of an unknown kind", "invalid spec",
             "feature names missing", "standardisation not numbers", "negative standard deviation", "tensor missing",
-            "tensor of the wrong shape",
+            "tensor of the wrong shape", "fewer feature names than features", "standardisation of another width",
+            "non-finite parameter",
         ])
     func modelFileCorrupt(name: String) throws {
         let directory = try TemporaryDirectory()
