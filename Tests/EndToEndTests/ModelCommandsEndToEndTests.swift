@@ -192,6 +192,24 @@ struct ModelCommandsEndToEndTests {
         #expect(text.contains("precision") && text.contains("ROC-AUC") && text.contains("true\\pred"))
     }
 
+    @Test("a row whose score overflows is reported with its file line, not written as nan")
+    func overflowingRowIsNamed() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (model, _) = try Self.trainLogistic(in: directory)
+        let lines = try String(contentsOfFile: Self.dataPath("breast_cancer.csv"), encoding: .utf8).split(separator: "\n")
+        let header = lines[0]
+        let columns = header.split(separator: ",").count
+        let huge = (0..<(columns - 1)).map { $0 % 2 == 0 ? "1e308" : "-1e308" }.joined(separator: ",") + ",1"
+        let csv = try directory.write([String(header), String(lines[1]), huge].joined(separator: "\n") + "\n", to: "huge.csv")
+        for command in ["predict", "evaluate"] {
+            let (status, stdout, stderr) = try Self.run([command, "--model", model, "--data", csv], in: directory)
+            #expect(status == 1, "\(command): \(stdout)")
+            #expect(stderr.contains("huge.csv:3"), "\(command): \(stderr)")
+            #expect(!stdout.contains("nan"))
+        }
+    }
+
     @Test("columns that do not match the model's features: exit 1 and the first mismatching column named")
     func columnMismatch() throws {
         let directory = try TemporaryDirectory()
