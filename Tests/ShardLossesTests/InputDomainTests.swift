@@ -6,6 +6,28 @@ import Testing
 /// Inputs at the edges of the losses' domains: eps too small for `Float`, NaN and infinite
 /// predictions, frames without any finite logit, and rows that are not distributions.
 extension ShardLossesTests {
+    // MARK: - Clip eps below the smallest normal Float
+
+    /// eps = 1e-50 rounds to 0 in `Float`; the clip's low bound is the smallest normal `Float`
+    /// instead, so the compiled kernel (two-logarithm branch for mixed labels) and the generic loop
+    /// agree and stay finite at p = 0 and p = 1.
+    @Test func clipEpsilonBelowTheFloatRangeIsClampedToTheSmallestNormal() throws {
+        for epsilon in [1e-50, 1e-40] {
+            try expectCompiledMatchesGeneric(
+                try BinaryCrossEntropy(epsilon: epsilon), Float.self, logits: false, softLabels: true, epsilon: epsilon)
+            try expectCompiledMatchesGeneric(
+                try FocalLoss(gamma: 2, weighting: .byClass(alpha: 0.25), epsilon: epsilon), Float.self, logits: false,
+                softLabels: false, epsilon: epsilon)
+        }
+        // Hard label 0 at p = 0 next to a soft label: the loss there is exactly -log(1) = 0.
+        let result = try BinaryCrossEntropy(epsilon: 1e-50).evaluate(
+            target: [Float](repeating: 0, count: 7) + [0.5], prediction: [Float](repeating: 0, count: 8), reduction: .none)
+        #expect(result.perSample.prefix(7).allSatisfy { $0 == 0 })
+        let expected = -0.5 * Foundation.log(Double(Float.leastNormalMagnitude))
+        #expect(abs(Double(result.perSample[7]) - expected) <= 1e-5 * expected)
+        #expect(allFinite(result.gradient))
+    }
+
     // MARK: - NaN and infinite predictions of the margin and triplet losses
 
     @Test func marginLossesRejectNaNScoresAndInfiniteLosses() throws {
@@ -58,5 +80,40 @@ extension ShardLossesTests {
                 #expect(error.description.contains("row 1"), "\(error)")
             }
         }
+    }
+
+    // MARK: - Non-finite logits (generic loop and compiled kernels)
+
+    /// Every lane position of a vector (and of a block tail) holding NaN, +inf or -inf, with the
+    /// right-class sign (y = 0, z = -inf): the compiled kernels (γ = 2) and the generic loop
+    /// (γ = 2.5) report the same first index as `invalidPrediction`.
+    @Test func nonFiniteLogitsAreInvalidPredictionsInEveryImplementation() throws {
+        func check<T: LossScalar>(_ scalar: T.Type) throws {
+            let losses: [any ElementwiseLoss] = [
+                BinaryCrossEntropyWithLogits(), try FocalLossWithLogits(gamma: 2, weighting: .byClass(alpha: 0.25)),
+                try FocalLossWithLogits(gamma: 2.5, weighting: .byClass(alpha: 0.25)),
+            ]
+            let count = 21  // two whole groups of eight and a tail of five
+            for loss in losses {
+                let name = type(of: loss).name
+                for bad in [T.nan, .infinity, -.infinity] {
+                    for position in 0..<count {
+                        let target = [T](repeating: 0, count: count)
+                        var logits = (0..<count).map { T(Double($0) - 10) }
+                        logits[position] = bad
+                        #expect(
+                            throws: LossError.invalidPrediction("\(name): logit \(position) is \(Double(bad)); logits must be finite"),
+                            "\(name) \(T.self) \(bad) at \(position)"
+                        ) { try loss.evaluate(target: target, prediction: logits) }
+                    }
+                }
+            }
+            // A bad target before a bad logit is reported as the target.
+            #expect(throws: LossError.invalidTarget("bce_logits: target 0 is 2.0; it must be in [0, 1]")) {
+                try BinaryCrossEntropyWithLogits().evaluate(target: [T(2), 0], prediction: [T(0), -.infinity])
+            }
+        }
+        try check(Double.self)
+        try check(Float.self)
     }
 }
