@@ -116,4 +116,83 @@ extension ShardLossesTests {
         try check(Double.self)
         try check(Float.self)
     }
+
+    // MARK: - CTC frames and normalisation
+
+    @Test func ctcRejectsFramesWithoutAFiniteLogit() throws {
+        let good = try Matrix<Double>([[0.1, -0.3, 0.2], [0.0, 0.5, -1]])
+        let bad = try Matrix<Double>([[0.1, -0.3, 0.2], [-.infinity, -.infinity, -.infinity], [0, 0, 0]])
+        for zeroInfinity in [false, true] {
+            #expect(
+                throws: LossError.invalidPrediction(
+                    "ctc: frame 1 of sequence 1 has every logit -inf; a frame needs at least one finite logit")
+            ) { try CTCLoss(zeroInfinity: zeroInfinity).evaluate(logits: [good, bad], labels: [[1], [2]]) }
+        }
+        // A -inf logit in a frame with finite ones is a zero probability, still valid.
+        let partly = try Matrix<Double>([[0.1, -.infinity, 0.2], [0.0, 0.5, -.infinity]])
+        let result = try CTCLoss().evaluate(logits: [partly], labels: [[2]])
+        #expect(result.value.isFinite)
+    }
+
+    /// A sequence zeroed by zeroInfinity has an all-zero logit gradient (no softmax term), next to
+    /// a feasible sequence whose gradient rows sum to 0.
+    @Test func ctcZeroInfinityGivesZeroLogitGradient() throws {
+        let logits = try Matrix<Double>([[0.3, -0.2, 1.1], [0.5, 0.1, -0.4]])
+        let result = try CTCLoss(zeroInfinity: true).evaluate(logits: [logits, logits], labels: [[1, 1], [2]])
+        #expect(result.perSample[0] == 0 && result.perSample[1] > 0)
+        let gradients = try #require(result.gradient)
+        #expect(gradients[0].values.allSatisfy { $0 == 0 })
+        for frame in 0..<2 {
+            let total = (0..<3).map { gradients[1][frame, $0] }.reduce(0, +)
+            #expect(abs(total) < 1e-15)
+        }
+    }
+
+    @Test func ctcRejectsUnnormalisedLogProbabilities() throws {
+        // log_probs = 0, 0 per frame sums to probability 2: the "nll" would be -log 3 < 0.
+        let unnormalised = try Matrix<Double>([[0.0, 0], [0, 0]])
+        #expect(
+            throws: LossError.invalidPrediction(
+                "ctc: frame 0 of sequence 0 has log-sum-exp \(log(2.0)); each frame's log-probabilities must be "
+                    + "normalised, |logsumexp| <= 1e-6·C = 2e-06")
+        ) { try CTCLoss().evaluate(logProbabilities: [unnormalised], labels: [[1]]) }
+        let allMinusInfinity = try Matrix<Float>([[log(0.5), log(0.5)], [-.infinity, -.infinity]])
+        expectLossError("frame of -inf", isPrediction) { () throws(LossError) in
+            _ = try CTCLoss().evaluate(logProbabilities: [allMinusInfinity], labels: [[1]])
+        }
+        // Rows normalised in Double and rounded to Float (an error of a few Float ulp) are accepted,
+        // and so are Double rows off by 1e-7 (within 1e-6·C).
+        let classes = 7
+        var random = SplitMix64(seed: 5)
+        let raw = (0..<(4 * classes)).map { _ in random.nextUnit() * 8 - 4 }
+        let normalised = (0..<4).flatMap { frame -> [Double] in
+            let row = raw[(frame * classes)..<((frame + 1) * classes)]
+            let logSum = log(row.map { exp($0) }.reduce(0, +))
+            return row.map { $0 - logSum }
+        }
+        let asFloat = try Matrix<Float>(rows: 4, columns: classes, values: normalised.map { Float($0) })
+        #expect(try CTCLoss().evaluate(logProbabilities: [asFloat], labels: [[1, 2]]).value.isFinite)
+        let slightlyOff = try Matrix<Double>(rows: 4, columns: classes, values: normalised.map { $0 - 1e-7 })
+        #expect(try CTCLoss().evaluate(logProbabilities: [slightlyOff], labels: [[1, 2]]).value > 0)
+        let tooFarOff = try Matrix<Double>(rows: 4, columns: classes, values: normalised.map { $0 - 1e-5 })
+        expectLossError("frame off by 1e-5", isPrediction) { () throws(LossError) in
+            _ = try CTCLoss().evaluate(logProbabilities: [tooFarOff], labels: [[1, 2]])
+        }
+    }
+
+    @Test func klDivergenceRejectsRowsThatAreNotDistributions() throws {
+        let p = try Matrix<Double>([[0.5, 0.5], [0.2, 0.8]])
+        #expect(
+            throws: LossError.invalidPrediction(
+                "kl_div: row 1 of q sums to 0.5; each row must sum to 1 within 1e-6·C = 2e-06")
+        ) { try KLDivergence().evaluate(target: p, prediction: try Matrix([[0.25, 0.75], [0.25, 0.25]])) }
+        #expect(throws: LossError.invalidTarget("kl_div: row 0 of p sums to 0.5; each row must sum to 1 within 1e-6·C = 2e-06")) {
+            try KLDivergence().evaluate(target: try Matrix([[0.25, 0.25], [0.5, 0.5]]), prediction: p)
+        }
+        // Rows that sum to 1 up to rounding (0.1 + 0.2 + 0.7 != 1 in Double) are distributions.
+        let rounded = try Matrix<Double>([[0.1, 0.2, 0.7]])
+        #expect(try KLDivergence().evaluate(target: rounded, prediction: try Matrix([[0.3, 0.3, 0.4]])).value > 0)
+        let roundedFloat = try Matrix<Float>([[0.1, 0.2, 0.7]])
+        #expect(try KLDivergence().evaluate(target: roundedFloat, prediction: try Matrix([[Float(1) / 3, 1 / 3, 1 / 3]])).value > 0)
+    }
 }
