@@ -22,6 +22,9 @@ SHARD_AVX2_INLINE V LOSS_NAME(not_binary)(V y) {
     return V_CMP(V_MUL(y, V_SUB(V_SET1((S)1), y)), V_ZERO(), _CMP_NEQ_UQ);
 }
 
+/// Lanes where x is NaN or ±inf (x - x is NaN exactly there).
+SHARD_AVX2_INLINE V LOSS_NAME(not_finite)(V x) { return V_CMP(V_SUB(x, x), V_ZERO(), _CMP_NEQ_UQ); }
+
 /// The clipped probability, and the lanes where the clip is the identity.
 SHARD_AVX2_INLINE V LOSS_NAME(clip)(V p, const LOSS_NAME(constants) *c, V *inside) {
     *inside = V_AND(V_CMP(p, c->low, _CMP_GE_OQ), V_CMP(p, c->high, _CMP_LE_OQ));
@@ -52,7 +55,7 @@ SHARD_AVX2_INLINE V LOSS_NAME(bce_logits)(V y, V z, const LOSS_NAME(constants) *
     const V loss = V_ADD(V_SUB(positive_part, V_MUL(y, z)), V_LOG1P(decay));
     const V sigmoid = V_DIV(LOSS_NAME(select)(V_CMP(z, zero, _CMP_GE_OQ), one, decay), V_ADD(one, decay));
     *gradient = V_MUL(V_SUB(sigmoid, y), c->scale);
-    *outside = LOSS_NAME(outside_unit)(y);
+    *outside = V_OR(LOSS_NAME(outside_unit)(y), LOSS_NAME(not_finite)(z));
     return loss;
 }
 
@@ -108,8 +111,8 @@ SHARD_AVX2_INLINE V LOSS_NAME(focal_logits)(const int gamma_code, V y, V z, cons
     const V loss = V_MUL(V_ANDNOT(V_SET1((S)-0.0), signed_weighted_focus), cross_entropy);
     const V derivative = V_MUL(signed_weighted_focus, V_ADD(V_MUL(V_MUL(c->gamma, true_class), cross_entropy), miss));
     *gradient = V_MUL(derivative, c->scale);
-    // y (1 - y) != 0 exactly when y is neither 0 nor 1 (NaN included).
-    *outside = V_ANDNOT(positive, V_CMP(y, zero, _CMP_NEQ_UQ));
+    // y (1 - y) != 0 exactly when y is neither 0 nor 1 (NaN included); z must be finite.
+    *outside = V_OR(V_ANDNOT(positive, V_CMP(y, zero, _CMP_NEQ_UQ)), LOSS_NAME(not_finite)(z));
     return loss;
 }
 

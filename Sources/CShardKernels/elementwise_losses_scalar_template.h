@@ -7,11 +7,12 @@
 static inline int SCALAR_NAME(outside)(int kind, S y, S p) {
     const int unit_y = y >= 0 && y <= 1;
     const int unit_p = p >= 0 && p <= 1;
+    const int finite_p = p - p == 0;  // inf - inf and NaN - NaN are NaN
     switch (kind) {
     case SHARDTRAIN_LOSS_BCE_PROBABILITY: return !(unit_y && unit_p);
-    case SHARDTRAIN_LOSS_BCE_LOGITS: return !unit_y;
+    case SHARDTRAIN_LOSS_BCE_LOGITS: return !unit_y || !finite_p;
     case SHARDTRAIN_LOSS_FOCAL_PROBABILITY: return y * (1 - y) != 0 || !unit_p;
-    default: return y * (1 - y) != 0;
+    default: return y * (1 - y) != 0 || !finite_p;
     }
 }
 

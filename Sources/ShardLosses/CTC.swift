@@ -34,6 +34,11 @@ public struct CTCResult<T: LossScalar>: Sendable, Equatable {
 /// has probability 0) its nll is `+∞`. With `zeroInfinity`, such sequences count as 0 with zero
 /// gradient. All arithmetic is in log space, so T = 1000 frames do not underflow.
 ///
+/// Inputs: log-probabilities must be <= 0 and every frame normalised, |logsumexp_c lp[t][c]| <= 1e-6·C
+/// in Double (1e-4·C in Float), else `invalidPrediction` names the sequence and frame (an
+/// unnormalised frame can give a negative nll). Logits must be finite or -inf, with at least one
+/// finite logit per frame (a frame of all -inf has no softmax).
+///
 /// Shapes: N sequences; sequence n is `T_n x C` (same C for all), labels n has `L_n` values in
 /// `0..<C` other than `blank`. `.mean` divides by N. Reference: Graves, Fernández, Gomez &
 /// Schmidhuber (2006), "Connectionist Temporal Classification"; Tests/Reference/README.md, `ctc`.
@@ -49,7 +54,8 @@ public struct CTCLoss: Sendable {
         self.zeroInfinity = zeroInfinity
     }
 
-    /// CTC on log-probabilities (each entry <= 0); the gradient is with respect to them.
+    /// CTC on log-probabilities (each entry <= 0, each frame's log-sum-exp 0 within 1e-6·C in Double,
+    /// 1e-4·C in Float); the gradient is with respect to them.
     @_specialize(where T == Double)
     @_specialize(where T == Float)
     public func evaluate<T: LossScalar>(
@@ -62,8 +68,21 @@ public struct CTCLoss: Sendable {
                     "\(Self.name): log-probability (\(index / matrix.columns), \(index % matrix.columns)) of sequence "
                         + "\(sequence) is \(value); log-probabilities must be <= 0")
             }
+            let tolerance = normalisationTolerance(T.self, classes: matrix.columns)
+            try matrix.values.withUnsafeBufferPointer { (values) throws(LossError) in
+                for frame in 0..<matrix.rows {
+                    let row = UnsafeBufferPointer(rebasing: values[(frame * matrix.columns)..<((frame + 1) * matrix.columns)])
+                    let logSumExp = StableMath.logSumExp(row)
+                    guard abs(logSumExp) <= tolerance else {
+                        throw .invalidPrediction(
+                            "\(Self.name): frame \(frame) of sequence \(sequence) has log-sum-exp \(logSumExp); each frame's "
+                                + "log-probabilities must be normalised, |logsumexp| <= "
+                                + normalisationToleranceText(T.self, classes: matrix.columns))
+                    }
+                }
+            }
         }
-        return run(logProbabilities: logProbabilities, labels: labels, reduction: reduction)
+        return run(logProbabilities: logProbabilities, labels: labels, reduction: reduction).result
     }
 
     /// CTC on unnormalised logits (`log_softmax` is applied per frame); the gradient is with
@@ -81,20 +100,30 @@ public struct CTCLoss: Sendable {
                         + "is \(value); logits must be finite or -inf")
             }
         }
-        let logProbabilities = logits.map { matrix in
+        var logProbabilities: [Matrix<T>] = []
+        logProbabilities.reserveCapacity(logits.count)
+        for (sequence, matrix) in logits.enumerated() {
             var normalised = matrix
-            matrix.values.withUnsafeBufferPointer { values in
+            try matrix.values.withUnsafeBufferPointer { (values) throws(LossError) in
                 for frame in 0..<matrix.rows {
                     let row = UnsafeBufferPointer(rebasing: values[(frame * matrix.columns)..<((frame + 1) * matrix.columns)])
                     let logSumExp = StableMath.logSumExp(row)
+                    guard logSumExp > -.infinity else {
+                        throw .invalidPrediction(
+                            "\(Self.name): frame \(frame) of sequence \(sequence) has every logit -inf; a frame needs "
+                                + "at least one finite logit")
+                    }
                     for symbol in 0..<matrix.columns { normalised[frame, symbol] = row[symbol] - logSumExp }
                 }
             }
-            return normalised
+            logProbabilities.append(normalised)
         }
-        var result = run(logProbabilities: logProbabilities, labels: labels, reduction: reduction)
+        var (result, zeroed) = run(logProbabilities: logProbabilities, labels: labels, reduction: reduction)
         if let gradients = result.gradient {
-            result.gradient = zip(gradients, logProbabilities).map { gradient, logProbability in
+            result.gradient = zip(gradients, logProbabilities).enumerated().map { sequence, pair in
+                let (gradient, logProbability) = pair
+                // A sequence zeroed by zeroInfinity has no gradient at all, not even the softmax term.
+                guard !zeroed[sequence] else { return gradient }
                 var logitGradient = gradient
                 for frame in 0..<gradient.rows {
                     var frameTotal: T = 0
@@ -129,15 +158,17 @@ public struct CTCLoss: Sendable {
         }
     }
 
+    /// The result, and per sequence whether zeroInfinity replaced an infinite nll by 0.
     private func run<T: LossScalar>(
         logProbabilities: [Matrix<T>], labels: [[Int]], reduction: Reduction
-    ) -> CTCResult<T> {
+    ) -> (result: CTCResult<T>, zeroed: [Bool]) {
         let count = logProbabilities.count
         let weight: T = reduction.weight(count: count)
         var perSample = [T](repeating: 0, count: count)
         var gradients: [Matrix<T>] = []
         gradients.reserveCapacity(count)
         var infinite = false
+        var zeroed = [Bool](repeating: false, count: count)
         var perLengthTotal: T = 0
         for (sequence, logProbability) in logProbabilities.enumerated() {
             var gradient = Matrix<T>(zeros: logProbability.rows, logProbability.columns)
@@ -146,6 +177,7 @@ public struct CTCLoss: Sendable {
             if !nll.isFinite {
                 if zeroInfinity {
                     nll = 0
+                    zeroed[sequence] = true
                     gradient = Matrix<T>(zeros: logProbability.rows, logProbability.columns)
                 } else {
                     infinite = true
@@ -156,10 +188,11 @@ public struct CTCLoss: Sendable {
             gradients.append(gradient)
         }
         let total = perSample.reduce(0, +)
-        return CTCResult(
+        let result = CTCResult(
             value: reduction.value(total: total, weight: weight), perSample: perSample,
             valueMeanOverTargetLength: count > 0 ? perLengthTotal / T(count) : 0,
             gradient: infinite ? nil : gradients)
+        return (result, zeroed)
     }
 
     /// The nll of one sequence; adds `gradientWeight * d nll / d lp` into `gradient` when finite.

@@ -8,13 +8,22 @@ import ShardNumerics
 /// `1 - eps` is the float64 result of `1.0 - eps` rounded to `T`. When that rounds to 1 (in `Float`
 /// with `eps` below about 6e-8, e.g. the usual 1e-15), the upper bound is the largest `T` below 1
 /// instead, so `log(1 - p)` stays finite.
+///
+/// The lower bound is clamped from below to the smallest normal `T`:
+/// ```
+/// low = max(T(eps), T.leastNormalMagnitude)
+/// ```
+/// In `Float` an eps below about 7e-46 would otherwise round to 0 (and a subnormal eps makes
+/// `1 / pc` overflow), so `log(pc)` would be -inf and `0 · log(0)` NaN on the two-logarithm branch.
+/// With the clamp every loss and gradient stays finite; for eps >= 1.2e-38 (Float) or 2.2e-308
+/// (Double) nothing changes.
 @usableFromInline
 struct ProbabilityClip<T: LossScalar> {
     @usableFromInline let low: T
     @usableFromInline let high: T
 
     @inlinable init(epsilon: Double) {
-        low = T(epsilon)
+        low = max(T(epsilon), T.leastNormalMagnitude)
         let upper = T(1.0 - epsilon)
         high = upper < 1 ? upper : T(1).nextDown
     }
@@ -44,6 +53,10 @@ func probabilityDomainError(loss: String, index: Int, target: Double, prediction
         return .invalidTarget("\(loss): target \(index) is \(target); it must be \(binaryTarget ? "0 or 1" : "in [0, 1]")")
     }
     return .invalidPrediction("\(loss): probability \(index) is \(prediction); probabilities must lie in [0, 1]")
+}
+
+func logitDomainError(loss: String, index: Int, logit: Double) -> LossError {
+    .invalidPrediction("\(loss): logit \(index) is \(logit); logits must be finite")
 }
 
 /// Binary cross-entropy on probabilities, clipped to `[eps, 1 - eps]` (default eps = 1e-15).
@@ -103,7 +116,9 @@ public struct BinaryCrossEntropy: ElementwiseLoss {
 /// d loss / d z = sigmoid(z) - y
 /// ```
 /// Shapes: `y ∈ [0, 1]` and `z`, any shape with M elements; mean over M. Logits of ±1000 give
-/// finite values. Reference: Tests/Reference/README.md, `bce_logits`.
+/// finite values; a NaN or infinite logit throws `LossError.invalidPrediction` (at z = ±inf the
+/// formula is inf - inf or 0 · inf even when the prediction is right).
+/// Reference: Tests/Reference/README.md, `bce_logits`.
 public struct BinaryCrossEntropyWithLogits: ElementwiseLoss {
     public static let name = "bce_logits"
     public init() {}
@@ -120,10 +135,15 @@ public struct BinaryCrossEntropyWithLogits: ElementwiseLoss {
     }
 
     @inlinable
-    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool { !isProbability(target) }
+    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool {
+        !isProbability(target) || !prediction.isFinite
+    }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
-        .invalidTarget("\(Self.name): target \(index) is \(target); it must be in [0, 1]")
+        guard isProbability(target) else {
+            return .invalidTarget("\(Self.name): target \(index) is \(target); it must be in [0, 1]")
+        }
+        return logitDomainError(loss: Self.name, index: index, logit: prediction)
     }
 
     /// The same formulas compiled (AVX2 with a vector exp and log1p when available).
@@ -254,7 +274,8 @@ public struct FocalLoss: ElementwiseLoss {
 /// loss = w q^γ ce
 /// d loss / d z = -s w q^γ (γ p_t ce + q),   p_t = sigmoid(s z)
 /// ```
-/// Shapes: `y`, `z` any shape with M elements; mean over M. Reference: Lin et al. (2017);
+/// Shapes: `y`, `z` any shape with M elements; mean over M. A NaN or infinite logit throws
+/// `LossError.invalidPrediction`. Reference: Lin et al. (2017);
 /// Tests/Reference/README.md, `focal_logits`.
 public struct FocalLossWithLogits: ElementwiseLoss {
     public static let name = "focal_logits"
@@ -290,10 +311,15 @@ public struct FocalLossWithLogits: ElementwiseLoss {
     }
 
     @inlinable
-    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool { target * (1 - target) != 0 }
+    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool {
+        target * (1 - target) != 0 || !prediction.isFinite
+    }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
-        .invalidTarget("\(Self.name): target \(index) is \(target); it must be 0 or 1")
+        guard target * (1 - target) == 0 else {
+            return .invalidTarget("\(Self.name): target \(index) is \(target); it must be 0 or 1")
+        }
+        return logitDomainError(loss: Self.name, index: index, logit: prediction)
     }
 
     /// The same formulas compiled for γ ∈ {0, 1, 2} (nil, the generic loop, for other γ), with the

@@ -191,6 +191,12 @@ public struct TripletLoss: Sendable {
                 scaleNegative = normNegative > 0 ? 1 / normNegative : 0
             }
             let argument = distancePositive - distanceNegative + margin
+            // NaN (a NaN input, or inf - inf) or +inf (an infinite loss) cannot be a loss value.
+            guard !argument.isNaN, argument < .infinity else {
+                throw .invalidPrediction(
+                    "\(name): row \(row): d(anchor, positive) - d(anchor, negative) + margin is \(argument) "
+                        + "(d+ = \(distancePositive), d- = \(distanceNegative)); embeddings must be finite")
+            }
             guard argument > 0 else { continue }
             perSample[row] = argument
             total += argument

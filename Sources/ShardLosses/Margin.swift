@@ -1,5 +1,16 @@
 // Margin losses for labels in {-1, +1}: hinge and squared hinge.
 
+/// The domain error of the margin losses: the label when it is not ±1, else the score (NaN, or
+/// infinite with y s = -inf).
+func marginDomainError(loss: String, index: Int, target: Double, prediction: Double) -> LossError {
+    if abs(target) != 1 {
+        return .invalidTarget("\(loss): label \(index) is \(target); labels must be -1 or +1")
+    }
+    return .invalidPrediction(
+        "\(loss): score \(index) is \(prediction) for label \(target); scores must not be NaN, and infinite only "
+            + "with the label's sign (y s = -inf gives an infinite loss)")
+}
+
 /// Hinge loss (linear SVM) on scores `s` with labels `y ∈ {-1, +1}`.
 ///
 /// ```
@@ -9,7 +20,9 @@
 ///                0    otherwise (at m == 0 the subgradient 0 is used)
 /// ```
 /// Shapes: `y`, `s` any shape with M elements; mean over M. Labels other than ±1 throw
-/// `LossError.invalidTarget` ({0, 1} labels would silently ignore the negative class).
+/// `LossError.invalidTarget` ({0, 1} labels would silently ignore the negative class). A NaN score,
+/// or an infinite one on the wrong side (y s = -inf, an infinite loss), throws
+/// `LossError.invalidPrediction` naming the index; s = y·inf (loss 0) is accepted.
 /// Reference: Cortes & Vapnik (1995); Tests/Reference/README.md, `hinge`.
 public struct HingeLoss: ElementwiseLoss {
     public static let name = "hinge"
@@ -24,11 +37,12 @@ public struct HingeLoss: ElementwiseLoss {
 
     @inlinable
     public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool {
-        abs(target) != 1  // one comparison: y ∈ {-1, +1} (NaN fails too)
+        // y ∈ {-1, +1} (NaN fails too), and y s > -inf: s is not NaN and the margin 1 - y s is not +inf.
+        abs(target) != 1 || !(target * prediction > -.infinity)
     }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
-        .invalidTarget("\(Self.name): label \(index) is \(target); labels must be -1 or +1")
+        marginDomainError(loss: Self.name, index: index, target: target, prediction: prediction)
     }
 }
 
@@ -39,8 +53,9 @@ public struct HingeLoss: ElementwiseLoss {
 /// loss = max(0, m)^2
 /// d loss / d s = -2 y max(0, m)
 /// ```
-/// Shapes: `y`, `s` any shape with M elements; mean over M. Reference: Tests/Reference/README.md,
-/// `squared_hinge`.
+/// Shapes: `y`, `s` any shape with M elements; mean over M. Labels other than ±1 throw
+/// `LossError.invalidTarget`; a NaN score or y s = -inf throws `LossError.invalidPrediction`, as
+/// for `HingeLoss`. Reference: Tests/Reference/README.md, `squared_hinge`.
 public struct SquaredHingeLoss: ElementwiseLoss {
     public static let name = "squared_hinge"
     public init() {}
@@ -54,10 +69,11 @@ public struct SquaredHingeLoss: ElementwiseLoss {
 
     @inlinable
     public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool {
-        abs(target) != 1  // one comparison: y ∈ {-1, +1} (NaN fails too)
+        // y ∈ {-1, +1} (NaN fails too), and y s > -inf: s is not NaN and the margin 1 - y s is not +inf.
+        abs(target) != 1 || !(target * prediction > -.infinity)
     }
 
     public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
-        .invalidTarget("\(Self.name): label \(index) is \(target); labels must be -1 or +1")
+        marginDomainError(loss: Self.name, index: index, target: target, prediction: prediction)
     }
 }

@@ -21,8 +21,9 @@ import CShardKernels
 ///              combined as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)); block sums added in order.
 /// ```
 /// The summation order depends only on the count. Focal losses support γ ∈ {0, 1, 2}; `evaluate`
-/// returns nil for other γ. Domains: bce_prob y, p ∈ [0, 1]; bce_logits y ∈ [0, 1]; focal y ∈ {0, 1}
-/// (and p ∈ [0, 1] for focal_prob); NaN is outside every domain.
+/// returns nil for other γ. Domains: bce_prob y, p ∈ [0, 1]; bce_logits y ∈ [0, 1] and z finite;
+/// focal y ∈ {0, 1} (and p ∈ [0, 1] for focal_prob, z finite for focal_logits); NaN is outside every
+/// domain.
 public enum ElementwiseLossKernel: Sendable, Equatable {
     case binaryCrossEntropy(clipLow: Double, clipHigh: Double)
     case binaryCrossEntropyWithLogits

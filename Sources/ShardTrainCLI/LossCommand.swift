@@ -12,6 +12,11 @@ public struct LossCommand: ParsableCommand {
             Inputs and parameters use the names of Tests/Reference/README.md.
             On the command line, values are comma-separated, matrix rows are
             separated by ';' and CTC sequences (and their label lists) by '|'.
+            A matrix input given without ';' is one row (p=0.5,0.5 is 1x2; a
+            column is typed 0.5;0.5). Integer parameters (blank) must be
+            integers: 1.7, 1e20 or nan are refused. CTC log-probability
+            frames and kl_div rows must be normalised (within 1e-6*C in
+            float64, 1e-4*C in float32).
             A JSON file holds {"params": {...}, "inputs": {...}}; a losses.json
             case works as is. A CSV file has one row per sample and a header
             naming the inputs; a name repeated over several columns forms a
@@ -51,8 +56,8 @@ public struct LossCommand: ParsableCommand {
                 --input y_true=1,2,3,4 --input y_pred=1.1,2.2,2.8,6.0
               shardtrain loss cce_logits --input labels=0,2 \\
                 --input "logits=1,2,3;0.5,0,-1" --json
-              shardtrain loss ctc --input "log_probs=-0.7,-0.7;-0.7,-0.7" \\
-                --input labels=1
+              shardtrain loss ctc --input labels=1 --input \\
+                "log_probs=-0.6931471805599453,-0.6931471805599453;-0.6931471805599453,-0.6931471805599453"
               shardtrain loss --examples
             """)
 
@@ -199,6 +204,8 @@ struct LossRequest {
     let reduction: Reduction
     var parameters: [String: String] = [:]
     var inputs: [String: NestedNumbers] = [:]
+    /// Inputs read from a single CSV column: as a matrix, each value is a row (N x 1).
+    var singleColumnInputs: Set<String> = []
 
     init(loss: String, reduction: Reduction) throws {
         guard Self.knownLosses.contains(loss) else {
@@ -222,6 +229,7 @@ struct LossRequest {
     mutating func setInput(_ text: String) throws {
         let (key, value) = try Self.split(text, what: "--input")
         inputs[key] = try NestedNumbers.parse(value, name: key)
+        singleColumnInputs.remove(key)
     }
 
     static func split(_ text: String, what: String) throws -> (String, String) {
@@ -239,7 +247,10 @@ struct LossRequest {
             throw LossCommandError("\(path) is not a JSON object with \"inputs\" (and optional \"params\")")
         }
         let inputObject = (root["inputs"] as? [String: Any]) ?? root
-        for (key, value) in inputObject where key != "params" { inputs[key] = try NestedNumbers.fromJSON(value, name: key) }
+        for (key, value) in inputObject where key != "params" {
+            inputs[key] = try NestedNumbers.fromJSON(value, name: key)
+            singleColumnInputs.remove(key)
+        }
         for (key, value) in (root["params"] as? [String: Any]) ?? [:] {
             if let list = value as? [Any] {
                 parameters[key] = list.map { "\($0)" }.joined(separator: ",")
@@ -275,6 +286,7 @@ struct LossRequest {
             let rows = columns[name] ?? []
             let isVector = names.filter { $0 == name }.count == 1
             inputs[name] = .list(rows.map { isVector ? .number($0[0]) : .list($0.map(NestedNumbers.number)) })
+            if isVector { singleColumnInputs.insert(name) } else { singleColumnInputs.remove(name) }
         }
     }
 
@@ -299,11 +311,15 @@ struct LossRequest {
     func vector<T: LossScalar>(_ key: String, as: T.Type) throws -> [T] { try input(key).flat.map { T($0) } }
 
     func matrix<T: LossScalar>(_ key: String, as: T.Type) throws -> Matrix<T> {
-        try Self.matrix(try input(key), name: key)
+        try Self.matrix(try input(key), name: key, valuePerRow: singleColumnInputs.contains(key))
     }
 
-    static func matrix<T: LossScalar>(_ nested: NestedNumbers, name: String) throws -> Matrix<T> {
-        let rows = nested.items.map { $0.flat.map { T($0) } }
+    /// A matrix from a list of rows. A flat list of numbers ("0.5,0.5" or JSON [0.5, 0.5]) is ONE
+    /// row (1 x n), unless `valuePerRow` (a single CSV column), where each value is a row (n x 1).
+    static func matrix<T: LossScalar>(_ nested: NestedNumbers, name: String, valuePerRow: Bool = false) throws -> Matrix<T> {
+        let items = nested.items
+        let isFlat = !items.isEmpty && items.allSatisfy { if case .number = $0 { true } else { false } }
+        let rows = isFlat && !valuePerRow ? [nested.flat.map { T($0) }] : items.map { $0.flat.map { T($0) } }
         do {
             return try Matrix(rows)
         } catch {
@@ -313,9 +329,19 @@ struct LossRequest {
 
     func integers(_ values: [Double], name: String) throws -> [Int] {
         try values.map { value in
-            guard value.rounded() == value, abs(value) < 1e15 else { throw LossCommandError("\(name): \(value) is not an integer") }
-            return Int(value)
+            guard let integer = Int(exactly: value) else { throw LossCommandError("\(name): \(value) is not an integer") }
+            return integer
         }
+    }
+
+    /// An integer parameter: the text must be a number that is exactly an `Int` (not 1.7, 1e20, nan or inf).
+    func integerParameter(_ key: String, default fallback: Int) throws -> Int {
+        guard let text = parameters[key] else { return fallback }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let value = Double(trimmed), let integer = Int(exactly: value) else {
+            throw LossCommandError("parameter \(key) = '\(text)' is not an integer")
+        }
+        return integer
     }
 
     var focalWeighting: FocalWeighting {
@@ -453,7 +479,7 @@ struct LossRequest {
         case "false", "0", "no": zeroInfinity = false
         case let other: throw LossCommandError("zero_infinity must be true or false, got \(other)")
         }
-        let ctc = try CTCLoss(blank: Int(try parameter("blank", default: 0)), zeroInfinity: zeroInfinity)
+        let ctc = try CTCLoss(blank: try integerParameter("blank", default: 0), zeroInfinity: zeroInfinity)
         let result =
             loss == "ctc"
             ? try ctc.evaluate(logProbabilities: sequences, labels: labels, reduction: reduction)

@@ -219,6 +219,36 @@ struct LossKernelTests {
         return total
     }
 
+    /// A NaN or infinite logit at every lane position of two groups of eight and a tail (y = 0, so
+    /// z = -inf would be a right prediction) is outside the domain for the AVX2 and portable passes
+    /// alike, in both precisions; the finite logits around it are inside.
+    @Test func nonFiniteLogitsAreOutsideTheDomainAtEveryLane() {
+        let kernels: [ElementwiseLossKernel] = [
+            .binaryCrossEntropyWithLogits,
+            .focalWithLogits(gamma: 0, weightPositive: 0.25, weightNegative: 0.75),
+            .focalWithLogits(gamma: 1, weightPositive: 0.25, weightNegative: 0.75),
+            .focalWithLogits(gamma: 2, weightPositive: 0.25, weightNegative: 0.75),
+        ]
+        let count = 21
+        let target = [Double](repeating: 0, count: count)
+        let finite = (0..<count).map { Double($0) * 3 - 30 }
+        for kernel in kernels {
+            for implementation in KernelImplementation.allCases {
+                #expect(run(kernel, target, finite, implementation).0.map { if case .completed = $0 { true } else { false } } == true)
+                for bad in [Double.nan, .infinity, -.infinity] {
+                    for position in 0..<count {
+                        var logits = finite
+                        logits[position] = bad
+                        let double = run(kernel, target, logits, implementation).0
+                        let float = run(kernel, target.map(Float.init), logits.map(Float.init), implementation).0
+                        #expect(double == .outsideDomain(index: position), "\(kernel) \(implementation) double \(bad) at \(position)")
+                        #expect(float == .outsideDomain(index: position), "\(kernel) \(implementation) float \(bad) at \(position)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func reportsTheFirstElementOutsideTheDomainAndRefusesOtherGamma() {
         var target = [Double](repeating: 1, count: 3000)
         let prediction = [Double](repeating: 0.5, count: 3000)

@@ -64,7 +64,7 @@ typedef enum {
     SHARDTRAIN_LOSS_BCE_PROBABILITY = 0,
     /// Binary cross-entropy from logits:
     ///     e = exp(-|z|),  loss = (max(z, 0) - y z) + log1p(e),  d/dz = (z >= 0 ? 1 : e) / (1 + e) - y
-    ///     outside the domain: y not in [0, 1]
+    ///     outside the domain: y not in [0, 1], or z NaN or ±inf
     SHARDTRAIN_LOSS_BCE_LOGITS = 1,
     /// Focal loss on probabilities (y in {0, 1}), with w = weight_positive if y = 1 else weight_negative:
     ///     pc = clip(p),  p_t = y = 1 ? pc : 1 - pc,  q = y = 1 ? 1 - pc : pc,  ce = -log(p_t)
@@ -75,7 +75,7 @@ typedef enum {
     ///     e = exp(-|z|),  ce = (max(z, 0) - y z) + log1p(e),  large = 1 / (1 + e),  small = e · large
     ///     p_t = sigmoid(s z), q = sigmoid(-s z) (s = ±1 for y = 1 / 0, taken from large / small)
     ///     loss = (w q^γ) ce,  d/dz = ∓ (w q^γ) (γ p_t ce + q)   (minus for y = 1)
-    ///     outside the domain: y (1 - y) != 0
+    ///     outside the domain: y (1 - y) != 0, or z NaN or ±inf
     SHARDTRAIN_LOSS_FOCAL_LOGITS = 3,
 } shardtrain_elementwise_loss_kind;
 
