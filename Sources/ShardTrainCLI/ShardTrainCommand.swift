@@ -6,9 +6,9 @@ public struct ShardTrainCommand: ParsableCommand {
         commandName: "shardtrain",
         abstract: "Deterministic data-parallel training of classic ML models over ZeroMQ.",
         subcommands: [
-            TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, WatchCommand.self, PredictCommand.self,
-            EvaluateCommand.self, IdentifyCommand.self, SampleCommand.self, ReconstructCommand.self, LossCommand.self,
-            BenchCommand.self,
+            TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, WatchCommand.self, ScaleCommand.self,
+            PredictCommand.self, EvaluateCommand.self, IdentifyCommand.self, SampleCommand.self, ReconstructCommand.self,
+            LossCommand.self, BenchCommand.self,
         ]
     )
 

@@ -53,32 +53,9 @@ public struct TrainCommand: ParsableCommand {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
         try runTraining(training, workers: workers, logger: logger) { model, prepared, schedule in
-            if workers == 0 {
-                return (
-                    try LocalExecutor(
-                        model: model, blocks: prepared.blocks, threads: training.threads, seed: training.seed,
-                        schedule: schedule), {}
-                )
-            }
-            let coordinator = try ClusterExecutor(
-                bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: prepared.blocks,
-                timing: cluster.timing, seed: training.seed, schedule: schedule,
-                requiredSoftware: BuildIdentity.current, logger: logger,
-                interrupted: { Interrupt.requested })
-            let children = try LocalWorkers(
-                count: workers, endpoint: coordinator.endpoint, threads: training.threads,
-                extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
-            coordinator.failureCheck = { children.firstExit() }
-            do {
-                try coordinator.waitForWorkers()
-            } catch {
-                children.stop()
-                throw error
-            }
-            return (coordinator, {
-                try? coordinator.shutdown(reason: "training finished")
-                children.stop(waitingUpTo: 2)
-            })
+            try makeLocalExecutor(
+                workers: workers, model: model, prepared: prepared, schedule: schedule, training: training,
+                cluster: cluster, logger: logger)
         }
     }
 }
@@ -166,6 +143,42 @@ public struct WorkerCommand: ParsableCommand {
             throw ExitCode(error == .interrupted ? 130 : 1)
         }
     }
+}
+
+/// The executor of `train --workers N`: in this process for N = 0, otherwise a coordinator on a free loopback
+/// port with N local worker processes (always reaped by the returned finish closure).
+func makeLocalExecutor(
+    workers: Int, model: any Model, prepared: PreparedData, schedule: BatchSchedule?, training: TrainingArguments,
+    cluster: ClusterArguments, logger: Logger
+) throws -> (any Executor, () -> Void) {
+    if workers == 0 {
+        return (
+            try LocalExecutor(
+                model: model, blocks: prepared.blocks, threads: training.threads, seed: training.seed,
+                schedule: schedule), {}
+        )
+    }
+    let coordinator = try ClusterExecutor(
+        bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: prepared.blocks,
+        timing: cluster.timing, seed: training.seed, schedule: schedule, requiredSoftware: BuildIdentity.current,
+        logger: logger, interrupted: { Interrupt.requested })
+    let children = try LocalWorkers(
+        count: workers, endpoint: coordinator.endpoint, threads: training.threads,
+        extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
+    coordinator.failureCheck = { children.firstExit() }
+    do {
+        try coordinator.waitForWorkers()
+    } catch {
+        children.stop()
+        throw error
+    }
+    return (
+        coordinator,
+        {
+            try? coordinator.shutdown(reason: "training finished")
+            children.stop(waitingUpTo: 2)
+        }
+    )
 }
 
 func makeLogger(_ label: String) -> Logger {

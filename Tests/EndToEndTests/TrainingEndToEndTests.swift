@@ -308,6 +308,30 @@ struct TrainingEndToEndTests {
         #expect(dataLoss > 0.01, "no triplet was formed: data loss \(dataLoss)")
     }
 
+    @Test("shardtrain scale: the same rounds per worker count, identical parameters, a non-negative cost model")
+    func scalingExperiment() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let child = try ChildProcess(
+            [
+                "scale", "--data", Self.dataPath, "--standardize", "--optimizer", "gd", "--workers", "0,1,2",
+                "--rounds", "12", "--json",
+            ], directory: directory.url)
+        #expect(child.wait(timeout: 120) == 0, "\(child.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(child.stdout.utf8)) as? [String: Any])
+        #expect(report["identical_parameters"] as? Bool == true)
+        let runs = try #require(report["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["workers"] as? Int } == [0, 1, 2])
+        #expect(runs.allSatisfy { $0["rounds"] as? Int == 12 })
+        for run in runs {
+            let round = try #require(run["round_seconds"] as? Double)
+            let compute = try #require(run["compute_seconds"] as? Double)
+            #expect(round > 0 && compute > 0 && compute <= round * 1.5, "\(run)")
+        }
+        let model = try #require(report["model"] as? [String: Double])
+        #expect(model.values.allSatisfy { $0 >= 0 && $0.isFinite }, "\(model)")
+    }
+
     @Test("a malformed CSV is reported with file, line and column, and exit status 1")
     func badDataIsReported() throws {
         let directory = try TemporaryDirectory()
