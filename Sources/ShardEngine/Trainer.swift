@@ -143,8 +143,8 @@ public struct Trainer {
     {
         let start = ContinuousClock.now
         var loop = RoundLoop(
-            model: model, executor: executor, maxRounds: options.maxRounds, observer: observer,
-            checkpointEvery: options.checkpointEvery, shouldStop: shouldStop)
+            model: model, executor: executor, observer: observer, checkpointEvery: options.checkpointEvery,
+            shouldStop: shouldStop)
         var point = model.initialParameters()
         var outcome: (converged: Bool, reason: String)
         if options.optimizer.isStochastic {
@@ -257,7 +257,6 @@ public struct Trainer {
 struct RoundLoop {
     let model: any Model
     let executor: any Executor
-    let maxRounds: Int
     let observer: (any TrainingObserver)?
     let checkpointEvery: Int?
     let shouldStop: () -> Bool
@@ -265,12 +264,11 @@ struct RoundLoop {
     private var exact: [[Double]: Objective] = [:]
 
     init(
-        model: any Model, executor: any Executor, maxRounds: Int, observer: (any TrainingObserver)?,
-        checkpointEvery: Int?, shouldStop: @escaping () -> Bool
+        model: any Model, executor: any Executor, observer: (any TrainingObserver)?, checkpointEvery: Int?,
+        shouldStop: @escaping () -> Bool
     ) {
         self.model = model
         self.executor = executor
-        self.maxRounds = maxRounds
         self.observer = observer
         self.checkpointEvery = checkpointEvery
         self.shouldStop = shouldStop

@@ -258,24 +258,6 @@ func runTraining(
         throw ExitCode(1)
     }
     let wall = (ContinuousClock.now - start).seconds
-    let isClassifier = [.logistic, .svm, .softmax].contains(model.spec.kind)
-    var accuracy: Double?
-    if isClassifier {
-        do {
-            accuracy = try TrainingJob.accuracy(of: model, on: prepared.blocks, parameters: result.parameters)
-        } catch {
-            logger.warning("training accuracy could not be computed: \(error)")
-        }
-    }
-    let summary = RunSummary(
-        model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
-        dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
-        gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
-        trainAccuracy: accuracy, wallSeconds: wall, parametersSHA256: Digest.parametersSHA256(result.parameters),
-        parameters: result.parameters, optimizer: arguments.optimizerName.rawValue,
-        precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
-        features: prepared.dataset.featureCount, blockRows: arguments.blockRows, blocks: prepared.blocks.count,
-        dataFile: arguments.data)
     // Metrics on the training rows and, when held out, the test rows (computed here on the coordinator).
     let trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: prepared)
     var trainReport: EvaluationReport?
@@ -288,6 +270,17 @@ func runTraining(
     } catch {
         logger.warning("metrics could not be computed: \(error)")
     }
+    // Classifiers' training accuracy, from the same report (one pass over the rows).
+    let accuracy = trainReport?.classification?.accuracy
+    let summary = RunSummary(
+        model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
+        dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
+        gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
+        trainAccuracy: accuracy, wallSeconds: wall, parametersSHA256: Digest.parametersSHA256(result.parameters),
+        parameters: result.parameters, optimizer: arguments.optimizerName.rawValue,
+        precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
+        features: prepared.dataset.featureCount, blockRows: arguments.blockRows, blocks: prepared.blocks.count,
+        dataFile: arguments.data)
     var object: [String: Any] = [:]
     do {
         object = try TrainingJob.summaryObject(summary, train: trainReport, test: testReport)

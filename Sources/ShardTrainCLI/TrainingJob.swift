@@ -141,17 +141,6 @@ public enum TrainingJob {
             blockRows: configuration.blockRows)
     }
 
-    /// Fraction of training rows the model classifies correctly (computed on the coordinator).
-    public static func accuracy(of model: any Model, on blocks: [Block], parameters: [Double]) throws(ModelError) -> Double {
-        var correct = 0
-        var rows = 0
-        for block in blocks {
-            correct += try model.correctPredictions(block, parameters: parameters)
-            rows += block.rows
-        }
-        return rows == 0 ? 0 : Double(correct) / Double(rows)
-    }
-
     /// The trained model as it will be saved, ready for `evaluate` and `predict`.
     public static func trainedModel(_ model: any Model, parameters: [Double], data: PreparedData) -> LoadedModel {
         let file = ModelFile(
