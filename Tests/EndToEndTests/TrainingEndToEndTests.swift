@@ -143,6 +143,14 @@ struct TrainingEndToEndTests {
         #expect(coordinator.stderr.contains("silent for"), "\(coordinator.stderr)")
     }
 
+    /// The pids of the workers a coordinator's log says joined ("worker 0 (pid 123 on host) joined (…").
+    static func joinedWorkerPids(_ log: String) -> Set<Int32> {
+        Set(log.split(separator: "\n").compactMap { line -> Int32? in
+            guard line.contains("joined ("), let range = line.range(of: "(pid ") else { return nil }
+            return Int32(line[range.upperBound...].prefix { $0.isNumber })
+        })
+    }
+
     /// `train --workers 2` running gradient descent with a tiny step on the fraud data (long enough to
     /// interfere with), and the pids of its two worker processes read from the coordinator's log.
     static func startLocalLongRun(in directory: TemporaryDirectory) throws -> (ChildProcess, Set<Int32>) {
@@ -155,10 +163,7 @@ struct TrainingEndToEndTests {
             ], directory: directory.url)
         let running = train.waitForOutput(timeout: 60) { stdout, _ in stdout.contains("\"event\":\"round\"") }
         try #require(running, "training did not start: \(train.stderr)")
-        let pids = Set(train.stderr.split(separator: "\n").compactMap { line -> Int32? in
-            guard line.contains("joined ("), let range = line.range(of: "(pid ") else { return nil }
-            return Int32(line[range.upperBound...].prefix { $0.isNumber })
-        })
+        let pids = Self.joinedWorkerPids(train.stderr)
         try #require(pids.count == 2, "expected two worker pids in: \(train.stderr)")
         return (train, pids)
     }
@@ -236,10 +241,7 @@ struct TrainingEndToEndTests {
         let summary = try Self.summary(at: summaryPath)
         #expect(summary["workers"] as? Int == 3)
         #expect(summary["converged"] as? Bool == true)
-        let pids = Set(child.stderr.split(separator: "\n").compactMap { line -> Int32? in
-            guard line.contains("joined ("), let range = line.range(of: "(pid ") else { return nil }
-            return Int32(line[range.upperBound...].prefix { $0.isNumber })
-        })
+        let pids = Self.joinedWorkerPids(child.stderr)
         #expect(pids.count == 3, "\(child.stderr)")
         for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) outlived the script") }
     }
