@@ -56,8 +56,9 @@ public struct Standardization: Sendable, Equatable, Codable {
         standardDeviations.indices.filter { standardDeviations[$0] == 0 }
     }
 
-    /// Fits means and population standard deviations on every row of `dataset`.
-    public static func fit(to dataset: Dataset) -> Standardization {
+    /// Fits means and population standard deviations on every row of `dataset`. Throws, naming the column,
+    /// when a column's values are too large for its mean or variance to be finite in float64.
+    public static func fit(to dataset: Dataset) throws(DataError) -> Standardization {
         let rows = dataset.rowCount, columns = dataset.featureCount
         let count = Double(rows)
         var sums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
@@ -74,10 +75,17 @@ public struct Standardization: Sendable, Equatable, Codable {
                 squareSums[feature].add(deviation * deviation)
             }
         }
-        let deviations = (0..<columns).map { feature in
+        var deviations: [Double] = []
+        for feature in 0..<columns {
             let shift = deviationSums[feature].value
             let variance = (squareSums[feature].value - shift * shift / count) / count
-            return variance > 0 ? variance.squareRoot() : 0
+            guard means[feature].isFinite, variance.isFinite else {
+                throw .invalidStandardization(
+                    detail: "\(dataset.sourcePath): column \(dataset.featureColumnNumbers[feature]) "
+                        + "(\"\(dataset.featureNames[feature])\") is too large to standardise "
+                        + "(mean \(means[feature]), variance \(variance))")
+            }
+            deviations.append(variance > 0 ? variance.squareRoot() : 0)
         }
         return Standardization(checkedMeans: means, standardDeviations: deviations)
     }

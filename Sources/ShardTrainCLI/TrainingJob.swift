@@ -123,13 +123,7 @@ public enum TrainingJob {
         }
         var standardization: Standardization?
         if configuration.standardize {
-            let fitted = Standardization.fit(to: train)
-            for (column, (mean, deviation)) in zip(fitted.means, fitted.standardDeviations).enumerated()
-            where !mean.isFinite || !deviation.isFinite {
-                throw .invalidStandardization(
-                    detail: "\(train.sourcePath): column \(train.featureColumnNumbers[column]) "
-                        + "(\"\(train.featureNames[column])\") is too large to standardise (mean \(mean), std \(deviation))")
-            }
+            let fitted = try Standardization.fit(to: train)
             train = try fitted.apply(to: train)
             test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted

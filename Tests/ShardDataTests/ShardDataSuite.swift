@@ -38,6 +38,17 @@ struct ShardDataSuite {
         #expect((try? RowIndices.parse(text: "0, 1\n2,", source: "r.txt")) == [0, 1, 2])
     }
 
+    @Test("standardising a column whose mean or variance overflows float64 is an error naming it")
+    func standardizationOverflow() throws {
+        let dataset = try CSVReader.parse(text: "a,b,label\n1.6e308,1,0\n1.7e308,2,1\n", source: "big.csv")
+        #expect(throws: DataError.self) { try Standardization.fit(to: dataset) }
+        do {
+            _ = try Standardization.fit(to: dataset)
+        } catch {
+            #expect(error.description.contains("big.csv: column 1 (\"a\")"), "\(error)")
+        }
+    }
+
     @Test("blank lines at the end of a file are ignored (editors leave them); in the middle they are errors")
     func trailingBlankLines() throws {
         let dataset = try CSVReader.parse(text: "a,b,label\n1,2,3\n\n\r\n", source: "t.csv")
@@ -254,14 +265,14 @@ struct ShardDataSuite {
 
         let train = try CSVReader.read(path: dataPath("breast_cancer.csv")).selectingRows(trainRows)
         #expect(train.rowCount == 455)
-        let standardization = Standardization.fit(to: train)
+        let standardization = try Standardization.fit(to: train)
         let tolerance = Tolerance(rtol: 1e-12, atol: 0)
         #expect(tolerance.mismatches(standardization.means, expectedMeans).isEmpty)
         #expect(tolerance.mismatches(standardization.standardDeviations, expectedStds).isEmpty)
 
         // The transformed training features have mean ≈ 0 and population std ≈ 1 per column.
         let scaled = try standardization.apply(to: train)
-        let refit = Standardization.fit(to: scaled)
+        let refit = try Standardization.fit(to: scaled)
         #expect(refit.means.allSatisfy { abs($0) < 1e-13 })
         #expect(refit.standardDeviations.allSatisfy { abs($0 - 1) < 1e-13 })
         #expect(scaled.labels == train.labels)
@@ -272,7 +283,7 @@ struct ShardDataSuite {
         let dataset = try Dataset(
             sourcePath: "m", featureNames: ["a", "b"], labelName: "y", features: [1, 5, 3, 5, 5, 5],
             labels: [0, 1, 0])
-        let standardization = Standardization.fit(to: dataset)
+        let standardization = try Standardization.fit(to: dataset)
         #expect(standardization.means == [3, 5])
         #expect(standardization.standardDeviations[1] == 0)
         #expect(standardization.zeroStandardDeviationFeatures == [1])
@@ -289,7 +300,7 @@ struct ShardDataSuite {
         let values: [Double] = [4, 7, 13, 16].map { 1e9 + $0 }
         let dataset = try Dataset(
             sourcePath: "m", featureNames: ["x"], labelName: "y", features: values, labels: [0, 0, 1, 1])
-        let standardization = Standardization.fit(to: dataset)
+        let standardization = try Standardization.fit(to: dataset)
         #expect(standardization.means == [1e9 + 10])
         #expect(abs(standardization.standardDeviations[0] - 22.5.squareRoot()) < 1e-12)
     }
