@@ -518,13 +518,11 @@ extension LoadedModel {
                 throw .data(error)
             }
         case .classIndex:
-            let classCount = file.spec.classCount ?? 0
-            for (row, label) in dataset.labels.enumerated() {
-                guard label >= 0, label < Double(classCount), label.rounded(.towardZero) == label else {
-                    throw .invalidLabel(
-                        path: dataset.sourcePath, line: dataset.lineNumbers[row], value: label,
-                        requirement: "\(kind.rawValue) models need class indices 0...\(classCount - 1)")
-                }
+            // The same check as for training: integers 0…K−1, K from the model's spec.
+            do {
+                _ = try dataset.classCount(declared: file.spec.classCount ?? 0)
+            } catch {
+                throw .data(error)
             }
             return dataset
         case .real, .ignored:
