@@ -35,7 +35,7 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 
 let swiftTargets: [Target] = [
-    .target(name: "ShardNumerics", dependencies: ["CShardKernels"]),
+    .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem"]),
     .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
     .target(name: "ShardData", dependencies: ["ShardNumerics"]),
     .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),

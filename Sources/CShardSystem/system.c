@@ -1,5 +1,8 @@
+#define _GNU_SOURCE
 #include "CShardSystem.h"
 #include <errno.h>
+#include <sched.h>
+#include <unistd.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
@@ -23,4 +26,17 @@ const char *shardtrain_libc_version(void) {
 #else
     return "unknown";
 #endif
+}
+
+int shardtrain_available_cpus(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int count = CPU_COUNT(&set);
+        if (count >= 1) return count;
+    }
+#endif
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online >= 1 ? (int)online : 1;
 }

@@ -98,8 +98,7 @@ public final class WorkerShell {
         var lastHeard = Self.now()
         var lastSent = Self.now()
         var rounds = 0
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let threads = options.threads > 0 ? options.threads : cores
+        let threads = ThreadCount.resolve(options.threads)
 
         /// Sends without ever blocking. The DEALER queues up to its high-water mark (1000 messages) while
         /// the coordinator is unreachable; once that is full a blocking send would wait for ever and the
@@ -125,7 +124,7 @@ public final class WorkerShell {
 
         try send(
             .hello(
-                pid: UInt32(getpid()), cores: UInt16(clamping: cores), hostname: ProcessInfo.processInfo.hostName,
+                pid: UInt32(getpid()), cores: UInt16(clamping: ThreadCount.availableCores), hostname: ProcessInfo.processInfo.hostName,
                 software: options.software))
         logger.info("connecting to \(options.endpoint)")
 

@@ -25,7 +25,7 @@ public final class BlockComputer {
     public let blocks: [Block]
     /// The nodes that exactly tile `blocks`.
     public let nodes: [TreeNode]
-    /// Threads used for the blocks (1 = run on the caller's thread).
+    /// Threads used for the blocks (1 = run on the caller's thread; 0 at `init` = every available core).
     public let threads: Int
     private let buffer: BlockSumsBuffer
 
@@ -41,7 +41,7 @@ public final class BlockComputer {
         self.tree = ReductionTree(blockCount: blockCount)
         self.blocks = blocks
         self.nodes = tree.coveringNodes(of: first.id..<(first.id + blocks.count))
-        self.threads = max(1, threads)
+        self.threads = ThreadCount.resolve(threads)
         do {
             self.buffer = try BlockSumsBuffer(count: blocks.count, width: model.sumsWidth)
         } catch {

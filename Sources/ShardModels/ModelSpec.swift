@@ -13,6 +13,15 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     /// Variational auto-encoder.
     case vae
 
+    /// Whether a block's loss depends on the round's random numbers (triplet mining, VAE noise), so that the
+    /// same parameters give another data loss in another round.
+    public var lossDrawsRandomNumbers: Bool {
+        switch self {
+        case .logistic, .svm, .quantile, .softmax: false
+        case .triplet, .vae: true
+        }
+    }
+
     /// What the label column means for this model.
     public var labelKind: LabelKind {
         switch self {

@@ -44,3 +44,49 @@ public enum ParallelBlocksError: Error, Sendable, Equatable, CustomStringConvert
         }
     }
 }
+
+extension ParallelBlocks {
+    /// `[body(0), body(1), …, body(count − 1)]`, the calls spread over `threads` threads as in `run` (0 = every
+    /// available core). Each call's result lands in its own slot, so the array does not depend on `threads`;
+    /// when calls throw, the error of the lowest failing index is thrown.
+    public static func map<T: Sendable, E: Error>(
+        count: Int, threads: Int, _ body: @Sendable (_ index: Int) throws(E) -> T
+    ) throws(E) -> [T] {
+        let slots = ResultSlots<T, E>(count: max(0, count))
+        do {
+            try run(count: max(0, count), threads: ThreadCount.resolve(threads)) { index in
+                slots.store(Result { () throws(E) -> T in try body(index) }, at: index)
+            }
+        } catch {
+            preconditionFailure("ParallelBlocks.map: \(error)")  // count ≥ 0 and threads ≥ 1 by construction
+        }
+        return try slots.collect()
+    }
+}
+
+/// One result slot per index; slot i is written by the call for index i only, then read after all calls end.
+private final class ResultSlots<T: Sendable, E: Error>: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<Result<T, E>?>
+
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil)
+    }
+
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+
+    func store(_ result: Result<T, E>, at index: Int) { storage[index] = result }
+
+    func collect() throws(E) -> [T] {
+        var values: [T] = []
+        values.reserveCapacity(storage.count)
+        for slot in storage {
+            guard let slot else { preconditionFailure("ParallelBlocks.map: a slot was not filled") }
+            values.append(try slot.get())
+        }
+        return values
+    }
+}

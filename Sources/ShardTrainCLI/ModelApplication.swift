@@ -60,6 +60,8 @@ public struct LoadedModel: Sendable {
     /// block ids — and the triplets and noise the triplet and VAE losses draw per block — match training.
     public var blockRows = 128
     public var precision: Precision = .float64
+    /// Threads that compute outputs and metrics passes (0 = every available core; results do not depend on it).
+    public var threads = 0
 
     public var kind: ModelKind { file.spec.kind }
 
@@ -203,42 +205,46 @@ extension LoadedModel {
     ///     softmax         the logits s_k                            width K
     ///     triplet         the embedding e(x)                        width E
     ///     vae             recon_i and kl_i with the noise of `seed` (round 1, blocks of 128 rows)   width 2
-    public func rawOutputs(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> (values: [Double], width: Int) {
+    ///
+    /// Blocks are computed on every core (`threads`), their outputs concatenated in block order. `blocks`, when
+    /// given, must be the input's rows already cut with this model's `blockRows` and `precision` (the training
+    /// run passes its own blocks instead of cutting a second copy).
+    public func rawOutputs(_ input: ModelInput, seed: UInt64 = 0, blocks given: [Block]? = nil)
+        throws(ApplicationError) -> (values: [Double], width: Int)
+    {
+        let blocks: [Block]
+        if let given { blocks = given } else { blocks = try self.blocks(of: input.dataset) }
         let parameters = file.parameters
-        var values: [Double] = []
-        values.reserveCapacity(input.rowCount)
-        var width = 1
+        let model = self.model
+        let kind = self.kind
+        let perBlock: [(values: [Double], width: Int)]
         do {
-            for block in try blocks(of: input.dataset) {
+            perBlock = try ParallelBlocks.map(count: blocks.count, threads: threads) {
+                (index) throws(ModelError) -> (values: [Double], width: Int) in
+                let block = blocks[index]
                 switch model {
-                case let logistic as LogisticRegression: values += try logistic.predict(block, parameters: parameters)
-                case let svm as LinearSVM: values += try svm.predict(block, parameters: parameters)
+                case let logistic as LogisticRegression: return (try logistic.predict(block, parameters: parameters), 1)
+                case let svm as LinearSVM: return (try svm.predict(block, parameters: parameters), 1)
                 case let quantile as QuantileRegression:
-                    width = quantile.levelCount
-                    values += try quantile.predict(block, parameters: parameters)
+                    return (try quantile.predict(block, parameters: parameters), quantile.levelCount)
                 case let softmax as SoftmaxRegression:
-                    width = softmax.classCount
-                    values += try softmax.predict(block, parameters: parameters)
+                    return (try softmax.predict(block, parameters: parameters), softmax.classCount)
                 case let triplet as TripletEmbedding:
-                    width = triplet.embeddingDimension
-                    values += try triplet.embeddings(of: block, parameters: parameters)
+                    return (try triplet.embeddings(of: block, parameters: parameters), triplet.embeddingDimension)
                 case let vae as VariationalAutoencoder:
-                    width = 2
-                    for parts in try vae.elboParts(block, parameters: parameters, context: RoundContext(seed: seed, round: 1)) {
-                        values += [parts.reconstruction, parts.kl]
-                    }
+                    let parts = try vae.elboParts(block, parameters: parameters, context: RoundContext(seed: seed, round: 1))
+                    return (parts.flatMap { [$0.reconstruction, $0.kl] }, 2)
                 default:
                     throw ModelError.invalidSpec("no outputs are defined for \(kind.rawValue) models")
                 }
             }
-        } catch let error as ModelError {
-            throw .model(error)
-        } catch let error as ApplicationError {
-            throw error
         } catch {
-            throw .invalidArgument("\(error)")
+            throw .model(error)
         }
-        return (values, width)
+        var values: [Double] = []
+        values.reserveCapacity(perBlock.reduce(0) { $0 + $1.values.count })
+        for outputs in perBlock { values += outputs.values }
+        return (values, perBlock.first?.width ?? 1)
     }
 
     /// Throws, naming the file line, for the first row whose outputs are not finite (e.g. features so large
@@ -445,13 +451,21 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
 extension LoadedModel {
     /// Metrics of the model on labelled rows (see `EvaluationReport`); `seed` keys the VAE noise, the triplet
     /// mining of the data loss and the verification pair sample.
-    public func evaluate(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> EvaluationReport {
+    ///
+    /// `blocks`: the input's rows already cut with this model's block size and precision, labels as the model
+    /// wants them (a training run's own blocks). `knownDataLoss`: the data loss at these parameters over these
+    /// rows when the caller has it already (a training run's final objective), so no pass computes it again.
+    public func evaluate(
+        _ input: ModelInput, seed: UInt64 = 0, blocks: [Block]? = nil, knownDataLoss: Double? = nil
+    ) throws(ApplicationError) -> EvaluationReport {
         let labelled = try trainingLabels(input)
-        let (values, width) = try rawOutputs(input, seed: seed)
+        let (values, width) = try rawOutputs(input, seed: seed, blocks: blocks)
         try checkFinite(values, width: width, input: input)
         let rowCount = input.rowCount
+        let loss: Double
+        if let knownDataLoss { loss = knownDataLoss } else { loss = try dataLoss(labelled, seed: seed, blocks: blocks) }
         var report = EvaluationReport(
-            model: kind.rawValue, rows: rowCount, dataLoss: try dataLoss(labelled, seed: seed), classification: nil,
+            model: kind.rawValue, rows: rowCount, dataLoss: loss, classification: nil,
             ranking: nil, quantile: nil, embedding: nil, vae: nil)
         do {
             switch kind {
@@ -531,23 +545,30 @@ extension LoadedModel {
     }
 
     /// `(1/N) Σ_blocks blockSums[0]`: the data loss of the objective at the stored parameters (exact losses,
-    /// no smoothing), blocks added in id order.
-    func dataLoss(_ dataset: Dataset, seed: UInt64) throws(ApplicationError) -> Double {
-        var total = 0.0
-        var sums = [Double](repeating: 0, count: model.sumsWidth)
+    /// no smoothing, the noise and mining of round 1 of `seed`); blocks computed on every core, their sums added
+    /// in block-id order. `blocks` as in `evaluate`.
+    func dataLoss(_ dataset: Dataset, seed: UInt64, blocks given: [Block]? = nil) throws(ApplicationError) -> Double {
+        let blocks: [Block]
+        if let given { blocks = given } else { blocks = try self.blocks(of: dataset) }
+        let parameters = file.parameters
+        let model = self.model
         let context = RoundContext(seed: seed, round: 1)
-        for block in try blocks(of: dataset) {
-            do {
-                try file.parameters.withUnsafeBufferPointer { (parameters) throws(ModelError) in
+        let losses: [Double]
+        do {
+            losses = try ParallelBlocks.map(count: blocks.count, threads: threads) { (index) throws(ModelError) -> Double in
+                var sums = [Double](repeating: 0, count: model.sumsWidth)
+                try parameters.withUnsafeBufferPointer { (parameters) throws(ModelError) in
                     try sums.withUnsafeMutableBufferPointer { (output) throws(ModelError) in
-                        try model.blockSums(block, parameters: parameters, context: context, into: output)
+                        try model.blockSums(blocks[index], parameters: parameters, context: context, into: output)
                     }
                 }
-            } catch {
-                throw .model(error)
+                return sums[0]
             }
-            total += sums[0]
+        } catch {
+            throw .model(error)
         }
+        var total = 0.0
+        for loss in losses { total += loss }
         return total / Double(dataset.rowCount)
     }
 }

@@ -80,7 +80,11 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Rows per block (the unit of work and of the reduction tree).")
     public var blockRows = 128
 
-    @Option(help: "Threads per process for the blocks (0 = one per core).")
+    @Option(
+        help: """
+            Threads per process for the blocks: 0 (default) = one per core this process may use; with \
+            --workers N local workers each get an equal share (cores ÷ N, at least 1). Results do not depend on it.
+            """)
     public var threads = 0
 
     @Option(

@@ -6,6 +6,7 @@ import ShardCluster
 import ShardData
 import ShardEngine
 import ShardModels
+import ShardNumerics
 
 /// `shardtrain train`: coordinator plus N local worker processes (N = 0: single process, no sockets).
 public struct TrainCommand: ParsableCommand {
@@ -107,7 +108,7 @@ public struct WorkerCommand: ParsableCommand {
     @Option(help: "Coordinator endpoint, e.g. tcp://127.0.0.1:5555.")
     public var connect: String
 
-    @Option(help: "Threads for the blocks (0 = one per core).")
+    @Option(help: "Threads for the blocks (0 = one per core this process may use).")
     public var threads = 0
 
     @Option(help: "Seconds to wait for the coordinator's WELCOME.")
@@ -163,7 +164,7 @@ func makeLocalExecutor(
         timing: cluster.timing, seed: training.seed, schedule: schedule, requiredSoftware: BuildIdentity.current,
         logger: logger, interrupted: { Interrupt.requested })
     let children = try LocalWorkers(
-        count: workers, endpoint: coordinator.endpoint, threads: training.threads,
+        count: workers, endpoint: coordinator.endpoint, threads: ThreadCount.share(training.threads, among: workers),
         extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
     coordinator.failureCheck = { children.firstExit() }
     do {
@@ -263,7 +264,11 @@ func runTraining(
     var trainReport: EvaluationReport?
     var testReport: EvaluationReport?
     do {
-        trainReport = try trained.evaluate(ModelInput(dataset: prepared.dataset, hasLabels: true), seed: arguments.seed)
+        // The run's own blocks, and its final data loss where no random numbers enter the loss (the training
+        // report of a triplet or VAE model draws the round-1 mining and noise, as `evaluate` does later).
+        trainReport = try trained.evaluate(
+            ModelInput(dataset: prepared.dataset, hasLabels: true), seed: arguments.seed, blocks: prepared.blocks,
+            knownDataLoss: model.spec.kind.lossDrawsRandomNumbers ? nil : result.objective.dataLoss)
         if let test = prepared.test {
             testReport = try trained.evaluate(ModelInput(dataset: test, hasLabels: true), seed: arguments.seed)
         }

@@ -53,6 +53,9 @@ struct TrainingEndToEndTests {
             #expect(summary["converged"] as? Bool == true, "workers \(workers): \(summary["stop_reason"] ?? "")")
             #expect(summary["workers"] as? Int == workers)
             #expect(summary["rows"] as? Int == problem.trainRows.count)
+            // The training report reuses the final round's data loss (tree order) instead of a second pass.
+            let trainMetrics = try #require(summary["train_metrics"] as? [String: Any])
+            #expect(trainMetrics["data_loss"] as? Double == summary["data_loss"] as? Double)
             let accuracy = try #require(summary["train_accuracy"] as? Double)
             #expect(accuracy > 0.97)
             hashes.append(try #require(summary["parameters_sha256"] as? String))

@@ -10,4 +10,9 @@ int shardtrain_set_parent_death_signal(int signal);
 /// worker's build identity: libm's exp/log/cos are part of the arithmetic.
 const char *shardtrain_libc_version(void);
 
+/// The number of CPUs this process may run on (`sched_getaffinity` + `CPU_COUNT`, which respects
+/// `taskset` and container cpusets; `CPU_COUNT` is a macro, so Swift cannot call it), or the online CPU count
+/// where affinity cannot be asked. Always at least 1.
+int shardtrain_available_cpus(void);
+
 #endif
