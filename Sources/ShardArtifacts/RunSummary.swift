@@ -13,7 +13,12 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var converged: Bool
     public var stopReason: String
     public var trainAccuracy: Double?
+    /// Seconds from the start of the executor (local workers started, blocks shipped) to the final parameters.
     public var wallSeconds: Double
+    /// Seconds spent reading and preparing the data before training (nil when not measured).
+    public var loadSeconds: Double?
+    /// Seconds spent on the closing training and held-out metrics (nil when not measured).
+    public var metricsSeconds: Double?
     /// SHA-256 of the little-endian float64 bytes of the flat parameter vector `[w…, b]`.
     public var parametersSHA256: String
     public var parameters: [Double]
@@ -63,6 +68,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
         case stopReason = "stop_reason"
         case trainAccuracy = "train_accuracy"
         case wallSeconds = "wall_seconds"
+        case loadSeconds = "load_seconds"
+        case metricsSeconds = "metrics_seconds"
         case parametersSHA256 = "parameters_sha256"
         case blockRows = "block_rows"
         case dataFile = "data_file"

@@ -197,6 +197,7 @@ func runTraining(
     let prepared: PreparedData
     let model: any Model
     let options: TrainingOptions
+    let loadStart = ContinuousClock.now
     do {
         prepared = try TrainingJob.prepare(arguments.dataConfiguration, for: arguments.model, classCount: arguments.classes)
         if let classCount = prepared.classCount, arguments.classes == nil {
@@ -213,6 +214,7 @@ func runTraining(
         logger.error("\(error)")
         throw ExitCode(1)
     }
+    let loadSeconds = (ContinuousClock.now - loadStart).seconds
     let progress = ProgressPrinter(format: arguments.logFormat)
     var publisher: ProgressPublisher?
     if let endpoint = arguments.progressEndpoint {
@@ -261,6 +263,7 @@ func runTraining(
     let wall = (ContinuousClock.now - start).seconds
     // Metrics on the training rows and, when held out, the test rows (computed here on the coordinator).
     let trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: prepared)
+    let metricsStart = ContinuousClock.now
     var trainReport: EvaluationReport?
     var testReport: EvaluationReport?
     do {
@@ -275,9 +278,10 @@ func runTraining(
     } catch {
         logger.warning("metrics could not be computed: \(error)")
     }
+    let metricsSeconds = (ContinuousClock.now - metricsStart).seconds
     // Classifiers' training accuracy, from the same report (one pass over the rows).
     let accuracy = trainReport?.classification?.accuracy
-    let summary = RunSummary(
+    var summary = RunSummary(
         model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
         dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
         gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
@@ -286,6 +290,8 @@ func runTraining(
         precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
         features: prepared.dataset.featureCount, blockRows: arguments.blockRows, blocks: prepared.blocks.count,
         dataFile: arguments.data)
+    summary.loadSeconds = loadSeconds
+    summary.metricsSeconds = metricsSeconds
     var object: [String: Any] = [:]
     do {
         object = try TrainingJob.summaryObject(summary, train: trainReport, test: testReport)
@@ -309,7 +315,8 @@ func runTraining(
             \(workers == 0 ? "single process" : "\(workers) workers")
               rounds \(summary.rounds), objective \(format12(summary.objective)) \
             (data loss \(format12(summary.dataLoss)) + l2 \(format12(summary.l2Term))), |g| \(scientific(summary.gradientNorm))
-              train accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "n/a"), wall \(String(format: "%.3f", wall)) s
+              train accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "n/a"); seconds: data \(String(format: "%.3f", loadSeconds)), \
+            training \(String(format: "%.3f", wall)), metrics \(String(format: "%.3f", metricsSeconds))
               parameters sha256 \(summary.parametersSHA256)
             """)
         if let report = testReport ?? trainReport {
