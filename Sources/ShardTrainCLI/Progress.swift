@@ -44,7 +44,7 @@ public enum ProgressJSON {
 }
 
 /// Prints a `RoundReport` per round: live line on a terminal (at most 20 updates a second), a plain line
-/// otherwise, or a JSON line.
+/// otherwise, or a JSON line. Everything goes through `OutputQueue.standardOutput`, never blocking the caller.
 public final class ProgressPrinter: TrainingObserver {
     private let format: LogFormat
     private let live: Bool
@@ -64,7 +64,7 @@ public final class ProgressPrinter: TrainingObserver {
         case .text:
             let line = Self.text(report)
             guard live else {
-                print(line)
+                OutputQueue.standardOutput.write(line + "\n")
                 return
             }
             pendingLiveLine = line
@@ -88,7 +88,7 @@ public final class ProgressPrinter: TrainingObserver {
 
     private func flushLiveLine() {
         guard let line = pendingLiveLine else { return }
-        FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + line).utf8))
+        OutputQueue.standardOutput.write("\r\u{1B}[2K" + line)
         pendingLiveLine = nil
         liveLineOpen = true
     }
@@ -97,7 +97,7 @@ public final class ProgressPrinter: TrainingObserver {
     public func finishLiveLine() {
         flushLiveLine()
         if liveLineOpen {
-            print("")
+            OutputQueue.standardOutput.write("\n")
             liveLineOpen = false
         }
     }
@@ -112,14 +112,15 @@ public final class ProgressPrinter: TrainingObserver {
             let metrics = object["metrics"] as? [String: Any]
             let loss = (metrics?["data_loss"] as? Double).map { String(format: "%.6g", $0) } ?? "?"
             finishLiveLine()
-            print("eval at round \(round) on \(object["split"] as? String ?? "?") rows: data loss \(loss)")
+            OutputQueue.standardOutput.write(
+                "eval at round \(round) on \(object["split"] as? String ?? "?") rows: data loss \(loss)\n")
         }
     }
 
     /// Writes one JSON object as a line on standard output.
     public func emitJSON(_ object: [String: Any]) {
         guard let data = ProgressJSON.line(object) else { return }
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        OutputQueue.standardOutput.write(data + Data("\n".utf8))
     }
 }
 

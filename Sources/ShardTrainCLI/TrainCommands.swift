@@ -194,6 +194,8 @@ func runTraining(
     _ arguments: TrainingArguments, workers: Int, logger: Logger,
     makeExecutor: (any Model, PreparedData, BatchSchedule?) throws -> (any Executor, () -> Void)
 ) throws {
+    // Progress is written off this thread while training; everything is out before the process exits.
+    defer { OutputQueue.standardOutput.drain() }
     let prepared: PreparedData
     let model: any Model
     let options: TrainingOptions
@@ -308,7 +310,7 @@ func runTraining(
     case .json:
         progress.emitJSON(object)
     case .text:
-        print(
+        OutputQueue.standardOutput.write(
             """
             \(summary.converged ? "converged" : "stopped"): \(summary.stopReason)
               model \(summary.model), \(summary.rows) rows × \(summary.features) features, \(summary.blocks) blocks, \
@@ -318,9 +320,11 @@ func runTraining(
               train accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "n/a"); seconds: data \(String(format: "%.3f", loadSeconds)), \
             training \(String(format: "%.3f", wall)), metrics \(String(format: "%.3f", metricsSeconds))
               parameters sha256 \(summary.parametersSHA256)
+
             """)
         if let report = testReport ?? trainReport {
-            print("\n\(testReport == nil ? "training" : "held-out") rows:\n" + report.renderText())
+            OutputQueue.standardOutput.write(
+                "\n\(testReport == nil ? "training" : "held-out") rows:\n" + report.renderText())
         }
     }
 }

@@ -197,6 +197,33 @@ struct TrainingEndToEndTests {
         for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
     }
 
+    @Test("a stdout reader that pauses longer than the worker timeout does not kill the run")
+    func pausedReaderDoesNotStopHeartbeats() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // ~1,000 rounds of JSON lines (≈ 250 KB) fill a 64 KiB pipe within the first few hundred rounds.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ShardTrainBinary.path)
+        process.arguments = [
+            "train", "--data", Self.dataPath, "--standardize", "--model", "svm", "--workers", "2", "--log-format", "json",
+            "--heartbeat-interval", "0.05", "--worker-timeout", "0.5",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.write("", to: "stderr.txt")))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Nobody reads for 3 s: six worker timeouts.
+        Thread.sleep(forTimeInterval: 3)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: directory.path("stderr.txt"), encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "stderr: \(stderr.suffix(800))")
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count > 500, "only \(lines.count) lines")
+        #expect(lines.last?.contains("\"event\":\"summary\"") == true)
+    }
+
     @Test("shardtrain watch follows the progress a run publishes and ends with its summary")
     func watchFollowsProgress() throws {
         let directory = try TemporaryDirectory()
