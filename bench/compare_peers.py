@@ -14,12 +14,20 @@ logistic   1M x 20 dense CSV, labels 0/1 drawn from a known linear model, l2 = 1
            ShardTrain minimises  F(w, b) = (1/n) sum_i BCE(y_i, x_i.w + b) + (l2/2) |w|^2  (b unpenalised);
            scikit-learn's LogisticRegression minimises  C sum_i BCE + (1/2)|w|^2 = C n F  when C = 1/(l2 n),
            intercept unpenalised with lbfgs. Both final objectives are recomputed here with NumPy from each
-           one's coefficients on the exact generated values.
+           one's coefficients on the exact generated values. ShardTrain: `train` from the CSV with --workers 0
+           and 2 (and from .npy with --labels when the build has it), timed from process start to exit, peak
+           RSS by wait4; scikit-learn: pandas.read_csv + fit (the faster of default threads and one thread);
+           pandas' pyarrow engine and np.load; one NumPy read pass (X.sum()) as the memory-speed yardstick.
 vae        784-256-32 Bernoulli VAE (BCE from logits + Gaussian KL), hidden ReLU layer in encoder and
-           decoder, Adam, batch 128, float32 in JAX (jit) and PyTorch; ShardTrain's `train --model vae`.
+           decoder, Adam, batch 128, float32 in JAX (jit, all cores) and PyTorch (2 threads and 1).
 triplet    tanh(x.W), 512 -> 128, batch 1024, one random triplet per anchor row inside the batch (positive: a
            random classmate, negative: a random row of another class, as ShardTrain's tripletRandom),
-           squared-distance triplet loss, Adam: PyTorch (2 threads), NumPy by hand, ShardTrain.
+           squared-distance triplet loss, Adam: PyTorch (2 threads and 1; the ratio is to the faster), NumPy
+           by hand.
+Both dense workloads use l2 = 1e-4 on the weight matrices and learning rate 1e-3 everywhere. ShardTrain runs
+`train --model vae|triplet --block-rows BATCH --batch-blocks 1` twice (two round counts), in float64 and
+float32 storage: samples/s end to end (steps x batch / wall_seconds, set-up and the closing full-batch
+evaluation included) and marginal (the extra steps over the extra seconds).
 """
 
 from __future__ import annotations
@@ -847,12 +855,12 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> int:
     arguments = parse_arguments()
-    ensure_venv_and_reexec()
     binary = arguments.shardtrain if arguments.shardtrain.is_absolute() else REPO_ROOT / arguments.shardtrain
     if not binary.exists():
         print(f"error: {binary} not found (build with `swift build -c release --product shardtrain` or pass "
               "--shardtrain PATH)", file=sys.stderr)
         return 1
+    ensure_venv_and_reexec()
     sizes = Sizes.quick() if arguments.quick else Sizes.full()
     selected = arguments.only or list(WORKLOADS)
     info = machine_info()
