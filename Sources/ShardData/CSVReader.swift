@@ -8,8 +8,9 @@
 /// columns   c = 1...C (1-based, as in messages)
 /// label     the column named `labelColumn`, or column C when nil
 /// features  every other column, in file order  (featureCount = C − 1 ≥ 1)
-/// values    Double(field) exactly (shortest round-trip decimals read back bit for bit);
-///           NaN, ±inf and out-of-range values are rejected
+/// values    decimals, correctly rounded (`DecimalField`: the value Swift's Double(field) gives, bit for bit);
+///           NaN, ±inf and values beyond the finite range are rejected; hexadecimal and NUL bytes are refused;
+///           magnitudes below the smallest subnormal read as ±0
 /// ```
 ///
 /// The reader is hand-written over the raw bytes: one pass to find lines, fields parsed in place.
@@ -103,14 +104,8 @@ public enum CSVReader {
                 var fieldEnd = fieldStart
                 while fieldEnd < lineRange.upperBound, buffer[fieldEnd] != comma { fieldEnd += 1 }
                 let field = UnsafeBufferPointer(rebasing: buffer[fieldStart..<fieldEnd])
-                let text = String(decoding: field, as: UTF8.self)
-                guard let value = Double(text) else {
-                    throw .notANumber(
-                        path: source, line: lineNumber, column: column + 1, columnName: names[column], text: text)
-                }
-                guard value.isFinite else {
-                    throw .nonFiniteValue(
-                        path: source, line: lineNumber, column: column + 1, columnName: names[column], text: text)
+                guard case .number(let value) = DecimalField.parse(field) else {
+                    throw fieldError(field, path: source, line: lineNumber, column: column, names: names)
                 }
                 if featureSlot[column] < 0 { labels.append(value) } else { features.append(value) }
                 fieldStart = fieldEnd + 1
@@ -124,6 +119,28 @@ public enum CSVReader {
             labelName: names[labelIndex], features: features, labels: labels, lineNumbers: lineNumbers,
             featureColumnNumbers: (0..<columnCount).filter { $0 != labelIndex }.map { $0 + 1 },
             labelColumnNumber: labelIndex + 1)
+    }
+
+    /// The error for a field that is not a finite number (`column` 0-based).
+    static func fieldError(
+        _ field: UnsafeBufferPointer<UInt8>, path: String, line: Int, column: Int, names: [String]
+    ) -> DataError {
+        let text = String(decoding: field, as: UTF8.self)
+        let name = names[column]
+        switch DecimalField.parse(field) {
+        case .nonFinite:
+            return .nonFiniteValue(path: path, line: line, column: column + 1, columnName: name, text: text)
+        case .hexadecimal:
+            return .unsupportedNumber(
+                path: path, line: line, column: column + 1, columnName: name, text: text,
+                reason: "hexadecimal numbers are not accepted; write decimals")
+        case .nulByte:
+            return .unsupportedNumber(
+                path: path, line: line, column: column + 1, columnName: name,
+                text: text.replacingNULs, reason: "the field holds a NUL byte (is this a binary or UTF-16 file?)")
+        case .notANumber, .number:
+            return .notANumber(path: path, line: line, column: column + 1, columnName: name, text: text)
+        }
     }
 
     /// The byte ranges of the comma-separated fields of one line.
