@@ -31,7 +31,7 @@ extension ShardDataSuite {
             let path = ReferenceData.repositoryRoot.appendingPathComponent("data/\(name)").path
             let dataset = try CSVReader.read(path: path)
             let text = try String(contentsOfFile: path, encoding: .utf8)
-            let lines = text.split(separator: "\n").map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+            let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n")
             let rows = lines.dropFirst().filter { !$0.isEmpty }
             #expect(rows.count == dataset.rowCount, "\(name)")
             var features: [UInt64] = [], labels: [UInt64] = []
