@@ -191,9 +191,15 @@ public struct ModelInput: Sendable {
 // MARK: - Raw outputs
 
 extension LoadedModel {
-    /// The float64 blocks of `dataset` (labels as given).
-    func blocks(of dataset: Dataset) throws(ApplicationError) -> [Block] {
-        do { return try dataset.makeBlocks(blockRows: blockRows, precision: precision) } catch { throw .data(error) }
+    /// The block plan of `dataset`; `block(_:of:in:)` cuts one block at a time, so a pass holds one block, not a
+    /// second copy of the data.
+    func blockPlan(of dataset: Dataset) throws(ApplicationError) -> BlockPlan {
+        do { return try BlockPlan(rowCount: dataset.rowCount, blockRows: blockRows) } catch { throw .data(error) }
+    }
+
+    /// Block `id` of `plan` over `dataset` (labels as given).
+    func block(_ id: Int, of plan: BlockPlan, in dataset: Dataset) throws(ApplicationError) -> Block {
+        do { return try dataset.makeBlock(id, of: plan, precision: precision) } catch { throw .data(error) }
     }
 
     /// What the model computes per row, row-major, `rows × width`:
@@ -209,7 +215,9 @@ extension LoadedModel {
         values.reserveCapacity(input.rowCount)
         var width = 1
         do {
-            for block in try blocks(of: input.dataset) {
+            let plan = try blockPlan(of: input.dataset)
+            for id in 0..<plan.blockCount {
+                let block = try self.block(id, of: plan, in: input.dataset)
                 switch model {
                 case let logistic as LogisticRegression: values += try logistic.predict(block, parameters: parameters)
                 case let svm as LinearSVM: values += try svm.predict(block, parameters: parameters)
@@ -536,7 +544,9 @@ extension LoadedModel {
         var total = 0.0
         var sums = [Double](repeating: 0, count: model.sumsWidth)
         let context = RoundContext(seed: seed, round: 1)
-        for block in try blocks(of: dataset) {
+        let plan = try blockPlan(of: dataset)
+        for id in 0..<plan.blockCount {
+            let block = try self.block(id, of: plan, in: dataset)
             do {
                 try file.parameters.withUnsafeBufferPointer { (parameters) throws(ModelError) in
                     try sums.withUnsafeMutableBufferPointer { (output) throws(ModelError) in

@@ -87,7 +87,14 @@ public enum TrainingJob {
                 trainRows = (0..<all.rowCount).filter { !heldOut.contains($0) }
             }
         }
-        var train = try trainRows.map { (rows) throws(DataError) in try all.selectingRows(rows) } ?? all
+        // `all` is consumed here, so that without a selection its values are rewritten in place, never copied.
+        var train: Dataset
+        if let trainRows {
+            train = try all.selectingRows(trainRows)
+            _ = consume all
+        } else {
+            train = consume all
+        }
         if let fraction = configuration.testFraction {
             let split = try TrainTestSplit(rowCount: train.rowCount, testFraction: fraction, seed: configuration.seed)
             test = try train.selectingRows(split.testRows)
@@ -124,7 +131,7 @@ public enum TrainingJob {
         var standardization: Standardization?
         if configuration.standardize {
             let fitted = try Standardization.fit(to: train)
-            train = try fitted.apply(to: train)
+            train = try fitted.apply(to: consume train)
             test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted
         }
