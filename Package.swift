@@ -65,7 +65,7 @@ let testTargets: [Target] = [
     .target(name: "_TestSupport", path: "Tests/_TestSupport"),
     .testTarget(name: "ShardNumericsTests", dependencies: ["ShardNumerics", "_TestSupport"]),
     .testTarget(name: "ShardLossesTests", dependencies: ["ShardLosses", "_TestSupport"]),
-    .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"]),
+    .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "_TestSupport"]),
     .testTarget(name: "ShardModelsTests", dependencies: ["ShardModels", "_TestSupport"]),
     .testTarget(name: "ShardMetricsTests", dependencies: ["ShardMetrics", "_TestSupport"]),

@@ -28,6 +28,9 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case nonFiniteValue(path: String, line: Int, column: Int, columnName: String, text: String)
     /// A field in a number syntax the reader refuses (hexadecimal, NUL bytes); `reason` says which.
     case unsupportedNumber(path: String, line: Int, column: Int, columnName: String, text: String, reason: String)
+    /// A `.npy` file that cannot be used (bad magic or header, unsupported element type or order, truncated,
+    /// wrong shape); `detail` says which.
+    case invalidNumpy(path: String, detail: String)
     /// The requested label column is not in the header.
     case missingLabelColumn(path: String, name: String, availableColumns: [String])
     /// The file has no column left for features once the label column is taken out.
@@ -106,6 +109,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "(NaN, infinities and values beyond the Double range are not allowed)"
         case .unsupportedNumber(let path, let line, let column, let columnName, let text, let reason):
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not a number: \(reason)"
+        case .invalidNumpy(let path, let detail):
+            return "\(path): \(detail)"
         case .missingLabelColumn(let path, let name, let availableColumns):
             return "\(path):1: no column named \(quoted(name)) for the label; the columns are "
                 + availableColumns.map(quoted).joined(separator: ", ")

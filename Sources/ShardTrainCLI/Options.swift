@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import ShardCluster
+import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
@@ -29,8 +30,11 @@ public enum ScheduleName: String, ExpressibleByArgument, CaseIterable, Sendable 
 
 /// Options of every command that trains (train, coordinator).
 public struct TrainingArguments: ParsableArguments {
-    @Option(help: "CSV file with a header row; the label is the last column unless --label-column says otherwise.")
+    @Option(help: "CSV file with a header row; the label is the last column unless --label-column says otherwise. Or a NumPy .npy array (2-D, <f4/<f8, C order) with --labels, or with the label as its last column.")
     public var data: String
+
+    @Option(help: "With a .npy --data: a .npy of the labels, shape (rows,) or (rows, 1).")
+    public var labels: String?
 
     @Option(help: "Name of the label column.")
     public var labelColumn: String?
@@ -126,7 +130,7 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Held-out rows: this fraction of the rows, split off at random with --seed.")
     public var testFraction: Double?
 
-    @Option(help: "Held-out rows: another CSV with the same columns.")
+    @Option(help: "Held-out rows: another CSV with the same columns (or a .npy with the label as its last column).")
     public var testData: String?
 
     @Option(help: "Curvature pairs kept by L-BFGS.")
@@ -166,6 +170,10 @@ public struct TrainingArguments: ParsableArguments {
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be positive")
         }
+        if labels != nil, !NumpyReader.isNumpyPath(data) { throw ValidationError("--labels applies to a .npy --data only") }
+        if labelColumn != nil, NumpyReader.isNumpyPath(data) {
+            throw ValidationError("--label-column applies to CSV data; for .npy give --labels or put the label last")
+        }
         let held = [testRows != nil, testFraction != nil, testData != nil].filter { $0 }.count
         guard held <= 1 else { throw ValidationError("give at most one of --test-rows, --test-fraction, --test-data") }
         if model == .quantile, tau.isEmpty { throw ValidationError("--model quantile needs --tau (one or more)") }
@@ -192,8 +200,8 @@ public struct TrainingArguments: ParsableArguments {
 
     var dataConfiguration: DataConfiguration {
         DataConfiguration(
-            path: data, labelColumn: labelColumn, rowsPath: rows, testRowsPath: testRows, testFraction: testFraction,
-            testDataPath: testData, seed: seed, shuffleTrainingRows: shuffleTrainingRows, standardize: standardize,
+            path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
+            testFraction: testFraction, testDataPath: testData, seed: seed, shuffleTrainingRows: shuffleTrainingRows, standardize: standardize,
             precision: precision, blockRows: blockRows)
     }
 
