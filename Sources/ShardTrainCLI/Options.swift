@@ -81,8 +81,11 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Storage precision of the data: float64, or float32 for half the memory traffic.")
     public var precision: Precision = .float64
 
-    @Option(help: "Rows per block (the unit of work and of the reduction tree).")
-    public var blockRows = 128
+    @Option(help: ArgumentHelp(
+        "Rows per block (the unit of work and of the reduction tree).",
+        discussion: "Default: chosen from the data alone, never from the worker count, so the bits are the same "
+            + "for any number of workers: \(BlockPlan.defaultRuleDescription)"))
+    public var blockRows: Int?
 
     @Option(help: "Threads per process for the blocks (0 = one per core).")
     public var threads = 0
@@ -164,7 +167,7 @@ public struct TrainingArguments: ParsableArguments {
 
     public func validate() throws {
         guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be finite and non-negative, got \(l2)") }
-        guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1, got \(blockRows)") }
+        if let blockRows, blockRows < 1 { throw ValidationError("--block-rows must be at least 1, got \(blockRows)") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or positive") }
         guard maxRounds >= 1 else { throw ValidationError("--max-rounds must be at least 1") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {

@@ -25,12 +25,13 @@ public struct DataConfiguration: Sendable, Equatable {
     public var shuffleTrainingRows: Bool
     public var standardize: Bool
     public var precision: Precision
-    public var blockRows: Int
+    /// Rows per block; nil: `BlockPlan.defaultBlockRows` of the training rows.
+    public var blockRows: Int?
 
     public init(
         path: String, labelColumn: String? = nil, labelsPath: String? = nil, rowsPath: String? = nil, testRowsPath: String? = nil,
         testFraction: Double? = nil, testDataPath: String? = nil, seed: UInt64 = 0, shuffleTrainingRows: Bool = false,
-        standardize: Bool = false, precision: Precision = .float64, blockRows: Int = 128
+        standardize: Bool = false, precision: Precision = .float64, blockRows: Int? = nil
     ) {
         self.shuffleTrainingRows = shuffleTrainingRows
         self.path = path
@@ -138,11 +139,16 @@ public enum TrainingJob {
             test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted
         }
-        let blocks = try train.makeBlocks(blockRows: configuration.blockRows, precision: configuration.precision)
+        let blockRows =
+            configuration.blockRows
+            ?? BlockPlan.defaultBlockRows(
+                rowCount: train.rowCount, featureCount: train.featureCount,
+                bytesPerValue: configuration.precision.byteWidth)
+        let blocks = try train.makeBlocks(blockRows: blockRows, precision: configuration.precision)
         return PreparedData(
             dataset: train, test: test, standardization: standardization, labelEncoding: encoding,
             classCount: classCount, blocks: blocks, precision: configuration.precision,
-            blockRows: configuration.blockRows)
+            blockRows: blockRows)
     }
 
     /// A CSV file, or a `.npy` array (by the extension) with its labels from `labelsPath` or its last column.
