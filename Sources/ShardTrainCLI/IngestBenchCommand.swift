@@ -24,6 +24,9 @@ public struct IngestBenchCommand: ParsableCommand {
     @Option(help: "Feature columns (the label is one more).")
     public var columns = 20
 
+    @Option(help: "Measure this CSV file instead of generated data (its values are written to a temporary .npy).")
+    public var csv: String?
+
     @Option(help: "Timed repetitions per measurement (the best is reported).")
     public var repetitions = 5
 
@@ -51,9 +54,13 @@ public struct IngestBenchCommand: ParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-ingest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let csvPath = folder.appendingPathComponent("data.csv").path
         let npyPath = folder.appendingPathComponent("data.npy").path
-        try Self.writeFiles(rows: rows, columns: columns, csvPath: csvPath, npyPath: npyPath)
+        let csvPath = csv ?? folder.appendingPathComponent("data.csv").path
+        if csv == nil {
+            try Self.writeFiles(rows: rows, columns: columns, csvPath: csvPath, npyPath: npyPath)
+        } else {
+            try Self.writeNumpy(try CSVReader.read(path: csvPath), to: npyPath)
+        }
         let csvBytes = try Self.fileSize(csvPath), npyBytes = try Self.fileSize(npyPath)
 
         let threads = CSVReader.processorCount
@@ -73,12 +80,13 @@ public struct IngestBenchCommand: ParsableCommand {
             try measure("read pass (npy bytes)", bytes: npyBytes) { _ = try Self.readPass(npyPath) },
             try measure(".npy", bytes: npyBytes) { check(try NumpyReader.read(path: npyPath)) },
         ]
+        let (rowCount, columnCount) = (reference?.rowCount ?? rows, reference?.featureCount ?? columns)
         reference = nil
         guard agree else { throw ValidationError("the readers disagree on the generated data") }
         let readCSV = measurements[0].megabytesPerSecond, readNumpy = measurements[3].megabytesPerSecond
         func ratio(_ m: Measurement) -> Double { m.megabytesPerSecond / (m.name.contains("npy") ? readNumpy : readCSV) }
         print(
-            "ingest of \(rows) × \(columns) features + label: CSV \(csvBytes / 1_000_000) MB, .npy "
+            "ingest of \(csv ?? "generated data"), \(rowCount) × \(columnCount) features + label: CSV \(csvBytes / 1_000_000) MB, .npy "
                 + "\(npyBytes / 1_000_000) MB (float64); best of \(repetitions)")
         print("what                      seconds     MB/s    ÷ read pass   cpu seconds")
         for m in measurements {
@@ -87,7 +95,7 @@ public struct IngestBenchCommand: ParsableCommand {
         }
         if json {
             let object: [String: Any] = [
-                "benchmark": "ingest", "rows": rows, "columns": columns, "threads": threads,
+                "benchmark": "ingest", "rows": rowCount, "columns": columnCount, "threads": threads,
                 "csv_bytes": csvBytes, "npy_bytes": npyBytes,
                 "measurements": measurements.map {
                     ["name": $0.name, "seconds": $0.seconds, "cpu_seconds": $0.cpuSeconds, "megabytes_per_second": $0.megabytesPerSecond,
@@ -148,6 +156,27 @@ public struct IngestBenchCommand: ParsableCommand {
         return sum
     }
 
+    /// A version 1.0 `.npy` header for a C-order `<f8` array of shape (rows, columns), padded to 64 bytes.
+    private static func numpyHeader(rows: Int, columns: Int) -> [UInt8] {
+        var dict = Array("{'descr': '<f8', 'fortran_order': False, 'shape': (\(rows), \(columns)), }".utf8)
+        while (10 + dict.count + 1) % 64 != 0 { dict.append(UInt8(ascii: " ")) }
+        dict.append(UInt8(ascii: "\n"))
+        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(dict.count & 0xFF), UInt8(dict.count >> 8)] + dict
+    }
+
+    /// Writes the features and the label (last column) of `dataset` as a float64 `.npy` (little-endian hosts).
+    private static func writeNumpy(_ dataset: Dataset, to path: String) throws {
+        guard let npy = fopen(path, "w") else { throw ValidationError("cannot create \(path)") }
+        defer { fclose(npy) }
+        let header = numpyHeader(rows: dataset.rowCount, columns: dataset.featureCount + 1)
+        fwrite(header, 1, header.count, npy)
+        let width = dataset.featureCount
+        for row in 0..<dataset.rowCount {
+            let values = Array(dataset.features[row * width..<(row + 1) * width]) + [dataset.labels[row]]
+            values.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, npy) }
+        }
+    }
+
     /// Writes the CSV (9 decimals per feature, a 0/1 label) and the same values, correctly rounded, as a .npy.
     private static func writeFiles(rows: Int, columns: Int, csvPath: String, npyPath: String) throws {
         guard let csv = fopen(csvPath, "w"), let npy = fopen(npyPath, "w") else {
@@ -160,10 +189,7 @@ public struct IngestBenchCommand: ParsableCommand {
         var header = Array(((0..<columns).map { "f\($0)" } + ["label"]).joined(separator: ",").utf8)
         header.append(UInt8(ascii: "\n"))
         fwrite(header, 1, header.count, csv)
-        var dict = Array("{'descr': '<f8', 'fortran_order': False, 'shape': (\(rows), \(columns + 1)), }".utf8)
-        while (10 + dict.count + 1) % 64 != 0 { dict.append(UInt8(ascii: " ")) }
-        dict.append(UInt8(ascii: "\n"))
-        let npyHeader: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(dict.count & 0xFF), UInt8(dict.count >> 8)] + dict
+        let npyHeader = Self.numpyHeader(rows: rows, columns: columns + 1)
         fwrite(npyHeader, 1, npyHeader.count, npy)
         var random = SplitMix64(seed: 2024)
         var line: [UInt8] = []
