@@ -27,6 +27,8 @@ let cTargets: [Target] = [
     .target(name: "CShardKernels"),
     // Process-level calls that Swift cannot make directly (variadic prctl).
     .target(name: "CShardSystem"),
+    // Correctly rounded decimal parsing: fast_float (header-only C++, Debian libfast-float-dev) behind a C function.
+    .target(name: "CFastFloat"),
 ]
 
 // MARK: - Implementation targets
@@ -37,7 +39,7 @@ let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let swiftTargets: [Target] = [
     .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem"]),
     .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
-    .target(name: "ShardData", dependencies: ["ShardNumerics"]),
+    .target(name: "ShardData", dependencies: ["ShardNumerics", "CFastFloat"]),
     .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),
     .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
     // Evaluation metrics: classification report, ROC/PR curves, quantile coverage, embedding retrieval.
@@ -63,7 +65,7 @@ let testTargets: [Target] = [
     .target(name: "_TestSupport", path: "Tests/_TestSupport"),
     .testTarget(name: "ShardNumericsTests", dependencies: ["ShardNumerics", "_TestSupport"]),
     .testTarget(name: "ShardLossesTests", dependencies: ["ShardLosses", "_TestSupport"]),
-    .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"]),
+    .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "_TestSupport"]),
     .testTarget(name: "ShardModelsTests", dependencies: ["ShardModels", "_TestSupport"]),
     .testTarget(name: "ShardMetricsTests", dependencies: ["ShardMetrics", "_TestSupport"]),
@@ -84,5 +86,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: cTargets + swiftTargets + testTargets,
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

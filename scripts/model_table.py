@@ -58,8 +58,8 @@ def main():
             ("logistic (BCE)", "fraud_synthetic", None, ["--l2", "0.001", "--standardize"]),
             ("logistic (focal γ=2, α=0.25)", "fraud_synthetic", None, ["--l2", "0.001", "--standardize", "--focal-gamma", "2", "--focal-alpha", "0.25"]),
             ("logistic (balanced)", "fraud_synthetic", None, ["--l2", "0.001", "--standardize", "--class-weight", "balanced"]),
-            ("triplet (hidden 32, E=8)", "digits", None, ["--model", "triplet", "--hidden", "32", "--dimension", "8", "--batch-blocks", "2", "--max-rounds", "1000"]),
-            ("vae (hidden 32, L=4)", "digits", None, ["--model", "vae", "--hidden", "32", "--dimension", "4", "--batch-blocks", "2", "--max-rounds", "1601", "--schedule", "cosine", "--learning-rate", "0.01"]),
+            ("triplet (hidden 32, E=8)", "digits", None, ["--model", "triplet", "--hidden", "32", "--dimension", "8", "--block-rows", "128", "--batch-blocks", "2", "--max-rounds", "1000"]),
+            ("vae (hidden 32, L=4)", "digits", None, ["--model", "vae", "--hidden", "32", "--dimension", "4", "--block-rows", "128", "--batch-blocks", "2", "--max-rounds", "1601", "--schedule", "cosine", "--learning-rate", "0.01"]),
         ]
         for name, dataset, problem, arguments in cases:
             train_rows, test_rows = split_files(directory, dataset)

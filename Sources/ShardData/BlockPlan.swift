@@ -46,6 +46,39 @@ public struct BlockPlan: Sendable, Equatable, Codable {
     }
 }
 
+extension BlockPlan {
+    /// Bytes of stored feature values a default block aims at.
+    public static let targetBlockBytes = 256 << 10
+    /// A default plan has at least this many blocks when the rows allow (so small sets still spread over workers)…
+    public static let minimumDefaultBlockCount = 8
+    /// … and at least this many rows per block.
+    public static let minimumDefaultBlockRows = 16
+
+    /// Rows per block when none is given, from the data alone (never from the worker count):
+    ///
+    /// ```text
+    /// byWidth  = ⌊targetBlockBytes / (featureCount · bytesPerValue)⌋, rounded down to a multiple of 16
+    /// bySpread = ⌈rowCount / minimumDefaultBlockCount⌉
+    /// rows     = max(minimumDefaultBlockRows, min(byWidth, bySpread))
+    /// ```
+    ///
+    /// 1M × 20 float64: 1632 rows (255 KiB); float32: 3264. breast_cancer (569 × 30): 72 rows, 8 blocks.
+    public static func defaultBlockRows(rowCount: Int, featureCount: Int, bytesPerValue: Int) -> Int {
+        let rowBytes = max(1, featureCount * bytesPerValue)
+        let byWidth = targetBlockBytes / rowBytes / 16 * 16
+        let bySpread = (rowCount + minimumDefaultBlockCount - 1) / minimumDefaultBlockCount
+        return max(minimumDefaultBlockRows, min(byWidth, bySpread))
+    }
+
+    /// The rule of `defaultBlockRows`, in words (for `--help`).
+    public static var defaultRuleDescription: String {
+        "\(targetBlockBytes >> 10) KiB of stored feature values per block (⌊\(targetBlockBytes) / (features × 4 "
+            + "bytes for float32, 8 for float64)⌋ rows, rounded down to a multiple of 16), but at most "
+            + "⌈rows / \(minimumDefaultBlockCount)⌉ so that small sets still make \(minimumDefaultBlockCount) blocks, "
+            + "and at least \(minimumDefaultBlockRows) rows."
+    }
+}
+
 extension Dataset {
     /// Cuts the dataset into the blocks of `BlockPlan(rowCount: rowCount, blockRows: blockRows)`.
     ///

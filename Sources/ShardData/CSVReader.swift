@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import ShardNumerics
+
 /// Reads numeric CSV files into a `Dataset`.
 ///
 /// Format: a header line of column names, then one line per row; fields separated by `,`, no
@@ -8,16 +15,26 @@
 /// columns   c = 1...C (1-based, as in messages)
 /// label     the column named `labelColumn`, or column C when nil
 /// features  every other column, in file order  (featureCount = C − 1 ≥ 1)
-/// values    Double(field) exactly (shortest round-trip decimals read back bit for bit);
-///           NaN, ±inf and out-of-range values are rejected
+/// values    decimals, correctly rounded (`DecimalField`: the value Swift's Double(field) gives, bit for bit);
+///           NaN, ±inf and values beyond the finite range are rejected; hexadecimal and NUL bytes are refused;
+///           magnitudes below the smallest subnormal read as ±0
 /// ```
 ///
-/// The reader is hand-written over the raw bytes: one pass to find lines, fields parsed in place.
+/// The body is read in pieces of `defaultPieceBytes` (`CSVPiece`), a wave of `threads × piecesPerThread` pieces at a
+/// time, parsed on `threads` threads and appended in file order; so at most one wave of file bytes is in memory
+/// besides the parsed values. Rows keep file order, and the first error in file order is the one reported,
+/// whichever thread found it: waves run in order and a piece stops at its first bad line.
 public enum CSVReader {
-    /// Reads the file at `path`. `labelColumn` names the label column (default: the last column).
-    public static func read(path: String, labelColumn: String? = nil) throws(DataError) -> Dataset {
-        let bytes = try readFileBytes(path: path)
-        return try parse(bytes: bytes, source: path, labelColumn: labelColumn)
+    /// Bytes per piece (a piece owns the lines that start inside it).
+    public static let defaultPieceBytes = 2 << 20
+    static let piecesPerThread = 4
+
+    /// Reads the file at `path` on `threads` threads (nil: one per core). `labelColumn` names the label
+    /// column (default: the last column).
+    public static func read(path: String, labelColumn: String? = nil, threads: Int? = nil) throws(DataError)
+        -> Dataset
+    {
+        try read(ByteFile(path: path), labelColumn: labelColumn, threads: threads ?? processorCount)
     }
 
     /// Parses CSV text; `source` names it in messages.
@@ -27,132 +44,128 @@ public enum CSVReader {
         try parse(bytes: Array(text.utf8), source: source, labelColumn: labelColumn)
     }
 
-    /// Parses CSV bytes; `source` names them in messages.
-    public static func parse(bytes: [UInt8], source: String, labelColumn: String? = nil) throws(DataError)
-        -> Dataset
-    {
-        try bytes.withUnsafeBufferPointer { buffer throws(DataError) in
-            try parse(buffer: buffer, source: source, labelColumn: labelColumn)
-        }
+    /// Parses CSV bytes; `source` names them in messages. `threads` and `pieceBytes` change how the work is
+    /// split, never the result.
+    public static func parse(
+        bytes: [UInt8], source: String, labelColumn: String? = nil, threads: Int = 1,
+        pieceBytes: Int = defaultPieceBytes
+    ) throws(DataError) -> Dataset {
+        try read(ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, threads: threads, pieceBytes: pieceBytes)
     }
 
-    private static let comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
+    /// Online processors (at least 1).
+    public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
-    private static func parse(buffer: UnsafeBufferPointer<UInt8>, source: String, labelColumn: String?)
-        throws(DataError) -> Dataset
-    {
-        var start = 0
-        if buffer.count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { start = 3 }
-        let isBlank = buffer[start...].allSatisfy {
-            $0 == newline || $0 == carriageReturn || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t")
-        }
-        guard !isBlank else { throw .emptyFile(path: source) }
-
-        var lines = LineCursor(buffer: buffer, position: start)
-        guard let headerRange = lines.next() else { throw .emptyFile(path: source) }
-        let names = fields(of: headerRange, in: buffer).map {
-            String(decoding: UnsafeBufferPointer(rebasing: buffer[$0]), as: UTF8.self)
-        }
-        var columnOfName: [String: Int] = [:]
-        for (index, name) in names.enumerated() {
-            guard !name.isEmpty else { throw .emptyColumnName(path: source, column: index + 1) }
-            if let earlier = columnOfName[name] {
-                throw .duplicateColumnName(path: source, name: name, firstColumn: earlier + 1, column: index + 1)
-            }
-            columnOfName[name] = index
-        }
-        let labelIndex: Int
-        if let labelColumn {
-            guard let index = columnOfName[labelColumn] else {
-                throw .missingLabelColumn(path: source, name: labelColumn, availableColumns: names)
-            }
-            labelIndex = index
-        } else {
-            labelIndex = names.count - 1
-        }
-        let columnCount = names.count
-        guard columnCount >= 2 else { throw .noFeatureColumns(path: source, labelName: names[labelIndex]) }
-        let featureCount = columnCount - 1
-        // featureSlot[c]: position of column c among the features, or −1 for the label column.
-        let featureSlot = (0..<columnCount).map { $0 == labelIndex ? -1 : ($0 < labelIndex ? $0 : $0 - 1) }
-
+    static func read(
+        _ source: some ByteSource, labelColumn: String?, threads: Int, pieceBytes: Int = defaultPieceBytes
+    ) throws(DataError) -> Dataset {
+        let pieceBytes = max(1, pieceBytes)
+        let header = try CSVHeader(source, labelColumn: labelColumn, pieceBytes: pieceBytes)
+        let columns = header.names.count
+        let pieceCount = (source.size - header.bodyStart + pieceBytes - 1) / pieceBytes
+        let wave = max(1, threads) * piecesPerThread
         var features: [Double] = []
         var labels: [Double] = []
-        var lineNumbers: [Int] = []
-        let estimatedRows = buffer.count / max(1, headerRange.count)
-        features.reserveCapacity(estimatedRows * featureCount)
-        labels.reserveCapacity(estimatedRows)
-        lineNumbers.reserveCapacity(estimatedRows)
-
-        var lineNumber = 1
-        while let lineRange = lines.next() {
-            lineNumber += 1
-            // Blank lines at the very end (editors often leave one) end the data; elsewhere they are errors.
-            if lineRange.isEmpty,
-                buffer[lineRange.upperBound...].allSatisfy({ $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") })
-            {
-                break
-            }
-            var fieldCount = lineRange.isEmpty ? 0 : 1
-            for index in lineRange where buffer[index] == comma { fieldCount += 1 }
-            guard fieldCount == columnCount else {
-                throw .wrongFieldCount(path: source, line: lineNumber, expected: columnCount, found: fieldCount)
-            }
-            var fieldStart = lineRange.lowerBound
-            for column in 0..<columnCount {
-                var fieldEnd = fieldStart
-                while fieldEnd < lineRange.upperBound, buffer[fieldEnd] != comma { fieldEnd += 1 }
-                let field = UnsafeBufferPointer(rebasing: buffer[fieldStart..<fieldEnd])
-                let text = String(decoding: field, as: UTF8.self)
-                guard let value = Double(text) else {
-                    throw .notANumber(
-                        path: source, line: lineNumber, column: column + 1, columnName: names[column], text: text)
+        var firstPiece = 0
+        while firstPiece < pieceCount {
+            let pieces = min(wave, pieceCount - firstPiece)
+            let results = PieceResults(count: pieces)
+            let layout = header.layout
+            let start = firstPiece
+            do {
+                try ParallelBlocks.run(count: pieces, threads: max(1, threads)) { index in
+                    results.store(
+                        CSVPiece.parse(source, index: start + index, layout: layout),
+                        at: index)
                 }
-                guard value.isFinite else {
-                    throw .nonFiniteValue(
-                        path: source, line: lineNumber, column: column + 1, columnName: names[column], text: text)
-                }
-                if featureSlot[column] < 0 { labels.append(value) } else { features.append(value) }
-                fieldStart = fieldEnd + 1
+            } catch {
+                throw .invalidShape(source: source.name, detail: error.description)
             }
-            lineNumbers.append(lineNumber)
+            if features.isEmpty {
+                // Reserve for the whole file from the first wave's bytes per row (a quarter more for safety;
+                // reserved but untouched capacity costs address space, not memory).
+                let rows = results.pieces.reduce(0) { $0 + $1.rowCount }
+                let bytes = min(source.size - header.bodyStart, pieces * pieceBytes)
+                let estimate = rows == 0 ? 0 : (source.size - header.bodyStart) / max(1, bytes / rows) * 5 / 4 + rows
+                features.reserveCapacity(estimate * (columns - 1))
+                labels.reserveCapacity(estimate)
+            }
+            for piece in results.pieces {
+                let rowsBefore = labels.count
+                piece.appendRows(features: &features, labels: &labels)
+                if let failure = piece.failure {
+                    let line = rowsBefore + piece.rowCount + 2
+                    if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
+                        // Blank lines at the very end (editors often leave one) end the data.
+                        return try header.dataset(source: source.name, features: features, labels: labels)
+                    }
+                    throw failure.error(path: source.name, line: line, header: header)
+                }
+            }
+            firstPiece += pieces
         }
-        guard !labels.isEmpty else { throw .noDataRows(path: source) }
-        // The label column sits between features, so values were appended in file order already.
-        return Dataset(
-            unchecked: source, featureNames: names.enumerated().filter { $0.offset != labelIndex }.map(\.element),
-            labelName: names[labelIndex], features: features, labels: labels, lineNumbers: lineNumbers,
-            featureColumnNumbers: (0..<columnCount).filter { $0 != labelIndex }.map { $0 + 1 },
-            labelColumnNumber: labelIndex + 1)
+        return try header.dataset(source: source.name, features: features, labels: labels)
     }
 
-    /// The byte ranges of the comma-separated fields of one line.
-    private static func fields(of line: Range<Int>, in buffer: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
-        var ranges: [Range<Int>] = []
-        var fieldStart = line.lowerBound
-        for index in line where buffer[index] == comma {
-            ranges.append(fieldStart..<index)
-            fieldStart = index + 1
-        }
-        ranges.append(fieldStart..<line.upperBound)
-        return ranges
+    /// Whether every byte from `offset` to the end of `source` is `\n` or `\r`.
+    static func isBlank(_ source: some ByteSource, from offset: Int) throws(DataError) -> Bool {
+        try allBytes(of: source, from: offset) { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
     }
 
-    /// Walks a buffer line by line, yielding each line without its `\n` or `\r\n`. A final line break
-    /// does not start another (empty) line.
-    private struct LineCursor {
-        let buffer: UnsafeBufferPointer<UInt8>
-        var position: Int
-
-        mutating func next() -> Range<Int>? {
-            guard position < buffer.count else { return nil }
-            var end = position
-            while end < buffer.count, buffer[end] != CSVReader.newline { end += 1 }
-            let lineStart = position
-            position = end + 1
-            var contentEnd = end
-            if contentEnd > lineStart, buffer[contentEnd - 1] == CSVReader.carriageReturn { contentEnd -= 1 }
-            return lineStart..<contentEnd
+    /// Whether every byte from `offset` on satisfies `test` (read in chunks of 64 KiB).
+    static func allBytes(of source: some ByteSource, from offset: Int, _ test: (UInt8) -> Bool) throws(DataError)
+        -> Bool
+    {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { chunk.deallocate() }
+        var position = offset
+        while true {
+            let count = try source.read(into: chunk, at: position)
+            if count == 0 { return true }
+            if !UnsafeRawBufferPointer(rebasing: chunk[0..<count]).allSatisfy(test) { return false }
+            position += count
         }
     }
+
+    /// The error for a field that is not a finite number (`column` 0-based).
+    static func fieldError(
+        _ field: UnsafeBufferPointer<UInt8>, path: String, line: Int, column: Int, names: [String]
+    ) -> DataError {
+        let text = String(decoding: field, as: UTF8.self)
+        let name = names[column]
+        switch DecimalField.parse(field) {
+        case .nonFinite:
+            return .nonFiniteValue(path: path, line: line, column: column + 1, columnName: name, text: text)
+        case .hexadecimal:
+            return .unsupportedNumber(
+                path: path, line: line, column: column + 1, columnName: name, text: text,
+                reason: "hexadecimal numbers are not accepted; write decimals")
+        case .nulByte:
+            return .unsupportedNumber(
+                path: path, line: line, column: column + 1, columnName: name,
+                text: text.replacingNULs, reason: "the field holds a NUL byte (is this a binary or UTF-16 file?)")
+        case .notANumber, .number:
+            return .notANumber(path: path, line: line, column: column + 1, columnName: name, text: text)
+        }
+    }
+}
+
+/// The pieces of one wave, each written by exactly one thread before they are read.
+private final class PieceResults: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<CSVPiece>
+
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: CSVPiece())
+    }
+
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+
+    /// Called once per index, from any thread; indices never overlap.
+    func store(_ piece: CSVPiece, at index: Int) { storage[index] = piece }
+
+    var pieces: UnsafeMutableBufferPointer<CSVPiece> { storage }
 }

@@ -26,6 +26,11 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case notANumber(path: String, line: Int, column: Int, columnName: String, text: String)
     /// A field is NaN, an infinity, or a number too large for `Double`.
     case nonFiniteValue(path: String, line: Int, column: Int, columnName: String, text: String)
+    /// A field in a number syntax the reader refuses (hexadecimal, NUL bytes); `reason` says which.
+    case unsupportedNumber(path: String, line: Int, column: Int, columnName: String, text: String, reason: String)
+    /// A `.npy` file that cannot be used (bad magic or header, unsupported element type or order, truncated,
+    /// wrong shape); `detail` says which.
+    case invalidNumpy(path: String, detail: String)
     /// The requested label column is not in the header.
     case missingLabelColumn(path: String, name: String, availableColumns: [String])
     /// The file has no column left for features once the label column is taken out.
@@ -102,6 +107,10 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
         case .nonFiniteValue(let path, let line, let column, let columnName, let text):
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not finite "
                 + "(NaN, infinities and values beyond the Double range are not allowed)"
+        case .unsupportedNumber(let path, let line, let column, let columnName, let text, let reason):
+            return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not a number: \(reason)"
+        case .invalidNumpy(let path, let detail):
+            return "\(path): \(detail)"
         case .missingLabelColumn(let path, let name, let availableColumns):
             return "\(path):1: no column named \(quoted(name)) for the label; the columns are "
                 + availableColumns.map(quoted).joined(separator: ", ")
@@ -170,6 +179,11 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// `"text"`, with the text as is (data files have no quoting, so no escaping is needed to be unambiguous).
 func quoted(_ text: String) -> String { "\"\(text)\"" }
+
+extension String {
+    /// The text with each NUL byte written as `\0` (for messages).
+    var replacingNULs: String { replacing("\u{0}", with: "\\0") }
+}
 
 /// Integral values without a fractional part (`-1`, not `-1.0`); others in Swift's shortest round-trip form.
 func formatted(_ value: Double) -> String {

@@ -16,8 +16,8 @@ public struct Dataset: Sendable, Equatable {
     public let labelName: String
     public let rowCount: Int
     public let featureCount: Int
-    /// Row-major, `rowCount × featureCount`.
-    public let features: [Double]
+    /// Row-major, `rowCount × featureCount` (rewritten in place by transformations inside the module).
+    public internal(set) var features: [Double]
     public let labels: [Double]
     /// The 1-based file line of each row.
     public let lineNumbers: [Int]

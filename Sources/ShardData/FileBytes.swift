@@ -4,29 +4,89 @@
     import Darwin
 #endif
 
+/// The failure of a POSIX call on `path`, with the system's reason.
+private func fileFailure(_ path: String) -> DataError {
+    .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
+}
+
 /// Reads a whole file into memory with POSIX calls, so failures carry the system's reason
 /// (`No such file or directory`, `Permission denied`, `Is a directory`).
 func readFileBytes(path: String) throws(DataError) -> [UInt8] {
-    func failure() -> DataError {
-        .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
+    let file = try ByteFile(path: path)
+    return try file.bytes(at: 0, count: file.size)
+}
+
+/// Random-access reads of a byte range, so pieces of a large input can be read (and dropped) one at a time.
+protocol ByteSource: Sendable {
+    /// Where the bytes come from, for messages.
+    var name: String { get }
+    var size: Int { get }
+    /// Fills `buffer` from `offset` on; returns the number of bytes read (less only at the end of the source).
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(DataError) -> Int
+}
+
+extension ByteSource {
+    /// Up to `count` bytes from `offset` (fewer at the end of the source).
+    func bytes(at offset: Int, count: Int) throws(DataError) -> [UInt8] {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        let read = try self.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset)
+        return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<read]))
     }
-    let descriptor = open(path, O_RDONLY)
-    guard descriptor >= 0 else { throw failure() }
-    defer { close(descriptor) }
-    var info = stat()
-    guard fstat(descriptor, &info) == 0 else { throw failure() }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(Int(info.st_size) + 1)
-    let chunkSize = 1 << 20
-    var chunk = [UInt8](repeating: 0, count: chunkSize)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, chunkSize) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw failure()
+}
+
+/// An open file read with `pread` (safe from several threads at once).
+final class ByteFile: ByteSource {
+    let name: String
+    let size: Int
+    private let descriptor: Int32
+
+    init(path: String) throws(DataError) {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw fileFailure(path) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            let failure = fileFailure(path)
+            close(descriptor)
+            throw failure
         }
-        if count == 0 { break }
-        bytes += chunk[0..<count]
+        // A directory opens read-only on Linux; reading it fails with EISDIR, as reading it whole did.
+        if info.st_mode & S_IFMT == S_IFDIR {
+            close(descriptor)
+            throw .fileUnreadable(path: path, reason: String(cString: strerror(EISDIR)))
+        }
+        self.name = path
+        self.size = Int(info.st_size)
+        self.descriptor = descriptor
     }
-    return bytes
+
+    deinit { close(descriptor) }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(DataError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw fileFailure(name)
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+}
+
+/// Bytes already in memory.
+struct ByteArray: ByteSource {
+    let name: String
+    let bytes: [UInt8]
+    var size: Int { bytes.count }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(DataError) -> Int {
+        let count = max(0, min(buffer.count, bytes.count - offset))
+        guard count > 0 else { return 0 }
+        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count])) }
+        return count
+    }
 }

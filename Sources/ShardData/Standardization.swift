@@ -95,21 +95,29 @@ public struct Standardization: Sendable, Equatable, Codable {
         self.standardDeviations = standardDeviations
     }
 
-    /// `dataset` with every feature z-scored; labels, names and line numbers unchanged.
-    public func apply(to dataset: Dataset) throws(DataError) -> Dataset {
+    /// `dataset` with every feature z-scored; labels, names and line numbers unchanged. The values are rewritten
+    /// in place when the caller hands over the only reference (`apply(to: consume dataset)`).
+    public func apply(to dataset: consuming Dataset) throws(DataError) -> Dataset {
         guard dataset.featureCount == featureCount else {
             throw .standardizationMismatch(
                 source: dataset.sourcePath, expectedFeatures: featureCount, foundFeatures: dataset.featureCount)
         }
         let divisors = self.divisors
-        var scaled = dataset.features
-        for row in 0..<dataset.rowCount {
-            for feature in 0..<featureCount {
-                let index = row * featureCount + feature
-                scaled[index] = (scaled[index] - means[feature]) / divisors[feature]
+        var scaled = consume dataset
+        let rows = scaled.rowCount, columns = featureCount
+        means.withUnsafeBufferPointer { means in
+            divisors.withUnsafeBufferPointer { divisors in
+                scaled.features.withUnsafeMutableBufferPointer { values in
+                    for row in 0..<rows {
+                        for feature in 0..<columns {
+                            let index = row * columns + feature
+                            values[index] = (values[index] - means[feature]) / divisors[feature]
+                        }
+                    }
+                }
             }
         }
-        return dataset.replacing(features: scaled)
+        return scaled
     }
 }
 

@@ -193,9 +193,41 @@ public struct ModelInput: Sendable {
 // MARK: - Raw outputs
 
 extension LoadedModel {
-    /// The float64 blocks of `dataset` (labels as given).
-    func blocks(of dataset: Dataset) throws(ApplicationError) -> [Block] {
-        do { return try dataset.makeBlocks(blockRows: blockRows, precision: precision) } catch { throw .data(error) }
+    /// The block plan of `dataset`; `block(_:of:in:)` cuts one block at a time, so a pass holds one block, not a
+    /// second copy of the data.
+    func blockPlan(of dataset: Dataset) throws(ApplicationError) -> BlockPlan {
+        do { return try BlockPlan(rowCount: dataset.rowCount, blockRows: blockRows) } catch { throw .data(error) }
+    }
+
+    /// Block `id` of `plan` over `dataset` (labels as given).
+    func block(_ id: Int, of plan: BlockPlan, in dataset: Dataset) throws(ApplicationError) -> Block {
+        do { return try dataset.makeBlock(id, of: plan, precision: precision) } catch { throw .data(error) }
+    }
+
+    /// `body` of every block of `dataset` on `threads` threads, results in block order: the `given` blocks (the
+    /// dataset's rows already cut with this model's block size and precision), or each block cut by the task that
+    /// computes it, so a pass holds one block per thread rather than a second copy of the data.
+    func mapBlocks<T: Sendable>(
+        of dataset: Dataset, given: [Block]?, _ body: @escaping @Sendable (Block) throws(ModelError) -> T
+    ) throws(ApplicationError) -> [T] {
+        let plan = try blockPlan(of: dataset)
+        if let given, given.count != plan.blockCount {
+            throw .invalidArgument("\(given.count) blocks given for the \(plan.blockCount) blocks of \(dataset.sourcePath)")
+        }
+        let precision = self.precision
+        return try ParallelBlocks.map(count: plan.blockCount, threads: threads) { (id) throws(ApplicationError) -> T in
+            let block: Block
+            if let given {
+                block = given[id]
+            } else {
+                do throws(DataError) {
+                    block = try dataset.makeBlock(id, of: plan, precision: precision)
+                } catch {
+                    throw .data(error)
+                }
+            }
+            do throws(ModelError) { return try body(block) } catch { throw .model(error) }
+        }
     }
 
     /// What the model computes per row, row-major, `rows × width`:
@@ -212,34 +244,26 @@ extension LoadedModel {
     public func rawOutputs(_ input: ModelInput, seed: UInt64 = 0, blocks given: [Block]? = nil)
         throws(ApplicationError) -> (values: [Double], width: Int)
     {
-        let blocks: [Block]
-        if let given { blocks = given } else { blocks = try self.blocks(of: input.dataset) }
         let parameters = file.parameters
         let model = self.model
         let kind = self.kind
-        let perBlock: [(values: [Double], width: Int)]
-        do {
-            perBlock = try ParallelBlocks.map(count: blocks.count, threads: threads) {
-                (index) throws(ModelError) -> (values: [Double], width: Int) in
-                let block = blocks[index]
-                switch model {
-                case let logistic as LogisticRegression: return (try logistic.predict(block, parameters: parameters), 1)
-                case let svm as LinearSVM: return (try svm.predict(block, parameters: parameters), 1)
-                case let quantile as QuantileRegression:
-                    return (try quantile.predict(block, parameters: parameters), quantile.levelCount)
-                case let softmax as SoftmaxRegression:
-                    return (try softmax.predict(block, parameters: parameters), softmax.classCount)
-                case let triplet as TripletEmbedding:
-                    return (try triplet.embeddings(of: block, parameters: parameters), triplet.embeddingDimension)
-                case let vae as VariationalAutoencoder:
-                    let parts = try vae.elboParts(block, parameters: parameters, context: RoundContext(seed: seed, round: 1))
-                    return (parts.flatMap { [$0.reconstruction, $0.kl] }, 2)
-                default:
-                    throw ModelError.invalidSpec("no outputs are defined for \(kind.rawValue) models")
-                }
+        let perBlock = try mapBlocks(of: input.dataset, given: given) {
+            (block) throws(ModelError) -> (values: [Double], width: Int) in
+            switch model {
+            case let logistic as LogisticRegression: return (try logistic.predict(block, parameters: parameters), 1)
+            case let svm as LinearSVM: return (try svm.predict(block, parameters: parameters), 1)
+            case let quantile as QuantileRegression:
+                return (try quantile.predict(block, parameters: parameters), quantile.levelCount)
+            case let softmax as SoftmaxRegression:
+                return (try softmax.predict(block, parameters: parameters), softmax.classCount)
+            case let triplet as TripletEmbedding:
+                return (try triplet.embeddings(of: block, parameters: parameters), triplet.embeddingDimension)
+            case let vae as VariationalAutoencoder:
+                let parts = try vae.elboParts(block, parameters: parameters, context: RoundContext(seed: seed, round: 1))
+                return (parts.flatMap { [$0.reconstruction, $0.kl] }, 2)
+            default:
+                throw ModelError.invalidSpec("no outputs are defined for \(kind.rawValue) models")
             }
-        } catch {
-            throw .model(error)
         }
         var values: [Double] = []
         values.reserveCapacity(perBlock.reduce(0) { $0 + $1.values.count })
@@ -548,24 +572,17 @@ extension LoadedModel {
     /// no smoothing, the noise and mining of round 1 of `seed`); blocks computed on every core, their sums added
     /// in block-id order. `blocks` as in `evaluate`.
     func dataLoss(_ dataset: Dataset, seed: UInt64, blocks given: [Block]? = nil) throws(ApplicationError) -> Double {
-        let blocks: [Block]
-        if let given { blocks = given } else { blocks = try self.blocks(of: dataset) }
         let parameters = file.parameters
         let model = self.model
         let context = RoundContext(seed: seed, round: 1)
-        let losses: [Double]
-        do {
-            losses = try ParallelBlocks.map(count: blocks.count, threads: threads) { (index) throws(ModelError) -> Double in
-                var sums = [Double](repeating: 0, count: model.sumsWidth)
-                try parameters.withUnsafeBufferPointer { (parameters) throws(ModelError) in
-                    try sums.withUnsafeMutableBufferPointer { (output) throws(ModelError) in
-                        try model.blockSums(blocks[index], parameters: parameters, context: context, into: output)
-                    }
+        let losses = try mapBlocks(of: dataset, given: given) { (block) throws(ModelError) -> Double in
+            var sums = [Double](repeating: 0, count: model.sumsWidth)
+            try parameters.withUnsafeBufferPointer { (parameters) throws(ModelError) in
+                try sums.withUnsafeMutableBufferPointer { (output) throws(ModelError) in
+                    try model.blockSums(block, parameters: parameters, context: context, into: output)
                 }
-                return sums[0]
             }
-        } catch {
-            throw .model(error)
+            return sums[0]
         }
         var total = 0.0
         for loss in losses { total += loss }

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import ShardCluster
+import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
@@ -29,8 +30,11 @@ public enum ScheduleName: String, ExpressibleByArgument, CaseIterable, Sendable 
 
 /// Options of every command that trains (train, coordinator).
 public struct TrainingArguments: ParsableArguments {
-    @Option(help: "CSV file with a header row; the label is the last column unless --label-column says otherwise.")
+    @Option(help: "CSV file with a header row; the label is the last column unless --label-column says otherwise. Or a NumPy .npy array (2-D, <f4/<f8, C order) with --labels, or with the label as its last column.")
     public var data: String
+
+    @Option(help: "With a .npy --data: a .npy of the labels, shape (rows,) or (rows, 1).")
+    public var labels: String?
 
     @Option(help: "Name of the label column.")
     public var labelColumn: String?
@@ -77,8 +81,11 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Storage precision of the data: float64, or float32 for half the memory traffic.")
     public var precision: Precision = .float64
 
-    @Option(help: "Rows per block (the unit of work and of the reduction tree).")
-    public var blockRows = 128
+    @Option(help: ArgumentHelp(
+        "Rows per block (the unit of work and of the reduction tree).",
+        discussion: "Default: chosen from the data alone, never from the worker count, so the bits are the same "
+            + "for any number of workers: \(BlockPlan.defaultRuleDescription)"))
+    public var blockRows: Int?
 
     @Option(
         help: """
@@ -130,7 +137,7 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Held-out rows: this fraction of the rows, split off at random with --seed.")
     public var testFraction: Double?
 
-    @Option(help: "Held-out rows: another CSV with the same columns.")
+    @Option(help: "Held-out rows: another CSV with the same columns (or a .npy with the label as its last column).")
     public var testData: String?
 
     @Option(help: "Curvature pairs kept by L-BFGS.")
@@ -164,11 +171,15 @@ public struct TrainingArguments: ParsableArguments {
 
     public func validate() throws {
         guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be finite and non-negative, got \(l2)") }
-        guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1, got \(blockRows)") }
+        if let blockRows, blockRows < 1 { throw ValidationError("--block-rows must be at least 1, got \(blockRows)") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or positive") }
         guard maxRounds >= 1 else { throw ValidationError("--max-rounds must be at least 1") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be positive")
+        }
+        if labels != nil, !NumpyReader.isNumpyPath(data) { throw ValidationError("--labels applies to a .npy --data only") }
+        if labelColumn != nil, NumpyReader.isNumpyPath(data) {
+            throw ValidationError("--label-column applies to CSV data; for .npy give --labels or put the label last")
         }
         let held = [testRows != nil, testFraction != nil, testData != nil].filter { $0 }.count
         guard held <= 1 else { throw ValidationError("give at most one of --test-rows, --test-fraction, --test-data") }
@@ -196,8 +207,8 @@ public struct TrainingArguments: ParsableArguments {
 
     var dataConfiguration: DataConfiguration {
         DataConfiguration(
-            path: data, labelColumn: labelColumn, rowsPath: rows, testRowsPath: testRows, testFraction: testFraction,
-            testDataPath: testData, seed: seed, shuffleTrainingRows: shuffleTrainingRows, standardize: standardize,
+            path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
+            testFraction: testFraction, testDataPath: testData, seed: seed, shuffleTrainingRows: shuffleTrainingRows, standardize: standardize,
             precision: precision, blockRows: blockRows)
     }
 

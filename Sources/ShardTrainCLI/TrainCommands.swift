@@ -290,7 +290,7 @@ func runTraining(
         trainAccuracy: accuracy, wallSeconds: wall, parametersSHA256: Digest.parametersSHA256(result.parameters),
         parameters: result.parameters, optimizer: arguments.optimizerName.rawValue,
         precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
-        features: prepared.dataset.featureCount, blockRows: arguments.blockRows, blocks: prepared.blocks.count,
+        features: prepared.dataset.featureCount, blockRows: prepared.blockRows, blocks: prepared.blocks.count,
         dataFile: arguments.data)
     summary.loadSeconds = loadSeconds
     summary.metricsSeconds = metricsSeconds

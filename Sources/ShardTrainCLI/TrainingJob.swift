@@ -9,6 +9,8 @@ import ShardNumerics
 public struct DataConfiguration: Sendable, Equatable {
     public var path: String
     public var labelColumn: String?
+    /// With a `.npy` data file: a `.npy` of the labels (else the label is the last column).
+    public var labelsPath: String?
     /// A file of 0-based data-row indices to train on, in that order (all rows when nil).
     public var rowsPath: String?
     /// Held-out rows: a file of row indices of the same CSV, …
@@ -23,16 +25,18 @@ public struct DataConfiguration: Sendable, Equatable {
     public var shuffleTrainingRows: Bool
     public var standardize: Bool
     public var precision: Precision
-    public var blockRows: Int
+    /// Rows per block; nil: `BlockPlan.defaultBlockRows` of the training rows.
+    public var blockRows: Int?
 
     public init(
-        path: String, labelColumn: String? = nil, rowsPath: String? = nil, testRowsPath: String? = nil,
+        path: String, labelColumn: String? = nil, labelsPath: String? = nil, rowsPath: String? = nil, testRowsPath: String? = nil,
         testFraction: Double? = nil, testDataPath: String? = nil, seed: UInt64 = 0, shuffleTrainingRows: Bool = false,
-        standardize: Bool = false, precision: Precision = .float64, blockRows: Int = 128
+        standardize: Bool = false, precision: Precision = .float64, blockRows: Int? = nil
     ) {
         self.shuffleTrainingRows = shuffleTrainingRows
         self.path = path
         self.labelColumn = labelColumn
+        self.labelsPath = labelsPath
         self.rowsPath = rowsPath
         self.testRowsPath = testRowsPath
         self.testFraction = testFraction
@@ -73,7 +77,7 @@ public enum TrainingJob {
     public static func prepare(_ configuration: DataConfiguration, for kind: ModelKind, classCount declared: Int? = nil)
         throws(DataError) -> PreparedData
     {
-        let all = try CSVReader.read(path: configuration.path, labelColumn: configuration.labelColumn)
+        let all = try read(configuration.path, labelColumn: configuration.labelColumn, labelsPath: configuration.labelsPath)
         var trainRows: [Int]? = try configuration.rowsPath.map { (path) throws(DataError) in try RowIndices.read(path: path) }
         var test: Dataset?
         if let testRowsPath = configuration.testRowsPath {
@@ -87,14 +91,21 @@ public enum TrainingJob {
                 trainRows = (0..<all.rowCount).filter { !heldOut.contains($0) }
             }
         }
-        var train = try trainRows.map { (rows) throws(DataError) in try all.selectingRows(rows) } ?? all
+        // `all` is consumed here, so that without a selection its values are rewritten in place, never copied.
+        var train: Dataset
+        if let trainRows {
+            train = try all.selectingRows(trainRows)
+            _ = consume all
+        } else {
+            train = consume all
+        }
         if let fraction = configuration.testFraction {
             let split = try TrainTestSplit(rowCount: train.rowCount, testFraction: fraction, seed: configuration.seed)
             test = try train.selectingRows(split.testRows)
             train = try train.selectingRows(split.trainRows)
         }
         if let testPath = configuration.testDataPath {
-            let other = try CSVReader.read(path: testPath, labelColumn: train.labelName)
+            let other = try read(testPath, labelColumn: train.labelName, labelsPath: nil)
             guard other.featureNames == train.featureNames else {
                 throw .columnsDiffer(
                     path: testPath, expected: train.featureNames + [train.labelName],
@@ -124,15 +135,26 @@ public enum TrainingJob {
         var standardization: Standardization?
         if configuration.standardize {
             let fitted = try Standardization.fit(to: train)
-            train = try fitted.apply(to: train)
+            train = try fitted.apply(to: consume train)
             test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted
         }
-        let blocks = try train.makeBlocks(blockRows: configuration.blockRows, precision: configuration.precision)
+        let blockRows =
+            configuration.blockRows
+            ?? BlockPlan.defaultBlockRows(
+                rowCount: train.rowCount, featureCount: train.featureCount,
+                bytesPerValue: configuration.precision.byteWidth)
+        let blocks = try train.makeBlocks(blockRows: blockRows, precision: configuration.precision)
         return PreparedData(
             dataset: train, test: test, standardization: standardization, labelEncoding: encoding,
             classCount: classCount, blocks: blocks, precision: configuration.precision,
-            blockRows: configuration.blockRows)
+            blockRows: blockRows)
+    }
+
+    /// A CSV file, or a `.npy` array (by the extension) with its labels from `labelsPath` or its last column.
+    static func read(_ path: String, labelColumn: String?, labelsPath: String?) throws(DataError) -> Dataset {
+        guard NumpyReader.isNumpyPath(path) else { return try CSVReader.read(path: path, labelColumn: labelColumn) }
+        return try NumpyReader.read(path: path, labelsPath: labelsPath)
     }
 
     /// The trained model as it will be saved, ready for `evaluate` and `predict`.

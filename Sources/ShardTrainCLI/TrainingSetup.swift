@@ -82,7 +82,7 @@ extension TrainingArguments {
             guard perStep <= prepared.blocks.count else {
                 throw SetupError(
                     "--batch-blocks \(perStep) is more than the \(prepared.blocks.count) blocks of the training data "
-                        + "(\(prepared.dataset.rowCount) rows in blocks of \(blockRows))")
+                        + "(\(prepared.dataset.rowCount) rows in blocks of \(prepared.blockRows))")
             }
             do {
                 options.batch = try BatchSchedule(blockCount: prepared.blocks.count, blocksPerStep: perStep, seed: seed)

@@ -163,7 +163,7 @@ struct HeldOutQualityEndToEndTests {
         let (train, test) = try Self.split("digits", in: directory)
         let arguments = [
             "--data", ModelsEndToEndTests.dataPath("digits"), "--rows", train, "--test-rows", test, "--model", "triplet",
-            "--hidden", "32", "--dimension", "8", "--batch-blocks", "2",
+            "--hidden", "32", "--dimension", "8", "--block-rows", "128", "--batch-blocks", "2",
         ]
         func recall(rounds: Int) throws -> Double {
             let summary = try ModelsEndToEndTests.train(arguments + ["--max-rounds", String(rounds)], workers: 0, in: directory)
@@ -185,7 +185,8 @@ struct HeldOutQualityEndToEndTests {
         let child = try ChildProcess(
             [
                 "train", "--data", ModelsEndToEndTests.dataPath("digits"), "--rows", train, "--test-rows", test,
-                "--model", "vae", "--hidden", "32", "--dimension", "4", "--batch-blocks", "2", "--max-rounds", "1601",
+                "--model", "vae", "--hidden", "32", "--dimension", "4", "--block-rows", "128", "--batch-blocks", "2",
+                "--max-rounds", "1601",
                 "--schedule", "cosine", "--learning-rate", "0.01", "--eval-every", "200", "--log-format", "json",
                 "--summary-json", summaryPath,
             ], directory: directory.url)

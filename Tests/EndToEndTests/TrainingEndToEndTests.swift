@@ -289,7 +289,9 @@ struct TrainingEndToEndTests {
         RejectedOptions(arguments: ["--momentum", "0.5"], message: "--momentum applies to --optimizer sgd only"),
         RejectedOptions(arguments: ["--model", "svm", "--smoothing-final", "10"], message: "--smoothing-final"),
         RejectedOptions(arguments: ["--model", "vae", "--optimizer", "lbfgs"], message: "its objective is random"),
-        RejectedOptions(arguments: ["--optimizer", "adam", "--batch-blocks", "99"], message: "--batch-blocks 99 is more than the 5 blocks"),
+        RejectedOptions(
+            arguments: ["--optimizer", "adam", "--block-rows", "128", "--batch-blocks", "99"],
+            message: "--batch-blocks 99 is more than the 5 blocks"),
         RejectedOptions(arguments: ["--model", "quantile"], message: "--model quantile needs --tau"),
     ]
 

@@ -463,3 +463,29 @@ struct ShardDataSuite {
         #expect(noRows == .noDataRows(path: "m"))
     }
 }
+
+extension ShardDataSuite {
+    @Test("the default block size comes from the row width, and the bundled sets still make 8 blocks", arguments: [
+        (569, 30), (150, 4), (442, 10), (1797, 64), (20_000, 20),
+    ])
+    func defaultBlockRowsSpreadSmallSets(rows: Int, features: Int) throws {
+        for bytes in [4, 8] {
+            let blockRows = BlockPlan.defaultBlockRows(rowCount: rows, featureCount: features, bytesPerValue: bytes)
+            let plan = try BlockPlan(rowCount: rows, blockRows: blockRows)
+            #expect(plan.blockCount >= 8, "\(rows) × \(features): \(blockRows) rows per block")
+            #expect(blockRows >= 16)
+            #expect(blockRows * features * bytes <= BlockPlan.targetBlockBytes)
+        }
+    }
+
+    @Test func defaultBlockRowsFollowTheByteTarget() {
+        // 262144 / 160 = 1638.4 → 1632 (a multiple of 16); 262144 / 80 = 3276.8 → 3264.
+        #expect(BlockPlan.defaultBlockRows(rowCount: 1_000_000, featureCount: 20, bytesPerValue: 8) == 1632)
+        #expect(BlockPlan.defaultBlockRows(rowCount: 1_000_000, featureCount: 20, bytesPerValue: 4) == 3264)
+        // Very wide rows: never fewer than 16 rows; very few rows: at least 16 rows (fewer blocks).
+        #expect(BlockPlan.defaultBlockRows(rowCount: 1_000_000, featureCount: 100_000, bytesPerValue: 8) == 16)
+        #expect(BlockPlan.defaultBlockRows(rowCount: 40, featureCount: 3, bytesPerValue: 8) == 16)
+        // Breast cancer: ⌈569 / 8⌉ = 72.
+        #expect(BlockPlan.defaultBlockRows(rowCount: 569, featureCount: 30, bytesPerValue: 8) == 72)
+    }
+}

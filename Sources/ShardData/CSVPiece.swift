@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The rows of one piece of a CSV body, parsed independently of every other piece.
+///
+/// ```text
+/// piece k     nominal bytes [s_k, e_k),  s_k = bodyStart + k·pieceBytes,  e_k = min(s_k + pieceBytes, size)
+/// its lines   the lines that start in [s_k, e_k)   (a line starts at bodyStart or after a '\n')
+/// read        [s_k − 1, e_k), extended to the '\n' ending the line that straddles e_k
+/// ```
+///
+/// So every line belongs to exactly one piece, and concatenating the pieces' rows in k order gives the file's
+/// rows in order. A piece stops at its first bad line (`failure`); its rows before that line are kept.
+struct CSVPiece: Sendable {
+    /// Row-major features of the rows parsed (label column left out).
+    private(set) var features: [Double] = []
+    private(set) var labels: [Double] = []
+    /// The first bad line, at row `rowCount` of the piece.
+    private(set) var failure: Failure?
+
+    var rowCount: Int { labels.count }
+
+    /// Why a line could not be read.
+    enum Failure: Sendable {
+        /// An empty line starting at byte `offset` of the file (ends the data if only line breaks follow).
+        case emptyLine(offset: Int)
+        case fieldCount(found: Int)
+        /// The bytes of the first field (0-based `column`) that is not a finite number.
+        case field(column: Int, bytes: [UInt8])
+        case read(DataError)
+
+        /// The error at 1-based file `line`.
+        func error(path: String, line: Int, header: CSVHeader) -> DataError {
+            let columns = header.names.count
+            switch self {
+            case .emptyLine: return .wrongFieldCount(path: path, line: line, expected: columns, found: 0)
+            case .fieldCount(let found): return .wrongFieldCount(path: path, line: line, expected: columns, found: found)
+            case .field(let column, let bytes):
+                return bytes.withUnsafeBufferPointer {
+                    CSVReader.fieldError($0, path: path, line: line, column: column, names: header.names)
+                }
+            case .read(let error): return error
+            }
+        }
+    }
+
+    /// Appends this piece's rows to the whole table's arrays.
+    func appendRows(features allFeatures: inout [Double], labels allLabels: inout [Double]) {
+        allFeatures += features
+        allLabels += labels
+    }
+
+    private static let newline = UInt8(ascii: "\n"), comma = UInt8(ascii: ","), carriageReturn = UInt8(ascii: "\r")
+
+    /// Reads and parses piece `index` of `source`.
+    static func parse(_ source: some ByteSource, index: Int, layout: CSVLayout) -> CSVPiece {
+        let nominalStart = layout.bodyStart + index * layout.pieceBytes
+        let nominalEnd = min(nominalStart + layout.pieceBytes, source.size)
+        let readStart = index == 0 ? layout.bodyStart : nominalStart - 1
+        var window = Window(count: nominalEnd - readStart)
+        defer { window.deallocate() }
+        var piece = CSVPiece()
+        do {
+            window.count = try source.read(into: window.bytes, at: readStart)
+            var start = 0
+            if index > 0 {
+                // The line running into this piece belongs to the previous one.
+                guard let newline = window.firstNewline(from: 0), newline + 1 < window.count else { return piece }
+                start = newline + 1
+            }
+            try window.extendToLineEnd(source, at: readStart, fileSize: source.size)
+            piece.parseLines(window.buffer, from: start, fileOffset: readStart, layout: layout)
+        } catch {
+            piece.failure = .read(error)
+        }
+        return piece
+    }
+
+    /// Parses the lines of `buffer[start...]`, stopping at the first bad one.
+    private mutating func parseLines(
+        _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout
+    ) {
+        let columns = layout.columnCount, featureCount = columns - 1
+        // A row takes at least 2·columns − 1 bytes (a digit per field, the commas); its line break aside.
+        let maximumRows = (buffer.count - start) / (2 * columns - 1) + 1
+        var rows = 0
+        var failure: Failure?
+        features = [Double](unsafeUninitializedCapacity: maximumRows * featureCount) { featureBuffer, featureTotal in
+            labels = [Double](unsafeUninitializedCapacity: maximumRows) { labelBuffer, labelTotal in
+                (rows, failure) = Self.parseLines(
+                    buffer, from: start, fileOffset: fileOffset, layout: layout, features: featureBuffer.baseAddress!,
+                    labels: labelBuffer.baseAddress!)
+                labelTotal = rows
+            }
+            featureTotal = rows * featureCount
+        }
+        self.failure = failure
+    }
+
+    /// The hot loop: returns the number of rows written and the first bad line.
+    private static func parseLines(
+        _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout,
+        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>
+    ) -> (Int, Failure?) {
+        let base = buffer.baseAddress!
+        let end = base + buffer.count
+        let columns = layout.columnCount, labelIndex = layout.labelIndex, lastColumn = columns - 1
+        var featureOut = features
+        var rows = 0
+        var line = base + start
+        while line < end {
+            let lineBreak = memchr(line, Int32(newline), end - line).map {
+                UnsafePointer($0.assumingMemoryBound(to: UInt8.self))
+            }
+            var lineEnd = lineBreak ?? end
+            if lineEnd > line, lineEnd[-1] == carriageReturn { lineEnd -= 1 }
+            if lineEnd == line { return (rows, .emptyLine(offset: fileOffset + (line - base))) }
+            var field = line
+            var valid = true
+            for column in 0..<columns {
+                var value = 0.0
+                guard let stop = DecimalField.parsePrefix(field, lineEnd, &value), value.isFinite else {
+                    valid = false
+                    break
+                }
+                if column == lastColumn {
+                    valid = stop == lineEnd
+                } else {
+                    valid = stop < lineEnd && stop.pointee == comma
+                    field = stop + 1
+                }
+                guard valid else { break }
+                if column == labelIndex {
+                    labels[rows] = value
+                } else {
+                    featureOut.pointee = value
+                    featureOut += 1
+                }
+            }
+            if !valid {
+                featureOut = features + rows * (columns - 1)
+                if let failure = slowLine(UnsafeBufferPointer(start: line, count: lineEnd - line), layout: layout,
+                    features: featureOut, label: labels + rows)
+                {
+                    return (rows, failure)
+                }
+                featureOut += columns - 1
+            }
+            rows += 1
+            guard let lineBreak else { break }
+            line = lineBreak + 1
+        }
+        return (rows, nil)
+    }
+
+    /// A line the fast path could not read, checked in the reader's order: the field count first, then each
+    /// field left to right. Writes the row and returns nil if it is valid after all.
+    private static func slowLine(
+        _ line: UnsafeBufferPointer<UInt8>, layout: CSVLayout, features: UnsafeMutablePointer<Double>,
+        label: UnsafeMutablePointer<Double>
+    ) -> Failure? {
+        let fields = line.split(separator: comma, omittingEmptySubsequences: false)
+        guard fields.count == layout.columnCount else { return .fieldCount(found: fields.count) }
+        var featureOut = features
+        for (column, field) in fields.enumerated() {
+            let bytes = UnsafeBufferPointer(rebasing: field)
+            guard case .number(let value) = DecimalField.parse(bytes) else {
+                return .field(column: column, bytes: Array(bytes))
+            }
+            if column == layout.labelIndex {
+                label.pointee = value
+            } else {
+                featureOut.pointee = value
+                featureOut += 1
+            }
+        }
+        return nil
+    }
+}
+
+/// A piece's bytes, read into memory owned by the piece parser.
+private struct Window {
+    private(set) var bytes: UnsafeMutableRawBufferPointer
+    var count: Int
+
+    init(count: Int) {
+        bytes = .allocate(byteCount: max(count, 1), alignment: 16)
+        self.count = count
+    }
+
+    func deallocate() { bytes.deallocate() }
+
+    var buffer: UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: count)
+    }
+
+    func firstNewline(from offset: Int) -> Int? {
+        guard offset < count else { return nil }
+        let found = memchr(bytes.baseAddress! + offset, Int32(UInt8(ascii: "\n")), count - offset)
+        return found.map { $0 - UnsafeMutableRawPointer(bytes.baseAddress!) }
+    }
+
+    /// Reads on past the nominal end until the line that straddles it ends (or the source does).
+    mutating func extendToLineEnd(_ source: some ByteSource, at readStart: Int, fileSize: Int) throws(DataError) {
+        while count > 0, buffer[count - 1] != UInt8(ascii: "\n"), readStart + count < fileSize {
+            let step = 1 << 16
+            if count + step > bytes.count {
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * bytes.count + step, alignment: 16)
+                larger.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+                bytes.deallocate()
+                bytes = larger
+            }
+            let scanFrom = count
+            let read = try source.read(
+                into: UnsafeMutableRawBufferPointer(rebasing: bytes[count..<count + step]), at: readStart + count)
+            count += read
+            if read == 0 { return }
+            if let newline = firstNewline(from: scanFrom) {
+                count = newline + 1
+                return
+            }
+        }
+    }
+}

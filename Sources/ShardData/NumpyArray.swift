@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A NumPy `.npy` file (format versions 1–3), memory-mapped read-only.
+///
+/// ```text
+/// bytes   "\x93NUMPY" major minor, header length (2 bytes LE in v1, 4 in v2/v3), header, data
+/// header  a Python dict literal: {'descr': '<f8', 'fortran_order': False, 'shape': (n, d), }
+/// data    n·d little-endian values in C (row-major) order, at the end of the padded header
+/// ```
+///
+/// Accepted element types: `<f8`, `<f4`, `|u1`, `|i1`, `<i4`, `<i8` (read as `Double`; integers beyond 2^53
+/// round). Big-endian, object, Fortran-order and any other arrays are refused with the reason.
+final class NumpyArray {
+    enum ElementType: String {
+        case float64 = "<f8", float32 = "<f4", uint8 = "|u1", int8 = "|i1", int32 = "<i4", int64 = "<i8"
+
+        var size: Int {
+            switch self {
+            case .float64, .int64: 8
+            case .float32, .int32: 4
+            case .uint8, .int8: 1
+            }
+        }
+    }
+
+    let path: String
+    let elementType: ElementType
+    let shape: [Int]
+    private let mapping: UnsafeRawPointer
+    private let mappedBytes: Int
+    private let dataOffset: Int
+
+    var elementCount: Int { shape.reduce(1, *) }
+
+    private init(
+        path: String, elementType: ElementType, shape: [Int], mapping: UnsafeRawPointer, mappedBytes: Int,
+        dataOffset: Int
+    ) {
+        self.path = path
+        self.elementType = elementType
+        self.shape = shape
+        self.mapping = mapping
+        self.mappedBytes = mappedBytes
+        self.dataOffset = dataOffset
+    }
+
+    /// Private read-only mapping; on Linux populated up front (one read-ahead instead of a fault per 64 KiB).
+    #if os(Linux)
+        private static let mapFlags = MAP_PRIVATE | MAP_POPULATE
+    #else
+        private static let mapFlags = MAP_PRIVATE
+    #endif
+
+    /// Maps the file at `path` and checks its header and size.
+    static func map(path: String) throws(DataError) -> NumpyArray {
+        func invalid(_ detail: String) -> DataError { .invalidNumpy(path: path, detail: detail) }
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw .fileUnreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            throw .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            throw .fileUnreadable(path: path, reason: String(cString: strerror(EISDIR)))
+        }
+        let size = Int(info.st_size)
+        guard size >= 10 else { throw invalid("the file is too short for a .npy header (\(size) bytes)") }
+        guard let mapped = mmap(nil, size, PROT_READ, Self.mapFlags, descriptor, 0), mapped != MAP_FAILED else {
+            throw .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        madvise(mapped, size, MADV_SEQUENTIAL)
+        let bytes = UnsafeRawBufferPointer(start: mapped, count: size)
+        let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
+        guard bytes.prefix(6).elementsEqual(magic) else {
+            munmap(mapped, size)
+            throw invalid("not a .npy file (the first bytes are not \\x93NUMPY)")
+        }
+        let major = bytes[6]
+        let lengthBytes = major == 1 ? 2 : 4
+        guard (1...3).contains(major), size >= 8 + lengthBytes else {
+            munmap(mapped, size)
+            throw invalid("unsupported .npy format version \(major).\(bytes[7])")
+        }
+        let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+        let headerStart = 8 + lengthBytes
+        guard headerStart + headerLength <= size else {
+            munmap(mapped, size)
+            throw invalid("the file is truncated inside its header")
+        }
+        let header = String(decoding: bytes[headerStart..<headerStart + headerLength], as: UTF8.self)
+        do throws(DataError) {
+            let fields = try Self.parseHeader(header, path: path)
+            guard let type = ElementType(rawValue: fields.descr) else {
+                throw invalid(Self.unsupportedTypeReason(fields.descr))
+            }
+            guard !fields.fortranOrder else {
+                throw invalid("the array is in Fortran (column-major) order; save it with np.ascontiguousarray(x)")
+            }
+            let dataOffset = headerStart + headerLength
+            let needed = fields.shape.reduce(type.size, *)
+            guard size - dataOffset >= needed else {
+                throw invalid(
+                    "the file is truncated: shape \(describe(fields.shape)) of \(type.rawValue) needs \(needed) "
+                        + "bytes of data, the file has \(size - dataOffset)")
+            }
+            return NumpyArray(
+                path: path, elementType: type, shape: fields.shape, mapping: UnsafeRawPointer(mapped),
+                mappedBytes: size, dataOffset: dataOffset)
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: mapping), mappedBytes)
+    }
+
+    /// `(3, 4)` as NumPy writes it.
+    static func describe(_ shape: [Int]) -> String {
+        shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
+
+    private static func unsupportedTypeReason(_ descr: String) -> String {
+        if descr.hasPrefix(">") { return "the array is big-endian (\(descr)); save it as little-endian: x.astype(x.dtype.newbyteorder('<'))" }
+        if descr.contains("O") { return "the array holds Python objects (\(descr)); save a numeric array (float32 or float64)" }
+        return "element type \(descr) is not supported (use <f4 or <f8; <i8, <i4, |i1, |u1 are read as numbers too)"
+    }
+
+    /// Reads `'descr'`, `'fortran_order'` and `'shape'` from the header dict.
+    private static func parseHeader(_ header: String, path: String) throws(DataError)
+        -> (descr: String, fortranOrder: Bool, shape: [Int])
+    {
+        func invalid(_ detail: String) -> DataError { .invalidNumpy(path: path, detail: "bad header \(header.trimmingSpaces): \(detail)") }
+        func value(of key: String) throws(DataError) -> Substring {
+            guard let keyRange = header.firstRange(of: "'\(key)':") else { throw invalid("no '\(key)' entry") }
+            return header[keyRange.upperBound...].drop { $0 == " " }
+        }
+        let descrText = try value(of: "descr")
+        guard descrText.first == "'", let close = descrText.dropFirst().firstIndex(of: "'") else {
+            throw invalid("'descr' is not a simple type string")
+        }
+        let descr = String(descrText[descrText.index(after: descrText.startIndex)..<close])
+        let orderText = try value(of: "fortran_order")
+        let fortranOrder: Bool
+        if orderText.hasPrefix("True") {
+            fortranOrder = true
+        } else if orderText.hasPrefix("False") {
+            fortranOrder = false
+        } else {
+            throw invalid("'fortran_order' is neither True nor False")
+        }
+        let shapeText = try value(of: "shape")
+        guard shapeText.first == "(", let end = shapeText.firstIndex(of: ")") else { throw invalid("'shape' is not a tuple") }
+        var shape: [Int] = []
+        for part in shapeText[shapeText.index(after: shapeText.startIndex)..<end].split(separator: ",") {
+            let trimmed = part.trimmingSpaces
+            guard !trimmed.isEmpty else { continue }
+            guard let extent = Int(trimmed), extent >= 0 else { throw invalid("'shape' holds \(trimmed)") }
+            shape.append(extent)
+        }
+        return (descr, fortranOrder, shape)
+    }
+
+    /// The elements of columns `columns` of every row of a 2-D array (or the only column of a 1-D one), row-major,
+    /// as `Double`. Throws at the first NaN or infinity, naming its 1-based row and column.
+    func values(columns: Range<Int>, names: [String]) throws(DataError) -> [Double] {
+        let rows = shape[0], width = shape.count == 2 ? shape[1] : 1
+        let data = mapping + dataOffset
+        let result = [Double](unsafeUninitializedCapacity: rows * columns.count) { buffer, count in
+            let output = buffer.baseAddress!
+            switch elementType {
+            case .float64:
+                // Stored as the dataset stores them (little-endian hosts): a copy of each row's slice.
+                for row in 0..<rows {
+                    UnsafeMutableRawPointer(output + row * columns.count).copyMemory(
+                        from: data + (row * width + columns.lowerBound) * 8, byteCount: columns.count * 8)
+                }
+            case .float32: Self.gather(Float.self, data, rows, width, columns, output) { Double($0) }
+            case .int64: Self.gather(Int64.self, data, rows, width, columns, output) { Double($0) }
+            case .int32: Self.gather(Int32.self, data, rows, width, columns, output) { Double($0) }
+            case .uint8: Self.gather(UInt8.self, data, rows, width, columns, output) { Double($0) }
+            case .int8: Self.gather(Int8.self, data, rows, width, columns, output) { Double($0) }
+            }
+            count = rows * columns.count
+        }
+        if let index = result.firstIndex(where: { !$0.isFinite }) {
+            let row = index / columns.count, column = index % columns.count
+            throw .nonFiniteValue(
+                path: path, line: row + 1, column: columns.lowerBound + column + 1, columnName: names[column],
+                text: "\(result[index])")
+        }
+        return result
+    }
+
+    /// `output[r·C + c] = convert(x[r, columns.lowerBound + c])` for little-endian elements of type `T`.
+    @inline(__always)
+    private static func gather<T: FixedWidthInteger>(
+        _ type: T.Type, _ data: UnsafeRawPointer, _ rows: Int, _ width: Int, _ columns: Range<Int>,
+        _ output: UnsafeMutablePointer<Double>, _ convert: (T) -> Double
+    ) {
+        var out = output
+        for row in 0..<rows {
+            for column in columns {
+                out.pointee = convert(
+                    T(littleEndian: data.loadUnaligned(fromByteOffset: (row * width + column) * T.bitWidth / 8, as: T.self)))
+                out += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func gather(
+        _ type: Float.Type, _ data: UnsafeRawPointer, _ rows: Int, _ width: Int, _ columns: Range<Int>,
+        _ output: UnsafeMutablePointer<Double>, _ convert: (Float) -> Double
+    ) {
+        gather(UInt32.self, data, rows, width, columns, output) { convert(Float(bitPattern: $0)) }
+    }
+}
+
+extension StringProtocol {
+    fileprivate var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

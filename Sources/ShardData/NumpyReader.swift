@@ -1,0 +1,46 @@
+/// Reads training data from NumPy `.npy` files (see `NumpyArray` for the accepted arrays).
+///
+/// ```text
+/// X          2-D, shape (n, D) — or (n, D + 1) with the label in the last column when no labels file is given
+/// y          shape (n,) or (n, 1), the same n as X
+/// names      features f0 … f{D−1}, label "label"
+/// messages   "line" is the 1-based row of X; the label is column D + 1
+/// ```
+///
+/// The file is memory-mapped and each value is converted once into the dataset (`Double`); the mapping is
+/// released when the read returns.
+public enum NumpyReader {
+    /// Whether `path` names a `.npy` file (by its extension).
+    public static func isNumpyPath(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }
+
+    public static func read(path: String, labelsPath: String? = nil) throws(DataError) -> Dataset {
+        let x = try NumpyArray.map(path: path)
+        guard x.shape.count == 2 else {
+            throw .invalidNumpy(
+                path: path, detail: "expected a 2-D array (rows × columns), the shape is \(NumpyArray.describe(x.shape))")
+        }
+        let rows = x.shape[0], width = x.shape[1]
+        guard rows >= 1 else { throw .noDataRows(path: path) }
+        let featureCount = labelsPath == nil ? width - 1 : width
+        guard featureCount >= 1 else { throw .noFeatureColumns(path: path, labelName: "label") }
+        let names = (0..<featureCount).map { "f\($0)" }
+        let features = try x.values(columns: 0..<featureCount, names: names)
+        let labels: [Double]
+        if let labelsPath {
+            let y = try NumpyArray.map(path: labelsPath)
+            guard y.shape == [rows] || y.shape == [rows, 1] else {
+                throw .invalidNumpy(
+                    path: labelsPath,
+                    detail: "the labels have shape \(NumpyArray.describe(y.shape)); expected (\(rows),) or (\(rows), 1) "
+                        + "to match the \(rows) rows of \(path)")
+            }
+            labels = try y.values(columns: 0..<1, names: ["label"])
+        } else {
+            labels = try x.values(columns: featureCount..<width, names: ["label"])
+        }
+        return Dataset(
+            unchecked: path, featureNames: names, labelName: "label", features: features, labels: labels,
+            lineNumbers: Array(1...rows), featureColumnNumbers: Array(1...featureCount),
+            labelColumnNumber: featureCount + 1)
+    }
+}
