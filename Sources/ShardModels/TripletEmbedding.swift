@@ -30,6 +30,9 @@ import ShardNumerics
 /// Anchors that form no triplet (no classmate or no other class in their block) add 0; with blocks that
 /// hold every class, every row forms one triplet and F is the plain mean.
 ///
+/// **Precision.** Float64 blocks compute in Double (dgemm, libm tanh), float32 blocks in Float (sgemm,
+/// `Activation.tanh`, Float losses and mining distances), as the VAE does.
+///
 /// **Accuracy.** The model is not a classifier: `correctPredictions` returns 0 (retrieval metrics use
 /// `embeddings(of:parameters:)`).
 public struct TripletEmbedding: Model {

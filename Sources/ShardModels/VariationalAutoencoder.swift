@@ -32,6 +32,9 @@ import ShardNumerics
 /// Layout and names follow Tests/Reference/README.md (`vae_linear`, `vae_mlp`). In `blockSums`,
 /// `eps[row, j] = CounterRandom(seed, round, block.id, row, purpose latentNoise).normal(j)`. Log-variances
 /// of ±15 stay finite (exp(7.5) ≈ 1808). Labels are not used; `correctPredictions` is 0 (not a classifier).
+///
+/// **Precision.** Float64 blocks compute in Double (dgemm), float32 blocks in Float (sgemm, Float losses): the
+/// parameters are rounded to Float once per block and the block's sums widened back to Double.
 public struct VariationalAutoencoder: Model {
     public let featureCount: Int
     public let latentDimension: Int
