@@ -97,10 +97,11 @@ public struct DenseBenchCommand: ParsableCommand {
                     let ceilingPerSecond = Double(workload.batch * steps) / ceilingSeconds
                     let flops = workload.flopsPerSample(blocks: blocks)
                     print(
-                        String(
-                            format: "%-25@ %-9@  %7d  %10.0f   %13.1f  %12.1f  %9.1f%%", workload.name as NSString,
-                            precision.rawValue as NSString, threadCount, perSecond, flops * perSecond / 1e9,
-                            flops * ceilingPerSecond / 1e9, 100 * perSecond / ceilingPerSecond))
+                        workload.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                            + precision.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+                            + String(
+                                format: "  %7d  %10.0f   %13.1f  %12.1f  %9.1f%%", threadCount, perSecond,
+                                flops * perSecond / 1e9, flops * ceilingPerSecond / 1e9, 100 * perSecond / ceilingPerSecond))
                     rows.append([
                         "workload": workload.name, "unit": workload.unit, "batch": workload.batch,
                         "blocks_per_batch": blocks.count, "precision": precision.rawValue, "threads": threadCount,
