@@ -140,6 +140,46 @@ struct BLASTests {
         }
     }
 
+    /// The product of `a` and `b` with every operand placed `offset` elements into a larger buffer.
+    static func product<T: BLASScalar>(
+        _ testCase: Case, _ a: [T], _ b: [T], offset: Int
+    ) throws -> [T] {
+        let padding = [T](repeating: 0, count: offset)
+        let (shiftedA, shiftedB) = (padding + a, padding + b)
+        var c = [T](repeating: 0, count: offset + testCase.m * testCase.n)
+        try shiftedA.withUnsafeBufferPointer { a in
+            try shiftedB.withUnsafeBufferPointer { b in
+                try c.withUnsafeMutableBufferPointer { c in
+                    try BLAS.gemm(
+                        m: testCase.m, n: testCase.n, k: testCase.k, UnsafeBufferPointer(rebasing: a[offset...]),
+                        transposeA: testCase.transposeA, UnsafeBufferPointer(rebasing: b[offset...]),
+                        transposeB: testCase.transposeB, into: UnsafeMutableBufferPointer(rebasing: c[offset...]))
+                }
+            }
+        }
+        return Array(c[offset...])
+    }
+
+    static func checkAlignment<T: BLASScalar>(_ type: T.Type) throws {
+        var random = SplitMix64(seed: 11)
+        for testCase in cases where testCase.m * testCase.n * testCase.k >= 64 * 64 * 200 {
+            let a: [T] = randomValues(testCase.m * testCase.k, &random)
+            let b: [T] = randomValues(testCase.k * testCase.n, &random)
+            let aligned = try product(testCase, a, b, offset: 0)
+            for offset in 1...3 {
+                #expect(
+                    try product(testCase, a, b, offset: offset) == aligned,
+                    "\(T.self) \(testCase.m)×\(testCase.n)×\(testCase.k) transA \(testCase.transposeA) transB \(testCase.transposeB): bits change with the operands' offset \(offset)")
+            }
+        }
+    }
+
+    @Test("the bits do not depend on where the operands sit in memory (blocks land at any address)")
+    func alignmentDoesNotChangeBits() throws {
+        try Self.checkAlignment(Float.self)
+        try Self.checkAlignment(Double.self)
+    }
+
     @Test("one BLAS thread per call: the same bits on the calling thread and on two threads at once")
     func oneThreadDeterminism() throws {
         let (m, n, k) = (64, 256, 784)
