@@ -23,6 +23,8 @@ let cTargets: [Target] = [
     .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
     // libcrypto (OpenSSL) from Debian, for SHA-256 of parameter vectors. Only `ShardArtifacts/Digest.swift` uses it.
     .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
+    // OpenBLAS from Debian (CBLAS gemm, pinned to one BLAS thread). Only `ShardNumerics/BLAS.swift` uses it.
+    .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
     // Hot numeric kernels in C with per-function `target("avx2,fma")` and runtime CPU dispatch.
     .target(name: "CShardKernels"),
     // Process-level calls that Swift cannot make directly (variadic prctl).
@@ -37,7 +39,7 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 
 let swiftTargets: [Target] = [
-    .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem"]),
+    .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem", "COpenBLAS"]),
     .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
     .target(name: "ShardData", dependencies: ["ShardNumerics", "CFastFloat"]),
     .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),

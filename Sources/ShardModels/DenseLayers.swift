@@ -1,72 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ShardLosses
 import ShardNumerics
+import Synchronization
 
-/// Affine layers on row-major matrices, shared by the embedding network and the VAE.
+/// The element types the networks compute in: `Double`, and `Float` for float32 storage (as JAX and PyTorch
+/// compute). Parameters and block sums stay `Double` outside a pass; a Float pass rounds the parameters to Float
+/// once per block and widens its sums back.
+protocol NetworkScalar: LossScalar, BLASScalar {
+    /// The process's reusable arrays of this type (see `ScratchPool`).
+    static var scratch: ScratchPool<Self> { get }
+    /// Hyperbolic tangent (libm `tanh` / `tanhf`).
+    static func tanh(_ x: Self) -> Self
+    /// The compiled `bce_logits` pass (`ElementwiseLossKernel`) in this precision, gradient scale 1.
+    static func binaryCrossEntropyWithLogits(
+        target: UnsafePointer<Self>, logits: UnsafePointer<Self>, count: Int, losses: UnsafeMutablePointer<Self>,
+        gradient: UnsafeMutablePointer<Self>
+    ) -> ElementwiseLossKernel.Outcome<Self>?
+}
+
+extension Double: NetworkScalar {
+    static var scratch: ScratchPool<Double> { doubleScratch }
+    static func tanh(_ x: Double) -> Double { libmTanh(x) }
+    static func binaryCrossEntropyWithLogits(
+        target: UnsafePointer<Double>, logits: UnsafePointer<Double>, count: Int, losses: UnsafeMutablePointer<Double>,
+        gradient: UnsafeMutablePointer<Double>
+    ) -> ElementwiseLossKernel.Outcome<Double>? {
+        ElementwiseLossKernel.binaryCrossEntropyWithLogits.evaluate(
+            target: target, prediction: logits, count: count, perSample: losses, gradient: gradient, gradientScale: 1)
+    }
+}
+
+extension Float: NetworkScalar {
+    static var scratch: ScratchPool<Float> { floatScratch }
+    static func tanh(_ x: Float) -> Float { Activation.tanh(x) }
+    static func binaryCrossEntropyWithLogits(
+        target: UnsafePointer<Float>, logits: UnsafePointer<Float>, count: Int, losses: UnsafeMutablePointer<Float>,
+        gradient: UnsafeMutablePointer<Float>
+    ) -> ElementwiseLossKernel.Outcome<Float>? {
+        ElementwiseLossKernel.binaryCrossEntropyWithLogits.evaluate(
+            target: target, prediction: logits, count: count, perSample: losses, gradient: gradient, gradientScale: 1)
+    }
+}
+
+/// Activations written so that loops over them vectorise (libm's `tanhf` is a call per element).
+public enum Activation {
+    /// `tanh(x)` for Float, computed in Double and rounded once (within 1 ulp of the exact value):
+    ///
+    /// ```
+    /// a = |x|,  e = exp(−2a)  (VectorMath, branch-free, a few Double ulp)
+    /// tanh(a) = a − a³/3 + 2a⁵/15                 a < 2⁻⁶   (truncation < 17a⁷/315: relative < 1e-12)
+    ///         = (1 − e) / (1 + e)                  otherwise (1 − e ≥ 0.03: relative error < 1e-14)
+    /// tanh(x) = sign(x) · tanh(a);  NaN stays NaN
+    /// ```
+    @inlinable
+    public static func tanh(_ x: Float) -> Float {
+        let a = Double(abs(x))
+        let e = VectorMath.exp(nonPositive: -2 * a)
+        let a2 = a * a
+        let series = a - a * a2 * (1.0 / 3 - a2 * (2.0 / 15))
+        let magnitude = a < 0x1p-6 ? series : (1 - e) / (1 + e)
+        let result = Float(magnitude)
+        return x.isNaN ? x : (x.sign == .minus ? -result : result)
+    }
+}
+
+private let doubleScratch = ScratchPool<Double>()
+private let floatScratch = ScratchPool<Float>()
+
+/// Arrays a pass borrows for its largest temporaries (the parameters rounded to Float, the Float gradient: one
+/// value per parameter, per block) and gives back, so blocks reuse warm memory instead of asking the allocator
+/// for megabytes that it maps, zero-fills and returns each time. A borrowed array's contents are unspecified.
+final class ScratchPool<T: NetworkScalar>: Sendable {
+    /// At most this many arrays wait in the pool (one or two per compute thread).
+    private static var capacity: Int { 16 }
+    private let free = Mutex<[[T]]>([])
+
+    /// `body` on an array of `count` values with unspecified contents; the array returns to the pool after.
+    func withArray<R>(count: Int, _ body: (inout [T]) throws(ModelError) -> R) throws(ModelError) -> R {
+        var array = free.withLock { free in free.firstIndex { $0.count == count }.map { free.remove(at: $0) } }
+            ?? [T](repeating: 0, count: count)
+        defer {
+            free.withLock { free in
+                if free.count < Self.capacity { free.append(array) }
+            }
+        }
+        return try body(&array)
+    }
+}
+
+// A free function so that `tanh` inside `extension Double` does not resolve to the member above.
+private func libmTanh(_ x: Double) -> Double { tanh(x) }
+
+/// Affine layers on row-major matrices, shared by the embedding network and the VAE, on `BLAS.gemm`.
 ///
 /// ```
 /// forward:   Y = X·W + b            X (n, in), W (in, out) stored as `in` rows of `out`, b (out), Y (n, out)
-/// backward:  ∂W += Xᵀ·∂Y,   ∂b += Σ_rows ∂Y,   ∂X = ∂Y·Wᵀ
+/// backward:  ∂W = Xᵀ·∂Y,   ∂b = Σ_rows ∂Y,   ∂X = ∂Y·Wᵀ
 /// ```
-/// Sums run over rows in increasing order, so results are bit-reproducible.
+/// Every product is one gemm call whose shapes depend only on the block, and OpenBLAS runs on one thread, so a
+/// block's results do not depend on which thread or process computes it. Bias sums run over rows in order.
 enum DenseLayer {
     /// `output = input·weights + bias` (bias optional: a layer without bias adds 0).
-    static func forward(
-        _ input: UnsafeBufferPointer<Double>, rows: Int, inputWidth: Int,
-        weights: UnsafeBufferPointer<Double>, bias: UnsafeBufferPointer<Double>?,
-        into output: UnsafeMutableBufferPointer<Double>, outputWidth: Int
-    ) {
-        for row in 0..<rows {
-            let outputBase = row * outputWidth
-            if let bias {
-                for column in 0..<outputWidth { output[outputBase + column] = bias[column] }
-            } else {
-                for column in 0..<outputWidth { output[outputBase + column] = 0 }
+    static func forward<T: NetworkScalar>(
+        _ input: UnsafeBufferPointer<T>, rows: Int, inputWidth: Int,
+        weights: UnsafeBufferPointer<T>, bias: UnsafeBufferPointer<T>?,
+        into output: UnsafeMutableBufferPointer<T>, outputWidth: Int
+    ) throws(ModelError) {
+        if let bias {
+            for row in 0..<rows {
+                _ = UnsafeMutableBufferPointer(rebasing: output[(row * outputWidth)..<((row + 1) * outputWidth)])
+                    .update(fromContentsOf: bias)
             }
-            let inputBase = row * inputWidth
-            for inner in 0..<inputWidth {
-                let value = input[inputBase + inner]
-                if value == 0 { continue }
-                let weightBase = inner * outputWidth
-                for column in 0..<outputWidth { output[outputBase + column] += value * weights[weightBase + column] }
-            }
+        }
+        try product(
+            m: rows, n: outputWidth, k: inputWidth, input, weights, beta: bias == nil ? 0 : 1, into: output)
+    }
+
+    /// Overwrites `∂W = Xᵀ·∂Y`, `∂b = Σ_rows ∂Y` (when `biasGradient` is given) and, when `inputGradient` is
+    /// given, `∂X = ∂Y·Wᵀ`.
+    static func backward<T: NetworkScalar>(
+        _ input: UnsafeBufferPointer<T>, rows: Int, inputWidth: Int,
+        weights: UnsafeBufferPointer<T>, outputGradient: UnsafeBufferPointer<T>, outputWidth: Int,
+        weightGradient: UnsafeMutableBufferPointer<T>, biasGradient: UnsafeMutableBufferPointer<T>?,
+        inputGradient: UnsafeMutableBufferPointer<T>?
+    ) throws(ModelError) {
+        try product(
+            m: inputWidth, n: outputWidth, k: rows, input, transposeA: true, outputGradient, into: weightGradient)
+        if let biasGradient { columnSums(outputGradient, rows: rows, into: biasGradient) }
+        if let inputGradient {
+            try product(
+                m: rows, n: inputWidth, k: outputWidth, outputGradient, weights, transposeB: true, into: inputGradient)
         }
     }
 
-    /// Accumulates `∂W += Xᵀ·∂Y` and `∂b += Σ_rows ∂Y` (when `biasGradient` is given) and, when
-    /// `inputGradient` is given, overwrites it with `∂X = ∂Y·Wᵀ`.
-    static func backward(
-        _ input: UnsafeBufferPointer<Double>, rows: Int, inputWidth: Int,
-        weights: UnsafeBufferPointer<Double>, outputGradient: UnsafeBufferPointer<Double>, outputWidth: Int,
-        weightGradient: UnsafeMutableBufferPointer<Double>, biasGradient: UnsafeMutableBufferPointer<Double>?,
-        inputGradient: UnsafeMutableBufferPointer<Double>?
+    /// `sums[c] = Σ_{r = 0, 1, …} matrix[r, c]` for a (rows, sums.count) row-major matrix, rows added in order.
+    static func columnSums<T: NetworkScalar>(
+        _ matrix: UnsafeBufferPointer<T>, rows: Int, into sums: UnsafeMutableBufferPointer<T>
     ) {
+        let width = sums.count
+        for column in 0..<width { sums[column] = 0 }
         for row in 0..<rows {
-            let outputBase = row * outputWidth
-            let inputBase = row * inputWidth
-            if let biasGradient {
-                for column in 0..<outputWidth { biasGradient[column] += outputGradient[outputBase + column] }
-            }
-            for inner in 0..<inputWidth {
-                let value = input[inputBase + inner]
-                let weightBase = inner * outputWidth
-                var back = 0.0
-                for column in 0..<outputWidth {
-                    let upstream = outputGradient[outputBase + column]
-                    weightGradient[weightBase + column] += value * upstream
-                    back += upstream * weights[weightBase + column]
-                }
-                inputGradient?[inputBase + inner] = back
-            }
+            let base = row * width
+            for column in 0..<width { sums[column] += matrix[base + column] }
         }
     }
 
     /// `values ← relu(values)` (relu'(0) = 0, the reference convention).
-    static func relu(_ values: UnsafeMutableBufferPointer<Double>) {
-        for index in values.indices where !(values[index] > 0) { values[index] = 0 }
+    static func relu<T: NetworkScalar>(_ values: UnsafeMutableBufferPointer<T>) {
+        for index in values.indices { values[index] = values[index] > 0 ? values[index] : 0 }
     }
 
     /// `gradient ← gradient ⊙ [activation > 0]` for an activation that went through `relu`.
-    static func reluBackward(activation: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>) {
-        for index in gradient.indices where !(activation[index] > 0) { gradient[index] = 0 }
+    static func reluBackward<T: NetworkScalar>(
+        activation: UnsafeBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>
+    ) {
+        for index in gradient.indices { gradient[index] = activation[index] > 0 ? gradient[index] : 0 }
+    }
+
+    private static func product<T: NetworkScalar>(
+        m: Int, n: Int, k: Int, _ a: UnsafeBufferPointer<T>, transposeA: Bool = false, _ b: UnsafeBufferPointer<T>,
+        transposeB: Bool = false, beta: T = 0, into c: UnsafeMutableBufferPointer<T>
+    ) throws(ModelError) {
+        do throws(BLASError) {
+            try BLAS.gemm(m: m, n: n, k: k, a, transposeA: transposeA, b, transposeB: transposeB, beta: beta, into: c)
+        } catch {
+            throw .dimension("dense layer: \(error.description)")
+        }
     }
 }
 
@@ -127,16 +230,56 @@ enum Initialization {
     }
 }
 
-/// A block's features as `Double`, converted once per block when they are stored as `Float`.
-func withDoubleFeatures<R>(
-    of block: Block, _ body: (UnsafeBufferPointer<Double>) throws(ModelError) -> R
+/// A block's features as `T`: the stored values themselves when the storage precision is `T`, else rounded.
+/// The networks compute in `Double` for float64 blocks and in `Float` for float32 blocks.
+func withFeatures<T: NetworkScalar, R>(
+    of block: Block, as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws(ModelError) -> R
 ) throws(ModelError) -> R {
     switch block.storage {
     case .float64(let features, _):
-        return try features.withUnsafeBufferPointer { (buffer) throws(ModelError) -> R in try body(buffer) }
+        return try features.withUnsafeBufferPointer { (buffer) throws(ModelError) -> R in
+            try withConverted(buffer, as: type, body)
+        }
     case .float32(let features, _):
-        let widened = features.map(Double.init)
-        return try widened.withUnsafeBufferPointer { (buffer) throws(ModelError) -> R in try body(buffer) }
+        return try features.withUnsafeBufferPointer { (buffer) throws(ModelError) -> R in
+            try withConverted(buffer, as: type, body)
+        }
+    }
+}
+
+/// `values` as `T`: the same memory when `Source` is `T`, else a rounded copy.
+func withConverted<Source: BinaryFloatingPoint, T: NetworkScalar, R>(
+    _ values: UnsafeBufferPointer<Source>, as _: T.Type, _ body: (UnsafeBufferPointer<T>) throws(ModelError) -> R
+) throws(ModelError) -> R {
+    if Source.self == T.self {
+        let same = UnsafeRawPointer(values.baseAddress)?.assumingMemoryBound(to: T.self)
+        return try body(UnsafeBufferPointer(start: same, count: values.count))
+    }
+    return try T.scratch.withArray(count: values.count) { (rounded) throws(ModelError) -> R in
+        try rounded.withUnsafeMutableBufferPointer { (buffer) throws(ModelError) -> R in
+            for index in 0..<values.count { buffer[index] = T(values[index]) }
+            return try body(UnsafeBufferPointer(buffer))
+        }
+    }
+}
+
+/// Runs `body` on a `T` gradient buffer of `output.count` values and writes it into `output` as `Double`
+/// (`body` writes `output` directly when `T` is `Double`). `body` must write every value: the buffer starts
+/// with unspecified contents.
+func withGradient<T: NetworkScalar, R>(
+    into output: UnsafeMutableBufferPointer<Double>, as _: T.Type,
+    _ body: (UnsafeMutableBufferPointer<T>) throws(ModelError) -> R
+) throws(ModelError) -> R {
+    if T.self == Double.self {
+        let same = UnsafeMutableRawPointer(output.baseAddress)?.assumingMemoryBound(to: T.self)
+        return try body(UnsafeMutableBufferPointer(start: same, count: output.count))
+    }
+    return try T.scratch.withArray(count: output.count) { (gradient) throws(ModelError) -> R in
+        try gradient.withUnsafeMutableBufferPointer { (buffer) throws(ModelError) -> R in
+            let result = try body(buffer)
+            for index in output.indices { output[index] = Double(buffer[index]) }
+            return result
+        }
     }
 }
 
@@ -160,14 +303,14 @@ func classLabels(of block: Block, classCount: Int) throws(ModelError) -> [Int] {
 }
 
 /// A parameter tensor's slice of the flat vector.
-extension UnsafeBufferPointer where Element == Double {
-    func slice(_ tensor: ParameterTensor) -> UnsafeBufferPointer<Double> {
+extension UnsafeBufferPointer {
+    func slice(_ tensor: ParameterTensor) -> UnsafeBufferPointer<Element> {
         UnsafeBufferPointer(rebasing: self[tensor.range])
     }
 }
 
-extension UnsafeMutableBufferPointer where Element == Double {
-    func slice(_ tensor: ParameterTensor) -> UnsafeMutableBufferPointer<Double> {
+extension UnsafeMutableBufferPointer {
+    func slice(_ tensor: ParameterTensor) -> UnsafeMutableBufferPointer<Element> {
         UnsafeMutableBufferPointer(rebasing: self[tensor.range])
     }
 }

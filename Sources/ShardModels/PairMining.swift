@@ -95,9 +95,9 @@ enum PairMining {
         groups.classmate(random.index(0, below: groups.count(of: label) - 1), of: anchor, label: label)
     }
 
-    static func triplets(
-        classes: [Int], groups: ClassGroups, embeddings: UnsafeBufferPointer<Double>, dimension: Int,
-        semiHardMargin: Double?, context: RoundContext, blockID: Int
+    static func triplets<T: BinaryFloatingPoint>(
+        classes: [Int], groups: ClassGroups, embeddings: UnsafeBufferPointer<T>, dimension: Int,
+        semiHardMargin: T?, context: RoundContext, blockID: Int
     ) -> [TripletIndices] {
         var triplets: [TripletIndices] = []
         triplets.reserveCapacity(classes.count)
@@ -128,8 +128,10 @@ enum PairMining {
     }
 
     /// `‖e(u) − e(v)‖²`
-    static func squaredDistance(_ u: Int, _ v: Int, embeddings: UnsafeBufferPointer<Double>, dimension: Int) -> Double {
-        var sum = 0.0
+    static func squaredDistance<T: BinaryFloatingPoint>(
+        _ u: Int, _ v: Int, embeddings: UnsafeBufferPointer<T>, dimension: Int
+    ) -> T {
+        var sum: T = 0
         for column in 0..<dimension {
             let difference = embeddings[u * dimension + column] - embeddings[v * dimension + column]
             sum += difference * difference
@@ -138,13 +140,13 @@ enum PairMining {
     }
 
     /// The semi-hard rule above.
-    static func semiHardNegative(
-        anchor: Int, positive: Int, label: Int, groups: ClassGroups, embeddings: UnsafeBufferPointer<Double>,
-        dimension: Int, margin: Double
+    static func semiHardNegative<T: BinaryFloatingPoint>(
+        anchor: Int, positive: Int, label: Int, groups: ClassGroups, embeddings: UnsafeBufferPointer<T>,
+        dimension: Int, margin: T
     ) -> Int {
         let positiveDistance = squaredDistance(anchor, positive, embeddings: embeddings, dimension: dimension)
-        var semiHard: (distance: Double, row: Int)?
-        var hardest: (distance: Double, row: Int)?
+        var semiHard: (distance: T, row: Int)?
+        var hardest: (distance: T, row: Int)?
         for k in 0..<(groups.rowCount - groups.count(of: label)) {
             let row = groups.outsider(k, of: label)
             let distance = squaredDistance(anchor, row, embeddings: embeddings, dimension: dimension)

@@ -30,6 +30,9 @@ import ShardNumerics
 /// Anchors that form no triplet (no classmate or no other class in their block) add 0; with blocks that
 /// hold every class, every row forms one triplet and F is the plain mean.
 ///
+/// **Precision.** Float64 blocks compute in Double (dgemm, libm tanh), float32 blocks in Float (sgemm,
+/// `Activation.tanh`, Float losses and mining distances), as the VAE does.
+///
 /// **Accuracy.** The model is not a classifier: `correctPredictions` returns 0 (retrieval metrics use
 /// `embeddings(of:parameters:)`).
 public struct TripletEmbedding: Model {
@@ -100,8 +103,12 @@ public struct TripletEmbedding: Model {
 
     /// Evaluates the triplet loss on explicit rows: triplet i is (anchor row i, positive row i, negative row i),
     /// each input `(rows, D)` row-major.
+    ///
+    /// `precision` `.float64` computes in Double (the path of float64 blocks); `.float32` rounds inputs and
+    /// parameters to Float and computes in Float, as `blockSums` does for float32 blocks (results widened back).
     public func tripletSums(
-        anchors: [Double], positives: [Double], negatives: [Double], rows: Int, parameters: [Double]
+        anchors: [Double], positives: [Double], negatives: [Double], rows: Int, parameters: [Double],
+        precision: Precision = .float64
     ) throws(ModelError) -> TripletEvaluation {
         guard rows >= 0, anchors.count == rows * featureCount, positives.count == anchors.count,
             negatives.count == anchors.count
@@ -112,27 +119,15 @@ public struct TripletEmbedding: Model {
         }
         try checkParameterCount(parameters.count)
         let stacked = anchors + positives + negatives
-        let triplets = (0..<rows).map { TripletIndices(anchor: $0, positive: rows + $0, negative: 2 * rows + $0) }
-        var gradient = [Double](repeating: 0, count: layout.count)
-        let result = try stacked.withUnsafeBufferPointer { (inputs) throws(ModelError) -> LossPass in
-            try parameters.withUnsafeBufferPointer { (weights) throws(ModelError) -> LossPass in
-                try gradient.withUnsafeMutableBufferPointer { (output) throws(ModelError) -> LossPass in
-                    try lossPass(
-                        inputs: inputs, rows: 3 * rows, parameters: weights, gradient: output,
-                        select: { _ in .triplets(triplets) })
-                }
-            }
+        switch precision {
+        case .float64: return try tripletSums(Double.self, stacked: stacked, rows: rows, parameters: parameters)
+        case .float32: return try tripletSums(Float.self, stacked: stacked, rows: rows, parameters: parameters)
         }
-        let width = rows * embeddingDimension
-        return TripletEvaluation(
-            lossSum: result.lossSum, gradient: gradient, perSample: result.perSample,
-            anchorEmbeddings: Array(result.embeddings[0..<width]),
-            positiveEmbeddings: Array(result.embeddings[width..<(2 * width)]),
-            negativeEmbeddings: Array(result.embeddings[(2 * width)..<(3 * width)]))
     }
 
     // MARK: - Training on blocks
 
+    /// Computed in the block's storage precision (Double for float64 blocks, Float for float32 blocks).
     public func blockSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
         into output: UnsafeMutableBufferPointer<Double>
@@ -142,18 +137,13 @@ public struct TripletEmbedding: Model {
         guard output.count == sumsWidth else {
             throw .dimension("triplet: the sums buffer holds \(output.count) values, expected \(sumsWidth)")
         }
-        let classes = try classLabels(of: block, classCount: classCount)
-        let groups = ClassGroups(classes: classes, classCount: classCount)
-        let pass = try withDoubleFeatures(of: block) { (inputs) throws(ModelError) -> LossPass in
-            try lossPass(
-                inputs: inputs, rows: block.rows, parameters: parameters,
-                gradient: UnsafeMutableBufferPointer(rebasing: output[1...]),
-                select: { embeddings in
-                    selection(
-                        classes: classes, groups: groups, embeddings: embeddings, context: context, blockID: block.id)
-                })
+        let gradient = UnsafeMutableBufferPointer(rebasing: output[1...])
+        switch block.precision {
+        case .float64:
+            output[0] = try blockSums(Double.self, block, parameters: parameters, context: context, gradient: gradient)
+        case .float32:
+            output[0] = try blockSums(Float.self, block, parameters: parameters, context: context, gradient: gradient)
         }
-        output[0] = pass.lossSum
     }
 
     /// The triplets `blockSums` forms for `block` at `parameters` in `context` (row indices of the block).
@@ -177,18 +167,14 @@ public struct TripletEmbedding: Model {
         return []
     }
 
-    /// The embeddings `(rows, E)` row-major of every row of `block`.
+    /// The embeddings `(rows, E)` row-major of every row of `block` (computed in the block's storage precision).
     public func embeddings(of block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try checkBlock(block)
         try checkParameterCount(parameters.count)
-        var embeddings = [Double](repeating: 0, count: block.rows * embeddingDimension)
-        var hidden = [Double](repeating: 0, count: block.rows * (hiddenUnits ?? 0))
-        try withDoubleFeatures(of: block) { (inputs) throws(ModelError) in
-            parameters.withUnsafeBufferPointer { weights in
-                forward(inputs: inputs, rows: block.rows, parameters: weights, hidden: &hidden, embeddings: &embeddings)
-            }
+        switch block.precision {
+        case .float64: return try embeddings(Double.self, of: block, parameters: parameters)
+        case .float32: return try embeddings(Float.self, of: block, parameters: parameters).map { Double($0) }
         }
-        return embeddings
     }
 
     /// Always 0: the embedding model does not predict classes.
@@ -205,25 +191,91 @@ public struct TripletEmbedding: Model {
         case pairs([PairIndices])
     }
 
-    struct LossPass {
+    /// One loss pass in precision `T`: the loss sum (widened to Double), per-sample losses and embeddings.
+    struct LossPass<T: NetworkScalar> {
         var lossSum: Double
-        var perSample: [Double]
-        var embeddings: [Double]
+        var perSample: [T]
+        var embeddings: [T]
+    }
+
+    private func tripletSums<T: NetworkScalar>(
+        _ type: T.Type, stacked: [Double], rows: Int, parameters: [Double]
+    ) throws(ModelError) -> TripletEvaluation {
+        let triplets = (0..<rows).map { TripletIndices(anchor: $0, positive: rows + $0, negative: 2 * rows + $0) }
+        var gradient = [Double](repeating: 0, count: layout.count)
+        let result = try stacked.withUnsafeBufferPointer { (inputs) throws(ModelError) -> LossPass<T> in
+            try withConverted(inputs, as: type) { (inputs) throws(ModelError) -> LossPass<T> in
+                try parameters.withUnsafeBufferPointer { (weights) throws(ModelError) -> LossPass<T> in
+                    try gradient.withUnsafeMutableBufferPointer { (output) throws(ModelError) -> LossPass<T> in
+                        try lossPass(
+                            inputs: inputs, rows: 3 * rows, parameters: weights, gradient: output,
+                            select: { _ in .triplets(triplets) })
+                    }
+                }
+            }
+        }
+        let width = rows * embeddingDimension
+        let embeddings = result.embeddings.map { Double($0) }
+        return TripletEvaluation(
+            lossSum: result.lossSum, gradient: gradient, perSample: result.perSample.map { Double($0) },
+            anchorEmbeddings: Array(embeddings[0..<width]),
+            positiveEmbeddings: Array(embeddings[width..<(2 * width)]),
+            negativeEmbeddings: Array(embeddings[(2 * width)..<(3 * width)]))
+    }
+
+    private func blockSums<T: NetworkScalar>(
+        _ type: T.Type, _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
+        gradient: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) -> Double {
+        let classes = try classLabels(of: block, classCount: classCount)
+        let groups = ClassGroups(classes: classes, classCount: classCount)
+        let pass = try withFeatures(of: block, as: type) { (inputs) throws(ModelError) -> LossPass<T> in
+            try lossPass(
+                inputs: inputs, rows: block.rows, parameters: parameters, gradient: gradient,
+                select: { embeddings in
+                    selection(
+                        classes: classes, groups: groups, embeddings: embeddings, context: context, blockID: block.id)
+                })
+        }
+        return pass.lossSum
+    }
+
+    private func embeddings<T: NetworkScalar>(_ type: T.Type, of block: Block, parameters: [Double])
+        throws(ModelError) -> [T]
+    {
+        try withFeatures(of: block, as: type) { (inputs) throws(ModelError) -> [T] in
+            try parameters.withUnsafeBufferPointer { (weights) throws(ModelError) -> [T] in
+                try withConverted(weights, as: type) { (weights) throws(ModelError) -> [T] in
+                    try forward(inputs: inputs, rows: block.rows, parameters: weights).embeddings
+                }
+            }
+        }
     }
 
     private func minedSelection(_ block: Block, parameters: [Double], context: RoundContext) throws(ModelError)
         -> Selection
     {
+        try checkBlock(block)
+        try checkParameterCount(parameters.count)
+        switch block.precision {
+        case .float64: return try minedSelection(Double.self, block, parameters: parameters, context: context)
+        case .float32: return try minedSelection(Float.self, block, parameters: parameters, context: context)
+        }
+    }
+
+    private func minedSelection<T: NetworkScalar>(
+        _ type: T.Type, _ block: Block, parameters: [Double], context: RoundContext
+    ) throws(ModelError) -> Selection {
         let classes = try classLabels(of: block, classCount: classCount)
         let groups = ClassGroups(classes: classes, classCount: classCount)
-        let embeddings = try embeddings(of: block, parameters: parameters)
+        let embeddings = try embeddings(type, of: block, parameters: parameters)
         return embeddings.withUnsafeBufferPointer { buffer in
             selection(classes: classes, groups: groups, embeddings: buffer, context: context, blockID: block.id)
         }
     }
 
-    private func selection(
-        classes: [Int], groups: ClassGroups, embeddings: UnsafeBufferPointer<Double>, context: RoundContext,
+    private func selection<T: NetworkScalar>(
+        classes: [Int], groups: ClassGroups, embeddings: UnsafeBufferPointer<T>, context: RoundContext,
         blockID: Int
     ) -> Selection {
         switch pairObjective {
@@ -231,7 +283,7 @@ public struct TripletEmbedding: Model {
             return .triplets(
                 PairMining.triplets(
                     classes: classes, groups: groups, embeddings: embeddings, dimension: embeddingDimension,
-                    semiHardMargin: pairObjective == .tripletSemiHard ? margin : nil, context: context,
+                    semiHardMargin: pairObjective == .tripletSemiHard ? T(margin) : nil, context: context,
                     blockID: blockID))
         case .contrastive:
             return .pairs(PairMining.pairs(classes: classes, groups: groups, context: context, blockID: blockID))
@@ -239,7 +291,7 @@ public struct TripletEmbedding: Model {
     }
 
     /// Embeds `rows` inputs, lets `select` pick triplets or pairs on the embeddings, evaluates the loss
-    /// (sum reduction) and back-propagates:
+    /// (sum reduction) and back-propagates, in precision `T` (parameters rounded to `T`, gradient widened):
     ///
     /// ```
     /// ∂L/∂e_r  = Σ over the triplets/pairs that use row r of the loss gradient at that slot
@@ -248,35 +300,45 @@ public struct TripletEmbedding: Model {
     /// mlp:     ∂W2 = Hᵀ ∂L/∂u,  ∂H = ∂L/∂u W2ᵀ ⊙ [H > 0],  ∂W1 = Xᵀ ∂H,  ∂b1 = Σ_rows ∂H
     /// ```
     /// `gradient` (layout.count values) is overwritten with the gradient sums.
-    private func lossPass(
-        inputs: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>,
+    private func lossPass<T: NetworkScalar>(
+        inputs: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<Double>,
         gradient: UnsafeMutableBufferPointer<Double>,
-        select: (UnsafeBufferPointer<Double>) throws(ModelError) -> Selection
-    ) throws(ModelError) -> LossPass {
+        select: (UnsafeBufferPointer<T>) throws(ModelError) -> Selection
+    ) throws(ModelError) -> LossPass<T> {
+        try withConverted(parameters, as: T.self) { (weights) throws(ModelError) -> LossPass<T> in
+            try withGradient(into: gradient, as: T.self) { (output) throws(ModelError) -> LossPass<T> in
+                try lossPass(inputs: inputs, rows: rows, parameters: weights, gradient: output, select: select)
+            }
+        }
+    }
+
+    private func lossPass<T: NetworkScalar>(
+        inputs: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<T>,
+        gradient: UnsafeMutableBufferPointer<T>,
+        select: (UnsafeBufferPointer<T>) throws(ModelError) -> Selection
+    ) throws(ModelError) -> LossPass<T> {
         let dimension = embeddingDimension
-        var embeddings = [Double](repeating: 0, count: rows * dimension)
-        var hidden = [Double](repeating: 0, count: rows * (hiddenUnits ?? 0))
-        forward(inputs: inputs, rows: rows, parameters: parameters, hidden: &hidden, embeddings: &embeddings)
+        let (hidden, embeddings) = try forward(inputs: inputs, rows: rows, parameters: parameters)
         let chosen = try embeddings.withUnsafeBufferPointer { (buffer) throws(ModelError) -> Selection in
             try select(buffer)
         }
-        var embeddingGradient = [Double](repeating: 0, count: rows * dimension)
-        func gather(_ rowIndices: [Int]) throws(LossError) -> Matrix<Double> {
-            var values = [Double](repeating: 0, count: rowIndices.count * dimension)
+        var embeddingGradient = [T](repeating: 0, count: rows * dimension)
+        func gather(_ rowIndices: [Int]) throws(LossError) -> Matrix<T> {
+            var values = [T](repeating: 0, count: rowIndices.count * dimension)
             for (slot, row) in rowIndices.enumerated() {
                 for column in 0..<dimension { values[slot * dimension + column] = embeddings[row * dimension + column] }
             }
             return try Matrix(rows: rowIndices.count, columns: dimension, values: values)
         }
-        func scatter(_ rowIndices: [Int], _ slotGradients: [Double]) {
+        func scatter(_ rowIndices: [Int], _ slotGradients: [T]) {
             for (slot, row) in rowIndices.enumerated() {
                 for column in 0..<dimension {
                     embeddingGradient[row * dimension + column] += slotGradients[slot * dimension + column]
                 }
             }
         }
-        let lossSum: Double
-        let perSample: [Double]
+        let lossSum: T
+        let perSample: [T]
         do throws(LossError) {
             switch chosen {
             case .triplets(let triplets):
@@ -296,7 +358,7 @@ public struct TripletEmbedding: Model {
                 let seconds = pairs.map(\.second)
                 let loss = try ContrastiveEmbeddingLoss(margin: margin)
                 let result = try loss.evaluate(
-                    similarity: pairs.map { $0.similar ? 1.0 : 0.0 }, first: gather(firsts), second: gather(seconds),
+                    similarity: pairs.map { $0.similar ? 1 : 0 }, first: gather(firsts), second: gather(seconds),
                     reduction: .sum)
                 scatter(firsts, result.gradientFirst)
                 scatter(seconds, result.gradientSecond)
@@ -305,58 +367,62 @@ public struct TripletEmbedding: Model {
         } catch {
             throw .dimension("triplet: \(error.description)")
         }
-        backward(
+        try backward(
             inputs: inputs, rows: rows, parameters: parameters, hidden: hidden, embeddings: embeddings,
             embeddingGradient: &embeddingGradient, gradient: gradient)
-        return LossPass(lossSum: lossSum, perSample: perSample, embeddings: embeddings)
+        return LossPass(lossSum: Double(lossSum), perSample: perSample, embeddings: embeddings)
     }
 
-    private func forward(
-        inputs: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>,
-        hidden: inout [Double], embeddings: inout [Double]
-    ) {
+    /// `e = tanh(x·W)` or `tanh(relu(x·W1 + b1)·W2)`: the hidden layer (empty for the linear variant) and the
+    /// embeddings, (rows, H) and (rows, E) row-major.
+    private func forward<T: NetworkScalar>(
+        inputs: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<T>
+    ) throws(ModelError) -> (hidden: [T], embeddings: [T]) {
         let tensors = layout.tensors
-        embeddings.withUnsafeMutableBufferPointer { output in
+        var embeddings = [T](repeating: 0, count: rows * embeddingDimension)
+        var hidden = [T](repeating: 0, count: rows * (hiddenUnits ?? 0))
+        try embeddings.withUnsafeMutableBufferPointer { (output) throws(ModelError) in
             if let hiddenUnits {
-                hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
-                    DenseLayer.forward(
+                try hidden.withUnsafeMutableBufferPointer { (hiddenBuffer) throws(ModelError) in
+                    try DenseLayer.forward(
                         inputs, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]),
                         bias: parameters.slice(tensors[1]), into: hiddenBuffer, outputWidth: hiddenUnits)
                     DenseLayer.relu(hiddenBuffer)
-                    DenseLayer.forward(
+                    try DenseLayer.forward(
                         UnsafeBufferPointer(hiddenBuffer), rows: rows, inputWidth: hiddenUnits,
                         weights: parameters.slice(tensors[2]), bias: nil, into: output, outputWidth: embeddingDimension)
                 }
             } else {
-                DenseLayer.forward(
+                try DenseLayer.forward(
                     inputs, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]), bias: nil,
                     into: output, outputWidth: embeddingDimension)
             }
-            for index in output.indices { output[index] = tanh(output[index]) }
+            for index in output.indices { output[index] = T.tanh(output[index]) }
         }
+        return (hidden, embeddings)
     }
 
-    private func backward(
-        inputs: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>, hidden: [Double],
-        embeddings: [Double], embeddingGradient: inout [Double], gradient: UnsafeMutableBufferPointer<Double>
-    ) {
-        for index in gradient.indices { gradient[index] = 0 }
+    /// Overwrites `gradient` (every tensor) with the gradient sums.
+    private func backward<T: NetworkScalar>(
+        inputs: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<T>, hidden: [T],
+        embeddings: [T], embeddingGradient: inout [T], gradient: UnsafeMutableBufferPointer<T>
+    ) throws(ModelError) {
         for index in embeddingGradient.indices {
             embeddingGradient[index] *= 1 - embeddings[index] * embeddings[index]
         }
         let tensors = layout.tensors
-        embeddingGradient.withUnsafeBufferPointer { outputGradient in
+        try embeddingGradient.withUnsafeBufferPointer { (outputGradient) throws(ModelError) in
             if let hiddenUnits {
-                var hiddenGradient = [Double](repeating: 0, count: rows * hiddenUnits)
-                hidden.withUnsafeBufferPointer { hiddenBuffer in
-                    hiddenGradient.withUnsafeMutableBufferPointer { hiddenGradientBuffer in
-                        DenseLayer.backward(
+                var hiddenGradient = [T](repeating: 0, count: rows * hiddenUnits)
+                try hidden.withUnsafeBufferPointer { (hiddenBuffer) throws(ModelError) in
+                    try hiddenGradient.withUnsafeMutableBufferPointer { (hiddenGradientBuffer) throws(ModelError) in
+                        try DenseLayer.backward(
                             hiddenBuffer, rows: rows, inputWidth: hiddenUnits, weights: parameters.slice(tensors[2]),
                             outputGradient: outputGradient, outputWidth: embeddingDimension,
                             weightGradient: gradient.slice(tensors[2]), biasGradient: nil,
                             inputGradient: hiddenGradientBuffer)
                         DenseLayer.reluBackward(activation: hiddenBuffer, gradient: hiddenGradientBuffer)
-                        DenseLayer.backward(
+                        try DenseLayer.backward(
                             inputs, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]),
                             outputGradient: UnsafeBufferPointer(hiddenGradientBuffer), outputWidth: hiddenUnits,
                             weightGradient: gradient.slice(tensors[0]), biasGradient: gradient.slice(tensors[1]),
@@ -364,7 +430,7 @@ public struct TripletEmbedding: Model {
                     }
                 }
             } else {
-                DenseLayer.backward(
+                try DenseLayer.backward(
                     inputs, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]),
                     outputGradient: outputGradient, outputWidth: embeddingDimension,
                     weightGradient: gradient.slice(tensors[0]), biasGradient: nil, inputGradient: nil)

@@ -32,6 +32,9 @@ import ShardNumerics
 /// Layout and names follow Tests/Reference/README.md (`vae_linear`, `vae_mlp`). In `blockSums`,
 /// `eps[row, j] = CounterRandom(seed, round, block.id, row, purpose latentNoise).normal(j)`. Log-variances
 /// of ±15 stay finite (exp(7.5) ≈ 1808). Labels are not used; `correctPredictions` is 0 (not a classifier).
+///
+/// **Precision.** Float64 blocks compute in Double (dgemm), float32 blocks in Float (sgemm, Float losses): the
+/// parameters are rounded to Float once per block and the block's sums widened back to Double.
 public struct VariationalAutoencoder: Model {
     public let featureCount: Int
     public let latentDimension: Int
@@ -95,29 +98,22 @@ public struct VariationalAutoencoder: Model {
     }
 
     /// Loss sums, gradient and intermediates on explicit inputs `(rows, D)` and noise `(rows, L)`.
-    public func evaluate(inputs: [Double], rows: Int, noise: [Double], parameters: [Double]) throws(ModelError)
-        -> Evaluation
-    {
+    ///
+    /// `precision` `.float64` computes in Double (the path of float64 blocks); `.float32` rounds inputs, noise and
+    /// parameters to Float and computes in Float, as `blockSums` does for float32 blocks (results widened back).
+    public func evaluate(
+        inputs: [Double], rows: Int, noise: [Double], parameters: [Double], precision: Precision = .float64
+    ) throws(ModelError) -> Evaluation {
         guard rows >= 0, inputs.count == rows * featureCount, noise.count == rows * latentDimension else {
             throw .dimension(
                 "vae: \(rows) rows need \(max(rows, 0) * featureCount) inputs and \(max(rows, 0) * latentDimension) "
                     + "noise values, got \(inputs.count) and \(noise.count)")
         }
         try checkParameterCount(parameters.count)
-        var gradient = [Double](repeating: 0, count: layout.count)
-        let pass = try inputs.withUnsafeBufferPointer { (x) throws(ModelError) -> Pass in
-            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass in
-                try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> Pass in
-                    try gradient.withUnsafeMutableBufferPointer { (output) throws(ModelError) -> Pass in
-                        try self.pass(inputs: x, rows: rows, noise: eps, parameters: theta, gradient: output, blockID: nil)
-                    }
-                }
-            }
+        switch precision {
+        case .float64: return try evaluate(Double.self, inputs: inputs, rows: rows, noise: noise, parameters: parameters)
+        case .float32: return try evaluate(Float.self, inputs: inputs, rows: rows, noise: noise, parameters: parameters)
         }
-        return Evaluation(
-            lossSum: pass.lossSum, gradient: gradient, mean: pass.mean, logVariance: pass.logVariance,
-            latent: pass.latent, decoderLogits: pass.logits, reconstructionPerSample: pass.reconstruction,
-            klPerSample: pass.kl)
     }
 
     public func blockSums(
@@ -130,29 +126,31 @@ public struct VariationalAutoencoder: Model {
             throw .dimension("vae: the sums buffer holds \(output.count) values, expected \(sumsWidth)")
         }
         let noise = latentNoise(block, context: context)
-        let pass = try withDoubleFeatures(of: block) { (x) throws(ModelError) -> Pass in
-            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass in
-                try self.pass(
-                    inputs: x, rows: block.rows, noise: eps, parameters: parameters,
-                    gradient: UnsafeMutableBufferPointer(rebasing: output[1...]), blockID: block.id)
-            }
+        let gradient = UnsafeMutableBufferPointer(rebasing: output[1...])
+        switch block.precision {
+        case .float64:
+            output[0] = try blockPass(Double.self, block, noise: noise, parameters: parameters, gradient: gradient).lossSum
+        case .float32:
+            output[0] = try blockPass(Float.self, block, noise: noise, parameters: parameters, gradient: gradient).lossSum
         }
-        output[0] = pass.lossSum
     }
 
-    /// Per-row reconstruction and KL terms with the same noise `blockSums` draws in `context`.
+    /// Reconstruction and KL terms of every row of `block` with the noise `blockSums` draws in `context`
+    /// (computed in the block's storage precision, as `blockSums` does).
     public func elboParts(_ block: Block, parameters: [Double], context: RoundContext) throws(ModelError) -> [ELBOParts] {
         try checkBlock(block)
         try checkParameterCount(parameters.count)
         let noise = latentNoise(block, context: context)
-        let pass = try withDoubleFeatures(of: block) { (x) throws(ModelError) -> Pass in
-            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass in
-                try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> Pass in
-                    try self.pass(inputs: x, rows: block.rows, noise: eps, parameters: theta, gradient: nil, blockID: block.id)
-                }
+        return try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> [ELBOParts] in
+            switch block.precision {
+            case .float64:
+                let pass = try blockPass(Double.self, block, noise: noise, parameters: theta, gradient: nil)
+                return zip(pass.reconstruction, pass.kl).map { ELBOParts(reconstruction: $0, kl: $1) }
+            case .float32:
+                let pass = try blockPass(Float.self, block, noise: noise, parameters: theta, gradient: nil)
+                return zip(pass.reconstruction, pass.kl).map { ELBOParts(reconstruction: Double($0), kl: Double($1)) }
             }
         }
-        return zip(pass.reconstruction, pass.kl).map { ELBOParts(reconstruction: $0, kl: $1) }
     }
 
     /// Bernoulli means `sigmoid(decoder(z))`, `(rows, D)`, of latent points `z` `(rows, L)`.
@@ -161,9 +159,9 @@ public struct VariationalAutoencoder: Model {
             throw .dimension("vae: \(rows) latent rows need \(max(rows, 0) * latentDimension) values, got \(latent.count)")
         }
         try checkParameterCount(parameters.count)
-        return parameters.withUnsafeBufferPointer { theta in
-            latent.withUnsafeBufferPointer { z in
-                decoder(z, rows: rows, parameters: theta).logits.map { StableMath.sigmoid($0) }
+        return try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> [Double] in
+            try latent.withUnsafeBufferPointer { (z) throws(ModelError) -> [Double] in
+                try decoder(z, rows: rows, parameters: theta).logits.map { StableMath.sigmoid($0) }
             }
         }
     }
@@ -175,8 +173,10 @@ public struct VariationalAutoencoder: Model {
         }
         try checkParameterCount(parameters.count)
         let (l, width) = (latentDimension, 2 * latentDimension)
-        let encoded = parameters.withUnsafeBufferPointer { theta in
-            inputs.withUnsafeBufferPointer { x in encoder(x, rows: rows, parameters: theta).output }
+        let encoded = try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> [Double] in
+            try inputs.withUnsafeBufferPointer { (x) throws(ModelError) -> [Double] in
+                try encoder(x, rows: rows, parameters: theta).output
+            }
         }
         var means = [Double](repeating: 0, count: rows * l)
         for row in 0..<rows {
@@ -194,14 +194,15 @@ public struct VariationalAutoencoder: Model {
 
     // MARK: - Internals
 
-    struct Pass {
+    /// One pass in precision `T`; `lossSum` is added in Double, row by row.
+    struct Pass<T: NetworkScalar> {
         var lossSum: Double
-        var mean: [Double]
-        var logVariance: [Double]
-        var latent: [Double]
-        var logits: [Double]
-        var reconstruction: [Double]
-        var kl: [Double]
+        var mean: [T]
+        var logVariance: [T]
+        var latent: [T]
+        var logits: [T]
+        var reconstruction: [T]
+        var kl: [T]
     }
 
     /// The noise `blockSums` uses for `block` in `context`, (rows, L) row-major:
@@ -209,7 +210,8 @@ public struct VariationalAutoencoder: Model {
     /// ```
     /// eps[row, j] = CounterRandom(seed, round, block.id, row, purpose latentNoise).normal(j)
     /// ```
-    /// `evaluate(inputs:rows:noise:parameters:)` with this noise reproduces `blockSums` bit for bit.
+    /// `evaluate(inputs:rows:noise:parameters:precision:)` with this noise and the block's precision reproduces
+    /// `blockSums` bit for bit.
     public func latentNoise(_ block: Block, context: RoundContext) -> [Double] {
         var noise = [Double](repeating: 0, count: block.rows * latentDimension)
         for row in 0..<block.rows {
@@ -220,19 +222,61 @@ public struct VariationalAutoencoder: Model {
         return noise
     }
 
+    private func evaluate<T: NetworkScalar>(
+        _ type: T.Type, inputs: [Double], rows: Int, noise: [Double], parameters: [Double]
+    ) throws(ModelError) -> Evaluation {
+        var gradient = [Double](repeating: 0, count: layout.count)
+        let pass = try inputs.withUnsafeBufferPointer { (x) throws(ModelError) -> Pass<T> in
+            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass<T> in
+                try parameters.withUnsafeBufferPointer { (theta) throws(ModelError) -> Pass<T> in
+                    try gradient.withUnsafeMutableBufferPointer { (output) throws(ModelError) -> Pass<T> in
+                        try withConverted(x, as: type) { (x) throws(ModelError) -> Pass<T> in
+                            try withConverted(eps, as: type) { (eps) throws(ModelError) -> Pass<T> in
+                                try self.pass(
+                                    inputs: x, rows: rows, noise: eps, parameters: theta, gradient: output, blockID: nil)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        func widened(_ values: [T]) -> [Double] { values.map { Double($0) } }
+        return Evaluation(
+            lossSum: pass.lossSum, gradient: gradient, mean: widened(pass.mean),
+            logVariance: widened(pass.logVariance), latent: widened(pass.latent), decoderLogits: widened(pass.logits),
+            reconstructionPerSample: widened(pass.reconstruction), klPerSample: widened(pass.kl))
+    }
+
+    /// `pass` on a block's features in precision `T` (see `withFeatures`).
+    private func blockPass<T: NetworkScalar>(
+        _ type: T.Type, _ block: Block, noise: [Double], parameters: UnsafeBufferPointer<Double>,
+        gradient: UnsafeMutableBufferPointer<Double>?
+    ) throws(ModelError) -> Pass<T> {
+        try withFeatures(of: block, as: type) { (x) throws(ModelError) -> Pass<T> in
+            try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass<T> in
+                try withConverted(eps, as: type) { (eps) throws(ModelError) -> Pass<T> in
+                    try self.pass(
+                        inputs: x, rows: block.rows, noise: eps, parameters: parameters, gradient: gradient,
+                        blockID: block.id)
+                }
+            }
+        }
+    }
+
     /// The encoder output `h` (rows, 2L) and, for the hidden variant, the post-ReLU hidden layer.
-    private func encoder(_ x: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>)
-        -> (hidden: [Double], output: [Double])
-    {
-        network(x, rows: rows, inputWidth: featureCount, outputWidth: 2 * latentDimension, firstTensor: 0,
-                parameters: parameters)
+    private func encoder<T: NetworkScalar>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<T>
+    ) throws(ModelError) -> (hidden: [T], output: [T]) {
+        try network(
+            x, rows: rows, inputWidth: featureCount, outputWidth: 2 * latentDimension, firstTensor: 0,
+            parameters: parameters)
     }
 
     /// The decoder logits (rows, D) and, for the hidden variant, the post-ReLU hidden layer.
-    private func decoder(_ z: UnsafeBufferPointer<Double>, rows: Int, parameters: UnsafeBufferPointer<Double>)
-        -> (hidden: [Double], logits: [Double])
-    {
-        let (hidden, logits) = network(
+    private func decoder<T: NetworkScalar>(
+        _ z: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<T>
+    ) throws(ModelError) -> (hidden: [T], logits: [T]) {
+        let (hidden, logits) = try network(
             z, rows: rows, inputWidth: latentDimension, outputWidth: featureCount,
             firstTensor: hiddenUnits == nil ? 2 : 4, parameters: parameters)
         return (hidden, logits)
@@ -245,28 +289,28 @@ public struct VariationalAutoencoder: Model {
     /// hidden   a = relu(input·W1 + b1),  output = a·W2 + b2  tensors W1, b1, W2, b2   (a returned as hidden)
     /// ```
     /// `hidden` is empty for the linear variant; `output` is (rows, outputWidth) row-major.
-    private func network(
-        _ input: UnsafeBufferPointer<Double>, rows: Int, inputWidth: Int, outputWidth: Int, firstTensor: Int,
-        parameters: UnsafeBufferPointer<Double>
-    ) -> (hidden: [Double], output: [Double]) {
+    private func network<T: NetworkScalar>(
+        _ input: UnsafeBufferPointer<T>, rows: Int, inputWidth: Int, outputWidth: Int, firstTensor: Int,
+        parameters: UnsafeBufferPointer<T>
+    ) throws(ModelError) -> (hidden: [T], output: [T]) {
         let tensors = layout.tensors
-        var output = [Double](repeating: 0, count: rows * outputWidth)
+        var output = [T](repeating: 0, count: rows * outputWidth)
         guard let units = hiddenUnits else {
-            output.withUnsafeMutableBufferPointer { out in
-                DenseLayer.forward(
+            try output.withUnsafeMutableBufferPointer { (out) throws(ModelError) in
+                try DenseLayer.forward(
                     input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(tensors[firstTensor]),
                     bias: parameters.slice(tensors[firstTensor + 1]), into: out, outputWidth: outputWidth)
             }
             return ([], output)
         }
-        var hidden = [Double](repeating: 0, count: rows * units)
-        hidden.withUnsafeMutableBufferPointer { a in
-            DenseLayer.forward(
+        var hidden = [T](repeating: 0, count: rows * units)
+        try hidden.withUnsafeMutableBufferPointer { (a) throws(ModelError) in
+            try DenseLayer.forward(
                 input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(tensors[firstTensor]),
                 bias: parameters.slice(tensors[firstTensor + 1]), into: a, outputWidth: units)
             DenseLayer.relu(a)
-            output.withUnsafeMutableBufferPointer { out in
-                DenseLayer.forward(
+            try output.withUnsafeMutableBufferPointer { (out) throws(ModelError) in
+                try DenseLayer.forward(
                     UnsafeBufferPointer(a), rows: rows, inputWidth: units,
                     weights: parameters.slice(tensors[firstTensor + 2]),
                     bias: parameters.slice(tensors[firstTensor + 3]), into: out, outputWidth: outputWidth)
@@ -275,11 +319,30 @@ public struct VariationalAutoencoder: Model {
         return (hidden, output)
     }
 
-    /// One forward pass and, when `gradient` is given, the backward pass (gradient overwritten with sums).
-    private func pass(
-        inputs x: UnsafeBufferPointer<Double>, rows: Int, noise eps: UnsafeBufferPointer<Double>,
+    /// `pass` with the parameters rounded to `T` and the gradient (when requested) widened back to Double.
+    private func pass<T: NetworkScalar>(
+        inputs x: UnsafeBufferPointer<T>, rows: Int, noise eps: UnsafeBufferPointer<T>,
         parameters: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>?, blockID: Int?
-    ) throws(ModelError) -> Pass {
+    ) throws(ModelError) -> Pass<T> {
+        try withConverted(parameters, as: T.self) { (theta) throws(ModelError) -> Pass<T> in
+            guard let gradient else {
+                return try pass(inputs: x, rows: rows, noise: eps, parameters: theta, gradient: nil, blockID: blockID)
+            }
+            return try withGradient(into: gradient, as: T.self) { (output) throws(ModelError) -> Pass<T> in
+                try pass(inputs: x, rows: rows, noise: eps, parameters: theta, gradient: output, blockID: blockID)
+            }
+        }
+    }
+
+    /// One forward pass and, when `gradient` is given, the backward pass (gradient overwritten with sums).
+    ///
+    /// The reconstruction term of each row is one compiled `bce_logits` pass over its D logits (the kernel's
+    /// summation order, see `ElementwiseLossKernel`); a row with a non-finite logit falls back to the plain
+    /// loop, so its loss is the same non-finite value the optimizer then reports.
+    private func pass<T: NetworkScalar>(
+        inputs x: UnsafeBufferPointer<T>, rows: Int, noise eps: UnsafeBufferPointer<T>,
+        parameters: UnsafeBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>?, blockID: Int?
+    ) throws(ModelError) -> Pass<T> {
         let (d, l) = (featureCount, latentDimension)
         for index in 0..<(rows * d) where !(x[index] >= 0 && x[index] <= 1) {
             let place = blockID.map { "block \($0), " } ?? ""
@@ -287,36 +350,52 @@ public struct VariationalAutoencoder: Model {
                 "vae: \(place)row \(index / d), feature \(index % d) is \(x[index]); VAE inputs must lie in [0, 1] "
                     + "(scale features to [0, 1] instead of standardising them)")
         }
-        let (encoderHidden, encoded) = encoder(x, rows: rows, parameters: parameters)
-        var mean = [Double](repeating: 0, count: rows * l)
-        var logVariance = [Double](repeating: 0, count: rows * l)
-        var deviation = [Double](repeating: 0, count: rows * l)
-        var latent = [Double](repeating: 0, count: rows * l)
+        let (encoderHidden, encoded) = try encoder(x, rows: rows, parameters: parameters)
+        var mean = [T](repeating: 0, count: rows * l)
+        var logVariance = [T](repeating: 0, count: rows * l)
+        var deviation = [T](repeating: 0, count: rows * l)
+        var latent = [T](repeating: 0, count: rows * l)
         for row in 0..<rows {
             for j in 0..<l {
                 let index = row * l + j
                 mean[index] = encoded[row * 2 * l + j]
                 logVariance[index] = encoded[row * 2 * l + l + j]
-                deviation[index] = exp(0.5 * logVariance[index])
+                deviation[index] = T.exp(0.5 * logVariance[index])
                 latent[index] = mean[index] + eps[index] * deviation[index]
             }
         }
-        let (decoderHidden, logits) = latent.withUnsafeBufferPointer { z in decoder(z, rows: rows, parameters: parameters) }
-
-        let bce = BinaryCrossEntropyWithLogits()
-        var reconstruction = [Double](repeating: 0, count: rows)
-        var logitGradient = [Double](repeating: 0, count: rows * d)
-        for row in 0..<rows {
-            var sum = 0.0
-            for column in 0..<d {
-                let index = row * d + column
-                let (loss, derivative) = bce.lossAndDerivative(target: x[index], prediction: logits[index])
-                sum += loss
-                logitGradient[index] = derivative
-            }
-            reconstruction[row] = sum
+        let (decoderHidden, logits) = try latent.withUnsafeBufferPointer { (z) throws(ModelError) in
+            try decoder(z, rows: rows, parameters: parameters)
         }
-        let divergence: GaussianKLResult<Double>
+
+        var reconstruction = [T](repeating: 0, count: rows)
+        var logitGradient = [T](repeating: 0, count: rows * d)
+        var elementLosses = [T](repeating: 0, count: d)
+        logits.withUnsafeBufferPointer { z in
+            logitGradient.withUnsafeMutableBufferPointer { dz in
+                elementLosses.withUnsafeMutableBufferPointer { losses in
+                    for row in 0..<rows {
+                        let offset = row * d
+                        let outcome = T.binaryCrossEntropyWithLogits(
+                            target: x.baseAddress! + offset, logits: z.baseAddress! + offset, count: d,
+                            losses: losses.baseAddress!, gradient: dz.baseAddress! + offset)
+                        if case .completed(let total) = outcome {
+                            reconstruction[row] = total
+                            continue
+                        }
+                        let bce = BinaryCrossEntropyWithLogits()
+                        var sum: T = 0
+                        for index in offset..<(offset + d) {
+                            let (loss, derivative) = bce.lossAndDerivative(target: x[index], prediction: z[index])
+                            sum += loss
+                            dz[index] = derivative
+                        }
+                        reconstruction[row] = sum
+                    }
+                }
+            }
+        }
+        let divergence: GaussianKLResult<T>
         do throws(LossError) {
             divergence = try GaussianKL().evaluate(
                 mean: Matrix(rows: rows, columns: l, values: mean),
@@ -325,10 +404,10 @@ public struct VariationalAutoencoder: Model {
             throw .dimension("vae: \(error.description)")
         }
         var lossSum = 0.0
-        for row in 0..<rows { lossSum += reconstruction[row] + divergence.perSample[row] }
+        for row in 0..<rows { lossSum += Double(reconstruction[row]) + Double(divergence.perSample[row]) }
 
         if let gradient {
-            backward(
+            try backward(
                 x, rows: rows, noise: eps, parameters: parameters, encoderHidden: encoderHidden, deviation: deviation,
                 latent: latent, decoderHidden: decoderHidden, logitGradient: logitGradient, divergence: divergence,
                 gradient: gradient)
@@ -338,20 +417,20 @@ public struct VariationalAutoencoder: Model {
             reconstruction: reconstruction, kl: divergence.perSample)
     }
 
-    private func backward(
-        _ x: UnsafeBufferPointer<Double>, rows: Int, noise eps: UnsafeBufferPointer<Double>,
-        parameters: UnsafeBufferPointer<Double>, encoderHidden: [Double], deviation: [Double], latent: [Double],
-        decoderHidden: [Double], logitGradient: [Double], divergence: GaussianKLResult<Double>,
-        gradient: UnsafeMutableBufferPointer<Double>
-    ) {
+    /// Overwrites `gradient` (every tensor) with the gradient sums.
+    private func backward<T: NetworkScalar>(
+        _ x: UnsafeBufferPointer<T>, rows: Int, noise eps: UnsafeBufferPointer<T>,
+        parameters: UnsafeBufferPointer<T>, encoderHidden: [T], deviation: [T], latent: [T],
+        decoderHidden: [T], logitGradient: [T], divergence: GaussianKLResult<T>,
+        gradient: UnsafeMutableBufferPointer<T>
+    ) throws(ModelError) {
         let (d, l) = (featureCount, latentDimension)
-        for index in gradient.indices { gradient[index] = 0 }
         // Decoder: ∂logits → ∂z.
-        var latentGradient = [Double](repeating: 0, count: rows * l)
-        logitGradient.withUnsafeBufferPointer { dLogits in
-            latent.withUnsafeBufferPointer { z in
-                latentGradient.withUnsafeMutableBufferPointer { dz in
-                    networkBackward(
+        var latentGradient = [T](repeating: 0, count: rows * l)
+        try logitGradient.withUnsafeBufferPointer { (dLogits) throws(ModelError) in
+            try latent.withUnsafeBufferPointer { (z) throws(ModelError) in
+                try latentGradient.withUnsafeMutableBufferPointer { (dz) throws(ModelError) in
+                    try networkBackward(
                         z, rows: rows, inputWidth: l, outputWidth: d, firstTensor: hiddenUnits == nil ? 2 : 4,
                         hidden: decoderHidden, outputGradient: dLogits, parameters: parameters, gradient: gradient,
                         inputGradient: dz)
@@ -360,7 +439,7 @@ public struct VariationalAutoencoder: Model {
         }
         // Reparameterisation and KL: ∂z → ∂h = [∂mean, ∂logvar].
         let width = 2 * l
-        var encodedGradient = [Double](repeating: 0, count: rows * width)
+        var encodedGradient = [T](repeating: 0, count: rows * width)
         for row in 0..<rows {
             for j in 0..<l {
                 let index = row * l + j
@@ -370,8 +449,8 @@ public struct VariationalAutoencoder: Model {
             }
         }
         // Encoder: ∂h → weights (the inputs need no gradient).
-        encodedGradient.withUnsafeBufferPointer { dh in
-            networkBackward(
+        try encodedGradient.withUnsafeBufferPointer { (dh) throws(ModelError) in
+            try networkBackward(
                 x, rows: rows, inputWidth: d, outputWidth: width, firstTensor: 0, hidden: encoderHidden,
                 outputGradient: dh, parameters: parameters, gradient: gradient, inputGradient: nil)
         }
@@ -380,36 +459,36 @@ public struct VariationalAutoencoder: Model {
     /// The backward pass of `network` (same tensors from `firstTensor` on), given ∂output (rows, outputWidth):
     ///
     /// ```
-    /// linear   ∂W += inputᵀ·∂output,  ∂b += Σ_rows ∂output,  ∂input = ∂output·Wᵀ
-    /// hidden   ∂W2 += aᵀ·∂output,  ∂b2 += Σ_rows ∂output,  ∂a = (∂output·W2ᵀ) ⊙ [a > 0],
-    ///          ∂W1 += inputᵀ·∂a,  ∂b1 += Σ_rows ∂a,  ∂input = ∂a·W1ᵀ
+    /// linear   ∂W = inputᵀ·∂output,  ∂b = Σ_rows ∂output,  ∂input = ∂output·Wᵀ
+    /// hidden   ∂W2 = aᵀ·∂output,  ∂b2 = Σ_rows ∂output,  ∂a = (∂output·W2ᵀ) ⊙ [a > 0],
+    ///          ∂W1 = inputᵀ·∂a,  ∂b1 = Σ_rows ∂a,  ∂input = ∂a·W1ᵀ
     /// ```
-    /// Weight and bias gradients accumulate into `gradient`; ∂input overwrites `inputGradient` when given.
-    private func networkBackward(
-        _ input: UnsafeBufferPointer<Double>, rows: Int, inputWidth: Int, outputWidth: Int, firstTensor: Int,
-        hidden: [Double], outputGradient: UnsafeBufferPointer<Double>, parameters: UnsafeBufferPointer<Double>,
-        gradient: UnsafeMutableBufferPointer<Double>, inputGradient: UnsafeMutableBufferPointer<Double>?
-    ) {
+    /// Weight and bias gradients are written into `gradient`; ∂input overwrites `inputGradient` when given.
+    private func networkBackward<T: NetworkScalar>(
+        _ input: UnsafeBufferPointer<T>, rows: Int, inputWidth: Int, outputWidth: Int, firstTensor: Int,
+        hidden: [T], outputGradient: UnsafeBufferPointer<T>, parameters: UnsafeBufferPointer<T>,
+        gradient: UnsafeMutableBufferPointer<T>, inputGradient: UnsafeMutableBufferPointer<T>?
+    ) throws(ModelError) {
         let tensors = layout.tensors
         let (weights, bias) = (tensors[firstTensor], tensors[firstTensor + 1])
         guard let units = hiddenUnits else {
-            DenseLayer.backward(
+            try DenseLayer.backward(
                 input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(weights),
                 outputGradient: outputGradient, outputWidth: outputWidth, weightGradient: gradient.slice(weights),
                 biasGradient: gradient.slice(bias), inputGradient: inputGradient)
             return
         }
         let (outerWeights, outerBias) = (tensors[firstTensor + 2], tensors[firstTensor + 3])
-        var hiddenGradient = [Double](repeating: 0, count: rows * units)
-        hidden.withUnsafeBufferPointer { a in
-            hiddenGradient.withUnsafeMutableBufferPointer { da in
-                DenseLayer.backward(
+        var hiddenGradient = [T](repeating: 0, count: rows * units)
+        try hidden.withUnsafeBufferPointer { (a) throws(ModelError) in
+            try hiddenGradient.withUnsafeMutableBufferPointer { (da) throws(ModelError) in
+                try DenseLayer.backward(
                     a, rows: rows, inputWidth: units, weights: parameters.slice(outerWeights),
                     outputGradient: outputGradient, outputWidth: outputWidth,
                     weightGradient: gradient.slice(outerWeights), biasGradient: gradient.slice(outerBias),
                     inputGradient: da)
                 DenseLayer.reluBackward(activation: a, gradient: da)
-                DenseLayer.backward(
+                try DenseLayer.backward(
                     input, rows: rows, inputWidth: inputWidth, weights: parameters.slice(weights),
                     outputGradient: UnsafeBufferPointer(da), outputWidth: units,
                     weightGradient: gradient.slice(weights), biasGradient: gradient.slice(bias),

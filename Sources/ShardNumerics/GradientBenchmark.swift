@@ -184,16 +184,7 @@ public enum GradientBenchmark {
     private static func bestTime(of repetitions: Int, _ pass: () throws(ParallelBlocksError) -> Void)
         throws(ParallelBlocksError) -> Double
     {
-        try pass()
-        let clock = ContinuousClock()
-        var best = Double.infinity
-        for _ in 0..<repetitions {
-            let start = clock.now
-            try pass()
-            let elapsed = start.duration(to: clock.now).components
-            best = min(best, Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18)
-        }
-        return best
+        try BestTime.seconds(of: repetitions, pass)
     }
 
     /// v_j = (j even ? 1 : -1) / sqrt(columns).

@@ -7,7 +7,9 @@ public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release): each reports a ratio to a baseline measured in the same run.",
-        subcommands: [GradientBenchCommand.self, LossesBenchCommand.self, IngestBenchCommand.self]
+        subcommands: [
+            GradientBenchCommand.self, LossesBenchCommand.self, IngestBenchCommand.self, DenseBenchCommand.self,
+        ]
     )
 
     public init() {}

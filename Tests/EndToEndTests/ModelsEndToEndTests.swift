@@ -95,6 +95,14 @@ struct ModelsEndToEndTests {
             name: "VAE with a hidden layer on digits, adamw",
             arguments: ["--data", dataPath("digits"), "--model", "vae", "--hidden", "16", "--dimension", "3",
                 "--optimizer", "adamw", "--batch-blocks", "4", "--max-rounds", "25", "--seed", "11"]),
+        DeterminismCase(
+            name: "VAE with a hidden layer on digits, float32 compute (sgemm)",
+            arguments: ["--data", dataPath("digits"), "--model", "vae", "--hidden", "16", "--dimension", "3",
+                "--precision", "float32", "--batch-blocks", "4", "--max-rounds", "25", "--seed", "5"]),
+        DeterminismCase(
+            name: "linear triplet (random) on digits, float32 compute (sgemm, Float tanh)",
+            arguments: ["--data", dataPath("digits"), "--model", "triplet", "--pairs", "tripletRandom", "--dimension", "8",
+                "--precision", "float32", "--batch-blocks", "3", "--max-rounds", "25", "--seed", "3"]),
     ]
 
     @Test("every model trains to identical parameters with 0, 1 and 3 workers (mini-batch models too)",

@@ -337,6 +337,12 @@ struct ClusterSocketTests {
         }
     }
 
+    @Test("the default software identity names the OpenBLAS build and the core kernel it picked")
+    func softwareIdentityNamesBLAS() {
+        #expect(WorkerShell.software.contains("; blas \(BLAS.identity))"))
+        #expect(BLAS.identity.contains("OpenBLAS") && BLAS.identity.contains("core \(BLAS.coreName)"))
+    }
+
     @Test("the coordinator refuses a worker whose software identity differs from the one it requires")
     func softwareIdentityIsPassedThrough() throws {
         let blocks = try Self.blocks(count: 3, rows: 5, columns: 4)
