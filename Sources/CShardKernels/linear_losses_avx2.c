@@ -10,8 +10,9 @@
 //      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
 //      summed in 4 double lanes over the block (lane k: rows 4g + k); labels outside the loss's domain
 //      are collected in a mask and located after the block;
-//   3. Σ_i slope_iq x_i over the tile, output by output: one 4-column chunk at a time with 4 interleaved
-//      accumulators (rows i mod 4), added to the block's gradient sums.
+//   3. Σ_i slope_iq x_i over the tile, up to 4 outputs per sweep: one 4-column chunk at a time, each
+//      x chunk loaded once per row for the 4 outputs, even and odd rows in separate accumulators, added
+//      to the block's gradient sums.
 // The summation order depends only on (rows, cols, Q).
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -184,6 +185,36 @@ SHARD_AVX2_INLINE __m256d softmax_pd(const linear_constants *c, __m256d y, const
     return _mm256_mul_pd(weight, _mm256_sub_pd(log_sum_exp, target_score));
 }
 
+/// gradient[q * cols + j] += Σ_i slopes[q * stride + i] x_ij for NQ (1…4) outputs q0 … q0 + NQ − 1 at once:
+/// one 4-column chunk at a time, each x chunk loaded once per row and multiplied by the NQ broadcast
+/// slopes; even and odd rows in separate accumulators, added at the end.
+SHARD_AVX2_INLINE void tile_gradient_outputs(const int NQ, const double *x, size_t cols, const double *slopes,
+                                             size_t stride, size_t count, __m256i col_tail_mask, double *gradient) {
+    for (size_t j = 0; j < cols; j += 4) {
+        const __m256i mask = cols - j >= 4 ? _mm256_set1_epi64x(-1) : col_tail_mask;
+        __m256d even[4], odd[4];
+        for (int k = 0; k < NQ; k++) even[k] = odd[k] = _mm256_setzero_pd();
+        const double *p = x + j;
+        size_t i = 0;
+        for (; i + 2 <= count; i += 2, p += 2 * cols) {
+            const __m256d x0 = _mm256_maskload_pd(p, mask);
+            const __m256d x1 = _mm256_maskload_pd(p + cols, mask);
+            for (int k = 0; k < NQ; k++) {
+                even[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i), x0, even[k]);
+                odd[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i + 1), x1, odd[k]);
+            }
+        }
+        if (i < count) {
+            const __m256d x0 = _mm256_maskload_pd(p, mask);
+            for (int k = 0; k < NQ; k++) even[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i), x0, even[k]);
+        }
+        for (int k = 0; k < NQ; k++) {
+            double *grad = gradient + k * cols + j;
+            _mm256_maskstore_pd(grad, mask, _mm256_add_pd(_mm256_maskload_pd(grad, mask), _mm256_add_pd(even[k], odd[k])));
+        }
+    }
+}
+
 /// One block: see the file comment. `x`/`y` are float (single) or double; returns `rows`, the first row
 /// with an invalid label, or SHARDTRAIN_UNSUPPORTED when the scratch memory cannot be allocated.
 SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int smoothed, const int gamma_code,
@@ -241,9 +272,16 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
         } else {
             tile_x = xd + start * cols;
         }
-        for (size_t i = 0; i < tile; i++) {
-            labels[i] = i < count ? (single ? (double)yf[start + i] : yd[start + i]) : padding_label(kind);
+        shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
+        size_t i = 0;
+        if (single) {
+            for (; i + 4 <= count; i += 4) _mm256_storeu_pd(labels + i, _mm256_cvtps_pd(_mm_loadu_ps(yf + start + i)));
+            for (; i < count; i++) labels[i] = (double)yf[start + i];
+        } else {
+            for (; i + 4 <= count; i += 4) _mm256_storeu_pd(labels + i, _mm256_loadu_pd(yd + start + i));
+            for (; i < count; i++) labels[i] = yd[start + i];
         }
+        for (; i < tile; i++) labels[i] = padding_label(kind);
 
         // 1. scores[q * tile + i].
         for (size_t g = 0; g < count; g += 4) {
@@ -299,9 +337,16 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             }
         }
 
-        // 3. gradient[q * cols + j] += Σ_i slopes[q * tile + i] x_ij.
-        for (size_t q = 0; q < outputs; q++) {
-            tile_gradient_f64(tile_x, cols, slopes + q * tile, count, col_tail_mask, gradient + q * cols);
+        // 3. gradient[q * cols + j] += Σ_i slopes[q * tile + i] x_ij, up to 4 outputs per sweep of the tile.
+        for (size_t q = 0; q < outputs; q += 4) {
+            const double *r = slopes + q * tile;
+            double *grad = gradient + q * cols;
+            switch (outputs - q) {
+            case 1: tile_gradient_outputs(1, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            case 2: tile_gradient_outputs(2, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            case 3: tile_gradient_outputs(3, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            default: tile_gradient_outputs(4, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            }
         }
     }
 

@@ -130,6 +130,7 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
         const float *tile_x = x + start * cols;
+        shard_prefetch_labels(y, start, tile, rows, sizeof(float));
 
         // 1. logits, 8 rows per group.
         for (size_t g = 0; g < count; g += 8) {
@@ -234,6 +235,7 @@ SHARD_AVX2 void shardtrain_logistic_sums_f64_avx2(const double *x, const double 
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
         const double *tile_x = x + start * cols;
+        shard_prefetch_labels(y, start, tile, rows, sizeof(double));
 
         for (size_t g = 0; g < count; g += 4) {
             const size_t valid = count - g < 4 ? count - g : 4;

@@ -45,6 +45,16 @@ SHARD_AVX2_INLINE void shard_prefetch_ahead(const void *base, size_t offset, siz
     for (size_t k = begin; k < end; k += 64) _mm_prefetch((const char *)base + k, _MM_HINT_T0);
 }
 
+/// Prefetch of the labels two tiles ahead (`tile` labels of `bytes_per_label` bytes from label `start`,
+/// inside the block's `rows` only): the label stream is too thin for the hardware prefetcher to follow.
+SHARD_AVX2_INLINE void shard_prefetch_labels(const void *labels, size_t start, size_t tile, size_t rows,
+                                             size_t bytes_per_label) {
+    const size_t begin = (start + 2 * tile) * bytes_per_label;
+    const size_t end_row = start + 3 * tile < rows ? start + 3 * tile : rows;
+    const size_t end = end_row * bytes_per_label;
+    for (size_t k = begin; k < end; k += 64) _mm_prefetch((const char *)labels + k, _MM_HINT_T0);
+}
+
 /// Lane k = horizontal sum of a[k].
 SHARD_AVX2_INLINE __m256d transpose_sum4(__m256d a0, __m256d a1, __m256d a2, __m256d a3) {
     __m256d t0 = _mm256_hadd_pd(a0, a1);
