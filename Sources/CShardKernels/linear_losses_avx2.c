@@ -1,18 +1,19 @@
 // AVX2+FMA block sums of the linear models with Q outputs (hinge, pinball, softmax, focal logistic);
 // the math and the layout of `out` are in CShardKernels.h.
 //
-// The block is walked in tiles of T rows (tile_rows: about 8 KiB of float64 features, a multiple of 8,
-// at most 64). Everything is computed in double; float32 tiles are first widened into a double buffer
-// (one pass over the tile's contiguous values, with software prefetch ahead). Per tile:
-//   1. scores, output by output: groups of 4 rows, one accumulator per row over 4-column chunks (masked
-//      tail), a horizontal-add tree gives lane k = Σ_j x_(4g+k)j W_jq, then + b_q;
+// The block is walked in tiles of T rows (tile_rows: about 8 KiB of features, a multiple of 8, at most 64).
+// Per tile:
+//   1. scores, output by output: groups of 4 rows (float64) or 8 rows (float32, in float lanes with W
+//      rounded to float, as the float32 logistic kernel), one accumulator per row over column chunks
+//      (masked tail), a horizontal-add tree gives lane k = Σ_j x_(g+k)j W_jq, widened to double, + b_q;
 //   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h);
 //      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
 //      summed in 4 double lanes over the block (lane k: rows 4g + k); labels outside the loss's domain
 //      are collected in a mask and located after the block;
-//   3. Σ_i slope_iq x_i over the tile, up to 4 outputs per sweep: one 4-column chunk at a time, each
-//      x chunk loaded once per row for the 4 outputs, even and odd rows in separate accumulators, added
-//      to the block's gradient sums.
+//   3. Σ_i slope_iq x_i over the tile: float64 up to 4 outputs per sweep, one 4-column chunk at a time,
+//      each x chunk loaded once per row for the 4 outputs; float32 output by output with the slopes
+//      rounded to float, up to 32 columns at a time in float lanes (tile_gradient_chunks). Even and odd
+//      rows go to separate accumulators; tile sums are added to the block's gradient sums in double.
 // The summation order depends only on (rows, cols, Q).
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -155,7 +156,7 @@ SHARD_AVX2_INLINE __m256d focal_pd(const int gamma_code, const linear_constants 
 
 /// Softmax cross-entropy on 4 rows, K = c->outputs classes; scores[q * stride] holds class q's 4 lanes:
 ///     h = max_k s_k, e_k = exp(s_k − h), Σ = Σ_k e_k (k ascending), lse = h + log Σ
-///     loss = c_y (lse − s_y),  slope_k = c_y (e_k / Σ − [k = y])
+///     loss = c_y (lse − s_y),  slope_k = c_y (e_k · (1/Σ) − [k = y])
 /// Writes the slopes to slopes[q * stride].
 SHARD_AVX2_INLINE __m256d softmax_pd(const linear_constants *c, __m256d y, const double *scores, double *slopes,
                                      size_t stride) {
@@ -176,8 +177,9 @@ SHARD_AVX2_INLINE __m256d softmax_pd(const linear_constants *c, __m256d y, const
     }
     // Σ >= 1 (the largest term is exp(0)), a normal number: the log without special cases.
     const __m256d log_sum_exp = _mm256_add_pd(high, shard_log_normal_pd(sum, 0, _mm256_setzero_pd()));
+    const __m256d inverse_sum = _mm256_div_pd(_mm256_set1_pd(1.0), sum);
     for (size_t q = 0; q < classes; q++) {
-        const __m256d p = _mm256_div_pd(_mm256_loadu_pd(slopes + q * stride), sum);
+        const __m256d p = _mm256_mul_pd(_mm256_loadu_pd(slopes + q * stride), inverse_sum);
         const __m256d is_target = _mm256_cmp_pd(y, _mm256_set1_pd((double)q), _CMP_EQ_OQ);
         const __m256d shifted = _mm256_sub_pd(p, _mm256_and_pd(is_target, _mm256_set1_pd(1.0)));
         _mm256_storeu_pd(slopes + q * stride, _mm256_mul_pd(weight, shifted));
@@ -221,23 +223,35 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                                      const linear_constants *c, const void *x_any, const void *y_any, size_t rows,
                                      size_t cols, const double *theta, double *out) {
     const size_t outputs = c->outputs;
-    const size_t tile = tile_rows(cols, sizeof(double));
-    // Scratch: widened tile (single only), labels, W transposed (Q x D), gradient sums (Q x D),
-    // scores and slopes (Q x tile), bias lanes (Q x 4).
-    const size_t widened = single ? tile * cols : 0;
-    const size_t doubles = widened + tile + 2 * outputs * cols + 2 * outputs * tile + 4 * outputs;
+    const size_t value_bytes = single ? sizeof(float) : sizeof(double);
+    const size_t tile = tile_rows(cols, value_bytes);
+    const size_t padded_cols = (cols + 7) & ~(size_t)7;
+    // Scratch (doubles): labels, W transposed (Q x D; single: Q x padded D floats), gradient sums (Q x D),
+    // scores and slopes (Q x tile), bias lanes (Q x 4), float slopes (tile floats, single only).
+    const size_t doubles = tile + (single ? outputs * padded_cols / 2 : outputs * cols) + outputs * cols +
+                           2 * outputs * tile + 4 * outputs + (single ? tile / 2 : 0);
     double *scratch = aligned_alloc(32, ((doubles * sizeof(double) + 31) / 32) * 32);
     if (!scratch) return SHARDTRAIN_UNSUPPORTED;
-    double *x_tile = scratch;
-    double *labels = x_tile + widened;
+    double *labels = scratch;
     double *weights = labels + tile;
-    double *gradient = weights + outputs * cols;
+    float *weights_f = (float *)weights;
+    double *gradient = weights + (single ? outputs * padded_cols / 2 : outputs * cols);
     double *scores = gradient + outputs * cols;
     double *slopes = scores + outputs * tile;
     double *bias_lanes = slopes + outputs * tile;
+    float *slopes_f = (float *)(bias_lanes + 4 * outputs);
 
-    for (size_t d = 0; d < cols; d++) {
-        for (size_t q = 0; q < outputs; q++) weights[q * cols + d] = theta[d * outputs + q];
+    for (size_t q = 0; q < outputs; q++) {
+        for (size_t d = 0; d < cols; d++) {
+            if (single) {
+                weights_f[q * padded_cols + d] = (float)theta[d * outputs + q];
+            } else {
+                weights[q * cols + d] = theta[d * outputs + q];
+            }
+        }
+        if (single) {
+            for (size_t d = cols; d < padded_cols; d++) weights_f[q * padded_cols + d] = 0.0f;
+        }
     }
     for (size_t k = 0; k < outputs * cols; k++) gradient[k] = 0.0;
     const __m256d zero = _mm256_setzero_pd();
@@ -245,7 +259,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     __m256d loss_sum = zero;
     __m256d invalid = zero;
     const __m256i col_tail_mask = tail_mask_epi64(cols % 4);
-    const size_t value_bytes = single ? sizeof(float) : sizeof(double);
+    const __m256i col_tail_mask_ps = tail_mask_epi32(cols % 8);
     const size_t feature_bytes = rows * cols * value_bytes;
     const float *xf = x_any;
     const double *xd = x_any;
@@ -254,24 +268,8 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
 
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
-        const double *tile_x;
-        if (single) {
-            // Widen the tile's contiguous floats; prefetch PREFETCH_BYTES ahead once per cache line.
-            const float *source = xf + start * cols;
-            const size_t values = count * cols;
-            size_t k = 0;
-            for (; k + 16 <= values; k += 16) {
-                _mm_prefetch((const char *)(source + k) + PREFETCH_BYTES, _MM_HINT_T0);
-                _mm256_storeu_pd(x_tile + k, _mm256_cvtps_pd(_mm_loadu_ps(source + k)));
-                _mm256_storeu_pd(x_tile + k + 4, _mm256_cvtps_pd(_mm_loadu_ps(source + k + 4)));
-                _mm256_storeu_pd(x_tile + k + 8, _mm256_cvtps_pd(_mm_loadu_ps(source + k + 8)));
-                _mm256_storeu_pd(x_tile + k + 12, _mm256_cvtps_pd(_mm_loadu_ps(source + k + 12)));
-            }
-            for (; k < values; k++) x_tile[k] = (double)source[k];
-            tile_x = x_tile;
-        } else {
-            tile_x = xd + start * cols;
-        }
+        const float *tile_xf = xf + start * cols;
+        const double *tile_x = xd + start * cols;
         shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
         size_t i = 0;
         if (single) {
@@ -283,16 +281,32 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
         }
         for (; i < tile; i++) labels[i] = padding_label(kind);
 
-        // 1. scores[q * tile + i].
-        for (size_t g = 0; g < count; g += 4) {
-            const size_t valid = count - g < 4 ? count - g : 4;
-            const double *row[4];
-            for (size_t k = 0; k < 4; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
-            if (!single) shard_prefetch_ahead(xd, (start + g) * cols * sizeof(double), valid * cols * sizeof(double), feature_bytes);
-            for (size_t q = 0; q < outputs; q++) {
-                const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
-                const __m256d z = dot4_rows_f64(row, weights + q * cols, cols, col_tail_mask);
-                _mm256_storeu_pd(scores + q * tile + g, _mm256_add_pd(z, bias));
+        // 1. scores[q * tile + i]: float32 in groups of 8 rows (float lanes, widened), float64 in groups of 4.
+        if (single) {
+            for (size_t g = 0; g < count; g += 8) {
+                const size_t valid = count - g < 8 ? count - g : 8;
+                const float *row[8];
+                for (size_t k = 0; k < 8; k++) row[k] = tile_xf + (g + (k < valid ? k : valid - 1)) * cols;
+                shard_prefetch_ahead(xf, (start + g) * cols * sizeof(float), valid * cols * sizeof(float), feature_bytes);
+                for (size_t q = 0; q < outputs; q++) {
+                    const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
+                    const __m256 z = dot8_rows_f32(row, weights_f + q * padded_cols, NULL, cols, col_tail_mask_ps);
+                    double *target = scores + q * tile + g;
+                    _mm256_storeu_pd(target, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(z)), bias));
+                    _mm256_storeu_pd(target + 4, _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(z, 1)), bias));
+                }
+            }
+        } else {
+            for (size_t g = 0; g < count; g += 4) {
+                const size_t valid = count - g < 4 ? count - g : 4;
+                const double *row[4];
+                for (size_t k = 0; k < 4; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
+                shard_prefetch_ahead(xd, (start + g) * cols * sizeof(double), valid * cols * sizeof(double), feature_bytes);
+                for (size_t q = 0; q < outputs; q++) {
+                    const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
+                    const __m256d z = dot4_rows_f64(row, weights + q * cols, cols, col_tail_mask);
+                    _mm256_storeu_pd(scores + q * tile + g, _mm256_add_pd(z, bias));
+                }
             }
         }
 
@@ -337,7 +351,18 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             }
         }
 
-        // 3. gradient[q * cols + j] += Σ_i slopes[q * tile + i] x_ij, up to 4 outputs per sweep of the tile.
+        // 3. gradient[q * cols + j] += Σ_i slopes[q * tile + i] x_ij: float32 output by output in float lanes
+        //    (slopes rounded to float, tile sums widened to double); float64 up to 4 outputs per sweep.
+        if (single) {
+            for (size_t q = 0; q < outputs; q++) {
+                const double *r = slopes + q * tile;
+                for (size_t k = 0; k < count; k += 4) {
+                    _mm_storeu_ps(slopes_f + k, _mm256_cvtpd_ps(_mm256_loadu_pd(r + k)));
+                }
+                tile_gradient_f32(tile_xf, cols, slopes_f, count, col_tail_mask_ps, gradient + q * cols);
+            }
+            continue;
+        }
         for (size_t q = 0; q < outputs; q += 4) {
             const double *r = slopes + q * tile;
             double *grad = gradient + q * cols;

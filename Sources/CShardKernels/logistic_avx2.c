@@ -22,82 +22,6 @@
 #include <math.h>
 #include <stdint.h>
 
-/// Eight float weights w[j..j+8) (or the first `valid` of them, rest 0), each rounded from double.
-SHARD_AVX2_INLINE __m256 load_weights_ps(const double *w, size_t j, size_t valid) {
-    __m256d lo, hi;
-    if (valid >= 8) {
-        lo = _mm256_loadu_pd(w + j);
-        hi = _mm256_loadu_pd(w + j + 4);
-    } else {
-        lo = _mm256_maskload_pd(w + j, tail_mask_epi64(valid));
-        hi = _mm256_maskload_pd(w + j + 4, tail_mask_epi64(valid > 4 ? valid - 4 : 0));
-    }
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
-}
-
-/// Lane k = horizontal sum of a[k].
-SHARD_AVX2_INLINE __m256 transpose_sum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5,
-                                        __m256 a6, __m256 a7) {
-    __m256 t0 = _mm256_hadd_ps(a0, a1);
-    __m256 t1 = _mm256_hadd_ps(a2, a3);
-    __m256 t2 = _mm256_hadd_ps(a4, a5);
-    __m256 t3 = _mm256_hadd_ps(a6, a7);
-    __m256 u0 = _mm256_hadd_ps(t0, t1);
-    __m256 u1 = _mm256_hadd_ps(t2, t3);
-    __m256 lo = _mm256_permute2f128_ps(u0, u1, 0x20);
-    __m256 hi = _mm256_permute2f128_ps(u0, u1, 0x31);
-    return _mm256_add_ps(lo, hi);
-}
-
-SHARD_AVX2_INLINE __m256d widen_sum_pd(__m256 v) {
-    return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-}
-
-/// out[0..count) += float lanes of v, in double.
-SHARD_AVX2_INLINE void add_to_double_ps(double *out, __m256 v, size_t count) {
-    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-    if (count >= 8) {
-        _mm256_storeu_pd(out, _mm256_add_pd(_mm256_loadu_pd(out), lo));
-        _mm256_storeu_pd(out + 4, _mm256_add_pd(_mm256_loadu_pd(out + 4), hi));
-    } else {
-        double lanes[8];
-        _mm256_storeu_pd(lanes, lo);
-        _mm256_storeu_pd(lanes + 4, hi);
-        for (size_t k = 0; k < count; k++) out[k] += lanes[k];
-    }
-}
-
-/// Σ_i r_i x_i[c0 .. c0 + width) over `count` rows starting at `p` (row stride `cols`), for
-/// CHUNKS = ceil(width / 8) column chunks; the last chunk is loaded with `last_mask`. Even and odd rows
-/// go to separate float accumulators, which are added at the end and then to `grad` in double.
-SHARD_AVX2_INLINE void tile_gradient_chunks(const int CHUNKS, const float *p, size_t cols, const float *residual,
-                                            size_t count, __m256i last_mask, double *grad, size_t width) {
-    __m256 even[4], odd[4];
-    for (int k = 0; k < CHUNKS; k++) even[k] = odd[k] = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 2 <= count; i += 2, p += 2 * cols) {
-        const __m256 r0 = _mm256_broadcast_ss(residual + i);
-        const __m256 r1 = _mm256_broadcast_ss(residual + i + 1);
-        for (int k = 0; k < CHUNKS - 1; k++) {
-            even[k] = _mm256_fmadd_ps(r0, _mm256_loadu_ps(p + 8 * k), even[k]);
-            odd[k] = _mm256_fmadd_ps(r1, _mm256_loadu_ps(p + cols + 8 * k), odd[k]);
-        }
-        const int last = CHUNKS - 1;
-        even[last] = _mm256_fmadd_ps(r0, _mm256_maskload_ps(p + 8 * last, last_mask), even[last]);
-        odd[last] = _mm256_fmadd_ps(r1, _mm256_maskload_ps(p + cols + 8 * last, last_mask), odd[last]);
-    }
-    if (i < count) {
-        const __m256 r0 = _mm256_broadcast_ss(residual + i);
-        for (int k = 0; k < CHUNKS - 1; k++) even[k] = _mm256_fmadd_ps(r0, _mm256_loadu_ps(p + 8 * k), even[k]);
-        even[CHUNKS - 1] = _mm256_fmadd_ps(r0, _mm256_maskload_ps(p + 8 * (CHUNKS - 1), last_mask), even[CHUNKS - 1]);
-    }
-    for (int k = 0; k < CHUNKS; k++) {
-        const size_t lanes = width - 8 * (size_t)k < 8 ? width - 8 * (size_t)k : 8;
-        add_to_double_ps(grad + 8 * k, _mm256_add_ps(even[k], odd[k]), lanes);
-    }
-}
-
 #define WEIGHT_BUFFER_COLS 1024
 
 SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y, size_t rows, size_t cols,
@@ -144,31 +68,8 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
 
             shard_prefetch_ahead(x, (start + g) * cols * sizeof(float), valid * cols * sizeof(float), feature_bytes);
 
-            __m256 a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
-            for (size_t j = 0; j < full_cols; j += 8) {
-                __m256 wv = buffered ? _mm256_load_ps(weight_buffer + j) : load_weights_ps(w, j, 8);
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row[0] + j), wv, a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row[1] + j), wv, a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row[2] + j), wv, a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row[3] + j), wv, a3);
-                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(row[4] + j), wv, a4);
-                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(row[5] + j), wv, a5);
-                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(row[6] + j), wv, a6);
-                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(row[7] + j), wv, a7);
-            }
-            if (tail_cols) {
-                const size_t j = full_cols;
-                __m256 wv = buffered ? _mm256_load_ps(weight_buffer + j) : load_weights_ps(w, j, tail_cols);
-                a0 = _mm256_fmadd_ps(_mm256_maskload_ps(row[0] + j, col_tail_mask), wv, a0);
-                a1 = _mm256_fmadd_ps(_mm256_maskload_ps(row[1] + j, col_tail_mask), wv, a1);
-                a2 = _mm256_fmadd_ps(_mm256_maskload_ps(row[2] + j, col_tail_mask), wv, a2);
-                a3 = _mm256_fmadd_ps(_mm256_maskload_ps(row[3] + j, col_tail_mask), wv, a3);
-                a4 = _mm256_fmadd_ps(_mm256_maskload_ps(row[4] + j, col_tail_mask), wv, a4);
-                a5 = _mm256_fmadd_ps(_mm256_maskload_ps(row[5] + j, col_tail_mask), wv, a5);
-                a6 = _mm256_fmadd_ps(_mm256_maskload_ps(row[6] + j, col_tail_mask), wv, a6);
-                a7 = _mm256_fmadd_ps(_mm256_maskload_ps(row[7] + j, col_tail_mask), wv, a7);
-            }
-            _mm256_store_ps(logit + g, _mm256_add_ps(transpose_sum8(a0, a1, a2, a3, a4, a5, a6, a7), bias));
+            const __m256 dot = dot8_rows_f32(row, buffered ? weight_buffer : NULL, w, cols, col_tail_mask);
+            _mm256_store_ps(logit + g, _mm256_add_ps(dot, bias));
         }
 
         // 2. loss and residual per row; lanes past the tile's last row are zeroed. Loss and residual
@@ -200,18 +101,7 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
         bias_sum = _mm256_add_pd(bias_sum, widen_sum_pd(tile_residual));
 
         // 3. gradient sums, up to 32 columns (4 chunks) at a time.
-        for (size_t j = 0; j < cols; j += 32) {
-            const size_t width = cols - j < 32 ? cols - j : 32;
-            const int chunks = (int)((width + 7) / 8);
-            const __m256i last_mask = width % 8 ? col_tail_mask : _mm256_set1_epi32(-1);
-            const float *p = tile_x + j;
-            switch (chunks) {
-            case 1: tile_gradient_chunks(1, p, cols, residual, count, last_mask, grad + j, width); break;
-            case 2: tile_gradient_chunks(2, p, cols, residual, count, last_mask, grad + j, width); break;
-            case 3: tile_gradient_chunks(3, p, cols, residual, count, last_mask, grad + j, width); break;
-            default: tile_gradient_chunks(4, p, cols, residual, count, last_mask, grad + j, width); break;
-            }
-        }
+        tile_gradient_f32(tile_x, cols, residual, count, col_tail_mask, grad);
     }
     out[0] = sum4_pd(loss_sum);
     out[1 + cols] = sum4_pd(bias_sum);

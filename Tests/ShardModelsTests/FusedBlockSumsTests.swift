@@ -7,10 +7,12 @@ import Testing
 /// replaces (`swiftBlockSums` / `weightedSums`, one row at a time), on random blocks and on blocks whose
 /// rows sit exactly on the losses' kinks.
 ///
-/// Tolerance: both compute in double, in different summation orders and with exp/log within 1 ulp of
-/// libm, so every sum k must agree within 1e-12 · scale, scale = Σ_i (1 + ‖x_i‖₁)(1 + max_q |s_iq|) · c_max
-/// (a bound on the magnitude of every row's contribution). On the kink blocks every score is exact in
-/// any order (dyadic values), so both paths take the same branch at every kink.
+/// Tolerance, with scale = Σ_i (1 + ‖x_i‖₁)(1 + max_q |s_iq|) · c_max (a bound on the magnitude of every
+/// row's contribution): float64 storage, where both compute in double (different summation orders,
+/// exp/log within 1 ulp of libm), agrees within 1e-12 · scale; float32 storage, where the kernel computes
+/// scores and gradient sums in float lanes (as the float32 logistic kernel) and the loss in double, within
+/// 1e-5 · scale (≈ 170 float ε). On the kink blocks every score is exact in any order and in float
+/// (dyadic values), so both paths take the same branch at every kink.
 @Suite("Fused linear block sums")
 struct FusedBlockSumsTests {
     struct Case: CustomTestStringConvertible, Sendable {
@@ -143,7 +145,8 @@ struct FusedBlockSumsTests {
             let norm = (0..<columns).reduce(1.0) { $0 + abs(seen[i * columns + $1]) }
             scale += norm * (1 + (rowScores[i].map(abs).max() ?? 0)) * weightBound
         }
-        let bad = fused.indices.filter { !(abs(fused[$0] - swift[$0]) <= 1e-12 * scale + 1e-300) }
+        let relative = precision == .float64 ? 1e-12 : 1e-5
+        let bad = fused.indices.filter { !(abs(fused[$0] - swift[$0]) <= relative * scale + 1e-300) }
         #expect(bad.isEmpty, "\(testCase.name) \(precision) \(label): sums \(bad) differ: \(bad.map { (fused[$0], swift[$0]) })")
     }
 

@@ -148,7 +148,7 @@ typedef enum {
     /// e >= τμ: (τ e − τ²μ/2, −τ); e <= −(1 − τ)μ: ((τ − 1) e + (1 − τ)(−(1 − τ)μ)/2, 1 − τ); else (e²/(2μ), −e/μ).
     SHARDTRAIN_LINEAR_PINBALL = 1,
     /// Class indices y in 0…K−1 (K = Q >= 2), class weights c: h = max_k s_k, Σ = Σ_k exp(s_k − h),
-    /// lse = h + log Σ, loss = c_y (lse − s_y), ∂/∂s_k = c_y (exp(s_k − h)/Σ − [k = y]).
+    /// lse = h + log Σ, loss = c_y (lse − s_y), ∂/∂s_k = c_y (exp(s_k − h) · (1/Σ) − [k = y]).
     SHARDTRAIN_LINEAR_SOFTMAX = 2,
     /// Labels y in {0, 1}, Q = 1: the focal loss from logits of SHARDTRAIN_LOSS_FOCAL_LOGITS with
     /// γ in {0, 1, 2} and α_t = weight_positive (y = 1) / weight_negative (y = 0), times the class weight
