@@ -6,7 +6,8 @@
 //   1. scores, output by output: groups of 4 rows (float64) or 8 rows (float32, in float lanes with W
 //      rounded to float, as the float32 logistic kernel), one accumulator per row over column chunks
 //      (masked tail), a horizontal-add tree gives lane k = Σ_j x_(g+k)j W_jq, widened to double, + b_q;
-//   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h);
+//   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h; the
+//      float32 focal loss in float lanes, 8 rows per vector, with the float exp/log1p of simd_math.h);
 //      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
 //      summed in 4 double lanes over the block (lane k: rows 4g + k); labels outside the loss's domain
 //      are collected in a mask and located after the block;
@@ -154,6 +155,47 @@ SHARD_AVX2_INLINE __m256d focal_pd(const int gamma_code, const linear_constants 
     return _mm256_mul_pd(class_weight, loss);
 }
 
+/// focal_pd in float lanes for 8 rows (float32 storage): the same formulas with the float exp and log1p
+/// of simd_math.h (relative error a few 1e-7) and γ, α_t and c_y rounded to float.
+SHARD_AVX2_INLINE __m256 focal_ps(const int gamma_code, const linear_constants *c, __m256 y, __m256 z, __m256 *slope) {
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256 decay = shard_exp_nonpositive_ps(_mm256_or_ps(z, _mm256_set1_ps(-0.0f)));
+    const __m256 cross_entropy = _mm256_add_ps(_mm256_sub_ps(_mm256_max_ps(z, zero), _mm256_mul_ps(y, z)),
+                                               shard_log1p_unit_ps(decay));
+    const __m256 large = _mm256_div_ps(one, _mm256_add_ps(one, decay));
+    const __m256 small = _mm256_mul_ps(decay, large);
+    const __m256 positive = _mm256_cmp_ps(y, one, _CMP_EQ_OQ);
+    const __m256 signed_nonnegative = _mm256_xor_ps(positive, _mm256_cmp_ps(z, zero, _CMP_LT_OQ));
+    const __m256 true_class = _mm256_blendv_ps(small, large, signed_nonnegative);
+    const __m256 miss = _mm256_blendv_ps(large, small, signed_nonnegative);
+    const __m256 signed_weight = _mm256_blendv_ps(_mm256_set1_ps((float)c->weight_negative),
+                                                  _mm256_set1_ps(-(float)c->weight_positive), positive);
+    __m256 focus = _mm256_set1_ps(1.0f);
+    if (gamma_code == 2) focus = _mm256_mul_ps(miss, miss);
+    if (gamma_code == 1) focus = miss;
+    const __m256 signed_weighted_focus = _mm256_mul_ps(signed_weight, focus);
+    const __m256 loss = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), signed_weighted_focus), cross_entropy);
+    const __m256 derivative = _mm256_mul_ps(
+        signed_weighted_focus,
+        _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps((float)c->gamma), true_class), cross_entropy), miss));
+    const __m256 class_weight = _mm256_blendv_ps(_mm256_set1_ps((float)c->class_weight[0]),
+                                                 _mm256_set1_ps((float)c->class_weight[1]), positive);
+    *slope = _mm256_mul_ps(class_weight, derivative);
+    return _mm256_mul_ps(class_weight, loss);
+}
+
+/// The 8 doubles at p as floats.
+SHARD_AVX2_INLINE __m256 narrow8_ps(const double *p) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(_mm256_loadu_pd(p))),
+                                _mm256_cvtpd_ps(_mm256_loadu_pd(p + 4)), 1);
+}
+
+/// Stores the 8 floats of v as doubles at p.
+SHARD_AVX2_INLINE void widen8_store(double *p, __m256 v) {
+    _mm256_storeu_pd(p, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    _mm256_storeu_pd(p + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
 /// Softmax cross-entropy on 4 rows, K = c->outputs classes; scores[q * stride] holds class q's 4 lanes:
 ///     h = max_k s_k, e_k = exp(s_k − h), Σ = Σ_k e_k (k ascending), lse = h + log Σ
 ///     loss = c_y (lse − s_y),  slope_k = c_y (e_k · (1/Σ) − [k = y])
@@ -227,9 +269,10 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     const size_t tile = tile_rows(cols, value_bytes);
     const size_t padded_cols = (cols + 7) & ~(size_t)7;
     // Scratch (doubles): labels, W transposed (Q x D; single: Q x padded D floats), gradient sums (Q x D),
-    // scores and slopes (Q x tile), bias lanes (Q x 4), float slopes (tile floats, single only).
+    // scores and slopes (Q x tile), bias lanes (Q x 4), single only: float slopes (tile floats) and the
+    // float focal loss's row losses (tile).
     const size_t doubles = tile + (single ? outputs * padded_cols / 2 : outputs * cols) + outputs * cols +
-                           2 * outputs * tile + 4 * outputs + (single ? tile / 2 : 0);
+                           2 * outputs * tile + 4 * outputs + (single ? tile / 2 + tile : 0);
     double *scratch = aligned_alloc(32, ((doubles * sizeof(double) + 31) / 32) * 32);
     if (!scratch) return SHARDTRAIN_UNSUPPORTED;
     double *labels = scratch;
@@ -240,6 +283,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     double *slopes = scores + outputs * tile;
     double *bias_lanes = slopes + outputs * tile;
     float *slopes_f = (float *)(bias_lanes + 4 * outputs);
+    double *row_loss = bias_lanes + 4 * outputs + tile / 2;
 
     for (size_t q = 0; q < outputs; q++) {
         for (size_t d = 0; d < cols; d++) {
@@ -310,7 +354,16 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             }
         }
 
-        // 2. loss and slopes[q * tile + i].
+        // 2. loss and slopes[q * tile + i]. Float32 focal: the loss in float lanes, 8 rows at a time, into
+        //    row_loss and slopes (as doubles) first.
+        if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
+            for (size_t g = 0; g < count; g += 8) {
+                __m256 slope;
+                const __m256 loss = focal_ps(gamma_code, c, narrow8_ps(labels + g), narrow8_ps(scores + g), &slope);
+                widen8_store(row_loss + g, loss);
+                widen8_store(slopes + g, slope);
+            }
+        }
         for (size_t g = 0; g < count; g += 4) {
             const size_t valid = count - g < 4 ? count - g : 4;
             const __m256d lane_mask = _mm256_castsi256_pd(tail_mask_epi64(valid));
@@ -320,6 +373,10 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             switch (kind) {
             case SHARDTRAIN_LINEAR_HINGE:
             case SHARDTRAIN_LINEAR_FOCAL: {
+                if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
+                    loss = _mm256_loadu_pd(row_loss + g);
+                    break;
+                }
                 __m256d slope;
                 const __m256d s = _mm256_loadu_pd(scores + g);
                 loss = kind == SHARDTRAIN_LINEAR_HINGE ? hinge_pd(smoothed, c, y, s, &slope)
