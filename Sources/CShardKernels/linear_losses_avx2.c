@@ -259,6 +259,17 @@ SHARD_AVX2_INLINE void tile_gradient_outputs(const int NQ, const double *x, size
     }
 }
 
+/// Software prefetch spread over a tile's three steps. The features of the rows ahead are requested
+/// line by line from `*cursor` (a byte offset into the block, only moving forward) up to `target`
+/// (clamped to the block's `limit` bytes): each step asks for a third of the tile's bytes, so that the
+/// memory requests keep flowing while the tile computes, instead of in one burst per tile.
+SHARD_AVX2_INLINE void prefetch_until(const void *base, size_t *cursor, size_t target, size_t limit) {
+    const size_t end = target < limit ? target : limit;
+    size_t k = *cursor;
+    for (; k < end; k += 64) _mm_prefetch((const char *)base + k, _MM_HINT_T0);
+    if (k > *cursor) *cursor = k;
+}
+
 /// One block: see the file comment. `x`/`y` are float (single) or double; returns `rows`, the first row
 /// with an invalid label, or SHARDTRAIN_UNSUPPORTED when the scratch memory cannot be allocated.
 SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int smoothed, const int gamma_code,
@@ -305,6 +316,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     const __m256i col_tail_mask = tail_mask_epi64(cols % 4);
     const __m256i col_tail_mask_ps = tail_mask_epi32(cols % 8);
     const size_t feature_bytes = rows * cols * value_bytes;
+    size_t prefetched = 0;
     const float *xf = x_any;
     const double *xd = x_any;
     const float *yf = y_any;
@@ -312,6 +324,9 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
 
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
+        // Prefetch targets: PREFETCH_BYTES ahead of this tile, plus a third of its bytes per finished step.
+        const size_t ahead = start * cols * value_bytes + PREFETCH_BYTES;
+        const size_t tile_bytes = count * cols * value_bytes;
         const float *tile_xf = xf + start * cols;
         const double *tile_x = xd + start * cols;
         shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
@@ -331,7 +346,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 const size_t valid = count - g < 8 ? count - g : 8;
                 const float *row[8];
                 for (size_t k = 0; k < 8; k++) row[k] = tile_xf + (g + (k < valid ? k : valid - 1)) * cols;
-                shard_prefetch_ahead(xf, (start + g) * cols * sizeof(float), valid * cols * sizeof(float), feature_bytes);
+                prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
                 for (size_t q = 0; q < outputs; q++) {
                     const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
                     const __m256 z = dot8_rows_f32(row, weights_f + q * padded_cols, NULL, cols, col_tail_mask_ps);
@@ -345,7 +360,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 const size_t valid = count - g < 4 ? count - g : 4;
                 const double *row[4];
                 for (size_t k = 0; k < 4; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
-                shard_prefetch_ahead(xd, (start + g) * cols * sizeof(double), valid * cols * sizeof(double), feature_bytes);
+                prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
                 for (size_t q = 0; q < outputs; q++) {
                     const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
                     const __m256d z = dot4_rows_f64(row, weights + q * cols, cols, col_tail_mask);
@@ -366,6 +381,8 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
         }
         for (size_t g = 0; g < count; g += 4) {
             const size_t valid = count - g < 4 ? count - g : 4;
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes / 3 + (g + valid) * tile_bytes / (3 * count),
+                           feature_bytes);
             const __m256d lane_mask = _mm256_castsi256_pd(tail_mask_epi64(valid));
             const __m256d y = _mm256_loadu_pd(labels + g);
             invalid = _mm256_or_pd(invalid, invalid_labels_pd(kind, y, outputs));
@@ -412,6 +429,8 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
         //    (slopes rounded to float, tile sums widened to double); float64 up to 4 outputs per sweep.
         if (single) {
             for (size_t q = 0; q < outputs; q++) {
+                prefetch_until(x_any, &prefetched, ahead + tile_bytes * (2 * outputs + q + 1) / (3 * outputs),
+                               feature_bytes);
                 const double *r = slopes + q * tile;
                 for (size_t k = 0; k < count; k += 4) {
                     _mm_storeu_ps(slopes_f + k, _mm256_cvtpd_ps(_mm256_loadu_pd(r + k)));
@@ -421,6 +440,8 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             continue;
         }
         for (size_t q = 0; q < outputs; q += 4) {
+            const size_t done = q + 4 < outputs ? q + 4 : outputs;
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes * (2 * outputs + done) / (3 * outputs), feature_bytes);
             const double *r = slopes + q * tile;
             double *grad = gradient + q * cols;
             switch (outputs - q) {
