@@ -7,7 +7,7 @@
 //      rounded to float, as the float32 logistic kernel), one accumulator per row over column chunks
 //      (masked tail), a horizontal-add tree gives lane k = Σ_j x_(g+k)j W_jq, widened to double, + b_q;
 //   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h; the
-//      float32 focal loss in float lanes, 8 rows per vector, with the float exp/log1p of simd_math.h);
+//      float32 focal and softmax losses in float lanes, 8 rows per vector, with the float exp/log1p/log);
 //      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
 //      summed in 4 double lanes over the block (lane k: rows 4g + k); labels outside the loss's domain
 //      are collected in a mask and located after the block;
@@ -196,6 +196,37 @@ SHARD_AVX2_INLINE void widen8_store(double *p, __m256 v) {
     _mm256_storeu_pd(p + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
+/// softmax_pd in float lanes for 8 rows (float32 storage), the same formulas with the float exp of
+/// simd_math.h and the float log of simd_math_f64.h and c_y rounded to float. `exps` holds K x 8 floats of
+/// scratch; the slopes are stored as doubles at slopes[q * stride].
+SHARD_AVX2_INLINE __m256 softmax_ps(const linear_constants *c, __m256 y, const double *scores, double *slopes,
+                                    size_t stride, float *exps) {
+    const size_t classes = c->outputs;
+    __m256 high = _mm256_set1_ps(-__builtin_inff());
+    for (size_t q = 0; q < classes; q++) high = _mm256_max_ps(high, narrow8_ps(scores + q * stride));
+    __m256 sum = _mm256_setzero_ps();
+    __m256 target_score = _mm256_setzero_ps();
+    __m256 weight = _mm256_setzero_ps();
+    for (size_t q = 0; q < classes; q++) {
+        const __m256 s = narrow8_ps(scores + q * stride);
+        const __m256 e = shard_exp_nonpositive_ps(_mm256_sub_ps(s, high));
+        _mm256_storeu_ps(exps + 8 * q, e);
+        sum = _mm256_add_ps(sum, e);
+        const __m256 is_target = _mm256_cmp_ps(y, _mm256_set1_ps((float)q), _CMP_EQ_OQ);
+        target_score = _mm256_blendv_ps(target_score, s, is_target);
+        weight = _mm256_blendv_ps(weight, _mm256_set1_ps(c->class_weights ? (float)c->class_weights[q] : 1.0f), is_target);
+    }
+    const __m256 log_sum_exp = _mm256_add_ps(high, shard_log_normal_ps(sum, 0, _mm256_setzero_ps()));
+    const __m256 inverse_sum = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+    for (size_t q = 0; q < classes; q++) {
+        const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(exps + 8 * q), inverse_sum);
+        const __m256 is_target = _mm256_cmp_ps(y, _mm256_set1_ps((float)q), _CMP_EQ_OQ);
+        const __m256 shifted = _mm256_sub_ps(p, _mm256_and_ps(is_target, _mm256_set1_ps(1.0f)));
+        widen8_store(slopes + q * stride, _mm256_mul_ps(weight, shifted));
+    }
+    return _mm256_mul_ps(weight, _mm256_sub_ps(log_sum_exp, target_score));
+}
+
 /// Softmax cross-entropy on 4 rows, K = c->outputs classes; scores[q * stride] holds class q's 4 lanes:
 ///     h = max_k s_k, e_k = exp(s_k − h), Σ = Σ_k e_k (k ascending), lse = h + log Σ
 ///     loss = c_y (lse − s_y),  slope_k = c_y (e_k · (1/Σ) − [k = y])
@@ -280,10 +311,10 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     const size_t tile = tile_rows(cols, value_bytes);
     const size_t padded_cols = (cols + 7) & ~(size_t)7;
     // Scratch (doubles): labels, W transposed (Q x D; single: Q x padded D floats), gradient sums (Q x D),
-    // scores and slopes (Q x tile), bias lanes (Q x 4), single only: float slopes (tile floats) and the
-    // float focal loss's row losses (tile).
+    // scores and slopes (Q x tile), bias lanes (Q x 4), single only: float slopes (tile floats), the row
+    // losses of the float focal and softmax losses (tile) and the float softmax's exponentials (Q x 8 floats).
     const size_t doubles = tile + (single ? outputs * padded_cols / 2 : outputs * cols) + outputs * cols +
-                           2 * outputs * tile + 4 * outputs + (single ? tile / 2 + tile : 0);
+                           2 * outputs * tile + 4 * outputs + (single ? tile / 2 + tile + 4 * outputs : 0);
     double *scratch = aligned_alloc(32, ((doubles * sizeof(double) + 31) / 32) * 32);
     if (!scratch) return SHARDTRAIN_UNSUPPORTED;
     double *labels = scratch;
@@ -295,6 +326,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     double *bias_lanes = slopes + outputs * tile;
     float *slopes_f = (float *)(bias_lanes + 4 * outputs);
     double *row_loss = bias_lanes + 4 * outputs + tile / 2;
+    float *exps = (float *)(row_loss + tile);
 
     for (size_t q = 0; q < outputs; q++) {
         for (size_t d = 0; d < cols; d++) {
@@ -369,14 +401,19 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             }
         }
 
-        // 2. loss and slopes[q * tile + i]. Float32 focal: the loss in float lanes, 8 rows at a time, into
-        //    row_loss and slopes (as doubles) first.
+        // 2. loss and slopes[q * tile + i]. Float32 focal and softmax: the loss in float lanes, 8 rows at a
+        //    time, into row_loss and slopes (as doubles) first.
         if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
             for (size_t g = 0; g < count; g += 8) {
                 __m256 slope;
                 const __m256 loss = focal_ps(gamma_code, c, narrow8_ps(labels + g), narrow8_ps(scores + g), &slope);
                 widen8_store(row_loss + g, loss);
                 widen8_store(slopes + g, slope);
+            }
+        }
+        if (single && kind == SHARDTRAIN_LINEAR_SOFTMAX) {
+            for (size_t g = 0; g < count; g += 8) {
+                widen8_store(row_loss + g, softmax_ps(c, narrow8_ps(labels + g), scores + g, slopes + g, tile, exps));
             }
         }
         for (size_t g = 0; g < count; g += 4) {
@@ -414,7 +451,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 break;
             }
             default:
-                loss = softmax_pd(c, y, scores + g, slopes + g, tile);
+                loss = single ? _mm256_loadu_pd(row_loss + g) : softmax_pd(c, y, scores + g, slopes + g, tile);
                 break;
             }
             loss_sum = _mm256_add_pd(loss_sum, _mm256_and_pd(lane_mask, loss));
