@@ -138,7 +138,7 @@ int shardtrain_log1p_unit_f64(const double *in, double *out, size_t count);
 int shardtrain_log_f32(const float *in, float *out, size_t count);
 
 /// The losses of `shardtrain_linear_sums_f32/_f64`: linear models with Q outputs per row,
-/// s_iq = Σ_d x_id W_dq + b_q (W row-major D x Q, then b; computed in double for both storages).
+/// s_iq = Σ_d x_id W_dq + b_q (W row-major D x Q, then b; see shardtrain_linear_sums_f32 for the precision).
 typedef enum {
     /// Labels y = ±1, Q = 1, m = 1 − y s. Exact (smoothing μ = 0): loss = max(m, 0), ∂/∂s = m > 0 ? −y : 0.
     /// Huber-smoothed (μ > 0): m <= 0: (0, 0); m >= μ: (m − μ/2, −y); else (m²/(2μ), −y m/μ).
@@ -182,8 +182,11 @@ typedef struct {
 /// domain, else the index of the first row whose label is not (the sums are then meaningless), or
 /// SHARDTRAIN_UNSUPPORTED when the CPU has no AVX2+FMA, for parameters the kernel does not handle (focal γ
 /// other than 0, 1, 2) or when scratch memory cannot be allocated: the caller then computes the sums itself.
-/// The loss and every sum are accumulated in 4 double lanes (lane k: rows ≡ k mod 4 within tiles of at most
-/// 64 rows), in an order that depends only on (rows, cols, Q); float32 values are widened to double.
+/// Precision: float64 blocks are computed in double throughout. float32 blocks, like the float32 logistic
+/// kernel, round W to float and compute the scores in float lanes (widened to double, + b in double), the
+/// focal and softmax losses in float lanes (hinge and pinball in double), and Σ_i x_id slope_iq in float
+/// lanes within tiles of at most 64 rows (slopes rounded to float), added to double sums per tile. The loss
+/// and bias sums are accumulated in 4 double lanes. Every summation order depends only on (rows, cols, Q).
 size_t shardtrain_linear_sums_f32(const shardtrain_linear_params *params, const float *x, const float *y, size_t rows,
                                   size_t cols, const double *parameters, double *out);
 size_t shardtrain_linear_sums_f64(const shardtrain_linear_params *params, const double *x, const double *y, size_t rows,
