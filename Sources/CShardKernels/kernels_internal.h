@@ -50,4 +50,9 @@ int shardtrain_log_f64_avx2(const double *in, double *out, size_t count);
 int shardtrain_log1p_unit_f64_avx2(const double *in, double *out, size_t count);
 int shardtrain_log_f32_avx2(const float *in, float *out, size_t count);
 
+size_t shardtrain_linear_sums_f32_avx2(const shardtrain_linear_params *params, const float *x, const float *y,
+                                       size_t rows, size_t cols, const double *parameters, double *out);
+size_t shardtrain_linear_sums_f64_avx2(const shardtrain_linear_params *params, const double *x, const double *y,
+                                       size_t rows, size_t cols, const double *parameters, double *out);
+
 #endif

@@ -97,3 +97,23 @@ int shardtrain_log1p_unit_f32(const float *in, float *out, size_t count) {
     for (size_t i = 0; i < count; i++) out[i] = log1pf(in[i]);
     return 0;
 }
+
+size_t shardtrain_linear_sums_f32(const shardtrain_linear_params *params, const float *x, const float *y, size_t rows,
+                                  size_t cols, const double *parameters, double *out) {
+#if SHARD_HAS_AVX2_BUILD
+    if (shardtrain_kernels_have_avx2_fma()) {
+        return shardtrain_linear_sums_f32_avx2(params, x, y, rows, cols, parameters, out);
+    }
+#endif
+    return SHARDTRAIN_UNSUPPORTED;
+}
+
+size_t shardtrain_linear_sums_f64(const shardtrain_linear_params *params, const double *x, const double *y, size_t rows,
+                                  size_t cols, const double *parameters, double *out) {
+#if SHARD_HAS_AVX2_BUILD
+    if (shardtrain_kernels_have_avx2_fma()) {
+        return shardtrain_linear_sums_f64_avx2(params, x, y, rows, cols, parameters, out);
+    }
+#endif
+    return SHARDTRAIN_UNSUPPORTED;
+}

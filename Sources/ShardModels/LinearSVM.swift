@@ -40,13 +40,24 @@ public struct LinearSVM: Model {
             block, model: "linear SVM", featureCount: featureCount, outputCount: 1, parameterCount: parameters.count,
             sumsCount: output.count)
         try LinearScores.checkSmoothing(context.smoothing, model: "linear SVM")
-        if context.smoothing == 0 {
+        let fused = try LinearScores.fusedBlockSums(
+            block, loss: .hinge(smoothing: context.smoothing), parameters: parameters,
+            labelRequirement: Self.labelRequirement, into: output)
+        if !fused { try swiftBlockSums(block, parameters: parameters, smoothing: context.smoothing, into: output) }
+    }
+
+    /// The block sums one row at a time in Swift (`LinearScores.blockSums`).
+    func swiftBlockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, smoothing: Double,
+        into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        if smoothing == 0 {
             let loss = ElementwiseRowLoss(loss: HingeLoss(), labelRequirement: Self.labelRequirement)
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         } else {
             let loss = ElementwiseRowLoss(
-                loss: SmoothedHingeLoss(uncheckedSmoothing: context.smoothing), labelRequirement: Self.labelRequirement)
+                loss: SmoothedHingeLoss(uncheckedSmoothing: smoothing), labelRequirement: Self.labelRequirement)
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         }

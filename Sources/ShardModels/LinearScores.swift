@@ -84,8 +84,36 @@ enum LinearScores {
         }
     }
 
-    /// Writes the block's loss and gradient sums into `output` (layout above). Throws
-    /// `ModelError.invalidLabel` (via `dimension`) for the first row whose label the loss rejects.
+    /// Writes the block's sums with the fused kernel `LinearLossKernel` (the same layout as `blockSums`,
+    /// computed in double in another summation order). Returns false, writing nothing, when the kernel
+    /// does not run here (no AVX2+FMA, or a loss it does not handle): the caller then runs `blockSums`.
+    /// Throws `ModelError.invalidLabel` for the first row whose label the loss rejects.
+    static func fusedBlockSums(
+        _ block: Block, loss: LinearLoss, parameters: UnsafeBufferPointer<Double>, labelRequirement: String,
+        into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) -> Bool {
+        let outcome: LinearLossKernel.Outcome
+        do {
+            outcome = try LinearLossKernel.sums(of: block, loss: loss, parameters: parameters, into: output)
+        } catch {
+            throw .dimension(error.description)
+        }
+        switch outcome {
+        case .computed: return true
+        case .unsupported: return false
+        case .invalidLabel(let row):
+            let label: Double =
+                switch block.storage {
+                case .float32(_, let labels): Double(labels[row])
+                case .float64(_, let labels): labels[row]
+                }
+            throw .invalidLabel(block: block.id, row: row, label: label, requirement: labelRequirement)
+        }
+    }
+
+    /// Writes the block's loss and gradient sums into `output` (layout above), one row at a time in
+    /// Swift: the path for CPUs without the fused kernel, and its test oracle. Throws
+    /// `ModelError.invalidLabel` for the first row whose label the loss rejects.
     static func blockSums<Loss: LinearRowLoss>(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, featureCount: Int, loss: Loss,
         into output: UnsafeMutableBufferPointer<Double>

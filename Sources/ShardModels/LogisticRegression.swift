@@ -20,7 +20,8 @@ import ShardNumerics
 /// of its class, `loss_i ← c_{y_i} loss_i`; the objective stays the plain mean over rows
 /// `(1/N) Σ_i c_{y_i} loss_i + (l2/2)‖w‖²` (not divided by Σ c). With focal loss or class weights the
 /// labels must be exactly 0 or 1 (other values throw); plain BCE without weights runs the C kernel
-/// `LogisticKernel`, which accepts soft labels in [0, 1].
+/// `LogisticKernel`, which accepts soft labels in [0, 1], and the focal / weighted losses run the fused
+/// kernel `LinearLossKernel` (γ ∈ {0, 1, 2}; other γ, or a CPU without AVX2+FMA, take the Swift path).
 public struct LogisticRegression: Model {
     public let featureCount: Int
     public let l2: Double
@@ -73,7 +74,13 @@ public struct LogisticRegression: Model {
     ) throws(ModelError) {
         try checkShapes(block, parameterCount: parameters.count, outputCount: output.count)
         if focal != nil || classWeights != nil {
-            try weightedSums(block, parameters: parameters, into: output)
+            // Focal, or BCE with class weights (focal with γ = 0 and α_t = 1).
+            let loss = LinearLoss.focal(
+                gamma: focal?.gamma ?? 0, alphaPositive: focal?.alpha ?? 1, alphaNegative: focal.map { 1 - $0.alpha } ?? 1,
+                classWeights: classWeights)
+            let fused = try LinearScores.fusedBlockSums(
+                block, loss: loss, parameters: parameters, labelRequirement: Self.hardLabelRequirement, into: output)
+            if !fused { try weightedSums(block, parameters: parameters, into: output) }
             return
         }
         let weights = UnsafeBufferPointer(rebasing: parameters[0..<featureCount])
@@ -112,8 +119,8 @@ public struct LogisticRegression: Model {
 
     static let hardLabelRequirement = "focal or class-weighted logistic regression needs labels 0 or 1"
 
-    /// The focal and/or class-weighted path (Swift loop over `LinearScores`).
-    private func weightedSums(
+    /// The focal and/or class-weighted path one row at a time in Swift (`LinearScores.blockSums`).
+    func weightedSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
         let negativeWeight = classWeights?[0] ?? 1

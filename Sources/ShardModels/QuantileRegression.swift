@@ -50,7 +50,18 @@ public struct QuantileRegression: Model {
     ) throws(ModelError) {
         try checkShapes(block, parameterCount: parameters.count, sumsCount: output.count)
         try LinearScores.checkSmoothing(context.smoothing, model: "quantile regression")
-        if context.smoothing == 0 {
+        let fused = try LinearScores.fusedBlockSums(
+            block, loss: .pinball(levels: taus, smoothing: context.smoothing), parameters: parameters,
+            labelRequirement: Self.labelRequirement, into: output)
+        if !fused { try swiftBlockSums(block, parameters: parameters, smoothing: context.smoothing, into: output) }
+    }
+
+    /// The block sums one row at a time in Swift (`LinearScores.blockSums`).
+    func swiftBlockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, smoothing: Double,
+        into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        if smoothing == 0 {
             var levels: [PinballLoss] = []
             levels.reserveCapacity(levelCount)
             for tau in taus {
@@ -61,7 +72,7 @@ public struct QuantileRegression: Model {
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         } else {
-            let levels = taus.map { SmoothedPinballLoss(uncheckedTau: $0, smoothing: context.smoothing) }
+            let levels = taus.map { SmoothedPinballLoss(uncheckedTau: $0, smoothing: smoothing) }
             let loss = MultiLevelRowLoss(levels: levels)
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)

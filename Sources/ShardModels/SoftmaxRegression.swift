@@ -49,6 +49,16 @@ public struct SoftmaxRegression: Model {
         into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
         try checkShapes(block, parameterCount: parameters.count, sumsCount: output.count)
+        let fused = try LinearScores.fusedBlockSums(
+            block, loss: .softmax(classes: classCount, classWeights: classWeights), parameters: parameters,
+            labelRequirement: SoftmaxRowLoss.requirement(classCount), into: output)
+        if !fused { try swiftBlockSums(block, parameters: parameters, into: output) }
+    }
+
+    /// The block sums one row at a time in Swift (`LinearScores.blockSums`).
+    func swiftBlockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
         let loss = SoftmaxRowLoss(classCount: classCount, classWeights: classWeights)
         try LinearScores.blockSums(block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
     }

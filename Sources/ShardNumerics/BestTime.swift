@@ -3,14 +3,17 @@
 public enum BestTime {
     public static func seconds<E: Error>(of repetitions: Int, _ body: () throws(E) -> Void) throws(E) -> Double {
         try body()
-        let clock = ContinuousClock()
         var best = Double.infinity
-        for _ in 0..<repetitions {
-            let start = clock.now
-            try body()
-            let elapsed = start.duration(to: clock.now).components
-            best = min(best, Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18)
-        }
+        for _ in 0..<repetitions { best = min(best, try once(body)) }
         return best
+    }
+
+    /// The wall time of one run of `body`, in seconds (no warm-up).
+    public static func once<E: Error>(_ body: () throws(E) -> Void) throws(E) -> Double {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try body()
+        let elapsed = start.duration(to: clock.now).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
     }
 }

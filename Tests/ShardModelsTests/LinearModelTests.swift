@@ -563,8 +563,8 @@ struct LinearModelTests {
         let labels = (0..<rows).map { _ in random.next() > 0 ? 1.0 : 0.0 }
         let parameters = (0...Self.columns).map { _ in random.next(-1, 1) }
         for precision in Precision.allCases {
-            // The plain model runs the SIMD kernel, which works in Float lanes for float32 storage; the
-            // weighted path works in Double. Both are exact to their precision.
+            // The plain model runs the logistic kernel, the weighted one the fused linear kernel (or the
+            // Swift path without AVX2); with float32 storage the kernels work in Float lanes.
             let tolerance = precision == .float64 ? 1e-12 : 1e-5
             let block = try Self.block(values, rows: rows, columns: Self.columns, labels: labels, precision: precision)
             let plain = try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), block, parameters)

@@ -455,11 +455,9 @@ struct ShardNumericsSuite {
     /// The benchmark's totals must equal the block-order sum of the portable kernel's block sums (within
     /// the f32 SIMD bound) and be bit-identical for every thread count.
     static func checkBenchmark(_ configuration: GradientBenchmark.Configuration) throws -> GradientBenchmark.Result {
-        let result = try GradientBenchmark.run(configuration)
+        let result = try runLogistic(configuration)
         #expect(result.measurements.map(\.threads) == configuration.threadCounts)
-        let blocks = try GradientBenchmark.makeBlocks(
-            rows: configuration.rows, columns: configuration.columns, blockRows: configuration.blockRows,
-            seed: configuration.seed)
+        let blocks = try GradientBenchmark.makeBlocks(configuration)
         #expect(result.blockCount == blocks.count)
         #expect(result.bytes == configuration.rows * (configuration.columns + 1) * 4)
         let (weights, bias) = GradientBenchmark.parameters(columns: configuration.columns)
@@ -493,13 +491,51 @@ struct ShardNumericsSuite {
         return result
     }
 
+    /// The benchmark with the logistic kernel as its pass.
+    static func runLogistic(_ configuration: GradientBenchmark.Configuration) throws -> GradientBenchmark.Result {
+        let (weights, bias) = GradientBenchmark.parameters(columns: configuration.columns)
+        return try GradientBenchmark.run(configuration, sumsWidth: configuration.columns + 2) { block, slot in
+            weights.withUnsafeBufferPointer { w in
+                do { try LogisticKernel.sums(of: block, weights: w, bias: bias, into: slot) } catch {
+                    slot.update(repeating: .nan)
+                }
+            }
+        }
+    }
+
     @Test("gradient benchmark (small): totals match the portable kernel and do not depend on threads")
     func benchmarkSmall() throws {
         _ = try Self.checkBenchmark(
             .init(rows: 5000, columns: 20, blockRows: 512, threadCounts: [1, 2, 3], repetitions: 1))
-        #expect(throws: GradientBenchmarkError.self) { try GradientBenchmark.run(.init(rows: 0)) }
-        #expect(throws: GradientBenchmarkError.self) { try GradientBenchmark.run(.init(threadCounts: [0])) }
-        #expect(throws: GradientBenchmarkError.self) { try GradientBenchmark.run(.init(repetitions: 0)) }
+        #expect(throws: GradientBenchmarkError.self) { try Self.runLogistic(.init(rows: 0)) }
+        #expect(throws: GradientBenchmarkError.self) { try Self.runLogistic(.init(threadCounts: [0])) }
+        #expect(throws: GradientBenchmarkError.self) { try Self.runLogistic(.init(repetitions: 0)) }
+        #expect(throws: GradientBenchmarkError.self) { try GradientBenchmark.makeBlocks(.init(labels: .classes(1))) }
+    }
+
+    @Test("gradient benchmark data: labels of each kind, the same values in both precisions")
+    func benchmarkLabels() throws {
+        for labels: GradientBenchmark.Labels in [.binary, .signed, .real, .classes(4)] {
+            let single = try GradientBenchmark.makeBlocks(.init(rows: 300, columns: 5, blockRows: 128, labels: labels))
+            let double = try GradientBenchmark.makeBlocks(
+                .init(rows: 300, columns: 5, blockRows: 128, precision: .float64, labels: labels))
+            #expect(single.map(\.rows) == [128, 128, 44])
+            for (a, b) in zip(single, double) {
+                guard case .float32(let fa, let la) = a.storage, case .float64(let fb, let lb) = b.storage else {
+                    Issue.record("block \(a.id) has the wrong storage")
+                    continue
+                }
+                #expect(fa.map(Double.init) == fb && la.map(Double.init) == lb)
+                let allowed: (Float) -> Bool =
+                    switch labels {
+                    case .binary: { $0 == 0 || $0 == 1 }
+                    case .signed: { $0 == -1 || $0 == 1 }
+                    case .real: { abs($0) < 2 }
+                    case .classes(let k): { $0 >= 0 && $0 < Float(k) && $0.rounded() == $0 }
+                    }
+                #expect(la.allSatisfy(allowed), "\(labels)")
+            }
+        }
     }
 
     /// Full size (1M × 20, 4096-row blocks). Run in release with

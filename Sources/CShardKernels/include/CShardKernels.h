@@ -24,8 +24,10 @@
 /// The entry points pick the AVX2+FMA path when the CPU has it and the portable path otherwise; the
 /// same inputs on the same CPU always give the same bits (the summation order depends only on `rows`
 /// and `cols`). The f32 AVX2 path computes z, the sigmoid and the softplus in float and sums within a
-/// tile of at most 64 rows in float lanes; the f64 AVX2 path computes everything in double (libm exp
-/// and log1p). The `_portable` variants compute everything in double, one row at a time.
+/// tile of at most 64 rows in float lanes; the f64 AVX2 path computes everything in double (the vector
+/// exp and log1p of `shardtrain_exp_f64` / `shardtrain_log1p_unit_f64`, within 1 ulp of libm) and sums
+/// the loss and the bias residual in 4 double lanes (lane k: rows 4g + k of the block), added pairwise at
+/// the end. The `_portable` variants compute everything in double (libm), one row at a time.
 void shardtrain_logistic_sums_f32(const float *x, const float *y, size_t rows, size_t cols,
                                   const double *w, double b, double *out);
 void shardtrain_logistic_sums_f64(const double *x, const double *y, size_t rows, size_t cols,
@@ -134,5 +136,60 @@ int shardtrain_log_f64(const double *in, double *out, size_t count);
 int shardtrain_log1p_unit_f64(const double *in, double *out, size_t count);
 /// The float log of the f32 element-wise losses, on every float (same special values as the double one).
 int shardtrain_log_f32(const float *in, float *out, size_t count);
+
+/// The losses of `shardtrain_linear_sums_f32/_f64`: linear models with Q outputs per row,
+/// s_iq = Σ_d x_id W_dq + b_q (W row-major D x Q, then b; see shardtrain_linear_sums_f32 for the precision).
+typedef enum {
+    /// Labels y = ±1, Q = 1, m = 1 − y s. Exact (smoothing μ = 0): loss = max(m, 0), ∂/∂s = m > 0 ? −y : 0.
+    /// Huber-smoothed (μ > 0): m <= 0: (0, 0); m >= μ: (m − μ/2, −y); else (m²/(2μ), −y m/μ).
+    SHARDTRAIN_LINEAR_HINGE = 0,
+    /// Real targets, Q levels τ_q, e_q = y − s_q: loss = (1/Q) Σ_q ρ_q(e_q), ∂/∂s_q = ρ_q'/Q with
+    /// ρ(e) = e (τ − [e < 0]), ∂ρ/∂s = [e < 0] − τ ([e > 0] + [e < 0]) (exact, 0 at e = 0), or for μ > 0
+    /// e >= τμ: (τ e − τ²μ/2, −τ); e <= −(1 − τ)μ: ((τ − 1) e + (1 − τ)(−(1 − τ)μ)/2, 1 − τ); else (e²/(2μ), −e/μ).
+    SHARDTRAIN_LINEAR_PINBALL = 1,
+    /// Class indices y in 0…K−1 (K = Q >= 2), class weights c: h = max_k s_k, Σ = Σ_k exp(s_k − h),
+    /// lse = h + log Σ, loss = c_y (lse − s_y), ∂/∂s_k = c_y (exp(s_k − h) · (1/Σ) − [k = y]).
+    SHARDTRAIN_LINEAR_SOFTMAX = 2,
+    /// Labels y in {0, 1}, Q = 1: the focal loss from logits of SHARDTRAIN_LOSS_FOCAL_LOGITS with
+    /// γ in {0, 1, 2} and α_t = weight_positive (y = 1) / weight_negative (y = 0), times the class weight
+    /// c_y (γ = 0 with α_t = 1 is the binary cross-entropy from logits).
+    SHARDTRAIN_LINEAR_FOCAL = 3,
+} shardtrain_linear_loss_kind;
+
+typedef struct {
+    shardtrain_linear_loss_kind kind;
+    /// Q: 1 for hinge and focal, the number of levels (pinball) or classes (softmax).
+    size_t outputs;
+    /// μ >= 0 of the hinge and pinball losses (0 = exact).
+    double smoothing;
+    /// Pinball: the Q levels τ_q.
+    const double *levels;
+    /// Softmax: K class weights; focal: [c_0, c_1]; NULL = all 1.
+    const double *class_weights;
+    /// Focal: γ and α_t.
+    double gamma;
+    double weight_positive;
+    double weight_negative;
+} shardtrain_linear_params;
+
+/// Block sums of a linear model (row-major `x`, `rows x cols`; `parameters` = [W (cols x Q), b (Q)]):
+///
+///     out[0]                  = Σ_i loss_i
+///     out[1 + d·Q + q]        = Σ_i x_id ∂loss_i/∂s_iq
+///     out[1 + cols·Q + q]     = Σ_i ∂loss_i/∂s_iq
+///
+/// (`out` has (cols + 1)·Q + 1 doubles, overwritten). Returns `rows` when every label is in the loss's
+/// domain, else the index of the first row whose label is not (the sums are then meaningless), or
+/// SHARDTRAIN_UNSUPPORTED when the CPU has no AVX2+FMA, for parameters the kernel does not handle (focal γ
+/// other than 0, 1, 2) or when scratch memory cannot be allocated: the caller then computes the sums itself.
+/// Precision: float64 blocks are computed in double throughout. float32 blocks, like the float32 logistic
+/// kernel, round W to float and compute the scores in float lanes (widened to double, + b in double), the
+/// focal and softmax losses in float lanes (hinge and pinball in double), and Σ_i x_id slope_iq in float
+/// lanes within tiles of at most 64 rows (slopes rounded to float), added to double sums per tile. The loss
+/// and bias sums are accumulated in 4 double lanes. Every summation order depends only on (rows, cols, Q).
+size_t shardtrain_linear_sums_f32(const shardtrain_linear_params *params, const float *x, const float *y, size_t rows,
+                                  size_t cols, const double *parameters, double *out);
+size_t shardtrain_linear_sums_f64(const shardtrain_linear_params *params, const double *x, const double *y, size_t rows,
+                                  size_t cols, const double *parameters, double *out);
 
 #endif

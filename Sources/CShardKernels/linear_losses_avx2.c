@@ -1,0 +1,579 @@
+// AVX2+FMA block sums of the linear models with Q outputs (hinge, pinball, softmax, focal logistic);
+// the math and the layout of `out` are in CShardKernels.h.
+//
+// The block is walked in tiles of T rows (tile_rows: about 8 KiB of features, a multiple of 8, at most 64).
+// Per tile:
+//   1. scores, output by output: groups of 4 rows (float64) or 8 rows (float32, in float lanes with W
+//      rounded to float, as the float32 logistic kernel), one accumulator per row over column chunks
+//      (masked tail), a horizontal-add tree gives lane k = Σ_j x_(g+k)j W_jq, widened to double, + b_q;
+//   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h; the
+//      float32 focal and softmax losses in float lanes, 8 rows per vector, with the float exp/log1p/log);
+//      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
+//      summed in 4 double lanes over the block (lane k: rows 4g + k); labels outside the loss's domain
+//      are collected in a mask and located after the block;
+//   3. Σ_i slope_iq x_i over the tile: float64 up to 4 outputs per sweep, one 4-column chunk at a time,
+//      each x chunk loaded once per row for the 4 outputs; float32 output by output with the slopes
+//      rounded to float, up to 32 columns at a time in float lanes (tile_gradient_chunks). Even and odd
+//      rows go to separate accumulators; tile sums are added to the block's gradient sums in double.
+// The summation order depends only on (rows, cols, Q).
+#if defined(__x86_64__) || defined(__i386__)
+
+#include "CShardKernels.h"
+#include "kernels_internal.h"
+#include "simd_math_f64.h"
+#include "simd_tile.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#pragma STDC FP_CONTRACT OFF
+
+/// The loss's scalar constants, broadcast where used.
+typedef struct {
+    size_t outputs;
+    double smoothing, half_smoothing, twice_smoothing, share;
+    const double *levels;
+    /// Smoothed pinball, per level: τμ, −(1 − τ)μ, τ·τμ/2, (1 − τ)·(−(1 − τ)μ)/2.
+    double *upper, *lower, *upper_offset, *lower_offset;
+    /// Softmax: K class weights (1 when absent); focal: [c_0, c_1].
+    double class_weight[2];
+    const double *class_weights;
+    double gamma, weight_positive, weight_negative;
+} linear_constants;
+
+SHARD_AVX2_INLINE __m256d negate_pd(__m256d x) { return _mm256_xor_pd(x, _mm256_set1_pd(-0.0)); }
+
+/// A label that lies in every loss's domain, for the lanes past a tile's last row.
+static double padding_label(int kind) { return kind == SHARDTRAIN_LINEAR_HINGE ? 1.0 : 0.0; }
+
+/// Whether `y` is outside the loss's label domain (the scalar form of the vector checks below).
+static int invalid_label(int kind, double y, size_t outputs) {
+    switch (kind) {
+    case SHARDTRAIN_LINEAR_HINGE: return fabs(y) != 1.0;
+    case SHARDTRAIN_LINEAR_PINBALL: return !isfinite(y);
+    case SHARDTRAIN_LINEAR_SOFTMAX: return !(y >= 0 && y < (double)outputs && trunc(y) == y);
+    default: return y * (1 - y) != 0;
+    }
+}
+
+SHARD_AVX2_INLINE __m256d invalid_labels_pd(const int kind, __m256d y, size_t outputs) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    switch (kind) {
+    case SHARDTRAIN_LINEAR_HINGE:
+        return _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), y), one, _CMP_NEQ_UQ);
+    case SHARDTRAIN_LINEAR_PINBALL: return _mm256_cmp_pd(_mm256_sub_pd(y, y), zero, _CMP_NEQ_UQ);
+    case SHARDTRAIN_LINEAR_SOFTMAX:
+        return _mm256_or_pd(
+            _mm256_or_pd(_mm256_cmp_pd(y, zero, _CMP_NGE_UQ), _mm256_cmp_pd(y, _mm256_set1_pd((double)outputs), _CMP_NLT_UQ)),
+            _mm256_cmp_pd(_mm256_round_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC), y, _CMP_NEQ_UQ));
+    default: return _mm256_cmp_pd(_mm256_mul_pd(y, _mm256_sub_pd(one, y)), zero, _CMP_NEQ_UQ);
+    }
+}
+
+/// Hinge on 4 rows: m = 1 − y s; exact: (max(m, 0), m > 0 ? −y : 0); smoothed (μ > 0):
+/// m <= 0: (0, 0);  m >= μ: (m − μ/2, −y);  else (m²/(2μ), (−y) m / μ).
+SHARD_AVX2_INLINE __m256d hinge_pd(const int smoothed, const linear_constants *c, __m256d y, __m256d s, __m256d *slope) {
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d m = _mm256_sub_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(y, s));
+    const __m256d active = _mm256_cmp_pd(m, zero, _CMP_GT_OQ);
+    const __m256d minus_y = negate_pd(y);
+    if (!smoothed) {
+        *slope = _mm256_and_pd(active, minus_y);
+        return _mm256_and_pd(active, m);
+    }
+    const __m256d mu = _mm256_set1_pd(c->smoothing);
+    const __m256d linear = _mm256_cmp_pd(m, mu, _CMP_GE_OQ);
+    const __m256d loss = _mm256_blendv_pd(_mm256_div_pd(_mm256_mul_pd(m, m), _mm256_set1_pd(c->twice_smoothing)),
+                                          _mm256_sub_pd(m, _mm256_set1_pd(c->half_smoothing)), linear);
+    *slope = _mm256_and_pd(active, _mm256_blendv_pd(_mm256_div_pd(_mm256_mul_pd(minus_y, m), mu), minus_y, linear));
+    return _mm256_and_pd(active, loss);
+}
+
+/// Pinball at level q on 4 rows, e = y − s. Exact: with b = [e < 0], a = [e > 0]:
+/// (e (τ − b), b − τ (a + b)). Smoothed: e >= τμ: (τ e − τ·τμ/2, −τ); e <= −(1 − τ)μ:
+/// ((τ − 1) e + (1 − τ)·(−(1 − τ)μ)/2, 1 − τ); else (e²/(2μ), −e/μ).
+SHARD_AVX2_INLINE __m256d pinball_pd(const int smoothed, const linear_constants *c, size_t q, __m256d y, __m256d s,
+                                     __m256d *slope) {
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d tau = _mm256_set1_pd(c->levels[q]);
+    const __m256d e = _mm256_sub_pd(y, s);
+    if (!smoothed) {
+        const __m256d below = _mm256_and_pd(_mm256_cmp_pd(e, zero, _CMP_LT_OQ), one);
+        const __m256d above = _mm256_and_pd(_mm256_cmp_pd(e, zero, _CMP_GT_OQ), one);
+        *slope = _mm256_sub_pd(below, _mm256_mul_pd(tau, _mm256_add_pd(above, below)));
+        return _mm256_mul_pd(e, _mm256_sub_pd(tau, below));
+    }
+    const __m256d upper = _mm256_cmp_pd(e, _mm256_set1_pd(c->upper[q]), _CMP_GE_OQ);
+    const __m256d lower = _mm256_cmp_pd(e, _mm256_set1_pd(c->lower[q]), _CMP_LE_OQ);
+    const __m256d complement = _mm256_sub_pd(one, tau);
+    __m256d loss = _mm256_div_pd(_mm256_mul_pd(e, e), _mm256_set1_pd(c->twice_smoothing));
+    loss = _mm256_blendv_pd(loss, _mm256_sub_pd(_mm256_mul_pd(tau, e), _mm256_set1_pd(c->upper_offset[q])), upper);
+    loss = _mm256_blendv_pd(loss, _mm256_add_pd(_mm256_mul_pd(_mm256_sub_pd(tau, one), e),
+                                                _mm256_set1_pd(c->lower_offset[q])), lower);
+    __m256d d = _mm256_div_pd(negate_pd(e), _mm256_set1_pd(c->smoothing));
+    d = _mm256_blendv_pd(d, negate_pd(tau), upper);
+    *slope = _mm256_blendv_pd(d, complement, lower);
+    return loss;
+}
+
+/// (q^γ) for γ in {0, 1, 2} (`gamma_code` a compile-time constant).
+SHARD_AVX2_INLINE __m256d focus_pd(const int gamma_code, __m256d miss) {
+    switch (gamma_code) {
+    case 2: return _mm256_mul_pd(miss, miss);
+    case 1: return miss;
+    default: return _mm256_set1_pd(1.0);
+    }
+}
+
+/// Focal loss from logits on 4 rows (the formulas of FocalLossWithLogits / CShardKernels.h), times the
+/// class weight c_y:
+///     e = exp(−|z|), ce = max(z, 0) − y z + log1p(e), large = 1/(1 + e), small = e · large
+///     p_t, q = sigmoid(±z) from large/small, w = α_t
+///     loss = c_y ((w q^γ) ce),  slope = c_y (∓(w q^γ) (γ p_t ce + q))   (minus for y = 1)
+SHARD_AVX2_INLINE __m256d focal_pd(const int gamma_code, const linear_constants *c, __m256d y, __m256d z,
+                                   __m256d *slope) {
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    const __m256d decay = shard_exp_nonpositive_pd(_mm256_or_pd(z, _mm256_set1_pd(-0.0)));
+    const __m256d cross_entropy = _mm256_add_pd(_mm256_sub_pd(_mm256_max_pd(z, zero), _mm256_mul_pd(y, z)),
+                                                shard_log1p_unit_pd(decay));
+    const __m256d large = _mm256_div_pd(one, _mm256_add_pd(one, decay));
+    const __m256d small = _mm256_mul_pd(decay, large);
+    const __m256d positive = _mm256_cmp_pd(y, one, _CMP_EQ_OQ);
+    const __m256d signed_nonnegative = _mm256_xor_pd(positive, _mm256_cmp_pd(z, zero, _CMP_LT_OQ));
+    const __m256d true_class = _mm256_blendv_pd(small, large, signed_nonnegative);
+    const __m256d miss = _mm256_blendv_pd(large, small, signed_nonnegative);
+    const __m256d signed_weight = _mm256_blendv_pd(_mm256_set1_pd(c->weight_negative),
+                                                   _mm256_set1_pd(-c->weight_positive), positive);
+    const __m256d signed_weighted_focus = _mm256_mul_pd(signed_weight, focus_pd(gamma_code, miss));
+    const __m256d loss = _mm256_mul_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), signed_weighted_focus), cross_entropy);
+    const __m256d derivative = _mm256_mul_pd(
+        signed_weighted_focus,
+        _mm256_add_pd(_mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(c->gamma), true_class), cross_entropy), miss));
+    const __m256d class_weight =
+        _mm256_blendv_pd(_mm256_set1_pd(c->class_weight[0]), _mm256_set1_pd(c->class_weight[1]), positive);
+    *slope = _mm256_mul_pd(class_weight, derivative);
+    return _mm256_mul_pd(class_weight, loss);
+}
+
+/// focal_pd in float lanes for 8 rows (float32 storage): the same formulas with the float exp and log1p
+/// of simd_math.h (relative error a few 1e-7) and γ, α_t and c_y rounded to float.
+SHARD_AVX2_INLINE __m256 focal_ps(const int gamma_code, const linear_constants *c, __m256 y, __m256 z, __m256 *slope) {
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256 decay = shard_exp_nonpositive_ps(_mm256_or_ps(z, _mm256_set1_ps(-0.0f)));
+    const __m256 cross_entropy = _mm256_add_ps(_mm256_sub_ps(_mm256_max_ps(z, zero), _mm256_mul_ps(y, z)),
+                                               shard_log1p_unit_ps(decay));
+    const __m256 large = _mm256_div_ps(one, _mm256_add_ps(one, decay));
+    const __m256 small = _mm256_mul_ps(decay, large);
+    const __m256 positive = _mm256_cmp_ps(y, one, _CMP_EQ_OQ);
+    const __m256 signed_nonnegative = _mm256_xor_ps(positive, _mm256_cmp_ps(z, zero, _CMP_LT_OQ));
+    const __m256 true_class = _mm256_blendv_ps(small, large, signed_nonnegative);
+    const __m256 miss = _mm256_blendv_ps(large, small, signed_nonnegative);
+    const __m256 signed_weight = _mm256_blendv_ps(_mm256_set1_ps((float)c->weight_negative),
+                                                  _mm256_set1_ps(-(float)c->weight_positive), positive);
+    __m256 focus = _mm256_set1_ps(1.0f);
+    if (gamma_code == 2) focus = _mm256_mul_ps(miss, miss);
+    if (gamma_code == 1) focus = miss;
+    const __m256 signed_weighted_focus = _mm256_mul_ps(signed_weight, focus);
+    const __m256 loss = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), signed_weighted_focus), cross_entropy);
+    const __m256 derivative = _mm256_mul_ps(
+        signed_weighted_focus,
+        _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps((float)c->gamma), true_class), cross_entropy), miss));
+    const __m256 class_weight = _mm256_blendv_ps(_mm256_set1_ps((float)c->class_weight[0]),
+                                                 _mm256_set1_ps((float)c->class_weight[1]), positive);
+    *slope = _mm256_mul_ps(class_weight, derivative);
+    return _mm256_mul_ps(class_weight, loss);
+}
+
+/// The 8 doubles at p as floats.
+SHARD_AVX2_INLINE __m256 narrow8_ps(const double *p) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(_mm256_loadu_pd(p))),
+                                _mm256_cvtpd_ps(_mm256_loadu_pd(p + 4)), 1);
+}
+
+/// Stores the 8 floats of v as doubles at p.
+SHARD_AVX2_INLINE void widen8_store(double *p, __m256 v) {
+    _mm256_storeu_pd(p, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    _mm256_storeu_pd(p + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+/// softmax_pd in float lanes for 8 rows (float32 storage), the same formulas with the float exp of
+/// simd_math.h and the float log of simd_math_f64.h and c_y rounded to float. `exps` holds K x 8 floats of
+/// scratch; the slopes are stored as doubles at slopes[q * stride].
+SHARD_AVX2_INLINE __m256 softmax_ps(const linear_constants *c, __m256 y, const double *scores, double *slopes,
+                                    size_t stride, float *exps) {
+    const size_t classes = c->outputs;
+    __m256 high = _mm256_set1_ps(-__builtin_inff());
+    for (size_t q = 0; q < classes; q++) high = _mm256_max_ps(high, narrow8_ps(scores + q * stride));
+    __m256 sum = _mm256_setzero_ps();
+    __m256 target_score = _mm256_setzero_ps();
+    __m256 weight = _mm256_setzero_ps();
+    for (size_t q = 0; q < classes; q++) {
+        const __m256 s = narrow8_ps(scores + q * stride);
+        const __m256 e = shard_exp_nonpositive_ps(_mm256_sub_ps(s, high));
+        _mm256_storeu_ps(exps + 8 * q, e);
+        sum = _mm256_add_ps(sum, e);
+        const __m256 is_target = _mm256_cmp_ps(y, _mm256_set1_ps((float)q), _CMP_EQ_OQ);
+        target_score = _mm256_blendv_ps(target_score, s, is_target);
+        weight = _mm256_blendv_ps(weight, _mm256_set1_ps(c->class_weights ? (float)c->class_weights[q] : 1.0f), is_target);
+    }
+    const __m256 log_sum_exp = _mm256_add_ps(high, shard_log_normal_ps(sum, 0, _mm256_setzero_ps()));
+    const __m256 inverse_sum = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+    for (size_t q = 0; q < classes; q++) {
+        const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(exps + 8 * q), inverse_sum);
+        const __m256 is_target = _mm256_cmp_ps(y, _mm256_set1_ps((float)q), _CMP_EQ_OQ);
+        const __m256 shifted = _mm256_sub_ps(p, _mm256_and_ps(is_target, _mm256_set1_ps(1.0f)));
+        widen8_store(slopes + q * stride, _mm256_mul_ps(weight, shifted));
+    }
+    return _mm256_mul_ps(weight, _mm256_sub_ps(log_sum_exp, target_score));
+}
+
+/// Softmax cross-entropy on 4 rows, K = c->outputs classes; scores[q * stride] holds class q's 4 lanes:
+///     h = max_k s_k, e_k = exp(s_k − h), Σ = Σ_k e_k (k ascending), lse = h + log Σ
+///     loss = c_y (lse − s_y),  slope_k = c_y (e_k · (1/Σ) − [k = y])
+/// Writes the slopes to slopes[q * stride].
+SHARD_AVX2_INLINE __m256d softmax_pd(const linear_constants *c, __m256d y, const double *scores, double *slopes,
+                                     size_t stride) {
+    const size_t classes = c->outputs;
+    __m256d high = _mm256_set1_pd(-__builtin_inf());
+    for (size_t q = 0; q < classes; q++) high = _mm256_max_pd(high, _mm256_loadu_pd(scores + q * stride));
+    __m256d sum = _mm256_setzero_pd();
+    __m256d target_score = _mm256_setzero_pd();
+    __m256d weight = _mm256_setzero_pd();
+    for (size_t q = 0; q < classes; q++) {
+        const __m256d s = _mm256_loadu_pd(scores + q * stride);
+        const __m256d e = shard_exp_nonpositive_pd(_mm256_sub_pd(s, high));
+        _mm256_storeu_pd(slopes + q * stride, e);
+        sum = _mm256_add_pd(sum, e);
+        const __m256d is_target = _mm256_cmp_pd(y, _mm256_set1_pd((double)q), _CMP_EQ_OQ);
+        target_score = _mm256_blendv_pd(target_score, s, is_target);
+        weight = _mm256_blendv_pd(weight, _mm256_set1_pd(c->class_weights ? c->class_weights[q] : 1.0), is_target);
+    }
+    // Σ >= 1 (the largest term is exp(0)), a normal number: the log without special cases.
+    const __m256d log_sum_exp = _mm256_add_pd(high, shard_log_normal_pd(sum, 0, _mm256_setzero_pd()));
+    const __m256d inverse_sum = _mm256_div_pd(_mm256_set1_pd(1.0), sum);
+    for (size_t q = 0; q < classes; q++) {
+        const __m256d p = _mm256_mul_pd(_mm256_loadu_pd(slopes + q * stride), inverse_sum);
+        const __m256d is_target = _mm256_cmp_pd(y, _mm256_set1_pd((double)q), _CMP_EQ_OQ);
+        const __m256d shifted = _mm256_sub_pd(p, _mm256_and_pd(is_target, _mm256_set1_pd(1.0)));
+        _mm256_storeu_pd(slopes + q * stride, _mm256_mul_pd(weight, shifted));
+    }
+    return _mm256_mul_pd(weight, _mm256_sub_pd(log_sum_exp, target_score));
+}
+
+/// gradient[q * cols + j] += Σ_i slopes[q * stride + i] x_ij for NQ (1…4) outputs q0 … q0 + NQ − 1 at once:
+/// one 4-column chunk at a time, each x chunk loaded once per row and multiplied by the NQ broadcast
+/// slopes; even and odd rows in separate accumulators, added at the end.
+SHARD_AVX2_INLINE void tile_gradient_outputs(const int NQ, const double *x, size_t cols, const double *slopes,
+                                             size_t stride, size_t count, __m256i col_tail_mask, double *gradient) {
+    for (size_t j = 0; j < cols; j += 4) {
+        const __m256i mask = cols - j >= 4 ? _mm256_set1_epi64x(-1) : col_tail_mask;
+        __m256d even[4], odd[4];
+        for (int k = 0; k < NQ; k++) even[k] = odd[k] = _mm256_setzero_pd();
+        const double *p = x + j;
+        size_t i = 0;
+        for (; i + 2 <= count; i += 2, p += 2 * cols) {
+            const __m256d x0 = _mm256_maskload_pd(p, mask);
+            const __m256d x1 = _mm256_maskload_pd(p + cols, mask);
+            for (int k = 0; k < NQ; k++) {
+                even[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i), x0, even[k]);
+                odd[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i + 1), x1, odd[k]);
+            }
+        }
+        if (i < count) {
+            const __m256d x0 = _mm256_maskload_pd(p, mask);
+            for (int k = 0; k < NQ; k++) even[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i), x0, even[k]);
+        }
+        for (int k = 0; k < NQ; k++) {
+            double *grad = gradient + k * cols + j;
+            _mm256_maskstore_pd(grad, mask, _mm256_add_pd(_mm256_maskload_pd(grad, mask), _mm256_add_pd(even[k], odd[k])));
+        }
+    }
+}
+
+/// Software prefetch spread over a tile's three steps. The features of the rows ahead are requested
+/// line by line from `*cursor` (a byte offset into the block, only moving forward) up to `target`
+/// (clamped to the block's `limit` bytes): each step asks for a third of the tile's bytes, so that the
+/// memory requests keep flowing while the tile computes, instead of in one burst per tile.
+SHARD_AVX2_INLINE void prefetch_until(const void *base, size_t *cursor, size_t target, size_t limit) {
+    const size_t end = target < limit ? target : limit;
+    size_t k = *cursor;
+    for (; k < end; k += 64) _mm_prefetch((const char *)base + k, _MM_HINT_T0);
+    if (k > *cursor) *cursor = k;
+}
+
+/// One block: see the file comment. `x`/`y` are float (single) or double; returns `rows`, the first row
+/// with an invalid label, or SHARDTRAIN_UNSUPPORTED when the scratch memory cannot be allocated.
+SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int smoothed, const int gamma_code,
+                                     const linear_constants *c, const void *x_any, const void *y_any, size_t rows,
+                                     size_t cols, const double *theta, double *out) {
+    const size_t outputs = c->outputs;
+    const size_t value_bytes = single ? sizeof(float) : sizeof(double);
+    const size_t tile = tile_rows(cols, value_bytes);
+    const size_t padded_cols = (cols + 7) & ~(size_t)7;
+    // Scratch (doubles): labels, W transposed (Q x D; single: Q x padded D floats), gradient sums (Q x D),
+    // scores and slopes (Q x tile), bias lanes (Q x 4), single only: float slopes (tile floats), the row
+    // losses of the float focal and softmax losses (tile) and the float softmax's exponentials (Q x 8 floats).
+    const size_t doubles = tile + (single ? outputs * padded_cols / 2 : outputs * cols) + outputs * cols +
+                           2 * outputs * tile + 4 * outputs + (single ? tile / 2 + tile + 4 * outputs : 0);
+    double *scratch = aligned_alloc(32, ((doubles * sizeof(double) + 31) / 32) * 32);
+    if (!scratch) return SHARDTRAIN_UNSUPPORTED;
+    double *labels = scratch;
+    double *weights = labels + tile;
+    float *weights_f = (float *)weights;
+    double *gradient = weights + (single ? outputs * padded_cols / 2 : outputs * cols);
+    double *scores = gradient + outputs * cols;
+    double *slopes = scores + outputs * tile;
+    double *bias_lanes = slopes + outputs * tile;
+    float *slopes_f = (float *)(bias_lanes + 4 * outputs);
+    double *row_loss = bias_lanes + 4 * outputs + tile / 2;
+    float *exps = (float *)(row_loss + tile);
+
+    for (size_t q = 0; q < outputs; q++) {
+        for (size_t d = 0; d < cols; d++) {
+            if (single) {
+                weights_f[q * padded_cols + d] = (float)theta[d * outputs + q];
+            } else {
+                weights[q * cols + d] = theta[d * outputs + q];
+            }
+        }
+        if (single) {
+            for (size_t d = cols; d < padded_cols; d++) weights_f[q * padded_cols + d] = 0.0f;
+        }
+    }
+    for (size_t k = 0; k < outputs * cols; k++) gradient[k] = 0.0;
+    const __m256d zero = _mm256_setzero_pd();
+    for (size_t q = 0; q < outputs; q++) _mm256_storeu_pd(bias_lanes + 4 * q, zero);
+    __m256d loss_sum = zero;
+    __m256d invalid = zero;
+    const __m256i col_tail_mask = tail_mask_epi64(cols % 4);
+    const __m256i col_tail_mask_ps = tail_mask_epi32(cols % 8);
+    const size_t feature_bytes = rows * cols * value_bytes;
+    size_t prefetched = 0;
+    const float *xf = x_any;
+    const double *xd = x_any;
+    const float *yf = y_any;
+    const double *yd = y_any;
+
+    for (size_t start = 0; start < rows; start += tile) {
+        const size_t count = rows - start < tile ? rows - start : tile;
+        // Prefetch targets: PREFETCH_BYTES ahead of this tile, plus a third of its bytes per finished step.
+        const size_t ahead = start * cols * value_bytes + PREFETCH_BYTES;
+        const size_t tile_bytes = count * cols * value_bytes;
+        const float *tile_xf = xf + start * cols;
+        const double *tile_x = xd + start * cols;
+        shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
+        size_t i = 0;
+        if (single) {
+            for (; i + 4 <= count; i += 4) _mm256_storeu_pd(labels + i, _mm256_cvtps_pd(_mm_loadu_ps(yf + start + i)));
+            for (; i < count; i++) labels[i] = (double)yf[start + i];
+        } else {
+            for (; i + 4 <= count; i += 4) _mm256_storeu_pd(labels + i, _mm256_loadu_pd(yd + start + i));
+            for (; i < count; i++) labels[i] = yd[start + i];
+        }
+        for (; i < tile; i++) labels[i] = padding_label(kind);
+
+        // 1. scores[q * tile + i]: float32 in groups of 8 rows (float lanes, widened), float64 in groups of 4.
+        if (single) {
+            for (size_t g = 0; g < count; g += 8) {
+                const size_t valid = count - g < 8 ? count - g : 8;
+                const float *row[8];
+                for (size_t k = 0; k < 8; k++) row[k] = tile_xf + (g + (k < valid ? k : valid - 1)) * cols;
+                prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
+                for (size_t q = 0; q < outputs; q++) {
+                    const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
+                    const __m256 z = dot8_rows_f32(row, weights_f + q * padded_cols, NULL, cols, col_tail_mask_ps);
+                    double *target = scores + q * tile + g;
+                    _mm256_storeu_pd(target, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(z)), bias));
+                    _mm256_storeu_pd(target + 4, _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(z, 1)), bias));
+                }
+            }
+        } else {
+            for (size_t g = 0; g < count; g += 4) {
+                const size_t valid = count - g < 4 ? count - g : 4;
+                const double *row[4];
+                for (size_t k = 0; k < 4; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
+                prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
+                for (size_t q = 0; q < outputs; q++) {
+                    const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
+                    const __m256d z = dot4_rows_f64(row, weights + q * cols, cols, col_tail_mask);
+                    _mm256_storeu_pd(scores + q * tile + g, _mm256_add_pd(z, bias));
+                }
+            }
+        }
+
+        // 2. loss and slopes[q * tile + i]. Float32 focal and softmax: the loss in float lanes, 8 rows at a
+        //    time, into row_loss and slopes (as doubles) first.
+        if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
+            for (size_t g = 0; g < count; g += 8) {
+                __m256 slope;
+                const __m256 loss = focal_ps(gamma_code, c, narrow8_ps(labels + g), narrow8_ps(scores + g), &slope);
+                widen8_store(row_loss + g, loss);
+                widen8_store(slopes + g, slope);
+            }
+        }
+        if (single && kind == SHARDTRAIN_LINEAR_SOFTMAX) {
+            for (size_t g = 0; g < count; g += 8) {
+                widen8_store(row_loss + g, softmax_ps(c, narrow8_ps(labels + g), scores + g, slopes + g, tile, exps));
+            }
+        }
+        for (size_t g = 0; g < count; g += 4) {
+            const size_t valid = count - g < 4 ? count - g : 4;
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes / 3 + (g + valid) * tile_bytes / (3 * count),
+                           feature_bytes);
+            const __m256d lane_mask = _mm256_castsi256_pd(tail_mask_epi64(valid));
+            const __m256d y = _mm256_loadu_pd(labels + g);
+            invalid = _mm256_or_pd(invalid, invalid_labels_pd(kind, y, outputs));
+            __m256d loss;
+            switch (kind) {
+            case SHARDTRAIN_LINEAR_HINGE:
+            case SHARDTRAIN_LINEAR_FOCAL: {
+                if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
+                    loss = _mm256_loadu_pd(row_loss + g);
+                    break;
+                }
+                __m256d slope;
+                const __m256d s = _mm256_loadu_pd(scores + g);
+                loss = kind == SHARDTRAIN_LINEAR_HINGE ? hinge_pd(smoothed, c, y, s, &slope)
+                                                       : focal_pd(gamma_code, c, y, s, &slope);
+                _mm256_storeu_pd(slopes + g, slope);
+                break;
+            }
+            case SHARDTRAIN_LINEAR_PINBALL: {
+                // (1/Q) Σ_q ρ_q, levels in order; slopes ρ_q' / Q.
+                const __m256d share = _mm256_set1_pd(c->share);
+                __m256d total = zero;
+                for (size_t q = 0; q < outputs; q++) {
+                    __m256d slope;
+                    total = _mm256_add_pd(total, pinball_pd(smoothed, c, q, y, _mm256_loadu_pd(scores + q * tile + g), &slope));
+                    _mm256_storeu_pd(slopes + q * tile + g, _mm256_mul_pd(slope, share));
+                }
+                loss = _mm256_mul_pd(total, share);
+                break;
+            }
+            default:
+                loss = single ? _mm256_loadu_pd(row_loss + g) : softmax_pd(c, y, scores + g, slopes + g, tile);
+                break;
+            }
+            loss_sum = _mm256_add_pd(loss_sum, _mm256_and_pd(lane_mask, loss));
+            for (size_t q = 0; q < outputs; q++) {
+                const __m256d slope = _mm256_and_pd(lane_mask, _mm256_loadu_pd(slopes + q * tile + g));
+                _mm256_storeu_pd(slopes + q * tile + g, slope);
+                _mm256_storeu_pd(bias_lanes + 4 * q, _mm256_add_pd(_mm256_loadu_pd(bias_lanes + 4 * q), slope));
+            }
+        }
+
+        // 3. gradient[q * cols + j] += Σ_i slopes[q * tile + i] x_ij: float32 output by output in float lanes
+        //    (slopes rounded to float, tile sums widened to double); float64 up to 4 outputs per sweep.
+        if (single) {
+            for (size_t q = 0; q < outputs; q++) {
+                prefetch_until(x_any, &prefetched, ahead + tile_bytes * (2 * outputs + q + 1) / (3 * outputs),
+                               feature_bytes);
+                const double *r = slopes + q * tile;
+                for (size_t k = 0; k < count; k += 4) {
+                    _mm_storeu_ps(slopes_f + k, _mm256_cvtpd_ps(_mm256_loadu_pd(r + k)));
+                }
+                tile_gradient_f32(tile_xf, cols, slopes_f, count, col_tail_mask_ps, gradient + q * cols);
+            }
+            continue;
+        }
+        for (size_t q = 0; q < outputs; q += 4) {
+            const size_t done = q + 4 < outputs ? q + 4 : outputs;
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes * (2 * outputs + done) / (3 * outputs), feature_bytes);
+            const double *r = slopes + q * tile;
+            double *grad = gradient + q * cols;
+            switch (outputs - q) {
+            case 1: tile_gradient_outputs(1, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            case 2: tile_gradient_outputs(2, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            case 3: tile_gradient_outputs(3, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            default: tile_gradient_outputs(4, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
+            }
+        }
+    }
+
+    size_t result = rows;
+    if (_mm256_movemask_pd(invalid)) {
+        for (size_t i = 0; i < rows; i++) {
+            if (invalid_label(kind, single ? (double)yf[i] : yd[i], outputs)) {
+                result = i;
+                break;
+            }
+        }
+    }
+    out[0] = sum4_pd(loss_sum);
+    for (size_t d = 0; d < cols; d++) {
+        for (size_t q = 0; q < outputs; q++) out[1 + d * outputs + q] = gradient[q * cols + d];
+    }
+    for (size_t q = 0; q < outputs; q++) out[1 + cols * outputs + q] = sum4_pd(_mm256_loadu_pd(bias_lanes + 4 * q));
+    free(scratch);
+    return result;
+}
+
+/// Dispatches to linear_pass with the loss kind, smoothing and γ as compile-time constants.
+SHARD_AVX2_INLINE size_t linear_dispatch(const int single, const shardtrain_linear_params *params, const void *x,
+                                         const void *y, size_t rows, size_t cols, const double *theta, double *out) {
+    const size_t outputs = params->outputs;
+    if (outputs == 0 || (params->kind != SHARDTRAIN_LINEAR_PINBALL && params->kind != SHARDTRAIN_LINEAR_SOFTMAX && outputs != 1)) {
+        return SHARDTRAIN_UNSUPPORTED;
+    }
+    linear_constants c = {0};
+    c.outputs = outputs;
+    c.smoothing = params->smoothing;
+    c.half_smoothing = params->smoothing / 2;
+    c.twice_smoothing = 2 * params->smoothing;
+    c.share = 1 / (double)outputs;
+    c.levels = params->levels;
+    c.class_weights = params->class_weights;
+    c.class_weight[0] = params->class_weights ? params->class_weights[0] : 1.0;
+    c.class_weight[1] = params->class_weights ? params->class_weights[1] : 1.0;
+    c.gamma = params->gamma;
+    c.weight_positive = params->weight_positive;
+    c.weight_negative = params->weight_negative;
+    const int smoothed = params->smoothing > 0;
+    switch (params->kind) {
+    case SHARDTRAIN_LINEAR_HINGE:
+        return smoothed ? linear_pass(single, SHARDTRAIN_LINEAR_HINGE, 1, 0, &c, x, y, rows, cols, theta, out)
+                        : linear_pass(single, SHARDTRAIN_LINEAR_HINGE, 0, 0, &c, x, y, rows, cols, theta, out);
+    case SHARDTRAIN_LINEAR_PINBALL: {
+        if (!params->levels) return SHARDTRAIN_UNSUPPORTED;
+        if (!smoothed) return linear_pass(single, SHARDTRAIN_LINEAR_PINBALL, 0, 0, &c, x, y, rows, cols, theta, out);
+        double *pieces = malloc(4 * outputs * sizeof(double));
+        if (!pieces) return SHARDTRAIN_UNSUPPORTED;
+        c.upper = pieces;
+        c.lower = pieces + outputs;
+        c.upper_offset = pieces + 2 * outputs;
+        c.lower_offset = pieces + 3 * outputs;
+        for (size_t q = 0; q < outputs; q++) {
+            const double tau = params->levels[q], mu = params->smoothing;
+            c.upper[q] = tau * mu;
+            c.lower[q] = -(1 - tau) * mu;
+            c.upper_offset[q] = tau * c.upper[q] / 2;
+            c.lower_offset[q] = (1 - tau) * c.lower[q] / 2;
+        }
+        const size_t result = linear_pass(single, SHARDTRAIN_LINEAR_PINBALL, 1, 0, &c, x, y, rows, cols, theta, out);
+        free(pieces);
+        return result;
+    }
+    case SHARDTRAIN_LINEAR_SOFTMAX:
+        if (outputs < 2) return SHARDTRAIN_UNSUPPORTED;
+        return linear_pass(single, SHARDTRAIN_LINEAR_SOFTMAX, 0, 0, &c, x, y, rows, cols, theta, out);
+    case SHARDTRAIN_LINEAR_FOCAL:
+        if (params->gamma == 0.0) return linear_pass(single, SHARDTRAIN_LINEAR_FOCAL, 0, 0, &c, x, y, rows, cols, theta, out);
+        if (params->gamma == 1.0) return linear_pass(single, SHARDTRAIN_LINEAR_FOCAL, 0, 1, &c, x, y, rows, cols, theta, out);
+        if (params->gamma == 2.0) return linear_pass(single, SHARDTRAIN_LINEAR_FOCAL, 0, 2, &c, x, y, rows, cols, theta, out);
+        return SHARDTRAIN_UNSUPPORTED;
+    }
+    return SHARDTRAIN_UNSUPPORTED;
+}
+
+SHARD_AVX2 size_t shardtrain_linear_sums_f32_avx2(const shardtrain_linear_params *params, const float *x, const float *y,
+                                                  size_t rows, size_t cols, const double *parameters, double *out) {
+    return linear_dispatch(1, params, x, y, rows, cols, parameters, out);
+}
+
+SHARD_AVX2 size_t shardtrain_linear_sums_f64_avx2(const shardtrain_linear_params *params, const double *x,
+                                                  const double *y, size_t rows, size_t cols, const double *parameters,
+                                                  double *out) {
+    return linear_dispatch(0, params, x, y, rows, cols, parameters, out);
+}
+
+#endif
