@@ -214,17 +214,16 @@ struct ScoreGroups {
         let positives = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
         let negatives = labels.count - positives
         guard positives > 0, negatives > 0 else { throw .singleClass(positives: positives, negatives: negatives) }
-        // Sorting indices by score descending; equal scores merge into one group, so the order among
-        // them (and the sort's stability) cannot change any result.
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        // Scores by descending value; equal scores merge into one group, so the order among them cannot
+        // change any result (−0 and +0 sort next to each other and compare equal, so they merge too).
+        let (sortedScores, sortedLabels) = DescendingRadixSort.sort(scores: scores, labels: labels)
         var groups: [Group] = []
-        for index in order {
-            let isPositive = labels[index]
-            if let last = groups.last, last.score == scores[index] {
+        for (score, isPositive) in zip(sortedScores, sortedLabels) {
+            if let last = groups.last, last.score == score {
                 groups[groups.count - 1].positives += isPositive ? 1 : 0
                 groups[groups.count - 1].negatives += isPositive ? 0 : 1
             } else {
-                groups.append(Group(score: scores[index], positives: isPositive ? 1 : 0, negatives: isPositive ? 0 : 1))
+                groups.append(Group(score: score, positives: isPositive ? 1 : 0, negatives: isPositive ? 0 : 1))
             }
         }
         self.groups = groups
