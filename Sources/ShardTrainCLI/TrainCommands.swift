@@ -294,21 +294,21 @@ func runTraining(
         dataFile: arguments.data)
     summary.loadSeconds = loadSeconds
     summary.metricsSeconds = metricsSeconds
-    var object: [String: Any] = [:]
+    var document = SummaryDocument(summary: summary, train: trainReport, test: testReport)
     do {
-        object = try TrainingJob.summaryObject(summary, train: trainReport, test: testReport)
         // The model first: a summary on disk means its model is there too.
         if let path = arguments.save { try trained.file.write(to: path) }
-        if let path = arguments.summaryJson { try TrainingJob.writeJSON(object, to: path) }
+        if let path = arguments.summaryJson { try TrainingJob.writeJSON(document, to: path) }
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)
     }
-    object["event"] = "summary"
-    if let publisher, let line = ProgressJSON.line(object) { publisher.publish(topic: "summary", line: line) }
+    document.event = "summary"
+    let line = try? document.jsonData(pretty: false)
+    if let publisher, let line { publisher.publish(topic: "summary", line: line) }
     switch arguments.logFormat {
     case .json:
-        progress.emitJSON(object)
+        if let line { OutputQueue.standardOutput.write(line + Data("\n".utf8)) }
     case .text:
         OutputQueue.standardOutput.write(
             """

@@ -169,34 +169,57 @@ public enum TrainingJob {
         return trained
     }
 
-    /// The summary as a JSON object, with `train_metrics` and `test_metrics` (the `evaluate` report of
-    /// the training and held-out rows) when they were computed.
-    public static func summaryObject(_ summary: RunSummary, train: EvaluationReport?, test: EvaluationReport?)
-        throws(ApplicationError) -> [String: Any]
-    {
-        func object(_ data: Data) throws(ApplicationError) -> [String: Any] {
-            guard let value = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw .invalidArgument("the summary does not encode as a JSON object")
-            }
-            return value
-        }
-        let encoded: Data
-        do { encoded = try summary.jsonData() } catch { throw .artifact(error) }
-        var result = try object(encoded)
-        if let train { result["train_metrics"] = try object(train.jsonData()) }
-        if let test { result["test_metrics"] = try object(test.jsonData()) }
-        return result
-    }
-
-    /// Writes a JSON object atomically, pretty-printed with sorted keys.
-    public static func writeJSON(_ object: [String: Any], to path: String) throws(ApplicationError) {
-        let data: Data
-        do {
-            data = try JSONSerialization.data(
-                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    /// Writes the summary document atomically, pretty-printed with sorted keys.
+    public static func writeJSON(_ document: SummaryDocument, to path: String) throws(ApplicationError) {
+        do { try AtomicFile.write(try document.jsonData(pretty: true), to: path) } catch let error as ArtifactError {
+            throw .artifact(error)
         } catch {
             throw .invalidArgument("\(path): the summary cannot be encoded as JSON: \(error)")
         }
-        do { try AtomicFile.write(data, to: path) } catch { throw .artifact(error) }
+    }
+}
+
+/// The `--summary-json` file and the closing `summary` event: every `RunSummary` key, plus `train_metrics` and
+/// `test_metrics` (the `evaluate` report of the training and held-out rows) when computed, and `event` in the
+/// progress stream. Encoded with `JSONEncoder` in one pass (a summary holds every parameter: 427k for the VAE
+/// of the benchmarks, where a round trip through `JSONSerialization` took seconds).
+public struct SummaryDocument: Encodable, Sendable {
+    public var summary: RunSummary
+    public var train: EvaluationReport?
+    public var test: EvaluationReport?
+    /// `"summary"` in the progress stream, absent in the file.
+    public var event: String?
+
+    public init(summary: RunSummary, train: EvaluationReport?, test: EvaluationReport?, event: String? = nil) {
+        self.summary = summary
+        self.train = train
+        self.test = test
+        self.event = event
+    }
+
+    private enum ExtraKeys: String, CodingKey {
+        case trainMetrics = "train_metrics"
+        case testMetrics = "test_metrics"
+        case event
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: ExtraKeys.self)
+        try container.encodeIfPresent(train, forKey: .trainMetrics)
+        try container.encodeIfPresent(test, forKey: .testMetrics)
+        try container.encodeIfPresent(event, forKey: .event)
+    }
+
+    /// UTF-8 JSON with sorted keys: indented for the file, one line (no newline) for the stream. Report keys
+    /// are snake_case (the summary's own keys are already); non-finite numbers are the strings "Infinity",
+    /// "-Infinity" and "NaN".
+    public func jsonData(pretty: Bool) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return try encoder.encode(self)
     }
 }
