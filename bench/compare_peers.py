@@ -25,8 +25,10 @@ triplet    tanh(x.W), 512 -> 128, batch 1024, one random triplet per anchor row 
            squared-distance triplet loss, Adam: PyTorch (2 threads and 1; the ratio is to the faster), NumPy
            by hand.
 Both dense workloads use l2 = 1e-4 on the weight matrices and learning rate 1e-3 everywhere. ShardTrain runs
-`train --model vae|triplet --block-rows BATCH --batch-blocks 1` twice (two round counts), in float64 and
-float32 storage: samples/s end to end (steps x batch / wall_seconds, set-up and the closing full-batch
+`train --model vae|triplet --block-rows BATCH/C --batch-blocks C` (C = the machine's cores: a block is
+ShardTrain's unit of parallelism, so a batch of BATCH rows is C blocks computed at once; the triplet model mines
+one triplet per anchor inside each block) twice (two round counts), in float64 and float32 storage: samples/s
+end to end (steps x batch / wall_seconds, set-up and the closing full-batch
 evaluation included) and marginal (the extra steps over the extra seconds).
 """
 
@@ -526,11 +528,14 @@ def vae_torch(images, steps: int, threads: int) -> MinibatchRate:
 
 def shardtrain_minibatch(binary: Path, arguments: list[str], rounds: tuple[int, int], batch: int,
                          work: Path) -> list[ShardTrainMinibatch]:
-    """The same ShardTrain run with two round counts, in float64 and float32 storage."""
+    """The same ShardTrain run with two round counts, in float64 and float32 storage; the batch is split into
+    one block per core (blocks are what ShardTrain computes in parallel)."""
+    cores = max(1, len(os.sched_getaffinity(0)))
+    blocks = cores if batch % cores == 0 else 1
     results = []
     for precision in ("float64", "float32"):
         runs = [run_shardtrain(binary, [*arguments, "--precision", precision, "--max-rounds", str(count),
-                                        "--block-rows", str(batch), "--batch-blocks", "1"], work)
+                                        "--block-rows", str(batch // blocks), "--batch-blocks", str(blocks)], work)
                 for count in rounds]
         results.append(ShardTrainMinibatch(precision, runs[0], runs[1], batch))
     return results

@@ -12,6 +12,8 @@
 # Workers may start before the coordinator binds: ZeroMQ reconnects, and readiness comes from the
 # HELLO/WELCOME/READY handshake, not from sleeps. Every child is stopped when this script exits.
 set -euo pipefail
+# One BLAS thread per compute thread: OpenBLAS would otherwise start a spinning pool of its own at load.
+export OPENBLAS_NUM_THREADS=1
 
 workers=2
 port=5555

@@ -20,6 +20,11 @@ public final class LocalWorkers {
                 ["worker", "--connect", endpoint, "--threads", String(threads), "--exit-with-parent", String(getpid())]
                 + extraArguments
             process.standardInput = FileHandle.nullDevice
+            // Each compute thread calls BLAS single-threaded; without this OpenBLAS starts (and spins) a thread
+            // pool of its own at load time, competing with the blocks for the same cores.
+            var environment = ProcessInfo.processInfo.environment
+            environment["OPENBLAS_NUM_THREADS"] = "1"
+            process.environment = environment
             do {
                 try process.run()
             } catch {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One Slurm task of cluster/slurm/shardtrain.sbatch: task 0 is the coordinator, the others are workers.
 set -euo pipefail
+# One BLAS thread per compute thread: OpenBLAS would otherwise start a spinning pool of its own at load.
+export OPENBLAS_NUM_THREADS=1
 
 while (($#)); do
     case "$1" in
