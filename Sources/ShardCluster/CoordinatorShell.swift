@@ -44,6 +44,8 @@ public final class ClusterExecutor: Executor {
     private let context: Context
     private let router: Socket
     private let blocks: [Block]
+    /// Shards being shipped (see `shipNextBatches`).
+    private var shipments: [Shipment] = []
     private var instance: CoordinatorInstance
     private let logger: Logger
     private let timing: ClusterTiming
@@ -161,6 +163,7 @@ public final class ClusterExecutor: Executor {
     public func shutdown(reason: String) throws(ClusterError) {
         guard !finished else { return }
         finished = true
+        shipments.removeAll()
         for directive in instance.finish(reason: reason) {
             if case .send(let peer, let message, let round) = directive {
                 try? send(message, to: peer, round: round)
@@ -173,6 +176,7 @@ public final class ClusterExecutor: Executor {
     private func runUntil(_ isDone: (CoordinatorInstance.Directive) -> Bool) throws(ClusterError) {
         let pollMilliseconds = max(1, Int(timing.heartbeatInterval * 1000 / 2))
         while true {
+            if try shipNextBatches(isDone) { return }
             if interrupted() { throw .interrupted }
             if let reason = failureCheck() {
                 try? shutdown(reason: "job failed: \(reason)")
@@ -180,7 +184,8 @@ public final class ClusterExecutor: Executor {
             }
             let readable: [Int]
             do {
-                readable = try poll([router], timeoutMilliseconds: pollMilliseconds)
+                // While shards are being shipped, only look for messages between batches.
+                readable = try poll([router], timeoutMilliseconds: shipments.isEmpty ? pollMilliseconds : 0)
             } catch {
                 throw .transport("\(error)")
             }
@@ -240,13 +245,8 @@ public final class ClusterExecutor: Executor {
                     }
                 }
             case .shipBlocks(let peer, let range):
-                do {
-                    try ship(range, to: peer)
-                } catch {
-                    if try carryOut(instance.sendFailed(to: peer, error: "\(error)", now: Self.now()), isDone) {
-                        done = true
-                    }
-                }
+                // An empty shard sends nothing: the worker is complete on WELCOME.
+                if !range.isEmpty { shipments.append(Shipment(peer: peer, next: range.lowerBound, end: range.upperBound)) }
             case .log(let level, let message):
                 switch level {
                 case .info: logger.info("\(message)")
@@ -278,25 +278,44 @@ public final class ClusterExecutor: Executor {
         }
     }
 
-    /// Sends a shard as BLOCKS messages of at most ~8 MiB each.
-    private func ship(_ range: Range<Int>, to peer: [UInt8]) throws(ClusterError) {
+    /// A shard on its way to a worker: blocks `next..<end` are still to be sent.
+    private struct Shipment {
+        let peer: [UInt8]
+        var next: Int
+        let end: Int
+    }
+
+    /// Sends one BLOCKS message (at most ~8 MiB of values) of every shard still being shipped, round robin, so
+    /// that workers receive and decode their shards at the same time rather than one after the other. Returns
+    /// whether a failed send ended the wait.
+    private func shipNextBatches(_ isDone: (CoordinatorInstance.Directive) -> Bool) throws(ClusterError) -> Bool {
+        guard !shipments.isEmpty else { return false }
         let limit = 8 << 20
-        var batch: [Block] = []
-        var bytes = 0
-        func flush() throws(ClusterError) {
-            guard !batch.isEmpty else { return }
-            try send(.blocks(batch), to: peer, round: 0)
-            batch.removeAll()
-            bytes = 0
+        var remaining: [Shipment] = []
+        var done = false
+        for var shipment in shipments {
+            var batch: [Block] = []
+            var bytes = 0
+            while shipment.next < shipment.end {
+                let block = blocks[shipment.next]
+                let size = block.rows * (block.columns + 1) * block.precision.byteWidth
+                if !batch.isEmpty, bytes + size > limit { break }
+                batch.append(block)
+                bytes += size
+                shipment.next += 1
+            }
+            do {
+                try send(.blocks(batch), to: shipment.peer, round: 0)
+            } catch {
+                if try carryOut(instance.sendFailed(to: shipment.peer, error: "\(error)", now: Self.now()), isDone) {
+                    done = true
+                }
+                continue
+            }
+            if shipment.next < shipment.end { remaining.append(shipment) }
         }
-        for id in range {
-            let block = blocks[id]
-            let size = block.rows * (block.columns + 1) * block.precision.byteWidth
-            if bytes + size > limit { try flush() }
-            batch.append(block)
-            bytes += size
-        }
-        try flush()
+        shipments = remaining
+        return done
     }
 
     static func now() -> Double { ContinuousClock.now.secondsSinceStart }
