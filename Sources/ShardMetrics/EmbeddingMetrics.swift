@@ -17,18 +17,23 @@ public enum EmbeddingMetrics {
         guard embeddings.count >= 2 else {
             throw .tooFewElements(argument: "embeddings", required: 2, actual: embeddings.count)
         }
-        var nearest: [Int] = []
-        nearest.reserveCapacity(embeddings.count)
-        var hits = 0
-        for (query, row) in embeddings.enumerated() {
-            var best = -1, bestDistance = Double.infinity
-            for (candidate, other) in embeddings.enumerated() where candidate != query {
-                let distance = squaredDistance(row, other)
-                if best < 0 || distance < bestDistance { (best, bestDistance) = (candidate, distance) }
+        // Queries in chunks on every core; each query's answer depends on nothing but the rows.
+        let count = embeddings.count
+        let chunk = 64
+        let chunks = ParallelBlocks.map(count: (count + chunk - 1) / chunk, threads: 0) { (chunkIndex) -> [Int] in
+            (chunkIndex * chunk..<min(count, (chunkIndex + 1) * chunk)).map { query in
+                let row = embeddings[query]
+                var best = -1, bestDistance = Double.infinity
+                for (candidate, other) in embeddings.enumerated() where candidate != query {
+                    let distance = squaredDistance(row, other)
+                    if best < 0 || distance < bestDistance { (best, bestDistance) = (candidate, distance) }
+                }
+                return best
             }
-            nearest.append(best)
-            if labels[best] == labels[query] { hits += 1 }
         }
+        let nearest = chunks.flatMap { $0 }
+        var hits = 0
+        for (query, best) in nearest.enumerated() where labels[best] == labels[query] { hits += 1 }
         return NearestNeighbourRecall(recallAtOne: Double(hits) / Double(embeddings.count), hits: hits,
                                       count: embeddings.count, nearestIndices: nearest)
     }
