@@ -9,6 +9,34 @@ private func fileFailure(_ path: String) -> DataError {
     .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
 }
 
+/// Opens `path` for reading and returns the descriptor and the file's size, refusing anything but a regular
+/// file: a directory (`Is a directory`), a FIFO (which would block until a writer comes), a character device
+/// such as `/dev/zero` (endless) or a socket. The open is non-blocking, so a FIFO without a writer is refused
+/// at once rather than waited on.
+func openRegularFile(_ path: String) throws(DataError) -> (descriptor: Int32, size: Int) {
+    let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard descriptor >= 0 else { throw fileFailure(path) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else {
+        let failure = fileFailure(path)
+        close(descriptor)
+        throw failure
+    }
+    let kind = info.st_mode & S_IFMT
+    guard kind == S_IFREG else {
+        close(descriptor)
+        let reason: String
+        switch kind {
+        case S_IFDIR: reason = String(cString: strerror(EISDIR))
+        case S_IFIFO: reason = "not a regular file (a named pipe); write the data to a file first"
+        case S_IFCHR, S_IFBLK: reason = "not a regular file (a device)"
+        default: reason = "not a regular file"
+        }
+        throw .fileUnreadable(path: path, reason: reason)
+    }
+    return (descriptor, Int(info.st_size))
+}
+
 /// Reads a whole file into memory with POSIX calls, so failures carry the system's reason
 /// (`No such file or directory`, `Permission denied`, `Is a directory`).
 func readFileBytes(path: String) throws(DataError) -> [UInt8] {
@@ -42,21 +70,9 @@ final class ByteFile: ByteSource {
     private let descriptor: Int32
 
     init(path: String) throws(DataError) {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw fileFailure(path) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            let failure = fileFailure(path)
-            close(descriptor)
-            throw failure
-        }
-        // A directory opens read-only on Linux; reading it fails with EISDIR, as reading it whole did.
-        if info.st_mode & S_IFMT == S_IFDIR {
-            close(descriptor)
-            throw .fileUnreadable(path: path, reason: String(cString: strerror(EISDIR)))
-        }
+        let (descriptor, size) = try openRegularFile(path)
         self.name = path
-        self.size = Int(info.st_size)
+        self.size = size
         self.descriptor = descriptor
     }
 

@@ -58,17 +58,8 @@ final class NumpyArray {
     /// Maps the file at `path` and checks its header and size.
     static func map(path: String) throws(DataError) -> NumpyArray {
         func invalid(_ detail: String) -> DataError { .invalidNumpy(path: path, detail: detail) }
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw .fileUnreadable(path: path, reason: String(cString: strerror(errno))) }
+        let (descriptor, size) = try openRegularFile(path)
         defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            throw .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        if info.st_mode & S_IFMT == S_IFDIR {
-            throw .fileUnreadable(path: path, reason: String(cString: strerror(EISDIR)))
-        }
-        let size = Int(info.st_size)
         guard size >= 10 else { throw invalid("the file is too short for a .npy header (\(size) bytes)") }
         guard let mapped = mmap(nil, size, PROT_READ, Self.mapFlags, descriptor, 0), mapped != MAP_FAILED else {
             throw .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
