@@ -37,6 +37,18 @@ func openRegularFile(_ path: String) throws(DataError) -> (descriptor: Int32, si
     return (descriptor, Int(info.st_size))
 }
 
+/// Whole input files, for readers outside this module (the same checks as the CSV reader's: a regular file,
+/// failures with the system's reason).
+public enum DataFile {
+    /// The bytes of the regular file at `path`.
+    public static func bytes(path: String) throws(DataError) -> [UInt8] { try readFileBytes(path: path) }
+
+    /// Whether `bytes` start with the NumPy `.npy` magic string `\x93NUMPY`.
+    public static func isNumpy(_ bytes: [UInt8]) -> Bool {
+        bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59])
+    }
+}
+
 /// Reads a whole file into memory with POSIX calls, so failures carry the system's reason
 /// (`No such file or directory`, `Permission denied`, `Is a directory`).
 func readFileBytes(path: String) throws(DataError) -> [UInt8] {

@@ -86,12 +86,13 @@ public struct LoadedModel: Sendable {
     public func readData(path: String, labelColumn: String? = nil, labels: LabelRequirement) throws(ApplicationError)
         -> ModelInput
     {
-        guard let contents = FileManager.default.contents(atPath: path) else {
-            // access(2) names the reason (no such file, permission denied); a directory passes it.
-            let reason = access(path, R_OK) == 0 ? "not a readable regular file" : String(cString: strerror(errno))
-            throw .data(.fileUnreadable(path: path, reason: reason))
+        let bytes: [UInt8]
+        do { bytes = try DataFile.bytes(path: path) } catch { throw .data(error) }
+        guard !DataFile.isNumpy(bytes) else {
+            throw .invalidArgument(
+                "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
+                    + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
-        let bytes = [UInt8](contents)
         let header = Self.headerNames(bytes)
         let features = file.featureNames
         let label = labelColumn ?? file.labelName

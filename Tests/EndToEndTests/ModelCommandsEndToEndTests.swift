@@ -238,6 +238,20 @@ struct ModelCommandsEndToEndTests {
         #expect(stderr3.contains("label"), "\(stderr3)")
     }
 
+    @Test("predict and evaluate on a .npy file: exit 1 with a message that says they read CSV, no binary bytes")
+    func numpyInputToModelCommands() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (model, _) = try Self.trainLogistic(in: directory)
+        let numpy = ReferenceData.repositoryRoot.appendingPathComponent("Tests/ShardDataTests/Fixtures/X_f8.npy").path
+        for command in ["predict", "evaluate"] {
+            let (status, _, stderr) = try Self.run([command, "--model", model, "--data", numpy], in: directory)
+            #expect(status == 1)
+            #expect(stderr.contains("is a NumPy .npy file") && stderr.contains("CSV"), "\(stderr)")
+            #expect(!stderr.contains("NUMPY"), "\(stderr)")
+        }
+    }
+
     @Test("the saved safetensors file opens in Python with numpy only", .enabled(if: Self.pythonIsAvailable))
     func safetensorsInNumpy() throws {
         let directory = try TemporaryDirectory()
