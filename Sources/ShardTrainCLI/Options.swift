@@ -140,8 +140,8 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Held-out rows: another CSV with the same columns (or a .npy with the label as its last column).")
     public var testData: String?
 
-    @Option(help: "Curvature pairs kept by L-BFGS.")
-    public var lbfgsMemory = 10
+    @Option(help: "Curvature pairs kept by L-BFGS (default 10).")
+    public var lbfgsMemory: Int?
 
     @Option(help: "Stop after this many rounds (objective evaluations, line-search trials included).")
     public var maxRounds = 5000
@@ -199,7 +199,7 @@ public struct TrainingArguments: ParsableArguments {
                 throw ValidationError("\(flag) \(path): the directory \(directory) does not exist")
             }
         }
-        guard lbfgsMemory >= 1 else { throw ValidationError("--lbfgs-memory must be at least 1") }
+        if let lbfgsMemory, lbfgsMemory < 1 { throw ValidationError("--lbfgs-memory must be at least 1") }
         guard gradientTolerance >= 0, objectiveTolerance >= 0 else {
             throw ValidationError("tolerances must be non-negative")
         }
@@ -258,6 +258,8 @@ public struct TrainingArguments: ParsableArguments {
                 throw ValidationError("\(flag) applies to --optimizer \(names.map(\.rawValue).joined(separator: ", ")) only")
             }
         }
+        try onlyOptimizers("--learning-rate", given: learningRate != nil, [.gd, .sgd, .adam, .adamw])
+        try onlyOptimizers("--lbfgs-memory", given: lbfgsMemory != nil, [.lbfgs])
         try onlyOptimizers("--momentum", given: momentum != nil, [.sgd])
         try onlyOptimizers("--nesterov", given: nesterov, [.sgd])
         try onlyOptimizers("--weight-decay", given: weightDecay != nil, [.adamw])

@@ -60,7 +60,7 @@ extension TrainingArguments {
         let choice: OptimizerChoice
         do {
             switch optimizerName {
-            case .lbfgs: choice = .lbfgs(memory: lbfgsMemory)
+            case .lbfgs: choice = .lbfgs(memory: lbfgsMemory ?? 10)
             case .gd: choice = .gradientDescent(learningRate: rate)
             case .sgd:
                 choice = .sgd(

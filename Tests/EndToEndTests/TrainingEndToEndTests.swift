@@ -293,6 +293,8 @@ struct TrainingEndToEndTests {
             arguments: ["--optimizer", "adam", "--block-rows", "128", "--batch-blocks", "99"],
             message: "--batch-blocks 99 is more than the 5 blocks"),
         RejectedOptions(arguments: ["--model", "quantile"], message: "--model quantile needs --tau"),
+        RejectedOptions(arguments: ["--learning-rate", "1000"], message: "--learning-rate applies to --optimizer gd, sgd, adam, adamw only"),
+        RejectedOptions(arguments: ["--optimizer", "adam", "--lbfgs-memory", "3"], message: "--lbfgs-memory applies to --optimizer lbfgs only"),
     ]
 
     @Test("option combinations that cannot mean anything are refused with the flag named", arguments: rejectedOptions)
