@@ -34,7 +34,7 @@ public enum CSVReader {
     public static func read(path: String, labelColumn: String? = nil, threads: Int? = nil) throws(DataError)
         -> Dataset
     {
-        try read(ByteFile(path: path), labelColumn: labelColumn, threads: threads ?? processorCount)
+        try read(ByteFile(path: path), labelColumn: labelColumn, threads: threads ?? ThreadCount.availableCores)
     }
 
     /// Parses CSV text; `source` names it in messages.
@@ -53,8 +53,6 @@ public enum CSVReader {
         try read(ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, threads: threads, pieceBytes: pieceBytes)
     }
 
-    /// Online processors (at least 1).
-    public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     static func read(
         _ source: some ByteSource, labelColumn: String?, threads: Int, pieceBytes: Int = defaultPieceBytes

@@ -63,7 +63,7 @@ public struct IngestBenchCommand: ParsableCommand {
         }
         let csvBytes = try Self.fileSize(csvPath), npyBytes = try Self.fileSize(npyPath)
 
-        let threads = CSVReader.processorCount
+        let threads = ThreadCount.availableCores
         // Every reader must produce the same table, or the timings compare different work.
         var reference: Dataset?
         var agree = true
