@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift build -c release --product shardtrain
+# The dependency versions of Package.resolved (committed), never newer ones resolved on the fly.
+swift build -c release --product shardtrain --force-resolved-versions
 mkdir -p out
 exec .build/release/shardtrain train \
     --data data/breast_cancer.csv --model logistic --l2 0.01 --standardize --workers 2 \

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift build --build-tests
+# The dependency versions of Package.resolved (committed), never newer ones resolved on the fly.
+swift build --build-tests --force-resolved-versions
 swift test --skip-build "$@"
