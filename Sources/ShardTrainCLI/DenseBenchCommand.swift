@@ -53,33 +53,20 @@ public struct DenseBenchCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--threads must list positive integers, e.g. 1,2")
-        }
-        guard !precisionList.isEmpty, precisionList.count == precisions.split(separator: ",").count else {
-            throw ValidationError("--precisions must list float32 and/or float64")
-        }
-        let names = workloads.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !names.isEmpty, names.allSatisfy({ ["vae", "triplet"].contains($0) }) else {
-            throw ValidationError("--workloads must list vae and/or triplet")
-        }
+        _ = try CommaList.threadCounts(threads)
+        _ = try CommaList.parse(precisions, option: "--precisions") { Precision(rawValue: $0) }
+        _ = try CommaList.parse(workloads, option: "--workloads") { ["vae", "triplet"].contains($0) ? $0 : nil }
         guard blocksPerBatch >= 1, steps >= 1, repetitions >= 1 else {
             throw ValidationError("--blocks-per-batch, --steps and --repetitions must be at least 1")
         }
     }
 
-    private var threadCounts: [Int] {
-        threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    }
-
-    private var precisionList: [Precision] {
-        precisions.split(separator: ",").compactMap { Precision(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
-    }
-
     public func run() throws {
         BLAS.pinToOneThread()
-        let workloads = try self.workloads.split(separator: ",").map { name in
-            name.trimmingCharacters(in: .whitespaces) == "vae" ? try DenseWorkload.vae() : try DenseWorkload.triplet()
+        let threadCounts = try CommaList.threadCounts(threads)
+        let precisionList = try CommaList.parse(precisions, option: "--precisions") { Precision(rawValue: $0) }
+        let workloads = try CommaList.parse(self.workloads, option: "--workloads") { $0 }.map { name in
+            name == "vae" ? try DenseWorkload.vae() : try DenseWorkload.triplet()
         }
         print("dense networks on \(BLAS.identity), \(BLAS.threadsPerCall) BLAS thread per compute thread")
         print("workload                  precision  threads  per second   model GFLOP/s  gemm GFLOP/s  of ceiling")

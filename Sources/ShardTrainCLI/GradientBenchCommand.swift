@@ -71,12 +71,11 @@ public struct GradientBenchCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let threadCounts = try Self.list(threads, option: "--threads") { Int($0) }
-        guard threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads must be positive") }
+        let threadCounts = try CommaList.threadCounts(threads)
         let models: [BenchModel] =
-            model == "all" ? BenchModel.allCases : try Self.list(model, option: "--model") { BenchModel(rawValue: $0) }
-        let precisions = try Self.list(precision, option: "--precision") { Precision(rawValue: $0) }
-        let levels = try Self.list(taus, option: "--taus") { Double($0) }
+            model == "all" ? BenchModel.allCases : try CommaList.parse(model, option: "--model") { BenchModel(rawValue: $0) }
+        let precisions = try CommaList.parse(precision, option: "--precision") { Precision(rawValue: $0) }
+        let levels = try CommaList.parse(taus, option: "--taus") { Double($0) }
         guard megabytes >= 1, columns >= 1, blockRows >= 1, repetitions >= 1 else {
             throw ValidationError("--megabytes, --columns, --block-rows and --repetitions must be positive")
         }
@@ -187,14 +186,5 @@ public struct GradientBenchCommand: ParsableCommand {
                 }
             }
         }
-    }
-
-    private static func list<T>(_ text: String, option: String, _ parse: (String) -> T?) throws -> [T] {
-        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let values = items.compactMap(parse)
-        guard !items.isEmpty, values.count == items.count else {
-            throw ValidationError("\(option): cannot read \"\(text)\"")
-        }
-        return values
     }
 }
