@@ -67,28 +67,21 @@ public enum CSVReader {
         var firstPiece = 0
         while firstPiece < pieceCount {
             let pieces = min(wave, pieceCount - firstPiece)
-            let results = PieceResults(count: pieces)
             let layout = header.layout
             let start = firstPiece
-            do {
-                try ParallelBlocks.run(count: pieces, threads: max(1, threads)) { index in
-                    results.store(
-                        CSVPiece.parse(source, index: start + index, layout: layout),
-                        at: index)
-                }
-            } catch {
-                throw .invalidShape(source: source.name, detail: error.description)
+            let parsed = ParallelBlocks.map(count: pieces, threads: max(1, threads)) { index in
+                CSVPiece.parse(source, index: start + index, layout: layout)
             }
             if features.isEmpty {
                 // Reserve for the whole file from the first wave's bytes per row (a quarter more for safety;
                 // reserved but untouched capacity costs address space, not memory).
-                let rows = results.pieces.reduce(0) { $0 + $1.rowCount }
+                let rows = parsed.reduce(0) { $0 + $1.rowCount }
                 let bytes = min(source.size - header.bodyStart, pieces * pieceBytes)
                 let estimate = rows == 0 ? 0 : (source.size - header.bodyStart) / max(1, bytes / rows) * 5 / 4 + rows
                 features.reserveCapacity(estimate * (columns - 1))
                 labels.reserveCapacity(estimate)
             }
-            for piece in results.pieces {
+            for piece in parsed {
                 let rowsBefore = labels.count
                 piece.appendRows(features: &features, labels: &labels)
                 if let failure = piece.failure {
@@ -146,24 +139,4 @@ public enum CSVReader {
             return .notANumber(path: path, line: line, column: column + 1, columnName: name, text: text)
         }
     }
-}
-
-/// The pieces of one wave, each written by exactly one thread before they are read.
-private final class PieceResults: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<CSVPiece>
-
-    init(count: Int) {
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: CSVPiece())
-    }
-
-    deinit {
-        storage.deinitialize()
-        storage.deallocate()
-    }
-
-    /// Called once per index, from any thread; indices never overlap.
-    func store(_ piece: CSVPiece, at index: Int) { storage[index] = piece }
-
-    var pieces: UnsafeMutableBufferPointer<CSVPiece> { storage }
 }

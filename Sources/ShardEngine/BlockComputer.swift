@@ -1,4 +1,3 @@
-import Dispatch
 import ShardModels
 import ShardNumerics
 
@@ -69,29 +68,25 @@ public final class BlockComputer {
         guard parameters.count == model.parameterCount else {
             throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
         }
-        let failures = FirstFailure()
         let buffer = self.buffer
         let blocks = self.blocks
         let model = self.model
         let active = blocks.indices.filter { isActive(blocks[$0].id) }
         do {
-            try ParallelBlocks.run(count: active.count, threads: threads) { index in
+            // The failure of the lowest-numbered block is reported, whichever thread meets one first.
+            _ = try ParallelBlocks.map(count: active.count, threads: threads) { (index) throws(BlockFailure) in
                 let item = active[index]
-                parameters.withUnsafeBufferPointer { parameterBuffer in
+                try parameters.withUnsafeBufferPointer { (parameterBuffer) throws(BlockFailure) in
                     do throws(ModelError) {
                         try model.blockSums(
-                            blocks[item], parameters: parameterBuffer, context: context,
-                            into: Self.slot(buffer, item))
+                            blocks[item], parameters: parameterBuffer, context: context, into: Self.slot(buffer, item))
                     } catch {
-                        failures.record(item: item, error)
+                        throw BlockFailure(id: blocks[item].id, error: error)
                     }
                 }
             }
         } catch {
-            throw .plan("\(error)")
-        }
-        if let (item, error) = failures.first {
-            throw .model("block \(blocks[item].id): \(error)")
+            throw .model("block \(error.id): \(error.error)")
         }
         let base = blocks[0].id
         var result: [NodeSums] = []
@@ -105,16 +100,8 @@ public final class BlockComputer {
     }
 }
 
-/// Keeps the model error of the lowest-numbered failing block, whichever thread reports first.
-private final class FirstFailure: @unchecked Sendable {
-    private let lock = DispatchQueue(label: "shardtrain.first-failure")
-    private var stored: (item: Int, error: ModelError)?
-
-    func record(item: Int, _ error: ModelError) {
-        lock.sync {
-            if stored == nil || item < stored!.item { stored = (item, error) }
-        }
-    }
-
-    var first: (Int, ModelError)? { lock.sync { stored.map { ($0.item, $0.error) } } }
+/// A block whose sums could not be computed.
+private struct BlockFailure: Error {
+    let id: Int
+    let error: ModelError
 }
