@@ -92,49 +92,21 @@ struct AdaptiveMoments: Sendable, Equatable {
         let secondCorrection = 1 - Foundation.pow(beta2, t)
         let firstWeight = 1 - beta1
         let secondWeight = 1 - beta2
-        // One pass writing three new vectors, uninitialised until written (no copies of the old ones, which
-        // stay intact until the update is known to be finite); a loop per decay case keeps the body branch-free.
-        let n = dimension
-        var nextSecond: [Double] = []
-        var nextIterate: [Double] = []
-        let nextFirst = [Double](unsafeUninitializedCapacity: n) { outFirst, firstCount in
-            nextSecond = [Double](unsafeUninitializedCapacity: n) { outSecond, secondCount in
-                nextIterate = [Double](unsafeUninitializedCapacity: n) { outTheta, thetaCount in
-                    gradient.withUnsafeBufferPointer { gradient in
-                        firstMoment.withUnsafeBufferPointer { first in
-                            secondMoment.withUnsafeBufferPointer { second in
-                                iterate.withUnsafeBufferPointer { theta in
-                                    func direction(_ i: Int) -> Double {
-                                        let g = gradient[i]
-                                        let m = beta1 * first[i] + firstWeight * g
-                                        let v = beta2 * second[i] + secondWeight * (g * g)
-                                        outFirst[i] = m
-                                        outSecond[i] = v
-                                        let correctedFirst = m / firstCorrection
-                                        let correctedSecond = v / secondCorrection
-                                        return correctedFirst / (correctedSecond.squareRoot() + epsilon)
-                                    }
-                                    if let decay {
-                                        let coefficient = decay.coefficient
-                                        decay.mask.withUnsafeBufferPointer { mask in
-                                            for i in 0..<n {
-                                                let step = direction(i)
-                                                outTheta[i] =
-                                                    mask[i] ? theta[i] - rate * (step + coefficient * theta[i]) : theta[i] - rate * step
-                                            }
-                                        }
-                                    } else {
-                                        for i in 0..<n { outTheta[i] = theta[i] - rate * direction(i) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    thetaCount = n
-                }
-                secondCount = n
+        var nextFirst = firstMoment
+        var nextSecond = secondMoment
+        var nextIterate = iterate
+        for i in 0..<dimension {
+            let g = gradient[i]
+            nextFirst[i] = beta1 * nextFirst[i] + firstWeight * g
+            nextSecond[i] = beta2 * nextSecond[i] + secondWeight * (g * g)
+            let correctedFirst = nextFirst[i] / firstCorrection
+            let correctedSecond = nextSecond[i] / secondCorrection
+            let direction = correctedFirst / (correctedSecond.squareRoot() + epsilon)
+            if let decay, decay.mask[i] {
+                nextIterate[i] -= rate * (direction + decay.coefficient * nextIterate[i])
+            } else {
+                nextIterate[i] -= rate * direction
             }
-            firstCount = n
         }
         guard
             progress.commitUpdate(producing: [

@@ -48,7 +48,7 @@ struct StochasticProgress: Sendable, Codable, Equatable {
     /// previous state.
     mutating func commitUpdate(producing vectors: [(name: String, values: [Double])]) -> Bool {
         for vector in vectors {
-            if let index = firstNonFinite(vector.values) {
+            if let index = vector.values.firstIndex(where: { !$0.isFinite }) {
                 status = .stopped(
                     .nonFiniteEvaluation(
                         iteration: updateCount + 1,

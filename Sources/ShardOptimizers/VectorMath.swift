@@ -36,23 +36,4 @@ func difference(_ a: [Double], _ b: [Double]) -> [Double] {
 }
 
 /// True when every entry is finite.
-func allFinite(_ a: [Double]) -> Bool { firstNonFinite(a) == nil }
-
-/// The index of the first NaN or ±∞ in `a`, or nil. The common all-finite case runs branch-free in chunks:
-/// `x − x` is 0 for finite x and NaN otherwise, so a chunk is finite exactly when the sum of those is 0.
-func firstNonFinite(_ a: [Double]) -> Int? {
-    a.withUnsafeBufferPointer { values in
-        let chunk = 512
-        var start = 0
-        while start < values.count {
-            let end = min(start + chunk, values.count)
-            var probe = 0.0
-            for index in start..<end { probe += values[index] - values[index] }
-            if probe != 0 || probe.isNaN {
-                for index in start..<end where !values[index].isFinite { return index }
-            }
-            start = end
-        }
-        return nil
-    }
-}
+func allFinite(_ a: [Double]) -> Bool { a.allSatisfy(\.isFinite) }
