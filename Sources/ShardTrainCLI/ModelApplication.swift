@@ -194,24 +194,14 @@ public struct ModelInput: Sendable {
 // MARK: - Raw outputs
 
 extension LoadedModel {
-    /// The block plan of `dataset`; `block(_:of:in:)` cuts one block at a time, so a pass holds one block, not a
-    /// second copy of the data.
-    func blockPlan(of dataset: Dataset) throws(ApplicationError) -> BlockPlan {
-        do { return try BlockPlan(rowCount: dataset.rowCount, blockRows: blockRows) } catch { throw .data(error) }
-    }
-
-    /// Block `id` of `plan` over `dataset` (labels as given).
-    func block(_ id: Int, of plan: BlockPlan, in dataset: Dataset) throws(ApplicationError) -> Block {
-        do { return try dataset.makeBlock(id, of: plan, precision: precision) } catch { throw .data(error) }
-    }
-
     /// `body` of every block of `dataset` on `threads` threads, results in block order: the `given` blocks (the
     /// dataset's rows already cut with this model's block size and precision), or each block cut by the task that
     /// computes it, so a pass holds one block per thread rather than a second copy of the data.
     func mapBlocks<T: Sendable>(
-        of dataset: Dataset, given: [Block]?, _ body: @escaping @Sendable (Block) throws(ModelError) -> T
+        of dataset: Dataset, given: [Block]?, _ body: @Sendable (Block) throws(ModelError) -> T
     ) throws(ApplicationError) -> [T] {
-        let plan = try blockPlan(of: dataset)
+        let plan: BlockPlan
+        do { plan = try BlockPlan(rowCount: dataset.rowCount, blockRows: blockRows) } catch { throw .data(error) }
         if let given, given.count != plan.blockCount {
             throw .invalidArgument("\(given.count) blocks given for the \(plan.blockCount) blocks of \(dataset.sourcePath)")
         }
