@@ -54,9 +54,15 @@ let swiftTargets: [Target] = [
     .target(name: "ShardCluster", dependencies: [
         "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
     ]),
+    // The application: preparing data, choosing the solver, running a job, applying saved models, the loss
+    // registry. No printing, no process concerns: those stay in the CLI.
+    .target(name: "ShardApplication", dependencies: [
+        "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
+        "ShardEngine", "ShardArtifacts",
+    ]),
     .target(name: "ShardTrainCLI", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
-        "ShardEngine", "ShardArtifacts", "ShardCluster", "CShardSystem", argumentParser, logging,
+        "ShardEngine", "ShardArtifacts", "ShardCluster", "ShardApplication", "CShardSystem", argumentParser, logging,
     ]),
     .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
 ]
@@ -76,6 +82,7 @@ let testTargets: [Target] = [
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "_TestSupport"]),
     .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "_TestSupport"]),
     .testTarget(name: "ShardClusterTests", dependencies: ["ShardCluster", "_TestSupport"]),
+    .testTarget(name: "ShardApplicationTests", dependencies: ["ShardApplication", "_TestSupport"]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 

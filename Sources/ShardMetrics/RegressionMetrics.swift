@@ -1,7 +1,7 @@
 /// Point-regression metrics.
 ///
 /// ```
-/// MSE = (1/n) Σ_i (y_i − ŷ_i)²
+/// MSE = (1/n) Σ_i (y_i − ŷ_i)²      RMSE = √MSE
 /// MAE = (1/n) Σ_i |y_i − ŷ_i|
 /// R²  = 1 − SS_res / SS_tot,   SS_res = Σ_i (y_i − ŷ_i)²,   SS_tot = Σ_i (y_i − ȳ)²
 /// ```
@@ -9,6 +9,7 @@
 /// reported as 1 when the predictions are exact (SS_res = 0) and 0 otherwise, with `rSquaredIsUndefined` set.
 public struct RegressionReport: Sendable, Equatable, Codable {
     public let meanSquaredError: Double
+    public let rootMeanSquaredError: Double
     public let meanAbsoluteError: Double
     public let rSquared: Double
     public let rSquaredIsUndefined: Bool
@@ -32,6 +33,7 @@ public struct RegressionReport: Sendable, Equatable, Codable {
             throw .overflow(metric: "regression sums")
         }
         meanSquaredError = squared / n
+        rootMeanSquaredError = meanSquaredError.squareRoot()
         meanAbsoluteError = absolute / n
         if total > 0 {
             rSquared = 1 - squared / total
@@ -47,6 +49,7 @@ public struct RegressionReport: Sendable, Equatable, Codable {
     public func renderTable(digits: Int = 4) -> String {
         var table = TextTable(header: ["metric", "value"])
         table.append(["MSE", fixedPoint(meanSquaredError, digits: digits) + " "])
+        table.append(["RMSE", fixedPoint(rootMeanSquaredError, digits: digits) + " "])
         table.append(["MAE", fixedPoint(meanAbsoluteError, digits: digits) + " "])
         table.append(["R2", fixedPoint(rSquared, digits: digits) + (rSquaredIsUndefined ? "*" : " ")])
         table.append(["n", String(count) + " "])

@@ -12,12 +12,14 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     case triplet
     /// Variational auto-encoder.
     case vae
+    /// Linear regression: squared error (ridge), Huber or absolute error.
+    case linear
 
     /// Whether a block's loss depends on the round's random numbers (triplet mining, VAE noise), so that the
     /// same parameters give another data loss in another round.
     public var lossDrawsRandomNumbers: Bool {
         switch self {
-        case .logistic, .svm, .quantile, .softmax: false
+        case .logistic, .svm, .quantile, .softmax, .linear: false
         case .triplet, .vae: true
         }
     }
@@ -27,7 +29,7 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
         switch self {
         case .logistic: .binary(.zeroOne)
         case .svm: .binary(.plusMinusOne)
-        case .quantile: .real
+        case .quantile, .linear: .real
         case .softmax, .triplet: .classIndex
         case .vae: .ignored
         }
@@ -75,6 +77,28 @@ public enum PairObjective: String, Sendable, Codable, CaseIterable {
     case contrastive
 }
 
+/// The loss of linear regression (on the residual e = y − ŷ).
+public enum RegressionLoss: String, Sendable, Codable, CaseIterable {
+    /// e² (ridge regression with `l2`).
+    case mse
+    /// ½e² for |e| ≤ δ, δ(|e| − ½δ) beyond: quadratic near 0, linear in the tails.
+    case huber
+    /// |e|: the conditional median, solved by smoothing continuation.
+    case mae
+}
+
+/// Linear regression's loss and, for Huber, its threshold δ.
+public struct RegressionSettings: Sendable, Codable, Equatable {
+    public var loss: RegressionLoss
+    /// Huber's δ > 0 (nil for the other losses).
+    public var delta: Double?
+
+    public init(loss: RegressionLoss, delta: Double? = nil) {
+        self.loss = loss
+        self.delta = delta
+    }
+}
+
 /// Everything needed to rebuild a model in another process: kind, input width and hyper-parameters.
 /// Fields that do not apply to a kind are nil.
 public struct ModelSpec: Sendable, Codable, Equatable {
@@ -98,11 +122,13 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var outputDimension: Int?
     /// triplet: how pairs/triplets are formed.
     public var pairObjective: PairObjective?
+    /// linear: the loss.
+    public var regression: RegressionSettings?
 
     public init(
         kind: ModelKind, featureCount: Int, l2: Double, focal: FocalParameters? = nil, classWeights: [Double]? = nil,
         classCount: Int? = nil, taus: [Double]? = nil, margin: Double? = nil, hiddenUnits: Int? = nil,
-        outputDimension: Int? = nil, pairObjective: PairObjective? = nil
+        outputDimension: Int? = nil, pairObjective: PairObjective? = nil, regression: RegressionSettings? = nil
     ) {
         self.kind = kind
         self.featureCount = featureCount
@@ -115,6 +141,17 @@ public struct ModelSpec: Sendable, Codable, Equatable {
         self.hiddenUnits = hiddenUnits
         self.outputDimension = outputDimension
         self.pairObjective = pairObjective
+        self.regression = regression
+    }
+
+    /// Whether the exact loss has kinks (hinge, pinball, absolute error), so that full-batch solvers reach the
+    /// optimum through a smoothing continuation.
+    public var isNonSmooth: Bool {
+        switch kind {
+        case .svm, .quantile: true
+        case .linear: regression?.loss == .mae
+        case .logistic, .softmax, .triplet, .vae: false
+        }
     }
 
     /// Builds the model, checking the hyper-parameters.
@@ -146,6 +183,9 @@ public struct ModelSpec: Sendable, Codable, Equatable {
             guard let outputDimension else { throw .invalidSpec("vae: outputDimension (the latent dimension L) is required") }
             return try VariationalAutoencoder(
                 featureCount: featureCount, latentDimension: outputDimension, hiddenUnits: hiddenUnits, l2: l2)
+        case .linear:
+            guard let regression else { throw .invalidSpec("linear: the regression loss (mse, huber or mae) is required") }
+            return try LinearRegression(featureCount: featureCount, l2: l2, settings: regression)
         }
     }
 }

@@ -55,6 +55,17 @@ public struct LineSearchParameters: Sendable, Codable, Equatable {
 ///
 /// A trial whose value or slope is not finite counts as failing sufficient decrease: it becomes the
 /// upper end of the bracket and the next trial bisects towards the last good step.
+///
+/// Near the optimum the decrease `c1·α·φ'(0)` falls below the rounding error of φ itself, so value
+/// comparisons stop meaning anything while the slopes are still accurate. There the approximate Wolfe
+/// conditions of Hager & Zhang (SIAM J. Optim. 16 (2005) 170–192, eq. 4.1) stand in for sufficient decrease:
+///
+/// ```text
+/// φ(α) ≤ φ(0) + ε·|φ(0)|   and   φ'(α) ≤ (2·c1 − 1)·φ'(0)          ε = 1e-12
+/// ```
+///
+/// (for a quadratic φ the slope condition is exactly sufficient decrease), and values within ε·|φ(0)| of
+/// each other count as equal when the bracket is chosen.
 struct StrongWolfeLineSearch: Sendable, Codable, Equatable {
     /// A finite observation of φ.
     struct Sample: Sendable, Codable, Equatable {
@@ -94,8 +105,22 @@ struct StrongWolfeLineSearch: Sendable, Codable, Equatable {
         self.evaluations = 0
     }
 
+    /// Relative size of φ's rounding error: below it, values are compared by their slopes.
+    static let roundingTolerance = 1e-12
+
+    private var valueResolution: Double { Self.roundingTolerance * abs(initial.value) }
+
     private func sufficientlyDecreases(_ sample: Sample) -> Bool {
-        sample.value <= initial.value + parameters.sufficientDecrease * sample.step * initial.slope
+        if sample.value <= initial.value + parameters.sufficientDecrease * sample.step * initial.slope { return true }
+        return sample.value <= initial.value + valueResolution
+            && sample.slope <= (2 * parameters.sufficientDecrease - 1) * initial.slope
+    }
+
+    /// Whether `trial`, a step beyond `reference` in `direction` (±1), is lower: by value, or — when the values
+    /// are within φ's resolution — by a slope that still descends in that direction.
+    private func improves(_ trial: Sample, on reference: Sample, direction: Double) -> Bool {
+        trial.value < reference.value
+            || (trial.value - reference.value <= valueResolution && trial.slope * direction < 0)
     }
 
     private func satisfiesCurvature(_ sample: Sample) -> Bool {
@@ -116,7 +141,7 @@ struct StrongWolfeLineSearch: Sendable, Codable, Equatable {
                 phase = .zoom(low: previous, high: UpperEnd(step: trialStep, sample: nil))
                 return nextZoomTrial()
             }
-            if !sufficientlyDecreases(trial) || (previous.step > 0 && trial.value >= previous.value) {
+            if !sufficientlyDecreases(trial) || (previous.step > 0 && !improves(trial, on: previous, direction: 1)) {
                 phase = .zoom(low: previous, high: UpperEnd(step: trial.step, sample: trial))
                 return nextZoomTrial()
             }
@@ -138,7 +163,9 @@ struct StrongWolfeLineSearch: Sendable, Codable, Equatable {
             return .evaluate(step: trialStep)
 
         case .zoom(var low, var high):
-            if let trial, sufficientlyDecreases(trial), trial.value < low.value {
+            if let trial, sufficientlyDecreases(trial),
+                improves(trial, on: low, direction: high.step > low.step ? 1 : -1)
+            {
                 if satisfiesCurvature(trial) { return .accept }
                 if trial.slope * (high.step - low.step) >= 0 { high = UpperEnd(step: low.step, sample: low) }
                 low = trial

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 import ShardModels
 import ShardNumerics
 import Synchronization

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 
 /// `shardtrain evaluate`: the metrics of a saved model on labelled rows.
 public struct EvaluateCommand: ParsableCommand {
@@ -12,11 +13,11 @@ public struct EvaluateCommand: ParsableCommand {
             and verification accuracy at a threshold chosen on the same rows; vae: mean negative ELBO,
             reconstruction and KL per row. Always: the training objective's data loss on these rows.
             Example:
-              shardtrain evaluate --model model.safetensors --data data/breast_cancer.csv --json
+              shardtrain evaluate --model-file model.safetensors --data data/breast_cancer.csv --json
             """)
 
     @Option(help: "Model file written by `train --save`.")
-    public var model: String
+    public var modelFile: String
 
     @Option(help: "CSV file with the model's feature columns and the label column.")
     public var data: String
@@ -35,7 +36,7 @@ public struct EvaluateCommand: ParsableCommand {
     public func run() throws {
         let logger = makeLogger("shardtrain.evaluate")
         do {
-            let loaded = try LoadedModel.load(path: model)
+            let loaded = try LoadedModel.load(path: modelFile)
             let input = try loaded.readData(
                 path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required)
             let report = try loaded.evaluate(input, seed: seed)

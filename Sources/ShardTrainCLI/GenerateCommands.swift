@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 import ShardArtifacts
 
 /// `shardtrain sample`: decode random latent points of a VAE into an image grid.
@@ -10,11 +11,11 @@ public struct SampleCommand: ParsableCommand {
         discussion: """
             Needs a square feature count (8×8 for data/digits.csv). Each cell shows sigmoid(decoder(z)),
             scaled ×4, with a 1-pixel grey gap. Example:
-              shardtrain sample --model vae.safetensors --count 16 --seed 1 --output samples.png
+              shardtrain sample --model-file vae.safetensors --count 16 --seed 1 --output samples.png
             """)
 
     @Option(help: "VAE model file written by `train --save`.")
-    public var model: String
+    public var modelFile: String
 
     @Option(help: "Number of samples.")
     public var count = 16
@@ -34,7 +35,7 @@ public struct SampleCommand: ParsableCommand {
     public func run() throws {
         let logger = makeLogger("shardtrain.sample")
         do {
-            let loaded = try LoadedModel.load(path: model)
+            let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.vae], command: "sample")
             let side = try loaded.imageSide()
             try GreyImage.grid(cells: try loaded.samples(count: count, seed: seed), side: side).write(to: output)
@@ -52,11 +53,11 @@ public struct ReconstructCommand: ParsableCommand {
         abstract: "Reconstruct the first rows of a CSV with a VAE and write them as an image grid (.png or .pgm).",
         discussion: """
             Each cell shows sigmoid(decoder(mean(x))) for one row, in file order. Example:
-              shardtrain reconstruct --model vae.safetensors --data data/digits.csv --count 16 --output recon.png
+              shardtrain reconstruct --model-file vae.safetensors --data data/digits.csv --count 16 --output recon.png
             """)
 
     @Option(help: "VAE model file written by `train --save`.")
-    public var model: String
+    public var modelFile: String
 
     @Option(help: "CSV file with the model's feature columns (a label column is optional).")
     public var data: String
@@ -79,7 +80,7 @@ public struct ReconstructCommand: ParsableCommand {
     public func run() throws {
         let logger = makeLogger("shardtrain.reconstruct")
         do {
-            let loaded = try LoadedModel.load(path: model)
+            let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.vae], command: "reconstruct")
             let side = try loaded.imageSide()
             let input = try loaded.readData(path: data, labelColumn: labelColumn, labels: .optional)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 import ShardMetrics
 
 /// `shardtrain identify`: open-set identification with a triplet embedding model.
@@ -12,11 +13,11 @@ public struct IdentifyCommand: ParsableCommand {
             distance threshold maximises verification accuracy over all pairs of gallery rows. Each query row
             gets the identity of its nearest gallery row, or "unknown" when that row is farther than the
             threshold. Example:
-              shardtrain identify --model faces.safetensors --gallery enrolled.csv --query visitors.csv
+              shardtrain identify --model-file faces.safetensors --gallery enrolled.csv --query visitors.csv
             """)
 
     @Option(help: "Triplet model file written by `train --save`.")
-    public var model: String
+    public var modelFile: String
 
     @Option(help: "CSV of labelled rows to register (the label column holds integer identities).")
     public var gallery: String
@@ -41,7 +42,7 @@ public struct IdentifyCommand: ParsableCommand {
     public func run() throws {
         let logger = makeLogger("shardtrain.identify")
         do {
-            let loaded = try LoadedModel.load(path: model)
+            let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.triplet], command: "identify")
             let galleryRows = try loaded.readData(path: gallery, labelColumn: labelColumn, labels: .required)
             let queryRows = try loaded.readData(path: query, labelColumn: labelColumn, labels: .optional)

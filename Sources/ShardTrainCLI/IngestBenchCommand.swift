@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 import ShardData
 import ShardNumerics
 

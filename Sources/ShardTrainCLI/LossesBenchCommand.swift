@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 import ShardLosses
 import ShardNumerics
 
@@ -95,8 +96,8 @@ public struct LossesBenchCommand: ParsableCommand {
                     }
                 }
             }
-            if let failure { throw LossCommandError("\(type(of: loss).name): \(failure.description)") }
-            guard sink.isFinite else { throw LossCommandError("\(type(of: loss).name): non-finite value \(sink)") }
+            if let failure { throw LossRequestError("\(type(of: loss).name): \(failure.description)") }
+            guard sink.isFinite else { throw LossRequestError("\(type(of: loss).name): non-finite value \(sink)") }
             rows.append(
                 BenchRow(
                     name: type(of: loss).name, elementsPerSecond: Double(count) / seconds,
@@ -137,8 +138,8 @@ public struct LossesBenchCommand: ParsableCommand {
                 ctcFailure = error
             }
         }
-        if let ctcFailure { throw LossCommandError("ctc: \(ctcFailure.description)") }
-        guard ctcSink.isFinite else { throw LossCommandError("ctc: non-finite value") }
+        if let ctcFailure { throw LossRequestError("ctc: \(ctcFailure.description)") }
+        guard ctcSink.isFinite else { throw LossRequestError("ctc: non-finite value") }
         return BenchReport(
             precision: precision, elements: count, repeats: repeats, readBytesPerSecond: bytes / readSeconds,
             readElementsPerSecond: Double(count) / readSeconds, rows: rows,

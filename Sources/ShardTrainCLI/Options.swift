@@ -6,26 +6,19 @@ import ShardEngine
 import ShardModels
 import ShardNumerics
 import ShardOptimizers
+import ShardApplication
 
 extension ModelKind: ExpressibleByArgument {}
 extension PairObjective: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension LogFormat: ExpressibleByArgument {}
 
-/// Which optimizer, as spelled on the command line.
-public enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case lbfgs
-    case gd
-    case sgd
-    case adam
-    case adamw
-}
+extension OptimizerName: ExpressibleByArgument {}
+extension ScheduleName: ExpressibleByArgument {}
+extension RegressionLoss: ExpressibleByArgument {}
 
-/// Learning-rate schedule of the stochastic optimizers, as spelled on the command line.
-public enum ScheduleName: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case constant
-    case cosine
-    case step
+extension ClassWeightChoice: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
 }
 
 /// Options of every command that trains (train, coordinator).
@@ -57,8 +50,8 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "logistic: focal α ∈ [0, 1], the weight of the positive class (1 − α for negatives).")
     public var focalAlpha: Double?
 
-    @Option(help: "logistic, softmax: per-class loss weights, 'balanced' (n / (K·n_c)) or a list 'w0,w1,…'.")
-    public var classWeight: String?
+    @Option(help: "logistic, softmax: per-class loss weights, 'balanced' (n / (K·n_c)) or a list 'w0,w1,…' of non-negative numbers.")
+    public var classWeight: ClassWeightChoice?
 
     @Option(help: "softmax, triplet: number of classes K (default: largest label + 1).")
     public var classes: Int?
@@ -74,6 +67,12 @@ public struct TrainingArguments: ParsableArguments {
 
     @Option(help: "triplet: how pairs are formed in a block: tripletRandom, tripletSemiHard (default) or contrastive.")
     public var pairs: PairObjective?
+
+    @Option(help: "linear: the loss on the residual: mse (default; ridge), huber or mae.")
+    public var loss: RegressionLoss?
+
+    @Option(help: "linear with --loss huber: the threshold δ between the quadratic and the linear part (default 1).")
+    public var delta: Double?
 
     @Flag(help: "Z-score the features with the mean and population std of the training rows.")
     public var standardize = false
@@ -170,27 +169,11 @@ public struct TrainingArguments: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be finite and non-negative, got \(l2)") }
-        if let blockRows, blockRows < 1 { throw ValidationError("--block-rows must be at least 1, got \(blockRows)") }
-        guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or positive") }
-        guard maxRounds >= 1 else { throw ValidationError("--max-rounds must be at least 1") }
-        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
-            throw ValidationError("--learning-rate must be positive")
-        }
         if labels != nil, !NumpyReader.isNumpyPath(data) { throw ValidationError("--labels applies to a .npy --data only") }
         if labelColumn != nil, NumpyReader.isNumpyPath(data) {
             throw ValidationError("--label-column applies to CSV data; for .npy give --labels or put the label last")
         }
-        let held = [testRows != nil, testFraction != nil, testData != nil].filter { $0 }.count
-        guard held <= 1 else { throw ValidationError("give at most one of --test-rows, --test-fraction, --test-data") }
-        if model == .quantile, tau.isEmpty { throw ValidationError("--model quantile needs --tau (one or more)") }
-        if model != .quantile, !tau.isEmpty { throw ValidationError("--tau applies to --model quantile only") }
-        if model == .vae, standardize {
-            throw ValidationError("--model vae models features in [0, 1] (binary cross-entropy); drop --standardize")
-        }
-        if let batchBlocks, batchBlocks < 1 { throw ValidationError("--batch-blocks must be at least 1") }
-        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
-        try validateApplicability()
+        do { try request.validate() } catch { throw ValidationError(error.description) }
         for (flag, path) in [("--summary-json", summaryJson), ("--save", save)] {
             guard let path else { continue }
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -199,80 +182,45 @@ public struct TrainingArguments: ParsableArguments {
                 throw ValidationError("\(flag) \(path): the directory \(directory) does not exist")
             }
         }
-        if let lbfgsMemory, lbfgsMemory < 1 { throw ValidationError("--lbfgs-memory must be at least 1") }
-        guard gradientTolerance >= 0, objectiveTolerance >= 0 else {
-            throw ValidationError("tolerances must be non-negative")
-        }
     }
 
-    var dataConfiguration: DataConfiguration {
-        DataConfiguration(
+    /// The run as the application library takes it.
+    var request: TrainingRequest {
+        var choices = ModelChoices()
+        choices.kind = model
+        choices.l2 = l2
+        choices.taus = tau
+        choices.focalGamma = focalGamma
+        choices.focalAlpha = focalAlpha
+        choices.classWeight = classWeight
+        choices.classes = classes
+        choices.margin = margin
+        choices.hidden = hidden
+        choices.dimension = dimension
+        choices.pairs = pairs
+        choices.regressionLoss = loss
+        choices.delta = delta
+        var solver = SolverChoices()
+        solver.optimizer = optimizer
+        solver.learningRate = learningRate
+        solver.momentum = momentum
+        solver.nesterov = nesterov
+        solver.weightDecay = weightDecay
+        solver.schedule = schedule
+        solver.warmup = warmup
+        solver.batchBlocks = batchBlocks
+        solver.lbfgsMemory = lbfgsMemory
+        solver.smoothingStart = smoothingStart
+        solver.smoothingFinal = smoothingFinal
+        solver.maxRounds = maxRounds
+        solver.gradientTolerance = gradientTolerance
+        solver.objectiveTolerance = objectiveTolerance
+        solver.evalEvery = evalEvery
+        let configuration = DataConfiguration(
             path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
-            testFraction: testFraction, testDataPath: testData, seed: seed, shuffleTrainingRows: shuffleTrainingRows, standardize: standardize,
+            testFraction: testFraction, testDataPath: testData, seed: seed, standardize: standardize,
             precision: precision, blockRows: blockRows)
-    }
-
-    /// Mini-batches and in-block triplets need blocks that mix the classes, whatever the file's order.
-    var shuffleTrainingRows: Bool { [.sgd, .adam, .adamw].contains(optimizerName) || model == .triplet }
-
-    /// Rejects flags that do not apply to the chosen model or optimizer (a flag silently ignored is a
-    /// wrong result waiting to happen) and out-of-range values of the model flags.
-    private func validateApplicability() throws {
-        func only(_ flag: String, given: Bool, _ models: [ModelKind]) throws {
-            if given, !models.contains(model) {
-                throw ValidationError("\(flag) applies to --model \(models.map(\.rawValue).joined(separator: ", ")) only")
-            }
-        }
-        try only("--focal-gamma", given: focalGamma != nil, [.logistic])
-        try only("--focal-alpha", given: focalAlpha != nil, [.logistic])
-        try only("--classes", given: classes != nil, [.softmax, .triplet])
-        try only("--margin", given: margin != nil, [.triplet])
-        try only("--pairs", given: pairs != nil, [.triplet])
-        try only("--hidden", given: hidden != nil, [.triplet, .vae])
-        try only("--dimension", given: dimension != nil, [.triplet, .vae])
-        try only("--smoothing-start", given: smoothingStart != nil, [.svm, .quantile])
-        try only("--smoothing-final", given: smoothingFinal != nil, [.svm, .quantile])
-        if focalAlpha != nil, focalGamma == nil { throw ValidationError("--focal-alpha needs --focal-gamma") }
-        if let focalGamma, !(focalGamma >= 0 && focalGamma.isFinite) { throw ValidationError("--focal-gamma must be ≥ 0") }
-        if let focalAlpha, !(focalAlpha >= 0 && focalAlpha <= 1) { throw ValidationError("--focal-alpha must be in [0, 1]") }
-        if let margin, !(margin > 0 && margin.isFinite) { throw ValidationError("--margin must be positive") }
-        if let dimension, dimension < 1 { throw ValidationError("--dimension must be at least 1") }
-        if let hidden, hidden < 1 { throw ValidationError("--hidden must be at least 1") }
-        if let smoothingStart, !(smoothingStart > 0 && smoothingStart.isFinite) {
-            throw ValidationError("--smoothing-start must be positive")
-        }
-        if let smoothingFinal, !(smoothingFinal > 0 && smoothingFinal <= 1) {
-            throw ValidationError("--smoothing-final (relative to the first stage) must be in (0, 1]")
-        }
-        let stochastic = [.sgd, .adam, .adamw].contains(optimizerName)
-        if !stochastic, model == .triplet || model == .vae {
-            throw ValidationError(
-                "--model \(model.rawValue) draws new triplets or noise every round, so its objective is random: use "
-                    + "--optimizer sgd, adam or adamw (a line search or fixed-step descent needs a fixed objective)")
-        }
-        if stochastic, smoothingStart != nil || smoothingFinal != nil {
-            throw ValidationError("--smoothing-start/--smoothing-final apply to the continuation of lbfgs and gd")
-        }
-        func onlyOptimizers(_ flag: String, given: Bool, _ names: [OptimizerName]) throws {
-            if given, !names.contains(optimizerName) {
-                throw ValidationError("\(flag) applies to --optimizer \(names.map(\.rawValue).joined(separator: ", ")) only")
-            }
-        }
-        try onlyOptimizers("--learning-rate", given: learningRate != nil, [.gd, .sgd, .adam, .adamw])
-        try onlyOptimizers("--lbfgs-memory", given: lbfgsMemory != nil, [.lbfgs])
-        try onlyOptimizers("--momentum", given: momentum != nil, [.sgd])
-        try onlyOptimizers("--nesterov", given: nesterov, [.sgd])
-        try onlyOptimizers("--weight-decay", given: weightDecay != nil, [.adamw])
-        try onlyOptimizers("--schedule", given: schedule != nil, [.sgd, .adam, .adamw])
-        try onlyOptimizers("--warmup", given: warmup != nil, [.sgd, .adam, .adamw])
-        try onlyOptimizers("--batch-blocks", given: batchBlocks != nil, [.sgd, .adam, .adamw])
-        if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
-        if let warmup, warmup < 0 { throw ValidationError("--warmup must be non-negative") }
-    }
-
-    /// The optimizer actually used: the explicit choice, or lbfgs (adam for the mini-batch models).
-    var optimizerName: OptimizerName {
-        optimizer ?? ((model == .triplet || model == .vae) ? .adam : .lbfgs)
+        return TrainingRequest(data: configuration, model: choices, solver: solver, threads: threads)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 import ShardArtifacts
 
 /// `shardtrain predict`: per-row predictions of a saved model on a CSV.
@@ -14,11 +15,11 @@ public struct PredictCommand: ParsableCommand {
               softmax   predicted_class, probability_0 …         quantile  q<tau> per level
               triplet   embedding_0 …                            vae       reconstruction, kl, negative_elbo
             Example:
-              shardtrain predict --model model.safetensors --data data/breast_cancer.csv --output predictions.csv
+              shardtrain predict --model-file model.safetensors --data data/breast_cancer.csv --output predictions.csv
             """)
 
     @Option(help: "Model file written by `train --save`.")
-    public var model: String
+    public var modelFile: String
 
     @Option(help: "CSV file with the model's feature columns (and optionally the label column).")
     public var data: String
@@ -40,7 +41,7 @@ public struct PredictCommand: ParsableCommand {
     public func run() throws {
         let logger = makeLogger("shardtrain.predict")
         do {
-            let loaded = try LoadedModel.load(path: model)
+            let loaded = try LoadedModel.load(path: modelFile)
             let input = try loaded.readData(path: data, labelColumn: labelColumn, labels: .optional)
             let table = try loaded.predictions(input, seed: seed)
             let text = json ? table.json(model: loaded.kind) : table.csv()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardApplication
 import ShardArtifacts
 import ShardEngine
 import ShardModels
@@ -69,26 +70,22 @@ public struct ScaleCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.scale")
-        let prepared: PreparedData
-        let model: any Model
-        var options: TrainingOptions
+        var run: PreparedRun
         do {
-            prepared = try TrainingJob.prepare(training.dataConfiguration, for: training.model, classCount: training.classes)
-            model = try training.modelSpec(for: prepared).makeModel()
-            options = try training.trainingOptions(for: model, prepared: prepared)
+            run = try PreparedRun(training.request)
         } catch {
             logger.error("\(error)")
             throw ExitCode(1)
         }
-        options.maxRounds = rounds
-        options.stopping = StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0)
+        for warning in run.warnings { logger.warning("\(warning)") }
+        run.options.maxRounds = rounds
+        run.options.stopping = StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0)
+        let (model, prepared, options) = (run.model, run.data, run.options)
         var measurements: [Measurement] = []
         for count in workerCounts {
             let recorder = RoundRecorder()
             do {
-                let (executor, finish) = try makeLocalExecutor(
-                    workers: count, model: model, prepared: prepared, schedule: options.batch, training: training,
-                    cluster: cluster, logger: logger)
+                let (executor, finish) = try makeLocalExecutor(workers: count, run: run, cluster: cluster, logger: logger)
                 defer { finish() }
                 let result = try Trainer(model: model, executor: executor, options: options)
                     .run(observer: recorder, shouldStop: { Interrupt.requested })

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ShardApplication
 import ShardArtifacts
 import ShardCluster
 import ShardData
@@ -53,10 +54,8 @@ public struct TrainCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
-        try runTraining(training, workers: workers, logger: logger) { model, prepared, schedule in
-            try makeLocalExecutor(
-                workers: workers, model: model, prepared: prepared, schedule: schedule, training: training,
-                cluster: cluster, logger: logger)
+        try runTraining(training, workers: workers, logger: logger) { run in
+            try makeLocalExecutor(workers: workers, run: run, cluster: cluster, logger: logger)
         }
     }
 }
@@ -89,10 +88,10 @@ public struct CoordinatorCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
-        try runTraining(training, workers: workers, logger: logger) { model, prepared, schedule in
+        try runTraining(training, workers: workers, logger: logger) { run in
             let coordinator = try ClusterExecutor(
-                bind: bind, expectedWorkers: workers, model: model, blocks: prepared.blocks, timing: cluster.timing,
-                seed: training.seed, schedule: schedule, requiredSoftware: BuildIdentity.current, logger: logger,
+                bind: bind, expectedWorkers: workers, model: run.model, blocks: run.data.blocks, timing: cluster.timing,
+                seed: run.request.seed, schedule: run.options.batch, requiredSoftware: BuildIdentity.current, logger: logger,
                 interrupted: { Interrupt.requested })
             try coordinator.waitForWorkers()
             return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
@@ -149,22 +148,21 @@ public struct WorkerCommand: ParsableCommand {
 /// The executor of `train --workers N`: in this process for N = 0, otherwise a coordinator on a free loopback
 /// port with N local worker processes (always reaped by the returned finish closure).
 func makeLocalExecutor(
-    workers: Int, model: any Model, prepared: PreparedData, schedule: BatchSchedule?, training: TrainingArguments,
-    cluster: ClusterArguments, logger: Logger
+    workers: Int, run: PreparedRun, cluster: ClusterArguments, logger: Logger
 ) throws -> (any Executor, () -> Void) {
+    let (model, blocks, seed, schedule) = (run.model, run.data.blocks, run.request.seed, run.options.batch)
     if workers == 0 {
         return (
-            try LocalExecutor(
-                model: model, blocks: prepared.blocks, threads: training.threads, seed: training.seed,
-                schedule: schedule), {}
+            try LocalExecutor(model: model, blocks: blocks, threads: run.request.threads, seed: seed, schedule: schedule),
+            {}
         )
     }
     let coordinator = try ClusterExecutor(
-        bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: prepared.blocks,
-        timing: cluster.timing, seed: training.seed, schedule: schedule, requiredSoftware: BuildIdentity.current,
+        bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: blocks,
+        timing: cluster.timing, seed: seed, schedule: schedule, requiredSoftware: BuildIdentity.current,
         logger: logger, interrupted: { Interrupt.requested })
     let children = try LocalWorkers(
-        count: workers, endpoint: coordinator.endpoint, threads: ThreadCount.share(training.threads, among: workers),
+        count: workers, endpoint: coordinator.endpoint, threads: ThreadCount.share(run.request.threads, among: workers),
         extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
     coordinator.failureCheck = { children.firstExit() }
     do {
@@ -189,34 +187,21 @@ func makeLogger(_ label: String) -> Logger {
     return logger
 }
 
-/// The common path of `train` and `coordinator`: prepare, build the executor, train, report, save.
+/// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
 func runTraining(
     _ arguments: TrainingArguments, workers: Int, logger: Logger,
-    makeExecutor: (any Model, PreparedData, BatchSchedule?) throws -> (any Executor, () -> Void)
+    makeExecutor: (PreparedRun) throws -> (any Executor, () -> Void)
 ) throws {
     // Progress is written off this thread while training; everything is out before the process exits.
     defer { OutputQueue.standardOutput.drain() }
-    let prepared: PreparedData
-    let model: any Model
-    let options: TrainingOptions
-    let loadStart = ContinuousClock.now
+    let run: PreparedRun
     do {
-        prepared = try TrainingJob.prepare(arguments.dataConfiguration, for: arguments.model, classCount: arguments.classes)
-        if let classCount = prepared.classCount, arguments.classes == nil {
-            let supports = prepared.dataset.classSupports(classCount: classCount)
-            let empty = supports.indices.filter { supports[$0] == 0 }
-            if !empty.isEmpty {
-                logger.warning(
-                    "classes \(empty.map(String.init).joined(separator: ", ")) have no training rows: labels are class indices 0…\(classCount - 1) (the largest label + 1); relabel from 0 or give --classes")
-            }
-        }
-        model = try arguments.modelSpec(for: prepared).makeModel()
-        options = try arguments.trainingOptions(for: model, prepared: prepared)
+        run = try PreparedRun(arguments.request)
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)
     }
-    let loadSeconds = (ContinuousClock.now - loadStart).seconds
+    for warning in run.warnings { logger.warning("\(warning)") }
     let progress = ProgressPrinter(format: arguments.logFormat)
     var publisher: ProgressPublisher?
     if let endpoint = arguments.progressEndpoint {
@@ -232,21 +217,27 @@ func runTraining(
     if let publisher { observers.append(PublishingObserver(publisher: publisher)) }
     if arguments.evalEvery != nil {
         observers.append(
-            HeldOutEvaluator(
-                model: model, data: prepared, seed: arguments.seed, logger: logger,
-                emit: { object in
+            HeldOutEvaluator(run: run) { round, split, outcome in
+                switch outcome {
+                case .success(let report):
+                    guard let data = try? report.jsonData(),
+                        let metrics = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+                    else { return }
+                    let object: [String: Any] = ["event": "eval", "round": round, "split": split, "metrics": metrics]
                     progress.report(event: object)
                     if let publisher, let line = ProgressJSON.line(object) { publisher.publish(topic: "eval", line: line) }
-                }))
+                case .failure(let error):
+                    logger.warning("round \(round): held-out evaluation failed: \(error)")
+                }
+            })
     }
-    let observer = ProgressFanOut(observers)
-    let result: TrainingResult
-    let start = ContinuousClock.now
+    let outcome: TrainingOutcome
     do {
-        let (executor, finish) = try makeExecutor(model, prepared, options.batch)
+        let (executor, finish) = try makeExecutor(run)
         defer { finish() }
-        result = try Trainer(model: model, executor: executor, options: options)
-            .run(observer: observer, shouldStop: { Interrupt.requested })
+        outcome = try run.train(
+            executor: executor, workers: workers, observer: ProgressFanOut(observers),
+            shouldStop: { Interrupt.requested })
     } catch {
         progress.finishLiveLine()
         let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
@@ -254,55 +245,14 @@ func runTraining(
         throw ExitCode(interrupted ? 130 : 1)
     }
     progress.finishLiveLine()
-    guard result.objective.value.isFinite, result.parameters.allSatisfy(\.isFinite) else {
-        // Nothing is written: a diverged model is not a result.
-        let message =
-            "training diverged: the objective is \(result.objective.value) after \(result.rounds) rounds "
-            + "(\(result.stopReason)); nothing was saved — lower --learning-rate"
-        logger.error("\(message)")
-        throw ExitCode(1)
-    }
-    let wall = (ContinuousClock.now - start).seconds
-    // Metrics on the training rows and, when held out, the test rows (computed here on the coordinator).
-    let trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: prepared)
-    let metricsStart = ContinuousClock.now
-    var trainReport: EvaluationReport?
-    var testReport: EvaluationReport?
+    if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
     do {
-        // The run's own blocks, and its final data loss where no random numbers enter the loss (the training
-        // report of a triplet or VAE model draws the round-1 mining and noise, as `evaluate` does later).
-        trainReport = try trained.evaluate(
-            ModelInput(dataset: prepared.dataset, hasLabels: true), seed: arguments.seed, blocks: prepared.blocks,
-            knownDataLoss: model.spec.kind.lossDrawsRandomNumbers ? nil : result.objective.dataLoss)
-        if let test = prepared.test {
-            testReport = try trained.evaluate(ModelInput(dataset: test, hasLabels: true), seed: arguments.seed)
-        }
-    } catch {
-        logger.warning("metrics could not be computed: \(error)")
-    }
-    let metricsSeconds = (ContinuousClock.now - metricsStart).seconds
-    // Classifiers' training accuracy, from the same report (one pass over the rows).
-    let accuracy = trainReport?.classification?.accuracy
-    var summary = RunSummary(
-        model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
-        dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
-        gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
-        trainAccuracy: accuracy, wallSeconds: wall, parametersSHA256: Digest.parametersSHA256(result.parameters),
-        parameters: result.parameters, optimizer: arguments.optimizerName.rawValue,
-        precision: arguments.precision.rawValue, l2: arguments.l2, rows: prepared.dataset.rowCount,
-        features: prepared.dataset.featureCount, blockRows: prepared.blockRows, blocks: prepared.blocks.count,
-        dataFile: arguments.data)
-    summary.loadSeconds = loadSeconds
-    summary.metricsSeconds = metricsSeconds
-    var document = SummaryDocument(summary: summary, train: trainReport, test: testReport)
-    do {
-        // The model first: a summary on disk means its model is there too.
-        if let path = arguments.save { try trained.file.write(to: path) }
-        if let path = arguments.summaryJson { try TrainingJob.writeJSON(document, to: path) }
+        try outcome.save(model: arguments.save, summary: arguments.summaryJson)
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)
     }
+    var document = outcome.document
     document.event = "summary"
     let line = try? document.jsonData(pretty: false)
     if let publisher, let line { publisher.publish(topic: "summary", line: line) }
@@ -310,23 +260,29 @@ func runTraining(
     case .json:
         if let line { OutputQueue.standardOutput.write(line + Data("\n".utf8)) }
     case .text:
-        OutputQueue.standardOutput.write(
-            """
-            \(summary.converged ? "converged" : "stopped"): \(summary.stopReason)
-              model \(summary.model), \(summary.rows) rows × \(summary.features) features, \(summary.blocks) blocks, \
-            \(workers == 0 ? "single process" : "\(workers) workers")
-              rounds \(summary.rounds), objective \(format12(summary.objective)) \
-            (data loss \(format12(summary.dataLoss)) + l2 \(format12(summary.l2Term))), |g| \(scientific(summary.gradientNorm))
-              train accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "n/a"); seconds: data \(String(format: "%.3f", loadSeconds)), \
-            training \(String(format: "%.3f", wall)), metrics \(String(format: "%.3f", metricsSeconds))
-              parameters sha256 \(summary.parametersSHA256)
-
-            """)
-        if let report = testReport ?? trainReport {
-            OutputQueue.standardOutput.write(
-                "\n\(testReport == nil ? "training" : "held-out") rows:\n" + report.renderText())
-        }
+        OutputQueue.standardOutput.write(renderSummary(outcome.document, workers: workers))
     }
+}
+
+/// The closing text of a run: how it stopped, its sizes, objective, timings and digest, then the report of the
+/// held-out rows (else of the training rows).
+func renderSummary(_ document: SummaryDocument, workers: Int) -> Data {
+    let summary = document.summary
+    var text = """
+        \(summary.converged ? "converged" : "stopped"): \(summary.stopReason)
+          model \(summary.model), \(summary.rows) rows × \(summary.features) features, \(summary.blocks) blocks, \
+        \(workers == 0 ? "single process" : "\(workers) workers")
+          rounds \(summary.rounds), objective \(format12(summary.objective)) \
+        (data loss \(format12(summary.dataLoss)) + l2 \(format12(summary.l2Term))), |g| \(scientific(summary.gradientNorm))
+          train accuracy \(summary.trainAccuracy.map { String(format: "%.4f", $0) } ?? "n/a"); seconds: data \(String(format: "%.3f", summary.loadSeconds ?? 0)), \
+        training \(String(format: "%.3f", summary.wallSeconds)), metrics \(String(format: "%.3f", summary.metricsSeconds ?? 0))
+          parameters sha256 \(summary.parametersSHA256)
+
+        """
+    if let report = document.test ?? document.train {
+        text += "\n\(document.test == nil ? "training" : "held-out") rows:\n" + report.renderText()
+    }
+    return Data(text.utf8)
 }
 
 /// Sends each round to the progress publisher's subscribers.
@@ -335,39 +291,5 @@ struct PublishingObserver: TrainingObserver {
 
     func roundFinished(_ report: RoundReport) {
         if let line = ProgressJSON.line(ProgressJSON.round(report)) { publisher.publish(topic: "round", line: line) }
-    }
-}
-
-/// Evaluates the current parameters on the held-out rows (the training rows when none are held out) at
-/// each checkpoint and emits `{"event": "eval", "round": r, "split": …, "metrics": {…}}`.
-final class HeldOutEvaluator: TrainingObserver {
-    let model: any Model
-    let data: PreparedData
-    let seed: UInt64
-    let logger: Logger
-    let emit: ([String: Any]) -> Void
-
-    init(model: any Model, data: PreparedData, seed: UInt64, logger: Logger, emit: @escaping ([String: Any]) -> Void) {
-        self.model = model
-        self.data = data
-        self.seed = seed
-        self.logger = logger
-        self.emit = emit
-    }
-
-    func roundFinished(_ report: RoundReport) {}
-
-    func checkpoint(round: Int, parameters: [Double]) {
-        let trained = TrainingJob.trainedModel(model, parameters: parameters, data: data)
-        let rows = data.test ?? data.dataset
-        do {
-            let report = try trained.evaluate(ModelInput(dataset: rows, hasLabels: true), seed: seed)
-            guard let metrics = (try? JSONSerialization.jsonObject(with: report.jsonData())) as? [String: Any] else {
-                return
-            }
-            emit(["event": "eval", "round": round, "split": data.test == nil ? "train" : "test", "metrics": metrics])
-        } catch {
-            logger.warning("round \(round): held-out evaluation failed: \(error)")
-        }
     }
 }

@@ -146,7 +146,7 @@ struct ModelCommandsEndToEndTests {
 
         let output = directory.path("predictions.csv")
         let (status, _, stderr) = try Self.run(
-            ["predict", "--model", model, "--data", Self.dataPath("breast_cancer.csv"), "--output", output], in: directory)
+            ["predict", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv"), "--output", output], in: directory)
         try #require(status == 0, "\(stderr)")
         let predictions = try NumericTable(path: output)
         #expect(predictions.columns == ["score", "probability", "predicted_label"])
@@ -160,12 +160,12 @@ struct ModelCommandsEndToEndTests {
 
         // The same rows without the label column: no labels needed, same predictions (to stdout).
         let unlabelled = try directory.write(data.csv(columns: features, rows: Array(0..<40)), to: "unlabelled.csv")
-        let (status2, stdout, stderr2) = try Self.run(["predict", "--model", model, "--data", unlabelled], in: directory)
+        let (status2, stdout, stderr2) = try Self.run(["predict", "--model-file", model, "--data", unlabelled], in: directory)
         try #require(status2 == 0, "\(stderr2)")
         #expect(try NumericTable(text: stdout).column("score") == Array(scores[0..<40]))
 
         let (status3, evaluation, stderr3) = try Self.run(
-            ["evaluate", "--model", model, "--data", Self.dataPath("breast_cancer.csv"), "--json"], in: directory)
+            ["evaluate", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv"), "--json"], in: directory)
         try #require(status3 == 0, "\(stderr3)")
         let report = try Self.json(evaluation)
         let summary = try Self.json(try String(contentsOfFile: summaryPath, encoding: .utf8))
@@ -187,7 +187,7 @@ struct ModelCommandsEndToEndTests {
         #expect(counts.joined().reduce(0, +) == 569)
 
         let (status4, text, _) = try Self.run(
-            ["evaluate", "--model", model, "--data", Self.dataPath("breast_cancer.csv")], in: directory)
+            ["evaluate", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv")], in: directory)
         #expect(status4 == 0)
         #expect(text.contains("precision") && text.contains("ROC-AUC") && text.contains("true\\pred"))
     }
@@ -203,7 +203,7 @@ struct ModelCommandsEndToEndTests {
         let huge = (0..<(columns - 1)).map { $0 % 2 == 0 ? "1e308" : "-1e308" }.joined(separator: ",") + ",1"
         let csv = try directory.write([String(header), String(lines[1]), huge].joined(separator: "\n") + "\n", to: "huge.csv")
         for command in ["predict", "evaluate"] {
-            let (status, stdout, stderr) = try Self.run([command, "--model", model, "--data", csv], in: directory)
+            let (status, stdout, stderr) = try Self.run([command, "--model-file", model, "--data", csv], in: directory)
             #expect(status == 1, "\(command): \(stdout)")
             #expect(stderr.contains("huge.csv:3"), "\(command): \(stderr)")
             #expect(!stdout.contains("nan"))
@@ -219,21 +219,21 @@ struct ModelCommandsEndToEndTests {
         var swapped = data.columns
         swapped.swapAt(2, 3)
         let reordered = try directory.write(data.csv(columns: swapped, rows: [0, 1, 2]), to: "reordered.csv")
-        let (status, _, stderr) = try Self.run(["predict", "--model", model, "--data", reordered], in: directory)
+        let (status, _, stderr) = try Self.run(["predict", "--model-file", model, "--data", reordered], in: directory)
         #expect(status == 1)
         #expect(stderr.contains("mean_area") && stderr.contains("mean_perimeter"), "\(stderr)")
         #expect(stderr.contains("feature 3"), "\(stderr)")
 
         let missing = try directory.write(
             data.csv(columns: Array(data.columns.dropFirst()), rows: [0, 1]), to: "missing.csv")
-        let (status2, _, stderr2) = try Self.run(["evaluate", "--model", model, "--data", missing], in: directory)
+        let (status2, _, stderr2) = try Self.run(["evaluate", "--model-file", model, "--data", missing], in: directory)
         #expect(status2 == 1)
         #expect(stderr2.contains("mean_radius"), "\(stderr2)")
 
         // evaluate needs the label column; predict does not.
         let unlabelled = try directory.write(
             data.csv(columns: Array(data.columns.dropLast()), rows: [0, 1]), to: "unlabelled.csv")
-        let (status3, _, stderr3) = try Self.run(["evaluate", "--model", model, "--data", unlabelled], in: directory)
+        let (status3, _, stderr3) = try Self.run(["evaluate", "--model-file", model, "--data", unlabelled], in: directory)
         #expect(status3 == 1)
         #expect(stderr3.contains("label"), "\(stderr3)")
     }
@@ -245,7 +245,7 @@ struct ModelCommandsEndToEndTests {
         let (model, _) = try Self.trainLogistic(in: directory)
         let numpy = ReferenceData.repositoryRoot.appendingPathComponent("Tests/ShardDataTests/Fixtures/X_f8.npy").path
         for command in ["predict", "evaluate"] {
-            let (status, _, stderr) = try Self.run([command, "--model", model, "--data", numpy], in: directory)
+            let (status, _, stderr) = try Self.run([command, "--model-file", model, "--data", numpy], in: directory)
             #expect(status == 1)
             #expect(stderr.contains("is a NumPy .npy file") && stderr.contains("CSV"), "\(stderr)")
             #expect(!stderr.contains("NUMPY"), "\(stderr)")
@@ -339,7 +339,7 @@ struct ModelCommandsEndToEndTests {
             label: "label", tensors: [("W", [4, 3], weights), ("b", [3], bias)]
         ).write(to: model)
         let (status, stdout, stderr) = try Self.run(
-            ["predict", "--model", model, "--data", Self.dataPath("iris.csv")], in: directory)
+            ["predict", "--model-file", model, "--data", Self.dataPath("iris.csv")], in: directory)
         try #require(status == 0, "\(stderr)")
         let predictions = try NumericTable(text: stdout)
         #expect(predictions.columns == ["predicted_class", "probability_0", "probability_1", "probability_2"])
@@ -357,7 +357,7 @@ struct ModelCommandsEndToEndTests {
             loss += largest + log(total) - scores[label]
         }
         let (status2, evaluation, stderr2) = try Self.run(
-            ["evaluate", "--model", model, "--data", Self.dataPath("iris.csv"), "--json"], in: directory)
+            ["evaluate", "--model-file", model, "--data", Self.dataPath("iris.csv"), "--json"], in: directory)
         try #require(status2 == 0, "\(stderr2)")
         let report = try Self.json(evaluation)
         let classification = try #require(report["classification"] as? [String: Any])
@@ -384,7 +384,7 @@ struct ModelCommandsEndToEndTests {
             tensors: [("W", [10, 3], weights), ("b", [3], bias)]
         ).write(to: model)
         let (status, stdout, stderr) = try Self.run(
-            ["predict", "--model", model, "--data", Self.dataPath("diabetes.csv")], in: directory)
+            ["predict", "--model-file", model, "--data", Self.dataPath("diabetes.csv")], in: directory)
         try #require(status == 0, "\(stderr)")
         let predictions = try NumericTable(text: stdout)
         #expect(predictions.columns == ["q0.1", "q0.5", "q0.9"])
@@ -401,7 +401,7 @@ struct ModelCommandsEndToEndTests {
             }
         }
         let (status2, evaluation, stderr2) = try Self.run(
-            ["evaluate", "--model", model, "--data", Self.dataPath("diabetes.csv"), "--json"], in: directory)
+            ["evaluate", "--model-file", model, "--data", Self.dataPath("diabetes.csv"), "--json"], in: directory)
         try #require(status2 == 0, "\(stderr2)")
         let levels = try #require((try Self.json(evaluation)["quantile"] as? [String: Any])?["levels"] as? [[String: Any]])
         #expect(levels.count == 3)
@@ -433,13 +433,13 @@ struct ModelCommandsEndToEndTests {
                 encoding: encoding, tensors: [("w", [30], weights), ("b", [], [bias])]
             ).write(to: model)
             let (status, stdout, stderr) = try Self.run(
-                ["predict", "--model", model, "--data", Self.dataPath("breast_cancer.csv")], in: directory)
+                ["predict", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv")], in: directory)
             try #require(status == 0, "\(stderr)")
             let predictions = try NumericTable(text: stdout)
             #expect(predictions.columns == ["score", "predicted_label"])
             #expect(try predictions.column("predicted_label") == (try predictions.column("score")).map { $0 > 0 ? 1 : negative })
             let (status2, evaluation, _) = try Self.run(
-                ["evaluate", "--model", model, "--data", Self.dataPath("breast_cancer.csv"), "--json"], in: directory)
+                ["evaluate", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv"), "--json"], in: directory)
             #expect(status2 == 0)
             let classification = try #require(try Self.json(evaluation)["classification"] as? [String: Any])
             #expect(classification["accuracy"] as? Double == Double(expectedCorrect) / 569)
@@ -471,7 +471,7 @@ struct ModelCommandsEndToEndTests {
             kind: "triplet", features: features, label: "label", tensors: [("W", [4, 2], weights)]
         ).write(to: model)
         let (status, stdout, stderr) = try Self.run(
-            ["predict", "--model", model, "--data", Self.dataPath("iris.csv")], in: directory)
+            ["predict", "--model-file", model, "--data", Self.dataPath("iris.csv")], in: directory)
         try #require(status == 0, "\(stderr)")
         let embeddings = try NumericTable(text: stdout)
         #expect(embeddings.columns == ["embedding_0", "embedding_1"])
@@ -482,7 +482,7 @@ struct ModelCommandsEndToEndTests {
         let labels = try data.column("label").map { Int($0) }
         let hits = (0..<150).filter { labels[Self.nearest(embeddings.rows[$0], in: embeddings.rows, excluding: $0).index] == labels[$0] }
         let (status2, evaluation, stderr2) = try Self.run(
-            ["evaluate", "--model", model, "--data", Self.dataPath("iris.csv"), "--json"], in: directory)
+            ["evaluate", "--model-file", model, "--data", Self.dataPath("iris.csv"), "--json"], in: directory)
         try #require(status2 == 0, "\(stderr2)")
         let embedding = try #require(try Self.json(evaluation)["embedding"] as? [String: Any])
         #expect(embedding["hits"] as? Int == hits.count)
@@ -495,7 +495,7 @@ struct ModelCommandsEndToEndTests {
         let queries = try directory.write(data.csv(columns: features, rows: oddRows), to: "queries.csv")
         let galleryEmbeddings = stride(from: 0, to: 150, by: 2).map { embeddings.rows[$0] }
         let (status3, identified, stderr3) = try Self.run(
-            ["identify", "--model", model, "--gallery", gallery, "--query", queries, "--threshold", "1000"], in: directory)
+            ["identify", "--model-file", model, "--gallery", gallery, "--query", queries, "--threshold", "1000"], in: directory)
         try #require(status3 == 0, "\(stderr3)")
         let lines = identified.split(separator: "\n").map(String.init)
         #expect(lines.first == "threshold 1000.0 (given)")
@@ -508,11 +508,11 @@ struct ModelCommandsEndToEndTests {
             #expect(abs(try #require(Double(fields[2])) - distance) <= 1e-12)
         }
         // Threshold fitted on the gallery pairs; with threshold 0 only exact duplicates match.
-        let (status4, fitted, _) = try Self.run(["identify", "--model", model, "--gallery", gallery, "--query", queries], in: directory)
+        let (status4, fitted, _) = try Self.run(["identify", "--model-file", model, "--gallery", gallery, "--query", queries], in: directory)
         #expect(status4 == 0)
         #expect(fitted.hasPrefix("threshold ") && fitted.contains("fitted on the gallery pairs"))
         let (status5, strict, _) = try Self.run(
-            ["identify", "--model", model, "--gallery", gallery, "--query", queries, "--threshold", "0"], in: directory)
+            ["identify", "--model-file", model, "--gallery", gallery, "--query", queries, "--threshold", "0"], in: directory)
         #expect(status5 == 0)
         for line in strict.split(separator: "\n").dropFirst(2) {
             let fields = line.split(separator: ",")
@@ -520,7 +520,7 @@ struct ModelCommandsEndToEndTests {
         }
         // identify refuses other kinds.
         let (model2, _) = try Self.trainLogistic(in: directory)
-        let (status6, _, stderr6) = try Self.run(["identify", "--model", model2, "--gallery", gallery, "--query", queries], in: directory)
+        let (status6, _, stderr6) = try Self.run(["identify", "--model-file", model2, "--gallery", gallery, "--query", queries], in: directory)
         #expect(status6 == 1 && stderr6.contains("triplet"), "\(stderr6)")
     }
 
@@ -546,7 +546,7 @@ struct ModelCommandsEndToEndTests {
         var samples: [[UInt8]] = []
         for (name, seed) in [("a.png", "3"), ("b.png", "3"), ("c.png", "4")] {
             let (status, _, stderr) = try Self.run(
-                ["sample", "--model", model, "--count", "5", "--seed", seed, "--output", directory.path(name)], in: directory)
+                ["sample", "--model-file", model, "--count", "5", "--seed", seed, "--output", directory.path(name)], in: directory)
             try #require(status == 0, "\(stderr)")
             samples.append([UInt8](try Data(contentsOf: directory.url.appendingPathComponent(name))))
         }
@@ -559,7 +559,7 @@ struct ModelCommandsEndToEndTests {
         // Reconstructions of the first 4 rows: 2 × 2 cells, 67 × 67, as PGM.
         let pgmPath = directory.path("recon.pgm")
         let (status, _, stderr) = try Self.run(
-            ["reconstruct", "--model", model, "--data", Self.dataPath("digits.csv"), "--count", "4", "--output", pgmPath],
+            ["reconstruct", "--model-file", model, "--data", Self.dataPath("digits.csv"), "--count", "4", "--output", pgmPath],
             in: directory)
         try #require(status == 0, "\(stderr)")
         let pgm = [UInt8](try Data(contentsOf: URL(fileURLWithPath: pgmPath)))
@@ -578,7 +578,7 @@ struct ModelCommandsEndToEndTests {
         }
 
         let (status2, evaluation, stderr2) = try Self.run(
-            ["evaluate", "--model", model, "--data", Self.dataPath("digits.csv"), "--json"], in: directory)
+            ["evaluate", "--model-file", model, "--data", Self.dataPath("digits.csv"), "--json"], in: directory)
         try #require(status2 == 0, "\(stderr2)")
         let report = try Self.json(evaluation)
         let vae = try #require(report["vae"] as? [String: Any])
@@ -599,10 +599,10 @@ struct ModelCommandsEndToEndTests {
             ]
         ).write(to: narrow)
         let (status3, _, stderr3) = try Self.run(
-            ["sample", "--model", narrow, "--count", "4", "--output", directory.path("x.png")], in: directory)
+            ["sample", "--model-file", narrow, "--count", "4", "--output", directory.path("x.png")], in: directory)
         #expect(status3 == 1 && stderr3.contains("not a square"), "\(stderr3)")
         let (status4, _, _) = try Self.run(
-            ["sample", "--model", model, "--count", "0", "--output", directory.path("x.png")], in: directory)
+            ["sample", "--model-file", model, "--count", "0", "--output", directory.path("x.png")], in: directory)
         #expect(status4 != 0)
         #expect(!FileManager.default.fileExists(atPath: directory.path("x.png")))
     }

@@ -1,6 +1,6 @@
 import Foundation
 import ShardNumerics
-import ShardOptimizers
+@testable import ShardOptimizers
 import Testing
 import _TestSupport
 
@@ -241,6 +241,19 @@ struct ShardOptimizersSuite {
         #expect(value == best.value && gradient == best.gradient)
     }
 
+    /// A trial whose value is one rounding step above φ(0) but whose slope is flat: the decrease the Armijo
+    /// test asks for (1e-4 · 1e-3) is far below the resolution of φ ≈ 1e8, so only the approximate Wolfe
+    /// conditions can accept it. Beyond the resolution the same slope is refused as before.
+    @Test func lineSearchAcceptsByApproximateWolfeWithinRounding() {
+        let base = 1e8
+        var search = StrongWolfeLineSearch(
+            initialValue: base, initialSlope: -1e-3, firstStep: 1, parameters: LineSearchParameters())
+        #expect(search.observe(value: base.nextUp, slope: 0) == .accept)
+        var beyond = StrongWolfeLineSearch(
+            initialValue: base, initialSlope: -1e-3, firstStep: 1, parameters: LineSearchParameters())
+        #expect(beyond.observe(value: base + 1e-3, slope: 0) != .accept)
+    }
+
     @Test func lbfgsNeedsFarFewerEvaluationsThanGradientDescent() throws {
         let problem = Quadratic(dimension: 10, conditionNumber: 1e4, seed: 42)
         let stopping = StoppingCriteria(gradientTolerance: 1e-6, relativeObjectiveTolerance: 0)
@@ -317,7 +330,11 @@ struct ShardOptimizersSuite {
             let finalSlope = zip(step.to.gradient, s).reduce(0) { $0 + $1.0 * $1.1 }
             let slack = 1e-9 * abs(initialSlope)
             #expect(initialSlope < 0, "step \(k): not a descent direction")
-            #expect(step.to.value <= step.from.value + 1e-4 * initialSlope + slack, "step \(k): sufficient decrease")
+            // Sufficient decrease, or — within φ's rounding — the approximate Wolfe slope condition.
+            let rounding = StrongWolfeLineSearch.roundingTolerance * abs(step.from.value)
+            let decreases = step.to.value <= step.from.value + 1e-4 * initialSlope + slack
+            let approximately = step.to.value <= step.from.value + rounding && finalSlope <= (2e-4 - 1) * initialSlope
+            #expect(decreases || approximately, "step \(k): sufficient decrease")
             #expect(abs(finalSlope) <= 0.9 * abs(initialSlope) + slack, "step \(k): curvature")
         }
     }
@@ -392,7 +409,7 @@ struct ShardOptimizersSuite {
         // 46 evaluations); either way the point it keeps must carry its own value and gradient.
         let shifted: Objective = { x in
             let (value, gradient) = rosenbrock(x)
-            return (value + 1e3, gradient)
+            return (value + 1e4, gradient)
         }
         var optimizer = try LBFGS(
             initialPoint: [-1.2, 1], stopping: StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0))

@@ -1,0 +1,205 @@
+import Foundation
+import ShardArtifacts
+import ShardData
+import ShardLosses
+import ShardMetrics
+import ShardModels
+import ShardNumerics
+
+// MARK: - Raw outputs
+
+extension LoadedModel {
+    /// `body` of every block of `dataset` on `threads` threads, results in block order: the `given` blocks (the
+    /// dataset's rows already cut with this model's block size and precision), or each block cut by the task that
+    /// computes it, so a pass holds one block per thread rather than a second copy of the data.
+    func mapBlocks<T: Sendable>(
+        of dataset: Dataset, given: [Block]?, _ body: @Sendable (Block) throws(ModelError) -> T
+    ) throws(ApplicationError) -> [T] {
+        let plan: BlockPlan
+        do { plan = try BlockPlan(rowCount: dataset.rowCount, blockRows: blockRows) } catch { throw .data(error) }
+        if let given, given.count != plan.blockCount {
+            throw .invalidArgument("\(given.count) blocks given for the \(plan.blockCount) blocks of \(dataset.sourcePath)")
+        }
+        let precision = self.precision
+        return try ParallelBlocks.map(count: plan.blockCount, threads: threads) { (id) throws(ApplicationError) -> T in
+            let block: Block
+            if let given {
+                block = given[id]
+            } else {
+                do throws(DataError) {
+                    block = try dataset.makeBlock(id, of: plan, precision: precision)
+                } catch {
+                    throw .data(error)
+                }
+            }
+            do throws(ModelError) { return try body(block) } catch { throw .model(error) }
+        }
+    }
+
+    /// What the model computes per row, row-major, `rows × width`:
+    ///
+    ///     logistic, svm   the score s = x·w + b                     width 1
+    ///     linear          the prediction ŷ = x·w + b                width 1
+    ///     quantile        ŷ_q per level τ_q                         width Q
+    ///     softmax         the logits s_k                            width K
+    ///     triplet         the embedding e(x)                        width E
+    ///     vae             recon_i and kl_i with the noise of `seed` (round 1, blocks of 128 rows)   width 2
+    ///
+    /// Blocks are computed on every core (`threads`), their outputs concatenated in block order. `blocks`, when
+    /// given, must be the input's rows already cut with this model's `blockRows` and `precision` (the training
+    /// run passes its own blocks instead of cutting a second copy).
+    public func rawOutputs(_ input: ModelInput, seed: UInt64 = 0, blocks given: [Block]? = nil)
+        throws(ApplicationError) -> (values: [Double], width: Int)
+    {
+        let parameters = file.parameters
+        let model = self.model
+        let kind = self.kind
+        let perBlock = try mapBlocks(of: input.dataset, given: given) {
+            (block) throws(ModelError) -> (values: [Double], width: Int) in
+            switch model {
+            case let logistic as LogisticRegression: return (try logistic.predict(block, parameters: parameters), 1)
+            case let svm as LinearSVM: return (try svm.predict(block, parameters: parameters), 1)
+            case let linear as LinearRegression: return (try linear.predict(block, parameters: parameters), 1)
+            case let quantile as QuantileRegression:
+                return (try quantile.predict(block, parameters: parameters), quantile.levelCount)
+            case let softmax as SoftmaxRegression:
+                return (try softmax.predict(block, parameters: parameters), softmax.classCount)
+            case let triplet as TripletEmbedding:
+                return (try triplet.embeddings(of: block, parameters: parameters), triplet.embeddingDimension)
+            case let vae as VariationalAutoencoder:
+                let parts = try vae.elboParts(block, parameters: parameters, context: RoundContext(seed: seed, round: 1))
+                return (parts.flatMap { [$0.reconstruction, $0.kl] }, 2)
+            default:
+                throw ModelError.invalidSpec("no outputs are defined for \(kind.rawValue) models")
+            }
+        }
+        var values: [Double] = []
+        values.reserveCapacity(perBlock.reduce(0) { $0 + $1.values.count })
+        for outputs in perBlock { values += outputs.values }
+        return (values, perBlock.first?.width ?? 1)
+    }
+
+    /// Throws, naming the file line, for the first row whose outputs are not finite (e.g. features so large
+    /// that the score overflows): such a row has no meaningful prediction or metric.
+    func checkFinite(_ values: [Double], width: Int, input: ModelInput) throws(ApplicationError) {
+        guard width > 0, let index = values.firstIndex(where: { !$0.isFinite }) else { return }
+        let row = index / width
+        throw .invalidArgument(
+            "\(input.dataset.sourcePath):\(input.dataset.lineNumbers[row]): the model's output for this row is "
+                + "\(values[index]) (are the features in the range the model was trained on?)")
+    }
+
+    /// Pairs for fitting a verification threshold: all of them, or a seeded sample of `maximumPairs` when
+    /// there are more (memory grows with the square of the rows).
+    func verificationPairs(_ embeddings: [[Double]], _ labels: [Int], seed: UInt64) throws(MetricsError)
+        -> (pairs: [VerificationPair], sampled: Bool)
+    {
+        let pairCount = embeddings.count * (embeddings.count - 1) / 2
+        guard pairCount > EmbeddingEvaluation.maximumPairs else {
+            return (try VerificationPairs.all(embeddings: embeddings, labels: labels), false)
+        }
+        return (
+            try VerificationPairs.sampled(
+                embeddings: embeddings, labels: labels, count: EmbeddingEvaluation.maximumPairs, seed: seed), true
+        )
+    }
+
+    /// The encoding predicted binary labels are written in: the file's `label_encoding`, else the model's own.
+    public var outputLabelEncoding: BinaryLabelEncoding {
+        if let stored = file.labelEncoding.flatMap(BinaryLabelEncoding.init(rawValue:)) { return stored }
+        return kind == .logistic ? .zeroOne : .plusMinusOne
+    }
+}
+
+/// `softmax(s)_k = exp(s_k − max s) / Σ_j exp(s_j − max s)` of one row of logits.
+func softmaxProbabilities(_ logits: ArraySlice<Double>) -> [Double] {
+    let largest = logits.max() ?? 0
+    let exponentials = logits.map { Double.exp($0 - largest) }
+    let total = exponentials.reduce(0, +)
+    return exponentials.map { $0 / total }
+}
+
+/// The lowest index of the largest value (the tie rule of `SoftmaxRegression.correctPredictions`).
+func argmax(_ values: ArraySlice<Double>) -> Int {
+    var best = values.startIndex
+    for index in values.indices where values[index] > values[best] { best = index }
+    return best - values.startIndex
+}
+
+// MARK: - Predictions
+
+/// Per-row predictions as a table of numbers.
+///
+///     logistic   score, probability = sigmoid(score), predicted_label (score > 0 → 1, else the negative label)
+///     svm        score, predicted_label (score > 0 → 1, else −1 or 0 per label_encoding)
+///     softmax    predicted_class = argmax (lowest index on ties), probability_0 … probability_{K−1}
+///     quantile   q<τ> for every level, in the model's order
+///     linear     prediction
+///     triplet    embedding_0 … embedding_{E−1}
+///     vae        reconstruction, kl, negative_elbo = reconstruction + kl (one noise draw per row)
+public struct PredictionTable: Sendable, Equatable {
+    public let columns: [String]
+    /// One entry per data row, `columns.count` values each.
+    public let rows: [[Double]]
+
+    /// CSV text: the header, then one line per row; numbers in Swift's shortest round-trip form.
+    public func csv() -> String {
+        var text = columns.joined(separator: ",") + "\n"
+        for row in rows { text += row.map(Self.number).joined(separator: ",") + "\n" }
+        return text
+    }
+
+    /// `{"model": kind, "columns": [...], "rows": [[...], ...]}` (numbers exact; a non-finite value, which
+    /// JSON cannot hold, is `null`).
+    public func json(model: ModelKind) -> String {
+        let body = rows.map { row in
+            "[" + row.map { $0.isFinite ? Self.number($0) : "null" }.joined(separator: ",") + "]"
+        }.joined(separator: ",\n  ")
+        let names = columns.map { "\"\($0)\"" }.joined(separator: ",")
+        return "{\"model\":\"\(model.rawValue)\",\"columns\":[\(names)],\"rows\":[\n  \(body)\n]}\n"
+    }
+
+    /// Integral values without a fraction (`1`, `-1`), others in shortest round-trip form (`0.25`, `1e-05`).
+    static func number(_ value: Double) -> String {
+        if value.rounded() == value, abs(value) < 1e15 { return String(Int(value)) }
+        return "\(value)"
+    }
+}
+
+extension LoadedModel {
+    public func predictions(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> PredictionTable {
+        let (values, width) = try rawOutputs(input, seed: seed)
+        try checkFinite(values, width: width, input: input)
+        let rowCount = input.rowCount
+        func row(_ r: Int) -> ArraySlice<Double> { values[(r * width)..<((r + 1) * width)] }
+        switch kind {
+        case .logistic, .svm:
+            let negative = outputLabelEncoding.negativeLabel
+            let rows = values.map { score in
+                let label = score > 0 ? 1 : negative
+                return kind == .logistic ? [score, StableMath.sigmoid(score), label] : [score, label]
+            }
+            let columns = kind == .logistic ? ["score", "probability", "predicted_label"] : ["score", "predicted_label"]
+            return PredictionTable(columns: columns, rows: rows)
+        case .softmax:
+            let rows = (0..<rowCount).map { r in [Double(argmax(row(r)))] + softmaxProbabilities(row(r)) }
+            return PredictionTable(
+                columns: ["predicted_class"] + (0..<width).map { "probability_\($0)" }, rows: rows)
+        case .linear:
+            return PredictionTable(columns: ["prediction"], rows: values.map { [$0] })
+        case .quantile:
+            let taus = file.spec.taus ?? []
+            return PredictionTable(columns: taus.map { "q\($0)" }, rows: (0..<rowCount).map { Array(row($0)) })
+        case .triplet:
+            return PredictionTable(
+                columns: (0..<width).map { "embedding_\($0)" }, rows: (0..<rowCount).map { Array(row($0)) })
+        case .vae:
+            let rows = (0..<rowCount).map { (r: Int) -> [Double] in
+                let (reconstruction, kl) = (values[2 * r], values[2 * r + 1])
+                return [reconstruction, kl, reconstruction + kl]
+            }
+            return PredictionTable(columns: ["reconstruction", "kl", "negative_elbo"], rows: rows)
+        }
+    }
+}
+

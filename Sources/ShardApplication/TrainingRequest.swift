@@ -1,0 +1,233 @@
+import ShardData
+import ShardModels
+
+/// Which optimizer steps the parameters.
+public enum OptimizerName: String, CaseIterable, Sendable {
+    case lbfgs
+    case gd
+    case sgd
+    case adam
+    case adamw
+
+    /// One step per mini-batch round, no convergence test.
+    public var isStochastic: Bool { [.sgd, .adam, .adamw].contains(self) }
+}
+
+/// Learning-rate schedule of the stochastic optimizers.
+public enum ScheduleName: String, CaseIterable, Sendable {
+    case constant
+    case cosine
+    case step
+}
+
+/// Per-class weights of the loss: `balanced` (w_c = n / (K · n_c)) or one weight per class.
+public enum ClassWeightChoice: Sendable, Equatable {
+    case balanced
+    case explicit([Double])
+
+    /// `balanced`, or comma-separated finite numbers `w0,w1,…`.
+    public init?(parsing text: String) {
+        if text == "balanced" {
+            self = .balanced
+            return
+        }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            Double($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }) else { return nil }
+        self = .explicit(parts.map { $0! })
+    }
+}
+
+/// The model and its hyper-parameters as the user chose them; nil means the model's default.
+public struct ModelChoices: Sendable, Equatable {
+    public var kind: ModelKind = .logistic
+    /// Strength of `(l2/2)·‖W‖²` on the weight tensors.
+    public var l2: Double = 0.01
+    /// quantile: the levels τ.
+    public var taus: [Double] = []
+    /// logistic: focal loss γ, and α (default 0.25 when γ is given).
+    public var focalGamma: Double?
+    public var focalAlpha: Double?
+    /// logistic, softmax.
+    public var classWeight: ClassWeightChoice?
+    /// softmax, triplet: K (default: largest label + 1).
+    public var classes: Int?
+    /// triplet: margin (default 1).
+    public var margin: Double?
+    /// triplet, vae: hidden ReLU width (default: the linear variant).
+    public var hidden: Int?
+    /// triplet: embedding dimension; vae: latent dimension (default 2).
+    public var dimension: Int?
+    /// triplet: how pairs are formed (default: semi-hard triplets).
+    public var pairs: PairObjective?
+    /// linear: the regression loss (default mse) and Huber's δ (default 1).
+    public var regressionLoss: RegressionLoss?
+    public var delta: Double?
+
+    public init() {}
+
+    /// Whether the chosen loss has kinks (see `ModelSpec.isNonSmooth`).
+    public var isNonSmooth: Bool {
+        ModelSpec(kind: kind, featureCount: 1, l2: l2, regression: RegressionSettings(loss: regressionLoss ?? .mse))
+            .isNonSmooth
+    }
+}
+
+/// The optimizer, its stopping rule, mini-batches and smoothing; nil means the default.
+public struct SolverChoices: Sendable, Equatable {
+    /// Default: lbfgs, or adam for the models whose loss draws random numbers.
+    public var optimizer: OptimizerName?
+    /// gd: the step (default 0.5); sgd, adam, adamw: the peak rate (default 0.01).
+    public var learningRate: Double?
+    /// sgd: momentum coefficient (default 0.9; 0 = plain) and Nesterov's variant.
+    public var momentum: Double?
+    public var nesterov = false
+    /// adamw: decoupled weight decay (default 0.01).
+    public var weightDecay: Double?
+    public var schedule: ScheduleName?
+    public var warmup: Int?
+    /// Blocks per mini-batch round (default 1).
+    public var batchBlocks: Int?
+    /// L-BFGS curvature pairs (default 10).
+    public var lbfgsMemory: Int?
+    /// Continuation of the non-smooth losses: first μ (default: the model's scale) and last μ relative to it
+    /// (default 1e-8).
+    public var smoothingStart: Double?
+    public var smoothingFinal: Double?
+    public var maxRounds = 5000
+    public var gradientTolerance = 1e-8
+    public var objectiveTolerance = 1e-13
+    /// Every this many rounds, evaluate the current parameters (an `eval` event).
+    public var evalEvery: Int?
+
+    public init() {}
+}
+
+/// Everything a training run is asked to do, before any data is read.
+public struct TrainingRequest: Sendable {
+    public var data: DataConfiguration
+    public var model: ModelChoices
+    public var solver: SolverChoices
+    /// Threads per process for the blocks (0 = one per available core).
+    public var threads: Int
+
+    /// `data.shuffleTrainingRows` is set from the model and solver (see `shufflesTrainingRows`).
+    public init(data: DataConfiguration, model: ModelChoices, solver: SolverChoices, threads: Int = 0) {
+        self.data = data
+        self.model = model
+        self.solver = solver
+        self.threads = threads
+        self.data.shuffleTrainingRows = shufflesTrainingRows
+    }
+
+    public var seed: UInt64 { data.seed }
+
+    /// The optimizer actually used: the explicit choice, else lbfgs (adam for the models with a random loss).
+    public var optimizer: OptimizerName {
+        solver.optimizer ?? (model.kind.lossDrawsRandomNumbers ? .adam : .lbfgs)
+    }
+
+    /// Mini-batches and in-block triplets need blocks that mix the classes, whatever the file's order.
+    public var shufflesTrainingRows: Bool { optimizer.isStochastic || model.kind == .triplet }
+}
+
+/// A combination of options that cannot train, or a value out of its range (the message names the flag).
+public struct SetupError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension TrainingRequest {
+    /// Rejects values out of range and choices that do not apply to the model or optimizer (a setting silently
+    /// ignored is a wrong result waiting to happen). Messages use the command-line spelling of each setting.
+    public func validate() throws(SetupError) {
+        let model = self.model
+        let solver = self.solver
+        func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(SetupError) {
+            if !condition { throw SetupError(message()) }
+        }
+        try require(model.l2.isFinite && model.l2 >= 0, "--l2 must be finite and non-negative, got \(model.l2)")
+        try require(threads >= 0, "--threads must be 0 (all cores) or positive")
+        try require(solver.maxRounds >= 1, "--max-rounds must be at least 1")
+        if let rate = solver.learningRate { try require(rate > 0 && rate.isFinite, "--learning-rate must be positive") }
+        if let blockRows = data.blockRows { try require(blockRows >= 1, "--block-rows must be at least 1, got \(blockRows)") }
+        try require(
+            [data.testRowsPath != nil, data.testFraction != nil, data.testDataPath != nil].filter { $0 }.count <= 1,
+            "give at most one of --test-rows, --test-fraction, --test-data")
+        if model.kind == .quantile { try require(!model.taus.isEmpty, "--model quantile needs --tau (one or more)") }
+        if model.kind == .vae {
+            try require(
+                !data.standardize, "--model vae models features in [0, 1] (binary cross-entropy); drop --standardize")
+        }
+        func only(_ flag: String, given: Bool, _ kinds: [ModelKind]) throws(SetupError) {
+            if given, !kinds.contains(model.kind) {
+                throw SetupError("\(flag) applies to --model \(kinds.map(\.rawValue).joined(separator: ", ")) only")
+            }
+        }
+        try only("--tau", given: !model.taus.isEmpty, [.quantile])
+        try only("--focal-gamma", given: model.focalGamma != nil, [.logistic])
+        try only("--focal-alpha", given: model.focalAlpha != nil, [.logistic])
+        try only("--class-weight", given: model.classWeight != nil, [.logistic, .softmax])
+        try only("--classes", given: model.classes != nil, [.softmax, .triplet])
+        try only("--margin", given: model.margin != nil, [.triplet])
+        try only("--pairs", given: model.pairs != nil, [.triplet])
+        try only("--hidden", given: model.hidden != nil, [.triplet, .vae])
+        try only("--dimension", given: model.dimension != nil, [.triplet, .vae])
+        try only("--loss", given: model.regressionLoss != nil, [.linear])
+        try only("--delta", given: model.delta != nil, [.linear])
+        for (flag, given) in [("--smoothing-start", solver.smoothingStart != nil), ("--smoothing-final", solver.smoothingFinal != nil)]
+        where given && !model.isNonSmooth {
+            throw SetupError("\(flag) applies to the non-smooth losses only: --model svm, quantile, or linear with --loss mae")
+        }
+        if model.focalAlpha != nil { try require(model.focalGamma != nil, "--focal-alpha needs --focal-gamma") }
+        if let gamma = model.focalGamma { try require(gamma >= 0 && gamma.isFinite, "--focal-gamma must be ≥ 0") }
+        if let alpha = model.focalAlpha { try require(alpha >= 0 && alpha <= 1, "--focal-alpha must be in [0, 1]") }
+        if let margin = model.margin { try require(margin > 0 && margin.isFinite, "--margin must be positive") }
+        if let dimension = model.dimension { try require(dimension >= 1, "--dimension must be at least 1") }
+        if let hidden = model.hidden { try require(hidden >= 1, "--hidden must be at least 1") }
+        if let delta = model.delta {
+            try require(delta > 0 && delta.isFinite, "--delta must be positive and finite")
+            try require(model.regressionLoss == .huber, "--delta applies to --loss huber only")
+        }
+        if let start = solver.smoothingStart {
+            try require(start > 0 && start.isFinite, "--smoothing-start must be positive")
+        }
+        if let final = solver.smoothingFinal {
+            try require(final > 0 && final <= 1, "--smoothing-final (relative to the first stage) must be in (0, 1]")
+        }
+        let optimizer = self.optimizer
+        if model.kind.lossDrawsRandomNumbers {
+            try require(
+                optimizer.isStochastic,
+                "--model \(model.kind.rawValue) draws new triplets or noise every round, so its objective is random: use "
+                    + "--optimizer sgd, adam or adamw (a line search or fixed-step descent needs a fixed objective)")
+        }
+        if optimizer.isStochastic {
+            try require(
+                solver.smoothingStart == nil && solver.smoothingFinal == nil,
+                "--smoothing-start/--smoothing-final apply to the continuation of lbfgs and gd")
+        }
+        func onlyOptimizers(_ flag: String, given: Bool, _ names: [OptimizerName]) throws(SetupError) {
+            if given, !names.contains(optimizer) {
+                throw SetupError("\(flag) applies to --optimizer \(names.map(\.rawValue).joined(separator: ", ")) only")
+            }
+        }
+        let stochastic: [OptimizerName] = [.sgd, .adam, .adamw]
+        try onlyOptimizers("--learning-rate", given: solver.learningRate != nil, [.gd] + stochastic)
+        try onlyOptimizers("--lbfgs-memory", given: solver.lbfgsMemory != nil, [.lbfgs])
+        try onlyOptimizers("--momentum", given: solver.momentum != nil, [.sgd])
+        try onlyOptimizers("--nesterov", given: solver.nesterov, [.sgd])
+        try onlyOptimizers("--weight-decay", given: solver.weightDecay != nil, [.adamw])
+        try onlyOptimizers("--schedule", given: solver.schedule != nil, stochastic)
+        try onlyOptimizers("--warmup", given: solver.warmup != nil, stochastic)
+        try onlyOptimizers("--batch-blocks", given: solver.batchBlocks != nil, stochastic)
+        if let momentum = solver.momentum { try require(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1)") }
+        if let warmup = solver.warmup { try require(warmup >= 0, "--warmup must be non-negative") }
+        if let batchBlocks = solver.batchBlocks { try require(batchBlocks >= 1, "--batch-blocks must be at least 1") }
+        if let evalEvery = solver.evalEvery { try require(evalEvery >= 1, "--eval-every must be at least 1") }
+        if let memory = solver.lbfgsMemory { try require(memory >= 1, "--lbfgs-memory must be at least 1") }
+        try require(
+            solver.gradientTolerance >= 0 && solver.objectiveTolerance >= 0, "tolerances must be non-negative")
+    }
+}

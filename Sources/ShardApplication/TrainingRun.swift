@@ -1,0 +1,174 @@
+import Foundation
+import ShardArtifacts
+import ShardData
+import ShardEngine
+import ShardModels
+
+/// Why a training run could not start or produced no result.
+public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
+    case setup(SetupError)
+    case data(DataError)
+    case model(ModelError)
+    /// The final objective or parameters are not finite: nothing is saved.
+    case diverged(objective: Double, rounds: Int, stopReason: String)
+
+    public var description: String {
+        switch self {
+        case .setup(let error): error.description
+        case .data(let error): error.description
+        case .model(let error): error.description
+        case .diverged(let objective, let rounds, let stopReason):
+            "training diverged: the objective is \(objective) after \(rounds) rounds (\(stopReason)); nothing was "
+                + "saved — lower --learning-rate"
+        }
+    }
+}
+
+/// A run whose data is read and whose model and solver are chosen: what an executor needs.
+public struct PreparedRun: Sendable {
+    public let request: TrainingRequest
+    public let data: PreparedData
+    public let model: any Model
+    public var options: TrainingOptions
+    /// Seconds spent reading and preparing the data.
+    public let loadSeconds: Double
+    /// Things worth telling the user that do not stop the run (classes without rows).
+    public let warnings: [String]
+
+    /// Reads and prepares the data, builds the model and chooses the solver.
+    public init(_ request: TrainingRequest) throws(TrainingRunError) {
+        let start = ContinuousClock.now
+        do { try request.validate() } catch { throw .setup(error) }
+        let prepared: PreparedData
+        do {
+            prepared = try TrainingJob.prepare(request.data, for: request.model.kind, classCount: request.model.classes)
+        } catch {
+            throw .data(error)
+        }
+        var warnings: [String] = []
+        if let classCount = prepared.classCount, request.model.classes == nil {
+            let supports = prepared.dataset.classSupports(classCount: classCount)
+            let empty = supports.indices.filter { supports[$0] == 0 }
+            if !empty.isEmpty {
+                warnings.append(
+                    "classes \(empty.map(String.init).joined(separator: ", ")) have no training rows: labels are "
+                        + "class indices 0…\(classCount - 1) (the largest label + 1); relabel from 0 or give --classes")
+            }
+        }
+        let model: any Model
+        do {
+            let spec = try request.modelSpec(for: prepared)
+            do { model = try spec.makeModel() } catch { throw TrainingRunError.model(error) }
+            options = try request.trainingOptions(for: model, prepared: prepared)
+        } catch let error as SetupError {
+            throw .setup(error)
+        } catch let error as TrainingRunError {
+            throw error
+        } catch {
+            throw .setup(SetupError("\(error)"))
+        }
+        self.request = request
+        self.data = prepared
+        self.model = model
+        self.warnings = warnings
+        self.loadSeconds = (ContinuousClock.now - start).seconds
+    }
+
+    /// Trains with `executor`, then computes the metrics of the training rows (and of the held-out rows) with
+    /// the run's own blocks. Throws the executor's and engine's errors as they are, and `.diverged`.
+    public func train(
+        executor: any Executor, workers: Int, observer: (any TrainingObserver)?, shouldStop: @escaping () -> Bool
+    ) throws -> TrainingOutcome {
+        let start = ContinuousClock.now
+        let result = try Trainer(model: model, executor: executor, options: options)
+            .run(observer: observer, shouldStop: shouldStop)
+        guard result.objective.value.isFinite, result.parameters.allSatisfy(\.isFinite) else {
+            throw TrainingRunError.diverged(
+                objective: result.objective.value, rounds: result.rounds, stopReason: result.stopReason)
+        }
+        let wall = (ContinuousClock.now - start).seconds
+        return finish(result, workers: workers, wallSeconds: wall)
+    }
+
+    /// The trained model, its metrics and the summary of `result`.
+    func finish(_ result: TrainingResult, workers: Int, wallSeconds: Double) -> TrainingOutcome {
+        let trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: data)
+        let metricsStart = ContinuousClock.now
+        var trainReport: EvaluationReport?
+        var testReport: EvaluationReport?
+        var metricsError: ApplicationError?
+        do {
+            // The run's own blocks, and its final data loss where no random numbers enter the loss (the training
+            // report of a triplet or VAE model draws the round-1 mining and noise, as `evaluate` does later).
+            trainReport = try trained.evaluate(
+                ModelInput(dataset: data.dataset, hasLabels: true), seed: request.seed, blocks: data.blocks,
+                knownDataLoss: model.spec.kind.lossDrawsRandomNumbers ? nil : result.objective.dataLoss)
+            if let test = data.test {
+                testReport = try trained.evaluate(ModelInput(dataset: test, hasLabels: true), seed: request.seed)
+            }
+        } catch {
+            metricsError = error
+        }
+        let metricsSeconds = (ContinuousClock.now - metricsStart).seconds
+        var summary = RunSummary(
+            model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
+            dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
+            gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
+            trainAccuracy: trainReport?.classification?.accuracy, wallSeconds: wallSeconds,
+            parametersSHA256: Digest.parametersSHA256(result.parameters), parameters: result.parameters,
+            optimizer: request.optimizer.rawValue, precision: data.precision.rawValue, l2: request.model.l2,
+            rows: data.dataset.rowCount, features: data.dataset.featureCount, blockRows: data.blockRows,
+            blocks: data.blocks.count, dataFile: request.data.path)
+        summary.loadSeconds = loadSeconds
+        summary.metricsSeconds = metricsSeconds
+        return TrainingOutcome(
+            result: result, trained: trained, document: SummaryDocument(summary: summary, train: trainReport, test: testReport),
+            metricsError: metricsError)
+    }
+}
+
+/// What a finished run leaves: the parameters, the model as it will be saved, the summary with its reports.
+public struct TrainingOutcome: Sendable {
+    public let result: TrainingResult
+    public let trained: LoadedModel
+    public var document: SummaryDocument
+    /// Why the metrics are missing from the summary, when they are.
+    public let metricsError: ApplicationError?
+
+    public var summary: RunSummary { document.summary }
+
+    /// Writes the model, then the summary (so a summary on disk means its model is there too), each atomically.
+    public func save(model modelPath: String?, summary summaryPath: String?) throws(ApplicationError) {
+        if let modelPath {
+            do { try trained.file.write(to: modelPath) } catch { throw .artifact(error) }
+        }
+        if let summaryPath { try TrainingJob.writeJSON(document, to: summaryPath) }
+    }
+}
+
+/// Evaluates the current parameters on the held-out rows (the training rows when none are held out) at each
+/// checkpoint (`--eval-every`) and hands the report to `emit` with the round and the split's name.
+public final class HeldOutEvaluator: TrainingObserver {
+    let run: PreparedRun
+    let emit: (_ round: Int, _ split: String, _ report: Result<EvaluationReport, ApplicationError>) -> Void
+
+    public init(
+        run: PreparedRun, emit: @escaping (_ round: Int, _ split: String, _ report: Result<EvaluationReport, ApplicationError>) -> Void
+    ) {
+        self.run = run
+        self.emit = emit
+    }
+
+    public func roundFinished(_ report: RoundReport) {}
+
+    public func checkpoint(round: Int, parameters: [Double]) {
+        let trained = TrainingJob.trainedModel(run.model, parameters: parameters, data: run.data)
+        let rows = run.data.test ?? run.data.dataset
+        let split = run.data.test == nil ? "train" : "test"
+        do {
+            emit(round, split, .success(try trained.evaluate(ModelInput(dataset: rows, hasLabels: true), seed: run.request.seed)))
+        } catch {
+            emit(round, split, .failure(error))
+        }
+    }
+}
