@@ -61,21 +61,28 @@ let swiftTargets: [Target] = [
     .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
 ]
 
-// MARK: - Tests (one suite per module; `_TestSupport` holds shared reference loading)
+// MARK: - Tests (one test target per module; `_TestSupport` holds shared reference loading, processes and test data)
 
 let testTargets: [Target] = [
-    .target(name: "_TestSupport", path: "Tests/_TestSupport"),
+    .target(name: "_TestSupport", dependencies: ["ShardNumerics"], path: "Tests/_TestSupport"),
     .testTarget(name: "ShardNumericsTests", dependencies: ["ShardNumerics", "_TestSupport"]),
-    .testTarget(name: "ShardLossesTests", dependencies: ["ShardLosses", "_TestSupport"]),
-    .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "_TestSupport"]),
-    .testTarget(name: "ShardModelsTests", dependencies: ["ShardModels", "_TestSupport"]),
-    .testTarget(name: "ShardMetricsTests", dependencies: ["ShardMetrics", "_TestSupport"]),
-    .testTarget(name: "ShardEngineTests", dependencies: ["ShardEngine", "_TestSupport"]),
-    .testTarget(name: "ShardArtifactsTests", dependencies: ["ShardArtifacts", "_TestSupport"]),
-    .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "_TestSupport"]),
-    .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "_TestSupport"]),
-    .testTarget(name: "ShardClusterTests", dependencies: ["ShardCluster", "_TestSupport"]),
+    .testTarget(name: "ShardLossesTests", dependencies: ["ShardLosses", "ShardNumerics", "_TestSupport"]),
+    .testTarget(
+        name: "ShardDataTests", dependencies: ["ShardData", "ShardNumerics", "_TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "ShardNumerics", "_TestSupport"]),
+    .testTarget(
+        name: "ShardModelsTests", dependencies: ["ShardModels", "ShardLosses", "ShardNumerics", "_TestSupport"]),
+    .testTarget(name: "ShardMetricsTests", dependencies: ["ShardMetrics", "ShardNumerics"]),
+    .testTarget(
+        name: "ShardEngineTests",
+        dependencies: ["ShardEngine", "ShardModels", "ShardNumerics", "ShardOptimizers", "_TestSupport"]),
+    .testTarget(
+        name: "ShardArtifactsTests", dependencies: ["ShardArtifacts", "ShardData", "ShardModels", "_TestSupport"]),
+    .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+    .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "ShardNumerics"]),
+    .testTarget(name: "ShardClusterTests", dependencies: [
+        "ShardCluster", "ShardEngine", "ShardModels", "ShardNumerics", "ShardWire", "ZeroMQ", logging, "_TestSupport",
+    ]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 
