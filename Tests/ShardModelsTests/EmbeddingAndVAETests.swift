@@ -61,14 +61,6 @@ struct EmbeddingAndVAETests {
         }
     }
 
-    static func sums(_ model: any Model, _ block: Block, _ parameters: [Double], _ context: RoundContext) throws -> [Double] {
-        var output = [Double](repeating: .nan, count: model.sumsWidth)
-        try parameters.withUnsafeBufferPointer { theta in
-            try output.withUnsafeMutableBufferPointer { try model.blockSums(block, parameters: theta, context: context, into: $0) }
-        }
-        return output
-    }
-
     /// Central differences of `value` against `gradient` at every coordinate.
     static func expectFiniteDifferences(
         _ parameters: [Double], gradient: [Double], step: Double = 1e-6, tolerance: Double = 1e-6,
@@ -257,7 +249,7 @@ struct EmbeddingAndVAETests {
         let context = RoundContext(seed: 77, round: 3)
         let parameters = data.uniforms(model.parameterCount, -0.9...0.9)
         func objective(_ theta: [Double]) throws -> Objective {
-            try model.objective(sums: try Self.sums(model, block, theta, context), rowCount: rows, parameters: theta)
+            try model.objective(sums: try model.sums(block, theta, context), rowCount: rows, parameters: theta)
         }
         try Self.expectFiniteDifferences(parameters, gradient: try objective(parameters).gradient, "\(pairObjective)") {
             try objective($0).value
@@ -359,7 +351,7 @@ struct EmbeddingAndVAETests {
         // One class only: nothing to contrast, the sums are exactly zero.
         let single = try Block(features: [1, 0, 0, 1, 1, 1], labels: [1, 1, 1], columns: 2)
         #expect(try model.minedTriplets(single, parameters: parameters, context: RoundContext(seed: 0, round: 1)).isEmpty)
-        #expect(try Self.sums(model, single, parameters, RoundContext(seed: 0, round: 1)) == [0, 0, 0, 0, 0])
+        #expect(try model.sums(single, parameters, RoundContext(seed: 0, round: 1)) == [0, 0, 0, 0, 0])
     }
 
     @Test("contrastive pairs: the similar flag is class equality, partners are other rows, both kinds occur")
@@ -383,7 +375,7 @@ struct EmbeddingAndVAETests {
             featureCount: 1, embeddingDimension: 1, hiddenUnits: nil, margin: 1, l2: 0, classCount: 2, pairObjective: .tripletRandom)
         for label in [2.0, -1, 0.5, .nan] {
             let block = try Block(features: [1, 2], labels: [0, label], columns: 1)
-            #expect(throws: ModelError.self) { try Self.sums(model, block, [0.1], RoundContext(seed: 0, round: 1)) }
+            #expect(throws: ModelError.self) { try model.sums(block, [0.1], RoundContext(seed: 0, round: 1)) }
         }
     }
 
@@ -394,10 +386,10 @@ struct EmbeddingAndVAETests {
         let (base, block, parameters, _) = try Self.miningFixture()
         let model = try Self.withObjective(base, objective)
         let context = RoundContext(seed: 12, round: 2)
-        let first = try Self.sums(model, block, parameters, context)
+        let first = try model.sums(block, parameters, context)
         #expect(first.allSatisfy { $0.isFinite })
-        #expect(try Self.sums(model, block, parameters, context) == first)
-        #expect(try Self.sums(model, block, parameters, RoundContext(seed: 12, round: 3)) != first)
+        #expect(try model.sums(block, parameters, context) == first)
+        #expect(try model.sums(block, parameters, RoundContext(seed: 12, round: 3)) != first)
     }
 
     @Test("VAE blockSums: reproducible, fresh noise each round, consistent with elboParts", arguments: [nil, 3] as [Int?])
@@ -408,17 +400,17 @@ struct EmbeddingAndVAETests {
         let block = try Block(features: (0..<(rows * columns)).map { _ in data.nextUnit() }, labels: [Double](repeating: 7, count: rows), columns: columns, id: 3)
         let parameters = model.initialParameters()
         let context = RoundContext(seed: 8, round: 1)
-        let first = try Self.sums(model, block, parameters, context)
+        let first = try model.sums(block, parameters, context)
         #expect(first.allSatisfy { $0.isFinite })
-        #expect(try Self.sums(model, block, parameters, context) == first)
-        #expect(try Self.sums(model, block, parameters, RoundContext(seed: 8, round: 2))[0] != first[0])
+        #expect(try model.sums(block, parameters, context) == first)
+        #expect(try model.sums(block, parameters, RoundContext(seed: 8, round: 2))[0] != first[0])
         let parts = try model.elboParts(block, parameters: parameters, context: context)
         #expect(parts.count == rows)
         #expect(abs(parts.reduce(0) { $0 + $1.reconstruction + $1.kl } - first[0]) <= 1e-12 * abs(first[0]))
         #expect(parts.allSatisfy { $0.reconstruction > 0 && $0.kl >= 0 })
         // Float storage gives the same objective up to the rounding of the inputs.
         let single = try Block(features: block.storage.doubleFeatures, labels: [Double](repeating: 7, count: rows), columns: columns, id: 3, precision: .float32)
-        let singleSums = try Self.sums(model, single, parameters, context)
+        let singleSums = try model.sums(single, parameters, context)
         #expect(abs(singleSums[0] - first[0]) <= 1e-5 * abs(first[0]))
     }
 
@@ -437,7 +429,7 @@ struct EmbeddingAndVAETests {
         #expect(noise.count == rows * 3)
         let evaluation = try model.evaluate(
             inputs: features, rows: rows, noise: noise, parameters: parameters, precision: precision)
-        #expect(try Self.sums(model, block, parameters, context) == [evaluation.lossSum] + evaluation.gradient)
+        #expect(try model.sums(block, parameters, context) == [evaluation.lossSum] + evaluation.gradient)
     }
 
     @Test("triplet blockSums equals tripletSums on the mined rows", arguments: [PairObjective.tripletRandom, .tripletSemiHard])
@@ -452,7 +444,7 @@ struct EmbeddingAndVAETests {
         let explicit = try model.tripletSums(
             anchors: rows(triplets.map(\.anchor)), positives: rows(triplets.map(\.positive)),
             negatives: rows(triplets.map(\.negative)), rows: triplets.count, parameters: parameters)
-        let sums = try Self.sums(model, block, parameters, context)
+        let sums = try model.sums(block, parameters, context)
         #expect(explicit.lossSum > 0)
         let reference = [explicit.lossSum] + explicit.gradient
         // Same terms, summed in another order (per row here, per triplet slot there).
@@ -484,7 +476,7 @@ struct EmbeddingAndVAETests {
     func vaeDomain() throws {
         let model = try VariationalAutoencoder(featureCount: 2, latentDimension: 1, hiddenUnits: nil, l2: 0)
         let block = try Block(features: [0.5, 1.5], labels: [0], columns: 2)
-        #expect(throws: ModelError.self) { try Self.sums(model, block, model.initialParameters(), RoundContext(seed: 0, round: 1)) }
+        #expect(throws: ModelError.self) { try model.sums(block, model.initialParameters(), RoundContext(seed: 0, round: 1)) }
         #expect(throws: ModelError.self) {
             try model.evaluate(inputs: [0.5], rows: 1, noise: [0], parameters: model.initialParameters())
         }

@@ -99,18 +99,6 @@ struct FusedBlockSumsTests {
         return sums
     }
 
-    static func modelSums(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double) throws
-        -> [Double]
-    {
-        var sums = [Double](repeating: .nan, count: model.sumsWidth)
-        try parameters.withUnsafeBufferPointer { p in
-            try sums.withUnsafeMutableBufferPointer { out in
-                try model.blockSums(block, parameters: p, context: RoundContext(seed: 1, round: 1, smoothing: smoothing), into: out)
-            }
-        }
-        return sums
-    }
-
     /// Scores s_iq (exact double products summed in d order, then the bias), Q = parameters / (D + 1).
     static func scores(_ features: [Double], rows: Int, columns: Int, parameters: [Double]) -> [[Double]] {
         let outputs = parameters.count / (columns + 1)
@@ -132,7 +120,7 @@ struct FusedBlockSumsTests {
     ) throws -> Bool {
         let block = try Block(features: features, labels: labels, columns: columns, id: 3, precision: precision)
         let seen = precision == .float64 ? features : features.map { Double(Float($0)) }
-        let fused = try modelSums(testCase.model, block, parameters, smoothing: testCase.smoothing)
+        let fused = try testCase.model.sums(block, parameters, smoothing: testCase.smoothing)
         let swift = try swiftSums(testCase.model, block, parameters, smoothing: testCase.smoothing)
         let rowScores = scores(seen, rows: labels.count, columns: columns, parameters: parameters)
         var scale = 0.0
@@ -232,12 +220,12 @@ struct FusedBlockSumsTests {
         // One feature, w = 1, b = 0: s = x.
         for precision in Precision.allCases {
             let svmBlock = try Block(features: [1, -1, 0.5], labels: [1, -1, 1], columns: 1, id: 3, precision: precision)
-            let svm = try Self.modelSums(LinearSVM(featureCount: 1, l2: 0), svmBlock, [1, 0], smoothing: 0)
+            let svm = try LinearSVM(featureCount: 1, l2: 0).sums(svmBlock, [1, 0], smoothing: 0)
             // Rows 0, 1 on the margin (loss 0, slope 0); row 2: loss 0.5, slope −1.
             #expect(svm == [0.5, -0.5, -1], "\(precision)")
             let quantileBlock = try Block(features: [1, 2, 3], labels: [1, 2, 4], columns: 1, id: 3, precision: precision)
-            let quantile = try Self.modelSums(
-                try QuantileRegression(featureCount: 1, l2: 0, taus: [0.25]), quantileBlock, [1, 0], smoothing: 0)
+            let quantile = try QuantileRegression(featureCount: 1, l2: 0, taus: [0.25])
+                .sums(quantileBlock, [1, 0], smoothing: 0)
             // Rows 0, 1: residual 0 (loss 0, slope 0); row 2: e = 1, loss τ, slope −τ.
             #expect(quantile == [0.25, -0.75, -0.25], "\(precision)")
         }
@@ -253,7 +241,7 @@ struct FusedBlockSumsTests {
         let parameters = (0..<5).map { _ in random.nextUniform(-1, 1) }
         for precision in Precision.allCases {
             let block = try Block(features: features, labels: labels, columns: 4, id: 3, precision: precision)
-            let fused = try Self.modelSums(model, block, parameters, smoothing: 0)
+            let fused = try model.sums(block, parameters, smoothing: 0)
             let swift = try Self.swiftSums(model, block, parameters, smoothing: 0)
             #expect(fused.map(\.bitPattern) == swift.map(\.bitPattern))
         }

@@ -11,27 +11,6 @@ import _TestSupport
 struct LinearModelTests {
     // MARK: - Helpers
 
-    static func sums(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double = 0) throws
-        -> [Double]
-    {
-        var sums = [Double](repeating: .nan, count: model.sumsWidth)
-        try parameters.withUnsafeBufferPointer { parameterBuffer in
-            try sums.withUnsafeMutableBufferPointer {
-                try model.blockSums(
-                    block, parameters: parameterBuffer, context: RoundContext(seed: 0, round: 1, smoothing: smoothing),
-                    into: $0)
-            }
-        }
-        return sums
-    }
-
-    static func evaluate(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double = 0) throws
-        -> Objective
-    {
-        try model.objective(
-            sums: sums(model, block, parameters, smoothing: smoothing), rowCount: block.rows, parameters: parameters)
-    }
-
     /// A JSON number or array of numbers (matrices flattened row-major) as a flat list.
     static func flat(_ value: JSONValue?) -> [Double]? {
         guard let value else { return nil }
@@ -110,8 +89,7 @@ struct LinearModelTests {
             let gradient = (Self.flat(expected["grad"]?[weightName]) ?? []) + (Self.flat(expected["grad"]?["b"]) ?? [])
             #expect(gradient.count == parameters.count, "\(id): expected gradient size")
             let tolerance = try #require(Tolerance(testCase), "\(id): tolerance")
-            let objective = try Self.evaluate(
-                model, try Block(features: x.values, labels: labels, columns: x.columns), parameters)
+            let objective = try model.objective(Block(features: x.values, labels: labels, columns: x.columns), parameters)
             for (name, actual) in [
                 ("value", objective.value), ("data_loss", objective.dataLoss), ("l2_term", objective.l2Term),
             ] {
@@ -126,10 +104,8 @@ struct LinearModelTests {
             // uses small integers and dyadic weights, exact in Float, so its margins stay exactly 1.
             if testCase["flags"]?["float32_ok"]?.bool != false {
                 let loose = try #require(Tolerance(testCase, precision: "float32"), "\(id): float32 tolerance")
-                let single = try Self.evaluate(
-                    model,
-                    try Block(features: x.values, labels: labels, columns: x.columns, precision: .float32),
-                    parameters)
+                let single = try model.objective(
+                    Block(features: x.values, labels: labels, columns: x.columns, precision: .float32), parameters)
                 let reference = try #require(expected["value"]?.double)
                 #expect(loose.matches(single.value, reference), "\(id) float32 value \(single.value) vs \(reference)")
                 #expect(loose.mismatches(single.gradient, gradient).isEmpty, "\(id) float32 gradient")
@@ -241,14 +217,14 @@ struct LinearModelTests {
             try #require(distance > 1e-3, "row \(row) is \(distance) from a kink")
         }
 
-        let analytic = try Self.evaluate(model, block, parameters, smoothing: testCase.smoothing).gradient
+        let analytic = try model.objective(block, parameters, smoothing: testCase.smoothing).gradient
         for k in parameters.indices {
             var plus = parameters
             var minus = parameters
             plus[k] += h
             minus[k] -= h
-            let up = try Self.evaluate(model, block, plus, smoothing: testCase.smoothing).value
-            let down = try Self.evaluate(model, block, minus, smoothing: testCase.smoothing).value
+            let up = try model.objective(block, plus, smoothing: testCase.smoothing).value
+            let down = try model.objective(block, minus, smoothing: testCase.smoothing).value
             let numeric = (up - down) / (2 * h)
             #expect(
                 abs(numeric - analytic[k]) <= 1e-7 * max(1, abs(analytic[k])),
@@ -343,8 +319,8 @@ struct LinearModelTests {
             let block = try Block(features: values, labels: labels, columns: Self.columns)
             for _ in 0..<20 {
                 let parameters = (0..<model.parameterCount).map { _ in random.nextUniform(-1, 1) }
-                let exact = try Self.evaluate(model, block, parameters).value
-                let smoothed = try Self.evaluate(model, block, parameters, smoothing: mu).value
+                let exact = try model.objective(block, parameters).value
+                let smoothed = try model.objective(block, parameters, smoothing: mu).value
                 #expect(smoothed <= exact + 1e-14)
                 #expect(exact <= smoothed + gap + 1e-14)
             }
@@ -410,7 +386,7 @@ struct LinearModelTests {
             LinearSVM(featureCount: 2, l2: 0) as any Model, try QuantileRegression(featureCount: 2, l2: 0, taus: [0.5]),
         ] {
             for mu in [-0.1, .nan, .infinity] {
-                #expect(throws: ModelError.self) { try Self.sums(model, block, [0, 0, 0], smoothing: mu) }
+                #expect(throws: ModelError.self) { try model.sums(block, [0, 0, 0], smoothing: mu) }
             }
         }
         #expect(throws: ModelError.self) { try SmoothedHingeLoss(smoothing: 0) }
@@ -464,7 +440,7 @@ struct LinearModelTests {
             let typed = try Block(
                 features: [1, 2, 3, 4, 5, 6], labels: testCase.labels, columns: 2, id: 7, precision: precision)
             do {
-                _ = try Self.sums(model, typed, parameters)
+                _ = try model.sums(typed, parameters)
                 Issue.record("\(testCase.name) (\(precision)): no error")
             } catch let error as ModelError {
                 #expect(error.description.contains("block 7, row \(testCase.badRow)"), "\(error)")
@@ -481,11 +457,11 @@ struct LinearModelTests {
         ]
         for model in models {
             #expect(throws: ModelError.self) {
-                try Self.sums(model, block, [Double](repeating: 0, count: model.parameterCount))
+                try model.sums(block, [Double](repeating: 0, count: model.parameterCount))
             }
         }
         let svm = LinearSVM(featureCount: 2, l2: 0)
-        #expect(throws: ModelError.self) { try Self.sums(svm, block, [0, 0]) }
+        #expect(throws: ModelError.self) { try svm.sums(block, [0, 0]) }
         #expect(throws: ModelError.self) { try svm.predict(block, parameters: [0, 0, 0, 0]) }
         #expect(throws: ModelError.self) {
             var short = [0.0, 0]
@@ -539,10 +515,9 @@ struct LinearModelTests {
             // Swift path without AVX2); with float32 storage the kernels work in Float lanes.
             let tolerance = precision == .float64 ? 1e-12 : 1e-5
             let block = try Block(features: values, labels: labels, columns: Self.columns, precision: precision)
-            let plain = try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), block, parameters)
-            let unit = try Self.sums(
-                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 1]), block,
-                parameters)
+            let plain = try LogisticRegression(featureCount: Self.columns, l2: 0).sums(block, parameters)
+            let unit = try LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 1])
+                .sums(block, parameters)
             #expect(zip(plain, unit).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($0)) }, "\(precision)")
             // Weight 3 on the positives = plain sums of negatives + 3 × plain sums of positives.
             let positives = labels.map { $0 == 1 }
@@ -551,11 +526,10 @@ struct LinearModelTests {
                 let subset = try Block(
                     features: kept.flatMap { values[($0 * Self.columns)..<(($0 + 1) * Self.columns)] },
                     labels: kept.map { labels[$0] }, columns: Self.columns, precision: precision)
-                return try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), subset, parameters)
+                return try LogisticRegression(featureCount: Self.columns, l2: 0).sums(subset, parameters)
             }
-            let weighted = try Self.sums(
-                LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 3]), block,
-                parameters)
+            let weighted = try LogisticRegression(featureCount: Self.columns, l2: 0, focal: nil, classWeights: [1, 3])
+                .sums(block, parameters)
             let expected = zip(try part(false), try part(true)).map { $0 + 3 * $1 }
             #expect(zip(weighted, expected).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($1)) }, "\(precision)")
         }
@@ -569,11 +543,10 @@ struct LinearModelTests {
         let labels = (0..<rows).map { _ in random.nextUniform(-2, 2) > 0 ? 1.0 : 0.0 }
         let parameters = (0...Self.columns).map { _ in random.nextUniform(-1, 1) }
         let block = try Block(features: values, labels: labels, columns: Self.columns)
-        let bce = try Self.sums(LogisticRegression(featureCount: Self.columns, l2: 0), block, parameters)
-        let focal = try Self.sums(
-            LogisticRegression(
-                featureCount: Self.columns, l2: 0, focal: FocalParameters(gamma: 0, alpha: 0.5), classWeights: nil),
-            block, parameters)
+        let bce = try LogisticRegression(featureCount: Self.columns, l2: 0).sums(block, parameters)
+        let focal = try LogisticRegression(
+            featureCount: Self.columns, l2: 0, focal: FocalParameters(gamma: 0, alpha: 0.5), classWeights: nil
+        ).sums(block, parameters)
         #expect(zip(bce, focal).allSatisfy { abs($0 / 2 - $1) <= 1e-12 * max(1, abs($0)) })
     }
 
@@ -587,7 +560,7 @@ struct LinearModelTests {
         let parameters = (0..<model.parameterCount).map { _ in random.nextUniform(-2, 2) }
         for precision in Precision.allCases {
             let block = try Block(features: values, labels: labels, columns: Self.columns, precision: precision)
-            let first = try Self.sums(model, block, parameters)
+            let first = try model.sums(block, parameters)
             var other = [Double](repeating: 0, count: model.sumsWidth)
             try parameters.withUnsafeBufferPointer { parameterBuffer in
                 try other.withUnsafeMutableBufferPointer {

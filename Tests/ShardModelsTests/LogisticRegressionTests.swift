@@ -6,14 +6,6 @@ import _TestSupport
 /// Logistic regression's objective and gradient against `models.json`, finite differences and extreme logits.
 @Suite("Logistic regression")
 struct LogisticRegressionTests {
-    static func evaluate(_ model: any Model, _ block: Block, _ parameters: [Double]) throws -> Objective {
-        var sums = [Double](repeating: 0, count: model.sumsWidth)
-        try parameters.withUnsafeBufferPointer { parameterBuffer in
-            try sums.withUnsafeMutableBufferPointer { try model.blockSums(block, parameters: parameterBuffer, context: RoundContext(seed: 0, round: 1), into: $0) }
-        }
-        return try model.objective(sums: sums, rowCount: block.rows, parameters: parameters)
-    }
-
     @Test("logistic value, parts and gradient match models.json (float64 tolerance)")
     func logisticMatchesReference() throws {
         let cases = try #require(try ReferenceData.load("models.json")["cases"]?.array).filter {
@@ -30,7 +22,7 @@ struct LogisticRegressionTests {
             let expected = try #require(testCase["expected"], "\(id): expected")
             let tolerance = try #require(Tolerance(testCase), "\(id): tolerance")
             let model = LogisticRegression(featureCount: x.columns, l2: l2)
-            let objective = try Self.evaluate(model, try Block(features: x.values, labels: y, columns: x.columns), w + [b])
+            let objective = try model.objective(Block(features: x.values, labels: y, columns: x.columns), w + [b])
             for (name, actual) in [("value", objective.value), ("data_loss", objective.dataLoss), ("l2_term", objective.l2Term)] {
                 let reference = try #require(expected[name]?.double, "\(id): \(name)")
                 #expect(tolerance.matches(actual, reference), "\(id) \(name): \(actual) vs \(reference)")
@@ -41,8 +33,8 @@ struct LogisticRegressionTests {
 
             // Float storage: the inputs rounded to Float, compared at the float32 tolerance.
             if testCase["flags"]?["float32_ok"]?.bool != false, let loose = Tolerance(testCase, precision: "float32") {
-                let single = try Self.evaluate(
-                    model, try Block(features: x.values, labels: y, columns: x.columns, precision: .float32), w + [b])
+                let single = try model.objective(
+                    Block(features: x.values, labels: y, columns: x.columns, precision: .float32), w + [b])
                 let reference = try #require(expected["value"]?.double)
                 #expect(loose.matches(single.value, reference), "\(id) float32 value \(single.value) vs \(reference)")
                 #expect(loose.mismatches(single.gradient, gradW + [gradB]).isEmpty, "\(id) float32 gradient")
@@ -59,14 +51,14 @@ struct LogisticRegressionTests {
             features: random.uniforms(rows * columns, -2...2), labels: random.binaryLabels(rows), columns: columns)
         let model = LogisticRegression(featureCount: columns, l2: l2)
         let parameters = random.uniforms(columns + 1, -2...2)
-        let analytic = try Self.evaluate(model, block, parameters).gradient
+        let analytic = try model.objective(block, parameters).gradient
         let h = 1e-6
         for k in parameters.indices {
             var plus = parameters
             var minus = parameters
             plus[k] += h
             minus[k] -= h
-            let numeric = (try Self.evaluate(model, block, plus).value - Self.evaluate(model, block, minus).value) / (2 * h)
+            let numeric = (try model.objective(block, plus).value - model.objective(block, minus).value) / (2 * h)
             #expect(abs(numeric - analytic[k]) <= 1e-8 * max(1, abs(analytic[k])), "parameter \(k)")
         }
     }
@@ -75,7 +67,7 @@ struct LogisticRegressionTests {
     func extremeLogits() throws {
         let block = try Block(features: [1, -1], labels: [0, 0], columns: 1)
         let model = LogisticRegression(featureCount: 1, l2: 0)
-        let objective = try Self.evaluate(model, block, [1000, 0])
+        let objective = try model.objective(block, [1000, 0])
         // Row 1: z = 1000, y = 0 → loss 1000, residual 1. Row 2: z = −1000 → loss e^−1000 ≈ 0.
         #expect(objective.value == 500)
         #expect(objective.gradient == [0.5, 0.5])
@@ -85,7 +77,7 @@ struct LogisticRegressionTests {
     func shapeErrors() throws {
         let block = try Block(features: [1, 2, 3, 4], labels: [0, 1], columns: 2)
         let model = LogisticRegression(featureCount: 3, l2: 0)
-        #expect(throws: ModelError.self) { try Self.evaluate(model, block, [0, 0, 0, 0]) }
+        #expect(throws: ModelError.self) { try model.objective(block, [0, 0, 0, 0]) }
         #expect(throws: ModelError.self) {
             try ModelSpec(kind: .logistic, featureCount: 2, l2: -1).makeModel()
         }
