@@ -15,21 +15,26 @@ let products: [Product] = [
     ]),
 ]
 
-// MARK: - C shims (no Swift code touches these except the module named beside each)
+// MARK: - C shims (no Swift code imports these except the modules or files named beside each)
 
 let cTargets: [Target] = [
     // libzmq from Debian. Linked through the modulemap (`link "zmq"`): pkg-config's flags add -isystem
-    // paths that SwiftPM warns about. Only `ZeroMQ` imports this.
+    // paths that SwiftPM warns about. Imported only by `ZeroMQ`.
     .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
-    // libcrypto (OpenSSL) from Debian, for SHA-256 of parameter vectors. Only `ShardArtifacts/Digest.swift` uses it.
+    // libcrypto (OpenSSL) from Debian, for SHA-256 of parameter vectors.
+    // Imported only by `ShardArtifacts/Digest.swift`.
     .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
-    // OpenBLAS from Debian (CBLAS gemm, pinned to one BLAS thread). Only `ShardNumerics/BLAS.swift` uses it.
+    // OpenBLAS from Debian (CBLAS gemm, pinned to one BLAS thread). Imported only by `ShardNumerics/BLAS.swift`.
     .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
     // Hot numeric kernels in C with per-function `target("avx2,fma")` and runtime CPU dispatch.
+    // Imported only by `ShardNumerics`.
     .target(name: "CShardKernels"),
-    // Process-level calls that Swift cannot make directly (variadic prctl).
+    // Process-level calls that Swift cannot make directly (variadic prctl, the CPU_COUNT macro) and the libc
+    // version. Imported only by `ShardNumerics/ThreadCount.swift`, `ShardCluster/LocalWorkers.swift`,
+    // `ShardTrainCLI/BuildIdentity.swift`.
     .target(name: "CShardSystem"),
     // Correctly rounded decimal parsing: fast_float (header-only C++, Debian libfast-float-dev) behind a C function.
+    // Imported only by `ShardData/DecimalField.swift`.
     .target(name: "CFastFloat"),
 ]
 
@@ -42,17 +47,17 @@ let swiftTargets: [Target] = [
     .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem", "COpenBLAS"]),
     .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
     .target(name: "ShardData", dependencies: ["ShardNumerics", "CFastFloat"]),
-    .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),
+    .target(name: "ShardOptimizers"),
     .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
     // Evaluation metrics: classification report, ROC/PR curves, quantile coverage, embedding retrieval.
     .target(name: "ShardMetrics", dependencies: ["ShardNumerics"]),
-    .target(name: "ShardEngine", dependencies: ["ShardNumerics", "ShardData", "ShardOptimizers", "ShardModels"]),
+    .target(name: "ShardEngine", dependencies: ["ShardNumerics", "ShardOptimizers", "ShardModels"]),
     // What a run leaves behind: summary JSON, model files (safetensors), SHA-256 digests, atomic writes.
-    .target(name: "ShardArtifacts", dependencies: ["ShardNumerics", "ShardModels", "ShardData", "CLibCrypto"]),
+    .target(name: "ShardArtifacts", dependencies: ["ShardModels", "ShardData", "CLibCrypto"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "ShardWire", dependencies: ["ShardNumerics"]),
     .target(name: "ShardCluster", dependencies: [
-        "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
+        "ShardNumerics", "ShardModels", "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
     ]),
     // The application: preparing data, choosing the solver, running a job, applying saved models, the loss
     // registry. No printing, no process concerns: those stay in the CLI.
@@ -67,22 +72,29 @@ let swiftTargets: [Target] = [
     .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
 ]
 
-// MARK: - Tests (one suite per module; `_TestSupport` holds shared reference loading)
+// MARK: - Tests (one test target per module; `_TestSupport` holds shared reference loading, processes and test data)
 
 let testTargets: [Target] = [
-    .target(name: "_TestSupport", path: "Tests/_TestSupport"),
+    .target(name: "_TestSupport", dependencies: ["ShardNumerics"], path: "Tests/_TestSupport"),
     .testTarget(name: "ShardNumericsTests", dependencies: ["ShardNumerics", "_TestSupport"]),
-    .testTarget(name: "ShardLossesTests", dependencies: ["ShardLosses", "_TestSupport"]),
-    .testTarget(name: "ShardDataTests", dependencies: ["ShardData", "_TestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "_TestSupport"]),
-    .testTarget(name: "ShardModelsTests", dependencies: ["ShardModels", "_TestSupport"]),
-    .testTarget(name: "ShardMetricsTests", dependencies: ["ShardMetrics", "_TestSupport"]),
-    .testTarget(name: "ShardEngineTests", dependencies: ["ShardEngine", "_TestSupport"]),
-    .testTarget(name: "ShardArtifactsTests", dependencies: ["ShardArtifacts", "_TestSupport"]),
-    .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "_TestSupport"]),
-    .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "_TestSupport"]),
-    .testTarget(name: "ShardClusterTests", dependencies: ["ShardCluster", "_TestSupport"]),
-    .testTarget(name: "ShardApplicationTests", dependencies: ["ShardApplication", "_TestSupport"]),
+    .testTarget(name: "ShardLossesTests", dependencies: ["ShardLosses", "ShardNumerics", "_TestSupport"]),
+    .testTarget(
+        name: "ShardDataTests", dependencies: ["ShardData", "ShardNumerics", "_TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "ShardOptimizersTests", dependencies: ["ShardOptimizers", "ShardNumerics", "_TestSupport"]),
+    .testTarget(
+        name: "ShardModelsTests", dependencies: ["ShardModels", "ShardLosses", "ShardNumerics", "_TestSupport"]),
+    .testTarget(name: "ShardMetricsTests", dependencies: ["ShardMetrics", "ShardNumerics"]),
+    .testTarget(
+        name: "ShardEngineTests",
+        dependencies: ["ShardEngine", "ShardModels", "ShardNumerics", "ShardOptimizers", "_TestSupport"]),
+    .testTarget(
+        name: "ShardArtifactsTests", dependencies: ["ShardArtifacts", "ShardData", "ShardModels", "_TestSupport"]),
+    .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+    .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "ShardNumerics"]),
+    .testTarget(name: "ShardClusterTests", dependencies: [
+        "ShardCluster", "ShardEngine", "ShardModels", "ShardNumerics", "ShardWire", "ZeroMQ", logging, "_TestSupport",
+    ]),
+    .testTarget(name: "ShardApplicationTests", dependencies: ["ShardApplication", "ShardData", "ShardModels"]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 

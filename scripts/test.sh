@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Package.swift must declare exactly the modules each target imports (and the C-shim comments must be true).
+python3 scripts/check_imports.py
 # The dependency versions of Package.resolved (committed), never newer ones resolved on the fly.
 swift build --build-tests --force-resolved-versions
 swift test --skip-build "$@"

@@ -119,7 +119,7 @@ func softmaxProbabilities(_ logits: ArraySlice<Double>) -> [Double] {
     return exponentials.map { $0 / total }
 }
 
-/// The lowest index of the largest value (the tie rule of `SoftmaxRegression.correctPredictions`).
+/// The lowest index of the largest value: the predicted class of a row of logits (ties go to the lower class).
 func argmax(_ values: ArraySlice<Double>) -> Int {
     var best = values.startIndex
     for index in values.indices where values[index] > values[best] { best = index }

@@ -10,8 +10,6 @@ public enum BinaryLabelEncoding: String, Sendable, Codable, CaseIterable {
 
     /// The label of the negative class: 0 or -1.
     public var negativeLabel: Double { self == .zeroOne ? 0 : -1 }
-    /// The label of the positive class: 1 in both encodings.
-    public var positiveLabel: Double { 1 }
 
     /// The encoding of `dataset`'s labels: `nil` when every label is 1 (valid in both encodings).
     ///

@@ -6,8 +6,6 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case dimension(String)
     /// A model failed on a block.
     case model(String)
-    /// The partial sums do not assemble (missing or overlapping nodes).
-    case reduction(String)
     /// A worker process failed, went silent or sent something unusable (cluster executor).
     case worker(String)
     /// The optimizer cannot continue.
@@ -20,7 +18,6 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .plan(let message): "block plan: \(message)"
         case .dimension(let message): "dimension mismatch: \(message)"
         case .model(let message): "model: \(message)"
-        case .reduction(let message): "reduction: \(message)"
         case .worker(let message): message
         case .optimizer(let message): "optimizer: \(message)"
         case .interrupted: "interrupted"

@@ -58,14 +58,6 @@ extension Float: LossScalar {
 /// Numerically stable building blocks shared by the losses.
 public enum StableMath {
     /// ```
-    /// softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)
-    /// ```
-    /// Finite for every finite `z` (no overflow of `e^z` at `z = 1000`).
-    @inlinable public static func softplus<T: LossScalar>(_ z: T) -> T {
-        max(z, 0) + T.log1p(T.exp(-abs(z)))
-    }
-
-    /// ```
     /// sigmoid(z) = 1 / (1 + e^-z)      computed as  1/(1+e^-|z|) for z ≥ 0,  e^-|z|/(1+e^-|z|) for z < 0
     /// ```
     /// Never evaluates `e^x` for positive `x`, so it neither overflows nor loses the small tail.

@@ -8,7 +8,8 @@ public struct TutorialExample: Sendable {
     public let loss: String
     /// The inputs as the tutorial states them.
     public let inputs: String
-    /// The value printed in the tutorial's `# Output:` comment (several are wrong; see ERRATA.md).
+    /// The value printed in the tutorial's `# Output:` comment (all of these are wrong; the correct values are
+    /// derived in Tests/Reference/TUTORIAL_VALUES.md).
     public let claimedValue: Double
     private let compute: @Sendable () throws(LossError) -> Double
 

@@ -82,9 +82,6 @@ public struct LinearRegression: Model {
         try LinearScores.blockSums(block, parameters: parameters, featureCount: featureCount, loss: rowLoss, into: output)
     }
 
-    /// Not a classifier: no row is "correct".
-    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int { 0 }
-
     /// The prediction `ŷ_i = x_i · w + b` of every row (N values).
     public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try LinearScores.checkShapes(

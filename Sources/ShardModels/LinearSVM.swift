@@ -63,22 +63,6 @@ public struct LinearSVM: Model {
         }
     }
 
-    /// Rows with `sign(s) == y`, predicting +1 when `s > 0` and −1 otherwise (s = 0 counts as −1).
-    /// Throws for a label other than ±1.
-    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
-        try LinearScores.checkShapes(
-            block, model: "linear SVM", featureCount: featureCount, outputCount: 1, parameterCount: parameters.count)
-        var correct = 0
-        try LinearScores.forEachRow(block, parameters: parameters, featureCount: featureCount, outputCount: 1) {
-            (row, label, scores) throws(ModelError) in
-            guard label == 1 || label == -1 else {
-                throw .invalidLabel(block: block.id, row: row, label: label, requirement: Self.labelRequirement)
-            }
-            if (scores[0] > 0) == (label == 1) { correct += 1 }
-        }
-        return correct
-    }
-
     /// The score `s_i = x_i · w + b` of every row (N values).
     public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try LinearScores.checkShapes(

@@ -190,7 +190,7 @@ enum LinearScores {
     }
 
     /// Calls `body(row, label, scores)` for every row in order (scores as in `blockSums`). Used by
-    /// predictions and accuracy, not by the training path.
+    /// predictions, not by the training path.
     static func forEachRow(
         _ block: Block, parameters: [Double], featureCount: Int, outputCount: Int,
         _ body: (_ row: Int, _ label: Double, _ scores: UnsafeBufferPointer<Double>) throws(ModelError) -> Void

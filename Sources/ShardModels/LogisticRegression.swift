@@ -91,26 +91,6 @@ public struct LogisticRegression: Model {
         }
     }
 
-    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
-        try checkShapes(block, parameterCount: parameters.count, outputCount: sumsWidth)
-        let bias = parameters[featureCount]
-        func count<T: BinaryFloatingPoint>(_ features: [T], _ labels: [T]) -> Int {
-            var correct = 0
-            for row in 0..<block.rows {
-                var score = bias
-                for column in 0..<featureCount {
-                    score += Double(features[row * featureCount + column]) * parameters[column]
-                }
-                if (score > 0) == (labels[row] == 1) { correct += 1 }
-            }
-            return correct
-        }
-        switch block.storage {
-        case .float32(let features, let labels): return count(features, labels)
-        case .float64(let features, let labels): return count(features, labels)
-        }
-    }
-
     /// The logits `z_i = x_i · w + b` of every row (N values).
     public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try checkShapes(block, parameterCount: parameters.count, outputCount: sumsWidth)

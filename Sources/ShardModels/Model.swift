@@ -28,8 +28,6 @@ public protocol Model: Sendable {
         _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
         into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError)
-    /// The number of rows of `block` the model predicts correctly at `parameters` (classification models).
-    func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int
 }
 
 extension Model {

@@ -79,28 +79,6 @@ public struct QuantileRegression: Model {
         }
     }
 
-    /// Quantile regression has no "correct" prediction; this returns the **coverage count** of the first
-    /// level τ_0: the number of rows with `y_i ≤ ŷ_i0` (the quantity optima.json reports as coverage).
-    /// `coveredRows` gives the count for every level.
-    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
-        try coveredRows(block, parameters: parameters)[0]
-    }
-
-    /// For every level q, the number of rows with `y_i ≤ ŷ_iq` (coverage = count / rows; ideally ≈ τ_q).
-    public func coveredRows(_ block: Block, parameters: [Double]) throws(ModelError) -> [Int] {
-        try checkShapes(block, parameterCount: parameters.count, sumsCount: nil)
-        var covered = [Int](repeating: 0, count: levelCount)
-        let levels = levelCount
-        try LinearScores.forEachRow(block, parameters: parameters, featureCount: featureCount, outputCount: levels) {
-            (row, label, predictions) throws(ModelError) in
-            guard label.isFinite else {
-                throw .invalidLabel(block: block.id, row: row, label: label, requirement: Self.labelRequirement)
-            }
-            for level in 0..<levels where label <= predictions[level] { covered[level] += 1 }
-        }
-        return covered
-    }
-
     /// The predicted quantiles `ŷ_iq`, row-major N × Q.
     public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try checkShapes(block, parameterCount: parameters.count, sumsCount: nil)

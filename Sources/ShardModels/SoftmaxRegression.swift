@@ -63,25 +63,6 @@ public struct SoftmaxRegression: Model {
         try LinearScores.blockSums(block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
     }
 
-    /// Rows whose label is the argmax of the scores (ties go to the lowest class index). Throws for a
-    /// label that is not a class index.
-    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
-        try checkShapes(block, parameterCount: parameters.count, sumsCount: nil)
-        let classes = classCount
-        var correct = 0
-        try LinearScores.forEachRow(block, parameters: parameters, featureCount: featureCount, outputCount: classes) {
-            (row, label, scores) throws(ModelError) in
-            guard SoftmaxRowLoss.isClassIndex(label, classCount: classes) else {
-                throw .invalidLabel(
-                    block: block.id, row: row, label: label, requirement: SoftmaxRowLoss.requirement(classes))
-            }
-            var best = 0
-            for k in 1..<classes where scores[k] > scores[best] { best = k }
-            if best == Int(label) { correct += 1 }
-        }
-        return correct
-    }
-
     /// The logits `s_ik`, row-major N × K.
     public func predict(_ block: Block, parameters: [Double]) throws(ModelError) -> [Double] {
         try checkShapes(block, parameterCount: parameters.count, sumsCount: nil)

@@ -33,8 +33,7 @@ import ShardNumerics
 /// **Precision.** Float64 blocks compute in Double (dgemm, libm tanh), float32 blocks in Float (sgemm,
 /// `Activation.tanh`, Float losses and mining distances), as the VAE does.
 ///
-/// **Accuracy.** The model is not a classifier: `correctPredictions` returns 0 (retrieval metrics use
-/// `embeddings(of:parameters:)`).
+/// **Accuracy.** The model is not a classifier: retrieval metrics use `embeddings(of:parameters:)`.
 public struct TripletEmbedding: Model {
     public let featureCount: Int
     public let embeddingDimension: Int
@@ -175,13 +174,6 @@ public struct TripletEmbedding: Model {
         case .float64: return try embeddings(Double.self, of: block, parameters: parameters)
         case .float32: return try embeddings(Float.self, of: block, parameters: parameters).map { Double($0) }
         }
-    }
-
-    /// Always 0: the embedding model does not predict classes.
-    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
-        try checkBlock(block)
-        try checkParameterCount(parameters.count)
-        return 0
     }
 
     // MARK: - Internals

@@ -31,7 +31,7 @@ import ShardNumerics
 /// ```
 /// Layout and names follow Tests/Reference/README.md (`vae_linear`, `vae_mlp`). In `blockSums`,
 /// `eps[row, j] = CounterRandom(seed, round, block.id, row, purpose latentNoise).normal(j)`. Log-variances
-/// of ±15 stay finite (exp(7.5) ≈ 1808). Labels are not used; `correctPredictions` is 0 (not a classifier).
+/// of ±15 stay finite (exp(7.5) ≈ 1808). Labels are not used.
 ///
 /// **Precision.** Float64 blocks compute in Double (dgemm), float32 blocks in Float (sgemm, Float losses): the
 /// parameters are rounded to Float once per block and the block's sums widened back to Double.
@@ -183,13 +183,6 @@ public struct VariationalAutoencoder: Model {
             for j in 0..<l { means[row * l + j] = encoded[row * width + j] }
         }
         return try decode(latent: means, rows: rows, parameters: parameters)
-    }
-
-    /// Always 0: the VAE does not predict classes.
-    public func correctPredictions(_ block: Block, parameters: [Double]) throws(ModelError) -> Int {
-        try checkBlock(block)
-        try checkParameterCount(parameters.count)
-        return 0
     }
 
     // MARK: - Internals

@@ -66,9 +66,6 @@ public struct LBFGS: Optimizer, Equatable {
 
     public var bestPoint: EvaluatedPoint? { current }
 
-    /// The number of correction pairs in memory (≤ `memory`).
-    public var storedPairCount: Int { corrections.count }
-
     public mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
         guard status == .running, let trialPoint = pendingPoint else {
             throw .notAwaitingEvaluation(status: status)

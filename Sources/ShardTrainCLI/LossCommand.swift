@@ -127,7 +127,7 @@ public struct LossCommand: ParsableCommand {
             print("[\n  " + items.joined(separator: ",\n  ") + "\n]")
             return
         }
-        print("Tutorial worked examples rerun in float64 (mean reduction); see ERRATA.md for why they differ.")
+        print("Tutorial worked examples rerun in float64 (mean reduction); derived in Tests/Reference/TUTORIAL_VALUES.md.")
         for (example, ours) in rows {
             print("")
             print("\(example.title)  [\(example.loss)]")

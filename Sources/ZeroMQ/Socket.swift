@@ -60,20 +60,10 @@ public final class Socket {
         return try lastEndpoint()
     }
 
-    /// Stops listening on an endpoint returned by `bind`.
-    public func unbind(_ endpoint: String) throws(ZMQError) {
-        try zmqCall("zmq_unbind(\(endpoint))") { zmq_unbind(handle, endpoint) }
-    }
-
     /// Starts connecting to `endpoint`. libzmq connects (and reconnects) in the background, so this succeeds
     /// before any peer is listening.
     public func connect(_ endpoint: String) throws(ZMQError) {
         try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(handle, endpoint) }
-    }
-
-    /// Drops the connection to an endpoint passed to `connect`.
-    public func disconnect(_ endpoint: String) throws(ZMQError) {
-        try zmqCall("zmq_disconnect(\(endpoint))") { zmq_disconnect(handle, endpoint) }
     }
 
     /// The endpoint of the last `bind` or `connect` (ZMQ_LAST_ENDPOINT).

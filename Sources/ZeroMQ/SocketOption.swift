@@ -8,10 +8,6 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
     case publisher
     /// Receives the publisher's messages whose first part starts with a subscribed prefix (ZMQ_SUB).
     case subscriber
-    /// Strict send/receive alternation towards a reply socket (ZMQ_REQ).
-    case request
-    /// Strict receive/send alternation (ZMQ_REP).
-    case reply
     /// Load-balances outgoing messages over its peers, fair-queues incoming ones (ZMQ_DEALER).
     case dealer
     /// Prefixes each incoming message with the sender's routing id and routes outgoing messages by their
@@ -23,8 +19,6 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
         case .pair: ZMQ_PAIR
         case .publisher: ZMQ_PUB
         case .subscriber: ZMQ_SUB
-        case .request: ZMQ_REQ
-        case .reply: ZMQ_REP
         case .dealer: ZMQ_DEALER
         case .router: ZMQ_ROUTER
         }
@@ -35,8 +29,6 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
         case .pair: "PAIR"
         case .publisher: "PUB"
         case .subscriber: "SUB"
-        case .request: "REQ"
-        case .reply: "REP"
         case .dealer: "DEALER"
         case .router: "ROUTER"
         }

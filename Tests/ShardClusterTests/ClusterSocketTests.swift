@@ -7,21 +7,15 @@ import ShardNumerics
 import ShardWire
 import Testing
 import ZeroMQ
+import _TestSupport
 
 /// Coordinator and worker shells over real ZeroMQ sockets on loopback TCP, in one test process.
 @Suite("Cluster over sockets", .serialized)
 struct ClusterSocketTests {
+    /// `count` blocks of `rows` rows (features uniform in [-1, 1], labels 0/1), the same on every call.
     static func blocks(count: Int, rows: Int, columns: Int) throws -> [Block] {
-        var state: UInt64 = 9
-        func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53) * 2 - 1
-        }
-        return try (0..<count).map { id in
-            let features = (0..<(rows * columns)).map { _ in next() }
-            let labels = (0..<rows).map { _ in next() > 0 ? 1.0 : 0.0 }
-            return try Block(id: id, rows: rows, columns: columns, storage: .float64(features: features, labels: labels))
-        }
+        var random = SplitMix64(seed: 9)
+        return try random.blocks(rows: count * rows, columns: columns, blockRows: rows, features: -1...1)
     }
 
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }

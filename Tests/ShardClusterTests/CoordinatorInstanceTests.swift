@@ -102,30 +102,29 @@ struct CoordinatorInstanceTests {
         #expect(coordinator.phase == .ready)
         let sends = coordinator.startRound(RoundRequest(round: 1), parameters: [0.5, -1, 2], now: 1)
         #expect(sends.count == 2)
-        let tree = ReductionTree(blockCount: 5)
-        func values(_ node: TreeNode) -> [Double] { [Double(node.level) + 0.1, Double(node.index) * 1e-17, 1] }
-        func partials(_ range: Range<Int>) -> [PartialNode] {
-            tree.coveringNodes(of: range).map {
-                PartialNode(
-                    level: UInt8($0.level), index: UInt32($0.index), rowCount: UInt64(tree.blocks(of: $0).count * 10),
-                    values: values($0))
-            }
-        }
+        // The tree over 5 blocks is root (3,0) = (2,0) + (2,1) with (2,0) = (1,0) + (1,1). Worker 0 holds
+        // blocks 0..<2, the subtree (1,0) = a; worker 1 holds blocks 2..<5, the subtrees (1,1) = b (blocks 2, 3)
+        // and (2,1) = c (block 4). The tree adds (a + b) + c; the values make the other orders give other bits:
+        //   column 0: (1e16 + 1) + 1 = 1e16,  but a + (b + c) = 1e16 + 2 = 1.0000000000000002e16
+        //   column 1: (0.1 + 0.2) + 3.3 = 3.5999999999999996,  but (a + c) + b = a + (b + c) = 3.6
+        let workerZero = [PartialNode(level: 1, index: 0, rowCount: 20, values: [1e16, 0.1, 1])]
+        let workerOne = [
+            PartialNode(level: 1, index: 1, rowCount: 20, values: [1, 0.2, 2]),
+            PartialNode(level: 2, index: 1, rowCount: 10, values: [1, 3.3, 3]),
+        ]
         let none = coordinator.received(
-            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: partials(0..<2))), from: [1],
+            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: workerZero)), from: [1],
             now: 1.1)
         #expect(none.isEmpty)
         let done = coordinator.received(
-            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.02, nodes: partials(2..<5))), from: [2],
+            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.02, nodes: workerOne)), from: [2],
             now: 1.2)
-        var expected: [TreeNode: [Double]] = [:]
-        for node in tree.coveringNodes(of: 0..<2) + tree.coveringNodes(of: 2..<5) { expected[node] = values(node) }
-        let sums = try tree.combine(expected)
+        let treeOrderSums = [1e16, 3.5999999999999996, 6]
         #expect(
             done == [
                 .roundComplete(
                     Evaluation(
-                        sums: sums, rowCount: 50,
+                        sums: treeOrderSums, rowCount: 50,
                         workerTimings: [
                             WorkerTiming(worker: 0, computeSeconds: 0.01), WorkerTiming(worker: 1, computeSeconds: 0.02),
                         ]))
@@ -135,13 +134,14 @@ struct CoordinatorInstanceTests {
         // Partial sums of an old round are dropped and counted, never applied.
         _ = coordinator.startRound(RoundRequest(round: 2), parameters: [0, 0, 0], now: 2)
         let stale = coordinator.received(
-            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: partials(0..<2))), from: [1],
+            Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: workerZero)), from: [1],
             now: 2.1)
         #expect(Self.failures(stale).isEmpty)
         #expect(coordinator.staleFrames == 1)
         // Sums for the wrong subtrees fail the job, naming worker and round.
+        let blockZeroOnly = [PartialNode(level: 0, index: 0, rowCount: 10, values: [1, 2, 3])]
         let wrong = coordinator.received(
-            Frame(jobID: Self.job, round: 2, message: .partials(computeSeconds: 0.01, nodes: partials(0..<1))), from: [1],
+            Frame(jobID: Self.job, round: 2, message: .partials(computeSeconds: 0.01, nodes: blockZeroOnly)), from: [1],
             now: 2.2)
         #expect(Self.failures(wrong).first?.contains("worker 0 (pid 100 on test-host)") == true)
         #expect(Self.failures(wrong).first?.contains("round 2") == true)

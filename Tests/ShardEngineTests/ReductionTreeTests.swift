@@ -1,6 +1,5 @@
 import Foundation
 import ShardEngine
-import ShardModels
 import ShardNumerics
 import Testing
 
@@ -26,11 +25,10 @@ struct ReductionTreeTests {
 
     /// Values whose sum depends on the order of additions, so any change of tree shows up in the bits.
     static func leaves(_ count: Int, seed: UInt64) -> [[Double]] {
-        var state = seed
+        var random = SplitMix64(seed: seed)
         func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            let mantissa = Double(state >> 11) / Double(1 << 53)
-            return (mantissa - 0.5) * pow(10, Double(Int(state % 17)) - 8)
+            let bits = random.next()
+            return (Double(bits >> 11) * 0x1p-53 - 0.5) * pow(10, Double(Int(bits % 17)) - 8)
         }
         return (0..<count).map { _ in (0..<3).map { _ in next() } }
     }
@@ -107,65 +105,5 @@ struct ReductionTreeTests {
         #expect(throws: ReductionError.coverage(expectedBlocks: 5, coveredBlocks: 6)) {
             try tree.combine([TreeNode(level: 2, index: 0): leaf, TreeNode(level: 0, index: 3): leaf, TreeNode(level: 0, index: 4): leaf])
         }
-    }
-}
-
-@Suite("Block computer and local executor")
-struct BlockComputerTests {
-    static func blocks(rows: Int, columns: Int, blockRows: Int, precision: Precision) throws -> [Block] {
-        var state: UInt64 = 42
-        func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53) * 4 - 2
-        }
-        var blocks: [Block] = []
-        var start = 0
-        while start < rows {
-            let count = min(blockRows, rows - start)
-            let features = (0..<(count * columns)).map { _ in next() }
-            let labels = (0..<count).map { _ in next() > 0 ? 1.0 : 0.0 }
-            let storage: BlockStorage =
-                precision == .float64
-                ? .float64(features: features, labels: labels)
-                : .float32(features: features.map(Float.init), labels: labels.map(Float.init))
-            blocks.append(try Block(id: blocks.count, rows: count, columns: columns, storage: storage))
-            start += count
-        }
-        return blocks
-    }
-
-    @Test("the result has the same bits for every thread count and every split into shards", arguments: Precision.allCases)
-    func deterministicAcrossThreadsAndShards(precision: Precision) throws {
-        let blocks = try Self.blocks(rows: 1000, columns: 7, blockRows: 64, precision: precision)
-        let model = LogisticRegression(featureCount: 7, l2: 0.1)
-        let parameters = (0..<8).map { Double($0) * 0.1 - 0.3 }
-        let reference = try LocalExecutor(model: model, blocks: blocks, threads: 1).evaluate(parameters, request: RoundRequest(round: 1))
-        for threads in [2, 4] {
-            let other = try LocalExecutor(model: model, blocks: blocks, threads: threads).evaluate(parameters, request: RoundRequest(round: 1))
-            #expect(other.sums.map(\.bitPattern) == reference.sums.map(\.bitPattern))
-        }
-        let tree = ReductionTree(blockCount: blocks.count)
-        for workers in [2, 3, 5] {
-            var received: [TreeNode: [Double]] = [:]
-            for k in 0..<workers {
-                let shard = Array(blocks[(k * blocks.count / workers)..<((k + 1) * blocks.count / workers)])
-                let computer = try BlockComputer(model: model, blocks: shard, blockCount: blocks.count, threads: 2)
-                for sums in try computer.compute(parameters: parameters, context: RoundContext(seed: 0, round: 1)) { received[sums.node] = sums.values }
-            }
-            #expect(try tree.combine(received).map(\.bitPattern) == reference.sums.map(\.bitPattern))
-        }
-        #expect(reference.rowCount == 1000)
-    }
-
-    @Test("a shard must be contiguous and inside the plan")
-    func rejectsBadShards() throws {
-        let blocks = try Self.blocks(rows: 300, columns: 2, blockRows: 100, precision: .float64)
-        let model = LogisticRegression(featureCount: 2, l2: 0)
-        #expect(throws: EngineError.self) {
-            try BlockComputer(model: model, blocks: [blocks[0], blocks[2]], blockCount: 3, threads: 1)
-        }
-        #expect(throws: EngineError.self) { try BlockComputer(model: model, blocks: blocks, blockCount: 2, threads: 1) }
-        let computer = try BlockComputer(model: model, blocks: blocks, blockCount: 3, threads: 1)
-        #expect(throws: EngineError.self) { try computer.compute(parameters: [0, 0], context: RoundContext(seed: 0, round: 1)) }
     }
 }

@@ -2,11 +2,10 @@ import Foundation
 import ShardLosses
 import ShardNumerics
 import Testing
+import _TestSupport
 
 /// Test draws from the shared SplitMix64 stream, so every run checks the same points.
 extension SplitMix64 {
-    mutating func uniform(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
-    mutating func uniforms(_ count: Int, _ range: ClosedRange<Double>) -> [Double] { (0..<count).map { _ in uniform(range) } }
     /// A value in `range` at least `gap` away from `kink`.
     mutating func away(from kink: Double, gap: Double, in range: ClosedRange<Double>) -> Double {
         while true {

@@ -61,36 +61,6 @@ struct EmbeddingAndVAETests {
         }
     }
 
-    /// A small deterministic generator for test data (not the model's randomness).
-    struct TestData {
-        var state: UInt64
-        mutating func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53)
-        }
-        mutating func values(_ count: Int, scale: Double = 1) -> [Double] {
-            (0..<count).map { _ in (next() * 2 - 1) * scale }
-        }
-    }
-
-    static func block(features: [Double], labels: [Double], columns: Int, id: Int = 0, precision: Precision = .float64)
-        throws -> Block
-    {
-        let storage: BlockStorage =
-            precision == .float64
-            ? .float64(features: features, labels: labels)
-            : .float32(features: features.map(Float.init), labels: labels.map(Float.init))
-        return try Block(id: id, rows: labels.count, columns: columns, storage: storage)
-    }
-
-    static func sums(_ model: any Model, _ block: Block, _ parameters: [Double], _ context: RoundContext) throws -> [Double] {
-        var output = [Double](repeating: .nan, count: model.sumsWidth)
-        try parameters.withUnsafeBufferPointer { theta in
-            try output.withUnsafeMutableBufferPointer { try model.blockSums(block, parameters: theta, context: context, into: $0) }
-        }
-        return output
-    }
-
     /// Central differences of `value` against `gradient` at every coordinate.
     static func expectFiniteDifferences(
         _ parameters: [Double], gradient: [Double], step: Double = 1e-6, tolerance: Double = 1e-6,
@@ -227,15 +197,15 @@ struct EmbeddingAndVAETests {
 
     @Test("triplet gradients agree with central differences (explicit triplets)", arguments: [nil, 5] as [Int?], [0.0, 0.1])
     func tripletFiniteDifferences(hidden: Int?, l2: Double) throws {
-        var data = TestData(state: 3)
+        var data = SplitMix64(seed: 3)
         let (rows, columns, dimension) = (12, 4, 3)
         let model = try TripletEmbedding(
             featureCount: columns, embeddingDimension: dimension, hiddenUnits: hidden, margin: 0.3, l2: l2, classCount: 2,
             pairObjective: .tripletRandom)
-        let anchors = data.values(rows * columns)
-        let positives = data.values(rows * columns)
-        let negatives = data.values(rows * columns)
-        let parameters = data.values(model.parameterCount, scale: 0.8)
+        let anchors = data.uniforms(rows * columns, -1...1)
+        let positives = data.uniforms(rows * columns, -1...1)
+        let negatives = data.uniforms(rows * columns, -1...1)
+        let parameters = data.uniforms(model.parameterCount, -0.8...0.8)
         func objective(_ theta: [Double]) throws -> Objective {
             let evaluation = try model.tripletSums(anchors: anchors, positives: positives, negatives: negatives, rows: rows, parameters: theta)
             return try Self.objective(model, lossSum: evaluation.lossSum, gradient: evaluation.gradient, rows: rows, parameters: theta)
@@ -251,12 +221,12 @@ struct EmbeddingAndVAETests {
 
     @Test("VAE gradients agree with central differences (fixed eps)", arguments: [nil, 4] as [Int?], [0.0, 0.05])
     func vaeFiniteDifferences(hidden: Int?, l2: Double) throws {
-        var data = TestData(state: 11)
+        var data = SplitMix64(seed: 11)
         let (rows, columns, latent) = (9, 5, 2)
         let model = try VariationalAutoencoder(featureCount: columns, latentDimension: latent, hiddenUnits: hidden, l2: l2)
-        let x = (0..<(rows * columns)).map { index in index % 3 == 0 ? data.next() : (data.next() < 0.5 ? 0 : 1) }
-        let eps = data.values(rows * latent, scale: 1.5)
-        let parameters = data.values(model.parameterCount, scale: 0.7)
+        let x = (0..<(rows * columns)).map { index in index % 3 == 0 ? data.nextUnit() : (data.nextUnit() < 0.5 ? 0 : 1) }
+        let eps = data.uniforms(rows * latent, -1.5...1.5)
+        let parameters = data.uniforms(model.parameterCount, -0.7...0.7)
         func objective(_ theta: [Double]) throws -> Objective {
             let evaluation = try model.evaluate(inputs: x, rows: rows, noise: eps, parameters: theta)
             return try Self.objective(model, lossSum: evaluation.lossSum, gradient: evaluation.gradient, rows: rows, parameters: theta)
@@ -270,16 +240,16 @@ struct EmbeddingAndVAETests {
     @Test("blockSums gradients agree with central differences (random triplets and contrastive pairs)",
           arguments: [PairObjective.tripletRandom, .contrastive])
     func blockSumsFiniteDifferences(objective pairObjective: PairObjective) throws {
-        var data = TestData(state: 29)
+        var data = SplitMix64(seed: 29)
         let (rows, columns) = (16, 3)
         let model = try TripletEmbedding(
             featureCount: columns, embeddingDimension: 2, hiddenUnits: 4, margin: 1, l2: 0.01, classCount: 3,
             pairObjective: pairObjective)
-        let block = try Self.block(features: data.values(rows * columns), labels: (0..<rows).map { Double($0 % 3) }, columns: columns, id: 4)
+        let block = try Block(features: data.uniforms(rows * columns, -1...1), labels: (0..<rows).map { Double($0 % 3) }, columns: columns, id: 4)
         let context = RoundContext(seed: 77, round: 3)
-        let parameters = data.values(model.parameterCount, scale: 0.9)
+        let parameters = data.uniforms(model.parameterCount, -0.9...0.9)
         func objective(_ theta: [Double]) throws -> Objective {
-            try model.objective(sums: try Self.sums(model, block, theta, context), rowCount: rows, parameters: theta)
+            try model.objective(sums: try model.sums(block, theta, context), rowCount: rows, parameters: theta)
         }
         try Self.expectFiniteDifferences(parameters, gradient: try objective(parameters).gradient, "\(pairObjective)") {
             try objective($0).value
@@ -289,15 +259,15 @@ struct EmbeddingAndVAETests {
     // MARK: - Mining
 
     static func miningFixture(rows: Int = 30, classCount: Int = 3) throws -> (TripletEmbedding, Block, [Double], [Int]) {
-        var data = TestData(state: 5)
+        var data = SplitMix64(seed: 5)
         let columns = 4
         let labels = (0..<rows).map { ($0 * 7 + $0 / 4) % classCount }
-        let block = try Self.block(
-            features: data.values(rows * columns), labels: labels.map(Double.init), columns: columns, id: 2)
+        let block = try Block(
+            features: data.uniforms(rows * columns, -1...1), labels: labels.map(Double.init), columns: columns, id: 2)
         let model = try TripletEmbedding(
             featureCount: columns, embeddingDimension: 3, hiddenUnits: 6, margin: 0.5, l2: 0, classCount: classCount,
             pairObjective: .tripletSemiHard)
-        return (model, block, data.values(model.parameterCount), labels)
+        return (model, block, data.uniforms(model.parameterCount, -1...1), labels)
     }
 
     static func withObjective(_ model: TripletEmbedding, _ objective: PairObjective) throws -> TripletEmbedding {
@@ -375,13 +345,13 @@ struct EmbeddingAndVAETests {
             pairObjective: .tripletRandom)
         let parameters = [0.3, -0.2, 0.5, 0.1]
         // Row 4 is the only row of class 2.
-        let block = try Self.block(features: [1, 0, 0, 1, 1, 1, -1, 0, 0.5, 0.5], labels: [0, 0, 1, 1, 2], columns: 2)
+        let block = try Block(features: [1, 0, 0, 1, 1, 1, -1, 0, 0.5, 0.5], labels: [0, 0, 1, 1, 2], columns: 2)
         let triplets = try model.minedTriplets(block, parameters: parameters, context: RoundContext(seed: 0, round: 1))
         #expect(triplets.map(\.anchor) == [0, 1, 2, 3])
         // One class only: nothing to contrast, the sums are exactly zero.
-        let single = try Self.block(features: [1, 0, 0, 1, 1, 1], labels: [1, 1, 1], columns: 2)
+        let single = try Block(features: [1, 0, 0, 1, 1, 1], labels: [1, 1, 1], columns: 2)
         #expect(try model.minedTriplets(single, parameters: parameters, context: RoundContext(seed: 0, round: 1)).isEmpty)
-        #expect(try Self.sums(model, single, parameters, RoundContext(seed: 0, round: 1)) == [0, 0, 0, 0, 0])
+        #expect(try model.sums(single, parameters, RoundContext(seed: 0, round: 1)) == [0, 0, 0, 0, 0])
     }
 
     @Test("contrastive pairs: the similar flag is class equality, partners are other rows, both kinds occur")
@@ -404,8 +374,8 @@ struct EmbeddingAndVAETests {
         let model = try TripletEmbedding(
             featureCount: 1, embeddingDimension: 1, hiddenUnits: nil, margin: 1, l2: 0, classCount: 2, pairObjective: .tripletRandom)
         for label in [2.0, -1, 0.5, .nan] {
-            let block = try Self.block(features: [1, 2], labels: [0, label], columns: 1)
-            #expect(throws: ModelError.self) { try Self.sums(model, block, [0.1], RoundContext(seed: 0, round: 1)) }
+            let block = try Block(features: [1, 2], labels: [0, label], columns: 1)
+            #expect(throws: ModelError.self) { try model.sums(block, [0.1], RoundContext(seed: 0, round: 1)) }
         }
     }
 
@@ -416,50 +386,50 @@ struct EmbeddingAndVAETests {
         let (base, block, parameters, _) = try Self.miningFixture()
         let model = try Self.withObjective(base, objective)
         let context = RoundContext(seed: 12, round: 2)
-        let first = try Self.sums(model, block, parameters, context)
+        let first = try model.sums(block, parameters, context)
         #expect(first.allSatisfy { $0.isFinite })
-        #expect(try Self.sums(model, block, parameters, context) == first)
-        #expect(try Self.sums(model, block, parameters, RoundContext(seed: 12, round: 3)) != first)
+        #expect(try model.sums(block, parameters, context) == first)
+        #expect(try model.sums(block, parameters, RoundContext(seed: 12, round: 3)) != first)
     }
 
     @Test("VAE blockSums: reproducible, fresh noise each round, consistent with elboParts", arguments: [nil, 3] as [Int?])
     func vaeBlockSums(hidden: Int?) throws {
-        var data = TestData(state: 41)
+        var data = SplitMix64(seed: 41)
         let (rows, columns) = (20, 6)
         let model = try VariationalAutoencoder(featureCount: columns, latentDimension: 2, hiddenUnits: hidden, l2: 0.01)
-        let block = try Self.block(features: (0..<(rows * columns)).map { _ in data.next() }, labels: [Double](repeating: 7, count: rows), columns: columns, id: 3)
+        let block = try Block(features: (0..<(rows * columns)).map { _ in data.nextUnit() }, labels: [Double](repeating: 7, count: rows), columns: columns, id: 3)
         let parameters = model.initialParameters()
         let context = RoundContext(seed: 8, round: 1)
-        let first = try Self.sums(model, block, parameters, context)
+        let first = try model.sums(block, parameters, context)
         #expect(first.allSatisfy { $0.isFinite })
-        #expect(try Self.sums(model, block, parameters, context) == first)
-        #expect(try Self.sums(model, block, parameters, RoundContext(seed: 8, round: 2))[0] != first[0])
+        #expect(try model.sums(block, parameters, context) == first)
+        #expect(try model.sums(block, parameters, RoundContext(seed: 8, round: 2))[0] != first[0])
         let parts = try model.elboParts(block, parameters: parameters, context: context)
         #expect(parts.count == rows)
         #expect(abs(parts.reduce(0) { $0 + $1.reconstruction + $1.kl } - first[0]) <= 1e-12 * abs(first[0]))
         #expect(parts.allSatisfy { $0.reconstruction > 0 && $0.kl >= 0 })
         // Float storage gives the same objective up to the rounding of the inputs.
-        let single = try Self.block(features: block.storage.doubleFeatures, labels: [Double](repeating: 7, count: rows), columns: columns, id: 3, precision: .float32)
-        let singleSums = try Self.sums(model, single, parameters, context)
+        let single = try Block(features: block.storage.doubleFeatures, labels: [Double](repeating: 7, count: rows), columns: columns, id: 3, precision: .float32)
+        let singleSums = try model.sums(single, parameters, context)
         #expect(abs(singleSums[0] - first[0]) <= 1e-5 * abs(first[0]))
     }
 
     @Test("VAE blockSums is evaluate(…) on the block's features with latentNoise(block, context), in its precision",
           arguments: [nil, 3] as [Int?], Precision.allCases)
     func vaeBlockSumsIsTheCore(hidden: Int?, precision: Precision) throws {
-        var data = TestData(state: 43)
+        var data = SplitMix64(seed: 43)
         let (rows, columns) = (10, 4)
         let model = try VariationalAutoencoder(featureCount: columns, latentDimension: 3, hiddenUnits: hidden, l2: 0)
-        let features = (0..<(rows * columns)).map { _ in data.next() }
-        let block = try Self.block(
+        let features = (0..<(rows * columns)).map { _ in data.nextUnit() }
+        let block = try Block(
             features: features, labels: [Double](repeating: 0, count: rows), columns: columns, id: 6, precision: precision)
-        let parameters = data.values(model.parameterCount, scale: 0.5)
+        let parameters = data.uniforms(model.parameterCount, -0.5...0.5)
         let context = RoundContext(seed: 3, round: 4)
         let noise = model.latentNoise(block, context: context)
         #expect(noise.count == rows * 3)
         let evaluation = try model.evaluate(
             inputs: features, rows: rows, noise: noise, parameters: parameters, precision: precision)
-        #expect(try Self.sums(model, block, parameters, context) == [evaluation.lossSum] + evaluation.gradient)
+        #expect(try model.sums(block, parameters, context) == [evaluation.lossSum] + evaluation.gradient)
     }
 
     @Test("triplet blockSums equals tripletSums on the mined rows", arguments: [PairObjective.tripletRandom, .tripletSemiHard])
@@ -474,7 +444,7 @@ struct EmbeddingAndVAETests {
         let explicit = try model.tripletSums(
             anchors: rows(triplets.map(\.anchor)), positives: rows(triplets.map(\.positive)),
             negatives: rows(triplets.map(\.negative)), rows: triplets.count, parameters: parameters)
-        let sums = try Self.sums(model, block, parameters, context)
+        let sums = try model.sums(block, parameters, context)
         #expect(explicit.lossSum > 0)
         let reference = [explicit.lossSum] + explicit.gradient
         // Same terms, summed in another order (per row here, per triplet slot there).
@@ -505,8 +475,8 @@ struct EmbeddingAndVAETests {
     @Test("VAE inputs outside [0, 1] are typed errors")
     func vaeDomain() throws {
         let model = try VariationalAutoencoder(featureCount: 2, latentDimension: 1, hiddenUnits: nil, l2: 0)
-        let block = try Self.block(features: [0.5, 1.5], labels: [0], columns: 2)
-        #expect(throws: ModelError.self) { try Self.sums(model, block, model.initialParameters(), RoundContext(seed: 0, round: 1)) }
+        let block = try Block(features: [0.5, 1.5], labels: [0], columns: 2)
+        #expect(throws: ModelError.self) { try model.sums(block, model.initialParameters(), RoundContext(seed: 0, round: 1)) }
         #expect(throws: ModelError.self) {
             try model.evaluate(inputs: [0.5], rows: 1, noise: [0], parameters: model.initialParameters())
         }
@@ -590,34 +560,8 @@ extension BlockStorage {
 import Glibc
 private func Foundation_exp(_ x: Double) -> Double { Glibc.exp(x) }
 private func Foundation_expm1(_ x: Double) -> Double { Glibc.expm1(x) }
-private func Foundation_tanh(_ x: Double) -> Double { Glibc.tanh(x) }
 #elseif canImport(Darwin)
 import Darwin
 private func Foundation_exp(_ x: Double) -> Double { Darwin.exp(x) }
 private func Foundation_expm1(_ x: Double) -> Double { Darwin.expm1(x) }
-private func Foundation_tanh(_ x: Double) -> Double { Darwin.tanh(x) }
 #endif
-
-/// The vectorisable Float tanh of the float32 embedding path against libm's Double tanh.
-@Suite("Activations")
-struct ActivationTests {
-    @Test("Activation.tanh(Float) is within 1 ulp of tanh over [-12, 12], tiny and huge arguments; odd; NaN stays NaN")
-    func floatTanh() {
-        var arguments: [Float] = (0...24_000).map { Float($0 - 12_000) / 1_000 }
-        let boundary: Float = 0x1p-6
-        arguments += [0, -0.0, 1e-30, 1e-8, 3e-5, boundary, boundary.nextDown, boundary.nextUp, 0.5, 9, 20, 90, 1e30]
-        arguments.append(.infinity)
-        arguments += [.leastNonzeroMagnitude, .greatestFiniteMagnitude]
-        var worst: Float = 0
-        for x in arguments {
-            let exact = Foundation_tanh(Double(x))
-            let actual = Activation.tanh(x)
-            let ulp = Float(exact).ulp
-            worst = max(worst, Float(abs(Double(actual) - exact)) / ulp)
-            #expect(Activation.tanh(-x) == -actual, "odd at \(x)")
-        }
-        #expect(worst <= 1, "worst error \(worst) ulp")
-        #expect(Activation.tanh(.nan).isNaN)
-        #expect(Activation.tanh(0).sign == .plus && Activation.tanh(-0.0).sign == .minus)
-    }
-}

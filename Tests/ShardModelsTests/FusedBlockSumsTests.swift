@@ -1,5 +1,6 @@
 import ShardNumerics
 import Testing
+import _TestSupport
 
 @testable import ShardModels
 
@@ -98,18 +99,6 @@ struct FusedBlockSumsTests {
         return sums
     }
 
-    static func modelSums(_ model: any Model, _ block: Block, _ parameters: [Double], smoothing: Double) throws
-        -> [Double]
-    {
-        var sums = [Double](repeating: .nan, count: model.sumsWidth)
-        try parameters.withUnsafeBufferPointer { p in
-            try sums.withUnsafeMutableBufferPointer { out in
-                try model.blockSums(block, parameters: p, context: RoundContext(seed: 1, round: 1, smoothing: smoothing), into: out)
-            }
-        }
-        return sums
-    }
-
     /// Scores s_iq (exact double products summed in d order, then the bias), Q = parameters / (D + 1).
     static func scores(_ features: [Double], rows: Int, columns: Int, parameters: [Double]) -> [[Double]] {
         let outputs = parameters.count / (columns + 1)
@@ -122,14 +111,6 @@ struct FusedBlockSumsTests {
         }
     }
 
-    static func block(_ features: [Double], _ labels: [Double], columns: Int, precision: Precision) throws -> Block {
-        let storage: BlockStorage =
-            precision == .float64
-            ? .float64(features: features, labels: labels)
-            : .float32(features: features.map(Float.init), labels: labels.map(Float.init))
-        return try Block(id: 3, rows: labels.count, columns: columns, storage: storage)
-    }
-
     /// Compares the model's sums with the Swift path within the suite's tolerance; returns whether the two
     /// differ in any bit (they do whenever the kernel ran on a non-trivial block: another summation order).
     @discardableResult
@@ -137,9 +118,9 @@ struct FusedBlockSumsTests {
         _ testCase: Case, features: [Double], labels: [Double], columns: Int, parameters: [Double],
         precision: Precision, weightBound: Double, label: String
     ) throws -> Bool {
-        let block = try block(features, labels, columns: columns, precision: precision)
+        let block = try Block(features: features, labels: labels, columns: columns, id: 3, precision: precision)
         let seen = precision == .float64 ? features : features.map { Double(Float($0)) }
-        let fused = try modelSums(testCase.model, block, parameters, smoothing: testCase.smoothing)
+        let fused = try testCase.model.sums(block, parameters, smoothing: testCase.smoothing)
         let swift = try swiftSums(testCase.model, block, parameters, smoothing: testCase.smoothing)
         let rowScores = scores(seen, rows: labels.count, columns: columns, parameters: parameters)
         var scale = 0.0
@@ -238,13 +219,13 @@ struct FusedBlockSumsTests {
     func kinkValues() throws {
         // One feature, w = 1, b = 0: s = x.
         for precision in Precision.allCases {
-            let svmBlock = try Self.block([1, -1, 0.5], [1, -1, 1], columns: 1, precision: precision)
-            let svm = try Self.modelSums(LinearSVM(featureCount: 1, l2: 0), svmBlock, [1, 0], smoothing: 0)
+            let svmBlock = try Block(features: [1, -1, 0.5], labels: [1, -1, 1], columns: 1, id: 3, precision: precision)
+            let svm = try LinearSVM(featureCount: 1, l2: 0).sums(svmBlock, [1, 0], smoothing: 0)
             // Rows 0, 1 on the margin (loss 0, slope 0); row 2: loss 0.5, slope −1.
             #expect(svm == [0.5, -0.5, -1], "\(precision)")
-            let quantileBlock = try Self.block([1, 2, 3], [1, 2, 4], columns: 1, precision: precision)
-            let quantile = try Self.modelSums(
-                try QuantileRegression(featureCount: 1, l2: 0, taus: [0.25]), quantileBlock, [1, 0], smoothing: 0)
+            let quantileBlock = try Block(features: [1, 2, 3], labels: [1, 2, 4], columns: 1, id: 3, precision: precision)
+            let quantile = try QuantileRegression(featureCount: 1, l2: 0, taus: [0.25])
+                .sums(quantileBlock, [1, 0], smoothing: 0)
             // Rows 0, 1: residual 0 (loss 0, slope 0); row 2: e = 1, loss τ, slope −τ.
             #expect(quantile == [0.25, -0.75, -0.25], "\(precision)")
         }
@@ -259,8 +240,8 @@ struct FusedBlockSumsTests {
         let labels = (0..<40).map { _ in Double(random.next() & 1) }
         let parameters = (0..<5).map { _ in random.nextUniform(-1, 1) }
         for precision in Precision.allCases {
-            let block = try Self.block(features, labels, columns: 4, precision: precision)
-            let fused = try Self.modelSums(model, block, parameters, smoothing: 0)
+            let block = try Block(features: features, labels: labels, columns: 4, id: 3, precision: precision)
+            let fused = try model.sums(block, parameters, smoothing: 0)
             let swift = try Self.swiftSums(model, block, parameters, smoothing: 0)
             #expect(fused.map(\.bitPattern) == swift.map(\.bitPattern))
         }
@@ -268,7 +249,7 @@ struct FusedBlockSumsTests {
 
     @Test("the kernel's own shape and loss errors are typed")
     func kernelErrors() throws {
-        let block = try Self.block([1, 2, 3, 4], [1, -1], columns: 2, precision: .float64)
+        let block = try Block(features: [1, 2, 3, 4], labels: [1, -1], columns: 2, id: 3, precision: .float64)
         var out = [Double](repeating: 0, count: 4)
         let short = [0.5, 0.5]
         #expect(throws: KernelError.parametersLength(expected: 3, actual: 2)) {
@@ -302,7 +283,7 @@ struct FusedBlockSumsTests {
             }
         }
         #expect(outcome == (KernelImplementation.simdAvailable ? .computed : .unsupported))
-        let badLabel = try Self.block([1, 2, 3, 4], [1, 0], columns: 2, precision: .float32)
+        let badLabel = try Block(features: [1, 2, 3, 4], labels: [1, 0], columns: 2, id: 3, precision: .float32)
         let bad = try parameters.withUnsafeBufferPointer { p in
             try out.withUnsafeMutableBufferPointer { o in
                 try LinearLossKernel.sums(of: badLabel, loss: .hinge(smoothing: 0), parameters: p, into: o)

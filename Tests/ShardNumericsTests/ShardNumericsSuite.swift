@@ -73,7 +73,7 @@ func randomProblem(_ random: inout SplitMix64, precision: Precision, rows: Int, 
     -> RandomProblem
 {
     var features = (0..<rows * columns).map { _ in random.nextUniform(-2, 2) }
-    let labels = (0..<rows).map { _ in Double(random.next() & 1) }
+    let labels = random.binaryLabels(rows)
     let weights = (0..<columns).map { _ in random.nextUniform(-1, 1) }
     let bias = random.nextUniform(-1, 1)
     return try problem(
@@ -87,20 +87,13 @@ func problem(
     features: inout [Double], labels: [Double], columns: Int, weights: [Double], bias: Double,
     precision: Precision, id: Int = 0
 ) throws -> RandomProblem {
-    let rows = labels.count
-    let block: Block
+    let block = try Block(features: features, labels: labels, columns: columns, id: id, precision: precision)
     var seenWeights = weights
     var seenBias = bias
-    switch precision {
-    case .float32:
-        let f = features.map { Float($0) }
-        features = f.map { Double($0) }
-        block = try Block(
-            id: id, rows: rows, columns: columns, storage: .float32(features: f, labels: labels.map { Float($0) }))
+    if precision == .float32 {
+        features = features.map { Double(Float($0)) }
         seenWeights = weights.map { Double(Float($0)) }
         seenBias = Double(Float(bias))
-    case .float64:
-        block = try Block(id: id, rows: rows, columns: columns, storage: .float64(features: features, labels: labels))
     }
     let reference = ReferenceSums(
         features: features, labels: labels, columns: columns, weights: seenWeights, bias: seenBias)
@@ -431,14 +424,7 @@ struct ShardNumericsSuite {
             if precision == .float32, item["flags"]?["float32_ok"]?.bool == false { continue }
             let tolerance = try #require(Tolerance(item, precision: tolerancePrecision), "\(id): tolerance")
 
-            let block: Block =
-                switch precision {
-                case .float32:
-                    try Block(id: 0, rows: x.rows, columns: x.columns,
-                              storage: .float32(features: x.values.map { Float($0) }, labels: y.map { Float($0) }))
-                case .float64:
-                    try Block(id: 0, rows: x.rows, columns: x.columns, storage: .float64(features: x.values, labels: y))
-                }
+            let block = try Block(features: x.values, labels: y, columns: x.columns, precision: precision)
             let sums = try LogisticKernel.sums(of: block, weights: w, bias: b, implementation: implementation)
             let n = Double(x.rows)
             let dataLoss = sums[0] / n

@@ -1,0 +1,49 @@
+import ShardEngine
+import ShardModels
+import ShardNumerics
+import Testing
+import _TestSupport
+
+@Suite("Block computer and local executor")
+struct BlockComputerTests {
+    /// `rows` random rows (features uniform in [-2, 2], labels 0/1) in blocks of `blockRows`, the same on every call.
+    static func blocks(rows: Int, columns: Int, blockRows: Int, precision: Precision) throws -> [Block] {
+        var random = SplitMix64(seed: 42)
+        return try random.blocks(rows: rows, columns: columns, blockRows: blockRows, features: -2...2, precision: precision)
+    }
+
+    @Test("the result has the same bits for every thread count and every split into shards", arguments: Precision.allCases)
+    func deterministicAcrossThreadsAndShards(precision: Precision) throws {
+        let blocks = try Self.blocks(rows: 1000, columns: 7, blockRows: 64, precision: precision)
+        let model = LogisticRegression(featureCount: 7, l2: 0.1)
+        let parameters = (0..<8).map { Double($0) * 0.1 - 0.3 }
+        let reference = try LocalExecutor(model: model, blocks: blocks, threads: 1).evaluate(parameters, request: RoundRequest(round: 1))
+        for threads in [2, 4] {
+            let other = try LocalExecutor(model: model, blocks: blocks, threads: threads).evaluate(parameters, request: RoundRequest(round: 1))
+            #expect(other.sums.map(\.bitPattern) == reference.sums.map(\.bitPattern))
+        }
+        let tree = ReductionTree(blockCount: blocks.count)
+        for workers in [2, 3, 5] {
+            var received: [TreeNode: [Double]] = [:]
+            for k in 0..<workers {
+                let shard = Array(blocks[(k * blocks.count / workers)..<((k + 1) * blocks.count / workers)])
+                let computer = try BlockComputer(model: model, blocks: shard, blockCount: blocks.count, threads: 2)
+                for sums in try computer.compute(parameters: parameters, context: RoundContext(seed: 0, round: 1)) { received[sums.node] = sums.values }
+            }
+            #expect(try tree.combine(received).map(\.bitPattern) == reference.sums.map(\.bitPattern))
+        }
+        #expect(reference.rowCount == 1000)
+    }
+
+    @Test("a shard must be contiguous and inside the plan")
+    func rejectsBadShards() throws {
+        let blocks = try Self.blocks(rows: 300, columns: 2, blockRows: 100, precision: .float64)
+        let model = LogisticRegression(featureCount: 2, l2: 0)
+        #expect(throws: EngineError.self) {
+            try BlockComputer(model: model, blocks: [blocks[0], blocks[2]], blockCount: 3, threads: 1)
+        }
+        #expect(throws: EngineError.self) { try BlockComputer(model: model, blocks: blocks, blockCount: 2, threads: 1) }
+        let computer = try BlockComputer(model: model, blocks: blocks, blockCount: 3, threads: 1)
+        #expect(throws: EngineError.self) { try computer.compute(parameters: [0, 0], context: RoundContext(seed: 0, round: 1)) }
+    }
+}
