@@ -129,7 +129,7 @@ extension LoadedModel {
                 report.quantile = try QuantileMetrics.report(
                     targets: labelled.labels,
                     predictions: (0..<rowCount).map { Array(values[($0 * width)..<(($0 + 1) * width)]) },
-                    levels: file.spec.taus ?? [])
+                    levels: file.spec.quantileLevels)
             case .triplet:
                 let embeddings = (0..<rowCount).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }
                 let labels = labelled.labels.map { Int($0) }
@@ -177,7 +177,7 @@ extension LoadedModel {
         case .classIndex:
             // The same check as for training: integers 0…K−1, K from the model's spec.
             do {
-                _ = try dataset.classCount(declared: file.spec.classCount ?? 0)
+                _ = try dataset.classCount(declared: file.spec.classCount)
             } catch {
                 throw .data(error)
             }

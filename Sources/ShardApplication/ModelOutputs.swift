@@ -188,7 +188,7 @@ extension LoadedModel {
         case .linear:
             return PredictionTable(columns: ["prediction"], rows: values.map { [$0] })
         case .quantile:
-            let taus = file.spec.taus ?? []
+            let taus = file.spec.quantileLevels
             return PredictionTable(columns: taus.map { "q\($0)" }, rows: (0..<rowCount).map { Array(row($0)) })
         case .triplet:
             return PredictionTable(
@@ -203,3 +203,20 @@ extension LoadedModel {
     }
 }
 
+
+extension ModelSpec {
+    /// quantile: the levels τ, in output order (empty for other kinds).
+    var quantileLevels: [Double] {
+        if case .quantile(let taus) = configuration { return taus }
+        return []
+    }
+
+    /// softmax and triplet: K (0 for the kinds whose labels are not class indices).
+    var classCount: Int {
+        switch configuration {
+        case .softmax(let classCount, _): classCount
+        case .triplet(let settings): settings.classCount
+        case .logistic, .svm, .quantile, .vae, .linear: 0
+        }
+    }
+}

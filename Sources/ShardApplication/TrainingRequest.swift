@@ -67,10 +67,19 @@ public struct ModelChoices: Sendable, Equatable {
 
     public init() {}
 
-    /// Whether the chosen loss has kinks (see `ModelSpec.isNonSmooth`).
+    /// linear: the loss (default mse) and, for Huber, δ (default 1).
+    public var regressionSettings: RegressionSettings {
+        let loss = regressionLoss ?? .mse
+        return RegressionSettings(loss: loss, delta: loss == .huber ? delta ?? 1 : nil)
+    }
+
+    /// Whether the chosen loss has kinks (see `ModelConfiguration.isNonSmooth`).
     public var isNonSmooth: Bool {
-        ModelSpec(kind: kind, featureCount: 1, l2: l2, regression: RegressionSettings(loss: regressionLoss ?? .mse))
-            .isNonSmooth
+        switch kind {
+        case .svm, .quantile: true
+        case .linear: regressionSettings.loss == .mae
+        case .logistic, .softmax, .triplet, .vae: false
+        }
     }
 }
 

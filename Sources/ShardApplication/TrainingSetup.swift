@@ -5,38 +5,41 @@ import ShardOptimizers
 
 /// Turning the request and the prepared data into a model spec and training options.
 extension TrainingRequest {
-    /// The model spec: kind, width and every hyper-parameter that applies to the model.
+    /// The model spec: width, L2 strength, the kind and the settings that apply to it (defaults filled in).
     public func modelSpec(for prepared: PreparedData) throws(SetupError) -> ModelSpec {
-        let featureCount = prepared.dataset.featureCount
         let model = self.model
-        var spec = ModelSpec(kind: model.kind, featureCount: featureCount, l2: model.l2)
+        func classCount() throws(SetupError) -> Int {
+            guard let count = prepared.classCount else {
+                throw SetupError("--model \(model.kind.rawValue) needs class-index labels, but no class count was found")
+            }
+            return count
+        }
+        let configuration: ModelConfiguration
         switch model.kind {
         case .logistic:
-            if let gamma = model.focalGamma { spec.focal = FocalParameters(gamma: gamma, alpha: model.focalAlpha ?? 0.25) }
-            spec.classWeights = try classWeights(classCount: 2, labels: prepared.dataset.labels.map { $0 == 1 ? 1 : 0 })
+            configuration = .logistic(
+                focal: model.focalGamma.map { FocalParameters(gamma: $0, alpha: model.focalAlpha ?? 0.25) },
+                classWeights: try classWeights(classCount: 2, labels: prepared.dataset.labels.map { $0 == 1 ? 1 : 0 }))
         case .svm:
-            break
+            configuration = .svm
         case .quantile:
-            spec.taus = model.taus
+            configuration = .quantile(taus: model.taus)
         case .softmax:
-            spec.classCount = prepared.classCount
-            if let count = prepared.classCount {
-                spec.classWeights = try classWeights(classCount: count, labels: prepared.dataset.labels.map { Int($0) })
-            }
+            let count = try classCount()
+            configuration = .softmax(
+                classCount: count,
+                classWeights: try classWeights(classCount: count, labels: prepared.dataset.labels.map { Int($0) }))
         case .triplet:
-            spec.classCount = prepared.classCount
-            spec.margin = model.margin ?? 1
-            spec.hiddenUnits = model.hidden
-            spec.outputDimension = model.dimension ?? 2
-            spec.pairObjective = model.pairs ?? .tripletSemiHard
+            configuration = .triplet(
+                TripletSettings(
+                    classCount: try classCount(), embeddingDimension: model.dimension ?? 2, hiddenUnits: model.hidden,
+                    margin: model.margin ?? 1, pairObjective: model.pairs ?? .tripletSemiHard))
         case .vae:
-            spec.hiddenUnits = model.hidden
-            spec.outputDimension = model.dimension ?? 2
+            configuration = .vae(latentDimension: model.dimension ?? 2, hiddenUnits: model.hidden)
         case .linear:
-            let loss = model.regressionLoss ?? .mse
-            spec.regression = RegressionSettings(loss: loss, delta: loss == .huber ? model.delta ?? 1 : nil)
+            configuration = .linear(model.regressionSettings)
         }
-        return spec
+        return ModelSpec(featureCount: prepared.dataset.featureCount, l2: model.l2, configuration)
     }
 
     /// `balanced`: w_c = n / (K · n_c) (classes absent from the data get weight 0); or an explicit list.

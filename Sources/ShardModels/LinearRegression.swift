@@ -38,7 +38,7 @@ public struct LinearRegression: Model {
         self.settings = settings
     }
 
-    public var spec: ModelSpec { ModelSpec(kind: .linear, featureCount: featureCount, l2: l2, regression: settings) }
+    public var spec: ModelSpec { ModelSpec(featureCount: featureCount, l2: l2, .linear(settings)) }
 
     public var layout: ParameterLayout {
         ParameterLayout([("w", [featureCount], true), ("b", [], false)])

@@ -22,7 +22,7 @@ public struct LinearSVM: Model {
         self.l2 = l2
     }
 
-    public var spec: ModelSpec { ModelSpec(kind: .svm, featureCount: featureCount, l2: l2) }
+    public var spec: ModelSpec { ModelSpec(featureCount: featureCount, l2: l2, .svm) }
 
     public var layout: ParameterLayout {
         ParameterLayout([("w", [featureCount], true), ("b", [], false)])

@@ -59,7 +59,7 @@ public struct LogisticRegression: Model {
     }
 
     public var spec: ModelSpec {
-        ModelSpec(kind: .logistic, featureCount: featureCount, l2: l2, focal: focal, classWeights: classWeights)
+        ModelSpec(featureCount: featureCount, l2: l2, .logistic(focal: focal, classWeights: classWeights))
     }
 
     public var layout: ParameterLayout {

@@ -35,7 +35,7 @@ public struct QuantileRegression: Model {
     /// Q, the number of quantile levels (outputs per row).
     public var levelCount: Int { taus.count }
 
-    public var spec: ModelSpec { ModelSpec(kind: .quantile, featureCount: featureCount, l2: l2, taus: taus) }
+    public var spec: ModelSpec { ModelSpec(featureCount: featureCount, l2: l2, .quantile(taus: taus)) }
 
     public var layout: ParameterLayout {
         if levelCount == 1 { return ParameterLayout([("w", [featureCount], true), ("b", [], false)]) }

@@ -34,8 +34,7 @@ public struct SoftmaxRegression: Model {
     }
 
     public var spec: ModelSpec {
-        ModelSpec(
-            kind: .softmax, featureCount: featureCount, l2: l2, classWeights: classWeights, classCount: classCount)
+        ModelSpec(featureCount: featureCount, l2: l2, .softmax(classCount: classCount, classWeights: classWeights))
     }
 
     public var layout: ParameterLayout {

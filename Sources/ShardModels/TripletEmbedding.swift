@@ -77,8 +77,11 @@ public struct TripletEmbedding: Model {
 
     public var spec: ModelSpec {
         ModelSpec(
-            kind: .triplet, featureCount: featureCount, l2: l2, classCount: classCount, margin: margin,
-            hiddenUnits: hiddenUnits, outputDimension: embeddingDimension, pairObjective: pairObjective)
+            featureCount: featureCount, l2: l2,
+            .triplet(
+                TripletSettings(
+                    classCount: classCount, embeddingDimension: embeddingDimension, hiddenUnits: hiddenUnits,
+                    margin: margin, pairObjective: pairObjective)))
     }
 
     /// Glorot-uniform weights, zero bias (see `Initialization.glorotUniform`).

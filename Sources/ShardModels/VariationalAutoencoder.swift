@@ -67,7 +67,7 @@ public struct VariationalAutoencoder: Model {
     }
 
     public var spec: ModelSpec {
-        ModelSpec(kind: .vae, featureCount: featureCount, l2: l2, hiddenUnits: hiddenUnits, outputDimension: latentDimension)
+        ModelSpec(featureCount: featureCount, l2: l2, .vae(latentDimension: latentDimension, hiddenUnits: hiddenUnits))
     }
 
     /// Glorot-uniform weights, zero biases (see `Initialization.glorotUniform`).

@@ -8,14 +8,12 @@ import _TestSupport
 extension ArtifactsTests {
     /// One spec per model kind, with the hyper-parameters each needs.
     static let specs: [ModelSpec] = [
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0.01, focal: FocalParameters(gamma: 2, alpha: 0.25)),
-        ModelSpec(kind: .svm, featureCount: 4, l2: 0.5),
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [0.1, 0.5, 0.9]),
-        ModelSpec(kind: .softmax, featureCount: 2, l2: 1e-3, classWeights: [1, 2, 0.5], classCount: 3),
-        ModelSpec(
-            kind: .triplet, featureCount: 4, l2: 0.01, classCount: 5, margin: 0.2, hiddenUnits: 3, outputDimension: 2,
-            pairObjective: .tripletSemiHard),
-        ModelSpec(kind: .vae, featureCount: 4, l2: 0, hiddenUnits: nil, outputDimension: 2),
+        ModelSpec(featureCount: 3, l2: 0.01, .logistic(focal: FocalParameters(gamma: 2, alpha: 0.25))),
+        ModelSpec(featureCount: 4, l2: 0.5, .svm),
+        ModelSpec(featureCount: 3, l2: 0, .quantile(taus: [0.1, 0.5, 0.9])),
+        ModelSpec(featureCount: 2, l2: 1e-3, .softmax(classCount: 3, classWeights: [1, 2, 0.5])),
+        ModelSpec(featureCount: 4, l2: 0.01, .triplet(TripletSettings(classCount: 5, embeddingDimension: 2, hiddenUnits: 3, margin: 0.2, pairObjective: .tripletSemiHard))),
+        ModelSpec(featureCount: 4, l2: 0, .vae(latentDimension: 2, hiddenUnits: nil)),
     ]
 
     /// Parameters with awkward bit patterns (negative zero, subnormals, long decimals), reproducible.
@@ -61,7 +59,7 @@ extension ArtifactsTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = ModelFile(
-            spec: ModelSpec(kind: .logistic, featureCount: 3, l2: 0), parameters: [1, 2, 3], featureNames: ["a", "b", "c"],
+            spec: ModelSpec(featureCount: 3, l2: 0, .logistic()), parameters: [1, 2, 3], featureNames: ["a", "b", "c"],
             labelName: "y", labelEncoding: nil, standardization: nil)
         #expect(throws: ArtifactError.self) { try file.write(to: directory.path("m.safetensors")) }
     }
@@ -89,7 +87,7 @@ extension ArtifactsTests {
         let path = directory.path("m.safetensors")
         try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
         let file = try ModelFile.read(from: path)
-        #expect(file.spec == ModelSpec(kind: .logistic, featureCount: 2, l2: 0.01))
+        #expect(file.spec == ModelSpec(featureCount: 2, l2: 0.01, .logistic()))
         #expect(file.parameters == [0.25, -1, 0.5])
         #expect(file.standardization == (try Standardization(means: [0.5, 1], standardDeviations: [2, 0])))
         #expect(file.labelEncoding == "zeroOne")

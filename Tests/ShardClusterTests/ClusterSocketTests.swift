@@ -107,7 +107,7 @@ struct ClusterSocketTests {
         let hello = try #require(try router.receive(.milliseconds(5000)))
         let codec = WireCodec()
         let spec = JobSpec(
-            model: ModelSpec(kind: .logistic, featureCount: 2, l2: 0), precision: .float64, totalBlocks: 1,
+            model: ModelSpec(featureCount: 2, l2: 0, .logistic()), precision: .float64, totalBlocks: 1,
             firstBlock: 0, blockCount: 1, rowCount: 3, heartbeatInterval: 0.05, deadAfter: 0.5, seed: 0)
         try router.send([
             hello[0],
@@ -169,7 +169,7 @@ struct ClusterSocketTests {
         schedule: BatchSchedule? = nil
     ) -> JobSpec {
         JobSpec(
-            model: ModelSpec(kind: .logistic, featureCount: columns, l2: 0), precision: .float64, totalBlocks: blocks,
+            model: ModelSpec(featureCount: columns, l2: 0, .logistic()), precision: .float64, totalBlocks: blocks,
             firstBlock: 0, blockCount: blocks, rowCount: blocks * rowsPerBlock, heartbeatInterval: heartbeat,
             deadAfter: deadAfter, seed: 0, schedule: schedule)
     }

@@ -10,7 +10,7 @@ import Testing
 struct CoordinatorInstanceTests {
     typealias Directive = CoordinatorInstance.Directive
     static let job: UInt64 = 77
-    static let spec = ModelSpec(kind: .logistic, featureCount: 2, l2: 0)
+    static let spec = ModelSpec(featureCount: 2, l2: 0, .logistic())
 
     static func instance(workers: Int = 2, blocks: Int = 5) -> CoordinatorInstance {
         CoordinatorInstance(

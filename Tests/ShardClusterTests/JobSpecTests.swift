@@ -8,7 +8,7 @@ import Testing
 @Suite("Job spec and cluster settings")
 struct JobSpecTests {
     static let valid = JobSpec(
-        model: ModelSpec(kind: .logistic, featureCount: 2, l2: 0.5), precision: .float64, totalBlocks: 10,
+        model: ModelSpec(featureCount: 2, l2: 0.5, .logistic()), precision: .float64, totalBlocks: 10,
         firstBlock: 4, blockCount: 3, rowCount: 30, heartbeatInterval: 0.25, deadAfter: 3, seed: 9,
         schedule: try? BatchSchedule(blockCount: 10, blocksPerStep: 2, seed: 1))
 

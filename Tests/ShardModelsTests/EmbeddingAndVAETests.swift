@@ -498,26 +498,26 @@ struct EmbeddingAndVAETests {
 
     @Test("ModelSpec builds both models and rejects missing or invalid hyper-parameters")
     func specs() throws {
-        let triplet = try ModelSpec(
-            kind: .triplet, featureCount: 4, l2: 0.01, classCount: 3, margin: 0.5, hiddenUnits: 8, outputDimension: 2,
-            pairObjective: .tripletSemiHard
-        ).makeModel()
+        let triplet = try ModelSpec(featureCount: 4, l2: 0.01, .triplet(TripletSettings(classCount: 3, embeddingDimension: 2, hiddenUnits: 8, margin: 0.5, pairObjective: .tripletSemiHard))).makeModel()
         #expect(triplet.layout.tensors.map(\.name) == ["W1", "b1", "W2"])
-        #expect(triplet.spec.kind == .triplet && triplet.spec.pairObjective == .tripletSemiHard)
+        guard case .triplet(let settings) = triplet.spec.configuration else {
+            Issue.record("\(triplet.spec)")
+            return
+        }
+        #expect(settings.pairObjective == .tripletSemiHard)
         #expect(try triplet.spec.makeModel().spec == triplet.spec)
-        let vae = try ModelSpec(kind: .vae, featureCount: 6, l2: 0, outputDimension: 2).makeModel()
+        let vae = try ModelSpec(featureCount: 6, l2: 0, .vae(latentDimension: 2)).makeModel()
         #expect(vae.layout.tensors.map(\.name) == ["enc_W", "enc_b", "dec_W", "dec_b"])
         #expect(try vae.spec.makeModel().spec == vae.spec)
+        // Settings that are missing cannot be written (each kind's case carries its own); invalid values throw.
         let invalid: [ModelSpec] = [
-            ModelSpec(kind: .triplet, featureCount: 4, l2: 0, margin: 0.5, outputDimension: 2),
-            ModelSpec(kind: .triplet, featureCount: 4, l2: 0, classCount: 3, outputDimension: 2),
-            ModelSpec(kind: .triplet, featureCount: 4, l2: 0, classCount: 3, margin: 0.5),
-            ModelSpec(kind: .triplet, featureCount: 4, l2: 0, classCount: 3, margin: -1, outputDimension: 2),
-            ModelSpec(kind: .triplet, featureCount: 4, l2: 0, classCount: 1, margin: 1, outputDimension: 2),
-            ModelSpec(kind: .triplet, featureCount: 4, l2: 0, classCount: 3, margin: 1, hiddenUnits: 0, outputDimension: 2),
-            ModelSpec(kind: .vae, featureCount: 4, l2: 0),
-            ModelSpec(kind: .vae, featureCount: 4, l2: 0, outputDimension: 0),
-            ModelSpec(kind: .vae, featureCount: 4, l2: 0, hiddenUnits: -2, outputDimension: 2),
+            ModelSpec(featureCount: 4, l2: 0, .triplet(TripletSettings(classCount: 3, embeddingDimension: 2, margin: -1))),
+            ModelSpec(featureCount: 4, l2: 0, .triplet(TripletSettings(classCount: 3, embeddingDimension: 0))),
+            ModelSpec(featureCount: 4, l2: 0, .triplet(TripletSettings(classCount: 1, embeddingDimension: 2))),
+            ModelSpec(featureCount: 4, l2: 0, .triplet(TripletSettings(classCount: 3, embeddingDimension: 2, hiddenUnits: 0))),
+            ModelSpec(featureCount: 4, l2: 0, .vae(latentDimension: 0)),
+            ModelSpec(featureCount: 4, l2: 0, .vae(latentDimension: 2, hiddenUnits: -2)),
+            ModelSpec(featureCount: 0, l2: 0, .vae(latentDimension: 2)),
         ]
         for spec in invalid {
             #expect(throws: ModelError.self, "\(spec)") { try spec.makeModel() }
@@ -526,7 +526,11 @@ struct EmbeddingAndVAETests {
 
     @Test("initial parameters: deterministic Glorot-uniform weights, zero biases", arguments: [ModelKind.triplet, .vae])
     func initialParameters(kind: ModelKind) throws {
-        let spec = ModelSpec(kind: kind, featureCount: 5, l2: 0, classCount: 2, margin: 1, hiddenUnits: 7, outputDimension: 3)
+        let spec = ModelSpec(
+            featureCount: 5, l2: 0,
+            kind == .vae
+                ? .vae(latentDimension: 3, hiddenUnits: 7)
+                : .triplet(TripletSettings(classCount: 2, embeddingDimension: 3, hiddenUnits: 7)))
         let model = try spec.makeModel()
         let parameters = model.initialParameters()
         #expect(parameters == (try spec.makeModel()).initialParameters())

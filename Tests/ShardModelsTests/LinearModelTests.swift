@@ -30,23 +30,22 @@ struct LinearModelTests {
         var known: Set<String> = ["l2"]
         switch name {
         case "linear_svm":
-            spec = ModelSpec(kind: .svm, featureCount: featureCount, l2: l2)
+            spec = ModelSpec(featureCount: featureCount, l2: l2, .svm)
         case "logistic_focal":
             known.formUnion(["gamma", "alpha"])
             let gamma = try #require(hyper["gamma"]?.double, "\(id): gamma")
             let alpha = try #require(hyper["alpha"]?.double, "\(id): alpha")
-            spec = ModelSpec(
-                kind: .logistic, featureCount: featureCount, l2: l2, focal: FocalParameters(gamma: gamma, alpha: alpha))
+            spec = ModelSpec(featureCount: featureCount, l2: l2, .logistic(focal: FocalParameters(gamma: gamma, alpha: alpha)))
         case "quantile_linear":
             known.insert("tau")
             let tau = try #require(hyper["tau"]?.double, "\(id): tau")
-            spec = ModelSpec(kind: .quantile, featureCount: featureCount, l2: l2, taus: [tau])
+            spec = ModelSpec(featureCount: featureCount, l2: l2, .quantile(taus: [tau]))
         case "quantile_multi":
             known.insert("taus")
             let taus = try #require(hyper["taus"]?.doubles, "\(id): taus")
-            spec = ModelSpec(kind: .quantile, featureCount: featureCount, l2: l2, taus: taus)
+            spec = ModelSpec(featureCount: featureCount, l2: l2, .quantile(taus: taus))
         case "softmax_regression":
-            spec = ModelSpec(kind: .softmax, featureCount: featureCount, l2: l2, classCount: outputCount)
+            spec = ModelSpec(featureCount: featureCount, l2: l2, .softmax(classCount: outputCount))
         default:
             Issue.record("\(id): no linear model named \(name)")
             throw ModelError.invalidSpec(name)
@@ -126,7 +125,8 @@ struct LinearModelTests {
             switch spec.kind {
             case .svm: random.nextUniform(-2, 2) > 0 ? 1 : -1
             case .logistic: random.nextUniform(-2, 2) > 0 ? 1 : 0
-            case .softmax: Double(row % (spec.classCount ?? 2))
+            case .softmax:
+                if case .softmax(let classCount, _) = spec.configuration { Double(row % classCount) } else { 0 }
             default: random.nextUniform(-3, 3)
             }
         }
@@ -135,41 +135,38 @@ struct LinearModelTests {
     static let columns = 5
 
     static let gradientCases: [GradientCase] = [
-        GradientCase(name: "svm", spec: ModelSpec(kind: .svm, featureCount: columns, l2: 0.1), smoothing: 0),
-        GradientCase(name: "svm", spec: ModelSpec(kind: .svm, featureCount: columns, l2: 0.1), smoothing: 0.5),
-        GradientCase(name: "svm", spec: ModelSpec(kind: .svm, featureCount: columns, l2: 0), smoothing: 0.01),
+        GradientCase(name: "svm", spec: ModelSpec(featureCount: columns, l2: 0.1, .svm), smoothing: 0),
+        GradientCase(name: "svm", spec: ModelSpec(featureCount: columns, l2: 0.1, .svm), smoothing: 0.5),
+        GradientCase(name: "svm", spec: ModelSpec(featureCount: columns, l2: 0, .svm), smoothing: 0.01),
         GradientCase(
             name: "focal γ=2 α=0.25",
-            spec: ModelSpec(
-                kind: .logistic, featureCount: columns, l2: 0.1, focal: FocalParameters(gamma: 2, alpha: 0.25)),
+            spec: ModelSpec(featureCount: columns, l2: 0.1, .logistic(focal: FocalParameters(gamma: 2, alpha: 0.25))),
             smoothing: 0),
         GradientCase(
             name: "focal γ=1.5 α=0.6, weights [0.3, 2]",
-            spec: ModelSpec(
-                kind: .logistic, featureCount: columns, l2: 0.05, focal: FocalParameters(gamma: 1.5, alpha: 0.6),
-                classWeights: [0.3, 2]),
+            spec: ModelSpec(featureCount: columns, l2: 0.05, .logistic(focal: FocalParameters(gamma: 1.5, alpha: 0.6), classWeights: [0.3, 2])),
             smoothing: 0),
         GradientCase(
             name: "weighted BCE [2, 0.5]",
-            spec: ModelSpec(kind: .logistic, featureCount: columns, l2: 0.1, classWeights: [2, 0.5]), smoothing: 0),
+            spec: ModelSpec(featureCount: columns, l2: 0.1, .logistic(classWeights: [2, 0.5])), smoothing: 0),
         GradientCase(
-            name: "quantile τ=0.3", spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.1, taus: [0.3]),
+            name: "quantile τ=0.3", spec: ModelSpec(featureCount: columns, l2: 0.1, .quantile(taus: [0.3])),
             smoothing: 0),
         GradientCase(
-            name: "quantile τ=0.3", spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.1, taus: [0.3]),
+            name: "quantile τ=0.3", spec: ModelSpec(featureCount: columns, l2: 0.1, .quantile(taus: [0.3])),
             smoothing: 0.4),
         GradientCase(
             name: "quantile τ=(0.1,0.5,0.9)",
-            spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.02, taus: [0.1, 0.5, 0.9]), smoothing: 0),
+            spec: ModelSpec(featureCount: columns, l2: 0.02, .quantile(taus: [0.1, 0.5, 0.9])), smoothing: 0),
         GradientCase(
             name: "quantile τ=(0.1,0.5,0.9)",
-            spec: ModelSpec(kind: .quantile, featureCount: columns, l2: 0.02, taus: [0.1, 0.5, 0.9]), smoothing: 1),
+            spec: ModelSpec(featureCount: columns, l2: 0.02, .quantile(taus: [0.1, 0.5, 0.9])), smoothing: 1),
         GradientCase(
-            name: "softmax K=4", spec: ModelSpec(kind: .softmax, featureCount: columns, l2: 0.1, classCount: 4),
+            name: "softmax K=4", spec: ModelSpec(featureCount: columns, l2: 0.1, .softmax(classCount: 4)),
             smoothing: 0),
         GradientCase(
             name: "softmax K=3 weighted",
-            spec: ModelSpec(kind: .softmax, featureCount: columns, l2: 0, classWeights: [1, 0.2, 3], classCount: 3),
+            spec: ModelSpec(featureCount: columns, l2: 0, .softmax(classCount: 3, classWeights: [1, 0.2, 3])),
             smoothing: 0),
     ]
 
@@ -183,7 +180,7 @@ struct LinearModelTests {
             let margin = label * predictions[predictions.startIndex]
             return min(abs(1 - margin), abs(1 - mu - margin))
         case .quantile:
-            let taus = spec.taus ?? []
+            guard case .quantile(let taus) = spec.configuration else { return .infinity }
             return zip(taus, predictions).map { tau, prediction in
                 let error = label - prediction
                 return min(abs(error - tau * mu), abs(error + (1 - tau) * mu))
@@ -330,29 +327,27 @@ struct LinearModelTests {
     // MARK: - Invalid input
 
     static let invalidSpecs: [ModelSpec] = [
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [0]),
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [1]),
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [0.5, 1.5]),
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [-0.1]),
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: [.nan]),
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0, taus: []),
-        ModelSpec(kind: .quantile, featureCount: 3, l2: 0),
-        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classCount: 1),
-        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classCount: 0),
-        ModelSpec(kind: .softmax, featureCount: 3, l2: 0),
-        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [1, -1, 1], classCount: 3),
-        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [1, 1], classCount: 3),
-        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [0, 0, 0], classCount: 3),
-        ModelSpec(kind: .softmax, featureCount: 3, l2: 0, classWeights: [1, .infinity, 1], classCount: 3),
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, classWeights: [1, -0.5]),
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, classWeights: [1, 1, 1]),
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, classWeights: [.nan, 1]),
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: 2, alpha: -0.1)),
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: 2, alpha: 1.1)),
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: -1, alpha: 0.25)),
-        ModelSpec(kind: .logistic, featureCount: 3, l2: 0, focal: FocalParameters(gamma: .nan, alpha: 0.25)),
-        ModelSpec(kind: .svm, featureCount: 3, l2: -0.1),
-        ModelSpec(kind: .svm, featureCount: 0, l2: 0),
+        ModelSpec(featureCount: 3, l2: 0, .quantile(taus: [0])),
+        ModelSpec(featureCount: 3, l2: 0, .quantile(taus: [1])),
+        ModelSpec(featureCount: 3, l2: 0, .quantile(taus: [0.5, 1.5])),
+        ModelSpec(featureCount: 3, l2: 0, .quantile(taus: [-0.1])),
+        ModelSpec(featureCount: 3, l2: 0, .quantile(taus: [.nan])),
+        ModelSpec(featureCount: 3, l2: 0, .quantile(taus: [])),
+        ModelSpec(featureCount: 3, l2: 0, .softmax(classCount: 1)),
+        ModelSpec(featureCount: 3, l2: 0, .softmax(classCount: 0)),
+        ModelSpec(featureCount: 3, l2: 0, .softmax(classCount: 3, classWeights: [1, -1, 1])),
+        ModelSpec(featureCount: 3, l2: 0, .softmax(classCount: 3, classWeights: [1, 1])),
+        ModelSpec(featureCount: 3, l2: 0, .softmax(classCount: 3, classWeights: [0, 0, 0])),
+        ModelSpec(featureCount: 3, l2: 0, .softmax(classCount: 3, classWeights: [1, .infinity, 1])),
+        ModelSpec(featureCount: 3, l2: 0, .logistic(classWeights: [1, -0.5])),
+        ModelSpec(featureCount: 3, l2: 0, .logistic(classWeights: [1, 1, 1])),
+        ModelSpec(featureCount: 3, l2: 0, .logistic(classWeights: [.nan, 1])),
+        ModelSpec(featureCount: 3, l2: 0, .logistic(focal: FocalParameters(gamma: 2, alpha: -0.1))),
+        ModelSpec(featureCount: 3, l2: 0, .logistic(focal: FocalParameters(gamma: 2, alpha: 1.1))),
+        ModelSpec(featureCount: 3, l2: 0, .logistic(focal: FocalParameters(gamma: -1, alpha: 0.25))),
+        ModelSpec(featureCount: 3, l2: 0, .logistic(focal: FocalParameters(gamma: .nan, alpha: 0.25))),
+        ModelSpec(featureCount: 3, l2: -0.1, .svm),
+        ModelSpec(featureCount: 0, l2: 0, .svm),
     ]
 
     @Test("invalid hyper-parameters are ModelError.invalidSpec", arguments: invalidSpecs)
@@ -368,11 +363,11 @@ struct LinearModelTests {
     @Test("valid edge hyper-parameters build: α ∈ {0, 1}, γ = 0, a zero class weight")
     func validEdgeHyperParameters() throws {
         for spec in [
-            ModelSpec(kind: .logistic, featureCount: 2, l2: 0, focal: FocalParameters(gamma: 0, alpha: 0)),
-            ModelSpec(kind: .logistic, featureCount: 2, l2: 0, focal: FocalParameters(gamma: 3, alpha: 1)),
-            ModelSpec(kind: .logistic, featureCount: 2, l2: 0, classWeights: [0, 1]),
-            ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classWeights: [0, 1], classCount: 2),
-            ModelSpec(kind: .quantile, featureCount: 2, l2: 0, taus: [1e-9, 1 - 1e-9]),
+            ModelSpec(featureCount: 2, l2: 0, .logistic(focal: FocalParameters(gamma: 0, alpha: 0))),
+            ModelSpec(featureCount: 2, l2: 0, .logistic(focal: FocalParameters(gamma: 3, alpha: 1))),
+            ModelSpec(featureCount: 2, l2: 0, .logistic(classWeights: [0, 1])),
+            ModelSpec(featureCount: 2, l2: 0, .softmax(classCount: 2, classWeights: [0, 1])),
+            ModelSpec(featureCount: 2, l2: 0, .quantile(taus: [1e-9, 1 - 1e-9])),
         ] {
             let model = try spec.makeModel()
             #expect(model.spec == spec)
@@ -404,31 +399,31 @@ struct LinearModelTests {
 
     static let badLabelCases: [BadLabelCase] = [
         BadLabelCase(
-            name: "svm 0/1 label", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, -1, 0], badRow: 2),
+            name: "svm 0/1 label", spec: ModelSpec(featureCount: 2, l2: 0, .svm), labels: [1, -1, 0], badRow: 2),
         BadLabelCase(
-            name: "svm 2", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [2, -1, 1], badRow: 0),
+            name: "svm 2", spec: ModelSpec(featureCount: 2, l2: 0, .svm), labels: [2, -1, 1], badRow: 0),
         BadLabelCase(
-            name: "svm NaN", spec: ModelSpec(kind: .svm, featureCount: 2, l2: 0), labels: [1, .nan, 1], badRow: 1),
+            name: "svm NaN", spec: ModelSpec(featureCount: 2, l2: 0, .svm), labels: [1, .nan, 1], badRow: 1),
         BadLabelCase(
-            name: "softmax fraction", spec: ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classCount: 3),
+            name: "softmax fraction", spec: ModelSpec(featureCount: 2, l2: 0, .softmax(classCount: 3)),
             labels: [0, 1.5, 2], badRow: 1),
         BadLabelCase(
-            name: "softmax out of range", spec: ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classCount: 3),
+            name: "softmax out of range", spec: ModelSpec(featureCount: 2, l2: 0, .softmax(classCount: 3)),
             labels: [0, 1, 3], badRow: 2),
         BadLabelCase(
-            name: "softmax negative", spec: ModelSpec(kind: .softmax, featureCount: 2, l2: 0, classCount: 3),
+            name: "softmax negative", spec: ModelSpec(featureCount: 2, l2: 0, .softmax(classCount: 3)),
             labels: [-1, 1, 2], badRow: 0),
         BadLabelCase(
             name: "focal soft label",
-            spec: ModelSpec(kind: .logistic, featureCount: 2, l2: 0, focal: FocalParameters(gamma: 2, alpha: 0.25)),
+            spec: ModelSpec(featureCount: 2, l2: 0, .logistic(focal: FocalParameters(gamma: 2, alpha: 0.25))),
             labels: [1, 0, 0.5], badRow: 2),
         BadLabelCase(
             name: "weighted logistic ±1 label",
-            spec: ModelSpec(kind: .logistic, featureCount: 2, l2: 0, classWeights: [1, 2]),
+            spec: ModelSpec(featureCount: 2, l2: 0, .logistic(classWeights: [1, 2])),
             labels: [1, -1, 0], badRow: 1),
         BadLabelCase(
             name: "quantile infinite target",
-            spec: ModelSpec(kind: .quantile, featureCount: 2, l2: 0, taus: [0.5, 0.9]),
+            spec: ModelSpec(featureCount: 2, l2: 0, .quantile(taus: [0.5, 0.9])),
             labels: [1, 2, .infinity], badRow: 2),
     ]
 

@@ -79,7 +79,7 @@ struct LogisticRegressionTests {
         let model = LogisticRegression(featureCount: 3, l2: 0)
         #expect(throws: ModelError.self) { try model.objective(block, [0, 0, 0, 0]) }
         #expect(throws: ModelError.self) {
-            try ModelSpec(kind: .logistic, featureCount: 2, l2: -1).makeModel()
+            try ModelSpec(featureCount: 2, l2: -1, .logistic()).makeModel()
         }
         #expect(throws: ModelError.self) {
             try LogisticRegression(featureCount: 2, l2: 0).objective(sums: [0, 0], rowCount: 1, parameters: [0, 0, 0])
