@@ -12,7 +12,7 @@ import ShardNumerics
 /// read pass: sum of the same 4 * M * sizeof(T) bytes as 64-bit words (no stores)
 /// ratio = (loss bytes / loss time) / (read-pass bytes / read-pass time)
 /// ```
-/// Each figure is the best of `--repeats` timed runs after one warm-up run; outputs are
+/// Each figure is the best of `--repetitions` timed runs after one warm-up run; outputs are
 /// preallocated and pre-faulted so page faults are not timed.
 public struct LossesBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -27,7 +27,7 @@ public struct LossesBenchCommand: ParsableCommand {
     public var elements = 10_000_000
 
     @Option(help: "Timed runs per measurement (the best is reported).")
-    public var repeats = 5
+    public var repetitions = 5
 
     @Option(help: "Arithmetic and storage precision: float64 or float32.")
     public var precision = "float64"
@@ -44,8 +44,8 @@ public struct LossesBenchCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard elements > 0, repeats > 0, ctcSequences > 0 else {
-            throw ValidationError("--elements, --repeats and --ctc-sequences must be positive")
+        guard elements > 0, repetitions > 0, ctcSequences > 0 else {
+            throw ValidationError("--elements, --repetitions and --ctc-sequences must be positive")
         }
         guard ["float64", "float32"].contains(precision) else { throw ValidationError("--precision must be float64 or float32") }
     }
@@ -74,7 +74,7 @@ public struct LossesBenchCommand: ParsableCommand {
 
         // The read pass touches the same four arrays' bytes.
         var checksum: UInt64 = 0
-        let readSeconds = best(of: repeats) {
+        let readSeconds = best(of: repetitions) {
             checksum &+= readPass(UnsafeRawBufferPointer(perSample)) &+ readPass(UnsafeRawBufferPointer(gradient))
             binaryTargets.withUnsafeBytes { checksum &+= readPass($0) }
             predictions.withUnsafeBytes { checksum &+= readPass($0) }
@@ -85,7 +85,7 @@ public struct LossesBenchCommand: ParsableCommand {
             if let selected, !selected.contains(type(of: loss).name) { return }
             var failure: LossError?
             var sink: T = 0
-            let seconds = best(of: repeats) {
+            let seconds = best(of: repetitions) {
                 targets.withUnsafeBufferPointer { y in
                     predictions.withUnsafeBufferPointer { p in
                         do throws(LossError) {
@@ -128,7 +128,7 @@ public struct LossesBenchCommand: ParsableCommand {
         }
         let labels = (0..<ctcSequences).map { _ in (0..<labelLength).map { _ in 1 + Int(random.next() % UInt64(classes - 1)) } }
         let ctc = try CTCLoss()
-        let ctcRepeats = selected.map { $0.contains("ctc") ? repeats : 0 } ?? repeats
+        let ctcRepeats = selected.map { $0.contains("ctc") ? repetitions : 0 } ?? repetitions
         var ctcFailure: LossError?
         var ctcSink: T = 0
         let ctcSeconds = ctcRepeats == 0 ? Double.nan : best(of: ctcRepeats) {
@@ -141,7 +141,7 @@ public struct LossesBenchCommand: ParsableCommand {
         if let ctcFailure { throw LossRequestError("ctc: \(ctcFailure.description)") }
         guard ctcSink.isFinite else { throw LossRequestError("ctc: non-finite value") }
         return BenchReport(
-            precision: precision, elements: count, repeats: repeats, readBytesPerSecond: bytes / readSeconds,
+            precision: precision, elements: count, repetitions: repetitions, readBytesPerSecond: bytes / readSeconds,
             readElementsPerSecond: Double(count) / readSeconds, rows: rows,
             ctcSequencesPerSecond: Double(ctcSequences) / ctcSeconds, ctcShape: (frames, classes, labelLength),
             checksum: checksum)
@@ -188,7 +188,7 @@ struct BenchRow {
 struct BenchReport {
     let precision: String
     let elements: Int
-    let repeats: Int
+    let repetitions: Int
     let readBytesPerSecond: Double
     let readElementsPerSecond: Double
     let rows: [BenchRow]
@@ -208,7 +208,7 @@ struct BenchReport {
         var lines: [String] = []
         if Self.buildMode == "debug" { lines.append("WARNING: debug build; these numbers are meaningless (use -c release).") }
         lines.append(
-            "losses bench: \(elements) elements, \(precision), best of \(repeats), \(Self.buildMode) build"
+            "losses bench: \(elements) elements, \(precision), best of \(repetitions), \(Self.buildMode) build"
                 + " (read-pass checksum \(checksum % 1000))")
         lines.append(
             "read-only pass over the same 4 arrays: " + String(format: "%.2f GB/s, %.3g elements/s", readBytesPerSecond / 1e9, readElementsPerSecond))
@@ -239,7 +239,7 @@ struct BenchReport {
         }
         return JSONText.object([
             ("build", JSONText.string(Self.buildMode)), ("precision", JSONText.string(precision)),
-            ("elements", "\(elements)"), ("repeats", "\(repeats)"),
+            ("elements", "\(elements)"), ("repetitions", "\(repetitions)"),
             ("read_pass_bytes_per_second", JSONText.number(readBytesPerSecond)),
             ("read_pass_elements_per_second", JSONText.number(readElementsPerSecond)),
             ("elementwise", "[" + rowObjects.joined(separator: ", ") + "]"),

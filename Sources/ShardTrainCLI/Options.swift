@@ -88,13 +88,6 @@ public struct TrainingArguments: ParsableArguments {
 
     @Option(
         help: """
-            Threads per process for the blocks: 0 (default) = one per core this process may use; with \
-            --workers N local workers each get an equal share (cores ÷ N, at least 1). Results do not depend on it.
-            """)
-    public var threads = 0
-
-    @Option(
-        help: """
             Optimizer: lbfgs (full-batch L-BFGS with a strong-Wolfe line search), gd (gradient descent), or the \
             mini-batch sgd, adam, adamw (default: lbfgs, or adam for triplet and vae).
             """)
@@ -127,9 +120,6 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "svm, quantile: smoothing μ of the last continuation stage, relative to the first.")
     public var smoothingFinal: Double?
 
-    @Option(help: "Every this many rounds, evaluate the current parameters on the held-out rows (an \"eval\" progress event).")
-    public var evalEvery: Int?
-
     @Option(help: "Held-out rows: 0-based data-row indices of the same CSV.")
     public var testRows: String?
 
@@ -142,29 +132,8 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Curvature pairs kept by L-BFGS (default 10).")
     public var lbfgsMemory: Int?
 
-    @Option(help: "Stop after this many rounds (objective evaluations, line-search trials included).")
-    public var maxRounds = 5000
-
-    @Option(help: "Stop when the gradient's 2-norm is at most this.")
-    public var gradientTolerance = 1e-8
-
-    @Option(help: "Stop when the relative objective change between accepted iterates is at most this.")
-    public var objectiveTolerance = 1e-13
-
     @Option(help: "Seed of every random choice (shuffles, sampling, noise); results depend on it, not on workers.")
     public var seed: UInt64 = 0
-
-    @Option(help: "Progress output: text (live line on a terminal) or json (one object per line).")
-    public var logFormat: LogFormat = .text
-
-    @Option(help: "Publish progress (JSON lines) on this ZeroMQ endpoint for `shardtrain watch`, e.g. tcp://127.0.0.1:5556.")
-    public var progressEndpoint: String?
-
-    @Option(help: "Write a JSON summary of the run to this file.")
-    public var summaryJson: String?
-
-    @Option(help: "Save the trained model to this file (safetensors with JSON metadata).")
-    public var save: String?
 
     public init() {}
 
@@ -173,19 +142,15 @@ public struct TrainingArguments: ParsableArguments {
         if labelColumn != nil, NumpyReader.isNumpyPath(data) {
             throw ValidationError("--label-column applies to CSV data; for .npy give --labels or put the label last")
         }
-        do { try request.validate() } catch { throw ValidationError(error.description) }
-        for (flag, path) in [("--summary-json", summaryJson), ("--save", save)] {
-            guard let path else { continue }
-            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("\(flag) \(path): the directory \(directory) does not exist")
-            }
+        // The model and solver rules (the stopping and output settings are checked by their own groups).
+        do { try request(stopping: nil, evalEvery: nil, threads: 0).validate() } catch {
+            throw ValidationError(error.description)
         }
     }
 
-    /// The run as the application library takes it.
-    var request: TrainingRequest {
+    /// The run as the application library takes it: these choices, the stopping rule, the checkpoint interval
+    /// and the threads of this process.
+    func request(stopping: StoppingArguments?, evalEvery: Int?, threads: Int) -> TrainingRequest {
         var choices = ModelChoices()
         choices.kind = model
         choices.l2 = l2
@@ -212,15 +177,89 @@ public struct TrainingArguments: ParsableArguments {
         solver.lbfgsMemory = lbfgsMemory
         solver.smoothingStart = smoothingStart
         solver.smoothingFinal = smoothingFinal
-        solver.maxRounds = maxRounds
-        solver.gradientTolerance = gradientTolerance
-        solver.objectiveTolerance = objectiveTolerance
+        if let stopping {
+            solver.maxRounds = stopping.maxRounds
+            solver.gradientTolerance = stopping.gradientTolerance
+            solver.objectiveTolerance = stopping.objectiveTolerance
+        }
         solver.evalEvery = evalEvery
         let configuration = DataConfiguration(
             path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
             testFraction: testFraction, testDataPath: testData, seed: seed, standardize: standardize,
             precision: precision, blockRows: blockRows)
         return TrainingRequest(data: configuration, model: choices, solver: solver, threads: threads)
+    }
+}
+
+/// When a full-batch run stops.
+public struct StoppingArguments: ParsableArguments {
+    @Option(help: "Stop after this many rounds (objective evaluations, line-search trials included).")
+    public var maxRounds = 5000
+
+    @Option(help: "Stop when the gradient's 2-norm is at most this.")
+    public var gradientTolerance = 1e-8
+
+    @Option(help: "Stop when the relative objective change between accepted iterates is at most this.")
+    public var objectiveTolerance = 1e-13
+
+    public init() {}
+
+    public func validate() throws {
+        guard maxRounds >= 1 else { throw ValidationError("--max-rounds must be at least 1") }
+        guard gradientTolerance >= 0, objectiveTolerance >= 0 else {
+            throw ValidationError("tolerances must be non-negative")
+        }
+    }
+}
+
+/// What a run writes besides its parameters: progress, evaluations during training, summary and model files.
+public struct OutputArguments: ParsableArguments {
+    @Option(help: "Every this many rounds, evaluate the current parameters on the held-out rows (an \"eval\" progress event).")
+    public var evalEvery: Int?
+
+    @Option(help: "Progress output: text (live line on a terminal) or json (one object per line).")
+    public var logFormat: LogFormat = .text
+
+    @Option(help: "Publish progress (JSON lines) on this ZeroMQ endpoint for `shardtrain watch`, e.g. tcp://127.0.0.1:5556.")
+    public var progressEndpoint: String?
+
+    @Option(help: "Write a JSON summary of the run to this file.")
+    public var summaryJson: String?
+
+    @Option(help: "Save the trained model to this file (safetensors with JSON metadata).")
+    public var save: String?
+
+    public init() {}
+
+    public func validate() throws {
+        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
+        if let save, let summaryJson, URL(fileURLWithPath: save).standardized == URL(fileURLWithPath: summaryJson).standardized {
+            throw ValidationError("--save and --summary-json name the same file \(save): one would overwrite the other")
+        }
+        for (flag, path) in [("--summary-json", summaryJson), ("--save", save)] {
+            guard let path else { continue }
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("\(flag) \(path): the directory \(directory) does not exist")
+            }
+        }
+    }
+}
+
+/// Threads of the processes that compute blocks.
+public struct ThreadArguments: ParsableArguments {
+    @Option(
+        help: """
+            Threads per process for the blocks: 0 (default) = one per core this process may use; with \
+            --workers N local workers each get an equal share (cores ÷ N, at least 1). Results do not depend on it.
+            """)
+    public var threads = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or positive") }
     }
 }
 

@@ -27,6 +27,7 @@ public struct ScaleCommand: ParsableCommand {
             """)
 
     @OptionGroup public var training: TrainingArguments
+    @OptionGroup public var threads: ThreadArguments
     @OptionGroup public var cluster: ClusterArguments
 
     @Option(help: "Comma-separated worker counts (0 = in-process, reported but not fitted).")
@@ -72,7 +73,7 @@ public struct ScaleCommand: ParsableCommand {
         let logger = makeLogger("shardtrain.scale")
         var run: PreparedRun
         do {
-            run = try PreparedRun(training.request)
+            run = try PreparedRun(training.request(stopping: nil, evalEvery: nil, threads: threads.threads))
         } catch {
             logger.error("\(error)")
             throw ExitCode(1)

@@ -40,6 +40,9 @@ public struct TrainCommand: ParsableCommand {
             """)
 
     @OptionGroup public var training: TrainingArguments
+    @OptionGroup public var stopping: StoppingArguments
+    @OptionGroup public var output: OutputArguments
+    @OptionGroup public var threads: ThreadArguments
     @OptionGroup public var cluster: ClusterArguments
 
     @Option(help: "Local worker processes to start (0 = single-process mode).")
@@ -54,7 +57,8 @@ public struct TrainCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
-        try runTraining(training, workers: workers, logger: logger) { run in
+        let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
+        try runTraining(request, output: output, workers: workers, logger: logger) { run in
             try makeLocalExecutor(workers: workers, run: run, cluster: cluster, logger: logger)
         }
     }
@@ -71,6 +75,8 @@ public struct CoordinatorCommand: ParsableCommand {
             """)
 
     @OptionGroup public var training: TrainingArguments
+    @OptionGroup public var stopping: StoppingArguments
+    @OptionGroup public var output: OutputArguments
     @OptionGroup public var cluster: ClusterArguments
 
     @Option(help: "ZeroMQ endpoint to bind (loopback by default; use tcp://0.0.0.0:PORT to accept other hosts).")
@@ -88,7 +94,9 @@ public struct CoordinatorCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
-        try runTraining(training, workers: workers, logger: logger) { run in
+        // The coordinator computes no blocks: the workers' own --threads apply.
+        let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: 0)
+        try runTraining(request, output: output, workers: workers, logger: logger) { run in
             let coordinator = try ClusterExecutor(
                 bind: bind, expectedWorkers: workers, model: run.model, blocks: run.data.blocks, timing: cluster.timing,
                 seed: run.request.seed, schedule: run.options.batch, requiredSoftware: BuildIdentity.current, logger: logger,
@@ -189,14 +197,14 @@ func makeLogger(_ label: String) -> Logger {
 
 /// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
 func runTraining(
-    _ arguments: TrainingArguments, workers: Int, logger: Logger,
+    _ request: TrainingRequest, output arguments: OutputArguments, workers: Int, logger: Logger,
     makeExecutor: (PreparedRun) throws -> (any Executor, () -> Void)
 ) throws {
     // Progress is written off this thread while training; everything is out before the process exits.
     defer { OutputQueue.standardOutput.drain() }
     let run: PreparedRun
     do {
-        run = try PreparedRun(arguments.request)
+        run = try PreparedRun(request)
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)
