@@ -38,39 +38,6 @@ public struct MeanAbsoluteError: ElementwiseLoss {
     }
 }
 
-/// The absolute error smoothed with μ > 0 (its Moreau envelope), for continuation solves of |e|:
-///
-/// ```
-/// e = ŷ - y
-/// h_μ(e) = e² / (2μ)      if |e| ≤ μ
-///          |e| - μ/2      otherwise
-/// d h_μ / d ŷ = clamp(e/μ, -1, 1)
-/// ```
-/// C¹, convex, (1/μ)-smooth, and `h_μ(e) ≤ |e| ≤ h_μ(e) + μ/2` for every e (the gap is μ/2 beyond μ and
-/// |e| − e²/(2μ) ≤ μ/2 inside). It equals `HuberLoss(delta: μ) / μ`.
-public struct SmoothedAbsoluteError: ElementwiseLoss {
-    public static let name = "smoothed_mae"
-    public let smoothing: Double
-
-    /// Throws `LossError.invalidParameter` unless μ is finite and > 0 (μ = 0 is `MeanAbsoluteError`).
-    public init(smoothing: Double) throws(LossError) {
-        try ParameterCheck.positive(smoothing, name: "smoothing", loss: Self.name)
-        self.smoothing = smoothing
-    }
-
-    /// The largest gap `|e| − h_μ(e)` over all residuals: μ/2.
-    public var maximumGap: Double { smoothing / 2 }
-
-    @inlinable
-    public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
-        let mu = T(smoothing)
-        let error = prediction - target
-        let size = abs(error)
-        if size <= mu { return (error * error / (2 * mu), error / mu) }
-        return (size - mu / 2, error > 0 ? 1 : -1)
-    }
-}
-
 /// Huber loss with threshold δ > 0 (C¹, not C²: the second derivative jumps at |e| = δ).
 ///
 /// ```

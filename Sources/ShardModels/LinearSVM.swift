@@ -56,8 +56,9 @@ public struct LinearSVM: Model {
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         } else {
-            let loss = ElementwiseRowLoss(
-                loss: SmoothedHingeLoss(uncheckedSmoothing: smoothing), labelRequirement: Self.labelRequirement)
+            let smoothed: SmoothedHingeLoss
+            do { smoothed = try SmoothedHingeLoss(smoothing: smoothing) } catch { throw .invalidSpec(error.description) }
+            let loss = ElementwiseRowLoss(loss: smoothed, labelRequirement: Self.labelRequirement)
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         }
@@ -68,53 +69,5 @@ public struct LinearSVM: Model {
         try LinearScores.checkShapes(
             block, model: "linear SVM", featureCount: featureCount, outputCount: 1, parameterCount: parameters.count)
         return try LinearScores.predict(block, parameters: parameters, featureCount: featureCount, outputCount: 1)
-    }
-}
-
-/// The Huberised hinge loss with smoothing μ > 0 on scores `s`, labels `y ∈ {−1, +1}` (not in the loss
-/// library, which has the exact `HingeLoss` only).
-///
-///     m = y s
-///     h_μ(m) = 0                   if m ≥ 1
-///              1 − m − μ/2         if m ≤ 1 − μ
-///              (1 − m)² / (2μ)     otherwise
-///     ∂h_μ/∂s = y · h_μ'(m),   h_μ'(m) = 0, −1, −(1 − m)/μ  on the three pieces
-///
-/// It is the Moreau envelope of the hinge: C¹, convex, (1/μ)-smooth, and for every m
-///
-///     h_μ(m) ≤ max(0, 1 − m) ≤ h_μ(m) + μ/2
-///
-/// (the gap is μ/2 on the linear piece, 0 for m ≥ 1, and (1 − m)(1 − (1 − m)/(2μ)) ≤ μ/2 between).
-public struct SmoothedHingeLoss: ElementwiseLoss {
-    public static let name = "smoothed_hinge"
-    public let smoothing: Double
-
-    /// Throws `ModelError.invalidSpec` unless μ is finite and > 0 (μ = 0 is `HingeLoss`).
-    public init(smoothing: Double) throws(ModelError) {
-        guard smoothing.isFinite, smoothing > 0 else {
-            throw .invalidSpec("\(Self.name): smoothing μ = \(smoothing) must be finite and > 0")
-        }
-        self.smoothing = smoothing
-    }
-
-    init(uncheckedSmoothing smoothing: Double) { self.smoothing = smoothing }
-
-    /// The largest gap `h − h_μ` over all margins: μ/2.
-    public var maximumGap: Double { smoothing / 2 }
-
-    @inlinable
-    public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
-        let mu = T(smoothing)
-        let shortfall = 1 - target * prediction  // 1 − m
-        if shortfall <= 0 { return (0, 0) }
-        if shortfall >= mu { return (shortfall - mu / 2, -target) }
-        return (shortfall * shortfall / (2 * mu), -target * shortfall / mu)
-    }
-
-    @inlinable
-    public func isOutsideDomain<T: LossScalar>(target: T, prediction: T) -> Bool { abs(target) != 1 }
-
-    public func domainError(index: Int, target: Double, prediction: Double) -> LossError {
-        .invalidTarget("\(Self.name): label \(index) is \(target); labels must be -1 or +1")
     }
 }

@@ -72,7 +72,13 @@ public struct QuantileRegression: Model {
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
         } else {
-            let levels = taus.map { SmoothedPinballLoss(uncheckedTau: $0, smoothing: smoothing) }
+            var levels: [SmoothedPinballLoss] = []
+            levels.reserveCapacity(levelCount)
+            for tau in taus {
+                do { levels.append(try SmoothedPinballLoss(tau: tau, smoothing: smoothing)) } catch {
+                    throw .invalidSpec(error.description)
+                }
+            }
             let loss = MultiLevelRowLoss(levels: levels)
             try LinearScores.blockSums(
                 block, parameters: parameters, featureCount: featureCount, loss: loss, into: output)
@@ -92,56 +98,6 @@ public struct QuantileRegression: Model {
         try LinearScores.checkShapes(
             block, model: "quantile regression", featureCount: featureCount, outputCount: levelCount,
             parameterCount: parameterCount, sumsCount: sumsCount)
-    }
-}
-
-/// The Huberised pinball loss ρ_τ,μ with smoothing μ > 0 (not in the loss library, which has the exact
-/// `PinballLoss` only): the Moreau envelope of ρ_τ.
-///
-///     e = y − ŷ
-///     ρ_τ,μ(e) = τ e − τ² μ/2                 if e ≥ τ μ
-///                (τ − 1) e − (1 − τ)² μ/2     if e ≤ −(1 − τ) μ
-///                e² / (2μ)                    otherwise
-///     ∂ρ_τ,μ/∂ŷ = −τ,  1 − τ,  −e/μ           on the three pieces
-///
-/// C¹ and convex; for every e
-///
-///     ρ_τ,μ(e) ≤ ρ_τ(e) ≤ ρ_τ,μ(e) + c_τ μ,     c_τ = max(τ, 1 − τ)² / 2  (≤ 1/2)
-///
-/// (the gap is τ²μ/2 and (1 − τ)²μ/2 on the two linear pieces and grows monotonically towards them).
-public struct SmoothedPinballLoss: ElementwiseLoss {
-    public static let name = "smoothed_pinball"
-    public let tau: Double
-    public let smoothing: Double
-
-    /// Throws `ModelError.invalidSpec` unless 0 < τ < 1 and μ is finite and > 0 (μ = 0 is `PinballLoss`).
-    public init(tau: Double, smoothing: Double) throws(ModelError) {
-        guard tau > 0, tau < 1 else { throw .invalidSpec("\(Self.name): τ = \(tau) must lie in (0, 1)") }
-        guard smoothing.isFinite, smoothing > 0 else {
-            throw .invalidSpec("\(Self.name): smoothing μ = \(smoothing) must be finite and > 0")
-        }
-        self.tau = tau
-        self.smoothing = smoothing
-    }
-
-    init(uncheckedTau tau: Double, smoothing: Double) {
-        self.tau = tau
-        self.smoothing = smoothing
-    }
-
-    /// `c_τ = max(τ, 1 − τ)²/2`: the largest gap `ρ_τ − ρ_τ,μ` is `c_τ μ`.
-    public var gapConstant: Double { max(tau, 1 - tau) * max(tau, 1 - tau) / 2 }
-
-    @inlinable
-    public func lossAndDerivative<T: LossScalar>(target: T, prediction: T) -> (loss: T, derivative: T) {
-        let tau = T(self.tau)
-        let mu = T(smoothing)
-        let error = target - prediction
-        let upper = tau * mu
-        let lower = -(1 - tau) * mu
-        if error >= upper { return (tau * error - tau * upper / 2, -tau) }
-        if error <= lower { return ((tau - 1) * error + (1 - tau) * lower / 2, 1 - tau) }
-        return (error * error / (2 * mu), -error / mu)
     }
 }
 
