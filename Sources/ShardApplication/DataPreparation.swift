@@ -117,11 +117,10 @@ public enum TrainingJob {
         var classCount: Int?
         switch kind.labelKind {
         case .binary(let wanted):
-            let binary: BinaryLabelEncoding = wanted == .zeroOne ? .zeroOne : .plusMinusOne
             // Remember how the CSV writes its labels, so predictions can be written the same way.
-            encoding = try BinaryLabelEncoding.detect(in: train) ?? binary
-            train = try train.encodingBinaryLabels(as: binary)
-            test = try test?.encodingBinaryLabels(as: binary)
+            encoding = try BinaryLabelEncoding.detect(in: train) ?? wanted
+            train = try train.encodingBinaryLabels(as: wanted)
+            test = try test?.encodingBinaryLabels(as: wanted)
         case .classIndex:
             let count = try train.classCount(declared: declared)
             _ = try test?.classCount(declared: count)

@@ -170,7 +170,7 @@ extension LoadedModel {
         switch kind.labelKind {
         case .binary(let wanted):
             do {
-                return try dataset.encodingBinaryLabels(as: wanted == .zeroOne ? .zeroOne : .plusMinusOne)
+                return try dataset.encodingBinaryLabels(as: wanted)
             } catch {
                 throw .data(error)
             }

@@ -1,16 +1,6 @@
-/// The two ways binary labels are written: {0, 1} (logistic models) or {-1, +1} (SVMs).
-///
-/// ```text
-/// zeroOne → plusMinusOne:   y' = 2y − 1
-/// plusMinusOne → zeroOne:   y' = (y + 1) / 2
-/// ```
-public enum BinaryLabelEncoding: String, Sendable, Codable, CaseIterable {
-    case zeroOne
-    case plusMinusOne
+import ShardNumerics
 
-    /// The label of the negative class: 0 or -1.
-    public var negativeLabel: Double { self == .zeroOne ? 0 : -1 }
-
+extension BinaryLabelEncoding {
     /// The encoding of `dataset`'s labels: `nil` when every label is 1 (valid in both encodings).
     ///
     /// Throws on the first row (in dataset order) whose label is not -1, 0 or 1, or whose label

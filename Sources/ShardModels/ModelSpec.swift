@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// The models the engine can train.
 public enum ModelKind: String, Sendable, Codable, CaseIterable {
     /// Binary logistic regression: BCE from logits, or focal loss; optional class weights.
@@ -39,21 +41,13 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
 /// How a model reads the label column.
 public enum LabelKind: Sendable, Equatable {
     /// Two classes, encoded as the model wants them.
-    case binary(LabelEncoding)
+    case binary(BinaryLabelEncoding)
     /// Class indices 0, 1, …, K−1.
     case classIndex
     /// A real-valued target (regression).
     case real
     /// Unsupervised: the labels are not used.
     case ignored
-}
-
-/// How a binary model wants its labels.
-public enum LabelEncoding: String, Sendable, Codable {
-    /// y ∈ {0, 1}
-    case zeroOne
-    /// y ∈ {−1, +1}
-    case plusMinusOne
 }
 
 /// Focal-loss parameters (α_t convention: weight α for y = 1 and 1 − α for y = 0).
