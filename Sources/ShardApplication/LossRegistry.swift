@@ -65,9 +65,35 @@ public indirect enum NestedNumbers {
     }
 }
 
+/// Every loss of the library by the name of Tests/Reference/README.md (the one list: requests, help and
+/// benchmarks read it).
+public enum LossName: String, CaseIterable, Sendable {
+    case mse
+    case mae
+    case huber
+    case pinball
+    case pinballMulti = "pinball_multi"
+    case bceProb = "bce_prob"
+    case bceLogits = "bce_logits"
+    case hinge
+    case squaredHinge = "squared_hinge"
+    case focalProb = "focal_prob"
+    case focalLogits = "focal_logits"
+    case contrastiveDistance = "contrastive_distance"
+    case cceProb = "cce_prob"
+    case cceLogits = "cce_logits"
+    case klDiv = "kl_div"
+    case gaussianKl = "gaussian_kl"
+    case contrastiveEmbeddings = "contrastive_embeddings"
+    case tripletSquared = "triplet_squared"
+    case tripletEuclidean = "triplet_euclidean"
+    case ctc
+    case ctcLogits = "ctc_logits"
+}
+
 /// A loss name, its parameters and named inputs, collected from the command line and files.
 public struct LossRequest {
-    public let loss: String
+    public let loss: LossName
     public let reduction: Reduction
     var parameters: [String: String] = [:]
     var inputs: [String: NestedNumbers] = [:]
@@ -75,18 +101,13 @@ public struct LossRequest {
     var singleColumnInputs: Set<String> = []
 
     public init(loss: String, reduction: Reduction) throws {
-        guard Self.knownLosses.contains(loss) else {
-            throw LossRequestError("unknown loss '\(loss)'; known: \(Self.knownLosses.sorted().joined(separator: ", "))")
+        guard let name = LossName(rawValue: loss) else {
+            throw LossRequestError(
+                "unknown loss '\(loss)'; known: \(LossName.allCases.map(\.rawValue).sorted().joined(separator: ", "))")
         }
-        self.loss = loss
+        self.loss = name
         self.reduction = reduction
     }
-
-    static let knownLosses: Set<String> = [
-        "mse", "mae", "huber", "pinball", "pinball_multi", "bce_prob", "bce_logits", "hinge", "squared_hinge",
-        "focal_prob", "focal_logits", "contrastive_distance", "cce_prob", "cce_logits", "kl_div", "gaussian_kl",
-        "contrastive_embeddings", "triplet_squared", "triplet_euclidean", "ctc", "ctc_logits",
-    ]
 
     public mutating func setParameter(_ text: String) throws {
         let (key, value) = try Self.split(text, what: "--param")
@@ -245,25 +266,25 @@ public struct LossRequest {
                 gradients: [(name, result.gradient.map(Double.init), columns)])
         }
         switch loss {
-        case "mse": return try elementwise(MeanSquaredError(), prediction: "y_pred")
-        case "mae": return try elementwise(MeanAbsoluteError(), prediction: "y_pred")
-        case "huber": return try elementwise(try HuberLoss(delta: try parameter("delta", default: 1)), prediction: "y_pred")
-        case "pinball": return try elementwise(try PinballLoss(tau: try parameter("tau", default: 0.5)), prediction: "y_pred")
-        case "bce_prob":
+        case .mse: return try elementwise(MeanSquaredError(), prediction: "y_pred")
+        case .mae: return try elementwise(MeanAbsoluteError(), prediction: "y_pred")
+        case .huber: return try elementwise(try HuberLoss(delta: try parameter("delta", default: 1)), prediction: "y_pred")
+        case .pinball: return try elementwise(try PinballLoss(tau: try parameter("tau", default: 0.5)), prediction: "y_pred")
+        case .bceProb:
             return try elementwise(try BinaryCrossEntropy(epsilon: try parameter("eps", default: 1e-15)), prediction: "y_pred")
-        case "bce_logits": return try elementwise(BinaryCrossEntropyWithLogits(), prediction: "logits")
-        case "hinge": return try elementwise(HingeLoss(), prediction: "scores")
-        case "squared_hinge": return try elementwise(SquaredHingeLoss(), prediction: "scores")
-        case "focal_prob":
+        case .bceLogits: return try elementwise(BinaryCrossEntropyWithLogits(), prediction: "logits")
+        case .hinge: return try elementwise(HingeLoss(), prediction: "scores")
+        case .squaredHinge: return try elementwise(SquaredHingeLoss(), prediction: "scores")
+        case .focalProb:
             let focal = try FocalLoss(
                 gamma: try parameter("gamma", default: 2), weighting: try focalWeighting, epsilon: try parameter("eps", default: 1e-15))
             return try elementwise(focal, prediction: "y_pred")
-        case "focal_logits":
+        case .focalLogits:
             let focal = try FocalLossWithLogits(gamma: try parameter("gamma", default: 2), weighting: try focalWeighting)
             return try elementwise(focal, prediction: "logits")
-        case "contrastive_distance":
+        case .contrastiveDistance:
             return try elementwise(try ContrastiveDistanceLoss(margin: try parameter("margin", default: 1)), prediction: "distance")
-        case "pinball_multi":
+        case .pinballMulti:
             guard let text = parameters["taus"] else { throw LossRequestError("pinball_multi needs --param taus=0.1,0.5,0.9") }
             let taus = try text.split(separator: ",").map { field in
                 guard let tau = Double(field.trimmingCharacters(in: .whitespaces)) else { throw LossRequestError("taus: '\(field)' is not a number") }
@@ -275,21 +296,21 @@ public struct LossRequest {
             var evaluation = single(result, "y_pred", columns: prediction.columns)
             evaluation.perSampleColumns = prediction.columns
             return evaluation
-        case "cce_prob":
+        case .cceProb:
             let probabilities: Matrix<T> = try matrix("y_pred", as: T.self)
             let result = try CategoricalCrossEntropy(epsilon: try parameter("eps", default: 1e-15)).evaluate(
                 targets: try categoricalTargets(T.self), probabilities: probabilities, reduction: reduction)
             return single(result, "y_pred", columns: probabilities.columns)
-        case "cce_logits":
+        case .cceLogits:
             let logits: Matrix<T> = try matrix("logits", as: T.self)
             let result = try CategoricalCrossEntropyWithLogits().evaluate(
                 targets: try categoricalTargets(T.self), logits: logits, reduction: reduction)
             return single(result, "logits", columns: logits.columns)
-        case "kl_div":
+        case .klDiv:
             let q: Matrix<T> = try matrix("q", as: T.self)
             let result = try KLDivergence().evaluate(target: try matrix("p", as: T.self), prediction: q, reduction: reduction)
             return single(result, "q", columns: q.columns)
-        case "gaussian_kl":
+        case .gaussianKl:
             let mean: Matrix<T> = try matrix("mean", as: T.self)
             let result = try GaussianKL().evaluate(mean: mean, logVariance: try matrix("logvar", as: T.self), reduction: reduction)
             return LossEvaluation(
@@ -298,7 +319,7 @@ public struct LossRequest {
                     ("mean", result.gradientMean.map(Double.init), mean.columns),
                     ("logvar", result.gradientLogVariance.map(Double.init), mean.columns),
                 ])
-        case "contrastive_embeddings":
+        case .contrastiveEmbeddings:
             let first: Matrix<T> = try matrix("x1", as: T.self)
             let result = try ContrastiveEmbeddingLoss(margin: try parameter("margin", default: 1)).evaluate(
                 similarity: try vector("y_true", as: T.self), first: first, second: try matrix("x2", as: T.self),
@@ -309,10 +330,10 @@ public struct LossRequest {
                     ("x1", result.gradientFirst.map(Double.init), first.columns),
                     ("x2", result.gradientSecond.map(Double.init), first.columns),
                 ])
-        case "triplet_squared", "triplet_euclidean":
+        case .tripletSquared, .tripletEuclidean:
             let anchor: Matrix<T> = try matrix("anchor", as: T.self)
             let triplet = try TripletLoss(
-                margin: try parameter("margin", default: 1), distance: loss == "triplet_squared" ? .squaredEuclidean : .euclidean)
+                margin: try parameter("margin", default: 1), distance: loss == .tripletSquared ? .squaredEuclidean : .euclidean)
             let result = try triplet.evaluate(
                 anchor: anchor, positive: try matrix("positive", as: T.self), negative: try matrix("negative", as: T.self),
                 reduction: reduction)
@@ -323,15 +344,13 @@ public struct LossRequest {
                     ("positive", result.gradientPositive.map(Double.init), anchor.columns),
                     ("negative", result.gradientNegative.map(Double.init), anchor.columns),
                 ])
-        case "ctc", "ctc_logits":
+        case .ctc, .ctcLogits:
             return try evaluateCTC(T.self)
-        default:
-            throw LossRequestError("unknown loss '\(loss)'")
         }
     }
 
     private func evaluateCTC<T: LossScalar>(_ type: T.Type) throws -> LossEvaluation {
-        let inputName = loss == "ctc" ? "log_probs" : "logits"
+        let inputName = loss == .ctc ? "log_probs" : "logits"
         let sequenceInput = try input(inputName)
         // A single sequence may be given as a plain matrix.
         let looksLikeOneMatrix = sequenceInput.items.allSatisfy { item in item.items.allSatisfy { if case .number = $0 { true } else { false } } }
@@ -348,7 +367,7 @@ public struct LossRequest {
         }
         let ctc = try CTCLoss(blank: try integerParameter("blank", default: 0), zeroInfinity: zeroInfinity)
         let result =
-            loss == "ctc"
+            loss == .ctc
             ? try ctc.evaluate(logProbabilities: sequences, labels: labels, reduction: reduction)
             : try ctc.evaluate(logits: sequences, labels: labels, reduction: reduction)
         let classes = sequences.first?.columns ?? 0
@@ -371,16 +390,16 @@ public struct LossRequest {
 
 /// What the command prints.
 public struct LossEvaluation {
-    var value: Double
+    public var value: Double
     var perSample: [Double]
     var perSampleColumns: Int?
-    var gradients: [(name: String, values: [Double], columns: Int?)]
+    public var gradients: [(name: String, values: [Double], columns: Int?)]
     var extras: [(String, Double)] = []
     var gradientNote: String?
 
     public func text(request: LossRequest) -> String {
         let parameterText = request.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
-        var lines = ["loss: \(request.loss)\(parameterText.isEmpty ? "" : " (\(parameterText))")   reduction: \(request.reduction.rawValue)"]
+        var lines = ["loss: \(request.loss.rawValue)\(parameterText.isEmpty ? "" : " (\(parameterText))")   reduction: \(request.reduction.rawValue)"]
         lines.append("value: \(Self.format(value))")
         for (name, extra) in extras { lines.append("\(name): \(Self.format(extra))") }
         lines.append("per-sample (\(perSample.count)):")
@@ -395,7 +414,7 @@ public struct LossEvaluation {
 
     public func json(request: LossRequest) -> String {
         var fields: [(String, String)] = [
-            ("loss", JSONText.string(request.loss)), ("reduction", JSONText.string(request.reduction.rawValue)),
+            ("loss", JSONText.string(request.loss.rawValue)), ("reduction", JSONText.string(request.reduction.rawValue)),
             ("params", JSONText.object(request.parameters.sorted { $0.key < $1.key }.map { ($0.key, JSONText.string($0.value)) })),
             ("value", JSONText.number(value)),
         ]
