@@ -47,11 +47,7 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
 
     /// One JSON object, keys in snake_case, sorted.
     public func jsonData() throws(ApplicationError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        let encoder = JSONStyle.encoder(snakeCaseKeys: true)
         do { return try encoder.encode(self) } catch { throw .invalidArgument("cannot encode the report: \(error)") }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ShardArtifacts
 import ShardLosses
 
 // The loss registry: every loss of the library by name, its parameters and inputs read from text, JSON or
@@ -439,11 +440,7 @@ public struct LossEvaluation {
 
 /// Minimal JSON writing with the reference files' spelling of non-finite numbers.
 public enum JSONText {
-    public static func number(_ value: Double) -> String {
-        if value.isNaN { return "\"NaN\"" }
-        if value.isInfinite { return value > 0 ? "\"Infinity\"" : "\"-Infinity\"" }
-        return "\(value)"
-    }
+    public static func number(_ value: Double) -> String { JSONStyle.number(value) }
 
     public static func string(_ text: String) -> String {
         var escaped = ""

@@ -150,10 +150,10 @@ public struct PredictionTable: Sendable, Equatable {
     }
 
     /// `{"model": kind, "columns": [...], "rows": [[...], ...]}` (numbers exact; a non-finite value, which
-    /// JSON cannot hold, is `null`).
+    /// JSON cannot hold, is spelled as in every document, `JSONStyle`).
     public func json(model: ModelKind) -> String {
         let body = rows.map { row in
-            "[" + row.map { $0.isFinite ? Self.number($0) : "null" }.joined(separator: ",") + "]"
+            "[" + row.map { $0.isFinite ? Self.number($0) : JSONStyle.number($0) }.joined(separator: ",") + "]"
         }.joined(separator: ",\n  ")
         let names = columns.map { "\"\($0)\"" }.joined(separator: ",")
         return "{\"model\":\"\(model.rawValue)\",\"columns\":[\(names)],\"rows\":[\n  \(body)\n]}\n"

@@ -37,11 +37,6 @@ public struct SummaryDocument: Encodable, Sendable {
     /// are snake_case (the summary's own keys are already); non-finite numbers are the strings "Infinity",
     /// "-Infinity" and "NaN".
     public func jsonData(pretty: Bool) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return try encoder.encode(self)
+        try JSONStyle.encoder(pretty: pretty, snakeCaseKeys: true).encode(self)
     }
 }

@@ -134,9 +134,7 @@ public struct ModelFile: Sendable, Equatable {
     }
 
     private static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Specs, names and finite numbers always encode.
-        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+        String(decoding: try! JSONStyle.encoder().encode(value), as: UTF8.self)
     }
 }

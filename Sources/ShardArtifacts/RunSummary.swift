@@ -77,10 +77,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
     /// Pretty-printed JSON with sorted keys.
     public func jsonData() throws(ArtifactError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        let encoder = JSONStyle.encoder(pretty: true)
         do {
             return try encoder.encode(self)
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import ShardArtifacts
 import ShardEngine
 
 /// How progress is shown.
@@ -32,7 +33,7 @@ public enum ProgressJSON {
     private static func sanitized(_ value: Any) -> Any {
         switch value {
         case let number as Double where !number.isFinite:
-            return number.isNaN ? "NaN" : (number > 0 ? "Infinity" : "-Infinity")
+            return JSONStyle.nonFiniteSpelling(number) ?? number
         case let dictionary as [String: Any]:
             return dictionary.mapValues(sanitized)
         case let array as [Any]:
