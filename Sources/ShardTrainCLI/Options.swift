@@ -38,31 +38,31 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Model to train: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     public var model: ModelKind = .logistic
 
-    @Option(help: "L2 penalty (l2/2)·‖w‖² on weights (biases are not penalised).")
+    @Option(parsing: .unconditional, help: "L2 penalty (l2/2)·‖w‖² on weights (biases are not penalised).")
     public var l2: Double = 0.01
 
-    @Option(help: "quantile: quantile level τ ∈ (0, 1); repeat for a multi-quantile head (e.g. --tau 0.1 --tau 0.9).")
+    @Option(parsing: .unconditionalSingleValue, help: "quantile: quantile level τ ∈ (0, 1); repeat for a multi-quantile head (e.g. --tau 0.1 --tau 0.9).")
     public var tau: [Double] = []
 
-    @Option(help: "logistic: focal loss with this γ ≥ 0 instead of BCE (α_t convention, see --focal-alpha).")
+    @Option(parsing: .unconditional, help: "logistic: focal loss with this γ ≥ 0 instead of BCE (α_t convention, see --focal-alpha).")
     public var focalGamma: Double?
 
-    @Option(help: "logistic: focal α ∈ [0, 1], the weight of the positive class (1 − α for negatives).")
+    @Option(parsing: .unconditional, help: "logistic: focal α ∈ [0, 1], the weight of the positive class (1 − α for negatives).")
     public var focalAlpha: Double?
 
     @Option(help: "logistic, softmax: per-class loss weights, 'balanced' (n / (K·n_c)) or a list 'w0,w1,…' of non-negative numbers.")
     public var classWeight: ClassWeightChoice?
 
-    @Option(help: "softmax, triplet: number of classes K (default: largest label + 1).")
+    @Option(parsing: .unconditional, help: "softmax, triplet: number of classes K (default: largest label + 1).")
     public var classes: Int?
 
-    @Option(help: "triplet: margin of the triplet or contrastive loss (default 1).")
+    @Option(parsing: .unconditional, help: "triplet: margin of the triplet or contrastive loss (default 1).")
     public var margin: Double?
 
-    @Option(help: "triplet, vae: width of the hidden ReLU layer (default: the linear variant).")
+    @Option(parsing: .unconditional, help: "triplet, vae: width of the hidden ReLU layer (default: the linear variant).")
     public var hidden: Int?
 
-    @Option(help: "triplet: embedding dimension; vae: latent dimension (default 2).")
+    @Option(parsing: .unconditional, help: "triplet: embedding dimension; vae: latent dimension (default 2).")
     public var dimension: Int?
 
     @Option(help: "triplet: how pairs are formed in a block: tripletRandom, tripletSemiHard (default) or contrastive.")
@@ -71,7 +71,7 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "linear: the loss on the residual: mse (default; ridge), huber or mae.")
     public var loss: RegressionLoss?
 
-    @Option(help: "linear with --loss huber: the threshold δ between the quadratic and the linear part (default 1).")
+    @Option(parsing: .unconditional, help: "linear with --loss huber: the threshold δ between the quadratic and the linear part (default 1).")
     public var delta: Double?
 
     @Flag(help: "Z-score the features with the mean and population std of the training rows.")
@@ -80,7 +80,7 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Storage precision of the data: float64, or float32 for half the memory traffic.")
     public var precision: Precision = .float64
 
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "Rows per block (the unit of work and of the reduction tree).",
         discussion: "Default: chosen from the data alone, never from the worker count, so the bits are the same "
             + "for any number of workers: \(BlockPlan.defaultRuleDescription)"))
@@ -93,46 +93,46 @@ public struct TrainingArguments: ParsableArguments {
             """)
     public var optimizer: OptimizerName?
 
-    @Option(help: "Step size of gd, and the peak learning rate of sgd, adam and adamw (default 0.5 for gd, 0.01 otherwise).")
+    @Option(parsing: .unconditional, help: "Step size of gd, and the peak learning rate of sgd, adam and adamw (default 0.5 for gd, 0.01 otherwise).")
     public var learningRate: Double?
 
-    @Option(help: "sgd: momentum coefficient (0 = plain SGD; default 0.9).")
+    @Option(parsing: .unconditional, help: "sgd: momentum coefficient (0 = plain SGD; default 0.9).")
     public var momentum: Double?
 
     @Flag(help: "sgd: Nesterov momentum.")
     public var nesterov = false
 
-    @Option(help: "adamw: decoupled weight decay λ on the weight tensors.")
+    @Option(parsing: .unconditional, help: "adamw: decoupled weight decay λ on the weight tensors.")
     public var weightDecay: Double?
 
     @Option(help: "sgd, adam, adamw: learning-rate schedule: constant, cosine (to 0 over --max-rounds) or step (×0.1 every third of the run).")
     public var schedule: ScheduleName?
 
-    @Option(help: "sgd, adam, adamw: linear warm-up steps.")
+    @Option(parsing: .unconditional, help: "sgd, adam, adamw: linear warm-up steps.")
     public var warmup: Int?
 
-    @Option(help: "Blocks per mini-batch round for sgd, adam and adamw (default: 1).")
+    @Option(parsing: .unconditional, help: "Blocks per mini-batch round for sgd, adam and adamw (default: 1).")
     public var batchBlocks: Int?
 
-    @Option(help: "svm, quantile: smoothing μ of the first continuation stage (default: 1 for svm, the targets' mean absolute deviation for quantile).")
+    @Option(parsing: .unconditional, help: "svm, quantile: smoothing μ of the first continuation stage (default: 1 for svm, the targets' mean absolute deviation for quantile).")
     public var smoothingStart: Double?
 
-    @Option(help: "svm, quantile: smoothing μ of the last continuation stage, relative to the first.")
+    @Option(parsing: .unconditional, help: "svm, quantile: smoothing μ of the last continuation stage, relative to the first.")
     public var smoothingFinal: Double?
 
     @Option(help: "Held-out rows: 0-based data-row indices of the same CSV.")
     public var testRows: String?
 
-    @Option(help: "Held-out rows: this fraction of the rows, split off at random with --seed.")
+    @Option(parsing: .unconditional, help: "Held-out rows: this fraction of the rows, split off at random with --seed.")
     public var testFraction: Double?
 
     @Option(help: "Held-out rows: another CSV with the same columns (or a .npy with the label as its last column).")
     public var testData: String?
 
-    @Option(help: "Curvature pairs kept by L-BFGS (default 10).")
+    @Option(parsing: .unconditional, help: "Curvature pairs kept by L-BFGS (default 10).")
     public var lbfgsMemory: Int?
 
-    @Option(help: "Seed of every random choice (shuffles, sampling, noise); results depend on it, not on workers.")
+    @Option(parsing: .unconditional, help: "Seed of every random choice (shuffles, sampling, noise); results depend on it, not on workers.")
     public var seed: UInt64 = 0
 
     public init() {}
@@ -193,7 +193,7 @@ public struct TrainingArguments: ParsableArguments {
 
 /// When a full-batch run stops.
 public struct StoppingArguments: ParsableArguments {
-    @Option(help: "Stop after this many rounds (objective evaluations, line-search trials included).")
+    @Option(parsing: .unconditional, help: "Stop after this many rounds (objective evaluations, line-search trials included).")
     public var maxRounds = 5000
 
     @Option(help: "Stop when the gradient's 2-norm is at most this.")
@@ -214,7 +214,7 @@ public struct StoppingArguments: ParsableArguments {
 
 /// What a run writes besides its parameters: progress, evaluations during training, summary and model files.
 public struct OutputArguments: ParsableArguments {
-    @Option(help: "Every this many rounds, evaluate the current parameters on the held-out rows (an \"eval\" progress event).")
+    @Option(parsing: .unconditional, help: "Every this many rounds, evaluate the current parameters on the held-out rows (an \"eval\" progress event).")
     public var evalEvery: Int?
 
     @Option(help: "Progress output: text (live line on a terminal) or json (one object per line).")
@@ -250,6 +250,7 @@ public struct OutputArguments: ParsableArguments {
 /// Threads of the processes that compute blocks.
 public struct ThreadArguments: ParsableArguments {
     @Option(
+        parsing: .unconditional,
         help: """
             Threads per process for the blocks: 0 (default) = one per core this process may use; with \
             --workers N local workers each get an equal share (cores ÷ N, at least 1). Results do not depend on it.
@@ -265,13 +266,13 @@ public struct ThreadArguments: ParsableArguments {
 
 /// Heartbeat and failure-detection settings.
 public struct ClusterArguments: ParsableArguments {
-    @Option(help: "Seconds between heartbeats to an otherwise idle peer.")
+    @Option(parsing: .unconditional, help: "Seconds between heartbeats to an otherwise idle peer.")
     public var heartbeatInterval = 0.25
 
-    @Option(help: "Seconds of silence after which a worker is declared dead and the job fails.")
+    @Option(parsing: .unconditional, help: "Seconds of silence after which a worker is declared dead and the job fails.")
     public var workerTimeout = 3.0
 
-    @Option(help: "Seconds to wait for all workers to join and receive their blocks.")
+    @Option(parsing: .unconditional, help: "Seconds to wait for all workers to join and receive their blocks.")
     public var joinTimeout = 120.0
 
     public init() {}
