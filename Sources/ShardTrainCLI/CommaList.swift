@@ -1,22 +1,30 @@
 import ArgumentParser
 
-/// Comma-separated option values (`--threads 1,2`, `--precision float32,float64`) of the bench commands.
-enum CommaList {
-    /// Every item of `text` read with `parse` (spaces around items ignored); an empty list or an item that does
-    /// not read is a validation error naming `option`.
-    static func parse<T>(_ text: String, option: String, _ parse: (String) -> T?) throws -> [T] {
-        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let values = items.compactMap(parse)
-        guard !items.isEmpty, values.count == items.count else {
-            throw ValidationError("\(option): cannot read \"\(text)\"")
+/// A comma-separated option value (`--threads 1,2`, `--precisions float32,float64`, `--workers 1,2,3`), read by
+/// ArgumentParser: every item is read as an `Element` (spaces around items ignored); an empty list, an empty item
+/// or one that does not read is a parse error naming the option.
+struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    var values: [Element]
+
+    init(_ values: [Element]) { self.values = values }
+
+    init?(argument: String) {
+        let items = argument.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
         }
-        return values
+        let values = items.compactMap { $0.isEmpty ? nil : Element(argument: $0) }
+        guard !items.isEmpty, values.count == items.count else { return nil }
+        self.values = values
     }
 
-    /// Positive thread counts, e.g. `1,2`.
-    static func threadCounts(_ text: String, option: String = "--threads") throws -> [Int] {
-        let counts = try parse(text, option: option) { Int($0) }
-        guard counts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("\(option) must list positive integers, e.g. 1,2") }
-        return counts
+    var defaultValueDescription: String { values.map { "\($0)" }.joined(separator: ",") }
+}
+
+extension CommaSeparated where Element == Int {
+    /// Throws unless every value is at least `minimum`.
+    func require(atLeast minimum: Int, _ option: String) throws {
+        guard values.allSatisfy({ $0 >= minimum }) else {
+            throw ValidationError("\(option) must list integers ≥ \(minimum), e.g. \(minimum),\(minimum + 1)")
+        }
     }
 }

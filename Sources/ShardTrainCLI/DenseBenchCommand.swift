@@ -30,14 +30,19 @@ public struct DenseBenchCommand: ParsableCommand {
             Build with -c release. Example: shardtrain bench dense --threads 1,2 --json
             """)
 
+    /// The networks this bench times.
+    enum WorkloadName: String, ExpressibleByArgument, CaseIterable {
+        case vae, triplet
+    }
+
     @Option(help: "Comma-separated thread counts to measure.")
-    public var threads = "1,2"
+    var threads = CommaSeparated([1, 2])
 
     @Option(help: "Comma-separated compute precisions: float32, float64.")
-    public var precisions = "float32,float64"
+    var precisions = CommaSeparated<Precision>([.float32, .float64])
 
     @Option(help: "Comma-separated workloads: vae, triplet.")
-    public var workloads = "vae,triplet"
+    var workloads = CommaSeparated(WorkloadName.allCases)
 
     @Option(help: "Blocks each batch is cut into (the same for every thread count).")
     public var blocksPerBatch = 2
@@ -54,9 +59,7 @@ public struct DenseBenchCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        _ = try CommaList.threadCounts(threads)
-        _ = try CommaList.parse(precisions, option: "--precisions") { Precision(rawValue: $0) }
-        _ = try CommaList.parse(workloads, option: "--workloads") { ["vae", "triplet"].contains($0) ? $0 : nil }
+        try threads.require(atLeast: 1, "--threads")
         guard blocksPerBatch >= 1, steps >= 1, repetitions >= 1 else {
             throw ValidationError("--blocks-per-batch, --steps and --repetitions must be at least 1")
         }
@@ -64,10 +67,10 @@ public struct DenseBenchCommand: ParsableCommand {
 
     public func run() throws {
         BLAS.pinToOneThread()
-        let threadCounts = try CommaList.threadCounts(threads)
-        let precisionList = try CommaList.parse(precisions, option: "--precisions") { Precision(rawValue: $0) }
-        let workloads = try CommaList.parse(self.workloads, option: "--workloads") { $0 }.map { name in
-            name == "vae" ? try DenseWorkload.vae() : try DenseWorkload.triplet()
+        let threadCounts = threads.values
+        let precisionList = precisions.values
+        let workloads = try self.workloads.values.map { name in
+            name == .vae ? try DenseWorkload.vae() : try DenseWorkload.triplet()
         }
         print("dense networks on \(BLAS.identity), \(BLAS.threadsPerCall) BLAS thread per compute thread")
         print("workload                  precision  threads  per second   model GFLOP/s  gemm GFLOP/s  of ceiling")

@@ -23,11 +23,11 @@ public struct GradientBenchCommand: ParsableCommand {
             caches of most machines) unless --rows is given. Build with -c release.
             """)
 
-    @Option(help: "Comma-separated models: logistic, focal, svm, quantile, softmax, or all.")
-    public var model = "all"
+    @Option(help: "Comma-separated models: logistic, focal, svm, quantile, softmax (default: all).")
+    var model = CommaSeparated(BenchModel.allCases)
 
     @Option(help: "Comma-separated storage precisions: float32, float64.")
-    public var precision = "float32,float64"
+    var precision = CommaSeparated<Precision>([.float32, .float64])
 
     @Option(help: "Size of the matrix (features + labels) in MB (10^6 bytes); ignored when --rows is given.")
     public var megabytes = 1024
@@ -42,7 +42,7 @@ public struct GradientBenchCommand: ParsableCommand {
     public var blockRows = 4096
 
     @Option(help: "Comma-separated thread counts to measure.")
-    public var threads = "1,2"
+    var threads = CommaSeparated([1, 2])
 
     @Option(help: "Timed repetitions per pass (the best is reported).")
     public var repetitions = 5
@@ -51,7 +51,7 @@ public struct GradientBenchCommand: ParsableCommand {
     public var classes = 4
 
     @Option(help: "Comma-separated quantile levels τ of the quantile model.")
-    public var taus = "0.1,0.5,0.9"
+    var taus = CommaSeparated([0.1, 0.5, 0.9])
 
     @Option(help: "Smoothing μ of the svm and quantile losses (0 = the exact hinge and pinball).")
     public var smoothing = 0.0
@@ -67,16 +67,13 @@ public struct GradientBenchCommand: ParsableCommand {
 
     public init() {}
 
-    enum BenchModel: String, CaseIterable {
+    enum BenchModel: String, CaseIterable, ExpressibleByArgument {
         case logistic, focal, svm, quantile, softmax
     }
 
     public func run() throws {
-        let threadCounts = try CommaList.threadCounts(threads)
-        let models: [BenchModel] =
-            model == "all" ? BenchModel.allCases : try CommaList.parse(model, option: "--model") { BenchModel(rawValue: $0) }
-        let precisions = try CommaList.parse(precision, option: "--precision") { Precision(rawValue: $0) }
-        let levels = try CommaList.parse(taus, option: "--taus") { Double($0) }
+        try threads.require(atLeast: 1, "--threads")
+        let (threadCounts, models, precisions, levels) = (threads.values, model.values, precision.values, taus.values)
         guard megabytes >= 1, columns >= 1, blockRows >= 1, repetitions >= 1 else {
             throw ValidationError("--megabytes, --columns, --block-rows and --repetitions must be positive")
         }

@@ -36,7 +36,7 @@ public struct LossesBenchCommand: ParsableCommand {
     public var ctcSequences = 64
 
     @Option(help: "Comma-separated loss names to time (default: every element-wise loss and ctc).")
-    public var only: String?
+    var only: CommaSeparated<LossName>?
 
     @Flag(help: "Print machine-readable JSON instead of a table.")
     public var json = false
@@ -80,7 +80,7 @@ public struct LossesBenchCommand: ParsableCommand {
             predictions.withUnsafeBytes { checksum &+= readPass($0) }
         }
         var rows: [BenchRow] = []
-        let selected = only.map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
+        let selected = only.map { Set($0.values.map(\.rawValue)) }
         func time(_ loss: some ElementwiseLoss, targets: [T]) throws {
             if let selected, !selected.contains(type(of: loss).name) { return }
             var failure: LossError?

@@ -16,6 +16,7 @@ extension LogFormat: ExpressibleByArgument {}
 extension OptimizerName: ExpressibleByArgument {}
 extension ScheduleName: ExpressibleByArgument {}
 extension RegressionLoss: ExpressibleByArgument {}
+extension LossName: ExpressibleByArgument {}
 
 extension ClassWeightChoice: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }

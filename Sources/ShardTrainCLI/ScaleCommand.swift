@@ -31,7 +31,7 @@ public struct ScaleCommand: ParsableCommand {
     @OptionGroup public var cluster: ClusterArguments
 
     @Option(help: "Comma-separated worker counts (0 = in-process, reported but not fitted).")
-    public var workers = "1,2,3"
+    var workers = CommaSeparated([1, 2, 3])
 
     @Option(help: "Rounds per run.")
     public var rounds = 50
@@ -41,15 +41,11 @@ public struct ScaleCommand: ParsableCommand {
 
     public init() {}
 
-    var workerCounts: [Int] {
-        workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    }
+    var workerCounts: [Int] { workers.values }
 
     public func validate() throws {
+        try workers.require(atLeast: 0, "--workers")
         let counts = workerCounts
-        guard !counts.isEmpty, counts.count == workers.split(separator: ",").count, counts.allSatisfy({ $0 >= 0 }) else {
-            throw ValidationError("--workers must list worker counts ≥ 0, e.g. 1,2,4")
-        }
         guard Set(counts.filter { $0 > 0 }).count >= 2 else {
             throw ValidationError("--workers needs at least two different counts ≥ 1 to fit the cost model")
         }
