@@ -94,7 +94,9 @@ let testTargets: [Target] = [
     .testTarget(name: "ShardClusterTests", dependencies: [
         "ShardCluster", "ShardEngine", "ShardModels", "ShardNumerics", "ShardWire", "ZeroMQ", logging, "_TestSupport",
     ]),
-    .testTarget(name: "ShardApplicationTests", dependencies: ["ShardApplication", "ShardData", "ShardLosses", "ShardModels", "_TestSupport"]),
+    .testTarget(
+        name: "ShardApplicationTests",
+        dependencies: ["ShardApplication", "ShardData", "ShardEngine", "ShardLosses", "ShardModels", "_TestSupport"]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 

@@ -1,0 +1,52 @@
+import Foundation
+import ShardApplication
+import ShardData
+import ShardEngine
+import ShardModels
+import Testing
+import _TestSupport
+
+/// A whole run through the application library, in this process: prepare, train, report, save.
+@Suite struct TrainingRunTests {
+    static func request(_ kind: ModelKind, data: String, edit: (inout ModelChoices, inout SolverChoices) -> Void = { _, _ in })
+        -> TrainingRequest
+    {
+        var model = ModelChoices()
+        model.kind = kind
+        var solver = SolverChoices()
+        edit(&model, &solver)
+        let path = ReferenceData.repositoryRoot.appendingPathComponent("data/\(data).csv").path
+        return TrainingRequest(
+            data: DataConfiguration(path: path, testFraction: 0.2, seed: 3, standardize: true), model: model, solver: solver)
+    }
+
+    @Test func aSoftmaxRunReportsItsHeldOutRowsAndSavesBothFiles() throws {
+        let run = try PreparedRun(Self.request(.softmax, data: "iris"))
+        #expect(run.data.dataset.rowCount == 120 && run.data.test?.rowCount == 30)
+        #expect(run.model.spec == ModelSpec(featureCount: 4, l2: 0.01, .softmax(classCount: 3)))
+        let executor = try LocalExecutor(model: run.model, blocks: run.data.blocks, threads: 1)
+        let outcome = try run.train(executor: executor, workers: 0, observer: nil, shouldStop: { false })
+        #expect(outcome.summary.converged)
+        #expect(outcome.summary.rows == 120 && outcome.summary.model == "softmax")
+        let accuracy = try #require(outcome.document.test?.classification?.accuracy)
+        #expect(accuracy >= 0.9)
+        // The training report's data loss is the final objective's (no second pass for a deterministic loss).
+        #expect(outcome.document.train?.dataLoss == outcome.result.objective.dataLoss)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try outcome.save(model: directory.path("m.safetensors"), summary: directory.path("s.json"))
+        let loaded = try LoadedModel.load(path: directory.path("m.safetensors"))
+        #expect(loaded.file.parameters == outcome.result.parameters)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.url.appendingPathComponent("s.json")))
+        #expect((summary as? [String: Any])?["parameters_sha256"] as? String == outcome.summary.parametersSHA256)
+    }
+
+    @Test func badRequestsFailBeforeReadingData() {
+        #expect {
+            _ = try PreparedRun(Self.request(.quantile, data: "diabetes"))
+        } throws: { error in
+            guard case .setup(let setup) = error as? TrainingRunError else { return false }
+            return setup.description == "--model quantile needs --tau (one or more)"
+        }
+    }
+}
