@@ -69,7 +69,7 @@ struct CSVHeader {
     }
 
     /// The dataset of the rows read: features row-major without the label column, rows on lines 2, 3, ….
-    func dataset(source: String, features: [Double], labels: [Double]) throws(DataError) -> Dataset {
+    func dataset(source: String, features: FeatureRows, labels: [Double]) throws(DataError) -> Dataset {
         guard !labels.isEmpty else { throw .noDataRows(path: source) }
         return Dataset(
             unchecked: source, featureNames: names.enumerated().filter { $0.offset != labelIndex }.map(\.element),

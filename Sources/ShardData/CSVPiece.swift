@@ -47,9 +47,9 @@ struct CSVPiece: Sendable {
         }
     }
 
-    /// Appends this piece's rows to the whole table's arrays.
-    func appendRows(features allFeatures: inout [Double], labels allLabels: inout [Double]) {
-        allFeatures += features
+    /// Appends this piece's rows to the whole table's.
+    func appendRows(features allFeatures: inout FeatureRowsBuilder, labels allLabels: inout [Double]) {
+        features.withUnsafeBufferPointer { allFeatures.append($0) }
         allLabels += labels
     }
 
