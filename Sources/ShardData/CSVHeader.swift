@@ -74,7 +74,7 @@ struct CSVHeader {
         return Dataset(
             unchecked: source, featureNames: names.enumerated().filter { $0.offset != labelIndex }.map(\.element),
             labelName: names[labelIndex], features: features, labels: labels,
-            lineNumbers: Array(2..<(labels.count + 2)),
+            lineNumbers: LineNumbers(first: 2, count: labels.count),
             featureColumnNumbers: (0..<names.count).filter { $0 != labelIndex }.map { $0 + 1 },
             labelColumnNumber: labelIndex + 1)
     }

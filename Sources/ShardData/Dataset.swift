@@ -21,7 +21,7 @@ public struct Dataset: Sendable, Equatable {
     public internal(set) var features: FeatureRows
     public let labels: [Double]
     /// The 1-based file line of each row.
-    public let lineNumbers: [Int]
+    public let lineNumbers: LineNumbers
     /// The 1-based CSV column of each feature.
     public let featureColumnNumbers: [Int]
     /// The 1-based CSV column of the label.
@@ -45,7 +45,7 @@ public struct Dataset: Sendable, Equatable {
                 "\(features.count) feature values for \(rowCount) rows × \(featureCount) features "
                     + "(expected \(rowCount * featureCount))")
         }
-        let lines = lineNumbers ?? (0..<rowCount).map { $0 + 2 }
+        let lines = lineNumbers.map(LineNumbers.init) ?? LineNumbers(first: 2, count: rowCount)
         guard lines.count == rowCount else {
             throw shapeError("\(lines.count) line numbers for \(rowCount) rows")
         }
@@ -75,7 +75,7 @@ public struct Dataset: Sendable, Equatable {
     /// For callers inside the module that have already established the invariants.
     init(
         unchecked sourcePath: String, featureNames: [String], labelName: String, features: FeatureRows,
-        labels: [Double], lineNumbers: [Int], featureColumnNumbers: [Int], labelColumnNumber: Int
+        labels: [Double], lineNumbers: LineNumbers, featureColumnNumbers: [Int], labelColumnNumber: Int
     ) {
         self.sourcePath = sourcePath
         self.featureNames = featureNames
@@ -124,7 +124,7 @@ public struct Dataset: Sendable, Equatable {
         return Dataset(
             unchecked: sourcePath, featureNames: featureNames, labelName: labelName,
             features: selectedFeatures.finish(),
-            labels: indices.map { labels[$0] }, lineNumbers: indices.map { lineNumbers[$0] },
+            labels: indices.map { labels[$0] }, lineNumbers: LineNumbers(indices.map { lineNumbers[$0] }),
             featureColumnNumbers: featureColumnNumbers, labelColumnNumber: labelColumnNumber)
     }
 }

@@ -42,7 +42,7 @@ public enum NumpyReader {
         let features = try x.rows(columns: 0..<featureCount, names: names, chunkRows: chunkRows)
         return Dataset(
             unchecked: path, featureNames: names, labelName: "label", features: features, labels: labels,
-            lineNumbers: Array(1...rows), featureColumnNumbers: Array(1...featureCount),
+            lineNumbers: LineNumbers(first: 1, count: rows), featureColumnNumbers: Array(1...featureCount),
             labelColumnNumber: featureCount + 1)
     }
 }
