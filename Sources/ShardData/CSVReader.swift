@@ -82,17 +82,18 @@ public enum CSVReader {
                 let estimate = rows == 0 ? 0 : (source.size - header.bodyStart) / max(1, bytes / rows) * 5 / 4 + rows
                 labels.reserveCapacity(estimate)
             }
-            for piece in parsed {
-                let rowsBefore = labels.count
-                piece.appendRows(features: &features, labels: &labels)
-                if let failure = piece.failure {
-                    let line = rowsBefore + piece.rowCount + 2
-                    if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
-                        // Blank lines at the very end (editors often leave one) end the data.
-                        return try header.dataset(source: source.name, features: features.finish(), labels: labels)
-                    }
-                    throw failure.error(path: source.name, line: line, header: header)
+            // The pieces up to the first one with a bad line (whose rows before that line count) join the table.
+            let failing = parsed.firstIndex { $0.failure != nil }
+            let joining = parsed[...(failing ?? parsed.count - 1)]
+            features.append(joining.map(\.features), threads: threads)
+            for piece in joining { labels += piece.labels }
+            if let failing, let failure = parsed[failing].failure {
+                let line = labels.count + 2
+                if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
+                    // Blank lines at the very end (editors often leave one) end the data.
+                    return try header.dataset(source: source.name, features: features.finish(), labels: labels)
                 }
+                throw failure.error(path: source.name, line: line, header: header)
             }
             firstPiece += pieces
         }

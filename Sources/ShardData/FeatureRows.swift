@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// A dataset's row-major feature values, kept as consecutive chunks of whole rows.
 ///
 /// ```text
@@ -151,6 +153,52 @@ struct FeatureRowsBuilder {
             }
         }
         rowCount += rows
+    }
+
+    /// Appends the rows of `parts` (each whole rows), in order: the first rows complete the open chunk, and the
+    /// chunks after it are filled on `threads` threads (copying and first-touching the values is most of the work).
+    /// The result does not depend on `threads`.
+    mutating func append(_ parts: [[Double]], threads: Int) {
+        let columns = self.columns, chunkRows = self.chunkRows
+        var partStarts = [0]
+        for part in parts { partStarts.append(partStarts[partStarts.count - 1] + part.count / columns) }
+        let starts = partStarts
+        let total = starts[starts.count - 1]
+        /// `body` on each part's stretch of the wave's rows `rows`, in order.
+        @Sendable func forEachStretch(_ rows: Range<Int>, _ body: (UnsafeBufferPointer<Double>) -> Void) {
+            var part = starts.lastIndex { $0 <= rows.lowerBound }!
+            var row = rows.lowerBound
+            while row < rows.upperBound {
+                while starts[part + 1] <= row { part += 1 }
+                let end = Swift.min(rows.upperBound, starts[part + 1])
+                parts[part].withUnsafeBufferPointer {
+                    body(UnsafeBufferPointer(rebasing: $0[(row - starts[part]) * columns..<(end - starts[part]) * columns]))
+                }
+                row = end
+            }
+        }
+        let open = current.isEmpty ? 0 : Swift.min(total, chunkRows - current.count / columns)
+        forEachStretch(0..<open) { current += $0 }
+        if current.count == chunkRows * columns {
+            chunks.append(current)
+            current = []
+        }
+        let filled = ParallelBlocks.map(count: (total - open + chunkRows - 1) / chunkRows, threads: Swift.max(1, threads)) {
+            index in
+            let rows = open + index * chunkRows..<Swift.min(open + (index + 1) * chunkRows, total)
+            return [Double](unsafeUninitializedCapacity: chunkRows * columns) { buffer, count in
+                var output = buffer.baseAddress!
+                forEachStretch(rows) { stretch in
+                    output.initialize(from: stretch.baseAddress!, count: stretch.count)
+                    output += stretch.count
+                }
+                count = rows.count * columns
+            }
+        }
+        for chunk in filled {
+            if chunk.count == chunkRows * columns { chunks.append(chunk) } else { current = chunk }
+        }
+        rowCount += total
     }
 
     consuming func finish() -> FeatureRows {

@@ -99,6 +99,24 @@ extension ShardDataSuite {
         #expect(blocks.map { Self.address(Self.float64Values($0)!.features) } == chunksBefore)
     }
 
+    @Test("a wave of pieces spanning several chunks is assembled the same on any thread count and piece size")
+    func csvWavesAcrossChunks() throws {
+        let columns = 300, rows = 1500  // chunks of 96 rows; pieces of 16 KiB hold about 12 rows
+        var random = SplitMix64(seed: 5)
+        var text = (0...columns).map { "c\($0)" }.joined(separator: ",") + "\n"
+        for _ in 0..<rows {
+            text += (0...columns).map { _ in String(random.next() % 1000) }.joined(separator: ",") + "\n"
+        }
+        let bytes = Array(text.utf8)
+        let whole = try CSVReader.parse(bytes: bytes, source: "w.csv", threads: 1, pieceBytes: bytes.count)
+        #expect(whole.features.chunkRows == 96 && whole.features.chunks.count == 16)
+        for (threads, pieceBytes) in [(2, 16 << 10), (3, 5_000), (1, 100_000)] {
+            let split = try CSVReader.parse(bytes: bytes, source: "w.csv", threads: threads, pieceBytes: pieceBytes)
+            #expect(split.features.chunks == whole.features.chunks, "\(threads) threads, pieces of \(pieceBytes)")
+            #expect(split.labels == whole.labels)
+        }
+    }
+
     /// A version 1.0 `.npy` file of `<f8` values with the given shape.
     private static func writeNumpy(_ values: [Double], shape: [Int], to path: String) throws {
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
