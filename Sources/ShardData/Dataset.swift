@@ -68,8 +68,8 @@ public struct Dataset: Sendable, Equatable {
         }
         self.init(
             unchecked: sourcePath, featureNames: featureNames, labelName: labelName,
-            features: FeatureRows(values: features, columns: featureCount), labels: labels, lineNumbers: lines, featureColumnNumbers: featureColumns,
-            labelColumnNumber: labelColumn)
+            features: FeatureRows(values: features, columns: featureCount), labels: labels, lineNumbers: lines,
+            featureColumnNumbers: featureColumns, labelColumnNumber: labelColumn)
     }
 
     /// For callers inside the module that have already established the invariants.
@@ -116,9 +116,9 @@ public struct Dataset: Sendable, Equatable {
         var selectedFeatures = FeatureRowsBuilder(columns: featureCount, chunkRows: features.chunkRows)
         let chunkValues = features.chunkRows * featureCount
         for index in indices {
-            let start = index * featureCount
-            features.chunks[start / chunkValues].withUnsafeBufferPointer {
-                selectedFeatures.append(UnsafeBufferPointer(rebasing: $0[start % chunkValues..<start % chunkValues + featureCount]))
+            let start = index * featureCount % chunkValues
+            features.chunks[index * featureCount / chunkValues].withUnsafeBufferPointer {
+                selectedFeatures.append(UnsafeBufferPointer(rebasing: $0[start..<start + featureCount]))
             }
         }
         return Dataset(

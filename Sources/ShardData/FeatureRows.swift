@@ -171,9 +171,8 @@ struct FeatureRowsBuilder {
             while row < rows.upperBound {
                 while starts[part + 1] <= row { part += 1 }
                 let end = Swift.min(rows.upperBound, starts[part + 1])
-                parts[part].withUnsafeBufferPointer {
-                    body(UnsafeBufferPointer(rebasing: $0[(row - starts[part]) * columns..<(end - starts[part]) * columns]))
-                }
+                let first = (row - starts[part]) * columns, last = (end - starts[part]) * columns
+                parts[part].withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[first..<last])) }
                 row = end
             }
         }
@@ -183,8 +182,8 @@ struct FeatureRowsBuilder {
             chunks.append(current)
             current = []
         }
-        let filled = ParallelBlocks.map(count: (total - open + chunkRows - 1) / chunkRows, threads: Swift.max(1, threads)) {
-            index in
+        let newChunks = (total - open + chunkRows - 1) / chunkRows
+        let filled = ParallelBlocks.map(count: newChunks, threads: Swift.max(1, threads)) { index in
             let rows = open + index * chunkRows..<Swift.min(open + (index + 1) * chunkRows, total)
             return [Double](unsafeUninitializedCapacity: chunkRows * columns) { buffer, count in
                 var output = buffer.baseAddress!

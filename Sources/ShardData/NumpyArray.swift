@@ -205,7 +205,8 @@ final class NumpyArray: @unchecked Sendable {
             }
             filled = count * columns.count
         }
-        release(bytes: dataOffset + rows.lowerBound * width * elementType.size..<dataOffset + rows.upperBound * width * elementType.size)
+        let rowBytes = width * elementType.size
+        release(bytes: dataOffset + rows.lowerBound * rowBytes..<dataOffset + rows.upperBound * rowBytes)
         return result
     }
 

@@ -35,9 +35,9 @@ public enum NumpyReader {
                     detail: "the labels have shape \(NumpyArray.describe(y.shape)); expected (\(rows),) or (\(rows), 1) "
                         + "to match the \(rows) rows of \(path)")
             }
-            labels = try y.rows(columns: 0..<1, names: ["label"], chunkRows: chunkRows).chunks.flatMap { $0 }
+            labels = Array(try y.rows(columns: 0..<1, names: ["label"], chunkRows: chunkRows))
         } else {
-            labels = try x.rows(columns: featureCount..<width, names: ["label"], chunkRows: chunkRows).chunks.flatMap { $0 }
+            labels = Array(try x.rows(columns: featureCount..<width, names: ["label"], chunkRows: chunkRows))
         }
         let features = try x.rows(columns: 0..<featureCount, names: names, chunkRows: chunkRows)
         return Dataset(

@@ -181,8 +181,12 @@ public struct PrecisionRecallCurve: Sendable, Equatable, Codable {
     }
 }
 
-/// Both PR areas of a curve, summed over its points in order (see `PrecisionRecallCurve`):
-/// `stepwise += (R_j − R_{j−1}) · P_j`, `trapezoidal += (R_j − R_{j−1}) · (P_j + P_{j−1}) / 2`, (R_0, P_0) = (0, 1).
+/// Both PR areas of a curve, summed over its points in order (see `PrecisionRecallCurve`), (R_0, P_0) = (0, 1):
+///
+/// ```
+/// stepwise    += (R_j − R_{j−1}) · P_j
+/// trapezoidal += (R_j − R_{j−1}) · (P_j + P_{j−1}) / 2
+/// ```
 struct PrecisionRecallAreas {
     private(set) var stepwise = 0.0
     private(set) var trapezoidal = 0.0
