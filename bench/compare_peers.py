@@ -221,19 +221,37 @@ def best_seconds(action: Callable[[], object], repeats: int) -> float:
 STEPS_PATTERN = re.compile(r"ran (\d+) mini-batch steps")
 
 
+# Forks and execs the command in argv[2:], then writes its seconds (fork to exit), wait status and ru_maxrss to the
+# file argv[1]. A process this script starts itself would not do: Linux carries the peak RSS of the memory a child
+# leaves at exec (for a forked or vforked child, this interpreter's, with the generated data) into its ru_maxrss.
+LAUNCHER = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    json.dump({"seconds": seconds, "status": status, "maxrss_kib": usage.ru_maxrss}, out)
+"""
+
+
 def run_shardtrain(binary: Path, arguments: list[str], work: Path, keep_parameters: bool = False) -> ProcessRun:
-    """Runs `shardtrain train ARGS --summary-json …`, timing the whole process and reading its peak RSS with
-    wait4 (the maximum over the process and the children it reaped, e.g. local workers)."""
+    """Runs `shardtrain train ARGS --summary-json …` from a small launcher process (see LAUNCHER), timing the
+    whole process and reading its peak RSS with wait4 (the maximum over the process and the children it reaped,
+    e.g. local workers)."""
     summary_path = work / "summary.json"
     summary_path.unlink(missing_ok=True)
     command = [str(binary), "train", *arguments, "--summary-json", str(summary_path), "--log-format", "json"]
     log_path = work / "shardtrain.log"
+    usage_path = work / "usage.json"
     with open(log_path, "wb") as log:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
+        subprocess.run([sys.executable, "-c", LAUNCHER, str(usage_path), *command], stdout=log,
+                       stderr=subprocess.STDOUT, check=True)
+    measured = json.loads(usage_path.read_text())
+    seconds, status = measured["seconds"], measured["status"]
+    process = subprocess.CompletedProcess(command, os.waitstatus_to_exitcode(status))
     if process.returncode != 0:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
@@ -248,7 +266,7 @@ def run_shardtrain(binary: Path, arguments: list[str], work: Path, keep_paramete
         minibatch_steps=int(steps.group(1)) if steps else None,
         objective=summary["objective"],
         parameters_sha256=summary["parameters_sha256"],
-        peak_rss_bytes=usage.ru_maxrss * 1024,
+        peak_rss_bytes=measured["maxrss_kib"] * 1024,
         parameters=summary["parameters"] if keep_parameters else [],
     )
 

@@ -143,7 +143,7 @@ public enum TrainingJob {
             ?? BlockPlan.defaultBlockRows(
                 rowCount: train.rowCount, featureCount: train.featureCount,
                 bytesPerValue: configuration.precision.byteWidth)
-        let blocks = try train.makeBlocks(blockRows: blockRows, precision: configuration.precision)
+        let blocks = try train.makeSharedBlocks(blockRows: blockRows, precision: configuration.precision)
         return PreparedData(
             dataset: train, test: test, standardization: standardization, labelEncoding: encoding,
             classCount: classCount, blocks: blocks, precision: configuration.precision,

@@ -70,6 +70,12 @@ extension BlockPlan {
         return max(minimumDefaultBlockRows, min(byWidth, bySpread))
     }
 
+    /// The default block rows of data too long for the spread rule to apply (`max(minimumDefaultBlockRows, byWidth)`
+    /// above): the chunk size readers store rows in, so that the default blocks of large data share the chunks.
+    public static func chunkRows(featureCount: Int, bytesPerValue: Int) -> Int {
+        max(minimumDefaultBlockRows, targetBlockBytes / max(1, featureCount * bytesPerValue) / 16 * 16)
+    }
+
     /// The rule of `defaultBlockRows`, in words (for `--help`).
     public static var defaultRuleDescription: String {
         "\(targetBlockBytes >> 10) KiB of stored feature values per block (⌊\(targetBlockBytes) / (features × 4 "
@@ -85,12 +91,21 @@ extension Dataset {
     /// With `.float32`, each value is rounded to the nearest `Float`; a value whose magnitude exceeds
     /// the float32 range is an error naming its file line and column (the first such value in row order).
     /// Blocks are cut on every core (copying and first-touching the memory is most of the cost); the result
-    /// does not depend on the thread count.
+    /// does not depend on the thread count. A float64 block whose rows are exactly one chunk of `features` shares
+    /// that chunk's memory instead of copying it.
     public func makeBlocks(blockRows: Int, precision: Precision) throws(DataError) -> [Block] {
         let plan = try BlockPlan(rowCount: rowCount, blockRows: blockRows)
         return try ParallelBlocks.map(count: plan.blockCount, threads: 0) { (id) throws(DataError) -> Block in
             try makeBlock(id, of: plan, precision: precision)
         }
+    }
+
+    /// `makeBlocks` after re-cutting `features` into chunks of `blockRows` rows when the blocks are stored in
+    /// float64, so that every block shares its chunk and the dataset and its blocks hold the values once. The
+    /// re-cut releases each old chunk as it goes (see `FeatureRows.rechunk`); the values do not change.
+    public mutating func makeSharedBlocks(blockRows: Int, precision: Precision) throws(DataError) -> [Block] {
+        if precision == .float64, blockRows >= 1 { features.rechunk(rows: blockRows) }
+        return try makeBlocks(blockRows: blockRows, precision: precision)
     }
 
     /// Block `id` of `plan` (which must have been made for this dataset's row count).
@@ -100,7 +115,7 @@ extension Dataset {
                 source: sourcePath, detail: "block plan for \(plan.rowCount) rows, dataset has \(rowCount)")
         }
         let rows = try plan.rows(ofBlock: id)
-        let featureSlice = Array(features[rows.lowerBound * featureCount..<rows.upperBound * featureCount])
+        let featureSlice = features.values(ofRows: rows)
         let labelSlice = Array(labels[rows])
         let storage: BlockStorage
         switch precision {

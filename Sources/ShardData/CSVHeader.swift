@@ -69,12 +69,12 @@ struct CSVHeader {
     }
 
     /// The dataset of the rows read: features row-major without the label column, rows on lines 2, 3, ….
-    func dataset(source: String, features: [Double], labels: [Double]) throws(DataError) -> Dataset {
+    func dataset(source: String, features: FeatureRows, labels: [Double]) throws(DataError) -> Dataset {
         guard !labels.isEmpty else { throw .noDataRows(path: source) }
         return Dataset(
             unchecked: source, featureNames: names.enumerated().filter { $0.offset != labelIndex }.map(\.element),
             labelName: names[labelIndex], features: features, labels: labels,
-            lineNumbers: Array(2..<(labels.count + 2)),
+            lineNumbers: LineNumbers(first: 2, count: labels.count),
             featureColumnNumbers: (0..<names.count).filter { $0 != labelIndex }.map { $0 + 1 },
             labelColumnNumber: labelIndex + 1)
     }

@@ -47,12 +47,6 @@ struct CSVPiece: Sendable {
         }
     }
 
-    /// Appends this piece's rows to the whole table's arrays.
-    func appendRows(features allFeatures: inout [Double], labels allLabels: inout [Double]) {
-        allFeatures += features
-        allLabels += labels
-    }
-
     private static let newline = UInt8(ascii: "\n"), comma = UInt8(ascii: ","), carriageReturn = UInt8(ascii: "\r")
 
     /// Reads and parses piece `index` of `source`.

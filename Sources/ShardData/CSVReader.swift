@@ -21,8 +21,9 @@ import ShardNumerics
 /// ```
 ///
 /// The body is read in pieces of `defaultPieceBytes` (`CSVPiece`), a wave of `threads × piecesPerThread` pieces at a
-/// time, parsed on `threads` threads and appended in file order; so at most one wave of file bytes is in memory
-/// besides the parsed values. Rows keep file order, and the first error in file order is the one reported,
+/// time, parsed on `threads` threads and appended in file order to chunks of `BlockPlan.chunkRows` rows (the
+/// default block size of wide data, so that blocks share the chunks); so at most one wave of file bytes and of
+/// parsed pieces is in memory besides the values. Rows keep file order, and the first error in file order is the one reported,
 /// whichever thread found it: waves run in order and a piece stops at its first bad line.
 public enum CSVReader {
     /// Bytes per piece (a piece owns the lines that start inside it).
@@ -62,7 +63,8 @@ public enum CSVReader {
         let columns = header.names.count
         let pieceCount = (source.size - header.bodyStart + pieceBytes - 1) / pieceBytes
         let wave = max(1, threads) * piecesPerThread
-        var features: [Double] = []
+        var features = FeatureRowsBuilder(
+            columns: columns - 1, chunkRows: BlockPlan.chunkRows(featureCount: columns - 1, bytesPerValue: 8))
         var labels: [Double] = []
         var firstPiece = 0
         while firstPiece < pieceCount {
@@ -72,30 +74,30 @@ public enum CSVReader {
             let parsed = ParallelBlocks.map(count: pieces, threads: max(1, threads)) { index in
                 CSVPiece.parse(source, index: start + index, layout: layout)
             }
-            if features.isEmpty {
+            if labels.isEmpty {
                 // Reserve for the whole file from the first wave's bytes per row (a quarter more for safety;
                 // reserved but untouched capacity costs address space, not memory).
                 let rows = parsed.reduce(0) { $0 + $1.rowCount }
                 let bytes = min(source.size - header.bodyStart, pieces * pieceBytes)
                 let estimate = rows == 0 ? 0 : (source.size - header.bodyStart) / max(1, bytes / rows) * 5 / 4 + rows
-                features.reserveCapacity(estimate * (columns - 1))
                 labels.reserveCapacity(estimate)
             }
-            for piece in parsed {
-                let rowsBefore = labels.count
-                piece.appendRows(features: &features, labels: &labels)
-                if let failure = piece.failure {
-                    let line = rowsBefore + piece.rowCount + 2
-                    if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
-                        // Blank lines at the very end (editors often leave one) end the data.
-                        return try header.dataset(source: source.name, features: features, labels: labels)
-                    }
-                    throw failure.error(path: source.name, line: line, header: header)
+            // The pieces up to the first one with a bad line (whose rows before that line count) join the table.
+            let failing = parsed.firstIndex { $0.failure != nil }
+            let joining = parsed[...(failing ?? parsed.count - 1)]
+            features.append(joining.map(\.features), threads: threads)
+            for piece in joining { labels += piece.labels }
+            if let failing, let failure = parsed[failing].failure {
+                let line = labels.count + 2
+                if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
+                    // Blank lines at the very end (editors often leave one) end the data.
+                    return try header.dataset(source: source.name, features: features.finish(), labels: labels)
                 }
+                throw failure.error(path: source.name, line: line, header: header)
             }
             firstPiece += pieces
         }
-        return try header.dataset(source: source.name, features: features, labels: labels)
+        return try header.dataset(source: source.name, features: features.finish(), labels: labels)
     }
 
     /// Whether every byte from `offset` to the end of `source` is `\n` or `\r`.

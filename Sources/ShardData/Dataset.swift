@@ -1,7 +1,7 @@
 /// A table of training rows: features stored row-major as `Double`, one label per row.
 ///
 /// ```text
-/// features[r * featureCount + j]   feature j of row r      (rowCount × featureCount)
+/// features[r * featureCount + j]   feature j of row r      (rowCount × featureCount, in chunks of whole rows)
 /// labels[r]                        label of row r          (rowCount)
 /// lineNumbers[r]                   1-based file line of row r (header = line 1)
 /// ```
@@ -16,11 +16,12 @@ public struct Dataset: Sendable, Equatable {
     public let labelName: String
     public let rowCount: Int
     public let featureCount: Int
-    /// Row-major, `rowCount × featureCount` (rewritten in place by transformations inside the module).
-    public internal(set) var features: [Double]
+    /// Row-major, `rowCount × featureCount`, in chunks of whole rows (rewritten in place by transformations inside
+    /// the module; see `FeatureRows`).
+    public internal(set) var features: FeatureRows
     public let labels: [Double]
     /// The 1-based file line of each row.
-    public let lineNumbers: [Int]
+    public let lineNumbers: LineNumbers
     /// The 1-based CSV column of each feature.
     public let featureColumnNumbers: [Int]
     /// The 1-based CSV column of the label.
@@ -44,7 +45,7 @@ public struct Dataset: Sendable, Equatable {
                 "\(features.count) feature values for \(rowCount) rows × \(featureCount) features "
                     + "(expected \(rowCount * featureCount))")
         }
-        let lines = lineNumbers ?? (0..<rowCount).map { $0 + 2 }
+        let lines = lineNumbers.map(LineNumbers.init) ?? LineNumbers(first: 2, count: rowCount)
         guard lines.count == rowCount else {
             throw shapeError("\(lines.count) line numbers for \(rowCount) rows")
         }
@@ -66,15 +67,15 @@ public struct Dataset: Sendable, Equatable {
             }
         }
         self.init(
-            unchecked: sourcePath, featureNames: featureNames, labelName: labelName, features: features,
-            labels: labels, lineNumbers: lines, featureColumnNumbers: featureColumns,
-            labelColumnNumber: labelColumn)
+            unchecked: sourcePath, featureNames: featureNames, labelName: labelName,
+            features: FeatureRows(values: features, columns: featureCount), labels: labels, lineNumbers: lines,
+            featureColumnNumbers: featureColumns, labelColumnNumber: labelColumn)
     }
 
     /// For callers inside the module that have already established the invariants.
     init(
-        unchecked sourcePath: String, featureNames: [String], labelName: String, features: [Double],
-        labels: [Double], lineNumbers: [Int], featureColumnNumbers: [Int], labelColumnNumber: Int
+        unchecked sourcePath: String, featureNames: [String], labelName: String, features: FeatureRows,
+        labels: [Double], lineNumbers: LineNumbers, featureColumnNumbers: [Int], labelColumnNumber: Int
     ) {
         self.sourcePath = sourcePath
         self.featureNames = featureNames
@@ -88,15 +89,15 @@ public struct Dataset: Sendable, Equatable {
         self.labelColumnNumber = labelColumnNumber
     }
 
-    /// The same columns with new values (same shape; used by transformations inside the module).
-    func replacing(features newFeatures: [Double]? = nil, labels newLabels: [Double]? = nil) -> Dataset {
+    /// The same rows with new labels (same shape; used by transformations inside the module).
+    func replacing(labels newLabels: [Double]) -> Dataset {
         Dataset(
             unchecked: sourcePath, featureNames: featureNames, labelName: labelName,
-            features: newFeatures ?? features, labels: newLabels ?? labels, lineNumbers: lineNumbers,
+            features: features, labels: newLabels, lineNumbers: lineNumbers,
             featureColumnNumbers: featureColumnNumbers, labelColumnNumber: labelColumnNumber)
     }
 
-    /// The rows at `indices` (0-based data-row numbers), in the order given.
+    /// The rows at `indices` (0-based data-row numbers), in the order given (chunked as this dataset is).
     ///
     /// Throws if the selection is empty, an index is outside `0..<rowCount`, or an index repeats.
     public func selectingRows(_ indices: [Int]) throws(DataError) -> Dataset {
@@ -112,14 +113,18 @@ public struct Dataset: Sendable, Equatable {
             }
             firstPosition[index] = position
         }
-        var selectedFeatures: [Double] = []
-        selectedFeatures.reserveCapacity(indices.count * featureCount)
+        var selectedFeatures = FeatureRowsBuilder(columns: featureCount, chunkRows: features.chunkRows)
+        let chunkValues = features.chunkRows * featureCount
         for index in indices {
-            selectedFeatures += features[index * featureCount..<(index + 1) * featureCount]
+            let start = index * featureCount % chunkValues
+            features.chunks[index * featureCount / chunkValues].withUnsafeBufferPointer {
+                selectedFeatures.append(UnsafeBufferPointer(rebasing: $0[start..<start + featureCount]))
+            }
         }
         return Dataset(
-            unchecked: sourcePath, featureNames: featureNames, labelName: labelName, features: selectedFeatures,
-            labels: indices.map { labels[$0] }, lineNumbers: indices.map { lineNumbers[$0] },
+            unchecked: sourcePath, featureNames: featureNames, labelName: labelName,
+            features: selectedFeatures.finish(),
+            labels: indices.map { labels[$0] }, lineNumbers: LineNumbers(indices.map { lineNumbers[$0] }),
             featureColumnNumbers: featureColumnNumbers, labelColumnNumber: labelColumnNumber)
     }
 }

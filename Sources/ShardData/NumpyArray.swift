@@ -3,8 +3,10 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import ShardNumerics
 
-/// A NumPy `.npy` file (format versions 1–3), memory-mapped read-only.
+/// A NumPy `.npy` file (format versions 1–3), memory-mapped read-only (immutable after `map`, so safe to read from
+/// several threads).
 ///
 /// ```text
 /// bytes   "\x93NUMPY" major minor, header length (2 bytes LE in v1, 4 in v2/v3), header, data
@@ -14,7 +16,7 @@
 ///
 /// Accepted element types: `<f8`, `<f4`, `|u1`, `|i1`, `<i4`, `<i8` (read as `Double`; integers beyond 2^53
 /// round). Big-endian, object, Fortran-order and any other arrays are refused with the reason.
-final class NumpyArray {
+final class NumpyArray: @unchecked Sendable {
     enum ElementType: String {
         case float64 = "<f8", float32 = "<f4", uint8 = "|u1", int8 = "|i1", int32 = "<i4", int64 = "<i8"
 
@@ -48,12 +50,9 @@ final class NumpyArray {
         self.dataOffset = dataOffset
     }
 
-    /// Private read-only mapping; on Linux populated up front (one read-ahead instead of a fault per 64 KiB).
-    #if os(Linux)
-        private static let mapFlags = MAP_PRIVATE | MAP_POPULATE
-    #else
-        private static let mapFlags = MAP_PRIVATE
-    #endif
+    /// Private read-only mapping, not populated up front: the pages come in as the rows are converted and leave
+    /// again right after (`release`), so the mapping never holds the whole file in the process's memory.
+    private static let mapFlags = MAP_PRIVATE
 
     /// Maps the file at `path` and checks its header and size.
     static func map(path: String) throws(DataError) -> NumpyArray {
@@ -64,7 +63,7 @@ final class NumpyArray {
         guard let mapped = mmap(nil, size, PROT_READ, Self.mapFlags, descriptor, 0), mapped != MAP_FAILED else {
             throw .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
         }
-        madvise(mapped, size, MADV_SEQUENTIAL)
+        madvise(mapped, size, MADV_WILLNEED)
         let bytes = UnsafeRawBufferPointer(start: mapped, count: size)
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
         guard bytes.prefix(6).elementsEqual(magic) else {
@@ -159,34 +158,68 @@ final class NumpyArray {
     }
 
     /// The elements of columns `columns` of every row of a 2-D array (or the only column of a 1-D one), row-major,
-    /// as `Double`. Throws at the first NaN or infinity, naming its 1-based row and column.
-    func values(columns: Range<Int>, names: [String]) throws(DataError) -> [Double] {
-        let rows = shape[0], width = shape.count == 2 ? shape[1] : 1
-        let data = mapping + dataOffset
-        let result = [Double](unsafeUninitializedCapacity: rows * columns.count) { buffer, count in
+    /// as `Double`, in chunks of `chunkRows` rows converted on every core. Each chunk's mapped pages are released
+    /// once it is converted, so the mapping and the values are never both resident. Throws at the first NaN or
+    /// infinity in row-major order, naming its 1-based row and column.
+    func rows(columns: Range<Int>, names: [String], chunkRows: Int) throws(DataError) -> FeatureRows {
+        let rows = shape[0], chunkRows = max(1, chunkRows)
+        let chunks = try ParallelBlocks.map(count: (rows + chunkRows - 1) / chunkRows, threads: 0) {
+            (chunk) throws(DataError) -> [Double] in
+            let first = chunk * chunkRows, end = min(rows, first + chunkRows)
+            let values = self.values(rows: first..<end, columns: columns)
+            if let index = values.firstIndex(where: { !$0.isFinite }) {
+                let column = index % columns.count
+                throw .nonFiniteValue(
+                    path: path, line: first + index / columns.count + 1, column: columns.lowerBound + column + 1,
+                    columnName: names[column], text: "\(values[index])")
+            }
+            return values
+        }
+        return FeatureRows(chunks: chunks, rowCount: rows, columns: columns.count, chunkRows: chunkRows)
+    }
+
+    /// Columns `columns` of `rows`, row-major, as `Double`; then the pages lying wholly inside those rows are
+    /// released from the mapping (they are read again from the file should they be needed again).
+    private func values(rows: Range<Int>, columns: Range<Int>) -> [Double] {
+        let width = shape.count == 2 ? shape[1] : 1
+        let data = mapping + dataOffset + rows.lowerBound * width * elementType.size
+        let count = rows.count
+        let result = [Double](unsafeUninitializedCapacity: count * columns.count) { buffer, filled in
             let output = buffer.baseAddress!
             switch elementType {
             case .float64:
                 // Stored as the dataset stores them (little-endian hosts): a copy of each row's slice.
-                for row in 0..<rows {
-                    UnsafeMutableRawPointer(output + row * columns.count).copyMemory(
-                        from: data + (row * width + columns.lowerBound) * 8, byteCount: columns.count * 8)
+                if columns.count == width {
+                    UnsafeMutableRawPointer(output).copyMemory(from: data, byteCount: count * width * 8)
+                } else {
+                    for row in 0..<count {
+                        UnsafeMutableRawPointer(output + row * columns.count).copyMemory(
+                            from: data + (row * width + columns.lowerBound) * 8, byteCount: columns.count * 8)
+                    }
                 }
-            case .float32: Self.gather(Float.self, data, rows, width, columns, output) { Double($0) }
-            case .int64: Self.gather(Int64.self, data, rows, width, columns, output) { Double($0) }
-            case .int32: Self.gather(Int32.self, data, rows, width, columns, output) { Double($0) }
-            case .uint8: Self.gather(UInt8.self, data, rows, width, columns, output) { Double($0) }
-            case .int8: Self.gather(Int8.self, data, rows, width, columns, output) { Double($0) }
+            case .float32: Self.gather(Float.self, data, count, width, columns, output) { Double($0) }
+            case .int64: Self.gather(Int64.self, data, count, width, columns, output) { Double($0) }
+            case .int32: Self.gather(Int32.self, data, count, width, columns, output) { Double($0) }
+            case .uint8: Self.gather(UInt8.self, data, count, width, columns, output) { Double($0) }
+            case .int8: Self.gather(Int8.self, data, count, width, columns, output) { Double($0) }
             }
-            count = rows * columns.count
+            filled = count * columns.count
         }
-        if let index = result.firstIndex(where: { !$0.isFinite }) {
-            let row = index / columns.count, column = index % columns.count
-            throw .nonFiniteValue(
-                path: path, line: row + 1, column: columns.lowerBound + column + 1, columnName: names[column],
-                text: "\(result[index])")
-        }
+        let rowBytes = width * elementType.size
+        release(bytes: dataOffset + rows.lowerBound * rowBytes..<dataOffset + rows.upperBound * rowBytes)
         return result
+    }
+
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// Drops the mapped pages wholly inside `bytes` (file offsets) from the process (`MADV_DONTNEED`: the mapping
+    /// is private and never written, so they are clean copies of the file).
+    private func release(bytes: Range<Int>) {
+        let page = Self.pageSize
+        let start = (bytes.lowerBound + page - 1) / page * page
+        let end = bytes.upperBound == mappedBytes ? bytes.upperBound : bytes.upperBound / page * page
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: mapping + start), end - start, MADV_DONTNEED)
     }
 
     /// `output[r·C + c] = convert(x[r, columns.lowerBound + c])` for little-endian elements of type `T`.

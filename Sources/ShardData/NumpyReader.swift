@@ -7,8 +7,9 @@
 /// messages   "line" is the 1-based row of X; the label is column D + 1
 /// ```
 ///
-/// The file is memory-mapped and each value is converted once into the dataset (`Double`); the mapping is
-/// released when the read returns.
+/// The file is memory-mapped and each value is converted once into the dataset (`Double`, in chunks of
+/// `BlockPlan.chunkRows` rows, so that the default blocks share them), on every core; each chunk's mapped pages are
+/// released as soon as it is converted.
 public enum NumpyReader {
     /// Whether `path` names a `.npy` file (by its extension).
     public static func isNumpyPath(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }
@@ -24,7 +25,7 @@ public enum NumpyReader {
         let featureCount = labelsPath == nil ? width - 1 : width
         guard featureCount >= 1 else { throw .noFeatureColumns(path: path, labelName: "label") }
         let names = (0..<featureCount).map { "f\($0)" }
-        let features = try x.values(columns: 0..<featureCount, names: names)
+        let chunkRows = BlockPlan.chunkRows(featureCount: featureCount, bytesPerValue: 8)
         let labels: [Double]
         if let labelsPath {
             let y = try NumpyArray.map(path: labelsPath)
@@ -34,13 +35,14 @@ public enum NumpyReader {
                     detail: "the labels have shape \(NumpyArray.describe(y.shape)); expected (\(rows),) or (\(rows), 1) "
                         + "to match the \(rows) rows of \(path)")
             }
-            labels = try y.values(columns: 0..<1, names: ["label"])
+            labels = Array(try y.rows(columns: 0..<1, names: ["label"], chunkRows: chunkRows))
         } else {
-            labels = try x.values(columns: featureCount..<width, names: ["label"])
+            labels = Array(try x.rows(columns: featureCount..<width, names: ["label"], chunkRows: chunkRows))
         }
+        let features = try x.rows(columns: 0..<featureCount, names: names, chunkRows: chunkRows)
         return Dataset(
             unchecked: path, featureNames: names, labelName: "label", features: features, labels: labels,
-            lineNumbers: Array(1...rows), featureColumnNumbers: Array(1...featureCount),
+            lineNumbers: LineNumbers(first: 1, count: rows), featureColumnNumbers: Array(1...featureCount),
             labelColumnNumber: featureCount + 1)
     }
 }

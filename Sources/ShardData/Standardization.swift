@@ -62,17 +62,21 @@ public struct Standardization: Sendable, Equatable, Codable {
         let rows = dataset.rowCount, columns = dataset.featureCount
         let count = Double(rows)
         var sums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
-        for row in 0..<rows {
-            for feature in 0..<columns { sums[feature].add(dataset.features[row * columns + feature]) }
+        dataset.features.forEachChunk { values, _ in
+            for row in 0..<values.count / columns {
+                for feature in 0..<columns { sums[feature].add(values[row * columns + feature]) }
+            }
         }
         let means = sums.map { $0.value / count }
         var deviationSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
         var squareSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
-        for row in 0..<rows {
-            for feature in 0..<columns {
-                let deviation = dataset.features[row * columns + feature] - means[feature]
-                deviationSums[feature].add(deviation)
-                squareSums[feature].add(deviation * deviation)
+        dataset.features.forEachChunk { values, _ in
+            for row in 0..<values.count / columns {
+                for feature in 0..<columns {
+                    let deviation = values[row * columns + feature] - means[feature]
+                    deviationSums[feature].add(deviation)
+                    squareSums[feature].add(deviation * deviation)
+                }
             }
         }
         var deviations: [Double] = []
@@ -104,11 +108,11 @@ public struct Standardization: Sendable, Equatable, Codable {
         }
         let divisors = self.divisors
         var scaled = consume dataset
-        let rows = scaled.rowCount, columns = featureCount
+        let columns = featureCount
         means.withUnsafeBufferPointer { means in
             divisors.withUnsafeBufferPointer { divisors in
-                scaled.features.withUnsafeMutableBufferPointer { values in
-                    for row in 0..<rows {
+                scaled.features.updateChunks { values, _ in
+                    for row in 0..<values.count / columns {
                         for feature in 0..<columns {
                             let index = row * columns + feature
                             values[index] = (values[index] - means[feature]) / divisors[feature]

@@ -57,6 +57,9 @@ enum DescendingRadixSort {
                 swap(&carried, &labelBuffer)
             }
         }
+        // The scratch arrays go before the scores are decoded, so a sort of n scores peaks at 2 arrays of n keys.
+        keyBuffer = []
+        labelBuffer = []
         let sorted = keys.map { key -> Double in
             let ascending = ~key
             return Double(bitPattern: ascending & signBit != 0 ? ascending ^ signBit : ~ascending)

@@ -19,10 +19,10 @@ public enum Ranking {
         let groups = try ScoreGroups(labels: labels, scores: scores)
         var points = [ROCPoint(threshold: nil, falsePositiveRate: 0, truePositiveRate: 0)]
         var truePositives = 0, falsePositives = 0
-        for group in groups.groups {
-            truePositives += group.positives
-            falsePositives += group.negatives
-            points.append(ROCPoint(threshold: group.score,
+        groups.forEachGroup { score, positives, negatives in
+            truePositives += positives
+            falsePositives += negatives
+            points.append(ROCPoint(threshold: score,
                                    falsePositiveRate: Double(falsePositives) / Double(groups.negatives),
                                    truePositiveRate: Double(truePositives) / Double(groups.positives)))
         }
@@ -58,15 +58,7 @@ public enum Ranking {
 
     static func precisionRecallCurve(_ groups: ScoreGroups) -> PrecisionRecallCurve {
         var points: [PrecisionRecallPoint] = []
-        points.reserveCapacity(groups.groups.count)
-        var truePositives = 0, predictedPositives = 0
-        for group in groups.groups {
-            truePositives += group.positives
-            predictedPositives += group.positives + group.negatives
-            points.append(PrecisionRecallPoint(threshold: group.score,
-                                               precision: Double(truePositives) / Double(predictedPositives),
-                                               recall: Double(truePositives) / Double(groups.positives)))
-        }
+        groups.forEachPrecisionRecall { points.append($0) }
         return PrecisionRecallCurve(points: points, positives: groups.positives, negatives: groups.negatives)
     }
 
@@ -83,11 +75,14 @@ public enum Ranking {
 
     /// ROC-AUC, average precision and the trapezoidal PR area from one sort of the scores.
     public static func report(labels: [Bool], scores: [Double]) throws(MetricsError) -> RankingReport {
+        // The areas are summed point by point as the curve is walked (the same sums, in the same order, as
+        // `PrecisionRecallCurve`'s), so a million scores need no curve in memory.
         let groups = try ScoreGroups(labels: labels, scores: scores)
-        let curve = precisionRecallCurve(groups)
-        return RankingReport(rocAUC: groups.rocArea(), averagePrecision: curve.averagePrecision,
-                             trapezoidalPRArea: curve.trapezoidalArea, positives: curve.positives,
-                             negatives: curve.negatives)
+        var areas = PrecisionRecallAreas()
+        groups.forEachPrecisionRecall { areas.add($0) }
+        return RankingReport(rocAUC: groups.rocArea(), averagePrecision: areas.stepwise,
+                             trapezoidalPRArea: areas.trapezoidal, positives: groups.positives,
+                             negatives: groups.negatives)
     }
 }
 
@@ -168,14 +163,7 @@ public struct PrecisionRecallCurve: Sendable, Equatable, Codable {
     }
 
     /// The step-wise area `AP = Σ_j (R_j − R_{j−1}) · P_j`, R_0 = 0 (see `Ranking.averagePrecision`).
-    public var averagePrecision: Double {
-        var area = 0.0, previousRecall = 0.0
-        for point in points {
-            area += (point.recall - previousRecall) * point.precision
-            previousRecall = point.recall
-        }
-        return area
-    }
+    public var averagePrecision: Double { areas.stepwise }
 
     /// The trapezoid alternative, `sklearn.metrics.auc(recall, precision)` on `precision_recall_curve`:
     ///
@@ -184,26 +172,39 @@ public struct PrecisionRecallCurve: Sendable, Equatable, Codable {
     /// ```
     /// Linear interpolation between PR points is optimistic (precision does not vary linearly with
     /// recall), which is why `averagePrecision` is the reported PR-AUC.
-    public var trapezoidalArea: Double {
-        var area = 0.0, previousRecall = 0.0, previousPrecision = 1.0
-        for point in points {
-            area += (point.recall - previousRecall) * (point.precision + previousPrecision) / 2
-            previousRecall = point.recall
-            previousPrecision = point.precision
-        }
-        return area
+    public var trapezoidalArea: Double { areas.trapezoidal }
+
+    private var areas: PrecisionRecallAreas {
+        var areas = PrecisionRecallAreas()
+        for point in points { areas.add(point) }
+        return areas
     }
 }
 
-/// Samples grouped by equal score, highest score first, with the class counts of each group.
-struct ScoreGroups {
-    struct Group {
-        var score: Double
-        var positives: Int
-        var negatives: Int
-    }
+/// Both PR areas of a curve, summed over its points in order (see `PrecisionRecallCurve`), (R_0, P_0) = (0, 1):
+///
+/// ```
+/// stepwise    += (R_j − R_{j−1}) · P_j
+/// trapezoidal += (R_j − R_{j−1}) · (P_j + P_{j−1}) / 2
+/// ```
+struct PrecisionRecallAreas {
+    private(set) var stepwise = 0.0
+    private(set) var trapezoidal = 0.0
+    private var previousRecall = 0.0, previousPrecision = 1.0
 
-    let groups: [Group]
+    mutating func add(_ point: PrecisionRecallPoint) {
+        stepwise += (point.recall - previousRecall) * point.precision
+        trapezoidal += (point.recall - previousRecall) * (point.precision + previousPrecision) / 2
+        previousRecall = point.recall
+        previousPrecision = point.precision
+    }
+}
+
+/// Samples grouped by equal score, highest score first, with the class counts of each group: the scores and
+/// labels sorted once, the groups walked on demand (no array of groups, so n distinct scores cost the sort only).
+struct ScoreGroups {
+    private let sortedScores: [Double]
+    private let sortedLabels: [Bool]
     let positives: Int
     let negatives: Int
 
@@ -216,19 +217,36 @@ struct ScoreGroups {
         guard positives > 0, negatives > 0 else { throw .singleClass(positives: positives, negatives: negatives) }
         // Scores by descending value; equal scores merge into one group, so the order among them cannot
         // change any result (−0 and +0 sort next to each other and compare equal, so they merge too).
-        let (sortedScores, sortedLabels) = DescendingRadixSort.sort(scores: scores, labels: labels)
-        var groups: [Group] = []
-        for (score, isPositive) in zip(sortedScores, sortedLabels) {
-            if let last = groups.last, last.score == score {
-                groups[groups.count - 1].positives += isPositive ? 1 : 0
-                groups[groups.count - 1].negatives += isPositive ? 0 : 1
-            } else {
-                groups.append(Group(score: score, positives: isPositive ? 1 : 0, negatives: isPositive ? 0 : 1))
-            }
-        }
-        self.groups = groups
+        (sortedScores, sortedLabels) = DescendingRadixSort.sort(scores: scores, labels: labels)
         self.positives = positives
         self.negatives = negatives
+    }
+
+    /// `body(score, positives, negatives)` for each group of equal scores, highest score first.
+    func forEachGroup(_ body: (Double, Int, Int) -> Void) {
+        var start = 0
+        while start < sortedScores.count {
+            let score = sortedScores[start]
+            var end = start, groupPositives = 0
+            while end < sortedScores.count, sortedScores[end] == score {
+                groupPositives += sortedLabels[end] ? 1 : 0
+                end += 1
+            }
+            body(score, groupPositives, end - start - groupPositives)
+            start = end
+        }
+    }
+
+    /// The precision–recall point of each group, highest score first (see `Ranking.precisionRecallCurve`).
+    func forEachPrecisionRecall(_ body: (PrecisionRecallPoint) -> Void) {
+        var truePositives = 0, predictedPositives = 0
+        forEachGroup { score, groupPositives, groupNegatives in
+            truePositives += groupPositives
+            predictedPositives += groupPositives + groupNegatives
+            body(PrecisionRecallPoint(threshold: score,
+                                      precision: Double(truePositives) / Double(predictedPositives),
+                                      recall: Double(truePositives) / Double(positives)))
+        }
     }
 
     /// `(1/(P·N)) Σ_j n_j · (TP_{j−1} + p_j/2)`, accumulated as twice the count to stay in integers.
@@ -236,9 +254,9 @@ struct ScoreGroups {
     func rocArea() -> Double {
         var twiceConcordant = 0  // 2·#{s⁺ > s⁻} + #{s⁺ = s⁻}
         var positivesAbove = 0
-        for group in groups {
-            twiceConcordant += group.negatives * (2 * positivesAbove + group.positives)
-            positivesAbove += group.positives
+        forEachGroup { _, groupPositives, groupNegatives in
+            twiceConcordant += groupNegatives * (2 * positivesAbove + groupPositives)
+            positivesAbove += groupPositives
         }
         return Double(twiceConcordant) / (2 * Double(positives) * Double(negatives))
     }

@@ -17,7 +17,7 @@ extension ShardDataSuite {
             #expect(dataset.rowCount == 4)
             #expect(dataset.featureNames == ["f0", "f1", "f2"])
             #expect(dataset.labelName == "label")
-            #expect(dataset.features == Self.x)
+            #expect(Array(dataset.features) == Self.x)
             #expect(dataset.labels == [0, 1, 1, 0])
             #expect(dataset.lineNumbers == [1, 2, 3, 4])
             #expect(dataset.labelColumnNumber == 4)
@@ -28,7 +28,7 @@ extension ShardDataSuite {
     func numpyLabelInLastColumn() throws {
         let dataset = try NumpyReader.read(path: Self.fixture("Xy_f8.npy"))
         #expect(dataset.featureCount == 3)
-        #expect(dataset.features == Self.x)
+        #expect(Array(dataset.features) == Self.x)
         #expect(dataset.labels == [0, 1, 1, 0])
     }
 

@@ -175,3 +175,22 @@ extension ShardMetricsTests {
         #expect(try JSONDecoder().decode(PrecisionRecallCurve.self, from: JSONEncoder().encode(pr)) == pr)
     }
 }
+
+extension ShardMetricsTests {
+    /// `Ranking.report` walks the groups without building the curves; its numbers must be the curves' bit for bit.
+    @Test(arguments: [21, 22, 23] as [UInt64])
+    func reportEqualsTheCurvesBitForBit(seed: UInt64) throws {
+        var (labels, scores) = Self.randomRankingProblem(seed: seed, count: 2000)
+        var generator = SplitMix64(seed: seed)
+        // Half the scores off the grid: long runs of distinct scores between the tied groups.
+        for index in scores.indices where generator.nextUnit() < 0.5 { scores[index] += generator.nextUnit() * 1e-3 }
+        let report = try Ranking.report(labels: labels, scores: scores)
+        let curve = try Ranking.precisionRecallCurve(labels: labels, scores: scores)
+        #expect(report.averagePrecision.bitPattern == curve.averagePrecision.bitPattern)
+        #expect(report.trapezoidalPRArea.bitPattern == curve.trapezoidalArea.bitPattern)
+        #expect(report.rocAUC.bitPattern == (try Ranking.rocCurve(labels: labels, scores: scores)).area.bitPattern)
+        #expect(report.positives == labels.filter { $0 }.count && report.negatives == labels.filter { !$0 }.count)
+        // One curve point per distinct score.
+        #expect(curve.points.count == Set(scores).count)
+    }
+}
