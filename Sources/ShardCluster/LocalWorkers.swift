@@ -35,6 +35,7 @@ public final class LocalWorkers {
             // pool of its own at load time, competing with the blocks for the same cores.
             var environment = ProcessInfo.processInfo.environment
             environment["OPENBLAS_NUM_THREADS"] = "1"
+            environment["GLIBC_TUNABLES"] = Self.mallocTunables(after: environment["GLIBC_TUNABLES"])
             process.environment = environment
             do {
                 try process.run()
@@ -48,6 +49,17 @@ public final class LocalWorkers {
     }
 
     deinit { stop() }
+
+    /// glibc malloc settings for the children, before any the user set (glibc applies them in order, so the
+    /// user's win): arrays below 4 MiB (a default block
+    /// holds 256 KiB) come from the heap, which malloc asks the kernel to back with 2 MiB pages (glibc ≥ 2.35;
+    /// older ones ignore unknown tunables). A worker receives its whole shard in one burst of new arrays,
+    /// where faulting in 4 KiB pages costs more than copying the values.
+    public static func mallocTunables(after existing: String?) -> String {
+        let ours = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4194304"
+        guard let existing, !existing.isEmpty else { return ours }
+        return ours + ":" + existing
+    }
 
     public var count: Int { processes.count }
 

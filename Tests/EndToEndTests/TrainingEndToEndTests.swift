@@ -419,6 +419,11 @@ struct TrainingEndToEndTests {
         let deadline = Date().addingTimeInterval(5)
         while !Self.holdersOfBlockRegion(everyone).isEmpty, Date() < deadline { usleep(10_000) }
         #expect(Self.holdersOfBlockRegion(everyone).isEmpty)
+        // The workers' shards sit in 2 MiB pages where the kernel allows (see LocalWorkers.mallocTunables).
+        for pid in pids {
+            let environment = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
+            #expect(environment.contains("GLIBC_TUNABLES=glibc.malloc.hugetlb=1"), "worker \(pid)")
+        }
         kill(train.pid, SIGKILL)
         _ = train.wait(timeout: 10)
         // The workers follow their parent (PR_SET_PDEATHSIG); the region never had a name to leave behind.

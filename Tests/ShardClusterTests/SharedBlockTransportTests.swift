@@ -114,6 +114,14 @@ struct SharedBlockTransportTests {
         }
     }
 
+    @Test("local workers' malloc settings come before any the user gave, so the user's win")
+    func mallocTunablesKeepTheUsers() {
+        let ours = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4194304"
+        #expect(LocalWorkers.mallocTunables(after: nil) == ours)
+        #expect(LocalWorkers.mallocTunables(after: "") == ours)
+        #expect(LocalWorkers.mallocTunables(after: "glibc.malloc.arena_max=2") == ours + ":glibc.malloc.arena_max=2")
+    }
+
     @Test("a region of the announced size is read into blocks bit for bit")
     func regionFileIsRead() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-region-\(UUID().uuidString)")
