@@ -14,7 +14,7 @@ import Synchronization
 /// when this object is released and the workers have closed it, or when the processes die, however they die.
 /// Nothing is ever left behind.
 final class SharedBlockRegion: Sendable {
-    /// The path a worker opens (read-only) to map the region.
+    /// The path a worker opens (read-only) to read the region.
     let path: String
     let byteCount: UInt64
     /// Every block's location, by block id.
@@ -28,10 +28,16 @@ final class SharedBlockRegion: Sendable {
         var locations: [SharedBlockLocation] = []
         locations.reserveCapacity(blocks.count)
         for block in blocks {
-            let location = SharedBlockLocation(
-                id: UInt32(block.id), rows: UInt32(block.rows), columns: UInt32(block.columns), precision: block.precision,
-                offset: offset)
+            guard let id = UInt32(exactly: block.id), let rows = UInt32(exactly: block.rows),
+                let columns = UInt32(exactly: block.columns)
+            else {
+                throw .invalidConfiguration(
+                    "block \(block.id) (\(block.rows) rows × \(block.columns) columns) cannot be described to a worker: "
+                        + "ids, rows and columns must fit in 32 bits")
+            }
+            let location = SharedBlockLocation(id: id, rows: rows, columns: columns, precision: block.precision, offset: offset)
             locations.append(location)
+            // The block's values are in memory already, so their byte count fits in 64 bits.
             offset = (location.byteRange!.upperBound + 63) / 64 * 64
         }
         let descriptor = shardtrain_memfd_create("shardtrain-blocks")
@@ -40,10 +46,9 @@ final class SharedBlockRegion: Sendable {
         self.byteCount = offset
         self.locations = locations
         self.path = "/proc/\(getpid())/fd/\(descriptor)"
+        // From here on a throw runs `deinit`, which closes the descriptor.
         guard ftruncate(descriptor, off_t(offset)) == 0 else {
-            let reason = errnoText()
-            close(descriptor)
-            throw .transport("cannot size the shared block region to \(offset) bytes: \(reason)")
+            throw .transport("cannot size the shared block region to \(offset) bytes: \(errnoText())")
         }
         let failure = Mutex<String?>(nil)
         let workers = max(1, min(threads, blocks.count))
@@ -57,7 +62,6 @@ final class SharedBlockRegion: Sendable {
             }
         }
         if let problem = failure.withLock({ $0 }) {
-            close(descriptor)
             throw .transport("cannot write the shared block region: \(problem)")
         }
     }
@@ -87,10 +91,8 @@ final class SharedBlockRegion: Sendable {
         var done = 0
         while done < bytes.count {
             let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if written < 0 {
-                if errno == EINTR { continue }
-                return errnoText()
-            }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return written == 0 ? "no byte written at \(offset + UInt64(done))" : errnoText() }
             done += written
         }
         return nil

@@ -87,7 +87,7 @@ public enum Message: Sendable, Equatable {
     /// Coordinator → a worker on the same machine after `welcome`, in place of `blocks`: all the blocks the
     /// job spec assigns to this worker, as locations in a shared-memory region that the coordinator wrote
     /// once (`region` names a file the worker opens read-only, e.g. `/proc/<pid>/fd/<fd>` of the
-    /// coordinator's memfd; `regionBytes` is its size, which the worker checks before mapping it). Every
+    /// coordinator's memfd; `regionBytes` is its size, which the worker checks before reading it). Every
     /// block's bytes lie inside `[0, regionBytes)` and start at a multiple of the value width. The worker
     /// replies `ready` once it holds the blocks.
     ///
