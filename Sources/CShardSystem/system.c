@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #endif
 #if defined(__GLIBC__)
@@ -39,4 +40,14 @@ int shardtrain_available_cpus(void) {
 #endif
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     return online >= 1 ? (int)online : 1;
+}
+
+int shardtrain_memfd_create(const char *name) {
+#ifdef __linux__
+    return memfd_create(name, MFD_CLOEXEC);
+#else
+    (void)name;
+    errno = ENOSYS;
+    return -1;
+#endif
 }

@@ -76,10 +76,13 @@ public struct PreparedRun: Sendable {
 
     /// Trains with `executor`, then computes the metrics of the training rows (and of the held-out rows) with
     /// the run's own blocks. Throws the executor's and engine's errors as they are, and `.diverged`.
+    ///
+    /// The summary's `wall_seconds` counts from `start`: the caller passes the moment it began building the
+    /// executor, so that starting local workers and shipping their blocks are part of the fit's time.
     public func train(
-        executor: any Executor, workers: Int, observer: (any TrainingObserver)?, shouldStop: @escaping () -> Bool
+        executor: any Executor, workers: Int, observer: (any TrainingObserver)?, shouldStop: @escaping () -> Bool,
+        since start: ContinuousClock.Instant = .now
     ) throws -> TrainingOutcome {
-        let start = ContinuousClock.now
         let result = try Trainer(model: model, executor: executor, options: options)
             .run(observer: observer, shouldStop: shouldStop)
         guard result.objective.value.isFinite, result.parameters.allSatisfy(\.isFinite) else {

@@ -35,6 +35,15 @@ public struct ClusterTiming: Sendable, Equatable {
     }
 }
 
+/// How a coordinator gets the blocks to its workers.
+public enum BlockTransport: Sendable, Equatable {
+    /// BLOCKS messages over the socket (~8 MiB each): works across machines.
+    case messages
+    /// One shared-memory region written once, workers told where their blocks lie (`Message.sharedBlocks`):
+    /// only for workers on the coordinator's machine (they open `/proc/<coordinator pid>/fd/<fd>`).
+    case sharedMemory(threads: Int)
+}
+
 /// The coordinator over ZeroMQ: binds a ROUTER, lets `CoordinatorInstance` decide, and carries out its
 /// directives. As an `Executor` it evaluates rounds on the workers.
 public final class ClusterExecutor: Executor {
@@ -46,6 +55,8 @@ public final class ClusterExecutor: Executor {
     private let blocks: [Block]
     /// Shards being shipped (see `shipNextBatches`).
     private var shipments: [Shipment] = []
+    /// The blocks in shared memory (`BlockTransport.sharedMemory`), released once every worker is ready.
+    private var sharedRegion: SharedBlockRegion?
     private var instance: CoordinatorInstance
     private let logger: Logger
     private let timing: ClusterTiming
@@ -72,7 +83,8 @@ public final class ClusterExecutor: Executor {
     public init(
         bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
         seed: UInt64 = 0, schedule: BatchSchedule? = nil, requiredSoftware: String = WorkerShell.software,
-        logger: Logger, interrupted: @escaping @Sendable () -> Bool = { false }
+        blockTransport: BlockTransport = .messages, logger: Logger,
+        interrupted: @escaping @Sendable () -> Bool = { false }
     ) throws(ClusterError) {
         guard expectedWorkers >= 1 else {
             throw .invalidConfiguration("a cluster job needs at least one worker, not \(expectedWorkers)")
@@ -94,6 +106,11 @@ public final class ClusterExecutor: Executor {
         self.logger = logger
         self.timing = timing
         self.interrupted = interrupted
+        if case .sharedMemory(let threads) = blockTransport {
+            let region = try SharedBlockRegion(blocks: blocks, threads: threads)
+            logger.info("blocks in shared memory: \(region.byteCount) bytes at \(region.path)")
+            sharedRegion = region
+        }
         do {
             context = try Context()
             router = try context.socket(
@@ -164,6 +181,7 @@ public final class ClusterExecutor: Executor {
         guard !finished else { return }
         finished = true
         shipments.removeAll()
+        sharedRegion = nil
         for directive in instance.finish(reason: reason) {
             if case .send(let peer, let message, let round) = directive {
                 try? send(message, to: peer, round: round)
@@ -246,7 +264,15 @@ public final class ClusterExecutor: Executor {
                 }
             case .shipBlocks(let peer, let range):
                 // An empty shard sends nothing: the worker is complete on WELCOME.
-                if !range.isEmpty { shipments.append(Shipment(peer: peer, next: range.lowerBound, end: range.upperBound)) }
+                if range.isEmpty { break }
+                if let sharedRegion {
+                    let message = Message.sharedBlocks(
+                        region: sharedRegion.path, regionBytes: sharedRegion.byteCount,
+                        blocks: sharedRegion.locations(of: range))
+                    if try carryOut([.send(to: peer, message, round: 0)], isDone) { done = true }
+                } else {
+                    shipments.append(Shipment(peer: peer, next: range.lowerBound, end: range.upperBound))
+                }
             case .log(let level, let message):
                 switch level {
                 case .info: logger.info("\(message)")
@@ -257,6 +283,14 @@ public final class ClusterExecutor: Executor {
                 try? shutdown(reason: "job failed: \(message)")
                 throw .workerLost(message)
             case .allReady, .roundComplete:
+                if case .allReady = directive {
+                    // Every worker holds a copy of its blocks and has closed the region: it is freed now (off
+                    // this thread, which is about to send the first round).
+                    if let region = sharedRegion {
+                        sharedRegion = nil
+                        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(region) {} }
+                    }
+                }
                 if isDone(directive) { done = true }
             }
         }

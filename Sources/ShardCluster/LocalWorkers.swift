@@ -3,27 +3,39 @@ import Foundation
 
 /// Worker processes started on this machine by `shardtrain train --workers N`.
 ///
-/// Each child runs `<this executable> worker --connect ENDPOINT --exit-with-parent …`. Children are always
-/// reaped: `stop()` (also called from `deinit`) sends SIGTERM, waits, then SIGKILLs stragglers; and each
-/// child asks the kernel for SIGTERM if this process dies first (`PR_SET_PDEATHSIG`), so a crash of the
-/// coordinator leaves no orphans.
+/// Each child runs `<this executable> worker --connect - --exit-with-parent …` and is started before the
+/// coordinator loads its data, so that it boots (loads the executable, computes its build identity) meanwhile;
+/// it then waits for the coordinator's endpoint on its standard input (`awaitEndpoint`), sent by `connect(to:)`
+/// once the coordinator has bound. Children are always reaped: `stop()` (also called from `deinit`) closes
+/// their standard input (a child still waiting for the endpoint exits 0 on end of file), waits, sends SIGTERM,
+/// then SIGKILLs stragglers; and each child asks the kernel for SIGTERM if this process dies first
+/// (`PR_SET_PDEATHSIG`), so a crash of the coordinator leaves no orphans.
 public final class LocalWorkers {
     private var processes: [Process] = []
+    /// The write ends of the children's standard input, until the endpoint is sent.
+    private var endpointPipes: [Pipe] = []
 
-    /// Starts `count` workers connecting to `endpoint`, each with `threads` threads.
-    public init(count: Int, endpoint: String, threads: Int, extraArguments: [String] = []) throws(ClusterError) {
+    /// The `worker --connect` value that makes a worker read its endpoint from standard input.
+    public static let endpointFromStandardInput = "-"
+
+    /// Starts `count` workers, each with `threads` threads; they connect once `connect(to:)` is called.
+    public init(count: Int, threads: Int, extraArguments: [String] = []) throws(ClusterError) {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         for index in 0..<count {
             let process = Process()
             process.executableURL = executable
             process.arguments =
-                ["worker", "--connect", endpoint, "--threads", String(threads), "--exit-with-parent", String(getpid())]
-                + extraArguments
-            process.standardInput = FileHandle.nullDevice
+                [
+                    "worker", "--connect", Self.endpointFromStandardInput, "--threads", String(threads),
+                    "--exit-with-parent", String(getpid()),
+                ] + extraArguments
+            let pipe = Pipe()
+            process.standardInput = pipe
             // Each compute thread calls BLAS single-threaded; without this OpenBLAS starts (and spins) a thread
             // pool of its own at load time, competing with the blocks for the same cores.
             var environment = ProcessInfo.processInfo.environment
             environment["OPENBLAS_NUM_THREADS"] = "1"
+            environment["GLIBC_TUNABLES"] = Self.mallocTunables(after: environment["GLIBC_TUNABLES"])
             process.environment = environment
             do {
                 try process.run()
@@ -32,10 +44,41 @@ public final class LocalWorkers {
                 throw .transport("cannot start local worker \(index) (\(executable.path)): \(error)")
             }
             processes.append(process)
+            endpointPipes.append(pipe)
         }
     }
 
     deinit { stop() }
+
+    /// glibc malloc settings for the children, before any the user set (glibc applies them in order, so the
+    /// user's win): arrays below 4 MiB (a default block
+    /// holds 256 KiB) come from the heap, which malloc asks the kernel to back with 2 MiB pages (glibc ≥ 2.35;
+    /// older ones ignore unknown tunables). A worker receives its whole shard in one burst of new arrays,
+    /// where faulting in 4 KiB pages costs more than copying the values.
+    public static func mallocTunables(after existing: String?) -> String {
+        let ours = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4194304"
+        guard let existing, !existing.isEmpty else { return ours }
+        return ours + ":" + existing
+    }
+
+    public var count: Int { processes.count }
+
+    /// Tells every child the coordinator's endpoint (one line on its standard input, then end of file).
+    /// A child that has already exited is reported by `firstExit`, not here.
+    public func connect(to endpoint: String) {
+        let line = Data((endpoint + "\n").utf8)
+        for pipe in endpointPipes {
+            try? pipe.fileHandleForWriting.write(contentsOf: line)
+            try? pipe.fileHandleForWriting.close()
+        }
+        endpointPipes.removeAll()
+    }
+
+    /// The endpoint `connect(to:)` sends, read by a worker from its standard input; nil at end of file (the
+    /// coordinator stopped before training: nothing to do).
+    public static func awaitEndpoint() -> String? {
+        readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// A description of the first local worker process that has exited, or nil while all run. Training
     /// checks this so a crashed child fails the job at once instead of after the join or worker timeout.
@@ -50,8 +93,12 @@ public final class LocalWorkers {
     /// Waits up to `timeout` seconds for the workers to exit on their own (after DONE), then terminates
     /// the rest; returns when every child has been reaped.
     public func stop(waitingUpTo timeout: Double = 0) {
-        let deadline = Date().addingTimeInterval(timeout)
-        while processes.contains(where: \.isRunning), Date() < deadline { usleep(10_000) }
+        // Children still waiting for the endpoint read end of file and exit by themselves.
+        for pipe in endpointPipes { try? pipe.fileHandleForWriting.close() }
+        let waitsForEndpoint = !endpointPipes.isEmpty
+        endpointPipes.removeAll()
+        let deadline = Date().addingTimeInterval(waitsForEndpoint ? max(timeout, 1) : timeout)
+        while processes.contains(where: \.isRunning), Date() < deadline { usleep(1_000) }
         for process in processes where process.isRunning { process.terminate() }
         let killDeadline = Date().addingTimeInterval(2)
         while processes.contains(where: \.isRunning), Date() < killDeadline { usleep(10_000) }

@@ -9,7 +9,8 @@ import ZeroMQ
 /// A worker process: connects a DEALER to the coordinator, says HELLO, receives its shard, then answers
 /// every PARAMS with the partial sums of its blocks until DONE.
 ///
-/// The worker never opens the data file: everything it computes on arrives in BLOCKS frames.
+/// The worker never opens the data file: everything it computes on arrives in BLOCKS frames, or, from a
+/// coordinator on the same machine, in the shared-memory region a SHAREDBLOCKS frame points to.
 public final class WorkerShell {
     public struct Options: Sendable {
         public var endpoint: String
@@ -223,6 +224,16 @@ public final class WorkerShell {
                 state = .receiving(Shard(spec: spec, workerIndex: Int(index)))
             case (.receiving(var shard), .blocks(let blocks)):
                 try shard.add(blocks)
+                state = .receiving(shard)
+            case (.receiving(var shard), .sharedBlocks(let region, let regionBytes, let locations)):
+                do {
+                    try shard.add(
+                        SharedBlockReader.read(
+                            region: region, regionBytes: regionBytes, locations: locations, threads: threads))
+                } catch {
+                    try? send(.failure(reason: error.description))
+                    throw error
+                }
                 state = .receiving(shard)
             case (.ready(let compute, let index, nil), .params(let parameters, let smoothing, let batchStep)):
                 guard let round = Int(exactly: frame.round) else {

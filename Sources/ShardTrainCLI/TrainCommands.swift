@@ -57,9 +57,12 @@ public struct TrainCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
+        // The workers boot while the data loads; they connect once the coordinator has bound.
+        let children = try startLocalWorkers(workers, threads: threads.threads, cluster: cluster)
+        if children != nil { DispatchQueue.global().async { _ = BuildIdentity.current } }
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
         try runTraining(request, output: output, workers: workers, logger: logger) { run in
-            try makeLocalExecutor(workers: workers, run: run, cluster: cluster, logger: logger)
+            try makeLocalExecutor(children: children, run: run, cluster: cluster, logger: logger)
         }
     }
 }
@@ -112,7 +115,7 @@ public struct WorkerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "worker", abstract: "Join a coordinator and compute partial sums on the blocks it ships.")
 
-    @Option(help: "Coordinator endpoint, e.g. tcp://127.0.0.1:5555.")
+    @Option(help: "Coordinator endpoint, e.g. tcp://127.0.0.1:5555 (\"-\": read it from the first line of standard input).")
     public var connect: String
 
     @Option(help: "Threads for the blocks (0 = one per core this process may use).")
@@ -138,10 +141,16 @@ public struct WorkerCommand: ParsableCommand {
         }
         var logger = makeLogger("shardtrain.worker")
         logger[metadataKey: "pid"] = "\(getpid())"
+        let software = BuildIdentity.current
+        var endpoint = connect
+        if connect == LocalWorkers.endpointFromStandardInput {
+            // End of file: the coordinator stopped before training.
+            guard let line = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
+            endpoint = line
+        }
         do {
             let shell = try WorkerShell(
-                options: .init(
-                    endpoint: connect, threads: threads, joinTimeout: joinTimeout, software: BuildIdentity.current),
+                options: .init(endpoint: endpoint, threads: threads, joinTimeout: joinTimeout, software: software),
                 logger: logger,
                 interrupted: { Interrupt.requested })
             let outcome = try shell.run()
@@ -153,25 +162,42 @@ public struct WorkerCommand: ParsableCommand {
     }
 }
 
-/// The executor of `train --workers N`: in this process for N = 0, otherwise a coordinator on a free loopback
-/// port with N local worker processes (always reaped by the returned finish closure).
+/// `workers` local worker processes with their share of `threads` (nil for 0: single-process mode).
+func startLocalWorkers(_ workers: Int, threads: Int, cluster: ClusterArguments) throws -> LocalWorkers? {
+    guard workers > 0 else { return nil }
+    return try LocalWorkers(
+        count: workers, threads: ThreadCount.share(threads, among: workers),
+        extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
+}
+
+/// `makeLocalExecutor(children:…)` with `workers` local worker processes started now.
 func makeLocalExecutor(
     workers: Int, run: PreparedRun, cluster: ClusterArguments, logger: Logger
 ) throws -> (any Executor, () -> Void) {
+    try makeLocalExecutor(
+        children: try startLocalWorkers(workers, threads: run.request.threads, cluster: cluster), run: run,
+        cluster: cluster, logger: logger)
+}
+
+/// The executor of `train --workers N`: in this process for N = 0 (`children` nil), otherwise a coordinator on a
+/// free loopback port for the N local worker processes, which it ships their blocks through shared memory
+/// (always reaped by the returned finish closure).
+func makeLocalExecutor(
+    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, logger: Logger
+) throws -> (any Executor, () -> Void) {
     let (model, blocks, seed, schedule) = (run.model, run.data.blocks, run.request.seed, run.options.batch)
-    if workers == 0 {
+    guard let children else {
         return (
             try LocalExecutor(model: model, blocks: blocks, threads: run.request.threads, seed: seed, schedule: schedule),
             {}
         )
     }
     let coordinator = try ClusterExecutor(
-        bind: "tcp://127.0.0.1:*", expectedWorkers: workers, model: model, blocks: blocks,
+        bind: "tcp://127.0.0.1:*", expectedWorkers: children.count, model: model, blocks: blocks,
         timing: cluster.timing, seed: seed, schedule: schedule, requiredSoftware: BuildIdentity.current,
-        logger: logger, interrupted: { Interrupt.requested })
-    let children = try LocalWorkers(
-        count: workers, endpoint: coordinator.endpoint, threads: ThreadCount.share(run.request.threads, among: workers),
-        extraArguments: ["--join-timeout", String(cluster.joinTimeout)])
+        blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)), logger: logger,
+        interrupted: { Interrupt.requested })
+    children.connect(to: coordinator.endpoint)
     coordinator.failureCheck = { children.firstExit() }
     do {
         try coordinator.waitForWorkers()
@@ -241,11 +267,12 @@ func runTraining(
     }
     let outcome: TrainingOutcome
     do {
+        let start = ContinuousClock.now
         let (executor, finish) = try makeExecutor(run)
         defer { finish() }
         outcome = try run.train(
             executor: executor, workers: workers, observer: ProgressFanOut(observers),
-            shouldStop: { Interrupt.requested })
+            shouldStop: { Interrupt.requested }, since: start)
     } catch {
         progress.finishLiveLine()
         let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted

@@ -45,6 +45,7 @@ public struct PartialNode: Sendable, Equatable {
 ///
 ///     W → C  hello                       C → W  welcome | refuse
 ///     C → W  blocks … blocks             W → C  ready
+///        (or sharedBlocks, to a worker on the coordinator's machine)
 ///     C → W  params (round r)            W → C  partials (round r)      repeated per round
 ///     C → W  done                        (W exits 0)
 ///     W → C  failure                     (at any time; W exits non-zero)
@@ -82,6 +83,17 @@ public enum Message: Sendable, Equatable {
     ///       id u32 | rows u32 | columns u32 | precision u8 (1 = float32, 2 = float64)
     ///       | features: rows·columns values, row-major | labels: rows values
     case blocks([Block])
+
+    /// Coordinator → a worker on the same machine after `welcome`, in place of `blocks`: all the blocks the
+    /// job spec assigns to this worker, as locations in a shared-memory region that the coordinator wrote
+    /// once (`region` names a file the worker opens read-only, e.g. `/proc/<pid>/fd/<fd>` of the
+    /// coordinator's memfd; `regionBytes` is its size, which the worker checks before reading it). Every
+    /// block's bytes lie inside `[0, regionBytes)` and start at a multiple of the value width. The worker
+    /// replies `ready` once it holds the blocks.
+    ///
+    ///     region str | regionBytes u64 | count u32, then per block:
+    ///       id u32 | rows u32 | columns u32 | precision u8 (1 = float32, 2 = float64) | offset u64
+    case sharedBlocks(region: String, regionBytes: UInt64, blocks: [SharedBlockLocation])
 
     /// Worker → coordinator once all its blocks have arrived: how many blocks and rows it holds, which
     /// the coordinator checks against its plan before the first `params`.
@@ -132,6 +144,7 @@ public enum Message: Sendable, Equatable {
         case .heartbeat: .heartbeat
         case .done: .done
         case .failure: .failure
+        case .sharedBlocks: .sharedBlocks
         }
     }
 }
@@ -148,6 +161,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case heartbeat = 8
     case done = 9
     case failure = 10
+    case sharedBlocks = 11
 
     public var description: String {
         switch self {
@@ -161,6 +175,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .heartbeat: "heartbeat"
         case .done: "done"
         case .failure: "failure"
+        case .sharedBlocks: "sharedBlocks"
         }
     }
 }

@@ -36,8 +36,8 @@ public struct FrameHeader: Sendable, Equatable {
 /// Encoding computes the exact frame size first and writes into one allocation; arrays of values are
 /// copied with one memory copy each.
 public struct WireCodec: Sendable {
-    /// The protocol version this build speaks.
-    public static let protocolVersion: UInt16 = 1
+    /// The protocol version this build speaks (2: `sharedBlocks` added).
+    public static let protocolVersion: UInt16 = 2
 
     /// The `params.batchStep` value that means "every block" (a full-batch round).
     static let allBlocks = UInt64.max
@@ -98,6 +98,10 @@ public struct WireCodec: Sendable {
                 guard size <= maxPayloadBytes else { throw .payloadTooLarge(bytes: size, limit: maxPayloadBytes) }
             }
             return size
+        case .sharedBlocks(let region, let regionBytes, let locations):
+            try checkFitsUInt32(locations.count, "sharedBlocks count")
+            try checkSharedLocations(locations, regionBytes: regionBytes)
+            return (try stringSize(region, "sharedBlocks.region")) + 8 + 4 + locations.count * Self.sharedLocationSize
         case .ready:
             return 4 + 8
         case .params(let values, let smoothing, let batchStep):
@@ -148,16 +152,26 @@ public struct WireCodec: Sendable {
                 writer.write(UInt32(block.id))
                 writer.write(UInt32(block.rows))
                 writer.write(UInt32(block.columns))
+                writer.write(Self.tag(of: block.precision))
                 switch block.storage {
                 case .float32(let features, let labels):
-                    writer.write(Self.float32Tag)
                     writer.write(values: features)
                     writer.write(values: labels)
                 case .float64(let features, let labels):
-                    writer.write(Self.float64Tag)
                     writer.write(values: features)
                     writer.write(values: labels)
                 }
+            }
+        case .sharedBlocks(let region, let regionBytes, let locations):
+            writer.write(string: region)
+            writer.write(regionBytes)
+            writer.write(UInt32(locations.count))
+            for location in locations {
+                writer.write(location.id)
+                writer.write(location.rows)
+                writer.write(location.columns)
+                writer.write(Self.tag(of: location.precision))
+                writer.write(location.offset)
             }
         case .ready(let blockCount, let rowCount):
             writer.write(blockCount)
@@ -255,6 +269,8 @@ public struct WireCodec: Sendable {
             return .refuse(reason: try reader.readString(limit: maxStringBytes, "refuse.reason"))
         case .blocks:
             return .blocks(try decodeBlocks(from: &reader))
+        case .sharedBlocks:
+            return try decodeSharedBlocks(from: &reader)
         case .ready:
             let blockCount = try reader.read(UInt32.self, "ready.blockCount")
             let rowCount = try reader.read(UInt64.self, "ready.rowCount")
@@ -290,23 +306,19 @@ public struct WireCodec: Sendable {
             let id = try reader.read(UInt32.self, "\(field).id")
             let rows = try reader.read(UInt32.self, "\(field).rows")
             let columns = try reader.read(UInt32.self, "\(field).columns")
-            let tag = try reader.read(UInt8.self, "\(field).precision")
+            let precision = try Self.precision(tag: try reader.read(UInt8.self, "\(field).precision"), "\(field).precision")
             // rows, columns < 2^32, so their product fits in UInt64; readValues checks the byte size.
             let featureCount = UInt64(rows) * UInt64(columns)
             let storage: BlockStorage
-            switch tag {
-            case Self.float32Tag:
+            switch precision {
+            case .float32:
                 let features = try reader.readValues(Float.self, count: featureCount, "\(field).features")
                 let labels = try reader.readValues(Float.self, count: UInt64(rows), "\(field).labels")
                 storage = .float32(features: features, labels: labels)
-            case Self.float64Tag:
+            case .float64:
                 let features = try reader.readValues(Double.self, count: featureCount, "\(field).features")
                 let labels = try reader.readValues(Double.self, count: UInt64(rows), "\(field).labels")
                 storage = .float64(features: features, labels: labels)
-            default:
-                throw .invalidValue(
-                    field: "\(field).precision", expected: "\(Self.float32Tag) (float32) or \(Self.float64Tag) (float64)",
-                    found: "\(tag)")
             }
             do {
                 blocks.append(try Block(id: Int(id), rows: Int(rows), columns: Int(columns), storage: storage))
@@ -315,6 +327,26 @@ public struct WireCodec: Sendable {
             }
         }
         return blocks
+    }
+
+    private func decodeSharedBlocks(from reader: inout ByteReader) throws(WireError) -> Message {
+        let region = try reader.readString(limit: maxStringBytes, "sharedBlocks.region")
+        let regionBytes = try reader.read(UInt64.self, "sharedBlocks.regionBytes")
+        let count = Int(try reader.read(UInt32.self, "sharedBlocks count"))
+        try reader.require(count * Self.sharedLocationSize, for: "sharedBlocks: \(count) block locations")
+        var locations: [SharedBlockLocation] = []
+        locations.reserveCapacity(count)
+        for position in 0..<count {
+            let field = "sharedBlocks.blocks[\(position)]"
+            let id = try reader.read(UInt32.self, "\(field).id")
+            let rows = try reader.read(UInt32.self, "\(field).rows")
+            let columns = try reader.read(UInt32.self, "\(field).columns")
+            let precision = try Self.precision(tag: try reader.read(UInt8.self, "\(field).precision"), "\(field).precision")
+            let offset = try reader.read(UInt64.self, "\(field).offset")
+            locations.append(SharedBlockLocation(id: id, rows: rows, columns: columns, precision: precision, offset: offset))
+        }
+        try checkSharedLocations(locations, regionBytes: regionBytes)
+        return .sharedBlocks(region: region, regionBytes: regionBytes, blocks: locations)
     }
 
     private func decodePartials(from reader: inout ByteReader) throws(WireError) -> Message {
@@ -356,6 +388,40 @@ public struct WireCodec: Sendable {
     private static let nodeHeaderSize = 13
     private static let float32Tag: UInt8 = 1
     private static let float64Tag: UInt8 = 2
+    /// id, rows, columns (u32 each), the precision tag (u8) and the offset (u64).
+    private static let sharedLocationSize = 21
+
+    private static func tag(of precision: Precision) -> UInt8 {
+        switch precision {
+        case .float32: float32Tag
+        case .float64: float64Tag
+        }
+    }
+
+    private static func precision(tag: UInt8, _ field: String) throws(WireError) -> Precision {
+        switch tag {
+        case float32Tag: return .float32
+        case float64Tag: return .float64
+        default:
+            throw .invalidValue(field: field, expected: "\(float32Tag) (float32) or \(float64Tag) (float64)", found: "\(tag)")
+        }
+    }
+
+    /// Every location starts at a multiple of its value width and ends within `[0, regionBytes)`.
+    private func checkSharedLocations(_ locations: [SharedBlockLocation], regionBytes: UInt64) throws(WireError) {
+        for (position, location) in locations.enumerated() {
+            let field = "sharedBlocks.blocks[\(position)]"
+            let width = UInt64(location.precision.byteWidth)
+            guard location.offset % width == 0 else {
+                throw .invalidValue(field: "\(field).offset", expected: "a multiple of \(width)", found: "\(location.offset)")
+            }
+            guard let range = location.byteRange, range.upperBound <= regionBytes else {
+                let found = location.byteRange.map { "bytes \($0.lowerBound)..<\($0.upperBound)" } ?? "an end beyond 2^64"
+                throw .invalidValue(
+                    field: "\(field)", expected: "bytes within the region's \(regionBytes)", found: found)
+            }
+        }
+    }
 
     private func stringSize(_ string: String, _ field: String) throws(WireError) -> Int {
         let length = string.utf8.count

@@ -85,6 +85,20 @@ struct TrainingEndToEndTests {
         #expect(abs(objective - problem.objective) / problem.objective <= 1e-5)
     }
 
+    /// `count` workers started separately, connecting to the endpoint `coordinator` logs once it has bound.
+    static func startWorkers(_ count: Int, for coordinator: ChildProcess, in directory: TemporaryDirectory) throws
+        -> [ChildProcess]
+    {
+        var endpoint: String?
+        _ = coordinator.waitForOutput(timeout: 60) { _, stderr in
+            guard let range = stderr.range(of: "workers on ") else { return false }
+            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+            return true
+        }
+        let bound = try #require(endpoint, "the coordinator did not bind: \(coordinator.stderr)")
+        return try (0..<count).map { _ in try ChildProcess(["worker", "--connect", bound], directory: directory.url) }
+    }
+
     /// A coordinator (on a free loopback port) and two separately started workers, running gradient
     /// descent with a tiny step on the fraud data so that training lasts long enough to interfere with.
     static func startLongRun(in directory: TemporaryDirectory) throws -> (ChildProcess, [ChildProcess]) {
@@ -96,14 +110,7 @@ struct TrainingEndToEndTests {
                 "--gradient-tolerance", "0", "--objective-tolerance", "0", "--log-format", "json",
                 "--worker-timeout", "2",
             ], directory: directory.url)
-        var endpoint: String?
-        _ = coordinator.waitForOutput(timeout: 60) { _, stderr in
-            guard let range = stderr.range(of: "workers on ") else { return false }
-            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
-            return true
-        }
-        let bound = try #require(endpoint, "the coordinator did not bind: \(coordinator.stderr)")
-        let workers = try (0..<2).map { _ in try ChildProcess(["worker", "--connect", bound], directory: directory.url) }
+        let workers = try Self.startWorkers(2, for: coordinator, in: directory)
         let running = coordinator.waitForOutput(timeout: 60) { stdout, _ in
             stdout.split(separator: "\n").filter { $0.contains("\"event\":\"round\"") }.count >= 5
         }
@@ -366,6 +373,79 @@ struct TrainingEndToEndTests {
         }
         let model = try #require(report["model"] as? [String: Double])
         #expect(model.values.allSatisfy { $0 >= 0 && $0.isFinite }, "\(model)")
+    }
+
+    @Test("train --workers 2 ships blocks through shared memory, with the same bits as BLOCKS messages to separate workers")
+    func sharedMemoryMatchesMessages() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let common = ["--data", Self.dataPath, "--standardize", "--l2", "0.01", "--log-format", "json"]
+        let local = try ChildProcess(
+            ["train", "--workers", "2", "--summary-json", directory.path("local.json")] + common, directory: directory.url)
+        #expect(local.wait(timeout: 120) == 0, "\(local.stderr)")
+        #expect(local.stderr.contains("blocks in shared memory: "), "\(local.stderr)")
+        let coordinator = try ChildProcess(
+            ["coordinator", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--summary-json", directory.path("remote.json")]
+                + common, directory: directory.url)
+        let workers = try Self.startWorkers(2, for: coordinator, in: directory)
+        #expect(coordinator.wait(timeout: 120) == 0, "\(coordinator.stderr)")
+        for worker in workers { #expect(worker.wait(timeout: 20) == 0, "\(worker.stderr)") }
+        #expect(!coordinator.stderr.contains("shared memory"), "\(coordinator.stderr)")
+        let hashes = try ["local.json", "remote.json"].map {
+            try #require(try Self.summary(at: directory.path($0))["parameters_sha256"] as? String)
+        }
+        #expect(hashes[0] == hashes[1])
+    }
+
+    /// The pids among `pids` that hold a coordinator's shared block region open (a memfd link in /proc/PID/fd).
+    static func holdersOfBlockRegion(_ pids: [Int32]) -> [Int32] {
+        pids.filter { pid in
+            let links = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            return links.contains {
+                ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "")
+                    .contains("memfd:shardtrain-blocks")
+            }
+        }
+    }
+
+    @Test("train --workers: once training runs no process holds the block region, and a killed coordinator leaves nothing behind")
+    func sharedRegionIsReleased() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let shmBefore = Set((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [])
+        let (train, pids) = try Self.startLocalLongRun(in: directory)
+        let everyone = [train.pid] + Array(pids)
+        // Released right after READY, off the coordinator's thread: allow it a moment.
+        let deadline = Date().addingTimeInterval(5)
+        while !Self.holdersOfBlockRegion(everyone).isEmpty, Date() < deadline { usleep(10_000) }
+        #expect(Self.holdersOfBlockRegion(everyone).isEmpty)
+        // The workers' shards sit in 2 MiB pages where the kernel allows (see LocalWorkers.mallocTunables).
+        for pid in pids {
+            let environment = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
+            #expect(environment.contains("GLIBC_TUNABLES=glibc.malloc.hugetlb=1"), "worker \(pid)")
+        }
+        kill(train.pid, SIGKILL)
+        _ = train.wait(timeout: 10)
+        // The workers follow their parent (PR_SET_PDEATHSIG); the region never had a name to leave behind.
+        let gone = Date().addingTimeInterval(5)
+        while pids.contains(where: processIsAlive), Date() < gone { usleep(10_000) }
+        for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
+        let shmAfter = Set((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [])
+        #expect(shmAfter.subtracting(shmBefore).filter { $0.contains("shardtrain") }.isEmpty)
+    }
+
+    @Test("train --workers 2 with data that cannot be read fails at once and its waiting workers exit quietly")
+    func loadFailureWithWorkers() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let missing = directory.path("missing.csv")
+        let start = Date()
+        let child = try ChildProcess(["train", "--data", missing, "--workers", "2"], directory: directory.url)
+        #expect(child.wait(timeout: 30) == 1)
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(child.stderr.contains("missing.csv"), "\(child.stderr)")
+        // The workers were started before loading; told nothing, they exit without an error of their own.
+        #expect(!child.stderr.contains("shardtrain.worker"), "\(child.stderr)")
     }
 
     @Test("a malformed CSV is reported with file, line and column, and exit status 1")

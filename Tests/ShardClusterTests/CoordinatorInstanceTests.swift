@@ -96,6 +96,17 @@ struct CoordinatorInstanceTests {
         #expect(failures.first?.contains("worker 0 (pid 100 on test-host)") == true)
     }
 
+    @Test("a worker that cannot read its shared block region fails the job, naming the worker and the region")
+    func sharedRegionFailureNamesTheWorker() {
+        var coordinator = Self.instance()
+        _ = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        _ = coordinator.received(Self.hello(pid: 101), from: [2], now: 0.2)
+        // What `WorkerShell` sends when the region it was offered has another size.
+        let reason = "protocol violation: the shared block region /proc/9/fd/5 holds 40 bytes, the coordinator announced 48"
+        let directives = coordinator.received(Frame(jobID: Self.job, message: .failure(reason: reason)), from: [2], now: 0.3)
+        #expect(Self.failures(directives) == ["worker 1 (pid 101 on test-host) failed while receiving its blocks: \(reason)"])
+    }
+
     @Test("a round collects every worker's subtree sums and reduces them in tree order")
     func roundReducesInTreeOrder() throws {
         var coordinator = Self.readyInstance()

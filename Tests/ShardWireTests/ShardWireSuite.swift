@@ -89,6 +89,20 @@ enum RandomFrames {
         case .heartbeat: return .heartbeat
         case .done: return .done(reason: string(&rng))
         case .failure: return .failure(reason: string(&rng))
+        case .sharedBlocks:
+            // Locations laid out back to back (each at a multiple of its value width) inside the region.
+            var offset: UInt64 = 0
+            let locations = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
+                let precision = Precision.allCases.randomElement(using: &rng)!
+                offset = (offset + 7) / 8 * 8
+                let location = SharedBlockLocation(
+                    id: rng.next(upperBound: UInt32.max), rows: rng.next(upperBound: 1000),
+                    columns: rng.next(upperBound: 100), precision: precision, offset: offset)
+                offset = location.byteRange!.upperBound
+                return location
+            }
+            return .sharedBlocks(
+                region: string(&rng), regionBytes: offset + UInt64.random(in: 0...1 << 20, using: &rng), blocks: locations)
         }
     }
 
@@ -117,7 +131,7 @@ func sameBits(_ lhs: Frame, _ rhs: Frame) -> Bool {
 
 /// A frame header in front of `payload`, with any field overridden, for hand-built malformed frames.
 func frameBytes(
-    magic: [UInt8] = Array("STRN".utf8), version: UInt16 = 1, type: UInt16, jobID: UInt64 = 42, round: UInt64 = 3,
+    magic: [UInt8] = Array("STRN".utf8), version: UInt16 = 2, type: UInt16, jobID: UInt64 = 42, round: UInt64 = 3,
     declaredLength: UInt32? = nil, payload: [UInt8]
 ) -> [UInt8] {
     func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
@@ -148,6 +162,10 @@ struct ShardWireSuite {
         Frame(jobID: 7, message: .heartbeat),
         Frame(jobID: 7, message: .done(reason: "converged")),
         Frame(jobID: 7, message: .failure(reason: "out of memory")),
+        Frame(jobID: 7, message: .sharedBlocks(region: "/proc/42/fd/7", regionBytes: 128, blocks: [
+            SharedBlockLocation(id: 0, rows: 2, columns: 3, precision: .float32, offset: 0),
+            SharedBlockLocation(id: 1, rows: 1, columns: 2, precision: .float64, offset: 64),
+        ])),
     ]
 
     // MARK: Round trips
@@ -257,10 +275,14 @@ struct ShardWireSuite {
             _ = try codec.decode(frameBytes(version: 7, type: 8, payload: []))
             Issue.record("version 7 accepted")
         } catch {
-            #expect(error == .unsupportedVersion(found: 7, expected: 1))
-            #expect(error.description == "protocol version 7, expected 1")
+            #expect(error == .unsupportedVersion(found: 7, expected: 2))
+            #expect(error.description == "protocol version 7, expected 2")
         }
-        for type: UInt16 in [0, 11, 0xFFFF] {
+        // A version-1 peer (no sharedBlocks) is refused rather than misread.
+        #expect(throws: WireError.unsupportedVersion(found: 1, expected: 2)) {
+            try codec.decode(frameBytes(version: 1, type: 8, payload: []))
+        }
+        for type: UInt16 in [0, 12, 0xFFFF] {
             #expect(throws: WireError.unknownMessageType(type)) { try codec.decode(frameBytes(type: type, payload: [])) }
         }
         #expect(throws: WireError.truncated(field: "header", needed: 28, available: 27)) {
@@ -368,6 +390,48 @@ struct ShardWireSuite {
         }
         #expect(throws: WireError.self) {
             try codec.decode(frameBytes(type: 4, payload: le(UInt32.max)))
+        }
+    }
+
+    @Test("shared block locations must be aligned and lie inside the region, on both sides")
+    func sharedBlockLocations() throws {
+        func payload(regionBytes: UInt64, rows: UInt32, columns: UInt32, tag: UInt8, offset: UInt64) -> [UInt8] {
+            le(UInt32(3)) + Array("/r1".utf8) + le(regionBytes) + le(UInt32(1)) + le(UInt32(9)) + le(rows) + le(columns)
+                + [tag] + le(offset)
+        }
+        // 2 rows × 3 columns float64 = 8 values = 64 bytes: [64, 128) fits a region of 128 bytes exactly.
+        let fits = try codec.decode(frameBytes(type: 11, payload: payload(regionBytes: 128, rows: 2, columns: 3, tag: 2, offset: 64)))
+        #expect(
+            fits.message
+                == .sharedBlocks(
+                    region: "/r1", regionBytes: 128,
+                    blocks: [SharedBlockLocation(id: 9, rows: 2, columns: 3, precision: .float64, offset: 64)]))
+        let beyond = WireError.invalidValue(
+            field: "sharedBlocks.blocks[0]", expected: "bytes within the region's 127", found: "bytes 64..<128")
+        #expect(throws: beyond) {
+            try codec.decode(frameBytes(type: 11, payload: payload(regionBytes: 127, rows: 2, columns: 3, tag: 2, offset: 64)))
+        }
+        #expect(throws: beyond) {
+            try codec.encode(
+                Frame(
+                    jobID: 1,
+                    message: .sharedBlocks(
+                        region: "/r1", regionBytes: 127,
+                        blocks: [SharedBlockLocation(id: 9, rows: 2, columns: 3, precision: .float64, offset: 64)])))
+        }
+        #expect(throws: WireError.invalidValue(field: "sharedBlocks.blocks[0].offset", expected: "a multiple of 8", found: "4")) {
+            try codec.decode(frameBytes(type: 11, payload: payload(regionBytes: 128, rows: 2, columns: 3, tag: 2, offset: 4)))
+        }
+        #expect(throws: WireError.invalidValue(field: "sharedBlocks.blocks[0].precision", expected: "1 (float32) or 2 (float64)", found: "0")) {
+            try codec.decode(frameBytes(type: 11, payload: payload(regionBytes: 128, rows: 2, columns: 3, tag: 0, offset: 0)))
+        }
+        // An end beyond 2^64 is named as such, not wrapped around.
+        #expect(throws: WireError.invalidValue(
+            field: "sharedBlocks.blocks[0]", expected: "bytes within the region's \(UInt64.max)", found: "an end beyond 2^64")) {
+            try codec.decode(frameBytes(type: 11, payload: payload(regionBytes: .max, rows: 2, columns: 3, tag: 2, offset: UInt64.max - 7)))
+        }
+        #expect(throws: WireError.truncated(field: "sharedBlocks: 1 block locations", needed: 21, available: 20)) {
+            try codec.decode(frameBytes(type: 11, payload: Array(payload(regionBytes: 128, rows: 2, columns: 3, tag: 2, offset: 64).dropLast())))
         }
     }
 

@@ -15,4 +15,9 @@ const char *shardtrain_libc_version(void);
 /// where affinity cannot be asked. Always at least 1.
 int shardtrain_available_cpus(void);
 
+/// An anonymous shared-memory file (`memfd_create(name, MFD_CLOEXEC)`; glibc declares it only under
+/// _GNU_SOURCE, which Swift's Glibc module does not set). Returns the descriptor, or -1 with errno set
+/// (ENOSYS off Linux).
+int shardtrain_memfd_create(const char *name);
+
 #endif

@@ -1,0 +1,189 @@
+import CShardSystem
+import Dispatch
+import Foundation
+import ShardNumerics
+import ShardWire
+import Synchronization
+
+/// The coordinator's blocks written once into an anonymous shared-memory file (`memfd_create`), for workers
+/// on the same machine: they are sent `SharedBlockLocation`s instead of the values (`Message.sharedBlocks`).
+///
+/// Layout: block after block in id order, each starting at a multiple of 64 bytes, its features then its
+/// labels (see `SharedBlockLocation`). The file has no name in any file system: workers open it through
+/// `/proc/<coordinator pid>/fd/<fd>`, and the kernel frees it when the last descriptor and mapping are gone —
+/// when this object is released and the workers have closed it, or when the processes die, however they die.
+/// Nothing is ever left behind.
+final class SharedBlockRegion: Sendable {
+    /// The path a worker opens (read-only) to read the region.
+    let path: String
+    let byteCount: UInt64
+    /// Every block's location, by block id.
+    let locations: [SharedBlockLocation]
+    private let descriptor: Int32
+
+    /// Writes `blocks` (numbered 0, 1, … in order) with up to `threads` threads. Throws `.transport` when the
+    /// file cannot be created or written (e.g. no memory left for it).
+    init(blocks: [Block], threads: Int) throws(ClusterError) {
+        var offset: UInt64 = 0
+        var locations: [SharedBlockLocation] = []
+        locations.reserveCapacity(blocks.count)
+        for block in blocks {
+            guard let id = UInt32(exactly: block.id), let rows = UInt32(exactly: block.rows),
+                let columns = UInt32(exactly: block.columns)
+            else {
+                throw .invalidConfiguration(
+                    "block \(block.id) (\(block.rows) rows × \(block.columns) columns) cannot be described to a worker: "
+                        + "ids, rows and columns must fit in 32 bits")
+            }
+            let location = SharedBlockLocation(id: id, rows: rows, columns: columns, precision: block.precision, offset: offset)
+            locations.append(location)
+            // The block's values are in memory already, so their byte count fits in 64 bits.
+            offset = (location.byteRange!.upperBound + 63) / 64 * 64
+        }
+        let descriptor = shardtrain_memfd_create("shardtrain-blocks")
+        guard descriptor >= 0 else { throw .transport("cannot create the shared block region: \(errnoText())") }
+        self.descriptor = descriptor
+        self.byteCount = offset
+        self.locations = locations
+        self.path = "/proc/\(getpid())/fd/\(descriptor)"
+        // From here on a throw runs `deinit`, which closes the descriptor.
+        guard ftruncate(descriptor, off_t(offset)) == 0 else {
+            throw .transport("cannot size the shared block region to \(offset) bytes: \(errnoText())")
+        }
+        let failure = Mutex<String?>(nil)
+        let workers = max(1, min(threads, blocks.count))
+        let offsets = locations.map(\.offset)
+        DispatchQueue.concurrentPerform(iterations: workers) { part in
+            for index in stride(from: part, to: blocks.count, by: workers) {
+                if let problem = Self.write(blocks[index], at: offsets[index], to: descriptor) {
+                    failure.withLock { $0 = $0 ?? problem }
+                    return
+                }
+            }
+        }
+        if let problem = failure.withLock({ $0 }) {
+            throw .transport("cannot write the shared block region: \(problem)")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// The locations of blocks `range`.
+    func locations(of range: Range<Int>) -> [SharedBlockLocation] { Array(locations[range]) }
+
+    /// Writes one block's features and labels at `offset`; the reason on failure.
+    private static func write(_ block: Block, at offset: UInt64, to descriptor: Int32) -> String? {
+        switch block.storage {
+        case .float32(let features, let labels):
+            return write(features, labels, at: offset, to: descriptor)
+        case .float64(let features, let labels):
+            return write(features, labels, at: offset, to: descriptor)
+        }
+    }
+
+    private static func write<T>(_ features: [T], _ labels: [T], at offset: UInt64, to descriptor: Int32) -> String? {
+        let labelsOffset = offset + UInt64(features.count * MemoryLayout<T>.stride)
+        return features.withUnsafeBytes { writeAll($0, at: offset, to: descriptor) }
+            ?? labels.withUnsafeBytes { writeAll($0, at: labelsOffset, to: descriptor) }
+    }
+
+    private static func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, to descriptor: Int32) -> String? {
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return written == 0 ? "no byte written at \(offset + UInt64(done))" : errnoText() }
+            done += written
+        }
+        return nil
+    }
+}
+
+/// Reads blocks from a coordinator's shared block region (the worker's side of `Message.sharedBlocks`).
+enum SharedBlockReader {
+    /// Opens `region` read-only, checks that it holds exactly `regionBytes` bytes and reads each located block
+    /// straight into the arrays of a `Block` (`pread`: one copy, no mapping to fault in; up to `threads`
+    /// threads). Throws `.protocolViolation` naming the region and what was wrong: it cannot be opened, has
+    /// another size, cannot be read, or a block does not fit its shape.
+    static func read(region: String, regionBytes: UInt64, locations: [SharedBlockLocation], threads: Int)
+        throws(ClusterError) -> [Block]
+    {
+        let descriptor = open(region, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw .protocolViolation("cannot open the shared block region \(region): \(errnoText())")
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw .protocolViolation("cannot inspect the shared block region \(region): \(errnoText())")
+        }
+        guard status.st_size >= 0, UInt64(status.st_size) == regionBytes else {
+            throw .protocolViolation(
+                "the shared block region \(region) holds \(status.st_size) bytes, the coordinator announced \(regionBytes)")
+        }
+        // The codec checked that every location lies within `regionBytes`, which is the file's size.
+        let results = Mutex([Result<Block, ClusterError>?](repeating: nil, count: locations.count))
+        let workers = max(1, min(threads, locations.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { part in
+            for index in stride(from: part, to: locations.count, by: workers) {
+                let block = Result { () throws(ClusterError) -> Block in
+                    try readBlock(locations[index], from: descriptor, region: region)
+                }
+                results.withLock { $0[index] = block }
+            }
+        }
+        return try results.withLock { $0 }.map { result throws(ClusterError) in try result!.get() }
+    }
+
+    private static func readBlock(_ location: SharedBlockLocation, from descriptor: Int32, region: String)
+        throws(ClusterError) -> Block
+    {
+        let rows = Int(location.rows)
+        let featureCount = rows * Int(location.columns)
+        let labelsOffset = location.offset + UInt64(featureCount * location.precision.byteWidth)
+        let storage: BlockStorage
+        switch location.precision {
+        case .float32:
+            storage = .float32(
+                features: try values(Float.self, count: featureCount, at: location.offset, from: descriptor, region),
+                labels: try values(Float.self, count: rows, at: labelsOffset, from: descriptor, region))
+        case .float64:
+            storage = .float64(
+                features: try values(Double.self, count: featureCount, at: location.offset, from: descriptor, region),
+                labels: try values(Double.self, count: rows, at: labelsOffset, from: descriptor, region))
+        }
+        do {
+            return try Block(id: Int(location.id), rows: rows, columns: Int(location.columns), storage: storage)
+        } catch {
+            throw .protocolViolation("the shared block region \(region): \(error.message)")
+        }
+    }
+
+    private static func values<T: BitwiseCopyable>(
+        _: T.Type, count: Int, at offset: UInt64, from descriptor: Int32, _ region: String
+    ) throws(ClusterError) -> [T] {
+        var failure: String?
+        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let bytes = UnsafeMutableRawBufferPointer(buffer)
+            var done = 0
+            while done < bytes.count {
+                let got = pread(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                if got < 0, errno == EINTR { continue }
+                guard got > 0 else {
+                    failure = got == 0 ? "it ends at byte \(offset + UInt64(done))" : errnoText()
+                    break
+                }
+                done += got
+            }
+            // Never exposed on failure; the count only has to be right for the array's own clean-up.
+            initialized = failure == nil ? count : 0
+        }
+        if let failure {
+            throw .protocolViolation(
+                "cannot read \(count) values at byte \(offset) of the shared block region \(region): \(failure)")
+        }
+        return values
+    }
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import ShardCluster
+import ShardEngine
+import ShardModels
+import ShardNumerics
+import ShardWire
+import Testing
+
+/// Blocks shipped to workers on the same machine through one shared-memory region (`Message.sharedBlocks`).
+@Suite("Shared-memory block transport", .serialized)
+struct SharedBlockTransportTests {
+    typealias Sockets = ClusterSocketTests
+
+    /// This process's descriptors that name a coordinator's block region (a memfd shows as a link to
+    /// "/memfd:shardtrain-blocks (deleted)").
+    static func openBlockRegions() -> Int {
+        let links = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return links.filter {
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "")
+                .contains("memfd:shardtrain-blocks")
+        }.count
+    }
+
+    static func float32Blocks(count: Int, rows: Int, columns: Int) throws -> [Block] {
+        try Sockets.blocks(count: count, rows: rows, columns: columns).map { block in
+            guard case .float64(let features, let labels) = block.storage else { return block }
+            return try Block(
+                id: block.id, rows: block.rows, columns: block.columns,
+                storage: .float32(features: features.map(Float.init), labels: labels.map(Float.init)))
+        }
+    }
+
+    @Test(
+        "rounds on blocks shipped through shared memory have the same bits as BLOCKS messages and the local executor; the region is freed once every worker is ready",
+        arguments: Precision.allCases)
+    func sameBitsAndRegionFreed(precision: Precision) throws {
+        // Blocks of odd sizes (7 blocks, the last short) so offsets are not all multiples of a page.
+        let full = precision == .float64
+            ? try Sockets.blocks(count: 7, rows: 33, columns: 5) : try Self.float32Blocks(count: 7, rows: 33, columns: 5)
+        let blocks = full.dropLast() + [try Block(id: 6, rows: 1, columns: 5, storage: full[6].storage.prefix(rows: 1, columns: 5))]
+        let model = LogisticRegression(featureCount: 5, l2: 0.5)
+        let timing = ClusterTiming(heartbeatInterval: 0.05, deadAfter: 5, joinTimeout: 20)
+        let regionsBefore = Self.openBlockRegions()
+        var evaluations: [[UInt64]] = []
+        for transport in [BlockTransport.sharedMemory(threads: 2), .messages] {
+            let coordinator = try ClusterExecutor(
+                bind: "tcp://127.0.0.1:*", expectedWorkers: 2, model: model, blocks: Array(blocks), timing: timing,
+                blockTransport: transport, logger: Sockets.logger)
+            if transport != .messages { #expect(Self.openBlockRegions() == regionsBefore + 1) }
+            let workers = [WorkerThreadHandle(coordinator.endpoint), WorkerThreadHandle(coordinator.endpoint)]
+            try coordinator.waitForWorkers()
+            var bits: [UInt64] = []
+            for round in 1...3 {
+                let parameters = (0..<6).map { Double($0 + round) * 0.37 - 1 }
+                bits += try coordinator.evaluate(parameters, request: RoundRequest(round: round)).sums.map(\.bitPattern)
+            }
+            try coordinator.shutdown(reason: "test finished")
+            for worker in workers { #expect(try #require(worker.thread.result(timeout: 10)).get().rounds == 3) }
+            evaluations.append(bits)
+            // Released off the coordinator's thread after READY: give that a moment.
+            let deadline = Date().addingTimeInterval(5)
+            while Self.openBlockRegions() > regionsBefore, Date() < deadline { usleep(1_000) }
+            #expect(Self.openBlockRegions() == regionsBefore, "\(transport): the block region is still open")
+        }
+        let local = try LocalExecutor(model: model, blocks: Array(blocks), threads: 1)
+        var expected: [UInt64] = []
+        for round in 1...3 {
+            let parameters = (0..<6).map { Double($0 + round) * 0.37 - 1 }
+            expected += try local.evaluate(parameters, request: RoundRequest(round: round)).sums.map(\.bitPattern)
+        }
+        #expect(evaluations[0] == expected, "shared memory")
+        #expect(evaluations[1] == expected, "BLOCKS messages")
+    }
+
+    /// A worker on its own thread, connected to `endpoint`.
+    struct WorkerThreadHandle {
+        let thread: ClusterSocketTests.WorkerThread
+        init(_ endpoint: String) { thread = .init(endpoint: endpoint) }
+    }
+
+    /// WELCOME for one block of 2 rows × 2 columns, then `sharedBlocks` for it at `region` of `regionBytes`.
+    static func offerRegion(_ region: String, regionBytes: UInt64) throws -> (Sockets.FakeCoordinator, Sockets.WorkerThread) {
+        var coordinator = try Sockets.FakeCoordinator()
+        let worker = Sockets.WorkerThread(endpoint: coordinator.endpoint)
+        _ = try coordinator.awaitHello()
+        try coordinator.welcome(Sockets.spec(blocks: 1, rowsPerBlock: 2))
+        try coordinator.send(
+            .sharedBlocks(
+                region: region, regionBytes: regionBytes,
+                blocks: [SharedBlockLocation(id: 0, rows: 2, columns: 2, precision: .float64, offset: 0)]))
+        return (coordinator, worker)
+    }
+
+    @Test("a worker offered a region that is missing or of another size fails, naming the region, and tells the coordinator why")
+    func badRegionDescriptor() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-region-\(UUID().uuidString)")
+        // 2 rows × (2 features + 1 label) doubles = 48 bytes; the file holds 40.
+        try Data(count: 40).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let missing = file.path + "-missing"
+        let cases = [
+            (file.path, UInt64(48), "the shared block region \(file.path) holds 40 bytes, the coordinator announced 48"),
+            (missing, UInt64(48), "cannot open the shared block region \(missing): No such file or directory"),
+        ]
+        for (region, bytes, expected) in cases {
+            let (coordinator, worker) = try Self.offerRegion(region, regionBytes: bytes)
+            let reported = try #require(try Sockets.reportedFailure(coordinator))
+            #expect(reported == "protocol violation: \(expected)")
+            guard case .failure(.protocolViolation(expected)) = try #require(worker.result(timeout: 10)) else {
+                Issue.record("expected the worker to fail with \(expected)")
+                continue
+            }
+        }
+    }
+
+    @Test("local workers' malloc settings come before any the user gave, so the user's win")
+    func mallocTunablesKeepTheUsers() {
+        let ours = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4194304"
+        #expect(LocalWorkers.mallocTunables(after: nil) == ours)
+        #expect(LocalWorkers.mallocTunables(after: "") == ours)
+        #expect(LocalWorkers.mallocTunables(after: "glibc.malloc.arena_max=2") == ours + ":glibc.malloc.arena_max=2")
+    }
+
+    @Test("a region of the announced size is read into blocks bit for bit")
+    func regionFileIsRead() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-region-\(UUID().uuidString)")
+        // Features [1.5, -2, 3, 0.25], labels [1, 0], as little-endian doubles.
+        let values: [Double] = [1.5, -2, 3, 0.25, 1, 0]
+        try Data(values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (coordinator, worker) = try Self.offerRegion(file.path, regionBytes: 48)
+        var ready: Message?
+        while let frame = try coordinator.next() {
+            if case .ready = frame.message { ready = frame.message; break }
+        }
+        #expect(ready == .ready(blockCount: 1, rowCount: 2))
+        // Round 1 at w = (1, 1), b = 0: the sums are those of the block's rows, as the local executor computes.
+        try coordinator.send(.params([1, 1, 0]), round: 1)
+        var sums: [PartialNode] = []
+        while let frame = try coordinator.next() {
+            if case .partials(_, let nodes) = frame.message { sums = nodes; break }
+        }
+        let block = try Block(id: 0, rows: 2, columns: 2, storage: .float64(features: [1.5, -2, 3, 0.25], labels: [1, 0]))
+        let local = try LocalExecutor(model: LogisticRegression(featureCount: 2, l2: 0), blocks: [block], threads: 1)
+        let expected = try local.evaluate([1, 1, 0], request: RoundRequest(round: 1))
+        #expect(sums.first?.values.map(\.bitPattern) == expected.sums.map(\.bitPattern))
+        try coordinator.send(.done(reason: "test finished"))
+        #expect(try #require(worker.result(timeout: 10)).get().doneReason == "test finished")
+    }
+}
+
+extension BlockStorage {
+    /// The first `rows` rows.
+    fileprivate func prefix(rows: Int, columns: Int) -> BlockStorage {
+        switch self {
+        case .float32(let features, let labels): .float32(features: Array(features.prefix(rows * columns)), labels: Array(labels.prefix(rows)))
+        case .float64(let features, let labels): .float64(features: Array(features.prefix(rows * columns)), labels: Array(labels.prefix(rows)))
+        }
+    }
+}
