@@ -42,7 +42,7 @@ let swiftTargets: [Target] = [
     .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem", "COpenBLAS"]),
     .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
     .target(name: "ShardData", dependencies: ["ShardNumerics", "CFastFloat"]),
-    .target(name: "ShardOptimizers", dependencies: ["ShardNumerics"]),
+    .target(name: "ShardOptimizers", dependencies: ["ShardNumerics", "CShardKernels"]),
     .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
     // Evaluation metrics: classification report, ROC/PR curves, quantile coverage, embedding retrieval.
     .target(name: "ShardMetrics", dependencies: ["ShardNumerics"]),

@@ -399,6 +399,36 @@ struct EmbeddingAndVAETests {
         #expect(try model.minedTriplets(block, parameters: parameters, context: RoundContext(seed: 2, round: 1)).isEmpty)
     }
 
+    @Test("float32 blocks: sums from parameters the engine rounded once equal the block's own rounding, bit for bit")
+    func roundedParametersGiveTheSameBits() throws {
+        var data = TestData(state: 41)
+        let rows = 12
+        let vae = try VariationalAutoencoder(featureCount: 6, latentDimension: 2, hiddenUnits: 5, l2: 0)
+        let triplet = try TripletEmbedding(
+            featureCount: 6, embeddingDimension: 3, hiddenUnits: 4, margin: 1, l2: 0, classCount: 3,
+            pairObjective: .tripletRandom)
+        let features = (0..<(rows * 6)).map { _ in data.next() }
+        let labels = (0..<rows).map { Double($0 % 3) }
+        let block = try Self.block(features: features, labels: labels, columns: 6, id: 3, precision: .float32)
+        let context = RoundContext(seed: 9, round: 4)
+        for model in [vae, triplet] as [any Model] {
+            #expect(model.roundsParametersForFloat32Blocks)
+            let parameters = data.values(model.parameterCount, scale: 0.5)
+            let expected = try Self.sums(model, block, parameters, context)
+            var output = [Double](repeating: .nan, count: model.sumsWidth)
+            let rounded = parameters.map { Float($0) }
+            try parameters.withUnsafeBufferPointer { theta in
+                try rounded.withUnsafeBufferPointer { rounded in
+                    try output.withUnsafeMutableBufferPointer {
+                        try model.blockSums(block, parameters: theta, rounded: rounded, context: context, into: $0)
+                    }
+                }
+            }
+            #expect(output.map(\.bitPattern) == expected.map(\.bitPattern))
+            #expect(!expected.contains { !$0.isFinite })
+        }
+    }
+
     @Test("bad labels are typed errors")
     func badLabels() throws {
         let model = try TripletEmbedding(
