@@ -58,7 +58,8 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
         const __m256d g = _mm256_loadu_pd(gradient + i);
-        const __m256d m = _mm256_add_pd(_mm256_mul_pd(beta1, _mm256_loadu_pd(first + i)), _mm256_mul_pd(first_weight, g));
+        const __m256d m =
+            _mm256_add_pd(_mm256_mul_pd(beta1, _mm256_loadu_pd(first + i)), _mm256_mul_pd(first_weight, g));
         const __m256d v = _mm256_add_pd(_mm256_mul_pd(beta2, _mm256_loadu_pd(second + i)),
                                         _mm256_mul_pd(second_weight, _mm256_mul_pd(g, g)));
         const __m256d direction = _mm256_div_pd(

@@ -128,7 +128,8 @@ public final class BlockComputer {
         }
         guard let rightSlot = try reduce(right, active: active[split...], parameters: parameters, context: context)
         else { return held }
-        VectorPasses.add(UnsafeBufferPointer(Self.slot(buffer, rightSlot)), into: Self.slot(buffer, held), threads: threads)
+        let rightValue = UnsafeBufferPointer(Self.slot(buffer, rightSlot))
+        VectorPasses.add(rightValue, into: Self.slot(buffer, held), threads: threads)
         return held
     }
 
@@ -156,7 +157,8 @@ public final class BlockComputer {
                         if let rounded {
                             try rounded.withUnsafeBufferPointer { (rounded) throws(ModelError) in
                                 try model.blockSums(
-                                    block, parameters: parameterBuffer, rounded: rounded, context: context, into: output)
+                                    block, parameters: parameterBuffer, rounded: rounded, context: context,
+                                    into: output)
                             }
                         } else {
                             try model.blockSums(block, parameters: parameterBuffer, context: context, into: output)
