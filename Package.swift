@@ -27,11 +27,11 @@ let cTargets: [Target] = [
     // OpenBLAS from Debian (CBLAS gemm, pinned to one BLAS thread). Imported only by `ShardNumerics/BLAS.swift`.
     .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
     // Hot numeric kernels in C with per-function `target("avx2,fma")` and runtime CPU dispatch.
-    // Imported only by `ShardNumerics`.
+    // Imported only by `ShardNumerics` and `ShardOptimizers/AdaptiveMoments.swift` (the one-pass Adam step).
     .target(name: "CShardKernels"),
     // Process-level calls that Swift cannot make directly (variadic prctl, the CPU_COUNT macro) and the libc
-    // version. Imported only by `ShardNumerics/ThreadCount.swift`, `ShardCluster/LocalWorkers.swift`,
-    // `ShardTrainCLI/BuildIdentity.swift`.
+    // version, memfd. Imported only by `ShardNumerics/ThreadCount.swift`, `ShardCluster/LocalWorkers.swift`,
+    // `ShardCluster/SharedBlockRegion.swift`, `ShardTrainCLI/BuildIdentity.swift`.
     .target(name: "CShardSystem"),
     // Correctly rounded decimal parsing: fast_float (header-only C++, Debian libfast-float-dev) behind a C function.
     // Imported only by `ShardData/DecimalField.swift`.
@@ -47,7 +47,7 @@ let swiftTargets: [Target] = [
     .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem", "COpenBLAS"]),
     .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
     .target(name: "ShardData", dependencies: ["ShardNumerics", "CFastFloat"]),
-    .target(name: "ShardOptimizers"),
+    .target(name: "ShardOptimizers", dependencies: ["ShardNumerics", "CShardKernels"]),
     .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
     // Evaluation metrics: classification report, ROC/PR curves, quantile coverage, embedding retrieval.
     .target(name: "ShardMetrics", dependencies: ["ShardNumerics"]),

@@ -17,6 +17,12 @@ public struct NodeSums: Sendable, Equatable {
 /// Computes the sums of a contiguous run of blocks, in parallel, and reduces them to the tree nodes that
 /// tile the run. In single-process mode the run is every block and the only node is the root; a worker holds
 /// its shard. Both go through this type, so the two modes share every floating-point operation.
+///
+/// **Memory.** Sums vectors can be large (the VAE's are 420k doubles), so there is no slot per block: a node
+/// with at most `groupSize` active blocks is computed at once (its blocks in parallel, one slot each) and
+/// reduced in place; a larger node is reduced from its two children, the left child's value waiting in a slot
+/// of its level. The additions are exactly those of `ReductionTree` (value = left + right), whatever the group
+/// size, so the bits depend on the block plan only; the same few slots serve every round and stay in cache.
 public final class BlockComputer {
     public let model: any Model
     public let tree: ReductionTree
@@ -26,9 +32,20 @@ public final class BlockComputer {
     public let nodes: [TreeNode]
     /// Threads used for the blocks (1 = run on the caller's thread; 0 at `init` = every available core).
     public let threads: Int
+    /// Active blocks computed at once: as many as fit in `slotBudget` bytes, at least two per thread (so threads
+    /// stay busy when blocks differ in cost); the linear models' short sums fit every block in one group.
+    let groupSize: Int
+    /// Bytes of sums slots a group may take.
+    static let slotBudget = 64 << 20
+    /// Slots `0..<groupSize` hold a group's blocks; slot `groupSize + level` a left child's value at `level`.
     private let buffer: BlockSumsBuffer
 
-    public init(model: any Model, blocks: [Block], blockCount: Int, threads: Int) throws(EngineError) {
+    public convenience init(model: any Model, blocks: [Block], blockCount: Int, threads: Int) throws(EngineError) {
+        try self.init(model: model, blocks: blocks, blockCount: blockCount, threads: threads, groupSize: nil)
+    }
+
+    /// `groupSize` nil: from `slotBudget` (tests choose it to check that it never changes the bits).
+    init(model: any Model, blocks: [Block], blockCount: Int, threads: Int, groupSize: Int?) throws(EngineError) {
         guard let first = blocks.first else { throw .plan("no blocks to compute") }
         for (offset, block) in blocks.enumerated() where block.id != first.id + offset {
             throw .plan("blocks are not contiguous: expected id \(first.id + offset), found \(block.id)")
@@ -41,17 +58,19 @@ public final class BlockComputer {
         self.blocks = blocks
         self.nodes = tree.coveringNodes(of: first.id..<(first.id + blocks.count))
         self.threads = ThreadCount.resolve(threads)
+        let slotBytes = max(1, model.sumsWidth * MemoryLayout<Double>.stride)
+        self.groupSize = max(1, min(blocks.count, groupSize ?? max(2 * self.threads, Self.slotBudget / slotBytes)))
         do {
-            self.buffer = try BlockSumsBuffer(count: blocks.count, width: model.sumsWidth)
+            self.buffer = try BlockSumsBuffer(count: self.groupSize + tree.height + 1, width: model.sumsWidth)
         } catch {
             throw .plan("\(error)")
         }
     }
 
-    /// The sums slot of the block at `item` (its position in `blocks`, always in range here).
-    private static func slot(_ buffer: BlockSumsBuffer, _ item: Int) -> UnsafeMutableBufferPointer<Double> {
+    /// The sums slot at `index` (always in range here).
+    private static func slot(_ buffer: BlockSumsBuffer, _ index: Int) -> UnsafeMutableBufferPointer<Double> {
         do {
-            return try buffer.slot(item)
+            return try buffer.slot(index)
         } catch {
             preconditionFailure("block computer: \(error)")
         }
@@ -68,35 +87,129 @@ public final class BlockComputer {
         guard parameters.count == model.parameterCount else {
             throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
         }
+        let active = blocks.map(\.id).filter(isActive)
+        var result: [NodeSums] = []
+        for node in nodes {
+            let covered = tree.blocks(of: node)
+            let lower = active[...].firstIndex(notBelow: covered.lowerBound)
+            let upper = active[...].firstIndex(notBelow: covered.upperBound)
+            guard
+                let holder = try withExtendedLifetime(buffer, { () throws(EngineError) -> Int? in
+                    try reduce(node, active: active[lower..<upper], parameters: parameters, context: context)
+                })
+            else { continue }
+            let rows = active[lower..<upper].reduce(0) { $0 + blocks[$1 - blocks[0].id].rows }
+            let values = VectorPasses.array(copying: UnsafeBufferPointer(Self.slot(buffer, holder)), threads: threads)
+            result.append(NodeSums(node: node, rowCount: rows, values: values))
+        }
+        return result
+    }
+
+    /// The slot that holds `value(node)` over the blocks `active` (sorted ids inside the node), or nil when
+    /// none is active.
+    private func reduce(_ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], context: RoundContext)
+        throws(EngineError) -> Int?
+    {
+        guard !active.isEmpty else { return nil }
+        if active.count <= groupSize {
+            return try computeGroup(node, active: active, parameters: parameters, context: context)
+        }
+        // More active blocks than slots: the node has two children (a leaf holds one block).
+        let left = TreeNode(level: node.level - 1, index: 2 * node.index)
+        let right = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
+        let split = active.firstIndex(notBelow: right.firstBlock)
+        let leftSlot = try reduce(left, active: active[..<split], parameters: parameters, context: context)
+        guard let leftSlot else {
+            return try reduce(right, active: active[split...], parameters: parameters, context: context)
+        }
+        let held = groupSize + node.level
+        if leftSlot != held {
+            _ = Self.slot(buffer, held).update(fromContentsOf: Self.slot(buffer, leftSlot))
+        }
+        guard let rightSlot = try reduce(right, active: active[split...], parameters: parameters, context: context)
+        else { return held }
+        let rightValue = UnsafeBufferPointer(Self.slot(buffer, rightSlot))
+        VectorPasses.add(rightValue, into: Self.slot(buffer, held), threads: threads)
+        return held
+    }
+
+    /// Computes the active blocks of `node` at once (in parallel, slot i for the i-th) and reduces them in place
+    /// along the tree; returns the slot holding `value(node)`.
+    private func computeGroup(_ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], context: RoundContext)
+        throws(EngineError) -> Int
+    {
         let buffer = self.buffer
         let blocks = self.blocks
         let model = self.model
-        let active = blocks.indices.filter { isActive(blocks[$0].id) }
+        let base = blocks[0].id
+        let ids = Array(active)
+        // The parameters rounded to Float once for the group's float32 blocks, when the model computes in Float.
+        let rounded: [Float]? =
+            model.roundsParametersForFloat32Blocks && ids.contains { blocks[$0 - base].precision == .float32 }
+            ? Self.rounded(parameters, threads: threads) : nil
         do {
             // The failure of the lowest-numbered block is reported, whichever thread meets one first.
-            _ = try ParallelBlocks.map(count: active.count, threads: threads) { (index) throws(BlockFailure) in
-                let item = active[index]
+            _ = try ParallelBlocks.map(count: ids.count, threads: threads) { (item) throws(BlockFailure) in
+                let block = blocks[ids[item] - base]
                 try parameters.withUnsafeBufferPointer { (parameterBuffer) throws(BlockFailure) in
                     do throws(ModelError) {
-                        try model.blockSums(
-                            blocks[item], parameters: parameterBuffer, context: context, into: Self.slot(buffer, item))
+                        let output = Self.slot(buffer, item)
+                        if let rounded {
+                            try rounded.withUnsafeBufferPointer { (rounded) throws(ModelError) in
+                                try model.blockSums(
+                                    block, parameters: parameterBuffer, rounded: rounded, context: context,
+                                    into: output)
+                            }
+                        } else {
+                            try model.blockSums(block, parameters: parameterBuffer, context: context, into: output)
+                        }
                     } catch {
-                        throw BlockFailure(id: blocks[item].id, error: error)
+                        throw BlockFailure(id: block.id, error: error)
                     }
                 }
             }
         } catch {
             throw .model("block \(error.id): \(error.error)")
         }
-        let base = blocks[0].id
-        var result: [NodeSums] = []
-        for node in nodes {
-            guard let holder = tree.reduceInPlace(node, isActive: isActive, slot: { Self.slot(buffer, $0 - base) })
-            else { continue }
-            let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + blocks[$1 - base].rows }
-            result.append(NodeSums(node: node, rowCount: rows, values: Array(Self.slot(buffer, holder - base))))
+        // Slot of each block id of the node (−1: inactive).
+        let covered = tree.blocks(of: node)
+        var slotOfBlock = [Int](repeating: -1, count: covered.count)
+        for (item, id) in ids.enumerated() { slotOfBlock[id - covered.lowerBound] = item }
+        guard
+            let holder = tree.reduceInPlace(
+                node, threads: threads, isActive: { slotOfBlock[$0 - covered.lowerBound] >= 0 },
+                slot: { Self.slot(buffer, slotOfBlock[$0 - covered.lowerBound]) })
+        else { preconditionFailure("block computer: a group without active blocks") }
+        return slotOfBlock[holder - covered.lowerBound]
+    }
+}
+
+extension ArraySlice where Element == Int {
+    /// The first index whose element is ≥ `value` (`endIndex` if none), for a slice sorted ascending.
+    func firstIndex(notBelow value: Int) -> Index {
+        var (low, high) = (startIndex, endIndex)
+        while low < high {
+            let middle = low + (high - low) / 2
+            if self[middle] < value { low = middle + 1 } else { high = middle }
         }
-        return result
+        return low
+    }
+}
+
+extension BlockComputer {
+    /// `Float(parameters[k])` for every k, on up to `threads` threads.
+    static func rounded(_ parameters: [Double], threads: Int) -> [Float] {
+        parameters.withUnsafeBufferPointer { parameters in
+            let from = SharedPointer(parameters.baseAddress)
+            return [Float](unsafeUninitializedCapacity: parameters.count) { buffer, initialized in
+                let to = SharedMutablePointer(buffer.baseAddress)
+                VectorPasses.forEachChunk(count: parameters.count, threads: threads) { range in
+                    guard let from = from.pointer, let to = to.pointer else { return }
+                    for k in range { to[k] = Float(from[k]) }
+                }
+                initialized = parameters.count
+            }
+        }
     }
 }
 

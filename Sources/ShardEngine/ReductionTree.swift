@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// A node of the fixed binary reduction tree over block ids.
 ///
 /// Node `(level k, index i)` stands for the blocks `[i·2^k, min((i+1)·2^k, blockCount))`. Its value is
@@ -80,9 +82,11 @@ public struct ReductionTree: Sendable, Equatable {
 
     /// Reduces the leaves of `node` in place: `slot(b)` is the sums vector of block `b` (read only for
     /// active blocks). Returns the slot that holds `value(node)` on return, or nil if no block of the node
-    /// is active. The additions are exactly those of the definition.
+    /// is active. The additions are exactly those of the definition; long vectors are added on up to `threads`
+    /// threads (`VectorPasses.add`, element-wise: the same bits for any thread count).
     public func reduceInPlace(
-        _ node: TreeNode, isActive: (Int) -> Bool = { _ in true }, slot: (Int) -> UnsafeMutableBufferPointer<Double>
+        _ node: TreeNode, threads: Int = 1, isActive: (Int) -> Bool = { _ in true },
+        slot: (Int) -> UnsafeMutableBufferPointer<Double>
     ) -> Int? {
         let covered = blocks(of: node)
         // holder[i]: the slot holding the value of the level-`level` node starting at covered.lowerBound + i·2^level.
@@ -97,9 +101,7 @@ public struct ReductionTree: Sendable, Equatable {
                 let right = pair + 1 < holders.count ? holders[pair + 1] : nil
                 switch (left, right) {
                 case (let l?, let r?):
-                    let target = slot(l)
-                    let source = slot(r)
-                    for k in 0..<target.count { target[k] += source[k] }
+                    VectorPasses.add(UnsafeBufferPointer(slot(r)), into: slot(l), threads: threads)
                     next.append(l)
                 case (let l?, nil): next.append(l)
                 case (nil, let r?): next.append(r)

@@ -263,6 +263,47 @@ func withConverted<Source: BinaryFloatingPoint, T: NetworkScalar, R>(
     }
 }
 
+/// The networks (VAE, triplet embedding): float32 blocks compute in Float with the parameters rounded to Float,
+/// which the engine may do once for all the blocks it computes together (`Model.roundsParametersForFloat32Blocks`).
+/// Both `blockSums` entry points of `Model` lead to `networkBlockSums`, `rounded` nil when the block rounds itself.
+protocol FloatComputingNetwork: Model {
+    func networkBlockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
+        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError)
+}
+
+extension FloatComputingNetwork {
+    public var roundsParametersForFloat32Blocks: Bool { true }
+
+    public func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
+        into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        try networkBlockSums(block, parameters: parameters, rounded: nil, context: context, into: output)
+    }
+
+    public func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
+        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        try networkBlockSums(block, parameters: parameters, rounded: rounded, context: context, into: output)
+    }
+}
+
+/// `parameters` as `T`: `rounded` (the same values rounded to Float once by the engine) when `T` is `Float`
+/// and it is given, else as `withConverted` makes them.
+func withParameters<T: NetworkScalar, R>(
+    _ parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?, as type: T.Type,
+    _ body: (UnsafeBufferPointer<T>) throws(ModelError) -> R
+) throws(ModelError) -> R {
+    if T.self == Float.self, let rounded, rounded.count == parameters.count {
+        let same = UnsafeRawPointer(rounded.baseAddress)?.assumingMemoryBound(to: T.self)
+        return try body(UnsafeBufferPointer(start: same, count: rounded.count))
+    }
+    return try withConverted(parameters, as: type, body)
+}
+
 /// Runs `body` on a `T` gradient buffer of `output.count` values and writes it into `output` as `Double`
 /// (`body` writes `output` directly when `T` is `Double`). `body` must write every value: the buffer starts
 /// with unspecified contents.

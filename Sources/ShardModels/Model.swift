@@ -28,10 +28,28 @@ public protocol Model: Sendable {
         _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
         into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError)
+    /// Whether `blockSums` computes a float32 block with the parameters rounded to `Float` (the networks):
+    /// the engine then rounds them once for all the blocks it computes together and calls
+    /// `blockSums(_:parameters:rounded:context:into:)`, which must give the same bits as `blockSums`.
+    var roundsParametersForFloat32Blocks: Bool { get }
+    /// `blockSums` with `rounded[k] = Float(parameters[k])` already made (default: `blockSums`).
+    func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
+        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError)
 }
 
 extension Model {
     public var parameterCount: Int { layout.count }
+
+    public var roundsParametersForFloat32Blocks: Bool { false }
+
+    public func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
+        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        try blockSums(block, parameters: parameters, context: context, into: output)
+    }
 
     /// Width of a block's sums vector: the loss sum followed by the gradient.
     public var sumsWidth: Int { layout.count + 1 }
@@ -46,14 +64,33 @@ extension Model {
         guard rowCount > 0 else { throw ModelError.dimension("objective: no training rows") }
         let scale = 1.0 / Double(rowCount)
         let dataLoss = sums[0] * scale
-        var gradient = [Double](repeating: 0, count: parameterCount)
-        for k in 0..<parameterCount { gradient[k] = sums[k + 1] * scale }
-        var squares = 0.0
+        let count = parameterCount
         let l2 = spec.l2
-        for tensor in layout.tensors where tensor.regularized {
-            for k in tensor.range {
-                squares += parameters[k] * parameters[k]
-                gradient[k] += l2 * parameters[k]
+        let regularized = layout.tensors.filter(\.regularized).map(\.range)
+        // Element-wise on every core (`VectorPasses`): the same operations per element whatever the split.
+        let gradient = [Double](unsafeUninitializedCapacity: count) { gradient, initialized in
+            sums.withUnsafeBufferPointer { sums in
+                parameters.withUnsafeBufferPointer { parameters in
+                    let (from, theta, to) = (
+                        SharedPointer(sums.baseAddress), SharedPointer(parameters.baseAddress),
+                        SharedMutablePointer(gradient.baseAddress)
+                    )
+                    VectorPasses.forEachChunk(count: count, threads: 0) { range in
+                        guard let from = from.pointer, let theta = theta.pointer, let to = to.pointer else { return }
+                        for k in range { to[k] = from[k + 1] * scale }
+                        for tensor in regularized {
+                            for k in tensor.clamped(to: range) { to[k] += l2 * theta[k] }
+                        }
+                    }
+                }
+            }
+            initialized = count
+        }
+        // Tensor by tensor in layout order, each tensor's squares in `VectorPasses.sumOfSquares` order.
+        var squares = 0.0
+        parameters.withUnsafeBufferPointer { parameters in
+            for tensor in regularized {
+                squares += VectorPasses.sumOfSquares(UnsafeBufferPointer(rebasing: parameters[tensor]), threads: 0)
             }
         }
         let l2Term = 0.5 * l2 * squares
@@ -92,8 +129,10 @@ public struct Objective: Sendable, Equatable {
         self.gradient = gradient
     }
 
-    /// Euclidean norm of the gradient.
-    public var gradientNorm: Double { gradient.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+    /// Euclidean norm of the gradient (squares added in `VectorPasses.sumOfSquares` order).
+    public var gradientNorm: Double {
+        gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 0) }.squareRoot()
+    }
 }
 
 /// One named tensor inside the flat parameter vector.

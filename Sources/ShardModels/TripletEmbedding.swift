@@ -34,7 +34,7 @@ import ShardNumerics
 /// `Activation.tanh`, Float losses and mining distances), as the VAE does.
 ///
 /// **Accuracy.** The model is not a classifier: retrieval metrics use `embeddings(of:parameters:)`.
-public struct TripletEmbedding: Model {
+public struct TripletEmbedding: Model, FloatComputingNetwork {
     public let featureCount: Int
     public let embeddingDimension: Int
     /// Width of the hidden ReLU layer; nil for the linear variant.
@@ -130,9 +130,9 @@ public struct TripletEmbedding: Model {
     // MARK: - Training on blocks
 
     /// Computed in the block's storage precision (Double for float64 blocks, Float for float32 blocks).
-    public func blockSums(
-        _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
-        into output: UnsafeMutableBufferPointer<Double>
+    func networkBlockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
+        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
         try checkBlock(block)
         try checkParameterCount(parameters.count)
@@ -142,9 +142,11 @@ public struct TripletEmbedding: Model {
         let gradient = UnsafeMutableBufferPointer(rebasing: output[1...])
         switch block.precision {
         case .float64:
-            output[0] = try blockSums(Double.self, block, parameters: parameters, context: context, gradient: gradient)
+            output[0] = try blockSums(
+                Double.self, block, parameters: parameters, rounded: nil, context: context, gradient: gradient)
         case .float32:
-            output[0] = try blockSums(Float.self, block, parameters: parameters, context: context, gradient: gradient)
+            output[0] = try blockSums(
+                Float.self, block, parameters: parameters, rounded: rounded, context: context, gradient: gradient)
         }
     }
 
@@ -219,14 +221,14 @@ public struct TripletEmbedding: Model {
     }
 
     private func blockSums<T: NetworkScalar>(
-        _ type: T.Type, _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
-        gradient: UnsafeMutableBufferPointer<Double>
+        _ type: T.Type, _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
+        context: RoundContext, gradient: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) -> Double {
         let classes = try classLabels(of: block, classCount: classCount)
         let groups = ClassGroups(classes: classes, classCount: classCount)
         let pass = try withFeatures(of: block, as: type) { (inputs) throws(ModelError) -> LossPass<T> in
             try lossPass(
-                inputs: inputs, rows: block.rows, parameters: parameters, gradient: gradient,
+                inputs: inputs, rows: block.rows, parameters: parameters, rounded: rounded, gradient: gradient,
                 select: { embeddings in
                     selection(
                         classes: classes, groups: groups, embeddings: embeddings, context: context, blockID: block.id)
@@ -297,10 +299,10 @@ public struct TripletEmbedding: Model {
     /// `gradient` (layout.count values) is overwritten with the gradient sums.
     private func lossPass<T: NetworkScalar>(
         inputs: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<Double>,
-        gradient: UnsafeMutableBufferPointer<Double>,
+        rounded: UnsafeBufferPointer<Float>? = nil, gradient: UnsafeMutableBufferPointer<Double>,
         select: (UnsafeBufferPointer<T>) throws(ModelError) -> Selection
     ) throws(ModelError) -> LossPass<T> {
-        try withConverted(parameters, as: T.self) { (weights) throws(ModelError) -> LossPass<T> in
+        try withParameters(parameters, rounded: rounded, as: T.self) { (weights) throws(ModelError) -> LossPass<T> in
             try withGradient(into: gradient, as: T.self) { (output) throws(ModelError) -> LossPass<T> in
                 try lossPass(inputs: inputs, rows: rows, parameters: weights, gradient: output, select: select)
             }

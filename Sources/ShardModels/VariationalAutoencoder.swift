@@ -35,7 +35,7 @@ import ShardNumerics
 ///
 /// **Precision.** Float64 blocks compute in Double (dgemm), float32 blocks in Float (sgemm, Float losses): the
 /// parameters are rounded to Float once per block and the block's sums widened back to Double.
-public struct VariationalAutoencoder: Model {
+public struct VariationalAutoencoder: Model, FloatComputingNetwork {
     public let featureCount: Int
     public let latentDimension: Int
     /// Width of the hidden ReLU layers of encoder and decoder; nil for the linear model.
@@ -116,9 +116,9 @@ public struct VariationalAutoencoder: Model {
         }
     }
 
-    public func blockSums(
-        _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
-        into output: UnsafeMutableBufferPointer<Double>
+    func networkBlockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
+        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
         try checkBlock(block)
         try checkParameterCount(parameters.count)
@@ -131,7 +131,9 @@ public struct VariationalAutoencoder: Model {
         case .float64:
             output[0] = try blockPass(Double.self, block, noise: noise, parameters: parameters, gradient: gradient).lossSum
         case .float32:
-            output[0] = try blockPass(Float.self, block, noise: noise, parameters: parameters, gradient: gradient).lossSum
+            output[0] = try blockPass(
+                Float.self, block, noise: noise, parameters: parameters, rounded: rounded, gradient: gradient
+            ).lossSum
         }
     }
 
@@ -243,14 +245,14 @@ public struct VariationalAutoencoder: Model {
     /// `pass` on a block's features in precision `T` (see `withFeatures`).
     private func blockPass<T: NetworkScalar>(
         _ type: T.Type, _ block: Block, noise: [Double], parameters: UnsafeBufferPointer<Double>,
-        gradient: UnsafeMutableBufferPointer<Double>?
+        rounded: UnsafeBufferPointer<Float>? = nil, gradient: UnsafeMutableBufferPointer<Double>?
     ) throws(ModelError) -> Pass<T> {
         try withFeatures(of: block, as: type) { (x) throws(ModelError) -> Pass<T> in
             try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass<T> in
                 try withConverted(eps, as: type) { (eps) throws(ModelError) -> Pass<T> in
                     try self.pass(
-                        inputs: x, rows: block.rows, noise: eps, parameters: parameters, gradient: gradient,
-                        blockID: block.id)
+                        inputs: x, rows: block.rows, noise: eps, parameters: parameters, rounded: rounded,
+                        gradient: gradient, blockID: block.id)
                 }
             }
         }
@@ -312,12 +314,14 @@ public struct VariationalAutoencoder: Model {
         return (hidden, output)
     }
 
-    /// `pass` with the parameters rounded to `T` and the gradient (when requested) widened back to Double.
+    /// `pass` with the parameters rounded to `T` (see `withParameters`) and the gradient (when requested)
+    /// widened back to Double.
     private func pass<T: NetworkScalar>(
         inputs x: UnsafeBufferPointer<T>, rows: Int, noise eps: UnsafeBufferPointer<T>,
-        parameters: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>?, blockID: Int?
+        parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>? = nil,
+        gradient: UnsafeMutableBufferPointer<Double>?, blockID: Int?
     ) throws(ModelError) -> Pass<T> {
-        try withConverted(parameters, as: T.self) { (theta) throws(ModelError) -> Pass<T> in
+        try withParameters(parameters, rounded: rounded, as: T.self) { (theta) throws(ModelError) -> Pass<T> in
             guard let gradient else {
                 return try pass(inputs: x, rows: rows, noise: eps, parameters: theta, gradient: nil, blockID: blockID)
             }

@@ -1,4 +1,7 @@
+import CShardKernels
 import Foundation
+import ShardNumerics
+import Synchronization
 
 /// The state machine behind `Adam` and `AdamW`: moment estimates, bias correction and the optional
 /// decoupled weight decay (its formulas are documented on `AdamW`).
@@ -92,30 +95,69 @@ struct AdaptiveMoments: Sendable, Equatable {
         let secondCorrection = 1 - Foundation.pow(beta2, t)
         let firstWeight = 1 - beta1
         let secondWeight = 1 - beta2
-        var nextFirst = firstMoment
-        var nextSecond = secondMoment
-        var nextIterate = iterate
-        for i in 0..<dimension {
-            let g = gradient[i]
-            nextFirst[i] = beta1 * nextFirst[i] + firstWeight * g
-            nextSecond[i] = beta2 * nextSecond[i] + secondWeight * (g * g)
-            let correctedFirst = nextFirst[i] / firstCorrection
-            let correctedSecond = nextSecond[i] / secondCorrection
-            let direction = correctedFirst / (correctedSecond.squareRoot() + epsilon)
-            if let decay, decay.mask[i] {
-                nextIterate[i] -= rate * (direction + decay.coefficient * nextIterate[i])
-            } else {
-                nextIterate[i] -= rate * direction
-            }
-        }
+        let (nextFirst, nextSecond, nextIterate, finite) = update(
+            gradient: gradient, rate: rate, firstWeight: firstWeight, secondWeight: secondWeight,
+            firstCorrection: firstCorrection, secondCorrection: secondCorrection)
+        // The non-finite case (rare) goes through the checks that name the entry and stop the run.
         guard
-            progress.commitUpdate(producing: [
-                ("parameter", nextIterate), ("first moment", nextFirst), ("second moment", nextSecond),
-            ])
+            finite
+                ? progress.commitFiniteUpdate()
+                : progress.commitUpdate(producing: [
+                    ("parameter", nextIterate), ("first moment", nextFirst), ("second moment", nextSecond),
+                ])
         else { return }
         iterate = nextIterate
         firstMoment = nextFirst
         secondMoment = nextSecond
+    }
+
+    /// The formulas of the type's documentation for every coordinate, written into three new vectors (the old
+    /// ones stay intact until the update is known to be finite), and whether every new entry is finite. The
+    /// coordinates are cut into `VectorPasses` chunks computed on every core; each coordinate's arithmetic is
+    /// the same whichever thread runs it, so the bits do not depend on the core count.
+    private func update(
+        gradient: [Double], rate: Double, firstWeight: Double, secondWeight: Double, firstCorrection: Double,
+        secondCorrection: Double
+    ) -> (first: [Double], second: [Double], iterate: [Double], finite: Bool) {
+        let n = dimension
+        let step = shardtrain_adam_step(
+            beta1: beta1, beta2: beta2, first_weight: firstWeight, second_weight: secondWeight,
+            first_correction: firstCorrection, second_correction: secondCorrection, epsilon: epsilon, rate: rate,
+            decay: decay?.coefficient ?? 0)
+        let nonFinite = Atomic<Bool>(false)
+        var nextSecond: [Double] = []
+        var nextIterate: [Double] = []
+        let nextFirst = [Double](unsafeUninitializedCapacity: n) { outFirst, firstCount in
+            nextSecond = [Double](unsafeUninitializedCapacity: n) { outSecond, secondCount in
+                nextIterate = [Double](unsafeUninitializedCapacity: n) { outTheta, thetaCount in
+                    gradient.withUnsafeBufferPointer { gradient in
+                        firstMoment.withUnsafeBufferPointer { first in
+                            secondMoment.withUnsafeBufferPointer { second in
+                                iterate.withUnsafeBufferPointer { theta in
+                                    (decay?.mask ?? []).withUnsafeBufferPointer { mask in
+                                        let vectors = UpdateVectors(
+                                            gradient: gradient.baseAddress, first: first.baseAddress,
+                                            second: second.baseAddress, theta: theta.baseAddress,
+                                            mask: decay == nil ? nil : mask.baseAddress,
+                                            outFirst: outFirst.baseAddress, outSecond: outSecond.baseAddress,
+                                            outTheta: outTheta.baseAddress)
+                                        VectorPasses.forEachChunk(count: n, threads: 0) { range in
+                                            if vectors.update(range, step: step) {
+                                                nonFinite.store(true, ordering: .relaxed)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    thetaCount = n
+                }
+                secondCount = n
+            }
+            firstCount = n
+        }
+        return (nextFirst, nextSecond, nextIterate, !nonFinite.load(ordering: .relaxed))
     }
 
     // MARK: Codable (flat keys, shared by `Adam` and `AdamW`)
@@ -185,5 +227,33 @@ extension AdaptiveMomentsOptimizer {
 
     public mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
         try core.observe(value: value, gradient: gradient)
+    }
+}
+
+/// The vectors of one Adam update as plain pointers, for the chunks computed on other threads: each chunk reads
+/// its own coordinates of the inputs and writes only its own coordinates of the outputs.
+private struct UpdateVectors: @unchecked Sendable {
+    let gradient: UnsafePointer<Double>?
+    let first: UnsafePointer<Double>?
+    let second: UnsafePointer<Double>?
+    let theta: UnsafePointer<Double>?
+    /// The decay mask (nil without decay).
+    let mask: UnsafePointer<Bool>?
+    let outFirst: UnsafeMutablePointer<Double>?
+    let outSecond: UnsafeMutablePointer<Double>?
+    let outTheta: UnsafeMutablePointer<Double>?
+
+    /// Writes m, v and θ of the coordinates `range` (`AdaptiveMoments`'s formulas, the compiled
+    /// `shardtrain_adam_update_f64`: its lanes give the scalar bits); true when any written value is NaN or
+    /// infinite.
+    func update(_ range: Range<Int>, step: shardtrain_adam_step) -> Bool {
+        guard let gradient, let first, let second, let theta, let outFirst, let outSecond, let outTheta,
+            !range.isEmpty
+        else { return false }
+        let i = range.lowerBound
+        var step = step
+        return shardtrain_adam_update_f64(
+            &step, gradient + i, first + i, second + i, theta + i, mask.map { $0 + i }, range.count, outFirst + i,
+            outSecond + i, outTheta + i) != 0
     }
 }

@@ -60,6 +60,12 @@ struct StochasticProgress: Sendable, Codable, Equatable {
         return true
     }
 
+    /// Counts an update whose every produced entry the caller has checked to be finite.
+    mutating func commitFiniteUpdate() -> Bool {
+        updateCount += 1
+        return true
+    }
+
     /// Checks a decoded state against the invariants above for `dimension` parameters.
     func isConsistent(dimension: Int) -> Bool {
         let runningOrStopped: Bool

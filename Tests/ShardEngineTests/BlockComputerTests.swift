@@ -1,4 +1,4 @@
-import ShardEngine
+@testable import ShardEngine
 import ShardModels
 import ShardNumerics
 import Testing
@@ -45,5 +45,40 @@ struct BlockComputerTests {
         #expect(throws: EngineError.self) { try BlockComputer(model: model, blocks: blocks, blockCount: 2, threads: 1) }
         let computer = try BlockComputer(model: model, blocks: blocks, blockCount: 3, threads: 1)
         #expect(throws: EngineError.self) { try computer.compute(parameters: [0, 0], context: RoundContext(seed: 0, round: 1)) }
+    }
+
+    @Test("computing blocks in groups of any size gives the tree's value bit for bit, for any active blocks")
+    func groupSizeNeverChangesTheBits() throws {
+        let blocks = try Self.blocks(rows: 1300, columns: 5, blockRows: 100, precision: .float64)
+        let model = LogisticRegression(featureCount: 5, l2: 0)
+        let parameters = [0.3, -0.2, 0.1, 0.05, -0.4, 0.2]
+        let context = RoundContext(seed: 0, round: 1)
+        // The definition: every block's own sums, added along the tree by `combine`.
+        var leaves: [TreeNode: [Double]] = [:]
+        for block in blocks {
+            var sums = [Double](repeating: 0, count: model.sumsWidth)
+            try parameters.withUnsafeBufferPointer { theta in
+                try sums.withUnsafeMutableBufferPointer { try model.blockSums(block, parameters: theta, context: context, into: $0) }
+            }
+            leaves[TreeNode(level: 0, index: block.id)] = sums
+        }
+        let tree = ReductionTree(blockCount: blocks.count)
+        var random = SplitMix64(seed: 7)
+        let masks: [[Bool]] = [Array(repeating: true, count: 13), (0..<13).map { $0 % 3 == 1 }]
+            + (0..<4).map { _ in (0..<13).map { _ in random.nextUnit() < 0.4 } }
+        for mask in masks where mask.contains(true) {
+            let active = leaves.filter { mask[$0.key.index] }
+            let expected = try tree.combine(active, isActive: { mask[$0] })
+            for groupSize in [1, 2, 3, 5, 13] {
+                for threads in [1, 2] {
+                    let computer = try BlockComputer(
+                        model: model, blocks: blocks, blockCount: blocks.count, threads: threads, groupSize: groupSize)
+                    let nodes = try computer.compute(parameters: parameters, context: context, isActive: { mask[$0] })
+                    #expect(nodes.count == 1)
+                    #expect(nodes.first?.values.map(\.bitPattern) == expected.map(\.bitPattern), "group \(groupSize)")
+                    #expect(nodes.first?.rowCount == blocks.filter { mask[$0.id] }.reduce(0) { $0 + $1.rows })
+                }
+            }
+        }
     }
 }

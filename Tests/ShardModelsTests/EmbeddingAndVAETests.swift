@@ -369,6 +369,49 @@ struct EmbeddingAndVAETests {
         #expect(try model.minedTriplets(block, parameters: parameters, context: RoundContext(seed: 2, round: 1)).isEmpty)
     }
 
+    @Test("float32 blocks: sums from parameters the engine rounded once equal the block's own rounding, bit for bit")
+    func roundedParametersGiveTheSameBits() throws {
+        var random = SplitMix64(seed: 41)
+        let (rows, columns) = (12, 6)
+        let vae = try VariationalAutoencoder(featureCount: columns, latentDimension: 2, hiddenUnits: 5, l2: 0)
+        let triplet = try TripletEmbedding(
+            featureCount: columns, embeddingDimension: 3, hiddenUnits: 4, margin: 1, l2: 0, classCount: 3,
+            pairObjective: .tripletRandom)
+        let features = (0..<(rows * columns)).map { _ in Float(random.nextUnit()) }
+        let labels = (0..<rows).map { Float($0 % 3) }
+        let block = try Block(
+            id: 3, rows: rows, columns: columns, storage: .float32(features: features, labels: labels))
+        let context = RoundContext(seed: 9, round: 4)
+        for model in [vae, triplet] as [any Model] {
+            #expect(model.roundsParametersForFloat32Blocks)
+            let parameters = (0..<model.parameterCount).map { _ in random.nextUniform(-0.5, 0.5) }
+            let rounded = parameters.map { Float($0) }
+            // The rounded values are really the ones used: a changed weight changes the sums.
+            var changed = rounded
+            changed[0] += 0.25
+            func sums(rounded: [Float]?) throws -> [Double] {
+                var output = [Double](repeating: .nan, count: model.sumsWidth)
+                try parameters.withUnsafeBufferPointer { theta in
+                    try output.withUnsafeMutableBufferPointer { output in
+                        guard let rounded else {
+                            return try model.blockSums(block, parameters: theta, context: context, into: output)
+                        }
+                        try rounded.withUnsafeBufferPointer {
+                            try model.blockSums(block, parameters: theta, rounded: $0, context: context, into: output)
+                        }
+                    }
+                }
+                return output
+            }
+            let own = try sums(rounded: nil)
+            let shared = try sums(rounded: rounded)
+            let fromChanged = try sums(rounded: changed)
+            #expect(shared.map(\.bitPattern) == own.map(\.bitPattern))
+            #expect(!own.contains { !$0.isFinite })
+            #expect(fromChanged != own)
+        }
+    }
+
     @Test("bad labels are typed errors")
     func badLabels() throws {
         let model = try TripletEmbedding(

@@ -587,6 +587,36 @@ struct StochasticOptimizerTests {
         #expect(try JSONDecoder().decode(Adam.self, from: JSONEncoder().encode(adam)) == adam)
     }
 
+    @Test("AdamW on 40,003 coordinates (several parallel chunks, a lane tail) matches the textbook bit for bit")
+    func longAdamWMatchesTextbook() throws {
+        let dimension = 40_003
+        let gradients = randomGradients(count: 4, dimension: dimension, seed: 5, scale: 3)
+        let initial = randomGradients(count: 1, dimension: dimension, seed: 6)[0]
+        let mask = (0..<dimension).map { $0 % 7 < 4 }
+        var adamW = try AdamW(initialPoint: initial, schedule: .constant(rate: 0.01), weightDecay: 0.5, decayMask: mask)
+        let asked = try feed(&adamW, gradients: gradients)
+        let expected = referenceAdam(
+            initial: initial, gradients: gradients, rate: { _ in 0.01 }, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+            lambda: 0.5, mask: mask)
+        #expect(bitPatterns(asked) == bitPatterns(expected.evaluated))
+        #expect(bitPatterns([try #require(adamW.pendingPoint)]) == bitPatterns([expected.final]))
+    }
+
+    @Test("an overflow deep in a long vector stops the run naming its entry, the state kept")
+    func longAdamOverflowNamesTheEntry() throws {
+        let dimension = 40_003
+        var gradient = [Double](repeating: 0.5, count: dimension)
+        gradient[33_001] = 1e200
+        var adam = try Adam(initialPoint: [Double](repeating: 1, count: dimension), schedule: .constant(rate: 0.1))
+        try adam.observe(value: 0, gradient: gradient)
+        guard case .stopped(.nonFiniteEvaluation(iteration: 1, let detail)) = adam.status else {
+            Issue.record("expected an overflow stop, got \(adam.status)")
+            return
+        }
+        #expect(detail.contains("second moment entry 33001"))
+        #expect(adam.iterate == [Double](repeating: 1, count: dimension) && adam.updateCount == 0)
+    }
+
     @Test func bestPointIsTheLastObservationEvenWhenItsValueIsHigher() throws {
         var sgd = try SGD(initialPoint: [0], schedule: .constant(rate: 0.5))
         try feed(&sgd, gradients: [[1], [1], [1]], values: [1, 5, 9])

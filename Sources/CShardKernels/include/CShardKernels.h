@@ -192,4 +192,22 @@ size_t shardtrain_linear_sums_f32(const shardtrain_linear_params *params, const 
 size_t shardtrain_linear_sums_f64(const shardtrain_linear_params *params, const double *x, const double *y, size_t rows,
                                   size_t cols, const double *parameters, double *out);
 
+/// The constants of one Adam / AdamW update (ShardOptimizers' AdaptiveMoments).
+typedef struct {
+    double beta1, beta2, first_weight, second_weight, first_correction, second_correction, epsilon, rate, decay;
+} shardtrain_adam_step;
+
+/// One Adam / AdamW update of `count` coordinates into new vectors (inputs untouched):
+///
+///     m = β1·first + (1 − β1)·g,   v = β2·second + (1 − β2)·(g·g)        (first_weight, second_weight)
+///     u = (m / first_correction) / (√(v / second_correction) + ε)
+///     θ' = θ − rate·(u + decay·θ)   where mask[i] (mask may be NULL: no coordinate decays)
+///     θ' = θ − rate·u               elsewhere
+///
+/// Every operation is correctly rounded and none is fused, so the bits equal the scalar formula's on every
+/// CPU. Returns nonzero when any written m, v or θ' is NaN or ±∞.
+int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *gradient, const double *first,
+                               const double *second, const double *theta, const _Bool *mask, size_t count,
+                               double *out_first, double *out_second, double *out_theta);
+
 #endif

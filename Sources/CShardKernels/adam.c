@@ -1,0 +1,101 @@
+// The Adam / AdamW update (see CShardKernels.h), 4 doubles at a time with AVX2 and one at a time otherwise.
+// Both compute each coordinate with the same correctly rounded operations in the same order (no fused
+// multiply-add), so they give the same bits as each other and as the Swift formula.
+#pragma STDC FP_CONTRACT OFF
+
+#include "CShardKernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline double shard_adam_scalar(const shardtrain_adam_step *step, double g, double first, double second,
+                                       double theta, int decayed, double *m_out, double *v_out) {
+    const double m = step->beta1 * first + step->first_weight * g;
+    const double v = step->beta2 * second + step->second_weight * (g * g);
+    *m_out = m;
+    *v_out = v;
+    const double direction = (m / step->first_correction) / (sqrt(v / step->second_correction) + step->epsilon);
+    return decayed ? theta - step->rate * (direction + step->decay * theta) : theta - step->rate * direction;
+}
+
+static int shard_adam_portable(const shardtrain_adam_step *step, const double *gradient, const double *first,
+                               const double *second, const double *theta, const _Bool *mask, size_t count,
+                               double *out_first, double *out_second, double *out_theta) {
+    int non_finite = 0;
+    for (size_t i = 0; i < count; i++) {
+        const int decayed = mask != NULL && mask[i];
+        out_theta[i] = shard_adam_scalar(step, gradient[i], first[i], second[i], theta[i], decayed, out_first + i,
+                                         out_second + i);
+        non_finite |= !isfinite(out_first[i]) | !isfinite(out_second[i]) | !isfinite(out_theta[i]);
+    }
+    return non_finite;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define SHARD_ADAM_AVX2 __attribute__((target("avx2")))
+
+/// Lanes that are NaN or ±∞: not (|x| < ∞).
+SHARD_ADAM_AVX2 static inline __m256d shard_adam_non_finite(__m256d x) {
+    const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
+    return _mm256_cmp_pd(magnitude, _mm256_set1_pd(INFINITY), _CMP_NLT_UQ);
+}
+
+SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, const double *gradient,
+                                           const double *first, const double *second, const double *theta,
+                                           const _Bool *mask, size_t count, double *out_first, double *out_second,
+                                           double *out_theta) {
+    const __m256d beta1 = _mm256_set1_pd(step->beta1), beta2 = _mm256_set1_pd(step->beta2);
+    const __m256d first_weight = _mm256_set1_pd(step->first_weight);
+    const __m256d second_weight = _mm256_set1_pd(step->second_weight);
+    const __m256d first_correction = _mm256_set1_pd(step->first_correction);
+    const __m256d second_correction = _mm256_set1_pd(step->second_correction);
+    const __m256d epsilon = _mm256_set1_pd(step->epsilon), rate = _mm256_set1_pd(step->rate);
+    const __m256d decay = _mm256_set1_pd(step->decay);
+    __m256d non_finite = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + 4 <= count; i += 4) {
+        const __m256d g = _mm256_loadu_pd(gradient + i);
+        const __m256d m =
+            _mm256_add_pd(_mm256_mul_pd(beta1, _mm256_loadu_pd(first + i)), _mm256_mul_pd(first_weight, g));
+        const __m256d v = _mm256_add_pd(_mm256_mul_pd(beta2, _mm256_loadu_pd(second + i)),
+                                        _mm256_mul_pd(second_weight, _mm256_mul_pd(g, g)));
+        const __m256d direction = _mm256_div_pd(
+            _mm256_div_pd(m, first_correction),
+            _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(v, second_correction)), epsilon));
+        const __m256d value = _mm256_loadu_pd(theta + i);
+        __m256d next = _mm256_sub_pd(value, _mm256_mul_pd(rate, direction));
+        if (mask != NULL) {
+            int32_t bytes;
+            memcpy(&bytes, mask + i, sizeof bytes);
+            const __m256i lanes = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(bytes));
+            const __m256d decayed = _mm256_castsi256_pd(_mm256_cmpgt_epi64(lanes, _mm256_setzero_si256()));
+            const __m256d with_decay =
+                _mm256_sub_pd(value, _mm256_mul_pd(rate, _mm256_add_pd(direction, _mm256_mul_pd(decay, value))));
+            next = _mm256_blendv_pd(next, with_decay, decayed);
+        }
+        _mm256_storeu_pd(out_first + i, m);
+        _mm256_storeu_pd(out_second + i, v);
+        _mm256_storeu_pd(out_theta + i, next);
+        non_finite = _mm256_or_pd(non_finite, _mm256_or_pd(shard_adam_non_finite(m), shard_adam_non_finite(v)));
+        non_finite = _mm256_or_pd(non_finite, shard_adam_non_finite(next));
+    }
+    const int tail = shard_adam_portable(step, gradient + i, first + i, second + i, theta + i,
+                                         mask != NULL ? mask + i : NULL, count - i, out_first + i, out_second + i,
+                                         out_theta + i);
+    return tail | (_mm256_movemask_pd(non_finite) != 0);
+}
+#endif
+
+int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *gradient, const double *first,
+                               const double *second, const double *theta, const _Bool *mask, size_t count,
+                               double *out_first, double *out_second, double *out_theta) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (shardtrain_kernels_have_avx2_fma()) {
+        return shard_adam_avx2(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
+    }
+#endif
+    return shard_adam_portable(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
+}

@@ -1,0 +1,78 @@
+/// Passes over long `Double` vectors (a network's 420k parameters, gradients and block sums), cut into fixed
+/// chunks of `chunk` values that run on up to `threads` threads. A chunk's arithmetic never depends on which
+/// thread runs it, and sums are combined chunk by chunk in index order, so every result depends on the
+/// vector's length alone, never on the thread count. Vectors of at most one chunk stay on the calling thread.
+public enum VectorPasses {
+    /// Values per chunk (128 KiB of doubles).
+    public static let chunk = 16_384
+
+    /// `body(range)` for every chunk range of `0..<count`, spread over `threads` threads (0 = every core).
+    public static func forEachChunk(count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let chunks = (max(0, count) + chunk - 1) / chunk
+        guard chunks > 1 else {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        do {
+            try ParallelBlocks.run(count: chunks, threads: ThreadCount.resolve(threads)) { index in
+                body((index * chunk)..<min((index + 1) * chunk, count))
+            }
+        } catch {
+            preconditionFailure("VectorPasses: \(error)")  // chunks ≥ 0 and threads ≥ 1 by construction
+        }
+    }
+
+    /// `target[k] += source[k]` for every k (the counts must match).
+    public static func add(
+        _ source: UnsafeBufferPointer<Double>, into target: UnsafeMutableBufferPointer<Double>, threads: Int
+    ) {
+        precondition(source.count == target.count, "VectorPasses.add: \(source.count) values into \(target.count)")
+        let (from, to) = (SharedPointer(source.baseAddress), SharedMutablePointer(target.baseAddress))
+        forEachChunk(count: target.count, threads: threads) { range in
+            guard let from = from.pointer, let to = to.pointer else { return }
+            for k in range { to[k] += from[k] }
+        }
+    }
+
+    /// A new array holding `values`.
+    public static func array(copying values: UnsafeBufferPointer<Double>, threads: Int) -> [Double] {
+        let from = SharedPointer(values.baseAddress)
+        return [Double](unsafeUninitializedCapacity: values.count) { buffer, initialized in
+            let to = SharedMutablePointer(buffer.baseAddress)
+            forEachChunk(count: values.count, threads: threads) { range in
+                guard let from = from.pointer, let to = to.pointer else { return }
+                (to + range.lowerBound).update(from: from + range.lowerBound, count: range.count)
+            }
+            initialized = values.count
+        }
+    }
+
+    /// `Σ values[k]²`: each chunk in `LaneSums` order, the chunks' sums added in index order.
+    public static func sumOfSquares(_ values: UnsafeBufferPointer<Double>, threads: Int) -> Double {
+        let chunks = (values.count + chunk - 1) / chunk
+        guard chunks > 1 else { return LaneSums.sumOfSquares(values) }
+        var partial = [Double](repeating: 0, count: chunks)
+        let from = SharedPointer(values.baseAddress)
+        partial.withUnsafeMutableBufferPointer { partial in
+            let to = SharedMutablePointer(partial.baseAddress)
+            forEachChunk(count: values.count, threads: threads) { range in
+                guard let from = from.pointer, let to = to.pointer else { return }
+                to[range.lowerBound / chunk] = LaneSums.sumOfSquares(
+                    UnsafeBufferPointer(start: from + range.lowerBound, count: range.count))
+            }
+        }
+        return partial.reduce(0, +)
+    }
+}
+
+/// A read-only pointer handed to the chunks of a pass (each chunk reads its own range).
+public struct SharedPointer<T>: @unchecked Sendable {
+    public let pointer: UnsafePointer<T>?
+    public init(_ pointer: UnsafePointer<T>?) { self.pointer = pointer }
+}
+
+/// A pointer the chunks of a pass write through, each chunk only its own range.
+public struct SharedMutablePointer<T>: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<T>?
+    public init(_ pointer: UnsafeMutablePointer<T>?) { self.pointer = pointer }
+}

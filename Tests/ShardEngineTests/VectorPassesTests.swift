@@ -1,0 +1,51 @@
+import ShardNumerics
+import Testing
+
+@Suite("Vector passes")
+struct VectorPassesTests {
+    static func values(_ count: Int, seed: UInt64) -> [Double] {
+        var random = SplitMix64(seed: seed)
+        return (0..<count).map { _ in random.nextUniform(-2, 2) }
+    }
+
+    /// The documented order written out plainly: per chunk, 8 lanes by index mod 8, lanes paired; chunks in order.
+    static func documentedSumOfSquares(_ values: [Double]) -> Double {
+        var total = 0.0
+        var start = 0
+        while start < values.count {
+            let end = min(start + VectorPasses.chunk, values.count)
+            var lanes = [Double](repeating: 0, count: 8)
+            for index in start..<end { lanes[(index - start) % 8] += values[index] * values[index] }
+            let chunkSum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+            total = start == 0 ? chunkSum : total + chunkSum
+            start = end
+        }
+        return total
+    }
+
+    @Test("sum of squares: the documented order, the same bits for 1, 2 and 3 threads", arguments: [0, 1, 7, 8, 1_001, 16_384, 50_007])
+    func sumOfSquares(count: Int) {
+        let values = Self.values(count, seed: UInt64(count) + 1)
+        let expected = Self.documentedSumOfSquares(values)
+        for threads in [1, 2, 3] {
+            let sum = values.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: threads) }
+            #expect(sum.bitPattern == expected.bitPattern, "threads \(threads)")
+        }
+    }
+
+    @Test("add and copy are element-wise: every element as the scalar loop gives it", arguments: [0, 5, 40_000])
+    func addAndCopy(count: Int) {
+        let source = Self.values(count, seed: 3)
+        let start = Self.values(count, seed: 4)
+        let expected = zip(start, source).map { $0 + $1 }
+        for threads in [1, 2, 3] {
+            var target = start
+            source.withUnsafeBufferPointer { from in
+                target.withUnsafeMutableBufferPointer { VectorPasses.add(from, into: $0, threads: threads) }
+            }
+            #expect(target.map(\.bitPattern) == expected.map(\.bitPattern))
+            let copy = source.withUnsafeBufferPointer { VectorPasses.array(copying: $0, threads: threads) }
+            #expect(copy.map(\.bitPattern) == source.map(\.bitPattern))
+        }
+    }
+}
