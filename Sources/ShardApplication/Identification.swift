@@ -70,11 +70,8 @@ extension LoadedModel {
         return side
     }
 
-    /// The stream of the latent draws of `sample`, distinct from the purposes the models train with.
-    public static let samplingPurpose = CounterRandom.Purpose(16)
-
     /// `count` decoder outputs `sigmoid(decoder(z_i))` for `z_i[j] = CounterRandom(seed, round 0, block 0,
-    /// row i, samplingPurpose).normal(j)`, i.e. z ~ N(0, I_L).
+    /// row i, latentSampling).normal(j)`, i.e. z ~ N(0, I_L).
     public func samples(count: Int, seed: UInt64) throws(ApplicationError) -> [[Double]] {
         try require([.vae], command: "sample")
         guard let vae = model as? VariationalAutoencoder else {
@@ -84,7 +81,7 @@ extension LoadedModel {
         let latent = vae.latentDimension
         var z = [Double](repeating: 0, count: count * latent)
         for row in 0..<count {
-            let random = CounterRandom(seed: seed, round: 0, block: 0, row: row, purpose: Self.samplingPurpose)
+            let random = CounterRandom(seed: seed, round: 0, block: 0, row: row, purpose: .latentSampling)
             for j in 0..<latent { z[row * latent + j] = random.normal(j) }
         }
         do {

@@ -3,13 +3,12 @@ import ShardNumerics
 /// A seeded split of a dataset's rows into training and test rows.
 ///
 /// The rows are put in the order of a Fisher–Yates permutation drawn from the counter-based generator keyed
-/// by `seed` (purpose 201); the last `⌈fraction · n⌉` rows of that order form the test set and the rest,
+/// by `seed` (purpose `testSplit`); the last `⌈fraction · n⌉` rows of that order form the test set and the rest,
 /// in permutation order, the training set. The same seed and row count always give the same split.
 public struct TrainTestSplit: Sendable, Equatable {
     public let trainRows: [Int]
     public let testRows: [Int]
 
-    static let purpose = CounterRandom.Purpose(201)
 
     public init(rowCount: Int, testFraction: Double, seed: UInt64) throws(DataError) {
         guard testFraction > 0, testFraction < 1 else {
@@ -20,7 +19,7 @@ public struct TrainTestSplit: Sendable, Equatable {
             throw .invalidSplit(
                 detail: "a test fraction of \(testFraction) of \(rowCount) rows leaves no training or no test rows")
         }
-        let order = seededPermutation(count: rowCount, seed: seed, purpose: Self.purpose)
+        let order = seededPermutation(count: rowCount, seed: seed, purpose: .testSplit)
         trainRows = Array(order[..<(rowCount - testCount)])
         testRows = Array(order[(rowCount - testCount)...])
     }
@@ -41,11 +40,10 @@ public func seededPermutation(count: Int, seed: UInt64, purpose: CounterRandom.P
 
 extension Dataset {
     /// The generator purpose of `shuffled(seed:)` (201 is the train/test split).
-    static let shufflePurpose = CounterRandom.Purpose(202)
 
     /// The rows in a seeded random order, so that fixed-size blocks of a file sorted by class (or by time)
     /// mix the classes. Depends only on the seed and the row count, never on the number of workers.
     public func shuffled(seed: UInt64) throws(DataError) -> Dataset {
-        try selectingRows(seededPermutation(count: rowCount, seed: seed, purpose: Self.shufflePurpose))
+        try selectingRows(seededPermutation(count: rowCount, seed: seed, purpose: .rowShuffle))
     }
 }

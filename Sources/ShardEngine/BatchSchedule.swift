@@ -13,7 +13,6 @@ public struct BatchSchedule: Sendable, Equatable, Codable {
     public let seed: UInt64
 
     /// The generator purpose of the epoch shuffle (model purposes use small values; see DenseLayers).
-    static let shufflePurpose = CounterRandom.Purpose(200)
 
     public init(blockCount: Int, blocksPerStep: Int, seed: UInt64) throws(EngineError) {
         guard blockCount >= 1 else { throw .plan("a batch schedule needs at least one block") }
@@ -39,7 +38,7 @@ public struct BatchSchedule: Sendable, Equatable, Codable {
     /// The block order of epoch `epoch` (a permutation of 0..<blockCount).
     public func order(epoch: Int) -> [Int] {
         var order = Array(0..<blockCount)
-        let random = CounterRandom(seed: seed, round: epoch, block: 0, row: 0, purpose: Self.shufflePurpose)
+        let random = CounterRandom(seed: seed, round: epoch, block: 0, row: 0, purpose: .batchShuffle)
         var i = blockCount - 1
         while i > 0 {
             let j = random.index(i, below: i + 1)

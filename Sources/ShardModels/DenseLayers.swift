@@ -190,15 +190,6 @@ func validateNetworkShape(
     }
 }
 
-/// The random numbers the models draw, one `CounterRandom.Purpose` each, so that no two uses share a stream.
-enum RandomPurpose {
-    static let positive = CounterRandom.Purpose(1)
-    static let negative = CounterRandom.Purpose(2)
-    static let pairPartner = CounterRandom.Purpose(3)
-    static let latentNoise = CounterRandom.Purpose(4)
-    static let initialization = CounterRandom.Purpose(5)
-}
-
 /// Deterministic starting points for the networks.
 enum Initialization {
     /// The fixed seed of every initial parameter vector (`Model.initialParameters()` takes no seed).
@@ -221,7 +212,7 @@ enum Initialization {
             let limit = (6.0 / Double(fanIn + fanOut)).squareRoot()
             for element in 0..<tensor.count {
                 let random = CounterRandom(
-                    seed: seed, round: 0, block: tensorIndex, row: element >> 24, purpose: RandomPurpose.initialization)
+                    seed: seed, round: 0, block: tensorIndex, row: element >> 24, purpose: .initialization)
                 let u = random.uniform(element & 0xFF_FFFF)
                 parameters[tensor.range.lowerBound + element] = (2 * u - 1) * limit
             }

@@ -75,8 +75,8 @@ struct ClassGroups {
 /// on which worker computes it.
 ///
 /// ```
-/// positive (both triplet rules):  uniform over the other rows of a's class           (purpose positive, draw 0)
-/// tripletRandom negative:         uniform over the rows of other classes              (purpose negative, draw 0)
+/// positive (both triplet rules):  uniform over the other rows of a's class           (purpose tripletPositive, draw 0)
+/// tripletRandom negative:         uniform over the rows of other classes              (purpose tripletNegative, draw 0)
 /// tripletSemiHard negative, with d(u, v) = ‖e(u) − e(v)‖² on the current embeddings:
 ///     S  = { n of another class : d(a, n) > d(a, p) }
 ///     n* = argmin_{n ∈ S} d(a, n)
@@ -110,7 +110,7 @@ enum PairMining {
                 anchor: anchor, label: label, groups: groups,
                 random: CounterRandom(
                     seed: context.seed, round: context.round, block: blockID, row: anchor,
-                    purpose: RandomPurpose.positive))
+                    purpose: .tripletPositive))
             let negative: Int
             if let margin = semiHardMargin {
                 negative = semiHardNegative(
@@ -119,7 +119,7 @@ enum PairMining {
             } else {
                 let random = CounterRandom(
                     seed: context.seed, round: context.round, block: blockID, row: anchor,
-                    purpose: RandomPurpose.negative)
+                    purpose: .tripletNegative)
                 negative = groups.outsider(random.index(0, below: rows - classSize), of: label)
             }
             triplets.append(TripletIndices(anchor: anchor, positive: positive, negative: negative))
@@ -175,7 +175,7 @@ enum PairMining {
             let hasOutsider = classSize < rows
             guard hasClassmate || hasOutsider else { continue }
             let random = CounterRandom(
-                seed: context.seed, round: context.round, block: blockID, row: row, purpose: RandomPurpose.pairPartner)
+                seed: context.seed, round: context.round, block: blockID, row: row, purpose: .pairPartner)
             let wantsSimilar = random.uniform(0) < 0.5
             if hasClassmate && (wantsSimilar || !hasOutsider) {
                 let partner = groups.classmate(random.index(1, below: classSize - 1), of: row, label: label)

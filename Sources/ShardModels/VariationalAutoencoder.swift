@@ -211,7 +211,7 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
         var noise = [Double](repeating: 0, count: block.rows * latentDimension)
         for row in 0..<block.rows {
             let random = CounterRandom(
-                seed: context.seed, round: context.round, block: block.id, row: row, purpose: RandomPurpose.latentNoise)
+                seed: context.seed, round: context.round, block: block.id, row: row, purpose: .latentNoise)
             for j in 0..<latentDimension { noise[row * latentDimension + j] = random.normal(j) }
         }
         return noise

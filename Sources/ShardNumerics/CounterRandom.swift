@@ -125,3 +125,30 @@ public struct CounterRandom: Sendable, Equatable {
         (Double(bits >> 12) + 0.5) * 0x1p-52
     }
 }
+
+/// Every stream the product draws from, in one place: no two uses may share a purpose.
+extension CounterRandom.Purpose {
+    /// Triplet mining: the positive and the negative drawn for an anchor.
+    public static let tripletPositive = CounterRandom.Purpose(1)
+    public static let tripletNegative = CounterRandom.Purpose(2)
+    /// Contrastive pairs: the coin and the partner of a row.
+    public static let pairPartner = CounterRandom.Purpose(3)
+    /// VAE: the noise ε of the reparameterisation z = μ + σ·ε.
+    public static let latentNoise = CounterRandom.Purpose(4)
+    /// Glorot-uniform initial weights of the networks.
+    public static let initialization = CounterRandom.Purpose(5)
+    /// `sample`: the latent draws z ~ N(0, I).
+    public static let latentSampling = CounterRandom.Purpose(16)
+    /// Mini-batch epochs: the order of the blocks.
+    public static let batchShuffle = CounterRandom.Purpose(200)
+    /// `--test-fraction`: the permutation that splits off the held-out rows.
+    public static let testSplit = CounterRandom.Purpose(201)
+    /// The training rows put in random order before blocks are cut.
+    public static let rowShuffle = CounterRandom.Purpose(202)
+
+    /// All of the above (distinct, as a test checks).
+    public static let all: [CounterRandom.Purpose] = [
+        .tripletPositive, .tripletNegative, .pairPartner, .latentNoise, .initialization, .latentSampling, .batchShuffle,
+        .testSplit, .rowShuffle,
+    ]
+}

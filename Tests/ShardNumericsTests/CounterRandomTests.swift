@@ -122,3 +122,9 @@ struct CounterRandomTests {
         #expect(CounterRandom(seed: 5, round: 1, block: 0, row: 0, purpose: .init(9)).index(0, below: 1) == 0)
     }
 }
+
+/// The purposes of the registry are distinct (two uses sharing one would draw the same numbers).
+@Test func everyRandomPurposeIsDistinct() {
+    #expect(Set(CounterRandom.Purpose.all.map(\.rawValue)).count == CounterRandom.Purpose.all.count)
+    #expect(CounterRandom.Purpose.all.count == 9)
+}
