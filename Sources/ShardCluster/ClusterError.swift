@@ -12,7 +12,7 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case transport(String)
     /// The worker could not build its model or compute a round on its blocks.
     case computeFailed(String)
-    /// Settings that cannot work (no workers, a heartbeat not shorter than the dead-after time, …).
+    /// Settings that cannot work (no workers, a heartbeat not shorter than the worker timeout, …).
     case invalidConfiguration(String)
     case interrupted
 

@@ -10,7 +10,7 @@ import ShardWire
 ///     shipping  — WELCOME + BLOCKS sent to each worker; wait for READY with the right counts
 ///     ready     — idle between rounds
 ///     round r   — PARAMS sent; wait for PARTIALS from every worker, then reduce in tree order
-///     failed    — a worker died, went silent (no frame for `deadAfter` seconds), sent a bad frame,
+///     failed    — a worker died, went silent (no frame for `workerTimeout` seconds), sent a bad frame,
 ///                 reported a failure, or broke the protocol; the job stops (recovery is not implemented)
 ///
 /// Round numbers must increase from one `startRound` to the next. PARTIALS are judged by their round
@@ -30,10 +30,8 @@ public struct CoordinatorInstance: Sendable {
         /// Rows of each block, by block id (to check READY and PARTIALS counts).
         public var blockRows: [Int]
         public var makeJobSpec: @Sendable (_ workerIndex: Int, _ blocks: Range<Int>) -> JobSpec
-        public var heartbeatInterval: Double
-        public var deadAfter: Double
-        /// How long to wait for all workers to join and be ready.
-        public var joinTimeout: Double
+        /// Heartbeats, the silence after which a worker is dead, and how long to wait for all to be ready.
+        public var timing: ClusterTiming
         /// Which blocks a mini-batch step uses (nil: full-batch rounds only).
         public var schedule: BatchSchedule?
         /// The HELLO `software` a worker must send (by default `WorkerShell.software`: the same protocol
@@ -43,7 +41,7 @@ public struct CoordinatorInstance: Sendable {
         public init(
             expectedWorkers: Int, jobID: UInt64, blockRows: [Int],
             makeJobSpec: @escaping @Sendable (Int, Range<Int>) -> JobSpec,
-            heartbeatInterval: Double, deadAfter: Double, joinTimeout: Double, schedule: BatchSchedule? = nil,
+            timing: ClusterTiming, schedule: BatchSchedule? = nil,
             requiredSoftware: String? = nil
         ) {
             self.schedule = schedule
@@ -53,9 +51,7 @@ public struct CoordinatorInstance: Sendable {
             self.totalBlocks = blockRows.count
             self.blockRows = blockRows
             self.makeJobSpec = makeJobSpec
-            self.heartbeatInterval = heartbeatInterval
-            self.deadAfter = deadAfter
-            self.joinTimeout = joinTimeout
+            self.timing = timing
         }
     }
 
@@ -185,22 +181,22 @@ public struct CoordinatorInstance: Sendable {
         switch phase {
         case .failed: return []
         case .joining, .shipping:
-            if now - startedAt > configuration.joinTimeout {
+            if now - startedAt > configuration.timing.joinTimeout {
                 let joined = workers.filter(\.ready).count
                 return fail(
                     "only \(workers.count) of \(configuration.expectedWorkers) workers joined and \(joined) became ready "
-                        + "within \(formatSeconds(configuration.joinTimeout)) s")
+                        + "within \(formatSeconds(configuration.timing.joinTimeout)) s")
             }
         case .ready, .round: break
         }
         var directives: [Directive] = []
         for index in workers.indices {
             let silence = now - workers[index].lastHeard
-            if silence > configuration.deadAfter {
+            if silence > configuration.timing.workerTimeout {
                 return fail(
                     "\(workers[index].name) silent for \(formatSeconds(silence)) s \(phaseDescription); giving up")
             }
-            if now - workers[index].lastSent >= configuration.heartbeatInterval {
+            if now - workers[index].lastSent >= configuration.timing.heartbeatInterval {
                 workers[index].lastSent = now
                 directives.append(.send(to: workers[index].peer, .heartbeat, round: 0))
             }

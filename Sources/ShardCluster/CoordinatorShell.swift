@@ -6,35 +6,6 @@ import ShardNumerics
 import ShardWire
 import ZeroMQ
 
-/// Settings shared by coordinator and workers.
-public struct ClusterTiming: Sendable, Equatable {
-    /// Seconds between heartbeats sent to an otherwise silent peer.
-    public var heartbeatInterval: Double
-    /// Seconds without any frame after which a peer is declared dead.
-    public var deadAfter: Double
-    /// Seconds the coordinator waits for all workers to join and receive their blocks.
-    public var joinTimeout: Double
-
-    public init(heartbeatInterval: Double = 0.25, deadAfter: Double = 3, joinTimeout: Double = 120) {
-        self.heartbeatInterval = heartbeatInterval
-        self.deadAfter = deadAfter
-        self.joinTimeout = joinTimeout
-    }
-
-    /// Throws `.invalidConfiguration` unless `0 < heartbeatInterval < deadAfter < ∞` and
-    /// `0 < joinTimeout < ∞` (the loops derive their poll timeouts from these).
-    public func validate() throws(ClusterError) {
-        for (name, value) in [("heartbeat interval", heartbeatInterval), ("dead-after time", deadAfter), ("join timeout", joinTimeout)]
-        where !(value.isFinite && value > 0) {
-            throw .invalidConfiguration("the \(name) is \(value), it must be a positive number of seconds")
-        }
-        guard heartbeatInterval < deadAfter else {
-            throw .invalidConfiguration(
-                "the heartbeat interval (\(heartbeatInterval) s) must be shorter than the dead-after time (\(deadAfter) s)")
-        }
-    }
-}
-
 /// How a coordinator gets the blocks to its workers.
 public enum BlockTransport: Sendable, Equatable {
     /// BLOCKS messages over the socket (~8 MiB each): works across machines.
@@ -128,8 +99,7 @@ public final class ClusterExecutor: Executor {
         let precision = blocks.first?.precision ?? .float64
         let blockRows = blocks.map(\.rows)
         let totalBlocks = blocks.count
-        let heartbeat = timing.heartbeatInterval
-        let deadAfter = timing.deadAfter
+        let timing = self.timing
         instance = CoordinatorInstance(
             configuration: .init(
                 expectedWorkers: expectedWorkers, jobID: UInt64.random(in: 1...UInt64.max), blockRows: blockRows,
@@ -137,10 +107,9 @@ public final class ClusterExecutor: Executor {
                     JobSpec(
                         model: spec, precision: precision, totalBlocks: totalBlocks, firstBlock: shard.lowerBound,
                         blockCount: shard.count, rowCount: shard.reduce(0) { $0 + blockRows[$1] },
-                        heartbeatInterval: heartbeat, deadAfter: deadAfter, seed: seed, schedule: schedule)
+                        timing: timing, seed: seed, schedule: schedule)
                 },
-                heartbeatInterval: timing.heartbeatInterval, deadAfter: timing.deadAfter, joinTimeout: timing.joinTimeout,
-                schedule: schedule, requiredSoftware: requiredSoftware),
+                timing: timing, schedule: schedule, requiredSoftware: requiredSoftware),
             now: Self.now())
     }
 

@@ -15,9 +15,8 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var firstBlock: Int
     public var blockCount: Int
     public var rowCount: Int
-    /// Seconds between heartbeats, and seconds of silence after which a peer is declared dead.
-    public var heartbeatInterval: Double
-    public var deadAfter: Double
+    /// The coordinator's heartbeat interval and worker timeout (the worker uses both towards the coordinator).
+    public var timing: ClusterTiming
     /// The run's seed: with the round, block id and row it keys every random number a model draws.
     public var seed: UInt64
     /// The mini-batch schedule shared with the coordinator (nil: full-batch rounds only).
@@ -25,7 +24,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
 
     public init(
         model: ModelSpec, precision: Precision, totalBlocks: Int, firstBlock: Int, blockCount: Int, rowCount: Int,
-        heartbeatInterval: Double, deadAfter: Double, seed: UInt64, schedule: BatchSchedule? = nil
+        timing: ClusterTiming, seed: UInt64, schedule: BatchSchedule? = nil
     ) {
         self.seed = seed
         self.schedule = schedule
@@ -35,8 +34,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
         self.firstBlock = firstBlock
         self.blockCount = blockCount
         self.rowCount = rowCount
-        self.heartbeatInterval = heartbeatInterval
-        self.deadAfter = deadAfter
+        self.timing = timing
     }
 
     /// The worker's blocks, `firstBlock ..< firstBlock + blockCount` (empty for a spec that `validate`
@@ -50,7 +48,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
     ///
     ///     totalBlocks, firstBlock, blockCount, rowCount ≥ 0
     ///     firstBlock + blockCount ≤ totalBlocks          (without overflow)
-    ///     0 < heartbeatInterval < deadAfter < ∞
+    ///     timing valid (`ClusterTiming.validate`)
     ///     schedule.blockCount == totalBlocks             (when there is a schedule)
     public func validate() throws(ClusterError) {
         if let problem { throw .invalidConfiguration("job spec: \(problem)") }
@@ -63,12 +61,9 @@ public struct JobSpec: Sendable, Codable, Equatable {
         if overflow || end > totalBlocks {
             return "blocks \(firstBlock) + \(blockCount) go beyond the \(totalBlocks) blocks of the plan"
         }
-        for (name, value) in [("heartbeatInterval", heartbeatInterval), ("deadAfter", deadAfter)]
-        where !(value.isFinite && value > 0) {
-            return "\(name) is \(value), it must be a positive number of seconds"
-        }
-        if heartbeatInterval >= deadAfter {
-            return "heartbeatInterval (\(heartbeatInterval) s) must be shorter than deadAfter (\(deadAfter) s)"
+        do { try timing.validate() } catch {
+            if case .invalidConfiguration(let message) = error { return message }
+            return error.description
         }
         if let schedule, schedule.blockCount != totalBlocks {
             return "the batch schedule covers \(schedule.blockCount) blocks, the plan has \(totalBlocks)"

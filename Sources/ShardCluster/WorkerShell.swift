@@ -88,7 +88,7 @@ public final class WorkerShell {
         "shardtrain (protocol \(WireCodec.protocolVersion); kernels \(simd ? "avx2+fma" : "portable"); blas \(blas))"
     }
 
-    /// Runs until DONE (returns) or a failure (throws): `.coordinatorLost` (silent for `deadAfter`, or its
+    /// Runs until DONE (returns) or a failure (throws): `.coordinatorLost` (silent for `workerTimeout`, or its
     /// queue full), `.refused`, `.protocolViolation` (a frame out of order, an invalid job spec, blocks that
     /// do not match it), `.computeFailed` (the model could not be built or a round not computed),
     /// `.transport` or `.interrupted`. For an unexpected frame, an invalid spec or shard, a failed round and
@@ -96,7 +96,7 @@ public final class WorkerShell {
     public func run() throws(ClusterError) -> Outcome {
         var state = State.awaitingWelcome
         var jobID: UInt64 = 0
-        var deadAfter = options.joinTimeout
+        var workerTimeout = options.joinTimeout
         var seed: UInt64 = 0
         var heartbeat = options.timing.heartbeatInterval
         var lastHeard = Self.now()
@@ -172,7 +172,7 @@ public final class WorkerShell {
                 continue
             }
             if !readable.contains(0) {
-                if now - lastHeard > deadAfter {
+                if now - lastHeard > workerTimeout {
                     let what = state.isAwaitingWelcome ? "did not welcome us" : "went silent"
                     throw .coordinatorLost(
                         "coordinator at \(options.endpoint) \(what) for \(formatSeconds(now - lastHeard)) s")
@@ -216,9 +216,9 @@ public final class WorkerShell {
                     throw error
                 }
                 jobID = frame.jobID
-                deadAfter = spec.deadAfter
+                workerTimeout = spec.timing.workerTimeout
                 seed = spec.seed
-                heartbeat = spec.heartbeatInterval
+                heartbeat = spec.timing.heartbeatInterval
                 logger.info(
                     "joined as worker \(index) of \(count): blocks \(spec.firstBlock)..<\(spec.firstBlock + spec.blockCount)")
                 state = .receiving(Shard(spec: spec, workerIndex: Int(index)))

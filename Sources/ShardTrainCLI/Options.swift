@@ -279,15 +279,10 @@ public struct ClusterArguments: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard heartbeatInterval >= 0.001, workerTimeout > heartbeatInterval, workerTimeout <= 86_400,
-            joinTimeout > 0, joinTimeout <= 86_400
-        else {
-            throw ValidationError(
-                "need 0.001 ≤ --heartbeat-interval < --worker-timeout ≤ 86400 and 0 < --join-timeout ≤ 86400 (seconds)")
-        }
+        do { try timing.validate() } catch { throw ValidationError(error.description) }
     }
 
     var timing: ClusterTiming {
-        ClusterTiming(heartbeatInterval: heartbeatInterval, deadAfter: workerTimeout, joinTimeout: joinTimeout)
+        ClusterTiming(heartbeatInterval: heartbeatInterval, workerTimeout: workerTimeout, joinTimeout: joinTimeout)
     }
 }

@@ -125,7 +125,7 @@ public struct WorkerCommand: ParsableCommand {
     public var joinTimeout = 120.0
 
     public func validate() throws {
-        guard joinTimeout > 0, joinTimeout <= 86_400 else { throw ValidationError("need 0 < --join-timeout ≤ 86400") }
+        do { try ClusterTiming(joinTimeout: joinTimeout).validate() } catch { throw ValidationError(error.description) }
     }
 
     /// Set by `train --workers N` for its children: exit when that process dies.

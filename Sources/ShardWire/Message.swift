@@ -38,7 +38,7 @@ public struct PartialNode: Sendable, Equatable {
 /// The protocol's messages. Timing contract (the values themselves are configured elsewhere):
 ///
 ///     heartbeatInterval  each side sends `heartbeat` when it has sent nothing else for this long
-///     deadAfter          the coordinator declares a worker dead after this long without ANY message from
+///     workerTimeout          the coordinator declares a worker dead after this long without ANY message from
 ///                        it (a worker likewise gives up on a silent coordinator and exits non-zero)
 ///
 /// Conversation, coordinator C (ROUTER) and worker W (DEALER):
@@ -105,7 +105,7 @@ public enum Message: Sendable, Equatable {
     /// smoothing μ ≥ 0 of non-smooth losses for this round (0 = exact loss; set during continuation
     /// solves), and which blocks take part: all of them (`batchStep` nil), or the mini-batch of step
     /// `batchStep` of the job's batch schedule. The worker replies `partials` for the same round; the
-    /// coordinator waits for every worker, declaring one dead after `deadAfter` of silence.
+    /// coordinator waits for every worker, declaring one dead after `workerTimeout` of silence.
     ///
     ///     count u32 | count × f64, all finite | smoothing f64, finite, ≥ 0 | batchStep u64 (2^64−1 = all)
     case params([Double], smoothing: Double = 0, batchStep: UInt64? = nil)

@@ -54,7 +54,7 @@ struct ClusterSocketTests {
         let model = LogisticRegression(featureCount: 4, l2: 0.5)
         let coordinator = try ClusterExecutor(
             bind: "tcp://127.0.0.1:*", expectedWorkers: 2, model: model, blocks: blocks,
-            timing: ClusterTiming(heartbeatInterval: 0.05, deadAfter: 5, joinTimeout: 20), logger: Self.logger)
+            timing: ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 5, joinTimeout: 20), logger: Self.logger)
 
         // A peer speaking another protocol version, and one sending garbage, are refused with a reason.
         let context = try Context()
@@ -98,7 +98,7 @@ struct ClusterSocketTests {
         }
     }
 
-    @Test("a worker whose coordinator disappears gives up after the dead-after time")
+    @Test("a worker whose coordinator disappears gives up after the worker timeout")
     func workerNoticesSilentCoordinator() throws {
         let context = try Context()
         let router = try context.socket(.router)
@@ -108,7 +108,7 @@ struct ClusterSocketTests {
         let codec = WireCodec()
         let spec = JobSpec(
             model: ModelSpec(featureCount: 2, l2: 0, .logistic()), precision: .float64, totalBlocks: 1,
-            firstBlock: 0, blockCount: 1, rowCount: 3, heartbeatInterval: 0.05, deadAfter: 0.5, seed: 0)
+            firstBlock: 0, blockCount: 1, rowCount: 3, timing: ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 0.5), seed: 0)
         try router.send([
             hello[0],
             try codec.encode(
@@ -165,13 +165,13 @@ struct ClusterSocketTests {
     }
 
     static func spec(
-        blocks: Int, rowsPerBlock: Int, columns: Int = 2, heartbeat: Double = 0.05, deadAfter: Double = 5,
+        blocks: Int, rowsPerBlock: Int, columns: Int = 2, heartbeat: Double = 0.05, workerTimeout: Double = 5,
         schedule: BatchSchedule? = nil
     ) -> JobSpec {
         JobSpec(
             model: ModelSpec(featureCount: columns, l2: 0, .logistic()), precision: .float64, totalBlocks: blocks,
-            firstBlock: 0, blockCount: blocks, rowCount: blocks * rowsPerBlock, heartbeatInterval: heartbeat,
-            deadAfter: deadAfter, seed: 0, schedule: schedule)
+            firstBlock: 0, blockCount: blocks, rowCount: blocks * rowsPerBlock,
+            timing: ClusterTiming(heartbeatInterval: heartbeat, workerTimeout: workerTimeout), seed: 0, schedule: schedule)
     }
 
     @Test("a worker whose coordinator vanished gives up even when its heartbeats fill the send queue")
@@ -179,11 +179,11 @@ struct ClusterSocketTests {
         var coordinator = try FakeCoordinator()
         let endpoint = coordinator.endpoint
         // Heartbeats every millisecond fill the DEALER's queue (high-water mark 1000) in about a second,
-        // well before the worker's 3 s dead-after time: a blocking send would hang there for ever.
+        // well before the worker's 3 s worker timeout: a blocking send would hang there for ever.
         let worker = WorkerThread(
-            options: .init(endpoint: endpoint, threads: 1, joinTimeout: 20, timing: .init(heartbeatInterval: 10, deadAfter: 20)))
+            options: .init(endpoint: endpoint, threads: 1, joinTimeout: 20, timing: .init(heartbeatInterval: 10, workerTimeout: 20)))
         _ = try coordinator.awaitHello()
-        try coordinator.welcome(Self.spec(blocks: 1, rowsPerBlock: 3, heartbeat: 0.001, deadAfter: 3))
+        try coordinator.welcome(Self.spec(blocks: 1, rowsPerBlock: 3, heartbeat: 0.001, workerTimeout: 3))
         _ = try #require(try coordinator.next())
         coordinator = try FakeCoordinator()  // closes the first ROUTER: the coordinator is gone
         let result = try #require(worker.result(timeout: 15), "the worker hangs in a blocking send")
@@ -199,12 +199,12 @@ struct ClusterSocketTests {
         var coordinator = try FakeCoordinator()
         let worker = WorkerThread(
             options: .init(
-                endpoint: coordinator.endpoint, threads: 1, joinTimeout: 20, timing: .init(heartbeatInterval: 10, deadAfter: 20)))
+                endpoint: coordinator.endpoint, threads: 1, joinTimeout: 20, timing: .init(heartbeatInterval: 10, workerTimeout: 20)))
         _ = try coordinator.awaitHello()
         let count = 400
         let blocks = try Self.blocks(count: count, rows: 50, columns: 8)
         // A heartbeat interval shorter than any loop pass: the worker is due to heartbeat on every pass.
-        try coordinator.welcome(Self.spec(blocks: count, rowsPerBlock: 50, columns: 8, heartbeat: 1e-6, deadAfter: 20))
+        try coordinator.welcome(Self.spec(blocks: count, rowsPerBlock: 50, columns: 8, heartbeat: 1e-6, workerTimeout: 20))
         for block in blocks { try coordinator.send(.blocks([block])) }
         var heartbeats = 0
         while let frame = try coordinator.next() {
@@ -342,7 +342,7 @@ struct ClusterSocketTests {
         let blocks = try Self.blocks(count: 3, rows: 5, columns: 4)
         let coordinator = try ClusterExecutor(
             bind: "tcp://127.0.0.1:*", expectedWorkers: 1, model: LogisticRegression(featureCount: 4, l2: 0.5),
-            blocks: blocks, timing: ClusterTiming(heartbeatInterval: 0.05, deadAfter: 5, joinTimeout: 20),
+            blocks: blocks, timing: ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 5, joinTimeout: 20),
             requiredSoftware: "build A", logger: Self.logger)
         func worker(_ software: String) -> WorkerThread {
             WorkerThread(options: .init(endpoint: coordinator.endpoint, threads: 1, joinTimeout: 20, software: software))

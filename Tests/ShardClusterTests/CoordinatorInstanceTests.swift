@@ -19,9 +19,9 @@ struct CoordinatorInstanceTests {
                 makeJobSpec: { _, shard in
                     JobSpec(
                         model: spec, precision: .float64, totalBlocks: blocks, firstBlock: shard.lowerBound,
-                        blockCount: shard.count, rowCount: shard.count * 10, heartbeatInterval: 0.25, deadAfter: 3, seed: 1)
+                        blockCount: shard.count, rowCount: shard.count * 10, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 1)
                 },
-                heartbeatInterval: 0.25, deadAfter: 3, joinTimeout: 60),
+                timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3, joinTimeout: 60)),
             now: 0)
     }
 
@@ -71,9 +71,9 @@ struct CoordinatorInstanceTests {
                 makeJobSpec: { _, shard in
                     JobSpec(
                         model: Self.spec, precision: .float64, totalBlocks: 1, firstBlock: shard.lowerBound,
-                        blockCount: shard.count, rowCount: 10, heartbeatInterval: 0.25, deadAfter: 3, seed: 1)
+                        blockCount: shard.count, rowCount: 10, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 1)
                 },
-                heartbeatInterval: 0.25, deadAfter: 3, joinTimeout: 60, requiredSoftware: "build A"),
+                timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3, joinTimeout: 60), requiredSoftware: "build A"),
             now: 0)
         let refused = coordinator.received(
             Frame(jobID: 0, message: .hello(pid: 5, cores: 1, hostname: "h", software: "build B")), from: [1], now: 0.1)
@@ -158,7 +158,7 @@ struct CoordinatorInstanceTests {
         #expect(Self.failures(wrong).first?.contains("round 2") == true)
     }
 
-    @Test("a silent worker is declared dead after deadAfter seconds, naming the worker and the round")
+    @Test("a silent worker is declared dead after workerTimeout seconds, naming the worker and the round")
     func silentWorkerFails() {
         var coordinator = Self.readyInstance()
         _ = coordinator.startRound(RoundRequest(round: 7), parameters: [0, 0, 0], now: 1)

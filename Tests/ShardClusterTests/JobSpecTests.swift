@@ -9,7 +9,7 @@ import Testing
 struct JobSpecTests {
     static let valid = JobSpec(
         model: ModelSpec(featureCount: 2, l2: 0.5, .logistic()), precision: .float64, totalBlocks: 10,
-        firstBlock: 4, blockCount: 3, rowCount: 30, heartbeatInterval: 0.25, deadAfter: 3, seed: 9,
+        firstBlock: 4, blockCount: 3, rowCount: 30, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 9,
         schedule: try? BatchSchedule(blockCount: 10, blocksPerStep: 2, seed: 1))
 
     /// A field changed to a value `validate` rejects, and what the message must say.
@@ -35,13 +35,13 @@ struct JobSpecTests {
         Broken("rowCount is -4, it must not be negative") { $0.rowCount = -4 },
         Broken("blocks 8 + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = 8 },
         Broken("blocks \(Int.max) + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = .max },
-        Broken("heartbeatInterval is 0.0, it must be a positive number of seconds") { $0.heartbeatInterval = 0 },
-        Broken("heartbeatInterval is -1.0, it must be a positive number of seconds") { $0.heartbeatInterval = -1 },
-        Broken("heartbeatInterval is nan, it must be a positive number of seconds", isEncodable: false) {
-            $0.heartbeatInterval = .nan
+        Broken("--heartbeat-interval is 0.0: it must be a number of seconds in (0, 86400]") { $0.timing.heartbeatInterval = 0 },
+        Broken("--heartbeat-interval is -1.0: it must be a number of seconds in (0, 86400]") { $0.timing.heartbeatInterval = -1 },
+        Broken("--heartbeat-interval is nan: it must be a number of seconds in (0, 86400]", isEncodable: false) {
+            $0.timing.heartbeatInterval = .nan
         },
-        Broken("deadAfter is inf, it must be a positive number of seconds", isEncodable: false) { $0.deadAfter = .infinity },
-        Broken("heartbeatInterval (3.0 s) must be shorter than deadAfter (3.0 s)") { $0.heartbeatInterval = 3 },
+        Broken("--worker-timeout is inf: it must be a number of seconds in (0, 86400]", isEncodable: false) { $0.timing.workerTimeout = .infinity },
+        Broken("--heartbeat-interval (3.0 s) must be shorter than --worker-timeout (3.0 s)") { $0.timing.heartbeatInterval = 3 },
         Broken("the batch schedule covers 12 blocks, the plan has 10") {
             $0.schedule = try? BatchSchedule(blockCount: 12, blocksPerStep: 2, seed: 1)
         },
@@ -92,13 +92,14 @@ struct JobSpecTests {
     @Test(
         "timing that cannot work is refused",
         arguments: [
-            (ClusterTiming(heartbeatInterval: 0), "the heartbeat interval is 0.0, it must be a positive number of seconds"),
-            (ClusterTiming(deadAfter: .nan), "the dead-after time is nan, it must be a positive number of seconds"),
-            (ClusterTiming(joinTimeout: .infinity), "the join timeout is inf, it must be a positive number of seconds"),
+            (ClusterTiming(heartbeatInterval: 0), "--heartbeat-interval is 0.0: it must be a number of seconds in (0, 86400]"),
+            (ClusterTiming(workerTimeout: .nan), "--worker-timeout is nan: it must be a number of seconds in (0, 86400]"),
+            (ClusterTiming(joinTimeout: .infinity), "--join-timeout is inf: it must be a number of seconds in (0, 86400]"),
             (
-                ClusterTiming(heartbeatInterval: 5, deadAfter: 3),
-                "the heartbeat interval (5.0 s) must be shorter than the dead-after time (3.0 s)"
+                ClusterTiming(heartbeatInterval: 5, workerTimeout: 3),
+                "--heartbeat-interval (5.0 s) must be shorter than --worker-timeout (3.0 s)"
             ),
+            (ClusterTiming(workerTimeout: 90_000), "--worker-timeout is 90000.0: it must be a number of seconds in (0, 86400]"),
         ])
     func invalidTiming(timing: ClusterTiming, expected: String) {
         #expect(throws: ClusterError.invalidConfiguration(expected)) { try timing.validate() }

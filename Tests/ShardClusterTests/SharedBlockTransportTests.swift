@@ -40,7 +40,7 @@ struct SharedBlockTransportTests {
             ? try Sockets.blocks(count: 7, rows: 33, columns: 5) : try Self.float32Blocks(count: 7, rows: 33, columns: 5)
         let blocks = full.dropLast() + [try Block(id: 6, rows: 1, columns: 5, storage: full[6].storage.prefix(rows: 1, columns: 5))]
         let model = LogisticRegression(featureCount: 5, l2: 0.5)
-        let timing = ClusterTiming(heartbeatInterval: 0.05, deadAfter: 5, joinTimeout: 20)
+        let timing = ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 5, joinTimeout: 20)
         let regionsBefore = Self.openBlockRegions()
         var evaluations: [[UInt64]] = []
         for transport in [BlockTransport.sharedMemory(threads: 2), .messages] {
