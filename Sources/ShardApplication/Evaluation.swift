@@ -105,47 +105,9 @@ extension LoadedModel {
             model: kind.rawValue, rows: rowCount, dataLoss: loss, classification: nil,
             ranking: nil, quantile: nil, regression: nil, embedding: nil, vae: nil)
         do {
-            switch kind {
-            case .logistic, .svm:
-                let truth = labelled.labels.map { $0 == 1 ? 1 : 0 }
-                let predicted = values.map { $0 > 0 ? 1 : 0 }
-                let names = try BinaryLabelEncoding.detect(in: input.dataset) == .plusMinusOne ? ["-1", "1"] : ["0", "1"]
-                report.classification = try ClassificationReport(
-                    trueLabels: truth, predictedLabels: predicted, classCount: 2, classNames: names)
-                if truth.contains(0), truth.contains(1) {
-                    report.ranking = try Ranking.report(labels: truth.map { $0 == 1 }, scores: values)
-                }
-            case .softmax:
-                let predicted = (0..<rowCount).map { argmax(values[($0 * width)..<(($0 + 1) * width)]) }
-                report.classification = try ClassificationReport(
-                    trueLabels: labelled.labels.map { Int($0) }, predictedLabels: predicted, classCount: width)
-            case .linear:
-                report.regression = try RegressionReport(targets: labelled.labels, predictions: values)
-            case .quantile:
-                report.quantile = try QuantileMetrics.report(
-                    targets: labelled.labels,
-                    predictions: (0..<rowCount).map { Array(values[($0 * width)..<(($0 + 1) * width)]) },
-                    levels: file.spec.quantileLevels)
-            case .triplet:
-                let embeddings = (0..<rowCount).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }
-                let labels = labelled.labels.map { Int($0) }
-                let recall = try EmbeddingMetrics.recallAtOne(embeddings: embeddings, labels: labels)
-                let (pairs, sampled) = try verificationPairs(embeddings, labels, seed: seed)
-                let threshold = try VerificationThreshold(fitting: pairs)
-                report.embedding = EmbeddingEvaluation(
-                    recallAtOne: recall.recallAtOne, hits: recall.hits, count: recall.count,
-                    verification: try threshold.evaluate(pairs), pairsSampled: sampled)
-            case .vae:
-                var reconstruction = 0.0, kl = 0.0
-                for r in 0..<rowCount {
-                    reconstruction += values[2 * r]
-                    kl += values[2 * r + 1]
-                }
-                let count = Double(rowCount)
-                report.vae = VAEEvaluation(
-                    meanNegativeELBO: (reconstruction + kl) / count, meanReconstruction: reconstruction / count,
-                    meanKL: kl / count)
-            }
+            try kind.modelDescription.addMetrics(
+                RowOutputs(values: values, width: width), labels: labelled.labels, input: input, model: self, seed: seed,
+                to: &report)
         } catch let error as MetricsError {
             throw .metrics(error)
         } catch let error as DataError {

@@ -53,25 +53,10 @@ extension LoadedModel {
     {
         let parameters = file.parameters
         let model = self.model
-        let kind = self.kind
+        let description = kind.modelDescription
         let perBlock = try mapBlocks(of: input.dataset, given: given) {
             (block) throws(ModelError) -> (values: [Double], width: Int) in
-            switch model {
-            case let logistic as LogisticRegression: return (try logistic.predict(block, parameters: parameters), 1)
-            case let svm as LinearSVM: return (try svm.predict(block, parameters: parameters), 1)
-            case let linear as LinearRegression: return (try linear.predict(block, parameters: parameters), 1)
-            case let quantile as QuantileRegression:
-                return (try quantile.predict(block, parameters: parameters), quantile.levelCount)
-            case let softmax as SoftmaxRegression:
-                return (try softmax.predict(block, parameters: parameters), softmax.classCount)
-            case let triplet as TripletEmbedding:
-                return (try triplet.embeddings(of: block, parameters: parameters), triplet.embeddingDimension)
-            case let vae as VariationalAutoencoder:
-                let parts = try vae.elboParts(block, parameters: parameters, context: RoundContext(seed: seed, round: 1))
-                return (parts.flatMap { [$0.reconstruction, $0.kl] }, 2)
-            default:
-                throw ModelError.invalidSpec("no outputs are defined for \(kind.rawValue) models")
-            }
+            try description.outputs(of: model, block: block, parameters: parameters, seed: seed)
         }
         var values: [Double] = []
         values.reserveCapacity(perBlock.reduce(0) { $0 + $1.values.count })
@@ -167,50 +152,15 @@ public struct PredictionTable: Sendable, Equatable {
 }
 
 extension LoadedModel {
+    /// The `predict` table of every row (see `PredictionTable`).
     public func predictions(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> PredictionTable {
         let (values, width) = try rawOutputs(input, seed: seed)
         try checkFinite(values, width: width, input: input)
-        let rowCount = input.rowCount
-        func row(_ r: Int) -> ArraySlice<Double> { values[(r * width)..<((r + 1) * width)] }
-        switch kind {
-        case .logistic, .svm:
-            let negative = outputLabelEncoding.negativeLabel
-            let rows = values.map { score in
-                let label = score > 0 ? 1 : negative
-                return kind == .logistic ? [score, StableMath.sigmoid(score), label] : [score, label]
-            }
-            let columns = kind == .logistic ? ["score", "probability", "predicted_label"] : ["score", "predicted_label"]
-            return PredictionTable(columns: columns, rows: rows)
-        case .softmax:
-            let rows = (0..<rowCount).map { r in [Double(argmax(row(r)))] + softmaxProbabilities(row(r)) }
-            return PredictionTable(
-                columns: ["predicted_class"] + (0..<width).map { "probability_\($0)" }, rows: rows)
-        case .linear:
-            return PredictionTable(columns: ["prediction"], rows: values.map { [$0] })
-        case .quantile:
-            let taus = file.spec.quantileLevels
-            return PredictionTable(columns: taus.map { "q\($0)" }, rows: (0..<rowCount).map { Array(row($0)) })
-        case .triplet:
-            return PredictionTable(
-                columns: (0..<width).map { "embedding_\($0)" }, rows: (0..<rowCount).map { Array(row($0)) })
-        case .vae:
-            let rows = (0..<rowCount).map { (r: Int) -> [Double] in
-                let (reconstruction, kl) = (values[2 * r], values[2 * r + 1])
-                return [reconstruction, kl, reconstruction + kl]
-            }
-            return PredictionTable(columns: ["reconstruction", "kl", "negative_elbo"], rows: rows)
-        }
+        return kind.modelDescription.predictions(RowOutputs(values: values, width: width), model: self)
     }
 }
 
-
 extension ModelSpec {
-    /// quantile: the levels τ, in output order (empty for other kinds).
-    var quantileLevels: [Double] {
-        if case .quantile(let taus) = configuration { return taus }
-        return []
-    }
-
     /// softmax and triplet: K (0 for the kinds whose labels are not class indices).
     var classCount: Int {
         switch configuration {

@@ -73,14 +73,8 @@ public struct ModelChoices: Sendable, Equatable {
         return RegressionSettings(loss: loss, delta: loss == .huber ? delta ?? 1 : nil)
     }
 
-    /// Whether the chosen loss has kinks (see `ModelConfiguration.isNonSmooth`).
-    public var isNonSmooth: Bool {
-        switch kind {
-        case .svm, .quantile: true
-        case .linear: regressionSettings.loss == .mae
-        case .logistic, .softmax, .triplet, .vae: false
-        }
-    }
+    /// Whether the chosen loss has kinks (see `ModelDescription.isNonSmooth`).
+    public var isNonSmooth: Bool { kind.modelDescription.isNonSmooth(self) }
 }
 
 /// The optimizer, its stopping rule, mini-batches and smoothing; nil means the default.
@@ -164,40 +158,15 @@ extension TrainingRequest {
         try require(
             [data.testRowsPath != nil, data.testFraction != nil, data.testDataPath != nil].filter { $0 }.count <= 1,
             "give at most one of --test-rows, --test-fraction, --test-data")
-        if model.kind == .quantile { try require(!model.taus.isEmpty, "--model quantile needs --tau (one or more)") }
-        if model.kind == .vae {
-            try require(
-                !data.standardize, "--model vae models features in [0, 1] (binary cross-entropy); drop --standardize")
+        let description = model.kind.modelDescription
+        for setting in ModelSetting.allCases where setting.isGiven(in: model) && !description.settings.contains(setting) {
+            let kinds = ModelRegistry.kinds(reading: setting).map(\.rawValue).joined(separator: ", ")
+            throw SetupError("\(setting.rawValue) applies to --model \(kinds) only")
         }
-        func only(_ flag: String, given: Bool, _ kinds: [ModelKind]) throws(SetupError) {
-            if given, !kinds.contains(model.kind) {
-                throw SetupError("\(flag) applies to --model \(kinds.map(\.rawValue).joined(separator: ", ")) only")
-            }
-        }
-        try only("--tau", given: !model.taus.isEmpty, [.quantile])
-        try only("--focal-gamma", given: model.focalGamma != nil, [.logistic])
-        try only("--focal-alpha", given: model.focalAlpha != nil, [.logistic])
-        try only("--class-weight", given: model.classWeight != nil, [.logistic, .softmax])
-        try only("--classes", given: model.classes != nil, [.softmax, .triplet])
-        try only("--margin", given: model.margin != nil, [.triplet])
-        try only("--pairs", given: model.pairs != nil, [.triplet])
-        try only("--hidden", given: model.hidden != nil, [.triplet, .vae])
-        try only("--dimension", given: model.dimension != nil, [.triplet, .vae])
-        try only("--loss", given: model.regressionLoss != nil, [.linear])
-        try only("--delta", given: model.delta != nil, [.linear])
+        try description.validate(model, data: data)
         for (flag, given) in [("--smoothing-start", solver.smoothingStart != nil), ("--smoothing-final", solver.smoothingFinal != nil)]
         where given && !model.isNonSmooth {
             throw SetupError("\(flag) applies to the non-smooth losses only: --model svm, quantile, or linear with --loss mae")
-        }
-        if model.focalAlpha != nil { try require(model.focalGamma != nil, "--focal-alpha needs --focal-gamma") }
-        if let gamma = model.focalGamma { try require(gamma >= 0 && gamma.isFinite, "--focal-gamma must be ≥ 0") }
-        if let alpha = model.focalAlpha { try require(alpha >= 0 && alpha <= 1, "--focal-alpha must be in [0, 1]") }
-        if let margin = model.margin { try require(margin > 0 && margin.isFinite, "--margin must be positive") }
-        if let dimension = model.dimension { try require(dimension >= 1, "--dimension must be at least 1") }
-        if let hidden = model.hidden { try require(hidden >= 1, "--hidden must be at least 1") }
-        if let delta = model.delta {
-            try require(delta > 0 && delta.isFinite, "--delta must be positive and finite")
-            try require(model.regressionLoss == .huber, "--delta applies to --loss huber only")
         }
         if let start = solver.smoothingStart {
             try require(start > 0 && start.isFinite, "--smoothing-start must be positive")

@@ -7,58 +7,9 @@ import ShardOptimizers
 extension TrainingRequest {
     /// The model spec: width, L2 strength, the kind and the settings that apply to it (defaults filled in).
     public func modelSpec(for prepared: PreparedData) throws(SetupError) -> ModelSpec {
-        let model = self.model
-        func classCount() throws(SetupError) -> Int {
-            guard let count = prepared.classCount else {
-                throw SetupError("--model \(model.kind.rawValue) needs class-index labels, but no class count was found")
-            }
-            return count
-        }
-        let configuration: ModelConfiguration
-        switch model.kind {
-        case .logistic:
-            configuration = .logistic(
-                focal: model.focalGamma.map { FocalParameters(gamma: $0, alpha: model.focalAlpha ?? 0.25) },
-                classWeights: try classWeights(classCount: 2, labels: prepared.dataset.labels.map { $0 == 1 ? 1 : 0 }))
-        case .svm:
-            configuration = .svm
-        case .quantile:
-            configuration = .quantile(taus: model.taus)
-        case .softmax:
-            let count = try classCount()
-            configuration = .softmax(
-                classCount: count,
-                classWeights: try classWeights(classCount: count, labels: prepared.dataset.labels.map { Int($0) }))
-        case .triplet:
-            configuration = .triplet(
-                TripletSettings(
-                    classCount: try classCount(), embeddingDimension: model.dimension ?? 2, hiddenUnits: model.hidden,
-                    margin: model.margin ?? 1, pairObjective: model.pairs ?? .tripletSemiHard))
-        case .vae:
-            configuration = .vae(latentDimension: model.dimension ?? 2, hiddenUnits: model.hidden)
-        case .linear:
-            configuration = .linear(model.regressionSettings)
-        }
-        return ModelSpec(featureCount: prepared.dataset.featureCount, l2: model.l2, configuration)
-    }
-
-    /// `balanced`: w_c = n / (K · n_c) (classes absent from the data get weight 0); or an explicit list.
-    private func classWeights(classCount: Int, labels: [Int]) throws(SetupError) -> [Double]? {
-        switch model.classWeight {
-        case nil:
-            return nil
-        case .balanced:
-            var supports = [Int](repeating: 0, count: classCount)
-            for label in labels where label >= 0 && label < classCount { supports[label] += 1 }
-            return supports.map { $0 == 0 ? 0 : Double(labels.count) / (Double(classCount) * Double($0)) }
-        case .explicit(let weights):
-            guard weights.count == classCount else {
-                throw SetupError(
-                    "--class-weight gives \(weights.count) weights for \(classCount) classes: give 'balanced' or "
-                        + "\(classCount) comma-separated numbers")
-            }
-            return weights
-        }
+        ModelSpec(
+            featureCount: prepared.dataset.featureCount, l2: model.l2,
+            try model.kind.modelDescription.configuration(model, data: prepared))
     }
 
     /// Optimizer, stopping rule, mini-batch schedule and smoothing continuation for `model`.
@@ -104,9 +55,7 @@ extension TrainingRequest {
             throw SetupError("--batch-blocks applies to the mini-batch optimizers sgd, adam and adamw")
         }
         if !choice.isStochastic, model.spec.isNonSmooth {
-            let start =
-                solver.smoothingStart
-                ?? (model.spec.kind == .svm ? 1 : Self.meanAbsoluteDeviation(prepared.dataset.labels))
+            let start = solver.smoothingStart ?? model.spec.kind.modelDescription.defaultSmoothingStart(prepared)
             do {
                 options.continuation = try Continuation(
                     initial: start, factor: 0.1, final: start * (solver.smoothingFinal ?? 1e-8))
@@ -135,13 +84,5 @@ extension TrainingRequest {
         if warmup > 0 { schedule = .linearWarmUp(steps: warmup, base: schedule) }
         try schedule.validate()
         return schedule
-    }
-
-    /// Mean absolute deviation from the mean: the scale of the targets, for the first smoothing stage.
-    public static func meanAbsoluteDeviation(_ values: [Double]) -> Double {
-        guard !values.isEmpty else { return 1 }
-        let mean = values.reduce(0, +) / Double(values.count)
-        let deviation = values.reduce(0) { $0 + abs($1 - mean) } / Double(values.count)
-        return deviation > 0 ? deviation : 1
     }
 }

@@ -16,26 +16,6 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     case vae
     /// Linear regression: squared error (ridge), Huber or absolute error.
     case linear
-
-    /// Whether a block's loss depends on the round's random numbers (triplet mining, VAE noise), so that the
-    /// same parameters give another data loss in another round.
-    public var lossDrawsRandomNumbers: Bool {
-        switch self {
-        case .logistic, .svm, .quantile, .softmax, .linear: false
-        case .triplet, .vae: true
-        }
-    }
-
-    /// What the label column means for this model.
-    public var labelKind: LabelKind {
-        switch self {
-        case .logistic: .binary(.zeroOne)
-        case .svm: .binary(.plusMinusOne)
-        case .quantile, .linear: .real
-        case .softmax, .triplet: .classIndex
-        case .vae: .ignored
-        }
-    }
 }
 
 /// How a model reads the label column.

@@ -1,0 +1,37 @@
+import ShardData
+import ShardModels
+import ShardNumerics
+
+/// `--model svm`: hinge loss, labels {−1, +1} (a {0, 1} file is re-encoded), solved by smoothing continuation
+/// from μ₀ = 1. Outputs the score s; predicts class [s > 0] in the file's encoding; binary metrics.
+enum SVMDescription: ModelDescription {
+    static let kind = ModelKind.svm
+    static let labelKind = LabelKind.binary(.plusMinusOne)
+    static let settings: Set<ModelSetting> = []
+
+    static func isNonSmooth(_ choices: ModelChoices) -> Bool { true }
+
+    static func configuration(_ choices: ModelChoices, data: PreparedData) throws(SetupError) -> ModelConfiguration {
+        .svm
+    }
+
+    static func outputs(of model: any Model, block: Block, parameters: [Double], seed: UInt64) throws(ModelError)
+        -> (values: [Double], width: Int)
+    {
+        guard let svm = model as? LinearSVM else { throw .invalidSpec("not an SVM") }
+        return (try svm.predict(block, parameters: parameters), 1)
+    }
+
+    static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
+        let negative = model.outputLabelEncoding.negativeLabel
+        return PredictionTable(
+            columns: ["score", "predicted_label"], rows: outputs.values.map { [$0, $0 > 0 ? 1 : negative] })
+    }
+
+    static func addMetrics(
+        _ outputs: RowOutputs, labels: [Double], input: ModelInput, model: LoadedModel, seed: UInt64,
+        to report: inout EvaluationReport
+    ) throws {
+        try addBinaryMetrics(scores: outputs.values, labels: labels, input: input, to: &report)
+    }
+}
