@@ -115,10 +115,10 @@ public struct TrainingArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "Blocks per mini-batch round for sgd, adam and adamw (default: 1).")
     public var batchBlocks: Int?
 
-    @Option(parsing: .unconditional, help: "svm, quantile: smoothing μ of the first continuation stage (default: 1 for svm, the targets' mean absolute deviation for quantile).")
+    @Option(parsing: .unconditional, help: "svm, quantile, linear --loss mae: smoothing μ of the first continuation stage (default: 1 for svm, the targets' mean absolute deviation for the regressions).")
     public var smoothingStart: Double?
 
-    @Option(parsing: .unconditional, help: "svm, quantile: smoothing μ of the last continuation stage, relative to the first.")
+    @Option(parsing: .unconditional, help: "svm, quantile, linear --loss mae: smoothing μ of the last continuation stage, relative to the first.")
     public var smoothingFinal: Double?
 
     @Option(help: "Held-out rows: 0-based data-row indices of the same CSV.")

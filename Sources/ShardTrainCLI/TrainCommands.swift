@@ -31,6 +31,9 @@ public struct TrainCommand: ParsableCommand {
                 --tau 0.1 --tau 0.5 --tau 0.9 --l2 0
             softmax:
               shardtrain train --data digits.csv --model softmax --standardize
+            linear (mse = ridge; huber with --delta; mae by continuation; R², RMSE, MAE reported):
+              shardtrain train --data diabetes.csv --model linear --standardize \\
+                --loss huber --delta 20 --test-fraction 0.2
             triplet (mini-batches with adam; recall@1 on held-out rows):
               shardtrain train --data digits.csv --model triplet --hidden 32 \\
                 --dimension 8 --batch-blocks 2 --max-rounds 2000 --test-fraction 0.2
