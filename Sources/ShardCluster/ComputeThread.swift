@@ -1,6 +1,7 @@
 import Foundation
 import ShardEngine
 import ShardModels
+import ShardNumerics
 import Synchronization
 import ZeroMQ
 

@@ -1,4 +1,5 @@
 import ShardEngine
+import ShardNumerics
 import ShardWire
 
 /// The coordinator's protocol logic as a pure state machine: events in, directives out, time passed in.
@@ -305,7 +306,7 @@ public struct CoordinatorInstance: Sendable {
     }
 
     private mutating func receivedPartials(
-        worker index: Int, round wireRound: UInt64, computeSeconds: Double, nodes: [PartialNode]
+        worker index: Int, round wireRound: UInt64, computeSeconds: Double, nodes: [NodeSums]
     ) -> [Directive] {
         let worker = workers[index]
         var inFlight: Int?
@@ -326,14 +327,14 @@ public struct CoordinatorInstance: Sendable {
         guard worker.partials == nil else { return fail("\(worker.name) sent partial sums twice in round \(round)") }
         let tree = ReductionTree(blockCount: configuration.totalBlocks)
         let expected = tree.coveringNodes(of: worker.blocks).filter { tree.blocks(of: $0).contains(where: isActive) }
-        let got = nodes.map { TreeNode(level: Int($0.level), index: Int($0.index)) }
+        let got = nodes.map(\.node)
         guard got == expected else {
             return fail("\(worker.name) sent sums for \(got) in round \(round), expected \(expected)")
         }
         var received: [TreeNode: [Double]] = [:]
         for (node, partial) in zip(got, nodes) {
             let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + configuration.blockRows[$1] }
-            guard Int(exactly: partial.rowCount) == rows else {
+            guard partial.rowCount == rows else {
                 return fail("\(worker.name) reports \(partial.rowCount) rows for \(node), expected \(rows)")
             }
             received[node] = partial.values

@@ -159,12 +159,7 @@ public final class WorkerShell {
                 state = .ready(compute, index, computing: nil)
                 switch outcome {
                 case .sums(let sums, let seconds):
-                    let nodes = sums.map {
-                        PartialNode(
-                            level: UInt8($0.node.level), index: UInt32($0.node.index), rowCount: UInt64($0.rowCount),
-                            values: $0.values)
-                    }
-                    try send(.partials(computeSeconds: seconds, nodes: nodes), round: round)
+                    try send(.partials(computeSeconds: seconds, nodes: sums), round: round)
                 case .failed(let reason):
                     try? send(.failure(reason: "round \(round): \(reason)"), round: round)
                     throw .computeFailed("round \(round): \(reason)")

@@ -1,19 +1,6 @@
 import ShardModels
 import ShardNumerics
 
-/// The sums of one reduction-tree node: `values` = [Σ loss, Σ gradient…] over `rowCount` rows.
-public struct NodeSums: Sendable, Equatable {
-    public let node: TreeNode
-    public let rowCount: Int
-    public let values: [Double]
-
-    public init(node: TreeNode, rowCount: Int, values: [Double]) {
-        self.node = node
-        self.rowCount = rowCount
-        self.values = values
-    }
-}
-
 /// Computes the sums of a contiguous run of blocks, in parallel, and reduces them to the tree nodes that
 /// tile the run. In single-process mode the run is every block and the only node is the root; a worker holds
 /// its shard. Both go through this type, so the two modes share every floating-point operation.

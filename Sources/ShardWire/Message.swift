@@ -16,25 +16,6 @@ public struct Frame: Sendable, Equatable {
     }
 }
 
-/// The sums one worker contributes for one node of the fixed reduction tree.
-///
-/// `level` and `index` place the node in the engine's fixed reduction tree over block ids; `rowCount` is
-/// the number of rows summed; `values` are the sums themselves (loss, gradient, … — their meaning is the engine's). They may be non-finite: a
-/// diverging model must reach the coordinator, which reports it.
-public struct PartialNode: Sendable, Equatable {
-    public var level: UInt8
-    public var index: UInt32
-    public var rowCount: UInt64
-    public var values: [Double]
-
-    public init(level: UInt8, index: UInt32, rowCount: UInt64, values: [Double]) {
-        self.level = level
-        self.index = index
-        self.rowCount = rowCount
-        self.values = values
-    }
-}
-
 /// The protocol's messages. Timing contract (the values themselves are configured elsewhere):
 ///
 ///     heartbeatInterval  each side sends `heartbeat` when it has sent nothing else for this long
@@ -115,7 +96,7 @@ public enum Message: Sendable, Equatable {
     ///
     ///     computeSeconds f64 (finite, ≥ 0) | nodeCount u32 | width u32,
     ///     then per node: level u8 | index u32 | rowCount u64 | width × f64 (any value, NaN included)
-    case partials(computeSeconds: Double, nodes: [PartialNode])
+    case partials(computeSeconds: Double, nodes: [NodeSums])
 
     /// Either direction whenever the sender has been idle for `heartbeatInterval`; proves liveness, no
     /// reply. Empty payload.

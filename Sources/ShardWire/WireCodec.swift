@@ -117,10 +117,19 @@ public struct WireCodec: Sendable {
             try checkFitsUInt32(nodes.count, "partials nodeCount")
             let width = nodes.first?.values.count ?? 0
             try checkFitsUInt32(width, "partials width")
-            for (position, node) in nodes.enumerated() where node.values.count != width {
-                throw .invalidValue(
-                    field: "partials.nodes[\(position)].values count",
-                    expected: "\(width) (the width of nodes[0])", found: "\(node.values.count)")
+            for (position, node) in nodes.enumerated() {
+                if node.values.count != width {
+                    throw .invalidValue(
+                        field: "partials.nodes[\(position)].values count",
+                        expected: "\(width) (the width of nodes[0])", found: "\(node.values.count)")
+                }
+                let (level, index) = (node.node.level, node.node.index)
+                guard UInt8(exactly: level) != nil, UInt32(exactly: index) != nil, node.rowCount >= 0 else {
+                    throw .invalidValue(
+                        field: "partials.nodes[\(position)]",
+                        expected: "level < 256, index < 2^32, rowCount ≥ 0",
+                        found: "level \(level), index \(index), rowCount \(node.rowCount)")
+                }
             }
             return 8 + 4 + 4 + nodes.count * (Self.nodeHeaderSize + 8 * width)
         case .heartbeat:
@@ -186,9 +195,9 @@ public struct WireCodec: Sendable {
             writer.write(UInt32(nodes.count))
             writer.write(UInt32(nodes.first?.values.count ?? 0))
             for node in nodes {
-                writer.write(node.level)
-                writer.write(node.index)
-                writer.write(node.rowCount)
+                writer.write(UInt8(node.node.level))
+                writer.write(UInt32(node.node.index))
+                writer.write(UInt64(node.rowCount))
                 writer.write(values: node.values)
             }
         case .heartbeat:
@@ -368,14 +377,17 @@ public struct WireCodec: Sendable {
         guard needed == UInt64(reader.remaining) else {
             throw .trailingBytes(type: .partials, count: reader.remaining - Int(needed))
         }
-        var nodes: [PartialNode] = []
+        var nodes: [NodeSums] = []
         nodes.reserveCapacity(Int(count))
         for position in 0..<Int(count) {
             let level = try reader.read(UInt8.self, "partials.nodes[\(position)].level")
             let index = try reader.read(UInt32.self, "partials.nodes[\(position)].index")
             let rowCount = try reader.read(UInt64.self, "partials.nodes[\(position)].rowCount")
             let values = try reader.readValues(Double.self, count: width, "partials.nodes[\(position)].values")
-            nodes.append(PartialNode(level: level, index: index, rowCount: rowCount, values: values))
+            guard let rows = Int(exactly: rowCount) else {
+                throw .invalidValue(field: "partials.nodes[\(position)].rowCount", expected: "< 2^63", found: "\(rowCount)")
+            }
+            nodes.append(NodeSums(node: TreeNode(level: Int(level), index: Int(index)), rowCount: rows, values: values))
         }
         return .partials(computeSeconds: computeSeconds, nodes: nodes)
     }

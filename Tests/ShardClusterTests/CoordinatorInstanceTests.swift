@@ -118,10 +118,10 @@ struct CoordinatorInstanceTests {
         // and (2,1) = c (block 4). The tree adds (a + b) + c; the values make the other orders give other bits:
         //   column 0: (1e16 + 1) + 1 = 1e16,  but a + (b + c) = 1e16 + 2 = 1.0000000000000002e16
         //   column 1: (0.1 + 0.2) + 3.3 = 3.5999999999999996,  but (a + c) + b = a + (b + c) = 3.6
-        let workerZero = [PartialNode(level: 1, index: 0, rowCount: 20, values: [1e16, 0.1, 1])]
+        let workerZero = [NodeSums(node: TreeNode(level: 1, index: 0), rowCount: 20, values: [1e16, 0.1, 1])]
         let workerOne = [
-            PartialNode(level: 1, index: 1, rowCount: 20, values: [1, 0.2, 2]),
-            PartialNode(level: 2, index: 1, rowCount: 10, values: [1, 3.3, 3]),
+            NodeSums(node: TreeNode(level: 1, index: 1), rowCount: 20, values: [1, 0.2, 2]),
+            NodeSums(node: TreeNode(level: 2, index: 1), rowCount: 10, values: [1, 3.3, 3]),
         ]
         let none = coordinator.received(
             Frame(jobID: Self.job, round: 1, message: .partials(computeSeconds: 0.01, nodes: workerZero)), from: [1],
@@ -150,7 +150,7 @@ struct CoordinatorInstanceTests {
         #expect(Self.failures(stale).isEmpty)
         #expect(coordinator.staleFrames == 1)
         // Sums for the wrong subtrees fail the job, naming worker and round.
-        let blockZeroOnly = [PartialNode(level: 0, index: 0, rowCount: 10, values: [1, 2, 3])]
+        let blockZeroOnly = [NodeSums(node: TreeNode(level: 0, index: 0), rowCount: 10, values: [1, 2, 3])]
         let wrong = coordinator.received(
             Frame(jobID: Self.job, round: 2, message: .partials(computeSeconds: 0.01, nodes: blockZeroOnly)), from: [1],
             now: 2.2)
@@ -223,12 +223,10 @@ struct CoordinatorInstanceTests {
     }
 
     /// PARTIALS of `round` from the worker holding `range` (of the 5 blocks of `readyInstance`).
-    static func partials(round: UInt64, _ range: Range<Int>, rowsPerBlock: UInt64 = 10) -> Frame {
+    static func partials(round: UInt64, _ range: Range<Int>, rowsPerBlock: Int = 10) -> Frame {
         let tree = ReductionTree(blockCount: 5)
         let nodes = tree.coveringNodes(of: range).map {
-            PartialNode(
-                level: UInt8($0.level), index: UInt32($0.index), rowCount: UInt64(tree.blocks(of: $0).count) * rowsPerBlock,
-                values: [1, 2, 3])
+            NodeSums(node: $0, rowCount: tree.blocks(of: $0).count * rowsPerBlock, values: [1, 2, 3])
         }
         return Frame(jobID: job, round: round, message: .partials(computeSeconds: 0.01, nodes: nodes))
     }
@@ -307,8 +305,8 @@ struct CoordinatorInstanceTests {
         var running = Self.readyInstance()
         _ = running.startRound(RoundRequest(round: 1), parameters: [0, 0, 0], now: 1)
         let partial = Self.failures(
-            running.received(Self.partials(round: 1, 0..<2, rowsPerBlock: UInt64.max / 2), from: [1], now: 1.1))
-        #expect(partial.first?.hasPrefix("worker 0 (pid 100 on test-host) reports \(UInt64.max / 2 * 2) rows") == true)
+            running.received(Self.partials(round: 1, 0..<2, rowsPerBlock: Int.max / 4), from: [1], now: 1.1))
+        #expect(partial.first?.hasPrefix("worker 0 (pid 100 on test-host) reports \(Int.max / 4 * 2) rows") == true)
     }
 
     @Test("READY out of turn fails the job: twice while shipping, or between rounds")

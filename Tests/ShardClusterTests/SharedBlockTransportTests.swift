@@ -137,7 +137,7 @@ struct SharedBlockTransportTests {
         #expect(ready == .ready(blockCount: 1, rowCount: 2))
         // Round 1 at w = (1, 1), b = 0: the sums are those of the block's rows, as the local executor computes.
         try coordinator.send(.params([1, 1, 0]), round: 1)
-        var sums: [PartialNode] = []
+        var sums: [NodeSums] = []
         while let frame = try coordinator.next() {
             if case .partials(_, let nodes) = frame.message { sums = nodes; break }
         }

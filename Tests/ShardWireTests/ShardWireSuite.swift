@@ -82,9 +82,11 @@ enum RandomFrames {
             return .partials(
                 computeSeconds: Bool.random(using: &rng) ? 0 : Double.random(in: 0...1e4, using: &rng),
                 nodes: (0..<count).map { _ in
-                    PartialNode(
-                        level: UInt8.random(in: 0...UInt8.max, using: &rng), index: UInt32.random(in: 0...UInt32.max, using: &rng),
-                        rowCount: rng.next(), values: (0..<width).map { _ in anyDouble(&rng) })
+                    let node = TreeNode(
+                        level: Int.random(in: 0...255, using: &rng), index: Int.random(in: 0...Int(UInt32.max), using: &rng))
+                    return NodeSums(
+                        node: node, rowCount: Int.random(in: 0...Int.max, using: &rng),
+                        values: (0..<width).map { _ in anyDouble(&rng) })
                 })
         case .heartbeat: return .heartbeat
         case .done: return .done(reason: string(&rng))
@@ -118,8 +120,8 @@ func sameBits(_ lhs: Frame, _ rhs: Frame) -> Bool {
     case (.partials(let leftSeconds, let leftNodes), .partials(let rightSeconds, let rightNodes)):
         return leftSeconds.bitPattern == rightSeconds.bitPattern && leftNodes.count == rightNodes.count
             && zip(leftNodes, rightNodes).allSatisfy { left, right in
-                left.level == right.level && left.index == right.index && left.rowCount == right.rowCount
-                    && left.values.map(\.bitPattern) == right.values.map(\.bitPattern)
+                let sameValues: Bool = left.values.map(\.bitPattern) == right.values.map(\.bitPattern)
+                return left.node == right.node && left.rowCount == right.rowCount && sameValues
             }
     case (.params(let left, let leftSmoothing, let leftStep), .params(let right, let rightSmoothing, let rightStep)):
         return left.map(\.bitPattern) == right.map(\.bitPattern) && leftSmoothing.bitPattern == rightSmoothing.bitPattern
@@ -156,8 +158,8 @@ struct ShardWireSuite {
         Frame(jobID: 7, message: .ready(blockCount: 2, rowCount: 3)),
         Frame(jobID: 7, round: 12, message: .params([0.25, -1, 3e-300])),
         Frame(jobID: 7, round: 12, message: .partials(computeSeconds: 0.125, nodes: [
-            PartialNode(level: 0, index: 0, rowCount: 2, values: [1, .nan]),
-            PartialNode(level: 1, index: 4, rowCount: 9, values: [.infinity, -3]),
+            NodeSums(node: TreeNode(level: 0, index: 0), rowCount: 2, values: [1, .nan]),
+            NodeSums(node: TreeNode(level: 1, index: 4), rowCount: 9, values: [.infinity, -3]),
         ])),
         Frame(jobID: 7, message: .heartbeat),
         Frame(jobID: 7, message: .done(reason: "converged")),
@@ -206,7 +208,7 @@ struct ShardWireSuite {
 
     @Test("non-finite partial values survive; computeSeconds must be finite and ≥ 0")
     func partialValues() throws {
-        let nodes = [PartialNode(level: 2, index: 1, rowCount: 0, values: [.nan, -.infinity, .infinity, -0.0])]
+        let nodes = [NodeSums(node: TreeNode(level: 2, index: 1), rowCount: 0, values: [.nan, -.infinity, .infinity, -0.0])]
         let frame = Frame(jobID: 1, round: 4, message: .partials(computeSeconds: 1.5, nodes: nodes))
         #expect(sameBits(try codec.decode(try codec.encode(frame)), frame))
 
@@ -219,7 +221,7 @@ struct ShardWireSuite {
             bytes.replaceSubrange(28..<36, with: le(bad.bitPattern))
             #expect(throws: WireError.self) { try codec.decode(bytes) }
         }
-        let ragged = [nodes[0], PartialNode(level: 0, index: 0, rowCount: 1, values: [1])]
+        let ragged = [nodes[0], NodeSums(node: TreeNode(level: 0, index: 0), rowCount: 1, values: [1])]
         #expect(throws: WireError.invalidValue(
             field: "partials.nodes[1].values count", expected: "4 (the width of nodes[0])", found: "1"))
         {
@@ -517,4 +519,25 @@ struct ShardWireSuite {
         }
         #expect(accepted > 0)
     }
+}
+
+/// A row count beyond what a process can hold (≥ 2^63) is refused at decode, naming the field; a node the
+/// format cannot carry (level ≥ 256) is refused at encode.
+@Test func partialsRowCountsAndLevelsOutsideTheFormatAreRefused() throws {
+    let codec = WireCodec()
+    let frame = Frame(
+        jobID: 1, round: 1,
+        message: .partials(computeSeconds: 0, nodes: [NodeSums(node: TreeNode(level: 1, index: 2), rowCount: 3, values: [4])]))
+    var bytes = try codec.encode(frame)
+    // Header (28 bytes), computeSeconds (8), nodeCount (4), width (4), level (1), index (4): then the row count.
+    let rowCountOffset = 28 + 8 + 4 + 4 + 1 + 4
+    #expect(bytes[rowCountOffset] == 3)
+    for k in 0..<8 { bytes[rowCountOffset + k] = 0xFF }
+    #expect(throws: WireError.invalidValue(field: "partials.nodes[0].rowCount", expected: "< 2^63", found: "\(UInt64.max)")) {
+        try codec.decode(bytes)
+    }
+    let deep = Frame(
+        jobID: 1, round: 1,
+        message: .partials(computeSeconds: 0, nodes: [NodeSums(node: TreeNode(level: 256, index: 0), rowCount: 1, values: [1])]))
+    #expect(throws: WireError.self) { try codec.encode(deep) }
 }
