@@ -30,6 +30,7 @@ public struct SampleCommand: ParsableCommand {
 
     public func validate() throws {
         guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
+        try OutputPaths.refuseClashes(outputs: [("--output", output)], inputs: [("--model-file", modelFile)])
     }
 
     public func run() throws {
@@ -75,6 +76,7 @@ public struct ReconstructCommand: ParsableCommand {
 
     public func validate() throws {
         guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
+        try OutputPaths.refuseClashes(outputs: [("--output", output)], inputs: [("--model-file", modelFile), ("--data", data)])
     }
 
     public func run() throws {

@@ -149,6 +149,11 @@ public struct TrainingArguments: ParsableArguments {
         }
     }
 
+    /// The files a run reads, by flag (for `OutputPaths.refuseClashes`).
+    var inputFiles: [(flag: String, path: String?)] {
+        [("--data", data), ("--labels", labels), ("--rows", rows), ("--test-rows", testRows), ("--test-data", testData)]
+    }
+
     /// The run as the application library takes it: these choices, the stopping rule, the checkpoint interval
     /// and the threads of this process.
     func request(stopping: StoppingArguments?, evalEvery: Int?, threads: Int) -> TrainingRequest {
@@ -234,9 +239,6 @@ public struct OutputArguments: ParsableArguments {
 
     public func validate() throws {
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
-        if let save, let summaryJson, URL(fileURLWithPath: save).standardized == URL(fileURLWithPath: summaryJson).standardized {
-            throw ValidationError("--save and --summary-json name the same file \(save): one would overwrite the other")
-        }
         for (flag, path) in [("--summary-json", summaryJson), ("--save", save)] {
             guard let path else { continue }
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -246,6 +248,11 @@ public struct OutputArguments: ParsableArguments {
             }
         }
     }
+}
+
+extension OutputArguments {
+    /// The files a run writes, by flag.
+    var outputFiles: [(flag: String, path: String?)] { [("--save", save), ("--summary-json", summaryJson)] }
 }
 
 /// Threads of the processes that compute blocks.

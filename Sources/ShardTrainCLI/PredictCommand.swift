@@ -38,6 +38,11 @@ public struct PredictCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        try OutputPaths.refuseClashes(
+            outputs: [("--output", output)], inputs: [("--data", data), ("--model-file", modelFile)])
+    }
+
     public func run() throws {
         let logger = makeLogger("shardtrain.predict")
         do {

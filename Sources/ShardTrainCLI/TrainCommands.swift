@@ -48,13 +48,14 @@ public struct TrainCommand: ParsableCommand {
     @OptionGroup public var threads: ThreadArguments
     @OptionGroup public var cluster: ClusterArguments
 
-    @Option(help: "Local worker processes to start (0 = single-process mode).")
+    @Option(parsing: .unconditional, help: "Local worker processes to start (0 = single-process mode).")
     public var workers = 0
 
     public init() {}
 
     public func validate() throws {
         guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
+        try OutputPaths.refuseClashes(outputs: output.outputFiles, inputs: training.inputFiles)
     }
 
     public func run() throws {
@@ -88,13 +89,14 @@ public struct CoordinatorCommand: ParsableCommand {
     @Option(help: "ZeroMQ endpoint to bind (loopback by default; use tcp://0.0.0.0:PORT to accept other hosts).")
     public var bind = "tcp://127.0.0.1:5555"
 
-    @Option(help: "Number of workers to wait for.")
+    @Option(parsing: .unconditional, help: "Number of workers to wait for.")
     public var workers: Int
 
     public init() {}
 
     public func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        try OutputPaths.refuseClashes(outputs: output.outputFiles, inputs: training.inputFiles)
     }
 
     public func run() throws {
