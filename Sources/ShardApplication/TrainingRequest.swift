@@ -158,6 +158,9 @@ extension TrainingRequest {
         try require(
             [data.testRowsPath != nil, data.testFraction != nil, data.testDataPath != nil].filter { $0 }.count <= 1,
             "give at most one of --test-rows, --test-fraction, --test-data")
+        if let fraction = data.testFraction {
+            try require(fraction > 0 && fraction < 1, "--test-fraction must be in (0, 1), got \(fraction)")
+        }
         let description = model.kind.modelDescription
         for setting in ModelSetting.allCases where setting.isGiven(in: model) && !description.settings.contains(setting) {
             let kinds = ModelRegistry.kinds(reading: setting).map(\.rawValue).joined(separator: ", ")

@@ -9,9 +9,9 @@ public struct EvaluateCommand: ParsableCommand {
         abstract: "Report the metrics of a saved model on the labelled rows of a CSV.",
         discussion: """
             logistic, svm, softmax: classification report and confusion matrix (binary: also ROC-AUC and PR-AUC,
-            positive class 1); quantile: pinball loss and coverage per level, crossing rate; triplet: recall@1
-            and verification accuracy at a threshold chosen on the same rows; vae: mean negative ELBO,
-            reconstruction and KL per row. Always: the training objective's data loss on these rows.
+            positive class 1); quantile: pinball loss and coverage per level, crossing rate; linear: MSE, RMSE,
+            MAE and R²; triplet: recall@1 and verification accuracy at a threshold chosen on the same rows; vae:
+            mean negative ELBO, reconstruction and KL per row. Always: the training objective's data loss on these rows.
             Example:
               shardtrain evaluate --model-file model.safetensors --data data/breast_cancer.csv --json
             """)

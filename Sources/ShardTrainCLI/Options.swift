@@ -69,10 +69,10 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "triplet: how pairs are formed in a block: tripletRandom, tripletSemiHard (default) or contrastive.")
     public var pairs: PairObjective?
 
-    @Option(help: "linear: the loss on the residual: mse (default; ridge), huber or mae.")
+    @Option(help: "linear: the loss on the residual e = ŷ − y: mse e² (default; ridge), huber (see --delta) or mae |e|.")
     public var loss: RegressionLoss?
 
-    @Option(parsing: .unconditional, help: "linear with --loss huber: the threshold δ between the quadratic and the linear part (default 1).")
+    @Option(parsing: .unconditional, help: "linear with --loss huber: the threshold δ of the Huber loss ½e² (|e| ≤ δ), δ(|e| − ½δ) beyond (default 1; note mse is e², twice Huber's quadratic part).")
     public var delta: Double?
 
     @Flag(help: "Z-score the features with the mean and population std of the training rows.")

@@ -14,6 +14,7 @@ public struct PredictCommand: ParsableCommand {
               logistic  score, probability, predicted_label      svm       score, predicted_label
               softmax   predicted_class, probability_0 …         quantile  q<tau> per level
               triplet   embedding_0 …                            vae       reconstruction, kl, negative_elbo
+              linear    prediction
             Example:
               shardtrain predict --model-file model.safetensors --data data/breast_cancer.csv --output predictions.csv
             """)

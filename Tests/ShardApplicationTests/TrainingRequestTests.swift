@@ -74,3 +74,13 @@ import Testing
         #expect(ClassWeightChoice(parsing: "heavy") == nil)
     }
 }
+
+extension TrainingRequestTests {
+    @Test func aTestFractionOutsideTheOpenUnitIntervalIsRefused() {
+        for fraction in [0.0, 1, 1.5, -0.1, .nan] {
+            var request = request(.logistic)
+            request.data.testFraction = fraction
+            #expect(message(request) == "--test-fraction must be in (0, 1), got \(fraction)")
+        }
+    }
+}
