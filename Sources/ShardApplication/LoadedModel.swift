@@ -53,6 +53,9 @@ public struct LoadedModel: Sendable {
         let header = Self.headerNames(bytes)
         let features = file.featureNames
         let label = labelColumn ?? file.labelName
+        if let labelColumn, !header.contains(labelColumn) {
+            throw .missingLabels(path: path, labelColumn: labelColumn)
+        }
         var dataset: Dataset
         let hasLabels: Bool
         if header.contains(label), !features.contains(label) {

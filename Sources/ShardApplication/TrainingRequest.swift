@@ -25,7 +25,7 @@ public enum ClassWeightChoice: Sendable, Equatable {
     case balanced
     case explicit([Double])
 
-    /// `balanced`, or comma-separated finite numbers `w0,w1,…`.
+    /// `balanced`, or comma-separated numbers `w0,w1,…` (their range is checked by `validate`).
     public init?(parsing text: String) {
         if text == "balanced" {
             self = .balanced
@@ -34,8 +34,17 @@ public enum ClassWeightChoice: Sendable, Equatable {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
             Double($0.trimmingCharacters(in: .whitespaces))
         }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }) else { return nil }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
         self = .explicit(parts.map { $0! })
+    }
+
+    /// Throws unless every explicit weight is finite and ≥ 0 and not all are 0.
+    public func validate() throws(SetupError) {
+        guard case .explicit(let weights) = self else { return }
+        if let bad = weights.first(where: { !($0.isFinite && $0 >= 0) }) {
+            throw SetupError("--class-weight: every weight must be finite and ≥ 0, got \(bad)")
+        }
+        if weights.allSatisfy({ $0 == 0 }) { throw SetupError("--class-weight: at least one weight must be positive") }
     }
 }
 
@@ -167,6 +176,7 @@ extension TrainingRequest {
             throw SetupError("\(setting.rawValue) applies to --model \(kinds) only")
         }
         try description.validate(model, data: data)
+        try model.classWeight?.validate()
         for (flag, given) in [("--smoothing-start", solver.smoothingStart != nil), ("--smoothing-final", solver.smoothingFinal != nil)]
         where given && !model.isNonSmooth {
             throw SetupError("\(flag) applies to the non-smooth losses only: --model svm, quantile, or linear with --loss mae")

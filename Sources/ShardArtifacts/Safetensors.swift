@@ -76,11 +76,13 @@ public struct SafetensorsFile: Sendable, Equatable {
 
     public static func decode(_ data: Data, path: String) throws(ArtifactError) -> SafetensorsFile {
         let bytes = [UInt8](data)
-        guard bytes.count >= 8 else { throw .format(path: path, reason: "shorter than the 8-byte header length") }
+        let notSafetensors = "not a safetensors model file (a file written by `train --save` starts with an 8-byte "
+            + "header length and a JSON header)"
+        guard bytes.count >= 8 else { throw .format(path: path, reason: "\(notSafetensors); it has \(bytes.count) bytes") }
         var headerLength: UInt64 = 0
         for k in 0..<8 { headerLength |= UInt64(bytes[k]) << (8 * UInt64(k)) }
-        guard headerLength <= UInt64(bytes.count - 8) else {
-            throw .format(path: path, reason: "header length \(headerLength) exceeds the file size \(bytes.count)")
+        guard headerLength <= UInt64(bytes.count - 8), bytes.count > 8, bytes[8] == UInt8(ascii: "{") else {
+            throw .format(path: path, reason: "\(notSafetensors); its header length would be \(headerLength) bytes of \(bytes.count)")
         }
         let dataStart = 8 + Int(headerLength)
         let json: Any

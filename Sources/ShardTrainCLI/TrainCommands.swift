@@ -314,7 +314,7 @@ func renderSummary(_ document: SummaryDocument, workers: Int) -> Data {
         \(workers == 0 ? "single process" : "\(workers) workers")
           rounds \(summary.rounds), objective \(format12(summary.objective)) \
         (data loss \(format12(summary.dataLoss)) + l2 \(format12(summary.l2Term))), |g| \(scientific(summary.gradientNorm))
-          train accuracy \(summary.trainAccuracy.map { String(format: "%.4f", $0) } ?? "n/a"); seconds: data \(String(format: "%.3f", summary.loadSeconds ?? 0)), \
+          \(summary.trainAccuracy.map { String(format: "train accuracy %.4f; ", $0) } ?? "")seconds: data \(String(format: "%.3f", summary.loadSeconds ?? 0)), \
         training \(String(format: "%.3f", summary.wallSeconds)), metrics \(String(format: "%.3f", summary.metricsSeconds ?? 0))
           parameters sha256 \(summary.parametersSHA256)
 

@@ -68,10 +68,14 @@ import Testing
     @Test func classWeightsParseBalancedOrNonNegativeNumbers() {
         #expect(ClassWeightChoice(parsing: "balanced") == .balanced)
         #expect(ClassWeightChoice(parsing: "1, 2.5") == .explicit([1, 2.5]))
-        #expect(ClassWeightChoice(parsing: "1,-2") == nil)
         #expect(ClassWeightChoice(parsing: "1,,2") == nil)
-        #expect(ClassWeightChoice(parsing: "nan,1") == nil)
         #expect(ClassWeightChoice(parsing: "heavy") == nil)
+        #expect(message(request(.logistic) { model, _ in model.classWeight = ClassWeightChoice(parsing: "1,-2") })
+            == "--class-weight: every weight must be finite and ≥ 0, got -2.0")
+        #expect(message(request(.softmax) { model, _ in model.classWeight = ClassWeightChoice(parsing: "nan,1") })
+            == "--class-weight: every weight must be finite and ≥ 0, got nan")
+        #expect(message(request(.logistic) { model, _ in model.classWeight = .explicit([0, 0]) })
+            == "--class-weight: at least one weight must be positive")
     }
 }
 

@@ -133,3 +133,16 @@ extension ArtifactsTests {
         #expect(throws: ArtifactError.self) { try ModelFile.read(from: path) }
     }
 }
+
+/// A file that is not safetensors (a CSV passed as the model) is named as such, not as a corrupt header.
+@Test func aCSVIsNotTakenForACorruptModelFile() {
+    for text in ["age,sex,bmi\n59,2,32.1\n", "short", ""] {
+        do {
+            _ = try SafetensorsFile.decode(Data(text.utf8), path: "data.csv")
+            Issue.record("decoded \(text)")
+        } catch {
+            guard case .format(let path, let reason) = error else { Issue.record("\(error)"); continue }
+            #expect(path == "data.csv" && reason.hasPrefix("not a safetensors model file"), "\(reason)")
+        }
+    }
+}
