@@ -21,7 +21,6 @@ final class ComputeThread {
     private struct Letters: Sendable {
         var parameters: [Double]?
         var context = RoundContext(seed: 0, round: 0)
-        var batchStep: Int?
         var outcome: Outcome?
         var stop = false
         /// Why the compute thread could not set up its end of the pair (it has exited).
@@ -81,14 +80,14 @@ final class ComputeThread {
                 } catch {
                     return
                 }
-                let (parameters, context, batchStep, stop) = mailbox.withLock { box in
+                let (parameters, context, stop) = mailbox.withLock { box in
                     let taken = box.parameters
                     box.parameters = nil
-                    return (taken, box.context, box.batchStep, box.stop)
+                    return (taken, box.context, box.stop)
                 }
                 if stop { return }
                 guard go != nil, let parameters else { continue }
-                let outcome = Self.compute(computer, shard: shard, parameters: parameters, context: context, batchStep: batchStep)
+                let outcome = Self.compute(computer, shard: shard, parameters: parameters, context: context)
                 mailbox.withLock { $0.outcome = outcome }
                 guard (try? socket.send([[1]], dontWait: true)) != nil else { return }
             }
@@ -108,14 +107,12 @@ final class ComputeThread {
     /// One round on the compute thread. A batch step the job has no schedule for is a failure of the
     /// round (never an empty selection, which would look like sums of nothing).
     private static func compute(
-        _ computer: Result<BlockComputer?, ClusterError>, shard: Shard, parameters: [Double], context: RoundContext,
-        batchStep: Int?
+        _ computer: Result<BlockComputer?, ClusterError>, shard: Shard, parameters: [Double], context: RoundContext
     ) -> Outcome {
         let start = ContinuousClock.now
-        let request = RoundRequest(round: context.round, smoothing: context.smoothing, batchStep: batchStep)
         let mask: [Bool]?
         do {
-            mask = try activeMask(shard.spec.schedule, request)
+            mask = try activeMask(shard.spec.schedule, context.request)
         } catch {
             return .failed("\(error)")
         }
@@ -135,11 +132,10 @@ final class ComputeThread {
     }
 
     /// Hands the parameters of a round to the compute thread.
-    func start(_ parameters: [Double], context: RoundContext, batchStep: Int?) throws(ZMQError) {
+    func start(_ parameters: [Double], context: RoundContext) throws(ZMQError) {
         mailbox.withLock {
             $0.parameters = parameters
             $0.context = context
-            $0.batchStep = batchStep
         }
         try signal.send([[0]], dontWait: true)
     }

@@ -1,4 +1,5 @@
 import ShardEngine
+import ShardModels
 import ShardNumerics
 import ShardWire
 

@@ -248,8 +248,8 @@ public final class WorkerShell {
                 rounds += 1
                 state = .ready(compute, index, computing: frame.round)
                 do {
-                    try compute.start(
-                        parameters, context: RoundContext(seed: seed, round: round, smoothing: smoothing), batchStep: step)
+                    let request = RoundRequest(round: round, smoothing: smoothing, batchStep: step)
+                    try compute.start(parameters, context: RoundContext(seed: seed, request: request))
                 } catch {
                     throw .transport("compute thread: \(error)")
                 }

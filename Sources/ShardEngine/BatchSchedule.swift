@@ -62,19 +62,3 @@ public struct BatchSchedule: Sendable, Equatable, Codable {
         return mask
     }
 }
-
-/// What one round computes: the point comes separately; this says under which settings.
-public struct RoundRequest: Sendable, Equatable {
-    /// The round number (1, 2, …): it keys the models' random numbers.
-    public var round: Int
-    /// Smoothing μ of non-smooth losses (0 = exact).
-    public var smoothing: Double
-    /// The mini-batch step of the batch schedule, or nil for all blocks.
-    public var batchStep: Int?
-
-    public init(round: Int, smoothing: Double = 0, batchStep: Int? = nil) {
-        self.round = round
-        self.smoothing = smoothing
-        self.batchStep = batchStep
-    }
-}

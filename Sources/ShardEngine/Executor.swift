@@ -67,7 +67,7 @@ public final class LocalExecutor: Executor {
         let mask = try activeMask(schedule, request)
         let nodes = try computer.compute(
             parameters: parameters,
-            context: RoundContext(seed: seed, round: request.round, smoothing: request.smoothing),
+            context: RoundContext(seed: seed, request: request),
             isActive: { mask?[$0] ?? true })
         let seconds = (ContinuousClock.now - start).seconds
         return Evaluation(

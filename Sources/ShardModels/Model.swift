@@ -98,21 +98,44 @@ extension Model {
     }
 }
 
-/// Where a block's computation sits in training: the key of every random number a model draws.
+/// What one round computes: the point comes separately; this says under which settings.
+public struct RoundRequest: Sendable, Equatable, Codable {
+    /// The round number (1, 2, …): it keys the models' random numbers.
+    public var round: Int
+    /// Smoothing μ ≥ 0 of non-smooth losses (hinge, pinball, absolute error) during a continuation solve;
+    /// 0 = the exact loss. Models with smooth losses ignore it.
+    public var smoothing: Double
+    /// The mini-batch step of the batch schedule, or nil for all blocks.
+    public var batchStep: Int?
+
+    public init(round: Int, smoothing: Double = 0, batchStep: Int? = nil) {
+        self.round = round
+        self.smoothing = smoothing
+        self.batchStep = batchStep
+    }
+}
+
+/// Where a block's computation sits in training: the round's settings and the run's seed, the key of every
+/// random number a model draws (with the block id and row).
 public struct RoundContext: Sendable, Equatable, Codable {
     /// The run's seed (`--seed`).
     public var seed: UInt64
-    /// The round (objective evaluation) number, from 1.
-    public var round: Int
-    /// Smoothing μ ≥ 0 of non-smooth losses (hinge, pinball) during a continuation solve; 0 = the exact loss.
-    /// Models with smooth losses ignore it.
-    public var smoothing: Double
+    public var request: RoundRequest
 
-    public init(seed: UInt64, round: Int, smoothing: Double = 0) {
+    public init(seed: UInt64, request: RoundRequest) {
         self.seed = seed
-        self.round = round
-        self.smoothing = smoothing
+        self.request = request
     }
+
+    /// A full-batch round `round` with smoothing μ.
+    public init(seed: UInt64, round: Int, smoothing: Double = 0) {
+        self.init(seed: seed, request: RoundRequest(round: round, smoothing: smoothing))
+    }
+
+    /// The round (objective evaluation) number, from 1.
+    public var round: Int { request.round }
+    /// See `RoundRequest.smoothing`.
+    public var smoothing: Double { request.smoothing }
 }
 
 /// The objective at one point: `value = dataLoss + l2Term`, and `gradient = ∇value`.
