@@ -9,6 +9,8 @@ public struct SummaryDocument: Encodable, Sendable {
     public var summary: RunSummary
     public var train: EvaluationReport?
     public var test: EvaluationReport?
+    /// The settings the run used (nil for documents not made by a training run).
+    public var settings: RunSettings?
     /// `"summary"` in the progress stream, absent in the file.
     public var event: String?
 
@@ -23,6 +25,7 @@ public struct SummaryDocument: Encodable, Sendable {
         case trainMetrics = "train_metrics"
         case testMetrics = "test_metrics"
         case event
+        case settings
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -31,6 +34,7 @@ public struct SummaryDocument: Encodable, Sendable {
         try container.encodeIfPresent(train, forKey: .trainMetrics)
         try container.encodeIfPresent(test, forKey: .testMetrics)
         try container.encodeIfPresent(event, forKey: .event)
+        try container.encodeIfPresent(settings, forKey: .settings)
     }
 
     /// UTF-8 JSON with sorted keys: indented for the file, one line (no newline) for the stream. Report keys

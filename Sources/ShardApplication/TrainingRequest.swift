@@ -140,6 +140,9 @@ public struct TrainingRequest: Sendable {
         solver.optimizer ?? (model.kind.lossDrawsRandomNumbers ? .adam : .lbfgs)
     }
 
+    /// gd: the step (default 0.5); sgd, adam, adamw: the peak rate (default 0.01).
+    public var learningRate: Double { solver.learningRate ?? (optimizer == .gd ? 0.5 : 0.01) }
+
     /// Mini-batches and in-block triplets need blocks that mix the classes, whatever the file's order.
     public var shufflesTrainingRows: Bool { optimizer.isStochastic || model.kind == .triplet }
 }

@@ -124,9 +124,9 @@ public struct PreparedRun: Sendable {
             blocks: data.blocks.count, dataFile: request.data.path)
         summary.loadSeconds = loadSeconds
         summary.metricsSeconds = metricsSeconds
-        return TrainingOutcome(
-            result: result, trained: trained, document: SummaryDocument(summary: summary, train: trainReport, test: testReport),
-            metricsError: metricsError)
+        var document = SummaryDocument(summary: summary, train: trainReport, test: testReport)
+        document.settings = RunSettings(self)
+        return TrainingOutcome(result: result, trained: trained, document: document, metricsError: metricsError)
     }
 }
 

@@ -18,7 +18,7 @@ extension TrainingRequest {
         let optimizerName = optimizer
         let (gradientTolerance, objectiveTolerance) = (solver.gradientTolerance, solver.objectiveTolerance)
         let stopping = StoppingCriteria(gradientTolerance: gradientTolerance, relativeObjectiveTolerance: objectiveTolerance)
-        let rate = solver.learningRate ?? (optimizerName == .gd ? 0.5 : 0.01)
+        let rate = learningRate
         let choice: OptimizerChoice
         do {
             switch optimizerName {

@@ -37,8 +37,17 @@ import _TestSupport
         try outcome.save(model: directory.path("m.safetensors"), summary: directory.path("s.json"))
         let loaded = try LoadedModel.load(path: directory.path("m.safetensors"))
         #expect(loaded.file.parameters == outcome.result.parameters)
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.url.appendingPathComponent("s.json")))
-        #expect((summary as? [String: Any])?["parameters_sha256"] as? String == outcome.summary.parametersSHA256)
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.url.appendingPathComponent("s.json")))
+                as? [String: Any])
+        #expect(summary["parameters_sha256"] as? String == outcome.summary.parametersSHA256)
+        // The settings the run used, defaults resolved.
+        let settings = try #require(summary["settings"] as? [String: Any])
+        #expect(settings["optimizer"] as? String == "lbfgs" && settings["lbfgs_memory"] as? Int == 10)
+        #expect(settings["test_fraction"] as? Double == 0.2 && settings["seed"] as? Int == 3)
+        #expect(settings["standardize"] as? Bool == true && settings["block_rows"] as? Int == run.data.blockRows)
+        let model = try #require(settings["model"] as? [String: Any])
+        #expect(model["kind"] as? String == "softmax" && model["class_count"] as? Int == 3)
     }
 
     @Test func badRequestsFailBeforeReadingData() {
