@@ -17,9 +17,8 @@ public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
         case .setup(let error): error.description
         case .data(let error): error.description
         case .model(let error): error.description
-        case .diverged(let objective, let rounds, let stopReason):
-            "training diverged: the objective is \(objective) after \(rounds) rounds (\(stopReason)); nothing was "
-                + "saved — lower --learning-rate"
+        case .diverged(_, let rounds, let stopReason):
+            "training diverged after \(rounds) rounds: \(stopReason); nothing was saved — lower --learning-rate"
         }
     }
 }
@@ -85,7 +84,7 @@ public struct PreparedRun: Sendable {
     ) throws -> TrainingOutcome {
         let result = try Trainer(model: model, executor: executor, options: options)
             .run(observer: observer, shouldStop: shouldStop)
-        guard result.objective.value.isFinite, result.parameters.allSatisfy(\.isFinite) else {
+        guard !result.diverged, result.objective.value.isFinite, result.parameters.allSatisfy(\.isFinite) else {
             throw TrainingRunError.diverged(
                 objective: result.objective.value, rounds: result.rounds, stopReason: result.stopReason)
         }

@@ -124,6 +124,9 @@ public struct TrainingResult: Sendable, Equatable {
     public var converged: Bool
     public var stopReason: String
     public var wallSeconds: Double
+    /// Whether an optimizer stopped because the objective became non-finite (a step size too large): the
+    /// parameters are then the last finite point, not a trained model.
+    public var diverged = false
 }
 
 /// The round loop: ask the optimizer for a point, evaluate it on the executor, tell the optimizer, report.
@@ -147,6 +150,7 @@ public struct Trainer {
             shouldStop: shouldStop)
         var point = model.initialParameters()
         var outcome: (converged: Bool, reason: String)
+        var diverged = false
         if options.optimizer.isStochastic {
             guard options.batch != nil else {
                 throw .optimizer("a stochastic optimizer needs a mini-batch schedule (blocks per round)")
@@ -158,6 +162,7 @@ public struct Trainer {
             }
             // θ after the last update (the initial point when the single round is the final evaluation).
             point = optimizer.resultPoint ?? point
+            diverged = Self.diverged(optimizer)
             if case .stopped = optimizer.status {
                 outcome = Self.status(optimizer, maxRounds: options.maxRounds)
             } else {
@@ -182,6 +187,7 @@ public struct Trainer {
                 }
                 _ = try loop.optimize(&optimizer, budget: remaining) { _ in RoundRequest(round: 0, smoothing: smoothing) }
                 point = try lastPoint(of: optimizer)
+                diverged = diverged || Self.diverged(optimizer)
                 (converged, reason) = Self.status(optimizer, maxRounds: options.maxRounds)
                 reason = "continuation stage \(stage + 1) (μ = \(smoothing)): \(reason)"
                 let exact = try loop.evaluate(point, RoundRequest(round: 0)).objective.value
@@ -194,6 +200,7 @@ public struct Trainer {
             let initial = point
             let evaluations = try loop.optimize(&optimizer, budget: options.maxRounds) { _ in RoundRequest(round: 0) }
             point = try lastPoint(of: optimizer)
+            diverged = Self.diverged(optimizer)
             outcome = Self.status(optimizer, maxRounds: options.maxRounds)
             if !outcome.converged, evaluations > 1, point == initial {
                 outcome.reason += "; the objective never went below its value at the initial point (for gd: lower --learning-rate)"
@@ -208,7 +215,14 @@ public struct Trainer {
         }
         return TrainingResult(
             parameters: point, objective: objective, rounds: loop.round, converged: outcome.converged,
-            stopReason: outcome.reason, wallSeconds: (ContinuousClock.now - start).seconds)
+            stopReason: outcome.reason, wallSeconds: (ContinuousClock.now - start).seconds, diverged: diverged)
+    }
+
+    private static func diverged(_ optimizer: any Optimizer) -> Bool {
+        switch optimizer.status {
+        case .stopped(.nonFiniteEvaluation), .stopped(.nonFiniteInitialEvaluation): true
+        case .stopped, .converged, .running: false
+        }
     }
 
     private static func status(_ optimizer: any Optimizer, maxRounds: Int) -> (Bool, String) {

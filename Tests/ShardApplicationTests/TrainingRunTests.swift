@@ -50,6 +50,23 @@ import _TestSupport
         #expect(model["kind"] as? String == "softmax" && model["class_count"] as? Int == 3)
     }
 
+    /// Gradient descent with a huge step leaves the finite initial point as its best point: that is not a trained
+    /// model, so the run is an error and nothing can be saved.
+    @Test func aDivergingRunIsAnErrorAndNotAResult() throws {
+        let run = try PreparedRun(Self.request(.logistic, data: "breast_cancer") { _, solver in
+            solver.optimizer = .gd
+            solver.learningRate = 1e300
+            solver.maxRounds = 5
+        })
+        let executor = try LocalExecutor(model: run.model, blocks: run.data.blocks, threads: 1)
+        #expect {
+            _ = try run.train(executor: executor, workers: 0, observer: nil, shouldStop: { false })
+        } throws: { error in
+            guard case .diverged(_, _, let reason) = error as? TrainingRunError else { return false }
+            return reason.contains("the objective is not finite after step")
+        }
+    }
+
     @Test func badRequestsFailBeforeReadingData() {
         #expect {
             _ = try PreparedRun(Self.request(.quantile, data: "diabetes"))
