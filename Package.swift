@@ -57,7 +57,7 @@ let swiftTargets: [Target] = [
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "ShardWire", dependencies: ["ShardNumerics"]),
     .target(name: "ShardCluster", dependencies: [
-        "ShardNumerics", "ShardModels", "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
+        "ShardNumerics", "ShardData", "ShardModels", "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
     ]),
     // The application: preparing data, choosing the solver, running a job, applying saved models, the loss
     // registry. No printing, no process concerns: those stay in the CLI.
@@ -92,7 +92,8 @@ let testTargets: [Target] = [
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "ShardNumerics"]),
     .testTarget(name: "ShardClusterTests", dependencies: [
-        "ShardCluster", "ShardEngine", "ShardModels", "ShardNumerics", "ShardWire", "ZeroMQ", logging, "_TestSupport",
+        "ShardCluster", "ShardData", "ShardEngine", "ShardModels", "ShardNumerics", "ShardWire", "ZeroMQ", logging,
+        "_TestSupport",
     ]),
     .testTarget(
         name: "ShardApplicationTests",

@@ -1,3 +1,4 @@
+import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
@@ -28,9 +29,8 @@ public struct CoordinatorInstance: Sendable {
     public struct Configuration: Sendable {
         public var expectedWorkers: Int
         public var jobID: UInt64
-        public var totalBlocks: Int
-        /// Rows of each block, by block id (to check READY and PARTIALS counts).
-        public var blockRows: [Int]
+        /// The run's blocks (to build the tree and check READY and PARTIALS row counts).
+        public var plan: BlockPlan
         public var makeJobSpec: @Sendable (_ workerIndex: Int, _ blocks: Range<Int>) -> JobSpec
         /// Heartbeats, the silence after which a worker is dead, and how long to wait for all to be ready.
         public var timing: ClusterTiming
@@ -41,7 +41,7 @@ public struct CoordinatorInstance: Sendable {
         public var requiredSoftware: String?
 
         public init(
-            expectedWorkers: Int, jobID: UInt64, blockRows: [Int],
+            expectedWorkers: Int, jobID: UInt64, plan: BlockPlan,
             makeJobSpec: @escaping @Sendable (Int, Range<Int>) -> JobSpec,
             timing: ClusterTiming, schedule: BatchSchedule? = nil,
             requiredSoftware: String? = nil
@@ -50,8 +50,7 @@ public struct CoordinatorInstance: Sendable {
             self.requiredSoftware = requiredSoftware
             self.expectedWorkers = expectedWorkers
             self.jobID = jobID
-            self.totalBlocks = blockRows.count
-            self.blockRows = blockRows
+            self.plan = plan
             self.makeJobSpec = makeJobSpec
             self.timing = timing
         }
@@ -271,7 +270,7 @@ public struct CoordinatorInstance: Sendable {
         ]
         if workers.count == configuration.expectedWorkers {
             phase = .shipping
-            let shards = Self.shards(blockCount: configuration.totalBlocks, workers: workers.count)
+            let shards = Self.shards(blockCount: configuration.plan.blockCount, workers: workers.count)
             for index in workers.indices {
                 workers[index].blocks = shards[index]
                 workers[index].lastSent = now
@@ -295,7 +294,7 @@ public struct CoordinatorInstance: Sendable {
     private mutating func receivedReady(worker index: Int, blockCount: Int, rowCount: UInt64) -> [Directive] {
         let worker = workers[index]
         guard phase == .shipping, !worker.ready else { return fail("\(worker.name) sent READY out of turn") }
-        let expectedRows = worker.blocks.reduce(0) { $0 + configuration.blockRows[$1] }
+        let expectedRows = configuration.plan.rowCount(ofBlocks: worker.blocks)
         guard blockCount == worker.blocks.count, Int(exactly: rowCount) == expectedRows else {
             return fail(
                 "\(worker.name) holds \(blockCount) blocks / \(rowCount) rows, expected \(worker.blocks.count) / \(expectedRows)")
@@ -326,7 +325,7 @@ public struct CoordinatorInstance: Sendable {
             return fail("\(worker.name) sent partial sums for round \(wireRound) while \(state)")
         }
         guard worker.partials == nil else { return fail("\(worker.name) sent partial sums twice in round \(round)") }
-        let tree = ReductionTree(blockCount: configuration.totalBlocks)
+        let tree = ReductionTree(blockCount: configuration.plan.blockCount)
         let expected = tree.coveringNodes(of: worker.blocks).filter { tree.blocks(of: $0).contains(where: isActive) }
         let got = nodes.map(\.node)
         guard got == expected else {
@@ -334,7 +333,7 @@ public struct CoordinatorInstance: Sendable {
         }
         var received: [TreeNode: [Double]] = [:]
         for (node, partial) in zip(got, nodes) {
-            let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + configuration.blockRows[$1] }
+            let rows = tree.blocks(of: node).filter(isActive).reduce(0) { $0 + configuration.plan.rowCount(ofBlock: $1) }
             guard partial.rowCount == rows else {
                 return fail("\(worker.name) reports \(partial.rowCount) rows for \(node), expected \(rows)")
             }
@@ -353,7 +352,7 @@ public struct CoordinatorInstance: Sendable {
             return fail("round \(round): \(error)")
         }
         phase = .ready
-        let rows = configuration.blockRows.indices.filter(isActive).reduce(0) { $0 + configuration.blockRows[$1] }
+        let rows = (0..<configuration.plan.blockCount).filter(isActive).reduce(0) { $0 + configuration.plan.rowCount(ofBlock: $1) }
         let evaluation = Evaluation(
             sums: sums, rowCount: rows,
             workerTimings: workers.map { WorkerTiming(worker: $0.index, computeSeconds: $0.computeSeconds) })

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
@@ -61,7 +62,18 @@ public final class ClusterExecutor: Executor {
             throw .invalidConfiguration("a cluster job needs at least one worker, not \(expectedWorkers)")
         }
         try timing.validate()
+        // The blocks must be the cuts of one plan: every block `blockRows` rows, the last one possibly fewer.
+        let rowCount = blocks.reduce(0) { $0 + $1.rows }
+        let plan: BlockPlan
+        do { plan = try BlockPlan(rowCount: rowCount, blockRows: blocks.first?.rows ?? 0) } catch {
+            throw .invalidConfiguration("the blocks cannot form a plan: \(error)")
+        }
         for (position, block) in blocks.enumerated() {
+            guard block.rows == plan.rowCount(ofBlock: position), plan.blockCount == blocks.count else {
+                throw .invalidConfiguration(
+                    "block \(position) has \(block.rows) rows: blocks of one plan hold \(plan.blockRows) rows each "
+                        + "(the last one possibly fewer)")
+            }
             guard block.id == position else {
                 throw .invalidConfiguration("block \(position) has id \(block.id): blocks must be numbered 0, 1, … in order")
             }
@@ -73,7 +85,7 @@ public final class ClusterExecutor: Executor {
         }
         self.workerCount = expectedWorkers
         self.blocks = blocks
-        self.rowCount = blocks.reduce(0) { $0 + $1.rows }
+        self.rowCount = rowCount
         self.logger = logger
         self.timing = timing
         self.interrupted = interrupted
@@ -97,17 +109,14 @@ public final class ClusterExecutor: Executor {
         }
         let spec = model.spec
         let precision = blocks.first?.precision ?? .float64
-        let blockRows = blocks.map(\.rows)
-        let totalBlocks = blocks.count
         let timing = self.timing
         instance = CoordinatorInstance(
             configuration: .init(
-                expectedWorkers: expectedWorkers, jobID: UInt64.random(in: 1...UInt64.max), blockRows: blockRows,
+                expectedWorkers: expectedWorkers, jobID: UInt64.random(in: 1...UInt64.max), plan: plan,
                 makeJobSpec: { _, shard in
                     JobSpec(
-                        model: spec, precision: precision, totalBlocks: totalBlocks, firstBlock: shard.lowerBound,
-                        blockCount: shard.count, rowCount: shard.reduce(0) { $0 + blockRows[$1] },
-                        timing: timing, seed: seed, schedule: schedule)
+                        model: spec, precision: precision, plan: plan, firstBlock: shard.lowerBound,
+                        blockCount: shard.count, timing: timing, seed: seed, schedule: schedule)
                 },
                 timing: timing, schedule: schedule, requiredSoftware: requiredSoftware),
             now: Self.now())

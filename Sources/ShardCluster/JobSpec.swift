@@ -1,4 +1,5 @@
 import Foundation
+import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
@@ -9,12 +10,11 @@ import ShardNumerics
 public struct JobSpec: Sendable, Codable, Equatable {
     public var model: ModelSpec
     public var precision: Precision
-    /// Blocks in the whole plan (the reduction tree is built over all of them).
-    public var totalBlocks: Int
+    /// The whole run's blocks (the reduction tree is built over all of them).
+    public var plan: BlockPlan
     /// The worker's shard: blocks `firstBlock ..< firstBlock + blockCount`.
     public var firstBlock: Int
     public var blockCount: Int
-    public var rowCount: Int
     /// The coordinator's heartbeat interval and worker timeout (the worker uses both towards the coordinator).
     public var timing: ClusterTiming
     /// The run's seed: with the round, block id and row it keys every random number a model draws.
@@ -23,19 +23,23 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var schedule: BatchSchedule?
 
     public init(
-        model: ModelSpec, precision: Precision, totalBlocks: Int, firstBlock: Int, blockCount: Int, rowCount: Int,
+        model: ModelSpec, precision: Precision, plan: BlockPlan, firstBlock: Int, blockCount: Int,
         timing: ClusterTiming, seed: UInt64, schedule: BatchSchedule? = nil
     ) {
         self.seed = seed
         self.schedule = schedule
         self.model = model
         self.precision = precision
-        self.totalBlocks = totalBlocks
+        self.plan = plan
         self.firstBlock = firstBlock
         self.blockCount = blockCount
-        self.rowCount = rowCount
         self.timing = timing
     }
+
+    /// Blocks in the whole plan.
+    public var totalBlocks: Int { plan.blockCount }
+    /// Rows of the worker's shard.
+    public var rowCount: Int { plan.rowCount(ofBlocks: blockRange) }
 
     /// The worker's blocks, `firstBlock ..< firstBlock + blockCount` (empty for a spec that `validate`
     /// rejects for a negative count; clamped at `Int.max`).
@@ -46,7 +50,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
 
     /// Throws `.invalidConfiguration` naming the first field that no coordinator should send:
     ///
-    ///     totalBlocks, firstBlock, blockCount, rowCount ≥ 0
+    ///     firstBlock, blockCount ≥ 0
     ///     firstBlock + blockCount ≤ totalBlocks          (without overflow)
     ///     timing valid (`ClusterTiming.validate`)
     ///     schedule.blockCount == totalBlocks             (when there is a schedule)
@@ -55,7 +59,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
     }
 
     private var problem: String? {
-        let counts = [("totalBlocks", totalBlocks), ("firstBlock", firstBlock), ("blockCount", blockCount), ("rowCount", rowCount)]
+        let counts = [("firstBlock", firstBlock), ("blockCount", blockCount)]
         for (name, value) in counts where value < 0 { return "\(name) is \(value), it must not be negative" }
         let (end, overflow) = firstBlock.addingReportingOverflow(blockCount)
         if overflow || end > totalBlocks {

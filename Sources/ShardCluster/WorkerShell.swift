@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
@@ -218,7 +219,13 @@ public final class WorkerShell {
                     "joined as worker \(index) of \(count): blocks \(spec.firstBlock)..<\(spec.firstBlock + spec.blockCount)")
                 state = .receiving(Shard(spec: spec, workerIndex: Int(index)))
             case (.receiving(var shard), .blocks(let blocks)):
-                try shard.add(blocks)
+                do {
+                    try shard.add(blocks)
+                } catch {
+                    // The coordinator learns why (a block outside the shard, twice, or not of the plan).
+                    if case .protocolViolation(let message) = error { try? send(.failure(reason: message)) }
+                    throw error
+                }
                 state = .receiving(shard)
             case (.receiving(var shard), .sharedBlocks(let region, let regionBytes, let locations)):
                 do {
@@ -258,12 +265,8 @@ public final class WorkerShell {
                 try? send(.failure(reason: message))
                 throw .protocolViolation(message)
             }
+            // Every block was checked against the plan as it arrived, so a complete shard holds the plan's rows.
             if case .receiving(let shard) = state, shard.isComplete {
-                guard shard.rowCount == shard.spec.rowCount else {
-                    let message = "the blocks received hold \(shard.rowCount) rows, the job spec says \(shard.spec.rowCount)"
-                    try? send(.failure(reason: message))
-                    throw .protocolViolation(message)
-                }
                 let compute: ComputeThread
                 do {
                     compute = try ComputeThread(context: context, shard: shard, threads: threads)
@@ -329,6 +332,10 @@ struct Shard: Sendable {
                 throw .protocolViolation("received block \(block.id), outside this worker's shard \(spec.blockRange)")
             }
             guard blocks[block.id] == nil else { throw .protocolViolation("received block \(block.id) twice") }
+            guard block.rows == spec.plan.rowCount(ofBlock: block.id) else {
+                throw .protocolViolation(
+                    "block \(block.id) has \(block.rows) rows, the job's plan gives it \(spec.plan.rowCount(ofBlock: block.id))")
+            }
             guard block.columns == spec.model.featureCount, block.precision == spec.precision else {
                 throw .protocolViolation(
                     "block \(block.id) has \(block.columns) columns in \(block.precision), the job has "

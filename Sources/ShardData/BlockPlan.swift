@@ -40,6 +40,19 @@ public struct BlockPlan: Sendable, Equatable, Codable {
         return id * blockRows..<min((id + 1) * blockRows, rowCount)
     }
 
+    /// The number of rows of block `id` (0 for an id outside the plan).
+    public func rowCount(ofBlock id: Int) -> Int {
+        guard id >= 0, id < blockCount else { return 0 }
+        return min((id + 1) * blockRows, rowCount) - id * blockRows
+    }
+
+    /// The rows of the blocks `ids` (those inside the plan).
+    public func rowCount(ofBlocks ids: Range<Int>) -> Int {
+        let inside = ids.clamped(to: 0..<blockCount)
+        guard !inside.isEmpty else { return 0 }
+        return min(inside.upperBound * blockRows, rowCount) - inside.lowerBound * blockRows
+    }
+
     /// The row ranges of all blocks, in block-id order.
     public var rowRanges: [Range<Int>] {
         (0..<blockCount).map { $0 * blockRows..<min(($0 + 1) * blockRows, rowCount) }

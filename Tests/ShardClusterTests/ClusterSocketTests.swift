@@ -1,4 +1,5 @@
 import Foundation
+import ShardData
 import Logging
 import ShardCluster
 import ShardEngine
@@ -107,8 +108,8 @@ struct ClusterSocketTests {
         let hello = try #require(try router.receive(.milliseconds(5000)))
         let codec = WireCodec()
         let spec = JobSpec(
-            model: ModelSpec(featureCount: 2, l2: 0, .logistic()), precision: .float64, totalBlocks: 1,
-            firstBlock: 0, blockCount: 1, rowCount: 3, timing: ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 0.5), seed: 0)
+            model: ModelSpec(featureCount: 2, l2: 0, .logistic()), precision: .float64,
+            plan: try BlockPlan(rowCount: 3, blockRows: 3), firstBlock: 0, blockCount: 1, timing: ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 0.5), seed: 0)
         try router.send([
             hello[0],
             try codec.encode(
@@ -169,8 +170,10 @@ struct ClusterSocketTests {
         schedule: BatchSchedule? = nil
     ) -> JobSpec {
         JobSpec(
-            model: ModelSpec(featureCount: columns, l2: 0, .logistic()), precision: .float64, totalBlocks: blocks,
-            firstBlock: 0, blockCount: blocks, rowCount: blocks * rowsPerBlock,
+            model: ModelSpec(featureCount: columns, l2: 0, .logistic()), precision: .float64,
+            // The test sizes always form a plan (at least one block of at least one row).
+            plan: try! BlockPlan(rowCount: max(1, blocks * rowsPerBlock), blockRows: max(1, rowsPerBlock)),
+            firstBlock: 0, blockCount: blocks,
             timing: ClusterTiming(heartbeatInterval: heartbeat, workerTimeout: workerTimeout), seed: 0, schedule: schedule)
     }
 
@@ -236,6 +239,14 @@ struct ClusterSocketTests {
         #expect(
             throws: ClusterError.invalidConfiguration("block 0 has 3 columns in float64, expected 4 in float64")
         ) { try make(blocks: wide) }
+        // Blocks are the cuts of one plan: all of `blockRows` rows but possibly the last.
+        let short = try Self.blocks(count: 1, rows: 2, columns: 4).map { block in
+            try Block(id: 1, rows: block.rows, columns: block.columns, storage: block.storage)
+        }
+        #expect(
+            throws: ClusterError.invalidConfiguration(
+                "block 1 has 2 rows: blocks of one plan hold 5 rows each (the last one possibly fewer)")
+        ) { try make(blocks: [blocks[0], short[0], blocks[2]]) }
     }
 
     @Test("a worker refuses a job spec it cannot honour and tells the coordinator why")
@@ -318,12 +329,11 @@ struct ClusterSocketTests {
         #expect(message.hasPrefix("round 1: ") && message.hasSuffix(expected), "\(message)")
     }
 
-    @Test("a worker whose blocks do not hold the rows of its job spec refuses to go on")
+    @Test("a worker whose blocks do not hold the rows of its job's plan refuses to go on")
     func rowCountOfTheSpecIsChecked() throws {
-        var spec = Self.spec(blocks: 1, rowsPerBlock: 3)
-        spec.rowCount = 10
+        let spec = Self.spec(blocks: 1, rowsPerBlock: 10)
         let (coordinator, worker) = try Self.readyWorker(spec, rowsPerBlock: 3)
-        let expected = "the blocks received hold 3 rows, the job spec says 10"
+        let expected = "block 0 has 3 rows, the job's plan gives it 10"
         #expect(try Self.reportedFailure(coordinator) == expected)
         guard case .failure(.protocolViolation(expected)) = try #require(worker.result(timeout: 10)) else {
             Issue.record("expected the worker to fail with \(expected)")

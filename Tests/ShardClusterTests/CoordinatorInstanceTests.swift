@@ -1,3 +1,4 @@
+import ShardData
 import ShardCluster
 import ShardEngine
 import ShardModels
@@ -12,14 +13,20 @@ struct CoordinatorInstanceTests {
     static let job: UInt64 = 77
     static let spec = ModelSpec(featureCount: 2, l2: 0, .logistic())
 
+    /// `blocks` blocks of 10 rows.
+    static func plan(blocks: Int) -> BlockPlan {
+        // 10·blocks ≥ 10 rows in blocks of 10: always a valid plan.
+        try! BlockPlan(rowCount: 10 * blocks, blockRows: 10)
+    }
+
     static func instance(workers: Int = 2, blocks: Int = 5) -> CoordinatorInstance {
         CoordinatorInstance(
             configuration: .init(
-                expectedWorkers: workers, jobID: job, blockRows: Array(repeating: 10, count: blocks),
+                expectedWorkers: workers, jobID: job, plan: plan(blocks: blocks),
                 makeJobSpec: { _, shard in
                     JobSpec(
-                        model: spec, precision: .float64, totalBlocks: blocks, firstBlock: shard.lowerBound,
-                        blockCount: shard.count, rowCount: shard.count * 10, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 1)
+                        model: spec, precision: .float64, plan: plan(blocks: blocks), firstBlock: shard.lowerBound,
+                        blockCount: shard.count, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 1)
                 },
                 timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3, joinTimeout: 60)),
             now: 0)
@@ -67,11 +74,11 @@ struct CoordinatorInstanceTests {
     func incompatibleSoftwareRefused() {
         var coordinator = CoordinatorInstance(
             configuration: .init(
-                expectedWorkers: 1, jobID: Self.job, blockRows: [10],
+                expectedWorkers: 1, jobID: Self.job, plan: Self.plan(blocks: 1),
                 makeJobSpec: { _, shard in
                     JobSpec(
-                        model: Self.spec, precision: .float64, totalBlocks: 1, firstBlock: shard.lowerBound,
-                        blockCount: shard.count, rowCount: 10, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 1)
+                        model: Self.spec, precision: .float64, plan: Self.plan(blocks: 1), firstBlock: shard.lowerBound,
+                        blockCount: shard.count, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 1)
                 },
                 timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3, joinTimeout: 60), requiredSoftware: "build A"),
             now: 0)

@@ -1,4 +1,5 @@
 import Foundation
+import ShardData
 import ShardCluster
 import ShardEngine
 import ShardModels
@@ -8,8 +9,8 @@ import Testing
 @Suite("Job spec and cluster settings")
 struct JobSpecTests {
     static let valid = JobSpec(
-        model: ModelSpec(featureCount: 2, l2: 0.5, .logistic()), precision: .float64, totalBlocks: 10,
-        firstBlock: 4, blockCount: 3, rowCount: 30, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 9,
+        model: ModelSpec(featureCount: 2, l2: 0.5, .logistic()), precision: .float64,
+        plan: try! BlockPlan(rowCount: 95, blockRows: 10), firstBlock: 4, blockCount: 3, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 9,
         schedule: try? BatchSchedule(blockCount: 10, blocksPerStep: 2, seed: 1))
 
     /// A field changed to a value `validate` rejects, and what the message must say.
@@ -29,10 +30,8 @@ struct JobSpecTests {
     }
 
     static let broken: [Broken] = [
-        Broken("totalBlocks is -1, it must not be negative") { $0.totalBlocks = -1 },
         Broken("firstBlock is -2, it must not be negative") { $0.firstBlock = -2 },
         Broken("blockCount is -3, it must not be negative") { $0.blockCount = -3 },
-        Broken("rowCount is -4, it must not be negative") { $0.rowCount = -4 },
         Broken("blocks 8 + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = 8 },
         Broken("blocks \(Int.max) + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = .max },
         Broken("--heartbeat-interval is 0.0: it must be a number of seconds in (0, 86400]") { $0.timing.heartbeatInterval = 0 },
