@@ -24,10 +24,10 @@ public struct GradientBenchCommand: ParsableCommand {
             """)
 
     @Option(help: "Comma-separated models: logistic, focal, svm, quantile, softmax (default: all).")
-    var model = CommaSeparated(BenchModel.allCases)
+    var models = CommaSeparated(BenchModel.allCases)
 
     @Option(help: "Comma-separated storage precisions: float32, float64.")
-    var precision = CommaSeparated<Precision>([.float32, .float64])
+    var precisions = CommaSeparated<Precision>([.float32, .float64])
 
     @Option(help: "Size of the matrix (features + labels) in MB (10^6 bytes); ignored when --rows is given.")
     public var megabytes = 1024
@@ -73,7 +73,7 @@ public struct GradientBenchCommand: ParsableCommand {
 
     public func run() throws {
         try threads.require(atLeast: 1, "--threads")
-        let (threadCounts, models, precisions, levels) = (threads.values, model.values, precision.values, taus.values)
+        let (threadCounts, models, precisions, levels) = (threads.values, self.models.values, self.precisions.values, taus.values)
         guard megabytes >= 1, columns >= 1, blockRows >= 1, repetitions >= 1 else {
             throw ValidationError("--megabytes, --columns, --block-rows and --repetitions must be positive")
         }

@@ -30,13 +30,13 @@ public struct LossesBenchCommand: ParsableCommand {
     public var repetitions = 5
 
     @Option(help: "Arithmetic and storage precision: float64 or float32.")
-    public var precision = "float64"
+    var precision = Precision.float64
 
     @Option(help: "CTC sequences per batch (each T=100 frames, C=30 classes, L=20 labels).")
     public var ctcSequences = 64
 
     @Option(help: "Comma-separated loss names to time (default: every element-wise loss and ctc).")
-    var only: CommaSeparated<LossName>?
+    var losses: CommaSeparated<LossName>?
 
     @Flag(help: "Print machine-readable JSON instead of a table.")
     public var json = false
@@ -47,11 +47,10 @@ public struct LossesBenchCommand: ParsableCommand {
         guard elements > 0, repetitions > 0, ctcSequences > 0 else {
             throw ValidationError("--elements, --repetitions and --ctc-sequences must be positive")
         }
-        guard ["float64", "float32"].contains(precision) else { throw ValidationError("--precision must be float64 or float32") }
     }
 
     public func run() throws {
-        let report = precision == "float32" ? try measure(Float.self) : try measure(Double.self)
+        let report = precision == .float32 ? try measure(Float.self) : try measure(Double.self)
         print(json ? report.json : report.table)
     }
 
@@ -80,7 +79,7 @@ public struct LossesBenchCommand: ParsableCommand {
             predictions.withUnsafeBytes { checksum &+= readPass($0) }
         }
         var rows: [BenchRow] = []
-        let selected = only.map { Set($0.values.map(\.rawValue)) }
+        let selected = losses.map { Set($0.values.map(\.rawValue)) }
         func time(_ loss: some ElementwiseLoss, targets: [T]) throws {
             if let selected, !selected.contains(type(of: loss).name) { return }
             var failure: LossError?
@@ -141,7 +140,7 @@ public struct LossesBenchCommand: ParsableCommand {
         if let ctcFailure { throw LossRequestError("ctc: \(ctcFailure.description)") }
         guard ctcSink.isFinite else { throw LossRequestError("ctc: non-finite value") }
         return BenchReport(
-            precision: precision, elements: count, repetitions: repetitions, readBytesPerSecond: bytes / readSeconds,
+            precision: precision.rawValue, elements: count, repetitions: repetitions, readBytesPerSecond: bytes / readSeconds,
             readElementsPerSecond: Double(count) / readSeconds, rows: rows,
             ctcSequencesPerSecond: Double(ctcSequences) / ctcSeconds, ctcShape: (frames, classes, labelLength),
             checksum: checksum)
