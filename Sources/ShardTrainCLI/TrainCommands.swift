@@ -60,7 +60,7 @@ public struct TrainCommand: ParsableCommand {
 
     public func run() throws {
         Interrupt.install()
-        let logger = makeLogger("shardtrain.coordinator")
+        let logger = makeLogger(workers == 0 ? "shardtrain.train" : "shardtrain.coordinator")
         // The workers boot while the data loads; they connect once the coordinator has bound.
         let children = try startLocalWorkers(workers, threads: threads.threads, cluster: cluster)
         if children != nil { DispatchQueue.global().async { _ = BuildIdentity.current } }
