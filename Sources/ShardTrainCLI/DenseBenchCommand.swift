@@ -35,7 +35,7 @@ public struct DenseBenchCommand: ParsableCommand {
         case vae, triplet
     }
 
-    @Option(help: "Comma-separated thread counts to measure.")
+    @Option(parsing: .unconditional, help: "Comma-separated thread counts to measure.")
     var threads = CommaSeparated([1, 2])
 
     @Option(help: "Comma-separated compute precisions: float32, float64.")

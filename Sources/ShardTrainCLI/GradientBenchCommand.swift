@@ -41,7 +41,7 @@ public struct GradientBenchCommand: ParsableCommand {
     @Option(help: "Rows per block.")
     public var blockRows = 4096
 
-    @Option(help: "Comma-separated thread counts to measure.")
+    @Option(parsing: .unconditional, help: "Comma-separated thread counts to measure.")
     var threads = CommaSeparated([1, 2])
 
     @Option(help: "Timed repetitions per pass (the best is reported).")

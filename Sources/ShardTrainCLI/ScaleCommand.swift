@@ -30,7 +30,7 @@ public struct ScaleCommand: ParsableCommand {
     @OptionGroup public var threads: ThreadArguments
     @OptionGroup public var cluster: ClusterArguments
 
-    @Option(help: "Comma-separated worker counts (0 = in-process, reported but not fitted).")
+    @Option(parsing: .unconditional, help: "Comma-separated worker counts (0 = in-process, reported but not fitted).")
     var workers = CommaSeparated([1, 2, 3])
 
     @Option(help: "Rounds per run.")
