@@ -15,30 +15,30 @@ public struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model, in this process or with local worker processes over ZeroMQ.",
         discussion: """
-            One example per model (data in data/; add --workers N for N local worker
+            One example per model, from the repository root (add --workers N for N local worker
             processes: the result is the same, bit for bit):
             logistic:
-              shardtrain train --data breast_cancer.csv --standardize --workers 2
+              shardtrain train --data data/breast_cancer.csv --standardize --workers 2
             logistic with focal loss or balanced class weights (imbalanced data):
-              shardtrain train --data fraud_synthetic.csv --standardize \\
+              shardtrain train --data data/fraud_synthetic.csv --standardize \\
                 --focal-gamma 2 --focal-alpha 0.75 --test-fraction 0.2
-              shardtrain train --data fraud_synthetic.csv --standardize \\
+              shardtrain train --data data/fraud_synthetic.csv --standardize \\
                 --class-weight balanced --test-fraction 0.2
             svm (solved exactly by smoothing continuation + L-BFGS):
-              shardtrain train --data breast_cancer.csv --model svm --standardize
+              shardtrain train --data data/breast_cancer.csv --model svm --standardize
             quantile (one or several τ; coverage and crossing rate reported):
-              shardtrain train --data diabetes.csv --model quantile --standardize \\
+              shardtrain train --data data/diabetes.csv --model quantile --standardize \\
                 --tau 0.1 --tau 0.5 --tau 0.9 --l2 0
             softmax:
-              shardtrain train --data digits.csv --model softmax --standardize
+              shardtrain train --data data/digits.csv --model softmax --standardize
             linear (mse = ridge; huber with --delta; mae by continuation; R², RMSE, MAE reported):
-              shardtrain train --data diabetes.csv --model linear --standardize \\
+              shardtrain train --data data/diabetes.csv --model linear --standardize \\
                 --loss huber --delta 20 --test-fraction 0.2
             triplet (mini-batches with adam; recall@1 on held-out rows):
-              shardtrain train --data digits.csv --model triplet --hidden 32 \\
+              shardtrain train --data data/digits.csv --model triplet --hidden 32 \\
                 --dimension 8 --batch-blocks 2 --max-rounds 2000 --test-fraction 0.2
             vae (mini-batches with adam; ELBO on held-out rows):
-              shardtrain train --data digits.csv --model vae --hidden 64 \\
+              shardtrain train --data data/digits.csv --model vae --hidden 64 \\
                 --dimension 4 --batch-blocks 2 --max-rounds 3000 --test-fraction 0.2
             """)
 
