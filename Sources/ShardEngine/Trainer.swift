@@ -166,7 +166,11 @@ public struct Trainer {
             if case .stopped = optimizer.status {
                 outcome = Self.status(optimizer, maxRounds: options.maxRounds)
             } else {
-                outcome = (false, "ran \(steps) mini-batch steps and the closing full-batch evaluation (stochastic optimizers stop at the round limit)")
+                outcome = (
+                    false,
+                    "ran \(steps) mini-batch steps and the closing full-batch evaluation (stochastic optimizers "
+                        + "stop at the round limit)"
+                )
             }
         } else if let continuation = options.continuation {
             var reason = ""
