@@ -174,7 +174,8 @@ public final class ClusterExecutor: Executor {
         while true {
             if try shipNextBatches(isDone) { return }
             if interrupted() { throw .interrupted }
-            if let reason = failureCheck() {
+            if let exit = failureCheck() {
+                let reason = "\(exit) \(instance.phaseDescription)"
                 try? shutdown(reason: "job failed: \(reason)")
                 throw .workerLost(reason)
             }

@@ -84,8 +84,11 @@ public final class LocalWorkers {
     /// checks this so a crashed child fails the job at once instead of after the join or worker timeout.
     public func firstExit() -> String? {
         for (index, process) in processes.enumerated() where !process.isRunning {
-            return "local worker process \(index) (pid \(process.processIdentifier)) exited with status "
-                + "\(process.terminationStatus)"
+            let how =
+                process.terminationReason == .uncaughtSignal
+                ? "was killed by signal \(process.terminationStatus)"
+                : "exited with status \(process.terminationStatus)"
+            return "local worker process \(index) (pid \(process.processIdentifier)) \(how)"
         }
         return nil
     }

@@ -190,6 +190,10 @@ struct TrainingEndToEndTests {
         // Far below the 30 s worker timeout: the exit of the child (or its closed connection) is noticed.
         #expect(Date().timeIntervalSince(killedAt) < 5)
         #expect(train.stderr.contains("pid \(victim)"), "\(train.stderr)")
+        // Noticed as the child's exit (rather than its closed connection): how it ended and when.
+        if train.stderr.contains("local worker process") {
+            #expect(train.stderr.contains("(pid \(victim)) was killed by signal 9 during round "), "\(train.stderr)")
+        }
         for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
     }
 
