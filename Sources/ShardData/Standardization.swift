@@ -12,7 +12,9 @@
 ///
 /// Both passes use compensated (Neumaier) summation. The second term of the variance cancels the
 /// rounding error left in the mean (Chan, Golub & LeVeque, "Algorithms for computing the sample
-/// variance", 1983). Labels are never scaled.
+/// variance", 1983). A column whose largest magnitude exceeds 2^500 is first multiplied by the power of two
+/// 2^−e that brings it near 1 (exact), so its sums and squares cannot overflow; mean and std are scaled back
+/// by 2^e (exact). Other columns are not scaled, so their bits do not change. Labels are never scaled.
 public struct Standardization: Sendable, Equatable, Codable {
     public let means: [Double]
     /// The raw population standard deviations (zeros included).
@@ -57,39 +59,51 @@ public struct Standardization: Sendable, Equatable, Codable {
     }
 
     /// Fits means and population standard deviations on every row of `dataset`. Throws, naming the column,
-    /// when a column's values are too large for its mean or variance to be finite in float64.
+    /// when a column's mean or variance is not finite in float64 even after scaling.
     public static func fit(to dataset: Dataset) throws(DataError) -> Standardization {
         let rows = dataset.rowCount, columns = dataset.featureCount
         let count = Double(rows)
+        var largest = [Double](repeating: 0, count: columns)
+        dataset.features.forEachChunk { values, _ in
+            for row in 0..<values.count / columns {
+                for feature in 0..<columns { largest[feature] = max(largest[feature], abs(values[row * columns + feature])) }
+            }
+        }
+        // 1 (no scaling) for ordinary columns; 2^−e for a column whose magnitudes reach 2^500 and beyond.
+        let scales = largest.map { $0 > 0x1p500 ? Double(sign: .plus, exponent: -$0.exponent, significand: 1) : 1 }
         var sums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
         dataset.features.forEachChunk { values, _ in
             for row in 0..<values.count / columns {
-                for feature in 0..<columns { sums[feature].add(values[row * columns + feature]) }
+                for feature in 0..<columns { sums[feature].add(values[row * columns + feature] * scales[feature]) }
             }
         }
-        let means = sums.map { $0.value / count }
+        let scaledMeans = sums.map { $0.value / count }
         var deviationSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
         var squareSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
         dataset.features.forEachChunk { values, _ in
             for row in 0..<values.count / columns {
                 for feature in 0..<columns {
-                    let deviation = values[row * columns + feature] - means[feature]
+                    let deviation = values[row * columns + feature] * scales[feature] - scaledMeans[feature]
                     deviationSums[feature].add(deviation)
                     squareSums[feature].add(deviation * deviation)
                 }
             }
         }
         var deviations: [Double] = []
+        var means: [Double] = []
         for feature in 0..<columns {
             let shift = deviationSums[feature].value
             let variance = (squareSums[feature].value - shift * shift / count) / count
-            guard means[feature].isFinite, variance.isFinite else {
+            let mean = scaledMeans[feature] / scales[feature]
+            let deviation = (variance > 0 ? variance.squareRoot() : 0) / scales[feature]
+            guard mean.isFinite, variance.isFinite, deviation.isFinite else {
                 throw .invalidStandardization(
                     detail: "\(dataset.sourcePath): column \(dataset.featureColumnNumbers[feature]) "
                         + "(\"\(dataset.featureNames[feature])\") is too large to standardise "
-                        + "(mean \(means[feature]), variance \(variance))")
+                        + "(mean \(mean), standard deviation \(deviation))")
             }
-            deviations.append(variance > 0 ? variance.squareRoot() : 0)
+            means.append(mean)
+            deviations.append(deviation)
         }
         return Standardization(checkedMeans: means, standardDeviations: deviations)
     }
@@ -106,16 +120,24 @@ public struct Standardization: Sendable, Equatable, Codable {
             throw .standardizationMismatch(
                 source: dataset.sourcePath, expectedFeatures: featureCount, foundFeatures: dataset.featureCount)
         }
-        let divisors = self.divisors
+        // z = (x·s − mean·s) / (divisor·s) with the power of two s of `fit` (1 for ordinary columns, so their
+        // bits are those of the plain formula): x − mean cannot overflow for values near the float64 limit.
+        let scales = zip(means, divisors).map { mean, divisor in
+            max(abs(mean), divisor) > 0x1p500 ? Double(sign: .plus, exponent: -max(abs(mean), divisor).exponent, significand: 1) : 1
+        }
+        let shifts = zip(means, scales).map { $0 * $1 }
+        let scaledDivisors = zip(divisors, scales).map { $0 * $1 }
         var scaled = consume dataset
         let columns = featureCount
-        means.withUnsafeBufferPointer { means in
-            divisors.withUnsafeBufferPointer { divisors in
-                scaled.features.updateChunks { values, _ in
-                    for row in 0..<values.count / columns {
-                        for feature in 0..<columns {
-                            let index = row * columns + feature
-                            values[index] = (values[index] - means[feature]) / divisors[feature]
+        shifts.withUnsafeBufferPointer { shifts in
+            scaledDivisors.withUnsafeBufferPointer { divisors in
+                scales.withUnsafeBufferPointer { scales in
+                    scaled.features.updateChunks { values, _ in
+                        for row in 0..<values.count / columns {
+                            for feature in 0..<columns {
+                                let index = row * columns + feature
+                                values[index] = (values[index] * scales[feature] - shifts[feature]) / divisors[feature]
+                            }
                         }
                     }
                 }
