@@ -49,7 +49,7 @@ struct ShardDataSuite {
         #expect(fitted.means[1] == 1.5 && fitted.standardDeviations[1] == 0.5)
         let z = try fitted.apply(to: dataset)
         let values = Array(z.features)
-        #expect(values.allSatisfy(\.isFinite))
+        #expect(values.allSatisfy { $0.isFinite })
         #expect(abs(values[0] - 1) <= 1e-15 && abs(values[2] + 1) <= 1e-15, "\(values)")
         #expect(values[1] == -1 && values[3] == 1)
     }
