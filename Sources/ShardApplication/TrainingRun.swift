@@ -92,6 +92,17 @@ public struct PreparedRun: Sendable {
         return finish(result, workers: workers, wallSeconds: wall)
     }
 
+    /// The optimizer's stop reason, with what it means where the data's precision explains it: with float32
+    /// storage the block sums carry float32 rounding, so a line search near the optimum runs out of steps that
+    /// it can tell apart.
+    func stopReason(of result: TrainingResult) -> String {
+        guard data.precision == .float32, !result.converged, result.stopReason.contains("line search failed") else {
+            return result.stopReason
+        }
+        return result.stopReason + "; with --precision float32 the gradient carries float32 rounding (about 1e-7 "
+            + "relative), which ends the search near the optimum: use float64 storage for a tighter solution"
+    }
+
     /// The trained model, its metrics and the summary of `result`.
     func finish(_ result: TrainingResult, workers: Int, wallSeconds: Double) -> TrainingOutcome {
         let trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: data)
@@ -115,7 +126,7 @@ public struct PreparedRun: Sendable {
         var summary = RunSummary(
             model: model.spec.kind.rawValue, workers: workers, rounds: result.rounds, objective: result.objective.value,
             dataLoss: result.objective.dataLoss, l2Term: result.objective.l2Term,
-            gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: result.stopReason,
+            gradientNorm: result.objective.gradientNorm, converged: result.converged, stopReason: stopReason(of: result),
             trainAccuracy: trainReport?.classification?.accuracy, wallSeconds: wallSeconds,
             parametersSHA256: Digest.parametersSHA256(result.parameters), parameters: result.parameters,
             optimizer: request.optimizer.rawValue, precision: data.precision.rawValue, l2: request.model.l2,

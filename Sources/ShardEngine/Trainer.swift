@@ -127,6 +127,19 @@ public struct TrainingResult: Sendable, Equatable {
     /// Whether an optimizer stopped because the objective became non-finite (a step size too large): the
     /// parameters are then the last finite point, not a trained model.
     public var diverged = false
+
+    public init(
+        parameters: [Double], objective: Objective, rounds: Int, converged: Bool, stopReason: String,
+        wallSeconds: Double, diverged: Bool = false
+    ) {
+        self.parameters = parameters
+        self.objective = objective
+        self.rounds = rounds
+        self.converged = converged
+        self.stopReason = stopReason
+        self.wallSeconds = wallSeconds
+        self.diverged = diverged
+    }
 }
 
 /// The round loop: ask the optimizer for a point, evaluate it on the executor, tell the optimizer, report.

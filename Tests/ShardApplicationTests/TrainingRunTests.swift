@@ -1,5 +1,5 @@
 import Foundation
-import ShardApplication
+@testable import ShardApplication
 import ShardData
 import ShardEngine
 import ShardModels
@@ -65,6 +65,21 @@ import _TestSupport
             guard case .diverged(_, _, let reason) = error as? TrainingRunError else { return false }
             return reason.contains("the objective is not finite after step")
         }
+    }
+
+    @Test func aFloat32LineSearchStopSaysWhy() throws {
+        var request = Self.request(.softmax, data: "iris")
+        request.data.precision = .float32
+        let run = try PreparedRun(request)
+        func result(_ reason: String, converged: Bool = false) -> TrainingResult {
+            TrainingResult(
+                parameters: [], objective: Objective(value: 0, dataLoss: 0, l2Term: 0, gradient: []), rounds: 1,
+                converged: converged, stopReason: reason, wallSeconds: 0)
+        }
+        #expect(run.stopReason(of: result("line search failed at iteration 3: x")).contains("float32 rounding"))
+        #expect(run.stopReason(of: result("reached the round limit (5)")) == "reached the round limit (5)")
+        let float64 = try PreparedRun(Self.request(.softmax, data: "iris"))
+        #expect(float64.stopReason(of: result("line search failed at iteration 3: x")) == "line search failed at iteration 3: x")
     }
 
     @Test func badRequestsFailBeforeReadingData() {
