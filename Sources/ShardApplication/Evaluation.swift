@@ -167,3 +167,13 @@ extension LoadedModel {
     }
 }
 
+extension ModelSpec {
+    /// softmax and triplet: K (0 for the kinds whose labels are not class indices).
+    var classCount: Int {
+        switch configuration {
+        case .softmax(let classCount, _): classCount
+        case .triplet(let settings): settings.classCount
+        case .logistic, .svm, .quantile, .vae, .linear: 0
+        }
+    }
+}

@@ -54,18 +54,11 @@ public struct PreparedRun: Sendable {
                         + "class indices 0…\(classCount - 1) (the largest label + 1); relabel from 0 or give --classes")
             }
         }
+        let spec: ModelSpec
+        do { spec = try request.modelSpec(for: prepared) } catch { throw .setup(error) }
         let model: any Model
-        do {
-            let spec = try request.modelSpec(for: prepared)
-            do { model = try spec.makeModel() } catch { throw TrainingRunError.model(error) }
-            options = try request.trainingOptions(for: model, prepared: prepared)
-        } catch let error as SetupError {
-            throw .setup(error)
-        } catch let error as TrainingRunError {
-            throw error
-        } catch {
-            throw .setup(SetupError("\(error)"))
-        }
+        do { model = try spec.makeModel() } catch { throw .model(error) }
+        do { options = try request.trainingOptions(for: model, prepared: prepared) } catch { throw .setup(error) }
         self.request = request
         self.data = prepared
         self.model = model
@@ -96,9 +89,7 @@ public struct PreparedRun: Sendable {
     /// storage the block sums carry float32 rounding, so a line search near the optimum runs out of steps that
     /// it can tell apart.
     func stopReason(of result: TrainingResult) -> String {
-        guard data.precision == .float32, !result.converged, result.stopReason.contains("line search failed") else {
-            return result.stopReason
-        }
+        guard data.precision == .float32, case .lineSearchFailed = result.stop else { return result.stopReason }
         return result.stopReason + "; with --precision float32 the gradient carries float32 rounding (about 1e-7 "
             + "relative), which ends the search near the optimum: use float64 storage for a tighter solution"
     }

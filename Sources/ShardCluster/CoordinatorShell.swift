@@ -68,8 +68,12 @@ public final class ClusterExecutor: Executor {
         do { plan = try BlockPlan(rowCount: rowCount, blockRows: blocks.first?.rows ?? 0) } catch {
             throw .invalidConfiguration("the blocks cannot form a plan: \(error)")
         }
+        guard plan.blockCount == blocks.count else {
+            throw .invalidConfiguration(
+                "\(blocks.count) blocks of \(rowCount) rows are not the cuts of one plan of \(plan.blockRows)-row blocks")
+        }
         for (position, block) in blocks.enumerated() {
-            guard block.rows == plan.rowCount(ofBlock: position), plan.blockCount == blocks.count else {
+            guard block.rows == plan.rowCount(ofBlock: position) else {
                 throw .invalidConfiguration(
                     "block \(position) has \(block.rows) rows: blocks of one plan hold \(plan.blockRows) rows each "
                         + "(the last one possibly fewer)")

@@ -120,8 +120,8 @@ public struct Standardization: Sendable, Equatable, Codable {
             throw .standardizationMismatch(
                 source: dataset.sourcePath, expectedFeatures: featureCount, foundFeatures: dataset.featureCount)
         }
-        // z = (x·s − mean·s) / (divisor·s) with the power of two s of `fit` (1 for ordinary columns, so their
-        // bits are those of the plain formula): x − mean cannot overflow for values near the float64 limit.
+        // z = (x·s − mean·s) / (divisor·s) with an exact power of two s near 1/max(|mean|, divisor) for a column
+        // beyond 2^500 and s = 1 otherwise (the plain formula's bits): x − mean cannot overflow near the limit.
         let scales = zip(means, divisors).map { mean, divisor in
             max(abs(mean), divisor) > 0x1p500 ? Double(sign: .plus, exponent: -max(abs(mean), divisor).exponent, significand: 1) : 1
         }

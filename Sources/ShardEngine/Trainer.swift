@@ -123,6 +123,9 @@ public struct TrainingResult: Sendable, Equatable {
     /// Whether the (last) optimizer run met its stopping criteria; `stopReason` says which, or why not.
     public var converged: Bool
     public var stopReason: String
+    /// Why the last optimizer stopped without converging, typed (nil when it converged, reached the round limit,
+    /// or ran its mini-batch steps).
+    public var stop: StopReason?
     public var wallSeconds: Double
     /// Whether an optimizer stopped because the objective became non-finite (a step size too large): the
     /// parameters are then the last finite point, not a trained model.
@@ -130,13 +133,14 @@ public struct TrainingResult: Sendable, Equatable {
 
     public init(
         parameters: [Double], objective: Objective, rounds: Int, converged: Bool, stopReason: String,
-        wallSeconds: Double, diverged: Bool = false
+        stop: StopReason? = nil, wallSeconds: Double, diverged: Bool = false
     ) {
         self.parameters = parameters
         self.objective = objective
         self.rounds = rounds
         self.converged = converged
         self.stopReason = stopReason
+        self.stop = stop
         self.wallSeconds = wallSeconds
         self.diverged = diverged
     }
@@ -164,6 +168,7 @@ public struct Trainer {
         var point = model.initialParameters()
         var outcome: (converged: Bool, reason: String)
         var diverged = false
+        var stop: StopReason?
         if options.optimizer.isStochastic {
             guard options.batch != nil else {
                 throw .optimizer("a stochastic optimizer needs a mini-batch schedule (blocks per round)")
@@ -176,6 +181,7 @@ public struct Trainer {
             // θ after the last update (the initial point when the single round is the final evaluation).
             point = optimizer.resultPoint ?? point
             diverged = Self.diverged(optimizer)
+            stop = Self.stop(optimizer)
             if case .stopped = optimizer.status {
                 outcome = Self.status(optimizer, maxRounds: options.maxRounds)
             } else {
@@ -205,6 +211,7 @@ public struct Trainer {
                 _ = try loop.optimize(&optimizer, budget: remaining) { _ in RoundRequest(round: 0, smoothing: smoothing) }
                 point = try lastPoint(of: optimizer)
                 diverged = diverged || Self.diverged(optimizer)
+                stop = Self.stop(optimizer)
                 (converged, reason) = Self.status(optimizer, maxRounds: options.maxRounds)
                 reason = "continuation stage \(stage + 1) (μ = \(smoothing)): \(reason)"
                 let exact = try loop.evaluate(point, RoundRequest(round: 0)).objective.value
@@ -218,6 +225,7 @@ public struct Trainer {
             let evaluations = try loop.optimize(&optimizer, budget: options.maxRounds) { _ in RoundRequest(round: 0) }
             point = try lastPoint(of: optimizer)
             diverged = Self.diverged(optimizer)
+            stop = Self.stop(optimizer)
             outcome = Self.status(optimizer, maxRounds: options.maxRounds)
             if !outcome.converged, evaluations > 1, point == initial {
                 outcome.reason += "; the objective never went below its value at the initial point (for gd: lower --learning-rate)"
@@ -232,13 +240,19 @@ public struct Trainer {
         }
         return TrainingResult(
             parameters: point, objective: objective, rounds: loop.round, converged: outcome.converged,
-            stopReason: outcome.reason, wallSeconds: (ContinuousClock.now - start).seconds, diverged: diverged)
+            stopReason: outcome.reason, stop: stop, wallSeconds: (ContinuousClock.now - start).seconds,
+            diverged: diverged)
+    }
+
+    private static func stop(_ optimizer: any Optimizer) -> StopReason? {
+        if case .stopped(let reason) = optimizer.status { return reason }
+        return nil
     }
 
     private static func diverged(_ optimizer: any Optimizer) -> Bool {
-        switch optimizer.status {
-        case .stopped(.nonFiniteEvaluation), .stopped(.nonFiniteInitialEvaluation): true
-        case .stopped, .converged, .running: false
+        switch stop(optimizer) {
+        case .nonFiniteEvaluation, .nonFiniteInitialEvaluation: true
+        case .stepBelowResolution, .lineSearchFailed, nil: false
         }
     }
 

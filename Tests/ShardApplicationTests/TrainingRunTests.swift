@@ -71,10 +71,12 @@ import _TestSupport
         var request = Self.request(.softmax, data: "iris")
         request.data.precision = .float32
         let run = try PreparedRun(request)
-        func result(_ reason: String, converged: Bool = false) -> TrainingResult {
+        func result(_ reason: String) -> TrainingResult {
             TrainingResult(
                 parameters: [], objective: Objective(value: 0, dataLoss: 0, l2Term: 0, gradient: []), rounds: 1,
-                converged: converged, stopReason: reason, wallSeconds: 0)
+                converged: false, stopReason: reason,
+                stop: reason.hasPrefix("line search failed") ? .lineSearchFailed(iteration: 3, detail: "x") : nil,
+                wallSeconds: 0)
         }
         #expect(run.stopReason(of: result("line search failed at iteration 3: x")).contains("float32 rounding"))
         #expect(run.stopReason(of: result("reached the round limit (5)")) == "reached the round limit (5)")

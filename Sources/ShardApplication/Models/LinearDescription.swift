@@ -16,7 +16,9 @@ enum LinearDescription: ModelDescription {
         guard choices.regressionLoss == .huber else { throw SetupError("--delta applies to --loss huber only") }
     }
 
-    static func isNonSmooth(_ choices: ModelChoices) -> Bool { choices.regressionSettings.loss == .mae }
+    static func isNonSmooth(_ choices: ModelChoices) -> Bool {
+        ModelConfiguration.linear(choices.regressionSettings).isNonSmooth
+    }
 
     static func defaultSmoothingStart(_ data: PreparedData) -> Double { meanAbsoluteDeviation(data.dataset.labels) }
 

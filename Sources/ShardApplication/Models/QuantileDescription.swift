@@ -14,7 +14,7 @@ enum QuantileDescription: ModelDescription {
         guard !choices.taus.isEmpty else { throw SetupError("--model quantile needs --tau (one or more)") }
     }
 
-    static func isNonSmooth(_ choices: ModelChoices) -> Bool { true }
+    static func isNonSmooth(_ choices: ModelChoices) -> Bool { ModelConfiguration.quantile(taus: choices.taus).isNonSmooth }
 
     static func defaultSmoothingStart(_ data: PreparedData) -> Double { meanAbsoluteDeviation(data.dataset.labels) }
 

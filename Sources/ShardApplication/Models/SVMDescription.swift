@@ -9,7 +9,7 @@ enum SVMDescription: ModelDescription {
     static let labelKind = LabelKind.binary(.plusMinusOne)
     static let settings: Set<ModelSetting> = []
 
-    static func isNonSmooth(_ choices: ModelChoices) -> Bool { true }
+    static func isNonSmooth(_ choices: ModelChoices) -> Bool { ModelConfiguration.svm.isNonSmooth }
 
     static func configuration(_ choices: ModelChoices, data: PreparedData) throws(SetupError) -> ModelConfiguration {
         .svm
