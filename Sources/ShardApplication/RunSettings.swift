@@ -1,6 +1,7 @@
 import ShardData
 import ShardEngine
 import ShardModels
+import ShardOptimizers
 
 /// The settings a run actually used, defaults resolved: the `settings` object of the summary, enough to read
 /// what was trained and to run it again.
@@ -36,25 +37,45 @@ public struct RunSettings: Encodable, Sendable {
     public var testFraction: Double?
     public var testDataFile: String?
 
+    /// Read from what the run was set up with (`PreparedRun.options`), so no default is restated here.
     init(_ run: PreparedRun) {
         let request = run.request
-        let solver = request.solver
-        let optimizer = request.optimizer
         model = run.model.spec
-        self.optimizer = optimizer.rawValue
-        switch optimizer {
-        case .lbfgs: lbfgsMemory = solver.lbfgsMemory ?? 10
-        case .gd: learningRate = request.learningRate
-        case .sgd, .adam, .adamw:
-            learningRate = request.learningRate
-            schedule = (solver.schedule ?? .constant).rawValue
-            warmup = solver.warmup ?? 0
+        optimizer = request.optimizer.rawValue
+        /// Peak rate, schedule name and warm-up steps of a mini-batch schedule.
+        func describe(_ schedule: LearningRateSchedule) -> (rate: Double, name: String, warmup: Int) {
+            var base = schedule
+            var warmup = 0
+            if case .linearWarmUp(let steps, let inner) = schedule { (warmup, base) = (steps, inner) }
+            let name =
+                switch base {
+                case .constant: "constant"
+                case .cosine: "cosine"
+                case .stepDecay: "step"
+                case .exponential: "exponential"
+                case .linearWarmUp: "warm-up"
+                }
+            return (schedule.peakRate, name, warmup)
+        }
+        var stochastic: LearningRateSchedule?
+        switch run.options.optimizer {
+        case .lbfgs(let memory):
+            lbfgsMemory = memory
+        case .gradientDescent(let rate):
+            learningRate = rate
+        case .sgd(let schedule, let sgdMomentum):
+            stochastic = schedule
+            momentum = sgdMomentum.coefficient
+            if case .nesterov = sgdMomentum { nesterov = true } else { nesterov = false }
+        case .adam(let schedule, _, _, _):
+            stochastic = schedule
+        case .adamW(let schedule, let decay, _, _, _):
+            stochastic = schedule
+            weightDecay = decay
+        }
+        if let stochastic {
+            (learningRate, schedule, warmup) = describe(stochastic)
             batchBlocks = run.options.batch?.blocksPerStep
-            if optimizer == .sgd {
-                momentum = solver.momentum ?? 0.9
-                nesterov = solver.nesterov
-            }
-            if optimizer == .adamw { weightDecay = solver.weightDecay ?? 0.01 }
         }
         smoothingStart = run.options.continuation?.initial
         smoothingFinal = run.options.continuation?.final
