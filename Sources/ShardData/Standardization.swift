@@ -63,20 +63,25 @@ public struct Standardization: Sendable, Equatable, Codable {
     public static func fit(to dataset: Dataset) throws(DataError) -> Standardization {
         let rows = dataset.rowCount, columns = dataset.featureCount
         let count = Double(rows)
-        var largest = [Double](repeating: 0, count: columns)
-        dataset.features.forEachChunk { values, _ in
-            for row in 0..<values.count / columns {
-                for feature in 0..<columns { largest[feature] = max(largest[feature], abs(values[row * columns + feature])) }
+        // The sums and the largest magnitudes in one pass at scale 1 (exact); only when a column reaches 2^500
+        // (rare) are the sums taken again with its scale 2^−e.
+        func sumColumns(scales: [Double]) -> (sums: [CompensatedSum], largest: [Double]) {
+            var sums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
+            var largest = [Double](repeating: 0, count: columns)
+            dataset.features.forEachChunk { values, _ in
+                for row in 0..<values.count / columns {
+                    for feature in 0..<columns {
+                        let value = values[row * columns + feature]
+                        sums[feature].add(value * scales[feature])
+                        largest[feature] = max(largest[feature], abs(value))
+                    }
+                }
             }
+            return (sums, largest)
         }
-        // 1 (no scaling) for ordinary columns; 2^−e for a column whose magnitudes reach 2^500 and beyond.
+        var (sums, largest) = sumColumns(scales: [Double](repeating: 1, count: columns))
         let scales = largest.map { $0 > 0x1p500 ? Double(sign: .plus, exponent: -$0.exponent, significand: 1) : 1 }
-        var sums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
-        dataset.features.forEachChunk { values, _ in
-            for row in 0..<values.count / columns {
-                for feature in 0..<columns { sums[feature].add(values[row * columns + feature] * scales[feature]) }
-            }
-        }
+        if scales.contains(where: { $0 != 1 }) { sums = sumColumns(scales: scales).sums }
         let scaledMeans = sums.map { $0.value / count }
         var deviationSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
         var squareSums = [CompensatedSum](repeating: CompensatedSum(), count: columns)
