@@ -167,6 +167,11 @@ extension TrainingRequest {
         try require(solver.maxRounds >= 1, "--max-rounds must be at least 1")
         if let rate = solver.learningRate { try require(rate > 0 && rate.isFinite, "--learning-rate must be positive") }
         if let blockRows = data.blockRows { try require(blockRows >= 1, "--block-rows must be at least 1, got \(blockRows)") }
+        let numpy = NumpyReader.isNumpyPath(data.path)
+        try require(data.labelsPath == nil || numpy, "--labels applies to a .npy --data only")
+        try require(
+            data.labelColumn == nil || !numpy,
+            "--label-column applies to CSV data; for .npy give --labels or put the label last")
         try require(
             [data.testRowsPath != nil, data.testFraction != nil, data.testDataPath != nil].filter { $0 }.count <= 1,
             "give at most one of --test-rows, --test-fraction, --test-data")

@@ -139,10 +139,6 @@ public struct TrainingArguments: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        if labels != nil, !NumpyReader.isNumpyPath(data) { throw ValidationError("--labels applies to a .npy --data only") }
-        if labelColumn != nil, NumpyReader.isNumpyPath(data) {
-            throw ValidationError("--label-column applies to CSV data; for .npy give --labels or put the label last")
-        }
         // The model and solver rules (the stopping and output settings are checked by their own groups).
         do { try request(stopping: nil, evalEvery: nil, threads: 0).validate() } catch {
             throw ValidationError(error.description)
