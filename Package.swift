@@ -11,7 +11,7 @@ let products: [Product] = [
     .executable(name: "shardtrain", targets: ["shardtrain"]),
     .library(name: "ShardTrain", targets: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics", "ShardEngine",
-        "ShardArtifacts", "ShardWire", "ZeroMQ", "ShardCluster",
+        "ShardArtifacts", "ShardWire", "ZeroMQ", "ShardProtocol", "ShardCluster",
     ]),
 ]
 
@@ -56,8 +56,13 @@ let swiftTargets: [Target] = [
     .target(name: "ShardArtifacts", dependencies: ["ShardModels", "ShardData", "CLibCrypto"]),
     .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
     .target(name: "ShardWire", dependencies: ["ShardNumerics"]),
+    // The protocol's logic without any transport: the coordinator's and the worker's state machines, the job
+    // spec, and an in-memory cluster that runs both under a virtual clock (fault scenarios in unit tests).
+    .target(name: "ShardProtocol", dependencies: ["ShardNumerics", "ShardData", "ShardModels", "ShardEngine", "ShardWire"]),
+    // The ZeroMQ shells around those state machines, local worker processes, the compute thread, shared memory.
     .target(name: "ShardCluster", dependencies: [
-        "ShardNumerics", "ShardData", "ShardModels", "ShardEngine", "ShardWire", "ZeroMQ", "CShardSystem", logging,
+        "ShardNumerics", "ShardData", "ShardModels", "ShardEngine", "ShardWire", "ShardProtocol", "ZeroMQ", "CShardSystem",
+        logging,
     ]),
     // The application: preparing data, choosing the solver, running a job, applying saved models, the loss
     // registry. No printing, no process concerns: those stay in the CLI.
@@ -67,7 +72,8 @@ let swiftTargets: [Target] = [
     ]),
     .target(name: "ShardTrainCLI", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
-        "ShardEngine", "ShardArtifacts", "ShardCluster", "ShardApplication", "CShardSystem", argumentParser, logging,
+        "ShardEngine", "ShardArtifacts", "ShardProtocol", "ShardCluster", "ShardApplication", "CShardSystem", argumentParser,
+        logging,
     ]),
     .executableTarget(name: "shardtrain", dependencies: ["ShardTrainCLI"]),
 ]
@@ -91,8 +97,14 @@ let testTargets: [Target] = [
         name: "ShardArtifactsTests", dependencies: ["ShardArtifacts", "ShardData", "ShardModels", "_TestSupport"]),
     .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
     .testTarget(name: "ShardWireTests", dependencies: ["ShardWire", "ShardNumerics"]),
+    .testTarget(
+        name: "ShardProtocolTests",
+        dependencies: [
+            "ShardProtocol", "ShardData", "ShardEngine", "ShardModels", "ShardNumerics", "ShardOptimizers", "ShardWire",
+            "_TestSupport",
+        ]),
     .testTarget(name: "ShardClusterTests", dependencies: [
-        "ShardCluster", "ShardData", "ShardEngine", "ShardModels", "ShardNumerics", "ShardWire", "ZeroMQ", logging,
+        "ShardCluster", "ShardProtocol", "ShardData", "ShardEngine", "ShardModels", "ShardNumerics", "ShardWire", "ZeroMQ", logging,
         "_TestSupport",
     ]),
     .testTarget(

@@ -13,6 +13,8 @@ public struct SummaryDocument: Encodable, Sendable {
     public var settings: RunSettings?
     /// `"summary"` in the progress stream, absent in the file.
     public var event: String?
+    /// What the cluster survived (nil in single-process mode).
+    public var faults: FaultCounts?
 
     public init(summary: RunSummary, train: EvaluationReport?, test: EvaluationReport?, event: String? = nil) {
         self.summary = summary
@@ -26,6 +28,7 @@ public struct SummaryDocument: Encodable, Sendable {
         case testMetrics = "test_metrics"
         case event
         case settings
+        case faults
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -35,6 +38,7 @@ public struct SummaryDocument: Encodable, Sendable {
         try container.encodeIfPresent(test, forKey: .testMetrics)
         try container.encodeIfPresent(event, forKey: .event)
         try container.encodeIfPresent(settings, forKey: .settings)
+        try container.encodeIfPresent(faults, forKey: .faults)
     }
 
     /// UTF-8 JSON with sorted keys: indented for the file, one line (no newline) for the stream. Report keys
@@ -42,5 +46,39 @@ public struct SummaryDocument: Encodable, Sendable {
     /// "-Infinity" and "NaN".
     public func jsonData(pretty: Bool) throws -> Data {
         try JSONStyle.encoder(pretty: pretty, snakeCaseKeys: true).encode(self)
+    }
+}
+
+/// The `faults` object of a cluster run's summary: workers lost and joined, block ranges reassigned, backups for
+/// stragglers, answers dropped as duplicates (a backup and the straggler both answered) or as stale.
+public struct FaultCounts: Encodable, Sendable, Equatable {
+    public var workersLost: Int
+    public var workersJoined: Int
+    public var reassignments: Int
+    public var backups: Int
+    public var duplicateAnswers: Int
+    public var disagreements: Int
+    public var staleFrames: Int
+
+    public init(
+        workersLost: Int, workersJoined: Int, reassignments: Int, backups: Int, duplicateAnswers: Int,
+        disagreements: Int, staleFrames: Int
+    ) {
+        self.workersLost = workersLost
+        self.workersJoined = workersJoined
+        self.reassignments = reassignments
+        self.backups = backups
+        self.duplicateAnswers = duplicateAnswers
+        self.disagreements = disagreements
+        self.staleFrames = staleFrames
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case workersLost = "workers_lost"
+        case workersJoined = "workers_joined"
+        case reassignments, backups
+        case duplicateAnswers = "duplicate_answers"
+        case disagreements
+        case staleFrames = "stale_frames"
     }
 }

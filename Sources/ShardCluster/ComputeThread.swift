@@ -2,6 +2,7 @@ import Foundation
 import ShardEngine
 import ShardModels
 import ShardNumerics
+import ShardProtocol
 import Synchronization
 import ZeroMQ
 
@@ -13,15 +14,9 @@ import ZeroMQ
 /// Parameters, results and a setup failure cross through a mutex-protected mailbox. The compute thread
 /// never blocks on a send: if the socket thread's end is gone there is nobody to tell, and it exits.
 final class ComputeThread {
-    enum Outcome: Sendable {
-        case sums([NodeSums], seconds: Double)
-        case failed(String)
-    }
-
     private struct Letters: Sendable {
-        var parameters: [Double]?
-        var context = RoundContext(seed: 0, round: 0)
-        var outcome: Outcome?
+        var request: ComputeRequest?
+        var outcome: (outcome: ComputeOutcome, round: UInt64)?
         var stop = false
         /// Why the compute thread could not set up its end of the pair (it has exited).
         var setupError: ZMQError?
@@ -46,9 +41,9 @@ final class ComputeThread {
     private static let idleCheckMilliseconds = 100
 
     /// Starts the thread, returning once its end of the pair is connected (or throwing the error that
-    /// prevented it). The computer for `shard` is built on the new thread afterwards, so the socket thread
-    /// keeps heartbeating meanwhile; the first round waits for it.
-    init(context: Context, shard: Shard, threads: Int) throws(ZMQError) {
+    /// prevented it). The model of `spec` is built on the new thread afterwards, so the socket thread keeps
+    /// heartbeating meanwhile; the first computation waits for it.
+    init(context: Context, spec: JobSpec, threads: Int) throws(ZMQError) {
         let endpoint = "inproc://shardtrain-compute-\(UUID().uuidString)"
         signal = try context.socket(.pair)
         _ = try signal.bind(endpoint)
@@ -70,9 +65,7 @@ final class ComputeThread {
                 return
             }
             connected.signal()
-            let computer: Result<BlockComputer?, ClusterError> = Result { () throws(ClusterError) in
-                try shard.makeComputer(threads: threads)
-            }
+            let computer = RangeComputer(spec: spec, threads: threads)
             while true {
                 let go: [[UInt8]]?
                 do {
@@ -80,15 +73,15 @@ final class ComputeThread {
                 } catch {
                     return
                 }
-                let (parameters, context, stop) = mailbox.withLock { box in
-                    let taken = box.parameters
-                    box.parameters = nil
-                    return (taken, box.context, box.stop)
+                let (request, stop) = mailbox.withLock { box in
+                    let taken = box.request
+                    box.request = nil
+                    return (taken, box.stop)
                 }
                 if stop { return }
-                guard go != nil, let parameters else { continue }
-                let outcome = Self.compute(computer, shard: shard, parameters: parameters, context: context)
-                mailbox.withLock { $0.outcome = outcome }
+                guard go != nil, let request else { continue }
+                let outcome = computer.compute(request)
+                mailbox.withLock { $0.outcome = (outcome, request.round) }
                 guard (try? socket.send([[1]], dontWait: true)) != nil else { return }
             }
         }
@@ -104,44 +97,14 @@ final class ComputeThread {
 
     deinit { stop() }
 
-    /// One round on the compute thread. A batch step the job has no schedule for is a failure of the
-    /// round (never an empty selection, which would look like sums of nothing).
-    private static func compute(
-        _ computer: Result<BlockComputer?, ClusterError>, shard: Shard, parameters: [Double], context: RoundContext
-    ) -> Outcome {
-        let start = ContinuousClock.now
-        let mask: [Bool]?
-        do {
-            mask = try activeMask(shard.spec.schedule, context.request)
-        } catch {
-            return .failed("\(error)")
-        }
-        switch computer {
-        case .failure(let error):
-            return .failed("\(error)")
-        case .success(nil):
-            return .sums([], seconds: 0)
-        case .success(let computer?):
-            do {
-                let sums = try computer.compute(parameters: parameters, context: context, isActive: { mask?[$0] ?? true })
-                return .sums(sums, seconds: (ContinuousClock.now - start).seconds)
-            } catch {
-                return .failed("\(error)")
-            }
-        }
-    }
-
-    /// Hands the parameters of a round to the compute thread.
-    func start(_ parameters: [Double], context: RoundContext) throws(ZMQError) {
-        mailbox.withLock {
-            $0.parameters = parameters
-            $0.context = context
-        }
+    /// Hands a computation to the compute thread (one at a time: the worker instance queues the others).
+    func start(_ request: ComputeRequest) throws(ZMQError) {
+        mailbox.withLock { $0.request = request }
         try signal.send([[0]], dontWait: true)
     }
 
-    /// The result, after `signal` became readable.
-    func takeOutcome() throws(ZMQError) -> Outcome? {
+    /// The result and its round, after `signal` became readable.
+    func takeOutcome() throws(ZMQError) -> (outcome: ComputeOutcome, round: UInt64)? {
         guard try signal.receive(.none) != nil else { return nil }
         return mailbox.withLock { box in
             let outcome = box.outcome

@@ -4,6 +4,7 @@ import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
+import ShardProtocol
 import ShardWire
 import ZeroMQ
 
@@ -25,7 +26,7 @@ public final class ClusterExecutor: Executor {
     private let context: Context
     private let router: Socket
     private let blocks: [Block]
-    /// Shards being shipped (see `shipNextBatches`).
+    /// Blocks being shipped, per peer, with the frames queued behind them (see `shipNextBatches`).
     private var shipments: [Shipment] = []
     /// The blocks in shared memory (`BlockTransport.sharedMemory`), released once every worker is ready.
     private var sharedRegion: SharedBlockRegion?
@@ -33,8 +34,12 @@ public final class ClusterExecutor: Executor {
     private let logger: Logger
     private let timing: ClusterTiming
     private let interrupted: @Sendable () -> Bool
-    /// Asked on every loop pass: a reason to give up now (e.g. a local worker process has exited).
-    public var failureCheck: () -> String? = { nil }
+    /// Asked on every loop pass: worker processes that exited since the last call (local workers), by pid.
+    public var processExits: () -> [(pid: UInt32, description: String)] = { [] }
+    /// Called for every worker event (loss, reassignment, backup, join) as it happens.
+    public var eventHandler: (CoordinatorInstance.Event) -> Void = { _ in }
+    /// Faults survived so far.
+    public var counters: CoordinatorInstance.Counters { instance.counters }
     private var finished = false
     private let codec = WireCodec()
 
@@ -54,14 +59,15 @@ public final class ClusterExecutor: Executor {
     /// (each worker checks its blocks against the job spec).
     public init(
         bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
-        seed: UInt64 = 0, schedule: BatchSchedule? = nil, requiredSoftware: String = WorkerShell.software,
-        blockTransport: BlockTransport = .messages, logger: Logger,
+        seed: UInt64 = 0, schedule: BatchSchedule? = nil, resilience: CoordinatorInstance.Resilience = .init(),
+        requiredSoftware: String = WorkerShell.software, blockTransport: BlockTransport = .messages, logger: Logger,
         interrupted: @escaping @Sendable () -> Bool = { false }
     ) throws(ClusterError) {
         guard expectedWorkers >= 1 else {
             throw .invalidConfiguration("a cluster job needs at least one worker, not \(expectedWorkers)")
         }
         try timing.validate()
+        try resilience.validate(expectedWorkers: expectedWorkers)
         // The blocks must be the cuts of one plan: every block `blockRows` rows, the last one possibly fewer.
         let rowCount = blocks.reduce(0) { $0 + $1.rows }
         let plan: BlockPlan
@@ -111,18 +117,13 @@ public final class ClusterExecutor: Executor {
         } catch {
             throw .transport("\(error)")
         }
-        let spec = model.spec
-        let precision = blocks.first?.precision ?? .float64
-        let timing = self.timing
+        let spec = JobSpec(
+            model: model.spec, precision: blocks.first?.precision ?? .float64, plan: plan, timing: timing, seed: seed,
+            schedule: schedule)
         instance = CoordinatorInstance(
             configuration: .init(
-                expectedWorkers: expectedWorkers, jobID: UInt64.random(in: 1...UInt64.max), plan: plan,
-                makeJobSpec: { _, shard in
-                    JobSpec(
-                        model: spec, precision: precision, plan: plan, firstBlock: shard.lowerBound,
-                        blockCount: shard.count, timing: timing, seed: seed, schedule: schedule)
-                },
-                timing: timing, schedule: schedule, requiredSoftware: requiredSoftware),
+                expectedWorkers: expectedWorkers, jobID: UInt64.random(in: 1...UInt64.max), jobSpec: spec,
+                resilience: resilience, requiredSoftware: requiredSoftware),
             now: Self.now())
     }
 
@@ -158,13 +159,13 @@ public final class ClusterExecutor: Executor {
         return result!
     }
 
-    /// Tells the workers to exit (DONE) and closes the socket.
-    public func shutdown(reason: String) throws(ClusterError) {
+    /// Tells the workers to exit (DONE; `jobFailed`: with a non-zero status) and closes the socket.
+    public func shutdown(reason: String, jobFailed: Bool = false) throws(ClusterError) {
         guard !finished else { return }
         finished = true
         shipments.removeAll()
         sharedRegion = nil
-        for directive in instance.finish(reason: reason) {
+        for directive in instance.finish(reason: reason, jobFailed: jobFailed) {
             if case .send(let peer, let message, let round) = directive {
                 try? send(message, to: peer, round: round)
             }
@@ -177,11 +178,13 @@ public final class ClusterExecutor: Executor {
         let pollMilliseconds = max(1, Int(timing.heartbeatInterval * 1000 / 2))
         while true {
             if try shipNextBatches(isDone) { return }
-            if interrupted() { throw .interrupted }
-            if let exit = failureCheck() {
-                let reason = "\(exit) \(instance.phaseDescription)"
-                try? shutdown(reason: "job failed: \(reason)")
-                throw .workerLost(reason)
+            if interrupted() {
+                try? shutdown(reason: "the coordinator was interrupted", jobFailed: true)
+                throw .interrupted
+            }
+            for exit in processExits() {
+                let directives = instance.processExited(pid: exit.pid, description: exit.description, now: Self.now())
+                if try carryOut(directives, isDone) { return }
             }
             let readable: [Int]
             do {
@@ -238,6 +241,11 @@ public final class ClusterExecutor: Executor {
         for directive in directives {
             switch directive {
             case .send(let peer, let message, let round):
+                // Behind blocks still being shipped to that peer, it waits its turn.
+                if let position = shipments.firstIndex(where: { $0.peer == peer }) {
+                    shipments[position].items.append(.message(message, round: round))
+                    break
+                }
                 do {
                     try send(message, to: peer, round: round)
                 } catch {
@@ -246,16 +254,19 @@ public final class ClusterExecutor: Executor {
                     }
                 }
             case .shipBlocks(let peer, let range):
-                // An empty shard sends nothing: the worker is complete on WELCOME.
                 if range.isEmpty { break }
-                if let sharedRegion {
+                if let sharedRegion, !shipments.contains(where: { $0.peer == peer }) {
                     let message = Message.sharedBlocks(
                         region: sharedRegion.path, regionBytes: sharedRegion.byteCount,
                         blocks: sharedRegion.locations(of: range))
                     if try carryOut([.send(to: peer, message, round: 0)], isDone) { done = true }
+                } else if let position = shipments.firstIndex(where: { $0.peer == peer }) {
+                    shipments[position].items.append(.blocks(range))
                 } else {
-                    shipments.append(Shipment(peer: peer, next: range.lowerBound, end: range.upperBound))
+                    shipments.append(Shipment(peer: peer, items: [.blocks(range)]))
                 }
+            case .event(let event):
+                eventHandler(event)
             case .log(let level, let message):
                 switch level {
                 case .info: logger.info("\(message)")
@@ -263,8 +274,8 @@ public final class ClusterExecutor: Executor {
                 case .error: logger.error("\(message)")
                 }
             case .fail(let message):
-                try? shutdown(reason: "job failed: \(message)")
-                throw .workerLost(message)
+                try? shutdown(reason: "job failed: \(message)", jobFailed: true)
+                throw .jobFailed(message)
             case .allReady, .roundComplete:
                 if case .allReady = directive {
                     // Every worker holds a copy of its blocks and has closed the region: it is freed now (off
@@ -295,43 +306,74 @@ public final class ClusterExecutor: Executor {
         }
     }
 
-    /// A shard on its way to a worker: blocks `next..<end` are still to be sent.
+    /// What is still to be sent to one peer, in order: blocks, and the frames sent to it meanwhile.
     private struct Shipment {
+        enum Item {
+            case blocks(Range<Int>)
+            case message(Message, round: UInt64)
+        }
+
         let peer: [UInt8]
-        var next: Int
-        let end: Int
+        var items: [Item]
     }
 
-    /// Sends one BLOCKS message (at most ~8 MiB of values) of every shard still being shipped, round robin, so
-    /// that workers receive and decode their shards at the same time rather than one after the other. Returns
-    /// whether a failed send ended the wait.
+    /// Sends one BLOCKS message (at most ~8 MiB of values) of every shipment, round robin, so that workers
+    /// receive and decode their blocks at the same time rather than one after the other; frames queued behind
+    /// blocks go out as soon as those blocks have. Returns whether a failed send ended the wait.
     private func shipNextBatches(_ isDone: (CoordinatorInstance.Directive) -> Bool) throws(ClusterError) -> Bool {
-        guard !shipments.isEmpty else { return false }
         let limit = 8 << 20
-        var remaining: [Shipment] = []
         var done = false
-        for var shipment in shipments {
-            var batch: [Block] = []
-            var bytes = 0
-            while shipment.next < shipment.end {
-                let block = blocks[shipment.next]
-                let size = block.rows * (block.columns + 1) * block.precision.byteWidth
-                if !batch.isEmpty, bytes + size > limit { break }
-                batch.append(block)
-                bytes += size
-                shipment.next += 1
-            }
-            do {
-                try send(.blocks(batch), to: shipment.peer, round: 0)
-            } catch {
-                if try carryOut(instance.sendFailed(to: shipment.peer, error: "\(error)", now: Self.now()), isDone) {
-                    done = true
+        var position = 0
+        while position < shipments.count {
+            var shipment = shipments[position]
+            shipments.remove(at: position)
+            var messages: [(Message, UInt64)] = []
+            var sentBlocks = false
+            while let item = shipment.items.first {
+                switch item {
+                case .message(let message, let round):
+                    messages.append((message, round))
+                    shipment.items.removeFirst()
+                    continue
+                case .blocks(let range) where !sentBlocks:
+                    var end = range.lowerBound
+                    var bytes = 0
+                    while end < range.upperBound {
+                        let block = blocks[end]
+                        let size = block.rows * (block.columns + 1) * block.precision.byteWidth
+                        if end > range.lowerBound, bytes + size > limit { break }
+                        bytes += size
+                        end += 1
+                    }
+                    messages.append((.blocks(Array(blocks[range.lowerBound..<end])), 0))
+                    if end == range.upperBound { shipment.items.removeFirst() } else { shipment.items[0] = .blocks(end..<range.upperBound) }
+                    sentBlocks = true
+                    continue
+                case .blocks:
+                    break
                 }
-                continue
+                break
             }
-            if shipment.next < shipment.end { remaining.append(shipment) }
+            // The rest stays queued, ahead of anything a failure below may queue for other peers.
+            if !shipment.items.isEmpty {
+                shipments.insert(shipment, at: position)
+                position += 1
+            }
+            for (message, round) in messages {
+                do {
+                    try send(message, to: shipment.peer, round: round)
+                } catch {
+                    if let stale = shipments.firstIndex(where: { $0.peer == shipment.peer }) {
+                        shipments.remove(at: stale)
+                        if stale < position { position -= 1 }
+                    }
+                    if try carryOut(instance.sendFailed(to: shipment.peer, error: "\(error)", now: Self.now()), isDone) {
+                        done = true
+                    }
+                    break
+                }
+            }
         }
-        shipments = remaining
         return done
     }
 

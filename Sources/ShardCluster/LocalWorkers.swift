@@ -1,5 +1,6 @@
 import CShardSystem
 import Foundation
+import ShardProtocol
 
 /// Worker processes started on this machine by `shardtrain train --workers N`.
 ///
@@ -14,6 +15,8 @@ public final class LocalWorkers {
     private var processes: [Process] = []
     /// The write ends of the children's standard input, until the endpoint is sent.
     private var endpointPipes: [Pipe] = []
+    /// Processes whose exit `newExits` has reported.
+    private var reported: Set<Int> = []
 
     /// The `worker --connect` value that makes a worker read its endpoint from standard input.
     public static let endpointFromStandardInput = "-"
@@ -80,18 +83,23 @@ public final class LocalWorkers {
         readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// A description of the first local worker process that has exited, or nil while all run. Training
-    /// checks this so a crashed child fails the job at once instead of after the join or worker timeout.
-    public func firstExit() -> String? {
-        for (index, process) in processes.enumerated() where !process.isRunning {
+    /// The local worker processes that exited since the last call, by pid, with how they ended. The coordinator
+    /// asks on every loop pass, so a crashed child is a lost worker at once instead of after the worker timeout.
+    public func newExits() -> [(pid: UInt32, description: String)] {
+        var exits: [(pid: UInt32, description: String)] = []
+        for (index, process) in processes.enumerated() where !process.isRunning && !reported.contains(index) {
+            reported.insert(index)
             let how =
                 process.terminationReason == .uncaughtSignal
                 ? "was killed by signal \(process.terminationStatus)"
                 : "exited with status \(process.terminationStatus)"
-            return "local worker process \(index) (pid \(process.processIdentifier)) \(how)"
+            exits.append((UInt32(process.processIdentifier), "its process \(how)"))
         }
-        return nil
+        return exits
     }
+
+    /// Whether every local worker process has exited.
+    public var allExited: Bool { processes.allSatisfy { !$0.isRunning } }
 
     /// Waits up to `timeout` seconds for the workers to exit on their own (after DONE), then terminates
     /// the rest; returns when every child has been reaped.

@@ -1,4 +1,5 @@
 import Foundation
+import ShardProtocol
 import ZeroMQ
 
 /// Streams progress to any number of subscribers over a ZeroMQ PUB socket.

@@ -2,6 +2,7 @@ import CShardSystem
 import Dispatch
 import Foundation
 import ShardNumerics
+import ShardProtocol
 import ShardWire
 import Synchronization
 

@@ -4,6 +4,7 @@ import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
+import ShardProtocol
 import ShardWire
 import ZeroMQ
 
@@ -42,6 +43,8 @@ public final class WorkerShell {
         public var workerIndex: Int
         public var rounds: Int
         public var doneReason: String
+        /// DONE said the job failed, or that this worker was dropped from it: exit non-zero.
+        public var jobFailed: Bool
     }
 
     private let options: Options
@@ -92,27 +95,27 @@ public final class WorkerShell {
     /// Runs until DONE (returns) or a failure (throws): `.coordinatorLost` (silent for `workerTimeout`, or its
     /// queue full), `.refused`, `.protocolViolation` (a frame out of order, an invalid job spec, blocks that
     /// do not match it), `.computeFailed` (the model could not be built or a round not computed),
-    /// `.transport` or `.interrupted`. For an unexpected frame, an invalid spec or shard, a failed round and
-    /// an interrupt the worker first tells the coordinator why with FAILURE.
+    /// `.transport` or `.interrupted`. For a protocol violation, a failed round and an interrupt the worker
+    /// first tells the coordinator why with FAILURE. DONE of a failed job (or of a job that dropped this worker)
+    /// returns an outcome with `jobFailed` set: the process exits non-zero.
     public func run() throws(ClusterError) -> Outcome {
-        var state = State.awaitingWelcome
-        var jobID: UInt64 = 0
-        var workerTimeout = options.joinTimeout
-        var seed: UInt64 = 0
-        var heartbeat = options.timing.heartbeatInterval
-        var lastHeard = Self.now()
-        var lastSent = Self.now()
-        var rounds = 0
         let threads = ThreadCount.resolve(options.threads)
+        var instance = WorkerInstance(
+            configuration: .init(
+                pid: UInt32(getpid()), cores: ThreadCount.availableCores, hostname: ProcessInfo.processInfo.hostName,
+                software: options.software, joinTimeout: options.joinTimeout,
+                heartbeatInterval: options.timing.heartbeatInterval, endpoint: options.endpoint),
+            now: Self.now())
+        var compute: ComputeThread?
 
         /// Sends without ever blocking. The DEALER queues up to its high-water mark (1000 messages) while
         /// the coordinator is unreachable; once that is full a blocking send would wait for ever and the
         /// worker would never notice the silence nor an interrupt. A heartbeat that does not fit is dropped
         /// (the silence check decides); any other message that does not fit means the coordinator is gone.
-        func send(_ message: Message, round: UInt64 = 0) throws(ClusterError) {
+        func send(_ message: Message, round: UInt64) throws(ClusterError) {
             let bytes: [UInt8]
             do {
-                bytes = try codec.encode(Frame(jobID: jobID, round: round, message: message))
+                bytes = try codec.encode(Frame(jobID: instance.jobID, round: round, message: message))
             } catch {
                 throw .protocolViolation("cannot encode \(message.type): \(error)")
             }
@@ -124,241 +127,113 @@ public final class WorkerShell {
                 throw .coordinatorLost(
                     "cannot send \(message.type) to \(options.endpoint): the coordinator's queue is full; it is probably gone")
             }
-            lastSent = Self.now()
         }
 
-        try send(
-            .hello(
-                pid: UInt32(getpid()), cores: UInt16(clamping: ThreadCount.availableCores), hostname: ProcessInfo.processInfo.hostName,
-                software: options.software))
-        logger.info("connecting to \(options.endpoint)")
-
-        while true {
-            if interrupted() {
-                try? send(.failure(reason: "worker interrupted"))
-                throw .interrupted
+        /// Carries out the instance's directives; returns how the run ended, if it did.
+        func carryOut(_ directives: [WorkerInstance.Directive]) throws(ClusterError) -> Outcome? {
+            for directive in directives {
+                switch directive {
+                case .send(let message, let round):
+                    do {
+                        try send(message, round: round)
+                    } catch {
+                        // A FAILURE that cannot be sent changes nothing: the worker is stopping anyway.
+                        if case .failure = message { continue }
+                        throw error
+                    }
+                case .prepare(let spec):
+                    do {
+                        compute = try ComputeThread(context: context, spec: spec, threads: threads)
+                    } catch {
+                        throw .transport("starting the compute thread: \(error)")
+                    }
+                case .compute(let request):
+                    do {
+                        try compute?.start(request)
+                    } catch {
+                        throw .transport("compute thread: \(error)")
+                    }
+                case .readSharedBlocks(let region, let regionBytes, let locations):
+                    let next: [WorkerInstance.Directive]
+                    do {
+                        let blocks = try SharedBlockReader.read(
+                            region: region, regionBytes: regionBytes, locations: locations, threads: threads)
+                        next = instance.receivedBlocks(blocks, now: Self.now())
+                    } catch {
+                        next = instance.blocksUnreadable(error, now: Self.now())
+                    }
+                    if let outcome = try carryOut(next) { return outcome }
+                case .log(let level, let message):
+                    switch level {
+                    case .info: logger.info("\(message)")
+                    case .warning: logger.warning("\(message)")
+                    case .error: logger.error("\(message)")
+                    }
+                case .finish(.done(let reason, let jobFailed)):
+                    return Outcome(
+                        workerIndex: instance.workerIndex ?? -1, rounds: instance.rounds, doneReason: reason,
+                        jobFailed: jobFailed)
+                case .finish(.failed(let error)):
+                    throw error
+                }
             }
+            return nil
+        }
+
+        if let outcome = try carryOut(instance.start(now: Self.now())) { return outcome }
+        while true {
+            // Often enough for heartbeats and the silence check (the instance decides both from the clock).
+            let pollMilliseconds = max(1, Int(instance.heartbeat * 500))
+            if interrupted(), let outcome = try carryOut(instance.interrupted(now: Self.now())) { return outcome }
             var sockets = [dealer]
-            if case .ready(let compute, _, _) = state { sockets.append(compute.signal) }
+            if let compute { sockets.append(compute.signal) }
             let readable: [Int]
             do {
-                readable = try poll(sockets, timeoutMilliseconds: max(1, Int(heartbeat * 500)))
+                readable = try poll(sockets, timeoutMilliseconds: pollMilliseconds)
             } catch {
                 throw .transport("\(error)")
             }
-            let now = Self.now()
-            // On every pass, not only when idle: draining a long stream of BLOCKS keeps the DEALER readable.
-            if now - lastSent >= heartbeat { try send(.heartbeat) }
-            if readable.contains(1), case .ready(let compute, let index, let round?) = state {
-                let outcome: ComputeThread.Outcome?
-                do {
-                    outcome = try compute.takeOutcome()
-                } catch {
-                    throw .transport("\(error)")
-                }
-                guard let outcome else { continue }
-                state = .ready(compute, index, computing: nil)
-                switch outcome {
-                case .sums(let sums, let seconds):
-                    try send(.partials(computeSeconds: seconds, nodes: sums), round: round)
-                case .failed(let reason):
-                    try? send(.failure(reason: "round \(round): \(reason)"), round: round)
-                    throw .computeFailed("round \(round): \(reason)")
-                }
-                continue
+            if readable.contains(1), let finished = try takeOutcome(compute),
+                let outcome = try carryOut(instance.computed(finished.outcome, round: finished.round, now: Self.now()))
+            {
+                return outcome
             }
-            if !readable.contains(0) {
-                if now - lastHeard > workerTimeout {
-                    let what = state.isAwaitingWelcome ? "did not welcome us" : "went silent"
-                    throw .coordinatorLost(
-                        "coordinator at \(options.endpoint) \(what) for \(formatSeconds(now - lastHeard)) s")
-                }
-                continue
-            }
-            let parts: [[UInt8]]?
-            do {
-                parts = try dealer.receive(.none)
-            } catch {
-                throw .transport("\(error)")
-            }
-            guard let parts else { continue }
-            lastHeard = Self.now()
-            guard parts.count == 1 else {
-                throw .protocolViolation("coordinator sent a message of \(parts.count) frames")
-            }
-            let frame: Frame
-            do {
-                frame = try codec.decode(parts[0])
-            } catch {
-                throw .protocolViolation("coordinator sent a malformed frame: \(error)")
-            }
-            if case .refuse(let reason) = frame.message { throw .refused(reason) }
-            if !state.isAwaitingWelcome, frame.jobID != jobID {
-                logger.warning("dropped a frame of job \(frame.jobID) (this job is \(jobID))")
-                continue
-            }
-            switch (state, frame.message) {
-            case (_, .heartbeat):
-                continue
-            case (_, .done(let reason)):
-                logger.info("coordinator says done: \(reason)")
-                return Outcome(workerIndex: state.workerIndex ?? -1, rounds: rounds, doneReason: reason)
-            case (.awaitingWelcome, .welcome(let index, let count, let specBytes)):
-                let spec: JobSpec
-                do {
-                    spec = try JobSpec.decode(specBytes)
-                } catch {
-                    try? send(.failure(reason: "\(error)"))
-                    throw error
-                }
-                jobID = frame.jobID
-                workerTimeout = spec.timing.workerTimeout
-                seed = spec.seed
-                heartbeat = spec.timing.heartbeatInterval
-                logger.info(
-                    "joined as worker \(index) of \(count): blocks \(spec.firstBlock)..<\(spec.firstBlock + spec.blockCount)")
-                state = .receiving(Shard(spec: spec, workerIndex: Int(index)))
-            case (.receiving(var shard), .blocks(let blocks)):
-                do {
-                    try shard.add(blocks)
-                } catch {
-                    // The coordinator learns why (a block outside the shard, twice, or not of the plan).
-                    if case .protocolViolation(let message) = error { try? send(.failure(reason: message)) }
-                    throw error
-                }
-                state = .receiving(shard)
-            case (.receiving(var shard), .sharedBlocks(let region, let regionBytes, let locations)):
-                do {
-                    try shard.add(
-                        SharedBlockReader.read(
-                            region: region, regionBytes: regionBytes, locations: locations, threads: threads))
-                } catch {
-                    try? send(.failure(reason: error.description))
-                    throw error
-                }
-                state = .receiving(shard)
-            case (.ready(let compute, let index, nil), .params(let parameters, let smoothing, let batchStep)):
-                guard let round = Int(exactly: frame.round) else {
-                    let message = "PARAMS for round \(frame.round), beyond any round"
-                    try? send(.failure(reason: message), round: frame.round)
-                    throw .protocolViolation(message)
-                }
-                var step: Int?
-                if let batchStep {
-                    guard let exact = Int(exactly: batchStep) else {
-                        let message = "PARAMS of round \(round) for mini-batch step \(batchStep), beyond any step"
-                        try? send(.failure(reason: message), round: frame.round)
-                        throw .protocolViolation(message)
+            // Drain what arrived, looking at the clock after each frame: decoding a long stream of BLOCKS takes
+            // longer than a heartbeat interval.
+            while readable.contains(0), let parts = try receive() {
+                let now = Self.now()
+                let directives: [WorkerInstance.Directive]
+                if parts.count != 1 {
+                    directives = instance.receivedMalformed(error: "a message of \(parts.count) frames", now: now)
+                } else {
+                    do throws(WireError) {
+                        directives = instance.received(try codec.decode(parts[0]), now: now)
+                    } catch {
+                        directives = instance.receivedMalformed(error: error.description, now: now)
                     }
-                    step = exact
                 }
-                rounds += 1
-                state = .ready(compute, index, computing: frame.round)
-                do {
-                    let request = RoundRequest(round: round, smoothing: smoothing, batchStep: step)
-                    try compute.start(parameters, context: RoundContext(seed: seed, request: request))
-                } catch {
-                    throw .transport("compute thread: \(error)")
-                }
-            default:
-                let message = "unexpected \(frame.message.type) message \(state.name)"
-                try? send(.failure(reason: message))
-                throw .protocolViolation(message)
+                if let outcome = try carryOut(directives) { return outcome }
+                if let outcome = try carryOut(instance.tick(now: Self.now())) { return outcome }
             }
-            // Every block was checked against the plan as it arrived, so a complete shard holds the plan's rows.
-            if case .receiving(let shard) = state, shard.isComplete {
-                let compute: ComputeThread
-                do {
-                    compute = try ComputeThread(context: context, shard: shard, threads: threads)
-                } catch {
-                    throw .transport("starting the compute thread: \(error)")
-                }
-                state = .ready(compute, shard.workerIndex, computing: nil)
-                try send(.ready(blockCount: UInt32(shard.blocks.count), rowCount: UInt64(shard.rowCount)))
-            }
+            if let outcome = try carryOut(instance.tick(now: Self.now())) { return outcome }
         }
     }
 
-    private enum State {
-        case awaitingWelcome
-        case receiving(Shard)
-        /// Holding the shard; `computing` is the round in progress on the compute thread.
-        case ready(ComputeThread, Int, computing: UInt64?)
-
-        var name: String {
-            switch self {
-            case .awaitingWelcome: "before WELCOME"
-            case .receiving: "while receiving blocks"
-            case .ready(_, _, nil): "between rounds"
-            case .ready(_, _, let round?): "while computing round \(round)"
-            }
+    private func receive() throws(ClusterError) -> [[UInt8]]? {
+        do {
+            return try dealer.receive(.none)
+        } catch {
+            throw .transport("\(error)")
         }
+    }
 
-        var workerIndex: Int? {
-            switch self {
-            case .awaitingWelcome: nil
-            case .receiving(let shard): shard.workerIndex
-            case .ready(_, let index, _): index
-            }
-        }
-
-        var isAwaitingWelcome: Bool {
-            if case .awaitingWelcome = self { return true }
-            return false
+    private func takeOutcome(_ compute: ComputeThread?) throws(ClusterError) -> (outcome: ComputeOutcome, round: UInt64)? {
+        do {
+            return try compute?.takeOutcome()
+        } catch {
+            throw .transport("\(error)")
         }
     }
 
     static func now() -> Double { ContinuousClock.now.secondsSinceStart }
-}
-
-/// The blocks a worker is receiving, checked against its job spec as they arrive.
-struct Shard: Sendable {
-    let spec: JobSpec
-    let workerIndex: Int
-    private(set) var blocks: [Int: Block] = [:]
-
-    init(spec: JobSpec, workerIndex: Int) {
-        self.spec = spec
-        self.workerIndex = workerIndex
-    }
-
-    var isComplete: Bool { blocks.count == spec.blockCount }
-
-    var rowCount: Int { blocks.values.reduce(0) { $0 + $1.rows } }
-
-    mutating func add(_ incoming: [Block]) throws(ClusterError) {
-        for block in incoming {
-            guard spec.blockRange.contains(block.id) else {
-                throw .protocolViolation("received block \(block.id), outside this worker's shard \(spec.blockRange)")
-            }
-            guard blocks[block.id] == nil else { throw .protocolViolation("received block \(block.id) twice") }
-            guard block.rows == spec.plan.rowCount(ofBlock: block.id) else {
-                throw .protocolViolation(
-                    "block \(block.id) has \(block.rows) rows, the job's plan gives it \(spec.plan.rowCount(ofBlock: block.id))")
-            }
-            guard block.columns == spec.model.featureCount, block.precision == spec.precision else {
-                throw .protocolViolation(
-                    "block \(block.id) has \(block.columns) columns in \(block.precision), the job has "
-                        + "\(spec.model.featureCount) in \(spec.precision)")
-            }
-            blocks[block.id] = block
-        }
-    }
-
-    /// The computer for the complete shard (nil for an empty shard).
-    func makeComputer(threads: Int) throws(ClusterError) -> BlockComputer? {
-        guard !blocks.isEmpty else { return nil }
-        let model: any Model
-        do {
-            model = try spec.model.makeModel()
-        } catch {
-            throw .computeFailed("cannot build the \(spec.model.kind.rawValue) model: \(error)")
-        }
-        let ordered = spec.blockRange.compactMap { blocks[$0] }
-        do {
-            return try BlockComputer(model: model, blocks: ordered, blockCount: spec.totalBlocks, threads: threads)
-        } catch {
-            throw .computeFailed("cannot prepare the blocks: \(error)")
-        }
-    }
 }

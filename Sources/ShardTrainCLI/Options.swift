@@ -6,6 +6,7 @@ import ShardEngine
 import ShardModels
 import ShardNumerics
 import ShardOptimizers
+import ShardProtocol
 import ShardApplication
 
 extension ModelKind: ExpressibleByArgument {}
@@ -273,16 +274,40 @@ public struct ClusterArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seconds between heartbeats to an otherwise idle peer.")
     public var heartbeatInterval = 0.25
 
-    @Option(parsing: .unconditional, help: "Seconds of silence after which a worker is declared dead and the job fails.")
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds of silence after which a worker is declared lost (its blocks go to the others).")
     public var workerTimeout = 3.0
 
     @Option(parsing: .unconditional, help: "Seconds to wait for all workers to join and receive their blocks.")
     public var joinTimeout = 120.0
 
+    @Option(parsing: .unconditional, help: "The job fails when fewer live workers remain.")
+    public var minWorkers = 1
+
+    @Option(
+        parsing: .unconditional,
+        help: "Workers holding each block: 2 also keeps every shard on the next worker, so a loss needs no shipping.")
+    public var replicas = 1
+
+    @Option(
+        parsing: .unconditional,
+        help: "A worker still computing after this many times the round's median answer (and 0.5 s) gets a backup (inf: never).")
+    public var stragglerFactor = 3.0
+
     public init() {}
 
     public func validate() throws {
         do { try timing.validate() } catch { throw ValidationError(error.description) }
+        guard minWorkers >= 1 else { throw ValidationError("--min-workers must be at least 1") }
+    }
+
+    /// The resilience settings of a job with `workers` workers (`--min-workers` checked against it).
+    func resilience(workers: Int) throws -> CoordinatorInstance.Resilience {
+        let settings = CoordinatorInstance.Resilience(
+            minWorkers: minWorkers, replicas: replicas, stragglerFactor: stragglerFactor)
+        do { try settings.validate(expectedWorkers: workers) } catch { throw ValidationError(error.description) }
+        return settings
     }
 
     var timing: ClusterTiming {

@@ -47,7 +47,7 @@ public enum ProgressJSON {
 /// Prints a `RoundReport` per round: live line on a terminal (at most 20 updates a second), a plain line
 /// otherwise, or a JSON line. Everything goes through `OutputQueue.standardOutput`, never blocking the caller.
 public final class ProgressPrinter: TrainingObserver {
-    private let format: LogFormat
+    let format: LogFormat
     private let live: Bool
     private var pendingLiveLine: String?
     private var lastLiveUpdate = -Double.infinity

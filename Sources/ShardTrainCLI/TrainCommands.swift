@@ -8,6 +8,7 @@ import ShardData
 import ShardEngine
 import ShardModels
 import ShardNumerics
+import ShardProtocol
 
 /// `shardtrain train`: coordinator plus N local worker processes (N = 0: single process, no sockets).
 public struct TrainCommand: ParsableCommand {
@@ -107,8 +108,8 @@ public struct CoordinatorCommand: ParsableCommand {
         try runTraining(request, output: output, workers: workers, logger: logger) { run in
             let coordinator = try ClusterExecutor(
                 bind: bind, expectedWorkers: workers, model: run.model, blocks: run.data.blocks, timing: cluster.timing,
-                seed: run.request.seed, schedule: run.options.batch, requiredSoftware: BuildIdentity.current, logger: logger,
-                interrupted: { Interrupt.requested })
+                seed: run.request.seed, schedule: run.options.batch, resilience: try cluster.resilience(workers: workers),
+                requiredSoftware: BuildIdentity.current, logger: logger, interrupted: { Interrupt.requested })
             try coordinator.waitForWorkers()
             return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
         }
@@ -153,17 +154,24 @@ public struct WorkerCommand: ParsableCommand {
             guard let line = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
             endpoint = line
         }
+        let outcome: WorkerShell.Outcome
         do {
             let shell = try WorkerShell(
                 options: .init(endpoint: endpoint, threads: threads, joinTimeout: joinTimeout, software: software),
                 logger: logger,
                 interrupted: { Interrupt.requested })
-            let outcome = try shell.run()
-            logger.info("worker \(outcome.workerIndex) finished after \(outcome.rounds) rounds")
+            outcome = try shell.run()
         } catch {
             logger.error("\(error)")
             throw ExitCode(error == .interrupted ? 130 : 1)
         }
+        // A failed job (or one that dropped this worker) is a failure of this process too: a Kubernetes Job or
+        // a Slurm step must not report success.
+        guard !outcome.jobFailed else {
+            logger.error("worker \(outcome.workerIndex) stopped after \(outcome.rounds) rounds: \(outcome.doneReason)")
+            throw ExitCode(1)
+        }
+        logger.info("worker \(outcome.workerIndex) finished after \(outcome.rounds) rounds")
     }
 }
 
@@ -199,11 +207,12 @@ func makeLocalExecutor(
     }
     let coordinator = try ClusterExecutor(
         bind: "tcp://127.0.0.1:*", expectedWorkers: children.count, model: model, blocks: blocks,
-        timing: cluster.timing, seed: seed, schedule: schedule, requiredSoftware: BuildIdentity.current,
+        timing: cluster.timing, seed: seed, schedule: schedule, resilience: try cluster.resilience(workers: children.count),
+        requiredSoftware: BuildIdentity.current,
         blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)), logger: logger,
         interrupted: { Interrupt.requested })
     children.connect(to: coordinator.endpoint)
-    coordinator.failureCheck = { children.firstExit() }
+    coordinator.processExits = { children.newExits() }
     do {
         try coordinator.waitForWorkers()
     } catch {
@@ -270,14 +279,19 @@ func runTraining(
                 }
             })
     }
-    let outcome: TrainingOutcome
+    var outcome: TrainingOutcome
+    var faults: FaultCounts?
     do {
         let start = ContinuousClock.now
         let (executor, finish) = try makeExecutor(run)
         defer { finish() }
+        (executor as? ClusterExecutor)?.eventHandler = { event in
+            progress.report(clusterEvent: event, publisher: publisher, since: start)
+        }
         outcome = try run.train(
             executor: executor, workers: workers, observer: ProgressFanOut(observers),
             shouldStop: { Interrupt.requested }, since: start)
+        faults = (executor as? ClusterExecutor).map { FaultCounts($0.counters) }
     } catch {
         progress.finishLiveLine()
         let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
@@ -285,6 +299,7 @@ func runTraining(
         throw ExitCode(interrupted ? 130 : 1)
     }
     progress.finishLiveLine()
+    outcome.document.faults = faults
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
     do {
         try outcome.save(model: arguments.save, summary: arguments.summaryJson)

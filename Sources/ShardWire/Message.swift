@@ -25,10 +25,12 @@ public struct Frame: Sendable, Equatable {
 /// Conversation, coordinator C (ROUTER) and worker W (DEALER):
 ///
 ///     W → C  hello                       C → W  welcome | refuse
-///     C → W  blocks … blocks             W → C  ready
+///     C → W  hold, blocks … blocks       W → C  ready                   (again whenever blocks move)
 ///        (or sharedBlocks, to a worker on the coordinator's machine)
-///     C → W  params (round r)            W → C  partials (round r)      repeated per round
-///     C → W  done                        (W exits 0)
+///     C → W  params (round r, ranges)    W → C  partials (round r)      per round, and again within a round
+///                                                                       when another worker's blocks are
+///                                                                       reassigned to this one
+///     C → W  done                        (W exits 0, or non-zero when the job failed)
 ///     W → C  failure                     (at any time; W exits non-zero)
 ///     both   heartbeat                   (whenever idle for heartbeatInterval)
 ///
@@ -43,9 +45,10 @@ public enum Message: Sendable, Equatable {
     ///     pid u32 | cores u16 (≥ 1) | hostname str | software str
     case hello(pid: UInt32, cores: UInt16, hostname: String, software: String)
 
-    /// Coordinator → worker, reply to an accepted `hello`: the worker's place among `workerCount`
-    /// workers and the job specification (opaque JSON bytes, decoded by the cluster layer). The worker
-    /// sends nothing in reply; it next receives `blocks`.
+    /// Coordinator → worker, reply to an accepted `hello` (at once, so that the worker learns the job's timing
+    /// while others are still joining): the worker's index (never reused within a job) and the number of
+    /// workers the job was started with, and the job specification (opaque JSON bytes, decoded by the cluster
+    /// layer). The worker sends nothing in reply; it next receives `hold`.
     ///
     ///     workerIndex u32 | workerCount u32 (workerIndex < workerCount) | jobSpec: u32 byte count, bytes
     case welcome(workerIndex: UInt32, workerCount: UInt32, jobSpec: [UInt8])
@@ -56,9 +59,17 @@ public enum Message: Sendable, Equatable {
     ///     reason str
     case refuse(reason: String)
 
-    /// Coordinator → worker after `welcome`: some of the blocks the job spec assigns to this worker (one
+    /// Coordinator → worker: the blocks the worker must hold from now on, as ascending, disjoint, non-empty
+    /// ranges of block ids within the plan. Blocks outside them are dropped; those it lacks follow in `blocks`
+    /// or `sharedBlocks` messages, after which the worker replies `ready`. Sent after `welcome`, and again when
+    /// blocks move (a lost worker's blocks reassigned, a backup for a straggler, a rebalance after a join).
+    ///
+    ///     count u32, then per range: lower u32 | upper u32 (lower < upper ≤ the next range's lower)
+    case hold(ranges: [Range<Int>])
+
+    /// Coordinator → worker after `hold`: some of the blocks it names that the worker does not hold yet (one
     /// or more `blocks` messages). Values travel bit-exactly in the block's precision. When the worker
-    /// holds all its blocks it replies `ready`.
+    /// holds every block of the latest `hold` it replies `ready`.
     ///
     ///     count u32, then per block:
     ///       id u32 | rows u32 | columns u32 | precision u8 (1 = float32, 2 = float64)
@@ -76,23 +87,25 @@ public enum Message: Sendable, Equatable {
     ///       id u32 | rows u32 | columns u32 | precision u8 (1 = float32, 2 = float64) | offset u64
     case sharedBlocks(region: String, regionBytes: UInt64, blocks: [SharedBlockLocation])
 
-    /// Worker → coordinator once all its blocks have arrived: how many blocks and rows it holds, which
-    /// the coordinator checks against its plan before the first `params`.
+    /// Worker → coordinator once every block of a `hold` has arrived (one `ready` per `hold`, in order): how
+    /// many blocks and rows it holds, which the coordinator checks against its plan.
     ///
     ///     blockCount u32 | rowCount u64
     case ready(blockCount: UInt32, rowCount: UInt64)
 
-    /// Coordinator → worker, once per round (the header's `round`): the current parameter vector, the
-    /// smoothing μ ≥ 0 of non-smooth losses for this round (0 = exact loss; set during continuation
-    /// solves), and which blocks take part: all of them (`batchStep` nil), or the mini-batch of step
-    /// `batchStep` of the job's batch schedule. The worker replies `partials` for the same round; the
-    /// coordinator waits for every worker, declaring one dead after `workerTimeout` of silence.
+    /// Coordinator → worker, once per round (the header's `round`) and again within the round for blocks
+    /// reassigned to it: the current parameter vector, the smoothing μ ≥ 0 of non-smooth losses for this round
+    /// (0 = exact loss; set during continuation solves), which blocks take part: all of them (`batchStep` nil),
+    /// or the mini-batch of step `batchStep` of the job's batch schedule, and the block ranges (held by the
+    /// worker; ascending, disjoint, non-empty) whose tree nodes it computes. The worker replies `partials`
+    /// for the same round with the nodes of those ranges.
     ///
     ///     count u32 | count × f64, all finite | smoothing f64, finite, ≥ 0 | batchStep u64 (2^64−1 = all)
-    case params([Double], smoothing: Double = 0, batchStep: UInt64? = nil)
+    ///     | rangeCount u32, then per range: lower u32 | upper u32 (as in `hold`)
+    case params([Double], smoothing: Double = 0, batchStep: UInt64? = nil, ranges: [Range<Int>])
 
-    /// Worker → coordinator, reply to `params` with the same round: the reduction-tree nodes this worker
-    /// computed and the wall time it spent. All nodes carry the same number of values (`width`).
+    /// Worker → coordinator, reply to `params` with the same round: the reduction-tree nodes that tile the
+    /// ranges it was asked for (the active ones, ascending) and the wall time it spent. All nodes carry the same number of values (`width`).
     ///
     ///     computeSeconds f64 (finite, ≥ 0) | nodeCount u32 | width u32,
     ///     then per node: level u8 | index u32 | rowCount u64 | width × f64 (any value, NaN included)
@@ -102,10 +115,11 @@ public enum Message: Sendable, Equatable {
     /// reply. Empty payload.
     case heartbeat
 
-    /// Coordinator → worker: training is over (or aborted); stop and exit 0. No reply.
+    /// Coordinator → worker: training is over, or the job failed, or this worker was dropped from it; stop,
+    /// and exit 0 only if `jobFailed` is false. No reply.
     ///
-    ///     reason str
-    case done(reason: String)
+    ///     reason str | jobFailed u8 (0 or 1)
+    case done(reason: String, jobFailed: Bool = false)
 
     /// Worker → coordinator: the worker cannot continue; the coordinator logs `reason` and treats the
     /// worker as dead. The worker exits non-zero after sending it. No reply.
@@ -126,6 +140,7 @@ public enum Message: Sendable, Equatable {
         case .done: .done
         case .failure: .failure
         case .sharedBlocks: .sharedBlocks
+        case .hold: .hold
         }
     }
 }
@@ -143,6 +158,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case done = 9
     case failure = 10
     case sharedBlocks = 11
+    case hold = 12
 
     public var description: String {
         switch self {
@@ -157,6 +173,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .done: "done"
         case .failure: "failure"
         case .sharedBlocks: "sharedBlocks"
+        case .hold: "hold"
         }
     }
 }

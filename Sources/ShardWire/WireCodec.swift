@@ -36,8 +36,9 @@ public struct FrameHeader: Sendable, Equatable {
 /// Encoding computes the exact frame size first and writes into one allocation; arrays of values are
 /// copied with one memory copy each.
 public struct WireCodec: Sendable {
-    /// The protocol version this build speaks (2: `sharedBlocks` added).
-    public static let protocolVersion: UInt16 = 2
+    /// The protocol version this build speaks (2: `sharedBlocks` added; 3: `hold`, ranges in `params`, the
+    /// failure flag of `done`).
+    public static let protocolVersion: UInt16 = 3
 
     /// The `params.batchStep` value that means "every block" (a full-batch round).
     static let allBlocks = UInt64.max
@@ -104,14 +105,18 @@ public struct WireCodec: Sendable {
             return (try stringSize(region, "sharedBlocks.region")) + 8 + 4 + locations.count * Self.sharedLocationSize
         case .ready:
             return 4 + 8
-        case .params(let values, let smoothing, let batchStep):
+        case .params(let values, let smoothing, let batchStep, let ranges):
             try checkFitsUInt32(values.count, "params count")
             try checkFinite(values, "params")
             try checkSmoothing(smoothing)
             if batchStep == Self.allBlocks {
                 throw .invalidValue(field: "params.batchStep", expected: "< 2^64 − 1", found: "\(Self.allBlocks)")
             }
-            return 4 + 8 * values.count + 8 + 8
+            try checkRanges(ranges, "params.ranges")
+            return 4 + 8 * values.count + 8 + 8 + 4 + 8 * ranges.count
+        case .hold(let ranges):
+            try checkRanges(ranges, "hold.ranges")
+            return 4 + 8 * ranges.count
         case .partials(let computeSeconds, let nodes):
             try checkComputeSeconds(computeSeconds)
             try checkFitsUInt32(nodes.count, "partials nodeCount")
@@ -134,8 +139,8 @@ public struct WireCodec: Sendable {
             return 8 + 4 + 4 + nodes.count * (Self.nodeHeaderSize + 8 * width)
         case .heartbeat:
             return 0
-        case .done(let reason):
-            return try stringSize(reason, "done.reason")
+        case .done(let reason, _):
+            return try stringSize(reason, "done.reason") + 1
         case .failure(let reason):
             return try stringSize(reason, "failure.reason")
         }
@@ -153,8 +158,13 @@ public struct WireCodec: Sendable {
             writer.write(workerCount)
             writer.write(UInt32(jobSpec.count))
             jobSpec.withUnsafeBytes { writer.write(raw: $0) }
-        case .refuse(let reason), .done(let reason), .failure(let reason):
+        case .refuse(let reason), .failure(let reason):
             writer.write(string: reason)
+        case .done(let reason, let jobFailed):
+            writer.write(string: reason)
+            writer.write(UInt8(jobFailed ? 1 : 0))
+        case .hold(let ranges):
+            write(ranges, into: &writer)
         case .blocks(let blocks):
             writer.write(UInt32(blocks.count))
             for block in blocks {
@@ -185,11 +195,12 @@ public struct WireCodec: Sendable {
         case .ready(let blockCount, let rowCount):
             writer.write(blockCount)
             writer.write(rowCount)
-        case .params(let values, let smoothing, let batchStep):
+        case .params(let values, let smoothing, let batchStep, let ranges):
             writer.write(UInt32(values.count))
             writer.write(values: values)
             writer.write(smoothing)
             writer.write(batchStep ?? Self.allBlocks)
+            write(ranges, into: &writer)
         case .partials(let computeSeconds, let nodes):
             writer.write(computeSeconds)
             writer.write(UInt32(nodes.count))
@@ -291,13 +302,20 @@ public struct WireCodec: Sendable {
             let smoothing = try reader.readDouble("params.smoothing")
             try checkSmoothing(smoothing)
             let batchStep = try reader.read(UInt64.self, "params.batchStep")
-            return .params(values, smoothing: smoothing, batchStep: batchStep == Self.allBlocks ? nil : batchStep)
+            let ranges = try readRanges(from: &reader, "params.ranges")
+            return .params(
+                values, smoothing: smoothing, batchStep: batchStep == Self.allBlocks ? nil : batchStep, ranges: ranges)
+        case .hold:
+            return .hold(ranges: try readRanges(from: &reader, "hold.ranges"))
         case .partials:
             return try decodePartials(from: &reader)
         case .heartbeat:
             return .heartbeat
         case .done:
-            return .done(reason: try reader.readString(limit: maxStringBytes, "done.reason"))
+            let reason = try reader.readString(limit: maxStringBytes, "done.reason")
+            let flag = try reader.read(UInt8.self, "done.jobFailed")
+            guard flag <= 1 else { throw .invalidValue(field: "done.jobFailed", expected: "0 or 1", found: "\(flag)") }
+            return .done(reason: reason, jobFailed: flag == 1)
         case .failure:
             return .failure(reason: try reader.readString(limit: maxStringBytes, "failure.reason"))
         }
@@ -390,6 +408,48 @@ public struct WireCodec: Sendable {
             nodes.append(NodeSums(node: TreeNode(level: Int(level), index: Int(index)), rowCount: rows, values: values))
         }
         return .partials(computeSeconds: computeSeconds, nodes: nodes)
+    }
+
+    // MARK: - Block ranges
+
+    private func write(_ ranges: [Range<Int>], into writer: inout ByteWriter) {
+        writer.write(UInt32(ranges.count))
+        for range in ranges {
+            writer.write(UInt32(range.lowerBound))
+            writer.write(UInt32(range.upperBound))
+        }
+    }
+
+    private func readRanges(from reader: inout ByteReader, _ field: String) throws(WireError) -> [Range<Int>] {
+        let count = Int(try reader.read(UInt32.self, "\(field) count"))
+        try reader.require(count * 8, for: "\(field): \(count) ranges")
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(count)
+        for position in 0..<count {
+            let lower = Int(try reader.read(UInt32.self, "\(field)[\(position)].lower"))
+            let upper = Int(try reader.read(UInt32.self, "\(field)[\(position)].upper"))
+            guard lower < upper else {
+                throw .invalidValue(field: "\(field)[\(position)]", expected: "lower < upper", found: "\(lower)..<\(upper)")
+            }
+            ranges.append(lower..<upper)
+        }
+        try checkRanges(ranges, field)
+        return ranges
+    }
+
+    /// Ranges are non-empty, ascending and disjoint, with bounds below 2^32.
+    private func checkRanges(_ ranges: [Range<Int>], _ field: String) throws(WireError) {
+        try checkFitsUInt32(ranges.count, "\(field) count")
+        var previousEnd = 0
+        for (position, range) in ranges.enumerated() {
+            guard !range.isEmpty, range.lowerBound >= previousEnd, range.upperBound <= Int(UInt32.max) else {
+                throw .invalidValue(
+                    field: "\(field)[\(position)]",
+                    expected: "a non-empty range after \(previousEnd), below 2^32",
+                    found: "\(range.lowerBound)..<\(range.upperBound)")
+            }
+            previousEnd = range.upperBound
+        }
     }
 
     // MARK: - Shared checks

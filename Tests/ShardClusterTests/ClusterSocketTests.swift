@@ -5,6 +5,7 @@ import ShardCluster
 import ShardEngine
 import ShardModels
 import ShardNumerics
+import ShardProtocol
 import ShardWire
 import Testing
 import ZeroMQ
@@ -109,7 +110,8 @@ struct ClusterSocketTests {
         let codec = WireCodec()
         let spec = JobSpec(
             model: ModelSpec(featureCount: 2, l2: 0, .logistic()), precision: .float64,
-            plan: try BlockPlan(rowCount: 3, blockRows: 3), firstBlock: 0, blockCount: 1, timing: ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 0.5), seed: 0)
+            plan: try BlockPlan(rowCount: 3, blockRows: 3), timing: ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 0.5),
+            seed: 0)
         try router.send([
             hello[0],
             try codec.encode(
@@ -173,7 +175,6 @@ struct ClusterSocketTests {
             model: ModelSpec(featureCount: columns, l2: 0, .logistic()), precision: .float64,
             // The test sizes always form a plan (at least one block of at least one row).
             plan: try! BlockPlan(rowCount: max(1, blocks * rowsPerBlock), blockRows: max(1, rowsPerBlock)),
-            firstBlock: 0, blockCount: blocks,
             timing: ClusterTiming(heartbeatInterval: heartbeat, workerTimeout: workerTimeout), seed: 0, schedule: schedule)
     }
 
@@ -208,6 +209,7 @@ struct ClusterSocketTests {
         let blocks = try Self.blocks(count: count, rows: 50, columns: 8)
         // A heartbeat interval shorter than any loop pass: the worker is due to heartbeat on every pass.
         try coordinator.welcome(Self.spec(blocks: count, rowsPerBlock: 50, columns: 8, heartbeat: 1e-6, workerTimeout: 20))
+        try coordinator.send(.hold(ranges: [0..<count]))
         for block in blocks { try coordinator.send(.blocks([block])) }
         var heartbeats = 0
         while let frame = try coordinator.next() {
@@ -255,10 +257,10 @@ struct ClusterSocketTests {
         let worker = WorkerThread(endpoint: coordinator.endpoint)
         _ = try coordinator.awaitHello()
         var spec = Self.spec(blocks: 2, rowsPerBlock: 3)
-        spec.firstBlock = 1  // blocks 1..<3 of a 2-block plan
+        spec.schedule = try BatchSchedule(blockCount: 3, blocksPerStep: 1, seed: 1)
         try coordinator.send(
             .welcome(workerIndex: 0, workerCount: 1, jobSpec: [UInt8](try JSONEncoder().encode(spec))))
-        let expected = "job spec is not valid: blocks 1 + 2 go beyond the 2 blocks of the plan"
+        let expected = "job spec is not valid: the batch schedule covers 3 blocks, the plan has 2"
         var reported: String?
         while let frame = try coordinator.next() {
             if case .failure(let reason) = frame.message {
@@ -279,9 +281,10 @@ struct ClusterSocketTests {
         let worker = WorkerThread(endpoint: coordinator.endpoint)
         _ = try coordinator.awaitHello()
         try coordinator.welcome(Self.spec(blocks: 1, rowsPerBlock: 3))
+        try coordinator.send(.hold(ranges: [0..<1]))
         try coordinator.send(.blocks(try Self.blocks(count: 1, rows: 3, columns: 2)))
         while let frame = try coordinator.next(), frame.message != .ready(blockCount: 1, rowCount: 3) {}
-        try coordinator.send(.params([0, 0, 0]), round: .max)
+        try coordinator.send(.params([0, 0, 0], ranges: [0..<1]), round: .max)
         let expected = "PARAMS for round \(UInt64.max), beyond any round"
         guard case .failure(.protocolViolation(expected)) = try #require(worker.result(timeout: 10)) else {
             Issue.record("expected the worker to fail with \(expected)")
@@ -295,8 +298,9 @@ struct ClusterSocketTests {
         let worker = WorkerThread(endpoint: coordinator.endpoint)
         _ = try coordinator.awaitHello()
         try coordinator.welcome(spec)
+        try coordinator.send(.hold(ranges: [0..<spec.totalBlocks]))
         try coordinator.send(
-            .blocks(try Self.blocks(count: spec.blockCount, rows: rowsPerBlock, columns: spec.model.featureCount)))
+            .blocks(try Self.blocks(count: spec.totalBlocks, rows: rowsPerBlock, columns: spec.model.featureCount)))
         return (coordinator, worker)
     }
 
@@ -317,7 +321,7 @@ struct ClusterSocketTests {
     func computeFailures(parameters: [Double], batchStep: UInt64?, expected: String) throws {
         let (coordinator, worker) = try Self.readyWorker(Self.spec(blocks: 2, rowsPerBlock: 3), rowsPerBlock: 3)
         while let frame = try coordinator.next(), frame.message != .ready(blockCount: 2, rowCount: 6) {}
-        try coordinator.send(.params(parameters, batchStep: batchStep), round: 1)
+        try coordinator.send(.params(parameters, batchStep: batchStep, ranges: [0..<2]), round: 1)
         let reported = try #require(try Self.reportedFailure(coordinator))
         let result = try #require(worker.result(timeout: 10))
         guard case .failure(.computeFailed(let message)) = result else {

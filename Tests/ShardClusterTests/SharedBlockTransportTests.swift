@@ -4,6 +4,7 @@ import ShardCluster
 import ShardEngine
 import ShardModels
 import ShardNumerics
+import ShardProtocol
 import ShardWire
 import Testing
 
@@ -85,6 +86,7 @@ struct SharedBlockTransportTests {
         let worker = Sockets.WorkerThread(endpoint: coordinator.endpoint)
         _ = try coordinator.awaitHello()
         try coordinator.welcome(Sockets.spec(blocks: 1, rowsPerBlock: 2))
+        try coordinator.send(.hold(ranges: [0..<1]))
         try coordinator.send(
             .sharedBlocks(
                 region: region, regionBytes: regionBytes,
@@ -136,7 +138,7 @@ struct SharedBlockTransportTests {
         }
         #expect(ready == .ready(blockCount: 1, rowCount: 2))
         // Round 1 at w = (1, 1), b = 0: the sums are those of the block's rows, as the local executor computes.
-        try coordinator.send(.params([1, 1, 0]), round: 1)
+        try coordinator.send(.params([1, 1, 0], ranges: [0..<1]), round: 1)
         var sums: [NodeSums] = []
         while let frame = try coordinator.next() {
             if case .partials(_, let nodes) = frame.message { sums = nodes; break }

@@ -75,7 +75,10 @@ enum RandomFrames {
             return .params(
                 (0..<Int.random(in: 0...40, using: &rng)).map { _ in finiteDouble(&rng) },
                 smoothing: Bool.random(using: &rng) ? 0 : abs(finiteDouble(&rng)),
-                batchStep: Bool.random(using: &rng) ? nil : UInt64.random(in: 0..<UInt64.max, using: &rng))
+                batchStep: Bool.random(using: &rng) ? nil : UInt64.random(in: 0..<UInt64.max, using: &rng),
+                ranges: ranges(&rng))
+        case .hold:
+            return .hold(ranges: ranges(&rng))
         case .partials:
             let width = Int.random(in: 0...6, using: &rng)
             let count = width == 0 ? 0 : Int.random(in: 0...5, using: &rng)
@@ -89,7 +92,7 @@ enum RandomFrames {
                         values: (0..<width).map { _ in anyDouble(&rng) })
                 })
         case .heartbeat: return .heartbeat
-        case .done: return .done(reason: string(&rng))
+        case .done: return .done(reason: string(&rng), jobFailed: Bool.random(using: &rng))
         case .failure: return .failure(reason: string(&rng))
         case .sharedBlocks:
             // Locations laid out back to back (each at a multiple of its value width) inside the region.
@@ -108,6 +111,16 @@ enum RandomFrames {
         }
     }
 
+    /// Up to 5 ascending, disjoint, non-empty block ranges below 2^32.
+    static func ranges(_ rng: inout SplitMix64) -> [Range<Int>] {
+        var start = Int.random(in: 0...1000, using: &rng)
+        return (0..<Int.random(in: 0...5, using: &rng)).map { _ in
+            let range = start..<(start + Int.random(in: 1...1000, using: &rng))
+            start = range.upperBound + Int.random(in: 0...3, using: &rng)
+            return range
+        }
+    }
+
     static func frame(_ type: MessageType, _ rng: inout SplitMix64) -> Frame {
         Frame(jobID: rng.next(), round: rng.next(), message: message(type, &rng))
     }
@@ -123,9 +136,12 @@ func sameBits(_ lhs: Frame, _ rhs: Frame) -> Bool {
                 let sameValues: Bool = left.values.map(\.bitPattern) == right.values.map(\.bitPattern)
                 return left.node == right.node && left.rowCount == right.rowCount && sameValues
             }
-    case (.params(let left, let leftSmoothing, let leftStep), .params(let right, let rightSmoothing, let rightStep)):
+    case (
+        .params(let left, let leftSmoothing, let leftStep, let leftRanges),
+        .params(let right, let rightSmoothing, let rightStep, let rightRanges)
+    ):
         return left.map(\.bitPattern) == right.map(\.bitPattern) && leftSmoothing.bitPattern == rightSmoothing.bitPattern
-            && leftStep == rightStep
+            && leftStep == rightStep && leftRanges == rightRanges
     default:
         return lhs.message == rhs.message
     }
@@ -133,7 +149,7 @@ func sameBits(_ lhs: Frame, _ rhs: Frame) -> Bool {
 
 /// A frame header in front of `payload`, with any field overridden, for hand-built malformed frames.
 func frameBytes(
-    magic: [UInt8] = Array("STRN".utf8), version: UInt16 = 2, type: UInt16, jobID: UInt64 = 42, round: UInt64 = 3,
+    magic: [UInt8] = Array("STRN".utf8), version: UInt16 = WireCodec.protocolVersion, type: UInt16, jobID: UInt64 = 42, round: UInt64 = 3,
     declaredLength: UInt32? = nil, payload: [UInt8]
 ) -> [UInt8] {
     func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
@@ -156,7 +172,7 @@ struct ShardWireSuite {
             try! Block(id: 5, rows: 1, columns: 2, storage: .float64(features: [0.5, -2], labels: [1])),
         ])),
         Frame(jobID: 7, message: .ready(blockCount: 2, rowCount: 3)),
-        Frame(jobID: 7, round: 12, message: .params([0.25, -1, 3e-300])),
+        Frame(jobID: 7, round: 12, message: .params([0.25, -1, 3e-300], ranges: [0..<3, 5..<9])),
         Frame(jobID: 7, round: 12, message: .partials(computeSeconds: 0.125, nodes: [
             NodeSums(node: TreeNode(level: 0, index: 0), rowCount: 2, values: [1, .nan]),
             NodeSums(node: TreeNode(level: 1, index: 4), rowCount: 9, values: [.infinity, -3]),
@@ -277,14 +293,14 @@ struct ShardWireSuite {
             _ = try codec.decode(frameBytes(version: 7, type: 8, payload: []))
             Issue.record("version 7 accepted")
         } catch {
-            #expect(error == .unsupportedVersion(found: 7, expected: 2))
-            #expect(error.description == "protocol version 7, expected 2")
+            #expect(error == .unsupportedVersion(found: 7, expected: 3))
+            #expect(error.description == "protocol version 7, expected 3")
         }
         // A version-1 peer (no sharedBlocks) is refused rather than misread.
-        #expect(throws: WireError.unsupportedVersion(found: 1, expected: 2)) {
+        #expect(throws: WireError.unsupportedVersion(found: 1, expected: 3)) {
             try codec.decode(frameBytes(version: 1, type: 8, payload: []))
         }
-        for type: UInt16 in [0, 12, 0xFFFF] {
+        for type: UInt16 in [0, 13, 0xFFFF] {
             #expect(throws: WireError.unknownMessageType(type)) { try codec.decode(frameBytes(type: type, payload: [])) }
         }
         #expect(throws: WireError.truncated(field: "header", needed: 28, available: 27)) {
@@ -294,10 +310,10 @@ struct ShardWireSuite {
 
     @Test("a negative or non-finite smoothing in PARAMS is rejected on both sides", arguments: [-1.0, .nan, .infinity])
     func invalidSmoothing(smoothing: Double) throws {
-        #expect(throws: WireError.self) { try codec.encode(Frame(jobID: 1, message: .params([1], smoothing: smoothing))) }
-        var bytes = try codec.encode(Frame(jobID: 1, message: .params([1], smoothing: 0.5)))
+        #expect(throws: WireError.self) { try codec.encode(Frame(jobID: 1, message: .params([1], smoothing: smoothing, ranges: []))) }
+        var bytes = try codec.encode(Frame(jobID: 1, message: .params([1], smoothing: 0.5, ranges: [])))
         withUnsafeBytes(of: smoothing.bitPattern.littleEndian) {
-            bytes.replaceSubrange((bytes.count - 16)..<(bytes.count - 8), with: $0)
+            bytes.replaceSubrange((bytes.count - 20)..<(bytes.count - 12), with: $0)
         }
         #expect(throws: WireError.self) { try codec.decode(bytes) }
     }
@@ -305,15 +321,17 @@ struct ShardWireSuite {
     @Test("payloads above the configured limit are rejected on both sides")
     func payloadLimit() throws {
         let small = WireCodec(maxPayloadBytes: 100)
-        let frame = Frame(jobID: 1, round: 1, message: .params(Array(repeating: 1.0, count: 20)))  // 4 + 160 + 8 + 8 = 180 bytes
-        #expect(throws: WireError.payloadTooLarge(bytes: 180, limit: 100)) { try small.encode(frame) }
+        // 4 + 160 + 8 + 8 + 4 = 184 bytes
+        let frame = Frame(jobID: 1, round: 1, message: .params(Array(repeating: 1.0, count: 20), ranges: []))
+        #expect(throws: WireError.payloadTooLarge(bytes: 184, limit: 100)) { try small.encode(frame) }
         let bytes = try codec.encode(frame)
-        #expect(throws: WireError.payloadTooLarge(bytes: 180, limit: 100)) { try small.decode(bytes) }
+        #expect(throws: WireError.payloadTooLarge(bytes: 184, limit: 100)) { try small.decode(bytes) }
         // A lying length field is checked against the limit before anything else is read.
         #expect(throws: WireError.payloadTooLarge(bytes: Int(UInt32.max), limit: 100)) {
             try small.decode(frameBytes(type: 6, declaredLength: .max, payload: []))
         }
-        let exact = Frame(jobID: 1, round: 1, message: .params(Array(repeating: 1.0, count: 10)))  // 4 + 80 + 8 + 8 = 100 bytes
+        // 4 + 96 = 100 bytes
+        let exact = Frame(jobID: 1, round: 1, message: .failure(reason: String(repeating: "x", count: 96)))
         #expect(try small.decode(try small.encode(exact)) == exact)
     }
 
@@ -322,7 +340,7 @@ struct ShardWireSuite {
     @Test("non-finite params are rejected when encoding and decoding", arguments: [Double.nan, .infinity, -.infinity])
     func nonFiniteParams(bad: Double) throws {
         #expect {
-            try codec.encode(Frame(jobID: 1, message: .params([1, 2, bad])))
+            try codec.encode(Frame(jobID: 1, message: .params([1, 2, bad], ranges: [])))
         } throws: { error in
             guard case .nonFinite(let field, let index, let value)? = error as? WireError else { return false }
             return field == "params" && index == 2 && value.bitPattern == bad.bitPattern
@@ -540,4 +558,29 @@ struct ShardWireSuite {
         jobID: 1, round: 1,
         message: .partials(computeSeconds: 0, nodes: [NodeSums(node: TreeNode(level: 256, index: 0), rowCount: 1, values: [1])]))
     #expect(throws: WireError.self) { try codec.encode(deep) }
+}
+
+/// Block ranges (HOLD, PARAMS) must be non-empty, ascending and disjoint; a peer's overlapping or reversed
+/// ranges are refused at decode naming the range, ours at encode. DONE's failure flag is 0 or 1.
+@Test func blockRangesAndTheDoneFlagOutsideTheFormatAreRefused() throws {
+    let codec = WireCodec()
+    for bad in [[0..<4, 3..<6], [5..<6, 1..<2], [2..<2]] {
+        #expect(throws: WireError.self) { try codec.encode(Frame(jobID: 1, message: .hold(ranges: bad))) }
+    }
+    // Two ranges, the second starting inside the first.
+    let overlapping = frameBytes(type: 12, payload: le(UInt32(2)) + le(UInt32(0)) + le(UInt32(4)) + le(UInt32(3)) + le(UInt32(6)))
+    #expect(
+        throws: WireError.invalidValue(
+            field: "hold.ranges[1]", expected: "a non-empty range after 4, below 2^32", found: "3..<6")
+    ) { try codec.decode(overlapping) }
+    let reversed = frameBytes(type: 12, payload: le(UInt32(1)) + le(UInt32(7)) + le(UInt32(2)))
+    #expect(throws: WireError.invalidValue(field: "hold.ranges[0]", expected: "lower < upper", found: "7..<2")) {
+        try codec.decode(reversed)
+    }
+    var done = try codec.encode(Frame(jobID: 1, message: .done(reason: "x", jobFailed: true)))
+    #expect(done.last == 1)
+    done[done.count - 1] = 2
+    #expect(throws: WireError.invalidValue(field: "done.jobFailed", expected: "0 or 1", found: "2")) {
+        try codec.decode(done)
+    }
 }

@@ -2,8 +2,9 @@
 public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A peer broke the protocol (bad frame, wrong order, wrong sizes, an invalid job spec).
     case protocolViolation(String)
-    /// A worker died, went silent or reported a failure.
-    case workerLost(String)
+    /// The job cannot go on: fewer than `--min-workers` live workers, the join timed out, a round could not be
+    /// reduced. (A single lost worker is an event, `CoordinatorInstance.Event.workerLost`, not an error.)
+    case jobFailed(String)
     /// The coordinator went silent, or can no longer be sent to.
     case coordinatorLost(String)
     /// The coordinator answered HELLO with REFUSE (another software identity, or the job is full).
@@ -19,7 +20,7 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .protocolViolation(let message): "protocol violation: \(message)"
-        case .workerLost(let message): message
+        case .jobFailed(let message): message
         case .coordinatorLost(let message): message
         case .refused(let message): "refused by the coordinator: \(message)"
         case .transport(let message): "transport: \(message)"

@@ -4,7 +4,8 @@ import ShardEngine
 import ShardModels
 import ShardNumerics
 
-/// What a worker is told in WELCOME: the model to build and which blocks it will hold.
+/// What a worker is told in WELCOME: the model to build, the plan its blocks belong to, the timing and the seed.
+/// Which blocks it holds is not part of the job: HOLD says that, and changes when blocks move.
 ///
 /// Sent as JSON inside the binary WELCOME frame (once per worker, not on the hot path).
 public struct JobSpec: Sendable, Codable, Equatable {
@@ -12,9 +13,6 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var precision: Precision
     /// The whole run's blocks (the reduction tree is built over all of them).
     public var plan: BlockPlan
-    /// The worker's shard: blocks `firstBlock ..< firstBlock + blockCount`.
-    public var firstBlock: Int
-    public var blockCount: Int
     /// The coordinator's heartbeat interval and worker timeout (the worker uses both towards the coordinator).
     public var timing: ClusterTiming
     /// The run's seed: with the round, block id and row it keys every random number a model draws.
@@ -23,35 +21,22 @@ public struct JobSpec: Sendable, Codable, Equatable {
     public var schedule: BatchSchedule?
 
     public init(
-        model: ModelSpec, precision: Precision, plan: BlockPlan, firstBlock: Int, blockCount: Int,
-        timing: ClusterTiming, seed: UInt64, schedule: BatchSchedule? = nil
+        model: ModelSpec, precision: Precision, plan: BlockPlan, timing: ClusterTiming, seed: UInt64,
+        schedule: BatchSchedule? = nil
     ) {
         self.seed = seed
         self.schedule = schedule
         self.model = model
         self.precision = precision
         self.plan = plan
-        self.firstBlock = firstBlock
-        self.blockCount = blockCount
         self.timing = timing
     }
 
     /// Blocks in the whole plan.
     public var totalBlocks: Int { plan.blockCount }
-    /// Rows of the worker's shard.
-    public var rowCount: Int { plan.rowCount(ofBlocks: blockRange) }
-
-    /// The worker's blocks, `firstBlock ..< firstBlock + blockCount` (empty for a spec that `validate`
-    /// rejects for a negative count; clamped at `Int.max`).
-    public var blockRange: Range<Int> {
-        let (end, overflow) = firstBlock.addingReportingOverflow(max(0, blockCount))
-        return firstBlock..<(overflow ? Int.max : end)
-    }
 
     /// Throws `.invalidConfiguration` naming the first field that no coordinator should send:
     ///
-    ///     firstBlock, blockCount ≥ 0
-    ///     firstBlock + blockCount ≤ totalBlocks          (without overflow)
     ///     timing valid (`ClusterTiming.validate`)
     ///     schedule.blockCount == totalBlocks             (when there is a schedule)
     public func validate() throws(ClusterError) {
@@ -59,12 +44,6 @@ public struct JobSpec: Sendable, Codable, Equatable {
     }
 
     private var problem: String? {
-        let counts = [("firstBlock", firstBlock), ("blockCount", blockCount)]
-        for (name, value) in counts where value < 0 { return "\(name) is \(value), it must not be negative" }
-        let (end, overflow) = firstBlock.addingReportingOverflow(blockCount)
-        if overflow || end > totalBlocks {
-            return "blocks \(firstBlock) + \(blockCount) go beyond the \(totalBlocks) blocks of the plan"
-        }
         do { try timing.validate() } catch {
             if case .invalidConfiguration(let message) = error { return message }
             return error.description

@@ -1,8 +1,8 @@
 import Foundation
 import ShardData
-import ShardCluster
 import ShardEngine
 import ShardModels
+import ShardProtocol
 import Testing
 
 /// What a WELCOME may carry, and the timing and counts a cluster job accepts.
@@ -10,7 +10,7 @@ import Testing
 struct JobSpecTests {
     static let valid = JobSpec(
         model: ModelSpec(featureCount: 2, l2: 0.5, .logistic()), precision: .float64,
-        plan: try! BlockPlan(rowCount: 95, blockRows: 10), firstBlock: 4, blockCount: 3, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 9,
+        plan: try! BlockPlan(rowCount: 95, blockRows: 10), timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 9,
         schedule: try? BatchSchedule(blockCount: 10, blocksPerStep: 2, seed: 1))
 
     /// A field changed to a value `validate` rejects, and what the message must say.
@@ -30,10 +30,6 @@ struct JobSpecTests {
     }
 
     static let broken: [Broken] = [
-        Broken("firstBlock is -2, it must not be negative") { $0.firstBlock = -2 },
-        Broken("blockCount is -3, it must not be negative") { $0.blockCount = -3 },
-        Broken("blocks 8 + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = 8 },
-        Broken("blocks \(Int.max) + 3 go beyond the 10 blocks of the plan") { $0.firstBlock = .max },
         Broken("--heartbeat-interval is 0.0: it must be a number of seconds in (0, 86400]") { $0.timing.heartbeatInterval = 0 },
         Broken("--heartbeat-interval is -1.0: it must be a number of seconds in (0, 86400]") { $0.timing.heartbeatInterval = -1 },
         Broken("--heartbeat-interval is nan: it must be a number of seconds in (0, 86400]", isEncodable: false) {
@@ -49,7 +45,6 @@ struct JobSpecTests {
     @Test("a valid spec survives encoding and decoding")
     func roundTrip() throws {
         #expect(try JobSpec.decode(Self.valid.encoded()) == Self.valid)
-        #expect(Self.valid.blockRange == 4..<7)
     }
 
     @Test("validate, encoded and decode reject a spec no coordinator should send", arguments: broken)
@@ -58,7 +53,6 @@ struct JobSpecTests {
         broken.change(&spec)
         #expect(throws: ClusterError.invalidConfiguration("job spec: \(broken.expected)")) { try spec.validate() }
         #expect(throws: ClusterError.invalidConfiguration("job spec: \(broken.expected)")) { try spec.encoded() }
-        _ = spec.blockRange  // never traps, even for the spec's bad counts
         guard broken.isEncodable else { return }
         let bytes = [UInt8](try JSONEncoder().encode(spec))
         #expect(throws: ClusterError.protocolViolation("job spec is not valid: \(broken.expected)")) {
@@ -78,16 +72,6 @@ struct JobSpecTests {
         }
     }
 
-    @Test("the block range of a spec with bad counts is clamped, not a trap")
-    func blockRangeNeverTraps() {
-        var spec = Self.valid
-        spec.firstBlock = .max
-        #expect(spec.blockRange == Int.max..<Int.max)
-        spec.firstBlock = 2
-        spec.blockCount = -5
-        #expect(spec.blockRange == 2..<2)
-    }
-
     @Test(
         "timing that cannot work is refused",
         arguments: [
@@ -102,5 +86,19 @@ struct JobSpecTests {
         ])
     func invalidTiming(timing: ClusterTiming, expected: String) {
         #expect(throws: ClusterError.invalidConfiguration(expected)) { try timing.validate() }
+    }
+
+    @Test(
+        "resilience settings that cannot work are refused, naming the flag",
+        arguments: [
+            (CoordinatorInstance.Resilience(minWorkers: 0), "--min-workers is 0: it must be between 1 and the 3 workers"),
+            (CoordinatorInstance.Resilience(minWorkers: 4), "--min-workers is 4: it must be between 1 and the 3 workers"),
+            (CoordinatorInstance.Resilience(maxWorkers: 2), "--max-workers (2) must be at least the 3 workers"),
+            (CoordinatorInstance.Resilience(replicas: 3), "--replicas is 3: it must be 1 or 2"),
+            (CoordinatorInstance.Resilience(stragglerFactor: 0.5), "--straggler-factor is 0.5: it must be at least 1 (inf: no backups)"),
+            (CoordinatorInstance.Resilience(stragglerFactor: .nan), "--straggler-factor is nan: it must be at least 1 (inf: no backups)"),
+        ])
+    func invalidResilience(settings: CoordinatorInstance.Resilience, expected: String) {
+        #expect(throws: ClusterError.invalidConfiguration(expected)) { try settings.validate(expectedWorkers: 3) }
     }
 }
