@@ -233,10 +233,19 @@ func runTraining(
 ) throws {
     // Progress is written off this thread while training; everything is out before the process exits.
     defer { OutputQueue.standardOutput.drain() }
+    // A run that ends before saving leaves earlier output files as they were, and says so.
+    var saving = false
+    defer {
+        if !saving, let note = OutputPaths.earlierRunNote(arguments.outputFiles) { logger.warning("\(note)") }
+    }
     let run: PreparedRun
     do {
-        run = try PreparedRun(request)
+        run = try PreparedRun(request, cancellation: ReadCancellation { Interrupt.requested })
     } catch {
+        if case .data(.interrupted) = error {
+            logger.error("interrupted while reading the data")
+            throw ExitCode(130)
+        }
         logger.error("\(error)")
         throw ExitCode(1)
     }
@@ -286,11 +295,15 @@ func runTraining(
     }
     progress.finishLiveLine()
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
+    saving = true
+    var saveFailed = false
     do {
-        try outcome.save(model: arguments.save, summary: arguments.summaryJson)
+        try outcome.save(
+            model: arguments.save, summary: arguments.summaryJson, rescueFolders: OutputPaths.rescueFolders,
+            betweenSteps: OutputPaths.testPauseBetweenSteps)
     } catch {
         logger.error("\(error)")
-        throw ExitCode(1)
+        saveFailed = true
     }
     var document = outcome.document
     document.event = "summary"
@@ -302,6 +315,7 @@ func runTraining(
     case .text:
         OutputQueue.standardOutput.write(renderSummary(outcome.document, workers: workers))
     }
+    if saveFailed { throw ExitCode(1) }
 }
 
 /// The closing text of a run: how it stopped, its sizes, objective, timings and digest, then the report of the
