@@ -74,7 +74,7 @@ public struct PreparedData: Sendable {
 public enum TrainingJob {
     /// Reads the CSV, selects training and test rows, checks and encodes the labels for `kind`, fits the
     /// standardisation on the training rows only and applies it to both, cuts the training rows into blocks.
-    /// Throws `.interrupted` when `cancellation` is requested while a data file is read.
+    /// Throws `.interrupted` when `cancellation` is requested while a data file is read or between the steps after.
     public static func prepare(
         _ configuration: DataConfiguration, for kind: ModelKind, classCount declared: Int? = nil,
         cancellation: ReadCancellation = .never
@@ -117,6 +117,7 @@ public enum TrainingJob {
             }
             test = other
         }
+        try cancellation.check(reading: configuration.path)
         var encoding: BinaryLabelEncoding?
         var classCount: Int?
         switch kind.labelKind {
@@ -132,9 +133,11 @@ public enum TrainingJob {
         case .real, .ignored:
             break
         }
+        try cancellation.check(reading: configuration.path)
         if configuration.shuffleTrainingRows {
             train = try train.shuffled(seed: configuration.seed)
         }
+        try cancellation.check(reading: configuration.path)
         var standardization: Standardization?
         if configuration.standardize {
             let fitted = try Standardization.fit(to: train)
@@ -142,6 +145,7 @@ public enum TrainingJob {
             test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted
         }
+        try cancellation.check(reading: configuration.path)
         let blockRows =
             configuration.blockRows
             ?? BlockPlan.defaultBlockRows(

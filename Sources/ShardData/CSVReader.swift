@@ -31,7 +31,8 @@ public enum CSVReader {
     static let piecesPerThread = 4
 
     /// Reads the file at `path` on `threads` threads (nil: one per core). `labelColumn` names the label
-    /// column (default: the last column). `cancellation` is checked before each wave of pieces.
+    /// column (default: the last column). `cancellation` is asked before each piece: once it says yes, the pieces
+    /// not yet started are skipped and the read ends with `.interrupted` within one piece's parse per thread.
     public static func read(
         path: String, labelColumn: String? = nil, threads: Int? = nil, cancellation: ReadCancellation = .never
     ) throws(DataError) -> Dataset {
@@ -73,12 +74,11 @@ public enum CSVReader {
         var labels: [Double] = []
         var firstPiece = 0
         while firstPiece < pieceCount {
-            try cancellation.check(reading: source.name)
             let pieces = min(wave, pieceCount - firstPiece)
             let layout = header.layout
             let start = firstPiece
             let parsed = ParallelBlocks.map(count: pieces, threads: max(1, threads)) { index in
-                CSVPiece.parse(source, index: start + index, layout: layout)
+                CSVPiece.parse(source, index: start + index, layout: layout, cancellation: cancellation)
             }
             if labels.isEmpty {
                 // Reserve for the whole file from the first wave's bytes per row (a quarter more for safety;

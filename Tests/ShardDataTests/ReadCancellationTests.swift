@@ -26,22 +26,21 @@ extension ShardDataSuite {
         Array(("a,b,label\n" + (0..<rows).map { "\($0),\($0 % 7).5,\($0 % 2)\n" }.joined()).utf8)
     }
 
-    @Test("the CSV reader asks once per wave of pieces and stops at the first yes")
-    func csvReadStopsAtTheWaveWhereCancellationIsAsked() throws {
+    @Test("the CSV reader asks before each piece and stops in the wave of the first yes")
+    func csvReadStopsInTheWaveWhereCancellationIsAsked() throws {
         let bytes = Self.csv(rows: 2000)
-        // One thread: waves of 4 pieces of 256 bytes.
         let pieces = (bytes.count - "a,b,label\n".utf8.count + 255) / 256
-        let waves = (pieces + 3) / 4
         let complete = CancellationProbe(stopAt: nil)
         let dataset = try CSVReader.parse(
             bytes: bytes, source: "big.csv", threads: 1, pieceBytes: 256, cancellation: complete.cancellation)
         #expect(dataset.rowCount == 2000)
-        #expect(complete.asked.load(ordering: .relaxed) == waves)
-        let stopped = CancellationProbe(stopAt: 3)
+        #expect(complete.asked.load(ordering: .relaxed) == pieces)
+        // One thread: waves of 4 pieces of 256 bytes; "stop" at the 6th piece ends the read after the second wave.
+        let stopped = CancellationProbe(stopAt: 6)
         #expect(throws: DataError.interrupted(path: "big.csv")) {
             try CSVReader.parse(bytes: bytes, source: "big.csv", threads: 1, pieceBytes: 256, cancellation: stopped.cancellation)
         }
-        #expect(stopped.asked.load(ordering: .relaxed) == 3)
+        #expect(pieces > 8 && stopped.asked.load(ordering: .relaxed) == 8)
         #expect(DataError.interrupted(path: "big.csv").description == "big.csv: reading was interrupted")
     }
 
