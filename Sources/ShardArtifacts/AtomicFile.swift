@@ -10,7 +10,8 @@ import Foundation
 /// The bytes go to a hidden temporary file in the same directory (`.NAME.tmp-PID-RANDOM`), are flushed to disk
 /// (`fsync`), and the temporary file is renamed over the destination (rename is atomic within one file system);
 /// then the directory is flushed so the rename survives a crash. On any failure the temporary file is removed and
-/// the previous destination, if any, is left untouched.
+/// the previous destination, if any, is left untouched. Temporaries of the same destination left by killed
+/// processes are removed by the next write.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(ArtifactError) {
         try StagedFile(data, for: path).putInPlace()
@@ -57,6 +58,23 @@ public enum AtomicFile {
             .appendingPathComponent(".\(url.lastPathComponent).\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
     }
 
+    /// Removes the temporaries of `destination` (`.NAME.tmp-PID-RANDOM`) whose writing process no longer exists: a
+    /// process killed while writing leaves its temporary behind. A PID that is alive again (reused) keeps its file;
+    /// on a folder shared between machines a PID names a process of this machine only, so a temporary of another
+    /// machine's live writer may be removed, and that writer's rename then fails (and it rescues its result).
+    static func removeAbandonedTemporaries(of destination: String) {
+        let directory = directoryPath(of: destination)
+        let prefix = ".\(URL(fileURLWithPath: destination).lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) != 0, errno == ESRCH {
+                unlink(URL(fileURLWithPath: directory).appendingPathComponent(name).path)
+            }
+        }
+    }
+
     /// Flushes the directory entry changes (renames, removals) of `directory` to disk; file systems that cannot
     /// flush a directory are left as they are.
     static func synchronizeDirectory(_ directory: String) {
@@ -72,13 +90,15 @@ struct StagedFile {
     let destination: String
     let temporary: String
 
-    /// Writes `data` to a new temporary file in the directory of `destination` and flushes it to disk.
+    /// Writes `data` to a new temporary file in the directory of `destination` and flushes it to disk (after
+    /// removing the temporaries that killed writers left there).
     init(_ data: Data, for destination: String) throws(ArtifactError) {
         let directory = AtomicFile.directoryPath(of: destination)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .io(path: destination, reason: "directory \(directory) does not exist")
         }
+        AtomicFile.removeAbandonedTemporaries(of: destination)
         let temporary = AtomicFile.hiddenSibling(of: destination, tag: "tmp")
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else {

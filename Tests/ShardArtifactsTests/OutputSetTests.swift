@@ -81,6 +81,21 @@ struct OutputSetTests {
         #expect(error.description.contains("missing-2"))
     }
 
+    @Test("a write removes the temporaries a killed writer left beside its destination, not those of live ones")
+    func abandonedTemporariesAreRemoved() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let abandoned = ".model.tmp-\(finished.processIdentifier)-7", live = ".model.tmp-\(getpid())-8"
+        let otherFile = ".summary.tmp-\(finished.processIdentifier)-9"
+        for name in [abandoned, live, otherFile] { try Data("x".utf8).write(to: directory.url.appendingPathComponent(name)) }
+        try AtomicFile.write(Data("model".utf8), to: directory.path("model"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted() == [live, otherFile, "model"])
+    }
+
     @Test("checkWritable refuses directories, devices, missing folders, non-folders and folders that take no files")
     func writabilityChecks() throws {
         let directory = try TemporaryDirectory()
