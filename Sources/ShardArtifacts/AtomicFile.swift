@@ -58,15 +58,16 @@ public enum AtomicFile {
             .appendingPathComponent(".\(url.lastPathComponent).\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
     }
 
-    /// Removes the temporaries of `destination` (`.NAME.tmp-PID-RANDOM`) whose writing process no longer exists: a
-    /// process killed while writing leaves its temporary behind. A PID that is alive again (reused) keeps its file;
+    /// Removes the temporaries and probes of `destination` (`.NAME.tmp-PID-RANDOM`, `.NAME.probe-PID-RANDOM`) whose
+    /// process no longer exists: a process killed while writing leaves its temporary behind. A PID that is alive again (reused) keeps its file;
     /// on a folder shared between machines a PID names a process of this machine only, so a temporary of another
     /// machine's live writer may be removed, and that writer's rename then fails (and it rescues its result).
     static func removeAbandonedTemporaries(of destination: String) {
         let directory = directoryPath(of: destination)
-        let prefix = ".\(URL(fileURLWithPath: destination).lastPathComponent).tmp-"
+        let base = ".\(URL(fileURLWithPath: destination).lastPathComponent)."
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix(prefix) {
+        for name in names {
+            guard let prefix = ["tmp-", "probe-"].map({ base + $0 }).first(where: name.hasPrefix) else { continue }
             let rest = name.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
             if kill(pid, 0) != 0, errno == ESRCH {

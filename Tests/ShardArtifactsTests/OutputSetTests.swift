@@ -90,8 +90,8 @@ struct OutputSetTests {
         try finished.run()
         finished.waitUntilExit()
         let abandoned = ".model.tmp-\(finished.processIdentifier)-7", live = ".model.tmp-\(getpid())-8"
-        let otherFile = ".summary.tmp-\(finished.processIdentifier)-9"
-        for name in [abandoned, live, otherFile] { try Data("x".utf8).write(to: directory.url.appendingPathComponent(name)) }
+        let otherFile = ".summary.tmp-\(finished.processIdentifier)-9", probe = ".model.probe-\(finished.processIdentifier)-5"
+        for name in [abandoned, live, otherFile, probe] { try Data("x".utf8).write(to: directory.url.appendingPathComponent(name)) }
         try AtomicFile.write(Data("model".utf8), to: directory.path("model"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted() == [live, otherFile, "model"])
     }
