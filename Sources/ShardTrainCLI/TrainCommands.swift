@@ -226,6 +226,21 @@ func makeLogger(_ label: String) -> Logger {
     return logger
 }
 
+/// Reads and prepares the data of `request`, stopping the read on Ctrl-C/SIGTERM (exit 130); other failures are
+/// logged and exit 1.
+func prepareRun(_ request: TrainingRequest, logger: Logger) throws -> PreparedRun {
+    do {
+        return try PreparedRun(request, cancellation: ReadCancellation { Interrupt.requested })
+    } catch {
+        if case .data(.interrupted) = error {
+            logger.error("interrupted while reading the data")
+            throw ExitCode(130)
+        }
+        logger.error("\(error)")
+        throw ExitCode(1)
+    }
+}
+
 /// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
 func runTraining(
     _ request: TrainingRequest, output arguments: OutputArguments, workers: Int, logger: Logger,
@@ -238,17 +253,7 @@ func runTraining(
     defer {
         if !saving, let note = OutputPaths.earlierRunNote(arguments.outputFiles) { logger.warning("\(note)") }
     }
-    let run: PreparedRun
-    do {
-        run = try PreparedRun(request, cancellation: ReadCancellation { Interrupt.requested })
-    } catch {
-        if case .data(.interrupted) = error {
-            logger.error("interrupted while reading the data")
-            throw ExitCode(130)
-        }
-        logger.error("\(error)")
-        throw ExitCode(1)
-    }
+    let run = try prepareRun(request, logger: logger)
     for warning in run.warnings { logger.warning("\(warning)") }
     let progress = ProgressPrinter(format: arguments.logFormat)
     var publisher: ProgressPublisher?
