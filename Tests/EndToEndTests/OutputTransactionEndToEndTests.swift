@@ -73,6 +73,33 @@ struct OutputTransactionEndToEndTests {
         #expect(try [model, summary].map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before)
     }
 
+    /// The model's folder disappears while the outputs are written (after staging, before the renames): the run
+    /// exits 1, still prints its summary, and keeps the complete result in `$TMPDIR/shardtrain-unsaved-…`, named in
+    /// the error, with the summary's digest the rescued model's.
+    @Test func aFailedFinalWriteKeepsTheResultInTheTemporaryFolderAndSaysWhere() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let folder = directory.path("models"), rescue = directory.path("tmp")
+        for path in [folder, rescue] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) }
+        let model = folder + "/model.safetensors", summary = directory.path("summary.json")
+        let child = try ChildProcess(
+            ["train", "--data", Self.data, "--standardize", "--log-format", "json", "--save", model, "--summary-json", summary],
+            directory: directory.url, environment: ["SHARDTRAIN_TEST_OUTPUT_STEP_PAUSE": "0.2", "TMPDIR": rescue])
+        let staged = child.waitForOutput(timeout: 60) { _, _ in
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.hasPrefix(".model.safetensors.tmp-") }
+        }
+        try #require(staged, "\(child.stderr)")
+        try FileManager.default.removeItem(atPath: folder)
+        #expect(child.wait(timeout: 60) == 1)
+        #expect(child.stdout.contains("\"event\":\"summary\""))
+        #expect(!FileManager.default.fileExists(atPath: summary))
+        let saved = try #require(try FileManager.default.contentsOfDirectory(atPath: rescue).first { $0.hasPrefix("shardtrain-unsaved-") })
+        let copies = (rescue + "/" + saved + "/model.safetensors", rescue + "/" + saved + "/summary.json")
+        #expect(child.stderr.contains("\(copies.0) (for \(model)), \(copies.1) (for \(summary))"), "\(child.stderr)")
+        let document = try ModelCommandsEndToEndTests.json(try String(contentsOfFile: copies.1, encoding: .utf8))
+        #expect(try Self.parametersSHA256(ofModel: copies.0, in: directory) == document["parameters_sha256"] as? String)
+    }
+
     /// 20 runs, each killed with SIGKILL at a different moment of writing its outputs (the test-only
     /// `SHARDTRAIN_TEST_OUTPUT_STEP_PAUSE` stretches each step of the commit to 40 ms, so the kills land inside
     /// every step): whenever a model and a summary are both there, the summary's `parameters_sha256` is the model's.
