@@ -109,7 +109,9 @@ let testTargets: [Target] = [
     ]),
     .testTarget(
         name: "ShardApplicationTests",
-        dependencies: ["ShardApplication", "ShardData", "ShardEngine", "ShardLosses", "ShardModels", "_TestSupport"]),
+        dependencies: [
+            "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardModels", "_TestSupport",
+        ]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 

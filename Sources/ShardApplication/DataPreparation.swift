@@ -74,10 +74,14 @@ public struct PreparedData: Sendable {
 public enum TrainingJob {
     /// Reads the CSV, selects training and test rows, checks and encodes the labels for `kind`, fits the
     /// standardisation on the training rows only and applies it to both, cuts the training rows into blocks.
-    public static func prepare(_ configuration: DataConfiguration, for kind: ModelKind, classCount declared: Int? = nil)
-        throws(DataError) -> PreparedData
-    {
-        let all = try read(configuration.path, labelColumn: configuration.labelColumn, labelsPath: configuration.labelsPath)
+    /// Throws `.interrupted` when `cancellation` is requested while a data file is read or between the steps after.
+    public static func prepare(
+        _ configuration: DataConfiguration, for kind: ModelKind, classCount declared: Int? = nil,
+        cancellation: ReadCancellation = .never
+    ) throws(DataError) -> PreparedData {
+        let all = try read(
+            configuration.path, labelColumn: configuration.labelColumn, labelsPath: configuration.labelsPath,
+            cancellation: cancellation)
         var trainRows: [Int]? = try configuration.rowsPath.map { (path) throws(DataError) in try RowIndices.read(path: path) }
         var test: Dataset?
         if let testRowsPath = configuration.testRowsPath {
@@ -105,7 +109,7 @@ public enum TrainingJob {
             train = try train.selectingRows(split.trainRows)
         }
         if let testPath = configuration.testDataPath {
-            let other = try read(testPath, labelColumn: train.labelName, labelsPath: nil)
+            let other = try read(testPath, labelColumn: train.labelName, labelsPath: nil, cancellation: cancellation)
             guard other.featureNames == train.featureNames else {
                 throw .columnsDiffer(
                     path: testPath, expected: train.featureNames + [train.labelName],
@@ -113,6 +117,7 @@ public enum TrainingJob {
             }
             test = other
         }
+        try cancellation.check(reading: configuration.path)
         var encoding: BinaryLabelEncoding?
         var classCount: Int?
         switch kind.labelKind {
@@ -128,9 +133,11 @@ public enum TrainingJob {
         case .real, .ignored:
             break
         }
+        try cancellation.check(reading: configuration.path)
         if configuration.shuffleTrainingRows {
             train = try train.shuffled(seed: configuration.seed)
         }
+        try cancellation.check(reading: configuration.path)
         var standardization: Standardization?
         if configuration.standardize {
             let fitted = try Standardization.fit(to: train)
@@ -138,6 +145,7 @@ public enum TrainingJob {
             test = try test.map { (dataset) throws(DataError) in try fitted.apply(to: dataset) }
             standardization = fitted
         }
+        try cancellation.check(reading: configuration.path)
         let blockRows =
             configuration.blockRows
             ?? BlockPlan.defaultBlockRows(
@@ -151,9 +159,13 @@ public enum TrainingJob {
     }
 
     /// A CSV file, or a `.npy` array (by the extension) with its labels from `labelsPath` or its last column.
-    static func read(_ path: String, labelColumn: String?, labelsPath: String?) throws(DataError) -> Dataset {
-        guard NumpyReader.isNumpyPath(path) else { return try CSVReader.read(path: path, labelColumn: labelColumn) }
-        return try NumpyReader.read(path: path, labelsPath: labelsPath)
+    static func read(
+        _ path: String, labelColumn: String?, labelsPath: String?, cancellation: ReadCancellation
+    ) throws(DataError) -> Dataset {
+        guard NumpyReader.isNumpyPath(path) else {
+            return try CSVReader.read(path: path, labelColumn: labelColumn, cancellation: cancellation)
+        }
+        return try NumpyReader.read(path: path, labelsPath: labelsPath, cancellation: cancellation)
     }
 
     /// The trained model as it will be saved, ready for `evaluate` and `predict`.
@@ -166,14 +178,5 @@ public enum TrainingJob {
         trained.blockRows = data.blockRows
         trained.precision = data.precision
         return trained
-    }
-
-    /// Writes the summary document atomically, pretty-printed with sorted keys.
-    public static func writeJSON(_ document: SummaryDocument, to path: String) throws(ApplicationError) {
-        do { try AtomicFile.write(try document.jsonData(pretty: true), to: path) } catch let error as ArtifactError {
-            throw .artifact(error)
-        } catch {
-            throw .invalidArgument("\(path): the summary cannot be encoded as JSON: \(error)")
-        }
     }
 }

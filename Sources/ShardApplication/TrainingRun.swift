@@ -34,13 +34,15 @@ public struct PreparedRun: Sendable {
     /// Things worth telling the user that do not stop the run (classes without rows).
     public let warnings: [String]
 
-    /// Reads and prepares the data, builds the model and chooses the solver.
-    public init(_ request: TrainingRequest) throws(TrainingRunError) {
+    /// Reads and prepares the data, builds the model and chooses the solver; `cancellation` stops the reading
+    /// (`.data(.interrupted)`).
+    public init(_ request: TrainingRequest, cancellation: ReadCancellation = .never) throws(TrainingRunError) {
         let start = ContinuousClock.now
         do { try request.validate() } catch { throw .setup(error) }
         let prepared: PreparedData
         do {
-            prepared = try TrainingJob.prepare(request.data, for: request.model.kind, classCount: request.model.classes)
+            prepared = try TrainingJob.prepare(
+                request.data, for: request.model.kind, classCount: request.model.classes, cancellation: cancellation)
         } catch {
             throw .data(error)
         }
@@ -141,12 +143,27 @@ public struct TrainingOutcome: Sendable {
 
     public var summary: RunSummary { document.summary }
 
-    /// Writes the model, then the summary (so a summary on disk means its model is there too), each atomically.
-    public func save(model modelPath: String?, summary summaryPath: String?) throws(ApplicationError) {
-        if let modelPath {
-            do { try trained.file.write(to: modelPath) } catch { throw .artifact(error) }
+    /// Writes the model and the summary as one `OutputSet` whose record is the summary: a summary on disk always
+    /// belongs to the model beside it (its `parameters_sha256`). On failure the complete result goes to a new folder
+    /// in the first of `rescueFolders` that takes it, and the error says where.
+    public func save(
+        model modelPath: String?, summary summaryPath: String?, rescueFolders: [String], betweenSteps: () -> Void = {}
+    ) throws(OutputSetError) {
+        var files: [OutputFile] = []
+        var record: OutputFile?
+        do throws(ArtifactError) {
+            if let modelPath { files.append(OutputFile(path: modelPath, contents: try trained.file.encoded(path: modelPath))) }
+            if let summaryPath {
+                do {
+                    record = OutputFile(path: summaryPath, contents: try document.jsonData(pretty: true))
+                } catch {
+                    throw .format(path: summaryPath, reason: "the summary cannot be encoded as JSON: \(error)")
+                }
+            }
+        } catch {
+            throw OutputSetError(failure: error, placed: [], rescue: .notAttempted)
         }
-        if let summaryPath { try TrainingJob.writeJSON(document, to: summaryPath) }
+        try OutputSet(files: files, record: record).commit(rescueFolders: rescueFolders, betweenSteps: betweenSteps)
     }
 }
 

@@ -1,39 +1,145 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import Foundation
 
 /// Writing an output file so that readers never see it half-written.
 ///
-/// The bytes go to a temporary file in the same directory, are flushed to disk, and the temporary file is
-/// renamed over the destination (rename is atomic within one file system). On any failure the temporary
-/// file is removed and the previous destination, if any, is left untouched.
+/// The bytes go to a hidden temporary file in the same directory (`.NAME.tmp-PID-RANDOM`), are flushed to disk
+/// (`fsync`), and the temporary file is renamed over the destination (rename is atomic within one file system);
+/// then the directory is flushed so the rename survives a crash. On any failure the temporary file is removed and
+/// the previous destination, if any, is left untouched. Temporaries of the same destination left by killed
+/// processes are removed by the next write.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(ArtifactError) {
+        try StagedFile(data, for: path).putInPlace()
+    }
+
+    /// Throws unless a file can be written at `path` now: its directory exists and accepts new files (a hidden
+    /// probe file is created and removed, which also catches read-only file systems and root-owned folders), and
+    /// `path` is not a directory, a device, a pipe or a socket (renaming over `/dev/null` would replace the device).
+    public static func checkWritable(_ path: String) throws(ArtifactError) {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            let kind = info.st_mode & S_IFMT
+            guard kind != S_IFDIR else { throw .io(path: path, reason: "is a directory; name a file") }
+            guard kind == S_IFREG else { throw .io(path: path, reason: "is not a regular file (a device, pipe or socket)") }
+        }
+        let directory = directoryPath(of: path)
+        guard stat(directory, &info) == 0 else {
+            throw .io(
+                path: path,
+                reason: errno == ENOENT
+                    ? "the directory \(directory) does not exist"
+                    : "cannot reach the directory \(directory): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw .io(path: path, reason: "\(directory) is not a directory") }
+        let probe = hiddenSibling(of: path, tag: "probe")
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw .io(path: path, reason: "cannot create files in \(directory): \(String(cString: strerror(errno)))")
+        }
+        close(descriptor)
+        unlink(probe)
+    }
+
+    /// The directory that holds `path` (`.` for a bare file name).
+    static func directoryPath(of path: String) -> String {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return directory.isEmpty ? "." : directory
+    }
+
+    /// `DIRECTORY/.NAME.TAG-PID-RANDOM`: a name beside `path` that no other process picks.
+    static func hiddenSibling(of path: String, tag: String) -> String {
         let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
-        else {
-            throw .io(path: path, reason: "directory \(directory.path) does not exist")
-        }
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let created = FileManager.default.createFile(atPath: temporary.path, contents: nil)
-        guard created, let handle = try? FileHandle(forWritingTo: temporary) else {
-            throw .io(path: path, reason: "cannot create \(temporary.path): \(String(cString: strerror(errno)))")
-        }
-        do {
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: temporary)
-            throw .io(path: path, reason: "write failed: \(error.localizedDescription)")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw .io(path: path, reason: "rename failed: \(reason)")
+        return url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    }
+
+    /// Removes the temporaries and probes of `destination` (`.NAME.tmp-PID-RANDOM`, `.NAME.probe-PID-RANDOM`) whose
+    /// process no longer exists: a process killed while writing leaves its temporary behind. A PID that is alive again (reused) keeps its file;
+    /// on a folder shared between machines a PID names a process of this machine only, so a temporary of another
+    /// machine's live writer may be removed, and that writer's rename then fails (and it rescues its result).
+    static func removeAbandonedTemporaries(of destination: String) {
+        let directory = directoryPath(of: destination)
+        let base = ".\(URL(fileURLWithPath: destination).lastPathComponent)."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names {
+            guard let prefix = ["tmp-", "probe-"].map({ base + $0 }).first(where: name.hasPrefix) else { continue }
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) != 0, errno == ESRCH {
+                unlink(URL(fileURLWithPath: directory).appendingPathComponent(name).path)
+            }
         }
     }
+
+    /// Flushes the directory entry changes (renames, removals) of `directory` to disk; file systems that cannot
+    /// flush a directory are left as they are.
+    static func synchronizeDirectory(_ directory: String) {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        _ = fsync(descriptor)
+        close(descriptor)
+    }
+}
+
+/// Bytes written and flushed to a hidden temporary file beside their destination, not yet in place.
+struct StagedFile {
+    let destination: String
+    let temporary: String
+
+    /// Writes `data` to a new temporary file in the directory of `destination` and flushes it to disk (after
+    /// removing the temporaries that killed writers left there).
+    init(_ data: Data, for destination: String) throws(ArtifactError) {
+        let directory = AtomicFile.directoryPath(of: destination)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .io(path: destination, reason: "directory \(directory) does not exist")
+        }
+        AtomicFile.removeAbandonedTemporaries(of: destination)
+        let temporary = AtomicFile.hiddenSibling(of: destination, tag: "tmp")
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            throw .io(path: destination, reason: "cannot create \(temporary): \(String(cString: strerror(errno)))")
+        }
+        var failure: String?
+        data.withUnsafeBytes { bytes in
+            var done = 0
+            while done < bytes.count {
+                let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    failure = "write failed: \(String(cString: strerror(errno)))"
+                    return
+                }
+                done += count
+            }
+        }
+        if failure == nil, fsync(descriptor) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
+        if close(descriptor) != 0, failure == nil { failure = "close failed: \(String(cString: strerror(errno)))" }
+        if let failure {
+            unlink(temporary)
+            throw .io(path: destination, reason: failure)
+        }
+        self.destination = destination
+        self.temporary = temporary
+    }
+
+    /// Renames the temporary file over the destination and flushes the directory; on failure the temporary file is
+    /// removed and the destination is left as it was.
+    func putInPlace() throws(ArtifactError) {
+        guard rename(temporary, destination) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw .io(path: destination, reason: "rename failed: \(reason)")
+        }
+        AtomicFile.synchronizeDirectory(AtomicFile.directoryPath(of: destination))
+    }
+
+    func discard() { unlink(temporary) }
 }
 
 /// An output file that could not be written or read back.

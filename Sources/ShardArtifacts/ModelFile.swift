@@ -44,6 +44,11 @@ public struct ModelFile: Sendable, Equatable {
 
     /// Writes the file atomically.
     public func write(to path: String) throws(ArtifactError) {
+        try AtomicFile.write(try encoded(path: path), to: path)
+    }
+
+    /// The bytes of the file (`path` names it in messages).
+    public func encoded(path: String) throws(ArtifactError) -> Data {
         let model: any Model
         do {
             model = try spec.makeModel()
@@ -69,7 +74,7 @@ public struct ModelFile: Sendable, Equatable {
             metadata["standardization_mean"] = Self.json(standardization.means)
             metadata["standardization_std"] = Self.json(standardization.standardDeviations)
         }
-        try SafetensorsFile(tensors: tensors, metadata: metadata).write(to: path)
+        return try SafetensorsFile(tensors: tensors, metadata: metadata).encoded()
     }
 
     /// Reads a file written by `write`, checking that the tensors fit the spec's layout.

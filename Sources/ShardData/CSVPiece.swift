@@ -49,8 +49,11 @@ struct CSVPiece: Sendable {
 
     private static let newline = UInt8(ascii: "\n"), comma = UInt8(ascii: ","), carriageReturn = UInt8(ascii: "\r")
 
-    /// Reads and parses piece `index` of `source`.
-    static func parse(_ source: some ByteSource, index: Int, layout: CSVLayout) -> CSVPiece {
+    /// Reads and parses piece `index` of `source`; a piece whose read is cancelled fails with `.interrupted`
+    /// before reading.
+    static func parse(
+        _ source: some ByteSource, index: Int, layout: CSVLayout, cancellation: ReadCancellation
+    ) -> CSVPiece {
         let nominalStart = layout.bodyStart + index * layout.pieceBytes
         let nominalEnd = min(nominalStart + layout.pieceBytes, source.size)
         let readStart = index == 0 ? layout.bodyStart : nominalStart - 1
@@ -58,6 +61,7 @@ struct CSVPiece: Sendable {
         defer { window.deallocate() }
         var piece = CSVPiece()
         do {
+            try cancellation.check(reading: source.name)
             window.count = try source.read(into: window.bytes, at: readStart)
             var start = 0
             if index > 0 {

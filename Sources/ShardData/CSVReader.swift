@@ -31,11 +31,14 @@ public enum CSVReader {
     static let piecesPerThread = 4
 
     /// Reads the file at `path` on `threads` threads (nil: one per core). `labelColumn` names the label
-    /// column (default: the last column).
-    public static func read(path: String, labelColumn: String? = nil, threads: Int? = nil) throws(DataError)
-        -> Dataset
-    {
-        try read(ByteFile(path: path), labelColumn: labelColumn, threads: threads ?? ThreadCount.availableCores)
+    /// column (default: the last column). `cancellation` is asked before each piece: once it says yes, the pieces
+    /// not yet started are skipped and the read ends with `.interrupted` within one piece's parse per thread.
+    public static func read(
+        path: String, labelColumn: String? = nil, threads: Int? = nil, cancellation: ReadCancellation = .never
+    ) throws(DataError) -> Dataset {
+        try read(
+            ByteFile(path: path), labelColumn: labelColumn, threads: threads ?? ThreadCount.availableCores,
+            cancellation: cancellation)
     }
 
     /// Parses CSV text; `source` names it in messages.
@@ -49,14 +52,17 @@ public enum CSVReader {
     /// split, never the result.
     public static func parse(
         bytes: [UInt8], source: String, labelColumn: String? = nil, threads: Int = 1,
-        pieceBytes: Int = defaultPieceBytes
+        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation = .never
     ) throws(DataError) -> Dataset {
-        try read(ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, threads: threads, pieceBytes: pieceBytes)
+        try read(
+            ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, threads: threads, pieceBytes: pieceBytes,
+            cancellation: cancellation)
     }
 
 
     static func read(
-        _ source: some ByteSource, labelColumn: String?, threads: Int, pieceBytes: Int = defaultPieceBytes
+        _ source: some ByteSource, labelColumn: String?, threads: Int, pieceBytes: Int = defaultPieceBytes,
+        cancellation: ReadCancellation
     ) throws(DataError) -> Dataset {
         let pieceBytes = max(1, pieceBytes)
         let header = try CSVHeader(source, labelColumn: labelColumn, pieceBytes: pieceBytes)
@@ -72,7 +78,7 @@ public enum CSVReader {
             let layout = header.layout
             let start = firstPiece
             let parsed = ParallelBlocks.map(count: pieces, threads: max(1, threads)) { index in
-                CSVPiece.parse(source, index: start + index, layout: layout)
+                CSVPiece.parse(source, index: start + index, layout: layout, cancellation: cancellation)
             }
             if labels.isEmpty {
                 // Reserve for the whole file from the first wave's bytes per row (a quarter more for safety;

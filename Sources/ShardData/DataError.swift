@@ -84,9 +84,13 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case standardizationMismatch(source: String, expectedFeatures: Int, foundFeatures: Int)
     /// Standardization parameters that are not finite, not non-negative (std), or of unequal lengths.
     case invalidStandardization(detail: String)
+    /// The read of `path` was stopped because cancellation was requested (`ReadCancellation`).
+    case interrupted(path: String)
 
     public var description: String {
         switch self {
+        case .interrupted(let path):
+            return "\(path): reading was interrupted"
         case .fileUnreadable(let path, let reason):
             return "\(path): cannot read the file: \(reason)"
         case .emptyFile(let path):

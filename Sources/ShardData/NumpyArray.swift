@@ -160,11 +160,15 @@ final class NumpyArray: @unchecked Sendable {
     /// The elements of columns `columns` of every row of a 2-D array (or the only column of a 1-D one), row-major,
     /// as `Double`, in chunks of `chunkRows` rows converted on every core. Each chunk's mapped pages are released
     /// once it is converted, so the mapping and the values are never both resident. Throws at the first NaN or
-    /// infinity in row-major order, naming its 1-based row and column.
-    func rows(columns: Range<Int>, names: [String], chunkRows: Int) throws(DataError) -> FeatureRows {
+    /// infinity in row-major order, naming its 1-based row and column; `.interrupted` once `cancellation` is
+    /// requested (checked before each chunk).
+    func rows(
+        columns: Range<Int>, names: [String], chunkRows: Int, cancellation: ReadCancellation = .never
+    ) throws(DataError) -> FeatureRows {
         let rows = shape[0], chunkRows = max(1, chunkRows)
         let chunks = try ParallelBlocks.map(count: (rows + chunkRows - 1) / chunkRows, threads: 0) {
             (chunk) throws(DataError) -> [Double] in
+            try cancellation.check(reading: path)
             let first = chunk * chunkRows, end = min(rows, first + chunkRows)
             let values = self.values(rows: first..<end, columns: columns)
             if let index = values.firstIndex(where: { !$0.isFinite }) {

@@ -14,7 +14,10 @@ public enum NumpyReader {
     /// Whether `path` names a `.npy` file (by its extension).
     public static func isNumpyPath(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }
 
-    public static func read(path: String, labelsPath: String? = nil) throws(DataError) -> Dataset {
+    /// `cancellation` is checked before each chunk of rows is converted.
+    public static func read(
+        path: String, labelsPath: String? = nil, cancellation: ReadCancellation = .never
+    ) throws(DataError) -> Dataset {
         let x = try NumpyArray.map(path: path)
         guard x.shape.count == 2 else {
             throw .invalidNumpy(
@@ -35,11 +38,14 @@ public enum NumpyReader {
                     detail: "the labels have shape \(NumpyArray.describe(y.shape)); expected (\(rows),) or (\(rows), 1) "
                         + "to match the \(rows) rows of \(path)")
             }
-            labels = Array(try y.rows(columns: 0..<1, names: ["label"], chunkRows: chunkRows))
+            labels = Array(
+                try y.rows(columns: 0..<1, names: ["label"], chunkRows: chunkRows, cancellation: cancellation))
         } else {
-            labels = Array(try x.rows(columns: featureCount..<width, names: ["label"], chunkRows: chunkRows))
+            labels = Array(
+                try x.rows(columns: featureCount..<width, names: ["label"], chunkRows: chunkRows, cancellation: cancellation))
         }
-        let features = try x.rows(columns: 0..<featureCount, names: names, chunkRows: chunkRows)
+        let features = try x.rows(
+            columns: 0..<featureCount, names: names, chunkRows: chunkRows, cancellation: cancellation)
         return Dataset(
             unchecked: path, featureNames: names, labelName: "label", features: features, labels: labels,
             lineNumbers: LineNumbers(first: 1, count: rows), featureColumnNumbers: Array(1...featureCount),

@@ -31,6 +31,7 @@ public struct SampleCommand: ParsableCommand {
     public func validate() throws {
         guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
         try OutputPaths.refuseClashes(outputs: [("--output", output)], inputs: [("--model-file", modelFile)])
+        try OutputPaths.refuseUnwritable([("--output", output)])
     }
 
     public func run() throws {
@@ -77,6 +78,7 @@ public struct ReconstructCommand: ParsableCommand {
     public func validate() throws {
         guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
         try OutputPaths.refuseClashes(outputs: [("--output", output)], inputs: [("--model-file", modelFile), ("--data", data)])
+        try OutputPaths.refuseUnwritable([("--output", output)])
     }
 
     public func run() throws {

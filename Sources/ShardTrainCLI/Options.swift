@@ -236,14 +236,7 @@ public struct OutputArguments: ParsableArguments {
 
     public func validate() throws {
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
-        for (flag, path) in [("--summary-json", summaryJson), ("--save", save)] {
-            guard let path else { continue }
-            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("\(flag) \(path): the directory \(directory) does not exist")
-            }
-        }
+        try OutputPaths.refuseUnwritable(outputFiles)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardArtifacts
 
 /// Output files must never be input files: a run that writes its summary over its training CSV destroys the
 /// user's data. Two paths are the same file when they resolve (symbolic links followed, `.`/`..` removed) to the
@@ -18,6 +19,44 @@ enum OutputPaths {
                 throw ValidationError("\(flag) and \(otherFlag) name the same file \(path): one would overwrite the other")
             }
         }
+    }
+
+    /// Throws a `ValidationError` naming the flag, the path and the reason unless every given output can be written
+    /// now (`AtomicFile.checkWritable`), so that a run never trains for hours to then fail at saving.
+    static func refuseUnwritable(_ outputs: [(flag: String, path: String?)]) throws {
+        for (flag, path) in outputs {
+            guard let path else { continue }
+            do { try AtomicFile.checkWritable(path) } catch { throw ValidationError("\(flag) \(error)") }
+        }
+    }
+
+    /// Where a run's result goes when its output files cannot be written at the end: the system's temporary folder
+    /// (`TMPDIR`, else `/tmp`).
+    static var rescueFolders: [String] { [FileManager.default.temporaryDirectory.path] }
+
+    /// For a run that ends without saving: the output files that already exist, which are an earlier run's and were
+    /// left as they were (nil when there are none).
+    static func earlierRunNote(_ outputs: [(flag: String, path: String?)]) -> String? {
+        let stamp = ISO8601DateFormatter()
+        let existing = outputs.compactMap { entry -> String? in
+            guard let path = entry.path,
+                let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                let modified = attributes[.modificationDate] as? Date
+            else { return nil }
+            return "\(path) (written \(stamp.string(from: modified)))"
+        }
+        guard !existing.isEmpty else { return nil }
+        return "nothing was saved; these files are from an earlier run and were left as they were: "
+            + existing.joined(separator: ", ")
+    }
+
+    /// Seconds to pause after each step of writing the outputs, from `SHARDTRAIN_TEST_OUTPUT_STEP_PAUSE`. Only for
+    /// tests: the end-to-end tests kill the process inside every step of the commit with it.
+    static var testPauseBetweenSteps: () -> Void {
+        guard let text = ProcessInfo.processInfo.environment["SHARDTRAIN_TEST_OUTPUT_STEP_PAUSE"],
+            let seconds = Double(text), seconds > 0
+        else { return {} }
+        return { usleep(useconds_t(seconds * 1e6)) }
     }
 
     static func sameFile(_ a: String, _ b: String) -> Bool {

@@ -42,6 +42,7 @@ public struct PredictCommand: ParsableCommand {
     public func validate() throws {
         try OutputPaths.refuseClashes(
             outputs: [("--output", output)], inputs: [("--data", data), ("--model-file", modelFile)])
+        try OutputPaths.refuseUnwritable([("--output", output)])
     }
 
     public func run() throws {

@@ -67,13 +67,7 @@ public struct ScaleCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.scale")
-        var run: PreparedRun
-        do {
-            run = try PreparedRun(training.request(stopping: nil, evalEvery: nil, threads: threads.threads))
-        } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
-        }
+        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: threads.threads), logger: logger)
         for warning in run.warnings { logger.warning("\(warning)") }
         run.options.maxRounds = rounds
         run.options.stopping = StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0)

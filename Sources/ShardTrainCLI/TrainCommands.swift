@@ -235,6 +235,21 @@ func makeLogger(_ label: String) -> Logger {
     return logger
 }
 
+/// Reads and prepares the data of `request`, stopping the read on Ctrl-C/SIGTERM (exit 130); other failures are
+/// logged and exit 1.
+func prepareRun(_ request: TrainingRequest, logger: Logger) throws -> PreparedRun {
+    do {
+        return try PreparedRun(request, cancellation: ReadCancellation { Interrupt.requested })
+    } catch {
+        if case .data(.interrupted) = error {
+            logger.error("interrupted while reading the data")
+            throw ExitCode(130)
+        }
+        logger.error("\(error)")
+        throw ExitCode(1)
+    }
+}
+
 /// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
 func runTraining(
     _ request: TrainingRequest, output arguments: OutputArguments, workers: Int, logger: Logger,
@@ -242,13 +257,12 @@ func runTraining(
 ) throws {
     // Progress is written off this thread while training; everything is out before the process exits.
     defer { OutputQueue.standardOutput.drain() }
-    let run: PreparedRun
-    do {
-        run = try PreparedRun(request)
-    } catch {
-        logger.error("\(error)")
-        throw ExitCode(1)
+    // A run that ends before saving leaves earlier output files as they were, and says so.
+    var saving = false
+    defer {
+        if !saving, let note = OutputPaths.earlierRunNote(arguments.outputFiles) { logger.warning("\(note)") }
     }
+    let run = try prepareRun(request, logger: logger)
     for warning in run.warnings { logger.warning("\(warning)") }
     let progress = ProgressPrinter(format: arguments.logFormat)
     var publisher: ProgressPublisher?
@@ -301,11 +315,15 @@ func runTraining(
     progress.finishLiveLine()
     outcome.document.faults = faults
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
+    saving = true
+    var saveFailed = false
     do {
-        try outcome.save(model: arguments.save, summary: arguments.summaryJson)
+        try outcome.save(
+            model: arguments.save, summary: arguments.summaryJson, rescueFolders: OutputPaths.rescueFolders,
+            betweenSteps: OutputPaths.testPauseBetweenSteps)
     } catch {
         logger.error("\(error)")
-        throw ExitCode(1)
+        saveFailed = true
     }
     var document = outcome.document
     document.event = "summary"
@@ -317,6 +335,7 @@ func runTraining(
     case .text:
         OutputQueue.standardOutput.write(renderSummary(outcome.document, workers: workers))
     }
+    if saveFailed { throw ExitCode(1) }
 }
 
 /// The closing text of a run: how it stopped, its sizes, objective, timings and digest, then the report of the

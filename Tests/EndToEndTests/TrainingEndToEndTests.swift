@@ -236,31 +236,41 @@ struct TrainingEndToEndTests {
         for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
     }
 
-    @Test("a stdout reader that pauses longer than the worker timeout does not kill the run")
+    /// The issue's `train … --workers 2 | (sleep 8; wc -l)`, which used to end with "coordinator went silent": the
+    /// pipe is shrunk to 4 KiB, so it is full after about 20 rounds and the rest of the run (thousands of rounds, more
+    /// than two worker timeouts) goes on with nobody reading.
+    @Test("a stdout reader that pauses 8 s does not kill a run with 2 workers")
     func pausedReaderDoesNotStopHeartbeats() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        // ~1,000 rounds of JSON lines (≈ 250 KB) fill a 64 KiB pipe within the first few hundred rounds.
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ShardTrainBinary.path)
         process.arguments = [
-            "train", "--data", Self.dataPath, "--standardize", "--model", "svm", "--workers", "2", "--log-format", "json",
+            "train", "--data", Self.dataPath, "--standardize", "--workers", "2", "--log-format", "json", "--optimizer",
+            "gd", "--l2", "0", "--max-rounds", "6000", "--gradient-tolerance", "0", "--objective-tolerance", "0",
             "--heartbeat-interval", "0.05", "--worker-timeout", "0.5",
         ]
         let output = Pipe()
+        let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ (Linux)
+        #expect(fcntl(output.fileHandleForWriting.fileDescriptor, setPipeSize, 4096) >= 4096)
         process.standardOutput = output
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.write("", to: "stderr.txt")))
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Nobody reads for 3 s: six worker timeouts.
-        Thread.sleep(forTimeInterval: 3)
+        Thread.sleep(forTimeInterval: 8)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let stderr = (try? String(contentsOfFile: directory.path("stderr.txt"), encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 0, "stderr: \(stderr.suffix(800))")
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        #expect(lines.count > 500, "only \(lines.count) lines")
-        #expect(lines.last?.contains("\"event\":\"summary\"") == true)
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data((lines.last ?? "").utf8)) as? [String: Any], "\(lines.suffix(2))")
+        #expect(summary["event"] as? String == "summary")
+        // Every round's line arrived, in order, after the pause.
+        let rounds = try #require(summary["rounds"] as? Int)
+        #expect(rounds == 6000 && lines.count == rounds + 1)
+        // Training outlasted two worker timeouts while the pipe was full.
+        #expect(try #require(summary["wall_seconds"] as? Double) > 1)
     }
 
     @Test("shardtrain watch follows the progress a run publishes and ends with its summary")

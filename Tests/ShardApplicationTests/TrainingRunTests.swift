@@ -1,5 +1,6 @@
 import Foundation
 @testable import ShardApplication
+import ShardArtifacts
 import ShardData
 import ShardEngine
 import ShardModels
@@ -34,7 +35,8 @@ import _TestSupport
         #expect(outcome.document.train?.dataLoss == outcome.result.objective.dataLoss)
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try outcome.save(model: directory.path("m.safetensors"), summary: directory.path("s.json"))
+        try outcome.save(
+            model: directory.path("m.safetensors"), summary: directory.path("s.json"), rescueFolders: [directory.path("")])
         let loaded = try LoadedModel.load(path: directory.path("m.safetensors"))
         #expect(loaded.file.parameters == outcome.result.parameters)
         let summary = try #require(
@@ -48,6 +50,37 @@ import _TestSupport
         #expect(settings["standardize"] as? Bool == true && settings["block_rows"] as? Int == run.data.blockRows)
         let model = try #require(settings["model"] as? [String: Any])
         #expect(model["kind"] as? String == "softmax" && model["class_count"] as? Int == 3)
+    }
+
+    /// A save that fails at the end (here: the model's folder is gone) keeps the whole result: model and summary
+    /// are written together to a new folder in the rescue folder, the error names it, and the summary beside the
+    /// rescued model is that model's.
+    @Test func aFailedSaveKeepsTheResultInTheRescueFolderAndSaysWhere() throws {
+        let run = try PreparedRun(Self.request(.logistic, data: "breast_cancer"))
+        let executor = try LocalExecutor(model: run.model, blocks: run.data.blocks, threads: 1)
+        let outcome = try run.train(executor: executor, workers: 0, observer: nil, shouldStop: { false })
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let rescue = directory.path("rescue")
+        try FileManager.default.createDirectory(atPath: rescue, withIntermediateDirectories: false)
+        let modelPath = directory.path("gone/m.safetensors"), summaryPath = directory.path("s.json")
+        let error = try #require(throws: OutputSetError.self) {
+            try outcome.save(model: modelPath, summary: summaryPath, rescueFolders: [directory.path("missing"), rescue])
+        }
+        #expect(error.placed.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: summaryPath))
+        guard case .saved(let copies) = error.rescue else {
+            Issue.record("not rescued: \(error)")
+            return
+        }
+        #expect(copies.map(\.destination) == [modelPath, summaryPath])
+        #expect(copies.allSatisfy { $0.copy.hasPrefix(rescue + "/shardtrain-unsaved-") })
+        #expect(copies.allSatisfy { error.description.contains($0.copy) })
+        let loaded = try LoadedModel.load(path: copies[0].copy)
+        #expect(loaded.file.parameters == outcome.result.parameters)
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: copies[1].copy))) as? [String: Any])
+        #expect(summary["parameters_sha256"] as? String == outcome.summary.parametersSHA256)
     }
 
     /// Gradient descent with a huge step leaves the finite initial point as its best point: that is not a trained

@@ -25,13 +25,20 @@ public final class ChildProcess: @unchecked Sendable {
     public let stdoutURL: URL
     public let stderrURL: URL
 
-    public init(_ arguments: [String], executable: String = ShardTrainBinary.path, directory: URL) throws {
+    /// `environment` is added to this process's environment.
+    public init(
+        _ arguments: [String], executable: String = ShardTrainBinary.path, directory: URL,
+        environment: [String: String] = [:]
+    ) throws {
         stdoutURL = directory.appendingPathComponent("stdout-\(UUID().uuidString).txt")
         stderrURL = directory.appendingPathComponent("stderr-\(UUID().uuidString).txt")
         try Data().write(to: stdoutURL)
         try Data().write(to: stderrURL)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
