@@ -23,32 +23,57 @@ public final class LocalWorkers {
 
     /// Starts `count` workers, each with `threads` threads; they connect once `connect(to:)` is called.
     public init(count: Int, threads: Int, extraArguments: [String] = []) throws(ClusterError) {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        arguments =
+            [
+                "worker", "--connect", Self.endpointFromStandardInput, "--threads", String(threads),
+                "--exit-with-parent", String(getpid()),
+            ] + extraArguments
         for index in 0..<count {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments =
-                [
-                    "worker", "--connect", Self.endpointFromStandardInput, "--threads", String(threads),
-                    "--exit-with-parent", String(getpid()),
-                ] + extraArguments
-            let pipe = Pipe()
-            process.standardInput = pipe
-            // Each compute thread calls BLAS single-threaded; without this OpenBLAS starts (and spins) a thread
-            // pool of its own at load time, competing with the blocks for the same cores.
-            var environment = ProcessInfo.processInfo.environment
-            environment["OPENBLAS_NUM_THREADS"] = "1"
-            environment["GLIBC_TUNABLES"] = Self.mallocTunables(after: environment["GLIBC_TUNABLES"])
-            process.environment = environment
             do {
-                try process.run()
+                let (process, pipe) = try launch()
+                processes.append(process)
+                endpointPipes.append(pipe)
             } catch {
                 stop()
                 throw .transport("cannot start local worker \(index) (\(executable.path)): \(error)")
             }
-            processes.append(process)
-            endpointPipes.append(pipe)
         }
+    }
+
+    private let executable: URL
+    private let arguments: [String]
+    /// The coordinator's endpoint once `connect(to:)` sent it (replacements get it at once).
+    private var endpoint: String?
+    /// Replacements started by `restart`, in all.
+    public private(set) var restarts = 0
+
+    private func launch() throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardInput = pipe
+        // Each compute thread calls BLAS single-threaded; without this OpenBLAS starts (and spins) a thread
+        // pool of its own at load time, competing with the blocks for the same cores.
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        environment["GLIBC_TUNABLES"] = Self.mallocTunables(after: environment["GLIBC_TUNABLES"])
+        process.environment = environment
+        try process.run()
+        return (process, pipe)
+    }
+
+    /// Starts a replacement for an exited worker, told the endpoint at once (it joins the running job and is
+    /// given blocks at the next round boundary). At most `limit` replacements in all, so a worker that dies on
+    /// start cannot loop; returns the new pid, or nil past the limit or when starting fails.
+    public func restart(limit: Int) -> Int32? {
+        guard restarts < limit, let endpoint, let (process, pipe) = try? launch() else { return nil }
+        restarts += 1
+        try? pipe.fileHandleForWriting.write(contentsOf: Data((endpoint + "\n").utf8))
+        try? pipe.fileHandleForWriting.close()
+        processes.append(process)
+        return process.processIdentifier
     }
 
     deinit { stop() }
@@ -69,6 +94,7 @@ public final class LocalWorkers {
     /// Tells every child the coordinator's endpoint (one line on its standard input, then end of file).
     /// A child that has already exited is reported by `firstExit`, not here.
     public func connect(to endpoint: String) {
+        self.endpoint = endpoint
         let line = Data((endpoint + "\n").utf8)
         for pipe in endpointPipes {
             try? pipe.fileHandleForWriting.write(contentsOf: line)

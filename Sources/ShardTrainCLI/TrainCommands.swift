@@ -52,6 +52,9 @@ public struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Local worker processes to start (0 = single-process mode).")
     public var workers = 0
 
+    @Flag(help: "Start a replacement when a local worker process dies (it joins at the next round; at most 2 × --workers replacements).")
+    public var restartWorkers = false
+
     public init() {}
 
     public func validate() throws {
@@ -67,7 +70,8 @@ public struct TrainCommand: ParsableCommand {
         if children != nil { DispatchQueue.global().async { _ = BuildIdentity.current } }
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
         try runTraining(request, output: output, workers: workers, logger: logger) { run in
-            try makeLocalExecutor(children: children, run: run, cluster: cluster, logger: logger)
+            try makeLocalExecutor(
+                children: children, run: run, cluster: cluster, restartLimit: restartWorkers ? 2 * workers : 0, logger: logger)
         }
     }
 }
@@ -196,7 +200,7 @@ func makeLocalExecutor(
 /// free loopback port for the N local worker processes, which it ships their blocks through shared memory
 /// (always reaped by the returned finish closure).
 func makeLocalExecutor(
-    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, logger: Logger
+    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, restartLimit: Int = 0, logger: Logger
 ) throws -> (any Executor, () -> Void) {
     let (model, blocks, seed, schedule) = (run.model, run.data.blocks, run.request.seed, run.options.batch)
     guard let children else {
@@ -212,7 +216,13 @@ func makeLocalExecutor(
         blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)), logger: logger,
         interrupted: { Interrupt.requested })
     children.connect(to: coordinator.endpoint)
-    coordinator.processExits = { children.newExits() }
+    coordinator.processExits = {
+        let exits = children.newExits()
+        for _ in exits where restartLimit > 0 {
+            if let pid = children.restart(limit: restartLimit) { logger.info("started local worker pid \(pid) in place of the lost one") }
+        }
+        return exits
+    }
     do {
         try coordinator.waitForWorkers()
     } catch {

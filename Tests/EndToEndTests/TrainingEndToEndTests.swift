@@ -225,6 +225,46 @@ struct TrainingEndToEndTests {
         #expect(!processIsAlive(victim))
     }
 
+    @Test("train --workers 2 --restart-workers: a killed local worker is replaced, the new one joins at a round boundary; same bits")
+    func killedLocalWorkerIsRestarted() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let rounds = 400
+        let expected = try Self.faultFreeDigest(rounds: rounds, in: directory)
+        let train = try ChildProcess(
+            ["train", "--workers", "2", "--restart-workers"] + Self.fixedRun(rounds: rounds), directory: directory.url)
+        try Self.waitForRounds(50, of: train)
+        let pids = Self.joinedWorkerPids(train.stderr)
+        try #require(pids.count == 2, "\(train.stderr)")
+        kill(pids.max()!, SIGKILL)
+        #expect(train.wait(timeout: 120) == 0, "\(train.stderr)")
+        #expect(Self.digest(train.stdout) == expected)
+        let events = train.stdout.split(separator: "\n").filter { !$0.contains("\"event\":\"round\"") }
+        #expect(events.filter { $0.contains("\"event\":\"worker_lost\"") }.count == 1)
+        #expect(events.filter { $0.contains("\"event\":\"worker_joined\"") }.count == 1, "\(events)")
+        let all = Self.joinedWorkerPids(train.stderr)
+        #expect(all.count == 3)
+        for pid in all { #expect(!processIsAlive(pid), "worker \(pid) still running") }
+    }
+
+    @Test("a worker still waiting for the others exits within 2 s of its coordinator's death (not after the join timeout)")
+    func joiningWorkerNoticesADeadCoordinator() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let coordinator = try ChildProcess(
+            ["coordinator", "--bind", "tcp://127.0.0.1:*", "--workers", "2", "--worker-timeout", "1", "--join-timeout", "300"]
+                + Self.fixedRun(rounds: 10),
+            directory: directory.url)
+        let worker = try Self.startWorkers(1, for: coordinator, in: directory)[0]
+        let joined = coordinator.waitForOutput(timeout: 30) { _, stderr in stderr.contains("joined (") }
+        try #require(joined, "\(coordinator.stderr)")
+        kill(coordinator.pid, SIGKILL)
+        let killedAt = Date()
+        #expect(worker.wait(timeout: 20) == 1, "\(worker.stderr)")
+        #expect(Date().timeIntervalSince(killedAt) < 2, "the worker waited for the join timeout")
+        #expect(worker.stderr.contains("went silent"), "\(worker.stderr)")
+    }
+
     @Test("Ctrl-C stops training and reaps every local worker")
     func interruptReapsChildren() throws {
         let directory = try TemporaryDirectory()
