@@ -58,12 +58,15 @@ public struct FaultCounts: Encodable, Sendable, Equatable {
     public var backups: Int
     public var duplicateAnswers: Int
     public var disagreements: Int
+    /// Answers that looked impossible (non-finite, a negative loss) and were recomputed by another worker.
+    public var verifications: Int
     public var staleFrames: Int
 
     public init(
         workersLost: Int, workersJoined: Int, reassignments: Int, backups: Int, duplicateAnswers: Int,
-        disagreements: Int, staleFrames: Int
+        disagreements: Int, verifications: Int, staleFrames: Int
     ) {
+        self.verifications = verifications
         self.workersLost = workersLost
         self.workersJoined = workersJoined
         self.reassignments = reassignments
@@ -78,7 +81,7 @@ public struct FaultCounts: Encodable, Sendable, Equatable {
         case workersJoined = "workers_joined"
         case reassignments, backups
         case duplicateAnswers = "duplicate_answers"
-        case disagreements
+        case disagreements, verifications
         case staleFrames = "stale_frames"
     }
 }

@@ -42,11 +42,14 @@ public struct CoordinatorInstance: Sendable {
         public var resilience: Resilience
         /// The HELLO `software` a worker must send (see `WorkerShell.software`); nil accepts any.
         public var requiredSoftware: String?
+        /// Whether the model's loss sum is never negative (every model here), so that a negative one is impossible.
+        public var lossIsNonNegative: Bool
 
         public init(
             expectedWorkers: Int, jobID: UInt64, jobSpec: JobSpec, resilience: Resilience = .init(),
-            requiredSoftware: String? = nil
+            requiredSoftware: String? = nil, lossIsNonNegative: Bool = true
         ) {
+            self.lossIsNonNegative = lossIsNonNegative
             self.expectedWorkers = expectedWorkers
             self.jobID = jobID
             self.jobSpec = jobSpec
@@ -161,6 +164,8 @@ public struct CoordinatorInstance: Sendable {
         public var duplicateAnswers = 0
         /// Duplicate answers whose values differed from the first (a faulty worker: logged).
         public var disagreements = 0
+        /// Answers that looked impossible and were recomputed by another worker.
+        public var verifications = 0
         /// Frames dropped because they belonged to another job or an earlier round.
         public var staleFrames = 0
     }
@@ -205,6 +210,8 @@ public struct CoordinatorInstance: Sendable {
         var result: [NodeSums]?
         var answeredAfter: Double?
         var backedUp = false
+        /// An answer that looked impossible, held until another worker's computation of the same blocks decides.
+        var suspect: (worker: Int, answer: [NodeSums], why: String)?
     }
 
     struct RoundState: Sendable {
@@ -552,11 +559,11 @@ public struct CoordinatorInstance: Sendable {
         workers[index].roundCompute += computeSeconds
         workers[index].answeredThisRound = true
         var directives: [Directive] = []
-        for (task, answer) in byTask {
+        var faulty: [(worker: Int, reason: String)] = []
+        for (task, answer) in byTask.sorted(by: { $0.key < $1.key }) {
             if let first = state.tasks[task].result {
                 counters.duplicateAnswers += 1
-                let same = zip(first, answer).allSatisfy { $0.values.map(\.bitPattern) == $1.values.map(\.bitPattern) }
-                if !same {
+                if !Self.sameBits(first, answer) {
                     counters.disagreements += 1
                     directives.append(
                         .log(
@@ -566,11 +573,53 @@ public struct CoordinatorInstance: Sendable {
                 }
                 continue
             }
+            if let suspect = state.tasks[task].suspect, suspect.worker != index {
+                // A second worker's computation decides: the same bits make the values genuine (the parameters
+                // or the data produce them); other bits make the suspect faulty.
+                if !Self.sameBits(suspect.answer, answer) {
+                    faulty.append(
+                        (suspect.worker, "returned impossible partial sums for blocks \(state.tasks[task].range) in round "
+                            + "\(round) (\(suspect.why)); \(worker.name) computed other values"))
+                } else {
+                    directives.append(.log(.info, "round \(round): \(worker.name) confirms the \(suspect.why) of blocks \(state.tasks[task].range)"))
+                }
+                state.tasks[task].result = answer
+                state.tasks[task].answeredAfter = now - state.startedAt
+                continue
+            }
+            if state.tasks[task].suspect == nil, let why = suspicion(answer) {
+                let others = workers.indices.filter { workers[$0].isLive && $0 != index }
+                if let verifier = others.first(where: { workers[$0].held.contains(state.tasks[task].range) })
+                    ?? others.min(by: { heldRows($0) < heldRows($1) })
+                {
+                    counters.verifications += 1
+                    state.tasks[task].suspect = (index, answer, why)
+                    state.tasks[task].askedOf.removeAll { $0 == index }
+                    state.tasks[task].askedOf.append(verifier)
+                    state.tasks[task].askedAt[verifier] = now
+                    state.tasks[task].backedUp = true
+                    let range = state.tasks[task].range
+                    directives.append(
+                        .log(
+                            .warning,
+                            "round \(round): \(worker.name) sent \(why) for blocks \(range); \(workers[verifier].name) computes them to check"))
+                    current = state
+                    directives += hold(workers[verifier].held.union(BlockRanges([range])), for: verifier, now: now)
+                    directives.append(params(round: state, to: verifier, ranges: [range], now: now))
+                    continue
+                }
+                directives.append(
+                    .log(.warning, "round \(round): \(worker.name) sent \(why); no other worker can check it"))
+            }
             state.tasks[task].result = answer
             state.tasks[task].answeredAfter = now - state.startedAt
         }
         current = state
-        guard !state.complete, state.tasks.allSatisfy({ $0.result != nil }) else { return directives }
+        for (faultyWorker, reason) in faulty {
+            directives += lose(faultyWorker, reason, now: now)
+            if case .failed = phase { return directives }
+        }
+        guard let state = current, !state.complete, state.tasks.allSatisfy({ $0.result != nil }) else { return directives }
         return directives + complete(now: now)
     }
 
@@ -656,6 +705,25 @@ public struct CoordinatorInstance: Sendable {
         }
         current = state
         return directives
+    }
+
+    /// Why `answer` cannot be what honest blocks produce: a non-finite value, or a negative loss sum when the
+    /// model's loss is never negative (nil: plausible).
+    private func suspicion(_ answer: [NodeSums]) -> String? {
+        for sums in answer {
+            if let position = sums.values.firstIndex(where: { !$0.isFinite }) {
+                return "a non-finite value (\(sums.values[position]) at position \(position) of \(sums.node))"
+            }
+            if configuration.lossIsNonNegative, let loss = sums.values.first, loss < 0 {
+                return "a negative loss sum (\(loss) for \(sums.node))"
+            }
+        }
+        return nil
+    }
+
+    static func sameBits(_ a: [NodeSums], _ b: [NodeSums]) -> Bool {
+        a.count == b.count
+            && zip(a, b).allSatisfy { $0.node == $1.node && $0.values.map(\.bitPattern) == $1.values.map(\.bitPattern) }
     }
 
     private func heldRows(_ index: Int) -> Int {

@@ -27,6 +27,8 @@ public final class InMemoryCluster: Executor {
             case hang
             /// A new worker connects (the fault's `worker` is ignored).
             case join
+            /// From then on every value of its partial sums is multiplied by `factor` (a faulty or hostile worker).
+            case corrupt(factor: Double)
         }
 
         public var worker: Int
@@ -76,6 +78,7 @@ public final class InMemoryCluster: Executor {
         var alive = true
         var stalledUntil = -Double.infinity
         var hangs = false
+        var corruption: Double?
     }
 
     /// A job over `blocks` (the cuts of one plan) with `workers` workers; `faults` happen as the rounds go.
@@ -238,8 +241,13 @@ public final class InMemoryCluster: Executor {
     private func workerDid(_ index: Int, _ directives: [WorkerInstance.Directive]) {
         for directive in directives {
             switch directive {
-            case .send(let message, let round):
+            case .send(var message, let round):
                 guard nodes[index].alive else { continue }
+                if let factor = nodes[index].corruption, case .partials(let seconds, let sums) = message {
+                    message = .partials(
+                        computeSeconds: seconds,
+                        nodes: sums.map { NodeSums(node: $0.node, rowCount: $0.rowCount, values: $0.values.map { $0 * factor }) })
+                }
                 let jobID: UInt64 = nodes[index].instance.spec == nil ? 0 : coordinator.configuration.jobID
                 do {
                     coordinatorInbox.append(
@@ -300,6 +308,8 @@ public final class InMemoryCluster: Executor {
             nodes[fault.worker].stalledUntil = now + seconds
         case .hang:
             nodes[fault.worker].hangs = true
+        case .corrupt(let factor):
+            nodes[fault.worker].corruption = factor
         case .join:
             break
         }

@@ -48,6 +48,6 @@ extension FaultCounts {
         self.init(
             workersLost: counters.workersLost, workersJoined: counters.workersJoined, reassignments: counters.reassignments,
             backups: counters.backups, duplicateAnswers: counters.duplicateAnswers, disagreements: counters.disagreements,
-            staleFrames: counters.staleFrames)
+            verifications: counters.verifications, staleFrames: counters.staleFrames)
     }
 }

@@ -185,4 +185,32 @@ struct InMemoryClusterTests {
         #expect(vaeResult.parameters.map(\.bitPattern) == vaeExpected.parameters.map(\.bitPattern))
         #expect(Self.lost(vaeCluster) == [2])
     }
+
+    @Test(
+        "a worker whose sums are impossible (negative loss, non-finite) is checked by another worker, dropped, and the run keeps the fault-free bits",
+        arguments: [-50.0, .infinity])
+    func impossiblePartialsAreCaught(factor: Double) throws {
+        let blocks = try Self.blocks()
+        let expected = try Self.reference(model: Self.logistic, blocks: blocks, options: Self.lbfgs)
+        let cluster = try Self.cluster(
+            model: Self.logistic, blocks: blocks, workers: 3, faults: [Fault(worker: 1, round: 3, kind: .corrupt(factor: factor))])
+        let result = try Trainer(model: Self.logistic, executor: cluster, options: Self.lbfgs).run()
+        #expect(result.parameters.map(\.bitPattern) == expected.parameters.map(\.bitPattern))
+        #expect(Self.lost(cluster) == [1])
+        #expect(cluster.coordinator.counters.verifications == 1)
+        let reason = cluster.events.compactMap { if case .workerLost(1, let reason, _, _) = $0 { reason } else { nil } }.first
+        #expect(reason?.contains("returned impossible partial sums") == true, "\(String(describing: reason))")
+    }
+
+    @Test("non-finite sums that every worker computes (a diverging step) are confirmed, not blamed on a worker")
+    func genuineNonFiniteSumsAreConfirmed() throws {
+        let blocks = try Self.blocks()
+        let diverging = TrainingOptions(optimizer: .gradientDescent(learningRate: 1e308), maxRounds: 6, stopping: StoppingCriteria())
+        let expected = try Self.reference(model: Self.logistic, blocks: blocks, options: diverging)
+        let cluster = try Self.cluster(model: Self.logistic, blocks: blocks, workers: 3, faults: [])
+        let result = try Trainer(model: Self.logistic, executor: cluster, options: diverging).run()
+        #expect(result.parameters.map(\.bitPattern) == expected.parameters.map(\.bitPattern))
+        #expect(result.diverged == expected.diverged)
+        #expect(Self.lost(cluster).isEmpty)
+    }
 }
