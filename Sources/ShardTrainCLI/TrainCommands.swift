@@ -270,6 +270,13 @@ func runTraining(
                 }
             })
     }
+    let checkpoints: Checkpointing
+    do {
+        checkpoints = try Checkpointing(arguments, run: run, logger: logger)
+    } catch {
+        logger.error("\(error)")
+        throw ExitCode(1)
+    }
     let outcome: TrainingOutcome
     do {
         let start = ContinuousClock.now
@@ -277,11 +284,13 @@ func runTraining(
         defer { finish() }
         outcome = try run.train(
             executor: executor, workers: workers, observer: ProgressFanOut(observers),
-            shouldStop: { Interrupt.requested }, since: start)
+            shouldStop: { Interrupt.requested }, since: start, resume: checkpoints.resume?.state,
+            saving: checkpoints.saving)
     } catch {
         progress.finishLiveLine()
         let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
         logger.error("\(interrupted ? "interrupted" : "\(error)")")
+        if let note = checkpoints.interruptedNote { logger.notice("\(note)") }
         throw ExitCode(interrupted ? 130 : 1)
     }
     progress.finishLiveLine()
