@@ -111,6 +111,8 @@ public final class CheckpointWriter: TrainerStateSink {
     let identity: RunIdentity
     /// The last file written and its round.
     public private(set) var lastWritten: (path: String, round: Int)?
+    /// Files written, seconds spent encoding and writing them, and the size of the last one.
+    public private(set) var written = (files: 0, seconds: 0.0, lastBytes: 0)
 
     public init(folder: String, identity: RunIdentity) {
         directory = CheckpointDirectory(path: folder)
@@ -120,9 +122,11 @@ public final class CheckpointWriter: TrainerStateSink {
     public func save(_ state: TrainerState, moment: StateMoment) throws(EngineError) {
         let document = CheckpointDocument(
             moment: moment, settings: identity.settings, fingerprint: identity.fingerprint, state: state)
+        let start = ContinuousClock.now
         do {
             let payload = try JSONStyle.encoder().encode(document)
             lastWritten = (try directory.write(payload, round: state.round), state.round)
+            written = (written.files + 1, written.seconds + (ContinuousClock.now - start).seconds, payload.count)
         } catch let error as ArtifactError {
             throw .checkpoint(error.description)
         } catch {

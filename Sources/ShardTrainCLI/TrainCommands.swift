@@ -294,6 +294,7 @@ func runTraining(
         throw ExitCode(interrupted ? 130 : 1)
     }
     progress.finishLiveLine()
+    if let note = checkpoints.writtenNote { logger.info("\(note)") }
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
     do {
         try outcome.save(model: arguments.save, summary: arguments.summaryJson)
