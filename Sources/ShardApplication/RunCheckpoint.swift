@@ -29,7 +29,7 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
-/// What a checkpoint file holds: the trainer's state, and what identifies the run that saved it — every
+/// What a checkpoint file holds (in `CompactCoder`'s binary form): the trainer's state, and what identifies the run that saved it — every
 /// setting that affects the result (`RunSettings`, flattened) and a fingerprint of the data.
 struct CheckpointDocument: Codable {
     var format = 1
@@ -124,7 +124,7 @@ public final class CheckpointWriter: TrainerStateSink {
             moment: moment, settings: identity.settings, fingerprint: identity.fingerprint, state: state)
         let start = ContinuousClock.now
         do {
-            let payload = try JSONStyle.encoder().encode(document)
+            let payload = try CompactCoder.encode(document)
             lastWritten = (try directory.write(payload, round: state.round), state.round)
             written = (written.files + 1, written.seconds + (ContinuousClock.now - start).seconds, payload.count)
         } catch let error as ArtifactError {
@@ -149,7 +149,7 @@ public struct ResumePoint: Sendable {
         guard let loaded = newest else { throw .empty(folder: folder) }
         let document: CheckpointDocument
         do {
-            document = try JSONDecoder.checkpoint.decode(CheckpointDocument.self, from: loaded.payload)
+            document = try CompactCoder.decode(CheckpointDocument.self, from: loaded.payload)
         } catch {
             throw .unreadable(path: loaded.path, reason: "\(error)")
         }
@@ -160,15 +160,5 @@ public struct ResumePoint: Sendable {
         state = document.state
         path = loaded.path
         skipped = loaded.skipped
-    }
-}
-
-extension JSONDecoder {
-    /// Reads what `JSONStyle.encoder()` writes, non-finite numbers included.
-    static var checkpoint: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return decoder
     }
 }
