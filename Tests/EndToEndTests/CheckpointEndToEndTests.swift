@@ -75,4 +75,31 @@ struct CheckpointEndToEndTests {
         let reference = try Self.parametersSHA256(Self.run, in: directory)
         #expect(try Self.parametersSHA256(Self.run + ["--resume", folder, "--workers", "3"], in: directory) == reference)
     }
+
+    @Test("L-BFGS logistic and SVM continuation: a checkpoint from the middle of the run resumes with 3 workers to the same bits",
+          arguments: ["logistic", "svm"])
+    func fullBatchRunsResumeFromTheMiddle(model: String) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let run = [
+            "train", "--data", ReferenceData.repositoryRoot.appendingPathComponent("data/breast_cancer.csv").path,
+            "--standardize", "--model", model, "--log-format", "json",
+        ]
+        let summary = directory.path("reference.json")
+        let reference = try ChildProcess(run + ["--summary-json", summary], directory: directory.url)
+        try #require(reference.wait(timeout: 60) == 0, "\(reference.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any]
+        let rounds = try #require(object?["rounds"] as? Int)
+        let sha = try #require(object?["parameters_sha256"] as? String)
+        // Checkpoints every ⌈rounds/2⌉ rounds: the folder keeps the one from the middle and the final state.
+        let folder = directory.path("checkpoints")
+        let every = (rounds + 1) / 2
+        let checkpointed = try ChildProcess(
+            run + ["--checkpoint", folder, "--checkpoint-every", String(every)], directory: directory.url)
+        try #require(checkpointed.wait(timeout: 60) == 0, "\(checkpointed.stderr)")
+        let saved = Self.checkpointRounds(folder)
+        #expect(saved == [every, rounds], "\(model): \(saved)")
+        try FileManager.default.removeItem(atPath: folder + "/checkpoint-\(String(format: "%010d", rounds)).stc")
+        #expect(try Self.parametersSHA256(run + ["--resume", folder, "--workers", "3"], in: directory) == sha, "\(model)")
+    }
 }
