@@ -138,6 +138,8 @@ public final class CheckpointWriter: TrainerStateSink {
 /// A state read back from a checkpoint folder for `run`.
 public struct ResumePoint: Sendable {
     public let state: TrainerState
+    /// When the state was saved (periodic, interrupted, finished).
+    public let moment: StateMoment
     public let path: String
     /// Newer checkpoint files that were damaged and skipped, with the reason (say so loudly).
     public let skipped: [(path: String, reason: String)]
@@ -158,6 +160,7 @@ public struct ResumePoint: Sendable {
             throw .mismatch(path: loaded.path, field: difference.field, saved: difference.saved, current: difference.current)
         }
         state = document.state
+        moment = document.moment
         path = loaded.path
         skipped = loaded.skipped
     }

@@ -28,7 +28,7 @@ struct Checkpointing {
             for (path, reason) in point.skipped {
                 logger.warning("DAMAGED CHECKPOINT skipped: \(path): \(reason); falling back to an older checkpoint")
             }
-            logger.info("resuming from \(point.path) after round \(point.state.round)")
+            logger.info("resuming from \(point.path) after round \(point.state.round) (saved: \(point.moment.rawValue))")
             resume = point
         } else {
             resume = nil

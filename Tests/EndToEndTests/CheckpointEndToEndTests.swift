@@ -50,7 +50,8 @@ struct CheckpointEndToEndTests {
         child.process.waitUntilExit()
         #expect(child.process.terminationReason == .uncaughtSignal)
         let rounds = Self.checkpointRounds(folder)
-        #expect(rounds.count <= 2 && (rounds.last ?? 0) >= 30 && (rounds.last ?? 160) < 160, "\(rounds)")
+        // Two files, or three when the kill fell between a new file's rename and the removal of the oldest.
+        #expect((1...3).contains(rounds.count) && (rounds.last ?? 0) >= 30 && (rounds.last ?? 160) < 160, "\(rounds)")
         for workers in [0, 2] {
             // Each resume from its own copy of the folder as the kill left it (a resume writes on into its folder).
             let copy = directory.path("resume-\(workers)")

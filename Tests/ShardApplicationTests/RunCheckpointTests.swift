@@ -46,12 +46,13 @@ import _TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted()
             == ["checkpoint-0000000008.stc", "checkpoint-0000000010.stc"])
         let point = try ResumePoint(folder: folder.url.path, identity: RunIdentity(run))
-        #expect(point.state.round == 10 && point.skipped.isEmpty)
+        #expect(point.state.round == 10 && point.moment == .interrupted && point.skipped.isEmpty)
         let resumed = try Self.train(run, resume: point.state, folder: folder.url.path)
         #expect(resumed.summary.parametersSHA256 == full.summary.parametersSHA256)
         #expect(resumed.summary.rounds == full.summary.rounds)
         // The finished run left its final state: resuming it again gives the same result.
         let again = try ResumePoint(folder: folder.url.path, identity: RunIdentity(run))
+        #expect(again.moment == .finished)
         #expect(again.state.round == full.result.rounds, "L-BFGS ends at an evaluated point: no extra round after the final state")
         #expect(try Self.train(run, resume: again.state).summary.parametersSHA256 == full.summary.parametersSHA256)
     }
