@@ -22,7 +22,7 @@ let cTargets: [Target] = [
     // paths that SwiftPM warns about. Imported only by `ZeroMQ`.
     .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
     // libcrypto (OpenSSL) from Debian, for SHA-256 of parameter vectors.
-    // Imported only by `ShardArtifacts/Digest.swift`.
+    // Imported only by `ShardArtifacts/Digest.swift` and `ShardArtifacts/FileDigest.swift` (streaming file digests).
     .systemLibrary(name: "CLibCrypto", providers: [.apt(["libssl-dev"])]),
     // OpenBLAS from Debian (CBLAS gemm, pinned to one BLAS thread). Imported only by `ShardNumerics/BLAS.swift`.
     .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),

@@ -73,12 +73,13 @@ public struct PreparedRun: Sendable {
     ///
     /// The summary's `wall_seconds` counts from `start`: the caller passes the moment it began building the
     /// executor, so that starting local workers and shipping their blocks are part of the fit's time.
+    /// `resume` continues a run from a checkpoint's state; `saving` writes checkpoints (see `Trainer.run`).
     public func train(
         executor: any Executor, workers: Int, observer: (any TrainingObserver)?, shouldStop: @escaping () -> Bool,
-        since start: ContinuousClock.Instant = .now
+        since start: ContinuousClock.Instant = .now, resume: TrainerState? = nil, saving: StateSaving? = nil
     ) throws -> TrainingOutcome {
         let result = try Trainer(model: model, executor: executor, options: options)
-            .run(observer: observer, shouldStop: shouldStop)
+            .run(observer: observer, shouldStop: shouldStop, resumingFrom: resume, saving: saving)
         guard !result.diverged, result.objective.value.isFinite, result.parameters.allSatisfy(\.isFinite) else {
             throw TrainingRunError.diverged(
                 objective: result.objective.value, rounds: result.rounds, stopReason: result.stopReason)

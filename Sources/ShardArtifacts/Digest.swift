@@ -11,7 +11,12 @@ public enum Digest {
         }
         // EVP_Digest only fails on allocation failure inside OpenSSL.
         precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
-        return digest[0..<32].map { byte in
+        return hex(digest[0..<32])
+    }
+
+    /// Lower-case hex of `bytes`, two digits each.
+    static func hex(_ bytes: ArraySlice<UInt8>) -> String {
+        bytes.map { byte in
             let hex = String(byte, radix: 16)
             return hex.count == 1 ? "0" + hex : hex
         }.joined()

@@ -12,6 +12,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case optimizer(String)
     /// The user asked to stop (Ctrl-C).
     case interrupted
+    /// A saved trainer state does not fit this run, or could not be saved.
+    case checkpoint(String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .worker(let message): message
         case .optimizer(let message): "optimizer: \(message)"
         case .interrupted: "interrupted"
+        case .checkpoint(let message): "checkpoint: \(message)"
         }
     }
 }

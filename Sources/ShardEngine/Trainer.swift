@@ -158,26 +158,34 @@ public struct Trainer {
         self.options = options
     }
 
-    public func run(observer: (any TrainingObserver)? = nil, shouldStop: @escaping () -> Bool = { false })
-        throws(EngineError) -> TrainingResult
-    {
+    /// Trains from the model's initial parameters, or continues from `saved` (a state an earlier run of the
+    /// same model, options and data handed to its `saving` sink): the rounds after it are those of the
+    /// uninterrupted run, so the result has the same bits. With `saving`, the state goes to its sink every
+    /// `saving.every` rounds, before an interrupt stops the run, and once the optimisation is over.
+    public func run(
+        observer: (any TrainingObserver)? = nil, shouldStop: @escaping () -> Bool = { false },
+        resumingFrom saved: TrainerState? = nil, saving: StateSaving? = nil
+    ) throws(EngineError) -> TrainingResult {
         let start = ContinuousClock.now
+        if let saved { try validate(saved) }
         var loop = RoundLoop(
             model: model, executor: executor, observer: observer, checkpointEvery: options.checkpointEvery,
-            shouldStop: shouldStop)
+            shouldStop: shouldStop, saving: saving, resumingFrom: saved)
         var point = model.initialParameters()
         var outcome: (converged: Bool, reason: String)
         var diverged = false
         var stop: StopReason?
+        let final: TrainerState
         if options.optimizer.isStochastic {
             guard options.batch != nil else {
                 throw .optimizer("a stochastic optimizer needs a mini-batch schedule (blocks per round)")
             }
-            var optimizer = try makeOptimizer(from: point)
-            // Keep one round for the final full-batch evaluation.
-            let steps = try loop.optimize(&optimizer, budget: options.maxRounds - 1) { step in
-                RoundRequest(round: 0, batchStep: step)
-            }
+            var optimizer = try restoredOrNewOptimizer(saved, from: point)
+            // A mini-batch run's step index is its round count. Keep one round for the final full-batch evaluation.
+            let firstStep = loop.round
+            try loop.optimize(&optimizer, budget: options.maxRounds - 1 - loop.round) { step in
+                RoundRequest(round: 0, batchStep: firstStep + step)
+            } state: { TrainerState(round: 0, optimizer: $0) }
             // θ after the last update (the initial point when the single round is the final evaluation).
             point = optimizer.resultPoint ?? point
             diverged = Self.diverged(optimizer)
@@ -187,56 +195,80 @@ public struct Trainer {
             } else {
                 outcome = (
                     false,
-                    "ran \(steps) mini-batch steps and the closing full-batch evaluation (stochastic optimizers "
+                    "ran \(loop.round) mini-batch steps and the closing full-batch evaluation (stochastic optimizers "
                         + "stop at the round limit)"
                 )
             }
+            final = TrainerState(round: 0, optimizer: optimizer)
         } else if let continuation = options.continuation {
-            var reason = ""
-            var converged = false
-            var best: (point: [Double], value: Double)?
+            var progress = saved?.continuation ?? ContinuationProgress(stage: 0, start: point)
+            var resumed = saved?.optimizer
             let stages = continuation.stages
-            for (stage, smoothing) in stages.enumerated() {
-                var stopping = options.stopping
-                if stage < stages.count - 1 {
-                    stopping.relativeObjectiveTolerance = max(stopping.relativeObjectiveTolerance, continuation.stageTolerance)
+            while progress.stage < stages.count {
+                let (stage, smoothing) = (progress.stage, stages[progress.stage])
+                var optimizer: AnyOptimizer
+                if let resumed {
+                    optimizer = resumed
+                } else {
+                    var stopping = options.stopping
+                    if stage < stages.count - 1 {
+                        stopping.relativeObjectiveTolerance = max(stopping.relativeObjectiveTolerance, continuation.stageTolerance)
+                    }
+                    optimizer = try makeOptimizer(from: progress.start, stopping: stopping)
+                    guard options.maxRounds - loop.round - 1 > 0 else {
+                        progress.reason = "reached the round limit (\(options.maxRounds)) in continuation stage \(stage + 1)"
+                        progress.converged = false
+                        break
+                    }
                 }
-                var optimizer = try makeOptimizer(from: point, stopping: stopping)
-                let remaining = options.maxRounds - loop.round - 1
-                guard remaining > 0 else {
-                    reason = "reached the round limit (\(options.maxRounds)) in continuation stage \(stage + 1)"
-                    converged = false
-                    break
-                }
-                _ = try loop.optimize(&optimizer, budget: remaining) { _ in RoundRequest(round: 0, smoothing: smoothing) }
-                point = try lastPoint(of: optimizer)
-                diverged = diverged || Self.diverged(optimizer)
-                stop = Self.stop(optimizer)
-                (converged, reason) = Self.status(optimizer, maxRounds: options.maxRounds)
-                reason = "continuation stage \(stage + 1) (μ = \(smoothing)): \(reason)"
-                let exact = try loop.evaluate(point, RoundRequest(round: 0)).objective.value
-                if exact <= best?.value ?? .infinity { best = (point, exact) }
+                resumed = nil
+                let before = progress
+                try loop.optimize(&optimizer, budget: max(0, options.maxRounds - loop.round - 1)) { _ in
+                    RoundRequest(round: 0, smoothing: smoothing)
+                } state: { TrainerState(round: 0, optimizer: $0, continuation: before) }
+                let end = try lastPoint(of: optimizer)
+                progress.diverged = progress.diverged || Self.diverged(optimizer)
+                progress.stop = Self.stop(optimizer)
+                let (converged, reason) = Self.status(optimizer, maxRounds: options.maxRounds)
+                progress.converged = converged
+                progress.reason = "continuation stage \(stage + 1) (μ = \(smoothing)): \(reason)"
+                let finished = optimizer
+                let exact = try loop.evaluate(end, RoundRequest(round: 0)) {
+                    TrainerState(round: 0, optimizer: finished, continuation: before)
+                }.objective
+                if exact.value <= progress.best?.value ?? .infinity { progress.best = ExactObjective(point: end, objective: exact) }
+                progress.stage += 1
+                progress.start = end
+                let between = progress
+                try loop.roundSaved { TrainerState(round: 0, optimizer: nil, continuation: between) }
             }
-            if let best { point = best.point }
-            outcome = (converged, reason)
+            point = progress.best?.point ?? progress.start
+            outcome = (progress.converged, progress.reason)
+            diverged = progress.diverged
+            stop = progress.stop
+            final = TrainerState(round: 0, optimizer: nil, continuation: progress)
         } else {
-            var optimizer = try makeOptimizer(from: point)
+            var optimizer = try restoredOrNewOptimizer(saved, from: point)
             let initial = point
-            let evaluations = try loop.optimize(&optimizer, budget: options.maxRounds) { _ in RoundRequest(round: 0) }
+            try loop.optimize(&optimizer, budget: options.maxRounds - loop.round) { _ in RoundRequest(round: 0) } state: {
+                TrainerState(round: 0, optimizer: $0)
+            }
             point = try lastPoint(of: optimizer)
             diverged = Self.diverged(optimizer)
             stop = Self.stop(optimizer)
             outcome = Self.status(optimizer, maxRounds: options.maxRounds)
-            if !outcome.converged, evaluations > 1, point == initial {
+            if !outcome.converged, loop.round > 1, point == initial {
                 outcome.reason += "; the objective never went below its value at the initial point (for gd: lower --learning-rate)"
             }
+            final = TrainerState(round: 0, optimizer: optimizer)
         }
+        try loop.save(final, moment: .finished)
         // The reported objective: exact (μ = 0) and over every block, at the final point.
         let objective: Objective
-        if let cached = loop.cachedExactObjective(at: point) {
+        if let cached = loop.exactObjective(at: point, continuation: final.continuation) {
             objective = cached
         } else {
-            objective = try loop.evaluate(point, RoundRequest(round: 0)).objective
+            objective = try loop.evaluate(point, RoundRequest(round: 0)) { final }.objective
         }
         return TrainingResult(
             parameters: point, objective: objective, rounds: loop.round, converged: outcome.converged,
@@ -264,6 +296,11 @@ public struct Trainer {
         }
     }
 
+    private func restoredOrNewOptimizer(_ saved: TrainerState?, from initial: [Double]) throws(EngineError) -> AnyOptimizer {
+        if let optimizer = saved?.optimizer { return optimizer }
+        return try makeOptimizer(from: initial)
+    }
+
     private func lastPoint(of optimizer: any Optimizer) throws(EngineError) -> [Double] {
         guard let point = optimizer.resultPoint else {
             throw .optimizer("no point was accepted (\(optimizer.status))")
@@ -271,25 +308,26 @@ public struct Trainer {
         return point
     }
 
-    private func makeOptimizer(from initial: [Double], stopping: StoppingCriteria? = nil) throws(EngineError)
-        -> any Optimizer
+    func makeOptimizer(from initial: [Double], stopping: StoppingCriteria? = nil) throws(EngineError)
+        -> AnyOptimizer
     {
         let stopping = stopping ?? options.stopping
         do {
             switch options.optimizer {
             case .lbfgs(let memory):
-                return try LBFGS(initialPoint: initial, memory: memory, stopping: stopping)
+                return .lbfgs(try LBFGS(initialPoint: initial, memory: memory, stopping: stopping))
             case .gradientDescent(let learningRate):
-                return try GradientDescent(initialPoint: initial, learningRate: learningRate, stopping: stopping)
+                return .gradientDescent(try GradientDescent(initialPoint: initial, learningRate: learningRate, stopping: stopping))
             case .sgd(let schedule, let momentum):
-                return try SGD(initialPoint: initial, schedule: schedule, momentum: momentum)
+                return .sgd(try SGD(initialPoint: initial, schedule: schedule, momentum: momentum))
             case .adam(let schedule, let beta1, let beta2, let epsilon):
-                return try Adam(initialPoint: initial, schedule: schedule, beta1: beta1, beta2: beta2, epsilon: epsilon)
+                return .adam(try Adam(initialPoint: initial, schedule: schedule, beta1: beta1, beta2: beta2, epsilon: epsilon))
             case .adamW(let schedule, let weightDecay, let beta1, let beta2, let epsilon):
                 let decayed = model.layout.tensors.filter(\.regularized).map(\.range)
-                return try AdamW(
-                    initialPoint: initial, schedule: schedule, weightDecay: weightDecay, decayedRanges: decayed,
-                    beta1: beta1, beta2: beta2, epsilon: epsilon)
+                return .adamW(
+                    try AdamW(
+                        initialPoint: initial, schedule: schedule, weightDecay: weightDecay, decayedRanges: decayed,
+                        beta1: beta1, beta2: beta2, epsilon: epsilon))
             }
         } catch {
             throw .optimizer(error.description)
@@ -297,66 +335,87 @@ public struct Trainer {
     }
 }
 
-/// Numbers the rounds, evaluates points on the executor, reports each round and remembers recent exact
-/// full-batch objectives (so the final report needs no extra round when the point was just evaluated).
+/// Numbers the rounds, evaluates points on the executor, reports each round, remembers the exact full-batch
+/// objective at the optimizer's result point (so the final report needs no extra round when the point was
+/// evaluated) and hands the trainer's state to the saving sink.
 struct RoundLoop {
     let model: any Model
     let executor: any Executor
     let observer: (any TrainingObserver)?
     let checkpointEvery: Int?
     let shouldStop: () -> Bool
-    private(set) var round = 0
-    private var exact: [[Double]: Objective] = [:]
+    let saving: StateSaving?
+    private(set) var round: Int
+    private var resultObjective: ExactObjective?
 
     init(
         model: any Model, executor: any Executor, observer: (any TrainingObserver)?, checkpointEvery: Int?,
-        shouldStop: @escaping () -> Bool
+        shouldStop: @escaping () -> Bool, saving: StateSaving?, resumingFrom saved: TrainerState?
     ) {
         self.model = model
         self.executor = executor
         self.observer = observer
         self.checkpointEvery = checkpointEvery
         self.shouldStop = shouldStop
+        self.saving = saving
+        self.round = saved?.round ?? 0
+        self.resultObjective = saved?.resultObjective
     }
 
     /// Runs `optimizer` until it finishes or `budget` rounds are used; `request(step)` gives the settings
-    /// of its `step`-th evaluation (the round number is filled in here). Returns the evaluations made.
+    /// of its `step`-th evaluation in this call (the round number is filled in here); `state(optimizer)` is
+    /// the trainer's state around it (round and result objective are filled in here).
     mutating func optimize(
-        _ optimizer: inout any Optimizer, budget: Int, request: (Int) -> RoundRequest
-    ) throws(EngineError) -> Int {
+        _ optimizer: inout AnyOptimizer, budget: Int, request: (Int) -> RoundRequest,
+        state: (AnyOptimizer) -> TrainerState
+    ) throws(EngineError) {
         var steps = 0
         while steps < budget, let point = optimizer.pendingPoint {
-            let (objective, _) = try evaluate(point, request(steps))
+            let settings = request(steps)
+            let (objective, _) = try evaluate(point, settings) { state(optimizer) }
             steps += 1
             do {
                 try optimizer.observe(value: objective.value, gradient: objective.gradient)
             } catch {
                 throw .optimizer(error.description)
             }
+            if settings.smoothing == 0, settings.batchStep == nil, optimizer.resultPoint == point {
+                resultObjective = ExactObjective(point: point, objective: objective)
+            }
             // The optimizer's current result, not a line-search trial it may reject.
             if let every = checkpointEvery, every > 0, round % every == 0, let current = optimizer.resultPoint {
                 observer?.checkpoint(round: round, parameters: current)
             }
+            try roundSaved { state(optimizer) }
         }
-        return steps
     }
 
-    mutating func evaluate(_ point: [Double], _ settings: RoundRequest) throws(EngineError) -> (objective: Objective, Evaluation) {
-        if shouldStop() { throw .interrupted }
-        round += 1
+    /// One round at `point`. When the run was asked to stop, the state after the previous round (`state()`) is
+    /// saved and `.interrupted` thrown instead.
+    mutating func evaluate(
+        _ point: [Double], _ settings: RoundRequest, state: () -> TrainerState
+    ) throws(EngineError) -> (objective: Objective, Evaluation) {
+        if shouldStop() {
+            try save(state(), moment: .interrupted)
+            throw .interrupted
+        }
         var request = settings
-        request.round = round
+        request.round = round + 1
         let started = ContinuousClock.now
-        let evaluation = try executor.evaluate(point, request: request)
+        let evaluation: Evaluation
+        do {
+            evaluation = try executor.evaluate(point, request: request)
+        } catch {
+            // An executor that noticed the stop request itself (a cluster round cut short).
+            if shouldStop() { try save(state(), moment: .interrupted) }
+            throw error
+        }
+        round += 1
         let objective: Objective
         do throws(ModelError) {
             objective = try model.objective(sums: evaluation.sums, rowCount: evaluation.rowCount, parameters: point)
         } catch {
             throw .model(error.description)
-        }
-        if request.smoothing == 0, request.batchStep == nil {
-            if exact.count > 64 { exact.removeAll(keepingCapacity: true) }
-            exact[point] = objective
         }
         let seconds = (ContinuousClock.now - started).seconds
         observer?.roundFinished(
@@ -369,5 +428,26 @@ struct RoundLoop {
         return (objective, evaluation)
     }
 
-    func cachedExactObjective(at point: [Double]) -> Objective? { exact[point] }
+    /// Saves `state()` when this round is one of every `saving.every`.
+    func roundSaved(_ state: () -> TrainerState) throws(EngineError) {
+        if let saving, saving.every > 0, round % saving.every == 0 { try save(state(), moment: .periodic) }
+    }
+
+    /// Hands `state` with this loop's round and result objective to the saving sink, if any.
+    func save(_ state: TrainerState, moment: StateMoment) throws(EngineError) {
+        guard let saving else { return }
+        var complete = state
+        complete.round = round
+        complete.resultObjective = resultObjective
+        try saving.sink.save(complete, moment: moment)
+    }
+
+    /// The exact full-batch objective at `point` if it is known: the optimizer's result point, or a
+    /// continuation's best stage end.
+    func exactObjective(at point: [Double], continuation: ContinuationProgress?) -> Objective? {
+        for known in [resultObjective, continuation?.best] {
+            if let known, known.point == point { return known.objective }
+        }
+        return nil
+    }
 }

@@ -143,6 +143,18 @@ public enum AnyOptimizer: Optimizer, Equatable {
     public var bestPoint: EvaluatedPoint? { wrapped.bestPoint }
     public var evaluationCount: Int { wrapped.evaluationCount }
     public var iterationCount: Int { wrapped.iterationCount }
+    public var resultPoint: [Double]? { wrapped.resultPoint }
+
+    /// The optimizer's kind, as `--optimizer` names it.
+    public var kindName: String {
+        switch self {
+        case .lbfgs: "lbfgs"
+        case .gradientDescent: "gd"
+        case .sgd: "sgd"
+        case .adam: "adam"
+        case .adamW: "adamw"
+        }
+    }
 
     public mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
         switch self {

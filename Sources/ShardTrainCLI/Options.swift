@@ -232,11 +232,26 @@ public struct OutputArguments: ParsableArguments {
     @Option(help: "Save the trained model to this file (safetensors with JSON metadata).")
     public var save: String?
 
+    @Option(help: "Write checkpoints into this folder (created if needed) every --checkpoint-every rounds, when Ctrl-C or SIGTERM stops the run and at its end; the newest two are kept.")
+    public var checkpoint: String?
+
+    @Option(parsing: .unconditional, help: "Rounds between checkpoints (default \(Checkpointing.defaultEvery)).")
+    public var checkpointEvery: Int?
+
+    @Option(help: "Continue the run saved in this checkpoint folder (same data and options; any worker count), to the same result bits; new checkpoints go into it unless --checkpoint names another folder.")
+    public var resume: String?
+
     public init() {}
 
     public func validate() throws {
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
         try OutputPaths.refuseUnwritable(outputFiles)
+        if let checkpointEvery {
+            guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
+            guard checkpoint != nil || resume != nil else {
+                throw ValidationError("--checkpoint-every needs --checkpoint DIR (or --resume DIR)")
+            }
+        }
     }
 }
 

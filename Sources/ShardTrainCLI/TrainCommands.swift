@@ -303,6 +303,13 @@ func runTraining(
                 }
             })
     }
+    let checkpoints: Checkpointing
+    do {
+        checkpoints = try Checkpointing(arguments, run: run, logger: logger)
+    } catch {
+        logger.error("\(error)")
+        throw ExitCode(1)
+    }
     var outcome: TrainingOutcome
     var faults: FaultCounts?
     do {
@@ -314,22 +321,27 @@ func runTraining(
         }
         outcome = try run.train(
             executor: executor, workers: workers, observer: ProgressFanOut(observers),
-            shouldStop: { Interrupt.requested }, since: start)
+            shouldStop: { Interrupt.requested }, since: start, resume: checkpoints.resume?.state,
+            saving: checkpoints.saving)
         faults = (executor as? ClusterExecutor).map { FaultCounts($0.counters) }
     } catch {
         progress.finishLiveLine()
         let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
         logger.error("\(interrupted ? "interrupted" : "\(error)")")
+        if let note = checkpoints.interruptedNote { logger.notice("\(note)") }
         throw ExitCode(interrupted ? 130 : 1)
     }
     progress.finishLiveLine()
     outcome.document.faults = faults
+    if let note = checkpoints.writtenNote { logger.info("\(note)") }
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
     saving = true
     var saveFailed = false
     do {
         try outcome.save(
-            model: arguments.save, summary: arguments.summaryJson, rescueFolders: OutputPaths.rescueFolders,
+            model: arguments.save, summary: arguments.summaryJson,
+            // The run's checkpoint folder first: its state is already there.
+            rescueFolders: [arguments.checkpoint ?? arguments.resume].compactMap { $0 } + OutputPaths.rescueFolders,
             betweenSteps: OutputPaths.testPauseBetweenSteps)
     } catch {
         logger.error("\(error)")

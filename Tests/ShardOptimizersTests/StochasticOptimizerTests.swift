@@ -416,6 +416,25 @@ struct StochasticOptimizerTests {
         #expect(noDecay.pendingPoint == plain && emptyMask.pendingPoint == plain)
     }
 
+    @Test("AnyOptimizer reports the wrapped optimizer's result point: θ after the last update for the stochastic ones")
+    func anyOptimizerForwardsTheResultPoint() throws {
+        for name in Self.stochasticVariants {
+            var wrapped = try Self.makeStochastic(name, initialPoint: [1, -2])
+            try wrapped.observe(value: 2.5, gradient: [1, 1])
+            let inner: [Double]? =
+                switch wrapped {
+                case .sgd(let optimizer): optimizer.resultPoint
+                case .adam(let optimizer): optimizer.resultPoint
+                case .adamW(let optimizer): optimizer.resultPoint
+                case .lbfgs, .gradientDescent: nil
+                }
+            #expect(wrapped.resultPoint == inner && inner != [1, -2], "\(name)")
+            #expect(["sgd", "adam", "adamw"].contains(wrapped.kindName), "\(name)")
+        }
+        let lbfgs = AnyOptimizer.lbfgs(try LBFGS(initialPoint: [1, -2]))
+        #expect(lbfgs.kindName == "lbfgs")
+    }
+
     // MARK: Convergence on a noisy quadratic
 
     static let stochasticVariants: [String] = ["sgd", "classical", "nesterov", "adam", "adamW"]

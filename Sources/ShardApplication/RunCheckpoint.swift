@@ -1,0 +1,167 @@
+import Foundation
+import ShardArtifacts
+import ShardData
+import ShardEngine
+
+/// Why a run cannot resume from a checkpoint folder.
+public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The folder has no checkpoint file.
+    case empty(folder: String)
+    /// No file could be read, or an input file could not be hashed.
+    case artifact(ArtifactError)
+    /// The newest intact checkpoint is not in ShardTrain's checkpoint format.
+    case unreadable(path: String, reason: String)
+    /// The checkpoint belongs to another run: `field` (a setting or a part of the data fingerprint) differs.
+    case mismatch(path: String, field: String, saved: String, current: String)
+    /// The engine refused the saved state.
+    case state(path: String, EngineError)
+
+    public var description: String {
+        switch self {
+        case .empty(let folder): "--resume \(folder): the folder has no checkpoint file"
+        case .artifact(let error): error.description
+        case .unreadable(let path, let reason): "\(path): not a checkpoint of this version: \(reason)"
+        case .mismatch(let path, let field, let saved, let current):
+            "\(path) belongs to another run: \(field) differs (checkpoint: \(saved), this run: \(current)); "
+                + "resume with the same data and options"
+        case .state(let path, let error): "\(path): \(error)"
+        }
+    }
+}
+
+/// What a checkpoint file holds (in `CompactCoder`'s binary form): the trainer's state, and what identifies the run that saved it — every
+/// setting that affects the result (`RunSettings`, flattened) and a fingerprint of the data.
+struct CheckpointDocument: Codable {
+    var format = 1
+    var moment: StateMoment
+    /// `setting name → value`, e.g. `--max-rounds → 200`, `model.l2 → 0.01`.
+    var settings: [String: String]
+    /// `--data sha256`, `training rows`, `block rows`, … (see `RunIdentity.fingerprint`).
+    var fingerprint: [String: String]
+    var state: TrainerState
+}
+
+/// The settings and the data fingerprint of a prepared run: a checkpoint of another identity is refused.
+public struct RunIdentity: Sendable, Equatable {
+    public let settings: [String: String]
+    public let fingerprint: [String: String]
+
+    /// Hashes the run's input files (SHA-256 of their bytes) and records its block plan and split.
+    public init(_ run: PreparedRun) throws(CheckpointError) {
+        settings = Self.flatten(RunSettings(run))
+        var fingerprint: [String: String] = [:]
+        let data = run.request.data
+        for (flag, path) in [
+            ("--data", Optional(data.path)), ("--labels", data.labelsPath), ("--rows", data.rowsPath),
+            ("--test-rows", data.testRowsPath), ("--test-data", data.testDataPath),
+        ] {
+            guard let path else { continue }
+            do { fingerprint["\(flag) sha256"] = try Digest.sha256Hex(fileAt: path) } catch { throw .artifact(error) }
+        }
+        fingerprint["training rows"] = String(run.data.dataset.rowCount)
+        fingerprint["features"] = String(run.data.dataset.featureCount)
+        fingerprint["block rows"] = String(run.data.blockRows)
+        fingerprint["blocks"] = String(run.data.blocks.count)
+        fingerprint["held-out rows"] = String(run.data.test?.rowCount ?? 0)
+        self.fingerprint = fingerprint
+    }
+
+    /// The first field (fingerprint first, then settings, each by name) whose value differs, with both values.
+    func firstDifference(from saved: CheckpointDocument) -> (field: String, saved: String, current: String)? {
+        for (own, theirs) in [(fingerprint, saved.fingerprint), (settings, saved.settings)] {
+            for key in Set(own.keys).union(theirs.keys).sorted() where own[key] != theirs[key] {
+                return (key, theirs[key] ?? "(none)", own[key] ?? "(none)")
+            }
+        }
+        return nil
+    }
+
+    /// Every stored property as `name → description`: the top-level ones in their command-line spelling
+    /// (`maxRounds` → `--max-rounds`), the fields of a nested struct as `outer.inner` (`model.l2`). File paths
+    /// are left out: the files' bytes are in the fingerprint, so a moved file still resumes.
+    static func flatten(_ settings: RunSettings) -> [String: String] {
+        var flat: [String: String] = [:]
+        func visit(_ value: Any, name: String, path: String) {
+            let mirror = Mirror(reflecting: value)
+            if mirror.displayStyle == .optional {
+                if let wrapped = mirror.children.first {
+                    visit(wrapped.value, name: name, path: path)
+                } else {
+                    flat[name] = "(none)"
+                }
+            } else if mirror.displayStyle == .struct, !mirror.children.isEmpty {
+                for child in mirror.children {
+                    if let label = child.label { visit(child.value, name: path + "." + label, path: path + "." + label) }
+                }
+            } else {
+                flat[name] = String(describing: value)
+            }
+        }
+        for child in Mirror(reflecting: settings).children {
+            guard let label = child.label, !label.hasSuffix("File") else { continue }
+            visit(child.value, name: "--" + label.replacing(#/[A-Z]/#) { "-" + $0.output.lowercased() }, path: label)
+        }
+        return flat
+    }
+}
+
+/// Writes the trainer's state into a checkpoint folder (`TrainerStateSink`), with the run's identity.
+public final class CheckpointWriter: TrainerStateSink {
+    public let directory: CheckpointDirectory
+    let identity: RunIdentity
+    /// The last file written and its round.
+    public private(set) var lastWritten: (path: String, round: Int)?
+    /// Files written, seconds spent encoding and writing them, and the size of the last one.
+    public private(set) var written = (files: 0, seconds: 0.0, lastBytes: 0)
+
+    public init(folder: String, identity: RunIdentity) {
+        directory = CheckpointDirectory(path: folder)
+        self.identity = identity
+    }
+
+    public func save(_ state: TrainerState, moment: StateMoment) throws(EngineError) {
+        let document = CheckpointDocument(
+            moment: moment, settings: identity.settings, fingerprint: identity.fingerprint, state: state)
+        let start = ContinuousClock.now
+        do {
+            let payload = try CompactCoder.encode(document)
+            lastWritten = (try directory.write(payload, round: state.round), state.round)
+            written = (written.files + 1, written.seconds + (ContinuousClock.now - start).seconds, payload.count)
+        } catch let error as ArtifactError {
+            throw .checkpoint(error.description)
+        } catch {
+            throw .checkpoint("round \(state.round): cannot encode the state: \(error)")
+        }
+    }
+}
+
+/// A state read back from a checkpoint folder for `run`.
+public struct ResumePoint: Sendable {
+    public let state: TrainerState
+    /// When the state was saved (periodic, interrupted, finished).
+    public let moment: StateMoment
+    public let path: String
+    /// Newer checkpoint files that were damaged and skipped, with the reason (say so loudly).
+    public let skipped: [(path: String, reason: String)]
+
+    /// The newest intact checkpoint of `folder`, refused unless it was saved by a run with `identity`.
+    public init(folder: String, identity: RunIdentity) throws(CheckpointError) {
+        let newest: CheckpointDirectory.Loaded?
+        do { newest = try CheckpointDirectory(path: folder).newest() } catch { throw .artifact(error) }
+        guard let loaded = newest else { throw .empty(folder: folder) }
+        let document: CheckpointDocument
+        do {
+            document = try CompactCoder.decode(CheckpointDocument.self, from: loaded.payload)
+        } catch {
+            throw .unreadable(path: loaded.path, reason: "\(error)")
+        }
+        guard document.format == 1 else { throw .unreadable(path: loaded.path, reason: "format \(document.format)") }
+        if let difference = identity.firstDifference(from: document) {
+            throw .mismatch(path: loaded.path, field: difference.field, saved: difference.saved, current: difference.current)
+        }
+        state = document.state
+        moment = document.moment
+        path = loaded.path
+        skipped = loaded.skipped
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import _TestSupport
+
+/// A run killed or stopped mid-way and resumed from its checkpoint folder ends with the bits of the run that
+/// was never stopped, with any worker count.
+@Suite("End to end: checkpoints and resume", .serialized)
+struct CheckpointEndToEndTests {
+    /// A mini-batch Adam VAE of a few seconds: long enough to stop in the middle, and its rounds draw random
+    /// numbers keyed by the round, so a resumed run that got the round or the schedule wrong would differ.
+    static let run = [
+        "train", "--data", ReferenceData.repositoryRoot.appendingPathComponent("data/digits.csv").path, "--model", "vae",
+        "--hidden", "16", "--dimension", "2", "--max-rounds", "160", "--seed", "4", "--log-format", "json",
+    ]
+
+    static func parametersSHA256(_ arguments: [String], in directory: TemporaryDirectory) throws -> String {
+        let summary = directory.path("summary-\(UUID().uuidString).json")
+        let child = try ChildProcess(arguments + ["--summary-json", summary], directory: directory.url)
+        let status = child.wait(timeout: 120)
+        try #require(status == 0, "\(arguments): exit \(String(describing: status))\n\(child.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any]
+        return try #require(object?["parameters_sha256"] as? String)
+    }
+
+    /// The rounds of the checkpoint files in `folder`, ascending.
+    static func checkpointRounds(_ folder: String) -> [Int] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name in
+            guard name.hasPrefix("checkpoint-"), name.hasSuffix(".stc") else { return nil }
+            return Int(name.dropFirst("checkpoint-".count).dropLast(".stc".count))
+        }.sorted()
+    }
+
+    /// Starts the run with checkpoints every 10 rounds into `folder` and waits until one of round ≥ 30 exists.
+    static func startAndWaitForCheckpoint(_ folder: String, in directory: TemporaryDirectory) throws -> ChildProcess {
+        let child = try ChildProcess(run + ["--checkpoint", folder, "--checkpoint-every", "10"], directory: directory.url)
+        let deadline = Date().addingTimeInterval(60)
+        while (checkpointRounds(folder).last ?? 0) < 30, child.process.isRunning, Date() < deadline { usleep(2_000) }
+        try #require(child.process.isRunning, "the run ended before it could be stopped\n\(child.stderr)")
+        return child
+    }
+
+    @Test("kill -9 mid-run, then --resume with 0 and with 2 workers: the uninterrupted run's parameters_sha256")
+    func killedRunResumes() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let reference = try Self.parametersSHA256(Self.run, in: directory)
+        let folder = directory.path("checkpoints")
+        let child = try Self.startAndWaitForCheckpoint(folder, in: directory)
+        kill(child.pid, SIGKILL)
+        child.process.waitUntilExit()
+        #expect(child.process.terminationReason == .uncaughtSignal)
+        let rounds = Self.checkpointRounds(folder)
+        // Two files, or three when the kill fell between a new file's rename and the removal of the oldest.
+        #expect((1...3).contains(rounds.count) && (rounds.last ?? 0) >= 30 && (rounds.last ?? 160) < 160, "\(rounds)")
+        for workers in [0, 2] {
+            // Each resume from its own copy of the folder as the kill left it (a resume writes on into its folder).
+            let copy = directory.path("resume-\(workers)")
+            try FileManager.default.copyItem(atPath: folder, toPath: copy)
+            let resumed = try Self.parametersSHA256(Self.run + ["--resume", copy, "--workers", String(workers)], in: directory)
+            #expect(resumed == reference, "resumed with \(workers) workers after round \(rounds.last ?? 0)")
+        }
+    }
+
+    @Test("SIGTERM writes a checkpoint and exits 130; another --l2 is refused naming it; the same run resumes")
+    func terminatedRunResumesAndOtherOptionsAreRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let folder = directory.path("checkpoints")
+        let child = try Self.startAndWaitForCheckpoint(folder, in: directory)
+        kill(child.pid, SIGTERM)
+        #expect(child.wait(timeout: 30) == 130)
+        #expect(child.stderr.contains("--resume \(folder)"), "\(child.stderr)")
+        let refused = try ChildProcess(Self.run + ["--resume", folder, "--l2", "0.02"], directory: directory.url)
+        #expect(refused.wait(timeout: 60) == 1)
+        #expect(refused.stderr.contains("model.l2 differs (checkpoint: 0.01, this run: 0.02)"), "\(refused.stderr)")
+        let reference = try Self.parametersSHA256(Self.run, in: directory)
+        #expect(try Self.parametersSHA256(Self.run + ["--resume", folder, "--workers", "3"], in: directory) == reference)
+    }
+
+    @Test("L-BFGS logistic and SVM continuation: a checkpoint from the middle of the run resumes with 3 workers to the same bits",
+          arguments: ["logistic", "svm"])
+    func fullBatchRunsResumeFromTheMiddle(model: String) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let run = [
+            "train", "--data", ReferenceData.repositoryRoot.appendingPathComponent("data/breast_cancer.csv").path,
+            "--standardize", "--model", model, "--log-format", "json",
+        ]
+        let summary = directory.path("reference.json")
+        let reference = try ChildProcess(run + ["--summary-json", summary], directory: directory.url)
+        try #require(reference.wait(timeout: 60) == 0, "\(reference.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any]
+        let rounds = try #require(object?["rounds"] as? Int)
+        let sha = try #require(object?["parameters_sha256"] as? String)
+        // Checkpoints every ⌈rounds/2⌉ rounds: the folder keeps the one from the middle and the final state.
+        let folder = directory.path("checkpoints")
+        let every = (rounds + 1) / 2
+        let checkpointed = try ChildProcess(
+            run + ["--checkpoint", folder, "--checkpoint-every", String(every)], directory: directory.url)
+        try #require(checkpointed.wait(timeout: 60) == 0, "\(checkpointed.stderr)")
+        let saved = Self.checkpointRounds(folder)
+        #expect(saved == [every, rounds], "\(model): \(saved)")
+        try FileManager.default.removeItem(atPath: folder + "/checkpoint-\(String(format: "%010d", rounds)).stc")
+        #expect(try Self.parametersSHA256(run + ["--resume", folder, "--workers", "3"], in: directory) == sha, "\(model)")
+    }
+}
