@@ -25,6 +25,10 @@ public final class ClusterExecutor: Executor {
     public let rowCount: Int
     private let context: Context
     private let router: Socket
+    /// Answers the CURVE handshakes (nil without keys); lives as long as the router.
+    private let zapHandler: ZAPHandler?
+    /// Messages queued per peer, each way.
+    static let queueLimit: Int32 = 1000
     private let blocks: [Block]
     /// Blocks being shipped, per peer, with the frames queued behind them (see `shipNextBatches`).
     private var shipments: [Shipment] = []
@@ -60,7 +64,8 @@ public final class ClusterExecutor: Executor {
     public init(
         bind: String, expectedWorkers: Int, model: any Model, blocks: [Block], timing: ClusterTiming,
         seed: UInt64 = 0, schedule: BatchSchedule? = nil, resilience: CoordinatorInstance.Resilience = .init(),
-        requiredSoftware: String = WorkerShell.software, blockTransport: BlockTransport = .messages, logger: Logger,
+        requiredSoftware: String = WorkerShell.software, blockTransport: BlockTransport = .messages,
+        security: ServerSecurity = .insecure, logger: Logger,
         interrupted: @escaping @Sendable () -> Bool = { false }
     ) throws(ClusterError) {
         guard expectedWorkers >= 1 else {
@@ -106,10 +111,16 @@ public final class ClusterExecutor: Executor {
         }
         do {
             context = try Context()
+            // With CURVE the ZAP handler answers handshakes before the router accepts anyone.
+            let (securityOptions, handler) = try security.serverSetup(context: context, logger: logger, role: "coordinator")
+            zapHandler = handler
             router = try context.socket(
                 .router,
-                options: [
-                    .routerMandatory(true), .sendHighWaterMark(messages: 0),
+                options: securityOptions + [
+                    // Bounded queues: a peer that never reads its replies cannot grow ours without limit (sends
+                    // to strangers never wait; sends to workers wait for room, as BLOCKS streams need).
+                    .routerMandatory(true), .sendHighWaterMark(messages: Self.queueLimit),
+                    .receiveHighWaterMark(messages: Self.queueLimit),
                     .maxMessageSize(
                         bytes: Int64(Self.maxPartialsBytes(sumsWidth: model.sumsWidth, blockCount: blocks.count))),
                 ])
@@ -298,6 +309,11 @@ public final class ClusterExecutor: Executor {
             bytes = try codec.encode(frame)
         } catch {
             throw .protocolViolation("cannot encode \(message.type): \(error)")
+        }
+        // A refusal is best effort: a stranger whose queue is full (it never reads) gets nothing more.
+        if case .refuse = message {
+            try? router.send([peer, bytes], dontWait: true)
+            return
         }
         do {
             try router.send([peer, bytes])

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ShardProtocol
 import ZeroMQ
 
@@ -17,12 +18,16 @@ public final class ProgressPublisher {
     public let endpoint: String
     private let context: Context
     private let socket: Socket
+    private let zapHandler: ZAPHandler?
 
-    /// Binds `bind`, e.g. `tcp://127.0.0.1:*` (loopback unless another address is asked for).
-    public init(bind: String) throws(ClusterError) {
+    /// Binds `bind`, e.g. `tcp://127.0.0.1:*` (loopback unless another address is asked for); with CURVE only
+    /// allowed subscribers get the stream.
+    public init(bind: String, security: ServerSecurity = .insecure, logger: Logger) throws(ClusterError) {
         do {
             context = try Context()
-            socket = try context.socket(.publisher, options: [.sendHighWaterMark(messages: 10_000)])
+            let (securityOptions, handler) = try security.serverSetup(context: context, logger: logger, role: "progress")
+            zapHandler = handler
+            socket = try context.socket(.publisher, options: securityOptions + [.sendHighWaterMark(messages: 10_000)])
             endpoint = try socket.bind(bind)
         } catch {
             throw .transport("progress publisher: \(error)")
@@ -40,10 +45,10 @@ public final class ProgressSubscriber {
     private let context: Context
     private let socket: Socket
 
-    public init(connect endpoint: String) throws(ClusterError) {
+    public init(connect endpoint: String, security: ClientSecurity = .insecure) throws(ClusterError) {
         do {
             context = try Context()
-            socket = try context.socket(.subscriber, options: [.subscribe(prefix: [])])
+            socket = try context.socket(.subscriber, options: security.options + [.subscribe(prefix: [])])
             try socket.connect(endpoint)
         } catch {
             throw .transport("progress subscriber: \(error)")

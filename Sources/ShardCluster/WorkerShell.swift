@@ -25,11 +25,14 @@ public final class WorkerShell {
         /// The identity sent in HELLO; the coordinator refuses a worker whose identity differs from the one
         /// it requires (see `WorkerShell.software`; a caller may pass a stronger build identity).
         public var software: String
+        /// CURVE keys (the worker's pair and the coordinator's public key), or none.
+        public var security: ClientSecurity
 
         public init(
             endpoint: String, threads: Int = 0, joinTimeout: Double = 120, timing: ClusterTiming = .init(),
-            software: String = WorkerShell.software
+            software: String = WorkerShell.software, security: ClientSecurity = .insecure
         ) {
+            self.security = security
             self.endpoint = endpoint
             self.threads = threads
             self.joinTimeout = joinTimeout
@@ -70,7 +73,16 @@ public final class WorkerShell {
             // right after `connect` and possibly before the coordinator listens, would not fit. Queuing during
             // a reconnect gains nothing either way (the ROUTER sees a reconnected DEALER as a new peer); the
             // silence check and the non-blocking sends end a worker whose coordinator is gone.
-            dealer = try context.socket(.dealer, options: [.maxMessageSize(bytes: Int64(WireCodec().maxPayloadBytes + 64))])
+            // A routing id of our own (16 random bytes, never starting with 0): the coordinator's ROUTER then never
+            // generates one for a worker, so a peer that picks an id the ROUTER would generate next cannot collide
+            // with a worker (libzmq aborts on such a collision).
+            var routingID = (0..<16).map { _ in UInt8.random(in: 0...255) }
+            routingID[0] = UInt8.random(in: 1...255)
+            dealer = try context.socket(
+                .dealer,
+                options: options.security.options + [
+                    .routingID(routingID), .maxMessageSize(bytes: Int64(WireCodec().maxPayloadBytes + 64)),
+                ])
             try dealer.connect(options.endpoint)
         } catch {
             throw .transport("\(error)")
@@ -173,6 +185,12 @@ public final class WorkerShell {
                     return Outcome(
                         workerIndex: instance.workerIndex ?? -1, rounds: instance.rounds, doneReason: reason,
                         jobFailed: jobFailed)
+                case .finish(.failed(.coordinatorLost(let message))) where instance.spec == nil:
+                    // With keys, a refused handshake looks like silence: say what to check.
+                    guard case .curve = options.security else { throw ClusterError.coordinatorLost(message) }
+                    throw ClusterError.coordinatorLost(
+                        message + " (with CURVE keys a refused handshake looks like this: check that the coordinator's "
+                            + "--allow folder holds this worker's .public key and that --coordinator-key is its .public key)")
                 case .finish(.failed(let error)):
                     throw error
                 }

@@ -168,6 +168,8 @@ public struct CoordinatorInstance: Sendable {
         public var verifications = 0
         /// Frames dropped because they belonged to another job or an earlier round.
         public var staleFrames = 0
+        /// Frames from peers that are not workers of the job (garbage, another version, a refused HELLO).
+        public var refusedFrames = 0
     }
 
     /// What the shell must do.
@@ -190,6 +192,9 @@ public struct CoordinatorInstance: Sendable {
     public private(set) var phase: Phase = .joining
     public private(set) var workers: [Worker] = []
     public private(set) var counters = Counters()
+    /// Strangers already refused (each is told once).
+    private var refusedPeers: Set<PeerID> = []
+    static let refusedPeersLimit = 10_000
     private let startedAt: Double
     private let tree: ReductionTree
     /// The round in flight, or the last one.
@@ -272,10 +277,17 @@ public struct CoordinatorInstance: Sendable {
             guard workers[index].isLive else { return toldToLeave(index) }
             return lose(index, "sent a malformed frame \(phaseDescription): \(error)", now: now)
         }
-        return [
-            .log(.warning, "refused peer \(hex(peer)): \(error)"),
-            .send(to: peer, .refuse(reason: error), round: 0),
-        ]
+        return refuseStranger(peer, "refused peer \(hex(peer)): \(error)", reason: error)
+    }
+
+    /// The first frame a stranger sends that is not a HELLO we accept gets a logged REFUSE; later ones are only
+    /// counted (a flood of garbage costs neither a log line nor a reply per frame).
+    private mutating func refuseStranger(_ peer: PeerID, _ log: String, reason: String?) -> [Directive] {
+        counters.refusedFrames += 1
+        guard refusedPeers.count < Self.refusedPeersLimit, refusedPeers.insert(peer).inserted else { return [] }
+        var directives: [Directive] = [.log(.warning, log)]
+        if let reason { directives.append(.send(to: peer, .refuse(reason: reason), round: 0)) }
+        return directives
     }
 
     /// A frame for `peer` could not be sent (it disconnected, or its queue is gone).
@@ -392,14 +404,15 @@ public struct CoordinatorInstance: Sendable {
     // MARK: Joining
 
     private mutating func receivedFromStranger(_ frame: Frame, peer: PeerID, now: Double) -> [Directive] {
-        guard case .hello(let pid, let cores, let hostname, let software) = frame.message else {
-            return [.log(.warning, "ignored a \(frame.message.type) message from unknown peer \(hex(peer))")]
+        guard case .hello(let pid, let cores, let rawHostname, let rawSoftware) = frame.message else {
+            return refuseStranger(
+                peer, "ignored a \(frame.message.type) message from unknown peer \(hex(peer))", reason: nil)
         }
+        // Peer strings reach the logs: control characters escaped, lengths bounded.
+        let hostname = Self.printable(rawHostname, limit: 64)
+        let software = Self.printable(rawSoftware, limit: 256)
         func refuse(_ reason: String) -> [Directive] {
-            [
-                .log(.warning, "refused worker pid \(pid) on \(hostname): \(reason)"),
-                .send(to: peer, .refuse(reason: reason), round: 0),
-            ]
+            refuseStranger(peer, "refused worker pid \(pid) on \(hostname): \(reason)", reason: reason)
         }
         if let required = configuration.requiredSoftware, software != required {
             return refuse("incompatible worker: it runs \(software), the coordinator \(required)")
@@ -809,6 +822,22 @@ public struct CoordinatorInstance: Sendable {
     /// Contiguous, balanced shards: worker k gets blocks [k·n/W, (k+1)·n/W).
     public static func shards(blockCount: Int, workers: Int) -> [Range<Int>] {
         (0..<workers).map { k in (k * blockCount / workers)..<((k + 1) * blockCount / workers) }
+    }
+}
+
+extension CoordinatorInstance {
+    /// `text` with control characters (newlines, ANSI escapes) written as `\u{…}` and cut to `limit` characters,
+    /// so that a peer cannot forge or garble log lines.
+    static func printable(_ text: String, limit: Int) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars.prefix(limit) {
+            if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+                result += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return text.unicodeScalars.count > limit ? result + "…" : result
     }
 }
 

@@ -48,6 +48,7 @@ public struct TrainCommand: ParsableCommand {
     @OptionGroup public var output: OutputArguments
     @OptionGroup public var threads: ThreadArguments
     @OptionGroup public var cluster: ClusterArguments
+    @OptionGroup public var keys: ServerKeyArguments
 
     @Option(parsing: .unconditional, help: "Local worker processes to start (0 = single-process mode).")
     public var workers = 0
@@ -65,13 +66,17 @@ public struct TrainCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger(workers == 0 ? "shardtrain.train" : "shardtrain.coordinator")
+        if let endpoint = output.progressEndpoint { try keys.check(bind: endpoint, flag: "--progress-endpoint", logger: logger) }
         // The workers boot while the data loads; they connect once the coordinator has bound.
         let children = try startLocalWorkers(workers, threads: threads.threads, cluster: cluster)
         if children != nil { DispatchQueue.global().async { _ = BuildIdentity.current } }
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
-        try runTraining(request, output: output, workers: workers, logger: logger) { run in
+        // Local workers authenticate with keys made in memory (never written), unless --insecure.
+        let credentials = children == nil || keys.insecure ? nil : try LocalWorkers.LocalCredentials.generate()
+        try runTraining(request, output: output, workers: workers, logger: logger, progressSecurity: try keys.security()) { run in
             try makeLocalExecutor(
-                children: children, run: run, cluster: cluster, restartLimit: restartWorkers ? 2 * workers : 0, logger: logger)
+                children: children, run: run, cluster: cluster, credentials: credentials,
+                restartLimit: restartWorkers ? 2 * workers : 0, logger: logger)
         }
     }
 }
@@ -90,8 +95,9 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup public var stopping: StoppingArguments
     @OptionGroup public var output: OutputArguments
     @OptionGroup public var cluster: ClusterArguments
+    @OptionGroup public var keys: ServerKeyArguments
 
-    @Option(help: "ZeroMQ endpoint to bind (loopback by default; use tcp://0.0.0.0:PORT to accept other hosts).")
+    @Option(help: "ZeroMQ endpoint to bind (loopback by default; another address needs --secret-key and --allow, or --insecure).")
     public var bind = "tcp://127.0.0.1:5555"
 
     @Option(parsing: .unconditional, help: "Number of workers to wait for.")
@@ -107,13 +113,17 @@ public struct CoordinatorCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.coordinator")
+        try keys.check(bind: bind, flag: "--bind", logger: logger)
+        if let endpoint = output.progressEndpoint { try keys.check(bind: endpoint, flag: "--progress-endpoint", logger: logger) }
+        let security = try keys.security()
         // The coordinator computes no blocks: the workers' own --threads apply.
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: 0)
-        try runTraining(request, output: output, workers: workers, logger: logger) { run in
+        try runTraining(request, output: output, workers: workers, logger: logger, progressSecurity: security) { run in
             let coordinator = try ClusterExecutor(
                 bind: bind, expectedWorkers: workers, model: run.model, blocks: run.data.blocks, timing: cluster.timing,
                 seed: run.request.seed, schedule: run.options.batch, resilience: try cluster.resilience(workers: workers),
-                requiredSoftware: BuildIdentity.current, logger: logger, interrupted: { Interrupt.requested })
+                requiredSoftware: BuildIdentity.current, security: security, logger: logger,
+                interrupted: { Interrupt.requested })
             try coordinator.waitForWorkers()
             return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
         }
@@ -130,6 +140,8 @@ public struct WorkerCommand: ParsableCommand {
 
     @Option(help: "Threads for the blocks (0 = one per core this process may use).")
     public var threads = 0
+
+    @OptionGroup public var keys: ClientKeyArguments
 
     @Option(help: "Seconds to wait for the coordinator's WELCOME.")
     public var joinTimeout = 120.0
@@ -153,15 +165,17 @@ public struct WorkerCommand: ParsableCommand {
         logger[metadataKey: "pid"] = "\(getpid())"
         let software = BuildIdentity.current
         var endpoint = connect
+        var security = try keys.security()
         if connect == LocalWorkers.endpointFromStandardInput {
             // End of file: the coordinator stopped before training.
-            guard let line = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
-            endpoint = line
+            guard let handshake = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
+            (endpoint, security) = handshake
         }
         let outcome: WorkerShell.Outcome
         do {
             let shell = try WorkerShell(
-                options: .init(endpoint: endpoint, threads: threads, joinTimeout: joinTimeout, software: software),
+                options: .init(
+                    endpoint: endpoint, threads: threads, joinTimeout: joinTimeout, software: software, security: security),
                 logger: logger,
                 interrupted: { Interrupt.requested })
             outcome = try shell.run()
@@ -200,7 +214,8 @@ func makeLocalExecutor(
 /// free loopback port for the N local worker processes, which it ships their blocks through shared memory
 /// (always reaped by the returned finish closure).
 func makeLocalExecutor(
-    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, restartLimit: Int = 0, logger: Logger
+    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, credentials: LocalWorkers.LocalCredentials? = nil,
+    restartLimit: Int = 0, logger: Logger
 ) throws -> (any Executor, () -> Void) {
     let (model, blocks, seed, schedule) = (run.model, run.data.blocks, run.request.seed, run.options.batch)
     guard let children else {
@@ -213,9 +228,10 @@ func makeLocalExecutor(
         bind: "tcp://127.0.0.1:*", expectedWorkers: children.count, model: model, blocks: blocks,
         timing: cluster.timing, seed: seed, schedule: schedule, resilience: try cluster.resilience(workers: children.count),
         requiredSoftware: BuildIdentity.current,
-        blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)), logger: logger,
-        interrupted: { Interrupt.requested })
-    children.connect(to: coordinator.endpoint)
+        blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)),
+        security: credentials.map { .curve($0.server, allowed: [$0.client.publicKey: "local workers"]) } ?? .insecure,
+        logger: logger, interrupted: { Interrupt.requested })
+    children.connect(to: coordinator.endpoint, credentials: credentials)
     coordinator.processExits = {
         let exits = children.newExits()
         for _ in exits where restartLimit > 0 {
@@ -263,6 +279,7 @@ func prepareRun(_ request: TrainingRequest, logger: Logger) throws -> PreparedRu
 /// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
 func runTraining(
     _ request: TrainingRequest, output arguments: OutputArguments, workers: Int, logger: Logger,
+    progressSecurity: ServerSecurity = .insecure,
     makeExecutor: (PreparedRun) throws -> (any Executor, () -> Void)
 ) throws {
     // Progress is written off this thread while training; everything is out before the process exits.
@@ -278,7 +295,7 @@ func runTraining(
     var publisher: ProgressPublisher?
     if let endpoint = arguments.progressEndpoint {
         do {
-            publisher = try ProgressPublisher(bind: endpoint)
+            publisher = try ProgressPublisher(bind: endpoint, security: progressSecurity, logger: logger)
         } catch {
             logger.error("\(error)")
             throw ExitCode(1)

@@ -22,6 +22,8 @@ public struct WatchCommand: ParsableCommand {
     @Option(help: "Give up (exit 1) after this many seconds without a message (default: wait forever).")
     public var timeout: Double?
 
+    @OptionGroup public var keys: ClientKeyArguments
+
     public init() {}
 
     public func validate() throws {
@@ -31,7 +33,7 @@ public struct WatchCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let subscriber = try ProgressSubscriber(connect: connect)
+        let subscriber = try ProgressSubscriber(connect: connect, security: try keys.security())
         while true {
             guard let (topic, line) = try subscriber.next(timeout: timeout) else {
                 FileHandle.standardError.write(Data("watch: no progress from \(connect) for \(timeout ?? 0) s\n".utf8))

@@ -13,6 +13,8 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
     /// Prefixes each incoming message with the sender's routing id and routes outgoing messages by their
     /// first part (ZMQ_ROUTER).
     case router
+    /// Strict request/reply, one request at a time (ZMQ_REP): the ZAP handler's socket.
+    case rep
 
     var rawValue: Int32 {
         switch self {
@@ -21,6 +23,7 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
         case .subscriber: ZMQ_SUB
         case .dealer: ZMQ_DEALER
         case .router: ZMQ_ROUTER
+        case .rep: ZMQ_REP
         }
     }
 
@@ -31,6 +34,7 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
         case .subscriber: "SUB"
         case .dealer: "DEALER"
         case .router: "ROUTER"
+        case .rep: "REP"
         }
     }
 }
@@ -67,6 +71,17 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
     case subscribe(prefix: [UInt8])
     /// SUB only: remove one earlier `subscribe` of the same prefix (ZMQ_UNSUBSCRIBE).
     case unsubscribe(prefix: [UInt8])
+    /// Act as the CURVE server (ZMQ_CURVE_SERVER): peers must complete a CURVE handshake with this socket's
+    /// secret key; with a ZAP domain set, the ZAP handler decides which client keys are accepted.
+    case curveServer(Bool)
+    /// This socket's long-term CURVE public key, 32 bytes (ZMQ_CURVE_PUBLICKEY; clients).
+    case curvePublicKey([UInt8])
+    /// This socket's long-term CURVE secret key, 32 bytes (ZMQ_CURVE_SECRETKEY). Never printed.
+    case curveSecretKey([UInt8])
+    /// The server's CURVE public key a client connects to, 32 bytes (ZMQ_CURVE_SERVERKEY).
+    case curveServerKey([UInt8])
+    /// The ZAP domain: makes libzmq ask the context's ZAP handler (`ZAPHandler`) about every peer (ZMQ_ZAP_DOMAIN).
+    case zapDomain(String)
 
     public var description: String {
         switch self {
@@ -82,6 +97,11 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
         case .immediate(let value): "ZMQ_IMMEDIATE=\(value ? 1 : 0)"
         case .subscribe(let value): "ZMQ_SUBSCRIBE=\(hex(value))"
         case .unsubscribe(let value): "ZMQ_UNSUBSCRIBE=\(hex(value))"
+        case .curveServer(let value): "ZMQ_CURVE_SERVER=\(value ? 1 : 0)"
+        case .curvePublicKey(let value): "ZMQ_CURVE_PUBLICKEY=\(Z85.encode(value) ?? hex(value))"
+        case .curveSecretKey(let value): "ZMQ_CURVE_SECRETKEY=<\(value.count) bytes>"
+        case .curveServerKey(let value): "ZMQ_CURVE_SERVERKEY=\(Z85.encode(value) ?? hex(value))"
+        case .zapDomain(let value): "ZMQ_ZAP_DOMAIN=\(value)"
         }
     }
 
@@ -101,6 +121,11 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
         case .immediate(let value): (ZMQ_IMMEDIATE, bytes(of: Int32(value ? 1 : 0)))
         case .subscribe(let value): (ZMQ_SUBSCRIBE, value)
         case .unsubscribe(let value): (ZMQ_UNSUBSCRIBE, value)
+        case .curveServer(let value): (ZMQ_CURVE_SERVER, bytes(of: Int32(value ? 1 : 0)))
+        case .curvePublicKey(let value): (ZMQ_CURVE_PUBLICKEY, value)
+        case .curveSecretKey(let value): (ZMQ_CURVE_SECRETKEY, value)
+        case .curveServerKey(let value): (ZMQ_CURVE_SERVERKEY, value)
+        case .zapDomain(let value): (ZMQ_ZAP_DOMAIN, Array(value.utf8))
         }
     }
 }

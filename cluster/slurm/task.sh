@@ -10,6 +10,7 @@ while (($#)); do
         --coordinator) coordinator=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
         --workers) workers=$2; shift 2 ;;
+        --keys) keys=$2; shift 2 ;;
         --) shift; break ;;
         *) echo "task.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -17,7 +18,9 @@ done
 : "${SLURM_PROCID:?task.sh runs under srun}"
 
 if [[ $SLURM_PROCID == 0 ]]; then
-    exec "$bin" coordinator --bind "tcp://0.0.0.0:$port" --workers "$workers" "$@"
+    exec "$bin" coordinator --bind "tcp://0.0.0.0:$port" --workers "$workers" \
+        --secret-key "$keys/coordinator.secret" --allow "$keys/allow" "$@"
 else
-    exec "$bin" worker --connect "tcp://$coordinator:$port" --threads "${SLURM_CPUS_PER_TASK:-0}"
+    exec "$bin" worker --connect "tcp://$coordinator:$port" --threads "${SLURM_CPUS_PER_TASK:-0}" \
+        --secret-key "$keys/worker$SLURM_PROCID.secret" --coordinator-key "$keys/coordinator.public"
 fi

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import _TestSupport
+
+/// Keys, refusals and safe defaults as a user meets them: real `shardtrain` processes on loopback.
+@Suite("End to end: keys and authentication", .serialized)
+struct SecurityEndToEndTests {
+    static let iris = ReferenceData.repositoryRoot.appendingPathComponent("data/iris.csv").path
+
+    static func run(_ arguments: [String], in directory: TemporaryDirectory, timeout: Double = 60) throws -> ChildProcess {
+        let child = try ChildProcess(arguments, directory: directory.url)
+        _ = child.wait(timeout: timeout)
+        return child
+    }
+
+    @Test("keys generate writes a public and a 0600 secret key, never over existing files")
+    func generateKeys() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let first = try Self.run(["keys", "generate", directory.path("w1")], in: directory)
+        #expect(first.wait(timeout: 1) == 0, "\(first.stderr)")
+        let secret = try FileManager.default.attributesOfItem(atPath: directory.path("w1.secret"))
+        #expect((secret[.posixPermissions] as? Int) == 0o600)
+        let publicKey = try String(contentsOfFile: directory.path("w1.public"), encoding: .utf8)
+        #expect(publicKey.trimmingCharacters(in: .newlines).count == 40)
+        let again = try Self.run(["keys", "generate", directory.path("w1")], in: directory)
+        #expect(again.wait(timeout: 1) == 1)
+        #expect(again.stderr.contains("exists: a key is never overwritten"), "\(again.stderr)")
+    }
+
+    @Test("a coordinator bound beyond loopback without keys refuses to start and says how to make keys")
+    func nonLoopbackNeedsKeys() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let coordinator = try Self.run(
+            ["coordinator", "--bind", "tcp://0.0.0.0:0", "--workers", "1", "--data", Self.iris, "--model", "softmax"], in: directory)
+        #expect(coordinator.wait(timeout: 1) == 64)
+        #expect(coordinator.stderr.contains("shardtrain keys generate"), "\(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("--insecure"))
+        // The same for a progress stream on every interface.
+        let train = try Self.run(
+            ["train", "--data", Self.iris, "--model", "softmax", "--progress-endpoint", "tcp://0.0.0.0:0"], in: directory)
+        #expect(train.wait(timeout: 1) == 64)
+        #expect(train.stderr.contains("--progress-endpoint tcp://0.0.0.0:0 would let anyone"), "\(train.stderr)")
+    }
+
+    @Test("a secret key others can read is refused, naming the file and the fix")
+    func readableSecretRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try Self.run(["keys", "generate", directory.path("c")], in: directory)
+        chmod(directory.path("c.secret"), 0o644)
+        try FileManager.default.createDirectory(atPath: directory.path("allow"), withIntermediateDirectories: false)
+        _ = try Self.run(["keys", "generate", directory.path("allow/w")], in: directory)
+        let coordinator = try Self.run(
+            [
+                "coordinator", "--workers", "1", "--data", Self.iris, "--model", "softmax", "--secret-key",
+                directory.path("c.secret"), "--allow", directory.path("allow"),
+            ], in: directory)
+        #expect(coordinator.wait(timeout: 1) == 64)
+        #expect(coordinator.stderr.contains("can be read by others (mode 644): run chmod 600"), "\(coordinator.stderr)")
+    }
+
+    @Test("a worker with keys the coordinator does not list never joins; the listed one trains; the refusal is logged once")
+    func unlistedWorkerIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try FileManager.default.createDirectory(atPath: directory.path("allow"), withIntermediateDirectories: false)
+        for name in ["coordinator", "allow/good", "stranger"] {
+            #expect(try Self.run(["keys", "generate", directory.path(name)], in: directory).wait(timeout: 1) == 0)
+        }
+        let coordinator = try ChildProcess(
+            [
+                "coordinator", "--bind", "tcp://127.0.0.1:*", "--workers", "1", "--data", Self.iris, "--model", "softmax",
+                "--secret-key", directory.path("coordinator.secret"), "--allow", directory.path("allow"), "--log-format", "json",
+            ], directory: directory.url)
+        var endpoint: String?
+        _ = coordinator.waitForOutput(timeout: 60) { _, stderr in
+            guard let range = stderr.range(of: "workers on ") else { return false }
+            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+            return true
+        }
+        let bound = try #require(endpoint, "\(coordinator.stderr)")
+        let stranger = try ChildProcess(
+            [
+                "worker", "--connect", bound, "--join-timeout", "3", "--secret-key", directory.path("stranger.secret"),
+                "--coordinator-key", directory.path("coordinator.public"),
+            ], directory: directory.url)
+        let refused = coordinator.waitForOutput(timeout: 30) { _, stderr in stderr.contains("refused a peer at 127.0.0.1") }
+        #expect(refused, "\(coordinator.stderr)")
+        let good = try ChildProcess(
+            [
+                "worker", "--connect", bound, "--secret-key", directory.path("allow/good.secret"), "--coordinator-key",
+                directory.path("coordinator.public"),
+            ], directory: directory.url)
+        #expect(coordinator.wait(timeout: 60) == 0, "\(coordinator.stderr)")
+        #expect(good.wait(timeout: 10) == 0, "\(good.stderr)")
+        #expect(stranger.wait(timeout: 10) == 1, "the stranger must give up")
+        #expect(stranger.stderr.contains("did not welcome us"), "\(stranger.stderr)")
+        #expect(coordinator.stderr.components(separatedBy: "refused a peer").count - 1 == 1, "logged once: \(coordinator.stderr)")
+        #expect(coordinator.stdout.contains("\"workers\":1"))
+    }
+}
