@@ -232,9 +232,10 @@ extension TrainingRequest {
         try validateSizes()
     }
 
-    /// Refuses `--classes`, `--hidden` and `--dimension` whose model would not fit `memory` even with one feature
-    /// (the data is not read yet; the model built from the data is checked again with its real feature count):
-    /// overflow-checked, as `ModelSpec.validateSizes`.
+    /// Refuses `--classes`, `--hidden` and `--dimension` whose model would not fit `memory` even with one feature,
+    /// with `--threads` (every core for 0) and `--block-rows` (1 when not given) (the data is not read yet; the model
+    /// built from the data is checked again with its real feature count): overflow-checked, as
+    /// `ModelSpec.validateSizes`.
     public func validateSizes(memory: MachineMemory = .current()) throws(SetupError) {
         if let classes = model.classes, classes < 2 {
             throw SetupError("--classes must be at least 2, got \(classes)")
@@ -256,7 +257,8 @@ extension TrainingRequest {
         let flags = [("--classes", model.classes), ("--hidden", model.hidden), ("--dimension", model.dimension)]
             .compactMap { flag, value in value.map { "\(flag) \($0)" } }.joined(separator: " ")
         do {
-            try ModelSpec(featureCount: 1, l2: 0, smallest).validateSizes(memory: memory)
+            try ModelSpec(featureCount: 1, l2: 0, smallest).validateSizes(
+                blockRows: data.blockRows ?? 1, threads: ThreadCount.resolve(threads), memory: memory)
         } catch {
             guard case .invalidSpec(let reason) = error else { throw SetupError("\(flags): \(error)") }
             throw SetupError("\(flags): too large even for one feature: \(reason)")

@@ -10,12 +10,17 @@ import ShardNumerics
 ///                              softmax (K classes)     (D + 1)·K
 ///                              triplet (E, hidden H)   D·E;  with H: D·H + H + H·E
 ///                              vae (L, hidden H)       D·2L + 2L + L·D + D;  with H: D·H + H + H·2L + 2L + L·H + H + H·D + D
-/// bytes                        8 · P · 4   (training holds at least the parameters, the gradient, one block's sums
-///                                           and the optimizer's step: four vectors of P doubles)
+/// A (values per block row)     vae: with H 3H + 2D + 9L, else 2D + 9L (hidden layers, one hidden gradient, logits
+///                              and their gradient, the latent quantities);  triplet: 2H + 2E (hidden layer and its
+///                              gradient, embeddings and theirs; 2E without H);  the linear models: 0 (tiled kernels)
+/// bytes (at least)             4 · 8P + threads · (2 · 8P + 4 · blockRows · A)
+///                              (the parameters, the gradient, the optimizer's step and a reduction-tree slot; per
+///                              thread two block-sums slots — the engine's groups hold at least 2 × threads blocks —
+///                              and a block's activations, in float32 at the least)
 /// ```
-/// Every product and sum is overflow-checked. `parameterCount` equals the built model's `layout.count`.
+/// Every product and sum is overflow-checked. `checkedParameterCount` equals the built model's `layout.count`.
 extension ModelSpec {
-    /// Vectors of P doubles any training run holds at once, at least (see above).
+    /// Vectors of P doubles a training run holds besides those of its threads, at least (see above).
     public static let trainingVectorCount = 4
 
     /// The size fields of this spec with their values, as the JSON spells them (`featureCount`, `classCount`,
@@ -65,18 +70,42 @@ extension ModelSpec {
         }
     }
 
-    /// Throws `invalidSpec` naming the size fields when P overflows or the training's `8 · P · 4` bytes exceed
-    /// `memory.availableBytes`.
-    public func validateSizes(memory: MachineMemory = .current()) throws(ModelError) {
+    /// A, the values a block pass holds per row (see `ModelSpec`'s size table), or nil beyond `Int.max`.
+    func activationsPerRow() -> Int? {
+        typealias C = CheckedSize
+        switch configuration {
+        case .logistic, .svm, .linear, .quantile, .softmax:
+            return 0
+        case .triplet(let settings):
+            return C.sum([C.product([2, settings.hiddenUnits ?? 0]), C.product([2, settings.embeddingDimension])])
+        case .vae(let l, let hiddenUnits):
+            return C.sum([C.product([3, hiddenUnits ?? 0]), C.product([2, featureCount]), C.product([9, l])])
+        }
+    }
+
+    /// Throws `invalidSpec` naming the size fields when P overflows or the training's bytes (see the size table)
+    /// with `threads` threads computing blocks of `blockRows` rows exceed `memory.availableBytes`.
+    public func validateSizes(blockRows: Int = 1, threads: Int = 1, memory: MachineMemory = .current())
+        throws(ModelError)
+    {
         let fields = sizeFields.map { "\($0.name) \($0.value)" }.joined(separator: ", ")
         guard let count = try checkedParameterCount() else {
             throw .invalidSpec("\(kind.rawValue) with \(fields): the parameter count exceeds \(Int.max)")
         }
-        let bytes = CheckedSize.product([count, MemoryLayout<Double>.stride, Self.trainingVectorCount])
+        typealias C = CheckedSize
+        let vectorBytes = C.product([count, MemoryLayout<Double>.stride])
+        let perThread = C.sum([
+            vectorBytes.flatMap { C.product([2, $0]) }, activationsPerRow().flatMap { C.product([4, max(blockRows, 1), $0]) },
+        ])
+        let bytes = C.sum([
+            vectorBytes.flatMap { C.product([Self.trainingVectorCount, $0]) },
+            perThread.flatMap { C.product([max(threads, 1), $0]) },
+        ])
         if let shortfall = memory.shortfall(needing: bytes) {
+            let threadText = threads > 1 ? "\(threads) threads" : "1 thread"
             throw .invalidSpec(
-                "\(kind.rawValue) with \(fields) has \(count) parameters; training holds at least "
-                    + "\(Self.trainingVectorCount) vectors of them and \(shortfall)")
+                "\(kind.rawValue) with \(fields) has \(count) parameters; training them with \(threadText) on blocks of "
+                    + "\(max(blockRows, 1)) row\(blockRows > 1 ? "s" : "") \(shortfall)")
         }
     }
 }

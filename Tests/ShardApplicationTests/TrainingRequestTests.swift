@@ -98,7 +98,8 @@ extension TrainingRequestTests {
         var model = ModelChoices()
         model.kind = kind
         edit(&model)
-        let request = TrainingRequest(data: DataConfiguration(path: "unused.csv"), model: model, solver: SolverChoices())
+        let request = TrainingRequest(
+            data: DataConfiguration(path: "unused.csv"), model: model, solver: SolverChoices(), threads: 1)
         do {
             try request.validateSizes(memory: Self.gigabyte)
             return nil
@@ -113,17 +114,17 @@ extension TrainingRequestTests {
             message(.vae) { $0.hidden = 4_611_686_018_427_387_904 }
                 == "--hidden 4611686018427387904: too large even for one feature: vae with featureCount 1, "
                 + "outputDimension 2, hiddenUnits 4611686018427387904: the parameter count exceeds 9223372036854775807")
-        // P = 1·H + H + H·4 + 4 + 2·H + H + H·1 + 1 = 10·H + 5.
+        // P = 1·H + H + H·4 + 4 + 2·H + H + H·1 + 1 = 10·H + 5, A = 3·H + 2 + 18; bytes = 48P + 4A.
         #expect(
             message(.vae) { $0.hidden = 100_000_000 }
                 == "--hidden 100000000: too large even for one feature: vae with featureCount 1, outputDimension 2, "
-                + "hiddenUnits 100000000 has 1000000005 parameters; training holds at least 4 vectors of them and needs "
-                + "32.0 GB, this machine has 1.0 GB available (test)")
+                + "hiddenUnits 100000000 has 1000000005 parameters; training them with 1 thread on blocks of 1 row needs "
+                + "49.2 GB, this machine has 1.0 GB available (test)")
         #expect(
             message(.softmax) { $0.classes = 1 << 40 }
                 == "--classes 1099511627776: too large even for one feature: softmax with featureCount 1, classCount "
-                + "1099511627776 has 2199023255552 parameters; training holds at least 4 vectors of them and needs "
-                + "70.4 TB, this machine has 1.0 GB available (test)")
+                + "1099511627776 has 2199023255552 parameters; training them with 1 thread on blocks of 1 row needs "
+                + "106 TB, this machine has 1.0 GB available (test)")
         #expect(
             message(.triplet) {
                 $0.classes = 3

@@ -57,29 +57,48 @@ import Testing
     @Test("sizes beyond the machine's memory are refused with the parameter count and the bytes (was SIGABRT)")
     func beyondMemory() {
         let vae = ModelSpec(featureCount: 30, l2: 0, .vae(latentDimension: 2, hiddenUnits: 100_000_000))
-        // P = 30·H + H + H·4 + 4 + 2·H + H + H·30 + 30 = 68·H + 34.
+        // P = 30·H + H + H·4 + 4 + 2·H + H + H·30 + 30 = 68·H + 34; A = 3·H + 2·30 + 9·2;
+        // bytes = 4·8P + (2·8P + 4·A) = 48P + 4A (one thread, blocks of one row).
         #expect(
             Self.refusal(vae)
                 == "invalid model spec: vae with featureCount 30, outputDimension 2, hiddenUnits 100000000 has "
-                + "6800000034 parameters; training holds at least 4 vectors of them and needs 218 GB, this machine has "
-                + "1.0 GB available (test)")
-        // P = (D + 1)·K = 31 · 2^40: 8 · 4 · P bytes = 1.09 PB.
+                + "6800000034 parameters; training them with 1 thread on blocks of 1 row needs 328 GB, this machine "
+                + "has 1.0 GB available (test)")
+        // P = (D + 1)·K = 31 · 2^40, A = 0: 48P bytes = 1.64 PB.
         let softmax = ModelSpec(featureCount: 30, l2: 0, .softmax(classCount: 1 << 40))
         #expect(
             Self.refusal(softmax)
                 == "invalid model spec: softmax with featureCount 30, classCount 1099511627776 has 34084860461056 "
-                + "parameters; training holds at least 4 vectors of them and needs 1.09 PB, this machine has 1.0 GB "
+                + "parameters; training them with 1 thread on blocks of 1 row needs 1.64 PB, this machine has 1.0 GB "
                 + "available (test)")
     }
 
-    @Test("the limit is 32 bytes per parameter: the largest model that fits is built, one more class is refused")
+    @Test("the limit is 48 bytes per parameter with one thread: the largest model that fits is built, one more class is not")
     func limitIsExact() throws {
-        // softmax with D = 1: P = 2K, bytes = 64K.
-        let memory = MachineMemory(availableBytes: 64 * 1000, source: "test")
+        // softmax with D = 1: P = 2K, bytes = 96K.
+        let memory = MachineMemory(availableBytes: 96 * 1000, source: "test")
         _ = try ModelSpec(featureCount: 1, l2: 0, .softmax(classCount: 1000)).makeModel(memory: memory)
         #expect(throws: ModelError.self) {
             try ModelSpec(featureCount: 1, l2: 0, .softmax(classCount: 1001)).makeModel(memory: memory)
         }
+    }
+
+    @Test("threads and block rows add per-thread sums and the networks' activations to the estimate")
+    func threadsAndBlockRows() throws {
+        // triplet D = 4, E = 2, H = 8: P = 32 + 8 + 16 = 56, A = 2·8 + 2·2 = 20.
+        let spec = ModelSpec(
+            featureCount: 4, l2: 0, .triplet(TripletSettings(classCount: 3, embeddingDimension: 2, hiddenUnits: 8)))
+        // 4·8·56 + 3·(2·8·56 + 4·100·20) = 1792 + 3·(896 + 8000) = 28480 bytes.
+        try spec.validateSizes(blockRows: 100, threads: 3, memory: MachineMemory(availableBytes: 28_480, source: "test"))
+        #expect(throws: ModelError.self) {
+            try spec.validateSizes(blockRows: 100, threads: 3, memory: MachineMemory(availableBytes: 28_479, source: "test"))
+        }
+        #expect(throws: ModelError.self) {
+            try spec.validateSizes(blockRows: 101, threads: 3, memory: MachineMemory(availableBytes: 28_480, source: "test"))
+        }
+        // The linear models' kernels work in tiles: block rows do not count.
+        let logistic = ModelSpec(featureCount: 9, l2: 0, .logistic())
+        try logistic.validateSizes(blockRows: 1 << 40, threads: 1, memory: MachineMemory(availableBytes: 480, source: "test"))
     }
 
     @Test("a size field below 1 is named before any arithmetic")

@@ -112,7 +112,7 @@ struct JobSpecTests {
     }
 
     /// Sizes that trapped a real worker (SIGILL from an overflow in ParameterLayout, SIGABRT from the allocation),
-    /// and what the refusal must name. The sizes beyond memory need terabytes (1.95 TB and 1.09 PB), far beyond any
+    /// and what the refusal must name. The sizes beyond memory need terabytes (2.93 TB and 1.64 PB), far beyond any
     /// machine that runs the tests. A plan of more blocks than 32-bit ids can name would hang the reduction tree.
     static let hostileSizes: [(key: String, json: String, expected: String)] = [
         (
@@ -123,14 +123,14 @@ struct JobSpecTests {
         (
             "model", #"{"kind": "vae", "featureCount": 300, "l2": 0, "outputDimension": 2, "hiddenUnits": 100000000}"#,
             "job spec is not valid: model: invalid model spec: vae with featureCount 300, outputDimension 2, "
-                + "hiddenUnits 100000000 has 60800000304 parameters; training holds at least 4 vectors of them and "
-                + "needs 1.95 TB, this machine has "
+                + "hiddenUnits 100000000 has 60800000304 parameters; training them with 1 thread on blocks of 10 rows "
+                + "needs 2.93 TB, this machine has "
         ),
         (
             "model", #"{"kind": "softmax", "featureCount": 30, "l2": 0, "classCount": 1099511627776}"#,
             "job spec is not valid: model: invalid model spec: softmax with featureCount 30, classCount "
-                + "1099511627776 has 34084860461056 parameters; training holds at least 4 vectors of them and needs "
-                + "1.09 PB, this machine has "
+                + "1099511627776 has 34084860461056 parameters; training them with 1 thread on blocks of 10 rows needs "
+                + "1.64 PB, this machine has "
         ),
         (
             "plan", #"{"rowCount": 9223372036854775807, "blockRows": 1}"#,
