@@ -110,7 +110,7 @@ let testTargets: [Target] = [
     .testTarget(
         name: "ShardApplicationTests",
         dependencies: [
-            "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardModels", "_TestSupport",
+            "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardModels", "ShardNumerics", "_TestSupport",
         ]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]

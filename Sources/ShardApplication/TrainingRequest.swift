@@ -1,5 +1,6 @@
 import ShardData
 import ShardModels
+import ShardNumerics
 
 /// Which optimizer steps the parameters.
 public enum OptimizerName: String, CaseIterable, Sendable {
@@ -228,5 +229,39 @@ extension TrainingRequest {
         if let memory = solver.lbfgsMemory { try require(memory >= 1, "--lbfgs-memory must be at least 1") }
         try require(
             solver.gradientTolerance >= 0 && solver.objectiveTolerance >= 0, "tolerances must be non-negative")
+        try validateSizes()
+    }
+
+    /// Refuses `--classes`, `--hidden` and `--dimension` whose model would not fit `memory` even with one feature,
+    /// with `--threads` (every core for 0) and `--block-rows` (1 when not given) (the data is not read yet; the model
+    /// built from the data is checked again with its real feature count): overflow-checked, as
+    /// `ModelSpec.validateSizes`.
+    public func validateSizes(memory: MachineMemory = .current()) throws(SetupError) {
+        if let classes = model.classes, classes < 2 {
+            throw SetupError("--classes must be at least 2, got \(classes)")
+        }
+        let smallest: ModelConfiguration
+        switch model.kind {
+        case .softmax:
+            guard let classes = model.classes else { return }
+            smallest = .softmax(classCount: classes)
+        case .triplet:
+            smallest = .triplet(
+                TripletSettings(
+                    classCount: model.classes ?? 2, embeddingDimension: model.dimension ?? 2, hiddenUnits: model.hidden))
+        case .vae:
+            smallest = .vae(latentDimension: model.dimension ?? 2, hiddenUnits: model.hidden)
+        case .logistic, .svm, .linear, .quantile:
+            return
+        }
+        let flags = [("--classes", model.classes), ("--hidden", model.hidden), ("--dimension", model.dimension)]
+            .compactMap { flag, value in value.map { "\(flag) \($0)" } }.joined(separator: " ")
+        do {
+            try ModelSpec(featureCount: 1, l2: 0, smallest).validateSizes(
+                blockRows: data.blockRows ?? 1, threads: ThreadCount.resolve(threads), memory: memory)
+        } catch {
+            guard case .invalidSpec(let reason) = error else { throw SetupError("\(flags): \(error)") }
+            throw SetupError("\(flags): too large even for one feature: \(reason)")
+        }
     }
 }

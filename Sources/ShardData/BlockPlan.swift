@@ -13,10 +13,20 @@ public struct BlockPlan: Sendable, Equatable, Codable {
     public let rowCount: Int
     public let blockRows: Int
 
-    /// Requires `rowCount ≥ 1` and `blockRows ≥ 1`.
+    /// Most blocks a plan may have: block ids and counts travel as 32-bit numbers between processes.
+    public static let maximumBlockCount = Int(UInt32.max)
+
+    /// Requires `rowCount ≥ 1`, `blockRows ≥ 1` and at most `maximumBlockCount` blocks.
     public init(rowCount: Int, blockRows: Int) throws(DataError) {
         guard blockRows >= 1 else { throw .invalidBlockRows(blockRows: blockRows) }
         guard rowCount >= 1 else { throw .invalidRowCount(rowCount: rowCount) }
+        let blockCount = (rowCount - 1) / blockRows + 1
+        guard blockCount <= Self.maximumBlockCount else {
+            throw .tooLarge(
+                source: "block plan",
+                detail: "\(rowCount) rows in blocks of \(blockRows) make \(blockCount) blocks, more than "
+                    + "\(Self.maximumBlockCount) (block ids are 32-bit numbers between processes)")
+        }
         self.rowCount = rowCount
         self.blockRows = blockRows
     }
@@ -25,11 +35,29 @@ public struct BlockPlan: Sendable, Equatable, Codable {
         case rowCount, blockRows
     }
 
+    /// Bytes every process of a job keeps per block of the plan, at least: a mini-batch order entry (`Int`) and a
+    /// mask entry (`Bool`).
+    public static let bookkeepingBytesPerBlock = 9
+
+    /// Decodes and checks like `init(rowCount:blockRows:)`; a plan arrives from another process, so its
+    /// `blockCount · bookkeepingBytesPerBlock` bytes are also checked against this machine's memory (`.tooLarge`).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(
             rowCount: container.decode(Int.self, forKey: .rowCount),
             blockRows: container.decode(Int.self, forKey: .blockRows))
+        try checkBookkeeping(memory: .current())
+    }
+
+    /// Throws `.tooLarge` when the plan's per-block bookkeeping exceeds `memory`.
+    public func checkBookkeeping(memory: MachineMemory) throws(DataError) {
+        let bytes = CheckedSize.product([blockCount, Self.bookkeepingBytesPerBlock])
+        if let shortfall = memory.shortfall(needing: bytes) {
+            throw .tooLarge(
+                source: "block plan",
+                detail: "\(blockCount) blocks of \(blockRows) rows: their bookkeeping (\(Self.bookkeepingBytesPerBlock) "
+                    + "bytes per block) \(shortfall)")
+        }
     }
 
     public var blockCount: Int { (rowCount - 1) / blockRows + 1 }

@@ -49,20 +49,22 @@ public enum CSVReader {
     }
 
     /// Parses CSV bytes; `source` names them in messages. `threads` and `pieceBytes` change how the work is
-    /// split, never the result.
+    /// split, never the result; `memory` is what the estimated dataset is checked against.
     public static func parse(
         bytes: [UInt8], source: String, labelColumn: String? = nil, threads: Int = 1,
-        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation = .never
+        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation = .never,
+        memory: MachineMemory = .current()
     ) throws(DataError) -> Dataset {
         try read(
             ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, threads: threads, pieceBytes: pieceBytes,
-            cancellation: cancellation)
+            cancellation: cancellation, memory: memory)
     }
 
-
+    /// After the first wave, the rows of the whole file are estimated from its bytes per row; a dataset of that
+    /// many rows × columns Doubles beyond `memory` stops the read there (`.tooLarge`).
     static func read(
         _ source: some ByteSource, labelColumn: String?, threads: Int, pieceBytes: Int = defaultPieceBytes,
-        cancellation: ReadCancellation
+        cancellation: ReadCancellation, memory: MachineMemory = .current()
     ) throws(DataError) -> Dataset {
         let pieceBytes = max(1, pieceBytes)
         let header = try CSVHeader(source, labelColumn: labelColumn, pieceBytes: pieceBytes)
@@ -85,8 +87,14 @@ public enum CSVReader {
                 // reserved but untouched capacity costs address space, not memory).
                 let rows = parsed.reduce(0) { $0 + $1.rowCount }
                 let bytes = min(source.size - header.bodyStart, pieces * pieceBytes)
-                let estimate = rows == 0 ? 0 : (source.size - header.bodyStart) / max(1, bytes / rows) * 5 / 4 + rows
-                labels.reserveCapacity(estimate)
+                let fileRows = rows == 0 ? 0 : (source.size - header.bodyStart) / max(1, bytes / rows)
+                if let shortfall = memory.shortfall(needing: CheckedSize.product([fileRows, columns, 8])) {
+                    throw .tooLarge(
+                        source: source.name,
+                        detail: "about \(fileRows) rows × \(columns) columns (estimated from the first \(rows) rows) "
+                            + "read as float64 \(shortfall)")
+                }
+                labels.reserveCapacity(fileRows * 5 / 4 + rows)
             }
             // The pieces up to the first one with a bad line (whose rows before that line count) join the table.
             let failing = parsed.firstIndex { $0.failure != nil }

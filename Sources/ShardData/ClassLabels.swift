@@ -1,8 +1,13 @@
+import ShardNumerics
+
 /// Class-index labels for multi-class models (softmax, triplet): each label must be an integer 0…K−1.
 extension Dataset {
     /// The number of classes: `classCount` if given (every label must be below it), otherwise the largest
-    /// label + 1. Throws on the first row whose label is not a non-negative integer in range, naming its line.
-    public func classCount(declared classCount: Int? = nil) throws(DataError) -> Int {
+    /// label + 1. Throws on the first row whose label is not a non-negative integer in range, naming its line,
+    /// and `.tooLarge` when K counts (8 bytes per class, `classSupports`) exceed `memory`.
+    public func classCount(declared classCount: Int? = nil, memory: MachineMemory = .current()) throws(DataError)
+        -> Int
+    {
         var largest = -1
         for (row, label) in labels.enumerated() {
             let valid = label >= 0 && label.rounded() == label && label < Double(classCount ?? Int(Int32.max))
@@ -15,6 +20,11 @@ extension Dataset {
         }
         let count = classCount ?? (largest + 1)
         guard count >= 2 else { throw .tooFewClasses(path: sourcePath, classCount: count) }
+        if let shortfall = memory.shortfall(needing: CheckedSize.product([count, MemoryLayout<Int>.stride])) {
+            throw .tooLarge(
+                source: sourcePath,
+                detail: "\(count) classes (labels are class indices 0…K−1): counting the rows of each \(shortfall)")
+        }
         return count
     }
 

@@ -79,6 +79,9 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidRowCount(rowCount: Int)
     /// A block id outside the plan.
     case blockOutOfRange(id: Int, blockCount: Int)
+    /// A size read from a file or a job (rows × columns, classes, blocks) that overflows or exceeds the machine's
+    /// memory, refused before anything is allocated: `detail` names the size and what it needs.
+    case tooLarge(source: String, detail: String)
 
     /// A standardization applied to a dataset with a different number of features.
     case standardizationMismatch(source: String, expectedFeatures: Int, foundFeatures: Int)
@@ -172,6 +175,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "a block plan needs at least 1 row, got \(rowCount)"
         case .blockOutOfRange(let id, let blockCount):
             return "block \(id) does not exist (the plan has blocks 0..<\(blockCount))"
+        case .tooLarge(let source, let detail):
+            return "\(source): \(detail)"
         case .standardizationMismatch(let source, let expectedFeatures, let foundFeatures):
             return "\(source): the standardization was fitted on \(expectedFeatures) features, "
                 + "but the dataset has \(foundFeatures)"

@@ -92,7 +92,10 @@ final class NumpyArray: @unchecked Sendable {
                 throw invalid("the array is in Fortran (column-major) order; save it with np.ascontiguousarray(x)")
             }
             let dataOffset = headerStart + headerLength
-            let needed = fields.shape.reduce(type.size, *)
+            guard let needed = CheckedSize.product(fields.shape + [type.size]) else {
+                throw invalid(
+                    "shape \(describe(fields.shape)) of \(type.rawValue) needs more than \(Int.max) bytes of data")
+            }
             guard size - dataOffset >= needed else {
                 throw invalid(
                     "the file is truncated: shape \(describe(fields.shape)) of \(type.rawValue) needs \(needed) "

@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// Reads training data from NumPy `.npy` files (see `NumpyArray` for the accepted arrays).
 ///
 /// ```text
@@ -14,9 +16,11 @@ public enum NumpyReader {
     /// Whether `path` names a `.npy` file (by its extension).
     public static func isNumpyPath(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }
 
-    /// `cancellation` is checked before each chunk of rows is converted.
+    /// `cancellation` is checked before each chunk of rows is converted; the dataset's size is checked against
+    /// `memory` before any value is.
     public static func read(
-        path: String, labelsPath: String? = nil, cancellation: ReadCancellation = .never
+        path: String, labelsPath: String? = nil, cancellation: ReadCancellation = .never,
+        memory: MachineMemory = .current()
     ) throws(DataError) -> Dataset {
         let x = try NumpyArray.map(path: path)
         guard x.shape.count == 2 else {
@@ -27,6 +31,12 @@ public enum NumpyReader {
         guard rows >= 1 else { throw .noDataRows(path: path) }
         let featureCount = labelsPath == nil ? width - 1 : width
         guard featureCount >= 1 else { throw .noFeatureColumns(path: path, labelName: "label") }
+        // The dataset holds every value as a Double: rows × (features + label) × 8 bytes.
+        if let shortfall = memory.shortfall(needing: CheckedSize.product([rows, featureCount + 1, 8])) {
+            throw .tooLarge(
+                source: path,
+                detail: "\(rows) rows × \(featureCount) features read as float64 (the label too) \(shortfall)")
+        }
         let names = (0..<featureCount).map { "f\($0)" }
         let chunkRows = BlockPlan.chunkRows(featureCount: featureCount, bytesPerValue: 8)
         let labels: [Double]

@@ -155,10 +155,11 @@ public struct ModelSpec: Sendable, Codable, Equatable {
     public var kind: ModelKind { configuration.kind }
     public var isNonSmooth: Bool { configuration.isNonSmooth }
 
-    /// Builds the model, checking the hyper-parameters.
-    public func makeModel() throws(ModelError) -> any Model {
+    /// Builds the model, checking the hyper-parameters and, first, the sizes against `memory` (`validateSizes`).
+    public func makeModel(memory: MachineMemory = .current()) throws(ModelError) -> any Model {
         guard featureCount >= 1 else { throw .invalidSpec("feature count \(featureCount) must be at least 1") }
         guard l2.isFinite, l2 >= 0 else { throw .invalidSpec("l2 = \(l2) must be finite and non-negative") }
+        try validateSizes(memory: memory)
         switch configuration {
         case .logistic(let focal, let classWeights):
             return try LogisticRegression(featureCount: featureCount, l2: l2, focal: focal, classWeights: classWeights)

@@ -39,6 +39,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
     ///
     ///     timing valid (`ClusterTiming.validate`)
     ///     schedule.blockCount == totalBlocks             (when there is a schedule)
+    ///     the model's sizes fit this machine's memory    (`ModelSpec.validateSizes`, one thread, the plan's blocks)
     public func validate() throws(ClusterError) {
         if let problem { throw .invalidConfiguration("job spec: \(problem)") }
     }
@@ -51,6 +52,7 @@ public struct JobSpec: Sendable, Codable, Equatable {
         if let schedule, schedule.blockCount != totalBlocks {
             return "the batch schedule covers \(schedule.blockCount) blocks, the plan has \(totalBlocks)"
         }
+        do { try model.validateSizes(blockRows: plan.blockRows) } catch { return "model: \(error)" }
         return nil
     }
 

@@ -3,6 +3,7 @@ import ShardData
 import ShardEngine
 import ShardModels
 import ShardProtocol
+import ShardWire
 import Testing
 
 /// What a WELCOME may carry, and the timing and counts a cluster job accepts.
@@ -100,5 +101,73 @@ struct JobSpecTests {
         ])
     func invalidResilience(settings: CoordinatorInstance.Resilience, expected: String) {
         #expect(throws: ClusterError.invalidConfiguration(expected)) { try settings.validate(expectedWorkers: 3) }
+    }
+
+    /// A WELCOME's job spec with its "model" (or "plan") replaced by `json`, as a hostile coordinator could send it.
+    static func crafted(_ key: String, _ json: String) throws -> [UInt8] {
+        let valid = Data(try Self.valid.encoded())
+        var object = try #require(try JSONSerialization.jsonObject(with: valid) as? [String: Any])
+        object[key] = try JSONSerialization.jsonObject(with: Data(json.utf8))
+        return [UInt8](try JSONSerialization.data(withJSONObject: object))
+    }
+
+    /// Sizes that trapped a real worker (SIGILL from an overflow in ParameterLayout, SIGABRT from the allocation),
+    /// and what the refusal must name. The sizes beyond memory need terabytes (2.93 TB and 1.64 PB), far beyond any
+    /// machine that runs the tests. A plan of more blocks than 32-bit ids can name would hang the reduction tree.
+    static let hostileSizes: [(key: String, json: String, expected: String)] = [
+        (
+            "model", #"{"kind": "vae", "featureCount": 300, "l2": 0, "outputDimension": 2, "hiddenUnits": 4611686018427387904}"#,
+            "job spec is not valid: model: invalid model spec: vae with featureCount 300, outputDimension 2, "
+                + "hiddenUnits 4611686018427387904: the parameter count exceeds 9223372036854775807"
+        ),
+        (
+            "model", #"{"kind": "vae", "featureCount": 300, "l2": 0, "outputDimension": 2, "hiddenUnits": 100000000}"#,
+            "job spec is not valid: model: invalid model spec: vae with featureCount 300, outputDimension 2, "
+                + "hiddenUnits 100000000 has 60800000304 parameters; training them with 1 thread on blocks of 10 rows "
+                + "needs 2.93 TB, this machine has "
+        ),
+        (
+            "model", #"{"kind": "softmax", "featureCount": 30, "l2": 0, "classCount": 1099511627776}"#,
+            "job spec is not valid: model: invalid model spec: softmax with featureCount 30, classCount "
+                + "1099511627776 has 34084860461056 parameters; training them with 1 thread on blocks of 10 rows needs "
+                + "1.64 PB, this machine has "
+        ),
+        (
+            "plan", #"{"rowCount": 9223372036854775807, "blockRows": 1}"#,
+            "job spec is not valid: block plan: 9223372036854775807 rows in blocks of 1 make 9223372036854775807 "
+                + "blocks, more than 4294967295 (block ids are 32-bit numbers between processes)"
+        ),
+    ]
+
+    @Test("a WELCOME whose sizes overflow or exceed the machine's memory is refused by decode, naming the fields")
+    func hostileSizesAreRefused() throws {
+        for (key, json, expected) in Self.hostileSizes {
+            let bytes = try Self.crafted(key, json)
+            #expect {
+                try JobSpec.decode(bytes)
+            } throws: { error in
+                guard case ClusterError.protocolViolation(let message) = error else { return false }
+                return message.hasPrefix(expected)
+            }
+        }
+    }
+
+    @Test("a worker welcomed with such a spec sends FAILURE with the reason and ends failed, before building anything")
+    func workerFailsOnHostileSizes() throws {
+        for (key, json, expected) in Self.hostileSizes {
+            var worker = WorkerInstance(
+                configuration: .init(pid: 7, cores: 2, hostname: "h", software: "s", joinTimeout: 10, endpoint: "tcp://c"),
+                now: 0)
+            _ = worker.start(now: 0)
+            let welcome = Frame(
+                jobID: 5, round: 0, message: .welcome(workerIndex: 0, workerCount: 1, jobSpec: try Self.crafted(key, json)))
+            let directives = worker.received(welcome, now: 0.1)
+            let failure = directives.compactMap { directive -> String? in
+                if case .send(.failure(let reason), _) = directive { reason } else { nil }
+            }
+            #expect(failure.count == 1 && failure[0].hasPrefix("protocol violation: " + expected), "\(failure)")
+            #expect(!directives.contains { if case .prepare = $0 { true } else { false } })
+            #expect(directives.contains { if case .finish(.failed) = $0 { true } else { false } })
+        }
     }
 }
