@@ -3,6 +3,7 @@ import ShardArtifacts
 import ShardData
 import ShardEngine
 import ShardModels
+import ShardNumerics
 
 /// Why a training run could not start or produced no result.
 public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
@@ -59,7 +60,13 @@ public struct PreparedRun: Sendable {
         let spec: ModelSpec
         do { spec = try request.modelSpec(for: prepared) } catch { throw .setup(error) }
         let model: any Model
-        do { model = try spec.makeModel() } catch { throw .model(error) }
+        do {
+            // Memory for the run's real block size and threads, not only for the parameters.
+            try spec.validateSizes(blockRows: prepared.blockRows, threads: ThreadCount.resolve(request.threads))
+            model = try spec.makeModel()
+        } catch {
+            throw .model(error)
+        }
         do { options = try request.trainingOptions(for: model, prepared: prepared) } catch { throw .setup(error) }
         self.request = request
         self.data = prepared
