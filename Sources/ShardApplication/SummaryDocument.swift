@@ -61,11 +61,14 @@ public struct FaultCounts: Encodable, Sendable, Equatable {
     /// Answers that looked impossible (non-finite, a negative loss) and were recomputed by another worker.
     public var verifications: Int
     public var staleFrames: Int
+    /// Frames from peers that are not workers of the job (garbage, other versions, refused HELLOs).
+    public var refusedFrames: Int
 
     public init(
         workersLost: Int, workersJoined: Int, reassignments: Int, backups: Int, duplicateAnswers: Int,
-        disagreements: Int, verifications: Int, staleFrames: Int
+        disagreements: Int, verifications: Int, staleFrames: Int, refusedFrames: Int
     ) {
+        self.refusedFrames = refusedFrames
         self.verifications = verifications
         self.workersLost = workersLost
         self.workersJoined = workersJoined
@@ -83,5 +86,6 @@ public struct FaultCounts: Encodable, Sendable, Equatable {
         case duplicateAnswers = "duplicate_answers"
         case disagreements, verifications
         case staleFrames = "stale_frames"
+        case refusedFrames = "refused_frames"
     }
 }

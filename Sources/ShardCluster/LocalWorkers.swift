@@ -1,6 +1,5 @@
 import CShardSystem
 import Foundation
-import ZeroMQ
 import ShardProtocol
 
 /// Worker processes started on this machine by `shardtrain train --workers N`.
@@ -44,7 +43,7 @@ public final class LocalWorkers {
 
     private let executable: URL
     private let arguments: [String]
-    /// What `connect(to:)` sent (endpoint and keys), for replacements.
+    /// The line `connect(to:)` sent, for replacements.
     private var endpoint: String?
     /// Replacements started by `restart`, in all.
     public private(set) var restarts = 0
@@ -92,10 +91,10 @@ public final class LocalWorkers {
 
     public var count: Int { processes.count }
 
-    /// Tells every child the coordinator's endpoint and its CURVE keys (lines on its standard input, then end of
-    /// file: the keys never touch the disk). A child that has already exited is reported by `newExits`, not here.
-    public func connect(to endpoint: String, credentials: LocalCredentials? = nil) {
-        self.endpoint = Self.handshake(endpoint: endpoint, credentials: credentials)
+    /// Tells every child the coordinator's endpoint (one line on its standard input, then end of file). A child
+    /// that has already exited is reported by `newExits`, not here.
+    public func connect(to endpoint: String) {
+        self.endpoint = endpoint + "\n"
         let line = Data(self.endpoint!.utf8)
         for pipe in endpointPipes {
             try? pipe.fileHandleForWriting.write(contentsOf: line)
@@ -104,38 +103,10 @@ public final class LocalWorkers {
         endpointPipes.removeAll()
     }
 
-    /// The keys of a local job: the coordinator's public key and the key pair every local worker uses.
-    public struct LocalCredentials: Sendable {
-        public let server: CurveKeyPair
-        public let client: CurveKeyPair
-
-        /// Fresh keys, made in memory.
-        public static func generate() throws(ClusterError) -> LocalCredentials {
-            do {
-                return LocalCredentials(server: try .generate(), client: try .generate())
-            } catch {
-                throw .transport("cannot make CURVE keys: \(error)")
-            }
-        }
-    }
-
-    static func handshake(endpoint: String, credentials: LocalCredentials?) -> String {
-        guard let credentials else { return endpoint + "\n" }
-        return endpoint + "\n" + Z85.encode(credentials.server.publicKey)! + "\n" + Z85.encode(credentials.client.secretKey)! + "\n"
-    }
-
-    /// What `connect(to:)` sends, read by a worker from its standard input: the endpoint and, for a CURVE job,
-    /// the coordinator's public key and the worker's secret key; nil at end of file (the coordinator stopped before
-    /// training: nothing to do) or for lines that are not keys.
-    public static func awaitEndpoint() -> (endpoint: String, security: ClientSecurity)? {
-        guard let endpoint = readLine(strippingNewline: true), !endpoint.isEmpty else { return nil }
-        guard let serverLine = readLine(strippingNewline: true), let secretLine = readLine(strippingNewline: true) else {
-            return (endpoint, .insecure)
-        }
-        guard let server = Z85.decode(serverLine), server.count == 32, let secret = Z85.decode(secretLine),
-            let pair = try? CurveKeyPair(secretKey: secret)
-        else { return nil }
-        return (endpoint, .curve(pair, server: server))
+    /// The endpoint `connect(to:)` sends, read by a worker from its standard input; nil at end of file (the
+    /// coordinator stopped before training: nothing to do).
+    public static func awaitEndpoint() -> String? {
+        readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The local worker processes that exited since the last call, by pid, with how they ended. The coordinator

@@ -48,6 +48,7 @@ extension FaultCounts {
         self.init(
             workersLost: counters.workersLost, workersJoined: counters.workersJoined, reassignments: counters.reassignments,
             backups: counters.backups, duplicateAnswers: counters.duplicateAnswers, disagreements: counters.disagreements,
-            verifications: counters.verifications, staleFrames: counters.staleFrames)
+            verifications: counters.verifications, staleFrames: counters.staleFrames,
+            refusedFrames: counters.refusedFrames)
     }
 }

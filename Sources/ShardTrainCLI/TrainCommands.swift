@@ -71,12 +71,9 @@ public struct TrainCommand: ParsableCommand {
         let children = try startLocalWorkers(workers, threads: threads.threads, cluster: cluster)
         if children != nil { DispatchQueue.global().async { _ = BuildIdentity.current } }
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
-        // Local workers authenticate with keys made in memory (never written), unless --insecure.
-        let credentials = children == nil || keys.insecure ? nil : try LocalWorkers.LocalCredentials.generate()
         try runTraining(request, output: output, workers: workers, logger: logger, progressSecurity: try keys.security()) { run in
             try makeLocalExecutor(
-                children: children, run: run, cluster: cluster, credentials: credentials,
-                restartLimit: restartWorkers ? 2 * workers : 0, logger: logger)
+                children: children, run: run, cluster: cluster, restartLimit: restartWorkers ? 2 * workers : 0, logger: logger)
         }
     }
 }
@@ -165,11 +162,11 @@ public struct WorkerCommand: ParsableCommand {
         logger[metadataKey: "pid"] = "\(getpid())"
         let software = BuildIdentity.current
         var endpoint = connect
-        var security = try keys.security()
+        let security = try keys.security()
         if connect == LocalWorkers.endpointFromStandardInput {
             // End of file: the coordinator stopped before training.
-            guard let handshake = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
-            (endpoint, security) = handshake
+            guard let line = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
+            endpoint = line
         }
         let outcome: WorkerShell.Outcome
         do {
@@ -214,8 +211,7 @@ func makeLocalExecutor(
 /// free loopback port for the N local worker processes, which it ships their blocks through shared memory
 /// (always reaped by the returned finish closure).
 func makeLocalExecutor(
-    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, credentials: LocalWorkers.LocalCredentials? = nil,
-    restartLimit: Int = 0, logger: Logger
+    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, restartLimit: Int = 0, logger: Logger
 ) throws -> (any Executor, () -> Void) {
     let (model, blocks, seed, schedule) = (run.model, run.data.blocks, run.request.seed, run.options.batch)
     guard let children else {
@@ -224,14 +220,22 @@ func makeLocalExecutor(
             {}
         )
     }
-    let coordinator = try ClusterExecutor(
-        bind: "tcp://127.0.0.1:*", expectedWorkers: children.count, model: model, blocks: blocks,
-        timing: cluster.timing, seed: seed, schedule: schedule, resilience: try cluster.resilience(workers: children.count),
-        requiredSoftware: BuildIdentity.current,
-        blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)),
-        security: credentials.map { .curve($0.server, allowed: [$0.client.publicKey: "local workers"]) } ?? .insecure,
-        logger: logger, interrupted: { Interrupt.requested })
-    children.connect(to: coordinator.endpoint, credentials: credentials)
+    // A Unix socket in a folder only this user can enter: no other user can connect (as with CURVE keys), and
+    // frames are not encrypted (CURVE cost 1.65x per round on the VAE benchmark, scripts/curve_cost.py).
+    let folder = try PrivateFolder()
+    let coordinator: ClusterExecutor
+    do {
+        coordinator = try ClusterExecutor(
+            bind: "ipc://\(folder.path)/coordinator", expectedWorkers: children.count, model: model, blocks: blocks,
+            timing: cluster.timing, seed: seed, schedule: schedule,
+            resilience: try cluster.resilience(workers: children.count), requiredSoftware: BuildIdentity.current,
+            blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)), logger: logger,
+            interrupted: { Interrupt.requested })
+    } catch {
+        children.stop()
+        throw error
+    }
+    children.connect(to: coordinator.endpoint)
     coordinator.processExits = {
         let exits = children.newExits()
         for _ in exits where restartLimit > 0 {
@@ -250,8 +254,28 @@ func makeLocalExecutor(
         {
             try? coordinator.shutdown(reason: "training finished")
             children.stop(waitingUpTo: 2)
+            withExtendedLifetime(folder) {}
         }
     )
+}
+
+/// A new folder readable and enterable by this user only (mode 0700, `mkdtemp`), removed with its contents when
+/// released: the home of local workers' Unix socket.
+final class PrivateFolder {
+    let path: String
+
+    init() throws {
+        // Unix socket paths are limited to 107 bytes: a long TMPDIR falls back to /tmp.
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.utf8.count < 60 ? $0 : nil } ?? "/tmp"
+        var template = Array((base + "/shardtrain-XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        guard made else {
+            throw ValidationError("cannot make a private folder in \(base): \(String(cString: strerror(errno)))")
+        }
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
 func makeLogger(_ label: String) -> Logger {
