@@ -100,4 +100,43 @@ struct SecurityEndToEndTests {
         #expect(coordinator.stderr.components(separatedBy: "refused a peer").count - 1 == 1, "logged once: \(coordinator.stderr)")
         #expect(coordinator.stdout.contains("\"workers\":1"))
     }
+
+    @Test("a keyed progress stream reaches a watcher with a listed key and nobody else")
+    func keyedProgressStream() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try FileManager.default.createDirectory(atPath: directory.path("allow"), withIntermediateDirectories: false)
+        for name in ["run", "allow/watcher", "stranger"] {
+            #expect(try Self.run(["keys", "generate", directory.path(name)], in: directory).wait(timeout: 1) == 0)
+        }
+        let train = try ChildProcess(
+            [
+                "train", "--data", ReferenceData.repositoryRoot.appendingPathComponent("data/fraud_synthetic.csv").path,
+                "--optimizer", "gd", "--learning-rate", "1e-5", "--max-rounds", "800", "--gradient-tolerance", "0",
+                "--objective-tolerance", "0", "--progress-endpoint", "tcp://127.0.0.1:*", "--secret-key",
+                directory.path("run.secret"), "--allow", directory.path("allow"),
+            ], directory: directory.url)
+        var endpoint: String?
+        _ = train.waitForOutput(timeout: 60) { _, stderr in
+            guard let range = stderr.range(of: "publishing progress on ") else { return false }
+            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+            return true
+        }
+        let bound = try #require(endpoint, "\(train.stderr)")
+        func watch(_ key: String) throws -> ChildProcess {
+            try ChildProcess(
+                [
+                    "watch", "--connect", bound, "--log-format", "json", "--timeout", "5", "--secret-key", directory.path(key),
+                    "--coordinator-key", directory.path("run.public"),
+                ], directory: directory.url)
+        }
+        let listed = try watch("allow/watcher.secret")
+        let stranger = try watch("stranger.secret")
+        #expect(train.wait(timeout: 120) == 0, "\(train.stderr)")
+        #expect(listed.wait(timeout: 30) == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("\"event\":\"summary\""))
+        #expect(stranger.wait(timeout: 30) == 1)
+        #expect(stranger.stdout.isEmpty, "the stranger received: \(stranger.stdout.prefix(300))")
+        #expect(train.stderr.contains("progress: refused a peer at 127.0.0.1"), "\(train.stderr)")
+    }
 }
