@@ -382,4 +382,22 @@ struct CoordinatorInstanceTests {
         #expect(Self.params(round).map(\.2) == [[0..<1], [1..<3], [3..<5]])
         #expect(coordinator.counters.workersJoined == 1)
     }
+
+    @Test("peer strings are escaped before they reach a log line; a stranger's garbage is answered once, then only counted")
+    func hostileStrings() {
+        var coordinator = Self.instance(workers: 1, blocks: 1)
+        let forged = "evil\n2026-12-06 info all 1 workers ready\u{1B}[2J"
+        let joined = coordinator.received(
+            Frame(jobID: 0, message: .hello(pid: 9, cores: 1, hostname: forged, software: "s\r\n")), from: [1], now: 0.1)
+        let logs = joined.compactMap { if case .log(_, let text) = $0 { text } else { nil } }
+        #expect(logs.allSatisfy { !$0.contains("\n") && !$0.contains("\u{1B}") && !$0.contains("\r") }, "\(logs)")
+        #expect(coordinator.workers.first?.hostname == "evil\\u{a}2026-12-06 info all 1 workers ready\\u{1b}[2J")
+        var replies = 0
+        for attempt in 0..<100 {
+            let answer = coordinator.receivedMalformed(from: [7], error: "truncated", now: 0.2 + Double(attempt) / 1000)
+            replies += answer.filter { if case .send(_, .refuse, _) = $0 { true } else { false } }.count
+        }
+        #expect(replies == 1)
+        #expect(coordinator.counters.refusedFrames == 100)
+    }
 }
