@@ -226,6 +226,11 @@ public struct OutputArguments: ParsableArguments {
     @Option(help: "Publish progress (JSON lines) on this ZeroMQ endpoint for `shardtrain watch`, e.g. tcp://127.0.0.1:5556.")
     public var progressEndpoint: String?
 
+    @Option(
+        parsing: .unconditional,
+        help: "With --progress-endpoint: seconds to wait after the run for a first watcher if none came (it gets the summary).")
+    public var progressLinger = 5.0
+
     @Option(help: "Write a JSON summary of the run to this file.")
     public var summaryJson: String?
 

@@ -398,6 +398,13 @@ func runTraining(
     case .text:
         OutputQueue.standardOutput.write(renderSummary(outcome.document, workers: workers))
     }
+    if let publisher {
+        // A watcher started next to a short run (`train … & watch …`) still gets the summary.
+        if publisher.subscriptions == 0, arguments.progressLinger > 0 {
+            logger.info("waiting up to \(arguments.progressLinger) s for a first watcher of \(publisher.endpoint) (--progress-linger)")
+        }
+        publisher.finish(linger: max(0, arguments.progressLinger))
+    }
     if saveFailed { throw ExitCode(1) }
 }
 

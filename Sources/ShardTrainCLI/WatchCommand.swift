@@ -10,7 +10,9 @@ public struct WatchCommand: ParsableCommand {
         discussion: """
             Start training with --progress-endpoint tcp://127.0.0.1:5556, then:
               shardtrain watch --connect tcp://127.0.0.1:5556
-            Prints each round as it happens and exits after the run's summary.
+            Prints each round as it happens and exits after the run's summary. Arriving late, it is sent the latest
+            round at once and says how many it missed; a run that already ended waits --progress-linger seconds
+            (default 5) for a first watcher.
             """)
 
     @Option(help: "The endpoint given to --progress-endpoint.")
@@ -19,25 +21,39 @@ public struct WatchCommand: ParsableCommand {
     @Option(help: "Output: text (one line per round) or json (the JSON lines as published).")
     public var logFormat: LogFormat = .text
 
-    @Option(help: "Give up (exit 1) after this many seconds without a message (default: wait forever).")
-    public var timeout: Double?
+    @Option(
+        help: "Give up (exit 1) after this many seconds without a message; a running job sends one at least every second.")
+    public var timeout = 30.0
 
     @OptionGroup public var keys: ClientKeyArguments
 
     public init() {}
 
     public func validate() throws {
-        if let timeout, !(timeout > 0 && timeout <= 86_400) {
+        if !(timeout > 0 && timeout <= 86_400) {
             throw ValidationError("--timeout must be between 0 and 86400 seconds")
         }
     }
 
     public func run() throws {
         let subscriber = try ProgressSubscriber(connect: connect, security: try keys.security())
+        var lastRound: Int?
         while true {
             guard let (topic, line) = try subscriber.next(timeout: timeout) else {
-                FileHandle.standardError.write(Data("watch: no progress from \(connect) for \(timeout ?? 0) s\n".utf8))
+                FileHandle.standardError.write(
+                    Data("watch: no progress from \(connect) for \(timeout) s: is a run publishing there (--progress-endpoint)?\n".utf8))
                 throw ExitCode(1)
+            }
+            if topic == "heartbeat" { continue }
+            if topic == "round" {
+                let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any]
+                let round = object?["round"] as? Int
+                // The publisher greets every new subscriber with the latest round: skip what was seen already.
+                if let round, let lastRound, round <= lastRound { continue }
+                if let round, lastRound == nil, round > 1 {
+                    FileHandle.standardError.write(Data("watch: joined at round \(round): missed \(round - 1) rounds\n".utf8))
+                }
+                lastRound = round ?? lastRound
             }
             switch logFormat {
             case .json:

@@ -15,6 +15,9 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
     case router
     /// Strict request/reply, one request at a time (ZMQ_REP): the ZAP handler's socket.
     case rep
+    /// A publisher that also receives its subscribers' (un)subscriptions as messages (ZMQ_XPUB): first byte 1 =
+    /// subscribe, 0 = unsubscribe, then the prefix.
+    case extendedPublisher
 
     var rawValue: Int32 {
         switch self {
@@ -24,6 +27,7 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
         case .dealer: ZMQ_DEALER
         case .router: ZMQ_ROUTER
         case .rep: ZMQ_REP
+        case .extendedPublisher: ZMQ_XPUB
         }
     }
 
@@ -35,6 +39,7 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
         case .dealer: "DEALER"
         case .router: "ROUTER"
         case .rep: "REP"
+        case .extendedPublisher: "XPUB"
         }
     }
 }
@@ -82,6 +87,8 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
     case curveServerKey([UInt8])
     /// The ZAP domain: makes libzmq ask the context's ZAP handler (`ZAPHandler`) about every peer (ZMQ_ZAP_DOMAIN).
     case zapDomain(String)
+    /// XPUB only: pass every subscription up, not only the first of each prefix (ZMQ_XPUB_VERBOSE).
+    case extendedPublisherVerbose(Bool)
 
     public var description: String {
         switch self {
@@ -102,6 +109,7 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
         case .curveSecretKey(let value): "ZMQ_CURVE_SECRETKEY=<\(value.count) bytes>"
         case .curveServerKey(let value): "ZMQ_CURVE_SERVERKEY=\(Z85.encode(value) ?? hex(value))"
         case .zapDomain(let value): "ZMQ_ZAP_DOMAIN=\(value)"
+        case .extendedPublisherVerbose(let value): "ZMQ_XPUB_VERBOSE=\(value ? 1 : 0)"
         }
     }
 
@@ -126,6 +134,7 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
         case .curveSecretKey(let value): (ZMQ_CURVE_SECRETKEY, value)
         case .curveServerKey(let value): (ZMQ_CURVE_SERVERKEY, value)
         case .zapDomain(let value): (ZMQ_ZAP_DOMAIN, Array(value.utf8))
+        case .extendedPublisherVerbose(let value): (ZMQ_XPUB_VERBOSE, bytes(of: Int32(value ? 1 : 0)))
         }
     }
 }
