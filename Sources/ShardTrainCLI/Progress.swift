@@ -49,13 +49,18 @@ public enum ProgressJSON {
 public final class ProgressPrinter: TrainingObserver {
     let format: LogFormat
     private let live: Bool
+    /// The round the run ends at, when that is known in advance (mini-batch runs, fixed-round runs): the live line
+    /// then shows a bar, the percentage and the time left.
+    private let expectedRounds: Int?
+    private var firstReport: Double?
     private var pendingLiveLine: String?
     private var lastLiveUpdate = -Double.infinity
     private var liveLineOpen = false
 
-    public init(format: LogFormat, live: Bool = isatty(STDOUT_FILENO) == 1) {
+    public init(format: LogFormat, live: Bool = isatty(STDOUT_FILENO) == 1, expectedRounds: Int? = nil) {
         self.format = format
         self.live = live && format == .text
+        self.expectedRounds = expectedRounds
     }
 
     public func roundFinished(_ report: RoundReport) {
@@ -68,8 +73,10 @@ public final class ProgressPrinter: TrainingObserver {
                 OutputQueue.standardOutput.write(line + "\n")
                 return
             }
-            pendingLiveLine = line
             let now = ProcessInfo.processInfo.systemUptime
+            let start = firstReport ?? now
+            firstReport = start
+            pendingLiveLine = expectedRounds.map { Self.bar(round: report.round, of: $0, elapsed: now - start) + line } ?? line
             if now - lastLiveUpdate >= 0.05 {
                 lastLiveUpdate = now
                 flushLiveLine()
@@ -85,6 +92,17 @@ public final class ProgressPrinter: TrainingObserver {
         if report.smoothing > 0 { line += "  μ \(scientific(report.smoothing))" }
         if let step = report.batchStep { line += "  step \(step)" }
         return line
+    }
+
+    /// `[########------------]  40%  ETA 12s  `: the share of `total` rounds done and the time left at the pace so
+    /// far.
+    static func bar(round: Int, of total: Int, elapsed: Double, width: Int = 20) -> String {
+        let fraction = min(1, max(0, Double(round) / Double(max(1, total))))
+        let filled = Int((fraction * Double(width)).rounded(.down))
+        let left = round > 1 && fraction < 1 ? elapsed / Double(round - 1) * Double(total - round) : 0
+        let eta = left >= 60 ? String(format: "%dm%02ds", Int(left) / 60, Int(left) % 60) : String(format: "%.0fs", left)
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] "
+            + String(format: "%3.0f%%", fraction * 100) + "  ETA \(eta)  "
     }
 
     private func flushLiveLine() {

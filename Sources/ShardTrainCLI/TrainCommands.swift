@@ -315,7 +315,13 @@ func runTraining(
     }
     let run = try prepareRun(request, logger: logger)
     for warning in run.warnings { logger.warning("\(warning)") }
-    let progress = ProgressPrinter(format: arguments.logFormat)
+    // The end is known for mini-batch runs and for runs with both tolerances 0 (a fixed number of rounds).
+    let options = run.options
+    let fixedLength =
+        options.optimizer.isStochastic
+        || (options.stopping.gradientTolerance == 0 && options.stopping.relativeObjectiveTolerance == 0
+            && options.continuation == nil)
+    let progress = ProgressPrinter(format: arguments.logFormat, expectedRounds: fixedLength ? options.maxRounds : nil)
     var publisher: ProgressPublisher?
     if let endpoint = arguments.progressEndpoint {
         do {
