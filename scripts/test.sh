@@ -9,3 +9,9 @@ python3 scripts/check_imports.py
 # The dependency versions of Package.resolved (committed), never newer ones resolved on the fly.
 swift build --build-tests --force-resolved-versions
 swift test --skip-build "$@"
+# The Slurm launcher on a real single-node Slurm (CI only: it installs slurm-wlm and munge, and needs root).
+if [[ ${CI:-} == true && $(id -u) == 0 ]]; then
+    status=0
+    cluster/slurm/single-node.sh --bin .build/debug/shardtrain || status=$?
+    if ((status == 3)); then echo "Slurm launcher test skipped: the Slurm daemons could not start on this machine"; elif ((status != 0)); then exit "$status"; fi
+fi
