@@ -192,6 +192,8 @@ public struct CoordinatorInstance: Sendable {
     public private(set) var phase: Phase = .joining
     public private(set) var workers: [Worker] = []
     public private(set) var counters = Counters()
+    /// Worker index by routing id (a lookup per frame: thousands of workers).
+    private var peerIndex: [PeerID: Int] = [:]
     /// Strangers already refused (each is told once).
     private var refusedPeers: Set<PeerID> = []
     static let refusedPeersLimit = 10_000
@@ -227,6 +229,9 @@ public struct CoordinatorInstance: Sendable {
         let activeMask: [Bool]?
         var tasks: [Task]
         var complete = false
+        /// The task covering each block (-1: none active), and how many tasks have no result yet.
+        var taskOfBlock: [Int] = []
+        var pending = 0
     }
 
     public init(configuration: Configuration, now: Double) {
@@ -243,7 +248,7 @@ public struct CoordinatorInstance: Sendable {
     /// A frame from `peer` that decoded successfully.
     public mutating func received(_ frame: Frame, from peer: PeerID, now: Double) -> [Directive] {
         if case .failed = phase { return [] }
-        guard let index = workers.firstIndex(where: { $0.peer == peer }) else {
+        guard let index = peerIndex[peer] else {
             return receivedFromStranger(frame, peer: peer, now: now)
         }
         guard workers[index].isLive else { return toldToLeave(index) }
@@ -273,7 +278,7 @@ public struct CoordinatorInstance: Sendable {
     /// Bytes from `peer` that did not decode.
     public mutating func receivedMalformed(from peer: PeerID, error: String, now: Double) -> [Directive] {
         if case .failed = phase { return [] }
-        if let index = workers.firstIndex(where: { $0.peer == peer }) {
+        if let index = peerIndex[peer] {
             guard workers[index].isLive else { return toldToLeave(index) }
             return lose(index, "sent a malformed frame \(phaseDescription): \(error)", now: now)
         }
@@ -293,7 +298,7 @@ public struct CoordinatorInstance: Sendable {
     /// A frame for `peer` could not be sent (it disconnected, or its queue is gone).
     public mutating func sendFailed(to peer: PeerID, error: String, now: Double) -> [Directive] {
         if case .failed = phase { return [] }
-        guard let index = workers.firstIndex(where: { $0.peer == peer }) else {
+        guard let index = peerIndex[peer] else {
             return [.log(.warning, "could not answer peer \(hex(peer)): \(error)")]
         }
         guard workers[index].isLive else { return [] }
@@ -390,6 +395,11 @@ public struct CoordinatorInstance: Sendable {
             }
             if !ranges.isEmpty { directives.append(params(round: state, to: index, ranges: ranges, now: now)) }
         }
+        state.taskOfBlock = [Int](repeating: -1, count: configuration.plan.blockCount)
+        for (position, task) in state.tasks.enumerated() {
+            for block in task.range { state.taskOfBlock[block] = position }
+        }
+        state.pending = state.tasks.count
         current = state
         phase = .round(round)
         if state.tasks.isEmpty { return directives + complete(now: now) }
@@ -435,6 +445,7 @@ public struct CoordinatorInstance: Sendable {
             index: workers.count, peer: peer, pid: pid, hostname: hostname, cores: Int(cores), lastHeard: now,
             lastSent: now)
         workers.append(worker)
+        peerIndex[peer] = worker.index
         var directives: [Directive] = [
             .log(.info, "\(worker.name) joined (\(cores) cores, \(software)); \(live + 1)/\(configuration.expectedWorkers)"),
             .send(
@@ -539,10 +550,10 @@ public struct CoordinatorInstance: Sendable {
         worker index: Int, round wireRound: UInt64, computeSeconds: Double, nodes: [NodeSums], now: Double
     ) -> [Directive] {
         let worker = workers[index]
-        guard var state = current, let round = Int(exactly: wireRound), round <= state.round else {
+        guard let snapshot = current, let round = Int(exactly: wireRound), round <= snapshot.round else {
             return lose(index, "sent partial sums for round \(wireRound), which was never started", now: now)
         }
-        if round < state.round {
+        if round < snapshot.round {
             counters.staleFrames += 1
             return [.log(.warning, "\(worker.name): dropped partial sums of old round \(round)")]
         }
@@ -550,15 +561,16 @@ public struct CoordinatorInstance: Sendable {
         var byTask: [Int: [NodeSums]] = [:]
         for sums in nodes {
             let blocks = tree.blocks(of: sums.node)
-            guard tree.exists(sums.node),
-                let task = state.tasks.firstIndex(where: { $0.range.lowerBound <= blocks.lowerBound && blocks.upperBound <= $0.range.upperBound })
+            let candidate = tree.exists(sums.node) ? snapshot.taskOfBlock[blocks.lowerBound] : -1
+            guard candidate >= 0, blocks.upperBound <= snapshot.tasks[candidate].range.upperBound,
+                case let task = candidate
             else {
                 return lose(index, "sent sums for \(sums.node), which no task of round \(round) covers", now: now)
             }
             byTask[task, default: []].append(sums)
         }
         for (task, answer) in byTask.sorted(by: { $0.key < $1.key }) {
-            let expected = state.tasks[task]
+            let expected = snapshot.tasks[task]
             guard expected.askedOf.contains(index) else {
                 return lose(index, "sent sums for blocks \(expected.range) in round \(round), which it was not asked for", now: now)
             }
@@ -572,6 +584,9 @@ public struct CoordinatorInstance: Sendable {
         workers[index].roundCompute += computeSeconds
         workers[index].answeredThisRound = true
         var directives: [Directive] = []
+        // Moved out of `current` so that the task array is mutated in place, not copied per answer.
+        var state = consume snapshot
+        current = nil
         var faulty: [(worker: Int, reason: String)] = []
         for (task, answer) in byTask.sorted(by: { $0.key < $1.key }) {
             if let first = state.tasks[task].result {
@@ -598,6 +613,7 @@ public struct CoordinatorInstance: Sendable {
                 }
                 state.tasks[task].result = answer
                 state.tasks[task].answeredAfter = now - state.startedAt
+                state.pending -= 1
                 continue
             }
             if state.tasks[task].suspect == nil, let why = suspicion(answer) {
@@ -616,7 +632,6 @@ public struct CoordinatorInstance: Sendable {
                         .log(
                             .warning,
                             "round \(round): \(worker.name) sent \(why) for blocks \(range); \(workers[verifier].name) computes them to check"))
-                    current = state
                     directives += hold(workers[verifier].held.union(BlockRanges([range])), for: verifier, now: now)
                     directives.append(params(round: state, to: verifier, ranges: [range], now: now))
                     continue
@@ -626,13 +641,14 @@ public struct CoordinatorInstance: Sendable {
             }
             state.tasks[task].result = answer
             state.tasks[task].answeredAfter = now - state.startedAt
+            state.pending -= 1
         }
         current = state
         for (faultyWorker, reason) in faulty {
             directives += lose(faultyWorker, reason, now: now)
             if case .failed = phase { return directives }
         }
-        guard let state = current, !state.complete, state.tasks.allSatisfy({ $0.result != nil }) else { return directives }
+        guard let state = current, !state.complete, state.pending == 0 else { return directives }
         return directives + complete(now: now)
     }
 

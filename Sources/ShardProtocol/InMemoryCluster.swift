@@ -19,7 +19,7 @@ public final class InMemoryCluster: Executor {
         public enum Kind: Sendable {
             /// The process dies; the shell reports the exit at once (a local worker).
             case crash
-            /// The worker and its link vanish without a word: only its silence tells.
+            /// The worker and its link vanish without a word: only its silence tells (a remote host that fails).
             case vanish
             /// Like SIGSTOP for `seconds`, then SIGCONT: nothing is processed meanwhile, then everything queued.
             case stall(seconds: Double)
@@ -44,8 +44,63 @@ public final class InMemoryCluster: Executor {
         }
     }
 
+    /// The links between the coordinator and each worker: a message occupies the sender's link for
+    /// `bytes / bytesPerSecond`, travels `latency`, then occupies the receiver's link as long (the coordinator has
+    /// one link, shared by all its workers). The default is instant delivery.
+    public struct Links: Sendable {
+        public var latency: Double
+        public var bytesPerSecond: Double
+
+        public init(latency: Double = 0, bytesPerSecond: Double = .infinity) {
+            self.latency = latency
+            self.bytesPerSecond = bytesPerSecond
+        }
+    }
+
+    /// How long a worker computes, in virtual seconds: a fixed time per request, or a measured cost per row
+    /// divided by the worker's cores.
+    public enum ComputeTime: Sendable {
+        case fixed(Double)
+        case perRow(seconds: Double, cores: Int)
+    }
+
+    /// Faults drawn at random (seeded): each live worker vanishes at the start of a round with `failureRate` (a
+    /// host that fails: only its silence tells), and each computation is `slowdown` times slower with
+    /// `stragglerRate`.
+    public struct RandomFaults: Sendable {
+        public var failureRate: Double
+        public var stragglerRate: Double
+        public var slowdown: Double
+        public var seed: UInt64
+
+        public init(failureRate: Double = 0, stragglerRate: Double = 0, slowdown: Double = 5, seed: UInt64 = 1) {
+            self.failureRate = failureRate
+            self.stragglerRate = stragglerRate
+            self.slowdown = slowdown
+            self.seed = seed
+        }
+    }
+
     public let rowCount: Int
     public var workerCount: Int { nodes.filter(\.alive).count }
+    /// The links and compute times of this simulation.
+    public var links = Links()
+    public var computeTime = ComputeTime.fixed(0.01)
+    /// Whether the coordinator's measured CPU time advances the virtual clock (its sends leave once it is done),
+    /// so that a coordinator that cannot keep up with thousands of workers shows in the round time. Off by
+    /// default: real CPU time is not reproducible, scripted fault tests want exact virtual times.
+    public var chargesCoordinatorCPU = false
+    private var coordinatorBusyUntil = 0.0
+    public var randomFaults = RandomFaults() {
+        didSet { random = SplitMix64(seed: randomFaults.seed) }
+    }
+    /// Virtual seconds each completed round took, in order.
+    public private(set) var roundSeconds: [Double] = []
+    /// Real (wall-clock) seconds spent in the coordinator's state machine and its frame encoding/decoding, per
+    /// completed round: what the coordinator itself costs, whatever the network.
+    public private(set) var coordinatorSeconds: [Double] = []
+    /// Virtual time of each worker loss and of the completion of the round it happened in.
+    public private(set) var lossTimes: [(lost: Double, roundDone: Double?)] = []
     /// The coordinator, for inspection (phase, workers, counters).
     public private(set) var coordinator: CoordinatorInstance
     /// Every event the coordinator reported, in order.
@@ -53,15 +108,20 @@ public final class InMemoryCluster: Executor {
     /// Every log line, in order (coordinator and workers).
     public private(set) var logs: [String] = []
     public private(set) var now = 0.0
-    /// Virtual seconds one computation takes.
-    public var computeSeconds = 0.01
 
     private let blocks: [Block]
     private let codec = WireCodec()
     private let threads: Int
     private let faults: [Fault]
     private var nodes: [Node] = []
-    private var coordinatorInbox: [(peer: [UInt8], bytes: [UInt8])] = []
+    private var coordinatorInbox: [(at: Double, peer: [UInt8], bytes: [UInt8])] = []
+    private var coordinatorUpFree = 0.0
+    private var coordinatorDownFree = 0.0
+    private var peers: [[UInt8]: Int] = [:]
+    private var random = SplitMix64(seed: 1)
+    private var roundStartedAt = 0.0
+    private var coordinatorClock = Duration.zero
+    private var roundIndex = 0
     private var outcome: Evaluation?
     private var failure: String?
     private var allReady = false
@@ -71,7 +131,13 @@ public final class InMemoryCluster: Executor {
         var instance: WorkerInstance
         let peer: [UInt8]
         let pid: UInt32
-        var inbox: [[UInt8]] = []
+        /// Frames with their arrival time, in arrival order.
+        var inbox: [(at: Double, bytes: [UInt8])] = []
+        /// When its link is free again, each way.
+        var upFree = 0.0
+        var downFree = 0.0
+        /// When its compute thread is free again.
+        var busyUntil = 0.0
         var computer: RangeComputer?
         /// A computation in progress: due at `until`.
         var pending: (until: Double, round: UInt64, outcome: ComputeOutcome)?
@@ -113,13 +179,24 @@ public final class InMemoryCluster: Executor {
 
     public func evaluate(_ parameters: [Double], request: RoundRequest) throws(EngineError) -> Evaluation {
         for fault in faults where fault.round == request.round && fault.moment == .roundStart { apply(fault) }
+        if randomFaults.failureRate > 0 {
+            for index in nodes.indices where nodes[index].alive && random.nextUnit() < randomFaults.failureRate {
+                apply(Fault(worker: index, round: request.round, kind: .vanish))
+            }
+        }
         outcome = nil
-        coordinatorDid(coordinator.startRound(request, parameters: parameters, now: now))
+        roundStartedAt = now
+        coordinatorClock = .zero
+        coordinatorDid(timed { coordinator.startRound(request, parameters: parameters, now: now) })
         do {
             try run(until: { $0.outcome != nil })
         } catch {
             throw .worker(error.description)
         }
+        if chargesCoordinatorCPU { now = max(now, coordinatorBusyUntil) }
+        roundSeconds.append(now - roundStartedAt)
+        coordinatorSeconds.append(coordinatorClock.seconds)
+        for position in lossTimes.indices where lossTimes[position].roundDone == nil { lossTimes[position].roundDone = now }
         return outcome!
     }
 
@@ -132,7 +209,20 @@ public final class InMemoryCluster: Executor {
     /// DONE to every live worker, delivered.
     public func shutdown(reason: String) {
         coordinatorDid(coordinator.finish(reason: reason))
+        now = max(now, coordinatorUpFree + links.latency + 1)
         deliverAll()
+    }
+
+    /// Runs `body` (a call into the coordinator's state machine) and adds its wall time to the round's count.
+    private func timed<T>(_ body: () -> T) -> T {
+        let start = ContinuousClock.now
+        defer {
+            let spent = ContinuousClock.now - start
+            coordinatorClock += spent
+            // The coordinator is one thread: what it spends delays everything it sends next.
+            if chargesCoordinatorCPU { coordinatorBusyUntil = max(now, coordinatorBusyUntil) + spent.seconds }
+        }
+        return body()
     }
 
     // MARK: The loop
@@ -140,15 +230,18 @@ public final class InMemoryCluster: Executor {
     private func run(until isDone: (InMemoryCluster) -> Bool) throws(ClusterError) {
         let step = coordinator.configuration.timing.heartbeatInterval / 2
         var idleSteps = 0
+        var nextTick = now + step
         while !isDone(self) {
             if let failure { throw .jobFailed(failure) }
             if deliverAll() {
                 idleSteps = 0
                 continue
             }
-            // Nothing to deliver: finish due computations, else let time pass.
-            let due = nodes.filter(\.alive).compactMap { node in node.pending.map { max($0.until, node.stalledUntil) } }.min()
-            let next = min(due ?? .infinity, now + step)
+            // Nothing to deliver now: move to the next arrival, computation or tick.
+            let arrivals = [coordinatorInbox.first?.at].compactMap { $0 }
+                + nodes.filter { $0.alive }.compactMap { node in node.inbox.first.map { max($0.at, node.stalledUntil) } }
+            let due = nodes.filter(\.alive).compactMap { node in node.pending.map { max($0.until, node.stalledUntil) } }
+            let next = min((arrivals + due).min() ?? .infinity, nextTick)
             now = max(now, next)
             // A worker that wakes reads what arrived meanwhile before it looks at the clock, as a shell does.
             deliverAll()
@@ -157,45 +250,62 @@ public final class InMemoryCluster: Executor {
                     nodes[index].pending = nil
                     workerDid(index, nodes[index].instance.computed(pending.outcome, round: pending.round, now: now))
                 }
-                workerDid(index, nodes[index].instance.tick(now: now))
             }
-            coordinatorDid(coordinator.tick(now: now))
+            if now >= nextTick {
+                nextTick = now + step
+                for index in nodes.indices where nodes[index].alive && now >= nodes[index].stalledUntil {
+                    workerDid(index, nodes[index].instance.tick(now: now))
+                }
+                coordinatorDid(timed { coordinator.tick(now: now) })
+            }
             idleSteps += 1
             if idleSteps > 1_000_000 { throw .jobFailed("the in-memory cluster made no progress") }
         }
         if let failure { throw .jobFailed(failure) }
     }
 
-    /// Delivers every queued frame once; returns whether anything was delivered.
+    /// Delivers every frame that has arrived by now; returns whether anything was delivered.
     @discardableResult
     private func deliverAll() -> Bool {
         var delivered = false
-        let inbox = coordinatorInbox
-        coordinatorInbox.removeAll()
-        for (peer, bytes) in inbox {
+        while let first = coordinatorInbox.first, first.at <= now {
+            coordinatorInbox.removeFirst()
             delivered = true
-            do {
-                let frame = try codec.decode(bytes)
-                coordinatorDid(coordinator.received(frame, from: peer, now: now))
-            } catch {
-                coordinatorDid(coordinator.receivedMalformed(from: peer, error: error.description, now: now))
+            let directives = timed { () -> [CoordinatorInstance.Directive] in
+                do throws(WireError) {
+                    return coordinator.received(try codec.decode(first.bytes), from: first.peer, now: now)
+                } catch {
+                    return coordinator.receivedMalformed(from: first.peer, error: error.description, now: now)
+                }
             }
+            coordinatorDid(directives)
         }
         for index in nodes.indices where nodes[index].alive && now >= nodes[index].stalledUntil {
-            let frames = nodes[index].inbox
-            nodes[index].inbox.removeAll()
-            for bytes in frames {
+            while let first = nodes[index].inbox.first, first.at <= now {
+                nodes[index].inbox.removeFirst()
                 delivered = true
                 do {
-                    let frame = try codec.decode(bytes)
+                    let frame = try codec.decode(first.bytes)
                     if nodes[index].hangs, case .params = frame.message { continue }
                     workerDid(index, nodes[index].instance.received(frame, now: now))
                 } catch {
                     workerDid(index, nodes[index].instance.receivedMalformed(error: error.description, now: now))
                 }
+                if !nodes[index].alive { break }
             }
         }
         return delivered
+    }
+
+    /// When a message of `bytes` sent now over a link free from `senderFree` reaches a receiver whose link is free
+    /// from `receiverFree`; returns (sender free again, arrival = receiver free again).
+    private func transfer(_ bytes: Int, senderFree: Double, receiverFree: Double, departure: Double? = nil) -> (Double, Double) {
+        let departure = departure ?? now
+        guard links.bytesPerSecond.isFinite || links.latency > 0 || departure > now else { return (now, now) }
+        let wire = links.bytesPerSecond.isFinite ? Double(bytes) / links.bytesPerSecond : 0
+        let sent = max(departure, senderFree) + wire
+        let arrival = max(sent + links.latency, receiverFree) + wire
+        return (sent, arrival)
     }
 
     private func coordinatorDid(_ directives: [CoordinatorInstance.Directive]) {
@@ -215,6 +325,7 @@ public final class InMemoryCluster: Executor {
                 logs.append("coordinator: \(message)")
             case .event(let event):
                 events.append(event)
+                if case .workerLost = event { lossTimes.append((now, nil)) }
             case .allReady:
                 allReady = true
             case .roundComplete(let evaluation):
@@ -226,16 +337,26 @@ public final class InMemoryCluster: Executor {
     }
 
     private func send(_ message: Message, round: UInt64, toPeer peer: [UInt8]) {
-        guard let index = nodes.firstIndex(where: { $0.peer == peer }) else { return }
+        guard let index = peers[peer] else { return }
+        let encoded = timed { () -> Result<[UInt8], WireError> in
+            Result { () throws(WireError) in
+                try codec.encode(Frame(jobID: coordinator.configuration.jobID, round: round, message: message))
+            }
+        }
         let bytes: [UInt8]
-        do {
-            bytes = try codec.encode(Frame(jobID: coordinator.configuration.jobID, round: round, message: message))
-        } catch {
+        switch encoded {
+        case .success(let value): bytes = value
+        case .failure(let error):
             failure = "cannot encode \(message.type): \(error)"
             return
         }
         guard nodes[index].alive else { return }
-        nodes[index].inbox.append(bytes)
+        let (free, arrival) = transfer(
+            bytes.count, senderFree: coordinatorUpFree, receiverFree: nodes[index].downFree,
+            departure: chargesCoordinatorCPU ? max(now, coordinatorBusyUntil) : nil)
+        coordinatorUpFree = free
+        nodes[index].downFree = arrival
+        nodes[index].inbox.append((arrival, bytes))
     }
 
     private func workerDid(_ index: Int, _ directives: [WorkerInstance.Directive]) {
@@ -250,8 +371,13 @@ public final class InMemoryCluster: Executor {
                 }
                 let jobID: UInt64 = nodes[index].instance.spec == nil ? 0 : coordinator.configuration.jobID
                 do {
-                    coordinatorInbox.append(
-                        (nodes[index].peer, try codec.encode(Frame(jobID: jobID, round: round, message: message))))
+                    let bytes = try codec.encode(Frame(jobID: jobID, round: round, message: message))
+                    let (free, arrival) = transfer(bytes.count, senderFree: nodes[index].upFree, receiverFree: coordinatorDownFree)
+                    nodes[index].upFree = free
+                    coordinatorDownFree = arrival
+                    // Arrivals stay in order: a frame never overtakes one that arrives later.
+                    let position = coordinatorInbox.lastIndex { $0.at <= arrival }.map { $0 + 1 } ?? 0
+                    coordinatorInbox.insert((arrival, nodes[index].peer, bytes), at: position)
                 } catch {
                     failure = "worker \(index) cannot encode \(message.type): \(error)"
                 }
@@ -265,8 +391,17 @@ public final class InMemoryCluster: Executor {
                 nodes[index].computer = RangeComputer(spec: spec, threads: threads)
             case .compute(let request):
                 let outcome = nodes[index].computer?.compute(request) ?? .failed("no job")
-                let start = max(now, nodes[index].stalledUntil)
-                nodes[index].pending = (start + computeSeconds, request.round, outcome)
+                var seconds: Double
+                switch computeTime {
+                case .fixed(let fixed): seconds = fixed
+                case .perRow(let perRow, let cores):
+                    let rows = request.blocks.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rows } }
+                    seconds = perRow * Double(rows) / Double(max(1, cores))
+                }
+                if randomFaults.stragglerRate > 0, random.nextUnit() < randomFaults.stragglerRate { seconds *= randomFaults.slowdown }
+                let start = max(now, nodes[index].stalledUntil, nodes[index].busyUntil)
+                nodes[index].busyUntil = start + seconds
+                nodes[index].pending = (start + seconds, request.round, outcome)
             case .readSharedBlocks:
                 // This cluster ships BLOCKS only.
                 workerDid(index, nodes[index].instance.blocksUnreadable(.protocolViolation("this cluster has no shared memory"), now: now))
@@ -286,7 +421,9 @@ public final class InMemoryCluster: Executor {
                 pid: pid, cores: 1, hostname: "memory", software: "in-memory", joinTimeout: 60, endpoint: "memory"),
             now: now)
         let hello = instance.start(now: now)
-        nodes.append(Node(instance: instance, peer: [0, UInt8(index & 0xFF), UInt8(index >> 8)], pid: pid))
+        let peer: [UInt8] = [0, UInt8(index & 0xFF), UInt8(index >> 8)]
+        nodes.append(Node(instance: instance, peer: peer, pid: pid))
+        peers[peer] = index
         workerDid(index, hello)
     }
 
@@ -300,8 +437,10 @@ public final class InMemoryCluster: Executor {
         case .crash:
             nodes[fault.worker].alive = false
             coordinatorDid(
-                coordinator.processExited(
-                    pid: nodes[fault.worker].pid, description: "its process was killed by signal 9", now: now))
+                timed {
+                    coordinator.processExited(
+                        pid: nodes[fault.worker].pid, description: "its process was killed by signal 9", now: now)
+                })
         case .vanish:
             nodes[fault.worker].alive = false
         case .stall(let seconds):

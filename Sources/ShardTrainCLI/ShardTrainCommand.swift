@@ -8,7 +8,7 @@ public struct ShardTrainCommand: ParsableCommand {
         subcommands: [
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, WatchCommand.self, ScaleCommand.self,
             PredictCommand.self, EvaluateCommand.self, IdentifyCommand.self, SampleCommand.self, ReconstructCommand.self,
-            LossCommand.self, BenchCommand.self, KeysCommand.self,
+            LossCommand.self, BenchCommand.self, KeysCommand.self, SimulateCommand.self,
         ]
     )
 

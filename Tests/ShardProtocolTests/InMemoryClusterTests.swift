@@ -214,3 +214,39 @@ struct InMemoryClusterTests {
         #expect(Self.lost(cluster).isEmpty)
     }
 }
+
+/// The in-memory cluster as a simulator: links, compute times, random faults — the bits never change.
+@Suite("In-memory cluster: simulated links and random faults")
+struct SimulatedClusterTests {
+    @Test("latency and bandwidth lengthen the virtual round as the model says; random failures and stragglers keep the bits")
+    func linksAndRandomFaults() throws {
+        let blocks = try InMemoryClusterTests.blocks(rows: 4_000, columns: 4, blockRows: 25)
+        let model = InMemoryClusterTests.logistic
+        let options = TrainingOptions(
+            optimizer: .gradientDescent(learningRate: 0.5), maxRounds: 12,
+            stopping: StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0))
+        let expected = try InMemoryClusterTests.reference(model: model, blocks: blocks, options: options)
+        let cluster = try InMemoryCluster(
+            model: model, blocks: blocks, workers: 8, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 4)
+        cluster.links = .init(latency: 0.001, bytesPerSecond: 1e6)
+        cluster.computeTime = .perRow(seconds: 1e-6, cores: 2)
+        let result = try Trainer(model: model, executor: cluster, options: options).run()
+        #expect(result.parameters.map(\.bitPattern) == expected.parameters.map(\.bitPattern))
+        // A round: PARAMS (84 bytes of values in a ~130-byte frame) leave one by one over the coordinator's link,
+        // each worker computes 500 rows on 2 cores (0.25 ms), PARTIALS come back: at least two latencies and the
+        // compute, and the 8 PARAMS serialised on one 1 MB/s link.
+        let round = try #require(cluster.roundSeconds.last)
+        let lowerBound: Double = 2 * 0.001 + 0.000_25 + 8.0 * 100 / 1e6
+        #expect(round > lowerBound, "\(round)")
+        #expect(round < 0.05, "\(round)")
+
+        let faulty = try InMemoryCluster(
+            model: model, blocks: blocks, workers: 8, timing: ClusterTiming(heartbeatInterval: 0.25, workerTimeout: 3), seed: 4)
+        faulty.randomFaults = .init(failureRate: 0.05, stragglerRate: 0.2, slowdown: 400, seed: 9)
+        faulty.computeTime = .perRow(seconds: 1e-5, cores: 1)
+        let survived = try Trainer(model: model, executor: faulty, options: options).run()
+        #expect(survived.parameters.map(\.bitPattern) == expected.parameters.map(\.bitPattern))
+        #expect(!faulty.lossTimes.isEmpty, "the seed draws at least one failure")
+        #expect(faulty.coordinator.counters.backups > 0, "slow computations get backups")
+    }
+}
