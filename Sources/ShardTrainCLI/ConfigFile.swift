@@ -62,11 +62,16 @@ enum ConfigFile {
     }
 
     /// Compares the recorded input digests with this run's: a differing file is logged as a warning, or (with
-    /// `--verify-data`) stops the run (exit 1). Files the record does not cover are not compared.
+    /// `--verify-data`) stops the run (exit 1), as does `--verify-data` with a record without digests. Files the
+    /// record does not cover are not compared.
     static func compare(
         recorded: RecordedRun, path: String, current: InputDigests, files: [(flag: String, path: String?)],
         verify: Bool, logger: Logger
     ) throws {
+        if verify, recorded.inputDigests.sha256.isEmpty {
+            logger.error("--verify-data: \(path) records no input_sha256 (a settings object alone) to compare the data with")
+            throw ExitCode(1)
+        }
         var differences: [String] = []
         for (flag, file) in files {
             guard let file, let saved = recorded.inputDigests.sha256[flag], let now = current.sha256[flag], saved != now

@@ -96,6 +96,13 @@ struct RecordedRunEndToEndTests {
         #expect(warned.stderr.contains("DATA DIFFERS FROM THE RECORDED RUN: --data \(data) has SHA-256"))
         let refused = try Self.shardtrain(["train", "--config", first, "--verify-data"], in: directory, status: 1)
         #expect(refused.stderr.contains("DATA DIFFERS FROM THE RECORDED RUN") && refused.stdout.isEmpty)
+
+        // A settings object alone records no digest: nothing to verify against.
+        let settingsOnly = try JSONSerialization.data(withJSONObject: try #require(recorded["settings"]))
+        let settingsPath = directory.path("settings.json")
+        try settingsOnly.write(to: URL(fileURLWithPath: settingsPath))
+        let unverifiable = try Self.shardtrain(["train", "--config", settingsPath, "--verify-data"], in: directory, status: 1)
+        #expect(unverifiable.stderr.contains("records no input_sha256"))
     }
 
     @Test func theHistoryHasOneRowPerRoundAndTheRunSaysWhereItWrote() throws {
