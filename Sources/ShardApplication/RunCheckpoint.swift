@@ -46,18 +46,13 @@ public struct RunIdentity: Sendable, Equatable {
     public let settings: [String: String]
     public let fingerprint: [String: String]
 
-    /// Hashes the run's input files (SHA-256 of their bytes) and records its block plan and split.
-    public init(_ run: PreparedRun) throws(CheckpointError) {
+    /// Records the run's input files' SHA-256 (`digests`, hashed now when not given) and its block plan and split.
+    public init(_ run: PreparedRun, digests: InputDigests? = nil) throws(CheckpointError) {
         settings = Self.flatten(RunSettings(run))
         var fingerprint: [String: String] = [:]
-        let data = run.request.data
-        for (flag, path) in [
-            ("--data", Optional(data.path)), ("--labels", data.labelsPath), ("--rows", data.rowsPath),
-            ("--test-rows", data.testRowsPath), ("--test-data", data.testDataPath),
-        ] {
-            guard let path else { continue }
-            do { fingerprint["\(flag) sha256"] = try Digest.sha256Hex(fileAt: path) } catch { throw .artifact(error) }
-        }
+        let hashes: InputDigests
+        if let digests { hashes = digests } else { hashes = try InputDigests(run.request.data) }
+        for (flag, digest) in hashes.sha256 { fingerprint["\(flag) sha256"] = digest }
         fingerprint["training rows"] = String(run.data.dataset.rowCount)
         fingerprint["features"] = String(run.data.dataset.featureCount)
         fingerprint["block rows"] = String(run.data.blockRows)
@@ -103,6 +98,40 @@ public struct RunIdentity: Sendable, Equatable {
         }
         return flat
     }
+}
+
+/// The SHA-256 of each input file of a run (`--data`, `--labels`, `--rows`, `--test-rows`, `--test-data`, those
+/// given): part of a checkpoint's fingerprint and of the summary (`input_sha256`).
+public struct InputDigests: Sendable, Equatable {
+    /// Flag → lowercase hex SHA-256 of the file's bytes.
+    public let sha256: [String: String]
+
+    /// The input files of `data` by flag (nil where not given).
+    public static func files(of data: DataConfiguration) -> [(flag: String, path: String?)] {
+        [
+            ("--data", data.path), ("--labels", data.labelsPath), ("--rows", data.rowsPath),
+            ("--test-rows", data.testRowsPath), ("--test-data", data.testDataPath),
+        ]
+    }
+
+    /// Hashes every input file of `data` (streaming, `Digest.sha256Hex(fileAt:)`).
+    public init(_ data: DataConfiguration) throws(CheckpointError) {
+        var sha256: [String: String] = [:]
+        for (flag, path) in Self.files(of: data) {
+            guard let path else { continue }
+            do { sha256[flag] = try Digest.sha256Hex(fileAt: path) } catch { throw .artifact(error) }
+        }
+        self.sha256 = sha256
+    }
+
+    public init(sha256: [String: String]) { self.sha256 = sha256 }
+
+    /// The summary's form: keys without the dashes, in snake case (`--test-rows` → `test_rows`).
+    public var summaryKeys: [String: String] {
+        Dictionary(uniqueKeysWithValues: sha256.map { (Self.summaryKey($0.key), $0.value) })
+    }
+
+    static func summaryKey(_ flag: String) -> String { String(flag.dropFirst(2)).replacing("-", with: "_") }
 }
 
 /// Writes the trainer's state into a checkpoint folder (`TrainerStateSink`), with the run's identity.

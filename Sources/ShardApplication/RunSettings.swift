@@ -4,8 +4,9 @@ import ShardModels
 import ShardOptimizers
 
 /// The settings a run actually used, defaults resolved: the `settings` object of the summary, enough to read
-/// what was trained and to run it again.
-public struct RunSettings: Encodable, Sendable {
+/// what was trained and to run it again (`train --config`, see `RecordedRun`). Every value that affects the
+/// result bits is here; file paths are as the run was given them.
+public struct RunSettings: Codable, Sendable, Equatable {
     /// Kind, width, L2 strength and the kind's settings (the model file's `spec`).
     public var model: ModelSpec
     public var optimizer: String
@@ -19,7 +20,7 @@ public struct RunSettings: Encodable, Sendable {
     public var warmup: Int?
     /// Mini-batch runs: blocks per step.
     public var batchBlocks: Int?
-    /// Continuation solves: the first and last smoothing μ.
+    /// Continuation solves: the first smoothing μ, and the last relative to the first (as `--smoothing-final`).
     public var smoothingStart: Double?
     public var smoothingFinal: Double?
     public var maxRounds: Int
@@ -31,6 +32,7 @@ public struct RunSettings: Encodable, Sendable {
     public var precision: String
     public var blockRows: Int
     public var labelColumn: String
+    public var dataFile: String
     public var labelsFile: String?
     public var rowsFile: String?
     public var testRowsFile: String?
@@ -78,7 +80,7 @@ public struct RunSettings: Encodable, Sendable {
             batchBlocks = run.options.batch?.blocksPerStep
         }
         smoothingStart = run.options.continuation?.initial
-        smoothingFinal = run.options.continuation?.final
+        smoothingFinal = run.options.continuation.map { _ in request.solver.smoothingFinal ?? SolverChoices.defaultSmoothingFinal }
         maxRounds = run.options.maxRounds
         gradientTolerance = run.options.stopping.gradientTolerance
         objectiveTolerance = run.options.stopping.relativeObjectiveTolerance
@@ -88,6 +90,7 @@ public struct RunSettings: Encodable, Sendable {
         precision = run.data.precision.rawValue
         blockRows = run.data.blockRows
         labelColumn = run.data.dataset.labelName
+        dataFile = request.data.path
         labelsFile = request.data.labelsPath
         rowsFile = request.data.rowsPath
         testRowsFile = request.data.testRowsPath

@@ -15,6 +15,14 @@ public struct SummaryDocument: Encodable, Sendable {
     public var event: String?
     /// What the cluster survived (nil in single-process mode).
     public var faults: FaultCounts?
+    /// The executable that computed the result (version, protocol, kernels, BLAS, build digest, libc).
+    public var build: String?
+    /// The release of the executable (`shardtrain --version`).
+    public var version: String?
+    /// SHA-256 of each input file, by its flag without dashes (`data`, `labels`, `rows`, `test_rows`, `test_data`).
+    public var inputSHA256: [String: String]?
+    /// Where the run wrote its files: `model`, `summary`, `history` (those asked for).
+    public var outputs: [String: String]?
 
     public init(summary: RunSummary, train: EvaluationReport?, test: EvaluationReport?, event: String? = nil) {
         self.summary = summary
@@ -29,6 +37,9 @@ public struct SummaryDocument: Encodable, Sendable {
         case event
         case settings
         case faults
+        case build, version
+        case inputSHA256 = "input_sha256"
+        case outputs
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -39,6 +50,10 @@ public struct SummaryDocument: Encodable, Sendable {
         try container.encodeIfPresent(event, forKey: .event)
         try container.encodeIfPresent(settings, forKey: .settings)
         try container.encodeIfPresent(faults, forKey: .faults)
+        try container.encodeIfPresent(build, forKey: .build)
+        try container.encodeIfPresent(version, forKey: .version)
+        try container.encodeIfPresent(inputSHA256, forKey: .inputSHA256)
+        try container.encodeIfPresent(outputs, forKey: .outputs)
     }
 
     /// UTF-8 JSON with sorted keys: indented for the file, one line (no newline) for the stream. Report keys

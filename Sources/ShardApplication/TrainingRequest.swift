@@ -108,6 +108,7 @@ public struct SolverChoices: Sendable, Equatable {
     /// (default 1e-8).
     public var smoothingStart: Double?
     public var smoothingFinal: Double?
+    public static let defaultSmoothingFinal = 1e-8
     public var maxRounds = 5000
     public var gradientTolerance = 1e-8
     public var objectiveTolerance = 1e-13

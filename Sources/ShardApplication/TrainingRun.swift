@@ -154,10 +154,12 @@ public struct TrainingOutcome: Sendable {
     /// Writes the model and the summary as one `OutputSet` whose record is the summary: a summary on disk always
     /// belongs to the model beside it (its `parameters_sha256`). On failure the complete result goes to a new folder
     /// in the first of `rescueFolders` that takes it, and the error says where.
+    /// `extraFiles` (the round history) are committed with the model, before the summary.
     public func save(
-        model modelPath: String?, summary summaryPath: String?, rescueFolders: [String], betweenSteps: () -> Void = {}
+        model modelPath: String?, summary summaryPath: String?, extraFiles: [OutputFile] = [], rescueFolders: [String],
+        betweenSteps: () -> Void = {}
     ) throws(OutputSetError) {
-        var files: [OutputFile] = []
+        var files: [OutputFile] = extraFiles
         var record: OutputFile?
         do throws(ArtifactError) {
             if let modelPath { files.append(OutputFile(path: modelPath, contents: try trained.file.encoded(path: modelPath))) }

@@ -58,7 +58,7 @@ extension TrainingRequest {
             let start = solver.smoothingStart ?? model.spec.kind.modelDescription.defaultSmoothingStart(prepared)
             do {
                 options.continuation = try Continuation(
-                    initial: start, factor: 0.1, final: start * (solver.smoothingFinal ?? 1e-8))
+                    initial: start, factor: 0.1, final: start * (solver.smoothingFinal ?? SolverChoices.defaultSmoothingFinal))
             } catch {
                 throw SetupError("\(error)")
             }

@@ -4,6 +4,12 @@ import Foundation
 extension Digest {
     /// Lower-case hex SHA-256 of the bytes of the file at `path`, read in 4 MiB pieces.
     public static func sha256Hex(fileAt path: String) throws(ArtifactError) -> String {
+        // Only regular files: a FIFO without a writer would block in open, /dev/zero would never end.
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw .io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .io(path: path, reason: "not a regular file") }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw .io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))")
         }

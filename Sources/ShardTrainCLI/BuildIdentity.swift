@@ -9,6 +9,12 @@ import ShardCluster
 /// kernel it picked for the CPU: the networks' matrix products) and the same C library (libm's `exp`, `log`
 /// and `cos` are part of the arithmetic).
 enum BuildIdentity {
+    /// The release of this source tree.
+    static let version = "0.1.0"
+
+    /// What `shardtrain --version` prints: the version, then the build identity.
+    static var versionText: String { "shardtrain \(version)\nbuild: \(current)" }
+
     /// `<protocol, kernels and BLAS>; build <first 16 hex digits of SHA-256 of the executable>; libc <version>`.
     static let current: String = {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()

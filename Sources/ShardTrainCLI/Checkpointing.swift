@@ -15,13 +15,17 @@ struct Checkpointing {
     /// Rounds between checkpoints when `--checkpoint-every` is not given.
     static let defaultEvery = 50
 
-    init(_ arguments: OutputArguments, run: PreparedRun, logger: Logger) throws(CheckpointError) {
+    /// `digests`: the input files' SHA-256 for the fingerprint (waited for only when checkpointing).
+    init(
+        _ arguments: OutputArguments, run: PreparedRun, digests: BackgroundValue<InputDigests, CheckpointError>,
+        logger: Logger
+    ) throws(CheckpointError) {
         guard let folder = arguments.checkpoint ?? arguments.resume else {
             (resume, writer, saving, fingerprintSeconds) = (nil, nil, nil, 0)
             return
         }
         let hashing = ContinuousClock.now
-        let identity = try RunIdentity(run)
+        let identity = try RunIdentity(run, digests: try digests.value())
         fingerprintSeconds = (ContinuousClock.now - hashing).seconds
         if let resumeFolder = arguments.resume {
             let point = try ResumePoint(folder: resumeFolder, identity: identity)

@@ -76,7 +76,7 @@ public struct TrainingArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "linear with --loss huber: the threshold δ of the Huber loss ½e² (|e| ≤ δ), δ(|e| − ½δ) beyond (default 1; note mse is e², twice Huber's quadratic part).")
     public var delta: Double?
 
-    @Flag(help: "Z-score the features with the mean and population std of the training rows.")
+    @Flag(inversion: .prefixedNo, help: "Z-score the features with the mean and population std of the training rows.")
     public var standardize = false
 
     @Option(help: "Storage precision of the data: float64, or float32 for half the memory traffic.")
@@ -101,7 +101,7 @@ public struct TrainingArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "sgd: momentum coefficient (0 = plain SGD; default 0.9).")
     public var momentum: Double?
 
-    @Flag(help: "sgd: Nesterov momentum.")
+    @Flag(inversion: .prefixedNo, help: "sgd: Nesterov momentum.")
     public var nesterov = false
 
     @Option(parsing: .unconditional, help: "adamw: decoupled weight decay λ on the weight tensors.")
@@ -237,6 +237,9 @@ public struct OutputArguments: ParsableArguments {
     @Option(help: "Save the trained model to this file (safetensors with JSON metadata).")
     public var save: String?
 
+    @Option(help: "Write one CSV row per round to this file with the model and summary (see README, \"The history file\").")
+    public var history: String?
+
     @Option(help: "Write checkpoints into this folder (created if needed) every --checkpoint-every rounds, when Ctrl-C or SIGTERM stops the run and at its end; the newest two are kept.")
     public var checkpoint: String?
 
@@ -262,7 +265,9 @@ public struct OutputArguments: ParsableArguments {
 
 extension OutputArguments {
     /// The files a run writes, by flag.
-    var outputFiles: [(flag: String, path: String?)] { [("--save", save), ("--summary-json", summaryJson)] }
+    var outputFiles: [(flag: String, path: String?)] {
+        [("--save", save), ("--summary-json", summaryJson), ("--history", history)]
+    }
 }
 
 /// Threads of the processes that compute blocks.

@@ -43,6 +43,7 @@ public struct TrainCommand: ParsableCommand {
                 --dimension 4 --batch-blocks 2 --max-rounds 3000 --test-fraction 0.2
             """)
 
+    @OptionGroup public var config: ConfigArguments
     @OptionGroup public var training: TrainingArguments
     @OptionGroup public var stopping: StoppingArguments
     @OptionGroup public var output: OutputArguments
@@ -69,9 +70,10 @@ public struct TrainCommand: ParsableCommand {
         if let endpoint = output.progressEndpoint { try keys.check(bind: endpoint, flag: "--progress-endpoint", logger: logger) }
         // The workers boot while the data loads; they connect once the coordinator has bound.
         let children = try startLocalWorkers(workers, threads: threads.threads, cluster: cluster)
-        if children != nil { DispatchQueue.global().async { _ = BuildIdentity.current } }
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
-        try runTraining(request, output: output, workers: workers, logger: logger, progressSecurity: try keys.security()) { run in
+        try runTraining(
+            request, output: output, config: config, workers: workers, logger: logger, progressSecurity: try keys.security()
+        ) { run in
             try makeLocalExecutor(
                 children: children, run: run, cluster: cluster, restartLimit: restartWorkers ? 2 * workers : 0, logger: logger)
         }
@@ -88,6 +90,7 @@ public struct CoordinatorCommand: ParsableCommand {
               shardtrain worker --connect tcp://HOST:PORT
             """)
 
+    @OptionGroup public var config: ConfigArguments
     @OptionGroup public var training: TrainingArguments
     @OptionGroup public var stopping: StoppingArguments
     @OptionGroup public var output: OutputArguments
@@ -115,7 +118,8 @@ public struct CoordinatorCommand: ParsableCommand {
         let security = try keys.security()
         // The coordinator computes no blocks: the workers' own --threads apply.
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: 0)
-        try runTraining(request, output: output, workers: workers, logger: logger, progressSecurity: security) { run in
+        try runTraining(request, output: output, config: config, workers: workers, logger: logger, progressSecurity: security) {
+            run in
             let coordinator = try ClusterExecutor(
                 bind: bind, expectedWorkers: workers, model: run.model, blocks: run.data.blocks, timing: cluster.timing,
                 seed: run.request.seed, schedule: run.options.batch, resilience: try cluster.resilience(workers: workers),
@@ -302,10 +306,14 @@ func prepareRun(_ request: TrainingRequest, logger: Logger) throws -> PreparedRu
 
 /// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
 func runTraining(
-    _ request: TrainingRequest, output arguments: OutputArguments, workers: Int, logger: Logger,
+    _ request: TrainingRequest, output arguments: OutputArguments, config: ConfigArguments, workers: Int, logger: Logger,
     progressSecurity: ServerSecurity = .insecure,
     makeExecutor: (PreparedRun) throws -> (any Executor, () -> Void)
 ) throws {
+    // The build identity and the input files' SHA-256 (for the summary) are computed while the data loads.
+    BackgroundWork.run { _ = BuildIdentity.current }
+    let dataConfiguration = request.data
+    let digests = BackgroundValue { () throws(CheckpointError) in try InputDigests(dataConfiguration) }
     // Progress is written off this thread while training; everything is out before the process exits.
     defer { OutputQueue.standardOutput.drain() }
     // A run that ends before saving leaves earlier output files as they were, and says so.
@@ -315,6 +323,19 @@ func runTraining(
     }
     let run = try prepareRun(request, logger: logger)
     for warning in run.warnings { logger.warning("\(warning)") }
+    if let path = config.config {
+        do {
+            try ConfigFile.compare(
+                recorded: try ConfigFile.read(path), path: path, current: try digests.value(),
+                files: InputDigests.files(of: request.data), verify: config.verifyData, logger: logger)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+    let history = arguments.history.map { _ in TrainingHistory(optimizer: run.options.optimizer) }
     // The end is known for mini-batch runs and for runs with both tolerances 0 (a fixed number of rounds).
     let options = run.options
     let fixedLength =
@@ -333,12 +354,14 @@ func runTraining(
         logger.info("publishing progress on \(publisher!.endpoint)")
     }
     var observers: [any TrainingObserver] = [progress]
+    if let history { observers.append(history) }
     if let publisher { observers.append(PublishingObserver(publisher: publisher)) }
     if arguments.evalEvery != nil {
         observers.append(
             HeldOutEvaluator(run: run) { round, split, outcome in
                 switch outcome {
                 case .success(let report):
+                    history?.recordEvaluation(report, round: round, split: split)
                     guard let data = try? report.jsonData(),
                         let metrics = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
                     else { return }
@@ -352,7 +375,7 @@ func runTraining(
     }
     let checkpoints: Checkpointing
     do {
-        checkpoints = try Checkpointing(arguments, run: run, logger: logger)
+        checkpoints = try Checkpointing(arguments, run: run, digests: digests, logger: logger)
     } catch {
         logger.error("\(error)")
         throw ExitCode(1)
@@ -380,13 +403,26 @@ func runTraining(
     }
     progress.finishLiveLine()
     outcome.document.faults = faults
+    outcome.document.build = BuildIdentity.current
+    outcome.document.version = BuildIdentity.version
+    do {
+        outcome.document.inputSHA256 = try digests.value().summaryKeys
+    } catch {
+        logger.warning("the input files' SHA-256 is not in the summary: \(error)")
+    }
+    let written = [("model", arguments.save), ("summary", arguments.summaryJson), ("history", arguments.history)]
+        .compactMap { name, path in path.map { (name, $0) } }
+    outcome.document.outputs = written.isEmpty ? nil : Dictionary(uniqueKeysWithValues: written)
     if let note = checkpoints.writtenNote { logger.info("\(note)") }
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
     saving = true
     var saveFailed = false
+    var historyFiles: [OutputFile] = []
+    if let path = arguments.history, let history { historyFiles.append(OutputFile(path: path, contents: history.csv())) }
     do {
         try outcome.save(
             model: arguments.save, summary: arguments.summaryJson,
+            extraFiles: historyFiles,
             // The run's checkpoint folder first: its state is already there.
             rescueFolders: [arguments.checkpoint ?? arguments.resume].compactMap { $0 } + OutputPaths.rescueFolders,
             betweenSteps: OutputPaths.testPauseBetweenSteps)
@@ -396,6 +432,7 @@ func runTraining(
     }
     var document = outcome.document
     document.event = "summary"
+    if saveFailed { document.outputs = nil }
     let line = try? document.jsonData(pretty: false)
     if let publisher, let line { publisher.publish(topic: "summary", line: line) }
     switch arguments.logFormat {
@@ -403,6 +440,10 @@ func runTraining(
         if let line { OutputQueue.standardOutput.write(line + Data("\n".utf8)) }
     case .text:
         OutputQueue.standardOutput.write(renderSummary(outcome.document, workers: workers))
+        if !saveFailed, !written.isEmpty {
+            OutputQueue.standardOutput.write(
+                "\nwrote " + written.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n")
+        }
     }
     if let publisher {
         // A watcher started next to a short run (`train … & watch …`) still gets the summary.
