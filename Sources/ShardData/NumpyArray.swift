@@ -70,11 +70,11 @@ final class NumpyArray: @unchecked Sendable {
             munmap(mapped, size)
             throw invalid("not a .npy file (the first bytes are not \\x93NUMPY)")
         }
-        let major = bytes[6]
+        let major = bytes[6], minor = bytes[7]  // read before any munmap below
         let lengthBytes = major == 1 ? 2 : 4
         guard (1...3).contains(major), size >= 8 + lengthBytes else {
             munmap(mapped, size)
-            throw invalid("unsupported .npy format version \(major).\(bytes[7])")
+            throw invalid("unsupported .npy format version \(major).\(minor)")
         }
         let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
         let headerStart = 8 + lengthBytes
@@ -92,10 +92,17 @@ final class NumpyArray: @unchecked Sendable {
                 throw invalid("the array is in Fortran (column-major) order; save it with np.ascontiguousarray(x)")
             }
             let dataOffset = headerStart + headerLength
-            let needed = fields.shape.reduce(type.size, *)
-            guard size - dataOffset >= needed else {
+            // type.size · ∏ shape, nil once it exceeds Int.max (no file holds that many bytes).
+            let needed = fields.shape.reduce(Optional(type.size)) { total, extent in
+                total.flatMap { total in
+                    let (product, overflow) = total.multipliedReportingOverflow(by: extent)
+                    return overflow ? nil : product
+                }
+            }
+            guard let needed, size - dataOffset >= needed else {
+                let neededText = needed.map(String.init) ?? "more than \(Int.max)"
                 throw invalid(
-                    "the file is truncated: shape \(describe(fields.shape)) of \(type.rawValue) needs \(needed) "
+                    "the file is truncated: shape \(describe(fields.shape)) of \(type.rawValue) needs \(neededText) "
                         + "bytes of data, the file has \(size - dataOffset)")
             }
             return NumpyArray(
