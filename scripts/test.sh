@@ -9,3 +9,5 @@ python3 scripts/check_imports.py
 # The dependency versions of Package.resolved (committed), never newer ones resolved on the fly.
 swift build --build-tests --force-resolved-versions
 swift test --skip-build "$@"
+# Each decoder's libFuzzer target for a short slice (AddressSanitizer; the separate package in Fuzz/).
+scripts/fuzz.sh all "${FUZZ_SECONDS:-10}"
