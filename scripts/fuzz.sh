@@ -8,7 +8,7 @@
 # Targets: frame (WireCodec.decode), jobspec (JobSpec.decode), csv (CSVReader.parse), npy (NumpyReader.read),
 # safetensors (SafetensorsFile.decode), modelfile (ModelFile.read). The working corpus, the log and any crashing
 # input (crash-…, leak-…, oom-…, timeout-…) go to out/fuzz/TARGET/; the script exits non-zero when a target fails.
-# Extra libFuzzer options can be passed in FUZZ_OPTIONS (e.g. FUZZ_OPTIONS="-jobs=2 -workers=2").
+# Extra libFuzzer options or corpus folders can be passed in FUZZ_OPTIONS (e.g. FUZZ_OPTIONS=-runs=1000000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,9 @@ done
 input_dir=$(mktemp -d "$( [[ -d /dev/shm ]] && echo /dev/shm || echo "${TMPDIR:-/tmp}" )/shardtrain-fuzz.XXXXXX")
 trap 'rm -rf "$input_dir"' EXIT
 export SHARDTRAIN_FUZZ_DIR=$input_dir
+# A Swift trap goes straight to libFuzzer (which saves the input): Swift's own backtracer, started first,
+# can take minutes to symbolicate an AddressSanitizer binary.
+export SWIFT_BACKTRACE=enable=no
 
 failed=()
 for target in "${selected[@]}"; do
