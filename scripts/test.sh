@@ -15,3 +15,5 @@ if [[ ${CI:-} == true && $(id -u) == 0 ]]; then
     cluster/slurm/single-node.sh --bin .build/debug/shardtrain || status=$?
     if ((status == 3)); then echo "Slurm launcher test skipped: the Slurm daemons could not start on this machine"; elif ((status != 0)); then exit "$status"; fi
 fi
+# Each decoder's libFuzzer target for a short slice (AddressSanitizer; the separate package in Fuzz/).
+scripts/fuzz.sh all "${FUZZ_SECONDS:-10}"

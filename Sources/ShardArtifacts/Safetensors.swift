@@ -1,4 +1,5 @@
 import Foundation
+import ShardData
 
 /// Reads and writes the safetensors format, so NumPy and PyTorch users can load our models.
 ///
@@ -67,11 +68,17 @@ public struct SafetensorsFile: Sendable, Equatable {
     }
 
     /// Parses a file written by any safetensors writer, as long as its tensors are `F64`.
+    /// Reads with ShardData's POSIX reader (a regular file only; failures give the system's reason), not
+    /// `FileManager.contents(atPath:)`, which leaks 4 KiB per call in Swift 6.3.1's Foundation on Linux.
     public static func read(from path: String) throws(ArtifactError) -> SafetensorsFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .io(path: path, reason: "cannot read the file")
+        let bytes: [UInt8]
+        do {
+            bytes = try DataFile.bytes(path: path)
+        } catch {
+            guard case .fileUnreadable(_, let reason) = error else { throw .io(path: path, reason: error.description) }
+            throw .io(path: path, reason: "cannot read the file: \(reason)")
         }
-        return try decode(data, path: path)
+        return try decode(Data(bytes), path: path)
     }
 
     public static func decode(_ data: Data, path: String) throws(ArtifactError) -> SafetensorsFile {

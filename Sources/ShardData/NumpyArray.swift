@@ -70,11 +70,11 @@ final class NumpyArray: @unchecked Sendable {
             munmap(mapped, size)
             throw invalid("not a .npy file (the first bytes are not \\x93NUMPY)")
         }
-        let major = bytes[6]
+        let major = bytes[6], minor = bytes[7]  // read before any munmap below
         let lengthBytes = major == 1 ? 2 : 4
         guard (1...3).contains(major), size >= 8 + lengthBytes else {
             munmap(mapped, size)
-            throw invalid("unsupported .npy format version \(major).\(bytes[7])")
+            throw invalid("unsupported .npy format version \(major).\(minor)")
         }
         let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
         let headerStart = 8 + lengthBytes

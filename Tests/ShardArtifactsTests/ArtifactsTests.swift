@@ -63,6 +63,20 @@ struct ArtifactsTests {
         }
     }
 
+    /// Reading went through `FileManager.contents(atPath:)`, which reads `/dev/zero` until memory runs out (and
+    /// leaks 4 KiB per file, found by `scripts/fuzz.sh modelfile`).
+    @Test("a model path that is not a regular file is refused with the reason")
+    func safetensorsReadRefusesNonRegularFiles() {
+        for (path, reason) in [
+            ("/dev/zero", "not a regular file (a device)"), ("/", "Is a directory"),
+            ("/nonexistent/m.safetensors", "No such file or directory"),
+        ] {
+            #expect(throws: ArtifactError.io(path: path, reason: "cannot read the file: \(reason)")) {
+                try SafetensorsFile.read(from: path)
+            }
+        }
+    }
+
     @Test("atomic writes replace the file whole and leave no temporary files; a missing directory is an error")
     func atomicWrites() throws {
         let directory = try TemporaryDirectory()

