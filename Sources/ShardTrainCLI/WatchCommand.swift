@@ -13,7 +13,7 @@ public struct WatchCommand: ParsableCommand {
             Prints each round as it happens and exits after the run's summary.
             """)
 
-    @Option(help: "The endpoint given to --progress-endpoint.")
+    @Option(help: "The endpoint given to --progress-endpoint.", transform: EndpointArgument.normalized)
     public var connect: String
 
     @Option(help: "Output: text (one line per round) or json (the JSON lines as published).")
@@ -36,8 +36,7 @@ public struct WatchCommand: ParsableCommand {
         let subscriber = try ProgressSubscriber(connect: connect, security: try keys.security())
         while true {
             guard let (topic, line) = try subscriber.next(timeout: timeout) else {
-                FileHandle.standardError.write(Data("watch: no progress from \(connect) for \(timeout ?? 0) s\n".utf8))
-                throw ExitCode(1)
+                throw CommandFailure("no progress from \(connect) for \(timeout ?? 0) s")
             }
             switch logFormat {
             case .json:
