@@ -16,11 +16,21 @@ public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .setup(let error): error.description
-        case .data(let error): error.description
+        case .data(let error): error.description + Self.hint(for: error)
         case .model(let error): error.description
         case .diverged(_, let rounds, let stopReason):
             "training diverged after \(rounds) rounds: \(stopReason); nothing was saved — lower --learning-rate"
         }
+    }
+
+    /// The models that fit a label a binary model (logistic, svm) cannot use: a whole number ≥ 0 may be a class
+    /// index (softmax) or a numeric target (linear, quantile); any other number is a numeric target.
+    static func hint(for error: DataError) -> String {
+        guard case .invalidBinaryLabel(_, _, _, _, let value) = error else { return "" }
+        let numeric = "a numeric target, --model linear (or quantile)"
+        return value >= 0 && value == value.rounded(.towardZero)
+            ? "; for more than two classes (labels 0, 1, 2, …) use --model softmax; for \(numeric)"
+            : "; for \(numeric)"
     }
 }
 

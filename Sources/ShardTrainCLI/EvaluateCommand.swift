@@ -34,7 +34,6 @@ public struct EvaluateCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let logger = makeLogger("shardtrain.evaluate")
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             let input = try loaded.readData(
@@ -46,8 +45,7 @@ public struct EvaluateCommand: ParsableCommand {
                 print(report.renderText(), terminator: "")
             }
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
     }
 }

@@ -35,15 +35,13 @@ public struct SampleCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let logger = makeLogger("shardtrain.sample")
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.vae], command: "sample")
             let side = try loaded.imageSide()
             try GreyImage.grid(cells: try loaded.samples(count: count, seed: seed), side: side).write(to: output)
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
     }
 }
@@ -82,7 +80,6 @@ public struct ReconstructCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let logger = makeLogger("shardtrain.reconstruct")
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.vae], command: "reconstruct")
@@ -90,8 +87,7 @@ public struct ReconstructCommand: ParsableCommand {
             let input = try loaded.readData(path: data, labelColumn: labelColumn, labels: .optional)
             try GreyImage.grid(cells: try loaded.reconstructions(input, count: count), side: side).write(to: output)
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
     }
 }

@@ -12,8 +12,8 @@ public struct IdentifyCommand: ParsableCommand {
             Every gallery row is embedded and registered under its label. Unless --threshold is given, the
             distance threshold maximises verification accuracy over all pairs of gallery rows. Each query row
             gets the identity of its nearest gallery row, or "unknown" when that row is farther than the
-            threshold. Example:
-              shardtrain identify --model-file faces.safetensors --gallery enrolled.csv --query visitors.csv
+            threshold. Example (README.md makes these files from data/digits.csv):
+              shardtrain identify --model-file digits-embedding.safetensors --gallery known.csv --query unknown.csv
             """)
 
     @Option(help: "Triplet model file written by `train --save`.")
@@ -40,7 +40,6 @@ public struct IdentifyCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let logger = makeLogger("shardtrain.identify")
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.triplet], command: "identify")
@@ -62,8 +61,7 @@ public struct IdentifyCommand: ParsableCommand {
             }
             print(text, terminator: "")
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
     }
 }

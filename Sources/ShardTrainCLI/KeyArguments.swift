@@ -89,26 +89,35 @@ public struct KeysCommand: ParsableCommand {
             abstract: "Write NAME.public and NAME.secret (Z85 text; the secret file readable by you only).",
             discussion: """
                 A job with keys:
-                  shardtrain keys generate keys/coordinator
-                  shardtrain keys generate keys/workers/w1          (one per worker)
+                  shardtrain keys generate keys/coordinator       # missing folders are made (mode 700)
+                  shardtrain keys generate keys/workers/w1        # one per worker
                   shardtrain coordinator --bind tcp://0.0.0.0:5555 --secret-key keys/coordinator.secret \\
                     --allow keys/workers --workers 1 --data data/iris.csv --model softmax
                   shardtrain worker --connect tcp://HOST:5555 --secret-key keys/workers/w1.secret \\
                     --coordinator-key keys/coordinator.public
                 """)
 
-        @Argument(help: "The path without extension, e.g. keys/worker1.")
+        @Argument(help: "The path without extension, e.g. keys/worker1 (a missing folder is made, readable by you only).")
         public var path: String
 
         public init() {}
 
         public func run() throws {
+            // A missing folder is made for the user only (mode 700), as `keys/workers/w1` in the example needs.
+            let folder = (path as NSString).deletingLastPathComponent
+            if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw CommandFailure("cannot make the folder \(folder): \(error.localizedDescription)")
+                }
+            }
             do {
                 let (publicPath, secretPath) = try KeyFiles.generate(at: path)
                 print("wrote \(publicPath) and \(secretPath) (mode 600)")
             } catch {
-                FileHandle.standardError.write(Data("keys generate: \(error)\n".utf8))
-                throw ExitCode(1)
+                throw CommandFailure(error)
             }
         }
     }

@@ -223,7 +223,9 @@ public struct OutputArguments: ParsableArguments {
     @Option(help: "Progress output: text (live line on a terminal) or json (one object per line).")
     public var logFormat: LogFormat = .text
 
-    @Option(help: "Publish progress (JSON lines) on this ZeroMQ endpoint for `shardtrain watch`, e.g. tcp://127.0.0.1:5556.")
+    @Option(
+        help: "Publish progress (JSON lines) on this ZeroMQ endpoint for `shardtrain watch`, e.g. tcp://127.0.0.1:5556.",
+        transform: EndpointArgument.normalized)
     public var progressEndpoint: String?
 
     @Option(

@@ -46,7 +46,6 @@ public struct PredictCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let logger = makeLogger("shardtrain.predict")
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             let input = try loaded.readData(path: data, labelColumn: labelColumn, labels: .optional)
@@ -58,8 +57,7 @@ public struct PredictCommand: ParsableCommand {
                 FileHandle.standardOutput.write(Data(text.utf8))
             }
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
     }
 }

@@ -67,7 +67,8 @@ public struct ScaleCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.scale")
-        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: threads.threads), logger: logger)
+        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: threads.threads))
+        try refuseIdleWorkers(workerCounts.max() ?? 0, data: run.data)
         for warning in run.warnings { logger.warning("\(warning)") }
         run.options.maxRounds = rounds
         run.options.stopping = StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0)
@@ -82,8 +83,7 @@ public struct ScaleCommand: ParsableCommand {
                     .run(observer: recorder, shouldStop: { Interrupt.requested })
                 measurements.append(recorder.measurement(workers: count, parameters: result.parameters))
             } catch {
-                logger.error("\(count) workers: \(error)")
-                throw ExitCode(1)
+                throw CommandFailure(training: error, context: "\(count) workers: ")
             }
         }
         let fitted: ScalingModel
@@ -93,8 +93,7 @@ public struct ScaleCommand: ParsableCommand {
                     ScalingModel.Point(workers: $0.workers, compute: $0.computeSeconds, communication: $0.communicationSeconds)
                 })
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
         let identical = Set(measurements.map(\.parametersSHA256)).count == 1
         let predictions = [4, 8, 16, 32, 64].map { ($0, fitted.roundSeconds(workers: $0)) }
@@ -133,7 +132,7 @@ public struct ScaleCommand: ParsableCommand {
                 "predicted ms per round: "
                     + predictions.map { String(format: "N=%d %.3f", $0.0, $0.1 * 1e3) }.joined(separator: ", "))
         }
-        if !identical { throw ExitCode(1) }
+        if !identical { throw CommandFailure("the parameters differ between worker counts") }
     }
 }
 

@@ -26,10 +26,15 @@ public struct ShardTrainCommand: ParsableCommand {
         }
         let expanded: [String]
         do { expanded = try ConfigFile.expand(arguments) } catch { exit(withError: error) }
-        // The process ends only after the background work it started (digests) has ended.
+        // The process ends only after the background work it started (digests) has ended. A `CommandFailure`
+        // ends it with its message and status, anything else as ArgumentParser ends it (help and version on
+        // standard output with 0, usage errors with 64).
         do {
             var command = try parseAsRoot(expanded)
             try command.run()
+        } catch let failure as CommandFailure {
+            BackgroundWork.finish()
+            failure.exit()
         } catch {
             BackgroundWork.finish()
             exit(withError: error)

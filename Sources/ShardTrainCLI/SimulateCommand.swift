@@ -24,7 +24,8 @@ public struct SimulateCommand: ParsableCommand {
             measured in real time) delays what it sends, so a coordinator that cannot keep up shows in the round
             time. Reported per worker count: the median round time, speedup and efficiency against one simulated
             worker, the coordinator's CPU per round and its share of the round, losses and their recovery.
-              shardtrain simulate --data big.csv --block-rows 128 --workers 16,64,256,1024 --bandwidth 10gbit
+              shardtrain simulate --data data/fraud_synthetic.csv --standardize --block-rows 16 --workers 16,64 \\
+                --bandwidth 1gbit --rounds 5
             """)
 
     @OptionGroup public var training: TrainingArguments
@@ -96,7 +97,7 @@ public struct SimulateCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.simulate")
-        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: 1), logger: logger)
+        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: 1))
         for warning in run.warnings { logger.warning("\(warning)") }
         run.options.maxRounds = rounds
         run.options.stopping = StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0)

@@ -97,7 +97,9 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup public var cluster: ClusterArguments
     @OptionGroup public var keys: ServerKeyArguments
 
-    @Option(help: "ZeroMQ endpoint to bind (loopback by default; another address needs --secret-key and --allow, or --insecure).")
+    @Option(
+        help: "ZeroMQ endpoint to bind (loopback by default; another address needs --secret-key and --allow, or --insecure).",
+        transform: EndpointArgument.normalized)
     public var bind = "tcp://127.0.0.1:5555"
 
     @Option(parsing: .unconditional, help: "Number of workers to wait for.")
@@ -136,7 +138,9 @@ public struct WorkerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "worker", abstract: "Join a coordinator and compute partial sums on the blocks it ships.")
 
-    @Option(help: "Coordinator endpoint, e.g. tcp://127.0.0.1:5555 (\"-\": read it from the first line of standard input).")
+    @Option(
+        help: "Coordinator endpoint, e.g. tcp://127.0.0.1:5555 (\"-\": read it from the first line of standard input).",
+        transform: { $0 == LocalWorkers.endpointFromStandardInput ? $0 : try EndpointArgument.normalized($0) })
     public var connect: String
 
     @Option(help: "Threads for the blocks (0 = one per core this process may use).")
@@ -160,7 +164,7 @@ public struct WorkerCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         if let parent = parentProcess, !exitWithParent(parent) {
-            throw ExitCode(1)
+            throw CommandFailure("the process that started this worker (pid \(parent)) has exited")
         }
         var logger = makeLogger("shardtrain.worker")
         logger[metadataKey: "pid"] = "\(getpid())"
@@ -181,14 +185,12 @@ public struct WorkerCommand: ParsableCommand {
                 interrupted: { Interrupt.requested })
             outcome = try shell.run()
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(error == .interrupted ? 130 : 1)
+            throw error == .interrupted ? CommandFailure.interrupted() : CommandFailure(error)
         }
         // A failed job (or one that dropped this worker) is a failure of this process too: a Kubernetes Job or
         // a Slurm step must not report success.
         guard !outcome.jobFailed else {
-            logger.error("worker \(outcome.workerIndex) stopped after \(outcome.rounds) rounds: \(outcome.doneReason)")
-            throw ExitCode(1)
+            throw CommandFailure("worker \(outcome.workerIndex) stopped after \(outcome.rounds) rounds: \(outcome.doneReason)")
         }
         logger.info("worker \(outcome.workerIndex) finished after \(outcome.rounds) rounds")
     }
@@ -289,19 +291,30 @@ func makeLogger(_ label: String) -> Logger {
     return logger
 }
 
-/// Reads and prepares the data of `request`, stopping the read on Ctrl-C/SIGTERM (exit 130); other failures are
-/// logged and exit 1.
-func prepareRun(_ request: TrainingRequest, logger: Logger) throws -> PreparedRun {
+/// Reads and prepares the data of `request`, stopping the read on Ctrl-C/SIGTERM (exit 130); other failures
+/// exit 1.
+func prepareRun(_ request: TrainingRequest) throws(CommandFailure) -> PreparedRun {
     do {
         return try PreparedRun(request, cancellation: ReadCancellation { Interrupt.requested })
     } catch {
-        if case .data(.interrupted) = error {
-            logger.error("interrupted while reading the data")
-            throw ExitCode(130)
-        }
-        logger.error("\(error)")
-        throw ExitCode(1)
+        if case .data(.interrupted) = error { throw .interrupted("interrupted while reading the data") }
+        throw CommandFailure(error)
     }
+}
+
+/// Refuses more workers than blocks: blocks are the unit of work, so the others would idle, and the block size
+/// never depends on the worker count (that keeps the bits the same for any count). The message names a block
+/// size that gives every worker a block: `ceil(rows / b) ≥ workers` for `b = floor((rows − 1) / (workers − 1))`.
+func refuseIdleWorkers(_ workers: Int, data: PreparedData) throws(CommandFailure) {
+    let (blocks, rows) = (data.blocks.count, data.dataset.rowCount)
+    guard workers > blocks else { return }
+    let smallerBlocks =
+        rows >= workers
+        ? ", or smaller blocks: --block-rows \((rows - 1) / (workers - 1)) or less gives \(workers) or more blocks" : ""
+    throw CommandFailure(
+        "--workers \(workers) is more than the \(blocks) blocks of the \(rows) training rows (\(data.blockRows) rows per "
+            + "block), so \(workers - blocks) workers would have nothing to do: use --workers \(blocks) or fewer"
+            + smallerBlocks, status: .usage)
 }
 
 /// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
@@ -321,7 +334,8 @@ func runTraining(
     defer {
         if !saving, let note = OutputPaths.earlierRunNote(arguments.outputFiles) { logger.warning("\(note)") }
     }
-    let run = try prepareRun(request, logger: logger)
+    let run = try prepareRun(request)
+    try refuseIdleWorkers(workers, data: run.data)
     for warning in run.warnings { logger.warning("\(warning)") }
     if let path = config.config {
         do {
@@ -348,8 +362,7 @@ func runTraining(
         do {
             publisher = try ProgressPublisher(bind: endpoint, security: progressSecurity, logger: logger)
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
         logger.info("publishing progress on \(publisher!.endpoint)")
     }
@@ -377,8 +390,7 @@ func runTraining(
     do {
         checkpoints = try Checkpointing(arguments, run: run, digests: digests, logger: logger)
     } catch {
-        logger.error("\(error)")
-        throw ExitCode(1)
+        throw CommandFailure(error)
     }
     var outcome: TrainingOutcome
     var faults: FaultCounts?
@@ -396,10 +408,8 @@ func runTraining(
         faults = (executor as? ClusterExecutor).map { FaultCounts($0.counters) }
     } catch {
         progress.finishLiveLine()
-        let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
-        logger.error("\(interrupted ? "interrupted" : "\(error)")")
         if let note = checkpoints.interruptedNote { logger.notice("\(note)") }
-        throw ExitCode(interrupted ? 130 : 1)
+        throw CommandFailure(training: error)
     }
     progress.finishLiveLine()
     outcome.document.faults = faults
@@ -416,9 +426,9 @@ func runTraining(
     if let note = checkpoints.writtenNote { logger.info("\(note)") }
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
     saving = true
-    var saveFailed = false
     var historyFiles: [OutputFile] = []
     if let path = arguments.history, let history { historyFiles.append(OutputFile(path: path, contents: history.csv())) }
+    var saveFailure: CommandFailure?
     do {
         try outcome.save(
             model: arguments.save, summary: arguments.summaryJson,
@@ -427,12 +437,11 @@ func runTraining(
             rescueFolders: [arguments.checkpoint ?? arguments.resume].compactMap { $0 } + OutputPaths.rescueFolders,
             betweenSteps: OutputPaths.testPauseBetweenSteps)
     } catch {
-        logger.error("\(error)")
-        saveFailed = true
+        saveFailure = CommandFailure(error)
     }
     var document = outcome.document
     document.event = "summary"
-    if saveFailed { document.outputs = nil }
+    if saveFailure != nil { document.outputs = nil }
     let line = try? document.jsonData(pretty: false)
     if let publisher, let line { publisher.publish(topic: "summary", line: line) }
     switch arguments.logFormat {
@@ -440,7 +449,7 @@ func runTraining(
         if let line { OutputQueue.standardOutput.write(line + Data("\n".utf8)) }
     case .text:
         OutputQueue.standardOutput.write(renderSummary(outcome.document, workers: workers))
-        if !saveFailed, !written.isEmpty {
+        if saveFailure == nil, !written.isEmpty {
             OutputQueue.standardOutput.write(
                 "\nwrote " + written.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n")
         }
@@ -452,7 +461,16 @@ func runTraining(
         }
         publisher.finish(linger: max(0, arguments.progressLinger))
     }
-    if saveFailed { throw ExitCode(1) }
+    if let saveFailure { throw saveFailure }
+}
+
+extension CommandFailure {
+    /// A failure of the round loop: "interrupted" (130) when Ctrl-C or SIGTERM stopped it, else the error (1), after
+    /// `context` (e.g. "2 workers: ").
+    init(training error: any Error, context: String = "") {
+        let interrupted = (error as? EngineError) == .interrupted || (error as? ClusterError) == .interrupted
+        self = interrupted ? .interrupted() : CommandFailure(context + "\(error)")
+    }
 }
 
 /// The closing text of a run: how it stopped, its sizes, objective, timings and digest, then the report of the

@@ -15,7 +15,7 @@ public struct WatchCommand: ParsableCommand {
             (default 5) for a first watcher.
             """)
 
-    @Option(help: "The endpoint given to --progress-endpoint.")
+    @Option(help: "The endpoint given to --progress-endpoint.", transform: EndpointArgument.normalized)
     public var connect: String
 
     @Option(help: "Output: text (one line per round) or json (the JSON lines as published).")
@@ -40,9 +40,7 @@ public struct WatchCommand: ParsableCommand {
         var lastRound: Int?
         while true {
             guard let (topic, line) = try subscriber.next(timeout: timeout) else {
-                FileHandle.standardError.write(
-                    Data("watch: no progress from \(connect) for \(timeout) s: is a run publishing there (--progress-endpoint)?\n".utf8))
-                throw ExitCode(1)
+                throw CommandFailure("no progress from \(connect) for \(timeout) s: is a run publishing there (--progress-endpoint)?")
             }
             if topic == "heartbeat" { continue }
             if topic == "round" {

@@ -256,8 +256,9 @@ struct TrainingEndToEndTests {
                 + Self.fixedRun(rounds: 10),
             directory: directory.url)
         let worker = try Self.startWorkers(1, for: coordinator, in: directory)[0]
-        let joined = coordinator.waitForOutput(timeout: 30) { _, stderr in stderr.contains("joined (") }
-        try #require(joined, "\(coordinator.stderr)")
+        // Killed once the worker holds the job's timing (WELCOME), not merely once the coordinator saw its HELLO.
+        let joined = worker.waitForOutput(timeout: 30) { _, stderr in stderr.contains("joined as worker") }
+        try #require(joined, "\(worker.stderr)")
         kill(coordinator.pid, SIGKILL)
         let killedAt = Date()
         #expect(worker.wait(timeout: 20) == 1, "\(worker.stderr)")

@@ -1,0 +1,24 @@
+import ArgumentParser
+
+/// ZeroMQ endpoints given on the command line (`--bind`, `--connect`, `--progress-endpoint`): `HOST:PORT` is
+/// taken as `tcp://HOST:PORT`; anything else must name its transport, and a TCP endpoint its port. The host
+/// `localhost` becomes 127.0.0.1, since ZeroMQ binds only to addresses and interface names.
+enum EndpointArgument {
+    static let expectedForm = "expected tcp://HOST:PORT (or HOST:PORT), e.g. tcp://127.0.0.1:5555, or ipc://PATH"
+
+    /// `text` with the `tcp://` it may lack (and 127.0.0.1 for localhost); throws a usage error naming the
+    /// expected form for a transport other than tcp and ipc, an empty host, or a port that is not 0…65535 or `*`.
+    static func normalized(_ text: String) throws -> String {
+        if text.hasPrefix("ipc://"), text.count > "ipc://".count { return text }
+        let address = text.hasPrefix("tcp://") ? String(text.dropFirst("tcp://".count)) : text
+        guard !address.contains("://"), let colon = address.lastIndex(of: ":") else {
+            throw ValidationError("\"\(text)\": \(expectedForm)")
+        }
+        let host = address[..<colon]
+        let port = address[address.index(after: colon)...]
+        guard !host.isEmpty, port == "*" || (port.allSatisfy { $0.isASCII && $0.isNumber } && UInt16(port) != nil) else {
+            throw ValidationError("\"\(text)\": \(expectedForm)")
+        }
+        return "tcp://" + (host == "localhost" ? "127.0.0.1" : host) + ":" + port
+    }
+}
