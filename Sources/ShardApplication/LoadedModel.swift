@@ -50,7 +50,8 @@ public struct LoadedModel: Sendable {
                 "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
                     + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
-        let header = Self.headerNames(bytes)
+        let header: [String], delimiter: UInt8
+        do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path) } catch { throw .data(error) }
         let features = file.featureNames
         let label = labelColumn ?? file.labelName
         if let labelColumn, !header.contains(labelColumn) {
@@ -69,7 +70,7 @@ public struct LoadedModel: Sendable {
             while header.contains(placeholder) { placeholder += "_" }
             do {
                 dataset = try CSVReader.parse(
-                    bytes: Self.appendingColumn(placeholder, to: bytes), source: path, labelColumn: placeholder)
+                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter), source: path, labelColumn: placeholder)
             } catch {
                 throw .data(error)
             }
@@ -81,19 +82,9 @@ public struct LoadedModel: Sendable {
         return ModelInput(dataset: dataset, hasLabels: hasLabels)
     }
 
-    /// The header's column names (after an optional UTF-8 byte-order mark, up to the first line break).
-    static func headerNames(_ bytes: [UInt8]) -> [String] {
-        var start = 0
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
-        var end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-        if end > start, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        return String(decoding: bytes[start..<end], as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false)
-            .map(String.init)
-    }
-
-    /// The file with one more column: `name` in the header and `0` on every non-empty line (empty lines stay
-    /// empty, so the reader still reports them as such with their line numbers).
-    static func appendingColumn(_ name: String, to bytes: [UInt8]) -> [UInt8] {
+    /// The file with one more column: `name` in the header and `0` on every non-empty line, after `delimiter`
+    /// (empty lines stay empty, so the reader still reports them as such with their line numbers).
+    static func appendingColumn(_ name: String, to bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count + bytes.count / 8)
         var isHeader = true
@@ -104,7 +95,7 @@ public struct LoadedModel: Sendable {
             var content = Array(line)
             let carriageReturn = content.last == UInt8(ascii: "\r")
             if carriageReturn { content.removeLast() }
-            if !content.isEmpty { content += Array((isHeader ? ",\(name)" : ",0").utf8) }
+            if !content.isEmpty { content += [delimiter] + Array((isHeader ? name : "0").utf8) }
             output += content
             if carriageReturn { output.append(UInt8(ascii: "\r")) }
             if index < lines.count - 1 || endsWithBreak { output.append(UInt8(ascii: "\n")) }
