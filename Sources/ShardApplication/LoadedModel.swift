@@ -35,16 +35,39 @@ public struct LoadedModel: Sendable {
         guard kinds.contains(kind) else { throw .unsupportedKind(command: command, kind: kind, supported: kinds) }
     }
 
-    /// Reads a CSV for this model and applies the stored standardisation.
+    /// Reads a CSV (delimiter sniffed, gzip decompressed) or, by its extension, a libsvm file for this model and
+    /// applies the stored standardisation.
     ///
     /// The columns other than the label must be the model's `feature_names`, by name and in order. The label
     /// column is `labelColumn`, else the model's `label_column`; a file with exactly the feature columns has
-    /// no labels (allowed only when `labels` is `.optional`; its dataset then carries zeros as labels).
+    /// no labels (allowed only when `labels` is `.optional`; its dataset then carries zeros as labels). A libsvm file
+    /// is read with the model's width and always has labels.
     public func readData(path: String, labelColumn: String? = nil, labels: LabelRequirement) throws(ApplicationError)
         -> ModelInput
     {
         let bytes: [UInt8]
         do { bytes = try DataFile.bytes(path: path) } catch { throw .data(error) }
+        var dataset: Dataset
+        let hasLabels: Bool
+        if DataFormat.inferred(path: path) == .libsvm {
+            do { dataset = try LibSVMReader.parse(bytes: bytes, source: path, width: file.featureNames.count) } catch {
+                throw .data(error)
+            }
+            try Self.checkColumns(found: dataset.featureNames, expected: file.featureNames, path: path)
+            hasLabels = true
+        } else {
+            (dataset, hasLabels) = try readCSV(bytes, path: path, labelColumn: labelColumn, labels: labels)
+        }
+        if let standardization = file.standardization {
+            do { dataset = try standardization.apply(to: dataset) } catch { throw .data(error) }
+        }
+        return ModelInput(dataset: dataset, hasLabels: hasLabels)
+    }
+
+    /// The CSV `bytes` read for this model, and whether they hold labels (see `readData`).
+    private func readCSV(_ bytes: [UInt8], path: String, labelColumn: String?, labels: LabelRequirement)
+        throws(ApplicationError) -> (Dataset, Bool)
+    {
         guard !DataFile.isNumpy(bytes) else {
             throw .invalidArgument(
                 "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
@@ -76,10 +99,7 @@ public struct LoadedModel: Sendable {
             }
             hasLabels = false
         }
-        if let standardization = file.standardization {
-            do { dataset = try standardization.apply(to: dataset) } catch { throw .data(error) }
-        }
-        return ModelInput(dataset: dataset, hasLabels: hasLabels)
+        return (dataset, hasLabels)
     }
 
     /// The file with one more column: `name` in the header and `0` on every non-empty line, after `delimiter`

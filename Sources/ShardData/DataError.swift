@@ -207,7 +207,7 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// `"text"`, with the text as is (data files have no quoting, so no escaping is needed to be unambiguous).
+/// `"text"`, with the text as is (a CSV field after its own quotes are removed, so a `"` inside is shown as one).
 func quoted(_ text: String) -> String { "\"\(text)\"" }
 
 extension String {

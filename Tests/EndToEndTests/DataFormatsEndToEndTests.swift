@@ -49,6 +49,22 @@ struct DataFormatsEndToEndTests {
         #expect(try Self.parametersHash(headerless, ["--no-header"], in: directory) == reference)
         #expect(try Self.parametersHash(libsvm, in: directory) == reference)
 
+        // evaluate reads the same formats: the same report for the CSV, its gzip, its TSV copy; libsvm for a
+        // model trained on libsvm.
+        func report(_ model: String, _ data: String) throws -> String {
+            let child = try ChildProcess(["evaluate", "--model-file", model, "--data", data, "--json"], directory: directory.url)
+            try #require(child.wait(timeout: 60) == 0, "\(data): \(child.stderr)")
+            return child.stdout
+        }
+        let csvModel = directory.path("csv.safetensors"), svmModel = directory.path("svm.safetensors")
+        _ = try Self.parametersHash(Self.iris, ["--save", csvModel], in: directory)
+        _ = try Self.parametersHash(libsvm, ["--save", svmModel], in: directory)
+        let csvReport = try report(csvModel, Self.iris)
+        #expect(csvReport.contains("\"accuracy\""))
+        #expect(try report(csvModel, gzPath) == csvReport)
+        #expect(try report(csvModel, tsv) == csvReport)
+        #expect(try report(svmModel, libsvm) == csvReport)
+
         // Without --no-header, the headerless file is refused with the hint, exit 1.
         let refused = try ChildProcess(["train", "--data", headerless, "--model", "softmax"], directory: directory.url)
         #expect(refused.wait(timeout: 60) == 1)
