@@ -126,7 +126,14 @@ struct CSVPiece: Sendable {
             var valid = true
             for column in 0..<columns {
                 var value = 0.0
-                guard let stop = DecimalField.parsePrefix(field, lineEnd, &value), value.isFinite else {
+                var stop = DecimalField.parsePrefix(field, lineEnd, &value)
+                if stop == nil, field < lineEnd, field.pointee == CSVFields.quote {
+                    // A quoted number, "1.5": the same digits read the same way, then the closing quote.
+                    stop = DecimalField.parsePrefix(field + 1, lineEnd, &value).flatMap {
+                        $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
+                    }
+                }
+                guard let stop, value.isFinite else {
                     valid = false
                     break
                 }

@@ -40,7 +40,11 @@ public enum Gzip {
         defer { inflateEnd(&stream) }
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: inputChunk, alignment: 16)
         defer { input.deallocate() }
-        var output = [UInt8](repeating: 0, count: max(1 << 16, min(source.size * 4, 64 << 20)))
+        let initial = max(1 << 16, min(source.size * 4, 64 << 20))
+        if let shortfall = memory.shortfall(needing: initial) {
+            throw .tooLarge(source: source.name, detail: "decompressing into memory \(shortfall)")
+        }
+        var output = [UInt8](repeating: 0, count: initial)
         var produced = 0
         var consumed = 0
         var status = Z_OK

@@ -45,6 +45,21 @@ extension ShardDataSuite {
         }
     }
 
+    @Test("fields quoted at random give the unquoted values bit for bit, in any pieces")
+    func quotedNumbersGiveTheSameValues() throws {
+        var random = SplitMix64(seed: 6)
+        let plain = Self.table(&random, rows: 300, delimiter: ",")
+        let reference = try CSVReader.parse(text: plain, source: "t.csv")
+        let quoted = plain.split(separator: "\n").map { line in
+            line.split(separator: ",").map { random.next() % 2 == 0 ? "\"\($0)\"" : String($0) }.joined(separator: ",")
+        }.joined(separator: "\r\n")
+        for (threads, pieceBytes) in [(1, 1 << 20), (2, 61)] {
+            let dataset = try CSVReader.parse(bytes: Array(quoted.utf8), source: "t.csv", threads: threads, pieceBytes: pieceBytes)
+            #expect(dataset.features.map(\.bitPattern) == reference.features.map(\.bitPattern))
+            #expect(dataset.labels.map(\.bitPattern) == reference.labels.map(\.bitPattern))
+        }
+    }
+
     @Test("sniffing takes the most frequent delimiter outside quotes; a given delimiter overrides it")
     func sniffingAndOverride() throws {
         // Three semicolons and one comma (inside quotes: not counted) on the first line.
