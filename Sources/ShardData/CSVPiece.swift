@@ -87,7 +87,7 @@ struct CSVPiece: Sendable {
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout
     ) {
         let columns = layout.columnCount, featureCount = columns - 1
-        // A row takes at least 2·columns − 1 bytes (a digit per field, the commas); its line break aside.
+        // A row takes at least 2·columns − 1 bytes (a digit per field, the delimiters); its line break aside.
         let maximumRows = (buffer.count - start) / (2 * columns - 1) + 1
         var rows = 0
         var failure: Failure?

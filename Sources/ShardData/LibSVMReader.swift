@@ -124,15 +124,15 @@ private struct SparseRows {
         var previous = 0
         while let token = nextToken() {
             let pair = UnsafeBufferPointer(rebasing: text[token])
-            let shown = String(decoding: pair, as: UTF8.self)
+            var shown: String { String(decoding: pair, as: UTF8.self) }
             guard let colon = pair.firstIndex(of: Self.colon) else {
                 throw failure(at: token.lowerBound, "\(quoted(shown)) is not an index:value pair")
             }
             let indexText = UnsafeBufferPointer(rebasing: pair[..<colon])
-            if String(decoding: indexText, as: UTF8.self) == "qid" {
-                throw failure(at: token.lowerBound, "qid: (ranking groups) is not supported")
-            }
             guard let index = Self.positiveInteger(indexText) else {
+                if indexText.elementsEqual("qid".utf8) {
+                    throw failure(at: token.lowerBound, "qid: (ranking groups) is not supported")
+                }
                 throw failure(at: token.lowerBound, "in \(quoted(shown)) the index is not a positive integer (indices are 1-based)")
             }
             guard index > previous else {
