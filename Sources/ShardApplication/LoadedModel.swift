@@ -35,16 +35,16 @@ public struct LoadedModel: Sendable {
         guard kinds.contains(kind) else { throw .unsupportedKind(command: command, kind: kind, supported: kinds) }
     }
 
-    /// Reads a CSV (delimiter sniffed, gzip decompressed) or, by its extension, a libsvm file for this model and
+    /// Reads a CSV (in `dialect`, gzip decompressed) or, by its extension, a libsvm file for this model and
     /// applies the stored standardisation.
     ///
     /// The columns other than the label must be the model's `feature_names`, by name and in order. The label
     /// column is `labelColumn`, else the model's `label_column`; a file with exactly the feature columns has
     /// no labels (allowed only when `labels` is `.optional`; its dataset then carries zeros as labels). A libsvm file
     /// is read with the model's width and always has labels.
-    public func readData(path: String, labelColumn: String? = nil, labels: LabelRequirement) throws(ApplicationError)
-        -> ModelInput
-    {
+    public func readData(
+        path: String, labelColumn: String? = nil, labels: LabelRequirement, dialect: CSVDialect = CSVDialect()
+    ) throws(ApplicationError) -> ModelInput {
         let bytes: [UInt8]
         do { bytes = try DataFile.bytes(path: path) } catch { throw .data(error) }
         var dataset: Dataset
@@ -56,7 +56,7 @@ public struct LoadedModel: Sendable {
             try Self.checkColumns(found: dataset.featureNames, expected: file.featureNames, path: path)
             hasLabels = true
         } else {
-            (dataset, hasLabels) = try readCSV(bytes, path: path, labelColumn: labelColumn, labels: labels)
+            (dataset, hasLabels) = try readCSV(bytes, path: path, labelColumn: labelColumn, labels: labels, dialect: dialect)
         }
         if let standardization = file.standardization {
             do { dataset = try standardization.apply(to: dataset) } catch { throw .data(error) }
@@ -65,16 +65,16 @@ public struct LoadedModel: Sendable {
     }
 
     /// The CSV `bytes` read for this model, and whether they hold labels (see `readData`).
-    private func readCSV(_ bytes: [UInt8], path: String, labelColumn: String?, labels: LabelRequirement)
-        throws(ApplicationError) -> (Dataset, Bool)
-    {
+    private func readCSV(
+        _ bytes: [UInt8], path: String, labelColumn: String?, labels: LabelRequirement, dialect: CSVDialect
+    ) throws(ApplicationError) -> (Dataset, Bool) {
         guard !DataFile.isNumpy(bytes) else {
             throw .invalidArgument(
                 "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
                     + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
         let header: [String], delimiter: UInt8
-        do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path) } catch { throw .data(error) }
+        do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect) } catch { throw .data(error) }
         let features = file.featureNames
         let label = labelColumn ?? file.labelName
         if let labelColumn, !header.contains(labelColumn) {
@@ -83,7 +83,7 @@ public struct LoadedModel: Sendable {
         var dataset: Dataset
         let hasLabels: Bool
         if header.contains(label), !features.contains(label) {
-            do { dataset = try CSVReader.parse(bytes: bytes, source: path, labelColumn: label) } catch { throw .data(error) }
+            do { dataset = try CSVReader.parse(bytes: bytes, source: path, labelColumn: label, dialect: dialect) } catch { throw .data(error) }
             try Self.checkColumns(found: dataset.featureNames, expected: features, path: path)
             hasLabels = true
         } else {
@@ -93,7 +93,8 @@ public struct LoadedModel: Sendable {
             while header.contains(placeholder) { placeholder += "_" }
             do {
                 dataset = try CSVReader.parse(
-                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter), source: path, labelColumn: placeholder)
+                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter), source: path, labelColumn: placeholder,
+                    dialect: CSVDialect(delimiter: delimiter))
             } catch {
                 throw .data(error)
             }

@@ -35,8 +35,7 @@ public struct TrainingArguments: ParsableArguments {
     @Option(help: "Name of the label column.")
     public var labelColumn: String?
 
-    @Option(help: "CSV field delimiter: a character, or tab, comma, semicolon (default: sniffed from the first line).")
-    public var delimiter: String?
+    @OptionGroup public var delimiter: DelimiterArguments
 
     @Flag(help: "The CSV has no header line: name the columns f0, f1, … and label (the last column).")
     public var noHeader = false
@@ -150,10 +149,6 @@ public struct TrainingArguments: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        if let delimiter, CSVDialect.delimiter(named: delimiter) == nil {
-            throw ValidationError(
-                "--delimiter must be one character (not a quote, digit, sign, '.', 'e' or line break), or tab, comma, semicolon")
-        }
         // The model and solver rules (the stopping and output settings are checked by their own groups).
         do { try request(stopping: nil, evalEvery: nil, threads: 0).validate() } catch {
             throw ValidationError(error.description)
@@ -204,9 +199,30 @@ public struct TrainingArguments: ParsableArguments {
             path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
             testFraction: testFraction, testDataPath: testData, seed: seed, standardize: standardize,
             precision: precision, blockRows: blockRows, format: format,
-            dialect: CSVDialect(delimiter: delimiter.flatMap(CSVDialect.delimiter(named:)), hasHeader: !noHeader))
+            dialect: CSVDialect(delimiter: delimiter.byte, hasHeader: !noHeader))
         return TrainingRequest(data: configuration, model: choices, solver: solver, threads: threads)
     }
+}
+
+/// `--delimiter` of every command that reads CSV files.
+public struct DelimiterArguments: ParsableArguments {
+    @Option(help: "CSV field delimiter: a character, or tab, comma, semicolon (default: sniffed from the first line).")
+    public var delimiter: String?
+
+    public init() {}
+
+    public func validate() throws {
+        if let delimiter, CSVDialect.delimiter(named: delimiter) == nil {
+            throw ValidationError(
+                "--delimiter must be one character (not a quote, digit, sign, '.', 'e' or line break), or tab, comma, semicolon")
+        }
+    }
+
+    /// The delimiter given (nil: sniffed).
+    var byte: UInt8? { delimiter.flatMap(CSVDialect.delimiter(named:)) }
+
+    /// A CSV with a header, in this delimiter.
+    var dialect: CSVDialect { CSVDialect(delimiter: byte) }
 }
 
 /// When a full-batch run stops.

@@ -19,7 +19,7 @@ struct DataFormatsEndToEndTests {
         return try #require((summary as? [String: Any])?["parameters_sha256"] as? String)
     }
 
-    @Test("iris as .csv.gz, TSV, semicolons with quotes, without a header and as libsvm: the CSV's parameters_sha256")
+    @Test("iris as .csv.gz, TSV, semicolons with quotes, without a header and as libsvm: the CSV's parameters_sha256 (and evaluate's report)")
     func sameParametersInEveryFormat() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -51,8 +51,9 @@ struct DataFormatsEndToEndTests {
 
         // evaluate reads the same formats: the same report for the CSV, its gzip, its TSV copy; libsvm for a
         // model trained on libsvm.
-        func report(_ model: String, _ data: String) throws -> String {
-            let child = try ChildProcess(["evaluate", "--model-file", model, "--data", data, "--json"], directory: directory.url)
+        func report(_ model: String, _ data: String, _ extra: [String] = []) throws -> String {
+            let child = try ChildProcess(
+                ["evaluate", "--model-file", model, "--data", data, "--json"] + extra, directory: directory.url)
             try #require(child.wait(timeout: 60) == 0, "\(data): \(child.stderr)")
             return child.stdout
         }
@@ -64,6 +65,8 @@ struct DataFormatsEndToEndTests {
         #expect(try report(csvModel, gzPath) == csvReport)
         #expect(try report(csvModel, tsv) == csvReport)
         #expect(try report(svmModel, libsvm) == csvReport)
+        let piped = try directory.write(text.replacingOccurrences(of: ",", with: "|"), to: "iris-piped.txt")
+        #expect(try report(csvModel, piped, ["--delimiter", "|"]) == csvReport)
 
         // Without --no-header, the headerless file is refused with the hint, exit 1.
         let refused = try ChildProcess(["train", "--data", headerless, "--model", "softmax"], directory: directory.url)
