@@ -74,8 +74,13 @@ public struct LoadedModel: Sendable {
                     + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
         let header: [String], delimiter: UInt8
-        do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect) } catch { throw .data(error) }
         let features = file.featureNames
+        do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect) } catch {
+            guard case .numericHeader = error else { throw .data(error) }
+            throw .invalidArgument(
+                "\(path):1: the first line is all numbers: this command needs a header line naming the model's columns ("
+                    + features.prefix(3).joined(separator: ", ") + (features.count > 3 ? ", …)" : ")"))
+        }
         let label = labelColumn ?? file.labelName
         if let labelColumn, !header.contains(labelColumn) {
             throw .missingLabels(path: path, labelColumn: labelColumn)

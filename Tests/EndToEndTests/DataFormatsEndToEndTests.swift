@@ -73,6 +73,13 @@ struct DataFormatsEndToEndTests {
         #expect(refused.wait(timeout: 60) == 1)
         #expect(refused.stderr.contains("\(headerless):1: the first line is all numbers"), "\(refused.stderr)")
         #expect(refused.stderr.contains("--no-header"))
+        let headerlessReport = try ChildProcess(
+            ["evaluate", "--model-file", csvModel, "--data", headerless], directory: directory.url)
+        #expect(headerlessReport.wait(timeout: 60) == 1)
+        #expect(
+            headerlessReport.stderr.contains(
+                "\(headerless):1: the first line is all numbers: this command needs a header line naming the model's "
+                    + "columns (sepal_length_cm, sepal_width_cm, petal_length_cm, …)"), "\(headerlessReport.stderr)")
         // Flags that do not apply to libsvm are refused.
         let misapplied = try ChildProcess(["train", "--data", libsvm, "--no-header"], directory: directory.url)
         #expect(misapplied.wait(timeout: 60) == 64, "\(misapplied.stderr)")
