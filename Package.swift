@@ -33,6 +33,8 @@ let cTargets: [Target] = [
     // version, memfd. Imported only by `ShardNumerics/ThreadCount.swift`, `ShardCluster/LocalWorkers.swift`,
     // `ShardCluster/SharedBlockRegion.swift`, `ShardTrainCLI/BuildIdentity.swift`.
     .target(name: "CShardSystem"),
+    // zlib from Debian, for gzip-compressed data files. Imported only by `ShardData/Gzip.swift`.
+    .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     // Correctly rounded decimal parsing: fast_float (header-only C++, Debian libfast-float-dev) behind a C function.
     // Imported only by `ShardData/DecimalField.swift`.
     .target(name: "CFastFloat"),
@@ -46,7 +48,7 @@ let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let swiftTargets: [Target] = [
     .target(name: "ShardNumerics", dependencies: ["CShardKernels", "CShardSystem", "COpenBLAS"]),
     .target(name: "ShardLosses", dependencies: ["ShardNumerics"]),
-    .target(name: "ShardData", dependencies: ["ShardNumerics", "CFastFloat"]),
+    .target(name: "ShardData", dependencies: ["ShardNumerics", "CFastFloat", "CZlib"]),
     .target(name: "ShardOptimizers", dependencies: ["ShardNumerics", "CShardKernels"]),
     .target(name: "ShardModels", dependencies: ["ShardNumerics", "ShardLosses"]),
     // Evaluation metrics: classification report, ROC/PR curves, quantile coverage, embedding retrieval.

@@ -11,6 +11,9 @@ public struct DataConfiguration: Sendable, Equatable {
     public var labelColumn: String?
     /// With a `.npy` data file: a `.npy` of the labels (else the label is the last column).
     public var labelsPath: String?
+    /// The text format (nil: `DataFormat.inferred` from the name) and, for CSV, the delimiter and header.
+    public var format: DataFormat?
+    public var dialect: CSVDialect
     /// A file of 0-based data-row indices to train on, in that order (all rows when nil).
     public var rowsPath: String?
     /// Held-out rows: a file of row indices of the same CSV, …
@@ -31,8 +34,11 @@ public struct DataConfiguration: Sendable, Equatable {
     public init(
         path: String, labelColumn: String? = nil, labelsPath: String? = nil, rowsPath: String? = nil, testRowsPath: String? = nil,
         testFraction: Double? = nil, testDataPath: String? = nil, seed: UInt64 = 0, shuffleTrainingRows: Bool = false,
-        standardize: Bool = false, precision: Precision = .float64, blockRows: Int? = nil
+        standardize: Bool = false, precision: Precision = .float64, blockRows: Int? = nil, format: DataFormat? = nil,
+        dialect: CSVDialect = CSVDialect()
     ) {
+        self.format = format
+        self.dialect = dialect
         self.shuffleTrainingRows = shuffleTrainingRows
         self.path = path
         self.labelColumn = labelColumn
@@ -81,7 +87,7 @@ public enum TrainingJob {
     ) throws(DataError) -> PreparedData {
         let all = try read(
             configuration.path, labelColumn: configuration.labelColumn, labelsPath: configuration.labelsPath,
-            cancellation: cancellation)
+            format: configuration.format, dialect: configuration.dialect, cancellation: cancellation)
         var trainRows: [Int]? = try configuration.rowsPath.map { (path) throws(DataError) in try RowIndices.read(path: path) }
         var test: Dataset?
         if let testRowsPath = configuration.testRowsPath {
@@ -109,7 +115,9 @@ public enum TrainingJob {
             train = try train.selectingRows(split.trainRows)
         }
         if let testPath = configuration.testDataPath {
-            let other = try read(testPath, labelColumn: train.labelName, labelsPath: nil, cancellation: cancellation)
+            let other = try read(
+                testPath, labelColumn: train.labelName, labelsPath: nil, format: configuration.format,
+                dialect: configuration.dialect, libsvmWidth: train.featureCount, cancellation: cancellation)
             guard other.featureNames == train.featureNames else {
                 throw .columnsDiffer(
                     path: testPath, expected: train.featureNames + [train.labelName],
@@ -158,14 +166,21 @@ public enum TrainingJob {
             blockRows: blockRows)
     }
 
-    /// A CSV file, or a `.npy` array (by the extension) with its labels from `labelsPath` or its last column.
+    /// A `.npy` array (by the extension) with its labels from `labelsPath` or its last column, or text in `format`
+    /// (nil: by the extension): CSV in `dialect`, or libsvm (`libsvmWidth` features when given).
     static func read(
-        _ path: String, labelColumn: String?, labelsPath: String?, cancellation: ReadCancellation
+        _ path: String, labelColumn: String?, labelsPath: String?, format: DataFormat?, dialect: CSVDialect,
+        libsvmWidth: Int? = nil, cancellation: ReadCancellation
     ) throws(DataError) -> Dataset {
-        guard NumpyReader.isNumpyPath(path) else {
-            return try CSVReader.read(path: path, labelColumn: labelColumn, cancellation: cancellation)
+        if format == nil, NumpyReader.isNumpyPath(path) {
+            return try NumpyReader.read(path: path, labelsPath: labelsPath, cancellation: cancellation)
         }
-        return try NumpyReader.read(path: path, labelsPath: labelsPath, cancellation: cancellation)
+        switch format ?? DataFormat.inferred(path: path) {
+        case .csv:
+            return try CSVReader.read(path: path, labelColumn: labelColumn, dialect: dialect, cancellation: cancellation)
+        case .libsvm:
+            return try LibSVMReader.read(path: path, width: libsvmWidth, cancellation: cancellation)
+        }
     }
 
     /// The trained model as it will be saved, ready for `evaluate` and `predict`.

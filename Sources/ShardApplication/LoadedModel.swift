@@ -35,23 +35,52 @@ public struct LoadedModel: Sendable {
         guard kinds.contains(kind) else { throw .unsupportedKind(command: command, kind: kind, supported: kinds) }
     }
 
-    /// Reads a CSV for this model and applies the stored standardisation.
+    /// Reads a CSV (in `dialect`, gzip decompressed) or, by its extension, a libsvm file for this model and
+    /// applies the stored standardisation.
     ///
     /// The columns other than the label must be the model's `feature_names`, by name and in order. The label
     /// column is `labelColumn`, else the model's `label_column`; a file with exactly the feature columns has
-    /// no labels (allowed only when `labels` is `.optional`; its dataset then carries zeros as labels).
-    public func readData(path: String, labelColumn: String? = nil, labels: LabelRequirement) throws(ApplicationError)
-        -> ModelInput
-    {
+    /// no labels (allowed only when `labels` is `.optional`; its dataset then carries zeros as labels). A libsvm file
+    /// is read with the model's width and always has labels.
+    public func readData(
+        path: String, labelColumn: String? = nil, labels: LabelRequirement, dialect: CSVDialect = CSVDialect()
+    ) throws(ApplicationError) -> ModelInput {
         let bytes: [UInt8]
         do { bytes = try DataFile.bytes(path: path) } catch { throw .data(error) }
+        var dataset: Dataset
+        let hasLabels: Bool
+        if DataFormat.inferred(path: path) == .libsvm {
+            do { dataset = try LibSVMReader.parse(bytes: bytes, source: path, width: file.featureNames.count) } catch {
+                throw .data(error)
+            }
+            try Self.checkColumns(found: dataset.featureNames, expected: file.featureNames, path: path)
+            hasLabels = true
+        } else {
+            (dataset, hasLabels) = try readCSV(bytes, path: path, labelColumn: labelColumn, labels: labels, dialect: dialect)
+        }
+        if let standardization = file.standardization {
+            do { dataset = try standardization.apply(to: dataset) } catch { throw .data(error) }
+        }
+        return ModelInput(dataset: dataset, hasLabels: hasLabels)
+    }
+
+    /// The CSV `bytes` read for this model, and whether they hold labels (see `readData`).
+    private func readCSV(
+        _ bytes: [UInt8], path: String, labelColumn: String?, labels: LabelRequirement, dialect: CSVDialect
+    ) throws(ApplicationError) -> (Dataset, Bool) {
         guard !DataFile.isNumpy(bytes) else {
             throw .invalidArgument(
                 "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
                     + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
-        let header = Self.headerNames(bytes)
+        let header: [String], delimiter: UInt8
         let features = file.featureNames
+        do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect) } catch {
+            guard case .numericHeader = error else { throw .data(error) }
+            throw .invalidArgument(
+                "\(path):1: the first line is all numbers: this command needs a header line naming the model's columns ("
+                    + features.prefix(3).joined(separator: ", ") + (features.count > 3 ? ", …)" : ")"))
+        }
         let label = labelColumn ?? file.labelName
         if let labelColumn, !header.contains(labelColumn) {
             throw .missingLabels(path: path, labelColumn: labelColumn)
@@ -59,7 +88,7 @@ public struct LoadedModel: Sendable {
         var dataset: Dataset
         let hasLabels: Bool
         if header.contains(label), !features.contains(label) {
-            do { dataset = try CSVReader.parse(bytes: bytes, source: path, labelColumn: label) } catch { throw .data(error) }
+            do { dataset = try CSVReader.parse(bytes: bytes, source: path, labelColumn: label, dialect: dialect) } catch { throw .data(error) }
             try Self.checkColumns(found: dataset.featureNames, expected: features, path: path)
             hasLabels = true
         } else {
@@ -69,31 +98,19 @@ public struct LoadedModel: Sendable {
             while header.contains(placeholder) { placeholder += "_" }
             do {
                 dataset = try CSVReader.parse(
-                    bytes: Self.appendingColumn(placeholder, to: bytes), source: path, labelColumn: placeholder)
+                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter), source: path, labelColumn: placeholder,
+                    dialect: CSVDialect(delimiter: delimiter))
             } catch {
                 throw .data(error)
             }
             hasLabels = false
         }
-        if let standardization = file.standardization {
-            do { dataset = try standardization.apply(to: dataset) } catch { throw .data(error) }
-        }
-        return ModelInput(dataset: dataset, hasLabels: hasLabels)
+        return (dataset, hasLabels)
     }
 
-    /// The header's column names (after an optional UTF-8 byte-order mark, up to the first line break).
-    static func headerNames(_ bytes: [UInt8]) -> [String] {
-        var start = 0
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
-        var end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-        if end > start, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        return String(decoding: bytes[start..<end], as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false)
-            .map(String.init)
-    }
-
-    /// The file with one more column: `name` in the header and `0` on every non-empty line (empty lines stay
-    /// empty, so the reader still reports them as such with their line numbers).
-    static func appendingColumn(_ name: String, to bytes: [UInt8]) -> [UInt8] {
+    /// The file with one more column: `name` in the header and `0` on every non-empty line, after `delimiter`
+    /// (empty lines stay empty, so the reader still reports them as such with their line numbers).
+    static func appendingColumn(_ name: String, to bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count + bytes.count / 8)
         var isHeader = true
@@ -104,7 +121,7 @@ public struct LoadedModel: Sendable {
             var content = Array(line)
             let carriageReturn = content.last == UInt8(ascii: "\r")
             if carriageReturn { content.removeLast() }
-            if !content.isEmpty { content += Array((isHeader ? ",\(name)" : ",0").utf8) }
+            if !content.isEmpty { content += [delimiter] + Array((isHeader ? name : "0").utf8) }
             output += content
             if carriageReturn { output.append(UInt8(ascii: "\r")) }
             if index < lines.count - 1 || endsWithBreak { output.append(UInt8(ascii: "\n")) }

@@ -169,7 +169,13 @@ extension TrainingRequest {
         try require(solver.maxRounds >= 1, "--max-rounds must be at least 1")
         if let rate = solver.learningRate { try require(rate > 0 && rate.isFinite, "--learning-rate must be positive") }
         if let blockRows = data.blockRows { try require(blockRows >= 1, "--block-rows must be at least 1, got \(blockRows)") }
-        let numpy = NumpyReader.isNumpyPath(data.path)
+        let numpy = data.format == nil && NumpyReader.isNumpyPath(data.path)
+        let libsvm = !numpy && (data.format ?? DataFormat.inferred(path: data.path)) == .libsvm
+        try require(
+            (data.dialect.delimiter == nil && data.dialect.hasHeader) || !(numpy || libsvm),
+            "--delimiter and --no-header apply to CSV data only")
+        try require(
+            data.labelColumn == nil || !libsvm, "--label-column applies to CSV data; libsvm lines start with the label")
         try require(data.labelsPath == nil || numpy, "--labels applies to a .npy --data only")
         try require(
             data.labelColumn == nil || !numpy,

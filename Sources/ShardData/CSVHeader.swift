@@ -1,18 +1,25 @@
-/// The header line of a CSV file: column names, the label column, and where the data rows begin.
+/// The header line of a CSV file (or the names given to a file without one): column names, the label column, the
+/// delimiter, and where the data rows begin.
 struct CSVHeader {
     let names: [String]
     /// 0-based column of the label.
     let labelIndex: Int
-    /// Byte offset of the first data line (after the header's line break).
+    /// Byte offset of the first data line (after the header's line break; the first line without a header).
     let bodyStart: Int
+    /// 1-based file line of the first data row: 2 after a header, 1 without.
+    let firstDataLine: Int
+    let delimiter: UInt8
     let pieceBytes: Int
 
     var layout: CSVLayout {
-        CSVLayout(columnCount: names.count, labelIndex: labelIndex, bodyStart: bodyStart, pieceBytes: pieceBytes)
+        CSVLayout(
+            columnCount: names.count, labelIndex: labelIndex, bodyStart: bodyStart, pieceBytes: pieceBytes,
+            delimiter: delimiter)
     }
 
-    /// Reads the header of `source`, skipping a UTF-8 byte-order mark, and checks the names.
-    init(_ source: some ByteSource, labelColumn: String?, pieceBytes: Int) throws(DataError) {
+    /// Reads the first line of `source`, skipping a UTF-8 byte-order mark, sniffs the delimiter (unless the dialect
+    /// gives one) and checks the names.
+    init(_ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, pieceBytes: Int) throws(DataError) {
         let path = source.name
         let (line, start, next) = try Self.firstLine(of: source)
         let blankBytes: Set<UInt8> = [UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: " "), UInt8(ascii: "\t")]
@@ -23,8 +30,21 @@ struct CSVHeader {
         }
         var content = line[...]
         if content.last == UInt8(ascii: "\r") { content = content.dropLast() }
-        let names = content.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map {
-            String(decoding: $0, as: UTF8.self)
+        let delimiter = dialect.delimiter(for: content)
+        let fields: [[UInt8]]
+        switch CSVFields.split(content, delimiter: delimiter) {
+        case .success(let split): fields = split
+        case .failure(let failure):
+            throw .malformedQuote(path: path, line: 1, column: failure.column + 1, columnName: nil, reason: failure.reason)
+        }
+        let names: [String]
+        if dialect.hasHeader {
+            names = fields.map { String(decoding: $0, as: UTF8.self) }
+            if fields.allSatisfy({ $0.withUnsafeBufferPointer { DecimalField.parse($0) }.isNumber }) {
+                throw .numericHeader(path: path, fields: names)
+            }
+        } else {
+            names = Self.generatedNames(columns: fields.count)
         }
         var columnOfName: [String: Int] = [:]
         for (index, name) in names.enumerated() {
@@ -44,8 +64,15 @@ struct CSVHeader {
         }
         guard names.count >= 2 else { throw .noFeatureColumns(path: path, labelName: names[labelIndex]) }
         self.names = names
-        self.bodyStart = next
+        self.bodyStart = dialect.hasHeader ? next : start
+        self.firstDataLine = dialect.hasHeader ? 2 : 1
+        self.delimiter = delimiter
         self.pieceBytes = pieceBytes
+    }
+
+    /// The names of a file without a header: `f0 … f(columns−2)` and `label` for the last column.
+    static func generatedNames(columns: Int) -> [String] {
+        (0..<max(0, columns - 1)).map { "f\($0)" } + ["label"]
     }
 
     /// The first line's bytes without its `\n`, the offset it starts at (after a byte-order mark) and the offset
@@ -68,13 +95,14 @@ struct CSVHeader {
         }
     }
 
-    /// The dataset of the rows read: features row-major without the label column, rows on lines 2, 3, ….
+    /// The dataset of the rows read: features row-major without the label column, rows on consecutive lines from
+    /// `firstDataLine`.
     func dataset(source: String, features: FeatureRows, labels: [Double]) throws(DataError) -> Dataset {
         guard !labels.isEmpty else { throw .noDataRows(path: source) }
         return Dataset(
             unchecked: source, featureNames: names.enumerated().filter { $0.offset != labelIndex }.map(\.element),
             labelName: names[labelIndex], features: features, labels: labels,
-            lineNumbers: LineNumbers(first: 2, count: labels.count),
+            lineNumbers: LineNumbers(first: firstDataLine, count: labels.count),
             featureColumnNumbers: (0..<names.count).filter { $0 != labelIndex }.map { $0 + 1 },
             labelColumnNumber: labelIndex + 1)
     }
@@ -86,4 +114,5 @@ struct CSVLayout: Sendable {
     let labelIndex: Int
     let bodyStart: Int
     let pieceBytes: Int
+    let delimiter: UInt8
 }

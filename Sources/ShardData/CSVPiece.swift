@@ -30,6 +30,7 @@ struct CSVPiece: Sendable {
         case fieldCount(found: Int)
         /// The bytes of the first field (0-based `column`) that is not a finite number.
         case field(column: Int, bytes: [UInt8])
+        case quote(CSVFields.QuoteFailure)
         case read(DataError)
 
         /// The error at 1-based file `line`.
@@ -42,12 +43,16 @@ struct CSVPiece: Sendable {
                 return bytes.withUnsafeBufferPointer {
                     CSVReader.fieldError($0, path: path, line: line, column: column, names: header.names)
                 }
+            case .quote(let failure):
+                return .malformedQuote(
+                    path: path, line: line, column: failure.column + 1,
+                    columnName: failure.column < columns ? header.names[failure.column] : nil, reason: failure.reason)
             case .read(let error): return error
             }
         }
     }
 
-    private static let newline = UInt8(ascii: "\n"), comma = UInt8(ascii: ","), carriageReturn = UInt8(ascii: "\r")
+    private static let newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
 
     /// Reads and parses piece `index` of `source`; a piece whose read is cancelled fails with `.interrupted`
     /// before reading.
@@ -82,7 +87,7 @@ struct CSVPiece: Sendable {
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout
     ) {
         let columns = layout.columnCount, featureCount = columns - 1
-        // A row takes at least 2·columns − 1 bytes (a digit per field, the commas); its line break aside.
+        // A row takes at least 2·columns − 1 bytes (a digit per field, the delimiters); its line break aside.
         let maximumRows = (buffer.count - start) / (2 * columns - 1) + 1
         var rows = 0
         var failure: Failure?
@@ -106,6 +111,7 @@ struct CSVPiece: Sendable {
         let base = buffer.baseAddress!
         let end = base + buffer.count
         let columns = layout.columnCount, labelIndex = layout.labelIndex, lastColumn = columns - 1
+        let delimiter = layout.delimiter
         var featureOut = features
         var rows = 0
         var line = base + start
@@ -120,14 +126,21 @@ struct CSVPiece: Sendable {
             var valid = true
             for column in 0..<columns {
                 var value = 0.0
-                guard let stop = DecimalField.parsePrefix(field, lineEnd, &value), value.isFinite else {
+                var stop = DecimalField.parsePrefix(field, lineEnd, &value)
+                if stop == nil, field < lineEnd, field.pointee == CSVFields.quote {
+                    // A quoted number, "1.5": the same digits read the same way, then the closing quote.
+                    stop = DecimalField.parsePrefix(field + 1, lineEnd, &value).flatMap {
+                        $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
+                    }
+                }
+                guard let stop, value.isFinite else {
                     valid = false
                     break
                 }
                 if column == lastColumn {
                     valid = stop == lineEnd
                 } else {
-                    valid = stop < lineEnd && stop.pointee == comma
+                    valid = stop < lineEnd && stop.pointee == delimiter
                     field = stop + 1
                 }
                 guard valid else { break }
@@ -154,19 +167,22 @@ struct CSVPiece: Sendable {
         return (rows, nil)
     }
 
-    /// A line the fast path could not read, checked in the reader's order: the field count first, then each
-    /// field left to right. Writes the row and returns nil if it is valid after all.
+    /// A line the fast path could not read (a quoted field, or an error), checked in the reader's order: the
+    /// quotes, the field count, then each field left to right. Writes the row and returns nil if it is valid after all.
     private static func slowLine(
         _ line: UnsafeBufferPointer<UInt8>, layout: CSVLayout, features: UnsafeMutablePointer<Double>,
         label: UnsafeMutablePointer<Double>
     ) -> Failure? {
-        let fields = line.split(separator: comma, omittingEmptySubsequences: false)
+        let fields: [[UInt8]]
+        switch CSVFields.split(line, delimiter: layout.delimiter) {
+        case .success(let split): fields = split
+        case .failure(let failure): return .quote(failure)
+        }
         guard fields.count == layout.columnCount else { return .fieldCount(found: fields.count) }
         var featureOut = features
         for (column, field) in fields.enumerated() {
-            let bytes = UnsafeBufferPointer(rebasing: field)
-            guard case .number(let value) = DecimalField.parse(bytes) else {
-                return .field(column: column, bytes: Array(bytes))
+            guard case .number(let value) = field.withUnsafeBufferPointer({ DecimalField.parse($0) }) else {
+                return .field(column: column, bytes: field)
             }
             if column == layout.labelIndex {
                 label.pointee = value

@@ -7,9 +7,11 @@ import ShardNumerics
 
 /// Reads numeric CSV files into a `Dataset`.
 ///
-/// Format: a header line of column names, then one line per row; fields separated by `,`, no
-/// quoting; lines end in `\n` or `\r\n`, and the last line may or may not end in a line break.
-/// A UTF-8 byte-order mark before the header is skipped.
+/// Format: a header line of column names (or none, with `CSVDialect.hasHeader` false), then one line per row;
+/// fields separated by `,`, tab or `;` (sniffed from the first line, or given: `CSVDialect`), optionally in RFC 4180
+/// double quotes that end on their line; lines end in `\n` or `\r\n`, and the last line may or may not end in a line
+/// break. A UTF-8 byte-order mark before the header is skipped. A gzip file (by its magic bytes `1f 8b`) is
+/// decompressed into memory first (`Gzip`), and its lines are numbered as in the decompressed text.
 ///
 /// ```text
 /// columns   c = 1...C (1-based, as in messages)
@@ -34,40 +36,57 @@ public enum CSVReader {
     /// column (default: the last column). `cancellation` is asked before each piece: once it says yes, the pieces
     /// not yet started are skipped and the read ends with `.interrupted` within one piece's parse per thread.
     public static func read(
-        path: String, labelColumn: String? = nil, threads: Int? = nil, cancellation: ReadCancellation = .never
+        path: String, labelColumn: String? = nil, dialect: CSVDialect = CSVDialect(), threads: Int? = nil,
+        cancellation: ReadCancellation = .never
     ) throws(DataError) -> Dataset {
-        try read(
-            ByteFile(path: path), labelColumn: labelColumn, threads: threads ?? ThreadCount.availableCores,
-            cancellation: cancellation)
+        let file = try ByteFile(path: path)
+        let threads = threads ?? ThreadCount.availableCores
+        if try Gzip.isCompressed(file) {
+            let text = try Gzip.decompress(file, cancellation: cancellation)
+            return try read(
+                ByteArray(name: path, bytes: text), labelColumn: labelColumn, dialect: dialect, threads: threads,
+                cancellation: cancellation)
+        }
+        return try read(file, labelColumn: labelColumn, dialect: dialect, threads: threads, cancellation: cancellation)
     }
 
     /// Parses CSV text; `source` names it in messages.
-    public static func parse(text: String, source: String, labelColumn: String? = nil) throws(DataError)
-        -> Dataset
-    {
-        try parse(bytes: Array(text.utf8), source: source, labelColumn: labelColumn)
+    public static func parse(
+        text: String, source: String, labelColumn: String? = nil, dialect: CSVDialect = CSVDialect()
+    ) throws(DataError) -> Dataset {
+        try parse(bytes: Array(text.utf8), source: source, labelColumn: labelColumn, dialect: dialect)
     }
 
     /// Parses CSV bytes; `source` names them in messages. `threads` and `pieceBytes` change how the work is
     /// split, never the result; `memory` is what the estimated dataset is checked against.
     public static func parse(
-        bytes: [UInt8], source: String, labelColumn: String? = nil, threads: Int = 1,
-        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation = .never,
+        bytes: [UInt8], source: String, labelColumn: String? = nil, dialect: CSVDialect = CSVDialect(),
+        threads: Int = 1, pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation = .never,
         memory: MachineMemory = .current()
     ) throws(DataError) -> Dataset {
         try read(
-            ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, threads: threads, pieceBytes: pieceBytes,
-            cancellation: cancellation, memory: memory)
+            ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, dialect: dialect, threads: threads,
+            pieceBytes: pieceBytes, cancellation: cancellation, memory: memory)
+    }
+
+    /// The column names of CSV text as the reader would name them (its header line, or generated without one), and
+    /// the delimiter it would use.
+    public static func columns(bytes: [UInt8], source: String, dialect: CSVDialect = CSVDialect()) throws(DataError)
+        -> (names: [String], delimiter: UInt8)
+    {
+        let header = try CSVHeader(
+            ByteArray(name: source, bytes: bytes), labelColumn: nil, dialect: dialect, pieceBytes: defaultPieceBytes)
+        return (header.names, header.delimiter)
     }
 
     /// After the first wave, the rows of the whole file are estimated from its bytes per row; a dataset of that
     /// many rows × columns Doubles beyond `memory` stops the read there (`.tooLarge`).
     static func read(
-        _ source: some ByteSource, labelColumn: String?, threads: Int, pieceBytes: Int = defaultPieceBytes,
-        cancellation: ReadCancellation, memory: MachineMemory = .current()
+        _ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, threads: Int,
+        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation, memory: MachineMemory = .current()
     ) throws(DataError) -> Dataset {
         let pieceBytes = max(1, pieceBytes)
-        let header = try CSVHeader(source, labelColumn: labelColumn, pieceBytes: pieceBytes)
+        let header = try CSVHeader(source, labelColumn: labelColumn, dialect: dialect, pieceBytes: pieceBytes)
         let columns = header.names.count
         let pieceCount = (source.size - header.bodyStart + pieceBytes - 1) / pieceBytes
         let wave = max(1, threads) * piecesPerThread
@@ -102,7 +121,7 @@ public enum CSVReader {
             features.append(joining.map(\.features), threads: threads)
             for piece in joining { labels += piece.labels }
             if let failing, let failure = parsed[failing].failure {
-                let line = labels.count + 2
+                let line = labels.count + header.firstDataLine
                 if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
                     // Blank lines at the very end (editors often leave one) end the data.
                     return try header.dataset(source: source.name, features: features.finish(), labels: labels)

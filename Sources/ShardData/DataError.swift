@@ -28,6 +28,15 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case nonFiniteValue(path: String, line: Int, column: Int, columnName: String, text: String)
     /// A field in a number syntax the reader refuses (hexadecimal, NUL bytes); `reason` says which.
     case unsupportedNumber(path: String, line: Int, column: Int, columnName: String, text: String, reason: String)
+    /// A field whose quotes are malformed (`columnName` nil in the header line); `reason` says how.
+    case malformedQuote(path: String, line: Int, column: Int, columnName: String?, reason: String)
+    /// The first line of a file read with a header has only numbers in it (`fields`): most likely a file without
+    /// a header, whose first row would silently become the column names.
+    case numericHeader(path: String, fields: [String])
+    /// A gzip file that cannot be decompressed (`detail` says why: truncated, corrupt).
+    case invalidGzip(path: String, detail: String)
+    /// A libsvm/svmlight line that cannot be read, at 1-based byte `column` of `line`.
+    case invalidLibSVM(path: String, line: Int, column: Int, detail: String)
     /// A `.npy` file that cannot be used (bad magic or header, unsupported element type or order, truncated,
     /// wrong shape); `detail` says which.
     case invalidNumpy(path: String, detail: String)
@@ -116,8 +125,20 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "(NaN, infinities and values beyond the Double range are not allowed)"
         case .unsupportedNumber(let path, let line, let column, let columnName, let text, let reason):
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not a number: \(reason)"
-        case .invalidNumpy(let path, let detail):
+        case .invalidNumpy(let path, let detail), .invalidGzip(let path, let detail):
             return "\(path): \(detail)"
+        case .malformedQuote(let path, let line, let column, let columnName, let reason):
+            let name = columnName.map { " (\(quoted($0)))" } ?? ""
+            return "\(path):\(line): column \(column)\(name): \(reason)"
+        case .numericHeader(let path, let fields):
+            let shown = fields.prefix(4).map(quoted).joined(separator: ", ") + (fields.count > 4 ? ", …" : "")
+            let generated = CSVHeader.generatedNames(columns: fields.count)
+            let names = generated.count > 3
+                ? "\(generated[0]) … \(generated[generated.count - 2]) and label" : generated.joined(separator: ", ")
+            return "\(path):1: the first line is all numbers (\(shown)): it looks like data, not a header of column "
+                + "names; add a header line, or give --no-header to name the columns \(names)"
+        case .invalidLibSVM(let path, let line, let column, let detail):
+            return "\(path):\(line):\(column): \(detail)"
         case .missingLabelColumn(let path, let name, let availableColumns):
             return "\(path):1: no column named \(quoted(name)) for the label; the columns are "
                 + availableColumns.map(quoted).joined(separator: ", ")
@@ -186,7 +207,7 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// `"text"`, with the text as is (data files have no quoting, so no escaping is needed to be unambiguous).
+/// `"text"`, with the text as is (a CSV field after its own quotes are removed, so a `"` inside is shown as one).
 func quoted(_ text: String) -> String { "\"\(text)\"" }
 
 extension String {

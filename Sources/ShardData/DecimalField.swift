@@ -20,6 +20,11 @@ public enum DecimalField {
         /// The field holds a NUL byte (a binary or UTF-16 file, most likely).
         case nulByte
         case notANumber
+
+        public var isNumber: Bool {
+            if case .number = self { return true }
+            return false
+        }
     }
 
     /// Reads the whole of `field`.

@@ -40,8 +40,11 @@ func openRegularFile(_ path: String) throws(DataError) -> (descriptor: Int32, si
 /// Whole input files, for readers outside this module (the same checks as the CSV reader's: a regular file,
 /// failures with the system's reason).
 public enum DataFile {
-    /// The bytes of the regular file at `path`.
-    public static func bytes(path: String) throws(DataError) -> [UInt8] { try readFileBytes(path: path) }
+    /// The bytes of the regular file at `path`, decompressed when it is gzip (`Gzip`).
+    public static func bytes(path: String) throws(DataError) -> [UInt8] {
+        let bytes = try readFileBytes(path: path)
+        return Gzip.isCompressed(bytes) ? try Gzip.decompress(bytes, source: path) : bytes
+    }
 
     /// Whether `bytes` start with the NumPy `.npy` magic string `\x93NUMPY`.
     public static func isNumpy(_ bytes: [UInt8]) -> Bool {

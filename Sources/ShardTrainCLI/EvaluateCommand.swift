@@ -25,6 +25,8 @@ public struct EvaluateCommand: ParsableCommand {
     @Option(help: "Name of the label column (default: the one the model was trained with).")
     public var labelColumn: String?
 
+    @OptionGroup public var delimiter: DelimiterArguments
+
     @Flag(help: "Print one JSON object instead of text.")
     public var json = false
 
@@ -37,7 +39,8 @@ public struct EvaluateCommand: ParsableCommand {
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             let input = try loaded.readData(
-                path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required)
+                path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required,
+                dialect: delimiter.dialect)
             let report = try loaded.evaluate(input, seed: seed)
             if json {
                 FileHandle.standardOutput.write(try report.jsonData() + Data("\n".utf8))

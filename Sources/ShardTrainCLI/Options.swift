@@ -18,6 +18,7 @@ extension OptimizerName: ExpressibleByArgument {}
 extension ScheduleName: ExpressibleByArgument {}
 extension RegressionLoss: ExpressibleByArgument {}
 extension LossName: ExpressibleByArgument {}
+extension DataFormat: ExpressibleByArgument {}
 
 extension ClassWeightChoice: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -25,7 +26,7 @@ extension ClassWeightChoice: ExpressibleByArgument {
 
 /// Options of every command that trains (train, coordinator).
 public struct TrainingArguments: ParsableArguments {
-    @Option(help: "CSV file with a header row; the label is the last column unless --label-column says otherwise. Or a NumPy .npy array (2-D, <f4/<f8, C order) with --labels, or with the label as its last column.")
+    @Option(help: "CSV file with a header row (comma, tab or semicolon delimited; may be gzip-compressed); the label is the last column unless --label-column says otherwise. Or a NumPy .npy array (2-D, <f4/<f8, C order) with --labels, or with the label as its last column. Or libsvm text (.svm, .libsvm, or --format libsvm).")
     public var data: String
 
     @Option(help: "With a .npy --data: a .npy of the labels, shape (rows,) or (rows, 1).")
@@ -33,6 +34,14 @@ public struct TrainingArguments: ParsableArguments {
 
     @Option(help: "Name of the label column.")
     public var labelColumn: String?
+
+    @OptionGroup public var delimiter: DelimiterArguments
+
+    @Flag(help: "The CSV has no header line: name the columns f0, f1, … and label (the last column).")
+    public var noHeader = false
+
+    @Option(help: "Text format of --data: csv or libsvm (default: libsvm for .svm/.libsvm names, else csv).")
+    public var format: DataFormat?
 
     @Option(help: "File of 0-based data-row indices to train on, in that order (default: all rows).")
     public var rows: String?
@@ -189,9 +198,31 @@ public struct TrainingArguments: ParsableArguments {
         let configuration = DataConfiguration(
             path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
             testFraction: testFraction, testDataPath: testData, seed: seed, standardize: standardize,
-            precision: precision, blockRows: blockRows)
+            precision: precision, blockRows: blockRows, format: format,
+            dialect: CSVDialect(delimiter: delimiter.byte, hasHeader: !noHeader))
         return TrainingRequest(data: configuration, model: choices, solver: solver, threads: threads)
     }
+}
+
+/// `--delimiter` of every command that reads CSV files.
+public struct DelimiterArguments: ParsableArguments {
+    @Option(help: "CSV field delimiter: a character, or tab, comma, semicolon (default: sniffed from the first line).")
+    public var delimiter: String?
+
+    public init() {}
+
+    public func validate() throws {
+        if let delimiter, CSVDialect.delimiter(named: delimiter) == nil {
+            throw ValidationError(
+                "--delimiter must be one character (not a quote, digit, sign, '.', 'e' or line break), or tab, comma, semicolon")
+        }
+    }
+
+    /// The delimiter given (nil: sniffed).
+    var byte: UInt8? { delimiter.flatMap(CSVDialect.delimiter(named:)) }
+
+    /// A CSV with a header, in this delimiter.
+    var dialect: CSVDialect { CSVDialect(delimiter: byte) }
 }
 
 /// When a full-batch run stops.

@@ -28,6 +28,8 @@ public struct PredictCommand: ParsableCommand {
     @Option(help: "Name of the label column (default: the one the model was trained with).")
     public var labelColumn: String?
 
+    @OptionGroup public var delimiter: DelimiterArguments
+
     @Option(help: "Write the predictions to this file (atomically) instead of standard output.")
     public var output: String?
 
@@ -48,7 +50,8 @@ public struct PredictCommand: ParsableCommand {
     public func run() throws {
         do {
             let loaded = try LoadedModel.load(path: modelFile)
-            let input = try loaded.readData(path: data, labelColumn: labelColumn, labels: .optional)
+            let input = try loaded.readData(
+                path: data, labelColumn: labelColumn, labels: .optional, dialect: delimiter.dialect)
             let table = try loaded.predictions(input, seed: seed)
             let text = json ? table.json(model: loaded.kind) : table.csv()
             if let output {

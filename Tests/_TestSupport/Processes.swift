@@ -108,3 +108,19 @@ public func processIsAlive(_ pid: Int32) -> Bool {
     let state = status[status.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
 }
+
+/// Writes `gzip -c path` (Debian's gzip, an essential package) to `output`; throws unless gzip exits 0.
+public func gzipFile(_ path: String, to output: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    process.arguments = ["-c", path]
+    try Data().write(to: URL(fileURLWithPath: output))
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+    defer { try? handle.close() }
+    process.standardOutput = handle
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "gzip exited \(process.terminationStatus)"])
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import _TestSupport
+
+/// The same data in another format trains to the same parameters, bit for bit.
+@Suite("End to end: data formats", .serialized)
+struct DataFormatsEndToEndTests {
+    static let iris = ReferenceData.repositoryRoot.appendingPathComponent("data/iris.csv").path
+
+    /// `parameters_sha256` of a softmax run on `data` with `extra` flags (exit 0 required).
+    static func parametersHash(_ data: String, _ extra: [String] = [], in directory: TemporaryDirectory) throws -> String {
+        let summaryPath = directory.path("summary-\(UUID().uuidString).json")
+        let child = try ChildProcess(
+            ["train", "--data", data, "--model", "softmax", "--standardize", "--workers", "0", "--summary-json", summaryPath]
+                + extra, directory: directory.url)
+        let status = child.wait(timeout: 120)
+        try #require(status == 0, "\(data) \(extra): exit \(String(describing: status))\n\(child.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
+        return try #require((summary as? [String: Any])?["parameters_sha256"] as? String)
+    }
+
+    @Test("iris as .csv.gz, TSV, semicolons with quotes, without a header and as libsvm: the CSV's parameters_sha256 (and evaluate's report)")
+    func sameParametersInEveryFormat() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let text = try String(contentsOfFile: Self.iris, encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        let body = lines.dropFirst()
+
+        let gzPath = directory.path("iris.csv.gz")
+        try gzipFile(Self.iris, to: gzPath)
+
+        let tsv = try directory.write(text.replacingOccurrences(of: ",", with: "\t"), to: "iris.tsv")
+        let quoted = try directory.write(
+            lines.map { $0.split(separator: ",").map { "\"\($0)\"" }.joined(separator: ";") }.joined(separator: "\r\n"),
+            to: "iris-quoted.txt")
+        let headerless = try directory.write(body.joined(separator: "\n") + "\n", to: "iris-no-header.csv")
+        let libsvm = try directory.write(
+            body.map { line in
+                let fields = line.split(separator: ",")
+                return fields.last! + " " + fields.dropLast().enumerated().map { "\($0.offset + 1):\($0.element)" }.joined(separator: " ")
+            }.joined(separator: "\n") + "\n", to: "iris.svm")
+
+        let reference = try Self.parametersHash(Self.iris, in: directory)
+        #expect(try Self.parametersHash(gzPath, in: directory) == reference)
+        #expect(try Self.parametersHash(tsv, in: directory) == reference)
+        #expect(try Self.parametersHash(tsv, ["--delimiter", "tab"], in: directory) == reference)
+        #expect(try Self.parametersHash(quoted, in: directory) == reference)
+        #expect(try Self.parametersHash(headerless, ["--no-header"], in: directory) == reference)
+        #expect(try Self.parametersHash(libsvm, in: directory) == reference)
+
+        // evaluate reads the same formats: the same report for the CSV, its gzip, its TSV copy; libsvm for a
+        // model trained on libsvm.
+        func report(_ model: String, _ data: String, _ extra: [String] = []) throws -> String {
+            let child = try ChildProcess(
+                ["evaluate", "--model-file", model, "--data", data, "--json"] + extra, directory: directory.url)
+            try #require(child.wait(timeout: 60) == 0, "\(data): \(child.stderr)")
+            return child.stdout
+        }
+        let csvModel = directory.path("csv.safetensors"), svmModel = directory.path("svm.safetensors")
+        _ = try Self.parametersHash(Self.iris, ["--save", csvModel], in: directory)
+        _ = try Self.parametersHash(libsvm, ["--save", svmModel], in: directory)
+        let csvReport = try report(csvModel, Self.iris)
+        #expect(csvReport.contains("\"accuracy\""))
+        #expect(try report(csvModel, gzPath) == csvReport)
+        #expect(try report(csvModel, tsv) == csvReport)
+        #expect(try report(svmModel, libsvm) == csvReport)
+        let piped = try directory.write(text.replacingOccurrences(of: ",", with: "|"), to: "iris-piped.txt")
+        #expect(try report(csvModel, piped, ["--delimiter", "|"]) == csvReport)
+
+        // Without --no-header, the headerless file is refused with the hint, exit 1.
+        let refused = try ChildProcess(["train", "--data", headerless, "--model", "softmax"], directory: directory.url)
+        #expect(refused.wait(timeout: 60) == 1)
+        #expect(refused.stderr.contains("\(headerless):1: the first line is all numbers"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--no-header"))
+        let headerlessReport = try ChildProcess(
+            ["evaluate", "--model-file", csvModel, "--data", headerless], directory: directory.url)
+        #expect(headerlessReport.wait(timeout: 60) == 1)
+        #expect(
+            headerlessReport.stderr.contains(
+                "\(headerless):1: the first line is all numbers: this command needs a header line naming the model's "
+                    + "columns (sepal_length_cm, sepal_width_cm, petal_length_cm, …)"), "\(headerlessReport.stderr)")
+        // Flags that do not apply to libsvm are refused.
+        let misapplied = try ChildProcess(["train", "--data", libsvm, "--no-header"], directory: directory.url)
+        #expect(misapplied.wait(timeout: 60) == 64, "\(misapplied.stderr)")
+    }
+}
