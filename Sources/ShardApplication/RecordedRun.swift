@@ -94,6 +94,9 @@ public struct RecordedRun: Sendable, Equatable {
                     flag: "--label-column", tokens: ["--label-column", s.labelColumn], replacedBy: [],
                     droppedForNumpyData: true))
         }
+        add("--format", s.dataFormat, replacedBy: ["--data"])
+        add("--delimiter", s.delimiter, replacedBy: ["--data"])
+        if s.noHeader == true { list.append(RecordedArgument(flag: "--no-header", tokens: ["--no-header"], replacedBy: ["--data"])) }
         add("--rows", s.rowsFile)
         let heldOut: Set<String> = ["--test-rows", "--test-fraction", "--test-data"]
         add("--test-rows", s.testRowsFile, replacedBy: heldOut)

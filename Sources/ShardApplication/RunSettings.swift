@@ -33,6 +33,10 @@ public struct RunSettings: Codable, Sendable, Equatable {
     public var blockRows: Int
     public var labelColumn: String
     public var dataFile: String
+    /// `--format` when given (nil: inferred from the name), `--delimiter` when given (nil: sniffed), `--no-header`.
+    public var dataFormat: String?
+    public var delimiter: String?
+    public var noHeader: Bool?
     public var labelsFile: String?
     public var rowsFile: String?
     public var testRowsFile: String?
@@ -91,6 +95,9 @@ public struct RunSettings: Codable, Sendable, Equatable {
         blockRows = run.data.blockRows
         labelColumn = run.data.dataset.labelName
         dataFile = request.data.path
+        dataFormat = request.data.format?.rawValue
+        delimiter = request.data.dialect.delimiter.map { String(UnicodeScalar($0)) }
+        noHeader = request.data.dialect.hasHeader ? nil : true
         labelsFile = request.data.labelsPath
         rowsFile = request.data.rowsPath
         testRowsFile = request.data.testRowsPath

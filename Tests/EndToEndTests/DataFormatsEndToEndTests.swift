@@ -85,3 +85,34 @@ struct DataFormatsEndToEndTests {
         #expect(misapplied.wait(timeout: 60) == 64, "\(misapplied.stderr)")
     }
 }
+
+/// A run on a file read with non-default format flags is reproduced by `--config` from its summary.
+@Suite("End to end: data format flags recorded")
+struct DataFormatFlagsRecordedEndToEndTests {
+    @Test("--delimiter, --no-header and --format are recorded, and --config reproduces the run's parameters_sha256")
+    func formatFlagsReplay() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let text = try String(contentsOfFile: DataFormatsEndToEndTests.iris, encoding: .utf8)
+        let body = text.split(separator: "\n").dropFirst().map { $0.replacingOccurrences(of: ",", with: "|") }
+        let data = try directory.write(body.joined(separator: "\n") + "\n", to: "iris.txt")
+        let summary = directory.path("summary.json")
+        let first = try ChildProcess(
+            [
+                "train", "--data", data, "--delimiter", "|", "--no-header", "--format", "csv", "--model", "softmax",
+                "--summary-json", summary,
+            ], directory: directory.url)
+        #expect(first.wait(timeout: 120) == 0, "\(first.stderr)")
+        let recorded = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any])
+        let settings = try #require(recorded["settings"] as? [String: Any])
+        #expect(settings["delimiter"] as? String == "|")
+        #expect(settings["no_header"] as? Bool == true)
+        #expect(settings["data_format"] as? String == "csv")
+        let again = try ChildProcess(["train", "--config", summary, "--log-format", "json"], directory: directory.url)
+        #expect(again.wait(timeout: 120) == 0, "\(again.stderr)")
+        let line = try #require(again.stdout.split(separator: "\n").last)
+        let replayed = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(replayed["parameters_sha256"] as? String == recorded["parameters_sha256"] as? String)
+    }
+}
