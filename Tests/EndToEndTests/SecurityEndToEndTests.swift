@@ -74,12 +74,7 @@ struct SecurityEndToEndTests {
                 "coordinator", "--bind", "tcp://127.0.0.1:*", "--workers", "1", "--data", Self.iris, "--model", "softmax",
                 "--secret-key", directory.path("coordinator.secret"), "--allow", directory.path("allow"), "--log-format", "json",
             ], directory: directory.url)
-        var endpoint: String?
-        _ = coordinator.waitForOutput(timeout: 60) { _, stderr in
-            guard let range = stderr.range(of: "workers on ") else { return false }
-            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
-            return true
-        }
+        let endpoint = coordinator.loggedWord(after: "workers on ", timeout: 60)
         let bound = try #require(endpoint, "\(coordinator.stderr)")
         let stranger = try ChildProcess(
             [
@@ -116,12 +111,7 @@ struct SecurityEndToEndTests {
                 "--objective-tolerance", "0", "--progress-endpoint", "tcp://127.0.0.1:*", "--secret-key",
                 directory.path("run.secret"), "--allow", directory.path("allow"),
             ], directory: directory.url)
-        var endpoint: String?
-        _ = train.waitForOutput(timeout: 60) { _, stderr in
-            guard let range = stderr.range(of: "publishing progress on ") else { return false }
-            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
-            return true
-        }
+        let endpoint = train.loggedWord(after: "publishing progress on ", timeout: 60)
         let bound = try #require(endpoint, "\(train.stderr)")
         func watch(_ key: String) throws -> ChildProcess {
             try ChildProcess(

@@ -89,12 +89,7 @@ struct TrainingEndToEndTests {
     static func startWorkers(_ count: Int, for coordinator: ChildProcess, in directory: TemporaryDirectory) throws
         -> [ChildProcess]
     {
-        var endpoint: String?
-        _ = coordinator.waitForOutput(timeout: 60) { _, stderr in
-            guard let range = stderr.range(of: "workers on ") else { return false }
-            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
-            return true
-        }
+        let endpoint = coordinator.loggedWord(after: "workers on ", timeout: 60)
         let bound = try #require(endpoint, "the coordinator did not bind: \(coordinator.stderr)")
         return try (0..<count).map { _ in try ChildProcess(["worker", "--connect", bound], directory: directory.url) }
     }
@@ -328,12 +323,7 @@ struct TrainingEndToEndTests {
                 "--optimizer", "gd", "--learning-rate", "1e-5", "--max-rounds", "3000", "--gradient-tolerance", "0",
                 "--objective-tolerance", "0", "--progress-endpoint", "tcp://127.0.0.1:*", "--summary-json", summaryPath,
             ], directory: directory.url)
-        var endpoint: String?
-        _ = train.waitForOutput(timeout: 60) { _, stderr in
-            guard let range = stderr.range(of: "publishing progress on ") else { return false }
-            endpoint = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
-            return true
-        }
+        let endpoint = train.loggedWord(after: "publishing progress on ", timeout: 60)
         let bound = try #require(endpoint, "no progress endpoint in: \(train.stderr)")
         let watch = try ChildProcess(
             ["watch", "--connect", bound, "--log-format", "json", "--timeout", "60"], directory: directory.url)

@@ -124,3 +124,17 @@ public func gzipFile(_ path: String, to output: String) throws {
         throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "gzip exited \(process.terminationStatus)"])
     }
 }
+
+extension ChildProcess {
+    /// The first word after `marker` in the process's standard error (e.g. the endpoint it logged once bound), waiting
+    /// up to `timeout` seconds; nil if it never appeared.
+    public func loggedWord(after marker: String, timeout: Double = 60) -> String? {
+        var word: String?
+        _ = waitForOutput(timeout: timeout) { _, stderr in
+            guard let range = stderr.range(of: marker) else { return false }
+            word = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+            return true
+        }
+        return word
+    }
+}
