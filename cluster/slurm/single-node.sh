@@ -28,7 +28,9 @@ training=("$@")
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-    apt-get install -y -q slurm-wlm munge >/dev/null
+    # No package index or no network: this machine cannot run the test (exit 3), which is not a launcher failure.
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; } ||
+        { echo "single-node.sh: cannot install slurm-wlm and munge" >&2; exit 3; }
 fi
 
 folder=$(mktemp -d "${TMPDIR:-/tmp}/shardtrain-slurm.XXXXXX")
