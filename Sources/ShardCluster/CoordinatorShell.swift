@@ -197,17 +197,16 @@ public final class ClusterExecutor: Executor {
                 let directives = instance.processExited(pid: exit.pid, description: exit.description, now: Self.now())
                 if try carryOut(directives, isDone) { return }
             }
-            let readable: [Int]
             do {
                 // While shards are being shipped, only look for messages between batches.
-                readable = try poll([router], timeoutMilliseconds: shipments.isEmpty ? pollMilliseconds : 0)
+                _ = try poll([router], timeoutMilliseconds: shipments.isEmpty ? pollMilliseconds : 0)
             } catch {
                 throw .transport("\(error)")
             }
-            if !readable.isEmpty {
-                while let parts = try receiveNow() {
-                    if try handle(parts, isDone) { return }
-                }
+            // Read whatever is waiting before the clock is looked at (even if the poll timed out: after this
+            // process was descheduled, frames that arrived meanwhile prove the workers alive).
+            while let parts = try receiveNow() {
+                if try handle(parts, isDone) { return }
             }
             for directive in instance.tick(now: Self.now()) where try carryOut([directive], isDone) {
                 return

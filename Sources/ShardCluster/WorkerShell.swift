@@ -217,8 +217,9 @@ public final class WorkerShell {
                 return outcome
             }
             // Drain what arrived, looking at the clock after each frame: decoding a long stream of BLOCKS takes
-            // longer than a heartbeat interval.
-            while readable.contains(0), let parts = try receive() {
+            // longer than a heartbeat interval. Always, not only when the poll said so: after a long stop
+            // (SIGSTOP, a busy machine) the frames waiting must be read before the clock says "silent".
+            while let parts = try receive() {
                 let now = Self.now()
                 let directives: [WorkerInstance.Directive]
                 if parts.count != 1 {
