@@ -137,6 +137,18 @@ public enum TrainingJob {
         case .classIndex:
             let count = try train.classCount(declared: declared)
             _ = try test?.classCount(declared: count)
+            // The reports hold a K × K confusion matrix: a stray large label (100000 among 0, 1, 2) would ask for
+            // more memory than the machine has, long after training.
+            let memory = MachineMemory.current()
+            let (cells, overflow) = count.multipliedReportingOverflow(by: count)
+            // More than a thousand classes and more classes than rows: a label that is not a class index.
+            if overflow || cells > memory.availableBytes / 8 / 4 || (count > 1_000 && count > train.rowCount) {
+                throw .tooLarge(
+                    source: configuration.path,
+                    detail: "the labels make \(count) classes (0 … \(count - 1)) for \(train.rowCount) rows (a \(count) × \(count) "
+                        + "confusion matrix against \(memory.availableBytes >> 20) MiB available, \(memory.source)); labels "
+                        + "of a class model are class indices 0 … K−1")
+            }
             classCount = count
         case .real, .ignored:
             break

@@ -90,6 +90,10 @@ public enum KeyFiles {
 
     /// The key pair of a `.secret` file (its public key derived from the secret one).
     public static func loadSecret(_ path: String) throws(ClusterError) -> CurveKeyPair {
+        // Both halves are 40 Z85 characters: the name is what tells them apart.
+        guard !path.hasSuffix(".public") else {
+            throw .invalidConfiguration("\(path) is a public key: --secret-key takes the .secret file of the pair")
+        }
         var status = stat()
         guard stat(path, &status) == 0 else {
             throw .invalidConfiguration("cannot read the secret key \(path): \(String(cString: strerror(errno)))")

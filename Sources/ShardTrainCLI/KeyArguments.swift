@@ -52,7 +52,7 @@ public struct ServerKeyArguments: ParsableArguments {
 
 /// The CURVE keys of a client (`worker`, `watch`): its own secret key and the coordinator's public key.
 public struct ClientKeyArguments: ParsableArguments {
-    @Option(help: "This worker's CURVE secret key (a .secret file from `shardtrain keys generate`); needs --coordinator-key.")
+    @Option(help: "This client's CURVE secret key (a .secret file from `shardtrain keys generate`); needs --coordinator-key.")
     public var secretKey: String?
 
     @Option(help: "The coordinator's CURVE public key (its .public file).")

@@ -293,6 +293,7 @@ public struct OutputArguments: ParsableArguments {
                 throw ValidationError("--checkpoint-every needs --checkpoint DIR (or --resume DIR)")
             }
         }
+        try OutputPaths.checkCheckpointFolders(checkpoint: checkpoint, resume: resume)
     }
 }
 

@@ -23,6 +23,38 @@ enum OutputPaths {
 
     /// Throws a `ValidationError` naming the flag, the path and the reason unless every given output can be written
     /// now (`AtomicFile.checkWritable`), so that a run never trains for hours to then fail at saving.
+    /// Before any data is read: `--resume` must be a folder; the folder checkpoints go into (`--checkpoint`, else the
+    /// `--resume` one) must be a folder this process can write, or one it can create — and a new run refuses a folder
+    /// that already holds another run's checkpoints (keeping the newest two by round would delete the new run's).
+    static func checkCheckpointFolders(checkpoint: String?, resume: String?) throws {
+        var isDirectory: ObjCBool = false
+        if let resume {
+            guard FileManager.default.fileExists(atPath: resume, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--resume \(resume): no such folder (it is the --checkpoint folder of the run to continue)")
+            }
+        }
+        guard let checkpoint else { return }
+        if FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw ValidationError("--checkpoint \(checkpoint): not a folder") }
+            guard access(checkpoint, W_OK | X_OK) == 0 else {
+                throw ValidationError("--checkpoint \(checkpoint): this process cannot write into it")
+            }
+            let continuing = resume.map { sameFile($0, checkpoint) } ?? false
+            let existing = ((try? FileManager.default.contentsOfDirectory(atPath: checkpoint)) ?? [])
+                .filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".stc") }.sorted()
+            if !continuing, let newest = existing.last {
+                throw ValidationError(
+                    "--checkpoint \(checkpoint) already holds checkpoints of a run (newest: \(newest)): continue it with "
+                        + "--resume \(checkpoint), or give an empty folder for a new run")
+            }
+        } else {
+            // Made now (the run will write into it anyway): whatever would stop it later stops it here.
+            guard mkdir(checkpoint, 0o755) == 0 else {
+                throw ValidationError("--checkpoint \(checkpoint): cannot create the folder: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     static func refuseUnwritable(_ outputs: [(flag: String, path: String?)]) throws {
         for (flag, path) in outputs {
             guard let path else { continue }

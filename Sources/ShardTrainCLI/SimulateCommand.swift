@@ -103,9 +103,11 @@ public struct SimulateCommand: ParsableCommand {
         run.options.stopping = StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0)
         let blocks = run.data.blocks
         guard let largest = workers.values.max(), largest <= blocks.count else {
+            let largestCount = workers.values.max() ?? 1
+            let rows = blocks.reduce(0) { $0 + $1.rows }
             throw ValidationError(
-                "\(workers.values.max() ?? 0) workers need at least as many blocks; the data has \(blocks.count): "
-                    + "give a smaller --block-rows")
+                "\(largestCount) workers need at least as many blocks; the data has \(blocks.count): give --block-rows "
+                    + "\(max(1, rows / largestCount)) or less")
         }
         let rows = blocks.reduce(0) { $0 + $1.rows }
         // The model's cost per row on one thread: the median of a few full passes.

@@ -104,3 +104,44 @@ struct CheckpointEndToEndTests {
         #expect(try Self.parametersSHA256(run + ["--resume", folder, "--workers", "3"], in: directory) == sha, "\(model)")
     }
 }
+
+/// Checkpoint folders checked before any data is read.
+@Suite("End to end: checkpoint folders")
+struct CheckpointFolderEndToEndTests {
+    static let iris = ReferenceData.repositoryRoot.appendingPathComponent("data/iris.csv").path
+
+    @Test("a folder holding another run's checkpoints, a file or an uncreatable path is refused before round 1")
+    func foldersCheckedFirst() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let train = ["train", "--data", Self.iris, "--model", "softmax", "--max-rounds", "20", "--log-format", "json"]
+        let first = try ChildProcess(train + ["--checkpoint", directory.path("ck")], directory: directory.url)
+        #expect(first.wait(timeout: 60) == 0, "\(first.stderr)")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory.path("ck")).sorted()
+        // A new run into the same folder would have its own checkpoints pruned by round: refused.
+        let second = try ChildProcess(train + ["--checkpoint", directory.path("ck")], directory: directory.url)
+        #expect(second.wait(timeout: 60) == 64)
+        #expect(second.stderr.contains("already holds checkpoints of a run"), "\(second.stderr)")
+        #expect(second.stdout.isEmpty, "no round may run")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path("ck")).sorted() == kept)
+        for (path, message) in [(Self.iris, "not a folder"), ("/proc/none/ck", "cannot create the folder")] {
+            let bad = try ChildProcess(train + ["--checkpoint", path], directory: directory.url)
+            #expect(bad.wait(timeout: 60) == 64)
+            #expect(bad.stderr.contains(message), "\(bad.stderr)")
+            #expect(bad.stdout.isEmpty)
+        }
+        // Continuing the run in its own folder is what the folder is for.
+        let resumed = try ChildProcess(train + ["--resume", directory.path("ck")], directory: directory.url)
+        #expect(resumed.wait(timeout: 60) == 0, "\(resumed.stderr)")
+    }
+
+    @Test("a class label far beyond the rows (100000 among 0 and 1) is refused, not a 80 GB confusion matrix")
+    func strayClassLabel() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let csv = try directory.write("a,b,label\n1,2,0\n3,4,1\n5,6,100000\n", to: "k.csv")
+        let child = try ChildProcess(["train", "--data", csv, "--model", "softmax"], directory: directory.url)
+        #expect(child.wait(timeout: 30) == 1)
+        #expect(child.stderr.contains("the labels make 100001 classes (0 … 100000) for 3 rows"), "\(child.stderr)")
+    }
+}

@@ -116,3 +116,29 @@ struct ClusterSecurityTests {
         #expect(replies.count <= 1)
     }
 }
+
+/// Key files as people get them wrong.
+@Suite("Key files")
+struct KeyFileTests {
+    @Test("a .public file given as the secret key is refused naming it; a readable secret names chmod 600; a garbled key names the file")
+    func keyFileMistakes() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-keys-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (publicPath, secretPath) = try KeyFiles.generate(at: folder + "/w")
+        #expect(throws: ClusterError.invalidConfiguration("\(publicPath) is a public key: --secret-key takes the .secret file of the pair")) {
+            try KeyFiles.loadSecret(publicPath)
+        }
+        let pair = try KeyFiles.loadSecret(secretPath)
+        #expect(try KeyFiles.loadPublic(publicPath) == pair.publicKey)
+        chmod(secretPath, 0o640)
+        #expect(throws: ClusterError.invalidConfiguration("the secret key \(secretPath) can be read by others (mode 640): run chmod 600 \(secretPath)")) {
+            try KeyFiles.loadSecret(secretPath)
+        }
+        try "not a key\n".write(toFile: folder + "/bad.public", atomically: true, encoding: .utf8)
+        #expect(throws: ClusterError.self) { try KeyFiles.loadPublic(folder + "/bad.public") }
+        #expect(throws: ClusterError.invalidConfiguration("\(folder + "/w.public") exists: a key is never overwritten; choose another name or remove it")) {
+            try KeyFiles.generate(at: folder + "/w")
+        }
+    }
+}
