@@ -40,7 +40,13 @@ public struct WatchCommand: ParsableCommand {
         var lastRound: Int?
         while true {
             guard let (topic, line) = try subscriber.next(timeout: timeout) else {
-                throw CommandFailure("no progress from \(connect) for \(timeout) s: is a run publishing there (--progress-endpoint)?")
+                let keyHint =
+                    keys.secretKey == nil
+                    ? ""
+                    : " With keys, a refused subscription looks like this too: the run's --allow folder must hold this "
+                        + "watcher's .public key, and --coordinator-key must be the run's .public key."
+                throw CommandFailure(
+                    "no progress from \(connect) for \(timeout) s: is a run publishing there (--progress-endpoint)?" + keyHint)
             }
             if topic == "heartbeat" { continue }
             if topic == "round" {
