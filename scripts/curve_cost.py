@@ -21,8 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build", "release", "shardtrain")
+from release_runs import BINARY, publish, require_binary
 
 
 def logistic_csv(path, rows=200_000, columns=20):
@@ -84,8 +83,7 @@ def main():
     parser.add_argument("--logistic")
     parser.add_argument("--vae")
     options = parser.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit(f"build first: swift build -c release --product shardtrain ({BINARY} is missing)")
+    require_binary()
     folder = tempfile.mkdtemp(prefix="shardtrain-curve-")
     logistic = options.logistic or os.path.join(folder, "logistic.csv")
     vae = options.vae or os.path.join(folder, "vae.npy")
@@ -128,14 +126,7 @@ def main():
         table.append(
             f"| {row['workload']} | {row['curve_ms_per_round']:.2f} | {row['plain_ms_per_round']:.2f} | {row['ratio']:.3f} | "
             f"{row['local_ms_per_round']:.2f} | {row['local_ratio']:.3f} | {'yes' if row['same_bits'] else 'NO'} |")
-    text = "\n".join(table)
-    print(text)
-    results = os.path.join(ROOT, "bench", "results")
-    os.makedirs(results, exist_ok=True)
-    with open(os.path.join(results, "curve.md"), "w") as out:
-        out.write(f"`python3 scripts/curve_cost.py` (release build)\n\n{text}\n")
-    with open(os.path.join(results, "curve.json"), "w") as out:
-        json.dump(rows, out, indent=2)
+    publish("curve", "`python3 scripts/curve_cost.py` (release build)", table, rows)
     if not all(row["same_bits"] for row in rows):
         sys.exit("runs with and without keys gave other bits")
 

@@ -25,8 +25,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build", "release", "shardtrain")
+from release_runs import BINARY, publish, require_binary
 
 
 def generate(path, rows=1_000_000, columns=20, seed=7):
@@ -100,8 +99,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--workers", type=int, default=3)
     options = parser.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit(f"build first: swift build -c release --product shardtrain ({BINARY} is missing)")
+    require_binary()
     folder = tempfile.mkdtemp(prefix="shardtrain-faults-")
     data = options.data
     if data is None:
@@ -160,15 +158,9 @@ def main():
             f"| {row['scenario']} | {row['wall_seconds']:.3f} | {1000 * row['seconds_per_round']:.2f} | "
             f"{row['seconds_per_round'] / base:.2f} | {fmt(row['detection_seconds'])} | {fmt(row['recovery_seconds'])} | "
             f"{'yes' if row['same_bits'] else 'NO'} |")
-    text = "\n".join(table)
-    print(text)
-    results = os.path.join(ROOT, "bench", "results")
-    os.makedirs(results, exist_ok=True)
-    with open(os.path.join(results, "faults.md"), "w") as out:
-        out.write(f"`python3 scripts/fault_timings.py` ({options.rounds} rounds of gradient descent, "
-                  f"{options.workers} local workers, fault at round {at})\n\n{text}\n")
-    with open(os.path.join(results, "faults.json"), "w") as out:
-        json.dump(rows, out, indent=2)
+    publish(
+        "faults", f"`python3 scripts/fault_timings.py` ({options.rounds} rounds of gradient descent, "
+        f"{options.workers} local workers, fault at round {at})", table, rows)
     if not all(row["same_bits"] for row in rows):
         sys.exit("a run ended with other bits than --workers 0")
 

@@ -17,8 +17,7 @@ import subprocess
 import sys
 import threading
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build", "release", "shardtrain")
+from release_runs import BINARY, ROOT, publish, require_binary
 FRAUD = os.path.join(ROOT, "data", "fraud_synthetic.csv")
 DIGITS = os.path.join(ROOT, "data", "digits.csv")
 
@@ -61,8 +60,7 @@ def main():
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--kills", type=int, default=10)
     options = parser.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit(f"build first: swift build -c release --product shardtrain ({BINARY} is missing)")
+    require_binary()
     rng = random.Random(options.seed)
     rows = []
     for name, arguments in WORKLOADS:
@@ -85,14 +83,8 @@ def main():
         table.append(
             f"| {row['workload']} | {row['rounds']} | {', '.join(map(str, row['kill_rounds']))} | "
             f"{row['same_bits']} of {row['runs']} |")
-    text = "\n".join(table)
-    print(text)
-    results = os.path.join(ROOT, "bench", "results")
-    os.makedirs(results, exist_ok=True)
-    with open(os.path.join(results, "kill_sweep.md"), "w") as out:
-        out.write(f"`python3 scripts/kill_sweep.py --seed {options.seed}` (3 local workers, release build)\n\n{text}\n")
-    with open(os.path.join(results, "kill_sweep.json"), "w") as out:
-        json.dump(rows, out, indent=2)
+    publish(
+        "kill_sweep", f"`python3 scripts/kill_sweep.py --seed {options.seed}` (3 local workers, release build)", table, rows)
     if any(row["same_bits"] != row["runs"] for row in rows):
         sys.exit("some runs did not end with the bits of --workers 0")
 
