@@ -124,9 +124,6 @@ public final class LocalWorkers {
         return exits
     }
 
-    /// Whether every local worker process has exited.
-    public var allExited: Bool { processes.allSatisfy { !$0.isRunning } }
-
     /// Waits up to `timeout` seconds for the workers to exit on their own (after DONE), then terminates
     /// the rest; returns when every child has been reaped.
     public func stop(waitingUpTo timeout: Double = 0) {

@@ -494,13 +494,12 @@ public struct CoordinatorInstance: Sendable {
 
     /// Sends `held` as the worker's new holdings, and the blocks it lacks.
     private mutating func hold(_ held: BlockRanges, for index: Int, now: Double) -> [Directive] {
+        // Unchanged holdings need no HOLD, except the first one a worker gets (even an empty one: it answers READY).
+        let first = workers[index].held.isEmpty && workers[index].awaitingReady.isEmpty
+        guard held != workers[index].held || first else { return [] }
         let missing = held.subtracting(workers[index].held)
-        guard held != workers[index].held || workers[index].awaitingReady.isEmpty && workers[index].held.isEmpty else {
-            return []
-        }
         workers[index].held = held
-        let rows = held.ranges.reduce(0) { $0 + configuration.plan.rowCount(ofBlocks: $1) }
-        workers[index].awaitingReady.append(Counts(blocks: held.blockCount, rows: rows))
+        workers[index].awaitingReady.append(Counts(blocks: held.blockCount, rows: rows(held)))
         workers[index].lastSent = now
         return [.send(to: workers[index].peer, .hold(ranges: held.ranges), round: 0)]
             + missing.ranges.map { .shipBlocks(to: workers[index].peer, blocks: $0) }
@@ -619,7 +618,7 @@ public struct CoordinatorInstance: Sendable {
             if state.tasks[task].suspect == nil, let why = suspicion(answer) {
                 let others = workers.indices.filter { workers[$0].isLive && $0 != index }
                 if let verifier = others.first(where: { workers[$0].held.contains(state.tasks[task].range) })
-                    ?? others.min(by: { heldRows($0) < heldRows($1) })
+                    ?? others.min(by: { rows(workers[$0].held) < rows(workers[$1].held) })
                 {
                     counters.verifications += 1
                     state.tasks[task].suspect = (index, answer, why)
@@ -714,7 +713,7 @@ public struct CoordinatorInstance: Sendable {
         for position in state.tasks.indices where state.tasks[position].result == nil && !state.tasks[position].backedUp {
             let range = state.tasks[position].range
             // A worker that holds the blocks answers soonest; otherwise the one holding the fewest rows.
-            guard let backup = idle.first(where: { workers[$0].held.contains(range) }) ?? idle.min(by: { heldRows($0) < heldRows($1) })
+            guard let backup = idle.first(where: { workers[$0].held.contains(range) }) ?? idle.min(by: { rows(workers[$0].held) < rows(workers[$1].held) })
             else { break }
             idle.removeAll { $0 == backup }
             state.tasks[position].backedUp = true
@@ -755,8 +754,9 @@ public struct CoordinatorInstance: Sendable {
             && zip(a, b).allSatisfy { $0.node == $1.node && $0.values.map(\.bitPattern) == $1.values.map(\.bitPattern) }
     }
 
-    private func heldRows(_ index: Int) -> Int {
-        workers[index].held.ranges.reduce(0) { $0 + configuration.plan.rowCount(ofBlocks: $1) }
+    /// Rows of the plan in `blocks`.
+    private func rows(_ blocks: BlockRanges) -> Int {
+        blocks.ranges.reduce(0) { $0 + configuration.plan.rowCount(ofBlocks: $1) }
     }
 
     // MARK: Losses
@@ -786,7 +786,7 @@ public struct CoordinatorInstance: Sendable {
         for range in lost.assigned.ranges {
             let candidates = workers.indices.filter { workers[$0].isLive }
             let holders = candidates.filter { workers[$0].held.contains(range) }
-            let target = (holders.isEmpty ? candidates : holders).min { assignedRows($0) < assignedRows($1) }!
+            let target = (holders.isEmpty ? candidates : holders).min { rows(workers[$0].assigned) < rows(workers[$1].assigned) }!
             let shipped = holders.isEmpty
             workers[target].assigned.insert(range)
             counters.reassignments += 1
@@ -815,10 +815,6 @@ public struct CoordinatorInstance: Sendable {
             current = state
         }
         return directives + checkAllReady()
-    }
-
-    private func assignedRows(_ index: Int) -> Int {
-        workers[index].assigned.ranges.reduce(0) { $0 + configuration.plan.rowCount(ofBlocks: $1) }
     }
 
     /// A lost worker that still sends frames is told once to leave; the frames are dropped.

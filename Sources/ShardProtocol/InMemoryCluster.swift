@@ -309,7 +309,6 @@ public final class InMemoryCluster: Executor {
     /// from `receiverFree`; returns (sender free again, arrival = receiver free again).
     private func transfer(_ bytes: Int, senderFree: Double, receiverFree: Double, departure: Double? = nil) -> (Double, Double) {
         let departure = departure ?? now
-        guard links.bytesPerSecond.isFinite || links.latency > 0 || departure > now else { return (now, now) }
         let wire = links.bytesPerSecond.isFinite ? Double(bytes) / links.bytesPerSecond : 0
         let sent = max(departure, senderFree) + wire
         let arrival = max(sent + links.latency, receiverFree) + wire
