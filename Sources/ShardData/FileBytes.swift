@@ -46,6 +46,12 @@ public enum DataFile {
         return Gzip.isCompressed(bytes) ? try Gzip.decompress(bytes, source: path) : bytes
     }
 
+    /// A regular file opened for reading, with the checks of every reader here (no FIFO, device or directory; the
+    /// system's reason on failure); the caller closes the descriptor.
+    public static func openRegular(path: String) throws(DataError) -> (descriptor: Int32, size: Int) {
+        try openRegularFile(path)
+    }
+
     /// Whether `bytes` start with the NumPy `.npy` magic string `\x93NUMPY`.
     public static func isNumpy(_ bytes: [UInt8]) -> Bool {
         bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59])
