@@ -70,6 +70,9 @@ public struct WorkerInstance: Sendable {
     public private(set) var jobID: UInt64 = 0
     private var lastHeard: Double
     private var lastSent: Double
+    /// When this worker last looked at the clock (a tick or a frame): a gap longer than the timeout means the
+    /// worker itself did not run (SIGSTOP, a starved machine), and silence it did not listen to is no verdict.
+    private var lastLooked: Double
     /// The latest HOLD, and the blocks held.
     private var holding = BlockRanges()
     private var blocks: [Int: Block] = [:]
@@ -81,6 +84,7 @@ public struct WorkerInstance: Sendable {
         self.configuration = configuration
         lastHeard = now
         lastSent = now
+        lastLooked = now
     }
 
     /// The HELLO.
@@ -106,6 +110,18 @@ public struct WorkerInstance: Sendable {
     /// Heartbeats and the coordinator's silence.
     public mutating func tick(now: Double) -> [Directive] {
         guard exit == nil else { return [] }
+        let notRunning = now - lastLooked
+        lastLooked = now
+        if notRunning > timeout {
+            // The frames sent while this process was stopped may not have reached its socket yet: listen for
+            // another timeout, and say we are back.
+            lastHeard = now
+            lastSent = now
+            return [
+                .log(.warning, "this worker did not run for \(formatSeconds(notRunning)) s (stopped or starved); waiting for the coordinator again"),
+                .send(.heartbeat, round: 0),
+            ]
+        }
         if now - lastHeard > timeout {
             let what = spec == nil ? "did not welcome us" : "went silent"
             return finish(
@@ -131,6 +147,7 @@ public struct WorkerInstance: Sendable {
     public mutating func received(_ frame: Frame, now: Double) -> [Directive] {
         guard exit == nil else { return [] }
         lastHeard = now
+        lastLooked = now
         if case .refuse(let reason) = frame.message { return finish(.failed(.refused(reason))) }
         if spec != nil, frame.jobID != jobID {
             return [.log(.warning, "dropped a frame of job \(frame.jobID) (this job is \(jobID))")]

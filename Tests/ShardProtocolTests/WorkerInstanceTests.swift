@@ -119,6 +119,25 @@ struct WorkerInstanceTests {
         #expect(joined.tick(now: 4).isEmpty, "a finished worker does nothing more")
     }
 
+    @Test("a worker that itself did not run for longer than the timeout listens again before calling the coordinator silent")
+    func ownPauseIsNoVerdict() throws {
+        var worker = try Self.welcomed()
+        #expect(Self.exit(worker.tick(now: 1.0)) == nil)
+        // Stopped from 1.0 to 60.0: the coordinator's frames of that time may still be on their way.
+        let back = worker.tick(now: 60.0)
+        #expect(Self.exit(back) == nil)
+        #expect(Self.sent(back) == [.heartbeat])
+        #expect(Self.exit(worker.tick(now: 62.0)) == nil)
+        #expect(
+            Self.exit(worker.received(Self.frame(.done(reason: "dropped from the job: silent", jobFailed: true)), now: 62.5))
+                == .done(reason: "dropped from the job: silent", jobFailed: true))
+        var unanswered = try Self.welcomed()
+        _ = unanswered.tick(now: 1.0)
+        _ = unanswered.tick(now: 60.0)
+        _ = unanswered.tick(now: 62.0)
+        #expect(Self.exit(unanswered.tick(now: 63.1)) == .failed(.coordinatorLost("coordinator at tcp://c went silent for 3.1 s")))
+    }
+
     @Test("DONE ends the worker, with the job's failure flag; REFUSE ends it with the reason")
     func doneAndRefuse() throws {
         var worker = try Self.welcomed()
