@@ -84,10 +84,16 @@ public struct RunIdentity: Sendable, Equatable {
                 } else {
                     flat[name] = "(none)"
                 }
-            } else if mirror.displayStyle == .struct, !mirror.children.isEmpty {
-                for child in mirror.children {
-                    if let label = child.label { visit(child.value, name: path + "." + label, path: path + "." + label) }
+            } else if mirror.displayStyle == .struct || mirror.displayStyle == .tuple, !mirror.children.isEmpty {
+                for (position, child) in mirror.children.enumerated() {
+                    let field = path + "." + (child.label ?? String(position))
+                    visit(child.value, name: field, path: field)
                 }
+            } else if mirror.displayStyle == .enum, let payload = mirror.children.first, let caseName = payload.label {
+                // A case with associated values: its name, then each value on its own (`model.configuration` →
+                // `vae`, `model.configuration.vae.hiddenUnits` → `64`), so a difference names the one that differs.
+                flat[name] = caseName
+                visit(payload.value, name: path + "." + caseName, path: path + "." + caseName)
             } else {
                 flat[name] = String(describing: value)
             }

@@ -82,6 +82,21 @@ import _TestSupport
             solver.maxRounds = 8
             solver.lbfgsMemory = 5
         })!.field == "--lbfgs-memory")
+        // A model's settings are compared one by one, with plain values (not `Optional(64)`).
+        let digits = ReferenceData.repositoryRoot.appendingPathComponent("data/digits.csv").path
+        func vae(hidden: Int) -> TrainingRequest {
+            var model = ModelChoices()
+            model.kind = .vae
+            model.hidden = hidden
+            var solver = SolverChoices()
+            solver.maxRounds = 8
+            return TrainingRequest(data: DataConfiguration(path: digits), model: model, solver: solver)
+        }
+        let settings = try RunIdentity(PreparedRun(vae(hidden: 64))).settings
+        #expect(settings["model.configuration"] == "vae")
+        #expect(settings["model.configuration.vae.hiddenUnits"] == "64")
+        #expect(settings["model.configuration.vae.latentDimension"] == "2")
+        #expect(try RunIdentity(PreparedRun(vae(hidden: 32))).settings["model.configuration.vae.hiddenUnits"] == "32")
         // The same rows in another file still resume; one changed value does not.
         let text = try String(contentsOfFile: Self.iris, encoding: .utf8)
         let moved = try folder.write(text, to: "moved.csv")
