@@ -1,5 +1,6 @@
 import Foundation
 import ShardArtifacts
+import ShardData
 import ShardLosses
 
 // The loss registry: every loss of the library by name, its parameters and inputs read from text, JSON or
@@ -92,6 +93,23 @@ public enum LossName: String, CaseIterable, Sendable {
     case ctcLogits = "ctc_logits"
 }
 
+extension LossName {
+    /// The `--param` names the loss reads (any other name is refused, so a typo is not silently ignored).
+    public var parameterNames: [String] {
+        switch self {
+        case .mse, .mae, .bceLogits, .hinge, .squaredHinge, .cceLogits, .klDiv, .gaussianKl: []
+        case .huber: ["delta"]
+        case .pinball: ["tau"]
+        case .pinballMulti: ["taus"]
+        case .bceProb, .cceProb: ["eps"]
+        case .focalProb: ["alpha", "alpha_mode", "eps", "gamma"]
+        case .focalLogits: ["alpha", "alpha_mode", "gamma"]
+        case .contrastiveDistance, .contrastiveEmbeddings, .tripletSquared, .tripletEuclidean: ["margin"]
+        case .ctc, .ctcLogits: ["blank", "zero_infinity"]
+        }
+    }
+}
+
 /// A loss name, its parameters and named inputs, collected from the command line and files.
 public struct LossRequest {
     public let loss: LossName
@@ -127,7 +145,12 @@ public struct LossRequest {
     }
 
     public mutating func load(file path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw LossRequestError("cannot read \(path)") }
+        let data: Data
+        do {
+            data = Data(try DataFile.bytes(path: path))
+        } catch {
+            throw LossRequestError("\(error)")
+        }
         if path.lowercased().hasSuffix(".csv") {
             try loadCSV(String(decoding: data, as: UTF8.self), path: path)
             return
@@ -252,6 +275,12 @@ public struct LossRequest {
     // MARK: Evaluation
 
     public func evaluate<T: LossScalar>(_ type: T.Type) throws -> LossEvaluation {
+        if let unknown = parameters.keys.sorted().first(where: { !loss.parameterNames.contains($0) }) {
+            let known = loss.parameterNames
+            throw LossRequestError(
+                "\(loss.rawValue) has no parameter '\(unknown)'; "
+                    + (known.isEmpty ? "it takes none" : "its parameters: \(known.joined(separator: ", "))"))
+        }
         func elementwise(_ loss: some ElementwiseLoss, prediction: String) throws -> LossEvaluation {
             let shape = try input(prediction)
             let result = try loss.evaluate(

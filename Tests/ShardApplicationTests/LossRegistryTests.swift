@@ -13,6 +13,28 @@ import _TestSupport
         #expect(referenced.subtracting(known).isEmpty, "\(referenced.subtracting(known))")
     }
 
+    @Test func everyReferenceParameterIsOneTheLossTakesAndOthersAreRefused() throws {
+        let cases = try #require(try ReferenceData.load("losses.json")["cases"]?.array)
+        for referenceCase in cases {
+            let name = try #require(LossName(rawValue: referenceCase["loss"]?.string ?? ""))
+            let keys = referenceCase["params"]?.object?.keys.map { $0 } ?? []
+            #expect(Set(keys).isSubset(of: name.parameterNames), "\(name): \(keys)")
+        }
+        var typo = try LossRequest(loss: "huber", reduction: .mean)
+        try typo.setParameter("detla=2")
+        try typo.setInput("y_true=0,0")
+        try typo.setInput("y_pred=0.5,3")
+        #expect(throws: (any Error).self) { try typo.evaluate(Double.self) }
+        do {
+            _ = try typo.evaluate(Double.self)
+        } catch {
+            #expect("\(error)" == "huber has no parameter 'detla'; its parameters: delta")
+        }
+        var none = try LossRequest(loss: "mse", reduction: .mean)
+        try none.setParameter("delta=1")
+        #expect(throws: (any Error).self) { try none.evaluate(Double.self) }
+    }
+
     @Test func unknownNamesAreRefusedWithTheList() {
         do {
             _ = try LossRequest(loss: "msee", reduction: .mean)
