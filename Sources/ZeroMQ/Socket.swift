@@ -54,17 +54,23 @@ public final class Socket {
 
     /// Binds to `endpoint` and returns the endpoint actually bound (ZMQ_LAST_ENDPOINT), so that
     /// `tcp://127.0.0.1:*` reports the port the system chose, e.g. `tcp://127.0.0.1:41873`.
+    /// A bracketed IPv6 host (`tcp://[::1]:5555`) turns on ZMQ_IPV6 first.
     @discardableResult
     public func bind(_ endpoint: String) throws(ZMQError) -> String {
+        if Self.namesIPv6Host(endpoint) { try set(.ipv6(true)) }
         try zmqCall("zmq_bind(\(endpoint))") { zmq_bind(handle, endpoint) }
         return try lastEndpoint()
     }
 
     /// Starts connecting to `endpoint`. libzmq connects (and reconnects) in the background, so this succeeds
-    /// before any peer is listening.
+    /// before any peer is listening. A bracketed IPv6 host turns on ZMQ_IPV6 first.
     public func connect(_ endpoint: String) throws(ZMQError) {
+        if Self.namesIPv6Host(endpoint) { try set(.ipv6(true)) }
         try zmqCall("zmq_connect(\(endpoint))") { zmq_connect(handle, endpoint) }
     }
+
+    /// `tcp://[…]:PORT` (the form libzmq reads IPv6 addresses in).
+    static func namesIPv6Host(_ endpoint: String) -> Bool { endpoint.hasPrefix("tcp://[") }
 
     /// The endpoint of the last `bind` or `connect` (ZMQ_LAST_ENDPOINT).
     public func lastEndpoint() throws(ZMQError) -> String {

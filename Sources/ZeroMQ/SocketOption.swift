@@ -89,6 +89,8 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
     case zapDomain(String)
     /// XPUB only: pass every subscription up, not only the first of each prefix (ZMQ_XPUB_VERBOSE).
     case extendedPublisherVerbose(Bool)
+    /// Allow IPv6 addresses on tcp endpoints (ZMQ_IPV6); off, `tcp://[::1]:5555` cannot be bound or reached.
+    case ipv6(Bool)
 
     public var description: String {
         switch self {
@@ -110,6 +112,7 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
         case .curveServerKey(let value): "ZMQ_CURVE_SERVERKEY=\(Z85.encode(value) ?? hex(value))"
         case .zapDomain(let value): "ZMQ_ZAP_DOMAIN=\(value)"
         case .extendedPublisherVerbose(let value): "ZMQ_XPUB_VERBOSE=\(value ? 1 : 0)"
+        case .ipv6(let value): "ZMQ_IPV6=\(value ? 1 : 0)"
         }
     }
 
@@ -135,6 +138,7 @@ public enum SocketOption: Sendable, Equatable, CustomStringConvertible {
         case .curveServerKey(let value): (ZMQ_CURVE_SERVERKEY, value)
         case .zapDomain(let value): (ZMQ_ZAP_DOMAIN, Array(value.utf8))
         case .extendedPublisherVerbose(let value): (ZMQ_XPUB_VERBOSE, bytes(of: Int32(value ? 1 : 0)))
+        case .ipv6(let value): (ZMQ_IPV6, bytes(of: Int32(value ? 1 : 0)))
         }
     }
 }

@@ -11,7 +11,20 @@ import Darwin
 /// system-chosen port, so tests can run in parallel without colliding.
 @Suite("ZeroMQ", .timeLimit(.minutes(1)))
 struct ZeroMQSuite {
-    static let transports = ["inproc://shardtrain-test", "tcp://127.0.0.1:*"]
+    /// Also IPv6 loopback where the machine has it (a bracketed host, for which bind and connect turn on ZMQ_IPV6).
+    static let transports = ["inproc://shardtrain-test", "tcp://127.0.0.1:*"] + (hasIPv6Loopback ? ["tcp://[::1]:*"] : [])
+
+    /// Whether `lo` carries ::1 (`/proc/net/if_inet6` lists it as 32 hex digits ending in 1).
+    static var hasIPv6Loopback: Bool {
+        guard let file = fopen("/proc/net/if_inet6", "r") else { return false }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix(String(repeating: "0", count: 31) + "1 ") { return true }
+        }
+        return false
+    }
 
     private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
