@@ -23,7 +23,9 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .unreadable(let path, let reason): "\(path): not a checkpoint of this version: \(reason)"
         case .mismatch(let path, let field, let saved, let current):
             "\(path) belongs to another run: \(field) differs (checkpoint: \(saved), this run: \(current)); "
-                + "resume with the same data and options"
+                + (field == RunIdentity.maxRoundsKey
+                    ? "another --max-rounds continues a run only without a --schedule that stretches over it or a smoothing continuation; resume with the same --max-rounds"
+                    : "resume with the same data and options")
         case .state(let path, let error): "\(path): \(error)"
         }
     }
@@ -62,13 +64,28 @@ public struct RunIdentity: Sendable, Equatable {
     }
 
     /// The first field (fingerprint first, then settings, each by name) whose value differs, with both values.
+    ///
+    /// Another `--max-rounds` is no difference while the rounds do not depend on it (`scheduleIgnoresRoundLimit`): the rounds a run makes do not depend on how many more it may make, so the resumed run
+    /// continues the saved one and ends where a run with the new limit from the start ends (a checkpoint beyond a
+    /// smaller limit is refused when its state is read).
     func firstDifference(from saved: CheckpointDocument) -> (field: String, saved: String, current: String)? {
         for (own, theirs) in [(fingerprint, saved.fingerprint), (settings, saved.settings)] {
             for key in Set(own.keys).union(theirs.keys).sorted() where own[key] != theirs[key] {
+                if key == Self.maxRoundsKey, scheduleIgnoresRoundLimit { continue }
                 return (key, theirs[key] ?? "(none)", own[key] ?? "(none)")
             }
         }
         return nil
+    }
+
+    static let maxRoundsKey = "--max-rounds"
+
+    /// Whether the rounds of this run do not depend on its `--max-rounds`: no learning-rate schedule stretches
+    /// over it (cosine and step do), and no smoothing continuation, whose stage cut short by the limit counts as
+    /// finished.
+    private var scheduleIgnoresRoundLimit: Bool {
+        ["(none)", "constant"].contains(settings["--schedule"] ?? "(none)")
+            && (settings["--smoothing-start"] ?? "(none)") == "(none)"
     }
 
     /// Every stored property as `name → description`: the top-level ones in their command-line spelling

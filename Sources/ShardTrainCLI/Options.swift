@@ -279,7 +279,7 @@ public struct OutputArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "Rounds between checkpoints (default \(Checkpointing.defaultEvery)).")
     public var checkpointEvery: Int?
 
-    @Option(help: "Continue the run saved in this checkpoint folder (same data and options; any worker count), to the same result bits; new checkpoints go into it unless --checkpoint names another folder.")
+    @Option(help: "Continue the run saved in this checkpoint folder (same data and options, a larger --max-rounds allowed; any worker count), to the same result bits; new checkpoints go into it unless --checkpoint names another folder.")
     public var resume: String?
 
     public init() {}

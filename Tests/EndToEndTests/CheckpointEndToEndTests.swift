@@ -103,6 +103,58 @@ struct CheckpointEndToEndTests {
         try FileManager.default.removeItem(atPath: folder + "/checkpoint-\(String(format: "%010d", rounds)).stc")
         #expect(try Self.parametersSHA256(run + ["--resume", folder, "--workers", "3"], in: directory) == sha, "\(model)")
     }
+
+    @Test("a run stopped by --max-rounds continues with a larger one to the longer run's bits (L-BFGS, mini-batch Adam); a cosine schedule refuses",
+          arguments: ["logistic", "vae"])
+    func aFinishedRunContinuesWithMoreRounds(model: String) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let run =
+            model == "vae"
+            ? Self.run.filter { $0 != "--max-rounds" && $0 != "160" }
+            : [
+                "train", "--data", ReferenceData.repositoryRoot.appendingPathComponent("data/breast_cancer.csv").path,
+                "--standardize", "--model", model, "--log-format", "json",
+            ]
+        let summary = directory.path("reference.json")
+        let reference = try ChildProcess(run + ["--max-rounds", "160", "--summary-json", summary], directory: directory.url)
+        try #require(reference.wait(timeout: 120) == 0, "\(reference.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any]
+        let rounds = try #require(object?["rounds"] as? Int)
+        let sha = try #require(object?["parameters_sha256"] as? String)
+        let folder = directory.path("checkpoints")
+        let short = try ChildProcess(
+            run + ["--max-rounds", String(rounds / 2), "--checkpoint", folder], directory: directory.url)
+        try #require(short.wait(timeout: 120) == 0, "\(short.stderr)")
+        #expect(!Self.checkpointRounds(folder).isEmpty)
+        #expect(try Self.parametersSHA256(run + ["--max-rounds", "160", "--resume", folder], in: directory) == sha, "\(model)")
+        guard model == "vae" else { return }
+        let cosine = directory.path("cosine")
+        let stretched = try ChildProcess(
+            run + ["--max-rounds", "40", "--schedule", "cosine", "--checkpoint", cosine], directory: directory.url)
+        try #require(stretched.wait(timeout: 120) == 0, "\(stretched.stderr)")
+        let refused = try ChildProcess(
+            run + ["--max-rounds", "80", "--schedule", "cosine", "--resume", cosine], directory: directory.url)
+        #expect(refused.wait(timeout: 60) == 1)
+        #expect(refused.stderr.contains("--max-rounds differs (checkpoint: 40, this run: 80)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("without a --schedule that stretches over it"), "\(refused.stderr)")
+    }
+
+    @Test("an SVM continuation cut short by --max-rounds does not continue with a larger one (its cut stage counts as finished)")
+    func aCutContinuationIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let run = [
+            "train", "--data", ReferenceData.repositoryRoot.appendingPathComponent("data/breast_cancer.csv").path,
+            "--standardize", "--model", "svm", "--log-format", "json",
+        ]
+        let folder = directory.path("checkpoints")
+        let short = try ChildProcess(run + ["--max-rounds", "10", "--checkpoint", folder], directory: directory.url)
+        try #require(short.wait(timeout: 60) == 0, "\(short.stderr)")
+        let refused = try ChildProcess(run + ["--max-rounds", "20", "--resume", folder], directory: directory.url)
+        #expect(refused.wait(timeout: 60) == 1)
+        #expect(refused.stderr.contains("--max-rounds differs (checkpoint: 10, this run: 20)"), "\(refused.stderr)")
+    }
 }
 
 /// Checkpoint folders checked before any data is read.

@@ -73,7 +73,8 @@ import _TestSupport
             return nil
         }
         #expect(try refusal(Self.request(data: Self.iris) { _, solver in solver.maxRounds = 8 }) == nil)
-        #expect(try refusal(Self.request(data: Self.iris) { _, solver in solver.maxRounds = 9 })! == ("--max-rounds", "8", "9"))
+        // Another round limit continues the run (its L-BFGS has no schedule that stretches over the limit).
+        #expect(try refusal(Self.request(data: Self.iris) { _, solver in solver.maxRounds = 9 }) == nil)
         #expect(try refusal(Self.request(data: Self.iris) { model, solver in
             solver.maxRounds = 8
             model.l2 = 0.5
