@@ -161,11 +161,15 @@ public final class ProgressPublisher {
 public final class ProgressSubscriber {
     private let context: Context
     private let socket: Socket
+    /// A refused or failing CURVE handshake ends `next` with `.handshakeFailed` instead of looking like silence.
+    private let handshakes: HandshakeWatch
 
     public init(connect endpoint: String, security: ClientSecurity = .insecure) throws(ClusterError) {
         do {
             context = try Context()
             socket = try context.socket(.subscriber, options: security.options + [.subscribe(prefix: [])])
+            handshakes = HandshakeWatch(
+                monitor: try SocketMonitor(socket), server: "the progress stream at \(endpoint)", client: "watcher")
             try socket.connect(endpoint)
         } catch {
             throw .transport("progress subscriber: \(error)")
@@ -174,9 +178,18 @@ public final class ProgressSubscriber {
 
     /// The next (topic, line), or nil if nothing arrived within `timeout` seconds (nil = wait forever).
     public func next(timeout: Double?) throws(ClusterError) -> (topic: String, line: Data)? {
-        let parts: [[UInt8]]?
+        let deadline = timeout.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }
+        var parts: [[UInt8]]?
         do {
-            parts = try socket.receive(timeout.map { .milliseconds(Int($0 * 1000)) } ?? .indefinitely)
+            while parts == nil {
+                let left = deadline.map { max(0, Int(($0 - ContinuousClock.now) / .milliseconds(1))) } ?? -1
+                let readable = try poll([socket, handshakes.monitor.socket], timeoutMilliseconds: left)
+                if readable.contains(1) { try handshakes.check() }
+                if readable.contains(0) { parts = try socket.receive(.none) }
+                if readable.isEmpty, left >= 0 { return nil }
+            }
+        } catch let error as ClusterError {
+            throw error
         } catch {
             throw .transport("progress subscriber: \(error)")
         }

@@ -59,6 +59,55 @@ public enum ClientSecurity: Sendable {
     }
 }
 
+/// Tells a refused or failing security handshake from a server that is simply not there yet, from the connection
+/// events of a client socket (`SocketMonitor`).
+final class HandshakeWatch {
+    let monitor: SocketMonitor
+    /// "the coordinator at tcp://…", as messages name the server.
+    let server: String
+    /// "worker" or "watcher", as messages name this side.
+    let client: String
+    private var failures = 0
+
+    /// Consecutive failed handshakes after which a client gives up: a wrong server key fails every one (the server
+    /// cannot decrypt our HELLO and hangs up), and libzmq retries every 100 ms.
+    static let attempts = 3
+
+    init(monitor: SocketMonitor, server: String, client: String) {
+        self.monitor = monitor
+        self.server = server
+        self.client = client
+    }
+
+    /// Reads the waiting events; throws `.handshakeFailed` when the server refused this client's key, when one side
+    /// uses keys and the other does not, or after `attempts` failed handshakes in a row.
+    func check() throws(ClusterError) {
+        while true {
+            let event: SocketMonitor.Event?
+            do { event = try monitor.next() } catch { throw .transport("reading connection events: \(error)") }
+            switch event {
+            case nil: return
+            case .handshakeSucceeded: failures = 0
+            case .handshakeRefused(_, let status):
+                throw .handshakeFailed(
+                    "\(server) refused this \(client)'s CURVE key during the handshake (ZAP status \(status)): "
+                        + "put this \(client)'s .public file into the --allow folder there")
+            case .handshakeProtocolError(_, SocketMonitor.mechanismMismatch):
+                throw .handshakeFailed(
+                    "\(server) and this \(client) disagree on keys (one uses CURVE, the other does not): give the "
+                        + "\(client) --secret-key and --coordinator-key exactly when the server has --secret-key")
+            case .handshakeProtocolError, .handshakeFailed:
+                failures += 1
+                guard failures >= Self.attempts else { continue }
+                throw .handshakeFailed(
+                    "\(failures) CURVE handshakes with \(server) failed in a row: check that --coordinator-key is "
+                        + "its .public key")
+            case .connected, .disconnected, .other: continue
+            }
+        }
+    }
+}
+
 /// CURVE keys on disk: `NAME.public` and `NAME.secret`, each one line of Z85 text (40 characters for 32 bytes).
 /// A secret key file is created with mode 0600 and refused when it can be read by others.
 public enum KeyFiles {

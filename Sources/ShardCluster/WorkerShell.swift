@@ -54,6 +54,9 @@ public final class WorkerShell {
     private let logger: Logger
     private let context: Context
     private let dealer: Socket
+    /// The dealer's connection events: a refused or failing security handshake ends the worker at once instead of
+    /// looking like a coordinator that never answers.
+    private let handshakes: HandshakeWatch
     private let interrupted: @Sendable () -> Bool
     private let codec = WireCodec()
 
@@ -83,6 +86,8 @@ public final class WorkerShell {
                 options: options.security.options + [
                     .routingID(routingID), .maxMessageSize(bytes: Int64(WireCodec().maxPayloadBytes + 64)),
                 ])
+            handshakes = HandshakeWatch(
+                monitor: try SocketMonitor(dealer), server: "the coordinator at \(options.endpoint)", client: "worker")
             try dealer.connect(options.endpoint)
         } catch {
             throw .transport("\(error)")
@@ -203,7 +208,7 @@ public final class WorkerShell {
             // Often enough for heartbeats and the silence check (the instance decides both from the clock).
             let pollMilliseconds = max(1, Int(instance.heartbeat * 500))
             if interrupted(), let outcome = try carryOut(instance.interrupted(now: Self.now())) { return outcome }
-            var sockets = [dealer]
+            var sockets = [dealer, handshakes.monitor.socket]
             if let compute { sockets.append(compute.signal) }
             let readable: [Int]
             do {
@@ -211,7 +216,8 @@ public final class WorkerShell {
             } catch {
                 throw .transport("\(error)")
             }
-            if readable.contains(1), let finished = try takeOutcome(compute),
+            if readable.contains(1) { try handshakes.check() }
+            if readable.contains(2), let finished = try takeOutcome(compute),
                 let outcome = try carryOut(instance.computed(finished.outcome, round: finished.round, now: Self.now()))
             {
                 return outcome

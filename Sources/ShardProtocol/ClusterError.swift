@@ -9,6 +9,8 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case coordinatorLost(String)
     /// The coordinator answered HELLO with REFUSE (another software identity, or the job is full).
     case refused(String)
+    /// The security handshake with the coordinator was refused or keeps failing (the keys do not fit).
+    case handshakeFailed(String)
     /// Socket-level failure (bind, connect, send).
     case transport(String)
     /// The worker could not build its model or compute a round on its blocks.
@@ -23,6 +25,7 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
         case .jobFailed(let message): message
         case .coordinatorLost(let message): message
         case .refused(let message): "refused by the coordinator: \(message)"
+        case .handshakeFailed(let message): message
         case .transport(let message): "transport: \(message)"
         case .computeFailed(let message): "computation failed: \(message)"
         case .invalidConfiguration(let message): "invalid configuration: \(message)"

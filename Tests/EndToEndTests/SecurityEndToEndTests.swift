@@ -61,7 +61,7 @@ struct SecurityEndToEndTests {
         #expect(coordinator.stderr.contains("can be read by others (mode 644): run chmod 600"), "\(coordinator.stderr)")
     }
 
-    @Test("a worker with keys the coordinator does not list never joins; the listed one trains; the refusal is logged once")
+    @Test("a worker with keys the coordinator does not list, the wrong coordinator key or no keys fails at once, saying which; the listed one trains; the refusal is logged once")
     func unlistedWorkerIsRefused() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -76,13 +76,34 @@ struct SecurityEndToEndTests {
             ], directory: directory.url)
         let endpoint = coordinator.loggedWord(after: "workers on ", timeout: 60)
         let bound = try #require(endpoint, "\(coordinator.stderr)")
+        let started = Date()
         let stranger = try ChildProcess(
             [
-                "worker", "--connect", bound, "--join-timeout", "3", "--secret-key", directory.path("stranger.secret"),
+                "worker", "--connect", bound, "--secret-key", directory.path("stranger.secret"),
                 "--coordinator-key", directory.path("coordinator.public"),
             ], directory: directory.url)
         let refused = coordinator.waitForOutput(timeout: 30) { _, stderr in stderr.contains("refused a peer at 127.0.0.1") }
         #expect(refused, "\(coordinator.stderr)")
+        // The refused worker knows at once (not after its 120 s join timeout), and so do workers whose keys cannot
+        // fit: the wrong coordinator key, or none at all.
+        #expect(stranger.wait(timeout: 10) == 1, "the stranger must give up")
+        #expect(
+            stranger.stderr.contains("refused this worker's CURVE key during the handshake (ZAP status 400)"), "\(stranger.stderr)")
+        let wrongKey = try ChildProcess(
+            [
+                "worker", "--connect", bound, "--secret-key", directory.path("allow/good.secret"),
+                "--coordinator-key", directory.path("stranger.public"),
+            ], directory: directory.url)
+        #expect(wrongKey.wait(timeout: 10) == 1)
+        #expect(wrongKey.stderr.contains("check that --coordinator-key is its .public key"), "\(wrongKey.stderr)")
+        let keyless = try ChildProcess(["worker", "--connect", bound], directory: directory.url)
+        #expect(keyless.wait(timeout: 10) == 1)
+        #expect(keyless.stderr.contains("disagree on keys"), "\(keyless.stderr)")
+        #expect(Date().timeIntervalSince(started) < 20)
+        let failures = coordinator.waitForOutput(timeout: 10) { _, stderr in
+            stderr.contains("a peer's CURVE handshake failed") && stderr.contains("a peer without CURVE keys tried to connect")
+        }
+        #expect(failures, "\(coordinator.stderr)")
         let good = try ChildProcess(
             [
                 "worker", "--connect", bound, "--secret-key", directory.path("allow/good.secret"), "--coordinator-key",
@@ -90,8 +111,6 @@ struct SecurityEndToEndTests {
             ], directory: directory.url)
         #expect(coordinator.wait(timeout: 60) == 0, "\(coordinator.stderr)")
         #expect(good.wait(timeout: 10) == 0, "\(good.stderr)")
-        #expect(stranger.wait(timeout: 10) == 1, "the stranger must give up")
-        #expect(stranger.stderr.contains("did not welcome us"), "\(stranger.stderr)")
         #expect(coordinator.stderr.components(separatedBy: "refused a peer").count - 1 == 1, "logged once: \(coordinator.stderr)")
         #expect(coordinator.stdout.contains("\"workers\":1"))
     }
@@ -127,6 +146,9 @@ struct SecurityEndToEndTests {
         #expect(listed.stdout.contains("\"event\":\"summary\""))
         #expect(stranger.wait(timeout: 30) == 1)
         #expect(stranger.stdout.isEmpty, "the stranger received: \(stranger.stdout.prefix(300))")
+        #expect(
+            stranger.stderr.contains("refused this watcher's CURVE key during the handshake (ZAP status 400)"),
+            "told why, not only silence: \(stranger.stderr)")
         #expect(train.stderr.contains("progress: refused a peer at 127.0.0.1"), "\(train.stderr)")
     }
 }

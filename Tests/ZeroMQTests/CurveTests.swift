@@ -71,4 +71,51 @@ struct CurveTests {
         #expect(refusals.all.map(\.1) == [Z85.encode(stranger.publicKey)!])
         #expect(refusals.all.allSatisfy { $0.0 == "127.0.0.1" })
     }
+
+    @Test("a socket monitor tells a refused key, a wrong server key, a missing key and a good handshake apart, on both sides")
+    func handshakeEvents() throws {
+        let context = try Context()
+        let server = try CurveKeyPair.generate()
+        let allowed = try CurveKeyPair.generate()
+        let stranger = try CurveKeyPair.generate()
+        let allowedKey = allowed.publicKey
+        let handler = try ZAPHandler(context: context, accepts: { $0 == allowedKey }, refused: { _, _ in })
+        defer { handler.stop() }
+        let router = try context.socket(.router, options: server.serverOptions)
+        let serverEvents = try SocketMonitor(router)
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        /// The handshake outcomes a monitor reports within half a second (connects and disconnects left out).
+        func outcomes(_ monitor: SocketMonitor) throws -> [SocketMonitor.Event] {
+            var events: [SocketMonitor.Event] = []
+            while let event = try monitor.next(.milliseconds(500)) {
+                switch event {
+                case .connected, .disconnected: continue
+                default: events.append(event)
+                }
+                if events.count == 2 { break }
+            }
+            return events
+        }
+        let cases: [(options: [SocketOption], client: (SocketMonitor.Event) -> Bool, server: (SocketMonitor.Event) -> Bool)] = [
+            (stranger.clientOptions(server: server.publicKey),
+             { $0 == .handshakeRefused(address: endpoint, status: 400) }, { $0 == .handshakeRefused(address: endpoint, status: 400) }),
+            (allowed.clientOptions(server: stranger.publicKey),
+             { if case .handshakeFailed = $0 { true } else { false } },
+             { $0 == .handshakeProtocolError(address: endpoint, code: SocketMonitor.cryptographicError) }),
+            ([], { $0 == .handshakeProtocolError(address: endpoint, code: SocketMonitor.mechanismMismatch) },
+             { $0 == .handshakeProtocolError(address: endpoint, code: SocketMonitor.mechanismMismatch) }),
+            (allowed.clientOptions(server: server.publicKey),
+             { $0 == .handshakeSucceeded(address: endpoint) }, { $0 == .handshakeSucceeded(address: endpoint) }),
+        ]
+        for (index, testCase) in cases.enumerated() {
+            let client = try context.socket(.dealer, options: testCase.options)
+            let clientEvents = try SocketMonitor(client)
+            try client.connect(endpoint)
+            let seen = try outcomes(clientEvents)
+            #expect(seen.first.map(testCase.client) == true, "case \(index), client saw \(seen)")
+            let serverSeen = try outcomes(serverEvents)
+            #expect(serverSeen.first.map(testCase.server) == true, "case \(index), server saw \(serverSeen)")
+        }
+    }
+
 }
