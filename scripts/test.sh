@@ -15,5 +15,9 @@ if [[ ${CI:-} == true && $(id -u) == 0 ]]; then
     cluster/slurm/single-node.sh --bin .build/debug/shardtrain || status=$?
     if ((status == 3)); then echo "Slurm launcher test skipped: the Slurm daemons could not start on this machine"; elif ((status != 0)); then exit "$status"; fi
 fi
+# The Kubernetes manifests against the Kubernetes API schemas (exit 3: the validator could not be installed).
+status=0
+scripts/validate_kubernetes.sh || status=$?
+if ((status == 3)); then echo "Kubernetes manifest validation skipped: kubernetes-validate could not be installed"; elif ((status != 0)); then exit "$status"; fi
 # Each decoder's libFuzzer target for a short slice (AddressSanitizer; the separate package in Fuzz/).
 scripts/fuzz.sh all "${FUZZ_SECONDS:-10}"
