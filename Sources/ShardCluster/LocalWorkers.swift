@@ -142,6 +142,24 @@ public final class LocalWorkers {
     }
 }
 
+/// After the coordinator that started this worker died without cleaning up (`kill -9`), removes its Unix socket
+/// and the private folder holding it: an endpoint `ipc://DIR/coordinator` whose DIR is a `shardtrain-XXXXXX`
+/// folder. Call it when the parent-death signal arrives: a dying multi-threaded parent is still this process's
+/// parent until its last thread is gone, so this waits up to `patience` seconds for that; nothing happens while the
+/// parent lives. Several workers may race; the folder goes only once it is empty.
+public func removeSocketFolderOfDeadParent(endpoint: String, parent: Int32, patience: Double = 1) {
+    guard endpoint.hasPrefix("ipc://") else { return }
+    let socket = String(endpoint.dropFirst("ipc://".count))
+    guard socket.hasSuffix("/coordinator") else { return }
+    let folder = String(socket.dropLast("/coordinator".count))
+    guard folder.split(separator: "/").last?.hasPrefix("shardtrain-") == true else { return }
+    let deadline = Date().addingTimeInterval(patience)
+    while getppid() == parent, Date() < deadline { usleep(5_000) }
+    guard getppid() != parent else { return }
+    unlink(socket)
+    rmdir(folder)
+}
+
 /// Makes this process exit when the process `parent` dies (for workers started by `LocalWorkers`).
 ///
 /// Returns false if `parent` is already gone (the caller should exit).

@@ -10,12 +10,14 @@ enum Interrupt {
 
     static var requested: Bool { flag.load(ordering: .relaxed) > 0 }
 
-    /// Installs the handlers (idempotent enough for a CLI: called once per command).
-    static func install() {
+    /// Installs the handlers (idempotent enough for a CLI: called once per command). `first` runs for every
+    /// signal (with its number) before it is counted, so even the one that exits at once runs it.
+    static func install(first: (@Sendable (Int32) -> Void)? = nil) {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
+                first?(signalNumber)
                 if flag.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
             }
             source.resume()

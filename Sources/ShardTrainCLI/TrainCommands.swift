@@ -9,6 +9,7 @@ import ShardEngine
 import ShardModels
 import ShardNumerics
 import ShardProtocol
+import Synchronization
 
 /// `shardtrain train`: coordinator plus N local worker processes (N = 0: single process, no sockets).
 public struct TrainCommand: ParsableCommand {
@@ -162,7 +163,13 @@ public struct WorkerCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        Interrupt.install()
+        // A local worker's parent-death signal (SIGTERM, perhaps once per dying thread of the coordinator): the
+        // coordinator had no time to remove its socket folder, so the worker does.
+        let parent = parentProcess
+        Interrupt.install { signal in
+            guard signal == SIGTERM, let parent, let endpoint = localEndpoint.withLock({ $0 }) else { return }
+            removeSocketFolderOfDeadParent(endpoint: endpoint, parent: parent)
+        }
         if let parent = parentProcess, !exitWithParent(parent) {
             throw CommandFailure("the process that started this worker (pid \(parent)) has exited")
         }
@@ -176,6 +183,7 @@ public struct WorkerCommand: ParsableCommand {
             guard let line = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
             endpoint = line
         }
+        localEndpoint.withLock { $0 = endpoint }
         let outcome: WorkerShell.Outcome
         do {
             let shell = try WorkerShell(
@@ -195,6 +203,9 @@ public struct WorkerCommand: ParsableCommand {
         logger.info("worker \(outcome.workerIndex) finished after \(outcome.rounds) rounds")
     }
 }
+
+/// The coordinator endpoint of this worker process once known (read by its signal handler).
+private let localEndpoint = Mutex<String?>(nil)
 
 /// `workers` local worker processes with their share of `threads` (nil for 0: single-process mode).
 func startLocalWorkers(_ workers: Int, threads: Int, cluster: ClusterArguments) throws -> LocalWorkers? {

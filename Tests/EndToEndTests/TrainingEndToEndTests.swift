@@ -499,12 +499,17 @@ struct TrainingEndToEndTests {
             let environment = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
             #expect(environment.contains("GLIBC_TUNABLES=glibc.malloc.hugetlb=1"), "worker \(pid)")
         }
+        let socket = try #require(train.loggedWord(after: "workers on ipc://", timeout: 1), "\(train.stderr)")
+        let folder = (socket as NSString).deletingLastPathComponent
+        #expect(FileManager.default.fileExists(atPath: folder))
         kill(train.pid, SIGKILL)
         _ = train.wait(timeout: 10)
-        // The workers follow their parent (PR_SET_PDEATHSIG); the region never had a name to leave behind.
+        // The workers follow their parent (PR_SET_PDEATHSIG); the region never had a name to leave behind, and the
+        // workers remove the dead coordinator's socket folder.
         let gone = Date().addingTimeInterval(5)
         while pids.contains(where: processIsAlive), Date() < gone { usleep(10_000) }
         for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
+        #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) left behind")
         let shmAfter = Set((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [])
         #expect(shmAfter.subtracting(shmBefore).filter { $0.contains("shardtrain") }.isEmpty)
     }
