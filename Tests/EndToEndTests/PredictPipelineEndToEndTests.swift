@@ -190,6 +190,34 @@ struct PredictPipelineEndToEndTests {
         #expect(try table.column("score").contains(value))
     }
 
+    @Test("a target no threshold reaches: the best available (largest precision, then recall), a warning, target_met false")
+    func unreachableTarget() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        // Every feature vector twice, once per class: whatever the model, every threshold has precision 1/2.
+        let rows = (0..<20).flatMap { k in ["\(Double(k) / 4),\(k % 3),0", "\(Double(k) / 4),\(k % 3),1"] }
+        let data = try directory.write((["a,b,label"] + rows).joined(separator: "\n") + "\n", to: "pairs.csv")
+        let heldOut = try directory.write((0..<16).map(String.init).joined(separator: ","), to: "held-out.txt")
+        let model = directory.path("model.safetensors"), summary = directory.path("summary.json")
+        let (status, stdout, stderr) = try Self.run(
+            ["train", "--data", data, "--test-rows", heldOut, "--threshold-for", "precision=0.9", "--save", model,
+             "--summary-json", summary], in: directory)
+        try #require(status == 0, "\(stderr)")
+        #expect(stderr.contains("the target is not reached on these rows; this is the best available"), "\(stderr)")
+        #expect(stdout.contains("chosen for precision=0.9: precision 0.5000, recall 1.0000"), "\(stdout)")
+        let recorded = try Self.recordedThreshold(model)
+        #expect(recorded["target_met"] as? Bool == false)
+        // All thresholds tie at precision 1/2: the largest recall, 1, is the lowest held-out probability.
+        #expect(recorded["precision"] as? Double == 0.5 && recorded["recall"] as? Double == 1 && recorded["held_out_rows"] as? Int == 16)
+        #expect(((try Self.json(summary))["decision_threshold"] as? [String: Any])?["target_met"] as? Bool == false)
+
+        // Held-out rows of one class (label 0 only) are refused before training.
+        let negatives = try directory.write("0,2,4", to: "negatives.txt")
+        let (status2, _, stderr2) = try Self.run(
+            ["train", "--data", data, "--test-rows", negatives, "--threshold-for", "f1"], in: directory)
+        #expect(status2 == 1 && stderr2.contains("needs held-out rows of both classes") && stderr2.contains("0 positive and 3 negative"), "\(stderr2)")
+    }
+
     @Test("refused: --threshold-for without held-out rows or on a non-binary model, --threshold off its scale or on softmax")
     func refusals() throws {
         let directory = try TemporaryDirectory()
