@@ -37,6 +37,8 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
     /// `(1/N) Σ_i loss_i` of the training objective on these rows (no L2 term).
     public var dataLoss: Double
     public var classification: ClassificationReport?
+    /// Binary models: the threshold the classification report's predicted labels use.
+    public var threshold: AppliedThreshold? = nil
     /// Binary models only; nil when the rows hold a single class (ROC and PR curves are then undefined).
     public var ranking: RankingReport?
     public var quantile: QuantileReport?
@@ -55,7 +57,7 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
     public func renderText() -> String {
         var sections = ["model \(model), \(rows) rows, data loss \(PredictionTable.number(dataLoss))"]
         if let classification {
-            sections.append(classification.renderTable())
+            sections.append(classification.renderTable() + (threshold.map { "\n" + $0.sentence } ?? ""))
             sections.append("confusion matrix (rows = true class, columns = predicted)\n"
                 + classification.confusionMatrix.renderTable(classNames: classification.classNames))
         }

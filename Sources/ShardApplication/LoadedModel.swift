@@ -9,7 +9,8 @@ import ShardNumerics
 /// A model file read back and rebuilt, ready to be applied to new rows.
 public struct LoadedModel: Sendable {
     public let path: String
-    public let file: ModelFile
+    /// Settable inside the module: a training run adds the decision threshold it chose.
+    public internal(set) var file: ModelFile
     public let model: any Model
 
     /// Rows per block and storage precision when the model is applied. A saved model is applied with the
@@ -19,6 +20,8 @@ public struct LoadedModel: Sendable {
     public var precision: Precision = .float64
     /// Threads that compute outputs and metrics passes (0 = every available core; results do not depend on it).
     public var threads = 0
+    /// `--threshold` of a binary model (see `appliedThreshold`; set with `setThreshold`).
+    public internal(set) var givenThreshold: Double?
 
     public var kind: ModelKind { file.spec.kind }
 

@@ -83,6 +83,7 @@ public enum ModelSetting: String, CaseIterable, Sendable {
     case pairs = "--pairs"
     case loss = "--loss"
     case delta = "--delta"
+    case thresholdFor = "--threshold-for"
 
     func isGiven(in choices: ModelChoices) -> Bool {
         switch self {
@@ -97,6 +98,7 @@ public enum ModelSetting: String, CaseIterable, Sendable {
         case .pairs: choices.pairs != nil
         case .loss: choices.regressionLoss != nil
         case .delta: choices.delta != nil
+        case .thresholdFor: choices.thresholdFor != nil
         }
     }
 }
@@ -147,13 +149,18 @@ func meanAbsoluteDeviation(_ values: some Collection<Double>) -> Double {
     return deviation > 0 ? deviation : 1
 }
 
-/// Classification report, and ROC/PR when both classes are present, of scores s with predicted class [s > 0].
-func addBinaryMetrics(scores: [Double], labels: [Double], input: ModelInput, to report: inout EvaluationReport) throws {
+/// Classification report at the model's `appliedThreshold` (predicted class 1 when the probability, or for an svm
+/// the score, is ≥ the threshold), and ROC/PR of the scores when both classes are present.
+func addBinaryMetrics(
+    scores: [Double], labels: [Double], input: ModelInput, model: LoadedModel, to report: inout EvaluationReport
+) throws {
     let truth = labels.map { $0 == 1 ? 1 : 0 }
-    let predicted = scores.map { $0 > 0 ? 1 : 0 }
+    let decision = model.binaryDecision
+    let predicted = scores.map { decision.label(ofScore: $0) == 1 ? 1 : 0 }
     let names = try BinaryLabelEncoding.detect(in: input.dataset) == .plusMinusOne ? ["-1", "1"] : ["0", "1"]
     report.classification = try ClassificationReport(
         trueLabels: truth, predictedLabels: predicted, classCount: 2, classNames: names)
+    report.threshold = model.appliedThreshold
     if truth.contains(0), truth.contains(1) {
         report.ranking = try Ranking.report(labels: truth.map { $0 == 1 }, scores: scores)
     }

@@ -113,35 +113,47 @@ func argmax(_ values: ArraySlice<Double>) -> Int {
 
 // MARK: - Predictions
 
-/// Per-row predictions as a table of numbers.
+/// One cell of a prediction row: a number, or text (e.g. a label written by name).
+public enum PredictionCell: Sendable, Equatable {
+    case number(Double)
+    case text(String)
+}
+
+/// Per-row predictions: named columns and the cells of each row, computed when the row is written (so a million
+/// rows are never held as a table of cells or as one string).
 ///
-///     logistic   score, probability = sigmoid(score), predicted_label (score > 0 → 1, else the negative label)
-///     svm        score, predicted_label (score > 0 → 1, else −1 or 0 per label_encoding)
+///     line       the row's 1-based line in the input file (the header is line 1), to join predictions back
+///     logistic   score, probability = sigmoid(score), predicted_label (1 when probability ≥ the threshold, else the
+///                negative label of the file: 0 or −1)
+///     svm        score, predicted_label (1 when score ≥ the threshold, else 0 or −1 per label_encoding)
 ///     softmax    predicted_class = argmax (lowest index on ties), probability_0 … probability_{K−1}
 ///     quantile   q<τ> for every level, in the model's order
 ///     linear     prediction
 ///     triplet    embedding_0 … embedding_{E−1}
 ///     vae        reconstruction, kl, negative_elbo = reconstruction + kl (one noise draw per row)
-public struct PredictionTable: Sendable, Equatable {
+public struct PredictionTable: Sendable {
     public let columns: [String]
-    /// One entry per data row, `columns.count` values each.
-    public let rows: [[Double]]
+    public let rowCount: Int
+    private let cells: @Sendable (Int) -> [PredictionCell]
 
-    /// CSV text: the header, then one line per row; numbers in Swift's shortest round-trip form.
-    public func csv() -> String {
-        var text = columns.joined(separator: ",") + "\n"
-        for row in rows { text += row.map(Self.number).joined(separator: ",") + "\n" }
-        return text
+    public init(columns: [String], rowCount: Int, cells: @escaping @Sendable (_ row: Int) -> [PredictionCell]) {
+        self.columns = columns
+        self.rowCount = rowCount
+        self.cells = cells
     }
 
-    /// `{"model": kind, "columns": [...], "rows": [[...], ...]}` (numbers exact; a non-finite value, which
-    /// JSON cannot hold, is spelled as in every document, `JSONStyle`).
-    public func json(model: ModelKind) -> String {
-        let body = rows.map { row in
-            "[" + row.map { $0.isFinite ? Self.number($0) : JSONStyle.number($0) }.joined(separator: ",") + "]"
-        }.joined(separator: ",\n  ")
-        let names = columns.map { "\"\($0)\"" }.joined(separator: ",")
-        return "{\"model\":\"\(model.rawValue)\",\"columns\":[\(names)],\"rows\":[\n  \(body)\n]}\n"
+    /// Numeric columns computed from each row of `outputs`.
+    init(columns: [String], outputs: RowOutputs, numbers: @escaping @Sendable (ArraySlice<Double>) -> [Double]) {
+        self.init(columns: columns, rowCount: outputs.rowCount) { row in numbers(outputs.row(row)).map(PredictionCell.number) }
+    }
+
+    /// The cells of row `row`, one per column.
+    public func row(_ row: Int) -> [PredictionCell] { cells(row) }
+
+    /// This table with `name` as its first column.
+    func prepending(_ name: String, _ cell: @escaping @Sendable (_ row: Int) -> PredictionCell) -> PredictionTable {
+        let cells = self.cells
+        return PredictionTable(columns: [name] + columns, rowCount: rowCount) { row in [cell(row)] + cells(row) }
     }
 
     /// Integral values without a fraction (`1`, `-1`), others in shortest round-trip form (`0.25`, `1e-05`).
@@ -151,11 +163,101 @@ public struct PredictionTable: Sendable, Equatable {
     }
 }
 
+/// How `predict` writes its table.
+///
+///     csv     a header line, then one line per row (RFC 4180 quotes around text that holds a comma, quote or break)
+///     jsonl   JSON lines: one object per row, keys in column order ({"line":2,"score":…,"predicted_label":1})
+///     json    one document {"model": kind, "columns": […], "rows": [[…], …]} (what the deprecated --json wrote)
+///
+/// Numbers are in Swift's shortest round-trip form (integral values without a fraction), so a reader gets the
+/// same bits back; a non-finite value, which JSON cannot hold, is spelled as in every document (`JSONStyle`).
+public enum PredictionFormat: String, CaseIterable, Sendable {
+    case csv
+    case jsonl
+    case json
+
+    /// jsonl for a `.jsonl` or `.ndjson` name, else csv (also for standard output, `path` nil).
+    public static func inferred(fromPath path: String?) -> PredictionFormat {
+        guard let path else { return .csv }
+        let lowered = path.lowercased()
+        return lowered.hasSuffix(".jsonl") || lowered.hasSuffix(".ndjson") ? .jsonl : .csv
+    }
+}
+
+extension PredictionTable {
+    /// Streams the table in `format` to `sink` in pieces of about `pieceBytes` bytes (the last one shorter),
+    /// rows in order; `model` names the kind in the `json` document.
+    public func write<Failure: Error>(
+        _ format: PredictionFormat, model: ModelKind, pieceBytes: Int = 1 << 20,
+        to sink: ([UInt8]) throws(Failure) -> Void
+    ) throws(Failure) {
+        var piece: [UInt8] = []
+        piece.reserveCapacity(pieceBytes + 4096)
+        func append(_ text: String) throws(Failure) {
+            piece.append(contentsOf: text.utf8)
+            if piece.count >= pieceBytes {
+                try sink(piece)
+                piece.removeAll(keepingCapacity: true)
+            }
+        }
+        let jsonNames = columns.map(JSONText.string)
+        switch format {
+        case .csv:
+            try append(columns.map(Self.csvText).joined(separator: ",") + "\n")
+            for row in 0..<rowCount { try append(self.row(row).map(Self.csvCell).joined(separator: ",") + "\n") }
+        case .jsonl:
+            for row in 0..<rowCount {
+                let cells = self.row(row)
+                try append("{" + columns.indices.map { jsonNames[$0] + ":" + Self.jsonCell(cells[$0]) }.joined(separator: ",") + "}\n")
+            }
+        case .json:
+            try append("{\"model\":\"\(model.rawValue)\",\"columns\":[\(jsonNames.joined(separator: ","))],\"rows\":[\n")
+            for row in 0..<rowCount {
+                try append(
+                    "  [" + self.row(row).map(Self.jsonCell).joined(separator: ",") + "]" + (row + 1 < rowCount ? ",\n" : "\n"))
+            }
+            try append("]}\n")
+        }
+        if !piece.isEmpty { try sink(piece) }
+    }
+
+    /// The whole table as text in `format` (for small tables and tests; `write` streams).
+    public func text(_ format: PredictionFormat, model: ModelKind) -> String {
+        var bytes: [UInt8] = []
+        write(format, model: model) { (piece: [UInt8]) in bytes += piece }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func csvCell(_ cell: PredictionCell) -> String {
+        switch cell {
+        case .number(let value): number(value)
+        case .text(let text): csvText(text)
+        }
+    }
+
+    /// `text` as a CSV field: as it is, or in double quotes (inner quotes doubled) when it holds a comma, a quote
+    /// or a line break, or starts or ends with a space.
+    static func csvText(_ text: String) -> String {
+        let needsQuotes = text.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+            || text.first == " " || text.last == " "
+        return needsQuotes ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
+    static func jsonCell(_ cell: PredictionCell) -> String {
+        switch cell {
+        case .number(let value): value.isFinite ? number(value) : JSONStyle.number(value)
+        case .text(let text): JSONText.string(text)
+        }
+    }
+}
+
 extension LoadedModel {
-    /// The `predict` table of every row (see `PredictionTable`).
+    /// The `predict` table of every row (see `PredictionTable`): the file line of each row, then the model's columns.
     public func predictions(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> PredictionTable {
         let (values, width) = try rawOutputs(input, seed: seed)
         try checkFinite(values, width: width, input: input)
+        let lines = input.dataset.lineNumbers
         return kind.modelDescription.predictions(RowOutputs(values: values, width: width), model: self)
+            .prepending("line") { row in .number(Double(lines[row])) }
     }
 }

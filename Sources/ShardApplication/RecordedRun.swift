@@ -137,6 +137,7 @@ public struct RecordedRun: Sendable, Equatable {
             add("--loss", regression.loss.rawValue, replacedBy: model)
             add("--delta", regression.delta, replacedBy: model.union(["--loss"]))
         }
+        add("--threshold-for", s.thresholdFor, replacedBy: model)
         // The solver: another --model or --optimizer takes its own defaults.
         let solver: Set<String> = ["--model", "--optimizer"]
         add("--optimizer", s.optimizer, replacedBy: model)

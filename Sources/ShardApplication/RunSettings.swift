@@ -42,6 +42,8 @@ public struct RunSettings: Codable, Sendable, Equatable {
     public var testRowsFile: String?
     public var testFraction: Double?
     public var testDataFile: String?
+    /// `--threshold-for` (`precision=0.9`, `recall=0.9`, `f1`): the decision threshold is chosen on the held-out rows.
+    public var thresholdFor: String?
 
     /// Read from what the run was set up with (`PreparedRun.options`), so no default is restated here.
     init(_ run: PreparedRun) {
@@ -103,5 +105,6 @@ public struct RunSettings: Codable, Sendable, Equatable {
         testRowsFile = request.data.testRowsPath
         testFraction = request.data.testFraction
         testDataFile = request.data.testDataPath
+        thresholdFor = request.model.thresholdFor?.description
     }
 }

@@ -23,6 +23,8 @@ public struct SummaryDocument: Encodable, Sendable {
     public var inputSHA256: [String: String]?
     /// Where the run wrote its files: `model`, `summary`, `history` (those asked for).
     public var outputs: [String: String]?
+    /// The threshold `--threshold-for` chose on the held-out rows (also in the model file).
+    public var decisionThreshold: DecisionThreshold?
 
     public init(summary: RunSummary, train: EvaluationReport?, test: EvaluationReport?, event: String? = nil) {
         self.summary = summary
@@ -40,6 +42,7 @@ public struct SummaryDocument: Encodable, Sendable {
         case build, version
         case inputSHA256 = "input_sha256"
         case outputs
+        case decisionThreshold = "decision_threshold"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -54,6 +57,7 @@ public struct SummaryDocument: Encodable, Sendable {
         try container.encodeIfPresent(version, forKey: .version)
         try container.encodeIfPresent(inputSHA256, forKey: .inputSHA256)
         try container.encodeIfPresent(outputs, forKey: .outputs)
+        try container.encodeIfPresent(decisionThreshold, forKey: .decisionThreshold)
     }
 
     /// UTF-8 JSON with sorted keys: indented for the file, one line (no newline) for the stream. Report keys

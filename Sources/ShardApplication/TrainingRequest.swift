@@ -1,4 +1,5 @@
 import ShardData
+import ShardMetrics
 import ShardModels
 import ShardNumerics
 
@@ -74,6 +75,8 @@ public struct ModelChoices: Sendable, Equatable {
     /// linear: the regression loss (default mse) and Huber's δ (default 1).
     public var regressionLoss: RegressionLoss?
     public var delta: Double?
+    /// logistic, svm: choose the decision threshold for this target on the held-out rows after training.
+    public var thresholdFor: ThresholdTarget?
 
     public init() {}
 
@@ -190,6 +193,12 @@ extension TrainingRequest {
         for setting in ModelSetting.allCases where setting.isGiven(in: model) && !description.settings.contains(setting) {
             let kinds = ModelRegistry.kinds(reading: setting).map(\.rawValue).joined(separator: ", ")
             throw SetupError("\(setting.rawValue) applies to --model \(kinds) only")
+        }
+        if let target = model.thresholdFor {
+            try require(
+                data.testRowsPath != nil || data.testFraction != nil || data.testDataPath != nil,
+                "--threshold-for \(target) chooses the threshold on held-out rows, and this run holds none out: give "
+                    + "--test-fraction F (or --test-rows FILE, or --test-data FILE)")
         }
         try description.validate(model, data: data)
         try model.classWeight?.validate()

@@ -2,6 +2,7 @@ import Foundation
 import ShardArtifacts
 import ShardData
 import ShardEngine
+import ShardMetrics
 import ShardModels
 import ShardNumerics
 
@@ -12,6 +13,8 @@ public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
     case model(ModelError)
     /// The final objective or parameters are not finite: nothing is saved.
     case diverged(objective: Double, rounds: Int, stopReason: String)
+    /// `--threshold-for` could not choose a threshold on the held-out rows: nothing is saved.
+    case threshold(target: ThresholdTarget, ApplicationError)
 
     public var description: String {
         switch self {
@@ -20,6 +23,8 @@ public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
         case .model(let error): error.description
         case .diverged(_, let rounds, let stopReason):
             "training diverged after \(rounds) rounds: \(stopReason); nothing was saved — lower --learning-rate"
+        case .threshold(let target, let error):
+            "--threshold-for \(target): no threshold could be chosen on the held-out rows: \(error); nothing was saved"
         }
     }
 
@@ -67,6 +72,16 @@ public struct PreparedRun: Sendable {
                         + "class indices 0…\(classCount - 1) (the largest label + 1); relabel from 0 or give --classes")
             }
         }
+        if let target = request.model.thresholdFor, let test = prepared.test {
+            // Precision and recall need both classes among the held-out rows (labels are 1 and 0 or −1 by now).
+            let positives = test.labels.reduce(0) { $0 + ($1 == 1 ? 1 : 0) }
+            guard positives > 0, positives < test.rowCount else {
+                throw .setup(
+                    SetupError(
+                        "--threshold-for \(target) needs held-out rows of both classes; the \(test.rowCount) held-out rows "
+                            + "hold \(positives) positive and \(test.rowCount - positives) negative: hold out more rows"))
+            }
+        }
         let spec: ModelSpec
         do { spec = try request.modelSpec(for: prepared) } catch { throw .setup(error) }
         let model: any Model
@@ -102,7 +117,7 @@ public struct PreparedRun: Sendable {
                 objective: result.objective.value, rounds: result.rounds, stopReason: result.stopReason)
         }
         let wall = (ContinuousClock.now - start).seconds
-        return finish(result, workers: workers, wallSeconds: wall)
+        return try finish(result, workers: workers, wallSeconds: wall)
     }
 
     /// The optimizer's stop reason, with what it means where the data's precision explains it: with float32
@@ -114,9 +129,18 @@ public struct PreparedRun: Sendable {
             + "relative), which ends the search near the optimum: use float64 storage for a tighter solution"
     }
 
-    /// The trained model, its metrics and the summary of `result`.
-    func finish(_ result: TrainingResult, workers: Int, wallSeconds: Double) -> TrainingOutcome {
-        let trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: data)
+    /// The trained model (with the decision threshold `--threshold-for` chose on the held-out rows, which the
+    /// reports then use), its metrics and the summary of `result`.
+    func finish(_ result: TrainingResult, workers: Int, wallSeconds: Double) throws(TrainingRunError) -> TrainingOutcome {
+        var trained = TrainingJob.trainedModel(model, parameters: result.parameters, data: data)
+        if let target = request.model.thresholdFor, let test = data.test {
+            do {
+                trained.file.decisionThreshold = try trained.chooseThreshold(
+                    on: ModelInput(dataset: test, hasLabels: true), target: target)
+            } catch {
+                throw .threshold(target: target, error)
+            }
+        }
         let metricsStart = ContinuousClock.now
         var trainReport: EvaluationReport?
         var testReport: EvaluationReport?
@@ -147,6 +171,7 @@ public struct PreparedRun: Sendable {
         summary.metricsSeconds = metricsSeconds
         var document = SummaryDocument(summary: summary, train: trainReport, test: testReport)
         document.settings = RunSettings(self)
+        document.decisionThreshold = trained.file.decisionThreshold
         return TrainingOutcome(result: result, trained: trained, document: document, metricsError: metricsError)
     }
 }

@@ -86,14 +86,19 @@ public enum AtomicFile {
     }
 }
 
-/// Bytes written and flushed to a hidden temporary file beside their destination, not yet in place.
-struct StagedFile {
-    let destination: String
+/// An output file written piece by piece (so a large one is never held in memory whole) and put in place the way
+/// `AtomicFile.write` does: the pieces go to a hidden temporary file beside the destination, `commit` flushes it to
+/// disk and renames it over the destination. A writer released without `commit`, or whose write failed, removes its
+/// temporary file and leaves the destination as it was.
+public final class AtomicFileWriter {
+    public let destination: String
     let temporary: String
+    /// The open temporary file; -1 once it is closed (staged, failed or abandoned).
+    private var descriptor: Int32
 
-    /// Writes `data` to a new temporary file in the directory of `destination` and flushes it to disk (after
-    /// removing the temporaries that killed writers left there).
-    init(_ data: Data, for destination: String) throws(ArtifactError) {
+    /// Creates the temporary file in the directory of `destination` (after removing the temporaries that killed
+    /// writers left there).
+    public init(destination: String) throws(ArtifactError) {
         let directory = AtomicFile.directoryPath(of: destination)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -105,25 +110,85 @@ struct StagedFile {
         guard descriptor >= 0 else {
             throw .io(path: destination, reason: "cannot create \(temporary): \(String(cString: strerror(errno)))")
         }
-        var failure: String?
-        data.withUnsafeBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    failure = "write failed: \(String(cString: strerror(errno)))"
-                    return
-                }
-                done += count
+        self.destination = destination
+        self.temporary = temporary
+        self.descriptor = descriptor
+    }
+
+    deinit { abandon() }
+
+    /// Appends `bytes` (all of them, retrying short writes and EINTR).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ArtifactError) {
+        guard descriptor >= 0 else { throw .io(path: destination, reason: "write after the file was closed") }
+        var done = 0
+        while done < bytes.count {
+            let count = systemWrite(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                let reason = "write failed: \(String(cString: strerror(errno)))"
+                abandon()
+                throw .io(path: destination, reason: reason)
             }
+            done += count
         }
-        if failure == nil, fsync(descriptor) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
+    }
+
+    public func write(_ bytes: [UInt8]) throws(ArtifactError) {
+        var failure: ArtifactError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(ArtifactError) { try write(buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Flushes and closes the temporary file: complete on disk, not yet in place.
+    func stage() throws(ArtifactError) -> StagedFile {
+        guard descriptor >= 0 else { throw .io(path: destination, reason: "the file was already closed") }
+        var failure: String?
+        if fsync(descriptor) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
         if close(descriptor) != 0, failure == nil { failure = "close failed: \(String(cString: strerror(errno)))" }
+        descriptor = -1
         if let failure {
             unlink(temporary)
             throw .io(path: destination, reason: failure)
         }
+        return StagedFile(destination: destination, temporary: temporary)
+    }
+
+    /// Flushes the file and renames it over the destination.
+    public func commit() throws(ArtifactError) { try stage().putInPlace() }
+
+    /// Closes and removes the temporary file (nothing when it is already closed).
+    private func abandon() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+        unlink(temporary)
+    }
+}
+
+/// write(2), named apart from `AtomicFileWriter.write`.
+private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
+}
+
+/// Bytes written and flushed to a hidden temporary file beside their destination, not yet in place.
+struct StagedFile {
+    let destination: String
+    let temporary: String
+
+    /// Writes `data` to a new temporary file in the directory of `destination` and flushes it to disk.
+    init(_ data: Data, for destination: String) throws(ArtifactError) {
+        let writer = try AtomicFileWriter(destination: destination)
+        var failure: ArtifactError?
+        data.withUnsafeBytes { bytes in
+            do throws(ArtifactError) { try writer.write(bytes) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        self = try writer.stage()
+    }
+
+    init(destination: String, temporary: String) {
         self.destination = destination
         self.temporary = temporary
     }

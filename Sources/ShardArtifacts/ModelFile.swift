@@ -17,6 +17,7 @@ import ShardModels
 ///     standardized           "true" or "false"
 ///     standardization_mean   JSON array (only when standardized): subtract from each feature …
 ///     standardization_std    JSON array: … then divide by this (a 0 is read as 1)
+///     decision_threshold     JSON object (optional; binary models trained with --threshold-for): `DecisionThreshold`
 ///
 /// NumPy users: `safetensors.numpy.load_file(path)` gives the tensors; `json.loads(metadata["spec"])` the spec.
 public struct ModelFile: Sendable, Equatable {
@@ -29,6 +30,7 @@ public struct ModelFile: Sendable, Equatable {
     /// "zeroOne", "plusMinusOne" or nil.
     public var labelEncoding: String?
     public var standardization: Standardization?
+    public var decisionThreshold: DecisionThreshold?
 
     public init(
         spec: ModelSpec, parameters: [Double], featureNames: [String], labelName: String, labelEncoding: String?,
@@ -74,6 +76,7 @@ public struct ModelFile: Sendable, Equatable {
             metadata["standardization_mean"] = Self.json(standardization.means)
             metadata["standardization_std"] = Self.json(standardization.standardDeviations)
         }
+        if let decisionThreshold { metadata["decision_threshold"] = Self.json(decisionThreshold) }
         return try SafetensorsFile(tensors: tensors, metadata: metadata).encoded()
     }
 
@@ -133,9 +136,15 @@ public struct ModelFile: Sendable, Equatable {
             }
         }
         let encoding = metadata["label_encoding"].flatMap { $0 == "none" ? nil : $0 }
-        return ModelFile(
+        var read = ModelFile(
             spec: spec, parameters: parameters, featureNames: featureNames, labelName: metadata["label_column"] ?? "",
             labelEncoding: encoding, standardization: standardization)
+        if metadata["decision_threshold"] != nil {
+            let threshold = try decode(DecisionThreshold.self, "decision_threshold")
+            guard threshold.value.isFinite else { throw .format(path: path, reason: "decision_threshold value is not finite") }
+            read.decisionThreshold = threshold
+        }
+        return read
     }
 
     private static func json<T: Encodable>(_ value: T) -> String {

@@ -12,8 +12,11 @@ public struct EvaluateCommand: ParsableCommand {
             positive class 1); quantile: pinball loss and coverage per level, crossing rate; linear: MSE, RMSE,
             MAE and R²; triplet: recall@1 and verification accuracy at a threshold chosen on the same rows; vae:
             mean negative ELBO, reconstruction and KL per row. Always: the training objective's data loss on these rows.
-            Example:
+            Binary models classify at --threshold, else at the threshold `train --threshold-for` recorded in the model,
+            else at 0.5 on the probability (logistic) or 0 on the score (svm); the report names the one used.
+            Examples:
               shardtrain evaluate --model-file model.safetensors --data data/breast_cancer.csv --json
+              shardtrain evaluate --model-file model.safetensors --data data/breast_cancer.csv --threshold 0.9
             """)
 
     @Option(help: "Model file written by `train --save`.")
@@ -30,6 +33,9 @@ public struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     public var json = false
 
+    @Option(parsing: .unconditional, help: "Binary models: predict label 1 when the probability (logistic) or score (svm) is ≥ this (default: the model's recorded threshold, else 0.5 or 0).")
+    public var threshold: Double?
+
     @Option(help: "Seed of the VAE noise, the triplet mining and the verification pair sample.")
     public var seed: UInt64 = 0
 
@@ -37,7 +43,8 @@ public struct EvaluateCommand: ParsableCommand {
 
     public func run() throws {
         do {
-            let loaded = try LoadedModel.load(path: modelFile)
+            var loaded = try LoadedModel.load(path: modelFile)
+            if let threshold { try loaded.setThreshold(threshold) }
             let input = try loaded.readData(
                 path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required,
                 dialect: delimiter.dialect)

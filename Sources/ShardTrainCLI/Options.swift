@@ -3,6 +3,7 @@ import ArgumentParser
 import ShardCluster
 import ShardData
 import ShardEngine
+import ShardMetrics
 import ShardModels
 import ShardNumerics
 import ShardOptimizers
@@ -19,6 +20,10 @@ extension ScheduleName: ExpressibleByArgument {}
 extension RegressionLoss: ExpressibleByArgument {}
 extension LossName: ExpressibleByArgument {}
 extension DataFormat: ExpressibleByArgument {}
+
+extension ThresholdTarget: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
 
 extension ClassWeightChoice: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -131,6 +136,14 @@ public struct TrainingArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "svm, quantile, linear --loss mae: smoothing μ of the last continuation stage, relative to the first.")
     public var smoothingFinal: Double?
 
+    @Option(help: ArgumentHelp(
+        "logistic, svm: after training, choose the decision threshold on the held-out rows: precision=P, recall=R or f1.",
+        discussion: "precision=P: the largest recall among thresholds with precision ≥ P (ties: the higher threshold); "
+            + "recall=R: the largest precision among thresholds with recall ≥ R; f1: the largest F1. Needs held-out rows "
+            + "(--test-fraction …). Recorded in the model and the summary; predict and evaluate use it unless --threshold "
+            + "is given. A target no threshold reaches gives the best available with a warning."))
+    public var thresholdFor: ThresholdTarget?
+
     @Option(help: "Held-out rows: 0-based data-row indices of the same CSV.")
     public var testRows: String?
 
@@ -177,6 +190,7 @@ public struct TrainingArguments: ParsableArguments {
         choices.pairs = pairs
         choices.regressionLoss = loss
         choices.delta = delta
+        choices.thresholdFor = thresholdFor
         var solver = SolverChoices()
         solver.optimizer = optimizer
         solver.learningRate = learningRate

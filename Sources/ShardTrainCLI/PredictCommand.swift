@@ -3,6 +3,8 @@ import Foundation
 import ShardApplication
 import ShardArtifacts
 
+extension PredictionFormat: ExpressibleByArgument {}
+
 /// `shardtrain predict`: per-row predictions of a saved model on a CSV.
 public struct PredictCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -10,13 +12,18 @@ public struct PredictCommand: ParsableCommand {
         abstract: "Apply a saved model to the rows of a CSV and write one line of predictions per row.",
         discussion: """
             The CSV's columns must be the model's features, by name and in order; a label column is optional.
-            The stored standardisation is applied. Columns written per model kind:
+            The stored standardisation is applied. The first column, line, is the row's line in the input file
+            (the header is line 1). Columns written per model kind:
               logistic  score, probability, predicted_label      svm       score, predicted_label
               softmax   predicted_class, probability_0 …         quantile  q<tau> per level
               triplet   embedding_0 …                            vae       reconstruction, kl, negative_elbo
               linear    prediction
-            Example:
+            Binary models predict label 1 when the probability (logistic) or the score (svm) is ≥ the threshold:
+            --threshold, else the one `train --threshold-for` recorded in the model, else 0.5 (logistic) or 0 (svm).
+            Examples:
               shardtrain predict --model-file model.safetensors --data data/breast_cancer.csv --output predictions.csv
+              shardtrain predict --model-file model.safetensors --data data/breast_cancer.csv --threshold 0.9 \\
+                --output predictions.jsonl
             """)
 
     @Option(help: "Model file written by `train --save`.")
@@ -30,11 +37,17 @@ public struct PredictCommand: ParsableCommand {
 
     @OptionGroup public var delimiter: DelimiterArguments
 
-    @Option(help: "Write the predictions to this file (atomically) instead of standard output.")
+    @Option(help: "Write the predictions to this file (atomically, streamed) instead of standard output.")
     public var output: String?
 
-    @Flag(help: "Write JSON ({\"columns\": […], \"rows\": […]}) instead of CSV.")
+    @Option(help: "csv, jsonl (one JSON object per row) or json (one document); default: jsonl for a .jsonl or .ndjson --output, else csv.")
+    public var format: PredictionFormat?
+
+    @Flag(help: ArgumentHelp("Deprecated: the same as --format json (use --format jsonl for one object per row).", visibility: .hidden))
     public var json = false
+
+    @Option(parsing: .unconditional, help: "Binary models: predict label 1 when the probability (logistic) or score (svm) is ≥ this (default: the model's recorded threshold, else 0.5 or 0).")
+    public var threshold: Double?
 
     @Option(help: "Seed of the VAE's latent noise.")
     public var seed: UInt64 = 0
@@ -42,22 +55,33 @@ public struct PredictCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
+        if json, let format, format != .json {
+            throw ValidationError("--json (deprecated, the same as --format json) and --format \(format.rawValue) disagree: give --format only")
+        }
         try OutputPaths.refuseClashes(
             outputs: [("--output", output)], inputs: [("--data", data), ("--model-file", modelFile)])
         try OutputPaths.refuseUnwritable([("--output", output)])
     }
 
+    /// --format, else --json, else by the name of --output.
+    var resolvedFormat: PredictionFormat { format ?? (json ? .json : PredictionFormat.inferred(fromPath: output)) }
+
     public func run() throws {
+        if json {
+            FileHandle.standardError.write(Data("note: --json is deprecated: it is --format json; --format jsonl writes one object per row\n".utf8))
+        }
         do {
-            let loaded = try LoadedModel.load(path: modelFile)
+            var loaded = try LoadedModel.load(path: modelFile)
+            if let threshold { try loaded.setThreshold(threshold) }
             let input = try loaded.readData(
                 path: data, labelColumn: labelColumn, labels: .optional, dialect: delimiter.dialect)
             let table = try loaded.predictions(input, seed: seed)
-            let text = json ? table.json(model: loaded.kind) : table.csv()
             if let output {
-                try AtomicFile.write(Data(text.utf8), to: output)
+                let file = try AtomicFileWriter(destination: output)
+                try table.write(resolvedFormat, model: loaded.kind) { (piece: [UInt8]) throws(ArtifactError) in try file.write(piece) }
+                try file.commit()
             } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
+                table.write(resolvedFormat, model: loaded.kind) { (piece: [UInt8]) in FileHandle.standardOutput.write(Data(piece)) }
             }
         } catch {
             throw CommandFailure(error)

@@ -436,6 +436,7 @@ func runTraining(
     outcome.document.outputs = written.isEmpty ? nil : Dictionary(uniqueKeysWithValues: written)
     if let note = checkpoints.writtenNote { logger.info("\(note)") }
     if let error = outcome.metricsError { logger.warning("metrics could not be computed: \(error)") }
+    if let threshold = outcome.document.decisionThreshold, !threshold.targetMet { logger.warning("\(threshold.sentence)") }
     saving = true
     var historyFiles: [OutputFile] = []
     if let path = arguments.history, let history { historyFiles.append(OutputFile(path: path, contents: history.csv())) }
@@ -499,6 +500,7 @@ func renderSummary(_ document: SummaryDocument, workers: Int) -> Data {
           parameters sha256 \(summary.parametersSHA256)
 
         """
+    if let threshold = document.decisionThreshold { text += "  \(threshold.sentence)\n" }
     if let report = document.test ?? document.train {
         text += "\n\(document.test == nil ? "training" : "held-out") rows:\n" + report.renderText()
     }

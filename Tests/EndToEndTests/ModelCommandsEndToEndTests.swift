@@ -63,6 +63,19 @@ struct NumericTable {
         try self.init(text: try String(contentsOfFile: path, encoding: .utf8))
     }
 
+    init(columns: [String], rows: [[Double]]) {
+        self.columns = columns
+        self.rows = rows
+    }
+
+    /// The table without the column `name` (e.g. predict's `line`).
+    func without(_ name: String) throws -> NumericTable {
+        let index = try #require(columns.firstIndex(of: name), "no column \(name) in \(columns)")
+        return NumericTable(
+            columns: columns.enumerated().filter { $0.offset != index }.map(\.element),
+            rows: rows.map { row in row.enumerated().filter { $0.offset != index }.map(\.element) })
+    }
+
     init(text: String) throws {
         let lines = text.split(separator: "\n")
         columns = try #require(lines.first).split(separator: ",").map(String.init)
@@ -149,14 +162,16 @@ struct ModelCommandsEndToEndTests {
             ["predict", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv"), "--output", output], in: directory)
         try #require(status == 0, "\(stderr)")
         let predictions = try NumericTable(path: output)
-        #expect(predictions.columns == ["score", "probability", "predicted_label"])
+        #expect(predictions.columns == ["line", "score", "probability", "predicted_label"])
+        #expect(try predictions.column("line") == (0..<569).map { Double($0 + 2) })
         let scores = try predictions.column("score")
         #expect(scores.map(\.bitPattern) == expectedScores.map(\.bitPattern))
         let probabilities = try predictions.column("probability")
         for (score, probability) in zip(expectedScores, probabilities) {
             #expect(abs(probability - 1 / (1 + exp(-score))) <= 1e-15)
         }
-        #expect(try predictions.column("predicted_label") == expectedScores.map { $0 > 0 ? 1 : 0 })
+        // The default threshold: label 1 when the probability is ≥ 0.5.
+        #expect(try predictions.column("predicted_label") == probabilities.map { $0 >= 0.5 ? 1 : 0 })
 
         // The same rows without the label column: no labels needed, same predictions (to stdout).
         let unlabelled = try directory.write(data.csv(columns: features, rows: Array(0..<40)), to: "unlabelled.csv")
@@ -341,8 +356,10 @@ struct ModelCommandsEndToEndTests {
         let (status, stdout, stderr) = try Self.run(
             ["predict", "--model-file", model, "--data", Self.dataPath("iris.csv")], in: directory)
         try #require(status == 0, "\(stderr)")
-        let predictions = try NumericTable(text: stdout)
-        #expect(predictions.columns == ["predicted_class", "probability_0", "probability_1", "probability_2"])
+        let withLines = try NumericTable(text: stdout)
+        #expect(withLines.columns == ["line", "predicted_class", "probability_0", "probability_1", "probability_2"])
+        #expect(try withLines.column("line") == (0..<150).map { Double($0 + 2) })
+        let predictions = try withLines.without("line")
         var correct = 0
         var loss = 0.0
         for (row, values) in data.rows.enumerated() {
@@ -386,7 +403,7 @@ struct ModelCommandsEndToEndTests {
         let (status, stdout, stderr) = try Self.run(
             ["predict", "--model-file", model, "--data", Self.dataPath("diabetes.csv")], in: directory)
         try #require(status == 0, "\(stderr)")
-        let predictions = try NumericTable(text: stdout)
+        let predictions = try NumericTable(text: stdout).without("line")
         #expect(predictions.columns == ["q0.1", "q0.5", "q0.9"])
         var covered = [0, 0, 0]
         var pinball = [0.0, 0.0, 0.0]
@@ -413,7 +430,7 @@ struct ModelCommandsEndToEndTests {
         }
     }
 
-    @Test("svm: predicted labels follow label_encoding; accuracy matches sign(score) = label")
+    @Test("svm: predicted labels follow label_encoding; accuracy matches [score ≥ 0] = label")
     func svmModel() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -424,7 +441,7 @@ struct ModelCommandsEndToEndTests {
         var expectedCorrect = 0
         for values in data.rows {
             let score = Self.affine(Array(values.dropLast()), weights, [bias], outputs: 1)[0]
-            if (score > 0) == (values.last == 1) { expectedCorrect += 1 }
+            if (score >= 0) == (values.last == 1) { expectedCorrect += 1 }
         }
         for (encoding, negative) in [("plusMinusOne", -1.0), ("zeroOne", 0.0)] {
             let model = directory.path("svm-\(encoding).safetensors")
@@ -436,8 +453,8 @@ struct ModelCommandsEndToEndTests {
                 ["predict", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv")], in: directory)
             try #require(status == 0, "\(stderr)")
             let predictions = try NumericTable(text: stdout)
-            #expect(predictions.columns == ["score", "predicted_label"])
-            #expect(try predictions.column("predicted_label") == (try predictions.column("score")).map { $0 > 0 ? 1 : negative })
+            #expect(predictions.columns == ["line", "score", "predicted_label"])
+            #expect(try predictions.column("predicted_label") == (try predictions.column("score")).map { $0 >= 0 ? 1 : negative })
             let (status2, evaluation, _) = try Self.run(
                 ["evaluate", "--model-file", model, "--data", Self.dataPath("breast_cancer.csv"), "--json"], in: directory)
             #expect(status2 == 0)
@@ -473,7 +490,7 @@ struct ModelCommandsEndToEndTests {
         let (status, stdout, stderr) = try Self.run(
             ["predict", "--model-file", model, "--data", Self.dataPath("iris.csv")], in: directory)
         try #require(status == 0, "\(stderr)")
-        let embeddings = try NumericTable(text: stdout)
+        let embeddings = try NumericTable(text: stdout).without("line")
         #expect(embeddings.columns == ["embedding_0", "embedding_1"])
         for (row, values) in data.rows.enumerated() {
             let expected = Self.affine(Array(values.dropLast()), weights, nil, outputs: 2).map { tanh($0) }

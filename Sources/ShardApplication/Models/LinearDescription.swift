@@ -34,7 +34,7 @@ enum LinearDescription: ModelDescription {
     }
 
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        PredictionTable(columns: ["prediction"], rows: outputs.values.map { [$0] })
+        PredictionTable(columns: ["prediction"], outputs: outputs) { Array($0) }
     }
 
     static func addMetrics(

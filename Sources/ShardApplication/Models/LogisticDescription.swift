@@ -4,11 +4,12 @@ import ShardModels
 import ShardNumerics
 
 /// `--model logistic`: BCE from logits, or focal loss, with optional class weights; labels {0, 1}.
-/// Outputs the score s = x·w + b; predicts probability sigmoid(s) and class [s > 0]; binary metrics.
+/// Outputs the score s = x·w + b; predicts probability p = sigmoid(s) and class [p ≥ threshold] (default 0.5);
+/// binary metrics.
 enum LogisticDescription: ModelDescription {
     static let kind = ModelKind.logistic
     static let labelKind = LabelKind.binary(.zeroOne)
-    static let settings: Set<ModelSetting> = [.focalGamma, .focalAlpha, .classWeight]
+    static let settings: Set<ModelSetting> = [.focalGamma, .focalAlpha, .classWeight, .thresholdFor]
 
     static func validate(_ choices: ModelChoices, data: DataConfiguration) throws(SetupError) {
         if choices.focalAlpha != nil, choices.focalGamma == nil { throw SetupError("--focal-alpha needs --focal-gamma") }
@@ -31,16 +32,16 @@ enum LogisticDescription: ModelDescription {
     }
 
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        let negative = model.outputLabelEncoding.negativeLabel
-        return PredictionTable(
-            columns: ["score", "probability", "predicted_label"],
-            rows: outputs.values.map { [$0, StableMath.sigmoid($0), $0 > 0 ? 1 : negative] })
+        let decision = model.binaryDecision
+        return PredictionTable(columns: ["score", "probability", "predicted_label"], outputs: outputs) { row in
+            [row.first!, StableMath.sigmoid(row.first!), decision.label(ofScore: row.first!)]
+        }
     }
 
     static func addMetrics(
         _ outputs: RowOutputs, labels: [Double], input: ModelInput, model: LoadedModel, seed: UInt64,
         to report: inout EvaluationReport
     ) throws {
-        try addBinaryMetrics(scores: outputs.values, labels: labels, input: input, to: &report)
+        try addBinaryMetrics(scores: outputs.values, labels: labels, input: input, model: model, to: &report)
     }
 }

@@ -30,7 +30,7 @@ enum QuantileDescription: ModelDescription {
     }
 
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        PredictionTable(columns: levels(of: model).map { "q\($0)" }, rows: outputs.rows)
+        PredictionTable(columns: levels(of: model).map { "q\($0)" }, outputs: outputs) { Array($0) }
     }
 
     static func addMetrics(

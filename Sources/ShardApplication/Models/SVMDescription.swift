@@ -3,11 +3,11 @@ import ShardModels
 import ShardNumerics
 
 /// `--model svm`: hinge loss, labels {−1, +1} (a {0, 1} file is re-encoded), solved by smoothing continuation
-/// from μ₀ = 1. Outputs the score s; predicts class [s > 0] in the file's encoding; binary metrics.
+/// from μ₀ = 1. Outputs the score s; predicts class [s ≥ threshold] (default 0) in the file's encoding; binary metrics.
 enum SVMDescription: ModelDescription {
     static let kind = ModelKind.svm
     static let labelKind = LabelKind.binary(.plusMinusOne)
-    static let settings: Set<ModelSetting> = []
+    static let settings: Set<ModelSetting> = [.thresholdFor]
 
     static func isNonSmooth(_ choices: ModelChoices) -> Bool { ModelConfiguration.svm.isNonSmooth }
 
@@ -23,15 +23,16 @@ enum SVMDescription: ModelDescription {
     }
 
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        let negative = model.outputLabelEncoding.negativeLabel
-        return PredictionTable(
-            columns: ["score", "predicted_label"], rows: outputs.values.map { [$0, $0 > 0 ? 1 : negative] })
+        let decision = model.binaryDecision
+        return PredictionTable(columns: ["score", "predicted_label"], outputs: outputs) { row in
+            [row.first!, decision.label(ofScore: row.first!)]
+        }
     }
 
     static func addMetrics(
         _ outputs: RowOutputs, labels: [Double], input: ModelInput, model: LoadedModel, seed: UInt64,
         to report: inout EvaluationReport
     ) throws {
-        try addBinaryMetrics(scores: outputs.values, labels: labels, input: input, to: &report)
+        try addBinaryMetrics(scores: outputs.values, labels: labels, input: input, model: model, to: &report)
     }
 }

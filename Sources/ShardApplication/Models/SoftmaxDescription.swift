@@ -25,9 +25,9 @@ enum SoftmaxDescription: ModelDescription {
     }
 
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        PredictionTable(
-            columns: ["predicted_class"] + (0..<outputs.width).map { "probability_\($0)" },
-            rows: (0..<outputs.rowCount).map { [Double(argmax(outputs.row($0)))] + softmaxProbabilities(outputs.row($0)) })
+        PredictionTable(columns: ["predicted_class"] + (0..<outputs.width).map { "probability_\($0)" }, outputs: outputs) {
+            [Double(argmax($0))] + softmaxProbabilities($0)
+        }
     }
 
     static func addMetrics(

@@ -31,7 +31,7 @@ enum TripletDescription: ModelDescription {
     }
 
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        PredictionTable(columns: (0..<outputs.width).map { "embedding_\($0)" }, rows: outputs.rows)
+        PredictionTable(columns: (0..<outputs.width).map { "embedding_\($0)" }, outputs: outputs) { Array($0) }
     }
 
     static func addMetrics(

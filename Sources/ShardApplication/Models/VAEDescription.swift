@@ -30,9 +30,9 @@ enum VAEDescription: ModelDescription {
     }
 
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        PredictionTable(
-            columns: ["reconstruction", "kl", "negative_elbo"],
-            rows: (0..<outputs.rowCount).map { outputs.row($0) }.map { [$0.first!, $0.last!, $0.first! + $0.last!] })
+        PredictionTable(columns: ["reconstruction", "kl", "negative_elbo"], outputs: outputs) { row in
+            [row.first!, row.last!, row.first! + row.last!]
+        }
     }
 
     static func addMetrics(
