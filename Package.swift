@@ -112,7 +112,7 @@ let testTargets: [Target] = [
     .testTarget(
         name: "ShardApplicationTests",
         dependencies: [
-            "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardModels", "ShardNumerics", "_TestSupport",
+            "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardMetrics", "ShardModels", "ShardNumerics", "_TestSupport",
         ]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]

@@ -169,7 +169,7 @@ public final class ProgressSubscriber {
             context = try Context()
             socket = try context.socket(.subscriber, options: security.options + [.subscribe(prefix: [])])
             handshakes = HandshakeWatch(
-                monitor: try SocketMonitor(socket), server: "the progress stream at \(endpoint)", client: "watcher")
+                monitor: try SocketMonitor(socket), server: "the progress stream at \(endpoint)", client: "watcher", security: security)
             try socket.connect(endpoint)
         } catch {
             throw .transport("progress subscriber: \(error)")

@@ -67,16 +67,19 @@ final class HandshakeWatch {
     let server: String
     /// "worker" or "watcher", as messages name this side.
     let client: String
+    /// Whether this side has CURVE keys (what a failing handshake most likely means depends on it).
+    let usesKeys: Bool
     private var failures = 0
 
     /// Consecutive failed handshakes after which a client gives up: a wrong server key fails every one (the server
     /// cannot decrypt our HELLO and hangs up), and libzmq retries every 100 ms.
     static let attempts = 3
 
-    init(monitor: SocketMonitor, server: String, client: String) {
+    init(monitor: SocketMonitor, server: String, client: String, security: ClientSecurity) {
         self.monitor = monitor
         self.server = server
         self.client = client
+        if case .curve = security { usesKeys = true } else { usesKeys = false }
     }
 
     /// Reads the waiting events; throws `.handshakeFailed` when the server refused this client's key, when one side
@@ -100,8 +103,11 @@ final class HandshakeWatch {
                 failures += 1
                 guard failures >= Self.attempts else { continue }
                 throw .handshakeFailed(
-                    "\(failures) CURVE handshakes with \(server) failed in a row: check that --coordinator-key is "
-                        + "its .public key")
+                    usesKeys
+                        ? "\(failures) CURVE handshakes with \(server) failed in a row: check that --coordinator-key is "
+                            + "its .public key"
+                        : "\(failures) handshakes with \(server) failed in a row: it probably requires keys (give this "
+                            + "\(client) --secret-key and --coordinator-key)")
             case .connected, .disconnected, .other: continue
             }
         }

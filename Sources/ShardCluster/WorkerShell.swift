@@ -87,7 +87,7 @@ public final class WorkerShell {
                     .routingID(routingID), .maxMessageSize(bytes: Int64(WireCodec().maxPayloadBytes + 64)),
                 ])
             handshakes = HandshakeWatch(
-                monitor: try SocketMonitor(dealer), server: "the coordinator at \(options.endpoint)", client: "worker")
+                monitor: try SocketMonitor(dealer), server: "the coordinator at \(options.endpoint)", client: "worker", security: options.security)
             try dealer.connect(options.endpoint)
         } catch {
             throw .transport("\(error)")

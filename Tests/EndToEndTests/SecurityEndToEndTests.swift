@@ -98,11 +98,11 @@ struct SecurityEndToEndTests {
         #expect(wrongKey.stderr.contains("check that --coordinator-key is its .public key"), "\(wrongKey.stderr)")
         let keyless = try ChildProcess(["worker", "--connect", bound], directory: directory.url)
         #expect(keyless.wait(timeout: 10) == 1)
-        #expect(keyless.stderr.contains("disagree on keys"), "\(keyless.stderr)")
+        // Keys on one side only: libzmq reports a mechanism mismatch, or (depending on who reads the greeting first)
+        // only broken handshakes; either way the worker is told to bring keys.
+        #expect(keyless.stderr.contains("--secret-key and --coordinator-key"), "\(keyless.stderr)")
         #expect(Date().timeIntervalSince(started) < 20)
-        let failures = coordinator.waitForOutput(timeout: 10) { _, stderr in
-            stderr.contains("a peer's CURVE handshake failed") && stderr.contains("a peer without CURVE keys tried to connect")
-        }
+        let failures = coordinator.waitForOutput(timeout: 10) { _, stderr in stderr.contains("a peer's CURVE handshake failed") }
         #expect(failures, "\(coordinator.stderr)")
         let good = try ChildProcess(
             [
