@@ -66,6 +66,8 @@ let swiftTargets: [Target] = [
         "ShardNumerics", "ShardData", "ShardModels", "ShardEngine", "ShardWire", "ShardProtocol", "ZeroMQ", "CShardSystem",
         logging,
     ]),
+    // Self-contained HTML reports with inline SVG charts, from plain numbers (`train --report`, `evaluate --report`).
+    .target(name: "ShardReport"),
     // The application: preparing data, choosing the solver, running a job, applying saved models, the loss
     // registry. No printing, no process concerns: those stay in the CLI.
     .target(name: "ShardApplication", dependencies: [
@@ -114,6 +116,7 @@ let testTargets: [Target] = [
         dependencies: [
             "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardModels", "ShardNumerics", "_TestSupport",
         ]),
+    .testTarget(name: "ShardReportTests", dependencies: ["ShardReport"]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 
