@@ -72,7 +72,7 @@ let swiftTargets: [Target] = [
     // registry. No printing, no process concerns: those stay in the CLI.
     .target(name: "ShardApplication", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
-        "ShardEngine", "ShardArtifacts",
+        "ShardEngine", "ShardArtifacts", "ShardReport",
     ]),
     .target(name: "ShardTrainCLI", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
