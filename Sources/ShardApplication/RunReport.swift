@@ -105,23 +105,33 @@ public enum RunReport {
         let positive = rows.allSatisfy { $0.objective > 0 }
         var objective = LineChart(
             title: "Objective per round",
-            x: Axis("round"), y: Axis("objective (mean loss + L2)" + (positive ? ", log scale" : ""), scale: positive ? .logarithmic : .linear),
+            x: Axis("round", integer: true), y: Axis("objective (mean loss + L2)" + (positive ? ", log scale" : ""), scale: positive ? .logarithmic : .linear),
             series: [Series("objective", rows.map { ChartPoint(Double($0.round), $0.objective) })])
         objective.markers = markers
         var gradient = LineChart(
-            title: "Gradient norm per round", x: Axis("round"), y: Axis("‖gradient‖₂, log scale", scale: .logarithmic),
+            title: "Gradient norm per round", x: Axis("round", integer: true), y: Axis("‖gradient‖₂, log scale", scale: .logarithmic),
             series: [Series("gradient norm", rows.map { ChartPoint(Double($0.round), $0.gradientNorm) }, paletteIndex: 1)])
         gradient.markers = markers
+        // With a continuation, the rounds with μ = 0 are the exact objective at the stage ends.
+        let exact = stages.isEmpty ? rows : rows.filter { $0.smoothing == 0 }
+        if !stages.isEmpty {
+            objective.series.append(
+                Series("exact objective at stage ends", exact.map { ChartPoint(Double($0.round), $0.objective) }, style: .points, paletteIndex: 1))
+        }
         items = explanation.map(ReportItem.paragraph) + [.lineChart(objective)]
-        // Deterministic full-batch runs on one objective: how far each round is from the best point found.
-        if stages.isEmpty, run.options.batch == nil, let best = rows.map(\.objective).min() {
-            let gaps = rows.map { ChartPoint(Double($0.round), $0.objective - best) }
-            items.append(
-                .lineChart(
-                    LineChart(
-                        title: "Distance to the lowest objective of the run", x: Axis("round"),
-                        y: Axis("objective − lowest objective, log scale", scale: .logarithmic),
-                        series: [Series("objective − \(number(best))", gaps, paletteIndex: 2)])))
+        // Full-batch runs: how far each (exact) objective is from the lowest one of the run (which itself, at distance 0,
+        // has no place on a log scale).
+        if run.options.batch == nil, exact.count > 1, let best = exact.map(\.objective).min() {
+            var distance = LineChart(
+                title: stages.isEmpty ? "Distance to the lowest objective of the run" : "Exact objective at the stage ends: distance to the lowest",
+                x: Axis("round", integer: true), y: Axis("objective − lowest objective, log scale", scale: .logarithmic),
+                series: [
+                    Series(
+                        "objective − \(number(best))",
+                        exact.filter { $0.objective > best }.map { ChartPoint(Double($0.round), $0.objective - best) }, paletteIndex: 2)
+                ])
+            distance.markers = markers
+            items.append(.lineChart(distance))
         }
         items.append(.lineChart(gradient))
         let rates = history.rows.compactMap { row in row.learningRate.map { ChartPoint(Double(row.report.round), $0) } }
@@ -129,7 +139,7 @@ public enum RunReport {
             items.append(
                 .lineChart(
                     LineChart(
-                        title: "Learning rate per round", x: Axis("round"), y: Axis("learning rate"),
+                        title: "Learning rate per round", x: Axis("round", integer: true), y: Axis("learning rate"),
                         series: [Series("learning rate", rates, paletteIndex: 2)])))
         }
         return ReportSection(title: "Training", anchor: "training", items: items)
@@ -161,7 +171,7 @@ public enum RunReport {
             items.append(
                 .lineChart(
                     LineChart(
-                        title: "\(name ?? "Rates") on the \(rows)", x: Axis("round"), y: Axis(name ?? "rate"),
+                        title: "\(name ?? "Rates") on the \(rows)", x: Axis("round", integer: true), y: Axis(name ?? "rate"),
                         series: shares.enumerated().map { series($0.element, $0.offset) })))
         }
         for (index, name) in names.enumerated() where !shares.contains(name) {
@@ -169,7 +179,7 @@ public enum RunReport {
             items.append(
                 .lineChart(
                     LineChart(
-                        title: "\(display) on the \(rows)", x: Axis("round"), y: Axis(display),
+                        title: "\(display) on the \(rows)", x: Axis("round", integer: true), y: Axis(display),
                         series: [series(name, shares.count + index)])))
         }
         return ReportSection(title: "Held-out evaluation during training", anchor: "eval", items: items)
@@ -197,7 +207,7 @@ public enum RunReport {
         computeSeries.append(
             Series("round (all workers)", rows.map { ChartPoint(Double($0.round), $0.roundSeconds * 1000) }, paletteIndex: 6))
         let perRound = LineChart(
-            title: "Compute per worker and round time", x: Axis("round"), y: Axis("milliseconds"), series: computeSeries)
+            title: "Compute per worker and round time", x: Axis("round", integer: true), y: Axis("milliseconds"), series: computeSeries)
         let totals = StackedBarChart(
             title: "Time per worker over the whole run", categoryLabel: "worker",
             categories: workers.map { "worker \($0)" }, value: Axis("seconds"),

@@ -13,11 +13,14 @@ public struct Axis: Sendable, Equatable {
     public var label: String
     public var scale: AxisScale
     public var domain: ClosedRange<Double>?
+    /// Whether only whole numbers mean something (rounds, worker counts): linear steps are then at least 1.
+    public var integer: Bool
 
-    public init(_ label: String, scale: AxisScale = .linear, domain: ClosedRange<Double>? = nil) {
+    public init(_ label: String, scale: AxisScale = .linear, domain: ClosedRange<Double>? = nil, integer: Bool = false) {
         self.label = label
         self.scale = scale
         self.domain = domain
+        self.integer = integer
     }
 }
 
@@ -41,7 +44,8 @@ public struct AxisLayout: Sendable, Equatable {
     /// multiples of the step at or beyond the smallest and largest value. A single value v is shown in the middle of
     /// v ± |v|/10's ticks (±1 for 0). Logarithmic: the ends are the nearest of 1, 2, 5 × 10ᵏ at or beyond the values (the
     /// next ones out for a single value); a tick at every power of ten (every 2nd, 3rd, … beyond eight decades),
-    /// unlabelled ticks at 2…9 × 10ᵏ up to five decades, labelled at 2 and 5 × 10ᵏ up to two decades.
+    /// unlabelled ticks at 2…9 × 10ᵏ up to five decades, labelled at 2 and 5 × 10ᵏ up to two decades; under a factor of
+    /// 5 between the ends, labelled linear steps instead. An `integer` axis steps by 1 at least.
     public init(values: [Double], axis: Axis) {
         scale = axis.scale
         switch axis.scale {
@@ -51,10 +55,10 @@ public struct AxisLayout: Sendable, Equatable {
             if let domain = axis.domain {
                 (low, high) = (domain.lowerBound, domain.upperBound)
             } else if low == high {
-                let spread = low == 0 ? 1 : abs(low) / 10
+                let spread = low == 0 || axis.integer ? 1 : abs(low) / 10
                 (low, high) = (low - spread, high + spread)
             }
-            let step = Self.niceStep((high - low) / 5)
+            let step = axis.integer ? max(1, Self.niceStep((high - low) / 5)) : Self.niceStep((high - low) / 5)
             if axis.domain == nil {
                 low = (low / step).rounded(.down) * step
                 high = (high / step).rounded(.up) * step
@@ -83,6 +87,17 @@ public struct AxisLayout: Sendable, Equatable {
             let stride = max(1, Int((decades / 8).rounded(.up)))
             let inside = { (value: Double) in value >= lower * (1 - 1e-9) && value <= upper * (1 + 1e-9) }
             var ticks: [Tick] = []
+            guard decades >= 0.7 else {
+                // Less than a factor of 5 (e.g. 1…2): labelled linear steps, placed logarithmically.
+                let step = Self.niceStep((upper - lower) / 5)
+                let decimals = max(0, -Int(log10(step).rounded(.down)))
+                let first = Int((lower / step - 1e-9).rounded(.up))
+                let last = Int((upper / step + 1e-9).rounded(.down))
+                self.ticks = (first...max(first, last)).map { index in
+                    Tick(value: Double(index) * step, label: Self.linearLabel(Double(index) * step, decimals: decimals, step: step))
+                }
+                return
+            }
             for exponent in lowExponent...highExponent {
                 let power = Self.power(exponent)
                 if (exponent - lowExponent) % stride == 0, inside(power) {

@@ -66,10 +66,15 @@ struct ChartFrame {
             + "role=\"img\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"13\">"
             + "<title>\(Markup.escape(title))</title>"
             + "<rect width=\"\(w)\" height=\"\(h)\" fill=\"#ffffff\"/>"
-            + text(title, x: titleX ?? left, y: 24, anchor: "start", size: 15, weight: "bold")
+            + text(title, x: titleX ?? left, y: 24, anchor: "start", size: Self.titleSize(title, room: width - (titleX ?? left) - 8), weight: "bold")
     }
 
     static let close = "</svg>"
+
+    /// 15, or smaller (at least 10) so that `title` fits `room` units at about 0.62 em per bold character.
+    static func titleSize(_ title: String, room: Double) -> Double {
+        min(15, max(10, (room / (0.62 * Double(max(title.count, 1)))).rounded(.down)))
+    }
 
     /// A `<text>` element (content escaped).
     func text(

@@ -240,11 +240,12 @@ public struct LineChart: Sendable, Equatable {
         }
         for item in series {
             for (point, label) in zip(item.points, item.pointLabels) where canShow(point.x, on: x) && canShow(point.y, on: y) {
-                // Above the point, or below it where the plot area's top edge would cut the text.
+                // Above and right of the point; below it, or left of it, where the plot area's edge would cut the text.
                 let above = py(point.y) - 6
+                let fitsRight = px(point.x) + 6 + 7 * Double(label.count) < frame.right
                 svg += frame.text(
-                    label, x: px(point.x) + 6, y: above - 11 < frame.top ? py(point.y) + 15 : above, anchor: "start", size: 11,
-                    colour: "#333333")
+                    label, x: fitsRight ? px(point.x) + 6 : px(point.x) - 6, y: above - 11 < frame.top ? py(point.y) + 15 : above,
+                    anchor: fitsRight ? "start" : "end", size: 11, colour: "#333333")
             }
         }
         svg += "</svg>"

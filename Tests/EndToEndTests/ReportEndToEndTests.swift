@@ -104,6 +104,35 @@ struct ReportEndToEndTests {
         #expect(try Self.sections(of: report) == sections)
     }
 
+    @Test("column names that hold markup are escaped, and a run of one round still gets its charts")
+    func hostileNamesAndOneRound() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var lines = try String(contentsOfFile: Self.data("iris.csv"), encoding: .utf8).split(separator: "\n").map(String.init)
+        var header = lines[0].split(separator: ",").map(String.init)
+        header[0] = "a<b>"
+        header[header.count - 1] = "<script>alert(\"x\")</script>&"
+        lines[0] = header.joined(separator: ",")
+        let data = try directory.write(lines.joined(separator: "\n") + "\n", to: "hostile.csv")
+        let (report, model) = (directory.path("run.html"), directory.path("m.safetensors"))
+        let (status, _, stderr) = try Self.run(
+            ["train", "--data", data, "--model", "softmax", "--max-rounds", "1", "--report", report, "--save", model], in: directory)
+        try #require(status == 0, "\(stderr)")
+        #expect(try Self.sections(of: report) == ["training", "metrics", "confusion", "settings"])
+        let evaluation = directory.path("evaluation.html")
+        let (evaluated, _, evaluateError) = try Self.run(
+            ["evaluate", "--model-file", model, "--data", data, "--report", evaluation], in: directory)
+        try #require(evaluated == 0, "\(evaluateError)")
+        #expect(try Self.sections(of: evaluation) == ["metrics", "confusion", "settings"])
+        for path in [report, evaluation] {
+            let html = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"))
+        }
+        // The one round's objective is drawn as a point on a round axis of whole numbers.
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("<circle") && !html.contains(">0.5</text>"))
+    }
+
     static var chromiumIsInstalled: Bool {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser"].contains { FileManager.default.isExecutableFile(atPath: $0) }
     }

@@ -40,9 +40,11 @@ struct AxisTests {
 
     @Test("Log: within two decades the 2 and 5 ticks are labelled")
     func logarithmicNarrow() {
-        let layout = AxisLayout(values: [24, 46], axis: Axis("y", scale: .logarithmic))
-        #expect(layout.lower == 20 && layout.upper == 50)
-        #expect(layout.ticks.compactMap(\.label) == ["20", "50"])
+        let layout = AxisLayout(values: [24, 460], axis: Axis("y", scale: .logarithmic))
+        #expect(layout.lower == 20 && layout.upper == 500)
+        #expect(layout.ticks.compactMap(\.label) == ["20", "50", "100", "200", "500"])
+        let factor = AxisLayout(values: [24, 46], axis: Axis("y", scale: .logarithmic))
+        #expect(factor.ticks.compactMap(\.label) == ["20", "30", "40", "50"])
     }
 
     @Test("Log: beyond eight decades every other power is labelled, with superscript exponents")
@@ -56,6 +58,21 @@ struct AxisTests {
     func logarithmicSingleValue() {
         let layout = AxisLayout(values: [2], axis: Axis("y", scale: .logarithmic))
         #expect(layout.lower == 1 && layout.upper == 5)
+    }
+
+    @Test("Log: under a factor of 5 between the ends, labelled linear steps")
+    func logarithmicWithinAFactor() {
+        let layout = AxisLayout(values: [1.1, 1.15], axis: Axis("y", scale: .logarithmic))
+        #expect(layout.lower == 1 && layout.upper == 2)
+        #expect(layout.ticks.compactMap(\.label) == ["1.0", "1.2", "1.4", "1.6", "1.8", "2.0"])
+    }
+
+    @Test("Integer axes (rounds) never step by less than 1, also for a single round")
+    func integerAxis() {
+        let one = AxisLayout(values: [1], axis: Axis("round", integer: true))
+        #expect(one.lower == 0 && one.upper == 2 && one.ticks.map(\.label) == ["0", "1", "2"])
+        let few = AxisLayout(values: [1, 3], axis: Axis("round", integer: true))
+        #expect(few.ticks.map(\.label) == ["1", "2", "3"])
     }
 
     @Test("Positions: linear in the value, or in its log₁₀")
