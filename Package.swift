@@ -66,11 +66,13 @@ let swiftTargets: [Target] = [
         "ShardNumerics", "ShardData", "ShardModels", "ShardEngine", "ShardWire", "ShardProtocol", "ZeroMQ", "CShardSystem",
         logging,
     ]),
+    // Self-contained HTML reports with inline SVG charts, from plain numbers (`train --report`, `evaluate --report`).
+    .target(name: "ShardReport"),
     // The application: preparing data, choosing the solver, running a job, applying saved models, the loss
     // registry. No printing, no process concerns: those stay in the CLI.
     .target(name: "ShardApplication", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
-        "ShardEngine", "ShardArtifacts",
+        "ShardEngine", "ShardArtifacts", "ShardReport",
     ]),
     .target(name: "ShardTrainCLI", dependencies: [
         "ShardNumerics", "ShardLosses", "ShardData", "ShardOptimizers", "ShardModels", "ShardMetrics",
@@ -114,6 +116,7 @@ let testTargets: [Target] = [
         dependencies: [
             "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardMetrics", "ShardModels", "ShardNumerics", "_TestSupport",
         ]),
+    .testTarget(name: "ShardReportTests", dependencies: ["ShardReport"]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 

@@ -13,14 +13,14 @@ import ShardOptimizers
 /// form. A cell that does not apply is empty:
 /// `learning_rate` for L-BFGS (its line search chooses the step), `batch_step` for full-batch rounds.
 public final class TrainingHistory: TrainingObserver {
-    private struct Row {
+    struct Row {
         var report: RoundReport
         var learningRate: Double?
     }
 
     private let learningRate: (RoundReport) -> Double?
-    private var rows: [Row] = []
-    private var evaluations: [Int: (split: String, metrics: [(name: String, value: Double)])] = [:]
+    private(set) var rows: [Row] = []
+    private(set) var evaluations: [Int: (split: String, metrics: [(name: String, value: Double)])] = [:]
 
     /// `optimizer`: the run's optimizer, which gives each round's learning rate (gd's step; the schedule's rate at
     /// the round's mini-batch step for sgd, adam and adamw).

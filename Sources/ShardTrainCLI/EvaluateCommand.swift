@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShardApplication
+import ShardArtifacts
 
 /// `shardtrain evaluate`: the metrics of a saved model on labelled rows.
 public struct EvaluateCommand: ParsableCommand {
@@ -39,7 +40,16 @@ public struct EvaluateCommand: ParsableCommand {
     @Option(help: "Seed of the VAE noise, the triplet mining and the verification pair sample.")
     public var seed: UInt64 = 0
 
+    @Option(help: "Also write an HTML report with the model's quality charts to this file (see README, \"Reports\").")
+    public var report: String?
+
     public init() {}
+
+    public func validate() throws {
+        guard let report else { return }
+        try OutputPaths.refuseClashes(outputs: [("--report", report)], inputs: [("--model-file", modelFile), ("--data", data)])
+        try OutputPaths.refuseUnwritable([("--report", report)])
+    }
 
     public func run() throws {
         do {
@@ -49,6 +59,11 @@ public struct EvaluateCommand: ParsableCommand {
                 path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required,
                 dialect: delimiter.dialect)
             let report = try loaded.evaluate(input, seed: seed)
+            if let path = self.report {
+                let page = RunReport.evaluation(report, model: loaded, input: input, dataPath: data, seed: seed)
+                try OutputSet(files: [OutputFile(path: path, contents: page)], record: nil)
+                    .commit(rescueFolders: OutputPaths.rescueFolders)
+            }
             if json {
                 FileHandle.standardOutput.write(try report.jsonData() + Data("\n".utf8))
             } else {

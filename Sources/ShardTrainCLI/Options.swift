@@ -287,6 +287,9 @@ public struct OutputArguments: ParsableArguments {
     @Option(help: "Write one CSV row per round to this file with the model and summary (see README, \"The history file\").")
     public var history: String?
 
+    @Option(help: "Write an HTML report with charts of the run and of the model's quality to this file (see README, \"Reports\").")
+    public var report: String?
+
     @Option(help: "Write checkpoints into this folder (created if needed) every --checkpoint-every rounds, when Ctrl-C or SIGTERM stops the run and at its end; the newest two are kept.")
     public var checkpoint: String?
 
@@ -314,7 +317,7 @@ public struct OutputArguments: ParsableArguments {
 extension OutputArguments {
     /// The files a run writes, by flag.
     var outputFiles: [(flag: String, path: String?)] {
-        [("--save", save), ("--summary-json", summaryJson), ("--history", history)]
+        [("--save", save), ("--summary-json", summaryJson), ("--history", history), ("--report", report)]
     }
 }
 

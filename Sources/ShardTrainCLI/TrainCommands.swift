@@ -360,7 +360,9 @@ func runTraining(
             throw ExitCode(1)
         }
     }
-    let history = arguments.history.map { _ in TrainingHistory(optimizer: run.options.optimizer) }
+    // The rounds, for the history file and for the report's curves.
+    let history =
+        arguments.history != nil || arguments.report != nil ? TrainingHistory(optimizer: run.options.optimizer) : nil
     // The end is known for mini-batch runs and for runs with both tolerances 0 (a fixed number of rounds).
     let options = run.options
     let fixedLength =
@@ -431,7 +433,9 @@ func runTraining(
     } catch {
         logger.warning("the input files' SHA-256 is not in the summary: \(error)")
     }
-    let written = [("model", arguments.save), ("summary", arguments.summaryJson), ("history", arguments.history)]
+    let written = [
+        ("model", arguments.save), ("summary", arguments.summaryJson), ("history", arguments.history), ("report", arguments.report),
+    ]
         .compactMap { name, path in path.map { (name, $0) } }
     outcome.document.outputs = written.isEmpty ? nil : Dictionary(uniqueKeysWithValues: written)
     if let note = checkpoints.writtenNote { logger.info("\(note)") }
@@ -440,6 +444,9 @@ func runTraining(
     saving = true
     var historyFiles: [OutputFile] = []
     if let path = arguments.history, let history { historyFiles.append(OutputFile(path: path, contents: history.csv())) }
+    if let path = arguments.report, let history {
+        historyFiles.append(OutputFile(path: path, contents: RunReport.training(outcome, run: run, history: history, workers: workers)))
+    }
     var saveFailure: CommandFailure?
     do {
         try outcome.save(

@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+import _TestSupport
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
+/// `train --report` and `evaluate --report` on the bundled data: the page is one well-formed document with the
+/// sections of the model's kind, its numbers are the summary's, it is written with the run's other outputs, and it
+/// renders in headless Chromium when that is installed.
+@Suite("End to end: HTML reports", .serialized)
+struct ReportEndToEndTests {
+    static func run(_ arguments: [String], in directory: TemporaryDirectory) throws -> (Int32, String, String) {
+        try ModelCommandsEndToEndTests.run(arguments, in: directory)
+    }
+
+    static func data(_ name: String) -> String { ModelCommandsEndToEndTests.dataPath(name) }
+
+    /// The ids of the page's sections, in order; the page must parse as XML (the report is XHTML).
+    static func sections(of path: String) throws -> [String] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let collector = SectionCollector()
+        let parser = XMLParser(data: Data(text.utf8))
+        parser.delegate = collector
+        #expect(parser.parse(), "not well-formed: \(String(describing: parser.parserError))")
+        #expect(!text.contains("<script") && !text.contains("src="))
+        #expect(!text.contains("NaN") && !text.lowercased().contains("infinity"))
+        return collector.sections
+    }
+
+    final class SectionCollector: NSObject, XMLParserDelegate {
+        var sections: [String] = []
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
+            if elementName == "section", let id = attributes["id"] { sections.append(id) }
+        }
+    }
+
+    @Test("logistic with 2 workers and --eval-every: every section, the AUC is the summary's, the report is an output")
+    func logistic() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (report, summary, model) = (directory.path("run.html"), directory.path("summary.json"), directory.path("m.safetensors"))
+        let (status, stdout, stderr) = try Self.run(
+            [
+                "train", "--data", Self.data("breast_cancer.csv"), "--standardize", "--test-fraction", "0.2", "--seed", "3",
+                "--workers", "2", "--eval-every", "5", "--report", report, "--summary-json", summary, "--save", model,
+            ], in: directory)
+        try #require(status == 0, "\(stderr)")
+        #expect(stdout.contains("report \(report)"))
+        #expect(
+            try Self.sections(of: report)
+                == ["training", "eval", "workers", "metrics", "confusion", "ranking", "calibration", "settings"])
+        let document = try ModelCommandsEndToEndTests.json(try String(contentsOfFile: summary, encoding: .utf8))
+        let outputs = try #require(document["outputs"] as? [String: String])
+        #expect(outputs["report"] == report)
+        let ranking = try #require((document["test_metrics"] as? [String: Any])?["ranking"] as? [String: Any])
+        let auc = try #require(ranking["roc_auc"] as? Double)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("ROC, AUC \(String(format: "%.4f", auc))"))
+        #expect(html.contains(try #require(document["parameters_sha256"] as? String)))
+
+        // evaluate --report on the saved model and the whole file.
+        let evaluation = directory.path("evaluation.html")
+        let (evaluated, _, evaluateError) = try Self.run(
+            ["evaluate", "--model-file", model, "--data", Self.data("breast_cancer.csv"), "--report", evaluation], in: directory)
+        try #require(evaluated == 0, "\(evaluateError)")
+        #expect(try Self.sections(of: evaluation) == ["metrics", "confusion", "ranking", "calibration", "settings"])
+        // It refuses to write over its input.
+        let (refused, _, refusal) = try Self.run(
+            ["evaluate", "--model-file", model, "--data", Self.data("breast_cancer.csv"), "--report", model], in: directory)
+        #expect(refused == 64 && refusal.contains("--report \(model) names the same file as --model-file"), "\(refusal)")
+    }
+
+    @Test(
+        "each model kind gets its charts",
+        arguments: [
+            (["--data", "iris.csv", "--model", "softmax", "--standardize"], ["training", "metrics", "confusion", "settings"]),
+            (
+                ["--data", "diabetes.csv", "--model", "quantile", "--standardize", "--tau", "0.1", "--tau", "0.5", "--tau", "0.9"],
+                ["training", "metrics", "quantiles", "settings"]
+            ),
+            (
+                ["--data", "digits.csv", "--model", "triplet", "--hidden", "16", "--dimension", "4", "--batch-blocks", "2",
+                 "--max-rounds", "20", "--test-fraction", "0.2", "--eval-every", "10"],
+                ["training", "eval", "metrics", "embeddings", "settings"]
+            ),
+            (
+                ["--data", "digits.csv", "--model", "vae", "--hidden", "16", "--dimension", "2", "--batch-blocks", "2",
+                 "--max-rounds", "20"],
+                ["training", "metrics", "vae", "settings"]
+            ),
+        ])
+    func modelKinds(arguments: [String], sections: [String]) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let report = directory.path("run.html")
+        let withData = arguments.map { $0.hasSuffix(".csv") ? Self.data($0) : $0 }
+        let (status, _, stderr) = try Self.run(["train"] + withData + ["--report", report], in: directory)
+        try #require(status == 0, "\(stderr)")
+        #expect(try Self.sections(of: report) == sections)
+    }
+
+    @Test("column names that hold markup are escaped, and a run of one round still gets its charts")
+    func hostileNamesAndOneRound() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var lines = try String(contentsOfFile: Self.data("iris.csv"), encoding: .utf8).split(separator: "\n").map(String.init)
+        var header = lines[0].split(separator: ",").map(String.init)
+        header[0] = "a<b>"
+        header[header.count - 1] = "<script>alert(\"x\")</script>&"
+        lines[0] = header.joined(separator: ",")
+        let data = try directory.write(lines.joined(separator: "\n") + "\n", to: "hostile.csv")
+        let (report, model) = (directory.path("run.html"), directory.path("m.safetensors"))
+        let (status, _, stderr) = try Self.run(
+            ["train", "--data", data, "--model", "softmax", "--max-rounds", "1", "--report", report, "--save", model], in: directory)
+        try #require(status == 0, "\(stderr)")
+        #expect(try Self.sections(of: report) == ["training", "metrics", "confusion", "settings"])
+        let evaluation = directory.path("evaluation.html")
+        let (evaluated, _, evaluateError) = try Self.run(
+            ["evaluate", "--model-file", model, "--data", data, "--report", evaluation], in: directory)
+        try #require(evaluated == 0, "\(evaluateError)")
+        #expect(try Self.sections(of: evaluation) == ["metrics", "confusion", "settings"])
+        for path in [report, evaluation] {
+            let html = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"))
+        }
+        // The one round's objective is drawn as a point on a round axis of whole numbers.
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("<circle") && !html.contains(">0.5</text>"))
+    }
+
+    static var chromiumIsInstalled: Bool {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test("scripts/render_report.sh renders a report to a PNG in headless Chromium", .enabled(if: Self.chromiumIsInstalled))
+    func rendersInChromium() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let report = directory.path("run.html")
+        let (status, _, stderr) = try Self.run(
+            ["train", "--data", Self.data("iris.csv"), "--model", "softmax", "--standardize", "--report", report], in: directory)
+        try #require(status == 0, "\(stderr)")
+        let png = directory.path("run.png")
+        let script = ReferenceData.repositoryRoot.appendingPathComponent("scripts/render_report.sh").path
+        let child = try ChildProcess([report, png, "1000", "1400"], executable: script, directory: directory.url)
+        let rendered = try #require(child.wait(timeout: 120), "chromium timed out")
+        #expect(rendered == 0, "\(child.stderr)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
+        #expect(Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        // IHDR: width and height, big-endian, at bytes 16…23 (at least the window; device scale may double it).
+        let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }
+        #expect(width >= 1000)
+        // A blank page compresses to almost nothing; charts and text do not.
+        #expect(bytes.count > 20_000)
+    }
+}
