@@ -210,6 +210,7 @@ public struct ScaleCommand: ParsableCommand {
         }
         if json { FileHandle.standardOutput.write(data + Data("\n".utf8)) } else { print(document.text()) }
         if !document.identicalParameters { throw CommandFailure("the parameters differ between worker counts") }
+        withExtendedLifetime(keys) {}
     }
 
     static func modelled(_ model: ScalingModel, _ setting: ScalingModel.Setting) -> (
@@ -239,24 +240,21 @@ public struct ScaleCommand: ParsableCommand {
     }
 }
 
-/// CURVE keys made for one run of emulated hosts, in a folder only this user can enter (removed with it).
-struct RunKeys {
-    let folder: PrivateFolder
-    let coordinator: CurveKeyPairFiles
-    let allowed: String
+/// CURVE keys made for one run of emulated hosts, in a folder only this user can enter, removed with this object.
+/// Every path is read through `folder`, so the folder lives as long as they are used (Swift may release an object
+/// after the last use of its reference, before the end of the scope).
+final class RunKeys {
+    private let folder: PrivateFolder
 
-    struct CurveKeyPairFiles {
-        let publicPath: String
-        let secretPath: String
-    }
+    private var allowed: String { folder.path + "/workers" }
+    private var coordinator: String { folder.path + "/coordinator" }
 
     init(workers: Int) throws {
         folder = try PrivateFolder()
-        allowed = folder.path + "/workers"
         do {
-            try FileManager.default.createDirectory(atPath: allowed, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-            let pair = try KeyFiles.generate(at: folder.path + "/coordinator")
-            coordinator = CurveKeyPairFiles(publicPath: pair.public, secretPath: pair.secret)
+            try FileManager.default.createDirectory(
+                atPath: allowed, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            _ = try KeyFiles.generate(at: coordinator)
             for k in 1...workers { _ = try KeyFiles.generate(at: "\(allowed)/w\(k)") }
         } catch {
             throw CommandFailure("cannot make the run's CURVE keys: \(error)")
@@ -264,13 +262,13 @@ struct RunKeys {
     }
 
     func security() throws -> ServerSecurity {
-        do { return .curve(try KeyFiles.loadSecret(coordinator.secretPath), allowed: try KeyFiles.loadAllowed(allowed)) } catch {
+        do { return .curve(try KeyFiles.loadSecret(coordinator + ".secret"), allowed: try KeyFiles.loadAllowed(allowed)) } catch {
             throw CommandFailure(error)
         }
     }
 
     func workerArguments(_ k: Int) -> [String] {
-        ["--secret-key", "\(allowed)/w\(k).secret", "--coordinator-key", coordinator.publicPath]
+        ["--secret-key", "\(allowed)/w\(k).secret", "--coordinator-key", coordinator + ".public"]
     }
 }
 
@@ -338,12 +336,23 @@ struct SweepRun {
     }
 
     private func makeExecutor(workers count: Int) throws -> (any Executor, () -> Void) {
-        let cluster = command.cluster
+        var cluster = command.cluster
         guard let network, count > 0 else {
             return try makeLocalExecutor(
                 children: try startLocalWorkers(count, threads: command.coresPerWorker, cluster: cluster), run: run,
                 cluster: cluster, logger: logger)
         }
+        // While blocks are shipped a worker hears nothing for about N · batch / rate (see blockBatchBytes); on a slow
+        // link that exceeds the default worker timeout, which then declares healthy workers lost.
+        // Likewise all blocks must arrive within the join timeout.
+        let shipping = min(3 * Double(count * ClusterExecutor.blockBatchBytes) * 1.1 / linkRate, 86_400)
+        if shipping > cluster.workerTimeout {
+            logger.info(
+                "worker timeout \(cluster.workerTimeout) s → \(String(format: "%.1f", shipping)) s: \(count) workers share a link that carries a block batch to each in \(String(format: "%.1f", shipping / 3)) s")
+            cluster.workerTimeout = shipping
+        }
+        let dataBytes = run.data.blocks.reduce(0) { $0 + $1.rows * ($1.columns + 1) * $1.precision.byteWidth }
+        cluster.joinTimeout = min(max(cluster.joinTimeout, 30 + 2 * Double(dataBytes) * 1.1 / linkRate), 86_400)
         let keys = self.keys
         let children = try LocalWorkers(
             count: count, threads: command.coresPerWorker, extraArguments: ["--join-timeout", String(cluster.joinTimeout)],
