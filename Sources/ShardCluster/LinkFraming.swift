@@ -22,6 +22,18 @@ public struct LinkFraming: Sendable, Equatable {
     public static let segmentHeaderBytes = 14 + 20 + 32
     public var maximumSegmentBytes: Int { mtu - 20 - 20 - 12 }
 
+    /// The bytes of a round on the coordinator's link: `wire`, every frame with its framing, and `rateLimited`, what
+    /// the link's rate applies to. A token bucket of depth `burst` (tc tbf) lets that much through at line speed
+    /// after a pause, once per direction: the PARAMS frames (`outbound`) go out back to back, the PARTIALS
+    /// (`inbound`) come back after the computation. A real link has no such bucket: `burst` 0.
+    ///
+    ///     rateLimited = max(0, Σ link(outbound) − burst) + max(0, Σ link(inbound) − burst)
+    public func roundBytes(outbound: [Int], inbound: [Int], burst: Int) -> (wire: Int, rateLimited: Int) {
+        let out = outbound.reduce(0) { $0 + linkBytes(frameBytes: $1) }
+        let back = inbound.reduce(0) { $0 + linkBytes(frameBytes: $1) }
+        return (out + back, max(0, out - burst) + max(0, back - burst))
+    }
+
     /// Bytes on the link for one frame of `frameBytes`.
     public func linkBytes(frameBytes: Int) -> Int {
         let body = frameBytes + (curve ? Self.curveBytes : 0)

@@ -28,8 +28,8 @@ public struct ScaleCommand: ParsableCommand {
             Every worker computes with --cores-per-worker threads. The cost model (see ScalingModel) is
               t = c₀ + work / cores + c₁ + perWorker · N + linkBytes / rate
             where cores = min(N × cores per worker, this machine's cores), linkBytes are the bytes of the round's
-            PARAMS and PARTIALS frames (from the wire format, with ZeroMQ, CURVE and TCP/IP framing) and rate the
-            link's; c₀, work, c₁, perWorker are fitted (non-negative least squares) on --fit-workers, then the
+            PARAMS and PARTIALS frames (from the wire format, with ZeroMQ, CURVE and TCP/IP framing; on emulated
+            links less one tbf burst per direction) and rate the link's; c₀, work, c₁, perWorker are fitted (non-negative least squares) on --fit-workers, then the
             --predict-workers counts are predicted, measured, and the error is printed. The model's prediction
             for --cluster-workers assumes hosts with --cores-per-worker cores each and links of --bandwidth.
 
@@ -38,8 +38,8 @@ public struct ScaleCommand: ParsableCommand {
             real TCP between network stacks, CURVE keys made for the run (or --insecure). The namespaces are
             removed at the end, on failure and on Ctrl-C; those of a run killed outright are removed by the next.
               shardtrain scale --data data/fraud_synthetic.csv --standardize --optimizer gd --workers 1,2,3
-              shardtrain scale --data data/digits.csv --model softmax --standardize --optimizer gd \\
-                --hosts 3 --bandwidth 100mbit --fit-workers 1,2 --predict-workers 3
+              shardtrain scale --hosts 3 --bandwidth 100mbit --data data/digits.csv --model softmax \\
+                --standardize --optimizer gd --fit-workers 1,2 --predict-workers 3
             """)
 
     @OptionGroup public var training: TrainingArguments
@@ -142,7 +142,7 @@ public struct ScaleCommand: ParsableCommand {
         enum Role: String { case fit, predict, inProcess = "in-process" }
         var role: Role
         var setting: ScalingModel.Setting
-        var frameBytes: Int
+        var bytes: RoundBytes
         var measured: Measurement
         /// The model's round time: of the fit for fitted counts, before measuring for predicted ones.
         var modelled: (round: Double, compute: Double, communication: Double)?
@@ -240,6 +240,14 @@ public struct ScaleCommand: ParsableCommand {
     }
 }
 
+/// The bytes of one round: its PARAMS and PARTIALS frames, the same on the wire with transport framing, and the part
+/// of those the link's rate applies to (see `LinkFraming.roundBytes`).
+struct RoundBytes {
+    var frames: Int
+    var wire: Int
+    var rateLimited: Int
+}
+
 /// CURVE keys made for one run of emulated hosts, in a folder only this user can enter, removed with this object.
 /// Every path is read through `folder`, so the folder lives as long as they are used (Swift may release an object
 /// after the last use of its reference, before the end of the scope).
@@ -284,42 +292,50 @@ struct SweepRun {
 
     var machineCores: Int { ThreadCount.availableCores }
 
-    /// The frames of a round with `workers` workers: their bytes, and on the link with its framing.
-    func traffic(workers: Int, framing: LinkFraming) -> (frames: Int, link: Int)? {
+    /// The bytes of a round with `workers` workers on a link with `framing` and a token bucket of `burst` bytes;
+    /// nil with more workers than blocks.
+    func bytes(workers: Int, framing: LinkFraming, burst: Int) -> RoundBytes? {
         guard
             let traffic = RoundTraffic(
                 parameterCount: run.model.parameterCount, sumsWidth: run.model.sumsWidth, blockCount: run.data.blocks.count,
                 workers: workers)
         else { return nil }
-        return (traffic.frames.reduce(0, +), traffic.frames.reduce(0) { $0 + framing.linkBytes(frameBytes: $1) })
+        let link = framing.roundBytes(outbound: traffic.params, inbound: traffic.partials, burst: burst)
+        return RoundBytes(frames: traffic.frames.reduce(0, +), wire: link.wire, rateLimited: link.rateLimited)
     }
 
-    /// A run of `workers` on this machine: its cores are shared (at most the machine's).
-    func setting(workers: Int) -> (frameBytes: Int, setting: ScalingModel.Setting) {
-        let bytes = traffic(workers: workers, framing: framing) ?? (0, 0)
+    /// A run of `workers` on this machine: its cores are shared (at most the machine's); emulated links let one
+    /// tbf burst per direction pass at line speed.
+    func setting(workers: Int) -> (bytes: RoundBytes, setting: ScalingModel.Setting) {
+        let bytes =
+            bytes(workers: workers, framing: framing, burst: network?.plan.burstBytes ?? 0)
+            ?? RoundBytes(frames: 0, wire: 0, rateLimited: 0)
         let cores = Double(min(max(workers, 1) * command.coresPerWorker, machineCores))
         return (
-            bytes.frames,
-            ScalingModel.Setting(workers: workers, cores: cores, linkBytes: Double(bytes.link), bytesPerSecond: linkRate)
+            bytes,
+            ScalingModel.Setting(
+                workers: workers, cores: cores, linkBytes: Double(bytes.rateLimited), bytesPerSecond: linkRate)
         )
     }
 
-    /// `workers` hosts of a cluster with --cores-per-worker cores each and links of --bandwidth (CURVE framing unless
-    /// --insecure); nil with more workers than blocks.
-    func clusterSetting(workers: Int) -> (frameBytes: Int, setting: ScalingModel.Setting)? {
-        guard let bytes = traffic(workers: workers, framing: LinkFraming(curve: !command.insecure)) else { return nil }
+    /// `workers` hosts of a cluster with --cores-per-worker cores each and real links of --bandwidth (no burst; CURVE
+    /// framing unless --insecure); nil with more workers than blocks.
+    func clusterSetting(workers: Int) -> (bytes: RoundBytes, setting: ScalingModel.Setting)? {
+        guard let bytes = bytes(workers: workers, framing: LinkFraming(curve: !command.insecure), burst: 0) else {
+            return nil
+        }
         return (
-            bytes.frames,
+            bytes,
             ScalingModel.Setting(
-                workers: workers, cores: Double(workers * command.coresPerWorker), linkBytes: Double(bytes.link),
+                workers: workers, cores: Double(workers * command.coresPerWorker), linkBytes: Double(bytes.rateLimited),
                 bytesPerSecond: command.bytesPerSecond!)
         )
     }
 
     func entry(workers count: Int, role: ScaleCommand.Entry.Role) throws -> ScaleCommand.Entry {
-        let (frameBytes, setting) = setting(workers: count)
+        let (bytes, setting) = setting(workers: count)
         return ScaleCommand.Entry(
-            role: role, setting: setting, frameBytes: frameBytes, measured: try measure(workers: count), modelled: nil)
+            role: role, setting: setting, bytes: bytes, measured: try measure(workers: count), modelled: nil)
     }
 
     func measure(workers count: Int) throws -> ScaleCommand.Measurement {

@@ -15,7 +15,7 @@ struct ScaleDocument {
     let framing: LinkFraming
     /// The --bandwidth rate, bytes per second (infinite for `inf`).
     let linkRate: Double
-    let predictCluster: (Int) -> (frameBytes: Int, setting: ScalingModel.Setting)?
+    let predictCluster: (Int) -> (bytes: RoundBytes, setting: ScalingModel.Setting)?
 
     static let format = "shardtrain-scale/1"
 
@@ -35,7 +35,7 @@ struct ScaleDocument {
 
     struct ClusterPoint {
         let workers: Int
-        let frameBytes: Int
+        let bytes: RoundBytes
         let setting: ScalingModel.Setting
     }
 
@@ -43,8 +43,8 @@ struct ScaleDocument {
         var points: [ClusterPoint] = []
         var skipped: [Int] = []
         for count in command.clusterWorkers.values {
-            if let (frames, setting) = predictCluster(count) {
-                points.append(ClusterPoint(workers: count, frameBytes: frames, setting: setting))
+            if let (bytes, setting) = predictCluster(count) {
+                points.append(ClusterPoint(workers: count, bytes: bytes, setting: setting))
             } else {
                 skipped.append(count)
             }
@@ -67,7 +67,8 @@ struct ScaleDocument {
                 "parameters_sha256": m.parametersSHA256,
                 "speedup": Self.optional(m.workers > 0 ? speedup : nil),
                 "efficiency": Self.optional(m.workers > 0 ? speedup.map { $0 / Double(m.workers) } : nil),
-                "cores": entry.setting.cores, "frame_bytes": entry.frameBytes, "link_bytes": entry.setting.linkBytes,
+                "cores": entry.setting.cores, "frame_bytes": entry.bytes.frames, "link_bytes": entry.bytes.wire,
+                "rate_limited_bytes": entry.bytes.rateLimited,
                 "transfer_seconds": entry.setting.transferSeconds,
                 "model_round_seconds": Self.optional(entry.modelled?.round),
                 "model_compute_seconds": Self.optional(entry.modelled?.compute),
@@ -117,8 +118,8 @@ struct ScaleDocument {
                         "workers": point.workers, "round_seconds": round,
                         "compute_seconds": model.computeSeconds(point.setting),
                         "communication_seconds": model.communicationSeconds(point.setting),
-                        "transfer_seconds": point.setting.transferSeconds, "frame_bytes": point.frameBytes,
-                        "link_bytes": point.setting.linkBytes,
+                        "transfer_seconds": point.setting.transferSeconds, "frame_bytes": point.bytes.frames,
+                        "link_bytes": point.bytes.wire, "rate_limited_bytes": point.bytes.rateLimited,
                         "rows_per_second": Double(run.data.dataset.rowCount) / round,
                         "speedup": Self.optional(speedup),
                         "efficiency": Self.optional(speedup.map { $0 / Double(point.workers) }),

@@ -97,6 +97,33 @@ struct EmulatedHostsEndToEndTests {
         }
     }
 
+    @Test("without root, --hosts stops before anything is made and says what it needs")
+    func needsRoot() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let child: ChildProcess
+        if geteuid() == 0 {
+            // As nobody (setpriv, util-linux), with the binary and the data copied where nobody can read them (the
+            // repository may sit in a folder only root may enter).
+            let shared = "/tmp/st-nobody-\(getpid())"
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+            defer { try? FileManager.default.removeItem(atPath: shared) }
+            try FileManager.default.copyItem(atPath: ShardTrainBinary.path, toPath: shared + "/shardtrain")
+            try FileManager.default.copyItem(atPath: Self.iris, toPath: shared + "/iris.csv")
+            let arguments = Self.common.map { $0 == Self.iris ? shared + "/iris.csv" : $0 } + ["--rounds", "2"]
+            child = try ChildProcess(
+                ["--reuid=65534", "--regid=65534", "--clear-groups", shared + "/shardtrain"] + arguments,
+                executable: "/usr/bin/setpriv", directory: directory.url)
+            _ = child.wait(timeout: 30)
+        } else {
+            child = try ChildProcess(Self.common + ["--rounds", "2"], directory: directory.url)
+        }
+        #expect(child.wait(timeout: 30) == 64, "\(child.stderr)")
+        #expect(child.stderr.contains("error: --hosts: emulated hosts need root"), "\(child.stderr)")
+        #expect(child.stderr.contains("CAP_NET_ADMIN"))
+        #expect(Self.namespaces(of: child.pid).isEmpty)
+    }
+
     @Test(
         "Ctrl-C (SIGTERM) in the middle of a run removes its namespaces and its workers",
         .disabled(if: unavailable != nil, Comment(rawValue: unavailable ?? "")))

@@ -75,4 +75,14 @@ struct EmulatedHostsTests {
         #expect(LinkFraming(curve: true).linkBytes(frameBytes: 40_060) == 41_950)
         #expect(LinkFraming(curve: false).maximumSegmentBytes == 1448)
     }
+
+    /// Two 228-byte PARAMS out (336 bytes each on the link) and one 611-byte PARTIALS back (611 + 33 + 9 = 653, one
+    /// segment: 719): 1,391 bytes on the wire; a tbf bucket of 500 bytes passes 500 per direction at line speed.
+    @Test("a round's bytes on the coordinator's link, less one token-bucket burst per direction (hand-computed)")
+    func roundBytes() {
+        let framing = LinkFraming(curve: true)
+        #expect(framing.roundBytes(outbound: [228, 228], inbound: [611], burst: 0) == (1391, 1391))
+        #expect(framing.roundBytes(outbound: [228, 228], inbound: [611], burst: 500) == (1391, 172 + 219))
+        #expect(framing.roundBytes(outbound: [228, 228], inbound: [611], burst: 3028) == (1391, 0))
+    }
 }
