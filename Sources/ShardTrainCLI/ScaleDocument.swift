@@ -187,7 +187,10 @@ struct ScaleDocument {
             "cluster prediction (one worker per host with \(command.coresPerWorker) core(s), \(links) links, "
             + "\(encryption), the coordinator's link shared): " + predictedPoints.joined(separator: ", ")
         if !skipped.isEmpty {
-            cluster += "; not predicted: \(skipped.map(String.init).joined(separator: ", ")) (more workers than blocks)"
+            cluster +=
+                (predictedPoints.isEmpty ? "" : "; ")
+                + "not predicted: \(skipped.map(String.init).joined(separator: ", ")) workers (more than the "
+                + "\(run.data.blocks.count) blocks; smaller --block-rows give more)"
         }
         lines.append(cluster)
         return lines.joined(separator: "\n")
