@@ -4,8 +4,8 @@ import _TestSupport
 
 /// `scale --hosts`: the coordinator and workers in network namespaces of their own over rate-capped veth links, as
 /// root on Linux with iproute2 (CI runs as root on a fresh Debian machine). Elsewhere the tests are skipped with the
-/// reason.
-@Suite("End to end: scale across emulated hosts", .serialized)
+/// reason; the prediction test runs anywhere.
+@Suite("End to end: scale, its predictions, and emulated hosts", .serialized)
 struct EmulatedHostsEndToEndTests {
     static let iris = ReferenceData.repositoryRoot.appendingPathComponent("data/iris.csv").path
     static let common = [
@@ -95,6 +95,42 @@ struct EmulatedHostsEndToEndTests {
             // (the root), 2 × (44 + 141) for 2 (shards [0,4) and [4,8) are one node each).
             #expect(run["frame_bytes"] as? Int == (run["workers"] as? Int == 1 ? 365 : 730), "\(run)")
         }
+    }
+
+    @Test("--fit-workers 1,2 --predict-workers 3 on local workers: the prediction is printed before the count runs, and the document holds it with its error")
+    func predictBeforeMeasuring() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let arguments = [
+            "scale", "--data", Self.iris, "--model", "softmax", "--standardize", "--optimizer", "gd", "--block-rows", "30",
+            "--fit-workers", "1,2", "--predict-workers", "3", "--rounds", "5",
+        ]
+        let text = try ChildProcess(arguments, directory: directory.url)
+        #expect(text.wait(timeout: 60) == 0, "\(text.stderr)")
+        let lines = text.stdout.components(separatedBy: "\n")
+        let announced = try #require(lines.firstIndex { $0.hasPrefix("predicted before measuring: N=3 ") }, "\(text.stdout)")
+        let table = try #require(lines.firstIndex { $0.hasPrefix("workers  role") })
+        #expect(announced < table)
+        // 150 rows in 5 blocks: no cluster count of 16 or more can be predicted, and the line says why.
+        #expect(text.stdout.contains("not predicted: 16, 32, 64 workers (more than the 5 blocks"), "\(text.stdout)")
+
+        let json = try ChildProcess(arguments + ["--json"], directory: directory.url)
+        #expect(json.wait(timeout: 60) == 0, "\(json.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let runs = try #require(document["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["role"] as? String } == ["fit", "fit", "predict"])
+        #expect((document["network"] as? [String: Any])?["kind"] as? String == "unix-socket")
+        let predicted = runs[2]
+        let model = try #require(predicted["model_round_seconds"] as? Double)
+        let measured = try #require(predicted["round_seconds"] as? Double)
+        let error = try #require(predicted["model_error_percent"] as? Double)
+        #expect(model > 0 && abs(error - 100 * (model - measured) / measured) < 1e-9, "\(predicted)")
+        let summary = try #require(document["prediction_error_percent"] as? [String: Double])
+        #expect(abs((summary["mean_absolute"] ?? -1) - abs(error)) < 1e-9)
+        // Local workers: no link cap, so nothing is charged to a link.
+        #expect(runs.allSatisfy { $0["transfer_seconds"] as? Double == 0 })
+        let cluster = try #require(document["cluster_prediction"] as? [String: Any])
+        #expect(cluster["skipped_workers"] as? [Int] == [16, 32, 64])
     }
 
     @Test(
