@@ -30,8 +30,8 @@ let cTargets: [Target] = [
     // Imported only by `ShardNumerics` and `ShardOptimizers/AdaptiveMoments.swift` (the one-pass Adam step).
     .target(name: "CShardKernels"),
     // Process-level calls that Swift cannot make directly (variadic prctl, the CPU_COUNT macro) and the libc
-    // version, memfd. Imported only by `ShardNumerics/ThreadCount.swift`, `ShardCluster/LocalWorkers.swift`,
-    // `ShardCluster/SharedBlockRegion.swift`, `ShardTrainCLI/BuildIdentity.swift`.
+    // version, memfd, setns. Imported only by `ShardNumerics/ThreadCount.swift`, `ShardCluster/LocalWorkers.swift`,
+    // `ShardCluster/SharedBlockRegion.swift`, `ShardCluster/EmulatedHosts.swift`, `ShardTrainCLI/BuildIdentity.swift`.
     .target(name: "CShardSystem"),
     // zlib from Debian, for gzip-compressed data files. Imported only by `ShardData/Gzip.swift`.
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),

@@ -3,7 +3,7 @@
 # The Swift toolchain itself is expected on PATH (swift.org toolchain, e.g. /opt/swift).
 set -euo pipefail
 
-packages=(libzmq3-dev libssl-dev libfast-float-dev libopenblas-dev zlib1g-dev python3 python3-venv)
+packages=(libzmq3-dev libssl-dev libfast-float-dev libopenblas-dev zlib1g-dev python3 python3-venv iproute2)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -51,3 +51,13 @@ int shardtrain_memfd_create(const char *name) {
     return -1;
 #endif
 }
+
+int shardtrain_enter_network_namespace(int descriptor) {
+#if defined(__linux__)
+    return setns(descriptor, CLONE_NEWNET);
+#else
+    (void)descriptor;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

@@ -356,11 +356,16 @@ public final class ClusterExecutor: Executor {
         var items: [Item]
     }
 
-    /// Sends one BLOCKS message (at most ~8 MiB of values) of every shipment, round robin, so that workers
+    /// The values of one BLOCKS message while shipping, at most (a single larger block goes alone). A worker
+    /// hears nothing else from the coordinator while one arrives: with N workers sharing a link of rate R, it
+    /// waits about N · blockBatchBytes / R between messages, which the worker timeout must exceed.
+    public static let blockBatchBytes = 8 << 20
+
+    /// Sends one BLOCKS message (at most `blockBatchBytes` of values) of every shipment, round robin, so that workers
     /// receive and decode their blocks at the same time rather than one after the other; frames queued behind
     /// blocks go out as soon as those blocks have. Returns whether a failed send ended the wait.
     private func shipNextBatches(_ isDone: (CoordinatorInstance.Directive) -> Bool) throws(ClusterError) -> Bool {
-        let limit = 8 << 20
+        let limit = Self.blockBatchBytes
         var done = false
         var position = 0
         while position < shipments.count {

@@ -22,16 +22,24 @@ public final class LocalWorkers {
     public static let endpointFromStandardInput = "-"
 
     /// Starts `count` workers, each with `threads` threads; they connect once `connect(to:)` is called.
-    public init(count: Int, threads: Int, extraArguments: [String] = []) throws(ClusterError) {
+    ///
+    /// `placement(k)` gives worker k's command prefix and its own arguments: e.g. `["/usr/sbin/ip", "netns",
+    /// "exec", NAME]` runs it in a network namespace (`ip netns exec` execs the worker, so it stays this process's
+    /// child), and `--secret-key` its own key.
+    public init(
+        count: Int, threads: Int, extraArguments: [String] = [],
+        placement: @escaping (_ index: Int) -> (prefix: [String], arguments: [String]) = { _ in ([], []) }
+    ) throws(ClusterError) {
         executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         arguments =
             [
                 "worker", "--connect", Self.endpointFromStandardInput, "--threads", String(threads),
                 "--exit-with-parent", String(getpid()),
             ] + extraArguments
+        self.placement = placement
         for index in 0..<count {
             do {
-                let (process, pipe) = try launch()
+                let (process, pipe) = try launch(index)
                 processes.append(process)
                 endpointPipes.append(pipe)
             } catch {
@@ -43,15 +51,18 @@ public final class LocalWorkers {
 
     private let executable: URL
     private let arguments: [String]
+    private let placement: (Int) -> (prefix: [String], arguments: [String])
     /// The line `connect(to:)` sent, for replacements.
     private var endpoint: String?
     /// Replacements started by `restart`, in all.
     public private(set) var restarts = 0
 
-    private func launch() throws -> (Process, Pipe) {
+    private func launch(_ index: Int) throws -> (Process, Pipe) {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        let (prefix, own) = placement(index)
+        let command = prefix + [executable.path] + arguments + own
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let pipe = Pipe()
         process.standardInput = pipe
         // Each compute thread calls BLAS single-threaded; without this OpenBLAS starts (and spins) a thread
@@ -68,7 +79,7 @@ public final class LocalWorkers {
     /// given blocks at the next round boundary). At most `limit` replacements in all, so a worker that dies on
     /// start cannot loop; returns the new pid, or nil past the limit or when starting fails.
     public func restart(limit: Int) -> Int32? {
-        guard restarts < limit, let endpoint, let (process, pipe) = try? launch() else { return nil }
+        guard restarts < limit, let endpoint, let (process, pipe) = try? launch(processes.count) else { return nil }
         restarts += 1
         try? pipe.fileHandleForWriting.write(contentsOf: Data(endpoint.utf8))
         try? pipe.fileHandleForWriting.close()

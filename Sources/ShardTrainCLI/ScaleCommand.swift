@@ -1,58 +1,131 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ShardApplication
 import ShardArtifacts
+import ShardCluster
 import ShardEngine
 import ShardModels
+import ShardNumerics
 import ShardOptimizers
+import ShardProtocol
 
-/// `shardtrain scale`: a scaling experiment — the same training run with several numbers of local worker
-/// processes, timed per round and split into compute, straggler wait and communication, with a fitted cost
-/// model that predicts larger clusters.
+/// `shardtrain scale`: a scaling experiment — the same training run with several numbers of worker processes, on
+/// this machine or on emulated hosts (network namespaces joined by rate-capped links), timed per round and split
+/// into compute, straggler wait and communication, with a fitted cost model that predicts the counts it has not
+/// seen before they are measured, and larger clusters.
 public struct ScaleCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "scale",
-        abstract: "Time the same run with several worker counts and fit a cost model of a round.",
+        abstract: "Time the same run with several worker counts, fit a cost model of a round and check its predictions.",
         discussion: """
             Every run does the same rounds (tolerances are set to 0), so the timings compare like with like;
             gradient descent (--optimizer gd) gives exactly --rounds rounds. Per worker count it reports the
-            median round time and its parts: compute (slowest worker), wait (slowest minus mean worker, the
-            straggler cost) and communication (round minus slowest worker: messages, reduction, optimizer
-            step), plus rows/s and the parameters' SHA-256, which must be the same for every count. Then it
-            fits compute = c₀ + work/N and communication = c₁ + perWorker·N (non-negative least squares) and
-            predicts t(N) = c₀ + c₁ + work/N + perWorker·N for larger N. On one machine the workers share
-            its cores, so past the core count the compute stops shrinking; on a cluster, run the coordinator
-            and workers on separate hosts and compare with the prediction.
+            median round time and its parts: compute (the median of the slowest worker's), wait (slowest minus
+            mean worker, the straggler cost, a part of compute) and communication (the median round minus that
+            compute: messages, reduction, optimizer step), plus rows/s and the parameters' SHA-256, which must be the same for every count.
+
+            Every worker computes with --cores-per-worker threads. The cost model (see ScalingModel) is
+              t = c₀ + work / cores + c₁ + perWorker · N + linkBytes / rate
+            where cores = min(N × cores per worker, this machine's cores), linkBytes are the bytes of the round's
+            PARAMS and PARTIALS frames (from the wire format, with ZeroMQ, CURVE and TCP/IP framing; on emulated
+            links less one tbf burst per direction) and rate the link's; c₀, work, c₁, perWorker are fitted (non-negative least squares) on --fit-workers, then the
+            --predict-workers counts are predicted, measured, and the error is printed. The model's prediction
+            for --cluster-workers assumes hosts with --cores-per-worker cores each and links of --bandwidth.
+
+            --hosts N (Linux, root, iproute2) runs the coordinator and every worker in network namespaces of
+            their own, joined by a bridge over veth links capped with tc tbf at --bandwidth in both directions:
+            real TCP between network stacks, CURVE keys made for the run (or --insecure). The namespaces are
+            removed at the end, on failure and on Ctrl-C; those of a run killed outright are removed by the next.
               shardtrain scale --data data/fraud_synthetic.csv --standardize --optimizer gd --workers 1,2,3
+              shardtrain scale --hosts 3 --bandwidth 100mbit --data data/digits.csv --model softmax \\
+                --standardize --optimizer gd --fit-workers 1,2 --predict-workers 3
             """)
 
     @OptionGroup public var training: TrainingArguments
-    @OptionGroup public var threads: ThreadArguments
     @OptionGroup public var cluster: ClusterArguments
 
-    @Option(parsing: .unconditional, help: "Comma-separated worker counts (0 = in-process, reported but not fitted).")
-    var workers = CommaSeparated([1, 2, 3])
+    @Option(parsing: .unconditional, help: "Comma-separated worker counts, all fitted (0 = in-process, reported but not fitted; default 1,2,3, or 1 … --hosts).")
+    var workers: CommaSeparated<Int>?
 
-    @Option(help: "Rounds per run.")
+    @Option(parsing: .unconditional, help: "Worker counts the cost model is fitted on (instead of --workers).")
+    var fitWorkers: CommaSeparated<Int>?
+
+    @Option(parsing: .unconditional, help: "Worker counts predicted by the fitted model first, then measured (needs --fit-workers).")
+    var predictWorkers: CommaSeparated<Int>?
+
+    @Option(parsing: .unconditional, help: "Threads of every worker: the cores of one emulated host.")
+    public var coresPerWorker = 1
+
+    @Option(parsing: .unconditional, help: "Rounds per run.")
     public var rounds = 50
 
-    @Flag(help: "Print one JSON object instead of the table.")
+    @Option(parsing: .unconditional, help: "Emulated worker hosts: one network namespace each, plus the coordinator's (Linux, root).")
+    public var hosts: Int?
+
+    @Option(help: "Link rate, e.g. 100mbit or 1gbit: the tc cap of every emulated host's link, and the link of the cluster predictions (inf: none).")
+    public var bandwidth = "1gbit"
+
+    @Flag(help: "With --hosts: no CURVE keys (the addresses exist only inside the run's namespaces).")
+    public var insecure = false
+
+    @Option(parsing: .unconditional, help: "Worker counts of the model's cluster prediction.")
+    var clusterWorkers = CommaSeparated([16, 32, 64])
+
+    @Flag(help: "Print the JSON document instead of the table.")
     public var json = false
+
+    @Option(help: "Write the JSON document (keys in README.md, \"The scale document\") to this file, atomically.")
+    public var summaryJson: String?
 
     public init() {}
 
-    var workerCounts: [Int] { workers.values }
-
-    public func validate() throws {
-        try workers.require(atLeast: 0, "--workers")
-        let counts = workerCounts
-        guard Set(counts.filter { $0 > 0 }).count >= 2 else {
-            throw ValidationError("--workers needs at least two different counts ≥ 1 to fit the cost model")
-        }
-        guard rounds >= 2 else { throw ValidationError("--rounds must be at least 2") }
+    /// The counts fitted, and the counts predicted before they are measured.
+    var sweep: (fit: [Int], predict: [Int]) {
+        if let fitWorkers { return (fitWorkers.values, predictWorkers?.values ?? []) }
+        return (workers?.values ?? hosts.map { Array(1...max($0, 1)) } ?? [1, 2, 3], [])
     }
 
-    /// Timings of one run.
+    var bytesPerSecond: Double? { SimulateCommand.bytesPerSecond(bandwidth) }
+
+    public func validate() throws {
+        guard workers == nil || fitWorkers == nil else {
+            throw ValidationError("--workers and --fit-workers are two ways to name the fitted counts: give one")
+        }
+        guard predictWorkers == nil || fitWorkers != nil else {
+            throw ValidationError("--predict-workers needs --fit-workers (the counts the model is fitted on)")
+        }
+        try workers?.require(atLeast: 0, "--workers")
+        try fitWorkers?.require(atLeast: 0, "--fit-workers")
+        try predictWorkers?.require(atLeast: 1, "--predict-workers")
+        try clusterWorkers.require(atLeast: 1, "--cluster-workers")
+        let (fit, predict) = sweep
+        guard Set(fit.filter { $0 > 0 }).count >= 2 else {
+            throw ValidationError("the fitted counts need at least two different counts ≥ 1 to fit the cost model")
+        }
+        guard rounds >= 2 else { throw ValidationError("--rounds must be at least 2") }
+        guard coresPerWorker >= 1 else { throw ValidationError("--cores-per-worker must be at least 1") }
+        guard let rate = bytesPerSecond else {
+            throw ValidationError("--bandwidth \(bandwidth): expected a number with bit, kbit, mbit or gbit, or inf")
+        }
+        if let hosts {
+            guard (1...EmulatedHostsPlan.maximumHosts).contains(hosts) else {
+                throw ValidationError("--hosts must be 1 ... \(EmulatedHostsPlan.maximumHosts)")
+            }
+            guard rate.isFinite else { throw ValidationError("--hosts needs a finite --bandwidth: tc caps every link at it") }
+            guard let largest = (fit + predict).max(), largest <= hosts, !(fit + predict).contains(0) else {
+                throw ValidationError(
+                    "with --hosts \(hosts) every worker count must be 1 ... \(hosts) (one host per worker; no 0)")
+            }
+        } else if insecure {
+            throw ValidationError("--insecure goes with --hosts (local workers use a private Unix socket)")
+        }
+        if let summaryJson {
+            try OutputPaths.refuseClashes(outputs: [("--summary-json", summaryJson)], inputs: training.inputFiles)
+        }
+    }
+
+    /// Timings of one run, and where it ran.
     struct Measurement {
         var workers: Int
         var rounds: Int
@@ -64,75 +137,246 @@ public struct ScaleCommand: ParsableCommand {
         var parametersSHA256: String
     }
 
+    /// One worker count of the sweep: its setting, its measurement, and what the model said of it.
+    struct Entry {
+        enum Role: String { case fit, predict, inProcess = "in-process" }
+        var role: Role
+        var setting: ScalingModel.Setting
+        var bytes: RoundBytes
+        var measured: Measurement
+        /// The model's round time: of the fit for fitted counts, before measuring for predicted ones.
+        var modelled: (round: Double, compute: Double, communication: Double)?
+    }
+
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.scale")
-        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: threads.threads))
-        try refuseIdleWorkers(workerCounts.max() ?? 0, data: run.data)
+        if let summaryJson {
+            do { try AtomicFile.checkWritable(summaryJson) } catch { throw CommandFailure("--summary-json: \(error)", status: .usage) }
+        }
+        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: coresPerWorker))
+        let (fit, predict) = sweep
+        try refuseIdleWorkers((fit + predict + [1]).max()!, data: run.data)
         for warning in run.warnings { logger.warning("\(warning)") }
         run.options.maxRounds = rounds
         run.options.stopping = StoppingCriteria(gradientTolerance: 0, relativeObjectiveTolerance: 0)
-        let (model, prepared, options) = (run.model, run.data, run.options)
-        var measurements: [Measurement] = []
-        for count in workerCounts {
-            let recorder = RoundRecorder()
-            do {
-                let (executor, finish) = try makeLocalExecutor(workers: count, run: run, cluster: cluster, logger: logger)
-                defer { finish() }
-                let result = try Trainer(model: model, executor: executor, options: options)
-                    .run(observer: recorder, shouldStop: { Interrupt.requested })
-                measurements.append(recorder.measurement(workers: count, parameters: result.parameters))
-            } catch {
-                throw CommandFailure(training: error, context: "\(count) workers: ")
-            }
+        let rate = bytesPerSecond!
+        let network = try hosts.map { try Self.emulatedHosts($0, bitsPerSecond: Int((rate * 8).rounded()), logger: logger) }
+        defer {
+            network?.leaveCoordinatorNamespace()
+            network?.tearDown()
         }
-        let fitted: ScalingModel
+        let keys = try network.map { _ in try insecure ? nil : RunKeys(workers: hosts!) } ?? nil
+        let framing = LinkFraming(curve: network != nil && !insecure)
+        let sweepRun = SweepRun(
+            command: self, run: run, network: network, keys: keys, framing: framing,
+            linkRate: network == nil ? .infinity : rate, logger: logger)
+
+        var entries = try fit.map { try sweepRun.entry(workers: $0, role: $0 == 0 ? .inProcess : .fit) }
+        let model: ScalingModel
         do {
-            fitted = try ScalingModel.fit(
-                measurements.filter { $0.workers > 0 }.map {
-                    ScalingModel.Point(workers: $0.workers, compute: $0.computeSeconds, communication: $0.communicationSeconds)
+            model = try ScalingModel.fit(
+                entries.filter { $0.role == .fit }.map {
+                    ScalingModel.Point(
+                        setting: $0.setting, compute: $0.measured.computeSeconds,
+                        communication: $0.measured.communicationSeconds)
                 })
         } catch {
             throw CommandFailure(error)
         }
-        let identical = Set(measurements.map(\.parametersSHA256)).count == 1
-        let predictions = [4, 8, 16, 32, 64].map { ($0, fitted.roundSeconds(workers: $0)) }
-        if json {
-            let object: [String: Any] = [
-                "rows": prepared.dataset.rowCount, "blocks": prepared.blocks.count,
-                "identical_parameters": identical,
-                "runs": measurements.map {
-                    [
-                        "workers": $0.workers, "rounds": $0.rounds, "round_seconds": $0.roundSeconds,
-                        "compute_seconds": $0.computeSeconds, "wait_seconds": $0.waitSeconds,
-                        "communication_seconds": $0.communicationSeconds, "rows_per_second": $0.rowsPerSecond,
-                        "parameters_sha256": $0.parametersSHA256,
-                    ] as [String: Any]
-                },
-                "model": ["latency_seconds": fitted.latency, "work_seconds": fitted.work, "per_worker_seconds": fitted.perWorker],
-                "predicted_round_seconds": Dictionary(uniqueKeysWithValues: predictions.map { (String($0.0), $0.1) }),
-            ]
-            if let line = ProgressJSON.line(object) { FileHandle.standardOutput.write(line + Data("\n".utf8)) }
-        } else {
-            print("\(prepared.dataset.rowCount) rows in \(prepared.blocks.count) blocks; medians per round (ms)")
-            print("workers  rounds     round   compute      wait   communication     rows/s   parameters")
-            for m in measurements {
-                print(
-                    String(
-                        format: "%7d  %6d  %8.3f  %8.3f  %8.3f  %14.3f  %9.3gM   %@", m.workers, m.rounds,
-                        m.roundSeconds * 1e3, m.computeSeconds * 1e3, m.waitSeconds * 1e3,
-                        m.communicationSeconds * 1e3, m.rowsPerSecond / 1e6, String(m.parametersSHA256.prefix(12))))
-            }
-            print(identical ? "identical parameters for every worker count" : "PARAMETERS DIFFER between worker counts")
-            print(
-                String(
-                    format: "cost model: t(N) = %.4g ms + %.4g ms / N + %.4g ms · N", fitted.latency * 1e3,
-                    fitted.work * 1e3, fitted.perWorker * 1e3))
-            print(
-                "predicted ms per round: "
-                    + predictions.map { String(format: "N=%d %.3f", $0.0, $0.1 * 1e3) }.joined(separator: ", "))
+        for index in entries.indices where entries[index].role == .fit {
+            entries[index].modelled = Self.modelled(model, entries[index].setting)
         }
-        if !identical { throw CommandFailure("the parameters differ between worker counts") }
+        // Predictions are made, and printed, before the counts are run.
+        let predictions = predict.map { count in
+            (count, sweepRun.setting(workers: count), Self.modelled(model, sweepRun.setting(workers: count).setting))
+        }
+        if !json, !predictions.isEmpty {
+            print(
+                "predicted before measuring: "
+                    + predictions.map { String(format: "N=%d %.3f ms", $0.0, $0.2.round * 1e3) }.joined(separator: ", "))
+        }
+        for (count, _, modelled) in predictions {
+            var entry = try sweepRun.entry(workers: count, role: .predict)
+            entry.modelled = modelled
+            entries.append(entry)
+        }
+        let document = ScaleDocument(
+            command: self, run: run, entries: entries, model: model, network: network, framing: framing,
+            linkRate: rate, predictCluster: { sweepRun.clusterSetting(workers: $0) })
+        let data = document.json()
+        if let summaryJson {
+            do { try AtomicFile.write(data + Data("\n".utf8), to: summaryJson) } catch { throw CommandFailure(error) }
+        }
+        if json { FileHandle.standardOutput.write(data + Data("\n".utf8)) } else { print(document.text()) }
+        if !document.identicalParameters { throw CommandFailure("the parameters differ between worker counts") }
+        withExtendedLifetime(keys) {}
+    }
+
+    static func modelled(_ model: ScalingModel, _ setting: ScalingModel.Setting) -> (
+        round: Double, compute: Double, communication: Double
+    ) {
+        (model.roundSeconds(setting), model.computeSeconds(setting), model.communicationSeconds(setting))
+    }
+
+    /// Builds the emulated network and moves this thread into the coordinator's namespace; a second Ctrl-C still
+    /// removes the namespaces before the process ends.
+    static func emulatedHosts(_ hosts: Int, bitsPerSecond: Int, logger: Logger) throws -> EmulatedHosts {
+        if let missing = EmulatedHosts.missingRequirement() { throw CommandFailure("--hosts: \(missing)", status: .usage) }
+        let network: EmulatedHosts
+        do { network = try EmulatedHosts(hosts: hosts, bitsPerSecond: bitsPerSecond) } catch {
+            throw CommandFailure("--hosts: cannot build the emulated network: \(error)")
+        }
+        Interrupt.beforeForcedExit { network.tearDown() }
+        do { try network.enterCoordinatorNamespace() } catch {
+            network.tearDown()
+            throw CommandFailure(error)
+        }
+        let plan = network.plan
+        logger.info(
+            "emulated hosts: coordinator \(plan.coordinatorAddress) in \(plan.coordinatorNamespace), workers \(plan.workerAddress(1))…\(plan.workerAddress(plan.hosts)) in \(plan.workerNamespace(1))…, links \(plan.bitsPerSecond) bit/s (tbf, burst \(plan.burstBytes) B)"
+        )
+        return network
+    }
+}
+
+/// The bytes of one round: its PARAMS and PARTIALS frames, the same on the wire with transport framing, and the part
+/// of those the link's rate applies to (see `LinkFraming.roundBytes`).
+struct RoundBytes {
+    var frames: Int
+    var wire: Int
+    var rateLimited: Int
+}
+
+/// CURVE keys made for one run of emulated hosts, in a folder only this user can enter, removed with this object.
+/// Every path is read through `folder`, so the folder lives as long as they are used (Swift may release an object
+/// after the last use of its reference, before the end of the scope).
+final class RunKeys {
+    private let folder: PrivateFolder
+
+    private var allowed: String { folder.path + "/workers" }
+    private var coordinator: String { folder.path + "/coordinator" }
+
+    init(workers: Int) throws {
+        folder = try PrivateFolder()
+        do {
+            try FileManager.default.createDirectory(
+                atPath: allowed, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            _ = try KeyFiles.generate(at: coordinator)
+            for k in 1...workers { _ = try KeyFiles.generate(at: "\(allowed)/w\(k)") }
+        } catch {
+            throw CommandFailure("cannot make the run's CURVE keys: \(error)")
+        }
+    }
+
+    func security() throws -> ServerSecurity {
+        do { return .curve(try KeyFiles.loadSecret(coordinator + ".secret"), allowed: try KeyFiles.loadAllowed(allowed)) } catch {
+            throw CommandFailure(error)
+        }
+    }
+
+    func workerArguments(_ k: Int) -> [String] {
+        ["--secret-key", "\(allowed)/w\(k).secret", "--coordinator-key", coordinator + ".public"]
+    }
+}
+
+/// Runs the counts of one sweep with the same data, network and keys.
+struct SweepRun {
+    let command: ScaleCommand
+    let run: PreparedRun
+    let network: EmulatedHosts?
+    let keys: RunKeys?
+    let framing: LinkFraming
+    let linkRate: Double
+    let logger: Logger
+
+    var machineCores: Int { ThreadCount.availableCores }
+
+    /// The bytes of a round with `workers` workers on a link with `framing` and a token bucket of `burst` bytes;
+    /// nil with more workers than blocks.
+    func bytes(workers: Int, framing: LinkFraming, burst: Int) -> RoundBytes? {
+        guard
+            let traffic = RoundTraffic(
+                parameterCount: run.model.parameterCount, sumsWidth: run.model.sumsWidth, blockCount: run.data.blocks.count,
+                workers: workers)
+        else { return nil }
+        let link = framing.roundBytes(outbound: traffic.params, inbound: traffic.partials, burst: burst)
+        return RoundBytes(frames: traffic.frames.reduce(0, +), wire: link.wire, rateLimited: link.rateLimited)
+    }
+
+    /// A run of `workers` on this machine: its cores are shared (at most the machine's); emulated links let one
+    /// tbf burst per direction pass at line speed.
+    func setting(workers: Int) -> (bytes: RoundBytes, setting: ScalingModel.Setting) {
+        let bytes =
+            bytes(workers: workers, framing: framing, burst: network?.plan.burstBytes ?? 0)
+            ?? RoundBytes(frames: 0, wire: 0, rateLimited: 0)
+        let cores = Double(min(max(workers, 1) * command.coresPerWorker, machineCores))
+        return (
+            bytes,
+            ScalingModel.Setting(
+                workers: workers, cores: cores, linkBytes: Double(bytes.rateLimited), bytesPerSecond: linkRate)
+        )
+    }
+
+    /// `workers` hosts of a cluster with --cores-per-worker cores each and real links of --bandwidth (no burst; CURVE
+    /// framing unless --insecure); nil with more workers than blocks.
+    func clusterSetting(workers: Int) -> (bytes: RoundBytes, setting: ScalingModel.Setting)? {
+        guard let bytes = bytes(workers: workers, framing: LinkFraming(curve: !command.insecure), burst: 0) else {
+            return nil
+        }
+        return (
+            bytes,
+            ScalingModel.Setting(
+                workers: workers, cores: Double(workers * command.coresPerWorker), linkBytes: Double(bytes.rateLimited),
+                bytesPerSecond: command.bytesPerSecond!)
+        )
+    }
+
+    func entry(workers count: Int, role: ScaleCommand.Entry.Role) throws -> ScaleCommand.Entry {
+        let (bytes, setting) = setting(workers: count)
+        return ScaleCommand.Entry(
+            role: role, setting: setting, bytes: bytes, measured: try measure(workers: count), modelled: nil)
+    }
+
+    func measure(workers count: Int) throws -> ScaleCommand.Measurement {
+        let recorder = RoundRecorder()
+        do {
+            let (executor, finish) = try makeExecutor(workers: count)
+            defer { finish() }
+            let result = try Trainer(model: run.model, executor: executor, options: run.options)
+                .run(observer: recorder, shouldStop: { Interrupt.requested })
+            return recorder.measurement(workers: count, parameters: result.parameters)
+        } catch {
+            throw CommandFailure(training: error, context: "\(count) workers: ")
+        }
+    }
+
+    private func makeExecutor(workers count: Int) throws -> (any Executor, () -> Void) {
+        var cluster = command.cluster
+        guard let network, count > 0 else {
+            return try makeLocalExecutor(
+                children: try startLocalWorkers(count, threads: command.coresPerWorker, cluster: cluster), run: run,
+                cluster: cluster, logger: logger)
+        }
+        // While blocks are shipped a worker hears nothing for about N · batch / rate (see blockBatchBytes); on a slow
+        // link that exceeds the default worker timeout, which then declares healthy workers lost.
+        // Likewise all blocks must arrive within the join timeout.
+        let shipping = min(3 * Double(count * ClusterExecutor.blockBatchBytes) * 1.1 / linkRate, 86_400)
+        if shipping > cluster.workerTimeout {
+            logger.info(
+                "worker timeout \(cluster.workerTimeout) s → \(String(format: "%.1f", shipping)) s: \(count) workers share a link that carries a block batch to each in \(String(format: "%.1f", shipping / 3)) s")
+            cluster.workerTimeout = shipping
+        }
+        let dataBytes = run.data.blocks.reduce(0) { $0 + $1.rows * ($1.columns + 1) * $1.precision.byteWidth }
+        cluster.joinTimeout = min(max(cluster.joinTimeout, 30 + 2 * Double(dataBytes) * 1.1 / linkRate), 86_400)
+        let keys = self.keys
+        let children = try LocalWorkers(
+            count: count, threads: command.coresPerWorker, extraArguments: ["--join-timeout", String(cluster.joinTimeout)],
+            placement: { index in (network.commandPrefix(workerHost: index + 1), keys?.workerArguments(index + 1) ?? []) })
+        let security = try keys?.security() ?? .insecure
+        return try makeLocalExecutor(
+            children: children, run: run, cluster: cluster,
+            link: .tcp(bind: "tcp://\(network.plan.coordinatorAddress):*", security: security), logger: logger)
     }
 }
 
@@ -153,10 +397,10 @@ final class RoundRecorder: TrainingObserver {
             let times = report.workerTimings.map(\.computeSeconds)
             return times.isEmpty ? 0 : times.reduce(0, +) / Double(times.count)
         }
+        let (round, compute) = (median(reports.map(\.roundSeconds)), median(slowest))
         return ScaleCommand.Measurement(
-            workers: workers, rounds: reports.count, roundSeconds: median(reports.map(\.roundSeconds)),
-            computeSeconds: median(slowest), waitSeconds: median(zip(slowest, mean).map { $0 - $1 }),
-            communicationSeconds: median(zip(reports, slowest).map { $0.roundSeconds - $1 }),
+            workers: workers, rounds: reports.count, roundSeconds: round, computeSeconds: compute,
+            waitSeconds: median(zip(slowest, mean).map { $0 - $1 }), communicationSeconds: round - compute,
             rowsPerSecond: median(reports.map(\.rowsPerSecond)),
             parametersSHA256: Digest.parametersSHA256(parameters))
     }

@@ -224,11 +224,20 @@ func makeLocalExecutor(
         cluster: cluster, logger: logger)
 }
 
-/// The executor of `train --workers N`: in this process for N = 0 (`children` nil), otherwise a coordinator on a
-/// free loopback port for the N local worker processes, which it ships their blocks through shared memory
-/// (always reaped by the returned finish closure).
+/// How the coordinator of worker processes it started reaches them.
+enum WorkerLink {
+    /// A Unix socket in a private folder, the blocks through shared memory: workers on this machine.
+    case unixSocket
+    /// TCP on `bind` with `security`, the blocks as messages: workers on other hosts (emulated or not).
+    case tcp(bind: String, security: ServerSecurity)
+}
+
+/// The executor of `train --workers N`: in this process for N = 0 (`children` nil), otherwise a coordinator for
+/// the N worker processes, on a Unix socket that only this user can enter with the blocks in shared memory, or
+/// over `link` (always reaped by the returned finish closure).
 func makeLocalExecutor(
-    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, restartLimit: Int = 0, logger: Logger
+    children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, restartLimit: Int = 0,
+    link: WorkerLink = .unixSocket, logger: Logger
 ) throws -> (any Executor, () -> Void) {
     let (model, blocks, seed, schedule) = (run.model, run.data.blocks, run.request.seed, run.options.batch)
     guard let children else {
@@ -239,15 +248,25 @@ func makeLocalExecutor(
     }
     // A Unix socket in a folder only this user can enter: no other user can connect (as with CURVE keys), and
     // frames are not encrypted (CURVE cost 1.65x per round on the VAE benchmark, scripts/curve_cost.py).
-    let folder = try PrivateFolder()
+    let folder: PrivateFolder?
+    let (bind, security, transport): (String, ServerSecurity, BlockTransport)
+    switch link {
+    case .unixSocket:
+        let socketFolder = try PrivateFolder()
+        folder = socketFolder
+        (bind, security) = ("ipc://\(socketFolder.path)/coordinator", .insecure)
+        transport = .sharedMemory(threads: ThreadCount.resolve(run.request.threads))
+    case .tcp(let address, let keys):
+        folder = nil
+        (bind, security, transport) = (address, keys, .messages)
+    }
     let coordinator: ClusterExecutor
     do {
         coordinator = try ClusterExecutor(
-            bind: "ipc://\(folder.path)/coordinator", expectedWorkers: children.count, model: model, blocks: blocks,
+            bind: bind, expectedWorkers: children.count, model: model, blocks: blocks,
             timing: cluster.timing, seed: seed, schedule: schedule,
             resilience: try cluster.resilience(workers: children.count), requiredSoftware: BuildIdentity.current,
-            blockTransport: .sharedMemory(threads: ThreadCount.resolve(run.request.threads)), logger: logger,
-            interrupted: { Interrupt.requested })
+            blockTransport: transport, security: security, logger: logger, interrupted: { Interrupt.requested })
     } catch {
         children.stop()
         throw error

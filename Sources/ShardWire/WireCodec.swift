@@ -113,7 +113,7 @@ public struct WireCodec: Sendable {
                 throw .invalidValue(field: "params.batchStep", expected: "< 2^64 − 1", found: "\(Self.allBlocks)")
             }
             try checkRanges(ranges, "params.ranges")
-            return 4 + 8 * values.count + 8 + 8 + 4 + 8 * ranges.count
+            return Self.paramsPayloadBytes(parameterCount: values.count, rangeCount: ranges.count)
         case .hold(let ranges):
             try checkRanges(ranges, "hold.ranges")
             return 4 + 8 * ranges.count
@@ -136,7 +136,7 @@ public struct WireCodec: Sendable {
                         found: "level \(level), index \(index), rowCount \(node.rowCount)")
                 }
             }
-            return 8 + 4 + 4 + nodes.count * (Self.nodeHeaderSize + 8 * width)
+            return Self.partialsPayloadBytes(nodeCount: nodes.count, width: width)
         case .heartbeat:
             return 0
         case .done(let reason, _):
@@ -457,7 +457,7 @@ public struct WireCodec: Sendable {
     /// id, rows, columns (u32 each) and the precision tag (u8).
     private static let blockHeaderSize = 13
     /// level (u8), index (u32), rowCount (u64).
-    private static let nodeHeaderSize = 13
+    static let nodeHeaderSize = 13
     private static let float32Tag: UInt8 = 1
     private static let float64Tag: UInt8 = 2
     /// id, rows, columns (u32 each), the precision tag (u8) and the offset (u64).

@@ -34,6 +34,8 @@ struct ReadmeCommandsEndToEndTests {
         ("shardtrain bench ", "benchmarks for release builds: a 1 GB matrix, millions of elements (minutes in a debug build)"),
         ("python3 bench/compare_peers.py", "the peer benchmark: installs scikit-learn, JAX and PyTorch with pip, then minutes of runs"),
         ("python3 scripts/curve_cost.py", "a benchmark of CURVE encryption: minutes of timed runs"),
+        ("$B scale --hosts ", "needs root (network namespaces, tc): EmulatedHostsEndToEndTests runs scale --hosts when it can"),
+        ("shardtrain scale --hosts ", "needs root (network namespaces, tc): EmulatedHostsEndToEndTests runs scale --hosts when it can"),
         ("python3 scripts/model_table.py", "trains every model with 0 and 2 workers: minutes"),
         ("shardtrain worker --connect tcp://HOST:PORT", "the form of the worker line in `coordinator --help`, not a command"),
         ("shardtrain watch --connect tcp://127.0.0.1:5556", "`watch --help` alone has no run to follow; README.md runs train --progress-endpoint and watch together"),

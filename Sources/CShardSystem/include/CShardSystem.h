@@ -20,4 +20,9 @@ int shardtrain_available_cpus(void);
 /// (ENOSYS off Linux).
 int shardtrain_memfd_create(const char *name);
 
+/// Moves the calling thread into the network namespace of the open file `descriptor` (e.g. of
+/// /var/run/netns/NAME; `setns(descriptor, CLONE_NEWNET)`, declared only under _GNU_SOURCE). Threads the caller
+/// creates afterwards start there. Returns 0, or -1 with errno set (ENOSYS off Linux).
+int shardtrain_enter_network_namespace(int descriptor);
+
 #endif
