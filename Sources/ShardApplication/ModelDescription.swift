@@ -148,10 +148,11 @@ func meanAbsoluteDeviation(_ values: some Collection<Double>) -> Double {
 }
 
 /// Classification report, and ROC/PR when both classes are present, of scores s with predicted class [s > 0].
-func addBinaryMetrics(scores: [Double], labels: [Double], input: ModelInput, to report: inout EvaluationReport) throws {
+/// Classes are named as the training file wrote them (`LoadedModel.classNames`), in `train` and `evaluate` alike.
+func addBinaryMetrics(scores: [Double], labels: [Double], model: LoadedModel, to report: inout EvaluationReport) throws {
     let truth = labels.map { $0 == 1 ? 1 : 0 }
     let predicted = scores.map { $0 > 0 ? 1 : 0 }
-    let names = try BinaryLabelEncoding.detect(in: input.dataset) == .plusMinusOne ? ["-1", "1"] : ["0", "1"]
+    let names = model.classNames ?? ["0", "1"]
     report.classification = try ClassificationReport(
         trueLabels: truth, predictedLabels: predicted, classCount: 2, classNames: names)
     if truth.contains(0), truth.contains(1) {

@@ -126,22 +126,60 @@ public struct PredictionTable: Sendable, Equatable {
     public let columns: [String]
     /// One entry per data row, `columns.count` values each.
     public let rows: [[Double]]
+    /// The id column, written first as it is in the input.
+    public var ids: TextColumn?
+    /// String labels: the class names by label value, written in place of the predicted label or class.
+    public var classNames: [String]?
 
-    /// CSV text: the header, then one line per row; numbers in Swift's shortest round-trip form.
+    /// The column written as a class name when `classNames` is given.
+    private var namedColumn: Int? {
+        classNames == nil ? nil : columns.firstIndex { $0 == "predicted_label" || $0 == "predicted_class" }
+    }
+
+    /// Row `row` as fields: the id, then the numbers (a predicted class by name), each rendered by `text`/`number`.
+    private func fields(ofRow row: Int, text: (String) -> String, number: (Double) -> String) -> [String] {
+        let named = namedColumn
+        var fields = rows[row].enumerated().map { column, value in
+            if column == named, let classNames, let index = Int(exactly: value), classNames.indices.contains(index) {
+                return text(classNames[index])
+            }
+            return number(value)
+        }
+        if let ids { fields.insert(text(ids.values[row]), at: 0) }
+        return fields
+    }
+
+    private var header: [String] { (ids.map { [$0.name] } ?? []) + columns }
+
+    /// CSV text: the header, then one line per row; numbers in Swift's shortest round-trip form, text in RFC 4180
+    /// quotes when it holds a comma, a quote or a line break.
     public func csv() -> String {
-        var text = columns.joined(separator: ",") + "\n"
-        for row in rows { text += row.map(Self.number).joined(separator: ",") + "\n" }
+        var text = header.map(Self.csvField).joined(separator: ",") + "\n"
+        for row in rows.indices {
+            text += fields(ofRow: row, text: Self.csvField, number: Self.number).joined(separator: ",") + "\n"
+        }
         return text
     }
 
     /// `{"model": kind, "columns": [...], "rows": [[...], ...]}` (numbers exact; a non-finite value, which
-    /// JSON cannot hold, is spelled as in every document, `JSONStyle`).
+    /// JSON cannot hold, is spelled as in every document, `JSONStyle`; ids and class names as JSON strings).
     public func json(model: ModelKind) -> String {
-        let body = rows.map { row in
-            "[" + row.map { $0.isFinite ? Self.number($0) : JSONStyle.number($0) }.joined(separator: ",") + "]"
+        let body = rows.indices.map { row in
+            "[" + fields(ofRow: row, text: Self.jsonString) { $0.isFinite ? Self.number($0) : JSONStyle.number($0) }
+                .joined(separator: ",") + "]"
         }.joined(separator: ",\n  ")
-        let names = columns.map { "\"\($0)\"" }.joined(separator: ",")
+        let names = header.map(Self.jsonString).joined(separator: ",")
         return "{\"model\":\"\(model.rawValue)\",\"columns\":[\(names)],\"rows\":[\n  \(body)\n]}\n"
+    }
+
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacing("\"", with: "\"\"") + "\""
+    }
+
+    static func jsonString(_ text: String) -> String {
+        // A string always encodes.
+        String(decoding: try! JSONEncoder().encode(text), as: UTF8.self)
     }
 
     /// Integral values without a fraction (`1`, `-1`), others in shortest round-trip form (`0.25`, `1e-05`).
@@ -156,6 +194,9 @@ extension LoadedModel {
     public func predictions(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> PredictionTable {
         let (values, width) = try rawOutputs(input, seed: seed)
         try checkFinite(values, width: width, input: input)
-        return kind.modelDescription.predictions(RowOutputs(values: values, width: width), model: self)
+        var table = kind.modelDescription.predictions(RowOutputs(values: values, width: width), model: self)
+        table.ids = input.ids
+        table.classNames = file.schema?.classes
+        return table
     }
 }

@@ -42,6 +42,13 @@ public struct RunSettings: Codable, Sendable, Equatable {
     public var testRowsFile: String?
     public var testFraction: Double?
     public var testDataFile: String?
+    /// CSV schema options when given: `--ignore`, `--id-column`, `--categorical`, `--missing` (nil: error), and
+    /// `--positive-class` (absent in summaries written before them).
+    public var ignore: [String]?
+    public var idColumn: String?
+    public var categorical: [String]?
+    public var missing: String?
+    public var positiveClass: String?
 
     /// Read from what the run was set up with (`PreparedRun.options`), so no default is restated here.
     init(_ run: PreparedRun) {
@@ -103,5 +110,11 @@ public struct RunSettings: Codable, Sendable, Equatable {
         testRowsFile = request.data.testRowsPath
         testFraction = request.data.testFraction
         testDataFile = request.data.testDataPath
+        let schema = request.data.schema
+        ignore = schema.ignored.isEmpty ? nil : schema.ignored
+        idColumn = schema.idColumn
+        categorical = schema.categorical.isEmpty ? nil : schema.categorical
+        missing = schema.missing == .error ? nil : schema.missing.rawValue
+        positiveClass = request.data.positiveClass
     }
 }

@@ -20,6 +20,8 @@ struct CSVPiece: Sendable {
     private(set) var labels: [Double] = []
     /// The first bad line, at row `rowCount` of the piece.
     private(set) var failure: Failure?
+    /// The fields that are not numbers (when the layout accepts text): their value slots hold NaN.
+    private(set) var text = TextCells()
 
     var rowCount: Int { labels.count }
 
@@ -95,7 +97,7 @@ struct CSVPiece: Sendable {
             labels = [Double](unsafeUninitializedCapacity: maximumRows) { labelBuffer, labelTotal in
                 (rows, failure) = Self.parseLines(
                     buffer, from: start, fileOffset: fileOffset, layout: layout, features: featureBuffer.baseAddress!,
-                    labels: labelBuffer.baseAddress!)
+                    labels: labelBuffer.baseAddress!, text: &text)
                 labelTotal = rows
             }
             featureTotal = rows * featureCount
@@ -106,12 +108,12 @@ struct CSVPiece: Sendable {
     /// The hot loop: returns the number of rows written and the first bad line.
     private static func parseLines(
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout,
-        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>
+        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>, text: inout TextCells
     ) -> (Int, Failure?) {
         let base = buffer.baseAddress!
         let end = base + buffer.count
         let columns = layout.columnCount, labelIndex = layout.labelIndex, lastColumn = columns - 1
-        let delimiter = layout.delimiter
+        let delimiter = layout.delimiter, verbatimColumn = layout.verbatimColumn
         var featureOut = features
         var rows = 0
         var line = base + start
@@ -133,7 +135,7 @@ struct CSVPiece: Sendable {
                         $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
                     }
                 }
-                guard let stop, value.isFinite else {
+                guard let stop, value.isFinite, column != verbatimColumn else {
                     valid = false
                     break
                 }
@@ -154,7 +156,7 @@ struct CSVPiece: Sendable {
             if !valid {
                 featureOut = features + rows * (columns - 1)
                 if let failure = slowLine(UnsafeBufferPointer(start: line, count: lineEnd - line), layout: layout,
-                    features: featureOut, label: labels + rows)
+                    features: featureOut, label: labels + rows, row: rows, text: &text)
                 {
                     return (rows, failure)
                 }
@@ -167,11 +169,13 @@ struct CSVPiece: Sendable {
         return (rows, nil)
     }
 
-    /// A line the fast path could not read (a quoted field, or an error), checked in the reader's order: the
+    /// A line the fast path could not read (a quoted field, text, or an error), checked in the reader's order: the
     /// quotes, the field count, then each field left to right. Writes the row and returns nil if it is valid after all.
+    /// When the layout accepts text, a missing cell (`MissingValue`) or a field that is not a number (not a refused
+    /// number syntax either) is recorded in `text` at `row` with NaN in its slot; the `verbatimColumn` always is.
     private static func slowLine(
         _ line: UnsafeBufferPointer<UInt8>, layout: CSVLayout, features: UnsafeMutablePointer<Double>,
-        label: UnsafeMutablePointer<Double>
+        label: UnsafeMutablePointer<Double>, row: Int, text: inout TextCells
     ) -> Failure? {
         let fields: [[UInt8]]
         switch CSVFields.split(line, delimiter: layout.delimiter) {
@@ -181,7 +185,18 @@ struct CSVPiece: Sendable {
         guard fields.count == layout.columnCount else { return .fieldCount(found: fields.count) }
         var featureOut = features
         for (column, field) in fields.enumerated() {
-            guard case .number(let value) = field.withUnsafeBufferPointer({ DecimalField.parse($0) }) else {
+            var value = Double.nan
+            let outcome = field.withUnsafeBufferPointer { DecimalField.parse($0) }
+            if layout.acceptsText, column == layout.verbatimColumn {
+                text.append(row: row, column: column, field: field)
+                if case .number(let number) = outcome { value = number }
+            } else if case .number(let number) = outcome {
+                value = number
+            } else if layout.acceptsText, MissingValue.isMissing(field) {
+                text.appendMissing(row: row, column: column)
+            } else if layout.acceptsText, outcome == .notANumber {
+                text.append(row: row, column: column, field: field)
+            } else {
                 return .field(column: column, bytes: field)
             }
             if column == layout.labelIndex {

@@ -32,6 +32,6 @@ enum SVMDescription: ModelDescription {
         _ outputs: RowOutputs, labels: [Double], input: ModelInput, model: LoadedModel, seed: UInt64,
         to report: inout EvaluationReport
     ) throws {
-        try addBinaryMetrics(scores: outputs.values, labels: labels, input: input, to: &report)
+        try addBinaryMetrics(scores: outputs.values, labels: labels, model: model, to: &report)
     }
 }
