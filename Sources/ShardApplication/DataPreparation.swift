@@ -101,10 +101,15 @@ public enum TrainingJob {
             cancellation: cancellation)
         var schema = inferred?.schema
         var notes = inferred.map { [$0.summaryLine] } ?? []
+        // --missing drop: the rows with a missing cell leave whichever selection they are in (row indices name the
+        // file's rows), before the held-out fraction is split off.
+        let incomplete = inferred?.incompleteRows ?? []
         var trainRows: [Int]? = try configuration.rowsPath.map { (path) throws(DataError) in try RowIndices.read(path: path) }
         var test: Dataset?
+        var heldOutRows: [Int]?
         if let testRowsPath = configuration.testRowsPath {
             let testRows = try RowIndices.read(path: testRowsPath)
+            heldOutRows = testRows
             test = try all.selectingRows(testRows)
             // Held-out rows never train: they leave the default (all rows), and may not be listed in --rows.
             let heldOut = Set(testRows)
@@ -122,6 +127,12 @@ public enum TrainingJob {
         } else {
             train = consume all
         }
+        if !incomplete.isEmpty {
+            train = try train.droppingRows(Self.positions(of: incomplete, in: trainRows))
+            if let heldOutRows, let selected = test {
+                test = try selected.droppingRows(Self.positions(of: incomplete, in: heldOutRows))
+            }
+        }
         if let fraction = configuration.testFraction {
             let split = try TrainTestSplit(rowCount: train.rowCount, testFraction: fraction, seed: configuration.seed)
             test = try train.selectingRows(split.testRows)
@@ -133,7 +144,8 @@ public enum TrainingJob {
                 let encoded = try schema.encode(
                     CSVReader.readTable(
                         path: testPath, labelColumn: train.labelName, dialect: configuration.dialect,
-                        cancellation: cancellation))
+                        cancellation: cancellation)
+                ).droppingIncompleteRows()
                 notes += unseenCategoryNotes(encoded, path: testPath)
                 other = encoded.dataset
             } else {
@@ -220,6 +232,13 @@ public enum TrainingJob {
             precision: configuration.precision, blockRows: blockRows)
     }
 
+    /// The positions in a selection of file rows (`selected`, nil: every row in order) of the rows `rows`.
+    static func positions(of rows: [Int], in selected: [Int]?) -> [Int] {
+        guard let selected else { return rows }
+        let wanted = Set(rows)
+        return selected.indices.filter { wanted.contains(selected[$0]) }
+    }
+
     /// String labels (`classes`) fit binary models with exactly two classes and class-index models; `--positive-class`
     /// must name one of the two.
     static func checkStringLabels(_ classes: [String]?, kind: ModelKind, positiveClass: String?, path: String)
@@ -263,7 +282,7 @@ public enum TrainingJob {
     static func read(
         _ path: String, labelColumn: String?, labelsPath: String?, format: DataFormat?, dialect: CSVDialect,
         schema options: SchemaOptions, cancellation: ReadCancellation
-    ) throws(DataError) -> (Dataset, (schema: TableSchema, summaryLine: String)?) {
+    ) throws(DataError) -> (Dataset, (schema: TableSchema, summaryLine: String, incompleteRows: [Int])?) {
         let isCSV = !(format == nil && NumpyReader.isNumpyPath(path)) && (format ?? DataFormat.inferred(path: path)) == .csv
         guard isCSV else {
             guard options.isDefault else {
@@ -280,14 +299,14 @@ public enum TrainingJob {
         let table = try CSVReader.readTable(path: path, labelColumn: labelColumn, dialect: dialect, cancellation: cancellation)
         let schema = try TableSchema.infer(table, options: options)
         let encoded = try schema.encode(table)
-        var line = schema.summaryLine(missingCells: encoded.missingCells, droppedRows: encoded.droppedRows)
+        var line = schema.summaryLine(missingCells: encoded.missingCells, droppedRows: encoded.incompleteRows.count)
         // A text column with a different value in every row is most likely an id, not a category.
         for column in schema.columns where column.kind == .categorical && table.rowCount >= 20
             && column.values?.count == table.rowCount
         {
             line += "; column \"\(column.name)\" has a different value in every row: an id? (--id-column or --ignore)"
         }
-        return (encoded.dataset, (schema, line))
+        return (encoded.dataset, (schema, line, encoded.incompleteRows))
     }
 
     static func read(

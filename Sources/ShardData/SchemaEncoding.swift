@@ -11,8 +11,38 @@ public struct EncodedTable: Sendable {
     public var unseenCategories: [(column: String, count: Int)]
     /// Missing cells in the features and the label.
     public var missingCells: Int
-    /// Rows left out by `--missing drop`.
-    public var droppedRows: Int
+    /// `--missing drop`: the rows (0-based, of `dataset`) with a missing cell in a feature or the label, in order.
+    /// They stay in `dataset` (NaN in a numeric cell or the label, zeros for a category) so that row indices
+    /// (`--rows`, `--test-rows`) keep naming the file's rows; `droppingIncompleteRows` leaves them out.
+    public var incompleteRows: [Int]
+
+    /// The table without its incomplete rows (rows and ids in file order).
+    public func droppingIncompleteRows() throws(DataError) -> EncodedTable {
+        guard !incompleteRows.isEmpty else { return self }
+        var result = self
+        result.dataset = try dataset.droppingRows(incompleteRows)
+        if let ids {
+            let dropped = Set(incompleteRows)
+            result.ids = ids.indices.filter { !dropped.contains($0) }.map { ids[$0] }
+        }
+        result.incompleteRows = []
+        return result
+    }
+}
+
+extension Dataset {
+    /// The dataset without the rows `dropped` (0-based, any order), the others in order; an error naming
+    /// `--missing drop` when none is left.
+    public func droppingRows(_ dropped: some Collection<Int>) throws(DataError) -> Dataset {
+        let set = Set(dropped)
+        let kept = (0..<rowCount).filter { !set.contains($0) }
+        guard !kept.isEmpty else {
+            throw .schema(
+                path: sourcePath, line: nil, column: nil, columnName: nil,
+                detail: "every row has a missing cell (--missing drop left none)")
+        }
+        return kept.count == rowCount ? self : try selectingRows(kept)
+    }
 }
 
 extension TableSchema {
@@ -135,19 +165,17 @@ extension TableSchema {
                     + "without --strict they read as all-zero rows")
         }
 
-        let kept = missingRows.isEmpty ? nil : (0..<rowCount).filter { !missingRows[$0] }
-        if kept?.isEmpty == true { throw .schema(path: path, line: nil, column: nil, columnName: nil, detail: "every row has a missing cell (--missing drop left none)") }
         let plainOrder = sources.map(\.csv) == (0..<names.count).filter { $0 != table.labelIndex }
         let dataset: Dataset
         if isPlainNumeric, table.text.isEmpty, plainOrder, schemaLabel?.values == nil {
             dataset = table.raw
         } else {
-            dataset = Self.features(of: table, sources: sources, codes: codes, featureCount: featureCount, labels: labels, rows: kept)
+            dataset = Self.features(of: table, sources: sources, codes: codes, featureCount: featureCount, labels: labels)
         }
         let unseenCounts = unseen.enumerated().filter { $0.element > 0 }.map { (column: sources[$0.offset].column.name, count: $0.element) }
         return EncodedTable(
-            dataset: dataset, ids: ids.map { ids in kept.map { $0.map { ids[$0] } } ?? ids }, extraColumns: extra,
-            unseenCategories: unseenCounts, missingCells: missingCells, droppedRows: rowCount - (kept?.count ?? rowCount))
+            dataset: dataset, ids: ids, extraColumns: extra, unseenCategories: unseenCounts, missingCells: missingCells,
+            incompleteRows: missingRows.isEmpty ? [] : (0..<rowCount).filter { missingRows[$0] })
     }
 
     private static func unknownClass(_ text: String, classes: [String]) -> String {
@@ -163,16 +191,15 @@ extension TableSchema {
     }
 
     /// The feature rows: numeric columns copied (a missing cell: the column's fill, else NaN), categorical ones
-    /// one-hot from `codes` (−1: all zero); `rows` nil for every row.
+    /// one-hot from `codes` (−1: all zero).
     private static func features(
         of table: CSVTable, sources: [(column: Column, csv: Int, offset: Int)], codes: [[Int32]], featureCount: Int,
-        labels: [Double], rows: [Int]?
+        labels: [Double]
     ) -> Dataset {
         var builder = FeatureRowsBuilder(
             columns: featureCount, chunkRows: BlockPlan.chunkRows(featureCount: featureCount, bytesPerValue: 8))
         var values = [Double](repeating: 0, count: featureCount)
-        let selected = rows ?? Array(0..<table.rowCount)
-        for row in selected {
+        for row in 0..<table.rowCount {
             for (index, source) in sources.enumerated() {
                 if source.column.kind == .numeric {
                     let value = table.value(row: row, column: source.csv)
@@ -189,8 +216,7 @@ extension TableSchema {
         let raw = table.raw
         return Dataset(
             unchecked: raw.sourcePath, featureNames: sources.flatMap(\.column.featureNames),
-            labelName: table.labelName, features: builder.finish(), labels: rows.map { $0.map { labels[$0] } } ?? labels,
-            lineNumbers: rows.map { LineNumbers($0.map { raw.lineNumbers[$0] }) } ?? raw.lineNumbers,
+            labelName: table.labelName, features: builder.finish(), labels: labels, lineNumbers: raw.lineNumbers,
             featureColumnNumbers: sources.flatMap { source in
                 Array(repeating: source.csv + 1, count: source.column.featureNames.count)
             },

@@ -113,18 +113,25 @@ struct TableSchemaTests {
                 == "t.csv:3: column 3 (\"label\"): the label is missing (--missing drop leaves rows without a label out)")
     }
 
-    @Test("--missing drop leaves out exactly the rows with a missing feature or label, keeping file order and lines")
+    @Test("--missing drop marks exactly the rows with a missing feature or label; dropping keeps file order and lines")
     func drop() throws {
         let text = "a,color,label\n1,red,0\n,blue,1\n3,,0\n4,red,\n5,blue,1\n"
         for pieceBytes in [8, 13, 1 << 20] {
             let table = try CSVReader.parseTable(bytes: Array(text.utf8), source: "t.csv", pieceBytes: pieceBytes)
             let schema = try TableSchema.infer(table, options: SchemaOptions(missing: .drop))
             let result = try schema.encode(table)
-            #expect(rows(result.dataset) == [[1, 0, 1], [5, 1, 0]])
-            #expect(Array(result.dataset.lineNumbers) == [2, 6])
-            #expect(result.droppedRows == 3)
+            #expect(result.incompleteRows == [1, 2, 3])
             #expect(result.missingCells == 3)
+            // Rows stay (row indices name the file's rows) until dropped.
+            #expect(result.dataset.rowCount == 5)
+            let dropped = try result.droppingIncompleteRows().dataset
+            #expect(rows(dropped) == [[1, 0, 1], [5, 1, 0]])
+            #expect(Array(dropped.lineNumbers) == [2, 6])
+            #expect(dropped.labels == [0, 1])
         }
+        #expect(
+            message { _ = try encoded("a,label\n,1\n", SchemaOptions(missing: .drop)).droppingIncompleteRows() }
+                == "t.csv: every row has a missing cell (--missing drop left none)")
     }
 
     @Test("mean and median are fitted on the rows given (the training rows) and fill NaN; categorical: all-zero")

@@ -1,0 +1,68 @@
+import Foundation
+@testable import ShardApplication
+import ShardData
+import ShardModels
+import Testing
+import _TestSupport
+
+/// The schema in a run's data preparation: drop after the row selection, fills fitted on the training rows only,
+/// string labels for binary and class models.
+@Suite struct SchemaPreparationTests {
+    /// Twelve rows: x = 1…12, y = 10·x, label no/yes alternating; row 2 misses x, row 5 misses y.
+    static let csv = (1...12).map { row in
+        let x = row == 3 ? "" : "\(row)"
+        let y = row == 6 ? "NA" : "\(10 * row)"
+        return "\(x),\(y),\(row % 2 == 0 ? "yes" : "no")"
+    }
+
+    static func prepare(
+        _ kind: ModelKind = .logistic, missing: MissingPolicy, rows: [Int]? = nil, testFraction: Double? = nil,
+        positiveClass: String? = nil, in folder: TemporaryDirectory
+    ) throws -> PreparedData {
+        let data = try folder.write((["x,y,label"] + Self.csv).joined(separator: "\n") + "\n", to: "d.csv")
+        var configuration = DataConfiguration(path: data, testFraction: testFraction, seed: 1, blockRows: 4)
+        configuration.schema = SchemaOptions(missing: missing)
+        configuration.positiveClass = positiveClass
+        if let rows { configuration.rowsPath = try folder.write(rows.map(String.init).joined(separator: ","), to: "rows.txt") }
+        return try TrainingJob.prepare(configuration, for: kind)
+    }
+
+    @Test func dropLeavesTheIncompleteRowsOfTheSelectionOutAndRowIndicesNameTheFileRows() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let all = try Self.prepare(missing: .drop, in: folder)
+        #expect(Array(all.dataset.lineNumbers) == [2, 3, 5, 6, 8, 9, 10, 11, 12, 13])
+        // Rows 7, 2, 5, 0 of the file (lines 9, 4, 7, 2): rows 2 and 5 miss a cell.
+        let selected = try Self.prepare(missing: .drop, rows: [7, 2, 5, 0], in: folder)
+        #expect(Array(selected.dataset.lineNumbers) == [9, 2])
+        #expect(selected.notes.first?.contains("2 missing cells (2 rows dropped)") == true)
+    }
+
+    @Test func meanAndMedianAreFittedOnTheTrainingRowsAndRecorded() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let prepared = try Self.prepare(missing: .mean, testFraction: 0.25, in: folder)
+        let training = prepared.dataset
+        // The training rows' present values of x (the file's rows, from the line numbers; x = line − 1).
+        let present = Array(training.lineNumbers).map { $0 - 1 }.filter { $0 != 3 }.map(Double.init)
+        let fill = try #require(prepared.schema?.columns[0].fill)
+        #expect(fill == present.reduce(0, +) / Double(present.count))
+        #expect(training.features.allSatisfy { !$0.isNaN } && prepared.test?.features.allSatisfy { !$0.isNaN } == true)
+    }
+
+    @Test func stringLabelsAreSortedClassesAndThePositiveClassIsLabelOne() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let plain = try Self.prepare(missing: .drop, in: folder)
+        #expect(plain.classNames == ["no", "yes"] && plain.dataset.labels.first == 0)
+        let swapped = try Self.prepare(missing: .drop, positiveClass: "no", in: folder)
+        #expect(swapped.classNames == ["yes", "no"] && swapped.dataset.labels.first == 1)
+        #expect(swapped.schema?.classes == ["yes", "no"])
+        let svm = try Self.prepare(.svm, missing: .drop, in: folder)
+        #expect(svm.classNames == ["no", "yes"] && svm.dataset.labels.first == -1 && svm.labelEncoding == .zeroOne)
+        let softmax = try Self.prepare(.softmax, missing: .drop, in: folder)
+        #expect(softmax.classCount == 2 && softmax.classNames == ["no", "yes"])
+        #expect(throws: DataError.self) { try Self.prepare(.linear, missing: .drop, in: folder) }
+        #expect(throws: DataError.self) { try Self.prepare(missing: .drop, positiveClass: "maybe", in: folder) }
+    }
+}
