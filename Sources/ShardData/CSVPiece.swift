@@ -126,16 +126,29 @@ struct CSVPiece: Sendable {
             if lineEnd == line { return (rows, .emptyLine(offset: fileOffset + (line - base))) }
             var field = line
             var valid = true
+            var verbatim: String?
             for column in 0..<columns {
                 var value = 0.0
-                var stop = DecimalField.parsePrefix(field, lineEnd, &value)
-                if stop == nil, field < lineEnd, field.pointee == CSVFields.quote {
-                    // A quoted number, "1.5": the same digits read the same way, then the closing quote.
-                    stop = DecimalField.parsePrefix(field + 1, lineEnd, &value).flatMap {
-                        $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
+                var stop: UnsafePointer<UInt8>?
+                if column == verbatimColumn {
+                    // Kept as written, up to the delimiter (a quoted field takes the slow path); NaN in its slot.
+                    value = .nan
+                    if field == lineEnd || field.pointee != CSVFields.quote {
+                        stop = column == lastColumn ? lineEnd : memchr(field, Int32(delimiter), lineEnd - field).map {
+                            UnsafePointer($0.assumingMemoryBound(to: UInt8.self))
+                        }
+                    }
+                    if let stop { verbatim = String(decoding: UnsafeBufferPointer(start: field, count: stop - field), as: UTF8.self) }
+                } else {
+                    stop = DecimalField.parsePrefix(field, lineEnd, &value)
+                    if stop == nil, field < lineEnd, field.pointee == CSVFields.quote {
+                        // A quoted number, "1.5": the same digits read the same way, then the closing quote.
+                        stop = DecimalField.parsePrefix(field + 1, lineEnd, &value).flatMap {
+                            $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
+                        }
                     }
                 }
-                guard let stop, value.isFinite, column != verbatimColumn else {
+                guard let stop, value.isFinite || column == verbatimColumn else {
                     valid = false
                     break
                 }
@@ -161,6 +174,8 @@ struct CSVPiece: Sendable {
                     return (rows, failure)
                 }
                 featureOut += columns - 1
+            } else if let verbatim {
+                text.appendVerbatim(verbatim)
             }
             rows += 1
             guard let lineBreak else { break }
@@ -172,7 +187,8 @@ struct CSVPiece: Sendable {
     /// A line the fast path could not read (a quoted field, text, or an error), checked in the reader's order: the
     /// quotes, the field count, then each field left to right. Writes the row and returns nil if it is valid after all.
     /// When the layout accepts text, a missing cell (`MissingValue`) or a field that is not a number (not a refused
-    /// number syntax either) is recorded in `text` at `row` with NaN in its slot; the `verbatimColumn` always is.
+    /// number syntax either) is recorded in `text` at `row` with NaN in its slot; the `verbatimColumn` is kept as
+    /// written (`TextCells.verbatim`), NaN in its slot.
     private static func slowLine(
         _ line: UnsafeBufferPointer<UInt8>, layout: CSVLayout, features: UnsafeMutablePointer<Double>,
         label: UnsafeMutablePointer<Double>, row: Int, text: inout TextCells
@@ -188,8 +204,7 @@ struct CSVPiece: Sendable {
             var value = Double.nan
             let outcome = field.withUnsafeBufferPointer { DecimalField.parse($0) }
             if layout.acceptsText, column == layout.verbatimColumn {
-                text.append(row: row, column: column, field: field)
-                if case .number(let number) = outcome { value = number }
+                text.appendVerbatim(String(decoding: field, as: UTF8.self))
             } else if case .number(let number) = outcome {
                 value = number
             } else if layout.acceptsText, MissingValue.isMissing(field) {

@@ -177,7 +177,7 @@ public enum CSVReader {
                     return CSVTable(
                         header: header,
                         raw: try header.dataset(source: source.name, features: features.finish(), labels: labels),
-                        text: cells)
+                        text: cells, verbatimColumn: layout.verbatimColumn < 0 ? nil : layout.verbatimColumn)
                 }
                 throw failure.error(path: source.name, line: line, header: header)
             }
@@ -185,7 +185,7 @@ public enum CSVReader {
         }
         return CSVTable(
             header: header, raw: try header.dataset(source: source.name, features: features.finish(), labels: labels),
-            text: cells)
+            text: cells, verbatimColumn: layout.verbatimColumn < 0 ? nil : layout.verbatimColumn)
     }
 
     /// Whether every byte from `offset` to the end of `source` is `\n` or `\r`.

@@ -14,6 +14,8 @@ public struct CSVTable: Sendable {
     let header: CSVHeader
     let raw: Dataset
     public let text: TextCells
+    /// The column read as written (`TextCells.verbatim`), 0-based.
+    let verbatimColumn: Int?
 
     public var columnNames: [String] { header.names }
     public var labelIndex: Int { header.labelIndex }

@@ -3,7 +3,8 @@ public struct EncodedTable: Sendable {
     /// The schema's features in its order; labels as class indices for string classes. With `--missing mean` or
     /// `median` at training, a missing numeric cell is NaN until `TableSchema.fittingFills` fills it.
     public var dataset: Dataset
-    /// The id column's cells as written, one per row of `dataset` (when the table was read with it verbatim).
+    /// The id column's cells as written, one per row of `dataset` (when the table was read with it verbatim:
+    /// `CSVReader.readTable(verbatimColumn:)`).
     public var ids: [String]?
     /// Columns of the file that the schema does not name (not read).
     public var extraColumns: [String]
@@ -118,15 +119,12 @@ extension TableSchema {
         }
 
         // The text and missing cells, in file order: the first problem found is the first in the file.
-        var ids: [String]? = idIndex != nil && !table.text.isEmpty ? [String](repeating: "", count: rowCount) : nil
+        let ids = idIndex != nil && idIndex == table.verbatimColumn ? table.text.verbatim : nil
         var missingRows: [Bool] = []
         var missingCells = 0
         for cell in table.text.cells {
             let column = Int(cell.column), row = cell.row
-            if column == idIndex {
-                ids?[row] = table.text.text(of: cell) ?? ""
-                continue
-            }
+            if column == idIndex { continue }
             let isLabel = column == table.labelIndex && schemaLabel != nil
             let source = sourceOfColumn[column]
             guard isLabel || source >= 0 else { continue }

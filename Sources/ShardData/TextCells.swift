@@ -22,10 +22,14 @@ public struct TextCells: Sendable, Equatable {
     public private(set) var strings: [String] = []
     public private(set) var cells: [Cell] = []
     private var codes: [String: Int32] = [:]
+    /// The verbatim column (an id column), one text per row as written, not interned (ids are mostly distinct).
+    public private(set) var verbatim: [String] = []
 
     public init() {}
 
-    public var isEmpty: Bool { cells.isEmpty }
+    public var isEmpty: Bool { cells.isEmpty && verbatim.isEmpty }
+
+    mutating func appendVerbatim(_ text: String) { verbatim.append(text) }
 
     mutating func append(row: Int, column: Int, field: [UInt8]) {
         append(row: row, column: column, text: String(decoding: field, as: UTF8.self))
@@ -49,6 +53,7 @@ public struct TextCells: Sendable, Equatable {
 
     /// Appends the cells of the next piece, whose rows start at `rowOffset`.
     mutating func append(_ piece: TextCells, rowOffset: Int) {
+        verbatim += piece.verbatim
         var remapped: [Int32] = []
         remapped.reserveCapacity(piece.strings.count)
         for text in piece.strings { remapped.append(intern(text)) }
