@@ -296,7 +296,10 @@ public enum TrainingJob {
                     cancellation: cancellation), nil
             )
         }
-        let table = try CSVReader.readTable(path: path, labelColumn: labelColumn, dialect: dialect, cancellation: cancellation)
+        // The id column is read as written (one text per row, never interned: ids are mostly distinct).
+        let table = try CSVReader.readTable(
+            path: path, labelColumn: labelColumn, dialect: dialect, verbatimColumn: options.idColumn,
+            cancellation: cancellation)
         let schema = try TableSchema.infer(table, options: options)
         let encoded = try schema.encode(table)
         var line = schema.summaryLine(missingCells: encoded.missingCells, droppedRows: encoded.incompleteRows.count)

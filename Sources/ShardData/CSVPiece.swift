@@ -113,7 +113,7 @@ struct CSVPiece: Sendable {
         let base = buffer.baseAddress!
         let end = base + buffer.count
         let columns = layout.columnCount, labelIndex = layout.labelIndex, lastColumn = columns - 1
-        let delimiter = layout.delimiter, verbatimColumn = layout.verbatimColumn
+        let delimiter = layout.delimiter, verbatimColumn = layout.verbatimColumn, acceptsText = layout.acceptsText
         var featureOut = features
         var rows = 0
         var line = base + start
@@ -127,17 +127,13 @@ struct CSVPiece: Sendable {
             var field = line
             var valid = true
             var verbatim: String?
+            let cellsBefore = text.cells.count
             for column in 0..<columns {
-                var value = 0.0
+                var value = Double.nan
                 var stop: UnsafePointer<UInt8>?
                 if column == verbatimColumn {
                     // Kept as written, up to the delimiter (a quoted field takes the slow path); NaN in its slot.
-                    value = .nan
-                    if field == lineEnd || field.pointee != CSVFields.quote {
-                        stop = column == lastColumn ? lineEnd : memchr(field, Int32(delimiter), lineEnd - field).map {
-                            UnsafePointer($0.assumingMemoryBound(to: UInt8.self))
-                        }
-                    }
+                    stop = textField(field, lineEnd: lineEnd, last: column == lastColumn, delimiter: delimiter)
                     if let stop { verbatim = String(decoding: UnsafeBufferPointer(start: field, count: stop - field), as: UTF8.self) }
                 } else {
                     stop = DecimalField.parsePrefix(field, lineEnd, &value)
@@ -147,18 +143,22 @@ struct CSVPiece: Sendable {
                             $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
                         }
                     }
+                    let isNumber = stop.map { value.isFinite && (column == lastColumn ? $0 == lineEnd : $0 < lineEnd && $0.pointee == delimiter) } ?? false
+                    if !isNumber {
+                        // Text or a missing cell, unquoted, when the layout accepts text: recorded here (NaN in its
+                        // slot); anything else (a quote, a refused number, a wrong field count) takes the slow path.
+                        stop = acceptsText ? textField(field, lineEnd: lineEnd, last: column == lastColumn, delimiter: delimiter).flatMap {
+                            text.appendField(UnsafeBufferPointer(start: field, count: $0 - field), row: rows, column: column) ? $0 : nil
+                        } : nil
+                        value = .nan
+                    }
                 }
-                guard let stop, value.isFinite || column == verbatimColumn else {
+                // `stop` is now the field's end: the line's end for the last column, else its delimiter.
+                guard let stop else {
                     valid = false
                     break
                 }
-                if column == lastColumn {
-                    valid = stop == lineEnd
-                } else {
-                    valid = stop < lineEnd && stop.pointee == delimiter
-                    field = stop + 1
-                }
-                guard valid else { break }
+                if column != lastColumn { field = stop + 1 }
                 if column == labelIndex {
                     labels[rows] = value
                 } else {
@@ -168,6 +168,7 @@ struct CSVPiece: Sendable {
             }
             if !valid {
                 featureOut = features + rows * (columns - 1)
+                text.removeCells(from: cellsBefore)
                 if let failure = slowLine(UnsafeBufferPointer(start: line, count: lineEnd - line), layout: layout,
                     features: featureOut, label: labels + rows, row: rows, text: &text)
                 {
@@ -182,6 +183,17 @@ struct CSVPiece: Sendable {
             line = lineBreak + 1
         }
         return (rows, nil)
+    }
+
+    /// The end of the unquoted field at `field` (its delimiter, or the line's end for the last column); nil for a
+    /// quoted field or a missing delimiter (the slow path reads and judges those).
+    @inline(__always)
+    private static func textField(
+        _ field: UnsafePointer<UInt8>, lineEnd: UnsafePointer<UInt8>, last: Bool, delimiter: UInt8
+    ) -> UnsafePointer<UInt8>? {
+        guard field == lineEnd || field.pointee != CSVFields.quote else { return nil }
+        if last { return memchr(field, Int32(delimiter), lineEnd - field) == nil ? lineEnd : nil }
+        return memchr(field, Int32(delimiter), lineEnd - field).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) }
     }
 
     /// A line the fast path could not read (a quoted field, text, or an error), checked in the reader's order: the

@@ -182,8 +182,8 @@ public struct TableSchema: Sendable, Equatable, Codable {
         let ignored = ignoredColumns
         if !ignored.isEmpty { parts.append("ignored: " + ignored.joined(separator: ", ")) }
         if missingCells > 0 {
-            let what = droppedRows > 0 ? "\(droppedRows) rows dropped" : missing == .error ? "" : "filled with the \(missing.rawValue)"
-            parts.append("\(missingCells) missing cells" + (what.isEmpty ? "" : " (\(what))"))
+            let what = droppedRows > 0 ? "\(droppedRows) \(droppedRows == 1 ? "row" : "rows") dropped" : missing == .error ? "" : "filled with the \(missing.rawValue)"
+            parts.append("\(missingCells) missing \(missingCells == 1 ? "cell" : "cells")" + (what.isEmpty ? "" : " (\(what))"))
         }
         return "schema: " + parts.joined(separator: ", ")
     }

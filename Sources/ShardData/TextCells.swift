@@ -31,6 +31,23 @@ public struct TextCells: Sendable, Equatable {
 
     mutating func appendVerbatim(_ text: String) { verbatim.append(text) }
 
+    /// Records `field` at (`row`, `column`) if it is a missing cell or text (`DecimalField`'s `notANumber`); false
+    /// for a refused number syntax (non-finite, hexadecimal, NUL), which the caller reports.
+    mutating func appendField(_ field: UnsafeBufferPointer<UInt8>, row: Int, column: Int) -> Bool {
+        if field.count <= 4, MissingValue.isMissing(Array(field)) {
+            appendMissing(row: row, column: column)
+            return true
+        }
+        guard DecimalField.parse(field) == .notANumber else { return false }
+        append(row: row, column: column, text: String(decoding: field, as: UTF8.self))
+        return true
+    }
+
+    /// Forgets the cells from index `start` on (a line the fast path gave up on is recorded again by the slow one).
+    mutating func removeCells(from start: Int) {
+        if cells.count > start { cells.removeSubrange(start...) }
+    }
+
     mutating func append(row: Int, column: Int, field: [UInt8]) {
         append(row: row, column: column, text: String(decoding: field, as: UTF8.self))
     }

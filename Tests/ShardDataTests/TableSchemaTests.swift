@@ -185,6 +185,32 @@ struct TableSchemaTests {
         #expect(message { _ = try CSVReader.parse(text: "a,b,label\n1,x,0\n", source: "t.csv") } == "t.csv:2: column 2 (\"b\"): \"x\" is not a number")
     }
 
+    @Test("text read in the fast path (unquoted) is recorded as the slow path (quoted) records it, for any piece size")
+    func fastAndSlowTextAgree() throws {
+        let rows = [
+            ["1.5", "red", "S", "yes"], ["2", "blue", "M", "no"], ["", "green", "NA", "yes"], ["nan", "red", "", "no"],
+            ["-3e2", "N/A", "L", "yes"], ["4", "blue", "S", "no"],
+        ]
+        let header = "x,color,size,label\n"
+        let plain = header + rows.map { $0.joined(separator: ",") }.joined(separator: "\n") + "\n"
+        let quoted = header + rows.map { $0.map { "\"\($0)\"" }.joined(separator: ",") }.joined(separator: "\n") + "\n"
+        func filled(_ text: String, pieceBytes: Int) throws -> (TextCells, Dataset) {
+            let table = try CSVReader.parseTable(bytes: Array(text.utf8), source: "t.csv", pieceBytes: pieceBytes)
+            let schema = try TableSchema.infer(table, options: SchemaOptions(missing: .median))
+            let encoded = try schema.encode(table)
+            let fitted = try schema.fittingFills(to: encoded.dataset)
+            return (table.text, fitted.fillingMissing(in: encoded.dataset))
+        }
+        let (cells, dataset) = try filled(quoted, pieceBytes: 1 << 20)
+        #expect(cells.cells.count == 2 + 6 + 6 + 6 && cells.strings.count == 8)
+        #expect(dataset.featureNames == ["x", "color=blue", "color=green", "color=red", "size=L", "size=M", "size=S"])
+        for pieceBytes in [5, 17, 1 << 20] {
+            let (fastCells, fastDataset) = try filled(plain, pieceBytes: pieceBytes)
+            #expect(fastCells == cells, "\(pieceBytes)")
+            #expect(fastDataset == dataset, "\(pieceBytes)")
+        }
+    }
+
     @Test("an id column is kept as written (leading zeros, quotes removed), numbers or not")
     func verbatimIds() throws {
         let text = "id,x,label\n007,1,0\n\"A,1\",2,1\n,3,0\n"
