@@ -65,4 +65,31 @@ import _TestSupport
         #expect(throws: DataError.self) { try Self.prepare(.linear, missing: .drop, in: folder) }
         #expect(throws: DataError.self) { try Self.prepare(missing: .drop, positiveClass: "maybe", in: folder) }
     }
+
+    @Test func heldOutDataIsReadWithTheTrainingSchemaAndItsUnseenCategoriesAreNoted() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let train = try folder.write("size,color,label\n1,red,no\n2,blue,yes\n3,red,no\n4,blue,yes\n", to: "train.csv")
+        let test = try folder.write("color,label,size\ngreen,yes,5\nred,no,\n", to: "test.csv")
+        var configuration = DataConfiguration(path: train, testDataPath: test, blockRows: 2)
+        configuration.schema = SchemaOptions(missing: .median)
+        let prepared = try TrainingJob.prepare(configuration, for: .logistic)
+        let held = try #require(prepared.test)
+        #expect(held.featureNames == ["size", "color=blue", "color=red"])
+        // green is unseen (all zero); the missing size takes the training rows' median, (2 + 3) / 2.
+        #expect(Array(held.features) == [5, 0, 0, 2.5, 0, 1])
+        #expect(held.labels == [1, 0])
+        #expect(prepared.notes.contains { $0.contains("1 cells of column \"color\" hold a category not seen in training") })
+    }
+
+    @Test func predictionsWriteTheIdsFirstAndTheClassesByName() {
+        var table = PredictionTable(columns: ["score", "predicted_label"], rows: [[1.5, 1], [-2, 0]])
+        table.ids = TextColumn(name: "id", values: ["a,1", "b\"2"])
+        table.classNames = ["no", "yes"]
+        #expect(table.csv() == "id,score,predicted_label\n\"a,1\",1.5,yes\n\"b\"\"2\",-2,no\n")
+        #expect(
+            table.json(model: .logistic)
+                == "{\"model\":\"logistic\",\"columns\":[\"id\",\"score\",\"predicted_label\"],\"rows\":[\n  "
+                + "[\"a,1\",1.5,\"yes\"],\n  [\"b\\\"2\",-2,\"no\"]\n]}\n")
+    }
 }
