@@ -89,8 +89,10 @@ struct CSVPiece: Sendable {
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout
     ) {
         let columns = layout.columnCount, featureCount = columns - 1
-        // A row takes at least 2·columns − 1 bytes (a digit per field, the delimiters); its line break aside.
-        let maximumRows = (buffer.count - start) / (2 * columns - 1) + 1
+        // A row takes at least 2·columns − 1 bytes (a digit per field, the delimiters), or columns − 1 when fields
+        // may be empty (missing cells, with text accepted); its line break aside.
+        let minimumRowBytes = layout.acceptsText ? max(1, columns - 1) : 2 * columns - 1
+        let maximumRows = (buffer.count - start) / minimumRowBytes + 1
         var rows = 0
         var failure: Failure?
         features = [Double](unsafeUninitializedCapacity: maximumRows * featureCount) { featureBuffer, featureTotal in

@@ -9,9 +9,10 @@ public struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Apply a saved model to the rows of a CSV and write one line of predictions per row.",
         discussion: """
-            The CSV's columns are found by name, in any order (others are ignored, with a note); a label column is
-            optional. The stored standardisation, categories and missing-value fills are applied; a category the
-            model did not see reads as all zeros (--strict: an error). Labels written as text are predicted by name. Columns written per model kind:
+            The CSV's columns are found by name, in any order (others are ignored, with a note).
+            A label column is optional. The stored standardisation, categories and missing-value fills
+            are applied; a category the model did not see reads as all zeros (--strict: an error).
+            Labels written as text are predicted by name; --id-column is written first, as it is. Columns written per model kind:
               logistic  score, probability, predicted_label      svm       score, predicted_label
               softmax   predicted_class, probability_0 …         quantile  q<tau> per level
               triplet   embedding_0 …                            vae       reconstruction, kl, negative_elbo

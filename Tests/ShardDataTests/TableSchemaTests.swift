@@ -211,6 +211,19 @@ struct TableSchemaTests {
         }
     }
 
+    @Test("rows of empty fields (shorter than rows of digits) fit the piece's row estimate (was a buffer overflow)")
+    func emptyFieldRows() throws {
+        for pieceBytes in [7, 64, 1 << 20] {
+            let text = "a,b,label\n" + String(repeating: ",,\n", count: 300)
+            let table = try CSVReader.parseTable(bytes: Array(text.utf8), source: "t.csv", pieceBytes: pieceBytes)
+            #expect(table.rowCount == 300 && table.text.cells.count == 900 && table.text.cells.allSatisfy(\.isMissing))
+            let twoColumns = try CSVReader.parseTable(
+                bytes: Array(("a,b\n" + String(repeating: ",\n", count: 200) + ",").utf8), source: "t.csv",
+                pieceBytes: pieceBytes)
+            #expect(twoColumns.rowCount == 201)
+        }
+    }
+
     @Test("an id column is kept as written (leading zeros, quotes removed), numbers or not")
     func verbatimIds() throws {
         let text = "id,x,label\n007,1,0\n\"A,1\",2,1\n,3,0\n"
