@@ -139,5 +139,21 @@ struct SchemaEndToEndTests {
         #expect(settings["id_column"] as? String == "patient_id")
         #expect(settings["positive_class"] as? String == "no")
         #expect(repeated["settings"] as? NSDictionary == settings as NSDictionary)
+
+        // --missing drop leaves out the same rows for any worker count.
+        var hashes: [String] = []
+        for workers in ["0", "3"] {
+            let summary = directory.path("drop-\(workers).json")
+            let (status2, _, stderr2) = try Self.run(
+                [
+                    "train", "--data", data, "--ignore", "patient_id", "--missing", "drop", "--block-rows", "32",
+                    "--workers", workers, "--summary-json", summary, "--log-format", "json",
+                ], in: directory)
+            try #require(status2 == 0, "\(stderr2)")
+            #expect(stderr2.contains("27 missing cells (27 rows dropped)"), "\(stderr2)")
+            hashes.append(try #require(try Self.json(summary)["parameters_sha256"] as? String))
+            #expect(try Self.json(summary)["rows"] as? Int == 569 - 27)
+        }
+        #expect(hashes[0] == hashes[1])
     }
 }

@@ -92,4 +92,16 @@ import _TestSupport
                 == "{\"model\":\"logistic\",\"columns\":[\"id\",\"score\",\"predicted_label\"],\"rows\":[\n  "
                 + "[\"a,1\",1.5,\"yes\"],\n  [\"b\\\"2\",-2,\"no\"]\n]}\n")
     }
+
+    @Test func aTextColumnWithADifferentValueInEveryRowIsPointedOutAsAPossibleId() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let rows = (0..<25).map { "user\($0),\($0 % 7),\($0 % 2)" }
+        let data = try folder.write((["name,x,label"] + rows).joined(separator: "\n") + "\n", to: "d.csv")
+        let prepared = try TrainingJob.prepare(DataConfiguration(path: data), for: .logistic)
+        #expect(
+            prepared.notes.first
+                == "schema: 1 numeric, 1 categorical (name: 25 values), label \"label\"; column \"name\" has a different "
+                + "value in every row: an id? (--id-column or --ignore)")
+    }
 }
