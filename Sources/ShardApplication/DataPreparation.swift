@@ -30,6 +30,10 @@ public struct DataConfiguration: Sendable, Equatable {
     public var precision: Precision
     /// Rows per block; nil: `BlockPlan.defaultBlockRows` of the training rows.
     public var blockRows: Int?
+    /// CSV columns to ignore, the id column, columns forced categorical, and what a missing cell means.
+    public var schema = SchemaOptions()
+    /// Binary models on string labels: the class that is positive (label 1); nil: the second in sorted order.
+    public var positiveClass: String?
 
     public init(
         path: String, labelColumn: String? = nil, labelsPath: String? = nil, rowsPath: String? = nil, testRowsPath: String? = nil,
@@ -65,6 +69,12 @@ public struct PreparedData: Sendable {
     public var labelEncoding: BinaryLabelEncoding?
     /// Number of classes (softmax, triplet), from `--classes` or the labels.
     public var classCount: Int?
+    /// The CSV's columns by name and kind, fill values fitted on the training rows (nil: not a CSV).
+    public var schema: TableSchema?
+    /// The label's class names by label value, as the file writes them (nil: numeric labels of a non-binary model).
+    public var classNames: [String]?
+    /// What the user should see first: the schema line, then notes (unseen categories in --test-data).
+    public var notes: [String] = []
     public var blocks: [Block]
     public var precision: Precision
     public var blockRows: Int
@@ -85,13 +95,21 @@ public enum TrainingJob {
         _ configuration: DataConfiguration, for kind: ModelKind, classCount declared: Int? = nil,
         cancellation: ReadCancellation = .never
     ) throws(DataError) -> PreparedData {
-        let all = try read(
+        let (all, inferred) = try read(
             configuration.path, labelColumn: configuration.labelColumn, labelsPath: configuration.labelsPath,
-            format: configuration.format, dialect: configuration.dialect, cancellation: cancellation)
+            format: configuration.format, dialect: configuration.dialect, schema: configuration.schema,
+            cancellation: cancellation)
+        var schema = inferred?.schema
+        var notes = inferred.map { [$0.summaryLine] } ?? []
+        // --missing drop: the rows with a missing cell leave whichever selection they are in (row indices name the
+        // file's rows), before the held-out fraction is split off.
+        let incomplete = inferred?.incompleteRows ?? []
         var trainRows: [Int]? = try configuration.rowsPath.map { (path) throws(DataError) in try RowIndices.read(path: path) }
         var test: Dataset?
+        var heldOutRows: [Int]?
         if let testRowsPath = configuration.testRowsPath {
             let testRows = try RowIndices.read(path: testRowsPath)
+            heldOutRows = testRows
             test = try all.selectingRows(testRows)
             // Held-out rows never train: they leave the default (all rows), and may not be listed in --rows.
             let heldOut = Set(testRows)
@@ -109,15 +127,32 @@ public enum TrainingJob {
         } else {
             train = consume all
         }
+        if !incomplete.isEmpty {
+            train = try train.droppingRows(Self.positions(of: incomplete, in: trainRows))
+            if let heldOutRows, let selected = test {
+                test = try selected.droppingRows(Self.positions(of: incomplete, in: heldOutRows))
+            }
+        }
         if let fraction = configuration.testFraction {
             let split = try TrainTestSplit(rowCount: train.rowCount, testFraction: fraction, seed: configuration.seed)
             test = try train.selectingRows(split.testRows)
             train = try train.selectingRows(split.trainRows)
         }
         if let testPath = configuration.testDataPath {
-            let other = try read(
-                testPath, labelColumn: train.labelName, labelsPath: nil, format: configuration.format,
-                dialect: configuration.dialect, libsvmWidth: train.featureCount, cancellation: cancellation)
+            let other: Dataset
+            if let schema, (configuration.format ?? DataFormat.inferred(path: testPath)) == .csv {
+                let encoded = try schema.encode(
+                    CSVReader.readTable(
+                        path: testPath, labelColumn: train.labelName, dialect: configuration.dialect,
+                        cancellation: cancellation)
+                ).droppingIncompleteRows()
+                notes += unseenCategoryNotes(encoded, path: testPath)
+                other = encoded.dataset
+            } else {
+                other = try read(
+                    testPath, labelColumn: train.labelName, labelsPath: nil, format: configuration.format,
+                    dialect: configuration.dialect, libsvmWidth: train.featureCount, cancellation: cancellation)
+            }
             guard other.featureNames == train.featureNames else {
                 throw .columnsDiffer(
                     path: testPath, expected: train.featureNames + [train.labelName],
@@ -125,17 +160,36 @@ public enum TrainingJob {
             }
             test = other
         }
+        // Missing numeric cells take the training rows' mean or median, here and wherever the model is applied.
+        if let fitted = try schema?.fittingFills(to: train) {
+            schema = fitted
+            train = fitted.fillingMissing(in: consume train)
+            test = test.map { fitted.fillingMissing(in: $0) }
+        }
         try cancellation.check(reading: configuration.path)
         var encoding: BinaryLabelEncoding?
         var classCount: Int?
+        var classNames: [String]?
+        let classes = schema?.classes
+        if classes != nil || configuration.positiveClass != nil {
+            try checkStringLabels(classes, kind: kind, positiveClass: configuration.positiveClass, path: configuration.path)
+        }
         switch kind.labelKind {
         case .binary(let wanted):
+            if let classes, let positive = configuration.positiveClass, positive == classes[0] {
+                // The positive class is label 1: the first class in sorted order becomes the second.
+                train = train.swappingBinaryLabels()
+                test = test?.swappingBinaryLabels()
+                schema?.setClasses([classes[1], classes[0]])
+            }
             // Remember how the CSV writes its labels, so predictions can be written the same way.
-            encoding = try BinaryLabelEncoding.detect(in: train) ?? wanted
+            encoding = classes != nil ? .zeroOne : try BinaryLabelEncoding.detect(in: train) ?? wanted
+            classNames = schema?.classes ?? (encoding == .plusMinusOne ? ["-1", "1"] : ["0", "1"])
             train = try train.encodingBinaryLabels(as: wanted)
             test = try test?.encodingBinaryLabels(as: wanted)
         case .classIndex:
-            let count = try train.classCount(declared: declared)
+            classNames = classes
+            let count = try train.classCount(declared: declared ?? classes?.count)
             _ = try test?.classCount(declared: count)
             // The reports hold a K × K confusion matrix: a stray large label (100000 among 0, 1, 2) would ask for
             // more memory than the machine has, long after training.
@@ -174,12 +228,90 @@ public enum TrainingJob {
         let blocks = try train.makeSharedBlocks(blockRows: blockRows, precision: configuration.precision)
         return PreparedData(
             dataset: train, test: test, standardization: standardization, labelEncoding: encoding,
-            classCount: classCount, blocks: blocks, precision: configuration.precision,
-            blockRows: blockRows)
+            classCount: classCount, schema: schema, classNames: classNames, notes: notes, blocks: blocks,
+            precision: configuration.precision, blockRows: blockRows)
+    }
+
+    /// The positions in a selection of file rows (`selected`, nil: every row in order) of the rows `rows`.
+    static func positions(of rows: [Int], in selected: [Int]?) -> [Int] {
+        guard let selected else { return rows }
+        let wanted = Set(rows)
+        return selected.indices.filter { wanted.contains(selected[$0]) }
+    }
+
+    /// String labels (`classes`) fit binary models with exactly two classes and class-index models; `--positive-class`
+    /// must name one of the two.
+    static func checkStringLabels(_ classes: [String]?, kind: ModelKind, positiveClass: String?, path: String)
+        throws(DataError)
+    {
+        func refuse(_ detail: String) -> DataError { .schema(path: path, line: nil, column: nil, columnName: nil, detail: detail) }
+        guard let classes else {
+            throw refuse("--positive-class applies to labels written as text (classes by name); these labels are numbers")
+        }
+        let shown = classes.prefix(6).joined(separator: ", ") + (classes.count > 6 ? ", …" : "")
+        switch kind.labelKind {
+        case .binary:
+            guard classes.count == 2 else {
+                throw refuse(
+                    "--model \(kind.rawValue) needs two classes, the labels have \(classes.count) (\(shown)); for more "
+                        + "classes use --model softmax")
+            }
+            if let positiveClass, !classes.contains(positiveClass) {
+                throw refuse("--positive-class \(positiveClass) is not a class of the labels (\(shown))")
+            }
+        case .classIndex, .ignored:
+            if positiveClass != nil { throw refuse("--positive-class applies to binary models (logistic, svm)") }
+        case .real:
+            throw refuse(
+                "--model \(kind.rawValue) needs numeric targets, but the labels are text (\(shown)); for classes use "
+                    + "--model logistic, svm or softmax")
+        }
+    }
+
+    /// One line per categorical column of `encoded` with values the schema does not know.
+    static func unseenCategoryNotes(_ encoded: EncodedTable, path: String) -> [String] {
+        encoded.unseenCategories.map {
+            "\(path): \($0.count) cells of column \"\($0.column)\" hold a category not seen in training: all-zero rows"
+        }
     }
 
     /// A `.npy` array (by the extension) with its labels from `labelsPath` or its last column, or text in `format`
     /// (nil: by the extension): CSV in `dialect`, or libsvm (`libsvmWidth` features when given).
+    /// `read(…)` of the training data: a CSV is read as a table whose schema is inferred (`TableSchema.infer`) and
+    /// encoded; other formats have no schema (and refuse schema options).
+    static func read(
+        _ path: String, labelColumn: String?, labelsPath: String?, format: DataFormat?, dialect: CSVDialect,
+        schema options: SchemaOptions, cancellation: ReadCancellation
+    ) throws(DataError) -> (Dataset, (schema: TableSchema, summaryLine: String, incompleteRows: [Int])?) {
+        let isCSV = !(format == nil && NumpyReader.isNumpyPath(path)) && (format ?? DataFormat.inferred(path: path)) == .csv
+        guard isCSV else {
+            guard options.isDefault else {
+                throw .schema(
+                    path: path, line: nil, column: nil, columnName: nil,
+                    detail: "--ignore, --id-column, --categorical and --missing apply to CSV data only")
+            }
+            return (
+                try read(
+                    path, labelColumn: labelColumn, labelsPath: labelsPath, format: format, dialect: dialect,
+                    cancellation: cancellation), nil
+            )
+        }
+        // The id column is read as written (one text per row, never interned: ids are mostly distinct).
+        let table = try CSVReader.readTable(
+            path: path, labelColumn: labelColumn, dialect: dialect, verbatimColumn: options.idColumn,
+            cancellation: cancellation)
+        let schema = try TableSchema.infer(table, options: options)
+        let encoded = try schema.encode(table)
+        var line = schema.summaryLine(missingCells: encoded.missingCells, droppedRows: encoded.incompleteRows.count)
+        // A text column with a different value in every row is most likely an id, not a category.
+        for column in schema.columns where column.kind == .categorical && table.rowCount >= 20
+            && column.values?.count == table.rowCount
+        {
+            line += "; column \"\(column.name)\" has a different value in every row: an id? (--id-column or --ignore)"
+        }
+        return (encoded.dataset, (schema, line, encoded.incompleteRows))
+    }
+
     static func read(
         _ path: String, labelColumn: String?, labelsPath: String?, format: DataFormat?, dialect: CSVDialect,
         libsvmWidth: Int? = nil, cancellation: ReadCancellation
@@ -200,7 +332,7 @@ public enum TrainingJob {
         let file = ModelFile(
             spec: model.spec, parameters: parameters, featureNames: data.dataset.featureNames,
             labelName: data.dataset.labelName, labelEncoding: data.labelEncoding?.rawValue,
-            standardization: data.standardization)
+            standardization: data.standardization, schema: data.schema, classes: data.classNames)
         var trained = LoadedModel(path: "(trained model)", file: file, model: model)
         trained.blockRows = data.blockRows
         trained.precision = data.precision

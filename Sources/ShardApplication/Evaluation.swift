@@ -62,7 +62,7 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
                 + classification.confusionMatrix.renderTable(classNames: classification.classNames))
         }
         if let ranking {
-            sections.append("ranking (positive class = 1)\n" + ranking.renderTable())
+            sections.append("ranking (positive class = \(classification?.classNames?.last ?? "1"))\n" + ranking.renderTable())
         } else if classification?.classes.count == 2 {
             sections.append("ranking: ROC-AUC and PR-AUC are undefined, the rows hold one class only")
         }

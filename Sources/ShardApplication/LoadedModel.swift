@@ -38,45 +38,66 @@ public struct LoadedModel: Sendable {
         guard kinds.contains(kind) else { throw .unsupportedKind(command: command, kind: kind, supported: kinds) }
     }
 
+    /// The columns the model reads: its recorded schema, or (a file written before schemas) its features as
+    /// numeric columns and a numeric label.
+    public var inputSchema: TableSchema {
+        file.schema ?? TableSchema(numericFeatures: file.featureNames, label: file.labelName)
+    }
+
+    /// The label's class names by label value, as the training file wrote them: the recorded classes, else (older
+    /// files) 0/1 or −1/1 for binary models by their `label_encoding`; nil for numeric class indices.
+    public var classNames: [String]? {
+        if let classes = file.classes { return classes }
+        guard case .binary = kind.labelKind else { return nil }
+        return outputLabelEncoding == .plusMinusOne ? ["-1", "1"] : ["0", "1"]
+    }
+
     /// Reads a CSV (in `dialect`, gzip decompressed) or, by its extension, a libsvm file for this model and
     /// applies the stored standardisation.
     ///
-    /// The columns other than the label must be the model's `feature_names`, by name and in order. The label
-    /// column is `labelColumn`, else the model's `label_column`; a file with exactly the feature columns has
-    /// no labels (allowed only when `labels` is `.optional`; its dataset then carries zeros as labels). A libsvm file
-    /// is read with the model's width and always has labels.
+    /// CSV columns are found by name (`inputSchema`), in any order; columns the model does not use are left out
+    /// (named in the input's notes). The label column is `labelColumn`, else the model's `label_column`; a file
+    /// without it has no labels (allowed only when `labels` is `.optional`; its dataset then carries zeros as
+    /// labels). `idColumn` (default: the model's id column, when the file has it) is passed through as written.
+    /// A category the model did not see gives an all-zero row and a note, or an error with `strictCategories`. A libsvm
+    /// file is read with the model's width and always has labels.
     public func readData(
-        path: String, labelColumn: String? = nil, labels: LabelRequirement, dialect: CSVDialect = CSVDialect()
+        path: String, labelColumn: String? = nil, labels: LabelRequirement, dialect: CSVDialect = CSVDialect(),
+        idColumn: String? = nil, strictCategories: Bool = false
     ) throws(ApplicationError) -> ModelInput {
         let bytes: [UInt8]
         do { bytes = try DataFile.bytes(path: path) } catch { throw .data(error) }
-        var dataset: Dataset
-        let hasLabels: Bool
+        var input: ModelInput
         if DataFormat.inferred(path: path) == .libsvm {
+            let dataset: Dataset
             do { dataset = try LibSVMReader.parse(bytes: bytes, source: path, width: file.featureNames.count) } catch {
                 throw .data(error)
             }
             try Self.checkColumns(found: dataset.featureNames, expected: file.featureNames, path: path)
-            hasLabels = true
+            input = ModelInput(dataset: dataset, hasLabels: true)
         } else {
-            (dataset, hasLabels) = try readCSV(bytes, path: path, labelColumn: labelColumn, labels: labels, dialect: dialect)
+            input = try readCSV(
+                bytes, path: path, labelColumn: labelColumn, labels: labels, dialect: dialect, idColumn: idColumn,
+                strictCategories: strictCategories)
         }
         if let standardization = file.standardization {
-            do { dataset = try standardization.apply(to: dataset) } catch { throw .data(error) }
+            do { input.dataset = try standardization.apply(to: input.dataset) } catch { throw .data(error) }
         }
-        return ModelInput(dataset: dataset, hasLabels: hasLabels)
+        return input
     }
 
-    /// The CSV `bytes` read for this model, and whether they hold labels (see `readData`).
+    /// The CSV `bytes` read for this model by column name (see `readData`).
     private func readCSV(
-        _ bytes: [UInt8], path: String, labelColumn: String?, labels: LabelRequirement, dialect: CSVDialect
-    ) throws(ApplicationError) -> (Dataset, Bool) {
+        _ bytes: [UInt8], path: String, labelColumn: String?, labels: LabelRequirement, dialect: CSVDialect,
+        idColumn: String?, strictCategories: Bool
+    ) throws(ApplicationError) -> ModelInput {
         guard !DataFile.isNumpy(bytes) else {
             throw .invalidArgument(
                 "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
                     + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
         let header: [String], delimiter: UInt8
+        var schema = inputSchema
         let features = file.featureNames
         do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect) } catch {
             guard case .numericHeader = error else { throw .data(error) }
@@ -88,27 +109,57 @@ public struct LoadedModel: Sendable {
         if let labelColumn, !header.contains(labelColumn) {
             throw .missingLabels(path: path, labelColumn: labelColumn)
         }
-        var dataset: Dataset
-        let hasLabels: Bool
-        if header.contains(label), !features.contains(label) {
-            do { dataset = try CSVReader.parse(bytes: bytes, source: path, labelColumn: label, dialect: dialect) } catch { throw .data(error) }
-            try Self.checkColumns(found: dataset.featureNames, expected: features, path: path)
-            hasLabels = true
-        } else {
-            try Self.checkColumns(found: header, expected: features, path: path)
-            guard labels == .optional else { throw .missingLabels(path: path, labelColumn: label) }
-            var placeholder = "no_label"
-            while header.contains(placeholder) { placeholder += "_" }
-            do {
-                dataset = try CSVReader.parse(
-                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter), source: path, labelColumn: placeholder,
-                    dialect: CSVDialect(delimiter: delimiter))
-            } catch {
-                throw .data(error)
+        let featureColumns = Set(schema.columns.filter { $0.kind == .numeric || $0.kind == .categorical }.map(\.name))
+        if let idColumn {
+            guard header.contains(idColumn) else {
+                throw .columnMismatch(path: path, detail: "no column named \"\(idColumn)\" for --id-column")
             }
-            hasLabels = false
+            guard !featureColumns.contains(idColumn), idColumn != label else {
+                throw .columnMismatch(path: path, detail: "--id-column \(idColumn) is a column the model reads")
+            }
+            schema.columns.removeAll { $0.kind == .id || $0.name == idColumn }
+            schema.columns.append(TableSchema.Column(name: idColumn, kind: .id))
         }
-        return (dataset, hasLabels)
+        let verbatim = schema.idColumn.flatMap { header.contains($0) ? $0 : nil }
+        let table: CSVTable
+        let hasLabels: Bool
+        do {
+            if header.contains(label), !featureColumns.contains(label) {
+                if let index = schema.columns.firstIndex(where: { $0.kind == .label }) { schema.columns[index].name = label }
+                table = try CSVReader.parseTable(
+                    bytes: bytes, source: path, labelColumn: label, dialect: dialect, verbatimColumn: verbatim)
+                hasLabels = true
+            } else {
+                guard labels == .optional else { throw ApplicationError.missingLabels(path: path, labelColumn: label) }
+                var placeholder = "no_label"
+                while header.contains(placeholder) { placeholder += "_" }
+                table = try CSVReader.parseTable(
+                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter), source: path,
+                    labelColumn: placeholder, dialect: CSVDialect(delimiter: delimiter), verbatimColumn: verbatim)
+                hasLabels = false
+            }
+        } catch let error as DataError {
+            throw .data(error)
+        } catch let error as ApplicationError {
+            throw error
+        } catch {
+            throw .invalidArgument("\(error)")
+        }
+        let encoded: EncodedTable
+        do { encoded = try schema.encode(table, applying: true, strictCategories: strictCategories) } catch {
+            throw .data(error)
+        }
+        var notes = encoded.unseenCategories.map {
+            "\(path): \($0.count) cells of column \"\($0.column)\" hold a category the model did not see in training: "
+                + "all-zero rows (--strict refuses them)"
+        }
+        let extra = encoded.extraColumns.filter { $0 != verbatim && !(hasLabels == false && $0 == label) }
+        if !extra.isEmpty {
+            notes.insert("\(path): columns the model does not use, ignored: " + extra.joined(separator: ", "), at: 0)
+        }
+        return ModelInput(
+            dataset: encoded.dataset, hasLabels: hasLabels,
+            ids: encoded.ids.flatMap { ids in verbatim.map { TextColumn(name: $0, values: ids) } }, notes: notes)
     }
 
     /// The file with one more column: `name` in the header and `0` on every non-empty line, after `delimiter`
@@ -159,9 +210,21 @@ public struct LoadedModel: Sendable {
 
 /// Rows ready for a model: features standardised like the training rows.
 public struct ModelInput: Sendable {
-    /// Features in the model's order, standardised; labels as written in the file (zeros without labels).
-    public let dataset: Dataset
+    /// Features in the model's order, standardised; labels as written in the file (class indices for string
+    /// classes; zeros without labels).
+    public var dataset: Dataset
     public let hasLabels: Bool
+    /// The id column's cells as written, one per row (passed through to predictions).
+    public var ids: TextColumn?
+    /// What the user should know about the reading: columns left out, unseen categories.
+    public var notes: [String]
+
+    public init(dataset: Dataset, hasLabels: Bool, ids: TextColumn? = nil, notes: [String] = []) {
+        self.dataset = dataset
+        self.hasLabels = hasLabels
+        self.ids = ids
+        self.notes = notes
+    }
 
     public var rowCount: Int { dataset.rowCount }
 
@@ -171,3 +234,14 @@ public struct ModelInput: Sendable {
     }
 }
 
+
+/// A column of text, one value per row (an id column passed through to predictions).
+public struct TextColumn: Sendable, Equatable {
+    public var name: String
+    public var values: [String]
+
+    public init(name: String, values: [String]) {
+        self.name = name
+        self.values = values
+    }
+}

@@ -150,14 +150,13 @@ func meanAbsoluteDeviation(_ values: some Collection<Double>) -> Double {
 }
 
 /// Classification report at the model's `appliedThreshold` (predicted class 1 when the probability, or for an svm
-/// the score, is ≥ the threshold), and ROC/PR of the scores when both classes are present.
-func addBinaryMetrics(
-    scores: [Double], labels: [Double], input: ModelInput, model: LoadedModel, to report: inout EvaluationReport
-) throws {
+/// the score, is ≥ the threshold), and ROC/PR of the scores when both classes are present. Classes are named as the
+/// training file wrote them (`LoadedModel.classNames`), in `train` and `evaluate` alike.
+func addBinaryMetrics(scores: [Double], labels: [Double], model: LoadedModel, to report: inout EvaluationReport) throws {
     let truth = labels.map { $0 == 1 ? 1 : 0 }
     let decision = model.binaryDecision
     let predicted = scores.map { decision.label(ofScore: $0) == 1 ? 1 : 0 }
-    let names = try BinaryLabelEncoding.detect(in: input.dataset) == .plusMinusOne ? ["-1", "1"] : ["0", "1"]
+    let names = model.classNames ?? ["0", "1"]
     report.classification = try ClassificationReport(
         trueLabels: truth, predictedLabels: predicted, classCount: 2, classNames: names)
     report.threshold = model.appliedThreshold

@@ -156,6 +156,23 @@ public struct PredictionTable: Sendable {
         return PredictionTable(columns: [name] + columns, rowCount: rowCount) { row in [cell(row)] + cells(row) }
     }
 
+    /// This table with the predicted label or class written by name: `names[k]` for class k (binary models:
+    /// `names[0]` for the negative label, 0 or −1, and `names[1]` for 1).
+    func namingClasses(_ names: [String]) -> PredictionTable {
+        guard let column = columns.firstIndex(where: { $0 == "predicted_label" || $0 == "predicted_class" }) else {
+            return self
+        }
+        let binary = columns[column] == "predicted_label"
+        let cells = self.cells
+        return PredictionTable(columns: columns, rowCount: rowCount) { row in
+            var values = cells(row)
+            guard case .number(let value) = values[column] else { return values }
+            let index = binary ? (value == 1 ? 1 : 0) : Int(exactly: value)
+            if let index, names.indices.contains(index) { values[column] = .text(names[index]) }
+            return values
+        }
+    }
+
     /// Integral values without a fraction (`1`, `-1`), others in shortest round-trip form (`0.25`, `1e-05`).
     static func number(_ value: Double) -> String {
         if value.rounded() == value, abs(value) < 1e15 { return String(Int(value)) }
@@ -257,7 +274,10 @@ extension LoadedModel {
         let (values, width) = try rawOutputs(input, seed: seed)
         try checkFinite(values, width: width, input: input)
         let lines = input.dataset.lineNumbers
-        return kind.modelDescription.predictions(RowOutputs(values: values, width: width), model: self)
-            .prepending("line") { row in .number(Double(lines[row])) }
+        var table = kind.modelDescription.predictions(RowOutputs(values: values, width: width), model: self)
+        if let classes = file.schema?.classes { table = table.namingClasses(classes) }
+        table = table.prepending("line") { row in .number(Double(lines[row])) }
+        if let ids = input.ids { table = table.prepending(ids.name) { row in .text(ids.values[row]) } }
+        return table
     }
 }

@@ -98,6 +98,13 @@ public struct RecordedRun: Sendable, Equatable {
         add("--delimiter", s.delimiter, replacedBy: ["--data"])
         if s.noHeader == true { list.append(RecordedArgument(flag: "--no-header", tokens: ["--no-header"], replacedBy: ["--data"])) }
         add("--rows", s.rowsFile)
+        for (flag, names) in [("--ignore", s.ignore), ("--categorical", s.categorical)] {
+            guard let names, !names.isEmpty else { continue }
+            list.append(RecordedArgument(flag: flag, tokens: names.flatMap { [flag, $0] }, replacedBy: []))
+        }
+        add("--id-column", s.idColumn)
+        add("--missing", s.missing)
+        add("--positive-class", s.positiveClass, replacedBy: ["--model"])
         let heldOut: Set<String> = ["--test-rows", "--test-fraction", "--test-data"]
         add("--test-rows", s.testRowsFile, replacedBy: heldOut)
         add("--test-fraction", s.testFraction, replacedBy: heldOut)

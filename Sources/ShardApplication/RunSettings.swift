@@ -44,6 +44,13 @@ public struct RunSettings: Codable, Sendable, Equatable {
     public var testDataFile: String?
     /// `--threshold-for` (`precision=0.9`, `recall=0.9`, `f1`): the decision threshold is chosen on the held-out rows.
     public var thresholdFor: String?
+    /// CSV schema options when given: `--ignore`, `--id-column`, `--categorical`, `--missing` (nil: error), and
+    /// `--positive-class` (absent in summaries written before them).
+    public var ignore: [String]?
+    public var idColumn: String?
+    public var categorical: [String]?
+    public var missing: String?
+    public var positiveClass: String?
 
     /// Read from what the run was set up with (`PreparedRun.options`), so no default is restated here.
     init(_ run: PreparedRun) {
@@ -106,5 +113,11 @@ public struct RunSettings: Codable, Sendable, Equatable {
         testFraction = request.data.testFraction
         testDataFile = request.data.testDataPath
         thresholdFor = request.model.thresholdFor?.description
+        let schema = request.data.schema
+        ignore = schema.ignored.isEmpty ? nil : schema.ignored
+        idColumn = schema.idColumn
+        categorical = schema.categorical.isEmpty ? nil : schema.categorical
+        missing = schema.missing == .error ? nil : schema.missing.rawValue
+        positiveClass = request.data.positiveClass
     }
 }

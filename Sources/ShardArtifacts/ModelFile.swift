@@ -18,6 +18,12 @@ import ShardModels
 ///     standardization_mean   JSON array (only when standardized): subtract from each feature …
 ///     standardization_std    JSON array: … then divide by this (a 0 is read as 1)
 ///     decision_threshold     JSON object (optional; binary models trained with --threshold-for): `DecisionThreshold`
+///     schema                 JSON (optional): the training CSV's columns by name and kind — numeric, categorical
+///                            with its vocabulary, label (with its classes for string labels), ignored, id — the
+///                            fill values of missing cells and the missing-value policy (`TableSchema`)
+///     classes                JSON array (optional): the label's class names by label value (binary models:
+///                            [negative, positive]); absent in files written before it, whose names are derived
+///                            from label_encoding
 ///
 /// NumPy users: `safetensors.numpy.load_file(path)` gives the tensors; `json.loads(metadata["spec"])` the spec.
 public struct ModelFile: Sendable, Equatable {
@@ -31,11 +37,17 @@ public struct ModelFile: Sendable, Equatable {
     public var labelEncoding: String?
     public var standardization: Standardization?
     public var decisionThreshold: DecisionThreshold?
+    /// The training CSV's columns (nil: a file written before schemas were recorded, or data without a CSV schema).
+    public var schema: TableSchema?
+    /// The label's class names by label value (nil: not recorded).
+    public var classes: [String]?
 
     public init(
         spec: ModelSpec, parameters: [Double], featureNames: [String], labelName: String, labelEncoding: String?,
-        standardization: Standardization?
+        standardization: Standardization?, schema: TableSchema? = nil, classes: [String]? = nil
     ) {
+        self.schema = schema
+        self.classes = classes
         self.spec = spec
         self.parameters = parameters
         self.featureNames = featureNames
@@ -77,6 +89,8 @@ public struct ModelFile: Sendable, Equatable {
             metadata["standardization_std"] = Self.json(standardization.standardDeviations)
         }
         if let decisionThreshold { metadata["decision_threshold"] = Self.json(decisionThreshold) }
+        if let schema { metadata["schema"] = Self.json(schema) }
+        if let classes { metadata["classes"] = Self.json(classes) }
         return try SafetensorsFile(tensors: tensors, metadata: metadata).encoded()
     }
 
@@ -136,9 +150,14 @@ public struct ModelFile: Sendable, Equatable {
             }
         }
         let encoding = metadata["label_encoding"].flatMap { $0 == "none" ? nil : $0 }
+        let schema = metadata["schema"] == nil ? nil : try decode(TableSchema.self, "schema")
+        if let schema, schema.featureNames != featureNames {
+            throw .format(path: path, reason: "the schema's features differ from feature_names")
+        }
+        let classes = metadata["classes"] == nil ? nil : try decode([String].self, "classes")
         var read = ModelFile(
             spec: spec, parameters: parameters, featureNames: featureNames, labelName: metadata["label_column"] ?? "",
-            labelEncoding: encoding, standardization: standardization)
+            labelEncoding: encoding, standardization: standardization, schema: schema, classes: classes)
         if metadata["decision_threshold"] != nil {
             let threshold = try decode(DecisionThreshold.self, "decision_threshold")
             guard threshold.value.isFinite else { throw .format(path: path, reason: "decision_threshold value is not finite") }

@@ -38,3 +38,8 @@ extension Dataset {
         return replacing(labels: labels.map { $0 == 1 ? 1 : encoding.negativeLabel })
     }
 }
+
+extension Dataset {
+    /// The dataset with binary class indices swapped, y' = 1 − y (string labels whose positive class sorts first).
+    public func swappingBinaryLabels() -> Dataset { replacing(labels: labels.map { 1 - $0 }) }
+}

@@ -115,4 +115,8 @@ struct CSVLayout: Sendable {
     let bodyStart: Int
     let pieceBytes: Int
     let delimiter: UInt8
+    /// Whether fields that are not numbers are recorded (`TextCells`) rather than refused.
+    var acceptsText = false
+    /// A column recorded as text even when it reads as a number (an id column, passed through as written); -1: none.
+    var verbatimColumn = -1
 }

@@ -20,6 +20,8 @@ struct CSVPiece: Sendable {
     private(set) var labels: [Double] = []
     /// The first bad line, at row `rowCount` of the piece.
     private(set) var failure: Failure?
+    /// The fields that are not numbers (when the layout accepts text): their value slots hold NaN.
+    private(set) var text = TextCells()
 
     var rowCount: Int { labels.count }
 
@@ -87,15 +89,17 @@ struct CSVPiece: Sendable {
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout
     ) {
         let columns = layout.columnCount, featureCount = columns - 1
-        // A row takes at least 2·columns − 1 bytes (a digit per field, the delimiters); its line break aside.
-        let maximumRows = (buffer.count - start) / (2 * columns - 1) + 1
+        // A row takes at least 2·columns − 1 bytes (a digit per field, the delimiters), or columns − 1 when fields
+        // may be empty (missing cells, with text accepted); its line break aside.
+        let minimumRowBytes = layout.acceptsText ? max(1, columns - 1) : 2 * columns - 1
+        let maximumRows = (buffer.count - start) / minimumRowBytes + 1
         var rows = 0
         var failure: Failure?
         features = [Double](unsafeUninitializedCapacity: maximumRows * featureCount) { featureBuffer, featureTotal in
             labels = [Double](unsafeUninitializedCapacity: maximumRows) { labelBuffer, labelTotal in
                 (rows, failure) = Self.parseLines(
                     buffer, from: start, fileOffset: fileOffset, layout: layout, features: featureBuffer.baseAddress!,
-                    labels: labelBuffer.baseAddress!)
+                    labels: labelBuffer.baseAddress!, text: &text)
                 labelTotal = rows
             }
             featureTotal = rows * featureCount
@@ -106,12 +110,12 @@ struct CSVPiece: Sendable {
     /// The hot loop: returns the number of rows written and the first bad line.
     private static func parseLines(
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout,
-        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>
+        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>, text: inout TextCells
     ) -> (Int, Failure?) {
         let base = buffer.baseAddress!
         let end = base + buffer.count
         let columns = layout.columnCount, labelIndex = layout.labelIndex, lastColumn = columns - 1
-        let delimiter = layout.delimiter
+        let delimiter = layout.delimiter, verbatimColumn = layout.verbatimColumn, acceptsText = layout.acceptsText
         var featureOut = features
         var rows = 0
         var line = base + start
@@ -124,26 +128,39 @@ struct CSVPiece: Sendable {
             if lineEnd == line { return (rows, .emptyLine(offset: fileOffset + (line - base))) }
             var field = line
             var valid = true
+            var verbatim: String?
+            let cellsBefore = text.cells.count
             for column in 0..<columns {
-                var value = 0.0
-                var stop = DecimalField.parsePrefix(field, lineEnd, &value)
-                if stop == nil, field < lineEnd, field.pointee == CSVFields.quote {
-                    // A quoted number, "1.5": the same digits read the same way, then the closing quote.
-                    stop = DecimalField.parsePrefix(field + 1, lineEnd, &value).flatMap {
-                        $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
+                var value = Double.nan
+                var stop: UnsafePointer<UInt8>?
+                if column == verbatimColumn {
+                    // Kept as written, up to the delimiter (a quoted field takes the slow path); NaN in its slot.
+                    stop = textField(field, lineEnd: lineEnd, last: column == lastColumn, delimiter: delimiter)
+                    if let stop { verbatim = String(decoding: UnsafeBufferPointer(start: field, count: stop - field), as: UTF8.self) }
+                } else {
+                    stop = DecimalField.parsePrefix(field, lineEnd, &value)
+                    if stop == nil, field < lineEnd, field.pointee == CSVFields.quote {
+                        // A quoted number, "1.5": the same digits read the same way, then the closing quote.
+                        stop = DecimalField.parsePrefix(field + 1, lineEnd, &value).flatMap {
+                            $0 < lineEnd && $0.pointee == CSVFields.quote ? $0 + 1 : nil
+                        }
+                    }
+                    let isNumber = stop.map { value.isFinite && (column == lastColumn ? $0 == lineEnd : $0 < lineEnd && $0.pointee == delimiter) } ?? false
+                    if !isNumber {
+                        // Text or a missing cell, unquoted, when the layout accepts text: recorded here (NaN in its
+                        // slot); anything else (a quote, a refused number, a wrong field count) takes the slow path.
+                        stop = acceptsText ? textField(field, lineEnd: lineEnd, last: column == lastColumn, delimiter: delimiter).flatMap {
+                            text.appendField(UnsafeBufferPointer(start: field, count: $0 - field), row: rows, column: column) ? $0 : nil
+                        } : nil
+                        value = .nan
                     }
                 }
-                guard let stop, value.isFinite else {
+                // `stop` is now the field's end: the line's end for the last column, else its delimiter.
+                guard let stop else {
                     valid = false
                     break
                 }
-                if column == lastColumn {
-                    valid = stop == lineEnd
-                } else {
-                    valid = stop < lineEnd && stop.pointee == delimiter
-                    field = stop + 1
-                }
-                guard valid else { break }
+                if column != lastColumn { field = stop + 1 }
                 if column == labelIndex {
                     labels[rows] = value
                 } else {
@@ -153,12 +170,15 @@ struct CSVPiece: Sendable {
             }
             if !valid {
                 featureOut = features + rows * (columns - 1)
+                text.removeCells(from: cellsBefore)
                 if let failure = slowLine(UnsafeBufferPointer(start: line, count: lineEnd - line), layout: layout,
-                    features: featureOut, label: labels + rows)
+                    features: featureOut, label: labels + rows, row: rows, text: &text)
                 {
                     return (rows, failure)
                 }
                 featureOut += columns - 1
+            } else if let verbatim {
+                text.appendVerbatim(verbatim)
             }
             rows += 1
             guard let lineBreak else { break }
@@ -167,11 +187,25 @@ struct CSVPiece: Sendable {
         return (rows, nil)
     }
 
-    /// A line the fast path could not read (a quoted field, or an error), checked in the reader's order: the
+    /// The end of the unquoted field at `field` (its delimiter, or the line's end for the last column); nil for a
+    /// quoted field or a missing delimiter (the slow path reads and judges those).
+    @inline(__always)
+    private static func textField(
+        _ field: UnsafePointer<UInt8>, lineEnd: UnsafePointer<UInt8>, last: Bool, delimiter: UInt8
+    ) -> UnsafePointer<UInt8>? {
+        guard field == lineEnd || field.pointee != CSVFields.quote else { return nil }
+        if last { return memchr(field, Int32(delimiter), lineEnd - field) == nil ? lineEnd : nil }
+        return memchr(field, Int32(delimiter), lineEnd - field).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) }
+    }
+
+    /// A line the fast path could not read (a quoted field, text, or an error), checked in the reader's order: the
     /// quotes, the field count, then each field left to right. Writes the row and returns nil if it is valid after all.
+    /// When the layout accepts text, a missing cell (`MissingValue`) or a field that is not a number (not a refused
+    /// number syntax either) is recorded in `text` at `row` with NaN in its slot; the `verbatimColumn` is kept as
+    /// written (`TextCells.verbatim`), NaN in its slot.
     private static func slowLine(
         _ line: UnsafeBufferPointer<UInt8>, layout: CSVLayout, features: UnsafeMutablePointer<Double>,
-        label: UnsafeMutablePointer<Double>
+        label: UnsafeMutablePointer<Double>, row: Int, text: inout TextCells
     ) -> Failure? {
         let fields: [[UInt8]]
         switch CSVFields.split(line, delimiter: layout.delimiter) {
@@ -181,7 +215,17 @@ struct CSVPiece: Sendable {
         guard fields.count == layout.columnCount else { return .fieldCount(found: fields.count) }
         var featureOut = features
         for (column, field) in fields.enumerated() {
-            guard case .number(let value) = field.withUnsafeBufferPointer({ DecimalField.parse($0) }) else {
+            var value = Double.nan
+            let outcome = field.withUnsafeBufferPointer { DecimalField.parse($0) }
+            if layout.acceptsText, column == layout.verbatimColumn {
+                text.appendVerbatim(String(decoding: field, as: UTF8.self))
+            } else if case .number(let number) = outcome {
+                value = number
+            } else if layout.acceptsText, MissingValue.isMissing(field) {
+                text.appendMissing(row: row, column: column)
+            } else if layout.acceptsText, outcome == .notANumber {
+                text.append(row: row, column: column, field: field)
+            } else {
                 return .field(column: column, bytes: field)
             }
             if column == layout.labelIndex {

@@ -69,6 +69,35 @@ public enum CSVReader {
             pieceBytes: pieceBytes, cancellation: cancellation, memory: memory)
     }
 
+    /// Reads the file at `path` as a table whose cells may be text or missing (see `CSVTable`); `verbatimColumn`
+    /// names a column kept as written (an id column). Otherwise as `read(path:…)`.
+    public static func readTable(
+        path: String, labelColumn: String? = nil, dialect: CSVDialect = CSVDialect(), verbatimColumn: String? = nil,
+        threads: Int? = nil, cancellation: ReadCancellation = .never
+    ) throws(DataError) -> CSVTable {
+        let file = try ByteFile(path: path)
+        let threads = threads ?? ThreadCount.availableCores
+        let text = TextReading(verbatimColumn: verbatimColumn)
+        if try Gzip.isCompressed(file) {
+            let bytes = try Gzip.decompress(file, cancellation: cancellation)
+            return try readTable(
+                ByteArray(name: path, bytes: bytes), labelColumn: labelColumn, dialect: dialect, threads: threads,
+                cancellation: cancellation, text: text)
+        }
+        return try readTable(
+            file, labelColumn: labelColumn, dialect: dialect, threads: threads, cancellation: cancellation, text: text)
+    }
+
+    /// `readTable(path:…)` of CSV bytes; `source` names them in messages.
+    public static func parseTable(
+        bytes: [UInt8], source: String, labelColumn: String? = nil, dialect: CSVDialect = CSVDialect(),
+        verbatimColumn: String? = nil, threads: Int = 1, pieceBytes: Int = defaultPieceBytes
+    ) throws(DataError) -> CSVTable {
+        try readTable(
+            ByteArray(name: source, bytes: bytes), labelColumn: labelColumn, dialect: dialect, threads: threads,
+            pieceBytes: pieceBytes, cancellation: .never, text: TextReading(verbatimColumn: verbatimColumn))
+    }
+
     /// The column names of CSV text as the reader would name them (its header line, or generated without one), and
     /// the delimiter it would use.
     public static func columns(bytes: [UInt8], source: String, dialect: CSVDialect = CSVDialect()) throws(DataError)
@@ -85,18 +114,36 @@ public enum CSVReader {
         _ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, threads: Int,
         pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation, memory: MachineMemory = .current()
     ) throws(DataError) -> Dataset {
+        try readTable(
+            source, labelColumn: labelColumn, dialect: dialect, threads: threads, pieceBytes: pieceBytes,
+            cancellation: cancellation, memory: memory, text: nil
+        ).raw
+    }
+
+    /// The rows of `source` with text cells recorded when `text` is given (else every field must be a number).
+    static func readTable(
+        _ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, threads: Int,
+        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation, memory: MachineMemory = .current(),
+        text: TextReading?
+    ) throws(DataError) -> CSVTable {
         let pieceBytes = max(1, pieceBytes)
         let header = try CSVHeader(source, labelColumn: labelColumn, dialect: dialect, pieceBytes: pieceBytes)
+        var textLayout = header.layout
+        if let text {
+            textLayout.acceptsText = true
+            textLayout.verbatimColumn = text.verbatimColumn.flatMap(header.names.firstIndex(of:)) ?? -1
+        }
+        let layout = textLayout
         let columns = header.names.count
         let pieceCount = (source.size - header.bodyStart + pieceBytes - 1) / pieceBytes
         let wave = max(1, threads) * piecesPerThread
         var features = FeatureRowsBuilder(
             columns: columns - 1, chunkRows: BlockPlan.chunkRows(featureCount: columns - 1, bytesPerValue: 8))
         var labels: [Double] = []
+        var cells = TextCells()
         var firstPiece = 0
         while firstPiece < pieceCount {
             let pieces = min(wave, pieceCount - firstPiece)
-            let layout = header.layout
             let start = firstPiece
             let parsed = ParallelBlocks.map(count: pieces, threads: max(1, threads)) { index in
                 CSVPiece.parse(source, index: start + index, layout: layout, cancellation: cancellation)
@@ -119,18 +166,26 @@ public enum CSVReader {
             let failing = parsed.firstIndex { $0.failure != nil }
             let joining = parsed[...(failing ?? parsed.count - 1)]
             features.append(joining.map(\.features), threads: threads)
-            for piece in joining { labels += piece.labels }
+            for piece in joining {
+                if !piece.text.isEmpty { cells.append(piece.text, rowOffset: labels.count) }
+                labels += piece.labels
+            }
             if let failing, let failure = parsed[failing].failure {
                 let line = labels.count + header.firstDataLine
                 if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
                     // Blank lines at the very end (editors often leave one) end the data.
-                    return try header.dataset(source: source.name, features: features.finish(), labels: labels)
+                    return CSVTable(
+                        header: header,
+                        raw: try header.dataset(source: source.name, features: features.finish(), labels: labels),
+                        text: cells, verbatimColumn: layout.verbatimColumn < 0 ? nil : layout.verbatimColumn)
                 }
                 throw failure.error(path: source.name, line: line, header: header)
             }
             firstPiece += pieces
         }
-        return try header.dataset(source: source.name, features: features.finish(), labels: labels)
+        return CSVTable(
+            header: header, raw: try header.dataset(source: source.name, features: features.finish(), labels: labels),
+            text: cells, verbatimColumn: layout.verbatimColumn < 0 ? nil : layout.verbatimColumn)
     }
 
     /// Whether every byte from `offset` to the end of `source` is `\n` or `\r`.

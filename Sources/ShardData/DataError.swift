@@ -98,9 +98,16 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidStandardization(detail: String)
     /// The read of `path` was stopped because cancellation was requested (`ReadCancellation`).
     case interrupted(path: String)
+    /// A column's kind, a category, a class or a missing cell that does not fit the table's schema (`line` nil: the
+    /// whole file, or the header when `column` is given); `detail` says what and how to fix it.
+    case schema(path: String, line: Int?, column: Int?, columnName: String?, detail: String)
 
     public var description: String {
         switch self {
+        case .schema(let path, let line, let column, let columnName, let detail):
+            let place = line.map { ":\($0)" } ?? (column == nil ? "" : ":1")
+            let cell = column.map { " column \($0)" + (columnName.map { " (\(quoted($0)))" } ?? "") + ":" } ?? ""
+            return "\(path)\(place):\(cell) \(detail)"
         case .interrupted(let path):
             return "\(path): reading was interrupted"
         case .fileUnreadable(let path, let reason):

@@ -6,7 +6,10 @@
 /// lineNumbers[r]                   1-based file line of row r (header = line 1)
 /// ```
 ///
-/// Every value is finite and `rowCount ≥ 1` (the initialiser and the CSV reader enforce it).
+/// Every value is finite and `rowCount ≥ 1` (the initialiser and the CSV reader enforce it), with one exception:
+/// a dataset encoded by a `TableSchema` under `--missing mean|median` (or `drop`) holds NaN for a missing numeric
+/// cell (or label) until `TableSchema.fillingMissing` fills it (or `droppingRows` leaves its row out), which training
+/// preparation does right after selecting the training rows.
 /// `lineNumbers` and the column numbers travel with the rows through selection, so an error found
 /// later (a bad label, a value too large for float32) still names the right place in the file.
 public struct Dataset: Sendable, Equatable {

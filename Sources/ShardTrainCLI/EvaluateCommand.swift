@@ -31,6 +31,9 @@ public struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup public var delimiter: DelimiterArguments
 
+    @Flag(help: "Refuse categories the model did not see in training (default: all-zero rows and a note).")
+    public var strict = false
+
     @Flag(help: "Print one JSON object instead of text.")
     public var json = false
 
@@ -57,7 +60,8 @@ public struct EvaluateCommand: ParsableCommand {
             if let threshold { try loaded.setThreshold(threshold) }
             let input = try loaded.readData(
                 path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required,
-                dialect: delimiter.dialect)
+                dialect: delimiter.dialect, strictCategories: strict)
+            for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let report = try loaded.evaluate(input, seed: seed)
             if let path = self.report {
                 let page = RunReport.evaluation(report, model: loaded, input: input, dataPath: data, seed: seed)

@@ -20,6 +20,7 @@ extension ScheduleName: ExpressibleByArgument {}
 extension RegressionLoss: ExpressibleByArgument {}
 extension LossName: ExpressibleByArgument {}
 extension DataFormat: ExpressibleByArgument {}
+extension MissingPolicy: ExpressibleByArgument {}
 
 extension ThresholdTarget: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
@@ -50,6 +51,27 @@ public struct TrainingArguments: ParsableArguments {
 
     @Option(help: "File of 0-based data-row indices to train on, in that order (default: all rows).")
     public var rows: String?
+
+    @Option(parsing: .unconditionalSingleValue, help: "CSV: a column not to train on (repeat for more).")
+    public var ignore: [String] = []
+
+    @Option(help: "CSV: a column of row ids: not trained on, recorded in the model and passed through by `predict`.")
+    public var idColumn: String?
+
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "CSV: read this column as categories (one-hot), even when its values are numbers (repeat for more).",
+            discussion: "Columns of text are categorical anyway. A number in a categorical column is the category of its "
+                + "canonical text (integers without a fraction, else the shortest round trip), so 1, 1.0 and +1 are one "
+                + "category in training and in predict."))
+    public var categorical: [String] = []
+
+    @Option(help: "CSV: a missing cell (empty, NA, N/A, NaN, null, None or ?, any case): error (default), drop (the row), mean or median (of the column's training rows; a categorical cell: all-zero).")
+    public var missing: MissingPolicy = .error
+
+    @Option(help: "logistic, svm with labels written as text: the positive class (default: the second in sorted order).")
+    public var positiveClass: String?
 
     @Option(help: "Model to train: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     public var model: ModelKind = .logistic
@@ -209,11 +231,13 @@ public struct TrainingArguments: ParsableArguments {
             solver.objectiveTolerance = stopping.objectiveTolerance
         }
         solver.evalEvery = evalEvery
-        let configuration = DataConfiguration(
+        var configuration = DataConfiguration(
             path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
             testFraction: testFraction, testDataPath: testData, seed: seed, standardize: standardize,
             precision: precision, blockRows: blockRows, format: format,
             dialect: CSVDialect(delimiter: delimiter.byte, hasHeader: !noHeader))
+        configuration.schema = SchemaOptions(ignored: ignore, idColumn: idColumn, categorical: categorical, missing: missing)
+        configuration.positiveClass = positiveClass
         return TrainingRequest(data: configuration, model: choices, solver: solver, threads: threads)
     }
 }

@@ -11,9 +11,11 @@ public struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Apply a saved model to the rows of a CSV and write one line of predictions per row.",
         discussion: """
-            The CSV's columns must be the model's features, by name and in order; a label column is optional.
-            The stored standardisation is applied. The first column, line, is the row's line in the input file
-            (the header is line 1). Columns written per model kind:
+            The CSV's columns are found by name, in any order (others are ignored, with a note); a label
+            column is optional. The stored standardisation, categories and missing-value fills are applied; a
+            category the model did not see reads as all zeros (--strict: an error). Labels written as text are
+            predicted by name. The first column is --id-column when given (as it is in the file), then line,
+            the row's line in the input file (the header is line 1). Columns written per model kind:
               logistic  score, probability, predicted_label      svm       score, predicted_label
               softmax   predicted_class, probability_0 …         quantile  q<tau> per level
               triplet   embedding_0 …                            vae       reconstruction, kl, negative_elbo
@@ -36,6 +38,12 @@ public struct PredictCommand: ParsableCommand {
     public var labelColumn: String?
 
     @OptionGroup public var delimiter: DelimiterArguments
+
+    @Option(help: "A column written first, as it is, beside each row's predictions (default: the model's id column, when the file has it).")
+    public var idColumn: String?
+
+    @Flag(help: "Refuse categories the model did not see in training (default: all-zero rows and a note).")
+    public var strict = false
 
     @Option(help: "Write the predictions to this file (atomically, streamed) instead of standard output.")
     public var output: String?
@@ -74,7 +82,9 @@ public struct PredictCommand: ParsableCommand {
             var loaded = try LoadedModel.load(path: modelFile)
             if let threshold { try loaded.setThreshold(threshold) }
             let input = try loaded.readData(
-                path: data, labelColumn: labelColumn, labels: .optional, dialect: delimiter.dialect)
+                path: data, labelColumn: labelColumn, labels: .optional, dialect: delimiter.dialect, idColumn: idColumn,
+                strictCategories: strict)
+            for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let table = try loaded.predictions(input, seed: seed)
             if let output {
                 let file = try AtomicFileWriter(destination: output)

@@ -365,6 +365,7 @@ func runTraining(
         if !saving, let note = OutputPaths.earlierRunNote(arguments.outputFiles) { logger.warning("\(note)") }
     }
     let run = try prepareRun(request)
+    for note in run.data.notes { logger.info("\(note)") }
     try refuseIdleWorkers(workers, data: run.data)
     for warning in run.warnings { logger.warning("\(warning)") }
     if let path = config.config {

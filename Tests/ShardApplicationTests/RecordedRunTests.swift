@@ -79,6 +79,33 @@ import _TestSupport
         ])
     }
 
+    @Test func theSchemaOptionsAreRecordedReadBackAndStatedAsFlags() throws {
+        var data = DataConfiguration(path: Self.iris, seed: 9, blockRows: 32)
+        data.schema = SchemaOptions(ignored: ["sepal_width_cm"], categorical: ["petal_width_cm"], missing: .median)
+        var model = ModelChoices()
+        model.kind = .softmax
+        var solver = SolverChoices()
+        solver.maxRounds = 5
+        let run = try PreparedRun(TrainingRequest(data: data, model: model, solver: solver, threads: 1))
+        let settings = RunSettings(run)
+        #expect(settings.ignore == ["sepal_width_cm"] && settings.categorical == ["petal_width_cm"])
+        #expect(settings.missing == "median" && settings.idColumn == nil && settings.positiveClass == nil)
+        let document = try Self.summary(of: run)
+        let recorded = try RecordedRun(json: try document.jsonData(pretty: true), path: "summary.json")
+        #expect(recorded.settings == settings)
+        let tokens = recorded.arguments(besides: [])
+        let start = try #require(tokens.firstIndex(of: "--ignore"))
+        #expect(Array(tokens[start..<start + 6]) == ["--ignore", "sepal_width_cm", "--categorical", "petal_width_cm", "--missing", "median"])
+        // A summary written before these options reads with none of them.
+        var old = try #require(try JSONSerialization.jsonObject(with: document.jsonData(pretty: false)) as? [String: Any])
+        var oldSettings = try #require(old["settings"] as? [String: Any])
+        for key in ["ignore", "categorical", "missing"] { oldSettings[key] = nil }
+        old["settings"] = oldSettings
+        let before = try RecordedRun(json: try JSONSerialization.data(withJSONObject: old), path: "old.json")
+        #expect(before.settings.ignore == nil && before.settings.missing == nil)
+        #expect(!before.arguments(besides: []).contains("--missing"))
+    }
+
     @Test func theCommandLineWinsAndAnotherModelDropsTheRecordedModelAndSolverSettings() throws {
         let recorded = RecordedRun(settings: RunSettings(try Self.run(.triplet) { model, _ in
             model.hidden = 8

@@ -54,6 +54,37 @@ extension ArtifactsTests {
         #expect(tensors.map(\.shape) == model.layout.tensors.map(\.shape))
     }
 
+    @Test("the schema and the classes read back; a file without them reads with nil; a schema of other features is refused")
+    func schemaRoundTrip() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let spec = ModelSpec(featureCount: 3, l2: 0.01, .logistic(focal: nil))
+        let schema = TableSchema(
+            columns: [
+                TableSchema.Column(name: "id", kind: .id), TableSchema.Column(name: "size", kind: .numeric, fill: 2.5),
+                TableSchema.Column(name: "color", kind: .categorical, values: ["blue", "red"]),
+                TableSchema.Column(name: "note", kind: .ignored),
+                TableSchema.Column(name: "label", kind: .label, values: ["yes", "no"]),
+            ], missing: .mean)
+        var file = ModelFile(
+            spec: spec, parameters: Self.parameters(count: 4), featureNames: schema.featureNames, labelName: "label",
+            labelEncoding: "zeroOne", standardization: nil, schema: schema, classes: ["yes", "no"])
+        let path = directory.path("model.safetensors")
+        try file.write(to: path)
+        let read = try ModelFile.read(from: path)
+        #expect(read == file)
+        #expect(read.featureNames == ["size", "color=blue", "color=red"])
+        file.schema = nil
+        file.classes = nil
+        try file.write(to: path)
+        #expect(try ModelFile.read(from: path) == file)
+        // Metadata whose schema makes other features than feature_names.
+        var raw = try SafetensorsFile.read(from: path)
+        raw.metadata["schema"] = "{\"columns\":[{\"name\":\"a\",\"kind\":\"numeric\"}],\"missing\":\"error\"}"
+        try Data(try raw.encoded()).write(to: URL(fileURLWithPath: path))
+        #expect(throws: ArtifactError.self) { try ModelFile.read(from: path) }
+    }
+
     @Test("a wrong parameter count is refused on write")
     func modelFileWrongParameterCount() throws {
         let directory = try TemporaryDirectory()

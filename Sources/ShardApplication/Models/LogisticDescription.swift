@@ -42,6 +42,6 @@ enum LogisticDescription: ModelDescription {
         _ outputs: RowOutputs, labels: [Double], input: ModelInput, model: LoadedModel, seed: UInt64,
         to report: inout EvaluationReport
     ) throws {
-        try addBinaryMetrics(scores: outputs.values, labels: labels, input: input, model: model, to: &report)
+        try addBinaryMetrics(scores: outputs.values, labels: labels, model: model, to: &report)
     }
 }

@@ -36,6 +36,6 @@ enum SoftmaxDescription: ModelDescription {
     ) throws {
         report.classification = try ClassificationReport(
             trueLabels: labels.map { Int($0) }, predictedLabels: (0..<outputs.rowCount).map { argmax(outputs.row($0)) },
-            classCount: outputs.width)
+            classCount: outputs.width, classNames: model.classNames)
     }
 }
