@@ -358,8 +358,9 @@ public final class ClusterExecutor: Executor {
 
     /// The values of one BLOCKS message while shipping, at most (a single larger block goes alone). A worker
     /// hears nothing else from the coordinator while one arrives: with N workers sharing a link of rate R, it
-    /// waits about N · blockBatchBytes / R between messages, which the worker timeout must exceed.
-    public static let blockBatchBytes = 8 << 20
+    /// waits about N · blockBatchBytes / R between messages (so a worker waiting for blocks allows the coordinator
+    /// the join timeout, not the worker timeout: `WorkerInstance`).
+    static let blockBatchBytes = 8 << 20
 
     /// Sends one BLOCKS message (at most `blockBatchBytes` of values) of every shipment, round robin, so that workers
     /// receive and decode their blocks at the same time rather than one after the other; frames queued behind

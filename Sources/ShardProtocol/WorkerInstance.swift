@@ -102,7 +102,13 @@ public struct WorkerInstance: Sendable {
 
     public var isFinished: Bool { exit != nil }
 
-    private var timeout: Double { spec?.timing.workerTimeout ?? configuration.joinTimeout }
+    /// How long the coordinator may be silent: the join timeout before WELCOME, and while the blocks of a HOLD
+    /// arrive (a batch of blocks says nothing until its last byte is in: on a link shared by N workers that takes
+    /// about N · batch / rate, beyond `workerTimeout` at 100 Mbit/s and 4 workers); `workerTimeout` otherwise.
+    private var timeout: Double {
+        guard let spec else { return configuration.joinTimeout }
+        return awaitingBlocks ? max(spec.timing.workerTimeout, spec.timing.joinTimeout) : spec.timing.workerTimeout
+    }
     /// The job's heartbeat interval once welcomed (the configured one before): a shell ticks at least twice per
     /// interval.
     public var heartbeat: Double { spec?.timing.heartbeatInterval ?? configuration.heartbeatInterval }

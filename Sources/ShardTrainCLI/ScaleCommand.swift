@@ -358,15 +358,7 @@ struct SweepRun {
                 children: try startLocalWorkers(count, threads: command.coresPerWorker, cluster: cluster), run: run,
                 cluster: cluster, logger: logger)
         }
-        // While blocks are shipped a worker hears nothing for about N · batch / rate (see blockBatchBytes); on a slow
-        // link that exceeds the default worker timeout, which then declares healthy workers lost.
-        // Likewise all blocks must arrive within the join timeout.
-        let shipping = min(3 * Double(count * ClusterExecutor.blockBatchBytes) * 1.1 / linkRate, 86_400)
-        if shipping > cluster.workerTimeout {
-            logger.info(
-                "worker timeout \(cluster.workerTimeout) s → \(String(format: "%.1f", shipping)) s: \(count) workers share a link that carries a block batch to each in \(String(format: "%.1f", shipping / 3)) s")
-            cluster.workerTimeout = shipping
-        }
+        // Every block must arrive within the join timeout, over a link the workers share.
         let dataBytes = run.data.blocks.reduce(0) { $0 + $1.rows * ($1.columns + 1) * $1.precision.byteWidth }
         cluster.joinTimeout = min(max(cluster.joinTimeout, 30 + 2 * Double(dataBytes) * 1.1 / linkRate), 86_400)
         let keys = self.keys

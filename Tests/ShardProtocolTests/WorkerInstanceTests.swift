@@ -138,6 +138,22 @@ struct WorkerInstanceTests {
         #expect(Self.exit(unanswered.tick(now: 63.1)) == .failed(.coordinatorLost("coordinator at tcp://c went silent for 3.1 s")))
     }
 
+    @Test("while the blocks of a HOLD arrive the coordinator may be silent up to the join timeout, then workerTimeout again")
+    func shippingIsNotSilence() throws {
+        var worker = try Self.welcomed()
+        let blocks = try Self.blocks()
+        _ = worker.received(Self.frame(.hold(ranges: [0..<2])), now: 1)
+        for now in stride(from: 1.5, through: 55, by: 0.5) { #expect(Self.exit(worker.tick(now: now)) == nil) }
+        _ = worker.received(Self.frame(.blocks([blocks[0]])), now: 55.2)
+        #expect(Self.exit(worker.tick(now: 60)) == nil)
+        #expect(Self.exit(worker.tick(now: 115.3)) == .failed(.coordinatorLost("coordinator at tcp://c went silent for 60.1 s")))
+        var ready = try Self.welcomed()
+        _ = ready.received(Self.frame(.hold(ranges: [0..<1])), now: 1)
+        #expect(Self.sent(ready.received(Self.frame(.blocks([blocks[0]])), now: 2)) == [.ready(blockCount: 1, rowCount: 10)])
+        _ = ready.tick(now: 4.5)
+        #expect(Self.exit(ready.tick(now: 5.1)) == .failed(.coordinatorLost("coordinator at tcp://c went silent for 3.1 s")))
+    }
+
     @Test("DONE ends the worker, with the job's failure flag; REFUSE ends it with the reason")
     func doneAndRefuse() throws {
         var worker = try Self.welcomed()
