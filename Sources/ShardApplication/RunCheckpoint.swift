@@ -137,12 +137,13 @@ public struct InputDigests: Sendable, Equatable {
         ]
     }
 
-    /// Hashes every input file of `data` (streaming, `Digest.sha256Hex(fileAt:)`).
-    public init(_ data: DataConfiguration) throws(CheckpointError) {
+    /// Hashes every input file of `data` (streaming, `Digest.sha256Hex(fileAt:)`); `cancelled` stops it between
+    /// 4 MiB pieces (an interrupted run exits without waiting for the digest).
+    public init(_ data: DataConfiguration, cancelled: () -> Bool = { false }) throws(CheckpointError) {
         var sha256: [String: String] = [:]
         for (flag, path) in Self.files(of: data) {
             guard let path else { continue }
-            do { sha256[flag] = try Digest.sha256Hex(fileAt: path) } catch { throw .artifact(error) }
+            do { sha256[flag] = try Digest.sha256Hex(fileAt: path, cancelled: cancelled) } catch { throw .artifact(error) }
         }
         self.sha256 = sha256
     }

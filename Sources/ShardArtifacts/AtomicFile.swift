@@ -211,11 +211,14 @@ struct StagedFile {
 public enum ArtifactError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(path: String, reason: String)
     case format(path: String, reason: String)
+    /// Work on the file was stopped on request (an interrupted run's input digest).
+    case cancelled(path: String)
 
     public var description: String {
         switch self {
         case .io(let path, let reason): "\(path): \(reason)"
         case .format(let path, let reason): "\(path): not a valid file: \(reason)"
+        case .cancelled(let path): "\(path): cancelled"
         }
     }
 }

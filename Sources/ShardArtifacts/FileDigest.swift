@@ -5,7 +5,8 @@ import ShardData
 extension Digest {
     /// Lower-case hex SHA-256 of the bytes of the file at `path`, read in 4 MiB pieces. Only regular files, opened
     /// as the data readers open them: a FIFO without a writer would block, `/dev/zero` would never end.
-    public static func sha256Hex(fileAt path: String) throws(ArtifactError) -> String {
+    /// `cancelled` is asked before each piece; once it says yes the digest stops with `.cancelled`.
+    public static func sha256Hex(fileAt path: String, cancelled: () -> Bool = { false }) throws(ArtifactError) -> String {
         let descriptor: Int32
         do {
             descriptor = try DataFile.openRegular(path: path).descriptor
@@ -20,6 +21,7 @@ extension Digest {
         precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex(SHA-256) failed")
         var piece = [UInt8](repeating: 0, count: 4 << 20)
         while true {
+            if cancelled() { throw .cancelled(path: path) }
             let count = piece.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }

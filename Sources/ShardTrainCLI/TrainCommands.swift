@@ -356,7 +356,9 @@ func runTraining(
     // The build identity and the input files' SHA-256 (for the summary) are computed while the data loads.
     BackgroundWork.run { _ = BuildIdentity.current }
     let dataConfiguration = request.data
-    let digests = BackgroundValue { () throws(CheckpointError) in try InputDigests(dataConfiguration) }
+    let digests = BackgroundValue { () throws(CheckpointError) in
+        try InputDigests(dataConfiguration) { Interrupt.requested }
+    }
     // Progress is written off this thread while training; everything is out before the process exits.
     defer { OutputQueue.standardOutput.drain() }
     // A run that ends before saving leaves earlier output files as they were, and says so.

@@ -73,5 +73,14 @@ struct CheckpointDirectoryTests {
         #expect(try Digest.sha256Hex(fileAt: folder.write("abc", to: "abc.txt"))
             == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(throws: ArtifactError.self) { try Digest.sha256Hex(fileAt: folder.path("absent")) }
+        // Cancelled after the first of its three pieces: it stops there.
+        var asked = 0
+        #expect(throws: ArtifactError.cancelled(path: path)) {
+            try Digest.sha256Hex(fileAt: path) {
+                asked += 1
+                return asked > 1
+            }
+        }
+        #expect(asked == 2)
     }
 }
