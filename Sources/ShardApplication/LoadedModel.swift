@@ -99,6 +99,8 @@ public struct LoadedModel: Sendable {
         let header: [String], delimiter: UInt8
         var schema = inputSchema
         let features = file.featureNames
+        var dialect = dialect
+        if !dialect.hasHeader { dialect.columnNames = try positionalNames(bytes, path: path, dialect: dialect) }
         do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect) } catch {
             guard case .numericHeader = error else { throw .data(error) }
             throw .invalidArgument(
@@ -134,8 +136,11 @@ public struct LoadedModel: Sendable {
                 var placeholder = "no_label"
                 while header.contains(placeholder) { placeholder += "_" }
                 table = try CSVReader.parseTable(
-                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter), source: path,
-                    labelColumn: placeholder, dialect: CSVDialect(delimiter: delimiter), verbatimColumn: verbatim)
+                    bytes: Self.appendingColumn(placeholder, to: bytes, delimiter: delimiter, hasHeader: dialect.hasHeader),
+                    source: path, labelColumn: placeholder,
+                    dialect: CSVDialect(
+                        delimiter: delimiter, hasHeader: dialect.hasHeader, columnNames: dialect.columnNames.map { $0 + [placeholder] }),
+                    verbatimColumn: verbatim)
                 hasLabels = false
             }
         } catch let error as DataError {
@@ -162,12 +167,32 @@ public struct LoadedModel: Sendable {
             ids: encoded.ids.flatMap { ids in verbatim.map { TextColumn(name: $0, values: ids) } }, notes: notes)
     }
 
+    /// The names of a file without a header, by position: the training file's columns (`inputSchema`, in its order),
+    /// or all of them but a last label column when the file has one column fewer.
+    private func positionalNames(_ bytes: [UInt8], path: String, dialect: CSVDialect) throws(ApplicationError) -> [String] {
+        let found: Int
+        do { found = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect).names.count } catch {
+            throw .data(error)
+        }
+        let trained = inputSchema.columns
+        if found == trained.count { return trained.map(\.name) }
+        if found == trained.count - 1, trained.last?.kind == .label { return trained.dropLast().map(\.name) }
+        throw .columnMismatch(
+            path: path,
+            detail: "without a header the columns are taken by position, as in training: \(trained.count) columns ("
+                + trained.prefix(4).map(\.name).joined(separator: ", ") + (trained.count > 4 ? ", …" : "")
+                + (trained.last?.kind == .label ? "; the last, the label, may be left out" : "") + "), the file has \(found)")
+    }
+
     /// The file with one more column: `name` in the header and `0` on every non-empty line, after `delimiter`
-    /// (empty lines stay empty, so the reader still reports them as such with their line numbers).
-    static func appendingColumn(_ name: String, to bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> [UInt8] {
+    /// (empty lines stay empty, so the reader still reports them as such with their line numbers). Without a header
+    /// every line is data.
+    static func appendingColumn(
+        _ name: String, to bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ","), hasHeader: Bool = true
+    ) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count + bytes.count / 8)
-        var isHeader = true
+        var isHeader = hasHeader
         var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let endsWithBreak = bytes.last == UInt8(ascii: "\n")
         if endsWithBreak { lines.removeLast() }

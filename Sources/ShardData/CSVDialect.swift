@@ -4,7 +4,8 @@
 /// delimiter   nil: sniffed from the first line: the most frequent of ',', '\t', ';' outside quoted fields
 ///             (ties in that order; none of them: ',', a one-column file)
 /// hasHeader   true: line 1 names the columns (a line 1 whose every field is a number is refused as data);
-///             false: the columns are named f0 … f(C−2) and label, and data starts on line 1
+///             false: the columns are named `columnNames` when given (their count must be the file's), else
+///             f0 … f(C−2) and label, and data starts on line 1
 /// quoting     RFC 4180: a field may be enclosed in '"' (then a '"' inside is written '""', and the delimiter may
 ///             appear inside); a quoted field must end on its line (newlines inside quotes are refused, so that
 ///             the body can be cut into pieces at any '\n')
@@ -12,10 +13,13 @@
 public struct CSVDialect: Sendable, Equatable {
     public var delimiter: UInt8?
     public var hasHeader: Bool
+    /// Without a header: the columns' names, by position (nil: generated).
+    public var columnNames: [String]?
 
-    public init(delimiter: UInt8? = nil, hasHeader: Bool = true) {
+    public init(delimiter: UInt8? = nil, hasHeader: Bool = true, columnNames: [String]? = nil) {
         self.delimiter = delimiter
         self.hasHeader = hasHeader
+        self.columnNames = columnNames
     }
 
     /// The delimiters sniffing chooses from, in the order that breaks ties.

@@ -43,6 +43,11 @@ struct CSVHeader {
             if fields.allSatisfy({ $0.withUnsafeBufferPointer { DecimalField.parse($0) }.isNumber }) {
                 throw .numericHeader(path: path, fields: names)
             }
+        } else if let given = dialect.columnNames {
+            guard given.count == fields.count else {
+                throw .wrongFieldCount(path: path, line: 1, expected: given.count, found: fields.count)
+            }
+            names = given
         } else {
             names = Self.generatedNames(columns: fields.count)
         }

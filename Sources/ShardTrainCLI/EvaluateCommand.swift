@@ -31,6 +31,9 @@ public struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup public var delimiter: DelimiterArguments
 
+    @Flag(help: "The CSV has no header line: its columns are taken by position, as the model's training file had them (the label column, when last, may be left out).")
+    public var noHeader = false
+
     @Flag(help: "Refuse categories the model did not see in training (default: all-zero rows and a note).")
     public var strict = false
 
@@ -60,7 +63,7 @@ public struct EvaluateCommand: ParsableCommand {
             if let threshold { try loaded.setThreshold(threshold) }
             let input = try loaded.readData(
                 path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required,
-                dialect: delimiter.dialect, strictCategories: strict)
+                dialect: delimiter.dialect(hasHeader: !noHeader), strictCategories: strict)
             for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let report = try loaded.evaluate(input, seed: seed)
             if let path = self.report {

@@ -235,7 +235,7 @@ public struct TrainingArguments: ParsableArguments {
             path: data, labelColumn: labelColumn, labelsPath: labels, rowsPath: rows, testRowsPath: testRows,
             testFraction: testFraction, testDataPath: testData, seed: seed, standardize: standardize,
             precision: precision, blockRows: blockRows, format: format,
-            dialect: CSVDialect(delimiter: delimiter.byte, hasHeader: !noHeader))
+            dialect: delimiter.dialect(hasHeader: !noHeader))
         configuration.schema = SchemaOptions(ignored: ignore, idColumn: idColumn, categorical: categorical, missing: missing)
         configuration.positiveClass = positiveClass
         return TrainingRequest(data: configuration, model: choices, solver: solver, threads: threads)
@@ -259,8 +259,8 @@ public struct DelimiterArguments: ParsableArguments {
     /// The delimiter given (nil: sniffed).
     var byte: UInt8? { delimiter.flatMap(CSVDialect.delimiter(named:)) }
 
-    /// A CSV with a header, in this delimiter.
-    var dialect: CSVDialect { CSVDialect(delimiter: byte) }
+    /// A CSV in this delimiter, with or without a header line.
+    func dialect(hasHeader: Bool) -> CSVDialect { CSVDialect(delimiter: byte, hasHeader: hasHeader) }
 }
 
 /// When a full-batch run stops.

@@ -39,6 +39,9 @@ public struct PredictCommand: ParsableCommand {
 
     @OptionGroup public var delimiter: DelimiterArguments
 
+    @Flag(help: "The CSV has no header line: its columns are taken by position, as the model's training file had them (the label column, when last, may be left out).")
+    public var noHeader = false
+
     @Option(help: "A column written first, as it is, beside each row's predictions (default: the model's id column, when the file has it).")
     public var idColumn: String?
 
@@ -82,7 +85,7 @@ public struct PredictCommand: ParsableCommand {
             var loaded = try LoadedModel.load(path: modelFile)
             if let threshold { try loaded.setThreshold(threshold) }
             let input = try loaded.readData(
-                path: data, labelColumn: labelColumn, labels: .optional, dialect: delimiter.dialect, idColumn: idColumn,
+                path: data, labelColumn: labelColumn, labels: .optional, dialect: delimiter.dialect(hasHeader: !noHeader), idColumn: idColumn,
                 strictCategories: strict)
             for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let table = try loaded.predictions(input, seed: seed)

@@ -89,6 +89,44 @@ struct DataFormatsEndToEndTests {
 /// A run on a file read with non-default format flags is reproduced by `--config` from its summary.
 @Suite("End to end: data format flags recorded")
 struct DataFormatFlagsRecordedEndToEndTests {
+    @Test("a model trained without a header predicts and evaluates headerless files by position, with or without the label column")
+    func headerlessPredictAndEvaluate() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let iris = DataFormatsEndToEndTests.iris
+        let lines = try String(contentsOfFile: iris, encoding: .utf8).split(separator: "\n").map(String.init)
+        let body = Array(lines.dropFirst())
+        let headerless = try directory.write(body.joined(separator: "\n") + "\n", to: "iris-no-header.csv")
+        let features = try directory.write(
+            body.map { $0.split(separator: ",").dropLast().joined(separator: ",") }.joined(separator: "\n") + "\n",
+            to: "features-no-header.csv")
+        let model = directory.path("model.safetensors")
+        let train = try ChildProcess(
+            ["train", "--data", headerless, "--no-header", "--model", "softmax", "--standardize", "--save", model],
+            directory: directory.url)
+        try #require(train.wait(timeout: 120) == 0, "\(train.stderr)")
+        func run(_ arguments: [String]) throws -> (Int32?, String, String) {
+            let child = try ChildProcess(arguments, directory: directory.url)
+            let status = child.wait(timeout: 60)
+            return (status, child.stdout, child.stderr)
+        }
+        let (status1, withLabels, error1) = try run(["predict", "--model-file", model, "--data", headerless, "--no-header"])
+        #expect(status1 == 0, "\(error1)")
+        let (status2, withoutLabels, error2) = try run(["predict", "--model-file", model, "--data", features, "--no-header"])
+        #expect(status2 == 0, "\(error2)")
+        // Line 1 is data: 150 rows, the first on line 1; the same predictions with or without the label column.
+        let rows = withLabels.split(separator: "\n")
+        #expect(rows.count == 151 && rows[1].hasPrefix("1,") && rows[150].hasPrefix("150,"), "\(rows.prefix(3))")
+        #expect(withLabels == withoutLabels)
+        let (status3, report, error3) = try run(["evaluate", "--model-file", model, "--data", headerless, "--no-header"])
+        #expect(status3 == 0 && report.contains("accuracy"), "\(error3)")
+        // A headerless file of another width says what it expected.
+        let narrow = try directory.write("1,2\n3,4\n", to: "narrow.csv")
+        let (status4, _, error4) = try run(["predict", "--model-file", model, "--data", narrow, "--no-header"])
+        #expect(status4 == 1 && error4.contains("without a header the columns are taken by position"), "\(error4)")
+        #expect(error4.contains("5 columns (f0, f1, f2, f3, …; the last, the label, may be left out), the file has 2"), "\(error4)")
+    }
+
     @Test("--delimiter, --no-header and --format are recorded, and --config reproduces the run's parameters_sha256")
     func formatFlagsReplay() throws {
         let directory = try TemporaryDirectory()
