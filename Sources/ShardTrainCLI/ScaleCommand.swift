@@ -342,16 +342,18 @@ struct SweepRun {
         let recorder = RoundRecorder()
         do {
             let (executor, finish) = try makeExecutor(workers: count)
-            defer { finish() }
+            var failure: String? = "the scaling run stopped by an error"
+            defer { finish(Interrupt.requested ? "the coordinator was interrupted" : failure) }
             let result = try Trainer(model: run.model, executor: executor, options: run.options)
                 .run(observer: recorder, shouldStop: { Interrupt.requested })
+            failure = nil
             return recorder.measurement(workers: count, parameters: result.parameters)
         } catch {
             throw CommandFailure(training: error, context: "\(count) workers: ")
         }
     }
 
-    private func makeExecutor(workers count: Int) throws -> (any Executor, () -> Void) {
+    private func makeExecutor(workers count: Int) throws -> (any Executor, ExecutorFinish) {
         var cluster = command.cluster
         guard let network, count > 0 else {
             return try makeLocalExecutor(

@@ -129,7 +129,7 @@ public struct CoordinatorCommand: ParsableCommand {
                 requiredSoftware: BuildIdentity.current, security: security, logger: logger,
                 interrupted: { Interrupt.requested })
             try coordinator.waitForWorkers()
-            return (coordinator, { try? coordinator.shutdown(reason: "training finished") })
+            return (coordinator, { failure in try? coordinator.shutdown(reason: failure ?? "training finished", jobFailed: failure != nil) })
         }
     }
 }
@@ -218,11 +218,15 @@ func startLocalWorkers(_ workers: Int, threads: Int, cluster: ClusterArguments) 
 /// `makeLocalExecutor(children:…)` with `workers` local worker processes started now.
 func makeLocalExecutor(
     workers: Int, run: PreparedRun, cluster: ClusterArguments, logger: Logger
-) throws -> (any Executor, () -> Void) {
+) throws -> (any Executor, ExecutorFinish) {
     try makeLocalExecutor(
         children: try startLocalWorkers(workers, threads: run.request.threads, cluster: cluster), run: run,
         cluster: cluster, logger: logger)
 }
+
+/// Ends an executor's job: `failure` nil when training finished, else why it stopped (cluster workers get DONE with
+/// the failure flag and exit non-zero).
+typealias ExecutorFinish = (_ failure: String?) -> Void
 
 /// How the coordinator of worker processes it started reaches them.
 enum WorkerLink {
@@ -238,12 +242,12 @@ enum WorkerLink {
 func makeLocalExecutor(
     children: LocalWorkers?, run: PreparedRun, cluster: ClusterArguments, restartLimit: Int = 0,
     link: WorkerLink = .unixSocket, logger: Logger
-) throws -> (any Executor, () -> Void) {
+) throws -> (any Executor, ExecutorFinish) {
     let (model, blocks, seed, schedule) = (run.model, run.data.blocks, run.request.seed, run.options.batch)
     guard let children else {
         return (
             try LocalExecutor(model: model, blocks: blocks, threads: run.request.threads, seed: seed, schedule: schedule),
-            {}
+            { _ in }
         )
     }
     // A Unix socket in a folder only this user can enter: no other user can connect (as with CURVE keys), and
@@ -287,8 +291,8 @@ func makeLocalExecutor(
     }
     return (
         coordinator,
-        {
-            try? coordinator.shutdown(reason: "training finished")
+        { failure in
+            try? coordinator.shutdown(reason: failure ?? "training finished", jobFailed: failure != nil)
             children.stop(waitingUpTo: 2)
             withExtendedLifetime(folder) {}
         }
@@ -351,7 +355,7 @@ func refuseIdleWorkers(_ workers: Int, data: PreparedData) throws(CommandFailure
 func runTraining(
     _ request: TrainingRequest, output arguments: OutputArguments, config: ConfigArguments, workers: Int, logger: Logger,
     progressSecurity: ServerSecurity = .insecure,
-    makeExecutor: (PreparedRun) throws -> (any Executor, () -> Void)
+    makeExecutor: (PreparedRun) throws -> (any Executor, ExecutorFinish)
 ) throws {
     // The build identity and the input files' SHA-256 (for the summary) are computed while the data loads.
     BackgroundWork.run { _ = BuildIdentity.current }
@@ -432,7 +436,9 @@ func runTraining(
     do {
         let start = ContinuousClock.now
         let (executor, finish) = try makeExecutor(run)
-        defer { finish() }
+        // Workers learn how the job ended: interrupted or failed (DONE with the failure flag, they exit 1), or done.
+        var failure: String? = "training stopped by an error"
+        defer { finish(Interrupt.requested ? "the coordinator was interrupted" : failure) }
         (executor as? ClusterExecutor)?.eventHandler = { event in
             progress.report(clusterEvent: event, publisher: publisher, since: start)
         }
@@ -441,6 +447,7 @@ func runTraining(
             shouldStop: { Interrupt.requested }, since: start, resume: checkpoints.resume?.state,
             saving: checkpoints.saving)
         faults = (executor as? ClusterExecutor).map { FaultCounts($0.counters) }
+        failure = nil
     } catch {
         progress.finishLiveLine()
         if let note = checkpoints.interruptedNote { logger.notice("\(note)") }

@@ -270,6 +270,9 @@ struct TrainingEndToEndTests {
         let status = train.wait(timeout: 15)
         #expect(status == 130)
         for pid in pids { #expect(!processIsAlive(pid), "worker \(pid) still running") }
+        // The workers are told the job did not finish (a Slurm step or Kubernetes Job must not report success).
+        #expect(!train.stderr.contains("finished after"), "\(train.stderr)")
+        #expect(train.stderr.contains("the coordinator was interrupted"), "\(train.stderr)")
     }
 
     /// The issue's `train … --workers 2 | (sleep 8; wc -l)`, which used to end with "coordinator went silent": the

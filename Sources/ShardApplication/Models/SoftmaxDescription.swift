@@ -24,8 +24,11 @@ enum SoftmaxDescription: ModelDescription {
         return (try softmax.predict(block, parameters: parameters), softmax.classCount)
     }
 
+    /// `probability_<class>`: by name for string labels (`probability_setosa`), else by index (`probability_0`).
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        PredictionTable(columns: ["predicted_class"] + (0..<outputs.width).map { "probability_\($0)" }, outputs: outputs) {
+        let names = model.file.schema?.classes.flatMap { $0.count == outputs.width ? $0 : nil }
+        let columns = (0..<outputs.width).map { "probability_" + (names?[$0] ?? String($0)) }
+        return PredictionTable(columns: ["predicted_class"] + columns, outputs: outputs) {
             [Double(argmax($0))] + softmaxProbabilities($0)
         }
     }
