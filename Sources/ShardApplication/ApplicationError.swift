@@ -47,5 +47,7 @@ public enum ApplicationError: Error, Sendable, Equatable, CustomStringConvertibl
 public enum LabelRequirement: Sendable {
     case required
     case optional
+    /// Not read even when the file has the label column (predict: new rows often carry an empty or unknown target).
+    case ignored
 }
 

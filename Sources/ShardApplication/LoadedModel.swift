@@ -126,13 +126,13 @@ public struct LoadedModel: Sendable {
         let table: CSVTable
         let hasLabels: Bool
         do {
-            if header.contains(label), !featureColumns.contains(label) {
+            if labels != .ignored, header.contains(label), !featureColumns.contains(label) {
                 if let index = schema.columns.firstIndex(where: { $0.kind == .label }) { schema.columns[index].name = label }
                 table = try CSVReader.parseTable(
                     bytes: bytes, source: path, labelColumn: label, dialect: dialect, verbatimColumn: verbatim)
                 hasLabels = true
             } else {
-                guard labels == .optional else { throw ApplicationError.missingLabels(path: path, labelColumn: label) }
+                guard labels != .required else { throw ApplicationError.missingLabels(path: path, labelColumn: label) }
                 var placeholder = "no_label"
                 while header.contains(placeholder) { placeholder += "_" }
                 table = try CSVReader.parseTable(

@@ -12,9 +12,9 @@ public struct PredictCommand: ParsableCommand {
         abstract: "Apply a saved model to the rows of a CSV and write one line of predictions per row.",
         discussion: """
             The CSV's columns are found by name, in any order (others are ignored, with a note); a label
-            column is optional. The stored standardisation, categories and missing-value fills are applied; a
-            category the model did not see reads as all zeros (--strict: an error). Labels written as text are
-            predicted by name. The first column is --id-column when given (as it is in the file), then line,
+            column may be there or not and is never read (its cells may be empty). The stored standardisation,
+            categories and missing-value fills are applied; a category the model did not see reads as all zeros
+            (--strict: an error). Labels written as text are predicted by name. The first column is --id-column when given (as it is in the file), then line,
             the row's line in the input file (the header is line 1). Columns written per model kind:
               logistic  score, probability, predicted_label      svm       score, predicted_label
               softmax   predicted_class, probability_0 …         quantile  q<tau> per level
@@ -31,10 +31,10 @@ public struct PredictCommand: ParsableCommand {
     @Option(help: "Model file written by `train --save`.")
     public var modelFile: String
 
-    @Option(help: "CSV file with the model's feature columns (and optionally the label column).")
+    @Option(help: "CSV file with the model's feature columns (a label column, if any, is not read).")
     public var data: String
 
-    @Option(help: "Name of the label column (default: the one the model was trained with).")
+    @Option(help: "Name of the label column (default: the one the model was trained with): never read, so its cells may be empty or unknown targets.")
     public var labelColumn: String?
 
     @OptionGroup public var delimiter: DelimiterArguments
@@ -85,7 +85,7 @@ public struct PredictCommand: ParsableCommand {
             var loaded = try LoadedModel.load(path: modelFile)
             if let threshold { try loaded.setThreshold(threshold) }
             let input = try loaded.readData(
-                path: data, labelColumn: labelColumn, labels: .optional, dialect: delimiter.dialect(hasHeader: !noHeader), idColumn: idColumn,
+                path: data, labelColumn: labelColumn, labels: .ignored, dialect: delimiter.dialect(hasHeader: !noHeader), idColumn: idColumn,
                 strictCategories: strict)
             for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let table = try loaded.predictions(input, seed: seed)

@@ -95,6 +95,27 @@ struct SchemaEndToEndTests {
         #expect(stderr1.contains("--categorical b"))
     }
 
+    @Test("predict ignores the label column (new rows with empty or unknown targets); softmax probabilities are named by class")
+    func predictIgnoresTheLabelColumn() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let rows = (0..<30).map { "c\($0),\(20 + $0),\(["red", "blue", "green"][$0 % 3]),\(["apple", "banana", "cherry"][$0 % 3])" }
+        let train = try directory.write((["id,age,color,fruit"] + rows).joined(separator: "\n") + "\n", to: "train.csv")
+        let model = directory.path("m.safetensors")
+        let (status, _, stderr) = try Self.run(
+            ["train", "--data", train, "--model", "softmax", "--id-column", "id", "--save", model], in: directory)
+        try #require(status == 0, "\(stderr)")
+        let score = try directory.write("id,age,color,fruit\nz1,21,blue,\nz2,40,red,?\nz3,33,green,durian\n", to: "score.csv")
+        let (status1, predictions, stderr1) = try Self.run(["predict", "--model-file", model, "--data", score], in: directory)
+        #expect(status1 == 0, "\(stderr1)")
+        let lines = predictions.split(separator: "\n")
+        #expect(lines.first == "id,line,predicted_class,probability_apple,probability_banana,probability_cherry", "\(predictions)")
+        #expect(lines.count == 4 && lines[1].hasPrefix("z1,2,") && lines[3].hasPrefix("z3,4,"), "\(predictions)")
+        // evaluate still needs real labels.
+        let (status2, _, stderr2) = try Self.run(["evaluate", "--model-file", model, "--data", score], in: directory)
+        #expect(status2 == 1, "\(stderr2)")
+    }
+
     @Test("an SVM trained on 0/1 labels reports classes 0 and 1 in train and in evaluate")
     func svmReportsTheFileLabels() throws {
         let directory = try TemporaryDirectory()
