@@ -21,6 +21,8 @@ public enum AtomicFile {
     /// probe file is created and removed, which also catches read-only file systems and root-owned folders), and
     /// `path` is not a directory, a device, a pipe or a socket (renaming over `/dev/null` would replace the device).
     public static func checkWritable(_ path: String) throws(ArtifactError) {
+        // "out/" names a folder whether it exists or not: a file cannot be renamed to it.
+        guard !path.hasSuffix("/") else { throw .io(path: path, reason: "names a folder (it ends in /); name a file") }
         var info = stat()
         if stat(path, &info) == 0 {
             let kind = info.st_mode & S_IFMT

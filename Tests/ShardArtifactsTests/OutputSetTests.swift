@@ -112,6 +112,8 @@ struct OutputSetTests {
         let unwritable = geteuid() == 0 ? "/proc" : locked
         let cases: [(String, String)] = [
             (directory.url.path, "is a directory"),
+            (directory.path("sub") + "/", "names a folder (it ends in /)"),
+            (directory.path("old.json") + "/", "names a folder (it ends in /)"),
             ("/dev/null", "is not a regular file"),
             (directory.path("missing/x.json"), "the directory \(directory.path("missing")) does not exist"),
             (file + "/x.json", "\(file) is not a directory"),
