@@ -193,11 +193,12 @@ public enum PredictionFormat: String, CaseIterable, Sendable {
     case jsonl
     case json
 
-    /// jsonl for a `.jsonl` or `.ndjson` name, else csv (also for standard output, `path` nil).
+    /// jsonl for a `.jsonl` or `.ndjson` name, json for `.json`, else csv (also for standard output, `path` nil).
     public static func inferred(fromPath path: String?) -> PredictionFormat {
         guard let path else { return .csv }
         let lowered = path.lowercased()
-        return lowered.hasSuffix(".jsonl") || lowered.hasSuffix(".ndjson") ? .jsonl : .csv
+        if lowered.hasSuffix(".jsonl") || lowered.hasSuffix(".ndjson") { return .jsonl }
+        return lowered.hasSuffix(".json") ? .json : .csv
     }
 }
 

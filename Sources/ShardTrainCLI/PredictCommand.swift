@@ -48,10 +48,10 @@ public struct PredictCommand: ParsableCommand {
     @Flag(help: "Refuse categories the model did not see in training (default: all-zero rows and a note).")
     public var strict = false
 
-    @Option(help: "Write the predictions to this file (atomically, streamed) instead of standard output.")
+    @Option(help: "Write the predictions to this file (atomically, streamed) instead of standard output (\"-\": standard output).")
     public var output: String?
 
-    @Option(help: "csv, jsonl (one JSON object per row) or json (one document); default: jsonl for a .jsonl or .ndjson --output, else csv.")
+    @Option(help: "csv, jsonl (one JSON object per row) or json (one document); default: jsonl for a .jsonl or .ndjson --output, json for .json, else csv.")
     public var format: PredictionFormat?
 
     @Flag(help: ArgumentHelp("Deprecated: the same as --format json (use --format jsonl for one object per row).", visibility: .hidden))
@@ -70,12 +70,15 @@ public struct PredictCommand: ParsableCommand {
             throw ValidationError("--json (deprecated, the same as --format json) and --format \(format.rawValue) disagree: give --format only")
         }
         try OutputPaths.refuseClashes(
-            outputs: [("--output", output)], inputs: [("--data", data), ("--model-file", modelFile)])
-        try OutputPaths.refuseUnwritable([("--output", output)])
+            outputs: [("--output", file)], inputs: [("--data", data), ("--model-file", modelFile)])
+        try OutputPaths.refuseUnwritable([("--output", file)])
     }
 
+    /// The file `--output` names (nil: standard output, also for `--output -`).
+    var file: String? { output == "-" ? nil : output }
+
     /// --format, else --json, else by the name of --output.
-    var resolvedFormat: PredictionFormat { format ?? (json ? .json : PredictionFormat.inferred(fromPath: output)) }
+    var resolvedFormat: PredictionFormat { format ?? (json ? .json : PredictionFormat.inferred(fromPath: file)) }
 
     public func run() throws {
         if json {
@@ -89,8 +92,8 @@ public struct PredictCommand: ParsableCommand {
                 strictCategories: strict)
             for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let table = try loaded.predictions(input, seed: seed)
-            if let output {
-                let file = try AtomicFileWriter(destination: output)
+            if let file = self.file {
+                let file = try AtomicFileWriter(destination: file)
                 try table.write(resolvedFormat, model: loaded.kind) { (piece: [UInt8]) throws(ArtifactError) in try file.write(piece) }
                 try file.commit()
             } else {

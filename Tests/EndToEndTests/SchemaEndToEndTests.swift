@@ -111,6 +111,9 @@ struct SchemaEndToEndTests {
         let lines = predictions.split(separator: "\n")
         #expect(lines.first == "id,line,predicted_class,probability_apple,probability_banana,probability_cherry", "\(predictions)")
         #expect(lines.count == 4 && lines[1].hasPrefix("z1,2,") && lines[3].hasPrefix("z3,4,"), "\(predictions)")
+        // --output - is standard output.
+        let (status3, dashed, _) = try Self.run(["predict", "--model-file", model, "--data", score, "--output", "-"], in: directory)
+        #expect(status3 == 0 && dashed == predictions && !FileManager.default.fileExists(atPath: directory.path("-")))
         // evaluate still needs real labels.
         let (status2, _, stderr2) = try Self.run(["evaluate", "--model-file", model, "--data", score], in: directory)
         #expect(status2 == 1, "\(stderr2)")

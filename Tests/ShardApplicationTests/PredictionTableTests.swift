@@ -65,12 +65,13 @@ extension PredictionCell: Decodable {
         #expect(String(decoding: pieces.joined(), as: UTF8.self) == Self.table.text(format, model: .logistic))
     }
 
-    @Test("the format follows the output name: .jsonl and .ndjson are JSON lines, anything else CSV")
+    @Test("the format follows the output name: .jsonl and .ndjson are JSON lines, .json one document, anything else CSV")
     func formatFromName() {
         #expect(PredictionFormat.inferred(fromPath: "out/p.jsonl") == .jsonl)
         #expect(PredictionFormat.inferred(fromPath: "P.NDJSON") == .jsonl)
         #expect(PredictionFormat.inferred(fromPath: "p.csv") == .csv)
-        #expect(PredictionFormat.inferred(fromPath: "p.json") == .csv)
+        #expect(PredictionFormat.inferred(fromPath: "p.json") == .json)
+        #expect(PredictionFormat.inferred(fromPath: "p.txt") == .csv)
         #expect(PredictionFormat.inferred(fromPath: nil) == .csv)
     }
 
