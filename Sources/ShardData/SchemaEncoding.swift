@@ -69,10 +69,14 @@ extension TableSchema {
         var featureCount = 0
         for column in columns where column.isFeature {
             guard let csv = position[column.name], csv != table.labelIndex else {
+                // The file's own columns: not a label column added in place of a missing one (no schema label).
+                let own = names.indices.filter { $0 != table.labelIndex || schemaLabel != nil }.map { names[$0] }
+                let sameButCase = own.first { $0.lowercased() == column.name.lowercased() }
                 throw .schema(
                     path: path, line: nil, column: nil, columnName: nil,
-                    detail: "no column named \"\(column.name)\" (a \(column.kind.rawValue) feature of the model); the "
-                        + "file's columns are " + names.map { "\"\($0)\"" }.joined(separator: ", "))
+                    detail: "no column named \"\(column.name)\" (a \(column.kind.rawValue) feature of the model)"
+                        + (sameButCase.map { " — names are case-sensitive: the file has \"\($0)\"" } ?? "")
+                        + "; the file's columns are " + own.map { "\"\($0)\"" }.joined(separator: ", "))
             }
             sourceOfColumn[csv] = sources.count
             sources.append((column, csv, featureCount))

@@ -114,6 +114,10 @@ struct SchemaEndToEndTests {
         // --output - is standard output.
         let (status3, dashed, _) = try Self.run(["predict", "--model-file", model, "--data", score, "--output", "-"], in: directory)
         #expect(status3 == 0 && dashed == predictions && !FileManager.default.fileExists(atPath: directory.path("-")))
+        // A column named in another case: said so, and no made-up column in the list.
+        let capitalised = try directory.write("id,Age,color\nz1,21,blue\n", to: "capitalised.csv")
+        let (status4, _, stderr4) = try Self.run(["predict", "--model-file", model, "--data", capitalised], in: directory)
+        #expect(status4 == 1 && stderr4.contains("names are case-sensitive: the file has \"Age\"; the file's columns are \"id\", \"Age\", \"color\"\n"), "\(stderr4)")
         // evaluate still needs real labels.
         let (status2, _, stderr2) = try Self.run(["evaluate", "--model-file", model, "--data", score], in: directory)
         #expect(status2 == 1, "\(stderr2)")
