@@ -309,6 +309,12 @@ public enum TrainingJob {
         {
             line += "; column \"\(column.name)\" has a different value in every row: an id? (--id-column or --ignore)"
         }
+        // A header line of which some names are numbers is most likely a first row of data (all numbers: refused).
+        let numericNames = table.columnNames.filter { Double($0.trimmingCharacters(in: .whitespaces)) != nil }
+        if dialect.hasHeader, !numericNames.isEmpty {
+            line += "; column names that are numbers (" + numericNames.prefix(3).joined(separator: ", ")
+                + (numericNames.count > 3 ? ", …" : "") + "): if line 1 is data, the file has no header: add --no-header"
+        }
         return (encoded.dataset, (schema, line, encoded.incompleteRows))
     }
 

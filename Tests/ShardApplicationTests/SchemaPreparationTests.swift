@@ -99,6 +99,17 @@ import _TestSupport
         #expect(svm.row(0) == [.number(-0.5), .text("benign")])
     }
 
+    @Test func aHeaderWithNumbersAmongItsNamesIsPointedOutAsPossiblyData() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let data = try folder.write("cust0,52.88,71.7,yes\ncust1,40,50,no\ncust2,41,52,yes\n", to: "d.csv")
+        let prepared = try TrainingJob.prepare(DataConfiguration(path: data), for: .logistic)
+        #expect(
+            prepared.notes.first?.hasSuffix(
+                "; column names that are numbers (52.88, 71.7): if line 1 is data, the file has no header: add --no-header")
+                == true, "\(prepared.notes)")
+    }
+
     @Test func aTextColumnWithADifferentValueInEveryRowIsPointedOutAsAPossibleId() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
