@@ -51,14 +51,17 @@ public struct AppliedThreshold: Sendable, Equatable, Codable {
     public var target: String?
 
     /// "predicted 1 when probability ≥ 0.5 (default)".
-    public var sentence: String {
+    public var sentence: String { sentence(positive: "1") }
+
+    /// "predicted yes when probability ≥ 0.5 (default)": the positive class by the name the file gave it.
+    public func sentence(positive: String) -> String {
         let origin =
             switch source {
             case .given: "given"
             case .recorded: "recorded in the model, chosen for \(target ?? "?") on held-out rows"
             case .default: "default"
             }
-        return "predicted 1 when \(appliesTo.rawValue) ≥ \(PredictionTable.number(value)) (\(origin))"
+        return "predicted \(positive) when \(appliesTo.rawValue) ≥ \(PredictionTable.number(value)) (\(origin))"
     }
 }
 

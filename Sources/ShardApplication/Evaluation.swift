@@ -57,7 +57,8 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
     public func renderText() -> String {
         var sections = ["model \(model), \(rows) rows, data loss \(PredictionTable.number(dataLoss))"]
         if let classification {
-            sections.append(classification.renderTable() + (threshold.map { "\n" + $0.sentence } ?? ""))
+            let positive = classification.classNames?.last ?? "1"
+            sections.append(classification.renderTable() + (threshold.map { "\n" + $0.sentence(positive: positive) } ?? ""))
             sections.append("confusion matrix (rows = true class, columns = predicted)\n"
                 + classification.confusionMatrix.renderTable(classNames: classification.classNames))
         }

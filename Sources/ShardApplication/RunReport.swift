@@ -282,8 +282,10 @@ public enum RunReport {
         switch model.kind {
         case .logistic, .svm:
             guard let ranking = report.ranking else { return [] }
-            return [rankingSection(scores: values, labels: labels, ranking: ranking, split: split)]
-                + (model.kind == .logistic ? [calibrationSection(scores: values, labels: labels, split: split)] : [])
+            let names = model.classNames ?? ["0", "1"]
+            return [rankingSection(scores: values, labels: labels, ranking: ranking, split: split, positive: names[1])]
+                + (model.kind == .logistic
+                    ? [calibrationSection(scores: values, labels: labels, split: split, classes: (names[0], names[1]))] : [])
         case .quantile:
             guard let quantile = report.quantile, case .quantile(let taus) = model.file.spec.configuration else { return [] }
             return [quantileSection(RowOutputs(values: values, width: width), taus: taus, targets: labels, metrics: quantile, split: split)]
@@ -302,7 +304,9 @@ public enum RunReport {
     }
 
     /// ROC and precision–recall curves; the areas in the legends are the report's own (`RankingReport`).
-    static func rankingSection(scores: [Double], labels: [Double], ranking: RankingReport, split: String) -> ReportSection {
+    static func rankingSection(
+        scores: [Double], labels: [Double], ranking: RankingReport, split: String, positive: String = "1"
+    ) -> ReportSection {
         let truth = labels.map { $0 == 1 }
         var items: [ReportItem] = []
         if let roc = try? Ranking.rocCurve(labels: truth, scores: scores) {
@@ -334,14 +338,16 @@ public enum RunReport {
             title: "ROC and precision–recall", anchor: "ranking",
             items: [
                 .paragraph(
-                    "Positive class 1: \(ranking.positives) positive and \(ranking.negatives) negative rows; one point per "
+                    "Positive class \(positive): \(ranking.positives) positive and \(ranking.negatives) negative rows; one point per "
                         + "distinct score. ROC-AUC \(String(format: "%.4f", ranking.rocAUC)), average precision "
                         + "\(String(format: "%.4f", ranking.averagePrecision)).")
             ] + items)
     }
 
     /// Reliability diagram of p = sigmoid(score) in ten equal-width bins, and the rows per bin by class.
-    static func calibrationSection(scores: [Double], labels: [Double], split: String) -> ReportSection {
+    static func calibrationSection(
+        scores: [Double], labels: [Double], split: String, classes: (negative: String, positive: String) = ("0", "1")
+    ) -> ReportSection {
         let binCount = 10
         var rows = [Int](repeating: 0, count: binCount)
         var positives = [Int](repeating: 0, count: binCount)
@@ -357,19 +363,19 @@ public enum RunReport {
             ChartPoint(probabilitySum[$0] / Double(rows[$0]), Double(positives[$0]) / Double(rows[$0]))
         }
         var reliability = LineChart(
-            title: "Calibration (\(split))", x: Axis("mean predicted probability of class 1 in the bin", domain: 0...1),
-            y: Axis("observed share of class 1", domain: 0...1),
+            title: "Calibration (\(split))", x: Axis("mean predicted probability of class \(classes.positive) in the bin", domain: 0...1),
+            y: Axis("observed share of class \(classes.positive)", domain: 0...1),
             series: [Series("bins (label: rows in the bin)", points, pointLabels: (0..<binCount).filter { rows[$0] > 0 }.map { "\(rows[$0])" })])
         reliability.diagonal = "perfectly calibrated"
         reliability.width = 470
         reliability.height = 440
         var counts = StackedBarChart(
-            title: "Rows per probability bin", categoryLabel: "predicted probability of class 1",
+            title: "Rows per probability bin", categoryLabel: "predicted probability of class \(classes.positive)",
             categories: (0..<binCount).map { String(format: "%.1f–%.1f", Double($0) / 10, Double($0 + 1) / 10) },
             value: Axis("rows"),
             layers: [
-                BarLayer("class 1", positives.map(Double.init)),
-                BarLayer("other class", zip(rows, positives).map { Double($0 - $1) }),
+                BarLayer("class \(classes.positive)", positives.map(Double.init)),
+                BarLayer("class \(classes.negative)", zip(rows, positives).map { Double($0 - $1) }),
             ])
         counts.width = 470
         counts.height = 440
@@ -378,7 +384,7 @@ public enum RunReport {
             items: [
                 .paragraph(
                     "Rows binned by their predicted probability (ten bins of width 0.1); a point per non-empty bin at the bin's "
-                        + "mean prediction and its observed share of class 1."),
+                        + "mean prediction and its observed share of class \(classes.positive)."),
                 .lineChart(reliability), .barChart(counts),
             ])
     }

@@ -231,7 +231,7 @@ public final class ClusterExecutor: Executor {
                 failure = "a peer without CURVE keys tried to connect (this coordinator requires them: give workers "
                     + "--secret-key and --coordinator-key)"
             case .handshakeProtocolError, .handshakeFailed:
-                failure = "a peer's CURVE handshake failed (does its --coordinator-key name this coordinator's .public key?)"
+                failure = "a peer's CURVE handshake failed (a --coordinator-key that is not this coordinator's .public key, or a peer without keys)"
             default: continue
             }
             if loggedHandshakeFailures.insert(failure).inserted { logger.warning("\(failure)") }

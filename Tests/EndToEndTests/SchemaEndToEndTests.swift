@@ -68,6 +68,7 @@ struct SchemaEndToEndTests {
 
         let (status3, report, _) = try Self.run(["evaluate", "--model-file", model, "--data", reordered], in: directory)
         #expect(status3 == 0 && report.contains("\n          no ") && report.contains("\n         yes "), "\(report)")
+        #expect(report.contains("predicted yes when probability ≥ 0.5 (default)"), "\(report)")
 
         // A colour the model never saw: all-zero rows and a note, or exit 1 with --strict.
         let unseen = try directory.write(try Self.messyCSV().replacing(",red,", with: ",purple,"), to: "unseen.csv")
