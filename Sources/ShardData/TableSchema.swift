@@ -142,10 +142,22 @@ public struct TableSchema: Sendable, Equatable, Codable {
             } else {
                 if text > 0, numbers > 0, !forced, let firstText {
                     let shown = table.text.text(of: firstText) ?? ""
+                    let isBlank = { (character: Character) in character == " " || character == "\t" }
+                    let trimmed = String(shown.drop(while: isBlank).reversed().drop(while: isBlank).reversed())
+                    let others = text - 1
+                    let detail: String
+                    if trimmed != shown, Double(trimmed) != nil {
+                        detail = "\"\(shown)\" is a number with spaces around it, which CSV keeps as part of the field: "
+                            + "remove the spaces (\"\(trimmed)\")"
+                    } else {
+                        detail = "\"\(shown)\" is not a number, but \(numbers) other \(numbers == 1 ? "cell" : "cells") of the "
+                            + "column \(numbers == 1 ? "is" : "are")"
+                            + (others > 0 ? " (and \(others) other \(others == 1 ? "cell is" : "cells are") text)" : "")
+                            + ": fix the cell, or give --categorical \(name) to read every value as a category"
+                    }
                     throw .schema(
                         path: path, line: table.lineNumbers[firstText.row], column: index + 1, columnName: name,
-                        detail: "\"\(shown)\" is not a number, but \(numbers) other cells of the column are (and \(text) "
-                            + "are text): fix the cell, or give --categorical \(name) to read every value as a category")
+                        detail: detail)
                 }
                 let categories = forced || text > 0 ? table.vocabulary(ofColumn: index) : nil
                 if index == table.labelIndex {

@@ -89,8 +89,17 @@ struct TableSchemaTests {
         let text = "a,b,label\n1,2,0\n3,4x,1\n5,6,0\n"
         #expect(
             message { _ = try encoded(text) }
-                == "t.csv:3: column 2 (\"b\"): \"4x\" is not a number, but 2 other cells of the column are (and 1 are text): "
+                == "t.csv:3: column 2 (\"b\"): \"4x\" is not a number, but 2 other cells of the column are: "
                 + "fix the cell, or give --categorical b to read every value as a category")
+        #expect(
+            message { _ = try encoded("a,b,label\n1,2,0\n3,4x,1\n5,y,0\n") }
+                == "t.csv:3: column 2 (\"b\"): \"4x\" is not a number, but 1 other cell of the column is (and 1 other cell "
+                + "is text): fix the cell, or give --categorical b to read every value as a category")
+        // "1, 2": a space after the comma is part of the field.
+        #expect(
+            message { _ = try encoded("a,b,label\n1, 2,0\n3,4,1\n") }
+                == "t.csv:2: column 2 (\"b\"): \" 2\" is a number with spaces around it, which CSV keeps as part of the "
+                + "field: remove the spaces (\"2\")")
         #expect(try encoded(text, SchemaOptions(categorical: ["b"])).dataset.featureNames == ["a", "b=2", "b=4x", "b=6"])
     }
 
