@@ -271,7 +271,7 @@ public enum TrainingJob {
     /// One line per categorical column of `encoded` with values the schema does not know.
     static func unseenCategoryNotes(_ encoded: EncodedTable, path: String) -> [String] {
         encoded.unseenCategories.map {
-            "\(path): \($0.count) cells of column \"\($0.column)\" hold a category not seen in training: all-zero rows"
+            "\(path): \($0.count == 1 ? "1 cell" : "\($0.count) cells") of column \"\($0.column)\" \($0.count == 1 ? "holds" : "hold") a category not seen in training: all-zero rows"
         }
     }
 

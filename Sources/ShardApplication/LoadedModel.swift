@@ -155,7 +155,7 @@ public struct LoadedModel: Sendable {
             throw .data(error)
         }
         var notes = encoded.unseenCategories.map {
-            "\(path): \($0.count) cells of column \"\($0.column)\" hold a category the model did not see in training: "
+            "\(path): \($0.count == 1 ? "1 cell" : "\($0.count) cells") of column \"\($0.column)\" \($0.count == 1 ? "holds" : "hold") a category the model did not see in training: "
                 + "all-zero rows (--strict refuses them)"
         }
         let extra = encoded.extraColumns.filter { $0 != verbatim && !(hasLabels == false && $0 == label) }

@@ -150,7 +150,7 @@ public final class ClusterExecutor: Executor {
 
     /// Blocks until every worker has joined and holds its blocks.
     public func waitForWorkers() throws(ClusterError) {
-        logger.info("waiting for \(workerCount) workers on \(endpoint)")
+        logger.info("waiting for \(workerCount) \(workerCount == 1 ? "worker" : "workers") on \(endpoint)")
         try runUntil { directive in
             if case .allReady = directive { return true }
             return false

@@ -523,7 +523,7 @@ public struct CoordinatorInstance: Sendable {
     private mutating func checkAllReady() -> [Directive] {
         guard phase == .shipping, liveWorkers.allSatisfy(\.awaitingReady.isEmpty) else { return [] }
         phase = .ready
-        return [.log(.info, "all \(liveWorkers.count) workers ready"), .allReady]
+        return [.log(.info, liveWorkers.count == 1 ? "the worker is ready" : "all \(liveWorkers.count) workers ready"), .allReady]
     }
 
     // MARK: Rounds

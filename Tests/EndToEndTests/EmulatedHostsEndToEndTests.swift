@@ -46,7 +46,7 @@ struct EmulatedHostsEndToEndTests {
     /// exist and its workers have joined.
     static func startLongRun(in directory: TemporaryDirectory) throws -> ChildProcess {
         let child = try ChildProcess(common + ["--rounds", "10000000"], directory: directory.url)
-        let joined = child.waitForOutput(timeout: 20) { _, stderr in stderr.contains("all 1 workers ready") }
+        let joined = child.waitForOutput(timeout: 20) { _, stderr in stderr.contains("the worker is ready") }
         #expect(joined, "\(child.stderr)")
         #expect(namespaces(of: child.pid).count == 4, "\(namespaces(of: child.pid))")
         return child

@@ -79,7 +79,7 @@ import _TestSupport
         // green is unseen (all zero); the missing size takes the training rows' median, (2 + 3) / 2.
         #expect(Array(held.features) == [5, 0, 0, 2.5, 0, 1])
         #expect(held.labels == [1, 0])
-        #expect(prepared.notes.contains { $0.contains("1 cells of column \"color\" hold a category not seen in training") })
+        #expect(prepared.notes.contains { $0.contains("1 cell of column \"color\" holds a category not seen in training") })
     }
 
     @Test func predictionsWriteTheIdsFirstAndTheClassesByName() {
