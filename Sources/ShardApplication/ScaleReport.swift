@@ -90,7 +90,7 @@ public enum ScaleReport {
         againstWorkers(
             sweep, title: "Throughput against workers", y: Axis("rounds per second (1 / median round)"),
             measured: { 1 / $0.roundSeconds }, modelled: { $0.modelRoundSeconds.map { 1 / $0 } },
-            label: { value, run in run.role == "predict" ? "error \(errorText(run.modelErrorPercent))" : number(value, "/s") })
+            label: { value, run in run.role == "predict" ? errorText(run.modelErrorPercent) : number(value, "/s") })
     }
 
     static func throughputSection(_ sweep: ScaleSweep) -> ReportSection {
@@ -105,7 +105,7 @@ public enum ScaleReport {
         if !sweep.predictWorkers.isEmpty {
             text.append(
                 "Squares: counts the model predicted before they were measured (\(sweep.predictWorkers.map(String.init).joined(separator: ", "))), "
-                    + "labelled with the model's error, 100 (model − measured) / measured.")
+                    + "labelled with the model's error, 100 (model − measured) / measured; the other points with their rounds per second.")
         }
         if sweep.runs.contains(where: { $0.workers == 0 }) {
             text.append("The in-process run (0 workers) is in the table, not in the charts.")

@@ -96,7 +96,7 @@ import _TestSupport
         let html = try Self.html()
         #expect(html.contains("predicted before measured: 3 workers -5.0 %, 4 workers +7.5 % (mean |error| 6.2 %, max 7.5 %)"))
         // Point labels of the predicted counts.
-        #expect(html.contains(">error -5.0 %</text>") && html.contains(">error +7.5 %</text>"))
+        #expect(html.contains(">-5.0 %</text>") && html.contains(">+7.5 %</text>"))
         // The table's last cell per count: model ms and error.
         for cell in ["4.800 (-4.0 %)", "3.300 (+3.1 %)", "3.800 (-5.0 %)", "4.300 (+7.5 %)"] {
             let unbroken = cell.replacingOccurrences(of: " ", with: "\u{00A0}")
@@ -110,7 +110,7 @@ import _TestSupport
         let model = try #require(chart.series.first { $0.name == "cost model" })
         #expect(model.points == [ChartPoint(1, 1 / 0.0048), ChartPoint(2, 1 / 0.0033), ChartPoint(3, 1 / 0.0038), ChartPoint(4, 1 / 0.0043)])
         #expect(chart.series.first { $0.name == "predicted by the model, then measured" }?.points == [ChartPoint(3, 250), ChartPoint(4, 250)])
-        #expect(chart.series.first?.pointLabels == ["200/s", "312.5/s", "error -5.0 %", "error +7.5 %"])
+        #expect(chart.series.first?.pointLabels == ["200/s", "312.5/s", "-5.0 %", "+7.5 %"])
         // The plot's data span (ChartFrame, legend on the right): x from 88 to 522, y from 312 (bottom) to 52.
         let rates: [Double] = [1 / 0.0048, 1 / 0.0033, 1 / 0.0038, 1 / 0.0043]
         let y = AxisLayout(values: rates + [200, 312.5, 250, 250], axis: chart.y)
