@@ -114,7 +114,8 @@ let testTargets: [Target] = [
     .testTarget(
         name: "ShardApplicationTests",
         dependencies: [
-            "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardMetrics", "ShardModels", "ShardNumerics", "_TestSupport",
+            "ShardApplication", "ShardArtifacts", "ShardData", "ShardEngine", "ShardLosses", "ShardMetrics", "ShardModels", "ShardNumerics", "ShardReport",
+            "_TestSupport",
         ]),
     .testTarget(name: "ShardReportTests", dependencies: ["ShardReport"]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),

@@ -39,21 +39,10 @@ public struct RecordedRun: Sendable, Equatable {
         }
         // Decoded from the file's own text, so every number is read exactly as written.
         struct Summary: Decodable { var settings: RunSettings }
-        do {
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-                positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-            settings = nested ? try decoder.decode(Summary.self, from: json).settings : try decoder.decode(RunSettings.self, from: json)
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw .format(path: path, reason: "\(Self.field(context.codingPath + [key])) is missing")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw .format(path: path, reason: "\(Self.field(context.codingPath)): \(context.debugDescription)")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw .format(path: path, reason: "\(Self.field(context.codingPath)): \(context.debugDescription)")
-        } catch {
-            throw .format(path: path, reason: "settings: \(error)")
-        }
+        settings =
+            nested
+            ? try DocumentDecoding.decode(Summary.self, from: json, path: path, field: Self.field, context: "settings").settings
+            : try DocumentDecoding.decode(RunSettings.self, from: json, path: path, field: Self.field, context: "settings")
         var digests: [String: String] = [:]
         for (key, value) in object["input_sha256"] as? [String: Any] ?? [:] {
             guard let hex = value as? String else { throw .format(path: path, reason: "input_sha256.\(key) is not a string") }

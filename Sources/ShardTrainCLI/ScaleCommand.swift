@@ -78,6 +78,9 @@ public struct ScaleCommand: ParsableCommand {
     @Option(help: "Write the JSON document (keys in README.md, \"The scale document\") to this file, atomically.")
     public var summaryJson: String?
 
+    @Option(help: "Write an HTML report of the sweep to this file: throughput, speedup, efficiency and the round's parts against workers, with the cost model and its cluster prediction.")
+    public var report: String?
+
     public init() {}
 
     /// The counts fitted, and the counts predicted before they are measured.
@@ -120,10 +123,11 @@ public struct ScaleCommand: ParsableCommand {
         } else if insecure {
             throw ValidationError("--insecure goes with --hosts (local workers use a private Unix socket)")
         }
-        if let summaryJson {
-            try OutputPaths.refuseClashes(outputs: [("--summary-json", summaryJson)], inputs: training.inputFiles)
-        }
+        try OutputPaths.refuseClashes(outputs: outputFiles, inputs: training.inputFiles)
     }
+
+    /// The files the sweep writes, by flag.
+    var outputFiles: [(flag: String, path: String?)] { [("--summary-json", summaryJson), ("--report", report)] }
 
     /// Timings of one run, and where it ran.
     struct Measurement {
@@ -151,8 +155,8 @@ public struct ScaleCommand: ParsableCommand {
     public func run() throws {
         Interrupt.install()
         let logger = makeLogger("shardtrain.scale")
-        if let summaryJson {
-            do { try AtomicFile.checkWritable(summaryJson) } catch { throw CommandFailure("--summary-json: \(error)", status: .usage) }
+        for case let (flag, path?) in outputFiles {
+            do { try AtomicFile.checkWritable(path) } catch { throw CommandFailure("\(flag): \(error)", status: .usage) }
         }
         var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: coresPerWorker))
         let (fit, predict) = sweep
@@ -205,12 +209,28 @@ public struct ScaleCommand: ParsableCommand {
             command: self, run: run, entries: entries, model: model, network: network, framing: framing,
             linkRate: rate, predictCluster: { sweepRun.clusterSetting(workers: $0) })
         let data = document.json()
-        if let summaryJson {
-            do { try AtomicFile.write(data + Data("\n".utf8), to: summaryJson) } catch { throw CommandFailure(error) }
-        }
+        try writeOutputs(document: data)
         if json { FileHandle.standardOutput.write(data + Data("\n".utf8)) } else { print(document.text()) }
         if !document.identicalParameters { throw CommandFailure("the parameters differ between worker counts") }
         withExtendedLifetime(keys) {}
+    }
+
+    /// --summary-json and --report, put in place together (`OutputSet`, the document as the record); the report is
+    /// drawn from the document itself, so `--report` shows what `--json` prints.
+    func writeOutputs(document data: Data) throws {
+        var files: [OutputFile] = []
+        if let report {
+            let sweep: ScaleSweep
+            do { sweep = try ScaleSweep(json: data, path: "the scale document") } catch { throw CommandFailure(error) }
+            files.append(OutputFile(path: report, contents: ScaleReport.page(sweep)))
+        }
+        let record = summaryJson.map { OutputFile(path: $0, contents: data + Data("\n".utf8)) }
+        guard !files.isEmpty || record != nil else { return }
+        do {
+            try OutputSet(files: files, record: record).commit(rescueFolders: OutputPaths.rescueFolders)
+        } catch {
+            throw CommandFailure(error)
+        }
     }
 
     static func modelled(_ model: ScalingModel, _ setting: ScalingModel.Setting) -> (

@@ -1,5 +1,6 @@
 import Foundation
 import ShardApplication
+import ShardArtifacts
 import ShardCluster
 import ShardEngine
 import ShardNumerics
@@ -127,7 +128,16 @@ struct ScaleDocument {
                 },
                 "skipped_workers": skipped,
             ] as [String: Any],
+            "settings": settingsObject,
         ]
+    }
+
+    /// The run's settings as a training summary writes them (`RunSettings`, snake-case keys).
+    var settingsObject: Any {
+        guard let data = try? JSONStyle.encoder(snakeCaseKeys: true).encode(run.settings),
+            let object = try? JSONSerialization.jsonObject(with: data)
+        else { return NSNull() }
+        return object
     }
 
     func json() -> Data { ProgressJSON.line(object()) ?? Data("{}".utf8) }

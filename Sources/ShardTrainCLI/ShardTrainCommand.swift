@@ -10,7 +10,7 @@ public struct ShardTrainCommand: ParsableCommand {
         subcommands: [
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, WatchCommand.self, ScaleCommand.self,
             PredictCommand.self, EvaluateCommand.self, IdentifyCommand.self, SampleCommand.self, ReconstructCommand.self,
-            LossCommand.self, BenchCommand.self, KeysCommand.self, SimulateCommand.self,
+            LossCommand.self, BenchCommand.self, KeysCommand.self, SimulateCommand.self, ReportCommand.self,
         ]
     )
 

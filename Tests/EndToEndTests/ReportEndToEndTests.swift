@@ -2,10 +2,6 @@ import Foundation
 import Testing
 import _TestSupport
 
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
-
 /// `train --report` and `evaluate --report` on the bundled data: the page is one well-formed document with the
 /// sections of the model's kind, its numbers are the summary's, it is written with the run's other outputs, and it
 /// renders in headless Chromium when that is installed.
@@ -20,23 +16,11 @@ struct ReportEndToEndTests {
     /// The ids of the page's sections, in order; the page must parse as XML (the report is XHTML).
     static func sections(of path: String) throws -> [String] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let collector = SectionCollector()
-        let parser = XMLParser(data: Data(text.utf8))
-        parser.delegate = collector
-        #expect(parser.parse(), "not well-formed: \(String(describing: parser.parserError))")
+        let page = XHTMLSections(text)
+        #expect(page.wellFormed, "not well-formed: \(String(describing: page.error))")
         #expect(!text.contains("<script") && !text.contains("src="))
         #expect(!text.contains("NaN") && !text.lowercased().contains("infinity"))
-        return collector.sections
-    }
-
-    final class SectionCollector: NSObject, XMLParserDelegate {
-        var sections: [String] = []
-        func parser(
-            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
-            attributes: [String: String] = [:]
-        ) {
-            if elementName == "section", let id = attributes["id"] { sections.append(id) }
-        }
+        return page.ids
     }
 
     @Test("logistic with 2 workers and --eval-every: every section, the AUC is the summary's, the report is an output")
@@ -131,6 +115,43 @@ struct ReportEndToEndTests {
         // The one round's objective is drawn as a point on a round axis of whole numbers.
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<circle") && !html.contains(">0.5</text>"))
+    }
+
+    @Test("scale --report: the sweep's page with every section, its errors the document's; report --scale draws it again")
+    func scaleSweep() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (report, summary) = (directory.path("scale.html"), directory.path("scale.json"))
+        let sweep = [
+            "scale", "--data", Self.data("fraud_synthetic.csv"), "--standardize", "--optimizer", "gd", "--block-rows", "512",
+            "--fit-workers", "1,2", "--predict-workers", "3", "--rounds", "8",
+        ]
+        let (status, stdout, stderr) = try Self.run(sweep + ["--json", "--report", report, "--summary-json", summary], in: directory)
+        try #require(status == 0, "\(stderr)")
+        #expect(try Self.sections(of: report) == ["throughput", "speedup", "split", "sweep", "cluster", "settings"])
+        let document = try ModelCommandsEndToEndTests.json(stdout)
+        #expect(NSDictionary(dictionary: try ModelCommandsEndToEndTests.json(try String(contentsOfFile: summary, encoding: .utf8))) == NSDictionary(dictionary: document))
+        let runs = try #require(document["runs"] as? [[String: Any]])
+        let predicted = try #require(runs.first { $0["role"] as? String == "predict" })
+        let error = try #require(predicted["model_error_percent"] as? Double)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("predicted before measured: 3 workers \(String(format: "%+.1f %%", error))"))
+        #expect(html.contains(try #require(runs.first?["parameters_sha256"] as? String)))
+        #expect(html.contains("fraud_synthetic.csv"))
+        // `report --scale` draws the same page from the saved document.
+        let redrawn = directory.path("redrawn.html")
+        let (redrawnStatus, _, redrawnError) = try Self.run(["report", "--scale", summary, "--output", redrawn], in: directory)
+        #expect(redrawnStatus == 0, "\(redrawnError)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: redrawn)) == Data(contentsOf: URL(fileURLWithPath: report)))
+        let (wrongStatus, _, wrongError) = try Self.run(["report", "--scale", report, "--output", redrawn], in: directory)
+        #expect(wrongStatus == 1 && wrongError.contains("\(report): not a valid file: not a JSON object"), "\(wrongError)")
+        // The report alone (with --json), and a refusal to write over the data.
+        let alone = directory.path("alone.html")
+        let (aloneStatus, _, aloneError) = try Self.run(sweep + ["--json", "--report", alone], in: directory)
+        #expect(aloneStatus == 0, "\(aloneError)")
+        #expect(try Self.sections(of: alone).count == 6)
+        let (refused, _, refusal) = try Self.run(sweep + ["--report", Self.data("fraud_synthetic.csv")], in: directory)
+        #expect(refused == 64 && refusal.contains("--report"), "\(refusal)")
     }
 
     static var chromiumIsInstalled: Bool {
