@@ -150,7 +150,8 @@ public final class ClusterExecutor: Executor {
 
     /// Blocks until every worker has joined and holds its blocks.
     public func waitForWorkers() throws(ClusterError) {
-        logger.info("waiting for \(workerCount) \(workerCount == 1 ? "worker" : "workers") on \(endpoint)")
+        // A fixed form that scripts look for (the endpoint bound, e.g. for tcp://host:*).
+        logger.info("waiting for \(workerCount) workers on \(endpoint)")
         try runUntil { directive in
             if case .allReady = directive { return true }
             return false
