@@ -25,11 +25,9 @@ public final class ClusterExecutor: Executor {
     public let rowCount: Int
     private let context: Context
     private let router: Socket
-    /// With keys: the router's handshake failures, so a worker with the wrong coordinator key or none at all shows
-    /// in this log too (the ZAP handler reports only keys it refuses).
-    private let monitor: SocketMonitor?
-    /// Handshake failures already logged (each kind once).
-    private var loggedHandshakeFailures: Set<String> = []
+    /// With keys: the router's failed handshakes, so a worker with the wrong coordinator key or none at all shows
+    /// in this log too.
+    private let handshakes: ServerHandshakeLog?
     /// Answers the CURVE handshakes (nil without keys); lives as long as the router.
     private let zapHandler: ZAPHandler?
     /// Messages queued per peer, each way.
@@ -129,7 +127,8 @@ public final class ClusterExecutor: Executor {
                     .maxMessageSize(
                         bytes: Int64(Self.maxPartialsBytes(sumsWidth: model.sumsWidth, blockCount: blocks.count))),
                 ])
-            monitor = handler == nil ? nil : try SocketMonitor(router)
+            handshakes =
+                handler == nil ? nil : ServerHandshakeLog(monitor: try SocketMonitor(router), role: "coordinator", logger: logger)
             endpoint = try router.bind(bind)
         } catch {
             throw .transport("\(error)")
@@ -206,11 +205,13 @@ public final class ClusterExecutor: Executor {
             }
             do {
                 // While shards are being shipped, only look for messages between batches.
-                _ = try poll([router] + (monitor.map { [$0.socket] } ?? []), timeoutMilliseconds: shipments.isEmpty ? pollMilliseconds : 0)
+                _ = try poll(
+                    [router] + (handshakes.map { [$0.monitor.socket] } ?? []),
+                    timeoutMilliseconds: shipments.isEmpty ? pollMilliseconds : 0)
             } catch {
                 throw .transport("\(error)")
             }
-            logHandshakeFailures()
+            handshakes?.readEvents()
             // Read whatever is waiting before the clock is looked at (even if the poll timed out: after this
             // process was descheduled, frames that arrived meanwhile prove the workers alive).
             while let parts = try receiveNow() {
@@ -219,23 +220,6 @@ public final class ClusterExecutor: Executor {
             for directive in instance.tick(now: Self.now()) where try carryOut([directive], isDone) {
                 return
             }
-        }
-    }
-
-    /// Logs each kind of failed handshake once: the peer's address is not known at that point (libzmq names the
-    /// bound endpoint), so the message says what to check on the worker side.
-    private func logHandshakeFailures() {
-        while let monitor, let event = try? monitor.next() {
-            let failure: String
-            switch event {
-            case .handshakeProtocolError(_, SocketMonitor.mechanismMismatch):
-                failure = "a peer without CURVE keys tried to connect (this coordinator requires them: give workers "
-                    + "--secret-key and --coordinator-key)"
-            case .handshakeProtocolError, .handshakeFailed:
-                failure = "a peer's CURVE handshake failed (a --coordinator-key that is not this coordinator's .public key, or a peer without keys)"
-            default: continue
-            }
-            if loggedHandshakeFailures.insert(failure).inserted { logger.warning("\(failure)") }
         }
     }
 

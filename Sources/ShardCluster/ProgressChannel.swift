@@ -54,6 +54,7 @@ public final class ProgressPublisher {
             let context: Context
             let socket: Socket
             let handler: ZAPHandler?
+            let handshakes: ServerHandshakeLog?
             do throws(ZMQError) {
                 context = try Context()
                 let (securityOptions, zap) = try security.serverSetup(context: context, logger: logger, role: "progress")
@@ -61,6 +62,8 @@ public final class ProgressPublisher {
                 socket = try context.socket(
                     .extendedPublisher, lingerMilliseconds: 2_000,
                     options: securityOptions + [.sendHighWaterMark(messages: 10_000), .extendedPublisherVerbose(true)])
+                handshakes =
+                    zap == nil ? nil : ServerHandshakeLog(monitor: try SocketMonitor(socket), role: "progress", logger: logger)
                 let bound = try socket.bind(bind)
                 outcome.withLock { $0 = .success(bound) }
             } catch {
@@ -69,7 +72,7 @@ public final class ProgressPublisher {
                 return
             }
             ready.signal()
-            withExtendedLifetime(handler) { Self.serve(socket, state: state) }
+            withExtendedLifetime(handler) { Self.serve(socket, state: state, handshakes: handshakes) }
         }
         thread.name = "shardtrain-progress"
         thread.start()
@@ -104,7 +107,7 @@ public final class ProgressPublisher {
     public var subscriptions: Int { state.subscriptions.load(ordering: .relaxed) }
 
     /// The publisher thread: sends queued lines, greets new subscribers with the latest state, heartbeats.
-    private static func serve(_ socket: Socket, state: State) {
+    private static func serve(_ socket: Socket, state: State, handshakes: ServerHandshakeLog?) {
         var latestRound: (Int?, [UInt8])?
         var summary: [UInt8]?
         var lastSent = ContinuousClock.now
@@ -114,9 +117,10 @@ public final class ProgressPublisher {
             lastSent = .now
         }
         while true {
-            let readable = (try? poll([socket], timeoutMilliseconds: 50)) ?? []
+            let readable = (try? poll([socket] + (handshakes.map { [$0.monitor.socket] } ?? []), timeoutMilliseconds: 50)) ?? []
+            handshakes?.readEvents()
             var greet = false
-            if !readable.isEmpty {
+            if readable.contains(0) {
                 while let message = try? socket.receive(.none) {
                     if message.first?.first == 1 {
                         state.subscriptions.add(1, ordering: .relaxed)

@@ -114,6 +114,40 @@ final class HandshakeWatch {
     }
 }
 
+/// Logs a CURVE server's failed handshakes, each kind once, from its socket's connection events: the ZAP handler
+/// reports only keys it refuses, not a client with the wrong server key or none at all. The peer's address is not
+/// known at that point (libzmq names the bound endpoint), so the message says what to check on the client's side.
+final class ServerHandshakeLog {
+    let monitor: SocketMonitor
+    /// "coordinator" or "progress", as the ZAP handler's messages name the server.
+    private let role: String
+    private let logger: Logger
+    private var logged: Set<String> = []
+
+    init(monitor: SocketMonitor, role: String, logger: Logger) {
+        self.monitor = monitor
+        self.role = role
+        self.logger = logger
+    }
+
+    /// Reads the waiting events and logs each new kind of failure.
+    func readEvents() {
+        while let event = try? monitor.next() {
+            let failure: String
+            switch event {
+            case .handshakeProtocolError(_, SocketMonitor.mechanismMismatch):
+                failure = "\(role): a peer without CURVE keys tried to connect (keys are required: give it --secret-key "
+                    + "and --coordinator-key)"
+            case .handshakeProtocolError, .handshakeFailed:
+                failure = "\(role): a peer's CURVE handshake failed (a --coordinator-key that is not this server's "
+                    + ".public key, or a peer without keys)"
+            default: continue
+            }
+            if logged.insert(failure).inserted { logger.warning("\(failure)") }
+        }
+    }
+}
+
 /// CURVE keys on disk: `NAME.public` and `NAME.secret`, each one line of Z85 text (40 characters for 32 bytes).
 /// A secret key file is created with mode 0600 and refused when it can be read by others.
 public enum KeyFiles {

@@ -141,6 +141,7 @@ struct SecurityEndToEndTests {
         }
         let listed = try watch("allow/watcher.secret")
         let stranger = try watch("stranger.secret")
+        let keyless = try ChildProcess(["watch", "--connect", bound, "--timeout", "5"], directory: directory.url)
         #expect(train.wait(timeout: 120) == 0, "\(train.stderr)")
         #expect(listed.wait(timeout: 30) == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("\"event\":\"summary\""))
@@ -150,5 +151,11 @@ struct SecurityEndToEndTests {
             stranger.stderr.contains("refused this watcher's CURVE key during the handshake (ZAP status 400)"),
             "told why, not only silence: \(stranger.stderr)")
         #expect(train.stderr.contains("progress: refused a peer at 127.0.0.1"), "\(train.stderr)")
+        // A watcher without keys is told to bring them, and the run's log shows the failed handshake.
+        #expect(keyless.wait(timeout: 30) == 1)
+        #expect(keyless.stderr.contains("--secret-key and --coordinator-key"), "\(keyless.stderr)")
+        #expect(
+            train.stderr.contains("progress: a peer without CURVE keys tried to connect")
+                || train.stderr.contains("progress: a peer's CURVE handshake failed"), "\(train.stderr)")
     }
 }
