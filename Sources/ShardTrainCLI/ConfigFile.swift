@@ -69,8 +69,7 @@ enum ConfigFile {
         verify: Bool, logger: Logger
     ) throws {
         if verify, recorded.inputDigests.sha256.isEmpty {
-            logger.error("--verify-data: \(path) records no input_sha256 (a settings object alone) to compare the data with")
-            throw ExitCode(1)
+            throw CommandFailure("--verify-data: \(path) records no input_sha256 (a settings object alone) to compare the data with")
         }
         var differences: [String] = []
         for (flag, file) in files {
@@ -80,10 +79,7 @@ enum ConfigFile {
         }
         guard !differences.isEmpty else { return }
         let message = "DATA DIFFERS FROM THE RECORDED RUN: " + differences.joined(separator: "; ")
-        if verify {
-            logger.error("\(message) (--verify-data)")
-            throw ExitCode(1)
-        }
+        if verify { throw CommandFailure("\(message) (--verify-data)") }
         logger.warning("\(message); the result will not be the recorded one (add --verify-data to stop instead)")
     }
 }

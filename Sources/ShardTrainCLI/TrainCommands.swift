@@ -379,11 +379,10 @@ func runTraining(
             try ConfigFile.compare(
                 recorded: try ConfigFile.read(path), path: path, current: try digests.value(),
                 files: InputDigests.files(of: request.data), verify: config.verifyData, logger: logger)
-        } catch let error as ExitCode {
+        } catch let error as CommandFailure {
             throw error
         } catch {
-            logger.error("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure(error)
         }
     }
     // The rounds, for the history file and for the report's curves.

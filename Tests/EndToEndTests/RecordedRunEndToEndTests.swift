@@ -96,6 +96,8 @@ struct RecordedRunEndToEndTests {
         #expect(warned.stderr.contains("DATA DIFFERS FROM THE RECORDED RUN: --data \(data) has SHA-256"))
         let refused = try Self.shardtrain(["train", "--config", first, "--verify-data"], in: directory, status: 1)
         #expect(refused.stderr.contains("DATA DIFFERS FROM THE RECORDED RUN") && refused.stdout.isEmpty)
+        // One error style: the last line is "error: …".
+        #expect(refused.stderr.split(separator: "\n").last?.hasPrefix("error: DATA DIFFERS FROM THE RECORDED RUN") == true, "\(refused.stderr)")
 
         // A settings object alone records no digest: nothing to verify against.
         let settingsOnly = try JSONSerialization.data(withJSONObject: try #require(recorded["settings"]))
