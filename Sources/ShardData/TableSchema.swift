@@ -149,6 +149,10 @@ public struct TableSchema: Sendable, Equatable, Codable {
                     if trimmed != shown, Double(trimmed) != nil {
                         detail = "\"\(shown)\" is a number with spaces around it, which CSV keeps as part of the field: "
                             + "remove the spaces (\"\(trimmed)\")"
+                    } else if table.lineNumbers[firstText.row] == 1, others == 0 {
+                        // Data on line 1 means there is no header: text there alone is most likely a header.
+                        detail = "\"\(shown)\" is not a number, but the column's other cells are: line 1 looks like a header "
+                            + "line, so drop --no-header"
                     } else {
                         detail = "\"\(shown)\" is not a number, but \(numbers) other \(numbers == 1 ? "cell" : "cells") of the "
                             + "column \(numbers == 1 ? "is" : "are")"

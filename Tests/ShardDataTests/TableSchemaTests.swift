@@ -2,16 +2,19 @@ import ShardData
 import Testing
 
 /// Reads `text` as a table and infers its schema under `options`.
-private func readSchema(_ text: String, _ options: SchemaOptions = SchemaOptions(), pieceBytes: Int = CSVReader.defaultPieceBytes)
-    throws(DataError) -> (TableSchema, CSVTable)
-{
-    let table = try CSVReader.parseTable(bytes: Array(text.utf8), source: "t.csv", pieceBytes: pieceBytes)
+private func readSchema(
+    _ text: String, _ options: SchemaOptions = SchemaOptions(), pieceBytes: Int = CSVReader.defaultPieceBytes,
+    dialect: CSVDialect = CSVDialect()
+) throws(DataError) -> (TableSchema, CSVTable) {
+    let table = try CSVReader.parseTable(bytes: Array(text.utf8), source: "t.csv", dialect: dialect, pieceBytes: pieceBytes)
     return (try TableSchema.infer(table, options: options), table)
 }
 
 /// The encoded dataset of `text` under `options` (inferred schema, training use).
-private func encoded(_ text: String, _ options: SchemaOptions = SchemaOptions()) throws(DataError) -> EncodedTable {
-    let (schema, table) = try readSchema(text, options)
+private func encoded(_ text: String, _ options: SchemaOptions = SchemaOptions(), dialect: CSVDialect = CSVDialect())
+    throws(DataError) -> EncodedTable
+{
+    let (schema, table) = try readSchema(text, options, dialect: dialect)
     return try schema.encode(table)
 }
 
@@ -95,6 +98,12 @@ struct TableSchemaTests {
             message { _ = try encoded("a,b,label\n1,2,0\n3,4x,1\n5,y,0\n") }
                 == "t.csv:3: column 2 (\"b\"): \"4x\" is not a number, but 1 other cell of the column is (and 1 other cell "
                 + "is text): fix the cell, or give --categorical b to read every value as a category")
+        // Without a header, text on line 1 alone is a header line after all.
+        let headerless = CSVDialect(hasHeader: false)
+        #expect(
+            message { _ = try encoded("x,y,label\n1,2,0\n3,4,1\n", dialect: headerless) }
+                == "t.csv:1: column 1 (\"f0\"): \"x\" is not a number, but the column's other cells are: line 1 looks like "
+                + "a header line, so drop --no-header")
         // "1, 2": a space after the comma is part of the field.
         #expect(
             message { _ = try encoded("a,b,label\n1, 2,0\n3,4,1\n") }
