@@ -198,7 +198,10 @@ public struct TableSchema: Sendable, Equatable, Codable {
         let ignored = ignoredColumns
         if !ignored.isEmpty { parts.append("ignored: " + ignored.joined(separator: ", ")) }
         if missingCells > 0 {
-            let what = droppedRows > 0 ? "\(droppedRows) \(droppedRows == 1 ? "row" : "rows") dropped" : missing == .error ? "" : "filled with the \(missing.rawValue)"
+            let categorical = columns.contains { $0.kind == .categorical }
+            let filled = categorical
+                ? "numbers filled with the \(missing.rawValue), categories as all-zero rows" : "filled with the \(missing.rawValue)"
+            let what = droppedRows > 0 ? "\(droppedRows) \(droppedRows == 1 ? "row" : "rows") dropped" : missing == .error ? "" : filled
             parts.append("\(missingCells) missing \(missingCells == 1 ? "cell" : "cells")" + (what.isEmpty ? "" : " (\(what))"))
         }
         return "schema: " + parts.joined(separator: ", ")

@@ -50,7 +50,7 @@ struct SchemaEndToEndTests {
         #expect(
             stderr.contains(
                 "schema: 30 numeric, 1 categorical (color: 3 values), label \"diagnosis\": 2 classes (no, yes), id: patient_id, "
-                    + "27 missing cells (filled with the mean)"), "\(stderr)")
+                    + "27 missing cells (numbers filled with the mean, categories as all-zero rows)"), "\(stderr)")
         #expect(stdout.contains("confusion matrix") && stdout.contains("\n         yes ") && stdout.contains("ranking (positive class = yes)"), "\(stdout)")
 
         let (status1, predictions, stderr1) = try Self.run(["predict", "--model-file", model, "--data", data], in: directory)
