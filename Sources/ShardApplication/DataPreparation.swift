@@ -309,6 +309,15 @@ public enum TrainingJob {
         {
             line += "; column \"\(column.name)\" has a different value in every row: an id? (--id-column or --ignore)"
         }
+        // A numeric column that counts up by whole numbers row after row is most likely a row number or an id.
+        let dataset = encoded.dataset
+        if dataset.rowCount >= 20 {
+            for (feature, name) in dataset.featureNames.enumerated() where schema.columns.contains(where: { $0.name == name && $0.kind == .numeric }) {
+                let value = { (row: Int) in dataset.features[row * dataset.featureCount + feature] }
+                let counts = (1..<dataset.rowCount).allSatisfy { value($0) == value($0 - 1) + 1 } && value(0).rounded() == value(0)
+                if counts { line += "; column \"\(name)\" counts up by 1 from row to row: an id? (--id-column or --ignore)" }
+            }
+        }
         // A header line of which some names are numbers is most likely a first row of data (all numbers: refused).
         let numericNames = table.columnNames.filter { Double($0.trimmingCharacters(in: .whitespaces)) != nil }
         if dialect.hasHeader, !numericNames.isEmpty {

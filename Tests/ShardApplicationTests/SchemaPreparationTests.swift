@@ -110,6 +110,19 @@ import _TestSupport
                 == true, "\(prepared.notes)")
     }
 
+    @Test func aNumericColumnCountingUpByOneIsPointedOutAsAPossibleId() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let rows = (0..<25).map { "\(100_000 + $0),\($0 % 7),\($0 % 2)" }
+        let data = try folder.write((["customer,x,label"] + rows).joined(separator: "\n") + "\n", to: "d.csv")
+        let prepared = try TrainingJob.prepare(DataConfiguration(path: data), for: .logistic)
+        #expect(
+            prepared.notes.first?.hasSuffix("; column \"customer\" counts up by 1 from row to row: an id? (--id-column or --ignore)")
+                == true, "\(prepared.notes)")
+        // x repeats: no hint for it.
+        #expect(prepared.notes.first?.contains("\"x\" counts") == false)
+    }
+
     @Test func aTextColumnWithADifferentValueInEveryRowIsPointedOutAsAPossibleId() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
