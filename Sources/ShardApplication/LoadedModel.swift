@@ -105,7 +105,8 @@ public struct LoadedModel: Sendable {
             guard case .numericHeader = error else { throw .data(error) }
             throw .invalidArgument(
                 "\(path):1: the first line is all numbers: this command needs a header line naming the model's columns ("
-                    + features.prefix(3).joined(separator: ", ") + (features.count > 3 ? ", …)" : ")"))
+                    + features.prefix(3).joined(separator: ", ") + (features.count > 3 ? ", …)" : ")")
+                    + ", or --no-header to take the columns by position as in training")
         }
         let label = labelColumn ?? file.labelName
         if let labelColumn, !header.contains(labelColumn) {

@@ -19,7 +19,10 @@ struct CSVHeader {
 
     /// Reads the first line of `source`, skipping a UTF-8 byte-order mark, sniffs the delimiter (unless the dialect
     /// gives one) and checks the names.
-    init(_ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, pieceBytes: Int) throws(DataError) {
+    /// `requireFeatures`: a label and at least one other column (false: only the names are wanted).
+    init(
+        _ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, pieceBytes: Int, requireFeatures: Bool = true
+    ) throws(DataError) {
         let path = source.name
         let (line, start, next) = try Self.firstLine(of: source)
         let blankBytes: Set<UInt8> = [UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: " "), UInt8(ascii: "\t")]
@@ -67,7 +70,7 @@ struct CSVHeader {
         } else {
             labelIndex = names.count - 1
         }
-        guard names.count >= 2 else { throw .noFeatureColumns(path: path, labelName: names[labelIndex]) }
+        guard names.count >= 2 || !requireFeatures else { throw .noFeatureColumns(path: path, labelName: names[labelIndex]) }
         self.names = names
         self.bodyStart = dialect.hasHeader ? next : start
         self.firstDataLine = dialect.hasHeader ? 2 : 1

@@ -104,7 +104,8 @@ public enum CSVReader {
         -> (names: [String], delimiter: UInt8)
     {
         let header = try CSVHeader(
-            ByteArray(name: source, bytes: bytes), labelColumn: nil, dialect: dialect, pieceBytes: defaultPieceBytes)
+            ByteArray(name: source, bytes: bytes), labelColumn: nil, dialect: dialect, pieceBytes: defaultPieceBytes,
+            requireFeatures: false)
         return (header.names, header.delimiter)
     }
 

@@ -120,6 +120,12 @@ struct DataFormatFlagsRecordedEndToEndTests {
         #expect(withLabels == withoutLabels)
         let (status3, report, error3) = try run(["evaluate", "--model-file", model, "--data", headerless, "--no-header"])
         #expect(status3 == 0 && report.contains("accuracy"), "\(error3)")
+        // Without --no-header the hint names it; a file of the features alone (one column here) is fine.
+        let (status5, _, error5) = try run(["predict", "--model-file", model, "--data", headerless])
+        #expect(status5 == 1 && error5.contains("or --no-header to take the columns by position"), "\(error5)")
+        let one = try directory.write("sepal_length_cm\n5.1\n", to: "one.csv")
+        let (status6, _, error6) = try run(["predict", "--model-file", model, "--data", one])
+        #expect(status6 == 1 && error6.contains("no column named \"f0\" (a numeric feature of the model); the file's columns are \"sepal_length_cm\""), "one column is read as a feature, not a label: \(error6)")
         // A headerless file of another width says what it expected.
         let narrow = try directory.write("1,2\n3,4\n", to: "narrow.csv")
         let (status4, _, error4) = try run(["predict", "--model-file", model, "--data", narrow, "--no-header"])
