@@ -119,6 +119,14 @@ struct SchemaEndToEndTests {
         let capitalised = try directory.write("id,Age,color\nz1,21,blue\n", to: "capitalised.csv")
         let (status4, _, stderr4) = try Self.run(["predict", "--model-file", model, "--data", capitalised], in: directory)
         #expect(status4 == 1 && stderr4.contains("names are case-sensitive: the file has \"Age\"; the file's columns are \"id\", \"Age\", \"color\"\n"), "\(stderr4)")
+        // A model of one feature predicts a file of that one column.
+        let line = try directory.write((["x,y"] + (0..<30).map { "\($0),\(2 * $0 + $0 % 3)" }).joined(separator: "\n") + "\n", to: "line.csv")
+        let lineModel = directory.path("line.safetensors")
+        let (status5, _, stderr5) = try Self.run(["train", "--data", line, "--model", "linear", "--save", lineModel], in: directory)
+        try #require(status5 == 0, "\(stderr5)")
+        let xs = try directory.write("x\n1\n5\n", to: "xs.csv")
+        let (status6, linePredictions, stderr6) = try Self.run(["predict", "--model-file", lineModel, "--data", xs], in: directory)
+        #expect(status6 == 0 && linePredictions.hasPrefix("line,prediction\n2,") && linePredictions.split(separator: "\n").count == 3, "\(stderr6)")
         // evaluate still needs real labels.
         let (status2, _, stderr2) = try Self.run(["evaluate", "--model-file", model, "--data", score], in: directory)
         #expect(status2 == 1, "\(stderr2)")
