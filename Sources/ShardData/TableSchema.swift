@@ -146,7 +146,9 @@ public struct TableSchema: Sendable, Equatable, Codable {
                     let trimmed = String(shown.drop(while: isBlank).reversed().drop(while: isBlank).reversed())
                     let others = text - 1
                     let detail: String
-                    if trimmed != shown, Double(trimmed) != nil {
+                    if shown.contains(","), Self.isNumberWithCommas(shown) {
+                        detail = Self.commaNumbers(example: shown, column: name)
+                    } else if trimmed != shown, Double(trimmed) != nil {
                         detail = "\"\(shown)\" is a number with spaces around it, which CSV keeps as part of the field: "
                             + "remove the spaces (\"\(trimmed)\")"
                     } else if table.lineNumbers[firstText.row] == 1, others == 0 {
@@ -164,6 +166,14 @@ public struct TableSchema: Sendable, Equatable, Codable {
                         detail: detail)
                 }
                 let categories = forced || text > 0 ? table.vocabulary(ofColumn: index) : nil
+                if !forced, numbers == 0, let categories, let example = categories.first(where: { $0.contains(",") }),
+                    categories.allSatisfy(Self.isNumberWithCommas)
+                {
+                    // "-0,94" or "1,000": numbers in a spreadsheet's locale, not categories (one-hot would be silently wrong).
+                    throw .schema(
+                        path: path, line: nil, column: index + 1, columnName: name,
+                        detail: Self.commaNumbers(example: example, column: name))
+                }
                 if index == table.labelIndex {
                     columns.append(Column(name: name, kind: .label, values: categories))
                 } else {
@@ -174,6 +184,23 @@ public struct TableSchema: Sendable, Equatable, Codable {
         let schema = TableSchema(columns: columns, missing: options.missing)
         guard !schema.featureNames.isEmpty else { throw .noFeatureColumns(path: path, labelName: label) }
         return schema
+    }
+
+    /// What a column of numbers written with commas is told.
+    static func commaNumbers(example: String, column: String) -> String {
+        "the values look like numbers written with a comma (\"\(example)\": a decimal comma or a thousands separator); "
+            + "write plain decimals (1000, -0.94: e.g. your spreadsheet's export settings), or give --categorical \(column) "
+            + "to read the values as categories"
+    }
+
+    /// Whether `text` reads as a number once its commas are taken as a decimal point (`-0,94`) or dropped as
+    /// thousands separators (`1,000`), or is a plain number (a column may mix `7` and `7,5`).
+    static func isNumberWithCommas(_ text: String) -> Bool {
+        func isNumber(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBufferPointer { DecimalField.parse($0).isNumber } }
+        let bytes = Array(text.utf8)
+        let comma = UInt8(ascii: ",")
+        return isNumber(bytes) || isNumber(bytes.map { $0 == comma ? UInt8(ascii: ".") : $0 })
+            || isNumber(bytes.filter { $0 != comma })
     }
 
     /// `schema: 30 numeric, 1 categorical (color: 3 values), label "diagnosis": 2 classes (B, M), ignored: id`.

@@ -104,6 +104,16 @@ struct TableSchemaTests {
             message { _ = try encoded("x,y,label\n1,2,0\n3,4,1\n", dialect: headerless) }
                 == "t.csv:1: column 1 (\"f0\"): \"x\" is not a number, but the column's other cells are: line 1 looks like "
                 + "a header line, so drop --no-header")
+        // Numbers in a spreadsheet's locale are refused, not one-hot encoded (unless --categorical says so).
+        #expect(
+            message { _ = try encoded("a;b;label\n\"-0,94\";1;0\n\"2,5\";2;1\n") }
+                == "t.csv:1: column 1 (\"a\"): the values look like numbers written with a comma (\"-0,94\": a decimal comma "
+                + "or a thousands separator); write plain decimals (1000, -0.94: e.g. your spreadsheet's export settings), "
+                + "or give --categorical a to read the values as categories")
+        // Among plain numbers (7), at the first such cell.
+        #expect(message { _ = try encoded("a;b;label\n7;1;0\n\"-0,94\";1;0\n\"2,5\";2;1\n") }?.hasPrefix("t.csv:3: column 1 (\"a\"): the values look like numbers written with a comma (\"-0,94\"") == true)
+        #expect(message { _ = try encoded("a,b,label\n\"1,000\",1,0\n\"2,500\",2,1\n") }?.contains("look like numbers written with a comma (\"1,000\"") == true)
+        #expect(try encoded("a;b;label\n\"-0,94\";1;0\n\"2,5\";2;1\n", SchemaOptions(categorical: ["a"])).dataset.featureNames.count == 3)
         // "1, 2": a space after the comma is part of the field.
         #expect(
             message { _ = try encoded("a,b,label\n1, 2,0\n3,4,1\n") }
