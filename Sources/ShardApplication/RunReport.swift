@@ -234,7 +234,12 @@ public enum RunReport {
                 items: [.table(ReportTable(
                     columns: ["metric", "value"], rows: report.headlineMetrics.map { [$0.name.replacingOccurrences(of: "_", with: " "), number($0.value)] },
                     numericColumns: [1]))]
-                    + (report.classification.map { [.table(classTable($0))] } ?? []))
+                    + (report.classification.map { [.table(classTable($0))] } ?? [])
+                    // Binary models: the threshold the predicted classes (and so the table and matrix) depend on.
+                    + (report.threshold.map { threshold in
+                        let positive = report.classification?.classNames?.last ?? "1"
+                        return [.paragraph("Predicted classes: " + threshold.sentence(positive: positive) + ".")]
+                    } ?? []))
         ]
         if let classification = report.classification {
             let names = classification.classNames ?? classification.confusionMatrix.counts.indices.map(String.init)
