@@ -196,7 +196,14 @@ public enum KeyFiles {
     }
 
     /// The 32-byte key of a `.public` file.
-    public static func loadPublic(_ path: String) throws(ClusterError) -> [UInt8] { try loadKey(path, kind: "public") }
+    /// A `.public` file's key; a `.secret` file is refused (a server's secret key must never be handed to its clients).
+    public static func loadPublic(_ path: String) throws(ClusterError) -> [UInt8] {
+        guard !path.hasSuffix(".secret") else {
+            throw .invalidConfiguration(
+                "\(path) is a secret key: give the .public file of the pair (the server's secret key stays with the server)")
+        }
+        return try loadKey(path, kind: "public")
+    }
 
     /// Every `*.public` key in `directory`, with its file name (for the logs).
     public static func loadAllowed(_ directory: String) throws(ClusterError) -> [[UInt8]: String] {

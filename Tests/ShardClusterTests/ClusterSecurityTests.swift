@@ -120,7 +120,7 @@ struct ClusterSecurityTests {
 /// Key files as people get them wrong.
 @Suite("Key files")
 struct KeyFileTests {
-    @Test("a .public file given as the secret key is refused naming it; a readable secret names chmod 600; a garbled key names the file")
+    @Test("a .public file given as the secret key, or a .secret one as a public key, is refused naming it; a readable secret names chmod 600; a garbled key names the file")
     func keyFileMistakes() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-keys-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
@@ -131,6 +131,11 @@ struct KeyFileTests {
         }
         let pair = try KeyFiles.loadSecret(secretPath)
         #expect(try KeyFiles.loadPublic(publicPath) == pair.publicKey)
+        // The mirror mistake: a secret key where a public one belongs (e.g. --coordinator-key).
+        #expect(throws: ClusterError.invalidConfiguration(
+            "\(secretPath) is a secret key: give the .public file of the pair (the server's secret key stays with the server)")) {
+            try KeyFiles.loadPublic(secretPath)
+        }
         chmod(secretPath, 0o640)
         #expect(throws: ClusterError.invalidConfiguration("the secret key \(secretPath) can be read by others (mode 640): run chmod 600 \(secretPath)")) {
             try KeyFiles.loadSecret(secretPath)
