@@ -24,7 +24,7 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .mismatch(let path, let field, let saved, let current):
             "\(path) belongs to another run: \(field) differs (checkpoint: \(saved), this run: \(current)); "
                 + (field == RunIdentity.maxRoundsKey
-                    ? "another --max-rounds continues a run only without a --schedule that stretches over it or a smoothing continuation; resume with the same --max-rounds"
+                    ? "another --max-rounds continues a run only without a --schedule that stretches over it or a smoothing continuation; resume with the same --max-rounds, or start again with the larger one (and another --checkpoint folder)"
                     : "resume with the same data and options")
         case .state(let path, let error): "\(path): \(error)"
         }

@@ -103,7 +103,10 @@ extension Trainer {
     func validate(_ state: TrainerState) throws(EngineError) {
         let dimension = model.parameterCount
         guard state.round >= 0, state.round <= options.maxRounds else {
-            throw .checkpoint("round \(state.round) is outside 0…\(options.maxRounds) (--max-rounds)")
+            throw .checkpoint(
+                state.round < 0
+                    ? "round \(state.round) is outside 0…\(options.maxRounds) (--max-rounds)"
+                    : "the run is saved after round \(state.round), beyond --max-rounds \(options.maxRounds): give a larger --max-rounds to continue it")
         }
         if let optimizer = state.optimizer {
             let expected = try makeOptimizer(from: model.initialParameters()).kindName

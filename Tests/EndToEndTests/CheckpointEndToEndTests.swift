@@ -129,6 +129,10 @@ struct CheckpointEndToEndTests {
         #expect(!Self.checkpointRounds(folder).isEmpty)
         #expect(try Self.parametersSHA256(run + ["--max-rounds", "160", "--resume", folder], in: directory) == sha, "\(model)")
         guard model == "vae" else { return }
+        // A limit below the saved round says what to give.
+        let below = try ChildProcess(run + ["--max-rounds", "10", "--resume", folder], directory: directory.url)
+        #expect(below.wait(timeout: 60) == 1)
+        #expect(below.stderr.contains("beyond --max-rounds 10: give a larger --max-rounds to continue it"), "\(below.stderr)")
         let cosine = directory.path("cosine")
         let stretched = try ChildProcess(
             run + ["--max-rounds", "40", "--schedule", "cosine", "--checkpoint", cosine], directory: directory.url)
