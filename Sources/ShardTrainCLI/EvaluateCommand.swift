@@ -52,6 +52,7 @@ public struct EvaluateCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
         guard let report else { return }
         try OutputPaths.refuseClashes(outputs: [("--report", report)], inputs: [("--model-file", modelFile), ("--data", data)])
         try OutputPaths.refuseUnwritable([("--report", report)])

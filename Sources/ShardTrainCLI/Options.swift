@@ -159,7 +159,7 @@ public struct TrainingArguments: ParsableArguments {
     public var smoothingFinal: Double?
 
     @Option(help: ArgumentHelp(
-        "logistic, svm: after training, choose the decision threshold on the held-out rows: precision=P, recall=R or f1.",
+        "logistic, svm: after training, choose the decision threshold on the held-out rows: precision=P, recall=R (0 < P, R ≤ 1) or f1.",
         discussion: "precision=P: the largest recall among thresholds with precision ≥ P (ties: the higher threshold); "
             + "recall=R: the largest precision among thresholds with recall ≥ R; f1: the largest F1. Needs held-out rows "
             + "(--test-fraction …). Recorded in the model and the summary; predict and evaluate use it unless --threshold "

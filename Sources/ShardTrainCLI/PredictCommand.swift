@@ -66,6 +66,7 @@ public struct PredictCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
         if json, let format, format != .json {
             throw ValidationError("--json (deprecated, the same as --format json) and --format \(format.rawValue) disagree: give --format only")
         }
