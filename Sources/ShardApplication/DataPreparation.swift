@@ -270,9 +270,7 @@ public enum TrainingJob {
 
     /// One line per categorical column of `encoded` with values the schema does not know.
     static func unseenCategoryNotes(_ encoded: EncodedTable, path: String) -> [String] {
-        encoded.unseenCategories.map {
-            "\(path): \($0.count == 1 ? "1 cell" : "\($0.count) cells") of column \"\($0.column)\" \($0.count == 1 ? "holds" : "hold") a category not seen in training: all-zero rows"
-        }
+        encoded.unseenCategoryNotes(path: path, what: "not seen in training").map { $0 + ": all-zero rows" }
     }
 
     /// A `.npy` array (by the extension) with its labels from `labelsPath` or its last column, or text in `format`
@@ -308,6 +306,19 @@ public enum TrainingJob {
             && column.values?.count == table.rowCount
         {
             line += "; column \"\(column.name)\" has a different value in every row: an id? (--id-column or --ignore)"
+        }
+        // Categories that differ only in spaces around them (" red", "red") are most likely one category.
+        for column in schema.columns where column.kind == .categorical || column.kind == .label {
+            var seen: [String: String] = [:]
+            for value in column.values ?? [] {
+                let trimmed = value.trimmingCharacters(in: .whitespaces)
+                if let other = seen[trimmed] {
+                    line += "; column \"\(column.name)\" has values that differ only in spaces around them (\"\(other)\", "
+                        + "\"\(value)\"): they are different categories unless the file is fixed"
+                    break
+                }
+                seen[trimmed] = value
+            }
         }
         // A numeric column that counts up by whole numbers row after row is most likely a row number or an id.
         let dataset = encoded.dataset

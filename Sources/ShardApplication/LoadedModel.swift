@@ -155,9 +155,8 @@ public struct LoadedModel: Sendable {
         do { encoded = try schema.encode(table, applying: true, strictCategories: strictCategories) } catch {
             throw .data(error)
         }
-        var notes = encoded.unseenCategories.map {
-            "\(path): \($0.count == 1 ? "1 cell" : "\($0.count) cells") of column \"\($0.column)\" \($0.count == 1 ? "holds" : "hold") a category the model did not see in training: "
-                + "all-zero rows (--strict refuses them)"
+        var notes = encoded.unseenCategoryNotes(path: path, what: "the model did not see in training").map {
+            $0 + ": all-zero rows (--strict refuses them)"
         }
         let extra = encoded.extraColumns.filter { $0 != verbatim && !(hasLabels == false && $0 == label) }
         if !extra.isEmpty {

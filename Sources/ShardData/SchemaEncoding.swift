@@ -9,7 +9,8 @@ public struct EncodedTable: Sendable {
     /// Columns of the file that the schema does not name (not read).
     public var extraColumns: [String]
     /// Categorical columns with cells whose value is not in the vocabulary (all-zero rows), and how many.
-    public var unseenCategories: [(column: String, count: Int)]
+    /// Per categorical column with values the schema does not know: how many cells, and the first few values.
+    public var unseenCategories: [(column: String, count: Int, examples: [String], moreValues: Bool)]
     /// Missing cells in the features and the label.
     public var missingCells: Int
     /// `--missing drop`: the rows (0-based, of `dataset`) with a missing cell in a feature or the label, in order.
@@ -92,9 +93,13 @@ extension TableSchema {
         var vocabularies = [[String: Int32]](repeating: [:], count: sources.count)
         var unseen = [Int](repeating: 0, count: sources.count)
         var firstUnseen = [Int](repeating: Int.max, count: sources.count)
-        func noteUnseen(_ source: Int, row: Int) {
+        var unseenExamples = [[String]](repeating: [], count: sources.count)
+        var moreUnseen = [Bool](repeating: false, count: sources.count)
+        func noteUnseen(_ source: Int, row: Int, value: String) {
             unseen[source] += 1
             firstUnseen[source] = min(firstUnseen[source], row)
+            guard !unseenExamples[source].contains(value) else { return }
+            if unseenExamples[source].count < 3 { unseenExamples[source].append(value) } else { moreUnseen[source] = true }
         }
         for (index, source) in sources.enumerated() where source.column.kind == .categorical {
             for (code, value) in (source.column.values ?? []).enumerated() { vocabularies[index][value] = Int32(code) }
@@ -102,10 +107,11 @@ extension TableSchema {
             for row in 0..<rowCount {
                 let value = table.value(row: row, column: source.csv)
                 guard !value.isNaN else { continue }
-                if let code = vocabularies[index][CanonicalNumber.text(value)] {
+                let text = CanonicalNumber.text(value)
+                if let code = vocabularies[index][text] {
                     codes[index][row] = code
                 } else {
-                    noteUnseen(index, row: row)
+                    noteUnseen(index, row: row, value: text)
                 }
             }
         }
@@ -155,7 +161,7 @@ extension TableSchema {
                 guard let index = classIndex[text] else { throw cellError(row, column, Self.unknownClass(text, classes: classes)) }
                 labels[row] = index
             } else if sources[source].column.kind == .categorical {
-                if let code = vocabularies[source][text] { codes[source][row] = code } else { noteUnseen(source, row: row) }
+                if let code = vocabularies[source][text] { codes[source][row] = code } else { noteUnseen(source, row: row, value: text) }
             } else {
                 throw cellError(row, column, "\"\(text)\" is not a number" + (applying ? " (a numeric column of the model)" : ""))
             }
@@ -163,7 +169,7 @@ extension TableSchema {
         if strictCategories, let index = unseen.firstIndex(where: { $0 > 0 }) {
             throw cellError(
                 firstUnseen[index], sources[index].csv,
-                "\(unseen[index]) cells hold a category the model did not see in training (the first on this line); "
+                "\(unseen[index] == 1 ? "1 cell holds" : "\(unseen[index]) cells hold") a category the model did not see in training (the first on this line); "
                     + "without --strict they read as all-zero rows")
         }
 
@@ -174,7 +180,12 @@ extension TableSchema {
         } else {
             dataset = Self.features(of: table, sources: sources, codes: codes, featureCount: featureCount, labels: labels)
         }
-        let unseenCounts = unseen.enumerated().filter { $0.element > 0 }.map { (column: sources[$0.offset].column.name, count: $0.element) }
+        let unseenCounts = unseen.enumerated().filter { $0.element > 0 }.map {
+            (
+                column: sources[$0.offset].column.name, count: $0.element, examples: unseenExamples[$0.offset],
+                moreValues: moreUnseen[$0.offset]
+            )
+        }
         return EncodedTable(
             dataset: dataset, ids: ids, extraColumns: extra, unseenCategories: unseenCounts, missingCells: missingCells,
             incompleteRows: missingRows.isEmpty ? [] : (0..<rowCount).filter { missingRows[$0] })
@@ -223,5 +234,16 @@ extension TableSchema {
                 Array(repeating: source.csv + 1, count: source.column.featureNames.count)
             },
             labelColumnNumber: table.labelIndex + 1)
+    }
+}
+
+extension EncodedTable {
+    /// "3 cells of column "color" hold a category <what> (" red", "Red", …)": one line per column with unseen values.
+    public func unseenCategoryNotes(path: String, what: String) -> [String] {
+        unseenCategories.map { entry in
+            let examples = entry.examples.map { "\"\($0)\"" }.joined(separator: ", ") + (entry.moreValues ? ", …" : "")
+            return "\(path): \(entry.count == 1 ? "1 cell" : "\(entry.count) cells") of column \"\(entry.column)\" "
+                + "\(entry.count == 1 ? "holds" : "hold") a category \(what) (\(examples))"
+        }
     }
 }

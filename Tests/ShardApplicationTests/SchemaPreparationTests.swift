@@ -79,7 +79,7 @@ import _TestSupport
         // green is unseen (all zero); the missing size takes the training rows' median, (2 + 3) / 2.
         #expect(Array(held.features) == [5, 0, 0, 2.5, 0, 1])
         #expect(held.labels == [1, 0])
-        #expect(prepared.notes.contains { $0.contains("1 cell of column \"color\" holds a category not seen in training") })
+        #expect(prepared.notes.contains { $0.contains("1 cell of column \"color\" holds a category not seen in training (\"green\"): all-zero rows") })
     }
 
     @Test func predictionsWriteTheIdsFirstAndTheClassesByName() {
@@ -108,6 +108,17 @@ import _TestSupport
             prepared.notes.first?.hasSuffix(
                 "; column names that are numbers (52.88, 71.7): if line 1 is data, the file has no header: add --no-header")
                 == true, "\(prepared.notes)")
+    }
+
+    @Test func categoriesDifferingOnlyInSpacesArePointedOut() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let data = try folder.write("x,c,label\n1,red,0\n2, red,1\n3,blue,0\n4,blue,1\n", to: "d.csv")
+        let prepared = try TrainingJob.prepare(DataConfiguration(path: data), for: .logistic)
+        #expect(
+            prepared.notes.first?.hasSuffix(
+                "; column \"c\" has values that differ only in spaces around them (\" red\", \"red\"): they are different "
+                    + "categories unless the file is fixed") == true, "\(prepared.notes)")
     }
 
     @Test func aNumericColumnCountingUpByOneIsPointedOutAsAPossibleId() throws {

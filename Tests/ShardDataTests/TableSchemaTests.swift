@@ -192,7 +192,7 @@ struct TableSchemaTests {
         #expect(result.unseenCategories.map(\.column) == ["color"])
         #expect(
             message { _ = try schema.encode(other, applying: true, strictCategories: true) }
-                == "o.csv:3: column 3 (\"color\"): 1 cells hold a category the model did not see in training (the first "
+                == "o.csv:3: column 3 (\"color\"): 1 cell holds a category the model did not see in training (the first "
                 + "on this line); without --strict they read as all-zero rows")
         let missingColumn = try CSVReader.parseTable(bytes: Array("color,label\nred,no\n".utf8), source: "m.csv")
         #expect(
