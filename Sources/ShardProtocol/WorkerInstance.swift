@@ -73,6 +73,10 @@ public struct WorkerInstance: Sendable {
     /// When this worker last looked at the clock (a tick or a frame): a gap longer than the timeout means the
     /// worker itself did not run (SIGSTOP, a starved machine), and silence it did not listen to is no verdict.
     private var lastLooked: Double
+    /// When the worker last said it is still waiting for WELCOME.
+    private var lastWaitingNote: Double
+    /// How often a worker that is not yet welcomed says so.
+    static let waitingNoteInterval = 10.0
     /// The latest HOLD, and the blocks held.
     private var holding = BlockRanges()
     private var blocks: [Int: Block] = [:]
@@ -85,6 +89,7 @@ public struct WorkerInstance: Sendable {
         lastHeard = now
         lastSent = now
         lastLooked = now
+        lastWaitingNote = now
     }
 
     /// The HELLO.
@@ -133,9 +138,16 @@ public struct WorkerInstance: Sendable {
             return finish(
                 .failed(.coordinatorLost("coordinator at \(configuration.endpoint) \(what) for \(formatSeconds(now - lastHeard)) s")))
         }
-        guard now - lastSent >= heartbeat else { return [] }
+        var directives: [Directive] = []
+        if spec == nil, now - lastWaitingNote >= Self.waitingNoteInterval {
+            lastWaitingNote = now
+            directives.append(
+                .log(.info, "still waiting for the coordinator at \(configuration.endpoint) (\(formatSeconds(now - lastHeard)) s of the "
+                    + "\(formatSeconds(configuration.joinTimeout)) s join timeout)"))
+        }
+        guard now - lastSent >= heartbeat else { return directives }
         lastSent = now
-        return [.send(.heartbeat, round: 0)]
+        return directives + [.send(.heartbeat, round: 0)]
     }
 
     /// A signal asked the worker to stop: it tells the coordinator first.

@@ -67,6 +67,7 @@ public struct PredictCommand: ParsableCommand {
 
     public func validate() throws {
         if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
+        if output == "/dev/stdout" { throw ValidationError("--output /dev/stdout: give --output - (or no --output) for standard output") }
         if json, let format, format != .json {
             throw ValidationError("--json (deprecated, the same as --format json) and --format \(format.rawValue) disagree: give --format only")
         }

@@ -111,6 +111,11 @@ struct WorkerInstanceTests {
         var waiting = WorkerInstance(
             configuration: .init(pid: 7, cores: 2, hostname: "h", software: "s", joinTimeout: 10, endpoint: "tcp://c"), now: 0)
         _ = waiting.start(now: 0)
+        for now in stride(from: 0.5, through: 9.5, by: 0.5) { #expect(Self.exit(waiting.tick(now: now)) == nil) }
+        // Every 10 s a worker that is not welcomed yet says it is still waiting.
+        #expect(waiting.tick(now: 10.0).contains {
+            if case .log(.info, let text) = $0 { text == "still waiting for the coordinator at tcp://c (10.0 s of the 10.0 s join timeout)" } else { false }
+        })
         #expect(Self.exit(waiting.tick(now: 9.9)) == nil)
         #expect(Self.exit(waiting.tick(now: 10.1)) == .failed(.coordinatorLost("coordinator at tcp://c did not welcome us for 10.1 s")))
         var joined = try Self.welcomed()
