@@ -166,6 +166,6 @@ struct TrainerResumeTests {
         #expect(try refusal(wider, logisticState).contains("the state has 4 parameters, the model 5"))
         var late = logisticState
         late.round = 10_000
-        #expect(try refusal(cases[0], late).contains("outside 0…300"))
+        #expect(try refusal(cases[0], late).contains("the run is saved after round 10000, beyond --max-rounds 300: give a larger --max-rounds"))
     }
 }
