@@ -84,6 +84,11 @@ public enum RunReport {
             markers.append(Marker(x: Double(report.round), label: String(stages.count)))
         }
         var explanation: [String] = []
+        if let first = rows.first?.round, first > 1 {
+            explanation.append(
+                "This run was resumed from a checkpoint after round \(first - 1): the rounds before are not in this report "
+                    + "(they are in the report of the run that wrote the checkpoint, if it made one).")
+        }
         if !stages.isEmpty {
             let list = stages.enumerated().map { index, stage in "\(index + 1): μ \(number(stage.smoothing)) from round \(stage.firstRound)" }
             let exact = rows.filter { $0.smoothing == 0 }.count

@@ -127,7 +127,12 @@ struct CheckpointEndToEndTests {
             run + ["--max-rounds", String(rounds / 2), "--checkpoint", folder], directory: directory.url)
         try #require(short.wait(timeout: 120) == 0, "\(short.stderr)")
         #expect(!Self.checkpointRounds(folder).isEmpty)
-        #expect(try Self.parametersSHA256(run + ["--max-rounds", "160", "--resume", folder], in: directory) == sha, "\(model)")
+        let report = directory.path("resumed.html")
+        #expect(
+            try Self.parametersSHA256(run + ["--max-rounds", "160", "--resume", folder, "--report", report], in: directory) == sha,
+            "\(model)")
+        // Its report says where it started.
+        #expect(try String(contentsOfFile: report, encoding: .utf8).contains("This run was resumed from a checkpoint after round"))
         guard model == "vae" else { return }
         // A limit below the saved round says what to give.
         let below = try ChildProcess(run + ["--max-rounds", "10", "--resume", folder], directory: directory.url)
