@@ -87,8 +87,16 @@ public enum ScaleReport {
     }
 
     static func throughputChart(_ sweep: ScaleSweep) -> LineChart {
-        againstWorkers(
-            sweep, title: "Throughput against workers", y: Axis("rounds per second (1 / median round)"),
+        // From 0, so that an 8 % difference does not look like a cliff.
+        var rates: [Double] = []
+        for run in sweep.runs {
+            rates.append(1 / run.roundSeconds)
+            if let modelled = run.modelRoundSeconds { rates.append(1 / modelled) }
+        }
+        let highest = rates.filter(\.isFinite).max() ?? 1
+        return againstWorkers(
+            sweep, title: "Throughput against workers",
+            y: Axis("rounds per second (1 / median round)", domain: 0...(highest * 1.1)),
             measured: { 1 / $0.roundSeconds }, modelled: { $0.modelRoundSeconds.map { 1 / $0 } },
             label: { value, run in run.role == "predict" ? errorText(run.modelErrorPercent) : number(value, "/s") })
     }
