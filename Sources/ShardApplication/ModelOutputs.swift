@@ -270,6 +270,26 @@ extension PredictionTable {
 }
 
 extension LoadedModel {
+    /// Values per row in `rawOutputs`: 1 (logistic, svm, linear), Q (quantile), K (softmax), E (triplet), 2 (vae).
+    var outputWidth: Int {
+        switch file.spec.configuration {
+        case .logistic, .svm, .linear: 1
+        case .quantile(let taus): taus.count
+        case .softmax(let classCount, _): classCount
+        case .triplet(let settings): settings.embeddingDimension
+        case .vae: 2
+        }
+    }
+
+    /// The `predict` table of a file with a header and no data rows: the columns only (an empty batch in a pipeline
+    /// gets an empty result, not an error). `idColumn` is written first when given.
+    public func emptyPredictions(idColumn: String?) -> PredictionTable {
+        var table = kind.modelDescription.predictions(RowOutputs(values: [], width: outputWidth), model: self)
+            .prepending("line") { _ in .number(0) }
+        if let idColumn { table = table.prepending(idColumn) { _ in .text("") } }
+        return table
+    }
+
     /// The `predict` table of every row (see `PredictionTable`): the file line of each row, then the model's columns.
     public func predictions(_ input: ModelInput, seed: UInt64 = 0) throws(ApplicationError) -> PredictionTable {
         let (values, width) = try rawOutputs(input, seed: seed)

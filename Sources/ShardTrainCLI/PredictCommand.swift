@@ -79,6 +79,23 @@ public struct PredictCommand: ParsableCommand {
     /// The file `--output` names (nil: standard output, also for `--output -`).
     var file: String? { output == "-" ? nil : output }
 
+    /// The predictions of `--data`; a file with a header and no rows gets the columns only (an empty batch in a
+    /// pipeline is an empty result, not an error).
+    private func predictionTable(_ loaded: LoadedModel) throws(ApplicationError) -> PredictionTable {
+        let input: ModelInput
+        do {
+            input = try loaded.readData(
+                path: data, labelColumn: labelColumn, labels: .ignored, dialect: delimiter.dialect(hasHeader: !noHeader),
+                idColumn: idColumn, strictCategories: strict)
+        } catch {
+            guard case .data(.noDataRows) = error else { throw error }
+            FileHandle.standardError.write(Data("note: \(data) has no data rows: writing the columns only\n".utf8))
+            return loaded.emptyPredictions(idColumn: idColumn ?? loaded.file.schema?.idColumn)
+        }
+        for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        return try loaded.predictions(input, seed: seed)
+    }
+
     /// --format, else --json, else by the name of --output.
     var resolvedFormat: PredictionFormat { format ?? (json ? .json : PredictionFormat.inferred(fromPath: file)) }
 
@@ -89,11 +106,7 @@ public struct PredictCommand: ParsableCommand {
         do {
             var loaded = try LoadedModel.load(path: modelFile)
             if let threshold { try loaded.setThreshold(threshold) }
-            let input = try loaded.readData(
-                path: data, labelColumn: labelColumn, labels: .ignored, dialect: delimiter.dialect(hasHeader: !noHeader), idColumn: idColumn,
-                strictCategories: strict)
-            for note in input.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-            let table = try loaded.predictions(input, seed: seed)
+            let table = try predictionTable(loaded)
             if let file = self.file {
                 let file = try AtomicFileWriter(destination: file)
                 try table.write(resolvedFormat, model: loaded.kind) { (piece: [UInt8]) throws(ArtifactError) in try file.write(piece) }

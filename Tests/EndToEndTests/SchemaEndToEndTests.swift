@@ -119,6 +119,10 @@ struct SchemaEndToEndTests {
         let capitalised = try directory.write("id,Age,color\nz1,21,blue\n", to: "capitalised.csv")
         let (status4, _, stderr4) = try Self.run(["predict", "--model-file", model, "--data", capitalised], in: directory)
         #expect(status4 == 1 && stderr4.contains("names are case-sensitive: the file has \"Age\"; the file's columns are \"id\", \"Age\", \"color\"\n"), "\(stderr4)")
+        // An empty batch (a header, no rows) gets the columns only.
+        let empty = try directory.write("id,age,color,fruit\n", to: "empty.csv")
+        let (status7, emptyPredictions, stderr7) = try Self.run(["predict", "--model-file", model, "--data", empty], in: directory)
+        #expect(status7 == 0 && emptyPredictions == lines[0] + "\n", "\(stderr7)")
         // A model of one feature predicts a file of that one column.
         let line = try directory.write((["x,y"] + (0..<30).map { "\($0),\(2 * $0 + $0 % 3)" }).joined(separator: "\n") + "\n", to: "line.csv")
         let lineModel = directory.path("line.safetensors")
