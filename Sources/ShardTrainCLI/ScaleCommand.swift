@@ -278,7 +278,8 @@ final class RunKeys {
     private var coordinator: String { folder.path + "/coordinator" }
 
     init(workers: Int) throws {
-        folder = try PrivateFolder()
+        PrivateFolder.removeOrphans()
+        folder = try PrivateFolder(owned: true)
         do {
             try FileManager.default.createDirectory(
                 atPath: allowed, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])

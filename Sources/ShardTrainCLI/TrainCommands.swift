@@ -304,10 +304,16 @@ func makeLocalExecutor(
 final class PrivateFolder {
     let path: String
 
-    init() throws {
-        // Unix socket paths are limited to 107 bytes: a long TMPDIR falls back to /tmp.
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.utf8.count < 60 ? $0 : nil } ?? "/tmp"
-        var template = Array((base + "/shardtrain-XXXXXX").utf8CString)
+    /// Where the folders go. Unix socket paths are limited to 107 bytes: a long TMPDIR falls back to /tmp.
+    static var base: String {
+        ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.utf8.count < 60 ? $0 : nil } ?? "/tmp"
+    }
+
+    /// `owned`: the folder's name carries this process's id (`shardtrain-<pid>-XXXXXX`), so that a later run can
+    /// remove it when this one was killed before it could (`removeOrphans`).
+    init(owned: Bool = false) throws {
+        let base = Self.base
+        var template = Array((base + "/shardtrain-" + (owned ? "\(getpid())-" : "") + "XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
         guard made else {
             throw ValidationError("cannot make a private folder in \(base): \(String(cString: strerror(errno)))")
@@ -316,6 +322,18 @@ final class PrivateFolder {
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Removes the owned folders (`init(owned: true)`) of processes that no longer exist: a run killed with -9
+    /// (or ended by `exit` before its objects were released) leaves its folder, which may hold secret keys.
+    static func removeOrphans() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        for name in names where name.hasPrefix("shardtrain-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 3, let pid = Int32(parts[1]), pid != getpid() else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: base + "/" + name)
+        }
+    }
 }
 
 func makeLogger(_ label: String) -> Logger {

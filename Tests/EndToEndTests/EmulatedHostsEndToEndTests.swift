@@ -63,6 +63,11 @@ struct EmulatedHostsEndToEndTests {
         kill(killed.pid, SIGKILL)
         #expect(killed.wait(timeout: 10) != nil)
         #expect(Self.namespaces(of: killed.pid).count == 4)
+        // Nor its folder of CURVE keys (secret keys of a dead run): also the next run's to remove.
+        let keyFolders = { () -> [String] in
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("shardtrain-\(killed.pid)-") }
+        }
+        #expect(keyFolders().count == 1, "\(keyFolders())")
 
         let documentPath = directory.path("scale.json")
         let child = try ChildProcess(
@@ -70,6 +75,7 @@ struct EmulatedHostsEndToEndTests {
         #expect(child.wait(timeout: 60) == 0, "\(child.stderr)")
         #expect(Self.namespaces(of: child.pid).isEmpty, "\(Self.namespaces(of: child.pid))")
         #expect(Self.namespaces(of: killed.pid).isEmpty, "\(Self.namespaces(of: killed.pid))")
+        #expect(keyFolders().isEmpty, "\(keyFolders())")
         #expect(child.stderr.contains("emulated hosts: coordinator 198.18."), "\(child.stderr)")
 
         // --summary-json holds the document --json prints.
