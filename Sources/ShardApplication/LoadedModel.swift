@@ -96,17 +96,20 @@ public struct LoadedModel: Sendable {
                 "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
                     + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
-        let header: [String], delimiter: UInt8
+        var header: [String], delimiter: UInt8
         var schema = inputSchema
         let features = file.featureNames
         var dialect = dialect
-        if !dialect.hasHeader { dialect.columnNames = try positionalNames(bytes, path: path, dialect: dialect) }
         do { (header, delimiter) = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect) } catch {
             guard case .numericHeader = error else { throw .data(error) }
             throw .invalidArgument(
                 "\(path):1: the first line is all numbers: this command needs a header line naming the model's columns ("
                     + features.prefix(3).joined(separator: ", ") + (features.count > 3 ? ", …)" : ")")
                     + ", or --no-header to take the columns by position as in training")
+        }
+        if !dialect.hasHeader {
+            header = try positionalNames(columnCount: header.count, path: path)
+            dialect.columnNames = header
         }
         let label = labelColumn ?? file.labelName
         if let labelColumn, !header.contains(labelColumn) {
@@ -167,13 +170,9 @@ public struct LoadedModel: Sendable {
             ids: encoded.ids.flatMap { ids in verbatim.map { TextColumn(name: $0, values: ids) } }, notes: notes)
     }
 
-    /// The names of a file without a header, by position: the training file's columns (`inputSchema`, in its order),
-    /// or all of them but a last label column when the file has one column fewer.
-    private func positionalNames(_ bytes: [UInt8], path: String, dialect: CSVDialect) throws(ApplicationError) -> [String] {
-        let found: Int
-        do { found = try CSVReader.columns(bytes: bytes, source: path, dialect: dialect).names.count } catch {
-            throw .data(error)
-        }
+    /// The names of the `found` columns of a file without a header, by position: the training file's columns
+    /// (`inputSchema`, in its order), or all of them but a last label column when the file has one column fewer.
+    private func positionalNames(columnCount found: Int, path: String) throws(ApplicationError) -> [String] {
         let trained = inputSchema.columns
         if found == trained.count { return trained.map(\.name) }
         if found == trained.count - 1, trained.last?.kind == .label { return trained.dropLast().map(\.name) }

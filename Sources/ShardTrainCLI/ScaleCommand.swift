@@ -363,11 +363,11 @@ struct SweepRun {
         let recorder = RoundRecorder()
         do {
             let (executor, finish) = try makeExecutor(workers: count)
-            var failure: String? = "the scaling run stopped by an error"
-            defer { finish(Interrupt.requested ? "the coordinator was interrupted" : failure) }
+            var finished = false
+            defer { finish(ExecutorEnd.failure(finished: finished)) }
             let result = try Trainer(model: run.model, executor: executor, options: run.options)
                 .run(observer: recorder, shouldStop: { Interrupt.requested })
-            failure = nil
+            finished = true
             return recorder.measurement(workers: count, parameters: result.parameters)
         } catch {
             throw CommandFailure(training: error, context: "\(count) workers: ")

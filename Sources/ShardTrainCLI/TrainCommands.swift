@@ -228,6 +228,15 @@ func makeLocalExecutor(
 /// the failure flag and exit non-zero).
 typealias ExecutorFinish = (_ failure: String?) -> Void
 
+enum ExecutorEnd {
+    /// What an executor's workers are told at the end: nil when training `finished`, else why not — an interrupt
+    /// (Ctrl-C/SIGTERM) or an error.
+    static func failure(finished: Bool) -> String? {
+        guard !finished else { return nil }
+        return Interrupt.requested ? "the coordinator was interrupted" : "training stopped by an error"
+    }
+}
+
 /// How the coordinator of worker processes it started reaches them.
 enum WorkerLink {
     /// A Unix socket in a private folder, the blocks through shared memory: workers on this machine.
@@ -453,9 +462,8 @@ func runTraining(
     do {
         let start = ContinuousClock.now
         let (executor, finish) = try makeExecutor(run)
-        // Workers learn how the job ended: interrupted or failed (DONE with the failure flag, they exit 1), or done.
-        var failure: String? = "training stopped by an error"
-        defer { finish(Interrupt.requested ? "the coordinator was interrupted" : failure) }
+        var finished = false
+        defer { finish(ExecutorEnd.failure(finished: finished)) }
         (executor as? ClusterExecutor)?.eventHandler = { event in
             progress.report(clusterEvent: event, publisher: publisher, since: start)
         }
@@ -464,7 +472,7 @@ func runTraining(
             shouldStop: { Interrupt.requested }, since: start, resume: checkpoints.resume?.state,
             saving: checkpoints.saving)
         faults = (executor as? ClusterExecutor).map { FaultCounts($0.counters) }
-        failure = nil
+        finished = true
     } catch {
         progress.finishLiveLine()
         if let note = checkpoints.interruptedNote { logger.notice("\(note)") }
