@@ -1,5 +1,5 @@
 import Foundation
-import ShardData
+@testable import ShardData
 import ShardNumerics
 import Testing
 import _TestSupport
@@ -345,6 +345,22 @@ struct ShardDataSuite {
         let cancer = try CSVReader.read(path: dataPath("breast_cancer.csv"))
         let svm = try cancer.encodingBinaryLabels(as: .plusMinusOne)
         #expect(zip(svm.labels, cancer.labels).allSatisfy { $0 == 2 * $1 - 1 })
+    }
+
+    /// The 8-lane count agrees with a plain loop for every length around the lane width and every mix of
+    /// valid, invalid and non-finite labels (NaN equals nothing).
+    @Test func binaryLabelCountsMatchALoop() {
+        var generator = SplitMix64(seed: 7)
+        let values: [Double] = [0, 1, -1, 2, 0.5, -0.0, .nan, .infinity]
+        for count in [0, 1, 7, 8, 9, 15, 16, 17, 1000] {
+            for _ in 0..<20 {
+                let labels = (0..<count).map { _ in values[Int(generator.next() % UInt64(values.count))] }
+                let counted = countBinaryLabels(labels)
+                #expect(counted.zeros == labels.filter { $0 == 0 }.count)
+                #expect(counted.minusOnes == labels.filter { $0 == -1 }.count)
+                #expect(counted.ones == labels.filter { $0 == 1 }.count)
+            }
+        }
     }
 
     @Test(arguments: [

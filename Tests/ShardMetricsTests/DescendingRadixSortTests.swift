@@ -10,8 +10,11 @@ struct DescendingRadixSortTests {
         -.leastNormalMagnitude, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0.5, -0.5, 1e-300, -1e300,
     ]
 
-    @Test("the same order as a comparison sort, labels carried along", arguments: [0, 1, 2, 7, 1000, 70_000])
-    func matchesComparisonSort(count: Int) {
+    /// Above 2 × 2¹⁶ scores the sort runs in parts that are merged: 2 parts, and 3 (an odd number of merges).
+    @Test(
+        "the same order as a comparison sort, labels carried along, for any thread count",
+        arguments: [(0, 1), (1, 2), (2, 1), (7, 2), (1000, 2), (70_000, 2), (140_000, 2), (300_000, 3), (300_000, 1)])
+    func matchesComparisonSort(count: Int, threads: Int) {
         var generator = SystemRandomNumberGenerator()
         var scores: [Double] = []
         for index in 0..<count {
@@ -24,7 +27,7 @@ struct DescendingRadixSortTests {
         // Label = the position, so the carried labels reveal where each score went.
         let positions = Array(0..<count)
         let labels = positions.map { $0 % 3 == 0 }
-        let (sorted, carried) = DescendingRadixSort.sort(scores: scores, labels: labels)
+        let (sorted, carried) = DescendingRadixSort.sort(scores: scores, labels: labels, threads: threads)
         #expect(sorted.count == count)
         #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0 >= $1 }, "not descending")
         #expect(sorted.map(\.bitPattern).sorted() == scores.map(\.bitPattern).sorted(), "not a permutation")
@@ -39,6 +42,19 @@ struct DescendingRadixSortTests {
             expectedPositives[Int(erased(scores[index]) % 1_000_003), default: 0] += 1
         }
         #expect(positives == expectedPositives, "labels did not travel with their scores")
+    }
+
+    @Test("parts sorted apart and merged keep the input order among equal keys, as one part does")
+    func mergedPartsAreStable() {
+        // 200,000 scores from 5 values: long runs of equal keys that cross the parts' bounds.
+        let scores = (0..<200_000).map { Double(($0 * 7919) % 5) - 2 }
+        let labels = (0..<200_000).map { ($0 / 3) % 2 == 0 }
+        let one = DescendingRadixSort.sort(scores: scores, labels: labels, threads: 1)
+        for threads in [2, 3] {
+            let parts = DescendingRadixSort.sort(scores: scores, labels: labels, threads: threads)
+            #expect(parts.scores.map(\.bitPattern) == one.scores.map(\.bitPattern))
+            #expect(parts.labels == one.labels)
+        }
     }
 
     @Test("−0 sorts directly below +0 and among equal keys the input order is kept")
