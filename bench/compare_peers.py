@@ -467,8 +467,10 @@ def time_steps(name: str, train_step: Callable[[int], object], steps: int, batch
     return MinibatchRate(name, steps * batch / seconds, steps, batch, seconds, final_loss)
 
 
-def torch_name(threads: int) -> str:
-    return f"PyTorch ({threads} thread{'s' if threads > 1 else ''})"
+def torch_name(threads: int, dtype: str = "float32") -> str:
+    """`PyTorch (2 threads)`; a float64 run says so (`PyTorch (2 threads, float64)`)."""
+    precision = "" if dtype == "float32" else f", {dtype}"
+    return f"PyTorch ({threads} thread{'s' if threads > 1 else ''}{precision})"
 
 
 def vae_jax(images, steps: int) -> MinibatchRate:
@@ -513,15 +515,17 @@ def vae_jax(images, steps: int) -> MinibatchRate:
     return time_steps("JAX (jit)", train_step, steps, VAE_BATCH)
 
 
-def vae_torch(images, steps: int, threads: int) -> MinibatchRate:
-    """PyTorch, float32, torch.optim.Adam."""
+def vae_torch(images, steps: int, threads: int, dtype: str = "float32") -> MinibatchRate:
+    """PyTorch, float32 (or float64 beside ShardTrain's float64 storage), torch.optim.Adam."""
     import torch
 
+    torch.set_default_dtype(getattr(torch, dtype))
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    parameters = {name: torch.tensor(value, requires_grad=True) for name, value in vae_initial_parameters().items()}
+    parameters = {name: torch.tensor(value, dtype=getattr(torch, dtype), requires_grad=True)
+                  for name, value in vae_initial_parameters().items()}
     optimizer = torch.optim.Adam(parameters.values(), lr=DENSE_LEARNING_RATE)
-    data = torch.tensor(images, dtype=torch.float32)
+    data = torch.tensor(images, dtype=getattr(torch, dtype))
     p = parameters
 
     def train_step(index: int) -> float:
@@ -541,7 +545,7 @@ def vae_torch(images, steps: int, threads: int) -> MinibatchRate:
         optimizer.step()
         return float(loss.detach())
 
-    return time_steps(torch_name(threads), train_step, steps, VAE_BATCH)
+    return time_steps(torch_name(threads, dtype), train_step, steps, VAE_BATCH)
 
 
 def shardtrain_minibatch(binary: Path, arguments: list[str], rounds: tuple[int, int], batch: int,
@@ -571,6 +575,8 @@ def measure_vae(binary: Path, sizes: Sizes, work: Path) -> DenseResult:
     for threads in (2, 1):
         print(f"vae: {torch_name(threads)}", flush=True)
         peers.append(run_isolated(vae_torch, images, sizes.vae_peer_steps, threads))
+    print(f"vae: {torch_name(2, 'float64')}", flush=True)
+    peers.append(run_isolated(vae_torch, images, sizes.vae_peer_steps, 2, "float64"))
     print("vae: ShardTrain", flush=True)
     arguments = ["--data", str(csv_path), "--model", "vae", "--hidden", str(VAE_HIDDEN),
                  "--dimension", str(VAE_LATENT), "--l2", repr(DENSE_L2), "--learning-rate", repr(DENSE_LEARNING_RATE)]
@@ -617,15 +623,17 @@ def random_triplets(xp, labels, uniform_positive, uniform_negative, as_index):
     return positive, negative
 
 
-def triplet_torch(features, labels, steps: int, threads: int) -> MinibatchRate:
+def triplet_torch(features, labels, steps: int, threads: int, dtype: str = "float32") -> MinibatchRate:
+    """PyTorch, float32 (or float64 beside ShardTrain's float64 storage), torch.optim.Adam."""
     import numpy as np
     import torch
 
     torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(0)
-    weights = torch.tensor(glorot(np.random.default_rng(0), TRIPLET_WIDTH, TRIPLET_DIMENSION), requires_grad=True)
+    weights = torch.tensor(glorot(np.random.default_rng(0), TRIPLET_WIDTH, TRIPLET_DIMENSION),
+                           dtype=getattr(torch, dtype), requires_grad=True)
     optimizer = torch.optim.Adam([weights], lr=DENSE_LEARNING_RATE)
-    data = torch.tensor(features, dtype=torch.float32)
+    data = torch.tensor(features, dtype=getattr(torch, dtype))
     classes = torch.tensor(labels, dtype=torch.int64)
     batches = data.shape[0] // TRIPLET_BATCH
 
@@ -643,7 +651,7 @@ def triplet_torch(features, labels, steps: int, threads: int) -> MinibatchRate:
         optimizer.step()
         return float(loss.detach())
 
-    return time_steps(torch_name(threads), train_step, steps, TRIPLET_BATCH)
+    return time_steps(torch_name(threads, dtype), train_step, steps, TRIPLET_BATCH)
 
 
 def triplet_numpy(features, labels, steps: int) -> MinibatchRate:
@@ -697,6 +705,8 @@ def measure_triplet(binary: Path, sizes: Sizes, work: Path) -> DenseResult:
     for threads in (2, 1):
         print(f"triplet: {torch_name(threads)}", flush=True)
         peers.append(run_isolated(triplet_torch, features, labels, sizes.triplet_peer_steps, threads))
+    print(f"triplet: {torch_name(2, 'float64')}", flush=True)
+    peers.append(run_isolated(triplet_torch, features, labels, sizes.triplet_peer_steps, 2, "float64"))
     print("triplet: NumPy", flush=True)
     peers.append(run_isolated(triplet_numpy, features, labels, sizes.triplet_peer_steps))
     print("triplet: ShardTrain", flush=True)
@@ -789,7 +799,9 @@ def logistic_rows(result: LogisticResult) -> list[TableRow]:
 
 def dense_rows(result: DenseResult, title: str, baselines: tuple[str, ...]) -> list[TableRow]:
     """Ratios to the fastest of the `baselines` peers (PyTorch: the faster of 1 and 2 threads, because on a
-    busy machine two OpenMP threads can be far slower than one; on a quiet one the 2-thread run wins)."""
+    busy machine two OpenMP threads can be far slower than one; on a quiet one the 2-thread run wins) — the
+    issue's target, float32 peers for both storage precisions. The float64 storage row also gets a row beside
+    PyTorch computing in float64 (the same arithmetic), for the reader; it carries no target."""
     peer = max((rate for rate in result.peers if rate.name in baselines), key=lambda rate: rate.samples_per_second)
     peers_text = "; ".join(f"{rate.name} {rate.samples_per_second:,.0f}/s" for rate in result.peers)
     rows = []
@@ -800,6 +812,13 @@ def dense_rows(result: DenseResult, title: str, baselines: tuple[str, ...]) -> l
             f"({run.marginal_samples_per_second:,.0f}/s marginal)",
             peers_text, run.end_to_end_samples_per_second / peer.samples_per_second,
             f"≥ 1 (vs {peer.name})", 1.0, False))
+        same_precision = [rate for rate in result.peers if rate.name.endswith(f", {run.precision})")]
+        if same_precision:
+            rate = max(same_precision, key=lambda rate: rate.samples_per_second)
+            rows.append(ratio_row(
+                f"… the same, both in {run.precision}", f"{run.end_to_end_samples_per_second:,.0f}/s end to end",
+                f"{rate.name} {rate.samples_per_second:,.0f}/s",
+                run.end_to_end_samples_per_second / rate.samples_per_second, "– (context)", None, False))
     return rows
 
 
