@@ -153,14 +153,44 @@ func meanAbsoluteDeviation(_ values: some Collection<Double>) -> Double {
 /// the score, is ≥ the threshold), and ROC/PR of the scores when both classes are present. Classes are named as the
 /// training file wrote them (`LoadedModel.classNames`), in `train` and `evaluate` alike.
 func addBinaryMetrics(scores: [Double], labels: [Double], model: LoadedModel, to report: inout EvaluationReport) throws {
-    let truth = labels.map { $0 == 1 ? 1 : 0 }
-    let decision = model.binaryDecision
-    let predicted = scores.map { decision.label(ofScore: $0) == 1 ? 1 : 0 }
+    let outcomes = BinaryOutcomes(scores: scores, labels: labels, decision: model.binaryDecision)
     let names = model.classNames ?? ["0", "1"]
-    report.classification = try ClassificationReport(
-        trueLabels: truth, predictedLabels: predicted, classCount: 2, classNames: names)
+    let classification = try ClassificationReport(
+        trueLabels: outcomes.truth, predictedLabels: outcomes.predicted, classCount: 2, classNames: names)
+    report.classification = classification
     report.threshold = model.appliedThreshold
-    if truth.contains(0), truth.contains(1) {
-        report.ranking = try Ranking.report(labels: truth.map { $0 == 1 }, scores: scores)
+    if classification.confusionMatrix.supports.allSatisfy({ $0 > 0 }) {
+        report.ranking = try Ranking.report(labels: outcomes.positive, scores: scores)
+    }
+}
+
+/// Per row: the true class (1 when the label is 1, else 0), the same as a Bool, and the decided class — in chunks
+/// of rows on every core (a logistic model's decision takes a sigmoid per row).
+struct BinaryOutcomes {
+    private(set) var truth: [Int]
+    private(set) var positive: [Bool]
+    private(set) var predicted: [Int]
+
+    init(scores: [Double], labels: [Double], decision: BinaryDecision) {
+        let count = scores.count
+        truth = [Int](repeating: 0, count: count)
+        positive = [Bool](repeating: false, count: count)
+        predicted = [Int](repeating: 0, count: count)
+        let chunkRows = 1 << 15
+        truth.withUnsafeMutableBufferPointer { truth in
+            positive.withUnsafeMutableBufferPointer { positive in
+                predicted.withUnsafeMutableBufferPointer { predicted in
+                    nonisolated(unsafe) let outputs = (truth, positive, predicted)
+                    _ = ParallelBlocks.map(count: (count + chunkRows - 1) / chunkRows, threads: 0) { chunk in
+                        for row in (chunk * chunkRows)..<min(count, (chunk + 1) * chunkRows) {
+                            let isPositive = labels[row] == 1
+                            outputs.0[row] = isPositive ? 1 : 0
+                            outputs.1[row] = isPositive
+                            outputs.2[row] = decision.label(ofScore: scores[row]) == 1 ? 1 : 0
+                        }
+                    }
+                }
+            }
+        }
     }
 }
