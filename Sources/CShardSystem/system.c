@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <sched.h>
 #include <unistd.h>
+#include <string.h>
 #if defined(__linux__)
+#include <elf.h>
+#include <link.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #endif
@@ -26,6 +29,54 @@ const char *shardtrain_libc_version(void) {
     return gnu_get_libc_version();
 #else
     return "unknown";
+#endif
+}
+
+#if defined(__linux__)
+struct build_id_search {
+    unsigned char *out;
+    int capacity;
+    int length;
+};
+
+/// Walks the PT_NOTE segments of the first object `dl_iterate_phdr` reports, which is the executable.
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct build_id_search *search = data;
+    for (int index = 0; index < info->dlpi_phnum; index++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[index];
+        if (segment->p_type != PT_NOTE) continue;
+        const unsigned char *notes = (const unsigned char *)(info->dlpi_addr + segment->p_vaddr);
+        size_t offset = 0;
+        while (offset + sizeof(ElfW(Nhdr)) <= segment->p_memsz) {
+            const ElfW(Nhdr) *header = (const ElfW(Nhdr) *)(notes + offset);
+            size_t name_size = (header->n_namesz + 3u) & ~(size_t)3u;
+            size_t description_size = (header->n_descsz + 3u) & ~(size_t)3u;
+            size_t end = offset + sizeof(ElfW(Nhdr)) + name_size + description_size;
+            if (end > segment->p_memsz) break;
+            const unsigned char *name = notes + offset + sizeof(ElfW(Nhdr));
+            if (header->n_type == NT_GNU_BUILD_ID && header->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                int length = (int)header->n_descsz;
+                memcpy(search->out, name + name_size, (size_t)(length < search->capacity ? length : search->capacity));
+                search->length = length;
+                return 1;
+            }
+            offset = end;
+        }
+    }
+    return 1;  // only the executable, never a shared library's ID
+}
+#endif
+
+int shardtrain_executable_build_id(unsigned char *out, int capacity) {
+#if defined(__linux__)
+    struct build_id_search search = {out, capacity < 0 ? 0 : capacity, 0};
+    dl_iterate_phdr(find_build_id, &search);
+    return search.length;
+#else
+    (void)out;
+    (void)capacity;
+    return 0;
 #endif
 }
 

@@ -5,7 +5,7 @@ public struct ShardTrainCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "shardtrain",
         abstract: "Deterministic data-parallel training of classic ML models over ZeroMQ.",
-        // `--version` is answered by `main()` (with the build identity, which hashes the executable).
+        // `--version` is answered by `main()` (with the build identity).
         version: BuildIdentity.version,
         subcommands: [
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, WatchCommand.self, ScaleCommand.self,

@@ -159,5 +159,24 @@ struct RecordedRunEndToEndTests {
         let recorded = try Self.json(summary)
         #expect("build: " + (recorded["build"] as? String ?? "") == lines[1])
         #expect("shardtrain " + (recorded["version"] as? String ?? "") == lines[0])
+        // The digest is the linker's build ID, found here by its note's bytes in the file (namesz 4, type 3 =
+        // NT_GNU_BUILD_ID, "GNU\0"); an executable without one is named by the SHA-256 of its file instead.
+        let executable = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ShardTrainBinary.path)))
+        let noteStart: [UInt8] = [4, 0, 0, 0]
+        let noteTypeAndName: [UInt8] = [3, 0, 0, 0, 0x47, 0x4E, 0x55, 0]
+        var buildID: [UInt8]?
+        for offset in 0..<(executable.count - 16) where executable[offset..<(offset + 4)].elementsEqual(noteStart)
+            && executable[(offset + 8)..<(offset + 16)].elementsEqual(noteTypeAndName)
+        {
+            let length = Int(executable[offset + 4])
+            buildID = Array(executable[(offset + 16)..<(offset + 16 + length)])
+            break
+        }
+        let digest = try #require(lines[1].split(separator: "; build ").last?.split(separator: ";").first)
+        if let buildID {
+            #expect(digest == buildID.prefix(8).map { String(format: "%02x", $0) }.joined())
+        } else {
+            #expect(digest.hasPrefix("sha256:") && digest.count == 7 + 16)
+        }
     }
 }

@@ -10,6 +10,11 @@ int shardtrain_set_parent_death_signal(int signal);
 /// worker's build identity: libm's exp/log/cos are part of the arithmetic.
 const char *shardtrain_libc_version(void);
 
+/// Copies the linker's GNU build ID of the running executable (the `NT_GNU_BUILD_ID` note: a hash of the
+/// executable's contents written at link time) into `out`, at most `capacity` bytes. Returns the ID's length
+/// (which may exceed `capacity`), or 0 when the executable has none or off Linux.
+int shardtrain_executable_build_id(unsigned char *out, int capacity);
+
 /// The number of CPUs this process may run on (`sched_getaffinity` + `CPU_COUNT`, which respects
 /// `taskset` and container cpusets; `CPU_COUNT` is a macro, so Swift cannot call it), or the online CPU count
 /// where affinity cannot be asked. Always at least 1.
