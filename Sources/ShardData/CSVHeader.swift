@@ -42,6 +42,9 @@ struct CSVHeader {
         }
         let names: [String]
         if dialect.hasHeader {
+            if let column = fields.firstIndex(where: { UTF8Text.firstInvalidOffset($0) != nil }) {
+                throw .schema(path: path, line: 1, column: column + 1, columnName: nil, detail: UTF8Text.detail(fields[column], path: path))
+            }
             names = fields.map { String(decoding: $0, as: UTF8.self) }
             if fields.allSatisfy({ $0.withUnsafeBufferPointer { DecimalField.parse($0) }.isNumber }) {
                 throw .numericHeader(path: path, fields: names)

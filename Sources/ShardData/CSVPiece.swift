@@ -136,7 +136,14 @@ struct CSVPiece: Sendable {
                 if column == verbatimColumn {
                     // Kept as written, up to the delimiter (a quoted field takes the slow path); NaN in its slot.
                     stop = textField(field, lineEnd: lineEnd, last: column == lastColumn, delimiter: delimiter)
-                    if let stop { verbatim = String(decoding: UnsafeBufferPointer(start: field, count: stop - field), as: UTF8.self) }
+                    if let end = stop {
+                        let bytes = UnsafeBufferPointer(start: field, count: end - field)
+                        if UTF8Text.firstInvalidOffset(bytes) == nil {
+                            verbatim = String(decoding: bytes, as: UTF8.self)
+                        } else {
+                            stop = nil  // the slow path reports it
+                        }
+                    }
                 } else {
                     stop = DecimalField.parsePrefix(field, lineEnd, &value)
                     if stop == nil, field < lineEnd, field.pointee == CSVFields.quote {
@@ -217,7 +224,11 @@ struct CSVPiece: Sendable {
         for (column, field) in fields.enumerated() {
             var value = Double.nan
             let outcome = field.withUnsafeBufferPointer { DecimalField.parse($0) }
-            if layout.acceptsText, column == layout.verbatimColumn {
+            if layout.acceptsText, column == layout.verbatimColumn || outcome == .notANumber,
+                UTF8Text.firstInvalidOffset(field) != nil
+            {
+                return .field(column: column, bytes: field)
+            } else if layout.acceptsText, column == layout.verbatimColumn {
                 text.appendVerbatim(String(decoding: field, as: UTF8.self))
             } else if case .number(let number) = outcome {
                 value = number

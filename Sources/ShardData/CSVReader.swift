@@ -209,12 +209,15 @@ public enum CSVReader {
         }
     }
 
-    /// The error for a field that is not a finite number (`column` 0-based).
+    /// The error for a field that is not a finite number, or text that is not UTF-8 (`column` 0-based).
     static func fieldError(
         _ field: UnsafeBufferPointer<UInt8>, path: String, line: Int, column: Int, names: [String]
     ) -> DataError {
-        let text = String(decoding: field, as: UTF8.self)
         let name = names[column]
+        if UTF8Text.firstInvalidOffset(field) != nil, DecimalField.parse(field) != .nulByte {
+            return .schema(path: path, line: line, column: column + 1, columnName: name, detail: UTF8Text.detail(field, path: path))
+        }
+        let text = String(decoding: field, as: UTF8.self)
         switch DecimalField.parse(field) {
         case .nonFinite:
             return .nonFiniteValue(path: path, line: line, column: column + 1, columnName: name, text: text)

@@ -31,14 +31,15 @@ public struct TextCells: Sendable, Equatable {
 
     mutating func appendVerbatim(_ text: String) { verbatim.append(text) }
 
-    /// Records `field` at (`row`, `column`) if it is a missing cell or text (`DecimalField`'s `notANumber`); false
-    /// for a refused number syntax (non-finite, hexadecimal, NUL), which the caller reports.
+    /// Records `field` at (`row`, `column`) if it is a missing cell or UTF-8 text (`DecimalField`'s `notANumber`);
+    /// false for a refused number syntax (non-finite, hexadecimal, NUL) or bytes that are not UTF-8, which the caller
+    /// reports.
     mutating func appendField(_ field: UnsafeBufferPointer<UInt8>, row: Int, column: Int) -> Bool {
         if field.count <= 4, MissingValue.isMissing(Array(field)) {
             appendMissing(row: row, column: column)
             return true
         }
-        guard DecimalField.parse(field) == .notANumber else { return false }
+        guard DecimalField.parse(field) == .notANumber, UTF8Text.firstInvalidOffset(field) == nil else { return false }
         append(row: row, column: column, text: String(decoding: field, as: UTF8.self))
         return true
     }
