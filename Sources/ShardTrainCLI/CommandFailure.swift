@@ -24,9 +24,13 @@ struct CommandFailure: Error, CustomStringConvertible {
         self.status = status
     }
 
-    /// A failure whose message is `error`'s description.
+    /// A failure whose message is `error`'s description (a `CommandFailure` as it is, with its status).
     init(_ error: any Error) {
-        self.init("\(error)")
+        if let failure = error as? CommandFailure {
+            self = failure
+        } else {
+            self.init("\(error)")
+        }
     }
 
     static func interrupted(_ what: String = "interrupted") -> CommandFailure {

@@ -61,7 +61,7 @@ public struct EvaluateCommand: ParsableCommand {
     public func run() throws {
         do {
             var loaded = try LoadedModel.load(path: modelFile)
-            if let threshold { try loaded.setThreshold(threshold) }
+            if let threshold { try loaded.setThreshold(usage: threshold) }
             let input = try loaded.readData(
                 path: data, labelColumn: labelColumn, labels: loaded.kind == .vae ? .optional : .required,
                 dialect: delimiter.dialect(hasHeader: !noHeader), strictCategories: strict)

@@ -105,7 +105,7 @@ public struct PredictCommand: ParsableCommand {
         }
         do {
             var loaded = try LoadedModel.load(path: modelFile)
-            if let threshold { try loaded.setThreshold(threshold) }
+            if let threshold { try loaded.setThreshold(usage: threshold) }
             let table = try predictionTable(loaded)
             if let file = self.file {
                 let file = try AtomicFileWriter(destination: file)
@@ -116,6 +116,18 @@ public struct PredictCommand: ParsableCommand {
             }
         } catch {
             throw CommandFailure(error)
+        }
+    }
+}
+
+extension LoadedModel {
+    /// `--threshold` of `evaluate` and `predict`: a value outside the model's scale (a probability above 1 for
+    /// logistic) or a model without a threshold is a usage error (exit 64), found once the model is read.
+    mutating func setThreshold(usage threshold: Double) throws(CommandFailure) {
+        do {
+            try setThreshold(threshold)
+        } catch {
+            throw CommandFailure(error.description, status: .usage)
         }
     }
 }
