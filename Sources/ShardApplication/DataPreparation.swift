@@ -307,17 +307,26 @@ public enum TrainingJob {
         {
             line += "; column \"\(column.name)\" has a different value in every row: an id? (--id-column or --ignore)"
         }
-        // Categories that differ only in spaces around them (" red", "red") are most likely one category.
+        // Categories or classes that differ only in spaces around them (" red", "red") or in letter case ("TRUE",
+        // "true") are most likely one category: the first such pair of each column is named.
         for column in schema.columns where column.kind == .categorical || column.kind == .label {
-            var seen: [String: String] = [:]
+            var seenTrimmed: [String: String] = [:]
+            var seenFolded: [String: String] = [:]
             for value in column.values ?? [] {
                 let trimmed = value.trimmingCharacters(in: .whitespaces)
-                if let other = seen[trimmed] {
+                if let other = seenTrimmed[trimmed] {
                     line += "; column \"\(column.name)\" has values that differ only in spaces around them (\"\(other)\", "
                         + "\"\(value)\"): they are different categories unless the file is fixed"
                     break
                 }
-                seen[trimmed] = value
+                if let other = seenFolded[trimmed.lowercased()] {
+                    line += "; column \"\(column.name)\" has values that differ only in letter case (\"\(other)\", "
+                        + "\"\(value)\"): they are different \(column.kind == .label ? "classes" : "categories") unless the file "
+                        + "is fixed"
+                    break
+                }
+                seenTrimmed[trimmed] = value
+                seenFolded[trimmed.lowercased()] = value
             }
         }
         // A numeric column that counts up by whole numbers row after row is most likely a row number or an id.

@@ -121,6 +121,18 @@ import _TestSupport
                     + "categories unless the file is fixed") == true, "\(prepared.notes)")
     }
 
+    @Test func labelsAndCategoriesDifferingOnlyInCaseArePointedOut() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let data = try folder.write("x,c,label\n1,Red,TRUE\n2,red,true\n3,blue,true\n4,blue,TRUE\n", to: "d.csv")
+        let prepared = try TrainingJob.prepare(DataConfiguration(path: data), for: .logistic)
+        let note = try #require(prepared.notes.first)
+        #expect(note.contains("; column \"c\" has values that differ only in letter case (\"Red\", \"red\"): they are "
+            + "different categories unless the file is fixed"), "\(note)")
+        #expect(note.contains("; column \"label\" has values that differ only in letter case (\"TRUE\", \"true\"): they "
+            + "are different classes unless the file is fixed"), "\(note)")
+    }
+
     @Test func aNumericColumnCountingUpByOneIsPointedOutAsAPossibleId() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
