@@ -16,7 +16,8 @@ logistic   1M x 20 dense CSV, labels 0/1 drawn from a known linear model, l2 = 1
            intercept unpenalised with lbfgs. Both final objectives are recomputed here with NumPy from each
            one's coefficients on the exact generated values. ShardTrain: `train` from the CSV with --workers 0
            and 2 (and from .npy with --labels when the build has it), timed from process start to exit, peak
-           RSS by wait4; scikit-learn: pandas.read_csv + fit (the faster of default threads and one thread);
+           RSS by wait4, and five interleaved pairs of --workers 0 / 2 from .npy for the local-workers row (the
+           fit, summary wall_seconds, medians); scikit-learn: pandas.read_csv + fit (the faster of default threads and one thread);
            pandas' pyarrow engine and np.load; one NumPy read pass (X.sum()) as the memory-speed yardstick.
 vae        784-256-32 Bernoulli VAE (BCE from logits + Gaussian KL), hidden ReLU layer in encoder and
            decoder, Adam, batch 128, float32 in JAX (jit, all cores) and PyTorch (2 threads and 1).
@@ -43,6 +44,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,6 +140,8 @@ class LogisticResult:
     shardtrain_csv: dict[int, ProcessRun]
     shardtrain_npy: dict[int, ProcessRun] | None
     npy_note: str
+    # wall_seconds (the fit) of interleaved .npy runs with --workers 0 and 2 (issue 7: local workers cost nothing)
+    local_workers_wall: dict[int, list[float]]
     pandas_read_seconds: float
     pandas_mismatched_values: int
     pyarrow_read_seconds: float
@@ -381,6 +385,14 @@ def measure_logistic(binary: Path, sizes: Sizes, work: Path) -> LogisticResult:
             print(f"logistic: ShardTrain from .npy, --workers {workers}", flush=True)
             shardtrain_npy[workers] = run_shardtrain(
                 binary, ["--data", str(x_npy), "--labels", str(y_npy), *base, "--workers", str(workers)], work)
+    # Local workers: the fit of 2 workers beside one process, five interleaved pairs (the machine's noise hits both).
+    local_workers_wall: dict[int, list[float]] = {0: [], 2: []}
+    data = ["--data", str(x_npy), "--labels", str(y_npy)] if shardtrain_npy is not None else ["--data", str(csv_path)]
+    print("logistic: ShardTrain --workers 0 and 2, five interleaved pairs", flush=True)
+    for _ in range(5):
+        for workers in (0, 2):
+            local_workers_wall[workers].append(
+                run_shardtrain(binary, [*data, *base, "--workers", str(workers)], work).wall_seconds)
 
     print("logistic: pandas, pyarrow, np.load, scikit-learn", flush=True)
     start = time.perf_counter()
@@ -405,6 +417,7 @@ def measure_logistic(binary: Path, sizes: Sizes, work: Path) -> LogisticResult:
         npy_bytes=x_npy.stat().st_size + y_npy.stat().st_size,
         values_bytes=rows * (width + 1) * 8,
         shardtrain_csv=shardtrain_csv, shardtrain_npy=shardtrain_npy, npy_note=npy_note,
+        local_workers_wall=local_workers_wall,
         pandas_read_seconds=pandas_seconds, pandas_mismatched_values=mismatched,
         pyarrow_read_seconds=pyarrow_seconds, np_load_seconds=np_load_seconds,
         sklearn_fit_seconds=min(fit_seconds, fit_seconds_one_thread),
@@ -766,6 +779,13 @@ def logistic_rows(result: LogisticResult) -> list[TableRow]:
         f"({result.pandas_mismatched_values:,} values differ from the written doubles); "
         f"np.load .npy {result.np_load_seconds:.2f} s ({result.npy_bytes / 1e6 / result.np_load_seconds:.0f} MB/s)",
         (megabytes / read_seconds) / pyarrow_rate, "≥ 1", 1.0, False))
+    one_process, two_workers = (statistics.median(result.local_workers_wall[count]) for count in (0, 2))
+    rows.append(ratio_row(
+        "… local workers: the fit (summary wall_seconds, worker start and shipping included), median of 5 "
+        "interleaved runs",
+        f"--workers 2: {two_workers:.3f} s (" + ", ".join(f"{v:.3f}" for v in result.local_workers_wall[2]) + ")",
+        f"--workers 0: {one_process:.3f} s (" + ", ".join(f"{v:.3f}" for v in result.local_workers_wall[0]) + ")",
+        two_workers / one_process, "≤ 1.25", 1.25, True))
     rounds_reads = csv0.rounds * result.read_pass_seconds
     rows.append(ratio_row(
         "… the fit alone (summary wall_seconds, --workers 0)",
