@@ -9,15 +9,17 @@ public struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Report the metrics of a saved model on the labelled rows of a CSV.",
         discussion: """
-            logistic, svm, softmax: classification report and confusion matrix (binary: also ROC-AUC and PR-AUC,
-            positive class 1); quantile: pinball loss and coverage per level, crossing rate; linear: MSE, RMSE,
-            MAE and R²; triplet: recall@1 and verification accuracy at a threshold chosen on the same rows; vae:
-            mean negative ELBO, reconstruction and KL per row. Always: the training objective's data loss on these rows.
-            Binary models classify at --threshold, else at the threshold `train --threshold-for` recorded in the model,
+            logistic, svm, softmax: classification report and confusion matrix (binary: also ROC-AUC and PR-AUC, \
+            positive class 1); quantile: pinball loss and coverage per level, crossing rate; linear: MSE, RMSE, \
+            MAE and R²; triplet: recall@1 and verification accuracy at a threshold chosen on the same rows; vae: \
+            mean negative ELBO, reconstruction and KL per row. Always: the training objective's data loss on these rows. \
+            Binary models classify at --threshold, else at the threshold `train --threshold-for` recorded in the model, \
             else at 0.5 on the probability (logistic) or 0 on the score (svm); the report names the one used.
             Examples:
-              shardtrain evaluate --model-file model.safetensors --data data/breast_cancer.csv --json
-              shardtrain evaluate --model-file model.safetensors --data data/breast_cancer.csv --threshold 0.9
+              shardtrain evaluate --model-file model.safetensors \\
+                --data data/breast_cancer.csv --json
+              shardtrain evaluate --model-file model.safetensors \\
+                --data data/breast_cancer.csv --threshold 0.9
             """)
 
     @Option(help: "Model file written by `train --save`.")

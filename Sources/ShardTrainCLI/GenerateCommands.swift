@@ -11,7 +11,8 @@ public struct SampleCommand: ParsableCommand {
         discussion: """
             Needs a square feature count (8×8 for data/digits.csv). Each cell shows sigmoid(decoder(z)),
             scaled ×4, with a 1-pixel grey gap. Example:
-              shardtrain sample --model-file vae.safetensors --count 16 --seed 1 --output samples.png
+              shardtrain sample --model-file vae.safetensors --count 16 --seed 1 \\
+                --output samples.png
             """)
 
     @Option(help: "VAE model file written by `train --save`.")
@@ -53,7 +54,8 @@ public struct ReconstructCommand: ParsableCommand {
         abstract: "Reconstruct the first rows of a CSV with a VAE and write them as an image grid (.png or .pgm).",
         discussion: """
             Each cell shows sigmoid(decoder(mean(x))) for one row, in file order. Example:
-              shardtrain reconstruct --model-file vae.safetensors --data data/digits.csv --count 16 --output recon.png
+              shardtrain reconstruct --model-file vae.safetensors --data data/digits.csv \\
+                --count 16 --output recon.png
             """)
 
     @Option(help: "VAE model file written by `train --save`.")

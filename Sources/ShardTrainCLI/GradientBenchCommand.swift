@@ -11,15 +11,15 @@ public struct GradientBenchCommand: ParsableCommand {
         commandName: "gradient",
         abstract: "Time models' gradient passes over a synthetic matrix against a read-only pass of the same bytes.",
         discussion: """
-            For every model and precision: the model's own blockSums over all blocks (the ParallelBlocks
-            runner of training) and ReadPass over the same blocks, alternately, best of --repetitions after
+            For every model and precision: the model's own blockSums over all blocks (the ParallelBlocks \
+            runner of training) and ReadPass over the same blocks, alternately, best of --repetitions after \
             a warm-up. ratio = gradient GB/s ÷ read GB/s (1.0 = memory speed). Models and their data:
               logistic  BCE from logits, labels {0,1}
               focal     focal logistic (--focal-gamma, --focal-alpha), labels {0,1}
               svm       hinge (Huber-smoothed with --smoothing μ > 0), labels {-1,+1}
               quantile  pinball at --taus (smoothed with --smoothing μ > 0), real targets
               softmax   K = --classes classes, class weights c_k = 1 + k/K, labels 0…K-1
-            The matrix has --megabytes of features and labels per precision (default 1024, beyond the
+            The matrix has --megabytes of features and labels per precision (default 1024, beyond the \
             caches of most machines) unless --rows is given. Build with -c release.
             """)
 

@@ -9,11 +9,12 @@ public struct IdentifyCommand: ParsableCommand {
         commandName: "identify",
         abstract: "Identify query rows against a labelled gallery with a triplet embedding model.",
         discussion: """
-            Every gallery row is embedded and registered under its label. Unless --threshold is given, the
-            distance threshold maximises verification accuracy over all pairs of gallery rows. Each query row
-            gets the identity of its nearest gallery row, or "unknown" when that row is farther than the
+            Every gallery row is embedded and registered under its label. Unless --threshold is given, the \
+            distance threshold maximises verification accuracy over all pairs of gallery rows. Each query row \
+            gets the identity of its nearest gallery row, or "unknown" when that row is farther than the \
             threshold. Example (README.md makes these files from data/digits.csv):
-              shardtrain identify --model-file digits-embedding.safetensors --gallery known.csv --query unknown.csv
+              shardtrain identify --model-file digits-embedding.safetensors \\
+                --gallery known.csv --query unknown.csv
             """)
 
     @Option(help: "Triplet model file written by `train --save`.")

@@ -89,11 +89,13 @@ public struct KeysCommand: ParsableCommand {
             abstract: "Write NAME.public and NAME.secret (Z85 text; the secret file readable by you only).",
             discussion: """
                 A job with keys:
-                  shardtrain keys generate keys/coordinator       # missing folders are made (mode 700)
+                  shardtrain keys generate keys/coordinator   # makes missing folders (700)
                   shardtrain keys generate keys/workers/w1        # one per worker
-                  shardtrain coordinator --bind tcp://0.0.0.0:5555 --secret-key keys/coordinator.secret \\
+                  shardtrain coordinator --bind tcp://0.0.0.0:5555 \\
+                    --secret-key keys/coordinator.secret \\
                     --allow keys/workers --workers 1 --data data/iris.csv --model softmax
-                  shardtrain worker --connect tcp://HOST:5555 --secret-key keys/workers/w1.secret \\
+                  shardtrain worker --connect tcp://HOST:5555 \\
+                    --secret-key keys/workers/w1.secret \\
                     --coordinator-key keys/coordinator.public
                 """)
 

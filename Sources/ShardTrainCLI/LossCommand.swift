@@ -10,17 +10,17 @@ public struct LossCommand: ParsableCommand {
         commandName: "loss",
         abstract: "Evaluate a loss: value, per-sample values and gradient w.r.t. every prediction input.",
         discussion: """
-            Inputs and parameters use the names of Tests/Reference/README.md.
-            On the command line, values are comma-separated, matrix rows are
-            separated by ';' and CTC sequences (and their label lists) by '|'.
-            A matrix input given without ';' is one row (p=0.5,0.5 is 1x2; a
-            column is typed 0.5;0.5). Integer parameters (blank) must be
-            integers: 1.7, 1e20 or nan are refused. CTC log-probability
-            frames and kl_div rows must be normalised (within 1e-6*C in
-            float64, 1e-4*C in float32).
-            A JSON file holds {"params": {...}, "inputs": {...}}; a losses.json
-            case works as is. A CSV file has one row per sample and a header
-            naming the inputs; a name repeated over several columns forms a
+            Inputs and parameters use the names of Tests/Reference/README.md. \
+            On the command line, values are comma-separated, matrix rows are \
+            separated by ';' and CTC sequences (and their label lists) by '|'. \
+            A matrix input given without ';' is one row (p=0.5,0.5 is 1x2; a \
+            column is typed 0.5;0.5). Integer parameters (blank) must be \
+            integers: 1.7, 1e20 or nan are refused. CTC log-probability \
+            frames and kl_div rows must be normalised (within 1e-6*C in \
+            float64, 1e-4*C in float32). \
+            A JSON file holds {"params": {...}, "inputs": {...}}; a losses.json \
+            case works as is. A CSV file has one row per sample and a header \
+            naming the inputs; a name repeated over several columns forms a \
             matrix row.
 
             Losses, parameters (defaults) and inputs; * = gets a gradient:

@@ -19,7 +19,7 @@ public struct LossesBenchCommand: ParsableCommand {
         commandName: "losses",
         abstract: "Benchmark the losses: elements/s beside a read-only memory pass, and CTC sequences/s.",
         discussion: """
-            Build in release first: swift build -c release; numbers from a debug build are meaningless.
+            Build in release first: swift build -c release; numbers from a debug build are meaningless. \
             Example: shardtrain bench losses --elements 10000000 --precision float64
             """)
 

@@ -11,20 +11,25 @@ public struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Apply a saved model to the rows of a CSV and write one line of predictions per row.",
         discussion: """
-            The CSV's columns are found by name, in any order (others are ignored, with a note); a label
-            column may be there or not and is never read (its cells may be empty). The stored standardisation,
-            categories and missing-value fills are applied; a category the model did not see reads as all zeros
-            (--strict: an error). Labels written as text are predicted by name. The first column is --id-column when given (as it is in the file), then line,
+            The CSV's columns are found by name, in any order (others are ignored, with a note); a label \
+            column may be there or not and is never read (its cells may be empty). The stored standardisation, \
+            categories and missing-value fills are applied; a category the model did not see reads as all zeros \
+            (--strict: an error). Labels written as text are predicted by name. The first column is --id-column when given (as it is in the file), then line, \
             the row's line in the input file (the header is line 1). Columns written per model kind:
-              logistic  score, probability, predicted_label      svm       score, predicted_label
-              softmax   predicted_class, probability_0 …         quantile  q<tau> per level
-              triplet   embedding_0 …                            vae       reconstruction, kl, negative_elbo
+              logistic  score, probability, predicted_label
+              svm       score, predicted_label
+              softmax   predicted_class, probability_0 …
+              quantile  q<tau> per level
+              triplet   embedding_0 …
+              vae       reconstruction, kl, negative_elbo
               linear    prediction
-            Binary models predict label 1 when the probability (logistic) or the score (svm) is ≥ the threshold:
+            Binary models predict label 1 when the probability (logistic) or the score (svm) is ≥ the threshold: \
             --threshold, else the one `train --threshold-for` recorded in the model, else 0.5 (logistic) or 0 (svm).
             Examples:
-              shardtrain predict --model-file model.safetensors --data data/breast_cancer.csv --output predictions.csv
-              shardtrain predict --model-file model.safetensors --data data/breast_cancer.csv --threshold 0.9 \\
+              shardtrain predict --model-file model.safetensors \\
+                --data data/breast_cancer.csv --output predictions.csv
+              shardtrain predict --model-file model.safetensors \\
+                --data data/breast_cancer.csv --threshold 0.9 \\
                 --output predictions.jsonl
             """)
 

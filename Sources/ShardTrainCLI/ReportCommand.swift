@@ -9,8 +9,9 @@ public struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Draw the HTML report of a saved scaling sweep (the document of scale --summary-json or --json).",
         discussion: """
-              shardtrain scale --data data/fraud_synthetic.csv --standardize --optimizer gd --fit-workers 1,2 \\
-                --predict-workers 3 --rounds 50 --summary-json scale.json
+              shardtrain scale --data data/fraud_synthetic.csv --standardize \\
+                --optimizer gd --fit-workers 1,2 --predict-workers 3 --rounds 50 \\
+                --summary-json scale.json
               shardtrain report --scale scale.json --output scale.html
             """)
 

@@ -19,26 +19,28 @@ public struct ScaleCommand: ParsableCommand {
         commandName: "scale",
         abstract: "Time the same run with several worker counts, fit a cost model of a round and check its predictions.",
         discussion: """
-            Every run does the same rounds (tolerances are set to 0), so the timings compare like with like;
-            gradient descent (--optimizer gd) gives exactly --rounds rounds. Per worker count it reports the
-            median round time and its parts: compute (the median of the slowest worker's), wait (slowest minus
-            mean worker, the straggler cost, a part of compute) and communication (the median round minus that
+            Every run does the same rounds (tolerances are set to 0), so the timings compare like with like; \
+            gradient descent (--optimizer gd) gives exactly --rounds rounds. Per worker count it reports the \
+            median round time and its parts: compute (the median of the slowest worker's), wait (slowest minus \
+            mean worker, the straggler cost, a part of compute) and communication (the median round minus that \
             compute: messages, reduction, optimizer step), plus rows/s and the parameters' SHA-256, which must be the same for every count.
 
             Every worker computes with --cores-per-worker threads. The cost model (see ScalingModel) is
               t = c₀ + work / cores + c₁ + perWorker · N + linkBytes / rate
-            where cores = min(N × cores per worker, this machine's cores), linkBytes are the bytes of the round's
-            PARAMS and PARTIALS frames (from the wire format, with ZeroMQ, CURVE and TCP/IP framing; on emulated
-            links less one tbf burst per direction) and rate the link's; c₀, work, c₁, perWorker are fitted (non-negative least squares) on --fit-workers, then the
-            --predict-workers counts are predicted, measured, and the error is printed. The model's prediction
+            where cores = min(N × cores per worker, this machine's cores), linkBytes are the bytes of the round's \
+            PARAMS and PARTIALS frames (from the wire format, with ZeroMQ, CURVE and TCP/IP framing; on emulated \
+            links less one tbf burst per direction) and rate the link's; c₀, work, c₁, perWorker are fitted (non-negative least squares) on --fit-workers, then the \
+            --predict-workers counts are predicted, measured, and the error is printed. The model's prediction \
             for --cluster-workers assumes hosts with --cores-per-worker cores each and links of --bandwidth.
 
-            --hosts N (Linux, root, iproute2) runs the coordinator and every worker in network namespaces of
-            their own, joined by a bridge over veth links capped with tc tbf at --bandwidth in both directions:
-            real TCP between network stacks, CURVE keys made for the run (or --insecure). The namespaces are
+            --hosts N (Linux, root, iproute2) runs the coordinator and every worker in network namespaces of \
+            their own, joined by a bridge over veth links capped with tc tbf at --bandwidth in both directions: \
+            real TCP between network stacks, CURVE keys made for the run (or --insecure). The namespaces are \
             removed at the end, on failure and on Ctrl-C; those of a run killed outright are removed by the next.
-              shardtrain scale --data data/fraud_synthetic.csv --standardize --optimizer gd --workers 1,2,3
-              shardtrain scale --hosts 3 --bandwidth 100mbit --data data/digits.csv --model softmax \\
+              shardtrain scale --data data/fraud_synthetic.csv --standardize \\
+                --optimizer gd --workers 1,2,3
+              shardtrain scale --hosts 3 --bandwidth 100mbit --data data/digits.csv \\
+                --model softmax \\
                 --standardize --optimizer gd --fit-workers 1,2 --predict-workers 3
             """)
 

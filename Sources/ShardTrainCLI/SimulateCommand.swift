@@ -14,17 +14,18 @@ public struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Run the real coordinator and worker state machines with up to thousands of simulated workers.",
         discussion: """
-            Every worker is a real WorkerInstance computing its real blocks (the result must be the bits of a
-            single-process run), but time is virtual: a computation takes the model's per-row cost, measured here
-            on one thread, times its rows divided by --cores-per-worker; a message takes --latency plus its bytes
-            over --bandwidth on the sender's link and on the receiver's (the coordinator has one link for all its
-            workers). Faults: each worker vanishes at a round's start with --failure-rate (detected by silence
-            after --worker-timeout) and each computation is --straggler-slowdown times slower with
-            --straggler-rate. The coordinator is one thread: its own CPU time (the state machine and frame coding,
-            measured in real time) delays what it sends, so a coordinator that cannot keep up shows in the round
-            time. Reported per worker count: the median round time, speedup and efficiency against one simulated
+            Every worker is a real WorkerInstance computing its real blocks (the result must be the bits of a \
+            single-process run), but time is virtual: a computation takes the model's per-row cost, measured here \
+            on one thread, times its rows divided by --cores-per-worker; a message takes --latency plus its bytes \
+            over --bandwidth on the sender's link and on the receiver's (the coordinator has one link for all its \
+            workers). Faults: each worker vanishes at a round's start with --failure-rate (detected by silence \
+            after --worker-timeout) and each computation is --straggler-slowdown times slower with \
+            --straggler-rate. The coordinator is one thread: its own CPU time (the state machine and frame coding, \
+            measured in real time) delays what it sends, so a coordinator that cannot keep up shows in the round \
+            time. Reported per worker count: the median round time, speedup and efficiency against one simulated \
             worker, the coordinator's CPU per round and its share of the round, losses and their recovery.
-              shardtrain simulate --data data/fraud_synthetic.csv --standardize --block-rows 16 --workers 16,64 \\
+              shardtrain simulate --data data/fraud_synthetic.csv --standardize \\
+                --block-rows 16 --workers 16,64 \\
                 --bandwidth 1gbit --rounds 5
             """)
 

@@ -10,8 +10,8 @@ public struct WatchCommand: ParsableCommand {
         discussion: """
             Start training with --progress-endpoint tcp://127.0.0.1:5556, then:
               shardtrain watch --connect tcp://127.0.0.1:5556
-            Prints each round as it happens and exits after the run's summary. Arriving late, it is sent the latest
-            round at once and says how many it missed; a run that already ended waits --progress-linger seconds
+            Prints each round as it happens and exits after the run's summary. Arriving late, it is sent the latest \
+            round at once and says how many it missed; a run that already ended waits --progress-linger seconds \
             (default 5) for a first watcher.
             """)
 
