@@ -64,7 +64,9 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
         }
         if let ranking {
             sections.append("ranking (positive class = \(classification?.classNames?.last ?? "1"))\n" + ranking.renderTable())
-        } else if classification?.classes.count == 2 {
+        } else if threshold != nil, classification?.classes.count == 2 {
+            // A binary model (logistic, svm: the ones with a threshold) whose rows hold one class; softmax has no
+            // ranking section, whatever its class count.
             sections.append("ranking: ROC-AUC and PR-AUC are undefined, the rows hold one class only")
         }
         if let quantile { sections.append(quantile.renderTable()) }

@@ -33,6 +33,13 @@ struct CSVHeader {
         }
         var content = line[...]
         if content.last == UInt8(ascii: "\r") { content = content.dropLast() }
+        // A UTF-16 file (Excel's "Unicode text") starts with its byte-order mark; every other byte is then NUL.
+        if let encoding = Self.utf16Encoding(of: try source.bytes(at: 0, count: 2)) {
+            throw .schema(
+                path: path, line: 1, column: nil, columnName: nil,
+                detail: "the file is UTF-16 (\(encoding) byte-order mark), not UTF-8 text; convert it first: "
+                    + "iconv -f UTF-16 -t UTF-8 \(path) > \(path.hasSuffix(".csv") ? String(path.dropLast(4)) : path)-utf8.csv")
+        }
         let delimiter = dialect.delimiter(for: content)
         let fields: [[UInt8]]
         switch CSVFields.split(content, delimiter: delimiter) {
@@ -130,4 +137,16 @@ struct CSVLayout: Sendable {
     var acceptsText = false
     /// A column recorded as text even when it reads as a number (an id column, passed through as written); -1: none.
     var verbatimColumn = -1
+}
+
+extension CSVHeader {
+    /// "little-endian" or "big-endian" when `bytes` begin with a UTF-16 byte-order mark (FF FE or FE FF).
+    static func utf16Encoding(of bytes: [UInt8]) -> String? {
+        guard bytes.count >= 2 else { return nil }
+        switch (bytes[0], bytes[1]) {
+        case (0xFF, 0xFE): return "little-endian"
+        case (0xFE, 0xFF): return "big-endian"
+        default: return nil
+        }
+    }
 }

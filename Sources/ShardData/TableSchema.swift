@@ -166,13 +166,24 @@ public struct TableSchema: Sendable, Equatable, Codable {
                         detail: detail)
                 }
                 let categories = forced || text > 0 ? table.vocabulary(ofColumn: index) : nil
-                if !forced, numbers == 0, let categories, let example = categories.first(where: { $0.contains(",") }),
+                // The line of the column's first text cell, and that text, for messages about the whole column.
+                let firstCell = firstText.map { (line: table.lineNumbers[$0.row], text: table.text.text(of: $0) ?? "") }
+                if !forced, numbers == 0, let categories, categories.contains(where: { $0.contains(",") }),
                     categories.allSatisfy(Self.isNumberWithCommas)
                 {
                     // "-0,94" or "1,000": numbers in a spreadsheet's locale, not categories (one-hot would be silently wrong).
+                    let example = firstCell?.text.contains(",") == true ? firstCell!.text : categories.first { $0.contains(",") }!
                     throw .schema(
-                        path: path, line: nil, column: index + 1, columnName: name,
+                        path: path, line: firstCell?.line, column: index + 1, columnName: name,
                         detail: Self.commaNumbers(example: example, column: name))
+                }
+                if !forced, numbers == 0, let categories, let firstCell, categories.allSatisfy(Self.isSpacedNumber) {
+                    // " 1.3797" in every row: the file separates its fields with ", " (pandas' skipinitialspace).
+                    throw .schema(
+                        path: path, line: firstCell.line, column: index + 1, columnName: name,
+                        detail: "every value is a number with spaces around it (\"\(firstCell.text)\"), which CSV keeps as part "
+                            + "of the field: the fields look separated by \", \" (a comma and a space); remove the spaces "
+                            + "after the commas, e.g. sed 's/, /,/g' \(path) > fixed.csv")
                 }
                 if index == table.labelIndex {
                     columns.append(Column(name: name, kind: .label, values: categories))
@@ -189,8 +200,15 @@ public struct TableSchema: Sendable, Equatable, Codable {
     /// What a column of numbers written with commas is told.
     static func commaNumbers(example: String, column: String) -> String {
         "the values look like numbers written with a comma (\"\(example)\": a decimal comma or a thousands separator); "
-            + "write plain decimals (1000, -0.94: e.g. your spreadsheet's export settings), or give --categorical \(column) "
-            + "to read the values as categories"
+            + "write plain decimals (1000, -0.94: e.g. your spreadsheet's export settings); only if the values are codes "
+            + "rather than quantities, give --categorical \(column) to read them as categories"
+    }
+
+    /// Whether `text` is a number with spaces or tabs around it (" 1.5", "2 ").
+    static func isSpacedNumber(_ text: String) -> Bool {
+        let isBlank = { (character: Character) in character == " " || character == "\t" }
+        let trimmed = text.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
+        return trimmed.count < text.count && Double(String(trimmed)) != nil
     }
 
     /// Whether `text` reads as a number once its commas are taken as a decimal point (`-0,94`) or dropped as

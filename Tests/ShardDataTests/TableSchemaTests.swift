@@ -107,9 +107,9 @@ struct TableSchemaTests {
         // Numbers in a spreadsheet's locale are refused, not one-hot encoded (unless --categorical says so).
         #expect(
             message { _ = try encoded("a;b;label\n\"-0,94\";1;0\n\"2,5\";2;1\n") }
-                == "t.csv:1: column 1 (\"a\"): the values look like numbers written with a comma (\"-0,94\": a decimal comma "
-                + "or a thousands separator); write plain decimals (1000, -0.94: e.g. your spreadsheet's export settings), "
-                + "or give --categorical a to read the values as categories")
+                == "t.csv:2: column 1 (\"a\"): the values look like numbers written with a comma (\"-0,94\": a decimal comma "
+                + "or a thousands separator); write plain decimals (1000, -0.94: e.g. your spreadsheet's export settings); "
+                + "only if the values are codes rather than quantities, give --categorical a to read them as categories")
         // Among plain numbers (7), at the first such cell.
         #expect(message { _ = try encoded("a;b;label\n7;1;0\n\"-0,94\";1;0\n\"2,5\";2;1\n") }?.hasPrefix("t.csv:3: column 1 (\"a\"): the values look like numbers written with a comma (\"-0,94\"") == true)
         #expect(message { _ = try encoded("a,b,label\n\"1,000\",1,0\n\"2,500\",2,1\n") }?.contains("look like numbers written with a comma (\"1,000\"") == true)
@@ -120,6 +120,13 @@ struct TableSchemaTests {
                 == "t.csv:2: column 2 (\"b\"): \" 2\" is a number with spaces around it, which CSV keeps as part of the "
                 + "field: remove the spaces (\"2\")")
         #expect(try encoded(text, SchemaOptions(categorical: ["b"])).dataset.featureNames == ["a", "b=2", "b=4x", "b=6"])
+        // ", " between every field: whole columns of spaced numbers are refused at their first cell (they were
+        // one-hot encoded, a category per value), with the separator named.
+        #expect(
+            message { _ = try encoded("a, b, label\n1.5, 2.5, 0\n3.5, -4, 1\n") }
+                == "t.csv:2: column 2 (\" b\"): every value is a number with spaces around it (\" 2.5\"), which CSV keeps "
+                + "as part of the field: the fields look separated by \", \" (a comma and a space); remove the spaces "
+                + "after the commas, e.g. sed 's/, /,/g' t.csv > fixed.csv")
     }
 
     @Test("missing spellings: empty, NA, N/A, NaN, null, None, ? in any case; numbers, 'nan1' and '-' are not missing")

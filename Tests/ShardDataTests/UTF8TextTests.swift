@@ -58,3 +58,15 @@ struct UTF8TextTests {
         #expect(Set(table.text.strings) == ["Zürich", "Zörich"])
     }
 }
+
+@Suite("UTF-16 files are named as such, with the command that converts them")
+struct UTF16FileTests {
+    @Test("a byte-order mark of either order", arguments: [[UInt8]([0xFF, 0xFE]), [0xFE, 0xFF]])
+    func byteOrderMark(mark: [UInt8]) {
+        // "a,label\n1,0\n" in UTF-16 (the order does not matter: the mark alone decides).
+        let text = Array("a,label\n1,0\n".utf8).flatMap { mark[0] == 0xFF ? [$0, 0] : [0, $0] }
+        let order = mark[0] == 0xFF ? "little-endian" : "big-endian"
+        #expect(tableError(mark + text) == "shops.csv:1: the file is UTF-16 (\(order) byte-order mark), not UTF-8 text; "
+            + "convert it first: iconv -f UTF-16 -t UTF-8 shops.csv > shops-utf8.csv")
+    }
+}
