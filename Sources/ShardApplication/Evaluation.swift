@@ -82,7 +82,10 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
         if let vae {
             sections.append(
                 "per sample: negative ELBO \(fixed(vae.meanNegativeELBO)) = reconstruction "
-                    + "\(fixed(vae.meanReconstruction)) + KL \(fixed(vae.meanKL))")
+                    + "\(fixed(vae.meanReconstruction)) + KL \(fixed(vae.meanKL))\n"
+                    + "(one draw of the noise: it is keyed by --seed, the block and the row in it, so other blocks or "
+                    + "another order of the rows draw other noise — a training run's report, drawn on its shuffled rows, "
+                    + "and evaluate of the file differ by that draw)")
         }
         return sections.joined(separator: "\n\n") + "\n"
     }

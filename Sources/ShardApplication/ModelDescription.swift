@@ -138,6 +138,12 @@ func preparedClassCount(_ data: PreparedData, kind: ModelKind) throws(SetupError
     guard let count = data.classCount else {
         throw SetupError("--model \(kind.rawValue) needs class-index labels, but no class count was found")
     }
+    // Text labels name their classes: a --classes other than their number has nothing to name the rest.
+    if let names = data.classNames, names.count != count {
+        throw SetupError(
+            "--classes \(count): the labels are text with \(names.count) classes (\(names.prefix(5).joined(separator: ", "))"
+                + (names.count > 5 ? ", …" : "") + "); leave --classes out, the text labels make the classes")
+    }
     return count
 }
 

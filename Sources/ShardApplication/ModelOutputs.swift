@@ -255,7 +255,7 @@ extension PredictionTable {
 
     /// `text` as a CSV field: as it is, or in double quotes (inner quotes doubled) when it holds a comma, a quote
     /// or a line break, or starts or ends with a space.
-    static func csvText(_ text: String) -> String {
+    public static func csvText(_ text: String) -> String {
         let needsQuotes = text.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
             || text.first == " " || text.last == " "
         return needsQuotes ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text

@@ -31,11 +31,14 @@ public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
     /// The models that fit a label a binary model (logistic, svm) cannot use: a whole number ≥ 0 may be a class
     /// index (softmax) or a numeric target (linear, quantile); any other number is a numeric target.
     static func hint(for error: DataError) -> String {
-        guard case .invalidBinaryLabel(_, _, _, _, let value) = error else { return "" }
+        guard case .invalidBinaryLabel(_, _, _, let columnName, let value) = error else { return "" }
         let numeric = "a numeric target, --model linear (or quantile)"
-        return value >= 0 && value == value.rounded(.towardZero)
+        // A fraction such as 6.3483 is more often a feature read as the label than a target: name the column read.
+        let column = value == value.rounded(.towardZero) ? "" : "; the label was read from column \"\(columnName)\": if "
+            + "it is another column, name it with --label-column"
+        return (value >= 0 && value == value.rounded(.towardZero)
             ? "; for more than two classes (labels 0, 1, 2, …) use --model softmax; for \(numeric)"
-            : "; for \(numeric)"
+            : "; for \(numeric)") + column
     }
 }
 

@@ -9,7 +9,7 @@ public struct SampleCommand: ParsableCommand {
         commandName: "sample",
         abstract: "Decode z ~ N(0, I) with a VAE and write the outputs as an image grid (.png or .pgm).",
         discussion: """
-            Needs a square feature count (8×8 for data/digits.csv). Each cell shows sigmoid(decoder(z)),
+            Needs a square feature count (8×8 for data/digits.csv). Each cell shows sigmoid(decoder(z)), \
             scaled ×4, with a 1-pixel grey gap. Example:
               shardtrain sample --model-file vae.safetensors --count 16 --seed 1 \\
                 --output samples.png
@@ -33,6 +33,7 @@ public struct SampleCommand: ParsableCommand {
         guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
         try OutputPaths.refuseClashes(outputs: [("--output", output)], inputs: [("--model-file", modelFile)])
         try OutputPaths.refuseUnwritable([("--output", output)])
+        try refuseImageFormat(output)
     }
 
     public func run() throws {
@@ -79,6 +80,7 @@ public struct ReconstructCommand: ParsableCommand {
         guard count >= 1, count <= 10_000 else { throw ValidationError("--count must be between 1 and 10000") }
         try OutputPaths.refuseClashes(outputs: [("--output", output)], inputs: [("--model-file", modelFile), ("--data", data)])
         try OutputPaths.refuseUnwritable([("--output", output)])
+        try refuseImageFormat(output)
     }
 
     public func run() throws {
@@ -91,5 +93,13 @@ public struct ReconstructCommand: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
+    }
+}
+
+/// `--output` of `sample` and `reconstruct`: the format comes from the extension, .png or .pgm (checked before any work).
+func refuseImageFormat(_ path: String) throws {
+    let lowered = path.lowercased()
+    guard lowered.hasSuffix(".png") || lowered.hasSuffix(".pgm") else {
+        throw ValidationError("--output \(path): the image format comes from the extension; use .png or .pgm")
     }
 }

@@ -20,7 +20,7 @@ public struct IdentifyCommand: ParsableCommand {
     @Option(help: "Triplet model file written by `train --save`.")
     public var modelFile: String
 
-    @Option(help: "CSV of labelled rows to register (the label column holds integer identities).")
+    @Option(help: "CSV of labelled rows to register (the label column holds the identities: class indices or names, as in training).")
     public var gallery: String
 
     @Option(help: "CSV of rows to identify (a label column is optional and ignored).")
@@ -47,16 +47,24 @@ public struct IdentifyCommand: ParsableCommand {
             let galleryRows = try loaded.readData(path: gallery, labelColumn: labelColumn, labels: .required)
             let queryRows = try loaded.readData(path: query, labelColumn: labelColumn, labels: .optional)
             let outcome = try loaded.identify(gallery: galleryRows, queries: queryRows, threshold: threshold)
-            var text = "threshold \(outcome.threshold)"
+            // The threshold is a note on standard error: standard output is the CSV alone.
+            var note = "note: threshold \(outcome.threshold)"
             if let accuracy = outcome.fittedAccuracy {
-                text += " (fitted on the gallery pairs, verification accuracy \(String(format: "%.4f", accuracy)))"
+                note += " (fitted on the gallery pairs, verification accuracy \(String(format: "%.4f", accuracy)))"
             } else {
-                text += " (given)"
+                note += " (given)"
             }
-            text += "\nline,identity,distance\n"
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+            // Identities by name where the training labels were text (as `predict` names classes).
+            let names = loaded.classNames
+            func identity(_ label: Int) -> String {
+                guard let names, names.indices.contains(label) else { return String(label) }
+                return PredictionTable.csvText(names[label])
+            }
+            var text = "line,identity,distance\n"
             for answer in outcome.answers {
                 switch answer.result {
-                case .match(let label, let distance, _): text += "\(answer.line),\(label),\(distance)\n"
+                case .match(let label, let distance, _): text += "\(answer.line),\(identity(label)),\(distance)\n"
                 case .unknown(let distance): text += "\(answer.line),unknown,\(distance)\n"
                 }
             }

@@ -10,7 +10,7 @@ public struct LossCommand: ParsableCommand {
         commandName: "loss",
         abstract: "Evaluate a loss: value, per-sample values and gradient w.r.t. every prediction input.",
         discussion: """
-            Inputs and parameters use the names of Tests/Reference/README.md. \
+            Inputs and parameters are named as in the table below. \
             On the command line, values are comma-separated, matrix rows are \
             separated by ';' and CTC sequences (and their label lists) by '|'. \
             A matrix input given without ';' is one row (p=0.5,0.5 is 1x2; a \
@@ -100,15 +100,20 @@ public struct LossCommand: ParsableCommand {
             return
         }
         guard let name else { return }
-        var request = try LossRequest(loss: name, reduction: Reduction(rawValue: reduction) ?? .mean)
-        if let file { try request.load(file: file) }
-        for text in params { try request.setParameter(text) }
-        for text in inputs { try request.setInput(text) }
+        // Everything that can go wrong here is in what was typed (the loss, its inputs and parameters): usage errors.
         let evaluation: LossEvaluation
+        let request: LossRequest
         do {
+            var built = try LossRequest(loss: name, reduction: Reduction(rawValue: reduction) ?? .mean)
+            if let file { try built.load(file: file) }
+            for text in params { try built.setParameter(text) }
+            for text in inputs { try built.setInput(text) }
+            request = built
             evaluation = precision == "float32" ? try request.evaluate(Float.self) : try request.evaluate(Double.self)
         } catch let error as LossError {
-            throw LossRequestError(error.description)
+            throw CommandFailure(error.description, status: .usage)
+        } catch let error as LossRequestError {
+            throw CommandFailure(error.description, status: .usage)
         }
         print(json ? evaluation.json(request: request) : evaluation.text(request: request))
     }

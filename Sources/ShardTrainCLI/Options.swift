@@ -299,8 +299,11 @@ public struct OutputArguments: ParsableArguments {
 
     @Option(
         parsing: .unconditional,
-        help: "With --progress-endpoint: seconds to wait after the run for a first watcher if none came (it gets the summary).")
-    public var progressLinger = 5.0
+        help: "With --progress-endpoint: seconds to wait after the run for a first watcher if none came (it gets the summary; default 5).")
+    public var progressLinger: Double?
+
+    /// `--progress-linger`, or its default.
+    var lingerSeconds: Double { progressLinger ?? 5 }
 
     @Option(help: "Write a JSON summary of the run to this file.")
     public var summaryJson: String?
@@ -327,6 +330,9 @@ public struct OutputArguments: ParsableArguments {
 
     public func validate() throws {
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
+        if progressLinger != nil, progressEndpoint == nil {
+            throw ValidationError("--progress-linger applies to --progress-endpoint, which is not given")
+        }
         try OutputPaths.refuseUnwritable(outputFiles)
         if let checkpointEvery {
             guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }

@@ -25,7 +25,7 @@ public struct ScaleCommand: ParsableCommand {
             mean worker, the straggler cost, a part of compute) and communication (the median round minus that \
             compute: messages, reduction, optimizer step), plus rows/s and the parameters' SHA-256, which must be the same for every count.
 
-            Every worker computes with --cores-per-worker threads. The cost model (see ScalingModel) is
+            Every worker computes with --cores-per-worker threads. The cost model (README, "Scaling experiments") is
               t = c₀ + work / cores + c₁ + perWorker · N + linkBytes / rate
             where cores = min(N × cores per worker, this machine's cores), linkBytes are the bytes of the round's \
             PARAMS and PARTIALS frames (from the wire format, with ZeroMQ, CURVE and TCP/IP framing; on emulated \

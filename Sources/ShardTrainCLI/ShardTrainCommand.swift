@@ -24,6 +24,7 @@ public struct ShardTrainCommand: ParsableCommand {
             print(BuildIdentity.versionText)
             return
         }
+        if let first = arguments.first, let failure = unknownCommand(first) { failure.exit() }
         let expanded: [String]
         do { expanded = try ConfigFile.expand(arguments) } catch { exit(withError: error) }
         // The process ends only after the background work it started (digests) has ended. A `CommandFailure`
@@ -40,5 +41,31 @@ public struct ShardTrainCommand: ParsableCommand {
             exit(withError: error)
         }
         BackgroundWork.finish()
+    }
+
+    /// A first argument that is neither an option nor a command (`shardtrain trian --data …`), which the parser would
+    /// report as an unknown option further on: named, with the nearest command when one is close.
+    static func unknownCommand(_ word: String) -> CommandFailure? {
+        let names = configuration.subcommands.map { $0._commandName } + ["help"]
+        guard !word.hasPrefix("-"), !names.contains(word) else { return nil }
+        let nearest = names.map { (name: $0, distance: editDistance(word, $0)) }.min { $0.distance < $1.distance }
+        let suggestion = nearest.flatMap { $0.distance <= ($0.name.count >= 4 ? 2 : 1) ? "; did you mean '\($0.name)'?" : nil }
+        return CommandFailure(
+            "unknown command '\(word)'\(suggestion ?? "")\ncommands: \(names.dropLast().joined(separator: ", "))",
+            status: .usage)
+    }
+
+    /// Levenshtein distance (insertions, deletions, substitutions), for command suggestions.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let (a, b) = (Array(a), Array(b))
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 }

@@ -17,7 +17,7 @@ public struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model, in this process or with local worker processes over ZeroMQ.",
         discussion: """
-            One example per model, from the repository root (add --workers N for N local worker
+            One example per model, from the repository root (add --workers N for N local worker \
             processes: the result is the same, bit for bit):
             logistic:
               shardtrain train --data data/breast_cancer.csv --standardize --workers 2
@@ -62,6 +62,13 @@ public struct TrainCommand: ParsableCommand {
 
     public func validate() throws {
         guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
+        // Settings of worker processes mean nothing in one process; a --min-workers above --workers could never hold.
+        if workers == 0 {
+            if restartWorkers { throw ValidationError("--restart-workers applies to local worker processes: add --workers N") }
+            if cluster.replicas != 1 { throw ValidationError("--replicas applies to worker processes: add --workers N") }
+        } else if cluster.minWorkers > workers {
+            throw ValidationError("--min-workers \(cluster.minWorkers) is more than the \(workers) workers started (--workers)")
+        }
         try OutputPaths.refuseClashes(outputs: output.outputFiles, inputs: training.inputFiles)
     }
 
@@ -359,6 +366,9 @@ func prepareRun(_ request: TrainingRequest) throws(CommandFailure) -> PreparedRu
         return try PreparedRun(request, cancellation: ReadCancellation { Interrupt.requested })
     } catch {
         if case .data(.interrupted) = error { throw .interrupted("interrupted while reading the data") }
+        // A setting that does not fit the data (--classes, --batch-blocks, --class-weight, …) is fixed on the
+        // command line: a usage error, as the checks made before reading are.
+        if case .setup = error { throw CommandFailure(error.description, status: .usage) }
         throw CommandFailure(error)
     }
 }
@@ -529,10 +539,10 @@ func runTraining(
     }
     if let publisher {
         // A watcher started next to a short run (`train … & watch …`) still gets the summary.
-        if publisher.subscriptions == 0, arguments.progressLinger > 0 {
-            logger.info("waiting up to \(arguments.progressLinger) s for a first watcher of \(publisher.endpoint) (--progress-linger)")
+        if publisher.subscriptions == 0, arguments.lingerSeconds > 0 {
+            logger.info("waiting up to \(arguments.lingerSeconds) s for a first watcher of \(publisher.endpoint) (--progress-linger)")
         }
-        publisher.finish(linger: max(0, arguments.progressLinger))
+        publisher.finish(linger: max(0, arguments.lingerSeconds))
     }
     if let saveFailure { throw saveFailure }
 }

@@ -49,7 +49,8 @@ struct HintsEndToEndTests {
         #expect(
             Self.lastLine(stderr).hasSuffix(
                 "label 0.5 is not a binary label (expected all labels in {0, 1} or all in {-1, +1}); for a numeric "
-                    + "target, --model linear (or quantile)"), "\(stderr)")
+                    + "target, --model linear (or quantile); the label was read from column \"label\": if it is another "
+                    + "column, name it with --label-column"), "\(stderr)")
     }
 
     @Test("a worker endpoint without tcp:// is taken as tcp://, localhost as 127.0.0.1, and a malformed one names the form")
@@ -138,7 +139,7 @@ struct HintsEndToEndTests {
             (["identify", "--model-file", missing, "--gallery", missing, "--query", missing], 1, "error: \(missing): "),
             (["sample", "--model-file", missing, "--output", directory.path("x.png")], 1, "error: \(missing): "),
             (["keys", "generate", key], 1, "error: invalid configuration: \(key).public exists: a key is never overwritten"),
-            (["loss", "no_such_loss"], 1, "error: unknown loss 'no_such_loss'"),
+            (["loss", "no_such_loss"], 64, "error: unknown loss 'no_such_loss'"),
             (["worker", "--connect", "tcp://127.0.0.1:9", "--join-timeout", "0.5"], 1, "error: coordinator at tcp://127.0.0.1:9 did not welcome us"),
             (["watch", "--connect", "tcp://127.0.0.1:9", "--timeout", "0.5"], 1, "error: no progress from tcp://127.0.0.1:9 for 0.5 s"),
             (["train", "--data", missing, "--no-such-flag"], 64, "error: Unknown option '--no-such-flag'"),

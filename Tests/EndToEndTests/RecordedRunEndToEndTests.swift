@@ -147,6 +147,23 @@ struct RecordedRunEndToEndTests {
         #expect(child.stderr.contains("--history"))
     }
 
+    /// Mistakes a new user made (README-only review): each is a usage error (64) that names the fix.
+    @Test func mistakesAreUsageErrorsThatNameTheFix() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let typo = try Self.shardtrain(["trian", "--data", "x.csv"], in: directory, status: 64)
+        #expect(typo.stderr.contains("unknown command 'trian'; did you mean 'train'?"), "\(typo.stderr)")
+        let text = directory.path("spam.csv")
+        try "x,label\n1,ham\n2,spam\n3,ham\n4,spam\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let classes = try Self.shardtrain(["train", "--data", text, "--model", "softmax", "--classes", "5"], in: directory, status: 64)
+        #expect(classes.stderr.contains("--classes 5: the labels are text with 2 classes (ham, spam)"), "\(classes.stderr)")
+        let firstColumnLabel = directory.path("first.csv")
+        try "target,a,b\n1,0.5,6.3483\n0,0.1,2.5\n".write(toFile: firstColumnLabel, atomically: true, encoding: .utf8)
+        let label = try Self.shardtrain(["train", "--data", firstColumnLabel], in: directory, status: 1)
+        #expect(label.stderr.contains("the label was read from column \"b\": if it is another column, name it with --label-column"),
+            "\(label.stderr)")
+    }
+
     @Test func versionPrintsTheVersionAndTheBuildIdentityTheSummaryRecords() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
