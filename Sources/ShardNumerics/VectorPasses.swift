@@ -34,6 +34,34 @@ public enum VectorPasses {
         }
     }
 
+    /// `target[k] = left[k] + right[k]` for every k (the counts must match; `target` may be uninitialized memory):
+    /// the bits of adding `right` into a copy of `left`, in one pass.
+    public static func add(
+        _ left: UnsafeBufferPointer<Double>, _ right: UnsafeBufferPointer<Double>,
+        into target: UnsafeMutableBufferPointer<Double>, threads: Int
+    ) {
+        precondition(
+            left.count == target.count && right.count == target.count,
+            "VectorPasses.add: \(left.count) and \(right.count) values into \(target.count)")
+        let (a, b, to) = (
+            SharedPointer(left.baseAddress), SharedPointer(right.baseAddress), SharedMutablePointer(target.baseAddress)
+        )
+        forEachChunk(count: target.count, threads: threads) { range in
+            guard let a = a.pointer, let b = b.pointer, let to = to.pointer else { return }
+            for k in range { to[k] = a[k] + b[k] }
+        }
+    }
+
+    /// A new array holding `left[k] + right[k]` (`add(_:_:into:threads:)` into new memory).
+    public static func array(
+        summing left: UnsafeBufferPointer<Double>, _ right: UnsafeBufferPointer<Double>, threads: Int
+    ) -> [Double] {
+        [Double](unsafeUninitializedCapacity: left.count) { buffer, initialized in
+            add(left, right, into: buffer, threads: threads)
+            initialized = left.count
+        }
+    }
+
     /// A new array holding `values`.
     public static func array(copying values: UnsafeBufferPointer<Double>, threads: Int) -> [Double] {
         let from = SharedPointer(values.baseAddress)
