@@ -67,7 +67,9 @@ extension Model {
         let count = parameterCount
         let l2 = spec.l2
         let regularized = layout.tensors.filter(\.regularized).map(\.range)
-        // Element-wise on every core (`VectorPasses`): the same operations per element whatever the split.
+        // Element-wise on every core (`VectorPasses`): the same operations per element whatever the split; ‖∇F‖²
+        // summed chunk by chunk as each is written.
+        var squaredGradientNorm = 0.0
         let gradient = [Double](unsafeUninitializedCapacity: count) { gradient, initialized in
             sums.withUnsafeBufferPointer { sums in
                 parameters.withUnsafeBufferPointer { parameters in
@@ -75,7 +77,9 @@ extension Model {
                         SharedPointer(sums.baseAddress), SharedPointer(parameters.baseAddress),
                         SharedMutablePointer(gradient.baseAddress)
                     )
-                    VectorPasses.forEachChunk(count: count, threads: 0) { range in
+                    squaredGradientNorm = VectorPasses.forEachChunk(
+                        count: count, threads: 0, summingSquaresOf: UnsafeBufferPointer(gradient)
+                    ) { range in
                         guard let from = from.pointer, let theta = theta.pointer, let to = to.pointer else { return }
                         for k in range { to[k] = from[k + 1] * scale }
                         for tensor in regularized {
@@ -94,7 +98,9 @@ extension Model {
             }
         }
         let l2Term = 0.5 * l2 * squares
-        return Objective(value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient)
+        return Objective(
+            value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient,
+            squaredGradientNorm: squaredGradientNorm)
     }
 }
 
@@ -143,18 +149,30 @@ public struct Objective: Sendable, Equatable {
     public var value: Double
     public var dataLoss: Double
     public var l2Term: Double
-    public var gradient: [Double]
+    public var gradient: [Double] {
+        didSet { squaredGradientNorm = nil }
+    }
 
-    public init(value: Double, dataLoss: Double, l2Term: Double, gradient: [Double]) {
+    /// `squaredGradientNorm`, when the caller summed it already, must be `VectorPasses.sumOfSquares(gradient)`.
+    public init(value: Double, dataLoss: Double, l2Term: Double, gradient: [Double], squaredGradientNorm: Double? = nil) {
         self.value = value
         self.dataLoss = dataLoss
         self.l2Term = l2Term
         self.gradient = gradient
+        self.squaredGradientNorm = squaredGradientNorm
     }
+
+    /// ‖gradient‖² when known (a cache of `gradientNorm`'s sum, not part of the value).
+    private var squaredGradientNorm: Double?
 
     /// Euclidean norm of the gradient (squares added in `VectorPasses.sumOfSquares` order).
     public var gradientNorm: Double {
-        gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 0) }.squareRoot()
+        (squaredGradientNorm ?? gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 0) })
+            .squareRoot()
+    }
+
+    public static func == (left: Objective, right: Objective) -> Bool {
+        (left.value, left.dataLoss, left.l2Term, left.gradient) == (right.value, right.dataLoss, right.l2Term, right.gradient)
     }
 }
 

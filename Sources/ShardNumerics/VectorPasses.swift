@@ -77,13 +77,27 @@ public enum VectorPasses {
 
     /// `Σ values[k]²`: each chunk in `LaneSums` order, the chunks' sums added in index order.
     public static func sumOfSquares(_ values: UnsafeBufferPointer<Double>, threads: Int) -> Double {
+        forEachChunk(count: values.count, threads: threads, summingSquaresOf: values) { _ in }
+    }
+
+    /// `forEachChunk`, then `Σ values[k]²` in `sumOfSquares` order, each chunk's squares summed right after
+    /// `body` wrote (or read) that chunk of `values`, while it is in cache. `values.count` is the pass's count.
+    public static func forEachChunk(
+        count: Int, threads: Int, summingSquaresOf values: UnsafeBufferPointer<Double>,
+        _ body: @Sendable (Range<Int>) -> Void
+    ) -> Double {
+        precondition(count == values.count, "VectorPasses: a pass over \(count) values sums \(values.count) squares")
         let chunks = (values.count + chunk - 1) / chunk
-        guard chunks > 1 else { return LaneSums.sumOfSquares(values) }
+        guard chunks > 1 else {
+            if count > 0 { body(0..<count) }
+            return LaneSums.sumOfSquares(values)
+        }
         var partial = [Double](repeating: 0, count: chunks)
         let from = SharedPointer(values.baseAddress)
         partial.withUnsafeMutableBufferPointer { partial in
             let to = SharedMutablePointer(partial.baseAddress)
             forEachChunk(count: values.count, threads: threads) { range in
+                body(range)
                 guard let from = from.pointer, let to = to.pointer else { return }
                 to[range.lowerBound / chunk] = LaneSums.sumOfSquares(
                     UnsafeBufferPointer(start: from + range.lowerBound, count: range.count))

@@ -85,10 +85,11 @@ struct AdaptiveMoments: Sendable, Equatable {
 
     var pendingPoint: [Double]? { progress.status == .running ? iterate : nil }
 
+    /// The update runs before the observation is checked: an update whose every m, v and θ is finite had a finite
+    /// gradient (m = β1·m + (1 − β1)·g with 1 − β1 > 0 and m finite before), so the gradient is scanned only when
+    /// the update or the value is not finite, and the outcome is the documented one either way.
     mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
-        guard try progress.record(at: pendingPoint, value: value, gradient: gradient, dimension: dimension) else {
-            return
-        }
+        try progress.validate(pendingPoint, gradient: gradient, dimension: dimension)
         let t = Double(progress.updateCount + 1)
         let rate = schedule.rate(at: progress.updateCount)
         let firstCorrection = 1 - Foundation.pow(beta1, t)
@@ -98,6 +99,11 @@ struct AdaptiveMoments: Sendable, Equatable {
         let (nextFirst, nextSecond, nextIterate, finite) = update(
             gradient: gradient, rate: rate, firstWeight: firstWeight, secondWeight: secondWeight,
             firstCorrection: firstCorrection, secondCorrection: secondCorrection)
+        guard
+            try progress.record(
+                at: pendingPoint, value: value, gradient: gradient, dimension: dimension,
+                gradientKnownFinite: finite)
+        else { return }
         // The non-finite case (rare) goes through the checks that name the entry and stop the run.
         guard
             finite

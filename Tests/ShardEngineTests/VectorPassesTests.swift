@@ -48,4 +48,40 @@ struct VectorPassesTests {
             #expect(copy.map(\.bitPattern) == source.map(\.bitPattern))
         }
     }
+
+    @Test("the sum of two vectors into new memory has the bits of adding one into a copy of the other", arguments: [0, 9, 40_000])
+    func sumIntoNewMemory(count: Int) {
+        let left = Self.values(count, seed: 7)
+        let right = Self.values(count, seed: 8)
+        var expected = left
+        right.withUnsafeBufferPointer { from in
+            expected.withUnsafeMutableBufferPointer { VectorPasses.add(from, into: $0, threads: 1) }
+        }
+        for threads in [1, 2, 3] {
+            let sum = left.withUnsafeBufferPointer { a in
+                right.withUnsafeBufferPointer { b in VectorPasses.array(summing: a, b, threads: threads) }
+            }
+            #expect(sum.map(\.bitPattern) == expected.map(\.bitPattern), "threads \(threads)")
+        }
+    }
+
+    @Test("a pass that sums the squares of what it wrote gives the bits of the separate sum of squares", arguments: [0, 3, 16_384, 50_007])
+    func squaresOfAWrittenPass(count: Int) {
+        let source = Self.values(count, seed: 9)
+        for threads in [1, 2, 3] {
+            var written = [Double](repeating: .nan, count: count)
+            let squares = source.withUnsafeBufferPointer { source in
+                written.withUnsafeMutableBufferPointer { target in
+                    let (from, to) = (SharedPointer(source.baseAddress), SharedMutablePointer(target.baseAddress))
+                    return VectorPasses.forEachChunk(
+                        count: count, threads: threads, summingSquaresOf: UnsafeBufferPointer(target)
+                    ) { range in
+                        for k in range { to.pointer![k] = 3 * from.pointer![k] }
+                    }
+                }
+            }
+            #expect(written == source.map { 3 * $0 })
+            #expect(squares.bitPattern == Self.documentedSumOfSquares(written).bitPattern, "threads \(threads)")
+        }
+    }
 }

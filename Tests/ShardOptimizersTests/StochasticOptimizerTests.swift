@@ -636,6 +636,24 @@ struct StochasticOptimizerTests {
         #expect(adam.iterate == [Double](repeating: 1, count: dimension) && adam.updateCount == 0)
     }
 
+    @Test("a non-finite gradient entry deep in a long vector is named as an evaluation failure, the state kept")
+    func longAdamNonFiniteGradientIsAnEvaluationFailure() throws {
+        let dimension = 40_003
+        for bad in [Double.nan, -.infinity] {
+            var gradient = [Double](repeating: 0.5, count: dimension)
+            gradient[39_999] = bad
+            let initial = [Double](repeating: 1, count: dimension)
+            var adam = try Adam(initialPoint: initial, schedule: .constant(rate: 0.1))
+            try adam.observe(value: 2, gradient: [Double](repeating: 0.25, count: dimension))
+            let before = adam.iterate
+            try adam.observe(value: 1, gradient: gradient)
+            #expect(
+                adam.status == .stopped(.nonFiniteEvaluation(iteration: 1, detail: "gradient entry 39999 is \(bad)")))
+            #expect(adam.iterate == before && adam.updateCount == 1 && adam.evaluationCount == 2)
+            #expect(adam.bestPoint == EvaluatedPoint(point: initial, value: 2, gradient: [Double](repeating: 0.25, count: dimension)))
+        }
+    }
+
     @Test func bestPointIsTheLastObservationEvenWhenItsValueIsHigher() throws {
         var sgd = try SGD(initialPoint: [0], schedule: .constant(rate: 0.5))
         try feed(&sgd, gradients: [[1], [1], [1]], values: [1, 5, 9])
