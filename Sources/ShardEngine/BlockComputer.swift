@@ -66,13 +66,21 @@ public final class BlockComputer {
     /// Rows held here.
     public var rowCount: Int { blocks.reduce(0) { $0 + $1.rows } }
 
+    /// Whether some block here is computed from the parameters rounded to `Float`.
+    public var usesRoundedParameters: Bool {
+        model.roundsParametersForFloat32Blocks && blocks.contains { $0.precision == .float32 }
+    }
+
     /// Computes the sums of the active blocks at `parameters` and returns one `NodeSums` per node of
-    /// `nodes` that holds an active block (all blocks are active in a full-batch round).
-    public func compute(parameters: [Double], context: RoundContext, isActive: (Int) -> Bool = { _ in true })
-        throws(EngineError) -> [NodeSums]
-    {
-        guard parameters.count == model.parameterCount else {
-            throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
+    /// `nodes` that holds an active block (all blocks are active in a full-batch round). `rounded`, when given,
+    /// is `Float(parameters[k])` for every k (else it is made here when a block needs it).
+    public func compute(
+        parameters: [Double], rounded: [Float]? = nil, context: RoundContext, isActive: (Int) -> Bool = { _ in true }
+    ) throws(EngineError) -> [NodeSums] {
+        guard parameters.count == model.parameterCount, (rounded?.count ?? parameters.count) == parameters.count else {
+            throw .dimension(
+                "got \(parameters.count) parameters (\(rounded?.count ?? parameters.count) rounded), the model has "
+                    + "\(model.parameterCount)")
         }
         let active = blocks.map(\.id).filter(isActive)
         var result: [NodeSums] = []
@@ -82,8 +90,9 @@ public final class BlockComputer {
             let upper = active[...].firstIndex(notBelow: covered.upperBound)
             guard
                 let values = try withExtendedLifetime(buffer, { () throws(EngineError) -> [Double]? in
-                    try reduce(node, active: active[lower..<upper], parameters: parameters, context: context)
-                        .map(array)
+                    try reduce(
+                        node, active: active[lower..<upper], parameters: parameters, rounded: rounded, context: context
+                    ).map(array)
                 })
             else { continue }
             let rows = active[lower..<upper].reduce(0) { $0 + blocks[$1 - blocks[0].id].rows }
@@ -94,20 +103,22 @@ public final class BlockComputer {
 
     /// `value(node)` over the blocks `active` (sorted ids inside the node) in the slots, or nil when none is
     /// active.
-    private func reduce(_ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], context: RoundContext)
-        throws(EngineError) -> SlotValue?
+    private func reduce(
+        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded: [Float]?, context: RoundContext
+    ) throws(EngineError) -> SlotValue?
     {
         guard !active.isEmpty else { return nil }
         if active.count <= groupSize {
-            return try computeGroup(node, active: active, parameters: parameters, context: context)
+            return try computeGroup(node, active: active, parameters: parameters, rounded: rounded, context: context)
         }
         // More active blocks than slots: the node has two children (a leaf holds one block).
         let left = TreeNode(level: node.level - 1, index: 2 * node.index)
         let right = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
         let split = active.firstIndex(notBelow: right.firstBlock)
-        let leftValue = try reduce(left, active: active[..<split], parameters: parameters, context: context)
+        let (leftBlocks, rightBlocks) = (active[..<split], active[split...])
+        let leftValue = try reduce(left, active: leftBlocks, parameters: parameters, rounded: rounded, context: context)
         guard let leftValue else {
-            return try reduce(right, active: active[split...], parameters: parameters, context: context)
+            return try reduce(right, active: rightBlocks, parameters: parameters, rounded: rounded, context: context)
         }
         // The left value moves to the slot of this level (added there in one pass when it is a sum).
         let holder = groupSize + node.level
@@ -121,15 +132,18 @@ public final class BlockComputer {
                 UnsafeBufferPointer(Self.slot(buffer, a)), UnsafeBufferPointer(Self.slot(buffer, b)), into: target,
                 threads: threads)
         }
-        guard let rightValue = try reduce(right, active: active[split...], parameters: parameters, context: context)
+        guard
+            let rightValue = try reduce(
+                right, active: rightBlocks, parameters: parameters, rounded: rounded, context: context)
         else { return .slot(holder) }
         return .sum(left: holder, right: held(rightValue))
     }
 
     /// Computes the active blocks of `node` at once (in parallel, slot i for the i-th) and reduces them in place
     /// along the tree; returns `value(node)` in the slots (its last addition left to the caller).
-    private func computeGroup(_ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], context: RoundContext)
-        throws(EngineError) -> SlotValue
+    private func computeGroup(
+        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded given: [Float]?, context: RoundContext
+    ) throws(EngineError) -> SlotValue
     {
         let buffer = self.buffer
         let blocks = self.blocks
@@ -139,7 +153,7 @@ public final class BlockComputer {
         // The parameters rounded to Float once for the group's float32 blocks, when the model computes in Float.
         let rounded: [Float]? =
             model.roundsParametersForFloat32Blocks && ids.contains { blocks[$0 - base].precision == .float32 }
-            ? Self.rounded(parameters, threads: threads) : nil
+            ? (given ?? Self.rounded(parameters, threads: threads)) : nil
         do {
             // The failure of the lowest-numbered block is reported, whichever thread meets one first.
             _ = try ParallelBlocks.map(count: ids.count, threads: threads) { (item) throws(BlockFailure) in

@@ -51,11 +51,18 @@ extension Model {
         try blockSums(block, parameters: parameters, context: context, into: output)
     }
 
+    /// The index ranges of the tensors in the L2 term, in layout order.
+    public var regularizedRanges: [Range<Int>] { layout.tensors.filter(\.regularized).map(\.range) }
+
     /// Width of a block's sums vector: the loss sum followed by the gradient.
     public var sumsWidth: Int { layout.count + 1 }
 
     /// Turns reduced block sums into the objective, its parts and its gradient (see `Model`).
-    public func objective(sums: [Double], rowCount: Int, parameters: [Double]) throws(ModelError) -> Objective {
+    /// `regularizedSquares`, when a pass over the parameters summed it already, must be
+    /// `VectorPasses.sumOfSquares(parameters, over: regularizedRanges)`.
+    public func objective(sums: [Double], rowCount: Int, parameters: [Double], regularizedSquares: Double? = nil)
+        throws(ModelError) -> Objective
+    {
         guard sums.count == sumsWidth, parameters.count == parameterCount else {
             throw ModelError.dimension(
                 "objective: expected \(sumsWidth) sums and \(parameterCount) parameters, "
@@ -66,7 +73,7 @@ extension Model {
         let dataLoss = sums[0] * scale
         let count = parameterCount
         let l2 = spec.l2
-        let regularized = layout.tensors.filter(\.regularized).map(\.range)
+        let regularized = regularizedRanges
         // Element-wise on every core (`VectorPasses`): the same operations per element whatever the split; ‖∇F‖²
         // summed chunk by chunk as each is written.
         var squaredGradientNorm = 0.0
@@ -91,12 +98,9 @@ extension Model {
             initialized = count
         }
         // Tensor by tensor in layout order, each tensor's squares in `VectorPasses.sumOfSquares` order.
-        var squares = 0.0
-        parameters.withUnsafeBufferPointer { parameters in
-            for tensor in regularized {
-                squares += VectorPasses.sumOfSquares(UnsafeBufferPointer(rebasing: parameters[tensor]), threads: 0)
-            }
-        }
+        let squares =
+            regularizedSquares
+            ?? parameters.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, over: regularized, threads: 0) }
         let l2Term = 0.5 * l2 * squares
         return Objective(
             value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient,

@@ -105,6 +105,70 @@ public enum VectorPasses {
         }
         return partial.reduce(0, +)
     }
+
+    /// `Σ_{k ∈ ranges} values[k]²` (the L2 penalty of a model's regularised tensors): range by range in the given
+    /// order, each range's squares in `sumOfSquares` order (its chunks counted from its own start).
+    public static func sumOfSquares(_ values: UnsafeBufferPointer<Double>, over ranges: [Range<Int>], threads: Int)
+        -> Double
+    {
+        var squares = 0.0
+        for range in ranges {
+            squares += sumOfSquares(UnsafeBufferPointer(rebasing: values[range]), threads: threads)
+        }
+        return squares
+    }
+
+    /// A pass over `0..<count` in pieces, then `sumOfSquares(values, over: ranges)` with the same bits, each
+    /// piece's squares summed right after `body` wrote (or read) it, while it is in cache. The pieces: every range
+    /// of `ranges` (ascending, disjoint, inside `0..<count`) cut into chunks from its own start, and the indices
+    /// between the ranges cut into chunks; `body(piece)` runs once for each, on up to `threads` threads.
+    public static func forEachPiece(
+        count: Int, threads: Int, summingSquaresOf values: UnsafeBufferPointer<Double>, over ranges: [Range<Int>],
+        _ body: @Sendable (Range<Int>) -> Void
+    ) -> Double {
+        precondition(count == values.count, "VectorPasses: a pass over \(count) values sums \(values.count) squares")
+        // (piece, index of the range it belongs to, or nil)
+        var pieces: [(range: Range<Int>, owner: Int?)] = []
+        func cut(_ range: Range<Int>, owner: Int?) {
+            for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                pieces.append((start..<min(start + chunk, range.upperBound), owner))
+            }
+        }
+        var next = 0
+        for (index, range) in ranges.enumerated() {
+            precondition(
+                range.lowerBound >= next && range.upperBound <= count,
+                "VectorPasses: ranges must be ascending, disjoint and inside 0..<\(count), got \(ranges)")
+            cut(next..<range.lowerBound, owner: nil)
+            cut(range, owner: index)
+            next = range.upperBound
+        }
+        cut(next..<count, owner: nil)
+        var partial = [Double](repeating: 0, count: pieces.count)
+        let from = SharedPointer(values.baseAddress)
+        let work = pieces
+        partial.withUnsafeMutableBufferPointer { partial in
+            let to = SharedMutablePointer(partial.baseAddress)
+            do {
+                try ParallelBlocks.run(count: work.count, threads: ThreadCount.resolve(threads)) { index in
+                    let piece = work[index]
+                    body(piece.range)
+                    guard piece.owner != nil, let from = from.pointer, let to = to.pointer else { return }
+                    to[index] = LaneSums.sumOfSquares(
+                        UnsafeBufferPointer(start: from + piece.range.lowerBound, count: piece.range.count))
+                }
+            } catch {
+                preconditionFailure("VectorPasses: \(error)")  // pieces ≥ 0 and threads ≥ 1 by construction
+            }
+        }
+        // Each range's pieces in order, as `sumOfSquares` adds its chunks; the ranges in order.
+        var squares = 0.0
+        for owner in ranges.indices {
+            let sums = pieces.indices.filter { pieces[$0].owner == owner }.map { partial[$0] }
+            squares += sums.count == 1 ? sums[0] : sums.reduce(0, +)
+        }
+        return squares
+    }
 }
 
 /// A read-only pointer handed to the chunks of a pass (each chunk reads its own range).

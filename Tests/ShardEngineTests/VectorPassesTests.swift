@@ -84,4 +84,32 @@ struct VectorPassesTests {
             #expect(squares.bitPattern == Self.documentedSumOfSquares(written).bitPattern, "threads \(threads)")
         }
     }
+
+    @Test("a pass in pieces visits every index once and sums the ranges' squares with the bits of the separate sums")
+    func piecesOverRanges() {
+        let count = 50_007
+        let values = Self.values(count, seed: 10)
+        let cases: [[Range<Int>]] = [[], [0..<count], [5..<5, 7..<16_391, 16_391..<40_000, 40_001..<count], [33_333..<33_340]]
+        for ranges in cases {
+            let expected = values.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, over: ranges, threads: 1) }
+            var plain = 0.0
+            for range in ranges { plain += Self.documentedSumOfSquares(Array(values[range])) }
+            #expect(expected.bitPattern == plain.bitPattern)
+            for threads in [1, 2, 3] {
+                var visits = [Int](repeating: 0, count: count)
+                let squares = values.withUnsafeBufferPointer { values in
+                    visits.withUnsafeMutableBufferPointer { visits in
+                        let to = SharedMutablePointer(visits.baseAddress)
+                        return VectorPasses.forEachPiece(
+                            count: count, threads: threads, summingSquaresOf: values, over: ranges
+                        ) { piece in
+                            for k in piece { to.pointer![k] += 1 }
+                        }
+                    }
+                }
+                #expect(visits.allSatisfy { $0 == 1 }, "threads \(threads)")
+                #expect(squares.bitPattern == expected.bitPattern, "\(ranges), threads \(threads)")
+            }
+        }
+    }
 }
