@@ -43,10 +43,14 @@ SHARD_ADAM_AVX2 static inline __m256d shard_adam_non_finite(__m256d x) {
     return _mm256_cmp_pd(magnitude, _mm256_set1_pd(INFINITY), _CMP_NLT_UQ);
 }
 
-SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, const double *gradient,
-                                           const double *first, const double *second, const double *theta,
-                                           const _Bool *mask, size_t count, double *out_first, double *out_second,
-                                           double *out_theta) {
+/// The vector loop, with `divide_first` / `divide_second` saying whether m / first_correction and
+/// v / second_correction are computed: a correction 1 − β^t that has rounded to exactly 1 (β1 = 0.9 from
+/// t = 356 on) divides nothing, since x / 1 = x exactly for every x, so skipping it keeps the bits and frees the
+/// divider, which bounds this loop (two divisions and a square root per coordinate).
+SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2_loop(
+    const shardtrain_adam_step *step, const double *gradient, const double *first, const double *second,
+    const double *theta, const _Bool *mask, size_t count, double *out_first, double *out_second, double *out_theta,
+    const int divide_first, const int divide_second) {
     const __m256d beta1 = _mm256_set1_pd(step->beta1), beta2 = _mm256_set1_pd(step->beta2);
     const __m256d first_weight = _mm256_set1_pd(step->first_weight);
     const __m256d second_weight = _mm256_set1_pd(step->second_weight);
@@ -62,9 +66,9 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
             _mm256_add_pd(_mm256_mul_pd(beta1, _mm256_loadu_pd(first + i)), _mm256_mul_pd(first_weight, g));
         const __m256d v = _mm256_add_pd(_mm256_mul_pd(beta2, _mm256_loadu_pd(second + i)),
                                         _mm256_mul_pd(second_weight, _mm256_mul_pd(g, g)));
-        const __m256d direction = _mm256_div_pd(
-            _mm256_div_pd(m, first_correction),
-            _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(v, second_correction)), epsilon));
+        const __m256d m_hat = divide_first ? _mm256_div_pd(m, first_correction) : m;
+        const __m256d v_hat = divide_second ? _mm256_div_pd(v, second_correction) : v;
+        const __m256d direction = _mm256_div_pd(m_hat, _mm256_add_pd(_mm256_sqrt_pd(v_hat), epsilon));
         const __m256d value = _mm256_loadu_pd(theta + i);
         __m256d next = _mm256_sub_pd(value, _mm256_mul_pd(rate, direction));
         if (mask != NULL) {
@@ -86,6 +90,27 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
                                          mask != NULL ? mask + i : NULL, count - i, out_first + i, out_second + i,
                                          out_theta + i);
     return tail | (_mm256_movemask_pd(non_finite) != 0);
+}
+
+SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, const double *gradient,
+                                           const double *first, const double *second, const double *theta,
+                                           const _Bool *mask, size_t count, double *out_first, double *out_second,
+                                           double *out_theta) {
+    const int divide_first = step->first_correction != 1.0, divide_second = step->second_correction != 1.0;
+    if (divide_first && divide_second) {
+        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                    out_theta, 1, 1);
+    }
+    if (divide_second) {
+        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                    out_theta, 0, 1);
+    }
+    if (divide_first) {
+        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                    out_theta, 1, 0);
+    }
+    return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                out_theta, 0, 0);
 }
 #endif
 
