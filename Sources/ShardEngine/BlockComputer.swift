@@ -77,10 +77,11 @@ public final class BlockComputer {
     public func compute(
         parameters: [Double], rounded: [Float]? = nil, context: RoundContext, isActive: (Int) -> Bool = { _ in true }
     ) throws(EngineError) -> [NodeSums] {
-        guard parameters.count == model.parameterCount, (rounded?.count ?? parameters.count) == parameters.count else {
-            throw .dimension(
-                "got \(parameters.count) parameters (\(rounded?.count ?? parameters.count) rounded), the model has "
-                    + "\(model.parameterCount)")
+        guard parameters.count == model.parameterCount else {
+            throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
+        }
+        if let rounded, rounded.count != parameters.count {
+            throw .dimension("got \(rounded.count) rounded parameters for \(parameters.count)")
         }
         let active = blocks.map(\.id).filter(isActive)
         var result: [NodeSums] = []
