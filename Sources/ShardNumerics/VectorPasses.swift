@@ -127,6 +127,20 @@ public enum VectorPasses {
         _ body: @Sendable (Range<Int>) -> Void
     ) -> Double {
         precondition(count == values.count, "VectorPasses: a pass over \(count) values sums \(values.count) squares")
+        let from = SharedPointer(values.baseAddress)
+        return forEachPiece(count: count, threads: threads, over: ranges) { piece, squared in
+            body(piece)
+            guard squared, let from = from.pointer else { return 0 }
+            return LaneSums.sumOfSquares(UnsafeBufferPointer(start: from + piece.lowerBound, count: piece.count))
+        }
+    }
+
+    /// The pieces of `forEachPiece(count:threads:summingSquaresOf:over:_:)`, for a `body` that sums the squares
+    /// itself: `body(piece, squared)` returns, when `squared` (the piece lies in a range), the `LaneSums` sum of
+    /// squares of that piece's values; the result adds them as `sumOfSquares(_:over:threads:)` does.
+    public static func forEachPiece(
+        count: Int, threads: Int, over ranges: [Range<Int>], _ body: @Sendable (Range<Int>, _ squared: Bool) -> Double
+    ) -> Double {
         // (piece, index of the range it belongs to, or nil)
         var pieces: [(range: Range<Int>, owner: Int?)] = []
         func cut(_ range: Range<Int>, owner: Int?) {
@@ -145,17 +159,13 @@ public enum VectorPasses {
         }
         cut(next..<count, owner: nil)
         var partial = [Double](repeating: 0, count: pieces.count)
-        let from = SharedPointer(values.baseAddress)
         let work = pieces
         partial.withUnsafeMutableBufferPointer { partial in
             let to = SharedMutablePointer(partial.baseAddress)
             do {
                 try ParallelBlocks.run(count: work.count, threads: ThreadCount.resolve(threads)) { index in
-                    let piece = work[index]
-                    body(piece.range)
-                    guard piece.owner != nil, let from = from.pointer, let to = to.pointer else { return }
-                    to[index] = LaneSums.sumOfSquares(
-                        UnsafeBufferPointer(start: from + piece.range.lowerBound, count: piece.range.count))
+                    let squares = body(work[index].range, work[index].owner != nil)
+                    to.pointer?[index] = squares
                 }
             } catch {
                 preconditionFailure("VectorPasses: \(error)")  // pieces ≥ 0 and threads ≥ 1 by construction

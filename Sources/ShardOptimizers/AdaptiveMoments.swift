@@ -158,13 +158,12 @@ struct AdaptiveMoments: Sendable, Equatable {
                                                 outFirst: outFirst.baseAddress, outSecond: outSecond.baseAddress,
                                                 outTheta: outTheta.baseAddress)
                                             squares = VectorPasses.forEachPiece(
-                                                count: n, threads: 0, summingSquaresOf: UnsafeBufferPointer(outTheta),
-                                                over: request?.squaredRanges ?? []
-                                            ) { range in
-                                                if vectors.update(range, step: step) {
-                                                    nonFinite.store(true, ordering: .relaxed)
-                                                }
-                                                vectors.round(range, into: roundedTo)
+                                                count: n, threads: 0, over: request?.squaredRanges ?? []
+                                            ) { range, squared in
+                                                let (finite, squares) = vectors.update(
+                                                    range, step: step, rounded: roundedTo, squared: squared)
+                                                if !finite { nonFinite.store(true, ordering: .relaxed) }
+                                                return squares
                                             }
                                         }
                                     }
@@ -276,22 +275,23 @@ private struct UpdateVectors: @unchecked Sendable {
     let outTheta: UnsafeMutablePointer<Double>?
 
     /// Writes m, v and θ of the coordinates `range` (`AdaptiveMoments`'s formulas, the compiled
-    /// `shardtrain_adam_update_f64`: its lanes give the scalar bits); true when any written value is NaN or
-    /// infinite.
-    /// `rounded[k] = Float(θ'_k)` for the coordinates `range` (nothing when `rounded` is nil).
-    func round(_ range: Range<Int>, into rounded: SharedMutablePointer<Float>) {
-        guard let outTheta, let to = rounded.pointer else { return }
-        for k in range { to[k] = Float(outTheta[k]) }
-    }
-
-    func update(_ range: Range<Int>, step: shardtrain_adam_step) -> Bool {
+    /// `shardtrain_adam_update_f64`: its lanes give the scalar bits), `Float(θ'_k)` into `rounded` when it is
+    /// not nil, and returns whether every written value is finite and, when `squared`, the `LaneSums` sum of the
+    /// range's θ'_k² (else 0).
+    func update(_ range: Range<Int>, step: shardtrain_adam_step, rounded: SharedMutablePointer<Float>, squared: Bool)
+        -> (finite: Bool, squares: Double)
+    {
         guard let gradient, let first, let second, let theta, let outFirst, let outSecond, let outTheta,
             !range.isEmpty
-        else { return false }
+        else { return (true, 0) }
         let i = range.lowerBound
         var step = step
-        return shardtrain_adam_update_f64(
-            &step, gradient + i, first + i, second + i, theta + i, mask.map { $0 + i }, range.count, outFirst + i,
-            outSecond + i, outTheta + i) != 0
+        var squares = 0.0
+        let nonFinite = withUnsafeMutablePointer(to: &squares) { squaresOut in
+            shardtrain_adam_update_f64(
+                &step, gradient + i, first + i, second + i, theta + i, mask.map { $0 + i }, range.count,
+                outFirst + i, outSecond + i, outTheta + i, rounded.pointer.map { $0 + i }, squared ? squaresOut : nil)
+        }
+        return (nonFinite == 0, squares)
     }
 }
