@@ -19,6 +19,20 @@ static inline double shard_adam_scalar(const shardtrain_adam_step *step, double 
     return decayed ? theta - step->rate * (direction + step->decay * theta) : theta - step->rate * direction;
 }
 
+/// Σ lanes in the pairing of ShardNumerics' LaneSums: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
+static inline double shard_adam_lane_total(const double lanes[8]) {
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+/// The rounded copy and the squares' lanes of θ'[from..<count] (lane i mod 8, each lane in increasing i).
+static inline void shard_adam_extras(const double *out_theta, size_t from, size_t count, float *out_rounded,
+                                     double lanes[8]) {
+    for (size_t i = from; i < count; i++) {
+        if (out_rounded != NULL) out_rounded[i] = (float)out_theta[i];
+        lanes[i % 8] += out_theta[i] * out_theta[i];
+    }
+}
+
 static int shard_adam_portable(const shardtrain_adam_step *step, const double *gradient, const double *first,
                                const double *second, const double *theta, const _Bool *mask, size_t count,
                                double *out_first, double *out_second, double *out_theta) {
@@ -43,10 +57,14 @@ SHARD_ADAM_AVX2 static inline __m256d shard_adam_non_finite(__m256d x) {
     return _mm256_cmp_pd(magnitude, _mm256_set1_pd(INFINITY), _CMP_NLT_UQ);
 }
 
-SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, const double *gradient,
-                                           const double *first, const double *second, const double *theta,
-                                           const _Bool *mask, size_t count, double *out_first, double *out_second,
-                                           double *out_theta) {
+/// The vector loop, with `divide_first` / `divide_second` saying whether m / first_correction and
+/// v / second_correction are computed: a correction 1 − β^t that has rounded to exactly 1 (β1 = 0.9 from
+/// t = 356 on) divides nothing, since x / 1 = x exactly for every x, so skipping it keeps the bits and frees the
+/// divider, which bounds this loop (two divisions and a square root per coordinate).
+SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2_loop(
+    const shardtrain_adam_step *step, const double *gradient, const double *first, const double *second,
+    const double *theta, const _Bool *mask, size_t count, double *out_first, double *out_second, double *out_theta,
+    float *out_rounded, double *out_squares, const int divide_first, const int divide_second) {
     const __m256d beta1 = _mm256_set1_pd(step->beta1), beta2 = _mm256_set1_pd(step->beta2);
     const __m256d first_weight = _mm256_set1_pd(step->first_weight);
     const __m256d second_weight = _mm256_set1_pd(step->second_weight);
@@ -55,6 +73,9 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
     const __m256d epsilon = _mm256_set1_pd(step->epsilon), rate = _mm256_set1_pd(step->rate);
     const __m256d decay = _mm256_set1_pd(step->decay);
     __m256d non_finite = _mm256_setzero_pd();
+    // Squares of θ': `current` holds the lanes of the coordinates this iteration writes (i mod 8 = 0…3, then
+    // 4…7), `other` the other four; they swap after every iteration.
+    __m256d current = _mm256_setzero_pd(), other = _mm256_setzero_pd();
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
         const __m256d g = _mm256_loadu_pd(gradient + i);
@@ -62,9 +83,9 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
             _mm256_add_pd(_mm256_mul_pd(beta1, _mm256_loadu_pd(first + i)), _mm256_mul_pd(first_weight, g));
         const __m256d v = _mm256_add_pd(_mm256_mul_pd(beta2, _mm256_loadu_pd(second + i)),
                                         _mm256_mul_pd(second_weight, _mm256_mul_pd(g, g)));
-        const __m256d direction = _mm256_div_pd(
-            _mm256_div_pd(m, first_correction),
-            _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(v, second_correction)), epsilon));
+        const __m256d m_hat = divide_first ? _mm256_div_pd(m, first_correction) : m;
+        const __m256d v_hat = divide_second ? _mm256_div_pd(v, second_correction) : v;
+        const __m256d direction = _mm256_div_pd(m_hat, _mm256_add_pd(_mm256_sqrt_pd(v_hat), epsilon));
         const __m256d value = _mm256_loadu_pd(theta + i);
         __m256d next = _mm256_sub_pd(value, _mm256_mul_pd(rate, direction));
         if (mask != NULL) {
@@ -79,23 +100,66 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
         _mm256_storeu_pd(out_first + i, m);
         _mm256_storeu_pd(out_second + i, v);
         _mm256_storeu_pd(out_theta + i, next);
+        if (out_rounded != NULL) _mm_storeu_ps(out_rounded + i, _mm256_cvtpd_ps(next));
+        const __m256d squared = _mm256_add_pd(current, _mm256_mul_pd(next, next));
+        current = other;
+        other = squared;
         non_finite = _mm256_or_pd(non_finite, _mm256_or_pd(shard_adam_non_finite(m), shard_adam_non_finite(v)));
         non_finite = _mm256_or_pd(non_finite, shard_adam_non_finite(next));
     }
     const int tail = shard_adam_portable(step, gradient + i, first + i, second + i, theta + i,
                                          mask != NULL ? mask + i : NULL, count - i, out_first + i, out_second + i,
                                          out_theta + i);
+    if (out_squares != NULL || out_rounded != NULL) {
+        // After an even number of iterations `current` holds lanes 0…3; after an odd one, 4…7.
+        double lanes[8];
+        const int even = (i / 4) % 2 == 0;
+        _mm256_storeu_pd(lanes, even ? current : other);
+        _mm256_storeu_pd(lanes + 4, even ? other : current);
+        shard_adam_extras(out_theta, i, count, out_rounded, lanes);
+        if (out_squares != NULL) *out_squares = shard_adam_lane_total(lanes);
+    }
     return tail | (_mm256_movemask_pd(non_finite) != 0);
+}
+
+SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, const double *gradient,
+                                           const double *first, const double *second, const double *theta,
+                                           const _Bool *mask, size_t count, double *out_first, double *out_second,
+                                           double *out_theta, float *out_rounded, double *out_squares) {
+    const int divide_first = step->first_correction != 1.0, divide_second = step->second_correction != 1.0;
+    if (divide_first && divide_second) {
+        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                    out_theta, out_rounded, out_squares, 1, 1);
+    }
+    if (divide_second) {
+        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                    out_theta, out_rounded, out_squares, 0, 1);
+    }
+    if (divide_first) {
+        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                    out_theta, out_rounded, out_squares, 1, 0);
+    }
+    return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
+                                out_theta, out_rounded, out_squares, 0, 0);
 }
 #endif
 
 int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *gradient, const double *first,
                                const double *second, const double *theta, const _Bool *mask, size_t count,
-                               double *out_first, double *out_second, double *out_theta) {
+                               double *out_first, double *out_second, double *out_theta, float *out_rounded,
+                               double *out_squares) {
 #if defined(__x86_64__) || defined(__i386__)
     if (shardtrain_kernels_have_avx2_fma()) {
-        return shard_adam_avx2(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
+        return shard_adam_avx2(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta,
+                               out_rounded, out_squares);
     }
 #endif
-    return shard_adam_portable(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
+    const int non_finite =
+        shard_adam_portable(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
+    if (out_squares != NULL || out_rounded != NULL) {
+        double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        shard_adam_extras(out_theta, 0, count, out_rounded, lanes);
+        if (out_squares != NULL) *out_squares = shard_adam_lane_total(lanes);
+    }
+    return non_finite;
 }

@@ -66,13 +66,22 @@ public final class BlockComputer {
     /// Rows held here.
     public var rowCount: Int { blocks.reduce(0) { $0 + $1.rows } }
 
+    /// Whether some block here is computed from the parameters rounded to `Float`.
+    public var usesRoundedParameters: Bool {
+        model.roundsParametersForFloat32Blocks && blocks.contains { $0.precision == .float32 }
+    }
+
     /// Computes the sums of the active blocks at `parameters` and returns one `NodeSums` per node of
-    /// `nodes` that holds an active block (all blocks are active in a full-batch round).
-    public func compute(parameters: [Double], context: RoundContext, isActive: (Int) -> Bool = { _ in true })
-        throws(EngineError) -> [NodeSums]
-    {
+    /// `nodes` that holds an active block (all blocks are active in a full-batch round). `rounded`, when given,
+    /// is `Float(parameters[k])` for every k (else it is made here when a block needs it).
+    public func compute(
+        parameters: [Double], rounded: [Float]? = nil, context: RoundContext, isActive: (Int) -> Bool = { _ in true }
+    ) throws(EngineError) -> [NodeSums] {
         guard parameters.count == model.parameterCount else {
             throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
+        }
+        if let rounded, rounded.count != parameters.count {
+            throw .dimension("got \(rounded.count) rounded parameters for \(parameters.count)")
         }
         let active = blocks.map(\.id).filter(isActive)
         var result: [NodeSums] = []
@@ -81,49 +90,61 @@ public final class BlockComputer {
             let lower = active[...].firstIndex(notBelow: covered.lowerBound)
             let upper = active[...].firstIndex(notBelow: covered.upperBound)
             guard
-                let holder = try withExtendedLifetime(buffer, { () throws(EngineError) -> Int? in
-                    try reduce(node, active: active[lower..<upper], parameters: parameters, context: context)
+                let values = try withExtendedLifetime(buffer, { () throws(EngineError) -> [Double]? in
+                    try reduce(
+                        node, active: active[lower..<upper], parameters: parameters, rounded: rounded, context: context
+                    ).map(array)
                 })
             else { continue }
             let rows = active[lower..<upper].reduce(0) { $0 + blocks[$1 - blocks[0].id].rows }
-            let values = VectorPasses.array(copying: UnsafeBufferPointer(Self.slot(buffer, holder)), threads: threads)
             result.append(NodeSums(node: node, rowCount: rows, values: values))
         }
         return result
     }
 
-    /// The slot that holds `value(node)` over the blocks `active` (sorted ids inside the node), or nil when
-    /// none is active.
-    private func reduce(_ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], context: RoundContext)
-        throws(EngineError) -> Int?
+    /// `value(node)` over the blocks `active` (sorted ids inside the node) in the slots, or nil when none is
+    /// active.
+    private func reduce(
+        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded: [Float]?, context: RoundContext
+    ) throws(EngineError) -> SlotValue?
     {
         guard !active.isEmpty else { return nil }
         if active.count <= groupSize {
-            return try computeGroup(node, active: active, parameters: parameters, context: context)
+            return try computeGroup(node, active: active, parameters: parameters, rounded: rounded, context: context)
         }
         // More active blocks than slots: the node has two children (a leaf holds one block).
         let left = TreeNode(level: node.level - 1, index: 2 * node.index)
         let right = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
         let split = active.firstIndex(notBelow: right.firstBlock)
-        let leftSlot = try reduce(left, active: active[..<split], parameters: parameters, context: context)
-        guard let leftSlot else {
-            return try reduce(right, active: active[split...], parameters: parameters, context: context)
+        let (leftBlocks, rightBlocks) = (active[..<split], active[split...])
+        let leftValue = try reduce(left, active: leftBlocks, parameters: parameters, rounded: rounded, context: context)
+        guard let leftValue else {
+            return try reduce(right, active: rightBlocks, parameters: parameters, rounded: rounded, context: context)
         }
-        let held = groupSize + node.level
-        if leftSlot != held {
-            _ = Self.slot(buffer, held).update(fromContentsOf: Self.slot(buffer, leftSlot))
+        // The left value moves to the slot of this level (added there in one pass when it is a sum).
+        let holder = groupSize + node.level
+        let target = Self.slot(buffer, holder)
+        switch leftValue {
+        case .slot(let index) where index != holder:
+            _ = target.update(fromContentsOf: Self.slot(buffer, index))
+        case .slot: break
+        case .sum(let a, let b):
+            VectorPasses.add(
+                UnsafeBufferPointer(Self.slot(buffer, a)), UnsafeBufferPointer(Self.slot(buffer, b)), into: target,
+                threads: threads)
         }
-        guard let rightSlot = try reduce(right, active: active[split...], parameters: parameters, context: context)
-        else { return held }
-        let rightValue = UnsafeBufferPointer(Self.slot(buffer, rightSlot))
-        VectorPasses.add(rightValue, into: Self.slot(buffer, held), threads: threads)
-        return held
+        guard
+            let rightValue = try reduce(
+                right, active: rightBlocks, parameters: parameters, rounded: rounded, context: context)
+        else { return .slot(holder) }
+        return .sum(left: holder, right: held(rightValue))
     }
 
     /// Computes the active blocks of `node` at once (in parallel, slot i for the i-th) and reduces them in place
-    /// along the tree; returns the slot holding `value(node)`.
-    private func computeGroup(_ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], context: RoundContext)
-        throws(EngineError) -> Int
+    /// along the tree; returns `value(node)` in the slots (its last addition left to the caller).
+    private func computeGroup(
+        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded given: [Float]?, context: RoundContext
+    ) throws(EngineError) -> SlotValue
     {
         let buffer = self.buffer
         let blocks = self.blocks
@@ -133,7 +154,7 @@ public final class BlockComputer {
         // The parameters rounded to Float once for the group's float32 blocks, when the model computes in Float.
         let rounded: [Float]? =
             model.roundsParametersForFloat32Blocks && ids.contains { blocks[$0 - base].precision == .float32 }
-            ? Self.rounded(parameters, threads: threads) : nil
+            ? (given ?? Self.rounded(parameters, threads: threads)) : nil
         do {
             // The failure of the lowest-numbered block is reported, whichever thread meets one first.
             _ = try ParallelBlocks.map(count: ids.count, threads: threads) { (item) throws(BlockFailure) in
@@ -163,11 +184,33 @@ public final class BlockComputer {
         var slotOfBlock = [Int](repeating: -1, count: covered.count)
         for (item, id) in ids.enumerated() { slotOfBlock[id - covered.lowerBound] = item }
         guard
-            let holder = tree.reduceInPlace(
+            let value = tree.reduceLeavingLastAddition(
                 node, threads: threads, isActive: { slotOfBlock[$0 - covered.lowerBound] >= 0 },
                 slot: { Self.slot(buffer, slotOfBlock[$0 - covered.lowerBound]) })
         else { preconditionFailure("block computer: a group without active blocks") }
-        return slotOfBlock[holder - covered.lowerBound]
+        // Block ids to buffer slots.
+        switch value {
+        case .slot(let block): return .slot(slotOfBlock[block - covered.lowerBound])
+        case .sum(let left, let right):
+            return .sum(left: slotOfBlock[left - covered.lowerBound], right: slotOfBlock[right - covered.lowerBound])
+        }
+    }
+
+    /// The slot holding `value` (adding its two slots if it is a sum).
+    private func held(_ value: SlotValue) -> Int {
+        value.held(threads: threads) { Self.slot(buffer, $0) }
+    }
+
+    /// `value` in new memory: a copy of its slot, or the sum of its two slots written in the same pass.
+    private func array(_ value: SlotValue) -> [Double] {
+        switch value {
+        case .slot(let index):
+            return VectorPasses.array(copying: UnsafeBufferPointer(Self.slot(buffer, index)), threads: threads)
+        case .sum(let left, let right):
+            return VectorPasses.array(
+                summing: UnsafeBufferPointer(Self.slot(buffer, left)), UnsafeBufferPointer(Self.slot(buffer, right)),
+                threads: threads)
+        }
     }
 }
 

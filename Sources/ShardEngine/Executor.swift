@@ -13,6 +13,21 @@ public protocol Executor: AnyObject {
     /// Evaluates the data-loss sums at `parameters` under `request` (round number, smoothing, and the
     /// blocks taking part).
     func evaluate(_ parameters: [Double], request: RoundRequest) throws(EngineError) -> Evaluation
+    /// Whether `evaluate(_:rounded:request:)` uses `Float(parameters[k])` (float32 blocks of a model that computes
+    /// them in `Float`, computed here), so the optimizer should make them in its update pass.
+    var usesRoundedParameters: Bool { get }
+    /// `evaluate(_:request:)` with `rounded[k] = Float(parameters[k])` made already (nil: round here if needed).
+    func evaluate(_ parameters: [Double], rounded: [Float]?, request: RoundRequest) throws(EngineError) -> Evaluation
+}
+
+extension Executor {
+    public var usesRoundedParameters: Bool { false }
+
+    public func evaluate(_ parameters: [Double], rounded: [Float]?, request: RoundRequest) throws(EngineError)
+        -> Evaluation
+    {
+        try evaluate(parameters, request: request)
+    }
 }
 
 /// The reduced sums of one round and how long each participant computed.
@@ -62,11 +77,19 @@ public final class LocalExecutor: Executor {
     public var workerCount: Int { 0 }
     public var rowCount: Int { computer.rowCount }
 
+    public var usesRoundedParameters: Bool { computer.usesRoundedParameters }
+
     public func evaluate(_ parameters: [Double], request: RoundRequest) throws(EngineError) -> Evaluation {
+        try evaluate(parameters, rounded: nil, request: request)
+    }
+
+    public func evaluate(_ parameters: [Double], rounded: [Float]?, request: RoundRequest) throws(EngineError)
+        -> Evaluation
+    {
         let start = ContinuousClock.now
         let mask = try activeMask(schedule, request)
         let nodes = try computer.compute(
-            parameters: parameters,
+            parameters: parameters, rounded: rounded,
             context: RoundContext(seed: seed, request: request),
             isActive: { mask?[$0] ?? true })
         let seconds = (ContinuousClock.now - start).seconds

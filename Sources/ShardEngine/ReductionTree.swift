@@ -57,12 +57,23 @@ public struct ReductionTree: Sendable, Equatable {
         _ node: TreeNode, threads: Int = 1, isActive: (Int) -> Bool = { _ in true },
         slot: (Int) -> UnsafeMutableBufferPointer<Double>
     ) -> Int? {
+        reduceLeavingLastAddition(node, threads: threads, isActive: isActive, slot: slot)?
+            .held(threads: threads, slot: slot)
+    }
+
+    /// `reduceInPlace` without its last addition: `value(node)` is returned as one slot, or as the two slots whose
+    /// sum it is, for a caller that adds them into new memory (saving the copy of a slot that `reduceInPlace` would
+    /// need).
+    public func reduceLeavingLastAddition(
+        _ node: TreeNode, threads: Int = 1, isActive: (Int) -> Bool = { _ in true },
+        slot: (Int) -> UnsafeMutableBufferPointer<Double>
+    ) -> SlotValue? {
         let covered = blocks(of: node)
-        // holder[i]: the slot holding the value of the level-`level` node starting at covered.lowerBound + i·2^level.
-        var holders: [Int?] = covered.map { isActive($0) ? $0 : nil }
+        // holder[i]: the value of the level-`level` node starting at covered.lowerBound + i·2^level.
+        var holders: [SlotValue?] = covered.map { isActive($0) ? .slot($0) : nil }
         var level = 0
         while level < node.level {
-            var next: [Int?] = []
+            var next: [SlotValue?] = []
             next.reserveCapacity((holders.count + 1) / 2)
             var pair = 0
             while pair < holders.count {
@@ -70,8 +81,7 @@ public struct ReductionTree: Sendable, Equatable {
                 let right = pair + 1 < holders.count ? holders[pair + 1] : nil
                 switch (left, right) {
                 case (let l?, let r?):
-                    VectorPasses.add(UnsafeBufferPointer(slot(r)), into: slot(l), threads: threads)
-                    next.append(l)
+                    next.append(.sum(left: l.held(threads: threads, slot: slot), right: r.held(threads: threads, slot: slot)))
                 case (let l?, nil): next.append(l)
                 case (nil, let r?): next.append(r)
                 case (nil, nil): next.append(nil)
@@ -125,6 +135,23 @@ public struct ReductionTree: Sendable, Equatable {
         case (let left?, nil): return left
         case (nil, let right?): return right
         case (nil, nil): return nil
+        }
+    }
+}
+
+/// A node's value in the slots of a reduction: held in one slot, or the sum `slot(left) + slot(right)` not yet
+/// computed.
+public enum SlotValue: Sendable, Equatable {
+    case slot(Int)
+    case sum(left: Int, right: Int)
+
+    /// The slot holding the value: `slot(right)` is added into `slot(left)` (`VectorPasses.add`) when not yet done.
+    public func held(threads: Int, slot: (Int) -> UnsafeMutableBufferPointer<Double>) -> Int {
+        switch self {
+        case .slot(let index): return index
+        case .sum(let left, let right):
+            VectorPasses.add(UnsafeBufferPointer(slot(right)), into: slot(left), threads: threads)
+            return left
         }
     }
 }

@@ -181,6 +181,14 @@ public struct Trainer {
                 throw .optimizer("a stochastic optimizer needs a mini-batch schedule (blocks per round)")
             }
             var optimizer = try restoredOrNewOptimizer(saved, from: point)
+            // The next round's L2 sum and Float parameters from the update pass (`PointCompanions`).
+            do {
+                try optimizer.requestCompanions(
+                    CompanionRequest(
+                        squaredRanges: model.regularizedRanges, rounded: executor.usesRoundedParameters))
+            } catch {
+                throw .optimizer(error.description)
+            }
             // A mini-batch run's step index is its round count. Keep one round for the final full-batch evaluation.
             let firstStep = loop.round
             try loop.optimize(&optimizer, budget: options.maxRounds - 1 - loop.round) { step in
@@ -372,7 +380,9 @@ struct RoundLoop {
         var steps = 0
         while steps < budget, let point = optimizer.pendingPoint {
             let settings = request(steps)
-            let (objective, _) = try evaluate(point, settings) { state(optimizer) }
+            let (objective, _) = try evaluate(point, settings, companions: optimizer.pendingCompanions) {
+                state(optimizer)
+            }
             steps += 1
             do {
                 try optimizer.observe(value: objective.value, gradient: objective.gradient)
@@ -390,10 +400,10 @@ struct RoundLoop {
         }
     }
 
-    /// One round at `point`. When the run was asked to stop, the state after the previous round (`state()`) is
-    /// saved and `.interrupted` thrown instead.
+    /// One round at `point` (with what the optimizer made of it already, if anything). When the run was asked to
+    /// stop, the state after the previous round (`state()`) is saved and `.interrupted` thrown instead.
     mutating func evaluate(
-        _ point: [Double], _ settings: RoundRequest, state: () -> TrainerState
+        _ point: [Double], _ settings: RoundRequest, companions: PointCompanions? = nil, state: () -> TrainerState
     ) throws(EngineError) -> (objective: Objective, Evaluation) {
         if shouldStop() {
             try save(state(), moment: .interrupted)
@@ -404,7 +414,7 @@ struct RoundLoop {
         let started = ContinuousClock.now
         let evaluation: Evaluation
         do {
-            evaluation = try executor.evaluate(point, request: request)
+            evaluation = try executor.evaluate(point, rounded: companions?.rounded, request: request)
         } catch {
             // An executor that noticed the stop request itself (a cluster round cut short).
             if shouldStop() { try save(state(), moment: .interrupted) }
@@ -413,7 +423,9 @@ struct RoundLoop {
         round += 1
         let objective: Objective
         do throws(ModelError) {
-            objective = try model.objective(sums: evaluation.sums, rowCount: evaluation.rowCount, parameters: point)
+            objective = try model.objective(
+                sums: evaluation.sums, rowCount: evaluation.rowCount, parameters: point,
+                regularizedSquares: companions?.squares)
         } catch {
             throw .model(error.description)
         }

@@ -51,11 +51,18 @@ extension Model {
         try blockSums(block, parameters: parameters, context: context, into: output)
     }
 
+    /// The index ranges of the tensors in the L2 term, in layout order.
+    public var regularizedRanges: [Range<Int>] { layout.tensors.filter(\.regularized).map(\.range) }
+
     /// Width of a block's sums vector: the loss sum followed by the gradient.
     public var sumsWidth: Int { layout.count + 1 }
 
     /// Turns reduced block sums into the objective, its parts and its gradient (see `Model`).
-    public func objective(sums: [Double], rowCount: Int, parameters: [Double]) throws(ModelError) -> Objective {
+    /// `regularizedSquares`, when a pass over the parameters summed it already, must be
+    /// `VectorPasses.sumOfSquares(parameters, over: regularizedRanges)`.
+    public func objective(sums: [Double], rowCount: Int, parameters: [Double], regularizedSquares: Double? = nil)
+        throws(ModelError) -> Objective
+    {
         guard sums.count == sumsWidth, parameters.count == parameterCount else {
             throw ModelError.dimension(
                 "objective: expected \(sumsWidth) sums and \(parameterCount) parameters, "
@@ -66,8 +73,10 @@ extension Model {
         let dataLoss = sums[0] * scale
         let count = parameterCount
         let l2 = spec.l2
-        let regularized = layout.tensors.filter(\.regularized).map(\.range)
-        // Element-wise on every core (`VectorPasses`): the same operations per element whatever the split.
+        let regularized = regularizedRanges
+        // Element-wise on every core (`VectorPasses`): the same operations per element whatever the split; ‖∇F‖²
+        // summed chunk by chunk as each is written.
+        var squaredGradientNorm = 0.0
         let gradient = [Double](unsafeUninitializedCapacity: count) { gradient, initialized in
             sums.withUnsafeBufferPointer { sums in
                 parameters.withUnsafeBufferPointer { parameters in
@@ -75,7 +84,9 @@ extension Model {
                         SharedPointer(sums.baseAddress), SharedPointer(parameters.baseAddress),
                         SharedMutablePointer(gradient.baseAddress)
                     )
-                    VectorPasses.forEachChunk(count: count, threads: 0) { range in
+                    squaredGradientNorm = VectorPasses.forEachChunk(
+                        count: count, threads: 0, summingSquaresOf: UnsafeBufferPointer(gradient)
+                    ) { range in
                         guard let from = from.pointer, let theta = theta.pointer, let to = to.pointer else { return }
                         for k in range { to[k] = from[k + 1] * scale }
                         for tensor in regularized {
@@ -87,14 +98,13 @@ extension Model {
             initialized = count
         }
         // Tensor by tensor in layout order, each tensor's squares in `VectorPasses.sumOfSquares` order.
-        var squares = 0.0
-        parameters.withUnsafeBufferPointer { parameters in
-            for tensor in regularized {
-                squares += VectorPasses.sumOfSquares(UnsafeBufferPointer(rebasing: parameters[tensor]), threads: 0)
-            }
-        }
+        let squares =
+            regularizedSquares
+            ?? parameters.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, over: regularized, threads: 0) }
         let l2Term = 0.5 * l2 * squares
-        return Objective(value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient)
+        return Objective(
+            value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient,
+            squaredGradientNorm: squaredGradientNorm)
     }
 }
 
@@ -143,18 +153,30 @@ public struct Objective: Sendable, Equatable {
     public var value: Double
     public var dataLoss: Double
     public var l2Term: Double
-    public var gradient: [Double]
+    public var gradient: [Double] {
+        didSet { squaredGradientNorm = nil }
+    }
 
-    public init(value: Double, dataLoss: Double, l2Term: Double, gradient: [Double]) {
+    /// `squaredGradientNorm`, when the caller summed it already, must be `VectorPasses.sumOfSquares(gradient)`.
+    public init(value: Double, dataLoss: Double, l2Term: Double, gradient: [Double], squaredGradientNorm: Double? = nil) {
         self.value = value
         self.dataLoss = dataLoss
         self.l2Term = l2Term
         self.gradient = gradient
+        self.squaredGradientNorm = squaredGradientNorm
     }
+
+    /// ‖gradient‖² when known (a cache of `gradientNorm`'s sum, not part of the value).
+    private var squaredGradientNorm: Double?
 
     /// Euclidean norm of the gradient (squares added in `VectorPasses.sumOfSquares` order).
     public var gradientNorm: Double {
-        gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 0) }.squareRoot()
+        (squaredGradientNorm ?? gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 0) })
+            .squareRoot()
+    }
+
+    public static func == (left: Objective, right: Objective) -> Bool {
+        (left.value, left.dataLoss, left.l2Term, left.gradient) == (right.value, right.dataLoss, right.l2Term, right.gradient)
     }
 }
 

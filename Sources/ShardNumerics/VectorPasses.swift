@@ -34,6 +34,34 @@ public enum VectorPasses {
         }
     }
 
+    /// `target[k] = left[k] + right[k]` for every k (the counts must match; `target` may be uninitialized memory):
+    /// the bits of adding `right` into a copy of `left`, in one pass.
+    public static func add(
+        _ left: UnsafeBufferPointer<Double>, _ right: UnsafeBufferPointer<Double>,
+        into target: UnsafeMutableBufferPointer<Double>, threads: Int
+    ) {
+        precondition(
+            left.count == target.count && right.count == target.count,
+            "VectorPasses.add: \(left.count) and \(right.count) values into \(target.count)")
+        let (a, b, to) = (
+            SharedPointer(left.baseAddress), SharedPointer(right.baseAddress), SharedMutablePointer(target.baseAddress)
+        )
+        forEachChunk(count: target.count, threads: threads) { range in
+            guard let a = a.pointer, let b = b.pointer, let to = to.pointer else { return }
+            for k in range { to[k] = a[k] + b[k] }
+        }
+    }
+
+    /// A new array holding `left[k] + right[k]` (`add(_:_:into:threads:)` into new memory).
+    public static func array(
+        summing left: UnsafeBufferPointer<Double>, _ right: UnsafeBufferPointer<Double>, threads: Int
+    ) -> [Double] {
+        [Double](unsafeUninitializedCapacity: left.count) { buffer, initialized in
+            add(left, right, into: buffer, threads: threads)
+            initialized = left.count
+        }
+    }
+
     /// A new array holding `values`.
     public static func array(copying values: UnsafeBufferPointer<Double>, threads: Int) -> [Double] {
         let from = SharedPointer(values.baseAddress)
@@ -49,19 +77,107 @@ public enum VectorPasses {
 
     /// `Σ values[k]²`: each chunk in `LaneSums` order, the chunks' sums added in index order.
     public static func sumOfSquares(_ values: UnsafeBufferPointer<Double>, threads: Int) -> Double {
+        forEachChunk(count: values.count, threads: threads, summingSquaresOf: values) { _ in }
+    }
+
+    /// `forEachChunk`, then `Σ values[k]²` in `sumOfSquares` order, each chunk's squares summed right after
+    /// `body` wrote (or read) that chunk of `values`, while it is in cache. `values.count` is the pass's count.
+    public static func forEachChunk(
+        count: Int, threads: Int, summingSquaresOf values: UnsafeBufferPointer<Double>,
+        _ body: @Sendable (Range<Int>) -> Void
+    ) -> Double {
+        precondition(count == values.count, "VectorPasses: a pass over \(count) values sums \(values.count) squares")
         let chunks = (values.count + chunk - 1) / chunk
-        guard chunks > 1 else { return LaneSums.sumOfSquares(values) }
+        guard chunks > 1 else {
+            if count > 0 { body(0..<count) }
+            return LaneSums.sumOfSquares(values)
+        }
         var partial = [Double](repeating: 0, count: chunks)
         let from = SharedPointer(values.baseAddress)
         partial.withUnsafeMutableBufferPointer { partial in
             let to = SharedMutablePointer(partial.baseAddress)
             forEachChunk(count: values.count, threads: threads) { range in
+                body(range)
                 guard let from = from.pointer, let to = to.pointer else { return }
                 to[range.lowerBound / chunk] = LaneSums.sumOfSquares(
                     UnsafeBufferPointer(start: from + range.lowerBound, count: range.count))
             }
         }
         return partial.reduce(0, +)
+    }
+
+    /// `Σ_{k ∈ ranges} values[k]²` (the L2 penalty of a model's regularised tensors): range by range in the given
+    /// order, each range's squares in `sumOfSquares` order (its chunks counted from its own start).
+    public static func sumOfSquares(_ values: UnsafeBufferPointer<Double>, over ranges: [Range<Int>], threads: Int)
+        -> Double
+    {
+        var squares = 0.0
+        for range in ranges {
+            squares += sumOfSquares(UnsafeBufferPointer(rebasing: values[range]), threads: threads)
+        }
+        return squares
+    }
+
+    /// A pass over `0..<count` in pieces, then `sumOfSquares(values, over: ranges)` with the same bits, each
+    /// piece's squares summed right after `body` wrote (or read) it, while it is in cache. The pieces: every range
+    /// of `ranges` (ascending, disjoint, inside `0..<count`) cut into chunks from its own start, and the indices
+    /// between the ranges cut into chunks; `body(piece)` runs once for each, on up to `threads` threads.
+    public static func forEachPiece(
+        count: Int, threads: Int, summingSquaresOf values: UnsafeBufferPointer<Double>, over ranges: [Range<Int>],
+        _ body: @Sendable (Range<Int>) -> Void
+    ) -> Double {
+        precondition(count == values.count, "VectorPasses: a pass over \(count) values sums \(values.count) squares")
+        let from = SharedPointer(values.baseAddress)
+        return forEachPiece(count: count, threads: threads, over: ranges) { piece, squared in
+            body(piece)
+            guard squared, let from = from.pointer else { return 0 }
+            return LaneSums.sumOfSquares(UnsafeBufferPointer(start: from + piece.lowerBound, count: piece.count))
+        }
+    }
+
+    /// The pieces of `forEachPiece(count:threads:summingSquaresOf:over:_:)`, for a `body` that sums the squares
+    /// itself: `body(piece, squared)` returns, when `squared` (the piece lies in a range), the `LaneSums` sum of
+    /// squares of that piece's values; the result adds them as `sumOfSquares(_:over:threads:)` does.
+    public static func forEachPiece(
+        count: Int, threads: Int, over ranges: [Range<Int>], _ body: @Sendable (Range<Int>, _ squared: Bool) -> Double
+    ) -> Double {
+        // (piece, index of the range it belongs to, or nil)
+        var pieces: [(range: Range<Int>, owner: Int?)] = []
+        func cut(_ range: Range<Int>, owner: Int?) {
+            for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                pieces.append((start..<min(start + chunk, range.upperBound), owner))
+            }
+        }
+        var next = 0
+        for (index, range) in ranges.enumerated() {
+            precondition(
+                range.lowerBound >= next && range.upperBound <= count,
+                "VectorPasses: ranges must be ascending, disjoint and inside 0..<\(count), got \(ranges)")
+            cut(next..<range.lowerBound, owner: nil)
+            cut(range, owner: index)
+            next = range.upperBound
+        }
+        cut(next..<count, owner: nil)
+        var partial = [Double](repeating: 0, count: pieces.count)
+        let work = pieces
+        partial.withUnsafeMutableBufferPointer { partial in
+            let to = SharedMutablePointer(partial.baseAddress)
+            do {
+                try ParallelBlocks.run(count: work.count, threads: ThreadCount.resolve(threads)) { index in
+                    let squares = body(work[index].range, work[index].owner != nil)
+                    to.pointer?[index] = squares
+                }
+            } catch {
+                preconditionFailure("VectorPasses: \(error)")  // pieces ≥ 0 and threads ≥ 1 by construction
+            }
+        }
+        // Each range's pieces in order, as `sumOfSquares` adds its chunks; the ranges in order.
+        var squares = 0.0
+        for owner in ranges.indices {
+            let sums = pieces.indices.filter { pieces[$0].owner == owner }.map { partial[$0] }
+            squares += sums.count == 1 ? sums[0] : sums.reduce(0, +)
+        }
+        return squares
     }
 }
 

@@ -36,6 +36,8 @@ struct AdaptiveMoments: Sendable, Equatable {
     /// v (second raw-moment estimate).
     private var secondMoment: [Double]
     private(set) var progress: StochasticProgress
+    /// The companions the updates make of each new iterate (see `PointCompanions`).
+    var companions = CompanionCache()
 
     init(
         initialPoint: [Double], schedule: LearningRateSchedule, beta1: Double, beta2: Double, epsilon: Double,
@@ -85,19 +87,25 @@ struct AdaptiveMoments: Sendable, Equatable {
 
     var pendingPoint: [Double]? { progress.status == .running ? iterate : nil }
 
+    /// The update runs before the observation is checked: an update whose every m, v and θ is finite had a finite
+    /// gradient (m = β1·m + (1 − β1)·g with 1 − β1 > 0 and m finite before), so the gradient is scanned only when
+    /// the update or the value is not finite, and the outcome is the documented one either way.
     mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
-        guard try progress.record(at: pendingPoint, value: value, gradient: gradient, dimension: dimension) else {
-            return
-        }
+        try progress.validate(pendingPoint, gradient: gradient, dimension: dimension)
         let t = Double(progress.updateCount + 1)
         let rate = schedule.rate(at: progress.updateCount)
         let firstCorrection = 1 - Foundation.pow(beta1, t)
         let secondCorrection = 1 - Foundation.pow(beta2, t)
         let firstWeight = 1 - beta1
         let secondWeight = 1 - beta2
-        let (nextFirst, nextSecond, nextIterate, finite) = update(
+        let (nextFirst, nextSecond, nextIterate, made, finite) = update(
             gradient: gradient, rate: rate, firstWeight: firstWeight, secondWeight: secondWeight,
             firstCorrection: firstCorrection, secondCorrection: secondCorrection)
+        guard
+            try progress.record(
+                at: pendingPoint, value: value, gradient: gradient, dimension: dimension,
+                gradientKnownFinite: finite)
+        else { return }
         // The non-finite case (rare) goes through the checks that name the entry and stop the run.
         guard
             finite
@@ -109,55 +117,71 @@ struct AdaptiveMoments: Sendable, Equatable {
         iterate = nextIterate
         firstMoment = nextFirst
         secondMoment = nextSecond
+        companions.made = made
     }
 
     /// The formulas of the type's documentation for every coordinate, written into three new vectors (the old
-    /// ones stay intact until the update is known to be finite), and whether every new entry is finite. The
-    /// coordinates are cut into `VectorPasses` chunks computed on every core; each coordinate's arithmetic is
-    /// the same whichever thread runs it, so the bits do not depend on the core count.
+    /// ones stay intact until the update is known to be finite), the requested companions of the new θ, and
+    /// whether every new entry is finite. The coordinates are cut into `VectorPasses` pieces computed on every
+    /// core; each coordinate's arithmetic is the same whichever thread runs it, and the squares are summed in
+    /// `VectorPasses.sumOfSquares(_:over:threads:)` order, so the bits do not depend on the core count.
     private func update(
         gradient: [Double], rate: Double, firstWeight: Double, secondWeight: Double, firstCorrection: Double,
         secondCorrection: Double
-    ) -> (first: [Double], second: [Double], iterate: [Double], finite: Bool) {
+    ) -> (first: [Double], second: [Double], iterate: [Double], companions: PointCompanions?, finite: Bool) {
         let n = dimension
         let step = shardtrain_adam_step(
             beta1: beta1, beta2: beta2, first_weight: firstWeight, second_weight: secondWeight,
             first_correction: firstCorrection, second_correction: secondCorrection, epsilon: epsilon, rate: rate,
             decay: decay?.coefficient ?? 0)
         let nonFinite = Atomic<Bool>(false)
+        let request = companions.request
+        let roundedCount = request?.rounded == true ? n : 0
+        var nextFirst: [Double] = []
         var nextSecond: [Double] = []
         var nextIterate: [Double] = []
-        let nextFirst = [Double](unsafeUninitializedCapacity: n) { outFirst, firstCount in
-            nextSecond = [Double](unsafeUninitializedCapacity: n) { outSecond, secondCount in
-                nextIterate = [Double](unsafeUninitializedCapacity: n) { outTheta, thetaCount in
-                    gradient.withUnsafeBufferPointer { gradient in
-                        firstMoment.withUnsafeBufferPointer { first in
-                            secondMoment.withUnsafeBufferPointer { second in
-                                iterate.withUnsafeBufferPointer { theta in
-                                    (decay?.mask ?? []).withUnsafeBufferPointer { mask in
-                                        let vectors = UpdateVectors(
-                                            gradient: gradient.baseAddress, first: first.baseAddress,
-                                            second: second.baseAddress, theta: theta.baseAddress,
-                                            mask: decay == nil ? nil : mask.baseAddress,
-                                            outFirst: outFirst.baseAddress, outSecond: outSecond.baseAddress,
-                                            outTheta: outTheta.baseAddress)
-                                        VectorPasses.forEachChunk(count: n, threads: 0) { range in
-                                            if vectors.update(range, step: step) {
-                                                nonFinite.store(true, ordering: .relaxed)
+        var squares = 0.0
+        let rounded = [Float](unsafeUninitializedCapacity: roundedCount) { rounded, roundedInitialized in
+            let roundedTo = SharedMutablePointer(roundedCount == 0 ? nil : rounded.baseAddress)
+            nextFirst = [Double](unsafeUninitializedCapacity: n) { outFirst, firstCount in
+                nextSecond = [Double](unsafeUninitializedCapacity: n) { outSecond, secondCount in
+                    nextIterate = [Double](unsafeUninitializedCapacity: n) { outTheta, thetaCount in
+                        gradient.withUnsafeBufferPointer { gradient in
+                            firstMoment.withUnsafeBufferPointer { first in
+                                secondMoment.withUnsafeBufferPointer { second in
+                                    iterate.withUnsafeBufferPointer { theta in
+                                        (decay?.mask ?? []).withUnsafeBufferPointer { mask in
+                                            let vectors = UpdateVectors(
+                                                gradient: gradient.baseAddress, first: first.baseAddress,
+                                                second: second.baseAddress, theta: theta.baseAddress,
+                                                mask: decay == nil ? nil : mask.baseAddress,
+                                                outFirst: outFirst.baseAddress, outSecond: outSecond.baseAddress,
+                                                outTheta: outTheta.baseAddress)
+                                            squares = VectorPasses.forEachPiece(
+                                                count: n, threads: 0, over: request?.squaredRanges ?? []
+                                            ) { range, squared in
+                                                let (finite, squares) = vectors.update(
+                                                    range, step: step, rounded: roundedTo, squared: squared)
+                                                if !finite { nonFinite.store(true, ordering: .relaxed) }
+                                                return squares
                                             }
                                         }
                                     }
                                 }
                             }
                         }
+                        thetaCount = n
                     }
-                    thetaCount = n
+                    secondCount = n
                 }
-                secondCount = n
+                firstCount = n
             }
-            firstCount = n
+            roundedInitialized = roundedCount
         }
-        return (nextFirst, nextSecond, nextIterate, !nonFinite.load(ordering: .relaxed))
+        let made = request.map {
+            PointCompanions(squares: $0.squaredRanges == nil ? nil : squares, rounded: $0.rounded ? rounded : nil)
+        }
+        return (nextFirst, nextSecond, nextIterate, made, !nonFinite.load(ordering: .relaxed))
     }
 
     // MARK: Codable (flat keys, shared by `Adam` and `AdamW`)
@@ -228,6 +252,13 @@ extension AdaptiveMomentsOptimizer {
     public mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
         try core.observe(value: value, gradient: gradient)
     }
+
+    public var pendingCompanions: PointCompanions? { core.pendingPoint == nil ? nil : core.companions.made }
+
+    public mutating func requestCompanions(_ request: CompanionRequest) throws(OptimizerError) {
+        try request.validate(dimension: core.dimension)
+        core.companions = CompanionCache(request: request, made: nil)
+    }
 }
 
 /// The vectors of one Adam update as plain pointers, for the chunks computed on other threads: each chunk reads
@@ -244,16 +275,23 @@ private struct UpdateVectors: @unchecked Sendable {
     let outTheta: UnsafeMutablePointer<Double>?
 
     /// Writes m, v and θ of the coordinates `range` (`AdaptiveMoments`'s formulas, the compiled
-    /// `shardtrain_adam_update_f64`: its lanes give the scalar bits); true when any written value is NaN or
-    /// infinite.
-    func update(_ range: Range<Int>, step: shardtrain_adam_step) -> Bool {
+    /// `shardtrain_adam_update_f64`: its lanes give the scalar bits), `Float(θ'_k)` into `rounded` when it is
+    /// not nil, and returns whether every written value is finite and, when `squared`, the `LaneSums` sum of the
+    /// range's θ'_k² (else 0).
+    func update(_ range: Range<Int>, step: shardtrain_adam_step, rounded: SharedMutablePointer<Float>, squared: Bool)
+        -> (finite: Bool, squares: Double)
+    {
         guard let gradient, let first, let second, let theta, let outFirst, let outSecond, let outTheta,
             !range.isEmpty
-        else { return false }
+        else { return (true, 0) }
         let i = range.lowerBound
         var step = step
-        return shardtrain_adam_update_f64(
-            &step, gradient + i, first + i, second + i, theta + i, mask.map { $0 + i }, range.count, outFirst + i,
-            outSecond + i, outTheta + i) != 0
+        var squares = 0.0
+        let nonFinite = withUnsafeMutablePointer(to: &squares) { squaresOut in
+            shardtrain_adam_update_f64(
+                &step, gradient + i, first + i, second + i, theta + i, mask.map { $0 + i }, range.count,
+                outFirst + i, outSecond + i, outTheta + i, rounded.pointer.map { $0 + i }, squared ? squaresOut : nil)
+        }
+        return (nonFinite == 0, squares)
     }
 }

@@ -144,6 +144,19 @@ public enum AnyOptimizer: Optimizer, Equatable {
     public var evaluationCount: Int { wrapped.evaluationCount }
     public var iterationCount: Int { wrapped.iterationCount }
     public var resultPoint: [Double]? { wrapped.resultPoint }
+    public var pendingCompanions: PointCompanions? { wrapped.pendingCompanions }
+
+    public mutating func requestCompanions(_ request: CompanionRequest) throws(OptimizerError) {
+        switch self {
+        case .lbfgs, .gradientDescent, .sgd: break
+        case .adam(var optimizer):
+            try optimizer.requestCompanions(request)
+            self = .adam(optimizer)
+        case .adamW(var optimizer):
+            try optimizer.requestCompanions(request)
+            self = .adamW(optimizer)
+        }
+    }
 
     /// The optimizer's kind, as `--optimizer` names it.
     public var kindName: String {

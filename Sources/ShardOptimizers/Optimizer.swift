@@ -31,10 +31,17 @@ public protocol Optimizer: Sendable, Codable {
     /// The point a run reports as its result: the best accepted point for the deterministic optimizers
     /// (the default), the current iterate θ — after the last update — for the stochastic ones.
     var resultPoint: [Double]? { get }
+    /// The companions of `pendingPoint` that the last update made (nil when none were asked for, before the first
+    /// update, and for optimizers that make none).
+    var pendingCompanions: PointCompanions? { get }
+    /// Asks the following updates to make `request`'s companions of each new point (not part of the state).
+    mutating func requestCompanions(_ request: CompanionRequest) throws(OptimizerError)
 }
 
 extension Optimizer {
     public var resultPoint: [Double]? { bestPoint?.point }
+    public var pendingCompanions: PointCompanions? { nil }
+    public mutating func requestCompanions(_ request: CompanionRequest) throws(OptimizerError) {}
 }
 
 /// A point with the objective value and gradient observed there.

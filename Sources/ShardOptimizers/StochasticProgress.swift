@@ -21,17 +21,25 @@ struct StochasticProgress: Sendable, Codable, Equatable {
     /// The last finite observation: the point where it was made, its value and gradient.
     var lastObserved: EvaluatedPoint? = nil
 
-    /// Validates an observation of `pendingPoint` and records it. Returns false (and stops the run)
-    /// when the value or gradient is not finite; the caller then leaves its state unchanged.
-    mutating func record(at pendingPoint: [Double]?, value: Double, gradient: [Double], dimension: Int)
-        throws(OptimizerError) -> Bool
-    {
-        guard status == .running, let point = pendingPoint else { throw .notAwaitingEvaluation(status: status) }
+    /// Throws unless an observation of `pendingPoint` with this gradient is expected now.
+    func validate(_ pendingPoint: [Double]?, gradient: [Double], dimension: Int) throws(OptimizerError) {
+        guard status == .running, pendingPoint != nil else { throw .notAwaitingEvaluation(status: status) }
         guard gradient.count == dimension else {
             throw .gradientDimensionMismatch(expected: dimension, found: gradient.count)
         }
+    }
+
+    /// Validates an observation of `pendingPoint` and records it. Returns false (and stops the run)
+    /// when the value or gradient is not finite; the caller then leaves its state unchanged.
+    /// `gradientKnownFinite`: the caller has proven every entry finite, so it is not scanned again.
+    mutating func record(
+        at pendingPoint: [Double]?, value: Double, gradient: [Double], dimension: Int,
+        gradientKnownFinite: Bool = false
+    ) throws(OptimizerError) -> Bool {
+        try validate(pendingPoint, gradient: gradient, dimension: dimension)
+        guard let point = pendingPoint else { throw .notAwaitingEvaluation(status: status) }
         evaluationCount += 1
-        guard value.isFinite, allFinite(gradient) else {
+        guard value.isFinite, gradientKnownFinite || allFinite(gradient) else {
             let detail = nonFiniteDetail(value: value, gradient: gradient)
             status = .stopped(
                 updateCount == 0

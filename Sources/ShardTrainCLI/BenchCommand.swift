@@ -9,6 +9,7 @@ public struct BenchCommand: ParsableCommand {
         abstract: "Benchmarks (build with -c release): each reports a ratio to a baseline measured in the same run.",
         subcommands: [
             GradientBenchCommand.self, LossesBenchCommand.self, IngestBenchCommand.self, DenseBenchCommand.self,
+            StepBenchCommand.self,
         ]
     )
 

@@ -45,6 +45,9 @@ struct BlockComputerTests {
         #expect(throws: EngineError.self) { try BlockComputer(model: model, blocks: blocks, blockCount: 2, threads: 1) }
         let computer = try BlockComputer(model: model, blocks: blocks, blockCount: 3, threads: 1)
         #expect(throws: EngineError.self) { try computer.compute(parameters: [0, 0], context: RoundContext(seed: 0, round: 1)) }
+        #expect(throws: EngineError.dimension("got 2 rounded parameters for 3")) {
+            try computer.compute(parameters: [0, 0, 0], rounded: [0, 0], context: RoundContext(seed: 0, round: 1))
+        }
     }
 
     @Test("computing blocks in groups of any size gives the tree's value bit for bit, for any active blocks")

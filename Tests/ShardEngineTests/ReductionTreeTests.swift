@@ -92,6 +92,33 @@ struct ReductionTreeTests {
         }
     }
 
+    @Test("leaving the last addition to the caller gives the bits of reducing in place", arguments: [1, 2, 3, 7, 16, 31])
+    func lastAdditionLeftToTheCaller(blockCount: Int) throws {
+        let tree = ReductionTree(blockCount: blockCount)
+        let leaves = Self.leaves(blockCount, seed: UInt64(blockCount) + 40)
+        let masks: [(Int) -> Bool] = [{ _ in true }, { $0 % 2 == 1 }, { $0 % 3 == 0 }]
+        for (which, isActive) in masks.enumerated() {
+            var flat = leaves.flatMap { $0 }
+            let width = leaves[0].count
+            let value: [Double]? = flat.withUnsafeMutableBufferPointer { all in
+                let base = all.baseAddress!
+                func slot(_ block: Int) -> UnsafeMutableBufferPointer<Double> {
+                    UnsafeMutableBufferPointer(start: base + block * width, count: width)
+                }
+                switch tree.reduceLeavingLastAddition(tree.root, isActive: isActive, slot: slot) {
+                case nil: return nil
+                case .slot(let block)?: return Array(slot(block))
+                case .sum(let left, let right)?:
+                    #expect(left < right, "the left child's slot comes first")
+                    return VectorPasses.array(
+                        summing: UnsafeBufferPointer(slot(left)), UnsafeBufferPointer(slot(right)), threads: 1)
+                }
+            }
+            let reference = Self.definition(tree, leaves, tree.root, isActive)
+            #expect(value?.map(\.bitPattern) == reference?.map(\.bitPattern), "mask \(which)")
+        }
+    }
+
     @Test("missing, overlapping and foreign nodes are reported")
     func combineRejectsBadCoverage() {
         let tree = ReductionTree(blockCount: 5)

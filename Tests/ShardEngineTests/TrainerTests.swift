@@ -88,4 +88,44 @@ struct TrainerTests {
         #expect(throws: EngineError.self) { try Continuation(initial: 1, factor: 2, final: 0.1) }
         #expect(throws: EngineError.self) { try Continuation(initial: 1, factor: 0.1, final: 0) }
     }
+
+    /// Collects every round's report.
+    final class Reports: TrainingObserver {
+        var all: [RoundReport] = []
+        func roundFinished(_ report: RoundReport) { all.append(report) }
+    }
+
+    @Test("mini-batch Adam with the update pass's companions (Σθ², Float θ) gives the bits of the plain ask/tell loop", arguments: [Precision.float32, .float64])
+    func adamCompanionsKeepTheBits(precision: Precision) throws {
+        // 24,000 parameters in two regularised tensors and a bias: several chunks, ranges off the chunk grid.
+        let model = try TripletEmbedding(
+            featureCount: 40, embeddingDimension: 16, hiddenUnits: 420, margin: 1, l2: 0.05, classCount: 2,
+            pairObjective: .tripletRandom)
+        let blocks = try BlockComputerTests.blocks(rows: 320, columns: 40, blockRows: 40, precision: precision)
+        let schedule = try BatchSchedule(blockCount: blocks.count, blocksPerStep: 2, seed: 6)
+        let executor = try LocalExecutor(model: model, blocks: blocks, threads: 2, seed: 3, schedule: schedule)
+        #expect(executor.usesRoundedParameters == (precision == .float32))
+        let adam = OptimizerChoice.adam(schedule: .constant(rate: 0.01), beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        let reports = Reports()
+        let result = try Trainer(
+            model: model, executor: executor,
+            options: TrainingOptions(optimizer: adam, maxRounds: 7, stopping: StoppingCriteria(), batch: schedule)
+        ).run(observer: reports)
+        // The same six steps and closing evaluation by hand, with nothing made ahead.
+        var optimizer = try Adam(initialPoint: model.initialParameters(), schedule: .constant(rate: 0.01))
+        for step in 0..<6 {
+            let point = try #require(optimizer.pendingPoint)
+            let sums = try executor.evaluate(point, request: RoundRequest(round: step + 1, batchStep: step))
+            let objective = try model.objective(sums: sums.sums, rowCount: sums.rowCount, parameters: point)
+            #expect(reports.all[step].objective.bitPattern == objective.value.bitPattern, "step \(step)")
+            #expect(reports.all[step].gradientNorm.bitPattern == objective.gradientNorm.bitPattern, "step \(step)")
+            try optimizer.observe(value: objective.value, gradient: objective.gradient)
+        }
+        let final = try #require(optimizer.pendingPoint)
+        #expect(result.parameters.map(\.bitPattern) == final.map(\.bitPattern))
+        let sums = try executor.evaluate(final, request: RoundRequest(round: 7))
+        let objective = try model.objective(sums: sums.sums, rowCount: sums.rowCount, parameters: final)
+        #expect(result.objective.value.bitPattern == objective.value.bitPattern)
+        #expect(result.objective.l2Term.bitPattern == objective.l2Term.bitPattern)
+    }
 }

@@ -621,6 +621,20 @@ struct StochasticOptimizerTests {
         #expect(bitPatterns([try #require(adamW.pendingPoint)]) == bitPatterns([expected.final]))
     }
 
+    @Test("Adam past the step where 1 − β1^t rounds to 1 (and 1 − β2^t, with a small β2) matches the textbook bit for bit", arguments: [0.999, 0.5])
+    func adamWithBiasCorrectionsRoundedToOne(beta2: Double) throws {
+        // 1 − 0.9^t is exactly 1 from t = 356 on (1 − 0.5^t from t = 55): the kernel skips those divisions.
+        #expect(1 - pow(0.9, 355.0) != 1 && 1 - pow(0.9, 356.0) == 1)
+        let gradients = randomGradients(count: 380, dimension: 21, seed: 8, scale: 4)
+        let initial = randomGradients(count: 1, dimension: 21, seed: 9)[0]
+        var adam = try Adam(initialPoint: initial, schedule: .constant(rate: 0.01), beta2: beta2)
+        let asked = try feed(&adam, gradients: gradients)
+        let expected = referenceAdam(
+            initial: initial, gradients: gradients, rate: { _ in 0.01 }, beta1: 0.9, beta2: beta2, epsilon: 1e-8)
+        #expect(bitPatterns(asked) == bitPatterns(expected.evaluated))
+        #expect(bitPatterns([try #require(adam.pendingPoint)]) == bitPatterns([expected.final]))
+    }
+
     @Test("an overflow deep in a long vector stops the run naming its entry, the state kept")
     func longAdamOverflowNamesTheEntry() throws {
         let dimension = 40_003
@@ -634,6 +648,24 @@ struct StochasticOptimizerTests {
         }
         #expect(detail.contains("second moment entry 33001"))
         #expect(adam.iterate == [Double](repeating: 1, count: dimension) && adam.updateCount == 0)
+    }
+
+    @Test("a non-finite gradient entry deep in a long vector is named as an evaluation failure, the state kept")
+    func longAdamNonFiniteGradientIsAnEvaluationFailure() throws {
+        let dimension = 40_003
+        for bad in [Double.nan, -.infinity] {
+            var gradient = [Double](repeating: 0.5, count: dimension)
+            gradient[39_999] = bad
+            let initial = [Double](repeating: 1, count: dimension)
+            var adam = try Adam(initialPoint: initial, schedule: .constant(rate: 0.1))
+            try adam.observe(value: 2, gradient: [Double](repeating: 0.25, count: dimension))
+            let before = adam.iterate
+            try adam.observe(value: 1, gradient: gradient)
+            #expect(
+                adam.status == .stopped(.nonFiniteEvaluation(iteration: 1, detail: "gradient entry 39999 is \(bad)")))
+            #expect(adam.iterate == before && adam.updateCount == 1 && adam.evaluationCount == 2)
+            #expect(adam.bestPoint == EvaluatedPoint(point: initial, value: 2, gradient: [Double](repeating: 0.25, count: dimension)))
+        }
     }
 
     @Test func bestPointIsTheLastObservationEvenWhenItsValueIsHigher() throws {

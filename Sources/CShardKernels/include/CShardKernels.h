@@ -206,8 +206,13 @@ typedef struct {
 ///
 /// Every operation is correctly rounded and none is fused, so the bits equal the scalar formula's on every
 /// CPU. Returns nonzero when any written m, v or θ' is NaN or ±∞.
+///
+/// Companions of θ' made in the same pass (each output may be NULL): out_rounded[i] = (float)θ'_i (round to
+/// nearest), and *out_squares = Σ θ'_i² in eight lanes — lane i mod 8, each lane added in increasing i, then
+/// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) — the order of ShardNumerics' LaneSums, so the same bits.
 int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *gradient, const double *first,
                                const double *second, const double *theta, const _Bool *mask, size_t count,
-                               double *out_first, double *out_second, double *out_theta);
+                               double *out_first, double *out_second, double *out_theta, float *out_rounded,
+                               double *out_squares);
 
 #endif
