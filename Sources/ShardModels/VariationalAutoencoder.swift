@@ -341,7 +341,7 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
         parameters: UnsafeBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>?, blockID: Int?
     ) throws(ModelError) -> Pass<T> {
         let (d, l) = (featureCount, latentDimension)
-        for index in 0..<(rows * d) where !(x[index] >= 0 && x[index] <= 1) {
+        if let index = T.firstOutsideUnitInterval(UnsafeBufferPointer(rebasing: x[0..<(rows * d)])) {
             let place = blockID.map { "block \($0), " } ?? ""
             throw .dimension(
                 "vae: \(place)row \(index / d), feature \(index % d) is \(x[index]); VAE inputs must lie in [0, 1] "
