@@ -212,7 +212,11 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
         for row in 0..<block.rows {
             let random = CounterRandom(
                 seed: context.seed, round: context.round, block: block.id, row: row, purpose: .latentNoise)
-            for j in 0..<latentDimension { noise[row * latentDimension + j] = random.normal(j) }
+            for pair in 0..<(latentDimension / 2) {
+                (noise[row * latentDimension + 2 * pair], noise[row * latentDimension + 2 * pair + 1]) =
+                    random.normalPair(pair)
+            }
+            if latentDimension % 2 == 1 { noise[(row + 1) * latentDimension - 1] = random.normal(latentDimension - 1) }
         }
         return noise
     }
