@@ -154,3 +154,121 @@ int shardtrain_tanh_f64(double *values, size_t count) {
     (void)count;
     return 0;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Nearest other row (recall@1 of the embedding metrics).
+
+void shardtrain_pack_rows4_f64(const double *rows, size_t count, size_t width, double *packed) {
+    const size_t groups = (count + 3) / 4;
+    for (size_t g = 0; g < groups; g++) {
+        for (size_t k = 0; k < width; k++) {
+            for (size_t lane = 0; lane < 4; lane++) {
+                const size_t row = 4 * g + lane;
+                packed[(g * width + k) * 4 + lane] = row < count ? rows[row * width + k] : 0.0;
+            }
+        }
+    }
+}
+
+// The argmin rule of the Swift loop it replaces: the first candidate is taken, later ones only when strictly
+// nearer (lowest index on ties; a NaN distance never replaces and, taken first, is never replaced).
+static inline void shard_consider(size_t candidate, double distance, int64_t *best, double *best_distance) {
+    if (*best < 0 || distance < *best_distance) {
+        *best = (int64_t)candidate;
+        *best_distance = distance;
+    }
+}
+
+#pragma clang fp contract(off)
+static void shard_nearest_portable(const double *rows, size_t count, size_t width, size_t first, size_t last,
+                                   int64_t *nearest) {
+    for (size_t query = first; query < last; query++) {
+        const double *q = rows + query * width;
+        int64_t best = -1;
+        double best_distance = __builtin_inf();
+        for (size_t candidate = 0; candidate < count; candidate++) {
+            if (candidate == query) continue;
+            const double *c = rows + candidate * width;
+            double sum = 0.0;
+            for (size_t k = 0; k < width; k++) {
+                const double difference = q[k] - c[k];
+                sum += difference * difference;
+            }
+            shard_consider(candidate, sum, &best, &best_distance);
+        }
+        nearest[query - first] = best;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// Four candidates per vector (lane = candidate), components added in order in each lane: every distance has
+// the bits of the scalar loop (explicit sub, mul, add: nothing fused). Sixteen candidates at a time are held
+// against every query of the range (they stay in L1 while the queries pass), and each query still considers
+// the candidates in increasing order, so its answer is the scalar loop's.
+SHARD_AVX2 static void shard_nearest_avx2(const double *rows, const double *packed, size_t count, size_t width,
+                                          size_t first, size_t last, int64_t *nearest, double *best_distances) {
+    const size_t groups = (count + 3) / 4;
+    double lanes[16];
+    for (size_t query = first; query < last; query++) {
+        nearest[query - first] = -1;
+        best_distances[query - first] = __builtin_inf();
+    }
+    for (size_t g = 0; g < groups; g += 4) {
+        const size_t take = groups - g < 4 ? groups - g : 4;
+        const double *p = packed + g * width * 4;
+        for (size_t query = first; query < last; query++) {
+            const double *q = rows + query * width;
+            __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            if (take == 4) {
+                for (size_t k = 0; k < width; k++) {
+                    const __m256d x = _mm256_set1_pd(q[k]);
+                    const __m256d d0 = _mm256_sub_pd(x, _mm256_loadu_pd(p + k * 4));
+                    const __m256d d1 = _mm256_sub_pd(x, _mm256_loadu_pd(p + (width + k) * 4));
+                    const __m256d d2 = _mm256_sub_pd(x, _mm256_loadu_pd(p + (2 * width + k) * 4));
+                    const __m256d d3 = _mm256_sub_pd(x, _mm256_loadu_pd(p + (3 * width + k) * 4));
+                    acc0 = _mm256_add_pd(acc0, _mm256_mul_pd(d0, d0));
+                    acc1 = _mm256_add_pd(acc1, _mm256_mul_pd(d1, d1));
+                    acc2 = _mm256_add_pd(acc2, _mm256_mul_pd(d2, d2));
+                    acc3 = _mm256_add_pd(acc3, _mm256_mul_pd(d3, d3));
+                }
+            } else {
+                __m256d *accs[4] = {&acc0, &acc1, &acc2, &acc3};
+                for (size_t t = 0; t < take; t++) {
+                    __m256d acc = _mm256_setzero_pd();
+                    for (size_t k = 0; k < width; k++) {
+                        const __m256d d = _mm256_sub_pd(_mm256_set1_pd(q[k]), _mm256_loadu_pd(p + (t * width + k) * 4));
+                        acc = _mm256_add_pd(acc, _mm256_mul_pd(d, d));
+                    }
+                    *accs[t] = acc;
+                }
+            }
+            _mm256_storeu_pd(lanes, acc0);
+            _mm256_storeu_pd(lanes + 4, acc1);
+            _mm256_storeu_pd(lanes + 8, acc2);
+            _mm256_storeu_pd(lanes + 12, acc3);
+            int64_t *best = nearest + (query - first);
+            double *best_distance = best_distances + (query - first);
+            for (size_t lane = 0; lane < 4 * take; lane++) {
+                const size_t candidate = 4 * g + lane;
+                if (candidate >= count || candidate == query) continue;
+                shard_consider(candidate, lanes[lane], best, best_distance);
+            }
+        }
+    }
+}
+#endif
+
+void shardtrain_nearest_rows_f64(const double *rows, const double *packed, size_t count, size_t width, size_t first,
+                                 size_t last, int64_t *nearest) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (packed != NULL && shardtrain_kernels_have_avx2_fma()) {
+        double best_distances[256];
+        for (size_t start = first; start < last; start += 256) {
+            const size_t end = last - start < 256 ? last : start + 256;
+            shard_nearest_avx2(rows, packed, count, width, start, end, nearest + (start - first), best_distances);
+        }
+        return;
+    }
+#endif
+    shard_nearest_portable(rows, count, width, first, last, nearest);
+}

@@ -95,3 +95,51 @@ public enum DenseKernels {
 
 // A free function so that `tanh` inside `DenseKernels` does not resolve to the member above.
 private func libmTanh(_ x: Double) -> Double { tanh(x) }
+
+/// The nearest other row of query rows among `count` rows of `width` values (`shardtrain_nearest_rows_f64`):
+///
+/// ```
+/// nearest(i) = argmin_{j ≠ i} Σ_k (rows[i, k] − rows[j, k])²   components added in order, as a plain loop does;
+///              the first candidate is taken, a later one only when strictly nearer (lowest index on ties)
+/// ```
+/// The rows are also kept four at a time, component-major, so the AVX2 path computes four candidates per
+/// vector with the bits of the scalar loop. Queries are independent: callers split them over threads.
+public struct NearestRowSearch: Sendable {
+    public let count: Int
+    public let width: Int
+    private let rows: [Double]
+    private let packed: [Double]
+
+    /// `rows` holds `count · width` values, row-major.
+    public init(rows: [Double], count: Int, width: Int) {
+        precondition(count >= 0 && width >= 0 && rows.count == count * width, "NearestRowSearch: \(rows.count) values")
+        self.rows = rows
+        self.count = count
+        self.width = width
+        let packedCount = (count + 3) / 4 * 4 * width
+        packed = [Double](unsafeUninitializedCapacity: packedCount) { buffer, initialized in
+            rows.withUnsafeBufferPointer { rows in
+                if let base = buffer.baseAddress, let source = rows.baseAddress {
+                    shardtrain_pack_rows4_f64(source, count, width, base)
+                }
+            }
+            initialized = packedCount
+        }
+    }
+
+    /// `nearest(i)` for every i in `queries` (a sub-range of `0..<count`; −1 when there is no other row).
+    public func nearest(_ queries: Range<Int>) -> [Int] {
+        precondition(queries.lowerBound >= 0 && queries.upperBound <= count, "queries \(queries) outside 0..<\(count)")
+        var result = [Int64](repeating: -1, count: queries.count)
+        rows.withUnsafeBufferPointer { rows in
+            packed.withUnsafeBufferPointer { packed in
+                result.withUnsafeMutableBufferPointer { out in
+                    guard let base = rows.baseAddress, let out = out.baseAddress else { return }
+                    shardtrain_nearest_rows_f64(
+                        base, packed.baseAddress, count, width, queries.lowerBound, queries.upperBound, out)
+                }
+            }
+        }
+        return result.map { Int($0) }
+    }
+}

@@ -2,6 +2,7 @@
 #define SHARDTRAIN_CSHARDKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Logistic-regression sums over one block of rows (row-major `x`, `rows x cols`).
 ///
@@ -237,5 +238,16 @@ size_t shardtrain_first_outside_unit_f64(const double *values, size_t count);
 /// No cancellation for small a (m ≈ −2a comes from s directly). Within 3 ulp of libm (measured on 2·10⁷ values,
 /// |x| from 2⁻⁴¹ to 2⁵; 93 % below 1 ulp, the largest errors near |x| = 0.5, where m = s/2 − 1/2).
 int shardtrain_tanh_f64(double *values, size_t count);
+
+/// The nearest other row of every query row in [first, last) of `rows` (count, width) row-major:
+///
+///     nearest[i − first] = argmin_{j ≠ i} Σ_k (rows[i, k] − rows[j, k])²    (components added in order, unfused)
+///     the first candidate j is taken, a later one only when strictly nearer: the lowest index wins ties
+/// `packed` (from `shardtrain_pack_rows4_f64`, or NULL) holds the rows four at a time, component-major
+/// (`packed[(g·width + k)·4 + lane] = rows[4g + lane, k]`, zeros past the last row), so the AVX2 path computes
+/// four candidates per vector; every distance has the bits of the scalar loop on every path.
+void shardtrain_pack_rows4_f64(const double *rows, size_t count, size_t width, double *packed);
+void shardtrain_nearest_rows_f64(const double *rows, const double *packed, size_t count, size_t width, size_t first,
+                                 size_t last, int64_t *nearest);
 
 #endif
