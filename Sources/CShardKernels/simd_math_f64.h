@@ -22,13 +22,9 @@
 #define SHARD_EXP_F64_UPPER 709.782712893384     // above: exp overflows to +inf
 #define SHARD_EXP_F64_LOWER (-745.1332191019412) // below: exp rounds to 0
 
-/// exp(x) for 4 doubles already clamped to [-745.14, 709.79] (NaN passes through as NaN).
-///
-///     n = round(x / ln2),  r = (x - n ln2_hi) - n ln2_lo            (|r| <= ln2/2 + tiny)
-///     p = 1 + (r + r² q(r)),  q(r) ≈ (e^r - 1 - r) / r², degree 9     (Estrin's scheme)
-///     exp(x) = p · 2^n                          when -1022 <= n <= 1023 in every lane, else
-///     exp(x) = (p · 2^(n>>1)) · 2^(n - (n>>1))  (two exact-exponent factors: subnormal results round once)
-SHARD_AVX2_INLINE __m256d shard_exp_core_pd(__m256d clamped) {
+/// The shared first half of the double exp: n = round(x / ln2) into `*n_out` and s = e^r − 1 = r + r² q(r)
+/// with r = x − n ln2 (so e^x = (1 + s) · 2^n; `shard_tanh_pd` uses s for expm1 without cancellation).
+SHARD_AVX2_INLINE __m256d shard_exp_reduced_pd(__m256d clamped, __m256d *n_out) {
     const __m256d n = _mm256_round_pd(_mm256_mul_pd(clamped, _mm256_set1_pd(1.4426950408889634074)),
                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(SHARD_LN2_HI), clamped);
@@ -48,7 +44,19 @@ SHARD_AVX2_INLINE __m256d shard_exp_core_pd(__m256d clamped) {
     const __m256d q03 = _mm256_fmadd_pd(q23, r2, q01);
     const __m256d q47 = _mm256_fmadd_pd(q67, r2, q45);
     const __m256d q = _mm256_fmadd_pd(q89, r8, _mm256_fmadd_pd(q47, r4, q03));
-    const __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_fmadd_pd(r2, q, r));
+    *n_out = n;
+    return _mm256_fmadd_pd(r2, q, r);
+}
+
+/// exp(x) for 4 doubles already clamped to [-745.14, 709.79] (NaN passes through as NaN).
+///
+///     n = round(x / ln2),  r = (x - n ln2_hi) - n ln2_lo            (|r| <= ln2/2 + tiny)
+///     p = 1 + (r + r² q(r)),  q(r) ≈ (e^r - 1 - r) / r², degree 9     (Estrin's scheme)
+///     exp(x) = p · 2^n                          when -1022 <= n <= 1023 in every lane, else
+///     exp(x) = (p · 2^(n>>1)) · 2^(n - (n>>1))  (two exact-exponent factors: subnormal results round once)
+SHARD_AVX2_INLINE __m256d shard_exp_core_pd(__m256d clamped) {
+    __m256d n;
+    const __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0), shard_exp_reduced_pd(clamped, &n));
 
     // Adding 2^52 + 1023 puts the biased exponent n + 1023 in the low mantissa bits (exact for
     // |n| <= 2^31); shifting it up by 52 gives 2^n whenever -1022 <= n <= 1023.

@@ -17,19 +17,14 @@ public enum EmbeddingMetrics {
         guard embeddings.count >= 2 else {
             throw .tooFewElements(argument: "embeddings", required: 2, actual: embeddings.count)
         }
-        // Queries in chunks on every core; each query's answer depends on nothing but the rows.
+        // Queries in chunks on every core; each query's answer depends on nothing but the rows. The squared
+        // distances are those of `squaredDistance` (components in order), four candidates per vector.
         let count = embeddings.count
-        let chunk = 64
+        let search = NearestRowSearch(rows: embeddings.flatMap { $0 }, count: count, width: embeddings[0].count)
+        // 256 queries per chunk: each pass over the candidates serves them all (the kernel's query tile).
+        let chunk = 256
         let chunks = ParallelBlocks.map(count: (count + chunk - 1) / chunk, threads: 0) { (chunkIndex) -> [Int] in
-            (chunkIndex * chunk..<min(count, (chunkIndex + 1) * chunk)).map { query in
-                let row = embeddings[query]
-                var best = -1, bestDistance = Double.infinity
-                for (candidate, other) in embeddings.enumerated() where candidate != query {
-                    let distance = squaredDistance(row, other)
-                    if best < 0 || distance < bestDistance { (best, bestDistance) = (candidate, distance) }
-                }
-                return best
-            }
+            search.nearest(chunkIndex * chunk..<min(count, (chunkIndex + 1) * chunk))
         }
         let nearest = chunks.flatMap { $0 }
         var hits = 0

@@ -13,8 +13,13 @@ import Synchronization
 protocol NetworkScalar: LossScalar, BLASScalar {
     /// The process's reusable arrays of this type (see `ScratchPool`).
     static var scratch: ScratchPool<Self> { get }
-    /// Hyperbolic tangent (libm `tanh` / `tanhf`).
-    static func tanh(_ x: Self) -> Self
+    /// `values[i] ← tanh(values[i])`: `DenseKernels.tanh` for Double, `Activation.tanh` for Float.
+    static func tanh(_ values: UnsafeMutableBufferPointer<Self>)
+    /// `DenseKernels.relu`, `reluBackward`, `columnSums`, `firstOutsideUnitInterval` in this precision.
+    static func relu(_ values: UnsafeMutableBufferPointer<Self>)
+    static func reluBackward(activation: UnsafeBufferPointer<Self>, gradient: UnsafeMutableBufferPointer<Self>)
+    static func columnSums(_ matrix: UnsafeBufferPointer<Self>, rows: Int, into sums: UnsafeMutableBufferPointer<Self>)
+    static func firstOutsideUnitInterval(_ values: UnsafeBufferPointer<Self>) -> Int?
     /// The compiled `bce_logits` pass (`ElementwiseLossKernel`) in this precision, gradient scale 1.
     static func binaryCrossEntropyWithLogits(
         target: UnsafePointer<Self>, logits: UnsafePointer<Self>, count: Int, losses: UnsafeMutablePointer<Self>,
@@ -24,7 +29,19 @@ protocol NetworkScalar: LossScalar, BLASScalar {
 
 extension Double: NetworkScalar {
     static var scratch: ScratchPool<Double> { doubleScratch }
-    static func tanh(_ x: Double) -> Double { libmTanh(x) }
+    static func tanh(_ values: UnsafeMutableBufferPointer<Double>) { DenseKernels.tanh(values) }
+    static func relu(_ values: UnsafeMutableBufferPointer<Double>) { DenseKernels.relu(values) }
+    static func reluBackward(activation: UnsafeBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>) {
+        DenseKernels.reluBackward(activation: activation, gradient: gradient)
+    }
+    static func columnSums(
+        _ matrix: UnsafeBufferPointer<Double>, rows: Int, into sums: UnsafeMutableBufferPointer<Double>
+    ) {
+        DenseKernels.columnSums(matrix, rows: rows, into: sums)
+    }
+    static func firstOutsideUnitInterval(_ values: UnsafeBufferPointer<Double>) -> Int? {
+        DenseKernels.firstOutsideUnitInterval(values)
+    }
     static func binaryCrossEntropyWithLogits(
         target: UnsafePointer<Double>, logits: UnsafePointer<Double>, count: Int, losses: UnsafeMutablePointer<Double>,
         gradient: UnsafeMutablePointer<Double>
@@ -36,7 +53,19 @@ extension Double: NetworkScalar {
 
 extension Float: NetworkScalar {
     static var scratch: ScratchPool<Float> { floatScratch }
-    static func tanh(_ x: Float) -> Float { Activation.tanh(x) }
+    static func tanh(_ values: UnsafeMutableBufferPointer<Float>) {
+        for index in values.indices { values[index] = Activation.tanh(values[index]) }
+    }
+    static func relu(_ values: UnsafeMutableBufferPointer<Float>) { DenseKernels.relu(values) }
+    static func reluBackward(activation: UnsafeBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>) {
+        DenseKernels.reluBackward(activation: activation, gradient: gradient)
+    }
+    static func columnSums(_ matrix: UnsafeBufferPointer<Float>, rows: Int, into sums: UnsafeMutableBufferPointer<Float>) {
+        DenseKernels.columnSums(matrix, rows: rows, into: sums)
+    }
+    static func firstOutsideUnitInterval(_ values: UnsafeBufferPointer<Float>) -> Int? {
+        DenseKernels.firstOutsideUnitInterval(values)
+    }
     static func binaryCrossEntropyWithLogits(
         target: UnsafePointer<Float>, logits: UnsafePointer<Float>, count: Int, losses: UnsafeMutablePointer<Float>,
         gradient: UnsafeMutablePointer<Float>
@@ -92,9 +121,6 @@ final class ScratchPool<T: NetworkScalar>: Sendable {
     }
 }
 
-// A free function so that `tanh` inside `extension Double` does not resolve to the member above.
-private func libmTanh(_ x: Double) -> Double { tanh(x) }
-
 /// Affine layers on row-major matrices, shared by the embedding network and the VAE, on `BLAS.gemm`.
 ///
 /// ```
@@ -141,24 +167,17 @@ enum DenseLayer {
     static func columnSums<T: NetworkScalar>(
         _ matrix: UnsafeBufferPointer<T>, rows: Int, into sums: UnsafeMutableBufferPointer<T>
     ) {
-        let width = sums.count
-        for column in 0..<width { sums[column] = 0 }
-        for row in 0..<rows {
-            let base = row * width
-            for column in 0..<width { sums[column] += matrix[base + column] }
-        }
+        T.columnSums(matrix, rows: rows, into: sums)
     }
 
     /// `values ← relu(values)` (relu'(0) = 0, the reference convention).
-    static func relu<T: NetworkScalar>(_ values: UnsafeMutableBufferPointer<T>) {
-        for index in values.indices { values[index] = values[index] > 0 ? values[index] : 0 }
-    }
+    static func relu<T: NetworkScalar>(_ values: UnsafeMutableBufferPointer<T>) { T.relu(values) }
 
     /// `gradient ← gradient ⊙ [activation > 0]` for an activation that went through `relu`.
     static func reluBackward<T: NetworkScalar>(
         activation: UnsafeBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>
     ) {
-        for index in gradient.indices { gradient[index] = activation[index] > 0 ? gradient[index] : 0 }
+        T.reluBackward(activation: activation, gradient: gradient)
     }
 
     private static func product<T: NetworkScalar>(
@@ -248,7 +267,11 @@ func withConverted<Source: BinaryFloatingPoint, T: NetworkScalar, R>(
     }
     return try T.scratch.withArray(count: values.count) { (rounded) throws(ModelError) -> R in
         try rounded.withUnsafeMutableBufferPointer { (buffer) throws(ModelError) -> R in
-            for index in 0..<values.count { buffer[index] = T(values[index]) }
+            if let doubles = values as? UnsafeBufferPointer<Double>, let floats = buffer as? UnsafeMutableBufferPointer<Float> {
+                DenseKernels.round(doubles, into: floats)
+            } else {
+                for index in 0..<values.count { buffer[index] = T(values[index]) }
+            }
             return try body(UnsafeBufferPointer(buffer))
         }
     }
@@ -309,7 +332,11 @@ func withGradient<T: NetworkScalar, R>(
     return try T.scratch.withArray(count: output.count) { (gradient) throws(ModelError) -> R in
         try gradient.withUnsafeMutableBufferPointer { (buffer) throws(ModelError) -> R in
             let result = try body(buffer)
-            for index in output.indices { output[index] = Double(buffer[index]) }
+            if let floats = buffer as? UnsafeMutableBufferPointer<Float> {
+                DenseKernels.widen(UnsafeBufferPointer(floats), into: output)
+            } else {
+                for index in output.indices { output[index] = Double(buffer[index]) }
+            }
             return result
         }
     }

@@ -30,8 +30,8 @@ import ShardNumerics
 /// Anchors that form no triplet (no classmate or no other class in their block) add 0; with blocks that
 /// hold every class, every row forms one triplet and F is the plain mean.
 ///
-/// **Precision.** Float64 blocks compute in Double (dgemm, libm tanh), float32 blocks in Float (sgemm,
-/// `Activation.tanh`, Float losses and mining distances), as the VAE does.
+/// **Precision.** Float64 blocks compute in Double (dgemm, `DenseKernels.tanh`: within 3 ulp of libm), float32
+/// blocks in Float (sgemm, `Activation.tanh`, Float losses and mining distances), as the VAE does.
 ///
 /// **Accuracy.** The model is not a classifier: retrieval metrics use `embeddings(of:parameters:)`.
 public struct TripletEmbedding: Model, FloatComputingNetwork {
@@ -339,6 +339,15 @@ public struct TripletEmbedding: Model, FloatComputingNetwork {
         do throws(LossError) {
             switch chosen {
             case .triplets(let triplets):
+                let direct = embeddings.withUnsafeBufferPointer { rows in
+                    embeddingGradient.withUnsafeMutableBufferPointer { gradient in
+                        squaredTripletLoss(triplets, embeddings: rows, embeddingGradient: gradient)
+                    }
+                }
+                if let direct {
+                    (lossSum, perSample) = direct
+                    break
+                }
                 let anchors = triplets.map(\.anchor)
                 let positives = triplets.map(\.positive)
                 let negatives = triplets.map(\.negative)
@@ -370,6 +379,58 @@ public struct TripletEmbedding: Model, FloatComputingNetwork {
         return LossPass(lossSum: Double(lossSum), perSample: perSample, embeddings: embeddings)
     }
 
+    /// The squared-distance triplet loss, sum reduction, on rows of `embeddings` (rows, E) chosen by index, its
+    /// gradient added into `embeddingGradient`:
+    ///
+    /// ```
+    /// d± = Σ_c (e_a,c − e_±,c)²  (`PairMining.squaredDistance`),   loss_t = max(0, d+ − d− + margin),   Σ_t loss_t in order
+    /// active t:  ∂e_a += 2(e_a − e_p) − 2(e_a − e_n),   ∂e_p += −2(e_a − e_p),   ∂e_n += 2(e_a − e_n)
+    /// ```
+    /// The arithmetic of `TripletLoss.evaluate` (squared Euclidean, sum) on gathered rows, operation for
+    /// operation, and the slots added in the order a gather–evaluate–scatter adds them (every anchor slot, then
+    /// every positive, then every negative; inactive triplets add zeros, which leave the sums' bits alone), so
+    /// the result has the bits of that route without its six (triplets, E) copies. Nil, with nothing added, when
+    /// an argument is NaN or +∞ (the caller then takes that route, whose `TripletLoss` names the triplet).
+    private func squaredTripletLoss<T: NetworkScalar>(
+        _ triplets: [TripletIndices], embeddings: UnsafeBufferPointer<T>,
+        embeddingGradient: UnsafeMutableBufferPointer<T>
+    ) -> (lossSum: T, perSample: [T])? {
+        let width = embeddingDimension
+        let margin = T(self.margin)
+        var perSample = [T](repeating: 0, count: triplets.count)
+        var total: T = 0
+        for (slot, triplet) in triplets.enumerated() {
+            let squaredPositive = PairMining.squaredDistance(
+                triplet.anchor, triplet.positive, embeddings: embeddings, dimension: width)
+            let squaredNegative = PairMining.squaredDistance(
+                triplet.anchor, triplet.negative, embeddings: embeddings, dimension: width)
+            let argument = squaredPositive - squaredNegative + margin
+            if !(argument < .infinity) { return nil }  // NaN or +∞: not a loss value
+            guard argument > 0 else { continue }
+            perSample[slot] = argument
+            total += argument
+        }
+        // (2 · (e_a − e_p), 2 · (e_a − e_n)) of an active triplet, as `TripletLoss` computes them (weight 1).
+        func pullAndPush(_ triplet: TripletIndices, _ column: Int) -> (T, T) {
+            let anchor = embeddings[triplet.anchor * width + column]
+            return (2 * (anchor - embeddings[triplet.positive * width + column]),
+                    2 * (anchor - embeddings[triplet.negative * width + column]))
+        }
+        for (slot, triplet) in triplets.enumerated() where perSample[slot] > 0 {
+            for column in 0..<width {
+                let (pull, push) = pullAndPush(triplet, column)
+                embeddingGradient[triplet.anchor * width + column] += pull - push
+            }
+        }
+        for (slot, triplet) in triplets.enumerated() where perSample[slot] > 0 {
+            for column in 0..<width { embeddingGradient[triplet.positive * width + column] += -pullAndPush(triplet, column).0 }
+        }
+        for (slot, triplet) in triplets.enumerated() where perSample[slot] > 0 {
+            for column in 0..<width { embeddingGradient[triplet.negative * width + column] += pullAndPush(triplet, column).1 }
+        }
+        return (total, perSample)
+    }
+
     /// `e = tanh(x·W)` or `tanh(relu(x·W1 + b1)·W2)`: the hidden layer (empty for the linear variant) and the
     /// embeddings, (rows, H) and (rows, E) row-major.
     private func forward<T: NetworkScalar>(
@@ -394,7 +455,7 @@ public struct TripletEmbedding: Model, FloatComputingNetwork {
                     inputs, rows: rows, inputWidth: featureCount, weights: parameters.slice(tensors[0]), bias: nil,
                     into: output, outputWidth: embeddingDimension)
             }
-            for index in output.indices { output[index] = T.tanh(output[index]) }
+            T.tanh(output)
         }
         return (hidden, embeddings)
     }

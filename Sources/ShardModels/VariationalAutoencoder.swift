@@ -212,7 +212,11 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
         for row in 0..<block.rows {
             let random = CounterRandom(
                 seed: context.seed, round: context.round, block: block.id, row: row, purpose: .latentNoise)
-            for j in 0..<latentDimension { noise[row * latentDimension + j] = random.normal(j) }
+            for pair in 0..<(latentDimension / 2) {
+                (noise[row * latentDimension + 2 * pair], noise[row * latentDimension + 2 * pair + 1]) =
+                    random.normalPair(pair)
+            }
+            if latentDimension % 2 == 1 { noise[(row + 1) * latentDimension - 1] = random.normal(latentDimension - 1) }
         }
         return noise
     }
@@ -341,7 +345,7 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
         parameters: UnsafeBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>?, blockID: Int?
     ) throws(ModelError) -> Pass<T> {
         let (d, l) = (featureCount, latentDimension)
-        for index in 0..<(rows * d) where !(x[index] >= 0 && x[index] <= 1) {
+        if let index = T.firstOutsideUnitInterval(UnsafeBufferPointer(rebasing: x[0..<(rows * d)])) {
             let place = blockID.map { "block \($0), " } ?? ""
             throw .dimension(
                 "vae: \(place)row \(index / d), feature \(index % d) is \(x[index]); VAE inputs must lie in [0, 1] "

@@ -103,12 +103,24 @@ public struct CounterRandom: Sendable, Equatable {
     /// Standard normal draw number `draw` (Box–Muller on one Philox block).
     @inlinable
     public func normal(_ draw: Int) -> Double {
-        let (w0, w1, w2, w3) = words(draw >> 1)
+        let (radius, angle) = polar(draw >> 1)
+        return draw & 1 == 0 ? radius * cos(angle) : radius * sin(angle)
+    }
+
+    /// `(normal(2 · pair), normal(2 · pair + 1))`, the same bits, from one Philox block and one `log`.
+    @inlinable
+    public func normalPair(_ pair: Int) -> (Double, Double) {
+        let (radius, angle) = polar(pair)
+        return (radius * cos(angle), radius * sin(angle))
+    }
+
+    /// Box–Muller's radius `sqrt(−2 ln u₀)` and angle `2π u₁` of Philox block `block`.
+    @inlinable
+    func polar(_ block: Int) -> (radius: Double, angle: Double) {
+        let (w0, w1, w2, w3) = words(block)
         let radiusUniform = Self.openUnitInterval(UInt64(w0) << 32 | UInt64(w1))
         let angleUniform = Self.openUnitInterval(UInt64(w2) << 32 | UInt64(w3))
-        let radius = (-2 * log(radiusUniform)).squareRoot()
-        let angle = 2 * Double.pi * angleUniform
-        return draw & 1 == 0 ? radius * cos(angle) : radius * sin(angle)
+        return ((-2 * log(radiusUniform)).squareRoot(), 2 * Double.pi * angleUniform)
     }
 
     /// A uniform integer in `0..<count` (count ≥ 1): `⌊uniform · count⌋`, clamped to `count − 1`.

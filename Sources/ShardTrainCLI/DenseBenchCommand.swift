@@ -11,8 +11,9 @@ import Synchronization
 /// ```
 /// VAE 784-256-32 (hidden ReLU layers), batch 128         samples/s
 /// triplet tanh(x·W) 512 → 128, random triplets, batch 1024   triplets/s (one triplet per anchor row)
-/// step        = blockSums of every block of the batch (ParallelBlocks, one BlockSumsBuffer slot each),
-///               then the blocks' sums added in block order: the engine's path, without the optimizer
+/// step        = blockSums of every block of the batch (ParallelBlocks, one BlockSumsBuffer slot each; float32:
+///               the parameters rounded to Float once per step), then the blocks' sums added in block order: the
+///               engine's path, without the optimizer
 /// ceiling     = the same gemm calls (shapes, transposes) on the same threads with nothing else: per block and
 ///               dense layer in → out on r rows, X·W (r, out, in), Xᵀ·∂Y (in, out, r) and, unless the layer
 ///               reads the data, ∂Y·Wᵀ (r, in, out)
@@ -211,15 +212,25 @@ struct DenseWorkload {
         let failure = Mutex<ModelError?>(nil)
         var total = [Double](repeating: 0, count: model.sumsWidth)
         var round = 0
+        let roundsOnce = model.roundsParametersForFloat32Blocks && blocks.contains { $0.precision == .float32 }
+        let rounded = RoundedParameters(count: roundsOnce ? parameters.count : 0)
         let seconds = try BestTime.seconds(of: repetitions) {
             for _ in 0..<steps {
                 round += 1
                 let context = RoundContext(seed: 7, round: round)
+                // As the engine does: the parameters rounded to Float once per step for the float32 blocks.
+                if roundsOnce { parameters.withUnsafeBufferPointer { DenseKernels.round($0, into: rounded.buffer) } }
                 try parameters.withUnsafeBufferPointer { theta in
                     let theta = SendableBuffer(buffer: theta)
                     try buffer.fill(threads: threads) { index, slot in
                         do throws(ModelError) {
-                            try model.blockSums(blocks[index], parameters: theta.buffer, context: context, into: slot)
+                            if roundsOnce {
+                                try model.blockSums(
+                                    blocks[index], parameters: theta.buffer, rounded: UnsafeBufferPointer(rounded.buffer),
+                                    context: context, into: slot)
+                            } else {
+                                try model.blockSums(blocks[index], parameters: theta.buffer, context: context, into: slot)
+                            }
                         } catch {
                             failure.withLock { $0 = error }
                         }
@@ -272,6 +283,15 @@ struct DenseWorkload {
 /// A read-only parameter buffer handed to the block runner's threads (nobody writes it while they run).
 private struct SendableBuffer: @unchecked Sendable {
     let buffer: UnsafeBufferPointer<Double>
+}
+
+/// The parameters rounded to Float, written between steps and read by the block runner's threads during one.
+private final class RoundedParameters: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Float>
+
+    init(count: Int) { buffer = .allocate(capacity: count) }
+
+    deinit { buffer.deallocate() }
 }
 
 /// One gemm call's operands, allocated once (values in [-1, 1)); each is used by one thread at a time.

@@ -25,6 +25,40 @@ extension ShardMetricsTests {
         #expect(evaluation.recallAtOne == 0.9)
     }
 
+    /// The nearest other row by the plain loop: squared distances with components added in order, the first
+    /// candidate taken and a later one only when strictly nearer.
+    static func nearestByLoop(_ embeddings: [[Double]]) -> [Int] {
+        embeddings.indices.map { query in
+            var best = -1, bestDistance = Double.infinity
+            for candidate in embeddings.indices where candidate != query {
+                var distance = 0.0
+                for k in embeddings[query].indices {
+                    let difference = embeddings[query][k] - embeddings[candidate][k]
+                    distance += difference * difference
+                }
+                if best < 0 || distance < bestDistance { (best, bestDistance) = (candidate, distance) }
+            }
+            return best
+        }
+    }
+
+    @Test("recall@1's neighbours are the plain loop's: ties, duplicate rows, row counts around the 4-row vectors",
+          arguments: [2, 3, 5, 37, 130])
+    func recallAtOneMatchesThePlainLoop(rows: Int) throws {
+        var generator = SplitMix64(seed: UInt64(rows))
+        // Values on a coarse grid (exact ties between distances) plus every fifth row a copy of an earlier one.
+        var embeddings = (0..<rows).map { _ in (0..<7).map { _ in Double(generator.next() % 5) * 0.25 - 0.5 } }
+        for row in stride(from: 5, to: rows, by: 5) { embeddings[row] = embeddings[Int(generator.next() % UInt64(row))] }
+        let labels = (0..<rows).map { $0 % 3 }
+        let recall = try EmbeddingMetrics.recallAtOne(embeddings: embeddings, labels: labels)
+        let expected = Self.nearestByLoop(embeddings)
+        #expect(recall.nearestIndices == expected)
+        #expect(recall.hits == zip(expected, labels).enumerated().filter { labels[$0.element.0] == $0.element.1 }.count)
+        // Random values too (no exact ties).
+        let random = (0..<rows).map { _ in (0..<9).map { _ in Double(generator.next() >> 11) * 0x1p-53 } }
+        #expect(try EmbeddingMetrics.recallAtOne(embeddings: random, labels: labels).nearestIndices == Self.nearestByLoop(random))
+    }
+
     @Test func verificationThresholdMatchesIndependentComputation() throws {
         let training = try VerificationPairs.all(embeddings: Self.trainingEmbeddings, labels: Self.trainingLabels)
         #expect(training.count == 66)

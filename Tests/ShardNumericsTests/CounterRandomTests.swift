@@ -110,6 +110,18 @@ struct CounterRandomTests {
         #expect(abs(lagged) < 0.04)
     }
 
+    @Test("normalPair(p) is (normal(2p), normal(2p + 1)) bit for bit")
+    func normalPairsMatchSingleDraws() {
+        for (seed, row) in [(UInt64(0), 0), (17, 5), (.max, 1 << 20)] {
+            let random = CounterRandom(seed: seed, round: 3, block: 9, row: row, purpose: .latentNoise)
+            for pair in [0, 1, 2, 15, 1 << 23] {
+                let (even, odd) = random.normalPair(pair)
+                #expect(even.bitPattern == random.normal(2 * pair).bitPattern, "seed \(seed), pair \(pair)")
+                #expect(odd.bitPattern == random.normal(2 * pair + 1).bitPattern, "seed \(seed), pair \(pair)")
+            }
+        }
+    }
+
     @Test("index(below:) is uniform over its range")
     func boundedIndices() {
         var counts = [Int](repeating: 0, count: 7)

@@ -2,6 +2,7 @@
 #define SHARDTRAIN_CSHARDKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Logistic-regression sums over one block of rows (row-major `x`, `rows x cols`).
 ///
@@ -214,5 +215,44 @@ int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *g
                                const double *second, const double *theta, const _Bool *mask, size_t count,
                                double *out_first, double *out_second, double *out_theta, float *out_rounded,
                                double *out_squares);
+
+/// Element-wise passes of the dense networks (dense_layers.c). Every one but tanh gives the same bits on the
+/// AVX2 and the portable path (exact operations; column sums add rows in order, each column on its own).
+///
+///     relu:            v ← v > 0 ? v : 0              (NaN → 0, −0 → +0)
+///     relu_backward:   g ← a > 0 ? g : 0
+///     column_sums:     sums[c] = ((0 + m[0, c]) + m[1, c]) + …   for a (rows, width) row-major m
+///     widen / round:   out[i] = (double) in[i]  /  (float) in[i] (round to nearest even)
+///     first_outside_unit: the first i with !(0 <= v[i] <= 1) (NaN included), or count
+void shardtrain_relu_f32(float *values, size_t count);
+void shardtrain_relu_f64(double *values, size_t count);
+void shardtrain_relu_backward_f32(const float *activation, float *gradient, size_t count);
+void shardtrain_relu_backward_f64(const double *activation, double *gradient, size_t count);
+void shardtrain_column_sums_f32(const float *matrix, size_t rows, size_t width, float *sums);
+void shardtrain_column_sums_f64(const double *matrix, size_t rows, size_t width, double *sums);
+void shardtrain_widen_f32_to_f64(const float *in, double *out, size_t count);
+void shardtrain_round_f64_to_f32(const double *in, float *out, size_t count);
+size_t shardtrain_first_outside_unit_f32(const float *values, size_t count);
+size_t shardtrain_first_outside_unit_f64(const double *values, size_t count);
+
+/// values[i] ← tanh(values[i]) on the AVX2+FMA path; returns 0 (nothing written) on other CPUs.
+///
+///     a = min(|x|, 20)        (tanh(20) rounds to 1)
+///     m = expm1(−2a) = 2^n·s + (2^n − 1),  s = e^r − 1, −2a = n ln2 + r   (the exp kernel's reduction)
+///     tanh(x) = sign(x) · (−m / (2 + m))                                   (NaN stays NaN)
+/// No cancellation for small a (m ≈ −2a comes from s directly). Within 3 ulp of libm (measured on 2·10⁷ values,
+/// |x| from 2⁻⁴¹ to 2⁵; 93 % below 1 ulp, the largest errors near |x| = 0.5, where m = s/2 − 1/2).
+int shardtrain_tanh_f64(double *values, size_t count);
+
+/// The nearest other row of every query row in [first, last) of `rows` (count, width) row-major:
+///
+///     nearest[i − first] = argmin_{j ≠ i} Σ_k (rows[i, k] − rows[j, k])²    (components added in order, unfused)
+///     the first candidate j is taken, a later one only when strictly nearer: the lowest index wins ties
+/// `packed` (from `shardtrain_pack_rows4_f64`, or NULL) holds the rows four at a time, component-major
+/// (`packed[(g·width + k)·4 + lane] = rows[4g + lane, k]`, zeros past the last row), so the AVX2 path computes
+/// four candidates per vector; every distance has the bits of the scalar loop on every path.
+void shardtrain_pack_rows4_f64(const double *rows, size_t count, size_t width, double *packed);
+void shardtrain_nearest_rows_f64(const double *rows, const double *packed, size_t count, size_t width, size_t first,
+                                 size_t last, int64_t *nearest);
 
 #endif
