@@ -12,8 +12,9 @@ import ZeroMQ
 public enum BlockTransport: Sendable, Equatable {
     /// BLOCKS messages over the socket (~8 MiB each): works across machines.
     case messages
-    /// One shared-memory region written once, workers told where their blocks lie (`Message.sharedBlocks`):
-    /// only for workers on the coordinator's machine (they open `/proc/<coordinator pid>/fd/<fd>`).
+    /// One shared-memory region written once, workers told where their blocks lie (`Message.sharedBlocks`) and
+    /// computing on a mapping of it: only for workers on the coordinator's machine (they open
+    /// `/proc/<coordinator pid>/fd/<fd>`). Blocks reassigned after a loss are mapped from the same region.
     case sharedMemory(threads: Int)
 }
 
@@ -35,7 +36,8 @@ public final class ClusterExecutor: Executor {
     private let blocks: [Block]
     /// Blocks being shipped, per peer, with the frames queued behind them (see `shipNextBatches`).
     private var shipments: [Shipment] = []
-    /// The blocks in shared memory (`BlockTransport.sharedMemory`), released once every worker is ready.
+    /// The blocks in shared memory (`BlockTransport.sharedMemory`), kept until the job ends: workers compute on
+    /// mappings of it, and a worker given a lost one's blocks maps them from it.
     private var sharedRegion: SharedBlockRegion?
     private var instance: CoordinatorInstance
     private let logger: Logger
@@ -108,8 +110,10 @@ public final class ClusterExecutor: Executor {
         self.timing = timing
         self.interrupted = interrupted
         if case .sharedMemory(let threads) = blockTransport {
+            let writing = ContinuousClock.now
             let region = try SharedBlockRegion(blocks: blocks, threads: threads)
-            logger.info("blocks in shared memory: \(region.byteCount) bytes at \(region.path)")
+            let seconds = String(format: "%.3f", (ContinuousClock.now - writing).seconds)
+            logger.info("blocks in shared memory: \(region.byteCount) bytes at \(region.path), written in \(seconds) s")
             sharedRegion = region
         }
         do {
@@ -296,14 +300,6 @@ public final class ClusterExecutor: Executor {
                 try? shutdown(reason: "job failed: \(message)", jobFailed: true)
                 throw .jobFailed(message)
             case .allReady, .roundComplete:
-                if case .allReady = directive {
-                    // Every worker holds a copy of its blocks and has closed the region: it is freed now (off
-                    // this thread, which is about to send the first round).
-                    if let region = sharedRegion {
-                        sharedRegion = nil
-                        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(region) {} }
-                    }
-                }
                 if isDone(directive) { done = true }
             }
         }

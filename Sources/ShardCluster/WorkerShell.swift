@@ -12,7 +12,8 @@ import ZeroMQ
 /// every PARAMS with the partial sums of its blocks until DONE.
 ///
 /// The worker never opens the data file: everything it computes on arrives in BLOCKS frames, or, from a
-/// coordinator on the same machine, in the shared-memory region a SHAREDBLOCKS frame points to.
+/// coordinator on the same machine, lies in the shared-memory region a SHAREDBLOCKS frame points to (mapped
+/// read-only and computed on in place). A worker may hold both kinds (e.g. blocks reassigned after a loss).
 public final class WorkerShell {
     public struct Options: Sendable {
         public var endpoint: String
@@ -173,8 +174,7 @@ public final class WorkerShell {
                 case .readSharedBlocks(let region, let regionBytes, let locations):
                     let next: [WorkerInstance.Directive]
                     do {
-                        let blocks = try SharedBlockReader.read(
-                            region: region, regionBytes: regionBytes, locations: locations, threads: threads)
+                        let blocks = try SharedBlockReader.map(region: region, regionBytes: regionBytes, locations: locations)
                         next = instance.receivedBlocks(blocks, now: Self.now())
                     } catch {
                         next = instance.blocksUnreadable(error, now: Self.now())
