@@ -13,7 +13,8 @@ import Synchronization
 /// labels (see `SharedBlockLocation`). The file has no name in any file system: workers open it through
 /// `/proc/<coordinator pid>/fd/<fd>` and compute on a read-only mapping of it, and the kernel frees it when the
 /// last descriptor and mapping are gone — when this object is released and the workers have dropped their blocks,
-/// or when the processes die, however they die. Nothing is ever left behind.
+/// or when the processes die, however they die. Nothing is ever left behind. Once written, the file is sealed
+/// against writes and size changes, so a mapping never sees its values change nor its pages vanish.
 final class SharedBlockRegion: Sendable {
     /// The path a worker opens (read-only) to read the region.
     let path: String
@@ -64,6 +65,10 @@ final class SharedBlockRegion: Sendable {
         }
         if let problem = failure.withLock({ $0 }) {
             throw .transport("cannot write the shared block region: \(problem)")
+        }
+        // Workers compute on mappings of it: nothing may change or shrink it from now on.
+        guard shardtrain_memfd_seal(descriptor) == 0 else {
+            throw .transport("cannot seal the shared block region: \(errnoText())")
         }
     }
 

@@ -30,6 +30,24 @@ struct SharedBlockTransportTests {
         return String(decoding: maps, as: UTF8.self).split(separator: "\n").filter { $0.contains("memfd:shardtrain-blocks") }.count
     }
 
+    /// Whether this process's block region refuses a write and a change of size, even through a descriptor opened
+    /// for writing.
+    static func regionIsSealed() throws -> Bool {
+        let links = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+        let region = try #require(links.first {
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "").contains("memfd:shardtrain-blocks")
+        })
+        let writable = open("/proc/self/fd/\(region)", O_RDWR)
+        try #require(writable >= 0)
+        defer { close(writable) }
+        var byte: UInt8 = 1
+        let written = pwrite(writable, &byte, 1, 0)
+        let writeError = errno
+        let truncated = ftruncate(writable, 0)
+        let truncateError = errno
+        return written == -1 && writeError == EPERM && truncated == -1 && truncateError == EPERM
+    }
+
     static func float32Blocks(count: Int, rows: Int, columns: Int) throws -> [Block] {
         try Sockets.blocks(count: count, rows: rows, columns: columns).map { block in
             guard case .float64(let features, let labels) = block.storage else { return block }
@@ -56,7 +74,10 @@ struct SharedBlockTransportTests {
             let coordinator = try ClusterExecutor(
                 bind: "tcp://127.0.0.1:*", expectedWorkers: 2, model: model, blocks: Array(blocks), timing: timing,
                 blockTransport: transport, logger: Sockets.logger)
-            if transport != .messages { #expect(Self.openBlockRegions() == regionsBefore + 1) }
+            if transport != .messages {
+                #expect(Self.openBlockRegions() == regionsBefore + 1)
+                #expect(try Self.regionIsSealed(), "the region the workers map can still be changed")
+            }
             let workers = [WorkerThreadHandle(coordinator.endpoint), WorkerThreadHandle(coordinator.endpoint)]
             try coordinator.waitForWorkers()
             if transport != .messages {
