@@ -105,6 +105,35 @@ final class SharedBlockRegion: Sendable {
     }
 }
 
+/// A `SharedBlockRegion` being written on a thread of its own, so that the coordinator meets its workers (HELLO,
+/// WELCOME, HOLD) meanwhile; `region()` waits for it.
+final class PendingSharedBlockRegion: Sendable {
+    private let outcome = Mutex<(region: Result<SharedBlockRegion, ClusterError>, seconds: Double)?>(nil)
+    private let written = DispatchSemaphore(value: 0)
+
+    /// Starts writing `blocks` with up to `threads` threads.
+    init(blocks: [Block], threads: Int) {
+        Thread.detachNewThread { [self] in
+            let start = ContinuousClock.now
+            let region = Result { () throws(ClusterError) in try SharedBlockRegion(blocks: blocks, threads: threads) }
+            let elapsed = (ContinuousClock.now - start).components
+            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+            outcome.withLock { $0 = (region, seconds) }
+            written.signal()
+        }
+    }
+
+    /// The written region and the seconds writing it took (waiting for it first), or why it could not be written.
+    func region() throws(ClusterError) -> (region: SharedBlockRegion, seconds: Double) {
+        if outcome.withLock({ $0 == nil }) {
+            written.wait()
+            written.signal()
+        }
+        let (region, seconds) = outcome.withLock { $0! }
+        return (try region.get(), seconds)
+    }
+}
+
 /// Maps a coordinator's shared block region (the worker's side of `Message.sharedBlocks`): the blocks are views into
 /// the read-only mapping (`BlockMemory`), computed on where the coordinator wrote them, never copied.
 enum SharedBlockReader {
