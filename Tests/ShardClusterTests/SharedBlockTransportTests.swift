@@ -124,16 +124,25 @@ struct SharedBlockTransportTests {
         return (coordinator, worker)
     }
 
-    @Test("a worker offered a region that is missing or of another size fails, naming the region, and tells the coordinator why")
+    @Test("a worker offered a region that is missing, of another size or cannot be mapped fails, naming the region, and tells the coordinator why")
     func badRegionDescriptor() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-region-\(UUID().uuidString)")
         // 2 rows × (2 features + 1 label) doubles = 48 bytes; the file holds 40.
         try Data(count: 40).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let missing = file.path + "-missing"
+        // A directory opens read-only and has a size, but cannot be mapped. A few entries make it larger than the
+        // block (on tmpfs a directory's size grows with its entries; elsewhere it is a block or more).
+        let folder = file.path + "-folder"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for name in ["a", "b", "c", "d"] { try Data().write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        let folderBytes = try #require(try FileManager.default.attributesOfItem(atPath: folder)[.size] as? UInt64)
+        try #require(folderBytes >= 48)
         let cases = [
             (file.path, UInt64(48), "the shared block region \(file.path) holds 40 bytes, the coordinator announced 48"),
             (missing, UInt64(48), "cannot open the shared block region \(missing): No such file or directory"),
+            (folder, folderBytes, "cannot map the \(folderBytes) bytes of the shared block region \(folder): No such device"),
         ]
         for (region, bytes, expected) in cases {
             let (coordinator, worker) = try Self.offerRegion(region, regionBytes: bytes)
