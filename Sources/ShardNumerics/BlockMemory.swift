@@ -17,15 +17,59 @@ public final class BlockMemory: Sendable {
 
     private var base: UnsafeRawPointer? { UnsafeRawPointer(bitPattern: address) }
 
+    /// Huge pages of x86-64 and arm64 (4 KiB base pages): the unit of `collapseToHugePages`.
+    static let hugePageBytes = 2 << 20
+
     /// Maps `byteCount` bytes of the open file `descriptor` read-only from its start (the descriptor may be
-    /// closed afterwards: the mapping keeps the file). Returns the reason on failure (`strerror` of `mmap`).
+    /// closed afterwards: the mapping keeps the file). The mapping starts on a `hugePageBytes` boundary, so that file
+    /// offsets and addresses agree modulo a huge page (which mapping the file's huge pages needs). Returns the reason
+    /// on failure (`strerror` of `mmap`).
     public static func mapping(descriptor: Int32, byteCount: Int) -> Result<BlockMemory, BlockMemoryError> {
         guard byteCount > 0 else { return .success(BlockMemory(base: nil, byteCount: 0)) }
-        guard let mapped = mmap(nil, byteCount, PROT_READ, MAP_SHARED, descriptor, 0), mapped != MAP_FAILED else {
-            return .failure(BlockMemoryError(message: String(cString: strerror(errno))))
+        func failure() -> Result<BlockMemory, BlockMemoryError> {
+            .failure(BlockMemoryError(message: String(cString: strerror(errno))))
         }
+        // Reserve a huge page more than needed, put the file at the first boundary inside, give back the rest.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mappedBytes = (byteCount + page - 1) / page * page
+        let reservedBytes = mappedBytes + hugePageBytes
+        guard let reserved = mmap(nil, reservedBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            reserved != MAP_FAILED
+        else { return failure() }
+        let start = (Int(bitPattern: reserved) + hugePageBytes - 1) / hugePageBytes * hugePageBytes
+        let slackBefore = start - Int(bitPattern: reserved)
+        guard let mapped = mmap(reserved + slackBefore, byteCount, PROT_READ, MAP_SHARED | MAP_FIXED, descriptor, 0),
+            mapped != MAP_FAILED
+        else {
+            let result = failure()
+            munmap(reserved, reservedBytes)
+            return result
+        }
+        if slackBefore > 0 { munmap(reserved, slackBefore) }
+        let slackAfter = reservedBytes - slackBefore - mappedBytes
+        if slackAfter > 0 { munmap(mapped + mappedBytes, slackAfter) }
         return .success(BlockMemory(base: UnsafeRawPointer(mapped), byteCount: byteCount))
     }
+
+    /// Whether the mapping starts on a huge-page boundary (as `mapping` places it).
+    public var startsOnHugePage: Bool { address % UInt(Self.hugePageBytes) == 0 }
+
+    /// Asks the kernel to move the whole huge pages inside `bytes` of the file into huge pages (`MADV_COLLAPSE`,
+    /// Linux ≥ 6.1, whatever the shmem huge-page setting): a pass over them then misses the TLB 512 times less often
+    /// (measured on this project's 2-core machine: an 80 MB read pass 6–9 ms from 4 KiB pages, 3–4 ms from 2 MiB
+    /// pages). The values do not change, and every process mapping the file gains. It copies the pages once (about
+    /// 50–80 ms per 80 MB there). Returns false when the kernel cannot (an older kernel, no free huge page, a range
+    /// shorter than a huge page): nothing changes then.
+    public func collapseToHugePages(_ bytes: Range<Int>) -> Bool {
+        let huge = Self.hugePageBytes
+        let first = (max(0, bytes.lowerBound) + huge - 1) / huge * huge
+        let end = min(byteCount, bytes.upperBound) / huge * huge
+        guard let base, first < end else { return false }
+        return madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, Self.madviseCollapse) == 0
+    }
+
+    /// `MADV_COLLAPSE` (Linux uapi asm-generic/mman-common.h), newer than the C library headers Swift imports.
+    private static let madviseCollapse: Int32 = 25
 
     private init(base: UnsafeRawPointer?, byteCount: Int) {
         self.address = UInt(bitPattern: base)

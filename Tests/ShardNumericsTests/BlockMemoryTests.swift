@@ -129,6 +129,42 @@ struct BlockMemoryTests {
         #expect((try? Block(id: 0, rows: 2, columns: 3, precision: .float32, in: memory, at: 32)) != nil)
     }
 
+    @Test("a mapping starts on a huge page; moving it into huge pages keeps every view's values and kernel bits")
+    func hugePagesKeepValues() throws {
+        // 3 MiB and a little of float64 blocks in a shared-memory file where there is one (the kernel moves shmem
+        // into huge pages), else in the temporary folder (where it may refuse: the values must hold either way).
+        var random = SplitMix64(seed: 77)
+        let columns = 16, rowsPerBlock = 2048
+        var owned: [Block] = []
+        var bytes: [UInt8] = []
+        for id in 0..<12 {
+            let features = (0..<rowsPerBlock * columns).map { _ in random.nextUniform(-2, 2) }
+            let labels = (0..<rowsPerBlock).map { _ in Double(random.next() & 1) }
+            owned.append(try Block(id: id, rows: rowsPerBlock, columns: columns, storage: .float64(features: features, labels: labels)))
+            bytes += Self.bytes(features) + Self.bytes(labels)
+        }
+        let folder = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        let url = URL(fileURLWithPath: folder).appendingPathComponent("shardtrain-blockmemory-\(UUID().uuidString)")
+        try Data(bytes).write(to: url)
+        let descriptor = open(url.path, O_RDONLY)
+        try FileManager.default.removeItem(at: url)
+        try #require(descriptor >= 0)
+        let memory = try BlockMemory.mapping(descriptor: descriptor, byteCount: bytes.count).get()
+        close(descriptor)
+        #expect(memory.startsOnHugePage)
+        let blockBytes = rowsPerBlock * (columns + 1) * 8
+        let views = try Self.views(of: owned, in: memory, at: owned.indices.map { $0 * blockBytes })
+        let weights = (0..<columns).map { _ in random.nextUniform(-1, 1) }
+        let before = try views.map { try LogisticKernel.sums(of: $0, weights: weights, bias: 0.1).map(\.bitPattern) }
+        _ = memory.collapseToHugePages(0..<memory.byteCount)
+        #expect(views == owned)
+        let after = try views.map { try LogisticKernel.sums(of: $0, weights: weights, bias: 0.1).map(\.bitPattern) }
+        #expect(after == before)
+        // Ranges without a whole huge page inside are refused, not rounded out.
+        #expect(!memory.collapseToHugePages(100..<(2 << 20)))
+        #expect(!memory.collapseToHugePages(0..<0))
+    }
+
     @Test("owned blocks and views mixed in one list sum to the same bits as owned blocks alone", arguments: Precision.allCases)
     func mixedBlocks(precision: Precision) throws {
         let (owned, bytes, offsets) = try Self.blocksAndRegion(precision: precision, seed: 1234)
