@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CShardSystem.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 #include <string.h>
@@ -95,9 +96,19 @@ int shardtrain_available_cpus(void) {
 
 int shardtrain_memfd_create(const char *name) {
 #ifdef __linux__
-    return memfd_create(name, MFD_CLOEXEC);
+    return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 #else
     (void)name;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int shardtrain_memfd_seal(int descriptor) {
+#ifdef __linux__
+    return fcntl(descriptor, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+#else
+    (void)descriptor;
     errno = ENOSYS;
     return -1;
 #endif

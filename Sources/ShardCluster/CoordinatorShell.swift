@@ -12,8 +12,9 @@ import ZeroMQ
 public enum BlockTransport: Sendable, Equatable {
     /// BLOCKS messages over the socket (~8 MiB each): works across machines.
     case messages
-    /// One shared-memory region written once, workers told where their blocks lie (`Message.sharedBlocks`):
-    /// only for workers on the coordinator's machine (they open `/proc/<coordinator pid>/fd/<fd>`).
+    /// One shared-memory region written once, workers told where their blocks lie (`Message.sharedBlocks`) and
+    /// computing on a mapping of it: only for workers on the coordinator's machine (they open
+    /// `/proc/<coordinator pid>/fd/<fd>`). Blocks reassigned after a loss are mapped from the same region.
     case sharedMemory(threads: Int)
 }
 
@@ -35,8 +36,11 @@ public final class ClusterExecutor: Executor {
     private let blocks: [Block]
     /// Blocks being shipped, per peer, with the frames queued behind them (see `shipNextBatches`).
     private var shipments: [Shipment] = []
-    /// The blocks in shared memory (`BlockTransport.sharedMemory`), released once every worker is ready.
-    private var sharedRegion: SharedBlockRegion?
+    /// The blocks in shared memory (`BlockTransport.sharedMemory`), written while the workers join and kept until
+    /// the job ends: workers compute on mappings of it, and a worker given a lost one's blocks maps them from it.
+    private var sharedRegion: PendingSharedBlockRegion?
+    /// Whether the region's size and write time have been logged.
+    private var sharedRegionLogged = false
     private var instance: CoordinatorInstance
     private let logger: Logger
     private let timing: ClusterTiming
@@ -108,9 +112,7 @@ public final class ClusterExecutor: Executor {
         self.timing = timing
         self.interrupted = interrupted
         if case .sharedMemory(let threads) = blockTransport {
-            let region = try SharedBlockRegion(blocks: blocks, threads: threads)
-            logger.info("blocks in shared memory: \(region.byteCount) bytes at \(region.path)")
-            sharedRegion = region
+            sharedRegion = PendingSharedBlockRegion(blocks: blocks, threads: threads)
         }
         do {
             context = try Context()
@@ -147,7 +149,8 @@ public final class ClusterExecutor: Executor {
         if !finished { try? shutdown(reason: "coordinator stopped") }
     }
 
-    /// Blocks until every worker has joined and holds its blocks.
+    /// Blocks until every worker has joined and holds its blocks. With `BlockTransport.sharedMemory`, throws
+    /// `.transport` when the block region (written meanwhile) could not be made.
     public func waitForWorkers() throws(ClusterError) {
         // A fixed form that scripts look for (the endpoint bound, e.g. for tcp://host:*).
         logger.info("waiting for \(workerCount) workers on \(endpoint)")
@@ -274,10 +277,15 @@ public final class ClusterExecutor: Executor {
                 }
             case .shipBlocks(let peer, let range):
                 if range.isEmpty { break }
-                if let sharedRegion, !shipments.contains(where: { $0.peer == peer }) {
+                if let pending = sharedRegion, !shipments.contains(where: { $0.peer == peer }) {
+                    let (region, seconds) = try pending.region()
+                    if !sharedRegionLogged {
+                        sharedRegionLogged = true
+                        let written = String(format: "%.3f", seconds)
+                        logger.info("blocks in shared memory: \(region.byteCount) bytes at \(region.path), written in \(written) s")
+                    }
                     let message = Message.sharedBlocks(
-                        region: sharedRegion.path, regionBytes: sharedRegion.byteCount,
-                        blocks: sharedRegion.locations(of: range))
+                        region: region.path, regionBytes: region.byteCount, blocks: region.locations(of: range))
                     if try carryOut([.send(to: peer, message, round: 0)], isDone) { done = true }
                 } else if let position = shipments.firstIndex(where: { $0.peer == peer }) {
                     shipments[position].items.append(.blocks(range))
@@ -296,14 +304,6 @@ public final class ClusterExecutor: Executor {
                 try? shutdown(reason: "job failed: \(message)", jobFailed: true)
                 throw .jobFailed(message)
             case .allReady, .roundComplete:
-                if case .allReady = directive {
-                    // Every worker holds a copy of its blocks and has closed the region: it is freed now (off
-                    // this thread, which is about to send the first round).
-                    if let region = sharedRegion {
-                        sharedRegion = nil
-                        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(region) {} }
-                    }
-                }
                 if isDone(directive) { done = true }
             }
         }

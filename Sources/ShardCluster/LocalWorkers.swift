@@ -92,8 +92,9 @@ public final class LocalWorkers {
     /// glibc malloc settings for the children, before any the user set (glibc applies them in order, so the
     /// user's win): arrays below 4 MiB (a default block
     /// holds 256 KiB) come from the heap, which malloc asks the kernel to back with 2 MiB pages (glibc ≥ 2.35;
-    /// older ones ignore unknown tunables). A worker receives its whole shard in one burst of new arrays,
-    /// where faulting in 4 KiB pages costs more than copying the values.
+    /// older ones ignore unknown tunables). Where a worker makes arrays of its blocks in one burst (blocks received
+    /// in BLOCKS messages, or copied out of the shared region by a model that reads `Block.storage`), faulting in
+    /// 4 KiB pages costs more than copying the values.
     public static func mallocTunables(after existing: String?) -> String {
         let ours = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4194304"
         guard let existing, !existing.isEmpty else { return ours }

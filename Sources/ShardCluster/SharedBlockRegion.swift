@@ -11,9 +11,10 @@ import Synchronization
 ///
 /// Layout: block after block in id order, each starting at a multiple of 64 bytes, its features then its
 /// labels (see `SharedBlockLocation`). The file has no name in any file system: workers open it through
-/// `/proc/<coordinator pid>/fd/<fd>`, and the kernel frees it when the last descriptor and mapping are gone —
-/// when this object is released and the workers have closed it, or when the processes die, however they die.
-/// Nothing is ever left behind.
+/// `/proc/<coordinator pid>/fd/<fd>` and compute on a read-only mapping of it, and the kernel frees it when the
+/// last descriptor and mapping are gone — when this object is released and the workers have dropped their blocks,
+/// or when the processes die, however they die. Nothing is ever left behind. Once written, the file is sealed
+/// against writes and size changes, so a mapping never sees its values change nor its pages vanish.
 final class SharedBlockRegion: Sendable {
     /// The path a worker opens (read-only) to read the region.
     let path: String
@@ -65,6 +66,10 @@ final class SharedBlockRegion: Sendable {
         if let problem = failure.withLock({ $0 }) {
             throw .transport("cannot write the shared block region: \(problem)")
         }
+        // Workers compute on mappings of it: nothing may change or shrink it from now on.
+        guard shardtrain_memfd_seal(descriptor) == 0 else {
+            throw .transport("cannot seal the shared block region: \(errnoText())")
+        }
     }
 
     deinit { close(descriptor) }
@@ -100,91 +105,90 @@ final class SharedBlockRegion: Sendable {
     }
 }
 
-/// Reads blocks from a coordinator's shared block region (the worker's side of `Message.sharedBlocks`).
+/// A `SharedBlockRegion` being written on a thread of its own, so that the coordinator meets its workers (HELLO,
+/// WELCOME, HOLD) meanwhile; `region()` waits for it.
+final class PendingSharedBlockRegion: Sendable {
+    private let outcome = Mutex<(region: Result<SharedBlockRegion, ClusterError>, seconds: Double)?>(nil)
+    private let written = DispatchSemaphore(value: 0)
+
+    /// Starts writing `blocks` with up to `threads` threads.
+    init(blocks: [Block], threads: Int) {
+        Thread.detachNewThread { [self] in
+            let start = ContinuousClock.now
+            let region = Result { () throws(ClusterError) in try SharedBlockRegion(blocks: blocks, threads: threads) }
+            let elapsed = (ContinuousClock.now - start).components
+            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+            outcome.withLock { $0 = (region, seconds) }
+            written.signal()
+        }
+    }
+
+    /// The written region and the seconds writing it took (waiting for it first), or why it could not be written.
+    func region() throws(ClusterError) -> (region: SharedBlockRegion, seconds: Double) {
+        if outcome.withLock({ $0 == nil }) {
+            written.wait()
+            written.signal()
+        }
+        let (region, seconds) = outcome.withLock { $0! }
+        return (try region.get(), seconds)
+    }
+}
+
+/// Maps a coordinator's shared block region (the worker's side of `Message.sharedBlocks`): the blocks are views into
+/// the read-only mapping (`BlockMemory`), computed on where the coordinator wrote them, never copied.
 enum SharedBlockReader {
-    /// Opens `region` read-only, checks that it holds exactly `regionBytes` bytes and reads each located block
-    /// straight into the arrays of a `Block` (`pread`: one copy, no mapping to fault in; up to `threads`
-    /// threads). Throws `.protocolViolation` naming the region and what was wrong: it cannot be opened, has
-    /// another size, cannot be read, or a block does not fit its shape.
-    static func read(region: String, regionBytes: UInt64, locations: [SharedBlockLocation], threads: Int)
-        throws(ClusterError) -> [Block]
+    /// Opens `region` read-only, checks that it holds exactly `regionBytes` bytes, maps it and returns a view of each
+    /// located block (the mapping lives as long as any of them). Throws `.protocolViolation` naming the region and
+    /// what was wrong: it cannot be opened, has another size, cannot be mapped, or a block does not fit its shape.
+    static func map(region: String, regionBytes: UInt64, locations: [SharedBlockLocation]) throws(ClusterError)
+        -> (blocks: [Block], shard: MappedShard)
     {
         let descriptor = open(region, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw .protocolViolation("cannot open the shared block region \(region): \(errnoText())")
         }
+        // The mapping keeps the file; the descriptor is not needed past it.
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
             throw .protocolViolation("cannot inspect the shared block region \(region): \(errnoText())")
         }
-        guard status.st_size >= 0, UInt64(status.st_size) == regionBytes else {
+        guard status.st_size >= 0, UInt64(status.st_size) == regionBytes, let byteCount = Int(exactly: regionBytes) else {
             throw .protocolViolation(
                 "the shared block region \(region) holds \(status.st_size) bytes, the coordinator announced \(regionBytes)")
         }
-        // The codec checked that every location lies within `regionBytes`, which is the file's size.
-        let results = Mutex([Result<Block, ClusterError>?](repeating: nil, count: locations.count))
-        let workers = max(1, min(threads, locations.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { part in
-            for index in stride(from: part, to: locations.count, by: workers) {
-                let block = Result { () throws(ClusterError) -> Block in
-                    try readBlock(locations[index], from: descriptor, region: region)
-                }
-                results.withLock { $0[index] = block }
+        let memory: BlockMemory
+        switch BlockMemory.mapping(descriptor: descriptor, byteCount: byteCount) {
+        case .success(let mapped): memory = mapped
+        case .failure(let error):
+            throw .protocolViolation("cannot map the \(regionBytes) bytes of the shared block region \(region): \(error)")
+        }
+        // The codec checked that every location lies within `regionBytes`; the block checks it again.
+        let blocks = try locations.map { (location) throws(ClusterError) -> Block in
+            do throws(BlockShapeError) {
+                return try Block(
+                    id: Int(location.id), rows: Int(location.rows), columns: Int(location.columns),
+                    precision: location.precision, in: memory, at: Int(clamping: location.offset))
+            } catch {
+                throw .protocolViolation("the shared block region \(region): \(error.message)")
             }
         }
-        return try results.withLock { $0 }.map { result throws(ClusterError) in try result!.get() }
+        let first = locations.map { Int(clamping: $0.offset) }.min() ?? 0
+        let end = locations.compactMap { $0.byteRange.map { Int(clamping: $0.upperBound) } }.max() ?? first
+        return (blocks, MappedShard(memory: memory, bytes: first..<max(first, end)))
     }
+}
 
-    private static func readBlock(_ location: SharedBlockLocation, from descriptor: Int32, region: String)
-        throws(ClusterError) -> Block
-    {
-        let rows = Int(location.rows)
-        let featureCount = rows * Int(location.columns)
-        let labelsOffset = location.offset + UInt64(featureCount * location.precision.byteWidth)
-        let storage: BlockStorage
-        switch location.precision {
-        case .float32:
-            storage = .float32(
-                features: try values(Float.self, count: featureCount, at: location.offset, from: descriptor, region),
-                labels: try values(Float.self, count: rows, at: labelsOffset, from: descriptor, region))
-        case .float64:
-            storage = .float64(
-                features: try values(Double.self, count: featureCount, at: location.offset, from: descriptor, region),
-                labels: try values(Double.self, count: rows, at: labelsOffset, from: descriptor, region))
-        }
-        do {
-            return try Block(id: Int(location.id), rows: rows, columns: Int(location.columns), storage: storage)
-        } catch {
-            throw .protocolViolation("the shared block region \(region): \(error.message)")
-        }
-    }
+/// The bytes of a mapped region that a worker's blocks lie in.
+struct MappedShard: Sendable {
+    let memory: BlockMemory
+    let bytes: Range<Int>
 
-    private static func values<T: BitwiseCopyable>(
-        _: T.Type, count: Int, at offset: UInt64, from descriptor: Int32, _ region: String
-    ) throws(ClusterError) -> [T] {
-        var failure: String?
-        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let bytes = UnsafeMutableRawBufferPointer(buffer)
-            var done = 0
-            while done < bytes.count {
-                let got = pread(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-                if got < 0, errno == EINTR { continue }
-                guard got > 0 else {
-                    failure = got == 0 ? "it ends at byte \(offset + UInt64(done))" : errnoText()
-                    break
-                }
-                done += got
-            }
-            // Never exposed on failure; the count only has to be right for the array's own clean-up.
-            initialized = failure == nil ? count : 0
-        }
-        if let failure {
-            throw .protocolViolation(
-                "cannot read \(count) values at byte \(offset) of the shared block region \(region): \(failure)")
-        }
-        return values
-    }
+    /// Rounds computed from 4 KiB pages after which a worker moves its shard into huge pages
+    /// (`BlockMemory.collapseToHugePages`): the copy costs about what 15 rounds gain from it (measured: 50–80 ms per
+    /// 80 MB against 3–5 ms saved per pass over them), so a short run never pays for it and a long one pays at most
+    /// twice the better choice's cost.
+    static let roundsBeforeHugePages = 16
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }

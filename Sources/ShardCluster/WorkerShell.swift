@@ -12,7 +12,8 @@ import ZeroMQ
 /// every PARAMS with the partial sums of its blocks until DONE.
 ///
 /// The worker never opens the data file: everything it computes on arrives in BLOCKS frames, or, from a
-/// coordinator on the same machine, in the shared-memory region a SHAREDBLOCKS frame points to.
+/// coordinator on the same machine, lies in the shared-memory region a SHAREDBLOCKS frame points to (mapped
+/// read-only and computed on in place). A worker may hold both kinds (e.g. blocks reassigned after a loss).
 public final class WorkerShell {
     public struct Options: Sendable {
         public var endpoint: String
@@ -124,6 +125,9 @@ public final class WorkerShell {
                 heartbeatInterval: options.timing.heartbeatInterval, endpoint: options.endpoint),
             now: Self.now())
         var compute: ComputeThread?
+        /// Shards mapped from 4 KiB pages, until `MappedShard.roundsBeforeHugePages` computations have read them.
+        var mappedShards: [MappedShard] = []
+        var computations = 0
 
         /// Sends without ever blocking. The DEALER queues up to its high-water mark (1000 messages) while
         /// the coordinator is unreachable; once that is full a blocking send would wait for ever and the
@@ -173,8 +177,9 @@ public final class WorkerShell {
                 case .readSharedBlocks(let region, let regionBytes, let locations):
                     let next: [WorkerInstance.Directive]
                     do {
-                        let blocks = try SharedBlockReader.read(
-                            region: region, regionBytes: regionBytes, locations: locations, threads: threads)
+                        let (blocks, shard) = try SharedBlockReader.map(
+                            region: region, regionBytes: regionBytes, locations: locations)
+                        mappedShards.append(shard)
                         next = instance.receivedBlocks(blocks, now: Self.now())
                     } catch {
                         next = instance.blocksUnreadable(error, now: Self.now())
@@ -217,10 +222,19 @@ public final class WorkerShell {
                 throw .transport("\(error)")
             }
             if readable.contains(1) { try handshakes.check() }
-            if readable.contains(2), let finished = try takeOutcome(compute),
-                let outcome = try carryOut(instance.computed(finished.outcome, round: finished.round, now: Self.now()))
-            {
-                return outcome
+            if readable.contains(2), let finished = try takeOutcome(compute) {
+                computations += 1
+                if computations >= MappedShard.roundsBeforeHugePages, !mappedShards.isEmpty {
+                    // Off this thread (heartbeats go on); the compute thread reads the same values meanwhile.
+                    let shards = mappedShards
+                    mappedShards = []
+                    Thread.detachNewThread {
+                        for shard in shards { _ = shard.memory.collapseToHugePages(shard.bytes) }
+                    }
+                }
+                if let outcome = try carryOut(instance.computed(finished.outcome, round: finished.round, now: Self.now())) {
+                    return outcome
+                }
             }
             // Drain what arrived, looking at the clock after each frame: decoding a long stream of BLOCKS takes
             // longer than a heartbeat interval. Always, not only when the poll said so: after a long stop

@@ -95,18 +95,12 @@ public enum LinearLossKernel {
             (classWeights ?? []).withUnsafeBufferPointer { weightPointer in
                 params.levels = levelPointer.baseAddress
                 params.class_weights = classWeights == nil ? nil : weightPointer.baseAddress
-                switch block.storage {
-                case .float32(let features, let labels):
-                    return features.withUnsafeBufferPointer { x in
-                        labels.withUnsafeBufferPointer { y in
-                            shardtrain_linear_sums_f32(&params, x.baseAddress, y.baseAddress, rows, columns, theta, out)
-                        }
-                    }
-                case .float64(let features, let labels):
-                    return features.withUnsafeBufferPointer { x in
-                        labels.withUnsafeBufferPointer { y in
-                            shardtrain_linear_sums_f64(&params, x.baseAddress, y.baseAddress, rows, columns, theta, out)
-                        }
+                return block.withValues { values in
+                    switch values {
+                    case .float32(let x, let y):
+                        shardtrain_linear_sums_f32(&params, x.baseAddress, y.baseAddress, rows, columns, theta, out)
+                    case .float64(let x, let y):
+                        shardtrain_linear_sums_f64(&params, x.baseAddress, y.baseAddress, rows, columns, theta, out)
                     }
                 }
             }

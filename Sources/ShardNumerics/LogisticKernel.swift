@@ -36,30 +36,14 @@ public enum LogisticKernel {
         let rows = block.rows
         let columns = block.columns
         let portable = implementation == .portable
-        switch block.storage {
-        case .float32(let features, let labels):
-            features.withUnsafeBufferPointer { x in
-                labels.withUnsafeBufferPointer { y in
-                    if portable {
-                        shardtrain_logistic_sums_f32_portable(
-                            x.baseAddress, y.baseAddress, rows, columns, weights.baseAddress, bias, out)
-                    } else {
-                        shardtrain_logistic_sums_f32(
-                            x.baseAddress, y.baseAddress, rows, columns, weights.baseAddress, bias, out)
-                    }
-                }
-            }
-        case .float64(let features, let labels):
-            features.withUnsafeBufferPointer { x in
-                labels.withUnsafeBufferPointer { y in
-                    if portable {
-                        shardtrain_logistic_sums_f64_portable(
-                            x.baseAddress, y.baseAddress, rows, columns, weights.baseAddress, bias, out)
-                    } else {
-                        shardtrain_logistic_sums_f64(
-                            x.baseAddress, y.baseAddress, rows, columns, weights.baseAddress, bias, out)
-                    }
-                }
+        block.withValues { values in
+            switch values {
+            case .float32(let x, let y):
+                let kernel = portable ? shardtrain_logistic_sums_f32_portable : shardtrain_logistic_sums_f32
+                kernel(x.baseAddress, y.baseAddress, rows, columns, weights.baseAddress, bias, out)
+            case .float64(let x, let y):
+                let kernel = portable ? shardtrain_logistic_sums_f64_portable : shardtrain_logistic_sums_f64
+                kernel(x.baseAddress, y.baseAddress, rows, columns, weights.baseAddress, bias, out)
             }
         }
     }

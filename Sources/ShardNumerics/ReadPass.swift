@@ -9,15 +9,15 @@ import CShardKernels
 /// dropped by the compiler; it is a checksum, not a quantity to compute with.
 public enum ReadPass {
     public static func checksum(of block: Block) -> Double {
-        switch block.storage {
-        case .float32(let features, let labels):
-            let featureSum = features.withUnsafeBufferPointer { shardtrain_read_sum_f32($0.baseAddress, $0.count) }
-            let labelSum = labels.withUnsafeBufferPointer { shardtrain_read_sum_f32($0.baseAddress, $0.count) }
-            return featureSum + labelSum
-        case .float64(let features, let labels):
-            let featureSum = features.withUnsafeBufferPointer { shardtrain_read_sum_f64($0.baseAddress, $0.count) }
-            let labelSum = labels.withUnsafeBufferPointer { shardtrain_read_sum_f64($0.baseAddress, $0.count) }
-            return featureSum + labelSum
+        block.withValues { values in
+            switch values {
+            case .float32(let features, let labels):
+                shardtrain_read_sum_f32(features.baseAddress, features.count)
+                    + shardtrain_read_sum_f32(labels.baseAddress, labels.count)
+            case .float64(let features, let labels):
+                shardtrain_read_sum_f64(features.baseAddress, features.count)
+                    + shardtrain_read_sum_f64(labels.baseAddress, labels.count)
+            }
         }
     }
 }

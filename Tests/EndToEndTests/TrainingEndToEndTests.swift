@@ -486,17 +486,24 @@ struct TrainingEndToEndTests {
         }
     }
 
-    @Test("train --workers: once training runs no process holds the block region, and a killed coordinator leaves nothing behind")
+    /// The pids among `pids` that map a coordinator's shared block region (a memfd line in /proc/PID/maps).
+    static func mappersOfBlockRegion(_ pids: [Int32]) -> [Int32] {
+        pids.filter { pid in
+            // Read to the end: a /proc file reports size 0, and a sized read would stop short of a long map.
+            let maps = FileHandle(forReadingAtPath: "/proc/\(pid)/maps").flatMap { try? $0.readToEnd() } ?? Data()
+            return String(decoding: maps, as: UTF8.self).contains("memfd:shardtrain-blocks")
+        }
+    }
+
+    @Test("train --workers: the workers compute on mappings of the coordinator's block region, which only the coordinator holds open; a killed coordinator leaves nothing behind")
     func sharedRegionIsReleased() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let shmBefore = Set((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [])
         let (train, pids) = try Self.startLocalLongRun(in: directory)
         let everyone = [train.pid] + Array(pids)
-        // Released right after READY, off the coordinator's thread: allow it a moment.
-        let deadline = Date().addingTimeInterval(5)
-        while !Self.holdersOfBlockRegion(everyone).isEmpty, Date() < deadline { usleep(10_000) }
-        #expect(Self.holdersOfBlockRegion(everyone).isEmpty)
+        #expect(Self.holdersOfBlockRegion(everyone) == [train.pid])
+        #expect(Set(Self.mappersOfBlockRegion(everyone)) == pids, "the workers copied their blocks instead of mapping them")
         // The workers' shards sit in 2 MiB pages where the kernel allows (see LocalWorkers.mallocTunables).
         for pid in pids {
             let environment = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""

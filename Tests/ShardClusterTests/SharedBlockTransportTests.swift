@@ -23,6 +23,31 @@ struct SharedBlockTransportTests {
         }.count
     }
 
+    /// This process's mappings of a coordinator's block region (lines of /proc/self/maps naming the memfd).
+    static func mappedBlockRegions() -> Int {
+        // Read to the end: a /proc file reports size 0, and a sized read would stop short of a long map.
+        let maps = FileHandle(forReadingAtPath: "/proc/self/maps").flatMap { try? $0.readToEnd() } ?? Data()
+        return String(decoding: maps, as: UTF8.self).split(separator: "\n").filter { $0.contains("memfd:shardtrain-blocks") }.count
+    }
+
+    /// Whether this process's block region refuses a write and a change of size, even through a descriptor opened
+    /// for writing.
+    static func regionIsSealed() throws -> Bool {
+        let links = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+        let region = try #require(links.first {
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "").contains("memfd:shardtrain-blocks")
+        })
+        let writable = open("/proc/self/fd/\(region)", O_RDWR)
+        try #require(writable >= 0)
+        defer { close(writable) }
+        var byte: UInt8 = 1
+        let written = pwrite(writable, &byte, 1, 0)
+        let writeError = errno
+        let truncated = ftruncate(writable, 0)
+        let truncateError = errno
+        return written == -1 && writeError == EPERM && truncated == -1 && truncateError == EPERM
+    }
+
     static func float32Blocks(count: Int, rows: Int, columns: Int) throws -> [Block] {
         try Sockets.blocks(count: count, rows: rows, columns: columns).map { block in
             guard case .float64(let features, let labels) = block.storage else { return block }
@@ -33,7 +58,7 @@ struct SharedBlockTransportTests {
     }
 
     @Test(
-        "rounds on blocks shipped through shared memory have the same bits as BLOCKS messages and the local executor; the region is freed once every worker is ready",
+        "rounds on blocks shipped through shared memory have the same bits as BLOCKS messages and the local executor; the workers compute on mappings of the region, which is freed when the job ends",
         arguments: Precision.allCases)
     func sameBitsAndRegionFreed(precision: Precision) throws {
         // Blocks of odd sizes (7 blocks, the last short) so offsets are not all multiples of a page.
@@ -43,14 +68,20 @@ struct SharedBlockTransportTests {
         let model = LogisticRegression(featureCount: 5, l2: 0.5)
         let timing = ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 5, joinTimeout: 20)
         let regionsBefore = Self.openBlockRegions()
+        let mappingsBefore = Self.mappedBlockRegions()
         var evaluations: [[UInt64]] = []
         for transport in [BlockTransport.sharedMemory(threads: 2), .messages] {
             let coordinator = try ClusterExecutor(
                 bind: "tcp://127.0.0.1:*", expectedWorkers: 2, model: model, blocks: Array(blocks), timing: timing,
                 blockTransport: transport, logger: Sockets.logger)
-            if transport != .messages { #expect(Self.openBlockRegions() == regionsBefore + 1) }
             let workers = [WorkerThreadHandle(coordinator.endpoint), WorkerThreadHandle(coordinator.endpoint)]
             try coordinator.waitForWorkers()
+            if transport != .messages {
+                // Each worker maps the region once and closes its descriptor; the coordinator keeps the region.
+                #expect(Self.mappedBlockRegions() == mappingsBefore + 2)
+                #expect(Self.openBlockRegions() == regionsBefore + 1)
+                #expect(try Self.regionIsSealed(), "the region the workers map can still be changed")
+            }
             var bits: [UInt64] = []
             for round in 1...3 {
                 let parameters = (0..<6).map { Double($0 + round) * 0.37 - 1 }
@@ -59,10 +90,9 @@ struct SharedBlockTransportTests {
             try coordinator.shutdown(reason: "test finished")
             for worker in workers { #expect(try #require(worker.thread.result(timeout: 10)).get().rounds == 3) }
             evaluations.append(bits)
-            // Released off the coordinator's thread after READY: give that a moment.
-            let deadline = Date().addingTimeInterval(5)
-            while Self.openBlockRegions() > regionsBefore, Date() < deadline { usleep(1_000) }
+            // Closed by the coordinator's shutdown, unmapped with the workers' last blocks.
             #expect(Self.openBlockRegions() == regionsBefore, "\(transport): the block region is still open")
+            #expect(Self.mappedBlockRegions() == mappingsBefore, "\(transport): the block region is still mapped")
         }
         let local = try LocalExecutor(model: model, blocks: Array(blocks), threads: 1)
         var expected: [UInt64] = []
@@ -94,16 +124,25 @@ struct SharedBlockTransportTests {
         return (coordinator, worker)
     }
 
-    @Test("a worker offered a region that is missing or of another size fails, naming the region, and tells the coordinator why")
+    @Test("a worker offered a region that is missing, of another size or cannot be mapped fails, naming the region, and tells the coordinator why")
     func badRegionDescriptor() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-region-\(UUID().uuidString)")
         // 2 rows × (2 features + 1 label) doubles = 48 bytes; the file holds 40.
         try Data(count: 40).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let missing = file.path + "-missing"
+        // A directory opens read-only and has a size, but cannot be mapped. A few entries make it larger than the
+        // block (on tmpfs a directory's size grows with its entries; elsewhere it is a block or more).
+        let folder = file.path + "-folder"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for name in ["a", "b", "c", "d"] { try Data().write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        let folderBytes = try #require(try FileManager.default.attributesOfItem(atPath: folder)[.size] as? UInt64)
+        try #require(folderBytes >= 48)
         let cases = [
             (file.path, UInt64(48), "the shared block region \(file.path) holds 40 bytes, the coordinator announced 48"),
             (missing, UInt64(48), "cannot open the shared block region \(missing): No such file or directory"),
+            (folder, folderBytes, "cannot map the \(folderBytes) bytes of the shared block region \(folder): No such device"),
         ]
         for (region, bytes, expected) in cases {
             let (coordinator, worker) = try Self.offerRegion(region, regionBytes: bytes)
@@ -124,7 +163,7 @@ struct SharedBlockTransportTests {
         #expect(LocalWorkers.mallocTunables(after: "glibc.malloc.arena_max=2") == ours + ":glibc.malloc.arena_max=2")
     }
 
-    @Test("a region of the announced size is read into blocks bit for bit")
+    @Test("a region of the announced size is mapped into blocks bit for bit")
     func regionFileIsRead() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-region-\(UUID().uuidString)")
         // Features [1.5, -2, 3, 0.25], labels [1, 0], as little-endian doubles.
@@ -149,6 +188,59 @@ struct SharedBlockTransportTests {
         #expect(sums.first?.values.map(\.bitPattern) == expected.sums.map(\.bitPattern))
         try coordinator.send(.done(reason: "test finished"))
         #expect(try #require(worker.result(timeout: 10)).get().doneReason == "test finished")
+    }
+}
+
+extension SharedBlockTransportTests {
+    @Test("a worker holding a block it received in BLOCKS, then given another to map after a reassignment, computes the local executor's bits for both")
+    func mappedBlocksAfterReassignment() throws {
+        let blocks = try Sockets.blocks(count: 2, rows: 3, columns: 2)
+        // The region holds block 1 only, at byte 64 (a reassignment maps the lost worker's blocks where they lie).
+        var bytes = [UInt8](repeating: 0xAB, count: 64)
+        guard case .float64(let features, let labels) = blocks[1].storage else { throw ClusterError.jobFailed("float64 blocks") }
+        bytes += (features + labels).flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("shardtrain-region-\(UUID().uuidString)")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+
+        var coordinator = try Sockets.FakeCoordinator()
+        let worker = Sockets.WorkerThread(endpoint: coordinator.endpoint)
+        _ = try coordinator.awaitHello()
+        try coordinator.welcome(Sockets.spec(blocks: 2, rowsPerBlock: 3))
+        try coordinator.send(.hold(ranges: [0..<1]))
+        try coordinator.send(.blocks([blocks[0]]))
+        #expect(try Self.nextReady(coordinator) == .ready(blockCount: 1, rowCount: 3))
+        // Block 1's worker was lost: this one now holds both, and maps block 1 from the region.
+        try coordinator.send(.hold(ranges: [0..<2]))
+        try coordinator.send(
+            .sharedBlocks(
+                region: file.path, regionBytes: UInt64(bytes.count),
+                blocks: [SharedBlockLocation(id: 1, rows: 3, columns: 2, precision: .float64, offset: 64)]))
+        #expect(try Self.nextReady(coordinator) == .ready(blockCount: 2, rowCount: 6))
+        // The file can go: the worker's mapping keeps the values.
+        try FileManager.default.removeItem(at: file)
+        let local = try LocalExecutor(model: LogisticRegression(featureCount: 2, l2: 0), blocks: blocks, threads: 1)
+        for round in 1...2 {
+            let parameters = [0.5 * Double(round), -0.75, 0.125]
+            try coordinator.send(.params(parameters, ranges: [0..<2]), round: UInt64(round))
+            var sums: [NodeSums] = []
+            while let frame = try coordinator.next() {
+                if case .partials(_, let nodes) = frame.message { sums = nodes; break }
+            }
+            let expected = try local.evaluate(parameters, request: RoundRequest(round: round))
+            #expect(sums.count == 1 && sums.first?.values.map(\.bitPattern) == expected.sums.map(\.bitPattern), "round \(round)")
+        }
+        try coordinator.send(.done(reason: "test finished"))
+        #expect(try #require(worker.result(timeout: 10)).get().rounds == 2)
+        coordinator = try Sockets.FakeCoordinator()
+    }
+
+    /// The worker's next READY, skipping heartbeats.
+    static func nextReady(_ coordinator: Sockets.FakeCoordinator) throws -> Message? {
+        while let frame = try coordinator.next() {
+            if case .ready = frame.message { return frame.message }
+        }
+        return nil
     }
 }
 

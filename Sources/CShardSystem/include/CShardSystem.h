@@ -20,10 +20,16 @@ int shardtrain_executable_build_id(unsigned char *out, int capacity);
 /// where affinity cannot be asked. Always at least 1.
 int shardtrain_available_cpus(void);
 
-/// An anonymous shared-memory file (`memfd_create(name, MFD_CLOEXEC)`; glibc declares it only under
-/// _GNU_SOURCE, which Swift's Glibc module does not set). Returns the descriptor, or -1 with errno set
-/// (ENOSYS off Linux).
+/// An anonymous shared-memory file that can be sealed (`memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)`;
+/// glibc declares it only under _GNU_SOURCE, which Swift's Glibc module does not set). Returns the descriptor, or
+/// -1 with errno set (ENOSYS off Linux).
 int shardtrain_memfd_create(const char *name);
+
+/// Seals a file of `shardtrain_memfd_create` for good: no write, no change of size, no further seal
+/// (`F_ADD_SEALS` with `F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL`), so that the pages other processes
+/// map never change under them and never vanish (reading a truncated mapping is SIGBUS). Returns 0, or -1 with
+/// errno set (EBUSY while a writable shared mapping exists; ENOSYS off Linux).
+int shardtrain_memfd_seal(int descriptor);
 
 /// Moves the calling thread into the network namespace of the open file `descriptor` (e.g. of
 /// /var/run/netns/NAME; `setns(descriptor, CLONE_NEWNET)`, declared only under _GNU_SOURCE). Threads the caller
