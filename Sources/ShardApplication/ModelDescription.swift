@@ -162,7 +162,7 @@ func addBinaryMetrics(scores: [Double], labels: [Double], model: LoadedModel, to
     let outcomes = BinaryOutcomes(scores: scores, labels: labels, decision: model.binaryDecision)
     let names = model.classNames ?? ["0", "1"]
     let classification = try ClassificationReport(
-        trueLabels: outcomes.truth, predictedLabels: outcomes.predicted, classCount: 2, classNames: names)
+        confusionMatrix: try ConfusionMatrix(counts: outcomes.confusion), classNames: names)
     report.classification = classification
     report.threshold = model.appliedThreshold
     if classification.confusionMatrix.supports.allSatisfy({ $0 > 0 }) {
@@ -170,33 +170,31 @@ func addBinaryMetrics(scores: [Double], labels: [Double], model: LoadedModel, to
     }
 }
 
-/// Per row: the true class (1 when the label is 1, else 0), the same as a Bool, and the decided class — in chunks
-/// of rows on every core (a logistic model's decision takes a sigmoid per row).
+/// Per row, whether the label is the positive class (1), for the ranking; and the confusion counts
+/// `confusion[true class][decided class]` — in chunks of rows on every core (a logistic model's decision takes a
+/// sigmoid per row), without a per-row array of classes (16 MB for a million rows).
 struct BinaryOutcomes {
-    private(set) var truth: [Int]
     private(set) var positive: [Bool]
-    private(set) var predicted: [Int]
+    private(set) var confusion: [[Int]]
 
     init(scores: [Double], labels: [Double], decision: BinaryDecision) {
         let count = scores.count
-        truth = [Int](repeating: 0, count: count)
         positive = [Bool](repeating: false, count: count)
-        predicted = [Int](repeating: 0, count: count)
         let chunkRows = 1 << 15
-        truth.withUnsafeMutableBufferPointer { truth in
-            positive.withUnsafeMutableBufferPointer { positive in
-                predicted.withUnsafeMutableBufferPointer { predicted in
-                    nonisolated(unsafe) let outputs = (truth, positive, predicted)
-                    _ = ParallelBlocks.map(count: (count + chunkRows - 1) / chunkRows, threads: 0) { chunk in
-                        for row in (chunk * chunkRows)..<min(count, (chunk + 1) * chunkRows) {
-                            let isPositive = labels[row] == 1
-                            outputs.0[row] = isPositive ? 1 : 0
-                            outputs.1[row] = isPositive
-                            outputs.2[row] = decision.label(ofScore: scores[row]) == 1 ? 1 : 0
-                        }
-                    }
+        let counts = positive.withUnsafeMutableBufferPointer { positive in
+            nonisolated(unsafe) let output = positive
+            return ParallelBlocks.map(count: (count + chunkRows - 1) / chunkRows, threads: 0) { chunk -> [Int] in
+                var counts = [0, 0, 0, 0]  // (true, decided) = (0,0), (0,1), (1,0), (1,1)
+                for row in (chunk * chunkRows)..<min(count, (chunk + 1) * chunkRows) {
+                    let isPositive = labels[row] == 1
+                    output[row] = isPositive
+                    let decided = decision.label(ofScore: scores[row]) == 1
+                    counts[(isPositive ? 2 : 0) + (decided ? 1 : 0)] += 1
                 }
+                return counts
             }
         }
+        let total = counts.reduce(into: [0, 0, 0, 0]) { sum, chunk in for index in 0..<4 { sum[index] += chunk[index] } }
+        confusion = [[total[0], total[1]], [total[2], total[3]]]
     }
 }
