@@ -369,6 +369,9 @@ def measure_logistic(binary: Path, sizes: Sizes, work: Path) -> LogisticResult:
     x_npy, y_npy = work / "logistic_X.npy", work / "logistic_y.npy"
     np.save(x_npy, features)
     np.save(y_npy, labels)
+    # The files just written are still being flushed to disk: wait, so that no timed run shares the cores and the
+    # disk with the writeback (it fell on the first run, ShardTrain's).
+    os.sync()
 
     base = ["--model", "logistic", "--l2", repr(l2)]
     shardtrain_csv = {}
