@@ -22,12 +22,24 @@ public enum CheckpointError: Error, Sendable, Equatable, CustomStringConvertible
         case .artifact(let error): error.description
         case .unreadable(let path, let reason): "\(path): not a checkpoint of this version: \(reason)"
         case .mismatch(let path, let field, let saved, let current):
-            "\(path) belongs to another run: \(field) differs (checkpoint: \(saved), this run: \(current)); "
+            "\(path) belongs to another run: \(Self.shown(field)) differs (checkpoint: \(saved), this run: \(current)); "
                 + (field == RunIdentity.maxRoundsKey
                     ? "another --max-rounds continues a run only without a --schedule that stretches over it or a smoothing continuation; resume with the same --max-rounds, or start again with the larger one (and another --checkpoint folder)"
                     : "resume with the same data and options")
         case .state(let path, let error): "\(path): \(error)"
         }
+    }
+
+    /// A model setting as the command line spells it: `--hidden (model.configuration.vae.hiddenUnits)`. The run's
+    /// other settings are flags already (`--learning-rate`), fingerprint fields are plain (`block rows`).
+    static func shown(_ field: String) -> String {
+        guard field.hasPrefix("model."), let last = field.split(separator: ".").last else { return field }
+        let flags = [
+            "hiddenUnits": "--hidden", "latentDimension": "--dimension", "outputDimension": "--dimension",
+            "classCount": "--classes", "taus": "--tau", "l2": "--l2", "gamma": "--focal-gamma", "alpha": "--focal-alpha",
+            "classWeights": "--class-weight", "featureCount": "the feature count of the data",
+        ]
+        return flags[String(last)].map { "\($0) (\(field))" } ?? field
     }
 }
 

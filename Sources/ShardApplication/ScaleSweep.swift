@@ -113,10 +113,25 @@ public struct ScaleSweep: Decodable, Sendable, Equatable {
 
     /// Reads a scale document; `path` names it in errors, which name the field (`runs[2].round_seconds is missing`).
     public init(json: Data, path: String) throws(ArtifactError) {
-        struct Format: Decodable { var format: String? }
-        let format: String?
-        do { format = try JSONDecoder().decode(Format.self, from: json).format } catch {
+        struct Format: Decodable {
+            var format: String?
+            var parametersSha256: String?
+            var wallSeconds: Double?
+        }
+        let read: Format
+        do {
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            read = try decoder.decode(Format.self, from: json)
+        } catch {
             throw .format(path: path, reason: "not a JSON object (a document of scale --json or --summary-json)")
+        }
+        let format = read.format
+        if format == nil, read.parametersSha256 != nil, read.wallSeconds != nil {
+            throw .format(
+                path: path,
+                reason: "a training run's summary, not a scaling sweep: report --scale reads what scale --summary-json "
+                    + "writes; a training run draws its own report with train --report FILE.html")
         }
         guard format == Self.format else {
             throw .format(

@@ -22,7 +22,8 @@ public enum TrainingRunError: Error, Sendable, CustomStringConvertible {
         case .data(let error): error.description + Self.hint(for: error)
         case .model(let error): error.description
         case .diverged(_, let rounds, let stopReason):
-            "training diverged after \(rounds) rounds: \(stopReason); nothing was saved — lower --learning-rate"
+            "training diverged after \(rounds) rounds: \(stopReason); nothing was saved"
+                + (stopReason.contains("--learning-rate") ? "" : " — lower --learning-rate")
         case .threshold(let target, let error):
             "--threshold-for \(target): no threshold could be chosen on the held-out rows: \(error); nothing was saved"
         }

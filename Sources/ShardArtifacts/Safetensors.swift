@@ -89,6 +89,18 @@ public struct SafetensorsFile: Sendable, Equatable {
         var headerLength: UInt64 = 0
         for k in 0..<8 { headerLength |= UInt64(bytes[k]) << (8 * UInt64(k)) }
         guard headerLength <= UInt64(bytes.count - 8), bytes.count > 8, bytes[8] == UInt8(ascii: "{") else {
+            // The files users mistake for models (only once the file is not a model: a header length may start with
+            // the byte of "{").
+            let start = String(decoding: bytes.prefix(32), as: UTF8.self)
+            if start.hasPrefix("shardtrain-checkpoint") {
+                throw .format(
+                    path: path,
+                    reason: "a checkpoint (of train --checkpoint), not a model file: continue its run with train --resume "
+                        + "FOLDER, or use the model file of train --save")
+            }
+            if start.hasPrefix("{") {
+                throw .format(path: path, reason: "\(notSafetensors); this is JSON (a summary of --summary-json?), not a model")
+            }
             throw .format(path: path, reason: "\(notSafetensors); its header length would be \(headerLength) bytes of \(bytes.count)")
         }
         let dataStart = 8 + Int(headerLength)

@@ -186,7 +186,7 @@ public struct WorkerInstance: Sendable {
             spec = decoded
             jobID = frame.jobID
             workerIndex = Int(index)
-            return [.log(.info, "joined as worker \(index) (the job started with \(count))"), .prepare(decoded)]
+            return [.log(.info, "joined as worker \(index) of \(count) (indices count from 0; a replacement or late worker gets the next one)"), .prepare(decoded)]
         case .hold(let ranges) where spec != nil:
             return receivedHold(BlockRanges(ranges), now: now)
         case .blocks(let incoming) where spec != nil:

@@ -46,7 +46,7 @@ struct Checkpointing {
     var writtenNote: String? {
         guard let writer, writer.written.files > 0 else { return nil }
         let (files, seconds, bytes) = writer.written
-        return "\(files) checkpoints written into \(writer.directory.path): "
+        return "\(files) checkpoint\(files == 1 ? "" : "s") written into \(writer.directory.path): "
             + String(format: "%.2f ms each (mean), %d bytes the last; data fingerprint %.3f s", 1000 * seconds / Double(files), bytes, fingerprintSeconds)
     }
 

@@ -16,6 +16,9 @@ enum EndpointArgument {
         }
         let host = address[..<colon]
         let port = address[address.index(after: colon)...]
+        if !host.isEmpty, !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }), UInt16(port) == nil {
+            throw ValidationError("\"\(text)\": port \(port) is out of range (0–65535; * picks a free one)")
+        }
         guard !host.isEmpty, port == "*" || (port.allSatisfy { $0.isASCII && $0.isNumber } && UInt16(port) != nil) else {
             throw ValidationError("\"\(text)\": \(expectedForm)")
         }

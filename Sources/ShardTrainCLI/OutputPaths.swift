@@ -55,9 +55,19 @@ enum OutputPaths {
         }
     }
 
+    /// A report is one HTML page: a path with another extension (`report.pdf`) would hold HTML under a wrong name.
+    static func refuseOtherThanHTML(flag: String, path: String) throws {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return }
+        let suffix = name[name.index(after: dot)...].lowercased()
+        guard suffix != "html", suffix != "htm" else { return }
+        throw ValidationError("\(flag) \(path): the report is an HTML page; name it .html (a browser prints it to PDF)")
+    }
+
     static func refuseUnwritable(_ outputs: [(flag: String, path: String?)]) throws {
         for (flag, path) in outputs {
             guard let path else { continue }
+            if flag == "--report" { try refuseOtherThanHTML(flag: flag, path: path) }
             do { try AtomicFile.checkWritable(path) } catch { throw ValidationError("\(flag) \(error)") }
         }
     }

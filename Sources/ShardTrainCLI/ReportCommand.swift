@@ -26,6 +26,7 @@ public struct ReportCommand: ParsableCommand {
     public func validate() throws {
         try OutputPaths.refuseClashes(outputs: [("--output", output)], inputs: [("--scale", scale)])
         try OutputPaths.refuseUnwritable([("--output", output)])
+        try OutputPaths.refuseOtherThanHTML(flag: "--output", path: output)
     }
 
     public func run() throws {

@@ -384,7 +384,8 @@ func refuseIdleWorkers(_ workers: Int, data: PreparedData) throws(CommandFailure
         ? ", or smaller blocks: --block-rows \((rows - 1) / (workers - 1)) or less gives \(workers) or more blocks" : ""
     throw CommandFailure(
         "--workers \(workers) is more than the \(blocks) blocks of the \(rows) training rows (\(data.blockRows) rows per "
-            + "block), so \(workers - blocks) workers would have nothing to do: use --workers \(blocks) or fewer"
+            + "block), so \(workers - blocks) worker\(workers - blocks == 1 ? "" : "s") would have nothing to do: use --workers "
+            + "\(blocks) or fewer"
             + smallerBlocks, status: .usage)
 }
 
@@ -465,7 +466,12 @@ func runTraining(
     do {
         checkpoints = try Checkpointing(arguments, run: run, digests: digests, logger: logger)
     } catch {
-        throw CommandFailure(error)
+        // --resume of a folder without checkpoints, or of another run's: the command line names the wrong folder
+        // or options (exit 64, as a missing folder is); a damaged or unreadable file is a failure.
+        switch error {
+        case .empty, .mismatch: throw CommandFailure(error.description, status: .usage)
+        default: throw CommandFailure(error)
+        }
     }
     var outcome: TrainingOutcome
     var faults: FaultCounts?

@@ -67,7 +67,7 @@ import _TestSupport
                 _ = try ResumePoint(folder: folder.url.path, identity: RunIdentity(PreparedRun(request)))
             } catch let error as CheckpointError {
                 guard case .mismatch(_, let field, let saved, let current) = error else { throw error }
-                #expect(error.description.contains("\(field) differs"))
+                #expect(error.description.contains("\(CheckpointError.shown(field)) differs"))
                 return (field, saved, current)
             }
             return nil

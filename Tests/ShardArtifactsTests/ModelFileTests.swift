@@ -177,3 +177,28 @@ extension ArtifactsTests {
         }
     }
 }
+
+/// A checkpoint or a summary given as the model is named as what it is; a real model whose header length starts with
+/// the byte of "{" (123 bytes) is still a model.
+@Test func aCheckpointOrASummaryIsNamedAndAHeaderOf123BytesStillReads() throws {
+    let cases = [
+        ("shardtrain-checkpoint 1 bytes=10 sha256=00\n0123456789", "a checkpoint (of train --checkpoint), not a model file"),
+        (#"{"model": "logistic", "parameters_sha256": "ab"}"#, "this is JSON (a summary of --summary-json?), not a model"),
+    ]
+    for (text, expected) in cases {
+        do {
+            _ = try SafetensorsFile.decode(Data(text.utf8), path: "x")
+            Issue.record("decoded \(text)")
+        } catch {
+            guard case .format(_, let reason) = error else { Issue.record("\(error)"); continue }
+            #expect(reason.contains(expected), "\(reason)")
+        }
+    }
+    // A header of exactly 123 bytes: its length's first byte is "{".
+    var header = #"{"__metadata__":{"k":"v"},"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#
+    header += String(repeating: " ", count: 123 - header.utf8.count)
+    var bytes: [UInt8] = [123, 0, 0, 0, 0, 0, 0, 0] + Array(header.utf8)
+    bytes += withUnsafeBytes(of: (1.5).bitPattern.littleEndian) { Array($0) }
+    let file = try SafetensorsFile.decode(Data(bytes), path: "model.safetensors")
+    #expect(file.metadata["k"] == "v")
+}
