@@ -153,7 +153,7 @@ public final class ClusterExecutor: Executor {
     /// `.transport` when the block region (written meanwhile) could not be made.
     public func waitForWorkers() throws(ClusterError) {
         // A fixed form that scripts look for (the endpoint bound, e.g. for tcp://host:*).
-        logger.info("waiting for \(workerCount) worker\(workerCount == 1 ? "" : "s") on \(endpoint)")
+        logger.info("waiting on \(endpoint) for \(workerCount) worker\(workerCount == 1 ? "" : "s")")
         try runUntil { directive in
             if case .allReady = directive { return true }
             return false

@@ -74,7 +74,7 @@ struct SecurityEndToEndTests {
                 "coordinator", "--bind", "tcp://127.0.0.1:*", "--workers", "1", "--data", Self.iris, "--model", "softmax",
                 "--secret-key", directory.path("coordinator.secret"), "--allow", directory.path("allow"), "--log-format", "json",
             ], directory: directory.url)
-        let endpoint = coordinator.loggedWord(after: "workers on ", timeout: 60)
+        let endpoint = coordinator.loggedWord(after: "waiting on ", timeout: 60)
         let bound = try #require(endpoint, "\(coordinator.stderr)")
         let started = Date()
         let stranger = try ChildProcess(

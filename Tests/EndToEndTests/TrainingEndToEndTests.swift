@@ -89,7 +89,7 @@ struct TrainingEndToEndTests {
     static func startWorkers(_ count: Int, for coordinator: ChildProcess, in directory: TemporaryDirectory) throws
         -> [ChildProcess]
     {
-        let endpoint = coordinator.loggedWord(after: "workers on ", timeout: 60)
+        let endpoint = coordinator.loggedWord(after: "waiting on ", timeout: 60)
         let bound = try #require(endpoint, "the coordinator did not bind: \(coordinator.stderr)")
         return try (0..<count).map { _ in try ChildProcess(["worker", "--connect", bound], directory: directory.url) }
     }
@@ -509,7 +509,7 @@ struct TrainingEndToEndTests {
             let environment = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
             #expect(environment.contains("GLIBC_TUNABLES=glibc.malloc.hugetlb=1"), "worker \(pid)")
         }
-        let socket = try #require(train.loggedWord(after: "workers on ipc://", timeout: 1), "\(train.stderr)")
+        let socket = try #require(train.loggedWord(after: "waiting on ipc://", timeout: 1), "\(train.stderr)")
         let folder = (socket as NSString).deletingLastPathComponent
         #expect(FileManager.default.fileExists(atPath: folder))
         kill(train.pid, SIGKILL)
