@@ -68,7 +68,7 @@ struct HintsEndToEndTests {
             try ChildProcess(["worker", "--connect", $0, "--join-timeout", "60"], directory: directory.url)
         }
         #expect(coordinator.wait(timeout: 120) == 0, "\(coordinator.stderr)")
-        #expect(coordinator.stderr.contains("waiting for 2 workers on tcp://127.0.0.1:\(port)"), "\(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("waiting on tcp://127.0.0.1:\(port) for 2 workers"), "\(coordinator.stderr)")
         for worker in workers {
             #expect(worker.wait(timeout: 30) == 0, "\(worker.stderr)")
             #expect(worker.stderr.contains("connecting to tcp://127.0.0.1:\(port)"), "\(worker.stderr)")
