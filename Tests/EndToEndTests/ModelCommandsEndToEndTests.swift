@@ -435,6 +435,22 @@ struct ModelCommandsEndToEndTests {
             let loss = try #require(levels[q]["pinball_loss"] as? Double)
             #expect(abs(loss - pinball[q] / 442) <= 1e-12 * pinball[q] / 442)
         }
+        // The same model with its levels given as --tau 0.5 --tau 0.9 --tau 0.1: the columns still come in
+        // increasing τ, with the same values.
+        let permutation = [1, 2, 0]
+        let permutedWeights = (0..<10).flatMap { i in permutation.map { weights[i * 3 + $0] } }
+        let shuffled = directory.path("quantile-shuffled.safetensors")
+        try Self.modelFile(
+            spec: #"{"featureCount":10,"kind":"quantile","l2":0,"taus":[0.5,0.9,0.1]}"#, kind: "quantile",
+            features: features, label: "target", standardization: (means, deviations),
+            tensors: [("W", [10, 3], permutedWeights), ("b", [3], permutation.map { bias[$0] })]
+        ).write(to: shuffled)
+        let (status3, stdout3, stderr3) = try Self.run(
+            ["predict", "--model-file", shuffled, "--data", Self.dataPath("diabetes.csv")], in: directory)
+        try #require(status3 == 0, "\(stderr3)")
+        let reordered = try NumericTable(text: stdout3).without("line")
+        #expect(reordered.columns == ["q0.1", "q0.5", "q0.9"])
+        #expect(reordered.rows.map { $0.map(\.bitPattern) } == predictions.rows.map { $0.map(\.bitPattern) })
     }
 
     @Test("svm: predicted labels follow label_encoding; accuracy matches [score ≥ 0] = label")

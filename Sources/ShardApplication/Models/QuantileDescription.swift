@@ -29,8 +29,14 @@ enum QuantileDescription: ModelDescription {
         return (try quantile.predict(block, parameters: parameters), quantile.levelCount)
     }
 
+    /// One column per level in increasing τ (as the report lists them), whatever the order `--tau` gave them in.
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
-        PredictionTable(columns: levels(of: model).map { "q\($0)" }, outputs: outputs) { Array($0) }
+        let levels = levels(of: model)
+        let order = levels.indices.sorted { levels[$0] < levels[$1] }
+        return PredictionTable(columns: order.map { "q\(levels[$0])" }, outputs: outputs) { row in
+            let values = Array(row)
+            return order.map { values[$0] }
+        }
     }
 
     static func addMetrics(
