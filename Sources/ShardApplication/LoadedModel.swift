@@ -93,8 +93,8 @@ public struct LoadedModel: Sendable {
     ) throws(ApplicationError) -> ModelInput {
         guard !DataFile.isNumpy(bytes) else {
             throw .invalidArgument(
-                "\(path) is a NumPy .npy file: this command reads CSV files with a header row (a model trained on "
-                    + ".npy names its features \(file.featureNames.prefix(3).joined(separator: ", "))…)")
+                "\(path) is a NumPy .npy file: this command reads CSV files with a header row naming this model's "
+                    + "features (\(file.featureNames.prefix(3).joined(separator: ", "))…)")
         }
         var header: [String], delimiter: UInt8
         var schema = inputSchema

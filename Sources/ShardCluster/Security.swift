@@ -14,10 +14,12 @@ public enum ServerSecurity: Sendable {
     /// Refuses a bind other peers could reach without keys: anything but loopback, unless `insecure` says so.
     public static func check(bind endpoint: String, flag: String, security: ServerSecurity, insecure: Bool) throws(ClusterError) {
         guard case .insecure = security, !insecure, !isLoopback(endpoint) else { return }
+        let progress = flag == "--progress-endpoint"
         throw .invalidConfiguration(
-            "\(flag) \(endpoint) would let anyone who reaches it join without keys; make keys with "
-                + "`shardtrain keys generate keys/coordinator` (and one per worker), then pass --secret-key "
-                + "keys/coordinator.secret --allow DIR (a folder of the workers' .public files), or add --insecure")
+            "\(flag) \(endpoint) would let anyone who reaches it \(progress ? "watch the run" : "join") without keys; make "
+                + "keys with `shardtrain keys generate keys/coordinator` (and one per \(progress ? "watcher" : "worker")), then "
+                + "pass --secret-key keys/coordinator.secret --allow DIR (a folder of the \(progress ? "watchers'" : "workers'") "
+                + ".public files), or add --insecure")
     }
 
     /// Whether only this machine can connect to `endpoint` (tcp on 127.x.x.x, localhost or ::1; ipc; inproc).

@@ -129,7 +129,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not a number"
         case .nonFiniteValue(let path, let line, let column, let columnName, let text):
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not finite "
-                + "(NaN, infinities and values beyond the Double range are not allowed)"
+                + "(NaN, infinities and values beyond the Double range are not numbers; a missing cell is written empty, NA "
+                + "or NaN: see --missing)"
         case .unsupportedNumber(let path, let line, let column, let columnName, let text, let reason):
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not a number: \(reason)"
         case .invalidNumpy(let path, let detail), .invalidGzip(let path, let detail):

@@ -30,7 +30,9 @@ struct Checkpointing {
         if let resumeFolder = arguments.resume {
             let point = try ResumePoint(folder: resumeFolder, identity: identity)
             for (path, reason) in point.skipped {
-                logger.warning("DAMAGED CHECKPOINT skipped: \(path): \(reason); falling back to an older checkpoint")
+                // The reason names the file already when it comes from reading it.
+                let shown = reason.hasPrefix(path) ? reason : "\(path): \(reason)"
+                logger.warning("DAMAGED CHECKPOINT skipped: \(shown); falling back to an older checkpoint")
             }
             logger.info("resuming from \(point.path) after round \(point.state.round) (saved: \(point.moment.rawValue))")
             resume = point

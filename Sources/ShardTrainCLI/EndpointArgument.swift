@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// ZeroMQ endpoints given on the command line (`--bind`, `--connect`, `--progress-endpoint`): `HOST:PORT` is
 /// taken as `tcp://HOST:PORT`; anything else must name its transport, and a TCP endpoint its port. The host
@@ -23,5 +24,19 @@ enum EndpointArgument {
             throw ValidationError("\"\(text)\": \(expectedForm)")
         }
         return "tcp://" + (host == "localhost" ? "127.0.0.1" : host) + ":" + port
+    }
+
+    /// Why the host of a `tcp://HOST:PORT` endpoint cannot be resolved (`getaddrinfo`), or nil when it can (or the
+    /// endpoint is not tcp). ZeroMQ itself retries an unresolvable host silently until the join timeout.
+    static func unresolvedHost(_ endpoint: String) -> String? {
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
+        var host = String(endpoint[endpoint.index(endpoint.startIndex, offsetBy: "tcp://".count)..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, host != "*" else { return nil }
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, nil, &result)
+        if let result { freeaddrinfo(result) }
+        guard status != 0 else { return nil }
+        return "cannot resolve the host \"\(host)\" of \(endpoint): \(String(cString: gai_strerror(status)))"
     }
 }

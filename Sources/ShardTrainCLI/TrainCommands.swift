@@ -62,6 +62,13 @@ public struct TrainCommand: ParsableCommand {
 
     public func validate() throws {
         guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
+        // Keys secure a --progress-endpoint here (local workers talk over a Unix socket only this user can open):
+        // without one they would secure nothing, and the user might believe they do.
+        if output.progressEndpoint == nil, keys.secretKey != nil || keys.allow != nil || keys.insecure {
+            throw ValidationError(
+                "--secret-key, --allow and --insecure apply to --progress-endpoint in train (its local workers use a "
+                    + "Unix socket); for workers on other machines, run shardtrain coordinator")
+        }
         // Settings of worker processes mean nothing in one process; a --min-workers above --workers could never hold.
         if workers == 0 {
             if restartWorkers { throw ValidationError("--restart-workers applies to local worker processes: add --workers N") }
@@ -190,6 +197,7 @@ public struct WorkerCommand: ParsableCommand {
             guard let line = LocalWorkers.awaitEndpoint() else { throw ExitCode(Interrupt.requested ? 130 : 0) }
             endpoint = line
         }
+        if let problem = EndpointArgument.unresolvedHost(endpoint) { throw CommandFailure(problem) }
         localEndpoint.withLock { $0 = endpoint }
         let outcome: WorkerShell.Outcome
         do {
@@ -369,6 +377,11 @@ func prepareRun(_ request: TrainingRequest) throws(CommandFailure) -> PreparedRu
         // A setting that does not fit the data (--classes, --batch-blocks, --class-weight, …) is fixed on the
         // command line: a usage error, as the checks made before reading are.
         if case .setup = error { throw CommandFailure(error.description, status: .usage) }
+        // A flag that names what the file does not have (--positive-class, --ignore, --id-column, --categorical):
+        // the schema's refusals of the whole file start with the flag.
+        if case .data(.schema(_, nil, nil, nil, let detail)) = error, detail.hasPrefix("--") {
+            throw CommandFailure(error.description, status: .usage)
+        }
         throw CommandFailure(error)
     }
 }

@@ -117,8 +117,8 @@ extension ShardDataSuite {
         ("a,b,label\n1,+-2,3\n", "t.csv:2: column 2 (\"b\"): \"+-2\" is not a number"),
         ("a,b,label\n1,2 ,3\n", "t.csv:2: column 2 (\"b\"): \"2 \" is not a number"),
         ("a,b,label\n1,2,3e\n", "t.csv:2: column 3 (\"label\"): \"3e\" is not a number"),
-        ("a,b,label\n1,2,+inf\n", "t.csv:2: column 3 (\"label\"): \"+inf\" is not finite (NaN, infinities and values beyond the Double range are not allowed)"),
-        ("a,b,label\n-1.8e308,2,1\n", "t.csv:2: column 1 (\"a\"): \"-1.8e308\" is not finite (NaN, infinities and values beyond the Double range are not allowed)"),
+        ("a,b,label\n1,2,+inf\n", "t.csv:2: column 3 (\"label\"): \"+inf\" is not finite (NaN, infinities and values beyond the Double range are not numbers; a missing cell is written empty, NA or NaN: see --missing)"),
+        ("a,b,label\n-1.8e308,2,1\n", "t.csv:2: column 1 (\"a\"): \"-1.8e308\" is not finite (NaN, infinities and values beyond the Double range are not numbers; a missing cell is written empty, NA or NaN: see --missing)"),
     ])
     func numberErrorMessages(text: String, message: String) {
         do {

@@ -163,17 +163,17 @@ struct ShardDataSuite {
         (
             "a,b,label\n1,2,3\nnan,2,3\n",
             "t.csv:3: column 1 (\"a\"): \"nan\" is not finite "
-                + "(NaN, infinities and values beyond the Double range are not allowed)"
+                + "(NaN, infinities and values beyond the Double range are not numbers; a missing cell is written empty, NA or NaN: see --missing)"
         ),
         (
             "a,b,label\n1,-inf,3\n",
             "t.csv:2: column 2 (\"b\"): \"-inf\" is not finite "
-                + "(NaN, infinities and values beyond the Double range are not allowed)"
+                + "(NaN, infinities and values beyond the Double range are not numbers; a missing cell is written empty, NA or NaN: see --missing)"
         ),
         (
             "a,b,label\n1,2,1e400\n",
             "t.csv:2: column 3 (\"label\"): \"1e400\" is not finite "
-                + "(NaN, infinities and values beyond the Double range are not allowed)"
+                + "(NaN, infinities and values beyond the Double range are not numbers; a missing cell is written empty, NA or NaN: see --missing)"
         ),
         ("label\n1\n", "t.csv:1: no feature columns: the only column is the label column \"label\""),
     ])
