@@ -72,6 +72,8 @@ final class HandshakeWatch {
     /// Whether this side has CURVE keys (what a failing handshake most likely means depends on it).
     let usesKeys: Bool
     private var failures = 0
+    /// Whether a TCP (or IPC) connection to the server was ever made: without one, nothing listens at the address.
+    private(set) var everConnected = false
 
     /// Consecutive failed handshakes after which a client gives up: a wrong server key fails every one (the server
     /// cannot decrypt our HELLO and hangs up), and libzmq retries every 100 ms.
@@ -110,7 +112,9 @@ final class HandshakeWatch {
                             + "its .public key"
                         : "\(failures) handshakes with \(server) failed in a row: it probably requires keys (give this "
                             + "\(client) --secret-key and --coordinator-key)")
-            case .connected, .disconnected, .other: continue
+            case .connected:
+                everConnected = true
+            case .disconnected, .other: continue
             }
         }
     }

@@ -196,6 +196,13 @@ public final class WorkerShell {
                         workerIndex: instance.workerIndex ?? -1, rounds: instance.rounds, doneReason: reason,
                         jobFailed: jobFailed)
                 case .finish(.failed(.coordinatorLost(let message))) where instance.spec == nil:
+                    // No connection was ever made: nothing listens there (a wrong port, or no coordinator yet).
+                    try? handshakes.check()
+                    guard handshakes.everConnected else {
+                        throw ClusterError.coordinatorLost(
+                            message + " (no connection was ever accepted at \(options.endpoint): is the coordinator "
+                                + "running there, and is the port the one it binds?)")
+                    }
                     // With keys, a refused handshake looks like silence: say what to check.
                     guard case .curve = options.security else { throw ClusterError.coordinatorLost(message) }
                     throw ClusterError.coordinatorLost(
