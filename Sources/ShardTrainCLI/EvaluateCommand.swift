@@ -73,6 +73,8 @@ public struct EvaluateCommand: ParsableCommand {
                 let page = RunReport.evaluation(report, model: loaded, input: input, dataPath: data, seed: seed)
                 try OutputSet(files: [OutputFile(path: path, contents: page)], record: nil)
                     .commit(rescueFolders: OutputPaths.rescueFolders)
+                // On standard error: standard output is the report's text or JSON, which pipelines read.
+                FileHandle.standardError.write(Data("wrote report \(path)\n".utf8))
             }
             if json {
                 FileHandle.standardOutput.write(try report.jsonData() + Data("\n".utf8))

@@ -52,6 +52,7 @@ struct ReportEndToEndTests {
         let (evaluated, _, evaluateError) = try Self.run(
             ["evaluate", "--model-file", model, "--data", Self.data("breast_cancer.csv"), "--report", evaluation], in: directory)
         try #require(evaluated == 0, "\(evaluateError)")
+        #expect(evaluateError.contains("wrote report \(evaluation)"), "\(evaluateError)")
         #expect(try Self.sections(of: evaluation) == ["metrics", "confusion", "ranking", "calibration", "settings"])
         #expect(try String(contentsOfFile: evaluation, encoding: .utf8).contains("Predicted classes: predicted 1 when probability ≥ 0.5 (default)."))
         // It refuses to write over its input.
