@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `shardtrain`: the root command. Subcommands parse and validate, then call library code.
 public struct ShardTrainCommand: ParsableCommand {
@@ -30,15 +31,20 @@ public struct ShardTrainCommand: ParsableCommand {
         // The process ends only after the background work it started (digests) has ended. A `CommandFailure`
         // ends it with its message and status, anything else as ArgumentParser ends it (help and version on
         // standard output with 0, usage errors with 64).
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot(expanded)
+            command = try parseAsRoot(expanded)
+        } catch {
+            exit(withError: error)
+        }
+        do {
             try command.run()
         } catch let failure as CommandFailure {
             BackgroundWork.finish()
             failure.exit()
         } catch {
             BackgroundWork.finish()
-            exit(withError: error)
+            exitWithUsage(error, of: type(of: command))
         }
         BackgroundWork.finish()
     }
@@ -67,5 +73,20 @@ public struct ShardTrainCommand: ParsableCommand {
             previous = current
         }
         return a.isEmpty ? b.count : previous[b.count]
+    }
+
+    /// Ends the process for an error a command's `run` threw: a usage error (a key file, an endpoint checked while
+    /// running) with the usage of the command that ran, as ArgumentParser shows it for errors found while
+    /// parsing (its own `exit(withError:)` would show the root's); anything else as ArgumentParser ends it.
+    static func exitWithUsage(_ error: any Error, of command: any ParsableCommand.Type) -> Never {
+        let code = exitCode(for: error)
+        guard code == .validationFailure else { exit(withError: error) }
+        let usage = usageString(for: command)
+        // "shardtrain keys generate NAME …": the command's words are those before the first argument or option.
+        let words = usage.split(separator: " ").prefix { !$0.hasPrefix("[") && !$0.hasPrefix("<") && !$0.hasPrefix("-") }
+        let text = "\(_errorPrefix)\(message(for: error))\nUsage: \(usage)\n  See '\(words.joined(separator: " ")) --help' "
+            + "for more information.\n"
+        FileHandle.standardError.write(Data(text.utf8))
+        Foundation.exit(code.rawValue)
     }
 }

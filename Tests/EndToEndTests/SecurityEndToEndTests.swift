@@ -37,6 +37,9 @@ struct SecurityEndToEndTests {
         #expect(coordinator.wait(timeout: 1) == 64)
         #expect(coordinator.stderr.contains("shardtrain keys generate"), "\(coordinator.stderr)")
         #expect(coordinator.stderr.contains("--insecure"))
+        // The usage shown is the coordinator's, not the root command's (the check runs after parsing).
+        #expect(coordinator.stderr.contains("Usage: shardtrain coordinator [<options>]"), "\(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("See 'shardtrain coordinator --help'"), "\(coordinator.stderr)")
         // The same for a progress stream on every interface.
         let train = try Self.run(
             ["train", "--data", Self.iris, "--model", "softmax", "--progress-endpoint", "tcp://0.0.0.0:0"], in: directory)
