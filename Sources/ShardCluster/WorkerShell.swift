@@ -145,6 +145,9 @@ public final class WorkerShell {
             } catch {
                 guard case .wouldBlock = error else { throw .transport("sending to \(options.endpoint): \(error)") }
                 if message == .heartbeat { return }
+                // A refused handshake closes the connection, and a send right after it finds no room: the monitor's
+                // event, if it has come, says why (the refused key), which is the message to give.
+                try handshakes.check()
                 throw .coordinatorLost(
                     "cannot send \(message.type) to \(options.endpoint): the coordinator's queue is full; it is probably gone")
             }

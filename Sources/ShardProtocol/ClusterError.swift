@@ -28,7 +28,7 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
         case .handshakeFailed(let message): message
         case .transport(let message): "transport: \(message)"
         case .computeFailed(let message): "computation failed: \(message)"
-        case .invalidConfiguration(let message): "invalid configuration: \(message)"
+        case .invalidConfiguration(let message): message
         case .interrupted: "interrupted"
         }
     }

@@ -140,7 +140,7 @@ struct HintsEndToEndTests {
             (["evaluate", "--model-file", missing, "--data", missing], 1, "error: \(missing): "),
             (["identify", "--model-file", missing, "--gallery", missing, "--query", missing], 1, "error: \(missing): "),
             (["sample", "--model-file", missing, "--output", directory.path("x.png")], 1, "error: \(missing): "),
-            (["keys", "generate", key], 1, "error: invalid configuration: \(key).public exists: a key is never overwritten"),
+            (["keys", "generate", key], 1, "error: \(key).public exists: a key is never overwritten"),
             (["loss", "no_such_loss"], 64, "error: unknown loss 'no_such_loss'"),
             (["worker", "--connect", "tcp://127.0.0.1:9", "--join-timeout", "0.5"], 1, "error: coordinator at tcp://127.0.0.1:9 did not welcome us for 0.5 s (no connection was ever accepted at tcp://127.0.0.1:9"),
             (["worker", "--connect", "tcp://nosuch.invalid:5555"], 1, "error: cannot resolve the host \"nosuch.invalid\" of tcp://nosuch.invalid:5555"),
