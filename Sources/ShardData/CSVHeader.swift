@@ -34,11 +34,12 @@ struct CSVHeader {
         var content = line[...]
         if content.last == UInt8(ascii: "\r") { content = content.dropLast() }
         // A UTF-16 file (Excel's "Unicode text") starts with its byte-order mark; every other byte is then NUL.
-        if let encoding = Self.utf16Encoding(of: try source.bytes(at: 0, count: 2)) {
+        // The first line starts at byte 0 unless a UTF-8 byte-order mark was skipped (then it is not UTF-16).
+        if start == 0, let encoding = Self.utf16Encoding(of: Array(line.prefix(2))) {
             throw .schema(
                 path: path, line: 1, column: nil, columnName: nil,
                 detail: "the file is UTF-16 (\(encoding) byte-order mark), not UTF-8 text; convert it first: "
-                    + "iconv -f UTF-16 -t UTF-8 \(path) > \(path.hasSuffix(".csv") ? String(path.dropLast(4)) : path)-utf8.csv")
+                    + "iconv -f UTF-16 -t UTF-8 \(path) > \(UTF8Text.convertedName(path))")
         }
         let delimiter = dialect.delimiter(for: content)
         let fields: [[UInt8]]

@@ -142,13 +142,12 @@ public struct TableSchema: Sendable, Equatable, Codable {
             } else {
                 if text > 0, numbers > 0, !forced, let firstText {
                     let shown = table.text.text(of: firstText) ?? ""
-                    let isBlank = { (character: Character) in character == " " || character == "\t" }
-                    let trimmed = String(shown.drop(while: isBlank).reversed().drop(while: isBlank).reversed())
+                    let trimmed = Self.trimmingBlanks(shown)
                     let others = text - 1
                     let detail: String
                     if shown.contains(","), Self.isNumberWithCommas(shown) {
                         detail = Self.commaNumbers(example: shown, column: name)
-                    } else if trimmed != shown, Double(trimmed) != nil {
+                    } else if Self.isSpacedNumber(shown) {
                         detail = "\"\(shown)\" is a number with spaces around it, which CSV keeps as part of the field: "
                             + "remove the spaces (\"\(trimmed)\")"
                     } else if table.lineNumbers[firstText.row] == 1, others == 0 {
@@ -206,9 +205,14 @@ public struct TableSchema: Sendable, Equatable, Codable {
 
     /// Whether `text` is a number with spaces or tabs around it (" 1.5", "2 ").
     static func isSpacedNumber(_ text: String) -> Bool {
+        let trimmed = trimmingBlanks(text)
+        return trimmed != text && Double(trimmed) != nil
+    }
+
+    /// `text` without the spaces and tabs around it.
+    static func trimmingBlanks(_ text: String) -> String {
         let isBlank = { (character: Character) in character == " " || character == "\t" }
-        let trimmed = text.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
-        return trimmed.count < text.count && Double(String(trimmed)) != nil
+        return String(text.drop(while: isBlank).reversed().drop(while: isBlank).reversed())
     }
 
     /// Whether `text` reads as a number once its commas are taken as a decimal point (`-0,94`) or dropped as

@@ -21,10 +21,14 @@ enum UTF8Text {
     static func detail(_ bytes: some Collection<UInt8>, path: String) -> String {
         let offset = firstInvalidOffset(bytes) ?? 0
         let byte = Array(bytes)[offset]
-        let name = path.hasSuffix(".csv") ? String(path.dropLast(4)) : path
         return "the text \"\(escaped(bytes))\" is not UTF-8 (byte 0x\(String(byte, radix: 16, uppercase: true)) at "
             + "position \(offset + 1)); the file looks like Latin-1 or Windows-1252 — convert it to UTF-8 first: "
-            + "iconv -f WINDOWS-1252 -t UTF-8 \(path) > \(name)-utf8.csv"
+            + "iconv -f WINDOWS-1252 -t UTF-8 \(path) > \(convertedName(path))"
+    }
+
+    /// Where the conversion commands the messages suggest write: `shops.csv` → `shops-utf8.csv`.
+    static func convertedName(_ path: String) -> String {
+        (path.hasSuffix(".csv") ? String(path.dropLast(4)) : path) + "-utf8.csv"
     }
 
     /// Valid UTF-8 as it is, every byte of an invalid sequence as `\xNN`.

@@ -31,21 +31,19 @@ enum DescendingRadixSort {
         var labelBuffer = [Bool](repeating: false, count: count)
         let parts = max(1, min(ThreadCount.resolve(threads), count / minimumPartSize))
         let bounds = (0...parts).map { count * $0 / parts }
-        // Each part's sorted values end in `keys`/`carried` or in the buffers (an odd number of passes moved).
-        var sortedInBuffer = [Bool](repeating: false, count: parts)
         keys.withUnsafeMutableBufferPointer { keys in
             carried.withUnsafeMutableBufferPointer { carried in
                 keyBuffer.withUnsafeMutableBufferPointer { keyBuffer in
                     labelBuffer.withUnsafeMutableBufferPointer { labelBuffer in
                         let arrays = Arrays(keys: keys, labels: carried, keyBuffer: keyBuffer, labelBuffer: labelBuffer)
-                        sortedInBuffer = sortParts(arrays, bounds: bounds)
-                        merge(arrays, bounds: bounds, sortedInBuffer: sortedInBuffer)
+                        sortParts(arrays, bounds: bounds)
+                        merge(arrays, bounds: bounds)
                     }
                 }
             }
         }
-        let resultInBuffer = parts == 1 ? sortedInBuffer[0] : true
-        if resultInBuffer {
+        // One part is sorted in `keys`; merged parts end in the buffers.
+        if parts > 1 {
             swap(&keys, &keyBuffer)
             swap(&carried, &labelBuffer)
         }
@@ -75,22 +73,16 @@ enum DescendingRadixSort {
         let labelBuffer: UnsafeMutableBufferPointer<Bool>
     }
 
-    /// Sorts each part `bounds[p] ..< bounds[p + 1]` on its own thread; returns, per part, whether its sorted
-    /// values are in the buffers.
-    private static func sortParts(_ arrays: Arrays, bounds: [Int]) -> [Bool] {
+    /// Sorts each part `bounds[p] ..< bounds[p + 1]` in `keys`/`labels`, each part on its own thread.
+    private static func sortParts(_ arrays: Arrays, bounds: [Int]) {
         let parts = bounds.count - 1
-        let flags = UnsafeMutableBufferPointer<Bool>.allocate(capacity: parts)
-        defer { flags.deallocate() }
-        nonisolated(unsafe) let results = flags
-        let work = { @Sendable (part: Int) in
-            results[part] = sortRange(arrays, range: bounds[part]..<bounds[part + 1])
-        }
+        let work = { @Sendable (part: Int) in sortRange(arrays, range: bounds[part]..<bounds[part + 1]) }
         if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
-        return Array(flags)
     }
 
-    /// LSD radix sort of one range; true when the sorted values ended in the buffers.
-    private static func sortRange(_ arrays: Arrays, range: Range<Int>) -> Bool {
+    /// LSD radix sort of one range, the result in `keys`/`labels` (copied back when an odd number of passes moved
+    /// it into the buffers).
+    private static func sortRange(_ arrays: Arrays, range: Range<Int>) {
         let radix = 1 << digitBits
         let mask = UInt64(radix - 1)
         var histograms = [Int](repeating: 0, count: passes * radix)
@@ -127,22 +119,19 @@ enum DescendingRadixSort {
             swap(&source, &target)
             inBuffer.toggle()
         }
-        return inBuffer
-    }
-
-    /// Merges the sorted parts into the buffers (stable: on equal keys the earlier part goes first). With one
-    /// part, nothing to do. Parts merge pairwise, left to right, so the work is serial but O(n log parts).
-    private static func merge(_ arrays: Arrays, bounds: [Int], sortedInBuffer: [Bool]) {
-        let parts = bounds.count - 1
-        guard parts > 1 else { return }
-        // Bring every part into `keys` first, so each merge reads `keys` and writes the buffers.
-        for part in 0..<parts where sortedInBuffer[part] {
-            let range = bounds[part]..<bounds[part + 1]
+        if inBuffer {
             for index in range {
                 arrays.keys[index] = arrays.keyBuffer[index]
                 arrays.labels[index] = arrays.labelBuffer[index]
             }
         }
+    }
+
+    /// Merges the sorted parts into the buffers (stable: on equal keys the earlier part goes first). With one
+    /// part, nothing to do. Parts merge pairwise, left to right, so the work is serial but O(n log parts).
+    private static func merge(_ arrays: Arrays, bounds: [Int]) {
+        let parts = bounds.count - 1
+        guard parts > 1 else { return }
         var mergedEnd = bounds[1]
         var inBuffer = false  // where 0 ..< mergedEnd lies, merged
         for part in 1..<parts {
