@@ -114,6 +114,18 @@ int shardtrain_memfd_seal(int descriptor) {
 #endif
 }
 
+int shardtrain_punch_hole(int descriptor, long long offset, long long length) {
+#ifdef __linux__
+    return fallocate(descriptor, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+#else
+    (void)descriptor;
+    (void)offset;
+    (void)length;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int shardtrain_enter_network_namespace(int descriptor) {
 #if defined(__linux__)
     return setns(descriptor, CLONE_NEWNET);

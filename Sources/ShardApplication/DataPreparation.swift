@@ -76,6 +76,9 @@ public struct PreparedData: Sendable {
     /// What the user should see first: the schema line, then notes (unseen categories in --test-data).
     public var notes: [String] = []
     public var blocks: [Block]
+    /// The sealed shared memory the blocks are views of (`prepare(…, sharedMemory: true)`), for local worker
+    /// processes to map; nil when the blocks are arrays of this process.
+    public var arena: SharedArena?
     public var precision: Precision
     public var blockRows: Int
 
@@ -91,13 +94,19 @@ public enum TrainingJob {
     /// Reads the CSV, selects training and test rows, checks and encodes the labels for `kind`, fits the
     /// standardisation on the training rows only and applies it to both, cuts the training rows into blocks.
     /// Throws `.interrupted` when `cancellation` is requested while a data file is read or between the steps after.
+    ///
+    /// With `sharedMemory` (local worker processes will compute), the training rows are placed in a shared-memory
+    /// file (`SharedArena`) from the moment they are read, and the blocks are views of it (`PreparedData.arena`):
+    /// the workers map them instead of being sent, or written, a copy. The values are the same either way.
     public static func prepare(
         _ configuration: DataConfiguration, for kind: ModelKind, classCount declared: Int? = nil,
-        cancellation: ReadCancellation = .never
+        sharedMemory: Bool = false, cancellation: ReadCancellation = .never
     ) throws(DataError) -> PreparedData {
+        // Without shared memory (it cannot be created here) the rows stay in arrays, and workers get a copy.
+        let arena = sharedMemory ? try? SharedArena() : nil
         let (all, inferred) = try read(
             configuration.path, labelColumn: configuration.labelColumn, labelsPath: configuration.labelsPath,
-            format: configuration.format, dialect: configuration.dialect, schema: configuration.schema,
+            format: configuration.format, dialect: configuration.dialect, schema: configuration.schema, arena: arena,
             cancellation: cancellation)
         var schema = inferred?.schema
         var notes = inferred.map { [$0.summaryLine] } ?? []
@@ -122,7 +131,7 @@ public enum TrainingJob {
         // `all` is consumed here, so that without a selection its values are rewritten in place, never copied.
         var train: Dataset
         if let trainRows {
-            train = try all.selectingRows(trainRows)
+            train = try all.selectingRows(trainRows, in: arena)
             _ = consume all
         } else {
             train = consume all
@@ -136,7 +145,7 @@ public enum TrainingJob {
         if let fraction = configuration.testFraction {
             let split = try TrainTestSplit(rowCount: train.rowCount, testFraction: fraction, seed: configuration.seed)
             test = try train.selectingRows(split.testRows)
-            train = try train.selectingRows(split.trainRows)
+            train = try train.selectingRows(split.trainRows, in: arena)
         }
         if let testPath = configuration.testDataPath {
             let other: Dataset
@@ -225,11 +234,16 @@ public enum TrainingJob {
             ?? BlockPlan.defaultBlockRows(
                 rowCount: train.rowCount, featureCount: train.featureCount,
                 bytesPerValue: configuration.precision.byteWidth)
-        let blocks = try train.makeSharedBlocks(blockRows: blockRows, precision: configuration.precision)
+        let blocks: [Block]
+        if let arena {
+            blocks = try train.makeBlocks(blockRows: blockRows, precision: configuration.precision, in: arena)
+        } else {
+            blocks = try train.makeSharedBlocks(blockRows: blockRows, precision: configuration.precision)
+        }
         return PreparedData(
             dataset: train, test: test, standardization: standardization, labelEncoding: encoding,
             classCount: classCount, schema: schema, classNames: classNames, notes: notes, blocks: blocks,
-            precision: configuration.precision, blockRows: blockRows)
+            arena: arena?.isSealed == true ? arena : nil, precision: configuration.precision, blockRows: blockRows)
     }
 
     /// The positions in a selection of file rows (`selected`, nil: every row in order) of the rows `rows`.
@@ -276,10 +290,11 @@ public enum TrainingJob {
     /// A `.npy` array (by the extension) with its labels from `labelsPath` or its last column, or text in `format`
     /// (nil: by the extension): CSV in `dialect`, or libsvm (`libsvmWidth` features when given).
     /// `read(…)` of the training data: a CSV is read as a table whose schema is inferred (`TableSchema.infer`) and
-    /// encoded; other formats have no schema (and refuse schema options).
+    /// encoded; other formats have no schema (and refuse schema options). The feature rows go into `arena` when given
+    /// (libsvm rows stay arrays).
     static func read(
         _ path: String, labelColumn: String?, labelsPath: String?, format: DataFormat?, dialect: CSVDialect,
-        schema options: SchemaOptions, cancellation: ReadCancellation
+        schema options: SchemaOptions, arena: SharedArena?, cancellation: ReadCancellation
     ) throws(DataError) -> (Dataset, (schema: TableSchema, summaryLine: String, incompleteRows: [Int])?) {
         let isCSV = !(format == nil && NumpyReader.isNumpyPath(path)) && (format ?? DataFormat.inferred(path: path)) == .csv
         guard isCSV else {
@@ -291,13 +306,13 @@ public enum TrainingJob {
             return (
                 try read(
                     path, labelColumn: labelColumn, labelsPath: labelsPath, format: format, dialect: dialect,
-                    cancellation: cancellation), nil
+                    arena: arena, cancellation: cancellation), nil
             )
         }
         // The id column is read as written (one text per row, never interned: ids are mostly distinct).
         let table = try CSVReader.readTable(
             path: path, labelColumn: labelColumn, dialect: dialect, verbatimColumn: options.idColumn,
-            cancellation: cancellation)
+            cancellation: cancellation, arena: arena)
         let schema = try TableSchema.infer(table, options: options)
         let encoded = try schema.encode(table)
         var line = schema.summaryLine(missingCells: encoded.missingCells, droppedRows: encoded.incompleteRows.count)
@@ -349,14 +364,15 @@ public enum TrainingJob {
 
     static func read(
         _ path: String, labelColumn: String?, labelsPath: String?, format: DataFormat?, dialect: CSVDialect,
-        libsvmWidth: Int? = nil, cancellation: ReadCancellation
+        libsvmWidth: Int? = nil, arena: SharedArena? = nil, cancellation: ReadCancellation
     ) throws(DataError) -> Dataset {
         if format == nil, NumpyReader.isNumpyPath(path) {
-            return try NumpyReader.read(path: path, labelsPath: labelsPath, cancellation: cancellation)
+            return try NumpyReader.read(path: path, labelsPath: labelsPath, cancellation: cancellation, arena: arena)
         }
         switch format ?? DataFormat.inferred(path: path) {
         case .csv:
-            return try CSVReader.read(path: path, labelColumn: labelColumn, dialect: dialect, cancellation: cancellation)
+            return try CSVReader.read(
+                path: path, labelColumn: labelColumn, dialect: dialect, cancellation: cancellation, arena: arena)
         case .libsvm:
             return try LibSVMReader.read(path: path, width: libsvmWidth, cancellation: cancellation)
         }

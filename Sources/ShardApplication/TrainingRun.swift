@@ -55,14 +55,18 @@ public struct PreparedRun: Sendable {
     public let warnings: [String]
 
     /// Reads and prepares the data, builds the model and chooses the solver; `cancellation` stops the reading
-    /// (`.data(.interrupted)`).
-    public init(_ request: TrainingRequest, cancellation: ReadCancellation = .never) throws(TrainingRunError) {
+    /// (`.data(.interrupted)`). `sharedMemory`: the blocks go into shared memory for local worker processes
+    /// (`TrainingJob.prepare`).
+    public init(
+        _ request: TrainingRequest, sharedMemory: Bool = false, cancellation: ReadCancellation = .never
+    ) throws(TrainingRunError) {
         let start = ContinuousClock.now
         do { try request.validate() } catch { throw .setup(error) }
         let prepared: PreparedData
         do {
             prepared = try TrainingJob.prepare(
-                request.data, for: request.model.kind, classCount: request.model.classes, cancellation: cancellation)
+                request.data, for: request.model.kind, classCount: request.model.classes, sharedMemory: sharedMemory,
+                cancellation: cancellation)
         } catch {
             throw .data(error)
         }

@@ -9,13 +9,15 @@ import ShardWire
 import ZeroMQ
 
 /// How a coordinator gets the blocks to its workers.
-public enum BlockTransport: Sendable, Equatable {
+public enum BlockTransport: Sendable {
     /// BLOCKS messages over the socket (~8 MiB each): works across machines.
     case messages
-    /// One shared-memory region written once, workers told where their blocks lie (`Message.sharedBlocks`) and
-    /// computing on a mapping of it: only for workers on the coordinator's machine (they open
-    /// `/proc/<coordinator pid>/fd/<fd>`). Blocks reassigned after a loss are mapped from the same region.
-    case sharedMemory(threads: Int)
+    /// One shared-memory region, workers told where their blocks lie (`Message.sharedBlocks`) and computing on a
+    /// mapping of it: only for workers on the coordinator's machine (they open `/proc/<coordinator pid>/fd/<fd>`).
+    /// Blocks reassigned after a loss are mapped from the same region. The region is `arena` when the blocks are
+    /// views of it (the data was read into it, `SharedArena`), else the blocks are written into a new one with
+    /// `threads` threads while the workers join.
+    case sharedMemory(threads: Int, arena: SharedArena? = nil)
 }
 
 /// The coordinator over ZeroMQ: binds a ROUTER, lets `CoordinatorInstance` decide, and carries out its
@@ -111,8 +113,8 @@ public final class ClusterExecutor: Executor {
         self.logger = logger
         self.timing = timing
         self.interrupted = interrupted
-        if case .sharedMemory(let threads) = blockTransport {
-            sharedRegion = PendingSharedBlockRegion(blocks: blocks, threads: threads)
+        if case .sharedMemory(let threads, let arena) = blockTransport {
+            sharedRegion = PendingSharedBlockRegion(blocks: blocks, threads: threads, arena: arena)
         }
         do {
             context = try Context()
@@ -281,8 +283,8 @@ public final class ClusterExecutor: Executor {
                     let (region, seconds) = try pending.region()
                     if !sharedRegionLogged {
                         sharedRegionLogged = true
-                        let written = String(format: "%.3f", seconds)
-                        logger.info("blocks in shared memory: \(region.byteCount) bytes at \(region.path), written in \(written) s")
+                        let written = seconds.map { "written in " + String(format: "%.3f", $0) + " s" } ?? "placed there as the data was read (nothing written for the workers)"
+                        logger.info("blocks in shared memory: \(region.byteCount) bytes at \(region.path), \(written)")
                     }
                     let message = Message.sharedBlocks(
                         region: region.path, regionBytes: region.byteCount, blocks: region.locations(of: range))

@@ -6,11 +6,13 @@ import ShardProtocol
 import ShardWire
 import Synchronization
 
-/// The coordinator's blocks written once into an anonymous shared-memory file (`memfd_create`), for workers
-/// on the same machine: they are sent `SharedBlockLocation`s instead of the values (`Message.sharedBlocks`).
+/// The coordinator's blocks in an anonymous shared-memory file (`memfd_create`), for workers on the same machine:
+/// they are sent `SharedBlockLocation`s instead of the values (`Message.sharedBlocks`).
 ///
-/// Layout: block after block in id order, each starting at a multiple of 64 bytes, its features then its
-/// labels (see `SharedBlockLocation`). The file has no name in any file system: workers open it through
+/// The file is either the `SharedArena` the data was read into, whose blocks are views of it already
+/// (`init?(arena:blocks:)`: nothing is copied), or written here once (`init(blocks:threads:)`: block after block in
+/// id order). Either way each block starts at a multiple of 64 bytes, its features then its labels (see
+/// `SharedBlockLocation`). The file has no name in any file system: workers open it through
 /// `/proc/<coordinator pid>/fd/<fd>` and compute on a read-only mapping of it, and the kernel frees it when the
 /// last descriptor and mapping are gone — when this object is released and the workers have dropped their blocks,
 /// or when the processes die, however they die. Nothing is ever left behind. Once written, the file is sealed
@@ -21,7 +23,29 @@ final class SharedBlockRegion: Sendable {
     let byteCount: UInt64
     /// Every block's location, by block id.
     let locations: [SharedBlockLocation]
-    private let descriptor: Int32
+    /// What keeps the file open: the descriptor of a region written here, or the arena the data was read into.
+    private let file: File
+
+    private enum File: Sendable {
+        case written(descriptor: Int32)
+        case arena(SharedArena)
+    }
+
+    /// The region of `arena`, sealed, of which every block of `blocks` (numbered 0, 1, … in order) is a view; nil
+    /// when it is not sealed or a block is not such a view (then the blocks are written into a region of their own).
+    init?(arena: SharedArena, blocks: [Block]) throws(ClusterError) {
+        guard arena.isSealed else { return nil }
+        var locations: [SharedBlockLocation] = []
+        locations.reserveCapacity(blocks.count)
+        for block in blocks {
+            guard let offset = block.viewOffset(in: arena.memory), offset % 64 == 0 else { return nil }
+            locations.append(try Self.location(of: block, at: UInt64(offset)))
+        }
+        self.file = .arena(arena)
+        self.path = arena.path
+        self.byteCount = UInt64(arena.byteCount)
+        self.locations = locations
+    }
 
     /// Writes `blocks` (numbered 0, 1, … in order) with up to `threads` threads. Throws `.transport` when the
     /// file cannot be created or written (e.g. no memory left for it).
@@ -30,21 +54,14 @@ final class SharedBlockRegion: Sendable {
         var locations: [SharedBlockLocation] = []
         locations.reserveCapacity(blocks.count)
         for block in blocks {
-            guard let id = UInt32(exactly: block.id), let rows = UInt32(exactly: block.rows),
-                let columns = UInt32(exactly: block.columns)
-            else {
-                throw .invalidConfiguration(
-                    "block \(block.id) (\(block.rows) rows × \(block.columns) columns) cannot be described to a worker: "
-                        + "ids, rows and columns must fit in 32 bits")
-            }
-            let location = SharedBlockLocation(id: id, rows: rows, columns: columns, precision: block.precision, offset: offset)
+            let location = try Self.location(of: block, at: offset)
             locations.append(location)
             // The block's values are in memory already, so their byte count fits in 64 bits.
             offset = (location.byteRange!.upperBound + 63) / 64 * 64
         }
         let descriptor = shardtrain_memfd_create("shardtrain-blocks")
         guard descriptor >= 0 else { throw .transport("cannot create the shared block region: \(errnoText())") }
-        self.descriptor = descriptor
+        self.file = .written(descriptor: descriptor)
         self.byteCount = offset
         self.locations = locations
         self.path = "/proc/\(getpid())/fd/\(descriptor)"
@@ -72,25 +89,41 @@ final class SharedBlockRegion: Sendable {
         }
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        if case .written(let descriptor) = file { close(descriptor) }
+    }
+
+    /// Where `block` lies when its values start at byte `offset`.
+    private static func location(of block: Block, at offset: UInt64) throws(ClusterError) -> SharedBlockLocation {
+        guard let id = UInt32(exactly: block.id), let rows = UInt32(exactly: block.rows),
+            let columns = UInt32(exactly: block.columns)
+        else {
+            throw .invalidConfiguration(
+                "block \(block.id) (\(block.rows) rows × \(block.columns) columns) cannot be described to a worker: "
+                    + "ids, rows and columns must fit in 32 bits")
+        }
+        return SharedBlockLocation(id: id, rows: rows, columns: columns, precision: block.precision, offset: offset)
+    }
 
     /// The locations of blocks `range`.
     func locations(of range: Range<Int>) -> [SharedBlockLocation] { Array(locations[range]) }
 
     /// Writes one block's features and labels at `offset`; the reason on failure.
     private static func write(_ block: Block, at offset: UInt64, to descriptor: Int32) -> String? {
-        switch block.storage {
-        case .float32(let features, let labels):
-            return write(features, labels, at: offset, to: descriptor)
-        case .float64(let features, let labels):
-            return write(features, labels, at: offset, to: descriptor)
+        block.withValues { values in
+            switch values {
+            case .float32(let features, let labels): write(features, labels, at: offset, to: descriptor)
+            case .float64(let features, let labels): write(features, labels, at: offset, to: descriptor)
+            }
         }
     }
 
-    private static func write<T>(_ features: [T], _ labels: [T], at offset: UInt64, to descriptor: Int32) -> String? {
+    private static func write<T>(
+        _ features: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<T>, at offset: UInt64, to descriptor: Int32
+    ) -> String? {
         let labelsOffset = offset + UInt64(features.count * MemoryLayout<T>.stride)
-        return features.withUnsafeBytes { writeAll($0, at: offset, to: descriptor) }
-            ?? labels.withUnsafeBytes { writeAll($0, at: labelsOffset, to: descriptor) }
+        return writeAll(UnsafeRawBufferPointer(features), at: offset, to: descriptor)
+            ?? writeAll(UnsafeRawBufferPointer(labels), at: labelsOffset, to: descriptor)
     }
 
     private static func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, to descriptor: Int32) -> String? {
@@ -106,13 +139,25 @@ final class SharedBlockRegion: Sendable {
 }
 
 /// A `SharedBlockRegion` being written on a thread of its own, so that the coordinator meets its workers (HELLO,
-/// WELCOME, HOLD) meanwhile; `region()` waits for it.
+/// WELCOME, HOLD) meanwhile; `region()` waits for it. Blocks that are views of a sealed arena need no writing.
 final class PendingSharedBlockRegion: Sendable {
-    private let outcome = Mutex<(region: Result<SharedBlockRegion, ClusterError>, seconds: Double)?>(nil)
+    private let outcome = Mutex<(region: Result<SharedBlockRegion, ClusterError>, seconds: Double?)?>(nil)
     private let written = DispatchSemaphore(value: 0)
 
-    /// Starts writing `blocks` with up to `threads` threads.
-    init(blocks: [Block], threads: Int) {
+    /// The region of `arena` when the blocks are its views (see `SharedBlockRegion.init?(arena:blocks:)`), else
+    /// starts writing `blocks` with up to `threads` threads.
+    init(blocks: [Block], threads: Int, arena: SharedArena? = nil) {
+        do throws(ClusterError) {
+            if let arena, let region = try SharedBlockRegion(arena: arena, blocks: blocks) {
+                outcome.withLock { $0 = (.success(region), nil) }
+                written.signal()
+                return
+            }
+        } catch {
+            outcome.withLock { $0 = (.failure(error), nil) }
+            written.signal()
+            return
+        }
         Thread.detachNewThread { [self] in
             let start = ContinuousClock.now
             let region = Result { () throws(ClusterError) in try SharedBlockRegion(blocks: blocks, threads: threads) }
@@ -123,8 +168,9 @@ final class PendingSharedBlockRegion: Sendable {
         }
     }
 
-    /// The written region and the seconds writing it took (waiting for it first), or why it could not be written.
-    func region() throws(ClusterError) -> (region: SharedBlockRegion, seconds: Double) {
+    /// The region and the seconds writing it took (nil: it was the arena, nothing written), waiting for it first, or
+    /// why it could not be written.
+    func region() throws(ClusterError) -> (region: SharedBlockRegion, seconds: Double?) {
         if outcome.withLock({ $0 == nil }) {
             written.wait()
             written.signal()
@@ -172,6 +218,10 @@ enum SharedBlockReader {
             } catch {
                 throw .protocolViolation("the shared block region \(region): \(error.message)")
             }
+        }
+        // Every page of the blocks is read in the first round: map them now, in one call per block.
+        for location in locations {
+            if let bytes = location.byteRange { memory.populate(Int(clamping: bytes.lowerBound)..<Int(clamping: bytes.upperBound)) }
         }
         let first = locations.map { Int(clamping: $0.offset) }.min() ?? 0
         let end = locations.compactMap { $0.byteRange.map { Int(clamping: $0.upperBound) } }.max() ?? first

@@ -149,6 +149,86 @@ extension Dataset {
         return try makeBlocks(blockRows: blockRows, precision: precision)
     }
 
+    /// `makeSharedBlocks` with every block a view of `arena`, which is sealed afterwards, so that worker processes on
+    /// this machine map the blocks where they lie (`SharedBlockRegion`). A float64 block of exactly one chunk kept in
+    /// `arena` is that chunk's piece, with the block's labels written after its values: nothing is copied. Any other
+    /// block (float32, or rows kept in an array) is cut as `makeBlock` cuts it and written into a piece of its own; a
+    /// block that finds no room stays an array. The values, and so every result, are those of `makeBlocks`. When the
+    /// arena cannot be sealed (`isSealed` false), the views are still readable in this process, and workers must be
+    /// sent a copy.
+    public mutating func makeBlocks(blockRows: Int, precision: Precision, in arena: SharedArena) throws(DataError) -> [Block] {
+        if precision == .float64, blockRows >= 1 { features.rechunk(rows: blockRows) }
+        let plan = try BlockPlan(rowCount: rowCount, blockRows: blockRows)
+        let dataset = self
+        let placed = try ParallelBlocks.map(count: plan.blockCount, threads: 0) { (id) throws(DataError) -> Placed in
+            let rows = try plan.rows(ofBlock: id)
+            if precision == .float64, case .shared(let piece) = dataset.features.chunk(holdingExactly: rows),
+                piece.arena === arena, piece.labelCapacity >= rows.count
+            {
+                let labelsOffset = piece.offset + piece.count * MemoryLayout<Double>.stride
+                let written = dataset.labels[rows].withUnsafeBytes { (bytes) -> Bool in
+                    do {
+                        try arena.write(bytes, at: labelsOffset)
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+                if written { return .view(offset: piece.offset) }
+            }
+            let block = try dataset.makeBlock(id, of: plan, precision: precision)
+            return Self.place(block, in: arena).map { .view(offset: $0) } ?? .owned(block)
+        }
+        try? arena.seal()
+        let bytesPerRow = (featureCount + 1) * precision.byteWidth
+        try? ParallelBlocks.run(count: placed.count, threads: ThreadCount.resolve(0)) { id in
+            if case .view(let offset) = placed[id] { arena.populate(offset: offset, count: plan.rowCount(ofBlock: id) * bytesPerRow) }
+        }
+        return try placed.enumerated().map { (id, placed) throws(DataError) -> Block in
+            switch placed {
+            case .owned(let block): return block
+            case .view(let offset):
+                do throws(BlockShapeError) {
+                    return try Block(
+                        id: id, rows: plan.rowCount(ofBlock: id), columns: featureCount, precision: precision,
+                        in: arena.memory, at: offset)
+                } catch {
+                    throw .invalidShape(source: sourcePath, detail: error.message)
+                }
+            }
+        }
+    }
+
+    /// Where `makeBlocks(blockRows:precision:in:)` put a block.
+    private enum Placed: Sendable {
+        case view(offset: Int)
+        case owned(Block)
+    }
+
+    /// Writes `block`'s features, then its labels, into a new piece of `arena`; its offset, or nil when the arena
+    /// has no room or the write fails.
+    private static func place(_ block: Block, in arena: SharedArena) -> Int? {
+        block.withValues { (values) -> Int? in
+            func write<T>(_ features: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<T>) -> Int? {
+                let featureBytes = features.count * MemoryLayout<T>.stride
+                guard let offset = arena.allocate(byteCount: featureBytes + labels.count * MemoryLayout<T>.stride) else {
+                    return nil
+                }
+                do {
+                    try arena.write(UnsafeRawBufferPointer(features), at: offset)
+                    try arena.write(UnsafeRawBufferPointer(labels), at: offset + featureBytes)
+                    return offset
+                } catch {
+                    return nil
+                }
+            }
+            switch values {
+            case .float32(let features, let labels): return write(features, labels)
+            case .float64(let features, let labels): return write(features, labels)
+            }
+        }
+    }
+
     /// Block `id` of `plan` (which must have been made for this dataset's row count).
     public func makeBlock(_ id: Int, of plan: BlockPlan, precision: Precision) throws(DataError) -> Block {
         guard plan.rowCount == rowCount else {

@@ -34,10 +34,11 @@ public enum CSVReader {
 
     /// Reads the file at `path` on `threads` threads (nil: one per core). `labelColumn` names the label
     /// column (default: the last column). `cancellation` is asked before each piece: once it says yes, the pieces
-    /// not yet started are skipped and the read ends with `.interrupted` within one piece's parse per thread.
+    /// not yet started are skipped and the read ends with `.interrupted` within one piece's parse per thread. The
+    /// feature chunks go into `arena` when given (see `FeatureRows`).
     public static func read(
         path: String, labelColumn: String? = nil, dialect: CSVDialect = CSVDialect(), threads: Int? = nil,
-        cancellation: ReadCancellation = .never
+        cancellation: ReadCancellation = .never, arena: SharedArena? = nil
     ) throws(DataError) -> Dataset {
         let file = try ByteFile(path: path)
         let threads = threads ?? ThreadCount.availableCores
@@ -45,9 +46,10 @@ public enum CSVReader {
             let text = try Gzip.decompress(file, cancellation: cancellation)
             return try read(
                 ByteArray(name: path, bytes: text), labelColumn: labelColumn, dialect: dialect, threads: threads,
-                cancellation: cancellation)
+                cancellation: cancellation, arena: arena)
         }
-        return try read(file, labelColumn: labelColumn, dialect: dialect, threads: threads, cancellation: cancellation)
+        return try read(
+            file, labelColumn: labelColumn, dialect: dialect, threads: threads, cancellation: cancellation, arena: arena)
     }
 
     /// Parses CSV text; `source` names it in messages.
@@ -70,10 +72,11 @@ public enum CSVReader {
     }
 
     /// Reads the file at `path` as a table whose cells may be text or missing (see `CSVTable`); `verbatimColumn`
-    /// names a column kept as written (an id column). Otherwise as `read(path:…)`.
+    /// names a column kept as written (an id column); the feature chunks go into `arena` when given (see
+    /// `FeatureRows`). Otherwise as `read(path:…)`.
     public static func readTable(
         path: String, labelColumn: String? = nil, dialect: CSVDialect = CSVDialect(), verbatimColumn: String? = nil,
-        threads: Int? = nil, cancellation: ReadCancellation = .never
+        threads: Int? = nil, cancellation: ReadCancellation = .never, arena: SharedArena? = nil
     ) throws(DataError) -> CSVTable {
         let file = try ByteFile(path: path)
         let threads = threads ?? ThreadCount.availableCores
@@ -82,10 +85,11 @@ public enum CSVReader {
             let bytes = try Gzip.decompress(file, cancellation: cancellation)
             return try readTable(
                 ByteArray(name: path, bytes: bytes), labelColumn: labelColumn, dialect: dialect, threads: threads,
-                cancellation: cancellation, text: text)
+                cancellation: cancellation, text: text, arena: arena)
         }
         return try readTable(
-            file, labelColumn: labelColumn, dialect: dialect, threads: threads, cancellation: cancellation, text: text)
+            file, labelColumn: labelColumn, dialect: dialect, threads: threads, cancellation: cancellation, text: text,
+            arena: arena)
     }
 
     /// `readTable(path:…)` of CSV bytes; `source` names them in messages.
@@ -113,11 +117,12 @@ public enum CSVReader {
     /// many rows × columns Doubles beyond `memory` stops the read there (`.tooLarge`).
     static func read(
         _ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, threads: Int,
-        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation, memory: MachineMemory = .current()
+        pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation, memory: MachineMemory = .current(),
+        arena: SharedArena? = nil
     ) throws(DataError) -> Dataset {
         try readTable(
             source, labelColumn: labelColumn, dialect: dialect, threads: threads, pieceBytes: pieceBytes,
-            cancellation: cancellation, memory: memory, text: nil
+            cancellation: cancellation, memory: memory, text: nil, arena: arena
         ).raw
     }
 
@@ -125,7 +130,7 @@ public enum CSVReader {
     static func readTable(
         _ source: some ByteSource, labelColumn: String?, dialect: CSVDialect, threads: Int,
         pieceBytes: Int = defaultPieceBytes, cancellation: ReadCancellation, memory: MachineMemory = .current(),
-        text: TextReading?
+        text: TextReading?, arena: SharedArena? = nil
     ) throws(DataError) -> CSVTable {
         let pieceBytes = max(1, pieceBytes)
         let header = try CSVHeader(source, labelColumn: labelColumn, dialect: dialect, pieceBytes: pieceBytes)
@@ -139,7 +144,7 @@ public enum CSVReader {
         let pieceCount = (source.size - header.bodyStart + pieceBytes - 1) / pieceBytes
         let wave = max(1, threads) * piecesPerThread
         var features = FeatureRowsBuilder(
-            columns: columns - 1, chunkRows: BlockPlan.chunkRows(featureCount: columns - 1, bytesPerValue: 8))
+            columns: columns - 1, chunkRows: BlockPlan.chunkRows(featureCount: columns - 1, bytesPerValue: 8), arena: arena)
         var labels: [Double] = []
         var cells = TextCells()
         var firstPiece = 0

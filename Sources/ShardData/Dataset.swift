@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// A table of training rows: features stored row-major as `Double`, one label per row.
 ///
 /// ```text
@@ -100,10 +102,11 @@ public struct Dataset: Sendable, Equatable {
             featureColumnNumbers: featureColumnNumbers, labelColumnNumber: labelColumnNumber)
     }
 
-    /// The rows at `indices` (0-based data-row numbers), in the order given (chunked as this dataset is).
+    /// The rows at `indices` (0-based data-row numbers), in the order given (chunked as this dataset is), their
+    /// values in `arena` when given (see `FeatureRows`).
     ///
     /// Throws if the selection is empty, an index is outside `0..<rowCount`, or an index repeats.
-    public func selectingRows(_ indices: [Int]) throws(DataError) -> Dataset {
+    public func selectingRows(_ indices: [Int], in arena: SharedArena? = nil) throws(DataError) -> Dataset {
         guard !indices.isEmpty else { throw .emptyRowSelection(source: sourcePath) }
         var firstPosition = [Int](repeating: -1, count: rowCount)
         for (position, index) in indices.enumerated() {
@@ -116,11 +119,11 @@ public struct Dataset: Sendable, Equatable {
             }
             firstPosition[index] = position
         }
-        var selectedFeatures = FeatureRowsBuilder(columns: featureCount, chunkRows: features.chunkRows)
+        var selectedFeatures = FeatureRowsBuilder(columns: featureCount, chunkRows: features.chunkRows, arena: arena)
         let chunkValues = features.chunkRows * featureCount
         for index in indices {
             let start = index * featureCount % chunkValues
-            features.chunks[index * featureCount / chunkValues].withUnsafeBufferPointer {
+            features.chunks[index * featureCount / chunkValues].withValues {
                 selectedFeatures.append(UnsafeBufferPointer(rebasing: $0[start..<start + featureCount]))
             }
         }

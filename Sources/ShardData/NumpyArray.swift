@@ -164,13 +164,21 @@ final class NumpyArray: @unchecked Sendable {
     /// as `Double`, in chunks of `chunkRows` rows converted on every core. Each chunk's mapped pages are released
     /// once it is converted, so the mapping and the values are never both resident. Throws at the first NaN or
     /// infinity in row-major order, naming its 1-based row and column; `.interrupted` once `cancellation` is
-    /// requested (checked before each chunk).
+    /// requested (checked before each chunk). With `arena`, the chunks are pieces of it, handed out in row order.
     func rows(
-        columns: Range<Int>, names: [String], chunkRows: Int, cancellation: ReadCancellation = .never
+        columns: Range<Int>, names: [String], chunkRows: Int, cancellation: ReadCancellation = .never,
+        arena: SharedArena? = nil
     ) throws(DataError) -> FeatureRows {
         let rows = shape[0], chunkRows = max(1, chunkRows)
-        let chunks = try ParallelBlocks.map(count: (rows + chunkRows - 1) / chunkRows, threads: 0) {
-            (chunk) throws(DataError) -> [Double] in
+        let chunkCount = (rows + chunkRows - 1) / chunkRows
+        let pieces = arena.map { arena in
+            (0..<chunkCount).map { chunk in
+                let count = min(rows, (chunk + 1) * chunkRows) - chunk * chunkRows
+                return SharedChunk(arena: arena, values: count * columns.count, labels: count)
+            }
+        }
+        let chunks = try ParallelBlocks.map(count: chunkCount, threads: 0) {
+            (chunk) throws(DataError) -> FeatureChunk in
             try cancellation.check(reading: path)
             let first = chunk * chunkRows, end = min(rows, first + chunkRows)
             let values = self.values(rows: first..<end, columns: columns)
@@ -180,9 +188,10 @@ final class NumpyArray: @unchecked Sendable {
                     path: path, line: first + index / columns.count + 1, column: columns.lowerBound + column + 1,
                     columnName: names[column], text: "\(values[index])")
             }
-            return values
+            if let piece = pieces?[chunk], piece.store(values) { return .shared(piece) }
+            return .array(values)
         }
-        return FeatureRows(chunks: chunks, rowCount: rows, columns: columns.count, chunkRows: chunkRows)
+        return FeatureRows(chunks: chunks, rowCount: rows, columns: columns.count, chunkRows: chunkRows, arena: arena)
     }
 
     /// Columns `columns` of `rows`, row-major, as `Double`; then the pages lying wholly inside those rows are

@@ -11,7 +11,7 @@ import ShardNumerics
 ///
 /// The file is memory-mapped and each value is converted once into the dataset (`Double`, in chunks of
 /// `BlockPlan.chunkRows` rows, so that the default blocks share them), on every core; each chunk's mapped pages are
-/// released as soon as it is converted.
+/// released as soon as it is converted. With a `SharedArena`, the feature chunks are placed in it (see `FeatureRows`).
 public enum NumpyReader {
     /// Whether `path` names a `.npy` file (by its extension).
     public static func isNumpyPath(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }
@@ -20,7 +20,7 @@ public enum NumpyReader {
     /// `memory` before any value is.
     public static func read(
         path: String, labelsPath: String? = nil, cancellation: ReadCancellation = .never,
-        memory: MachineMemory = .current()
+        memory: MachineMemory = .current(), arena: SharedArena? = nil
     ) throws(DataError) -> Dataset {
         let x = try NumpyArray.map(path: path)
         guard x.shape.count == 2 else {
@@ -55,7 +55,7 @@ public enum NumpyReader {
                 try x.rows(columns: featureCount..<width, names: ["label"], chunkRows: chunkRows, cancellation: cancellation))
         }
         let features = try x.rows(
-            columns: 0..<featureCount, names: names, chunkRows: chunkRows, cancellation: cancellation)
+            columns: 0..<featureCount, names: names, chunkRows: chunkRows, cancellation: cancellation, arena: arena)
         return Dataset(
             unchecked: path, featureNames: names, labelName: "label", features: features, labels: labels,
             lineNumbers: LineNumbers(first: 1, count: rows), featureColumnNumbers: Array(1...featureCount),

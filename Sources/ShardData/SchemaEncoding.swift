@@ -43,7 +43,7 @@ extension Dataset {
                 path: sourcePath, line: nil, column: nil, columnName: nil,
                 detail: "every row has a missing cell (--missing drop left none)")
         }
-        return kept.count == rowCount ? self : try selectingRows(kept)
+        return kept.count == rowCount ? self : try selectingRows(kept, in: features.arena)
     }
 }
 
@@ -210,7 +210,8 @@ extension TableSchema {
         labels: [Double]
     ) -> Dataset {
         var builder = FeatureRowsBuilder(
-            columns: featureCount, chunkRows: BlockPlan.chunkRows(featureCount: featureCount, bytesPerValue: 8))
+            columns: featureCount, chunkRows: BlockPlan.chunkRows(featureCount: featureCount, bytesPerValue: 8),
+            arena: table.raw.features.arena)
         var values = [Double](repeating: 0, count: featureCount)
         for row in 0..<table.rowCount {
             for (index, source) in sources.enumerated() {

@@ -44,6 +44,6 @@ extension Dataset {
     /// The rows in a seeded random order, so that fixed-size blocks of a file sorted by class (or by time)
     /// mix the classes. Depends only on the seed and the row count, never on the number of workers.
     public func shuffled(seed: UInt64) throws(DataError) -> Dataset {
-        try selectingRows(seededPermutation(count: rowCount, seed: seed, purpose: .rowShuffle))
+        try selectingRows(seededPermutation(count: rowCount, seed: seed, purpose: .rowShuffle), in: features.arena)
     }
 }

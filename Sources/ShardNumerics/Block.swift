@@ -129,6 +129,23 @@ public struct Block: Sendable {
         return false
     }
 
+    /// The byte offset of the block's values in `memory` when the block is a view of it with its labels right after
+    /// its features (the layout of `init(id:rows:columns:precision:in:at:)`), else nil.
+    public func viewOffset(in memory: BlockMemory) -> Int? {
+        guard case .mapped(let mapped) = values, mapped.memory === memory else { return nil }
+        func offset<T>(_ features: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<T>) -> Int? {
+            guard let start = features.baseAddress.map(UnsafeRawPointer.init) ?? labels.baseAddress.map(UnsafeRawPointer.init),
+                let offset = memory.offset(of: start),
+                labels.isEmpty || UnsafeRawPointer(labels.baseAddress!) == start + features.count * MemoryLayout<T>.stride
+            else { return nil }
+            return offset
+        }
+        switch mapped.view.values {
+        case .float32(let features, let labels): return offset(features, labels)
+        case .float64(let features, let labels): return offset(features, labels)
+        }
+    }
+
     /// The values as arrays: the block's own, or, for a view, a copy made on first use and kept (the copied pages
     /// of the mapping are released from this process's resident memory). Kernels use `withValues` instead.
     public var storage: BlockStorage {

@@ -4,8 +4,9 @@
     import Darwin
 #endif
 
-/// A read-only memory mapping of a file that blocks can point into (`Block(id:rows:columns:precision:in:at:)`),
-/// instead of holding copies of its values.
+/// A memory mapping of a file that blocks can point into (`Block(id:rows:columns:precision:in:at:)`), instead of
+/// holding copies of its values: read-only (`mapping`), or writable until remapped read-only (`writableReservation`,
+/// the mapping a `SharedArena` fills).
 ///
 /// Every block made on it keeps it alive; it is unmapped when the last of them (and this reference) is gone.
 /// The mapping is shared (`MAP_SHARED`): its pages are the file's own, so mapping a shared-memory file that another
@@ -25,6 +26,18 @@ public final class BlockMemory: Sendable {
     /// offsets and addresses agree modulo a huge page (which mapping the file's huge pages needs). Returns the reason
     /// on failure (`strerror` of `mmap`).
     public static func mapping(descriptor: Int32, byteCount: Int) -> Result<BlockMemory, BlockMemoryError> {
+        map(descriptor: descriptor, byteCount: byteCount, protection: PROT_READ)
+    }
+
+    /// Maps `byteCount` bytes of the open file `descriptor` read-write and shared, from its start and on a
+    /// `hugePageBytes` boundary, whatever the file's size now: the bytes past its end may be used once the file has
+    /// grown over them (reading or writing them before is SIGBUS). Only `SharedArena` writes through it, and it calls
+    /// `remapReadOnly` before anything reads it as blocks.
+    static func writableReservation(descriptor: Int32, byteCount: Int) -> Result<BlockMemory, BlockMemoryError> {
+        map(descriptor: descriptor, byteCount: byteCount, protection: PROT_READ | PROT_WRITE)
+    }
+
+    private static func map(descriptor: Int32, byteCount: Int, protection: Int32) -> Result<BlockMemory, BlockMemoryError> {
         guard byteCount > 0 else { return .success(BlockMemory(base: nil, byteCount: 0)) }
         func failure() -> Result<BlockMemory, BlockMemoryError> {
             .failure(BlockMemoryError(message: String(cString: strerror(errno))))
@@ -38,7 +51,7 @@ public final class BlockMemory: Sendable {
         else { return failure() }
         let start = (Int(bitPattern: reserved) + hugePageBytes - 1) / hugePageBytes * hugePageBytes
         let slackBefore = start - Int(bitPattern: reserved)
-        guard let mapped = mmap(reserved + slackBefore, byteCount, PROT_READ, MAP_SHARED | MAP_FIXED, descriptor, 0),
+        guard let mapped = mmap(reserved + slackBefore, byteCount, protection, MAP_SHARED | MAP_FIXED, descriptor, 0),
             mapped != MAP_FAILED
         else {
             let result = failure()
@@ -49,6 +62,42 @@ public final class BlockMemory: Sendable {
         let slackAfter = reservedBytes - slackBefore - mappedBytes
         if slackAfter > 0 { munmap(mapped + mappedBytes, slackAfter) }
         return .success(BlockMemory(base: UnsafeRawPointer(mapped), byteCount: byteCount))
+    }
+
+    /// Replaces a `writableReservation` by a read-only mapping of the same file at the same addresses (`MAP_FIXED`):
+    /// pointers into it stay valid, and the file then has no writable mapping left, as sealing it against writes
+    /// requires. Returns the reason on failure (the mapping is then unchanged).
+    func remapReadOnly(descriptor: Int32) -> BlockMemoryError? {
+        guard let base, byteCount > 0 else { return nil }
+        let mapped = mmap(UnsafeMutableRawPointer(mutating: base), byteCount, PROT_READ, MAP_SHARED | MAP_FIXED, descriptor, 0)
+        guard mapped != MAP_FAILED else { return BlockMemoryError(message: String(cString: strerror(errno))) }
+        return nil
+    }
+
+    /// Maps the whole pages covering `bytes` into this process's page tables in one call (`MADV_POPULATE_READ`,
+    /// Linux ≥ 5.14), instead of one page fault per 4 KiB page on first read (on the 2-core machine measured,
+    /// 15–25 ms instead of 25–37 ms per 160 MiB). Nothing happens where the kernel cannot. Reading a hole of a
+    /// shared-memory file gives it a page: only for bytes that hold values.
+    public func populate(_ bytes: Range<Int>) {
+        let page = 4096
+        let first = max(0, bytes.lowerBound) / page * page, end = (min(byteCount, bytes.upperBound) + page - 1) / page * page
+        guard let base, first < end else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, Self.madvisePopulateRead)
+    }
+
+    /// `MADV_POPULATE_READ` (Linux uapi asm-generic/mman-common.h), newer than the C library headers Swift imports.
+    private static let madvisePopulateRead: Int32 = 22
+
+    /// The address of byte `offset` for writing: only for a `writableReservation` not yet remapped read-only.
+    func mutableAddress(at offset: Int) -> UnsafeMutableRawPointer {
+        precondition(offset >= 0 && offset <= byteCount, "offset \(offset) outside a mapping of \(byteCount) bytes")
+        return UnsafeMutableRawPointer(mutating: base!) + offset
+    }
+
+    /// The byte offset of `pointer` in the mapping, or nil when it does not point into it.
+    func offset(of pointer: UnsafeRawPointer) -> Int? {
+        guard let base, pointer >= base, pointer < base + byteCount else { return nil }
+        return pointer - base
     }
 
     /// Whether the mapping starts on a huge-page boundary (as `mapping` places it).

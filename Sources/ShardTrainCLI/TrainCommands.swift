@@ -87,7 +87,8 @@ public struct TrainCommand: ParsableCommand {
         let children = try startLocalWorkers(workers, threads: threads.threads, cluster: cluster)
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
         try runTraining(
-            request, output: output, config: config, workers: workers, logger: logger, progressSecurity: try keys.security()
+            request, output: output, config: config, workers: workers, logger: logger, progressSecurity: try keys.security(),
+            sharedMemory: workers > 0
         ) { run in
             try makeLocalExecutor(
                 children: children, run: run, cluster: cluster, restartLimit: restartWorkers ? 2 * workers : 0, logger: logger)
@@ -283,7 +284,7 @@ func makeLocalExecutor(
         let socketFolder = try PrivateFolder()
         folder = socketFolder
         (bind, security) = ("ipc://\(socketFolder.path)/coordinator", .insecure)
-        transport = .sharedMemory(threads: ThreadCount.resolve(run.request.threads))
+        transport = .sharedMemory(threads: ThreadCount.resolve(run.request.threads), arena: run.data.arena)
     case .tcp(let address, let keys):
         folder = nil
         (bind, security, transport) = (address, keys, .messages)
@@ -367,11 +368,11 @@ func makeLogger(_ label: String) -> Logger {
     return logger
 }
 
-/// Reads and prepares the data of `request`, stopping the read on Ctrl-C/SIGTERM (exit 130); other failures
-/// exit 1.
-func prepareRun(_ request: TrainingRequest) throws(CommandFailure) -> PreparedRun {
+/// Reads and prepares the data of `request` (its blocks in shared memory with `sharedMemory`, for local workers),
+/// stopping the read on Ctrl-C/SIGTERM (exit 130); other failures exit 1.
+func prepareRun(_ request: TrainingRequest, sharedMemory: Bool = false) throws(CommandFailure) -> PreparedRun {
     do {
-        return try PreparedRun(request, cancellation: ReadCancellation { Interrupt.requested })
+        return try PreparedRun(request, sharedMemory: sharedMemory, cancellation: ReadCancellation { Interrupt.requested })
     } catch {
         if case .data(.interrupted) = error { throw .interrupted("interrupted while reading the data") }
         // A setting that does not fit the data (--classes, --batch-blocks, --class-weight, …) is fixed on the
@@ -402,10 +403,11 @@ func refuseIdleWorkers(_ workers: Int, data: PreparedData) throws(CommandFailure
             + smallerBlocks, status: .usage)
 }
 
-/// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print.
+/// The common path of `train` and `coordinator`: prepare, build the executor, train, save, print. `sharedMemory`:
+/// the workers are local processes that map the blocks (`makeLocalExecutor` over a Unix socket).
 func runTraining(
     _ request: TrainingRequest, output arguments: OutputArguments, config: ConfigArguments, workers: Int, logger: Logger,
-    progressSecurity: ServerSecurity = .insecure,
+    progressSecurity: ServerSecurity = .insecure, sharedMemory: Bool = false,
     makeExecutor: (PreparedRun) throws -> (any Executor, ExecutorFinish)
 ) throws {
     // The build identity and the input files' SHA-256 (for the summary) are computed while the data loads.
@@ -421,7 +423,7 @@ func runTraining(
     defer {
         if !saving, let note = OutputPaths.earlierRunNote(arguments.outputFiles) { logger.warning("\(note)") }
     }
-    let run = try prepareRun(request)
+    let run = try prepareRun(request, sharedMemory: sharedMemory)
     for note in run.data.notes { logger.info("\(note)") }
     try refuseIdleWorkers(workers, data: run.data)
     for warning in run.warnings { logger.warning("\(warning)") }

@@ -30,14 +30,26 @@ struct SharedBlockTransportTests {
         return String(decoding: maps, as: UTF8.self).split(separator: "\n").filter { $0.contains("memfd:shardtrain-blocks") }.count
     }
 
-    /// Whether this process's block region refuses a write and a change of size, even through a descriptor opened
-    /// for writing.
-    static func regionIsSealed() throws -> Bool {
+    /// This process's mappings of the file at `path` (lines of /proc/self/maps naming its inode): an arena's
+    /// file, told apart from others of the same name that tests running meanwhile may create.
+    static func mappings(ofFileAt path: String) -> Int {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return 0 }
+        let maps = FileHandle(forReadingAtPath: "/proc/self/maps").flatMap { try? $0.readToEnd() } ?? Data()
+        return String(decoding: maps, as: UTF8.self).split(separator: "\n").filter { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count > 5 && fields[4] == "\(status.st_ino)" && line.contains("memfd:")
+        }.count
+    }
+
+    /// Whether this process's block region (or the file at `path`) refuses a write and a change of size, even through
+    /// a descriptor opened for writing.
+    static func regionIsSealed(path: String? = nil) throws -> Bool {
         let links = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
-        let region = try #require(links.first {
+        let region = try path ?? "/proc/self/fd/" + #require(links.first {
             ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "").contains("memfd:shardtrain-blocks")
         })
-        let writable = open("/proc/self/fd/\(region)", O_RDWR)
+        let writable = open(region, O_RDWR)
         try #require(writable >= 0)
         defer { close(writable) }
         var byte: UInt8 = 1
@@ -57,8 +69,35 @@ struct SharedBlockTransportTests {
         }
     }
 
+    /// `blocks` copied into a sealed `SharedArena` at 64-byte aligned pieces (features, then labels), as views of it:
+    /// the blocks of data read into shared memory.
+    static func arenaBlocks(_ blocks: [Block]) throws -> (SharedArena, [Block]) {
+        let arena = try SharedArena(reservedBytes: 16 << 20)
+        var offsets: [Int] = []
+        for block in blocks {
+            let offset = try #require(arena.allocate(byteCount: block.rows * (block.columns + 1) * block.precision.byteWidth))
+            block.withValues { values in
+                switch values {
+                case .float32(let features, let labels):
+                    try? arena.write(UnsafeRawBufferPointer(features), at: offset)
+                    try? arena.write(UnsafeRawBufferPointer(labels), at: offset + features.count * 4)
+                case .float64(let features, let labels):
+                    try? arena.write(UnsafeRawBufferPointer(features), at: offset)
+                    try? arena.write(UnsafeRawBufferPointer(labels), at: offset + features.count * 8)
+                }
+            }
+            offsets.append(offset)
+        }
+        try arena.seal()
+        let views = try zip(blocks, offsets).map { block, offset in
+            try Block(id: block.id, rows: block.rows, columns: block.columns, precision: block.precision, in: arena.memory, at: offset)
+        }
+        #expect(views == blocks)
+        return (arena, views)
+    }
+
     @Test(
-        "rounds on blocks shipped through shared memory have the same bits as BLOCKS messages and the local executor; the workers compute on mappings of the region, which is freed when the job ends",
+        "rounds on blocks shipped through shared memory (written for the workers, or the arena the data was read into) have the same bits as BLOCKS messages and the local executor; the workers compute on mappings of the region, which is freed when the job ends",
         arguments: Precision.allCases)
     func sameBitsAndRegionFreed(precision: Precision) throws {
         // Blocks of odd sizes (7 blocks, the last short) so offsets are not all multiples of a page.
@@ -67,20 +106,24 @@ struct SharedBlockTransportTests {
         let blocks = full.dropLast() + [try Block(id: 6, rows: 1, columns: 5, storage: full[6].storage.prefix(rows: 1, columns: 5))]
         let model = LogisticRegression(featureCount: 5, l2: 0.5)
         let timing = ClusterTiming(heartbeatInterval: 0.05, workerTimeout: 5, joinTimeout: 20)
-        let regionsBefore = Self.openBlockRegions()
-        let mappingsBefore = Self.mappedBlockRegions()
         var evaluations: [[UInt64]] = []
-        for transport in [BlockTransport.sharedMemory(threads: 2), .messages] {
+        for name in ["written region", "arena", "messages"] {
+            let (arena, arenaBlocks) = name == "arena" ? try Self.arenaBlocks(Array(blocks)) : (nil, [])
+            let regionsBefore = Self.openBlockRegions()
+            let mappingsBefore = arena.map { Self.mappings(ofFileAt: $0.path) } ?? Self.mappedBlockRegions()
+            let transport: BlockTransport = name == "messages" ? .messages : .sharedMemory(threads: 2, arena: arena)
             let coordinator = try ClusterExecutor(
-                bind: "tcp://127.0.0.1:*", expectedWorkers: 2, model: model, blocks: Array(blocks), timing: timing,
-                blockTransport: transport, logger: Sockets.logger)
+                bind: "tcp://127.0.0.1:*", expectedWorkers: 2, model: model, blocks: arena == nil ? Array(blocks) : arenaBlocks,
+                timing: timing, blockTransport: transport, logger: Sockets.logger)
             let workers = [WorkerThreadHandle(coordinator.endpoint), WorkerThreadHandle(coordinator.endpoint)]
             try coordinator.waitForWorkers()
-            if transport != .messages {
-                // Each worker maps the region once and closes its descriptor; the coordinator keeps the region.
-                #expect(Self.mappedBlockRegions() == mappingsBefore + 2)
-                #expect(Self.openBlockRegions() == regionsBefore + 1)
-                #expect(try Self.regionIsSealed(), "the region the workers map can still be changed")
+            if case .sharedMemory = transport {
+                // Each worker maps the region once and closes its descriptor; the coordinator keeps the region: a
+                // file written for them, or the arena itself (no new file, nothing written).
+                let mappings = arena.map { Self.mappings(ofFileAt: $0.path) } ?? Self.mappedBlockRegions()
+                #expect(mappings == mappingsBefore + 2, "\(name)")
+                #expect(Self.openBlockRegions() == regionsBefore + (arena == nil ? 1 : 0), "\(name)")
+                #expect(try Self.regionIsSealed(path: arena?.path), "\(name): the region the workers map can still be changed")
             }
             var bits: [UInt64] = []
             for round in 1...3 {
@@ -91,8 +134,9 @@ struct SharedBlockTransportTests {
             for worker in workers { #expect(try #require(worker.thread.result(timeout: 10)).get().rounds == 3) }
             evaluations.append(bits)
             // Closed by the coordinator's shutdown, unmapped with the workers' last blocks.
-            #expect(Self.openBlockRegions() == regionsBefore, "\(transport): the block region is still open")
-            #expect(Self.mappedBlockRegions() == mappingsBefore, "\(transport): the block region is still mapped")
+            #expect(Self.openBlockRegions() == regionsBefore, "\(name): the block region is still open")
+            let mappingsAfter = arena.map { Self.mappings(ofFileAt: $0.path) } ?? Self.mappedBlockRegions()
+            #expect(mappingsAfter == mappingsBefore, "\(name): the block region is still mapped")
         }
         let local = try LocalExecutor(model: model, blocks: Array(blocks), threads: 1)
         var expected: [UInt64] = []
@@ -100,8 +144,9 @@ struct SharedBlockTransportTests {
             let parameters = (0..<6).map { Double($0 + round) * 0.37 - 1 }
             expected += try local.evaluate(parameters, request: RoundRequest(round: round)).sums.map(\.bitPattern)
         }
-        #expect(evaluations[0] == expected, "shared memory")
-        #expect(evaluations[1] == expected, "BLOCKS messages")
+        #expect(evaluations[0] == expected, "shared memory written for the workers")
+        #expect(evaluations[1] == expected, "shared memory the data was read into")
+        #expect(evaluations[2] == expected, "BLOCKS messages")
     }
 
     /// A worker on its own thread, connected to `endpoint`.

@@ -2,6 +2,7 @@ import Foundation
 import ShardData
 import ShardNumerics
 import Testing
+import _TestSupport
 
 /// Features kept in chunks of whole rows: the values never depend on the chunking, and float64 blocks cut on the
 /// chunk boundaries share the chunks' memory instead of copying it.
@@ -19,6 +20,10 @@ extension ShardDataSuite {
     /// The address of an array's first value (equal addresses: the same memory, not a copy).
     private static func address<T>(_ values: [T]) -> UnsafeRawPointer? {
         values.withUnsafeBytes { $0.baseAddress }
+    }
+
+    private static func address(_ chunk: FeatureChunk) -> UnsafeRawPointer? {
+        chunk.withValues { $0.baseAddress.map(UnsafeRawPointer.init) }
     }
 
     private static func float64Values(_ block: Block) -> (features: [Double], labels: [Double])? {
@@ -81,6 +86,33 @@ extension ShardDataSuite {
         #expect(Array(scaled.features).map(\.bitPattern) == Array(scaledFlat.features).map(\.bitPattern))
     }
 
+    @Test("rows in shared memory hold the same values, are re-cut there, and keep value semantics when rewritten")
+    func sharedMemoryChunks() throws {
+        let arena = try SharedArena(reservedBytes: 64 << 20)
+        let dataset = try Self.numbered(rows: 50, columns: 4)
+        let inArena = try dataset.selectingRows(Array(0..<50), in: arena)
+        func allShared(_ rows: FeatureRows) -> Bool { rows.chunks.allSatisfy { if case .shared = $0 { true } else { false } } }
+        #expect(allShared(inArena.features))
+        #expect(inArena.features == dataset.features)
+        var recut = inArena.features
+        recut.rechunk(rows: 7)
+        #expect(allShared(recut) && recut.chunks.count == 8)
+        #expect(recut == dataset.features)
+        // Standardising rewrites chunks in place only where nothing else holds them: `kept` still reads the original.
+        let kept = inArena
+        let scaled = try Standardization.fit(to: inArena).apply(to: inArena)
+        #expect(kept.features == dataset.features)
+        let expected = try Standardization.fit(to: dataset).apply(to: dataset)
+        #expect(Array(scaled.features).map(\.bitPattern) == Array(expected.features).map(\.bitPattern))
+        // Once sealed, nothing is written in place any more: a rewrite makes arrays.
+        try arena.seal()
+        var sealed = try dataset.selectingRows(Array(0..<50), in: arena)
+        #expect(!allShared(sealed.features), "a sealed arena hands out no pieces")
+        sealed = try Standardization.fit(to: kept).apply(to: kept)
+        #expect(Array(sealed.features).map(\.bitPattern) == Array(expected.features).map(\.bitPattern))
+        #expect(kept.features == dataset.features)
+    }
+
     @Test("a large CSV is read into chunks of the default block size, which its default blocks share")
     func csvChunksAreTheDefaultBlocks() throws {
         let columns = 40, rows = 7000
@@ -95,7 +127,7 @@ extension ShardDataSuite {
         #expect(dataset.features[6999 * columns + 39] == Double(6999 * 100 + 39))
         let blockRows = BlockPlan.defaultBlockRows(rowCount: rows, featureCount: columns, bytesPerValue: 8)
         #expect(blockRows == chunkRows)
-        let chunksBefore = dataset.features.chunks.map(Self.address)
+        let chunksBefore = dataset.features.chunks.map { Self.address($0) }
         let blocks = try dataset.makeSharedBlocks(blockRows: blockRows, precision: .float64)
         #expect(blocks.map { Self.address(Self.float64Values($0)!.features) } == chunksBefore)
     }
@@ -118,18 +150,6 @@ extension ShardDataSuite {
         }
     }
 
-    /// A version 1.0 `.npy` file of `<f8` values with the given shape.
-    private static func writeNumpy(_ values: [Double], shape: [Int], to path: String) throws {
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shapeText), }"
-        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-        header += "\n"
-        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
-        bytes += [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
-        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-    }
-
     @Test("a .npy is read in chunks on every core, leaves its file unchanged, and names the first bad row")
     func numpyChunks() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("npy-chunks-\(getpid())")
@@ -138,7 +158,7 @@ extension ShardDataSuite {
         let rows = 5000, width = 65  // 64 features: chunks of 512 rows
         let values = (0..<rows * width).map { Double($0) * 0.25 - 7 }
         let path = folder.appendingPathComponent("x.npy").path
-        try Self.writeNumpy(values, shape: [rows, width], to: path)
+        try NumpyFixture.write(values, shape: [rows, width], to: path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let dataset = try NumpyReader.read(path: path)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
@@ -155,7 +175,7 @@ extension ShardDataSuite {
         bad[4321 * width + 3] = .infinity
         bad[1234 * width + 10] = .nan
         let badPath = folder.appendingPathComponent("bad.npy").path
-        try Self.writeNumpy(bad, shape: [rows, width], to: badPath)
+        try NumpyFixture.write(bad, shape: [rows, width], to: badPath)
         let firstBad = DataError.nonFiniteValue(path: badPath, line: 1235, column: 11, columnName: "f10", text: "nan")
         #expect(throws: firstBad) { try NumpyReader.read(path: badPath) }
     }

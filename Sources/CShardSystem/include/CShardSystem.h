@@ -31,6 +31,12 @@ int shardtrain_memfd_create(const char *name);
 /// errno set (EBUSY while a writable shared mapping exists; ENOSYS off Linux).
 int shardtrain_memfd_seal(int descriptor);
 
+/// Frees the pages of bytes [offset, offset + length) of a shared-memory file, keeping its size: they read as zeros
+/// afterwards (`fallocate(descriptor, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)`, declared only
+/// under _GNU_SOURCE). Returns 0, or -1 with errno set (EPERM once the file is sealed against writes; ENOSYS off
+/// Linux).
+int shardtrain_punch_hole(int descriptor, long long offset, long long length);
+
 /// Moves the calling thread into the network namespace of the open file `descriptor` (e.g. of
 /// /var/run/netns/NAME; `setns(descriptor, CLONE_NEWNET)`, declared only under _GNU_SOURCE). Threads the caller
 /// creates afterwards start there. Returns 0, or -1 with errno set (ENOSYS off Linux).
