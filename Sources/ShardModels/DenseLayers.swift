@@ -245,14 +245,10 @@ enum Initialization {
 func withFeatures<T: NetworkScalar, R>(
     of block: Block, as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws(ModelError) -> R
 ) throws(ModelError) -> R {
-    switch block.storage {
-    case .float64(let features, _):
-        return try features.withUnsafeBufferPointer { (buffer) throws(ModelError) -> R in
-            try withConverted(buffer, as: type, body)
-        }
-    case .float32(let features, _):
-        return try features.withUnsafeBufferPointer { (buffer) throws(ModelError) -> R in
-            try withConverted(buffer, as: type, body)
+    try block.withValues { (values) throws(ModelError) -> R in
+        switch values {
+        case .float64(let features, _): try withConverted(features, as: type, body)
+        case .float32(let features, _): try withConverted(features, as: type, body)
         }
     }
 }
@@ -344,7 +340,7 @@ func withGradient<T: NetworkScalar, R>(
 
 /// The block's labels read as class indices `0..<classCount`; anything else is a typed error.
 func classLabels(of block: Block, classCount: Int) throws(ModelError) -> [Int] {
-    func convert<T: BinaryFloatingPoint>(_ labels: [T]) throws(ModelError) -> [Int] {
+    func convert<T: BinaryFloatingPoint>(_ labels: UnsafeBufferPointer<T>) throws(ModelError) -> [Int] {
         var classes = [Int](repeating: 0, count: labels.count)
         for (row, label) in labels.enumerated() {
             guard label.isFinite, label.rounded() == label, label >= 0, label < T(classCount) else {
@@ -355,9 +351,11 @@ func classLabels(of block: Block, classCount: Int) throws(ModelError) -> [Int] {
         }
         return classes
     }
-    switch block.storage {
-    case .float32(_, let labels): return try convert(labels)
-    case .float64(_, let labels): return try convert(labels)
+    return try block.withValues { (values) throws(ModelError) -> [Int] in
+        switch values {
+        case .float32(_, let labels): try convert(labels)
+        case .float64(_, let labels): try convert(labels)
+        }
     }
 }
 

@@ -102,11 +102,12 @@ enum LinearScores {
         case .computed: return true
         case .unsupported: return false
         case .invalidLabel(let row):
-            let label: Double =
-                switch block.storage {
+            let label: Double = block.withValues { values in
+                switch values {
                 case .float32(_, let labels): Double(labels[row])
                 case .float64(_, let labels): labels[row]
                 }
+            }
             throw .invalidLabel(block: block.id, row: row, label: label, requirement: labelRequirement)
         }
     }
@@ -119,22 +120,16 @@ enum LinearScores {
         into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
         for index in output.indices { output[index] = 0 }
-        switch block.storage {
-        case .float32(let features, let labels):
-            try features.withUnsafeBufferPointer { (features) throws(ModelError) in
-                try labels.withUnsafeBufferPointer { (labels) throws(ModelError) in
-                    try accumulate(
-                        block: block, features: features, labels: labels, parameters: parameters,
-                        featureCount: featureCount, loss: loss, into: output)
-                }
-            }
-        case .float64(let features, let labels):
-            try features.withUnsafeBufferPointer { (features) throws(ModelError) in
-                try labels.withUnsafeBufferPointer { (labels) throws(ModelError) in
-                    try accumulate(
-                        block: block, features: features, labels: labels, parameters: parameters,
-                        featureCount: featureCount, loss: loss, into: output)
-                }
+        try block.withValues { (values) throws(ModelError) in
+            switch values {
+            case .float32(let features, let labels):
+                try accumulate(
+                    block: block, features: features, labels: labels, parameters: parameters,
+                    featureCount: featureCount, loss: loss, into: output)
+            case .float64(let features, let labels):
+                try accumulate(
+                    block: block, features: features, labels: labels, parameters: parameters,
+                    featureCount: featureCount, loss: loss, into: output)
             }
         }
     }
@@ -195,32 +190,33 @@ enum LinearScores {
         _ block: Block, parameters: [Double], featureCount: Int, outputCount: Int,
         _ body: (_ row: Int, _ label: Double, _ scores: UnsafeBufferPointer<Double>) throws(ModelError) -> Void
     ) throws(ModelError) {
-        switch block.storage {
-        case .float32(let features, let labels):
-            try visitRows(
-                block, features: features, labels: labels, parameters: parameters, featureCount: featureCount,
-                outputCount: outputCount, body)
-        case .float64(let features, let labels):
-            try visitRows(
-                block, features: features, labels: labels, parameters: parameters, featureCount: featureCount,
-                outputCount: outputCount, body)
+        try block.withValues { (values) throws(ModelError) in
+            switch values {
+            case .float32(let features, let labels):
+                try visitRows(
+                    block, features: features, labels: labels, parameters: parameters, featureCount: featureCount,
+                    outputCount: outputCount, body)
+            case .float64(let features, let labels):
+                try visitRows(
+                    block, features: features, labels: labels, parameters: parameters, featureCount: featureCount,
+                    outputCount: outputCount, body)
+            }
         }
     }
 
     private static func visitRows<T: BinaryFloatingPoint>(
-        _ block: Block, features: [T], labels: [T], parameters: [Double], featureCount: Int, outputCount: Int,
+        _ block: Block, features: UnsafeBufferPointer<T>, labels: UnsafeBufferPointer<T>, parameters: [Double],
+        featureCount: Int, outputCount: Int,
         _ body: (_ row: Int, _ label: Double, _ scores: UnsafeBufferPointer<Double>) throws(ModelError) -> Void
     ) throws(ModelError) {
         try parameters.withUnsafeBufferPointer { (parameters) throws(ModelError) in
-            try features.withUnsafeBufferPointer { (features) throws(ModelError) in
-                try withUnsafeTemporaryAllocation(of: Double.self, capacity: outputCount) {
-                    (scores) throws(ModelError) in
-                    for row in 0..<block.rows {
-                        score(
-                            features: features, rowStart: row * featureCount, parameters: parameters,
-                            featureCount: featureCount, into: scores)
-                        try body(row, Double(labels[row]), UnsafeBufferPointer(scores))
-                    }
+            try withUnsafeTemporaryAllocation(of: Double.self, capacity: outputCount) {
+                (scores) throws(ModelError) in
+                for row in 0..<block.rows {
+                    score(
+                        features: features, rowStart: row * featureCount, parameters: parameters,
+                        featureCount: featureCount, into: scores)
+                    try body(row, Double(labels[row]), UnsafeBufferPointer(scores))
                 }
             }
         }

@@ -28,8 +28,12 @@ struct ByteWriter {
     /// Writes the values' IEEE-754 bit patterns in little-endian order: a single memory copy on a
     /// little-endian host.
     mutating func write<T: WireFloat>(values: [T]) {
+        values.withUnsafeBufferPointer { write(values: $0) }
+    }
+
+    mutating func write<T: WireFloat>(values: UnsafeBufferPointer<T>) {
         #if _endian(little)
-        values.withUnsafeBytes { write(raw: $0) }
+        write(raw: UnsafeRawBufferPointer(values))
         #else
         for value in values { write(value.bitPattern) }
         #endif

@@ -172,13 +172,15 @@ public struct WireCodec: Sendable {
                 writer.write(UInt32(block.rows))
                 writer.write(UInt32(block.columns))
                 writer.write(Self.tag(of: block.precision))
-                switch block.storage {
-                case .float32(let features, let labels):
-                    writer.write(values: features)
-                    writer.write(values: labels)
-                case .float64(let features, let labels):
-                    writer.write(values: features)
-                    writer.write(values: labels)
+                block.withValues { values in
+                    switch values {
+                    case .float32(let features, let labels):
+                        writer.write(values: features)
+                        writer.write(values: labels)
+                    case .float64(let features, let labels):
+                        writer.write(values: features)
+                        writer.write(values: labels)
+                    }
                 }
             }
         case .sharedBlocks(let region, let regionBytes, let locations):
