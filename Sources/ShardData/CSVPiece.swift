@@ -99,7 +99,7 @@ struct CSVPiece: Sendable {
             labels = [Double](unsafeUninitializedCapacity: maximumRows) { labelBuffer, labelTotal in
                 (rows, failure) = Self.parseLines(
                     buffer, from: start, fileOffset: fileOffset, layout: layout, features: featureBuffer.baseAddress!,
-                    labels: labelBuffer.baseAddress!, text: &text)
+                    labels: labelBuffer.baseAddress!, capacity: maximumRows, text: &text)
                 labelTotal = rows
             }
             featureTotal = rows * featureCount
@@ -107,10 +107,18 @@ struct CSVPiece: Sendable {
         self.failure = failure
     }
 
-    /// The hot loop: returns the number of rows written and the first bad line.
+    /// Lines the row parser could not read in a row before the piece stops asking it for a while (text-heavy data).
+    private static let rowParserBackoff = 32
+
+    /// The hot loop: returns the number of rows written (at most `capacity`) and the first bad line.
+    ///
+    /// Runs of lines holding only numbers are read by `DecimalField.parseNumberRows` (one C call for many lines);
+    /// the line it stops at, and every line when a column is kept verbatim, is read here field by field. Both give
+    /// the same values for a line of numbers, so where one hands over to the other never shows in the result.
     private static func parseLines(
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout,
-        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>, text: inout TextCells
+        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>, capacity: Int,
+        text: inout TextCells
     ) -> (Int, Failure?) {
         let base = buffer.baseAddress!
         let end = base + buffer.count
@@ -119,7 +127,18 @@ struct CSVPiece: Sendable {
         var featureOut = features
         var rows = 0
         var line = base + start
+        // The row at which the row parser is asked next (never, for a verbatim column or an unusual delimiter).
+        var rowParserFrom = verbatimColumn < 0 && DecimalField.acceptsAsRowDelimiter(delimiter) ? 0 : Int.max
         while line < end {
+            if rows >= rowParserFrom {
+                let read = DecimalField.parseNumberRows(
+                    from: &line, end: end, delimiter: delimiter, columns: columns, labelIndex: labelIndex,
+                    features: featureOut, labels: labels + rows, maximumRows: capacity - rows)
+                rows += read
+                featureOut += read * (columns - 1)
+                if read == 0 { rowParserFrom = rows + rowParserBackoff }
+                if line == end { break }
+            }
             let lineBreak = memchr(line, Int32(newline), end - line).map {
                 UnsafePointer($0.assumingMemoryBound(to: UInt8.self))
             }
