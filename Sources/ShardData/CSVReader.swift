@@ -143,11 +143,12 @@ public enum CSVReader {
         var labels: [Double] = []
         var cells = TextCells()
         var firstPiece = 0
+        let windows = WindowPool()
         while firstPiece < pieceCount {
             let pieces = min(wave, pieceCount - firstPiece)
             let start = firstPiece
             let parsed = ParallelBlocks.map(count: pieces, threads: max(1, threads)) { index in
-                CSVPiece.parse(source, index: start + index, layout: layout, cancellation: cancellation)
+                CSVPiece.parse(source, index: start + index, layout: layout, cancellation: cancellation, windows: windows)
             }
             if labels.isEmpty {
                 // Reserve for the whole file from the first wave's bytes per row (a quarter more for safety;
