@@ -109,6 +109,22 @@ extension ShardDataSuite {
         #expect(parsed.features.map(\.bitPattern) == (edges + padding + edges).map { Double($0)!.bitPattern })
     }
 
+    @Test("a delimiter at every offset from 1 to 70 bytes into the line: 16-byte reads, and fields longer than one")
+    func numberRowsDelimiterAtEveryOffset() {
+        for offset in 1...70 {
+            // Leading zeros keep the value while the field grows (longer than 15 bytes: fast_float reads it).
+            let fields = [
+                String(repeating: "0", count: offset - 1) + "7", "-" + String(repeating: "0", count: max(0, offset - 3)) + ".5",
+            ]
+            let lines = Array(repeating: fields.joined(separator: ",") + ",1", count: 3)
+            let text = lines.joined(separator: "\n")
+            let parsed = Self.numberRows(text, columns: 3, labelIndex: 2)
+            let expected = Self.expectedRows(lines, labelIndex: 2)
+            #expect(parsed.rows == 3 && parsed.stop == text.utf8.count, "offset \(offset)")
+            #expect(parsed.features.map(\.bitPattern) == expected.features, "offset \(offset)")
+        }
+    }
+
     @Test("random rows read whole, whatever the distance of each field from the end of the text")
     func numberRowsEveryDistanceFromTheEnd() {
         var random = SplitMix64(seed: 0x40_E5)
