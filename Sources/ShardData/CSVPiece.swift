@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import Synchronization
 
 /// The rows of one piece of a CSV body, parsed independently of every other piece.
 ///
@@ -56,20 +57,22 @@ struct CSVPiece: Sendable {
 
     private static let newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
 
-    /// Reads and parses piece `index` of `source`; a piece whose read is cancelled fails with `.interrupted`
-    /// before reading.
+    /// Reads and parses piece `index` of `source` (its bytes read into a buffer of `windows`); a piece whose read is
+    /// cancelled fails with `.interrupted` before reading.
     static func parse(
-        _ source: some ByteSource, index: Int, layout: CSVLayout, cancellation: ReadCancellation
+        _ source: some ByteSource, index: Int, layout: CSVLayout, cancellation: ReadCancellation,
+        windows: WindowPool
     ) -> CSVPiece {
         let nominalStart = layout.bodyStart + index * layout.pieceBytes
         let nominalEnd = min(nominalStart + layout.pieceBytes, source.size)
         let readStart = index == 0 ? layout.bodyStart : nominalStart - 1
-        var window = Window(count: nominalEnd - readStart)
-        defer { window.deallocate() }
+        var window = Window(bytes: windows.take(byteCount: nominalEnd - readStart + Window.step))
+        defer { windows.give(back: window.bytes) }
         var piece = CSVPiece()
         do {
             try cancellation.check(reading: source.name)
-            window.count = try source.read(into: window.bytes, at: readStart)
+            window.count = try source.read(
+                into: UnsafeMutableRawBufferPointer(rebasing: window.bytes[0..<nominalEnd - readStart]), at: readStart)
             var start = 0
             if index > 0 {
                 // The line running into this piece belongs to the previous one.
@@ -99,7 +102,7 @@ struct CSVPiece: Sendable {
             labels = [Double](unsafeUninitializedCapacity: maximumRows) { labelBuffer, labelTotal in
                 (rows, failure) = Self.parseLines(
                     buffer, from: start, fileOffset: fileOffset, layout: layout, features: featureBuffer.baseAddress!,
-                    labels: labelBuffer.baseAddress!, text: &text)
+                    labels: labelBuffer.baseAddress!, capacity: maximumRows, text: &text)
                 labelTotal = rows
             }
             featureTotal = rows * featureCount
@@ -107,10 +110,18 @@ struct CSVPiece: Sendable {
         self.failure = failure
     }
 
-    /// The hot loop: returns the number of rows written and the first bad line.
+    /// Lines the row parser could not read in a row before the piece stops asking it for a while (text-heavy data).
+    private static let rowParserBackoff = 32
+
+    /// The hot loop: returns the number of rows written (at most `capacity`) and the first bad line.
+    ///
+    /// Runs of lines holding only numbers are read by `DecimalField.parseNumberRows` (one C call for many lines);
+    /// the line it stops at, and every line when a column is kept verbatim, is read here field by field. Both give
+    /// the same values for a line of numbers, so where one hands over to the other never shows in the result.
     private static func parseLines(
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int, fileOffset: Int, layout: CSVLayout,
-        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>, text: inout TextCells
+        features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>, capacity: Int,
+        text: inout TextCells
     ) -> (Int, Failure?) {
         let base = buffer.baseAddress!
         let end = base + buffer.count
@@ -119,7 +130,18 @@ struct CSVPiece: Sendable {
         var featureOut = features
         var rows = 0
         var line = base + start
+        // The row at which the row parser is asked next (never, for a verbatim column or an unusual delimiter).
+        var rowParserFrom = verbatimColumn < 0 && DecimalField.acceptsAsRowDelimiter(delimiter) ? 0 : Int.max
         while line < end {
+            if rows >= rowParserFrom {
+                let read = DecimalField.parseNumberRows(
+                    from: &line, end: end, delimiter: delimiter, columns: columns, labelIndex: labelIndex,
+                    features: featureOut, labels: labels + rows, maximumRows: capacity - rows)
+                rows += read
+                featureOut += read * (columns - 1)
+                if read == 0 { rowParserFrom = rows + rowParserBackoff }
+                if line == end { break }
+            }
             let lineBreak = memchr(line, Int32(newline), end - line).map {
                 UnsafePointer($0.assumingMemoryBound(to: UInt8.self))
             }
@@ -250,17 +272,43 @@ struct CSVPiece: Sendable {
     }
 }
 
-/// A piece's bytes, read into memory owned by the piece parser.
-private struct Window {
-    private(set) var bytes: UnsafeMutableRawBufferPointer
-    var count: Int
-
-    init(count: Int) {
-        bytes = .allocate(byteCount: max(count, 1), alignment: 16)
-        self.count = count
+/// Buffers for the pieces' bytes, kept between pieces: the pieces of a read take and give back a few (one per thread
+/// at a time) instead of each allocating 2 MiB that the system must map and zero-fill anew.
+final class WindowPool: Sendable {
+    /// A buffer held by the pool or by one piece at a time, never both: passing it between threads is safe.
+    private struct Buffer: @unchecked Sendable {
+        let bytes: UnsafeMutableRawBufferPointer
     }
 
-    func deallocate() { bytes.deallocate() }
+    private let free = Mutex<[Buffer]>([])
+
+    init() {}
+
+    deinit { free.withLock { buffers in buffers.forEach { $0.bytes.deallocate() } } }
+
+    /// A buffer of at least `byteCount` bytes (a kept one if one is large enough).
+    func take(byteCount: Int) -> UnsafeMutableRawBufferPointer {
+        let kept = free.withLock { buffers in
+            buffers.firstIndex { $0.bytes.count >= byteCount }.map { buffers.remove(at: $0) }
+        }
+        return kept?.bytes ?? .allocate(byteCount: max(byteCount, 1), alignment: 16)
+    }
+
+    func give(back bytes: UnsafeMutableRawBufferPointer) {
+        let buffer = Buffer(bytes: bytes)
+        free.withLock { $0.append(buffer) }
+    }
+}
+
+/// A piece's bytes, in a buffer of a `WindowPool`.
+private struct Window {
+    /// Bytes read at a time past the nominal end of a piece (a buffer has this much room beyond it).
+    static let step = 1 << 16
+
+    private(set) var bytes: UnsafeMutableRawBufferPointer
+    var count = 0
+
+    init(bytes: UnsafeMutableRawBufferPointer) { self.bytes = bytes }
 
     var buffer: UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: count)
@@ -275,7 +323,7 @@ private struct Window {
     /// Reads on past the nominal end until the line that straddles it ends (or the source does).
     mutating func extendToLineEnd(_ source: some ByteSource, at readStart: Int, fileSize: Int) throws(DataError) {
         while count > 0, buffer[count - 1] != UInt8(ascii: "\n"), readStart + count < fileSize {
-            let step = 1 << 16
+            let step = Self.step
             if count + step > bytes.count {
                 let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * bytes.count + step, alignment: 16)
                 larger.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<count]))

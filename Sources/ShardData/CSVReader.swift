@@ -26,7 +26,9 @@ import ShardNumerics
 /// time, parsed on `threads` threads and appended in file order to chunks of `BlockPlan.chunkRows` rows (the
 /// default block size of wide data, so that blocks share the chunks); so at most one wave of file bytes and of
 /// parsed pieces is in memory besides the values. Rows keep file order, and the first error in file order is the one reported,
-/// whichever thread found it: waves run in order and a piece stops at its first bad line.
+/// whichever thread found it: waves run in order and a piece stops at its first bad line. Within a piece, runs of
+/// lines holding only numbers are read by one C call each (`DecimalField.parseNumberRows`), the other lines field by
+/// field (`CSVPiece`); both read a number to the same bits.
 public enum CSVReader {
     /// Bytes per piece (a piece owns the lines that start inside it).
     public static let defaultPieceBytes = 2 << 20
@@ -148,11 +150,12 @@ public enum CSVReader {
         var labels: [Double] = []
         var cells = TextCells()
         var firstPiece = 0
+        let windows = WindowPool()
         while firstPiece < pieceCount {
             let pieces = min(wave, pieceCount - firstPiece)
             let start = firstPiece
             let parsed = ParallelBlocks.map(count: pieces, threads: max(1, threads)) { index in
-                CSVPiece.parse(source, index: start + index, layout: layout, cancellation: cancellation)
+                CSVPiece.parse(source, index: start + index, layout: layout, cancellation: cancellation, windows: windows)
             }
             if labels.isEmpty {
                 // Reserve for the whole file from the first wave's bytes per row (a quarter more for safety;

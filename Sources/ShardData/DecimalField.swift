@@ -63,4 +63,31 @@ public enum DecimalField {
         guard let stop = cff_parse_double(first, last, &value), stop != first else { return nil }
         return UnsafeRawPointer(stop).assumingMemoryBound(to: UInt8.self)
     }
+
+    /// Reads whole lines of `columns` numbers from `cursor` on (a line start), up to `end`, in one C call
+    /// (`cff_parse_number_rows`): each field read as `parse` reads it and finite, separated by `delimiter`, lines
+    /// ending in `\n`, `\r\n` or `end`. Row r's column `labelIndex` goes to `labels[r]`, its other columns in order to
+    /// `features[r·(columns − 1)…]`. Stops at `end`, after `maximumRows` rows, or at the first line holding anything
+    /// else (a quote, text, an empty field, a wrong field count, a refused number), with `cursor` at that line's start
+    /// so the caller reads it; returns the rows read. Requires `acceptsAsRowDelimiter(delimiter)`.
+    /// `portable`: the loop without vector instructions (what a CPU without SSE4.1 runs), for tests; the same result.
+    static func parseNumberRows(
+        from cursor: inout UnsafePointer<UInt8>, end: UnsafePointer<UInt8>, delimiter: UInt8, columns: Int,
+        labelIndex: Int, features: UnsafeMutablePointer<Double>, labels: UnsafeMutablePointer<Double>,
+        maximumRows: Int, portable: Bool = false
+    ) -> Int {
+        var position: UnsafePointer<CChar>? = UnsafeRawPointer(cursor).assumingMemoryBound(to: CChar.self)
+        let parse = portable ? cff_parse_number_rows_portable : cff_parse_number_rows
+        let rows = parse(
+            &position, UnsafeRawPointer(end).assumingMemoryBound(to: CChar.self), delimiter, columns, labelIndex, features,
+            labels, maximumRows)
+        cursor = UnsafeRawPointer(position!).assumingMemoryBound(to: UInt8.self)
+        return rows
+    }
+
+    /// Whether `parseNumberRows` can split fields at `delimiter`: a byte that no number (digits, signs, `.`, the letters
+    /// of `e`, `inf`, `nan`), quote or line break holds.
+    static func acceptsAsRowDelimiter(_ delimiter: UInt8) -> Bool {
+        !"0123456789+-.eEiInNaAfFtTyY\"\r\n".utf8.contains(delimiter) && delimiter != 0
+    }
 }
