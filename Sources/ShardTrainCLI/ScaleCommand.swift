@@ -160,7 +160,9 @@ public struct ScaleCommand: ParsableCommand {
         for case let (flag, path?) in outputFiles {
             do { try AtomicFile.checkWritable(path) } catch { throw CommandFailure("\(flag): \(error)", status: .usage) }
         }
-        var run = try prepareRun(training.request(stopping: nil, evalEvery: nil, threads: coresPerWorker))
+        // Local workers (no emulated hosts) map the shared memory the data is read into, at every point of the sweep.
+        var run = try prepareRun(
+            training.request(stopping: nil, evalEvery: nil, threads: coresPerWorker), sharedMemory: hosts == nil)
         let (fit, predict) = sweep
         try refuseIdleWorkers((fit + predict + [1]).max()!, data: run.data)
         for warning in run.warnings { logger.warning("\(warning)") }
