@@ -160,11 +160,27 @@ extension Dataset {
         if precision == .float64, blockRows >= 1 { features.rechunk(rows: blockRows) }
         let plan = try BlockPlan(rowCount: rowCount, blockRows: blockRows)
         let dataset = self
+        let bytesPerRow = (featureCount + 1) * precision.byteWidth
+        // The chunk each block is, if it is one; pieces for the others are handed out in block order (so that a
+        // worker's blocks lie together in the file), then filled on every core.
+        var chunkPieces: [SharedChunk?] = []
+        var ownPieces: [Int?] = []
+        for id in 0..<plan.blockCount {
+            let rows = try plan.rows(ofBlock: id)
+            if precision == .float64, case .shared(let piece) = features.chunk(holdingExactly: rows), piece.arena === arena,
+                piece.labelCapacity >= rows.count
+            {
+                chunkPieces.append(piece)
+                ownPieces.append(nil)
+            } else {
+                chunkPieces.append(nil)
+                ownPieces.append(arena.allocate(byteCount: rows.count * bytesPerRow))
+            }
+        }
+        let (chunks, pieces) = (chunkPieces, ownPieces)
         let placed = try ParallelBlocks.map(count: plan.blockCount, threads: 0) { (id) throws(DataError) -> Placed in
             let rows = try plan.rows(ofBlock: id)
-            if precision == .float64, case .shared(let piece) = dataset.features.chunk(holdingExactly: rows),
-                piece.arena === arena, piece.labelCapacity >= rows.count
-            {
+            if let piece = chunks[id] {
                 let labelsOffset = piece.offset + piece.count * MemoryLayout<Double>.stride
                 let written = dataset.labels[rows].withUnsafeBytes { (bytes) -> Bool in
                     do {
@@ -177,10 +193,10 @@ extension Dataset {
                 if written { return .view(offset: piece.offset) }
             }
             let block = try dataset.makeBlock(id, of: plan, precision: precision)
-            return Self.place(block, in: arena).map { .view(offset: $0) } ?? .owned(block)
+            guard let offset = pieces[id], Self.write(block, in: arena, at: offset) else { return .owned(block) }
+            return .view(offset: offset)
         }
         try? arena.seal()
-        let bytesPerRow = (featureCount + 1) * precision.byteWidth
         try? ParallelBlocks.run(count: placed.count, threads: ThreadCount.resolve(0)) { id in
             if case .view(let offset) = placed[id] { arena.populate(offset: offset, count: plan.rowCount(ofBlock: id) * bytesPerRow) }
         }
@@ -205,21 +221,17 @@ extension Dataset {
         case owned(Block)
     }
 
-    /// Writes `block`'s features, then its labels, into a new piece of `arena`; its offset, or nil when the arena
-    /// has no room or the write fails.
-    private static func place(_ block: Block, in arena: SharedArena) -> Int? {
-        block.withValues { (values) -> Int? in
-            func write<T>(_ features: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<T>) -> Int? {
-                let featureBytes = features.count * MemoryLayout<T>.stride
-                guard let offset = arena.allocate(byteCount: featureBytes + labels.count * MemoryLayout<T>.stride) else {
-                    return nil
-                }
+    /// Writes `block`'s features, then its labels, at `offset` of `arena` (a piece of their size); false when the
+    /// write fails.
+    private static func write(_ block: Block, in arena: SharedArena, at offset: Int) -> Bool {
+        block.withValues { (values) -> Bool in
+            func write<T>(_ features: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<T>) -> Bool {
                 do {
                     try arena.write(UnsafeRawBufferPointer(features), at: offset)
-                    try arena.write(UnsafeRawBufferPointer(labels), at: offset + featureBytes)
-                    return offset
+                    try arena.write(UnsafeRawBufferPointer(labels), at: offset + features.count * MemoryLayout<T>.stride)
+                    return true
                 } catch {
-                    return nil
+                    return false
                 }
             }
             switch values {

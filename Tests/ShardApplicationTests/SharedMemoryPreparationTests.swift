@@ -18,9 +18,13 @@ import _TestSupport
         #expect(arrays.arena == nil)
         let arena = try #require(shared.arena, "the arena could not be sealed")
         #expect(arena.isSealed)
+        var previous = -1
         for block in shared.blocks {
             let offset = try #require(block.viewOffset(in: arena.memory), "block \(block.id) is not a view of the arena")
             #expect(offset % 64 == 0)
+            // In block order in the file, so that each worker's run of blocks lies together.
+            #expect(offset > previous, "block \(block.id)")
+            previous = offset
         }
         return (arrays, shared)
     }
