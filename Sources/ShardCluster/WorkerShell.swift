@@ -28,6 +28,9 @@ public final class WorkerShell {
         public var software: String
         /// CURVE keys (the worker's pair and the coordinator's public key), or none.
         public var security: ClientSecurity
+        /// Whether the end of a failed job is this worker's to report (see `WorkerInstance.Configuration`): false
+        /// for a local worker, whose parent coordinator reports it.
+        public var reportsJobFailure = true
 
         public init(
             endpoint: String, threads: Int = 0, joinTimeout: Double = 120, timing: ClusterTiming = .init(),
@@ -118,12 +121,12 @@ public final class WorkerShell {
     /// returns an outcome with `jobFailed` set: the process exits non-zero.
     public func run() throws(ClusterError) -> Outcome {
         let threads = ThreadCount.resolve(options.threads)
-        var instance = WorkerInstance(
-            configuration: .init(
-                pid: UInt32(getpid()), cores: ThreadCount.availableCores, hostname: ProcessInfo.processInfo.hostName,
-                software: options.software, joinTimeout: options.joinTimeout,
-                heartbeatInterval: options.timing.heartbeatInterval, endpoint: options.endpoint),
-            now: Self.now())
+        var configuration = WorkerInstance.Configuration(
+            pid: UInt32(getpid()), cores: ThreadCount.availableCores, hostname: ProcessInfo.processInfo.hostName,
+            software: options.software, joinTimeout: options.joinTimeout,
+            heartbeatInterval: options.timing.heartbeatInterval, endpoint: options.endpoint)
+        configuration.reportsJobFailure = options.reportsJobFailure
+        var instance = WorkerInstance(configuration: configuration, now: Self.now())
         var compute: ComputeThread?
         /// Shards mapped from 4 KiB pages, until `MappedShard.roundsBeforeHugePages` computations have read them.
         var mappedShards: [MappedShard] = []

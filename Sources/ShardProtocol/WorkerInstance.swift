@@ -25,6 +25,9 @@ public struct WorkerInstance: Sendable {
         public var heartbeatInterval: Double
         /// Where the coordinator is, for messages.
         public var endpoint: String
+        /// Whether the end of a failed job is this worker's to report (logged as an error). A local worker's
+        /// coordinator is its parent and says why the job failed: its DONE is then logged as information.
+        public var reportsJobFailure = true
 
         public init(
             pid: UInt32, cores: Int, hostname: String, software: String, joinTimeout: Double,
@@ -174,7 +177,7 @@ public struct WorkerInstance: Sendable {
         case .heartbeat:
             return []
         case .done(let reason, let jobFailed):
-            return [.log(jobFailed ? .error : .info, "coordinator says done: \(reason)")]
+            return [.log(jobFailed && configuration.reportsJobFailure ? .error : .info, "coordinator says done: \(reason)")]
                 + finish(.done(reason: reason, jobFailed: jobFailed))
         case .welcome(let index, let count, let bytes) where spec == nil:
             let decoded: JobSpec

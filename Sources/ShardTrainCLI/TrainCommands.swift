@@ -201,12 +201,13 @@ public struct WorkerCommand: ParsableCommand {
         if let problem = EndpointArgument.unresolvedHost(endpoint) { throw CommandFailure(problem) }
         localEndpoint.withLock { $0 = endpoint }
         let outcome: WorkerShell.Outcome
+        // A local worker's coordinator is its parent, which says why a job failed: the worker adds no error line.
+        let local = connect == LocalWorkers.endpointFromStandardInput
         do {
-            let shell = try WorkerShell(
-                options: .init(
-                    endpoint: endpoint, threads: threads, joinTimeout: joinTimeout, software: software, security: security),
-                logger: logger,
-                interrupted: { Interrupt.requested })
+            var options = WorkerShell.Options(
+                endpoint: endpoint, threads: threads, joinTimeout: joinTimeout, software: software, security: security)
+            options.reportsJobFailure = !local
+            let shell = try WorkerShell(options: options, logger: logger, interrupted: { Interrupt.requested })
             outcome = try shell.run()
         } catch {
             throw error == .interrupted ? CommandFailure.interrupted() : CommandFailure(error)
@@ -214,6 +215,7 @@ public struct WorkerCommand: ParsableCommand {
         // A failed job (or one that dropped this worker) is a failure of this process too: a Kubernetes Job or
         // a Slurm step must not report success.
         guard !outcome.jobFailed else {
+            if local { throw ExitCode.failure }
             throw CommandFailure("worker \(outcome.workerIndex) stopped after \(outcome.rounds) rounds: \(outcome.doneReason)")
         }
         logger.info("worker \(outcome.workerIndex) finished after \(outcome.rounds) rounds")

@@ -159,6 +159,24 @@ struct WorkerInstanceTests {
         #expect(Self.exit(ready.tick(now: 5.1)) == .failed(.coordinatorLost("coordinator at tcp://c went silent for 3.1 s")))
     }
 
+    @Test("the DONE of a failed job is the worker's error to log, unless its coordinator reports it (a local worker)")
+    func doneOfAFailedJobIsLoggedByWhoReportsIt() throws {
+        func doneLogLevel(reportsJobFailure: Bool, jobFailed: Bool) throws -> CoordinatorInstance.LogLevel? {
+            var configuration = WorkerInstance.Configuration(
+                pid: 7, cores: 2, hostname: "h", software: "s", joinTimeout: 10, endpoint: "tcp://c")
+            configuration.reportsJobFailure = reportsJobFailure
+            var worker = WorkerInstance(configuration: configuration, now: 0)
+            _ = worker.start(now: 0)
+            _ = worker.received(Self.frame(.welcome(workerIndex: 1, workerCount: 2, jobSpec: try Self.spec.encoded())), now: 0.1)
+            let directives = worker.received(Self.frame(.done(reason: "the coordinator was interrupted", jobFailed: jobFailed)), now: 1)
+            #expect(Self.exit(directives) == .done(reason: "the coordinator was interrupted", jobFailed: jobFailed))
+            return directives.lazy.compactMap { if case .log(let level, let message) = $0, message.hasPrefix("coordinator says done") { level } else { nil } }.first
+        }
+        #expect(try doneLogLevel(reportsJobFailure: true, jobFailed: true) == .error)
+        #expect(try doneLogLevel(reportsJobFailure: false, jobFailed: true) == .info)
+        #expect(try doneLogLevel(reportsJobFailure: true, jobFailed: false) == .info)
+    }
+
     @Test("DONE ends the worker, with the job's failure flag; REFUSE ends it with the reason")
     func doneAndRefuse() throws {
         var worker = try Self.welcomed()
