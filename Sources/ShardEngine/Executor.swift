@@ -33,7 +33,8 @@ extension Executor {
 /// The reduced sums of one round and how long each participant computed.
 public struct Evaluation: Sendable, Equatable {
     /// `[Σ loss, Σ ∂loss/∂θ_0, …]` over all training rows, the reduction's last addition possibly left to the pass
-    /// that reads them (single-process mode).
+    /// that reads them (single-process mode: holding the evaluation then keeps the executor's sums buffer, and its
+    /// next round computes into a new one).
     public var reduced: ReducedSums
     public var rowCount: Int
     /// One entry per worker (or one for the local process), by worker index.

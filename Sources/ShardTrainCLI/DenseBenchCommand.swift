@@ -14,8 +14,9 @@ import Synchronization
 /// VAE 784-256-32 (hidden ReLU layers), batch 128         samples/s
 /// triplet tanh(x·W) 512 → 128, random triplets, batch 1024   triplets/s (one triplet per anchor row)
 /// step        = blockSums of every block of the batch (ParallelBlocks, one BlockSumsBuffer slot each; float32:
-///               the parameters rounded to Float once per step), then the blocks' sums added in block order: the
-///               engine's path, without the optimizer
+///               the parameters rounded to Float once per step), then the blocks' sums added in block order on the
+///               same threads: the blocks' part of the engine's step (whose optimizer pass now makes the last
+///               addition itself: see trained)
 /// ceiling     = the same gemm calls (shapes, transposes) on the same threads with nothing else: per block and
 ///               dense layer in → out on r rows, X·W (r, out, in), Xᵀ·∂Y (in, out, r) and, unless the layer
 ///               reads the data, ∂Y·Wᵀ (r, in, out)
@@ -248,11 +249,11 @@ struct DenseWorkload {
                         }
                     }
                 }
+                // In block order, each addition on the step's threads (`VectorPasses`, as the engine adds).
                 try total.withUnsafeMutableBufferPointer { total in
                     _ = total.update(fromContentsOf: try buffer.slot(0))
                     for index in 1..<blocks.count {
-                        let slot = try buffer.slot(index)
-                        for k in 0..<total.count { total[k] += slot[k] }
+                        VectorPasses.add(UnsafeBufferPointer(try buffer.slot(index)), into: total, threads: threads)
                     }
                 }
             }
