@@ -92,7 +92,8 @@ extension Model {
         let l2Term = 0.5 * l2 * squares
         return PendingObjective(
             value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term,
-            gradient: ObjectiveGradient(sums: sums, parameters: parameters, scale: scale, l2: l2, regularized: regularized))
+            gradient: ObjectiveGradient(
+                sums: sums, parameters: parameters, scale: scale, l2: l2, regularized: regularized))
     }
 }
 

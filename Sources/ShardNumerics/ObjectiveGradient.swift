@@ -18,7 +18,9 @@ public struct ObjectiveGradient: Sendable {
     public let regularized: [Range<Int>]
 
     public init(sums: ReducedSums, parameters: [Double], scale: Double, l2: Double, regularized: [Range<Int>]) {
-        precondition(sums.count == parameters.count + 1, "ObjectiveGradient: \(sums.count) sums for \(parameters.count) parameters")
+        precondition(
+            sums.count == parameters.count + 1,
+            "ObjectiveGradient: \(sums.count) sums for \(parameters.count) parameters")
         self.sums = sums
         self.parameters = parameters
         self.scale = scale

@@ -160,10 +160,10 @@ struct AdaptiveMoments: Sendable, Equatable {
 
     /// The formulas of the type's documentation for every coordinate, written into three new vectors (the old
     /// ones stay intact until the update is known to be finite), the requested companions of the new θ, and
-    /// whether every new entry is finite; with gradient pieces, each piece of the gradient is written into a new
-    /// vector just before its coordinates are updated. The coordinates are cut into `VectorPasses` pieces computed
-    /// on every core; each coordinate's arithmetic is the same whichever thread runs it, and the squares are summed in
-    /// `VectorPasses.sumOfSquares(_:over:threads:)` order, so the bits do not depend on the core count.
+    /// whether every new entry is finite; from an objective, each coordinate's gradient is made in the update's
+    /// loop and written into a new vector (returned). The coordinates are cut into `VectorPasses` pieces computed
+    /// on every core; each coordinate's arithmetic is the same whichever thread runs it, and the squares are summed
+    /// in `VectorPasses.sumOfSquares(_:over:threads:)` order, so the bits do not depend on the core count.
     private func update(
         _ source: GradientSource, rate: Double, firstWeight: Double, secondWeight: Double, firstCorrection: Double,
         secondCorrection: Double
@@ -341,7 +341,8 @@ private struct UpdateVectors: @unchecked Sendable {
         var step = step
         var squares = 0.0
         let nonFinite = withUnsafeMutablePointer(to: &squares) { squaresOut in
-            let (maskAt, roundedAt, squaresAt) = (mask.map { $0 + i }, rounded.pointer.map { $0 + i }, squared ? squaresOut : nil)
+            let (maskAt, roundedAt) = (mask.map { $0 + i }, rounded.pointer.map { $0 + i })
+            let squaresAt = squared ? squaresOut : nil
             if let objective, let out = written.pointer {
                 if let regularized = objective.regularization(of: range) {
                     return objective.withSource(from: i, regularized: regularized) { source in

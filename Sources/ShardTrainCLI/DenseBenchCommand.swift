@@ -104,8 +104,8 @@ public struct DenseBenchCommand: ParsableCommand {
                             + precision.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
                             + String(
                                 format: "  %7d  %10.0f   %13.1f  %12.1f  %9.1f%%  %9.0f", threadCount, perSecond,
-                                flops * perSecond / 1e9, flops * ceilingPerSecond / 1e9, 100 * perSecond / ceilingPerSecond,
-                                trainedPerSecond))
+                                flops * perSecond / 1e9, flops * ceilingPerSecond / 1e9,
+                                100 * perSecond / ceilingPerSecond, trainedPerSecond))
                     rows.append([
                         "workload": workload.name, "unit": workload.unit, "batch": workload.batch,
                         "blocks_per_batch": blocks.count, "precision": precision.rawValue, "threads": threadCount,

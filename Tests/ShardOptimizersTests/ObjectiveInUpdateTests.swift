@@ -101,6 +101,7 @@ struct ObjectiveInUpdateTests {
         try plain.observe(value: 1, gradient: gradient)
         #expect(sgd == plain)
         #expect(gradient.map(\.bitPattern) == objective.gradient(threads: 1).gradient.map(\.bitPattern))
-        #expect(squaredNorm?.bitPattern == gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 1) }.bitPattern)
+        let squares = gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 1) }
+        #expect(squaredNorm?.bitPattern == squares.bitPattern)
     }
 }
