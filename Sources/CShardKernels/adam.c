@@ -24,6 +24,17 @@ static inline double shard_adam_lane_total(const double lanes[8]) {
     return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
+/// g_i of `source` for i in [from, count) into out (see shardtrain_objective_gradient).
+static inline void shard_objective_gradient(const shardtrain_objective_gradient *source, size_t from, size_t count,
+                                            double *out) {
+    for (size_t i = from; i < count; i++) {
+        const double sum = source->other != NULL ? source->sums[i] + source->other[i] : source->sums[i];
+        double g = sum * source->scale;
+        if (source->regularized) g += source->l2 * source->parameters[i];
+        out[i] = g;
+    }
+}
+
 /// The rounded copy and the squares' lanes of θ'[from..<count] (lane i mod 8, each lane in increasing i).
 static inline void shard_adam_extras(const double *out_theta, size_t from, size_t count, float *out_rounded,
                                      double lanes[8]) {
@@ -62,9 +73,10 @@ SHARD_ADAM_AVX2 static inline __m256d shard_adam_non_finite(__m256d x) {
 /// t = 356 on) divides nothing, since x / 1 = x exactly for every x, so skipping it keeps the bits and frees the
 /// divider, which bounds this loop (two divisions and a square root per coordinate).
 SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2_loop(
-    const shardtrain_adam_step *step, const double *gradient, const double *first, const double *second,
-    const double *theta, const _Bool *mask, size_t count, double *out_first, double *out_second, double *out_theta,
-    float *out_rounded, double *out_squares, const int divide_first, const int divide_second) {
+    const shardtrain_adam_step *step, const double *gradient, const shardtrain_objective_gradient *source,
+    const double *first, const double *second, const double *theta, const _Bool *mask, size_t count,
+    double *out_gradient, double *out_first, double *out_second, double *out_theta, float *out_rounded,
+    double *out_squares, const int divide_first, const int divide_second) {
     const __m256d beta1 = _mm256_set1_pd(step->beta1), beta2 = _mm256_set1_pd(step->beta2);
     const __m256d first_weight = _mm256_set1_pd(step->first_weight);
     const __m256d second_weight = _mm256_set1_pd(step->second_weight);
@@ -72,13 +84,26 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
     const __m256d second_correction = _mm256_set1_pd(step->second_correction);
     const __m256d epsilon = _mm256_set1_pd(step->epsilon), rate = _mm256_set1_pd(step->rate);
     const __m256d decay = _mm256_set1_pd(step->decay);
+    const __m256d scale = _mm256_set1_pd(source != NULL ? source->scale : 0);
+    const __m256d l2 = _mm256_set1_pd(source != NULL ? source->l2 : 0);
+    const int summed = source != NULL && source->other != NULL;
+    const int regularized = source != NULL && source->regularized;
     __m256d non_finite = _mm256_setzero_pd();
     // Squares of θ': `current` holds the lanes of the coordinates this iteration writes (i mod 8 = 0…3, then
     // 4…7), `other` the other four; they swap after every iteration.
     __m256d current = _mm256_setzero_pd(), other = _mm256_setzero_pd();
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
-        const __m256d g = _mm256_loadu_pd(gradient + i);
+        __m256d g;
+        if (source != NULL) {
+            __m256d sum = _mm256_loadu_pd(source->sums + i);
+            if (summed) sum = _mm256_add_pd(sum, _mm256_loadu_pd(source->other + i));
+            g = _mm256_mul_pd(sum, scale);
+            if (regularized) g = _mm256_add_pd(g, _mm256_mul_pd(l2, _mm256_loadu_pd(source->parameters + i)));
+            _mm256_storeu_pd(out_gradient + i, g);
+        } else {
+            g = _mm256_loadu_pd(gradient + i);
+        }
         const __m256d m =
             _mm256_add_pd(_mm256_mul_pd(beta1, _mm256_loadu_pd(first + i)), _mm256_mul_pd(first_weight, g));
         const __m256d v = _mm256_add_pd(_mm256_mul_pd(beta2, _mm256_loadu_pd(second + i)),
@@ -107,7 +132,9 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
         non_finite = _mm256_or_pd(non_finite, _mm256_or_pd(shard_adam_non_finite(m), shard_adam_non_finite(v)));
         non_finite = _mm256_or_pd(non_finite, shard_adam_non_finite(next));
     }
-    const int tail = shard_adam_portable(step, gradient + i, first + i, second + i, theta + i,
+    if (source != NULL) shard_objective_gradient(source, i, count, out_gradient);
+    const double *read = source != NULL ? out_gradient : gradient;
+    const int tail = shard_adam_portable(step, read + i, first + i, second + i, theta + i,
                                          mask != NULL ? mask + i : NULL, count - i, out_first + i, out_second + i,
                                          out_theta + i);
     if (out_squares != NULL || out_rounded != NULL) {
@@ -123,37 +150,49 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
 }
 
 SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, const double *gradient,
-                                           const double *first, const double *second, const double *theta,
-                                           const _Bool *mask, size_t count, double *out_first, double *out_second,
-                                           double *out_theta, float *out_rounded, double *out_squares) {
+                                           const shardtrain_objective_gradient *source, const double *first,
+                                           const double *second, const double *theta, const _Bool *mask,
+                                           size_t count, double *out_gradient, double *out_first,
+                                           double *out_second, double *out_theta, float *out_rounded,
+                                           double *out_squares) {
     const int divide_first = step->first_correction != 1.0, divide_second = step->second_correction != 1.0;
     if (divide_first && divide_second) {
-        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
-                                    out_theta, out_rounded, out_squares, 1, 1);
+        return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient,
+                                    out_first, out_second, out_theta, out_rounded, out_squares, 1, 1);
     }
     if (divide_second) {
-        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
-                                    out_theta, out_rounded, out_squares, 0, 1);
+        return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient,
+                                    out_first, out_second, out_theta, out_rounded, out_squares, 0, 1);
     }
     if (divide_first) {
-        return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
-                                    out_theta, out_rounded, out_squares, 1, 0);
+        return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient,
+                                    out_first, out_second, out_theta, out_rounded, out_squares, 1, 0);
     }
-    return shard_adam_avx2_loop(step, gradient, first, second, theta, mask, count, out_first, out_second,
-                                out_theta, out_rounded, out_squares, 0, 0);
+    return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient, out_first,
+                                out_second, out_theta, out_rounded, out_squares, 0, 0);
 }
 #endif
 
-int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *gradient, const double *first,
-                               const double *second, const double *theta, const _Bool *mask, size_t count,
-                               double *out_first, double *out_second, double *out_theta, float *out_rounded,
-                               double *out_squares) {
+void shardtrain_objective_gradient_f64(const shardtrain_objective_gradient *source, size_t count, double *out) {
+    shard_objective_gradient(source, 0, count, out);
+}
+
+/// The update from `gradient`, or from `source` (then written into out_gradient) when it is not NULL.
+static int shard_adam_update(const shardtrain_adam_step *step, const double *gradient,
+                             const shardtrain_objective_gradient *source, const double *first, const double *second,
+                             const double *theta, const _Bool *mask, size_t count, double *out_gradient,
+                             double *out_first, double *out_second, double *out_theta, float *out_rounded,
+                             double *out_squares) {
 #if defined(__x86_64__) || defined(__i386__)
     if (shardtrain_kernels_have_avx2_fma()) {
-        return shard_adam_avx2(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta,
-                               out_rounded, out_squares);
+        return shard_adam_avx2(step, gradient, source, first, second, theta, mask, count, out_gradient, out_first,
+                               out_second, out_theta, out_rounded, out_squares);
     }
 #endif
+    if (source != NULL) {
+        shard_objective_gradient(source, 0, count, out_gradient);
+        gradient = out_gradient;
+    }
     const int non_finite =
         shard_adam_portable(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
     if (out_squares != NULL || out_rounded != NULL) {
@@ -162,4 +201,21 @@ int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *g
         if (out_squares != NULL) *out_squares = shard_adam_lane_total(lanes);
     }
     return non_finite;
+}
+
+int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *gradient, const double *first,
+                               const double *second, const double *theta, const _Bool *mask, size_t count,
+                               double *out_first, double *out_second, double *out_theta, float *out_rounded,
+                               double *out_squares) {
+    return shard_adam_update(step, gradient, NULL, first, second, theta, mask, count, NULL, out_first, out_second,
+                             out_theta, out_rounded, out_squares);
+}
+
+int shardtrain_adam_update_objective_f64(const shardtrain_adam_step *step, const shardtrain_objective_gradient *source,
+                                         const double *first, const double *second, const double *theta,
+                                         const _Bool *mask, size_t count, double *out_gradient, double *out_first,
+                                         double *out_second, double *out_theta, float *out_rounded,
+                                         double *out_squares) {
+    return shard_adam_update(step, NULL, source, first, second, theta, mask, count, out_gradient, out_first,
+                             out_second, out_theta, out_rounded, out_squares);
 }

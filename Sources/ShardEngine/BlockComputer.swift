@@ -25,7 +25,8 @@ public final class BlockComputer {
     /// Bytes of sums slots a group may take.
     static let slotBudget = 64 << 20
     /// Slots `0..<groupSize` hold a group's blocks; slot `groupSize + level` a left child's value at `level`.
-    private let buffer: BlockSumsBuffer
+    /// Replaced by a new buffer when a round's `computeReduced` result still refers to it.
+    private var buffer: BlockSumsBuffer
 
     public convenience init(model: any Model, blocks: [Block], blockCount: Int, threads: Int) throws(EngineError) {
         try self.init(model: model, blocks: blocks, blockCount: blockCount, threads: threads, groupSize: nil)
@@ -77,27 +78,72 @@ public final class BlockComputer {
     public func compute(
         parameters: [Double], rounded: [Float]? = nil, context: RoundContext, isActive: (Int) -> Bool = { _ in true }
     ) throws(EngineError) -> [NodeSums] {
+        try computeNodes(parameters: parameters, rounded: rounded, context: context, isActive: isActive) { value in
+            array(value)
+        }.map { NodeSums(node: $0.node, rowCount: $0.rowCount, values: $0.sums) }
+    }
+
+    /// `compute` with each node's sums left in this computer's slots (`ReducedSums.slots`, the last addition not
+    /// made): the pass that reads them adds the two slots as it goes, saving a pass over the sums. The slots stay
+    /// as they are while the result is referenced (a later round computes into a new buffer then).
+    public func computeReduced(
+        parameters: [Double], rounded: [Float]? = nil, context: RoundContext, isActive: (Int) -> Bool = { _ in true }
+    ) throws(EngineError) -> [(node: TreeNode, rowCount: Int, sums: ReducedSums)] {
+        guard nodes.count == 1 else {
+            // Several nodes would need several buffers; a worker's shard sends arrays anyway.
+            return try compute(parameters: parameters, rounded: rounded, context: context, isActive: isActive).map {
+                ($0.node, $0.rowCount, .array($0.values))
+            }
+        }
+        return try computeNodes(parameters: parameters, rounded: rounded, context: context, isActive: isActive) {
+            value in
+            let (left, right): (Int, Int?) =
+                switch value {
+                case .slot(let index): (index, nil)
+                case .sum(let left, let right): (left, right)
+                }
+            do {
+                return .slots(try SlotSums(buffer: buffer, left: left, right: right))
+            } catch {
+                preconditionFailure("block computer: \(error)")
+            }
+        }
+    }
+
+    /// The loop of `compute`: `finish(value(node))` for every node with an active block.
+    private func computeNodes<Sums>(
+        parameters: [Double], rounded: [Float]?, context: RoundContext, isActive: (Int) -> Bool,
+        finish: (SlotValue) -> Sums
+    ) throws(EngineError) -> [(node: TreeNode, rowCount: Int, sums: Sums)] {
         guard parameters.count == model.parameterCount else {
             throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
         }
         if let rounded, rounded.count != parameters.count {
             throw .dimension("got \(rounded.count) rounded parameters for \(parameters.count)")
         }
+        if !isKnownUniquelyReferenced(&buffer) {
+            // An earlier result still reads these slots.
+            do {
+                buffer = try BlockSumsBuffer(count: buffer.count, width: buffer.width)
+            } catch {
+                throw .plan("\(error)")
+            }
+        }
         let active = blocks.map(\.id).filter(isActive)
-        var result: [NodeSums] = []
+        var result: [(node: TreeNode, rowCount: Int, sums: Sums)] = []
         for node in nodes {
             let covered = tree.blocks(of: node)
             let lower = active[...].firstIndex(notBelow: covered.lowerBound)
             let upper = active[...].firstIndex(notBelow: covered.upperBound)
             guard
-                let values = try withExtendedLifetime(buffer, { () throws(EngineError) -> [Double]? in
+                let values = try withExtendedLifetime(buffer, { () throws(EngineError) -> Sums? in
                     try reduce(
                         node, active: active[lower..<upper], parameters: parameters, rounded: rounded, context: context
-                    ).map(array)
+                    ).map(finish)
                 })
             else { continue }
             let rows = active[lower..<upper].reduce(0) { $0 + blocks[$1 - blocks[0].id].rows }
-            result.append(NodeSums(node: node, rowCount: rows, values: values))
+            result.append((node, rows, values))
         }
         return result
     }

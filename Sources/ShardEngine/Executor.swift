@@ -32,16 +32,32 @@ extension Executor {
 
 /// The reduced sums of one round and how long each participant computed.
 public struct Evaluation: Sendable, Equatable {
-    /// `[Σ loss, Σ ∂loss/∂θ_0, …]` over all training rows.
-    public var sums: [Double]
+    /// `[Σ loss, Σ ∂loss/∂θ_0, …]` over all training rows, the reduction's last addition possibly left to the pass
+    /// that reads them (single-process mode: holding the evaluation then keeps the executor's sums buffer, and its
+    /// next round computes into a new one).
+    public var reduced: ReducedSums
     public var rowCount: Int
     /// One entry per worker (or one for the local process), by worker index.
     public var workerTimings: [WorkerTiming]
 
     public init(sums: [Double], rowCount: Int, workerTimings: [WorkerTiming]) {
-        self.sums = sums
+        self.init(reduced: .array(sums), rowCount: rowCount, workerTimings: workerTimings)
+    }
+
+    public init(reduced: ReducedSums, rowCount: Int, workerTimings: [WorkerTiming]) {
+        self.reduced = reduced
         self.rowCount = rowCount
         self.workerTimings = workerTimings
+    }
+
+    /// `reduced` as an array.
+    public var sums: [Double] {
+        get { reduced.array(threads: 0) }
+        set { reduced = .array(newValue) }
+    }
+
+    public static func == (left: Evaluation, right: Evaluation) -> Bool {
+        (left.sums, left.rowCount, left.workerTimings) == (right.sums, right.rowCount, right.workerTimings)
     }
 }
 
@@ -88,13 +104,14 @@ public final class LocalExecutor: Executor {
     {
         let start = ContinuousClock.now
         let mask = try activeMask(schedule, request)
-        let nodes = try computer.compute(
+        // Every block is here, so the only node is the root; its last addition is left to the objective's pass.
+        let nodes = try computer.computeReduced(
             parameters: parameters, rounded: rounded,
             context: RoundContext(seed: seed, request: request),
             isActive: { mask?[$0] ?? true })
         let seconds = (ContinuousClock.now - start).seconds
         return Evaluation(
-            sums: nodes[0].values, rowCount: nodes[0].rowCount,
+            reduced: nodes[0].sums, rowCount: nodes[0].rowCount,
             workerTimings: [WorkerTiming(worker: 0, computeSeconds: seconds)])
     }
 }

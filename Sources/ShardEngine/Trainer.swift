@@ -1,4 +1,5 @@
 import ShardModels
+import ShardNumerics
 import ShardOptimizers
 
 /// Which optimizer steps the parameters on the coordinator.
@@ -92,6 +93,8 @@ public struct RoundReport: Sendable, Equatable {
     public var objective: Double
     public var gradientNorm: Double
     public var rowsPerSecond: Double
+    /// From the round's request to its objective; with a stochastic optimizer, whose update makes the objective's
+    /// gradient in its own pass, the update is included.
     public var roundSeconds: Double
     public var workerTimings: [WorkerTiming]
     /// Smoothing μ of this round (0 = exact loss).
@@ -380,15 +383,17 @@ struct RoundLoop {
         var steps = 0
         while steps < budget, let point = optimizer.pendingPoint {
             let settings = request(steps)
+            // The optimizer's update writes the gradient itself (Adam: in its own pass, piece by piece).
             let (objective, _) = try evaluate(point, settings, companions: optimizer.pendingCompanions) {
                 state(optimizer)
+            } gradient: { (pending) throws(EngineError) in
+                do throws(OptimizerError) {
+                    return try optimizer.observe(value: pending.value, objective: pending.gradient)
+                } catch {
+                    throw .optimizer(error.description)
+                }
             }
             steps += 1
-            do {
-                try optimizer.observe(value: objective.value, gradient: objective.gradient)
-            } catch {
-                throw .optimizer(error.description)
-            }
             if settings.smoothing == 0, settings.batchStep == nil, optimizer.resultPoint == point {
                 resultObjective = ExactObjective(point: point, objective: objective)
             }
@@ -401,9 +406,13 @@ struct RoundLoop {
     }
 
     /// One round at `point` (with what the optimizer made of it already, if anything). When the run was asked to
-    /// stop, the state after the previous round (`state()`) is saved and `.interrupted` thrown instead.
+    /// stop, the state after the previous round (`state()`) is saved and `.interrupted` thrown instead. `gradient`
+    /// writes the objective's gradient and returns it with ‖g‖² when it summed it (default: a pass of its own).
     mutating func evaluate(
-        _ point: [Double], _ settings: RoundRequest, companions: PointCompanions? = nil, state: () -> TrainerState
+        _ point: [Double], _ settings: RoundRequest, companions: PointCompanions? = nil, state: () -> TrainerState,
+        gradient: (PendingObjective) throws(EngineError) -> (gradient: [Double], squaredNorm: Double?) = {
+            $0.gradient.gradient(threads: 0)
+        }
     ) throws(EngineError) -> (objective: Objective, Evaluation) {
         if shouldStop() {
             try save(state(), moment: .interrupted)
@@ -421,14 +430,16 @@ struct RoundLoop {
             throw error
         }
         round += 1
-        let objective: Objective
+        let pending: PendingObjective
         do throws(ModelError) {
-            objective = try model.objective(
-                sums: evaluation.sums, rowCount: evaluation.rowCount, parameters: point,
+            pending = try model.pendingObjective(
+                sums: evaluation.reduced, rowCount: evaluation.rowCount, parameters: point,
                 regularizedSquares: companions?.squares)
         } catch {
             throw .model(error.description)
         }
+        let (written, squaredNorm) = try gradient(pending)
+        let objective = pending.objective(gradient: written, squaredGradientNorm: squaredNorm)
         let seconds = (ContinuousClock.now - started).seconds
         observer?.roundFinished(
             RoundReport(

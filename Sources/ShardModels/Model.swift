@@ -63,6 +63,18 @@ extension Model {
     public func objective(sums: [Double], rowCount: Int, parameters: [Double], regularizedSquares: Double? = nil)
         throws(ModelError) -> Objective
     {
+        let pending = try pendingObjective(
+            sums: .array(sums), rowCount: rowCount, parameters: parameters, regularizedSquares: regularizedSquares)
+        // Element-wise on every core (`VectorPasses`); ‖∇F‖² summed chunk by chunk as each is written.
+        let (gradient, squaredNorm) = pending.gradient.gradient(threads: 0)
+        return pending.objective(gradient: gradient, squaredGradientNorm: squaredNorm)
+    }
+
+    /// `objective(sums:rowCount:parameters:regularizedSquares:)` with its gradient not yet written: the value and
+    /// its parts, and the gradient's pieces for a pass that writes them where it needs them (an optimizer's update).
+    public func pendingObjective(
+        sums: ReducedSums, rowCount: Int, parameters: [Double], regularizedSquares: Double? = nil
+    ) throws(ModelError) -> PendingObjective {
         guard sums.count == sumsWidth, parameters.count == parameterCount else {
             throw ModelError.dimension(
                 "objective: expected \(sumsWidth) sums and \(parameterCount) parameters, "
@@ -70,40 +82,33 @@ extension Model {
         }
         guard rowCount > 0 else { throw ModelError.dimension("objective: no training rows") }
         let scale = 1.0 / Double(rowCount)
-        let dataLoss = sums[0] * scale
-        let count = parameterCount
+        let dataLoss = sums.value(at: 0) * scale
         let l2 = spec.l2
         let regularized = regularizedRanges
-        // Element-wise on every core (`VectorPasses`): the same operations per element whatever the split; ‖∇F‖²
-        // summed chunk by chunk as each is written.
-        var squaredGradientNorm = 0.0
-        let gradient = [Double](unsafeUninitializedCapacity: count) { gradient, initialized in
-            sums.withUnsafeBufferPointer { sums in
-                parameters.withUnsafeBufferPointer { parameters in
-                    let (from, theta, to) = (
-                        SharedPointer(sums.baseAddress), SharedPointer(parameters.baseAddress),
-                        SharedMutablePointer(gradient.baseAddress)
-                    )
-                    squaredGradientNorm = VectorPasses.forEachChunk(
-                        count: count, threads: 0, summingSquaresOf: UnsafeBufferPointer(gradient)
-                    ) { range in
-                        guard let from = from.pointer, let theta = theta.pointer, let to = to.pointer else { return }
-                        for k in range { to[k] = from[k + 1] * scale }
-                        for tensor in regularized {
-                            for k in tensor.clamped(to: range) { to[k] += l2 * theta[k] }
-                        }
-                    }
-                }
-            }
-            initialized = count
-        }
         // Tensor by tensor in layout order, each tensor's squares in `VectorPasses.sumOfSquares` order.
         let squares =
             regularizedSquares
             ?? parameters.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, over: regularized, threads: 0) }
         let l2Term = 0.5 * l2 * squares
-        return Objective(
-            value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient,
+        return PendingObjective(
+            value: dataLoss + l2Term, dataLoss: dataLoss, l2Term: l2Term,
+            gradient: ObjectiveGradient(
+                sums: sums, parameters: parameters, scale: scale, l2: l2, regularized: regularized))
+    }
+}
+
+/// The objective's value and parts, its gradient still to be written (`Model.pendingObjective`).
+public struct PendingObjective: Sendable {
+    public let value: Double
+    public let dataLoss: Double
+    public let l2Term: Double
+    public let gradient: ObjectiveGradient
+
+    /// The objective once `gradient` has been written (`squaredGradientNorm`, when given, in
+    /// `VectorPasses.sumOfSquares` order).
+    public func objective(gradient: [Double], squaredGradientNorm: Double? = nil) -> Objective {
+        Objective(
+            value: value, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient,
             squaredGradientNorm: squaredGradientNorm)
     }
 }

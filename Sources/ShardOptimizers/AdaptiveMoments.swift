@@ -92,20 +92,57 @@ struct AdaptiveMoments: Sendable, Equatable {
     /// the update or the value is not finite, and the outcome is the documented one either way.
     mutating func observe(value: Double, gradient: [Double]) throws(OptimizerError) {
         try progress.validate(pendingPoint, gradient: gradient, dimension: dimension)
+        _ = try observe(value: value, source: .given(gradient))
+    }
+
+    /// `observe(value:gradient:)` with the gradient made from `objective` inside the update pass (each entry in
+    /// register as the update reads it, and written into a new vector); returns the gradient.
+    mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError) -> [Double] {
+        try progress.validate(pendingPoint, gradientCount: objective.count, dimension: dimension)
+        return try observe(value: value, source: .objective(objective))
+    }
+
+    /// Where the update finds the gradient.
+    private enum GradientSource {
+        case given([Double])
+        case objective(ObjectiveGradient)
+
+        /// Runs `body` on the gradient's first entry and, for an objective's gradient, that objective (which the
+        /// update writes there, into a new vector); returns the gradient.
+        func withGradient(
+            count: Int, _ body: (SharedMutablePointer<Double>, ObjectiveGradient?) -> Void
+        ) -> [Double] {
+            switch self {
+            case .given(let gradient):
+                // Read only: the objective is nil, so nothing writes through the pointer.
+                gradient.withUnsafeBufferPointer {
+                    body(SharedMutablePointer(UnsafeMutablePointer(mutating: $0.baseAddress)), nil)
+                }
+                return gradient
+            case .objective(let objective):
+                return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    body(SharedMutablePointer(buffer.baseAddress), objective)
+                    initialized = count
+                }
+            }
+        }
+    }
+
+    private mutating func observe(value: Double, source: GradientSource) throws(OptimizerError) -> [Double] {
         let t = Double(progress.updateCount + 1)
         let rate = schedule.rate(at: progress.updateCount)
         let firstCorrection = 1 - Foundation.pow(beta1, t)
         let secondCorrection = 1 - Foundation.pow(beta2, t)
         let firstWeight = 1 - beta1
         let secondWeight = 1 - beta2
-        let (nextFirst, nextSecond, nextIterate, made, finite) = update(
-            gradient: gradient, rate: rate, firstWeight: firstWeight, secondWeight: secondWeight,
+        let (gradient, nextFirst, nextSecond, nextIterate, made, finite) = update(
+            source, rate: rate, firstWeight: firstWeight, secondWeight: secondWeight,
             firstCorrection: firstCorrection, secondCorrection: secondCorrection)
         guard
             try progress.record(
                 at: pendingPoint, value: value, gradient: gradient, dimension: dimension,
                 gradientKnownFinite: finite)
-        else { return }
+        else { return gradient }
         // The non-finite case (rare) goes through the checks that name the entry and stop the run.
         guard
             finite
@@ -113,22 +150,27 @@ struct AdaptiveMoments: Sendable, Equatable {
                 : progress.commitUpdate(producing: [
                     ("parameter", nextIterate), ("first moment", nextFirst), ("second moment", nextSecond),
                 ])
-        else { return }
+        else { return gradient }
         iterate = nextIterate
         firstMoment = nextFirst
         secondMoment = nextSecond
         companions.made = made
+        return gradient
     }
 
     /// The formulas of the type's documentation for every coordinate, written into three new vectors (the old
     /// ones stay intact until the update is known to be finite), the requested companions of the new θ, and
-    /// whether every new entry is finite. The coordinates are cut into `VectorPasses` pieces computed on every
-    /// core; each coordinate's arithmetic is the same whichever thread runs it, and the squares are summed in
-    /// `VectorPasses.sumOfSquares(_:over:threads:)` order, so the bits do not depend on the core count.
+    /// whether every new entry is finite; from an objective, each coordinate's gradient is made in the update's
+    /// loop and written into a new vector (returned). The coordinates are cut into `VectorPasses` pieces computed
+    /// on every core; each coordinate's arithmetic is the same whichever thread runs it, and the squares are summed
+    /// in `VectorPasses.sumOfSquares(_:over:threads:)` order, so the bits do not depend on the core count.
     private func update(
-        gradient: [Double], rate: Double, firstWeight: Double, secondWeight: Double, firstCorrection: Double,
+        _ source: GradientSource, rate: Double, firstWeight: Double, secondWeight: Double, firstCorrection: Double,
         secondCorrection: Double
-    ) -> (first: [Double], second: [Double], iterate: [Double], companions: PointCompanions?, finite: Bool) {
+    ) -> (
+        gradient: [Double], first: [Double], second: [Double], iterate: [Double], companions: PointCompanions?,
+        finite: Bool
+    ) {
         let n = dimension
         let step = shardtrain_adam_step(
             beta1: beta1, beta2: beta2, first_weight: firstWeight, second_weight: secondWeight,
@@ -140,19 +182,21 @@ struct AdaptiveMoments: Sendable, Equatable {
         var nextFirst: [Double] = []
         var nextSecond: [Double] = []
         var nextIterate: [Double] = []
+        var gradient: [Double] = []
         var squares = 0.0
         let rounded = [Float](unsafeUninitializedCapacity: roundedCount) { rounded, roundedInitialized in
             let roundedTo = SharedMutablePointer(roundedCount == 0 ? nil : rounded.baseAddress)
             nextFirst = [Double](unsafeUninitializedCapacity: n) { outFirst, firstCount in
                 nextSecond = [Double](unsafeUninitializedCapacity: n) { outSecond, secondCount in
                     nextIterate = [Double](unsafeUninitializedCapacity: n) { outTheta, thetaCount in
-                        gradient.withUnsafeBufferPointer { gradient in
+                        gradient = source.withGradient(count: n) { gradient, objective in
                             firstMoment.withUnsafeBufferPointer { first in
                                 secondMoment.withUnsafeBufferPointer { second in
                                     iterate.withUnsafeBufferPointer { theta in
                                         (decay?.mask ?? []).withUnsafeBufferPointer { mask in
                                             let vectors = UpdateVectors(
-                                                gradient: gradient.baseAddress, first: first.baseAddress,
+                                                gradient: gradient.pointer.map { UnsafePointer($0) },
+                                                first: first.baseAddress,
                                                 second: second.baseAddress, theta: theta.baseAddress,
                                                 mask: decay == nil ? nil : mask.baseAddress,
                                                 outFirst: outFirst.baseAddress, outSecond: outSecond.baseAddress,
@@ -161,7 +205,8 @@ struct AdaptiveMoments: Sendable, Equatable {
                                                 count: n, threads: 0, over: request?.squaredRanges ?? []
                                             ) { range, squared in
                                                 let (finite, squares) = vectors.update(
-                                                    range, step: step, rounded: roundedTo, squared: squared)
+                                                    range, step: step, objective: objective, gradient: gradient,
+                                                    rounded: roundedTo, squared: squared)
                                                 if !finite { nonFinite.store(true, ordering: .relaxed) }
                                                 return squares
                                             }
@@ -181,7 +226,7 @@ struct AdaptiveMoments: Sendable, Equatable {
         let made = request.map {
             PointCompanions(squares: $0.squaredRanges == nil ? nil : squares, rounded: $0.rounded ? rounded : nil)
         }
-        return (nextFirst, nextSecond, nextIterate, made, !nonFinite.load(ordering: .relaxed))
+        return (gradient, nextFirst, nextSecond, nextIterate, made, !nonFinite.load(ordering: .relaxed))
     }
 
     // MARK: Codable (flat keys, shared by `Adam` and `AdamW`)
@@ -253,6 +298,11 @@ extension AdaptiveMomentsOptimizer {
         try core.observe(value: value, gradient: gradient)
     }
 
+    /// `observe(value:gradient:)` with the gradient made from `objective` inside the update pass; returns it.
+    public mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError) -> [Double] {
+        try core.observe(value: value, objective: objective)
+    }
+
     public var pendingCompanions: PointCompanions? { core.pendingPoint == nil ? nil : core.companions.made }
 
     public mutating func requestCompanions(_ request: CompanionRequest) throws(OptimizerError) {
@@ -277,10 +327,13 @@ private struct UpdateVectors: @unchecked Sendable {
     /// Writes m, v and θ of the coordinates `range` (`AdaptiveMoments`'s formulas, the compiled
     /// `shardtrain_adam_update_f64`: its lanes give the scalar bits), `Float(θ'_k)` into `rounded` when it is
     /// not nil, and returns whether every written value is finite and, when `squared`, the `LaneSums` sum of the
-    /// range's θ'_k² (else 0).
-    func update(_ range: Range<Int>, step: shardtrain_adam_step, rounded: SharedMutablePointer<Float>, squared: Bool)
-        -> (finite: Bool, squares: Double)
-    {
+    /// range's θ'_k² (else 0). With `objective`, the range's gradient is made from it and written into `written`
+    /// first: in the update's own loop (`shardtrain_adam_update_objective_f64`) when the range is all regularised
+    /// or all not, else by `ObjectiveGradient.write` just before.
+    func update(
+        _ range: Range<Int>, step: shardtrain_adam_step, objective: ObjectiveGradient?,
+        gradient written: SharedMutablePointer<Double>, rounded: SharedMutablePointer<Float>, squared: Bool
+    ) -> (finite: Bool, squares: Double) {
         guard let gradient, let first, let second, let theta, let outFirst, let outSecond, let outTheta,
             !range.isEmpty
         else { return (true, 0) }
@@ -288,9 +341,21 @@ private struct UpdateVectors: @unchecked Sendable {
         var step = step
         var squares = 0.0
         let nonFinite = withUnsafeMutablePointer(to: &squares) { squaresOut in
-            shardtrain_adam_update_f64(
-                &step, gradient + i, first + i, second + i, theta + i, mask.map { $0 + i }, range.count,
-                outFirst + i, outSecond + i, outTheta + i, rounded.pointer.map { $0 + i }, squared ? squaresOut : nil)
+            let (maskAt, roundedAt) = (mask.map { $0 + i }, rounded.pointer.map { $0 + i })
+            let squaresAt = squared ? squaresOut : nil
+            if let objective, let out = written.pointer {
+                if let regularized = objective.regularization(of: range) {
+                    return objective.withSource(from: i, regularized: regularized) { source in
+                        shardtrain_adam_update_objective_f64(
+                            &step, &source, first + i, second + i, theta + i, maskAt, range.count, out + i,
+                            outFirst + i, outSecond + i, outTheta + i, roundedAt, squaresAt)
+                    }
+                }
+                objective.write(range, into: out)
+            }
+            return shardtrain_adam_update_f64(
+                &step, gradient + i, first + i, second + i, theta + i, maskAt, range.count, outFirst + i,
+                outSecond + i, outTheta + i, roundedAt, squaresAt)
         }
         return (nonFinite == 0, squares)
     }

@@ -1,3 +1,5 @@
+import ShardNumerics
+
 /// Gradient descent with a fixed step: one evaluation per iteration, no line search
 /// (Nocedal & Wright, *Numerical Optimization*, 2nd ed. (2006), chapter 3, steepest descent with a
 /// constant step length).
@@ -166,6 +168,28 @@ public enum AnyOptimizer: Optimizer, Equatable {
         case .sgd: "sgd"
         case .adam: "adam"
         case .adamW: "adamw"
+        }
+    }
+
+    /// `observe(value:gradient:)` with the gradient made from `objective` and returned: inside the update pass for
+    /// Adam and AdamW, in a pass of its own before the observation for the others, which also sums ‖g‖²
+    /// (`ObjectiveGradient.gradient(threads:)`; nil for the first two).
+    public mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError)
+        -> (gradient: [Double], squaredNorm: Double?)
+    {
+        switch self {
+        case .adam(var optimizer):
+            let gradient = try optimizer.observe(value: value, objective: objective)
+            self = .adam(optimizer)
+            return (gradient, nil)
+        case .adamW(var optimizer):
+            let gradient = try optimizer.observe(value: value, objective: objective)
+            self = .adamW(optimizer)
+            return (gradient, nil)
+        case .lbfgs, .gradientDescent, .sgd:
+            let (gradient, squaredNorm) = objective.gradient(threads: 0)
+            try observe(value: value, gradient: gradient)
+            return (gradient, squaredNorm)
         }
     }
 

@@ -23,9 +23,14 @@ struct StochasticProgress: Sendable, Codable, Equatable {
 
     /// Throws unless an observation of `pendingPoint` with this gradient is expected now.
     func validate(_ pendingPoint: [Double]?, gradient: [Double], dimension: Int) throws(OptimizerError) {
+        try validate(pendingPoint, gradientCount: gradient.count, dimension: dimension)
+    }
+
+    /// `validate(_:gradient:dimension:)` for a gradient of `gradientCount` entries not written yet.
+    func validate(_ pendingPoint: [Double]?, gradientCount: Int, dimension: Int) throws(OptimizerError) {
         guard status == .running, pendingPoint != nil else { throw .notAwaitingEvaluation(status: status) }
-        guard gradient.count == dimension else {
-            throw .gradientDimensionMismatch(expected: dimension, found: gradient.count)
+        guard gradientCount == dimension else {
+            throw .gradientDimensionMismatch(expected: dimension, found: gradientCount)
         }
     }
 

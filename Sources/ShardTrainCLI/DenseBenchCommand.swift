@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import ShardApplication
+import ShardEngine
 import ShardModels
 import ShardNumerics
+import ShardOptimizers
 import Synchronization
 
 /// `shardtrain bench dense`: training-step throughput of the dense networks beside the matrix-product ceiling
@@ -12,13 +14,17 @@ import Synchronization
 /// VAE 784-256-32 (hidden ReLU layers), batch 128         samples/s
 /// triplet tanh(x·W) 512 → 128, random triplets, batch 1024   triplets/s (one triplet per anchor row)
 /// step        = blockSums of every block of the batch (ParallelBlocks, one BlockSumsBuffer slot each; float32:
-///               the parameters rounded to Float once per step), then the blocks' sums added in block order: the
-///               engine's path, without the optimizer
+///               the parameters rounded to Float once per step), then the blocks' sums added in block order on the
+///               same threads: the blocks' part of the engine's step (whose optimizer pass now makes the last
+///               addition itself: see trained)
 /// ceiling     = the same gemm calls (shapes, transposes) on the same threads with nothing else: per block and
 ///               dense layer in → out on r rows, X·W (r, out, in), Xᵀ·∂Y (in, out, r) and, unless the layer
 ///               reads the data, ∂Y·Wᵀ (r, in, out)
 /// FLOPs/sample = Σ 2·m·n·k over those calls ÷ batch;   GFLOP/s = FLOPs/sample · samples/s ÷ 1e9
 /// fraction    = step samples/s ÷ ceiling samples/s      (the share of the BLAS roofline reached)
+/// trained     = the whole mini-batch step of `train` (the engine's executor and round loop, Adam at 1e-3, its
+///               update making the objective's gradient): 2·steps minus `steps` steps, each run ending in its
+///               full-batch evaluation (the same blocks), so that evaluation cancels out
 /// ```
 /// The batch is cut into `--blocks-per-batch` blocks for every thread count (as `--batch-blocks` does in
 /// training), so 1 and 2 threads compute the same sums. float32 computes in Float (sgemm), float64 in Double
@@ -74,7 +80,9 @@ public struct DenseBenchCommand: ParsableCommand {
             name == .vae ? try DenseWorkload.vae() : try DenseWorkload.triplet()
         }
         print("dense networks on \(BLAS.identity), \(BLAS.threadsPerCall) BLAS thread per compute thread")
-        print("workload                  precision  threads  per second   model GFLOP/s  gemm GFLOP/s  of ceiling")
+        print(
+            "workload                  precision  threads  per second   model GFLOP/s  gemm GFLOP/s  of ceiling"
+                + "  trained/s")
         var rows: [[String: Any]] = []
         for workload in workloads {
             for precision in precisionList {
@@ -85,6 +93,9 @@ public struct DenseBenchCommand: ParsableCommand {
                     let ceilingSeconds = try workload.ceilingSeconds(
                         blocks: blocks, precision: precision, threads: threadCount, steps: steps,
                         repetitions: repetitions)
+                    let trainedSeconds = try workload.trainedStepSeconds(
+                        blocks: blocks, threads: threadCount, steps: steps, repetitions: repetitions)
+                    let trainedPerSecond = Double(workload.batch) / trainedSeconds
                     let perSecond = Double(workload.batch * steps) / stepSeconds
                     let ceilingPerSecond = Double(workload.batch * steps) / ceilingSeconds
                     let flops = workload.flopsPerSample(blocks: blocks)
@@ -92,8 +103,9 @@ public struct DenseBenchCommand: ParsableCommand {
                         workload.name.padding(toLength: 26, withPad: " ", startingAt: 0)
                             + precision.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
                             + String(
-                                format: "  %7d  %10.0f   %13.1f  %12.1f  %9.1f%%", threadCount, perSecond,
-                                flops * perSecond / 1e9, flops * ceilingPerSecond / 1e9, 100 * perSecond / ceilingPerSecond))
+                                format: "  %7d  %10.0f   %13.1f  %12.1f  %9.1f%%  %9.0f", threadCount, perSecond,
+                                flops * perSecond / 1e9, flops * ceilingPerSecond / 1e9,
+                                100 * perSecond / ceilingPerSecond, trainedPerSecond))
                     rows.append([
                         "workload": workload.name, "unit": workload.unit, "batch": workload.batch,
                         "blocks_per_batch": blocks.count, "precision": precision.rawValue, "threads": threadCount,
@@ -101,6 +113,7 @@ public struct DenseBenchCommand: ParsableCommand {
                         "model_gigaflops_per_second": flops * perSecond / 1e9,
                         "gemm_gigaflops_per_second": flops * ceilingPerSecond / 1e9,
                         "ceiling_per_second": ceilingPerSecond, "fraction_of_ceiling": perSecond / ceilingPerSecond,
+                        "trained_per_second": trainedPerSecond,
                     ])
                 }
             }
@@ -236,11 +249,11 @@ struct DenseWorkload {
                         }
                     }
                 }
+                // In block order, each addition on the step's threads (`VectorPasses`, as the engine adds).
                 try total.withUnsafeMutableBufferPointer { total in
                     _ = total.update(fromContentsOf: try buffer.slot(0))
                     for index in 1..<blocks.count {
-                        let slot = try buffer.slot(index)
-                        for k in 0..<total.count { total[k] += slot[k] }
+                        VectorPasses.add(UnsafeBufferPointer(try buffer.slot(index)), into: total, threads: threads)
                     }
                 }
             }
@@ -248,6 +261,22 @@ struct DenseWorkload {
         if let error = failure.withLock({ $0 }) { throw error }
         guard total[0].isFinite else { throw ValidationError("\(name): the loss sum is \(total[0])") }
         return seconds
+    }
+
+    /// Seconds of one mini-batch step of the engine's round loop (`Trainer` on a `LocalExecutor`, every block in
+    /// each step, Adam): the best run of 2·steps steps minus the best of `steps`, over `steps`.
+    func trainedStepSeconds(blocks: [Block], threads: Int, steps: Int, repetitions: Int) throws -> Double {
+        let schedule = try BatchSchedule(blockCount: blocks.count, blocksPerStep: blocks.count, seed: 7)
+        let executor = try LocalExecutor(model: model, blocks: blocks, threads: threads, seed: 7, schedule: schedule)
+        func seconds(_ count: Int) throws -> Double {
+            let options = TrainingOptions(
+                optimizer: .adam(schedule: .constant(rate: 1e-3), beta1: 0.9, beta2: 0.999, epsilon: 1e-8),
+                maxRounds: count + 1, stopping: StoppingCriteria(), batch: schedule)
+            let trainer = Trainer(model: model, executor: executor, options: options)
+            return try BestTime.seconds(of: repetitions) { () throws(EngineError) in _ = try trainer.run() }
+        }
+        let (short, long) = (try seconds(steps), try seconds(2 * steps))
+        return max(long - short, 1e-12) / Double(steps)
     }
 
     /// Best time of `steps` rounds of the ceiling's gemm calls on random operands in `precision`.

@@ -14,6 +14,8 @@ import ShardOptimizers
 /// adam       one Adam update with its companions (Σθ² over the regularised tensors, Float θ):
 ///            g, m, v, θ read; m, v, θ and Float θ written; bound by its two divisions and square root
 /// adam late  the same from step 356 on, where 1 − β1^t has rounded to 1 and its division is skipped
+/// fused      tree, objective and adam in one pass (the round loop's path): Adam's pass reads the two sums
+///            vectors and makes the gradient in register (compare with tree + objective + adam)
 /// passes     = seconds ÷ read seconds
 /// ```
 /// Every pass runs on every core (the engine's `VectorPasses` chunks); each figure is the best of
@@ -51,7 +53,7 @@ public struct StepBenchCommand: ParsableCommand {
         print("coordinator work of one mini-batch step on every core, against one read pass of the parameters")
         print(
             "workload             parameters   read ms   tree ms (passes)   objective ms (passes)   adam ms (passes)"
-                + "   adam late ms (passes)")
+                + "   adam late ms (passes)   tree + objective + adam in one pass ms (passes)")
         var rows: [[String: Any]] = []
         for (name, model) in workloads {
             let row = try measure(model)
@@ -65,7 +67,8 @@ public struct StepBenchCommand: ParsableCommand {
                 name.padding(toLength: 21, withPad: " ", startingAt: 0)
                     + String(format: "%10d  %8.3f   ", model.parameterCount, 1000 * read)
                     + cell("tree_seconds", width: 19) + cell("objective_seconds", width: 24)
-                    + cell("adam_seconds", width: 19) + cell("adam_late_seconds", width: 16))
+                    + cell("adam_seconds", width: 19) + cell("adam_late_seconds", width: 24)
+                    + cell("objective_adam_fused_seconds", width: 16))
             var entry: [String: Any] = ["workload": name, "parameters": model.parameterCount]
             for (key, value) in row { entry[key] = value }
             rows.append(entry)
@@ -107,6 +110,21 @@ public struct StepBenchCommand: ParsableCommand {
         let update = try BestTime.seconds(of: repetitions) { () throws(OptimizerError) in
             try adam.observe(value: 1, gradient: gradient)
         }
+        // The objective's gradient made inside Adam's pass from the two unadded sums vectors (the round loop's path in
+        // one process), from step 2 on as above.
+        let slots = try BlockSumsBuffer(count: 2, width: model.sumsWidth)
+        _ = try slots.slot(0).update(fromContentsOf: left)
+        _ = try slots.slot(1).update(fromContentsOf: right)
+        let unadded = ReducedSums.slots(try SlotSums(buffer: slots, left: 0, right: 1))
+        var fusedAdam = AnyOptimizer.adam(try Adam(initialPoint: parameters, schedule: .constant(rate: 1e-6)))
+        try fusedAdam.requestCompanions(CompanionRequest(squaredRanges: ranges, rounded: true))
+        try fusedAdam.observe(value: 1, gradient: gradient)
+        let fused = try BestTime.seconds(of: repetitions) { () throws in
+            let pending = try model.pendingObjective(
+                sums: unadded, rowCount: 128, parameters: parameters, regularizedSquares: squares)
+            let (written, _) = try fusedAdam.observe(value: pending.value, objective: pending.gradient)
+            checksum += written[0]
+        }
         while adam.iterationCount < 356 { try adam.observe(value: 1, gradient: gradient) }
         let late = try BestTime.seconds(of: repetitions) { () throws(OptimizerError) in
             try adam.observe(value: 1, gradient: gradient)
@@ -115,7 +133,7 @@ public struct StepBenchCommand: ParsableCommand {
         guard checksum.isFinite else { throw ValidationError("bench step: a non-finite checksum (\(checksum))") }
         return [
             "read_seconds": read, "tree_seconds": tree, "objective_seconds": objective, "adam_seconds": update,
-            "adam_late_seconds": late,
+            "adam_late_seconds": late, "objective_adam_fused_seconds": fused,
         ]
     }
 }

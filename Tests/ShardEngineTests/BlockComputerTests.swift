@@ -85,3 +85,30 @@ struct BlockComputerTests {
         }
     }
 }
+
+@Suite("Block computer: sums left in the slots")
+struct ReducedSumsTests {
+    @Test(
+        "computeReduced has the bits of compute for any active blocks and threads; a result held keeps its values",
+        arguments: [1, 2, 3])
+    func reducedMatchesCompute(threads: Int) throws {
+        let blocks = try BlockComputerTests.blocks(rows: 700, columns: 6, blockRows: 100, precision: .float64)
+        let model = LogisticRegression(featureCount: 6, l2: 0)
+        let parameters = [0.3, -0.2, 0.1, 0.05, -0.4, 0.2, 0.01]
+        let computer = try BlockComputer(model: model, blocks: blocks, blockCount: blocks.count, threads: threads)
+        let context = RoundContext(seed: 0, round: 1)
+        // One block (one slot), two (a pending addition), several, every one.
+        for active in [[3], [2, 5], [0, 1, 6], Array(0..<7)] {
+            let isActive = { (id: Int) in active.contains(id) }
+            let expected = try computer.compute(parameters: parameters, context: context, isActive: isActive)
+            let reduced = try computer.computeReduced(parameters: parameters, context: context, isActive: isActive)
+            #expect(reduced.count == 1 && reduced[0].rowCount == expected[0].rowCount)
+            let held = reduced[0].sums.array(threads: 1)
+            #expect(held.map(\.bitPattern) == expected[0].values.map(\.bitPattern))
+            // Another round while the result is referenced: it computes elsewhere.
+            _ = try computer.computeReduced(parameters: parameters.map { $0 * 2 }, context: context)
+            #expect(reduced[0].sums.array(threads: 2).map(\.bitPattern) == held.map(\.bitPattern))
+            #expect(reduced[0].sums.value(at: 0).bitPattern == held[0].bitPattern)
+        }
+    }
+}

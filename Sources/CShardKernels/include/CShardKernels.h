@@ -216,6 +216,31 @@ int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *g
                                double *out_first, double *out_second, double *out_theta, float *out_rounded,
                                double *out_squares);
 
+/// The gradient of ShardModels' objective from the reduced block sums, entry by entry (`ObjectiveGradient`):
+///
+///     g_i = s_i · scale,  s_i = sums[i] (+ other[i] when other is not NULL),  then g_i += l2 · parameters[i]
+///     when regularized
+///
+/// each operation correctly rounded, none fused (the pointers start at the first coordinate of the call).
+typedef struct {
+    const double *sums;
+    const double *other;
+    const double *parameters;
+    double scale, l2;
+    int regularized;
+} shardtrain_objective_gradient;
+
+/// g_i of `source` for i in [0, count) into out.
+void shardtrain_objective_gradient_f64(const shardtrain_objective_gradient *source, size_t count, double *out);
+
+/// `shardtrain_adam_update_f64` with the gradient made from `source` in the same pass, each value in register
+/// and stored into out_gradient (the same bits as writing the gradient first and updating from it).
+int shardtrain_adam_update_objective_f64(const shardtrain_adam_step *step, const shardtrain_objective_gradient *source,
+                                         const double *first, const double *second, const double *theta,
+                                         const _Bool *mask, size_t count, double *out_gradient, double *out_first,
+                                         double *out_second, double *out_theta, float *out_rounded,
+                                         double *out_squares);
+
 /// Element-wise passes of the dense networks (dense_layers.c). Every one but tanh gives the same bits on the
 /// AVX2 and the portable path (exact operations; column sums add rows in order, each column on its own).
 ///
