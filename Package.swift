@@ -118,6 +118,7 @@ let testTargets: [Target] = [
             "_TestSupport",
         ]),
     .testTarget(name: "ShardReportTests", dependencies: ["ShardReport"]),
+    .testTarget(name: "ShardTrainCLITests", dependencies: ["ShardTrainCLI", "ShardEngine", "ShardNumerics"]),
     .testTarget(name: "EndToEndTests", dependencies: ["_TestSupport"]),
 ]
 

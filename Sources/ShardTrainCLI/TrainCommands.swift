@@ -606,6 +606,6 @@ struct PublishingObserver: TrainingObserver {
     let publisher: ProgressPublisher
 
     func roundFinished(_ report: RoundReport) {
-        if let line = ProgressJSON.line(ProgressJSON.round(report)) { publisher.publish(topic: "round", line: line) }
+        publisher.publish(topic: "round", line: ProgressJSON.roundLine(report))
     }
 }
