@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <string.h>
 #if defined(__linux__)
@@ -124,6 +127,39 @@ int shardtrain_punch_hole(int descriptor, long long offset, long long length) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int shardtrain_write_without_sigpipe(int descriptor, const void *bytes, long length) {
+    sigset_t pipe_only, previous;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    // A SIGPIPE already pending for this thread is someone else's: leave it alone.
+    sigset_t pending;
+    sigpending(&pending);
+    const int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+    long done = 0;
+    int failure = 0;
+    while (done < length) {
+        const ssize_t written = write(descriptor, (const char *)bytes + done, (size_t)(length - done));
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) {
+            failure = written < 0 ? errno : EIO;
+            break;
+        }
+        done += written;
+    }
+    if (failure == EPIPE && !was_pending) {
+        const struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (failure) {
+        errno = failure;
+        return -1;
+    }
+    return 0;
 }
 
 int shardtrain_enter_network_namespace(int descriptor) {

@@ -5,7 +5,8 @@ import ShardData
 extension Digest {
     /// Lower-case hex SHA-256 of the bytes of the file at `path`, read in 4 MiB pieces. Only regular files, opened
     /// as the data readers open them: a FIFO without a writer would block, `/dev/zero` would never end.
-    /// `cancelled` is asked before each piece; once it says yes the digest stops with `.cancelled`.
+    /// `cancelled` is asked before each piece; once it says yes the digest stops with `.cancelled`. A file written,
+    /// truncated or replaced while it is hashed is an error (`.io`), not the digest of a mix of versions.
     public static func sha256Hex(fileAt path: String, cancelled: () -> Bool = { false }) throws(ArtifactError) -> String {
         let descriptor: Int32
         do {
@@ -15,6 +16,8 @@ extension Digest {
             throw .io(path: path, reason: "cannot open: \(reason)")
         }
         defer { close(descriptor) }
+        var opened = stat()
+        fstat(descriptor, &opened)
         guard let context = EVP_MD_CTX_new() else { throw .io(path: path, reason: "cannot allocate a SHA-256 context") }
         defer { EVP_MD_CTX_free(context) }
         // EVP_DigestInit_ex/Update/Final_ex only fail on allocation failure inside OpenSSL.
@@ -31,6 +34,12 @@ extension Digest {
             piece.withUnsafeBytes { bytes in
                 precondition(EVP_DigestUpdate(context, bytes.baseAddress, count) == 1, "EVP_DigestUpdate failed")
             }
+        }
+        guard DataFile.isUnchanged(descriptor: descriptor, path: path, since: opened) else {
+            throw .io(
+                path: path,
+                reason: "the file changed while it was being hashed (its size, modification time or identity is not "
+                    + "what it was when hashing began); run again once nothing writes to it")
         }
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0

@@ -81,8 +81,7 @@ public final class LocalWorkers {
     public func restart(limit: Int) -> Int32? {
         guard restarts < limit, let endpoint, let (process, pipe) = try? launch(processes.count) else { return nil }
         restarts += 1
-        try? pipe.fileHandleForWriting.write(contentsOf: Data(endpoint.utf8))
-        try? pipe.fileHandleForWriting.close()
+        Self.tell(endpoint, through: pipe)
         processes.append(process)
         return process.processIdentifier
     }
@@ -107,12 +106,17 @@ public final class LocalWorkers {
     /// that has already exited is reported by `newExits`, not here.
     public func connect(to endpoint: String) {
         self.endpoint = endpoint + "\n"
-        let line = Data(self.endpoint!.utf8)
-        for pipe in endpointPipes {
-            try? pipe.fileHandleForWriting.write(contentsOf: line)
-            try? pipe.fileHandleForWriting.close()
-        }
+        for pipe in endpointPipes { Self.tell(self.endpoint!, through: pipe) }
         endpointPipes.removeAll()
+    }
+
+    /// Writes `line` to a child's standard input and closes it. A child that died meanwhile no longer reads its
+    /// pipe (EPIPE): it is reported as lost like any exit, by `newExits`, instead of the SIGPIPE of the write
+    /// ending the coordinator.
+    private static func tell(_ line: String, through pipe: Pipe) {
+        let bytes = Array(line.utf8)
+        _ = shardtrain_write_without_sigpipe(pipe.fileHandleForWriting.fileDescriptor, bytes, bytes.count)
+        try? pipe.fileHandleForWriting.close()
     }
 
     /// The endpoint `connect(to:)` sends, read by a worker from its standard input; nil at end of file (the

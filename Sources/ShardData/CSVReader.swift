@@ -46,6 +46,7 @@ public enum CSVReader {
         let threads = threads ?? ThreadCount.availableCores
         if try Gzip.isCompressed(file) {
             let text = try Gzip.decompress(file, cancellation: cancellation)
+            try file.checkUnchanged()
             return try read(
                 ByteArray(name: path, bytes: text), labelColumn: labelColumn, dialect: dialect, threads: threads,
                 cancellation: cancellation, arena: arena)
@@ -85,6 +86,7 @@ public enum CSVReader {
         let text = TextReading(verbatimColumn: verbatimColumn)
         if try Gzip.isCompressed(file) {
             let bytes = try Gzip.decompress(file, cancellation: cancellation)
+            try file.checkUnchanged()
             return try readTable(
                 ByteArray(name: path, bytes: bytes), labelColumn: labelColumn, dialect: dialect, threads: threads,
                 cancellation: cancellation, text: text, arena: arena)
@@ -181,6 +183,8 @@ public enum CSVReader {
             }
             if let failing, let failure = parsed[failing].failure {
                 let line = labels.count + header.firstDataLine
+                // A file changed while it was read fails as such, not as the bad line the change made.
+                try source.checkUnchanged()
                 if case .emptyLine(let offset) = failure, try isBlank(source, from: offset) {
                     // Blank lines at the very end (editors often leave one) end the data.
                     return CSVTable(
@@ -192,6 +196,7 @@ public enum CSVReader {
             }
             firstPiece += pieces
         }
+        try source.checkUnchanged()
         return CSVTable(
             header: header, raw: try header.dataset(source: source.name, features: features.finish(), labels: labels),
             text: cells, verbatimColumn: layout.verbatimColumn < 0 ? nil : layout.verbatimColumn)

@@ -12,6 +12,10 @@
 public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file could not be opened or read (`reason` is the system's explanation).
     case fileUnreadable(path: String, reason: String)
+    /// The file's size, modification time or identity changed between the start and the end of the read (something
+    /// wrote, truncated or replaced it): what was read may be a mix, and another reader of the path (the input's
+    /// SHA-256) would see other bytes.
+    case fileChanged(path: String)
     /// The file has no bytes (or only line breaks and spaces).
     case emptyFile(path: String)
     /// The file has a header line and nothing else.
@@ -112,6 +116,9 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): reading was interrupted"
         case .fileUnreadable(let path, let reason):
             return "\(path): cannot read the file: \(reason)"
+        case .fileChanged(let path):
+            return "\(path): the file changed while it was being read (its size, modification time or identity is not "
+                + "what it was when the read began); read it again once nothing writes to it"
         case .emptyFile(let path):
             return "\(path): the file is empty (expected a header line and at least one data row)"
         case .noDataRows(let path):

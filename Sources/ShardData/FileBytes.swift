@@ -52,6 +52,14 @@ public enum DataFile {
         try openRegularFile(path)
     }
 
+    /// Whether the open file `descriptor` and the file at `path` are still the version `opened` (see
+    /// `ByteFile.checkUnchanged`): for a reader outside this module that must not mix two versions of a file.
+    public static func isUnchanged(descriptor: Int32, path: String, since opened: stat) -> Bool {
+        var now = stat(), named = stat()
+        return fstat(descriptor, &now) == 0 && stat(path, &named) == 0 && FileVersion(now) == FileVersion(opened)
+            && FileVersion(named) == FileVersion(opened)
+    }
+
     /// Whether `bytes` start with the NumPy `.npy` magic string `\x93NUMPY`.
     public static func isNumpy(_ bytes: [UInt8]) -> Bool {
         bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59])
@@ -72,9 +80,14 @@ protocol ByteSource: Sendable {
     var size: Int { get }
     /// Fills `buffer` from `offset` on; returns the number of bytes read (less only at the end of the source).
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(DataError) -> Int
+    /// Throws `.fileChanged` when the source is a file that changed since it was opened (see `ByteFile`).
+    func checkUnchanged() throws(DataError)
 }
 
 extension ByteSource {
+    /// Bytes in memory cannot change.
+    func checkUnchanged() throws(DataError) {}
+
     /// Up to `count` bytes from `offset` (fewer at the end of the source).
     func bytes(at offset: Int, count: Int) throws(DataError) -> [UInt8] {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
@@ -89,12 +102,24 @@ final class ByteFile: ByteSource {
     let name: String
     let size: Int
     private let descriptor: Int32
+    /// The file as it was opened.
+    private let opened: stat
 
     init(path: String) throws(DataError) {
         let (descriptor, size) = try openRegularFile(path)
         self.name = path
         self.size = size
         self.descriptor = descriptor
+        var info = stat()
+        fstat(descriptor, &info)
+        self.opened = info
+    }
+
+    /// Throws `.fileChanged` when the open file's size or modification time, or the file the path names, is no
+    /// longer what it was when it was opened: called once everything is read, so that a file written, truncated or
+    /// replaced meanwhile is refused instead of read in part (and hashed as another version).
+    func checkUnchanged() throws(DataError) {
+        guard DataFile.isUnchanged(descriptor: descriptor, path: name, since: opened) else { throw .fileChanged(path: name) }
     }
 
     deinit { close(descriptor) }
@@ -111,6 +136,19 @@ final class ByteFile: ByteSource {
             done += count
         }
         return done
+    }
+}
+
+/// What tells two versions of a file apart: device, inode, size and modification time (to the nanosecond).
+struct FileVersion: Equatable {
+    let device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        seconds = info.st_mtim.tv_sec
+        nanoseconds = info.st_mtim.tv_nsec
     }
 }
 

@@ -5,8 +5,9 @@
 #endif
 import ShardNumerics
 
-/// A NumPy `.npy` file (format versions 1–3), memory-mapped read-only (immutable after `map`, so safe to read from
-/// several threads).
+/// A NumPy `.npy` file (format versions 1–3), read with `pread` (immutable after `open`, so safe to read from
+/// several threads). Reading, not mapping: a file that shrinks while it is read is a short read, named as such,
+/// where a mapping would end the process with SIGBUS.
 ///
 /// ```text
 /// bytes   "\x93NUMPY" major minor, header length (2 bytes LE in v1, 4 in v2/v3), header, data
@@ -16,7 +17,7 @@ import ShardNumerics
 ///
 /// Accepted element types: `<f8`, `<f4`, `|u1`, `|i1`, `<i4`, `<i8` (read as `Double`; integers beyond 2^53
 /// round). Big-endian, object, Fortran-order and any other arrays are refused with the reason.
-final class NumpyArray: @unchecked Sendable {
+final class NumpyArray: Sendable {
     enum ElementType: String {
         case float64 = "<f8", float32 = "<f4", uint8 = "|u1", int8 = "|i1", int32 = "<i4", int64 = "<i8"
 
@@ -32,87 +33,69 @@ final class NumpyArray: @unchecked Sendable {
     let path: String
     let elementType: ElementType
     let shape: [Int]
-    private let mapping: UnsafeRawPointer
-    private let mappedBytes: Int
+    private let file: ByteFile
     private let dataOffset: Int
 
     var elementCount: Int { shape.reduce(1, *) }
 
-    private init(
-        path: String, elementType: ElementType, shape: [Int], mapping: UnsafeRawPointer, mappedBytes: Int,
-        dataOffset: Int
-    ) {
+    private init(path: String, elementType: ElementType, shape: [Int], file: ByteFile, dataOffset: Int) {
         self.path = path
         self.elementType = elementType
         self.shape = shape
-        self.mapping = mapping
-        self.mappedBytes = mappedBytes
+        self.file = file
         self.dataOffset = dataOffset
     }
 
-    /// Private read-only mapping, not populated up front: the pages come in as the rows are converted and leave
-    /// again right after (`release`), so the mapping never holds the whole file in the process's memory.
-    private static let mapFlags = MAP_PRIVATE
-
-    /// Maps the file at `path` and checks its header and size.
+    /// Opens the file at `path` and checks its header and size.
     static func map(path: String) throws(DataError) -> NumpyArray {
         func invalid(_ detail: String) -> DataError { .invalidNumpy(path: path, detail: detail) }
-        let (descriptor, size) = try openRegularFile(path)
-        defer { close(descriptor) }
+        let file = try ByteFile(path: path)
+        let size = file.size
         guard size >= 10 else { throw invalid("the file is too short for a .npy header (\(size) bytes)") }
-        guard let mapped = mmap(nil, size, PROT_READ, Self.mapFlags, descriptor, 0), mapped != MAP_FAILED else {
-            throw .fileUnreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        madvise(mapped, size, MADV_WILLNEED)
-        let bytes = UnsafeRawBufferPointer(start: mapped, count: size)
+        let prefix = try Self.bytes(of: file, count: 12, at: 0)
+        let prefixBytes = prefix.count
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
-        guard bytes.prefix(6).elementsEqual(magic) else {
-            munmap(mapped, size)
+        guard prefixBytes >= 10, prefix.prefix(6).elementsEqual(magic) else {
             throw invalid("not a .npy file (the first bytes are not \\x93NUMPY)")
         }
-        let major = bytes[6], minor = bytes[7]  // read before any munmap below
+        let major = prefix[6], minor = prefix[7]
         let lengthBytes = major == 1 ? 2 : 4
-        guard (1...3).contains(major), size >= 8 + lengthBytes else {
-            munmap(mapped, size)
+        guard (1...3).contains(major), size >= 8 + lengthBytes, prefixBytes >= 8 + lengthBytes else {
             throw invalid("unsupported .npy format version \(major).\(minor)")
         }
-        let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+        let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
         let headerStart = 8 + lengthBytes
-        guard headerStart + headerLength <= size else {
-            munmap(mapped, size)
-            throw invalid("the file is truncated inside its header")
+        guard headerStart + headerLength <= size else { throw invalid("the file is truncated inside its header") }
+        let headerBytes = try Self.bytes(of: file, count: headerLength, at: headerStart)
+        guard headerBytes.count == headerLength else { throw invalid("the file is truncated inside its header") }
+        let header = String(decoding: headerBytes, as: UTF8.self)
+        let fields = try Self.parseHeader(header, path: path)
+        guard let type = ElementType(rawValue: fields.descr) else { throw invalid(Self.unsupportedTypeReason(fields.descr)) }
+        guard !fields.fortranOrder else {
+            throw invalid("the array is in Fortran (column-major) order; save it with np.ascontiguousarray(x)")
         }
-        let header = String(decoding: bytes[headerStart..<headerStart + headerLength], as: UTF8.self)
-        do throws(DataError) {
-            let fields = try Self.parseHeader(header, path: path)
-            guard let type = ElementType(rawValue: fields.descr) else {
-                throw invalid(Self.unsupportedTypeReason(fields.descr))
-            }
-            guard !fields.fortranOrder else {
-                throw invalid("the array is in Fortran (column-major) order; save it with np.ascontiguousarray(x)")
-            }
-            let dataOffset = headerStart + headerLength
-            guard let needed = CheckedSize.product(fields.shape + [type.size]) else {
-                throw invalid(
-                    "shape \(describe(fields.shape)) of \(type.rawValue) needs more than \(Int.max) bytes of data")
-            }
-            guard size - dataOffset >= needed else {
-                throw invalid(
-                    "the file is truncated: shape \(describe(fields.shape)) of \(type.rawValue) needs \(needed) "
-                        + "bytes of data, the file has \(size - dataOffset)")
-            }
-            return NumpyArray(
-                path: path, elementType: type, shape: fields.shape, mapping: UnsafeRawPointer(mapped),
-                mappedBytes: size, dataOffset: dataOffset)
-        } catch {
-            munmap(mapped, size)
-            throw error
+        let dataOffset = headerStart + headerLength
+        guard let needed = CheckedSize.product(fields.shape + [type.size]) else {
+            throw invalid("shape \(describe(fields.shape)) of \(type.rawValue) needs more than \(Int.max) bytes of data")
         }
+        guard size - dataOffset >= needed else {
+            throw invalid(
+                "the file is truncated: shape \(describe(fields.shape)) of \(type.rawValue) needs \(needed) "
+                    + "bytes of data, the file has \(size - dataOffset)")
+        }
+        return NumpyArray(path: path, elementType: type, shape: fields.shape, file: file, dataOffset: dataOffset)
     }
 
-    deinit {
-        munmap(UnsafeMutableRawPointer(mutating: mapping), mappedBytes)
+    /// Up to `count` bytes of `file` from `offset` (fewer at its end).
+    private static func bytes(of file: ByteFile, count: Int, at offset: Int) throws(DataError) -> [UInt8] {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, count), alignment: 1)
+        defer { buffer.deallocate() }
+        let read = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset)
+        return Array(buffer[0..<read])
     }
+
+    /// Throws `.fileChanged` when the file is no longer what `map` opened (see `ByteFile.checkUnchanged`).
+    func checkUnchanged() throws(DataError) { try file.checkUnchanged() }
 
     /// `(3, 4)` as NumPy writes it.
     static func describe(_ shape: [Int]) -> String {
@@ -161,10 +144,10 @@ final class NumpyArray: @unchecked Sendable {
     }
 
     /// The elements of columns `columns` of every row of a 2-D array (or the only column of a 1-D one), row-major,
-    /// as `Double`, in chunks of `chunkRows` rows converted on every core. Each chunk's mapped pages are released
-    /// once it is converted, so the mapping and the values are never both resident. Throws at the first NaN or
-    /// infinity in row-major order, naming its 1-based row and column; `.interrupted` once `cancellation` is
-    /// requested (checked before each chunk). With `arena`, the chunks are pieces of it, handed out in row order.
+    /// as `Double`, in chunks of `chunkRows` rows read and converted on every core. Throws at the first NaN or
+    /// infinity in row-major order, naming its 1-based row and column; `.fileChanged` when the file shrank or
+    /// changed while it was read; `.interrupted` once `cancellation` is requested (checked before each chunk). With
+    /// `arena`, the chunks are pieces of it, handed out in row order.
     func rows(
         columns: Range<Int>, names: [String], chunkRows: Int, cancellation: ReadCancellation = .never,
         arena: SharedArena? = nil
@@ -181,7 +164,7 @@ final class NumpyArray: @unchecked Sendable {
             (chunk) throws(DataError) -> FeatureChunk in
             try cancellation.check(reading: path)
             let first = chunk * chunkRows, end = min(rows, first + chunkRows)
-            let values = self.values(rows: first..<end, columns: columns)
+            let values = try self.values(rows: first..<end, columns: columns)
             if let index = values.firstIndex(where: { !$0.isFinite }) {
                 let column = index % columns.count
                 throw .nonFiniteValue(
@@ -191,28 +174,43 @@ final class NumpyArray: @unchecked Sendable {
             if let piece = pieces?[chunk], piece.store(values) { return .shared(piece) }
             return .array(values)
         }
+        try file.checkUnchanged()
         return FeatureRows(chunks: chunks, rowCount: rows, columns: columns.count, chunkRows: chunkRows, arena: arena)
     }
 
-    /// Columns `columns` of `rows`, row-major, as `Double`; then the pages lying wholly inside those rows are
-    /// released from the mapping (they are read again from the file should they be needed again).
-    private func values(rows: Range<Int>, columns: Range<Int>) -> [Double] {
+    /// Columns `columns` of `rows`, row-major, as `Double`: float64 rows of every column read straight into the
+    /// result, others read into a buffer and converted. Throws `.fileChanged` on a short read (the file shrank).
+    private func values(rows: Range<Int>, columns: Range<Int>) throws(DataError) -> [Double] {
         let width = shape.count == 2 ? shape[1] : 1
-        let data = mapping + dataOffset + rows.lowerBound * width * elementType.size
+        let rowBytes = width * elementType.size
+        let offset = dataOffset + rows.lowerBound * rowBytes
         let count = rows.count
-        let result = [Double](unsafeUninitializedCapacity: count * columns.count) { buffer, filled in
+        let byteCount = count * rowBytes
+        if elementType == .float64, columns.count == width {
+            // Stored as the dataset stores them (little-endian hosts).
+            var failure: DataError?
+            let result = [Double](unsafeUninitializedCapacity: count * width) { buffer, filled in
+                do throws(DataError) {
+                    let read = try file.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+                    if read < byteCount { failure = .fileChanged(path: path) }
+                } catch {
+                    failure = error
+                }
+                if failure != nil { buffer.initialize(repeating: 0) }
+                filled = count * width
+            }
+            if let failure { throw failure }
+            return result
+        }
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, byteCount), alignment: 16)
+        defer { raw.deallocate() }
+        let read = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<byteCount]), at: offset)
+        guard read == byteCount else { throw .fileChanged(path: path) }
+        let data = UnsafeRawPointer(raw.baseAddress!)
+        return [Double](unsafeUninitializedCapacity: count * columns.count) { buffer, filled in
             let output = buffer.baseAddress!
             switch elementType {
-            case .float64:
-                // Stored as the dataset stores them (little-endian hosts): a copy of each row's slice.
-                if columns.count == width {
-                    UnsafeMutableRawPointer(output).copyMemory(from: data, byteCount: count * width * 8)
-                } else {
-                    for row in 0..<count {
-                        UnsafeMutableRawPointer(output + row * columns.count).copyMemory(
-                            from: data + (row * width + columns.lowerBound) * 8, byteCount: columns.count * 8)
-                    }
-                }
+            case .float64: Self.gather(UInt64.self, data, count, width, columns, output) { Double(bitPattern: $0) }
             case .float32: Self.gather(Float.self, data, count, width, columns, output) { Double($0) }
             case .int64: Self.gather(Int64.self, data, count, width, columns, output) { Double($0) }
             case .int32: Self.gather(Int32.self, data, count, width, columns, output) { Double($0) }
@@ -221,21 +219,6 @@ final class NumpyArray: @unchecked Sendable {
             }
             filled = count * columns.count
         }
-        let rowBytes = width * elementType.size
-        release(bytes: dataOffset + rows.lowerBound * rowBytes..<dataOffset + rows.upperBound * rowBytes)
-        return result
-    }
-
-    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-
-    /// Drops the mapped pages wholly inside `bytes` (file offsets) from the process (`MADV_DONTNEED`: the mapping
-    /// is private and never written, so they are clean copies of the file).
-    private func release(bytes: Range<Int>) {
-        let page = Self.pageSize
-        let start = (bytes.lowerBound + page - 1) / page * page
-        let end = bytes.upperBound == mappedBytes ? bytes.upperBound : bytes.upperBound / page * page
-        guard end > start else { return }
-        madvise(UnsafeMutableRawPointer(mutating: mapping + start), end - start, MADV_DONTNEED)
     }
 
     /// `output[r·C + c] = convert(x[r, columns.lowerBound + c])` for little-endian elements of type `T`.

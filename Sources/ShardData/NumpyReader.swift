@@ -9,9 +9,10 @@ import ShardNumerics
 /// messages   "line" is the 1-based row of X; the label is column D + 1
 /// ```
 ///
-/// The file is memory-mapped and each value is converted once into the dataset (`Double`, in chunks of
-/// `BlockPlan.chunkRows` rows, so that the default blocks share them), on every core; each chunk's mapped pages are
-/// released as soon as it is converted. With a `SharedArena`, the feature chunks are placed in it (see `FeatureRows`).
+/// The file is read (`pread`, never mapped: a file that shrinks meanwhile is an error, not a SIGBUS) and each value
+/// is converted once into the dataset (`Double`, in chunks of `BlockPlan.chunkRows` rows, so that the default blocks
+/// share them), on every core. A file changed while it is read is refused (`.fileChanged`). With a `SharedArena`,
+/// the feature chunks are placed in it (see `FeatureRows`).
 public enum NumpyReader {
     /// Whether `path` names a `.npy` file (by its extension).
     public static func isNumpyPath(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }

@@ -210,6 +210,9 @@ public struct WorkerCommand: ParsableCommand {
             let shell = try WorkerShell(options: options, logger: logger, interrupted: { Interrupt.requested })
             outcome = try shell.run()
         } catch {
+            // A local worker is stopped by its coordinator (which says why) or by the Ctrl-C the coordinator
+            // reports too: no line of its own.
+            if error == .interrupted, local { throw ExitCode(130) }
             throw error == .interrupted ? CommandFailure.interrupted() : CommandFailure(error)
         }
         // A failed job (or one that dropped this worker) is a failure of this process too: a Kubernetes Job or

@@ -60,6 +60,33 @@ struct CheckpointDirectoryTests {
         #expect(throws: ArtifactError.self) { try directory.newest() }
     }
 
+    @Test("a file truncated or appended to while it is hashed is an error, not the digest of a mix of versions")
+    func fileDigestOfAChangingFile() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let bytes = (0..<(9 << 20)).map { UInt8($0 % 251) }
+        let path = folder.path("data.bin")
+        for change in ["truncate", "append"] {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            var asked = 0
+            #expect(throws: ArtifactError.self, "\(change)") {
+                try Digest.sha256Hex(fileAt: path) {
+                    asked += 1
+                    if asked == 2 {
+                        if change == "truncate" {
+                            _ = truncate(path, 1000)
+                        } else if let handle = FileHandle(forWritingAtPath: path) {
+                            handle.seekToEndOfFile()
+                            handle.write(Data("more".utf8))
+                            try? handle.close()
+                        }
+                    }
+                    return false
+                }
+            }
+        }
+    }
+
     @Test("the streaming file digest equals the digest of the bytes, across 4 MiB pieces")
     func fileDigest() throws {
         let folder = try TemporaryDirectory()

@@ -37,6 +37,12 @@ int shardtrain_memfd_seal(int descriptor);
 /// Linux).
 int shardtrain_punch_hole(int descriptor, long long offset, long long length);
 
+/// Writes all `length` bytes at `bytes` to `descriptor` (a pipe), without the SIGPIPE that writing to a pipe
+/// whose reader is gone sends (its default action ends the process): the signal is blocked in the calling thread
+/// for the write and a pending one is consumed (`pthread_sigmask`, `sigtimedwait`). Returns 0, or -1 with errno set
+/// (EPIPE: nobody reads the pipe any more).
+int shardtrain_write_without_sigpipe(int descriptor, const void *bytes, long length);
+
 /// Moves the calling thread into the network namespace of the open file `descriptor` (e.g. of
 /// /var/run/netns/NAME; `setns(descriptor, CLONE_NEWNET)`, declared only under _GNU_SOURCE). Threads the caller
 /// creates afterwards start there. Returns 0, or -1 with errno set (ENOSYS off Linux).
