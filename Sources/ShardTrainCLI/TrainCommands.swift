@@ -83,7 +83,9 @@ public struct TrainCommand: ParsableCommand {
         Interrupt.install()
         let logger = makeLogger(workers == 0 ? "shardtrain.train" : "shardtrain.coordinator")
         if let endpoint = output.progressEndpoint { try keys.check(bind: endpoint, flag: "--progress-endpoint", logger: logger) }
-        // The workers boot while the data loads; they connect once the coordinator has bound.
+        // The workers boot while the data loads; they connect once the coordinator has bound, on a socket in a
+        // private folder that must be possible to make.
+        if workers > 0 { try PrivateFolder.checkBase() }
         let children = try startLocalWorkers(workers, threads: threads.threads, cluster: cluster)
         let request = training.request(stopping: stopping, evalEvery: output.evalEvery, threads: threads.threads)
         try runTraining(
@@ -345,13 +347,26 @@ final class PrivateFolder {
         let base = Self.base
         var template = Array((base + "/shardtrain-" + (owned ? "\(getpid())-" : "") + "XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
-        guard made else {
-            throw ValidationError("cannot make a private folder in \(base): \(String(cString: strerror(errno)))")
-        }
+        guard made else { throw ValidationError(Self.failure(in: base, errno)) }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Throws when no folder can be made in `base` (missing, not a folder, not writable): checked before the data is
+    /// read, so that a bad TMPDIR does not cost a whole load first.
+    static func checkBase() throws {
+        let base = Self.base
+        var info = stat()
+        guard stat(base, &info) == 0 else { throw ValidationError(failure(in: base, errno)) }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw ValidationError(failure(in: base, ENOTDIR)) }
+        guard access(base, W_OK | X_OK) == 0 else { throw ValidationError(failure(in: base, errno)) }
+    }
+
+    private static func failure(in base: String, _ code: Int32) -> String {
+        let origin = ProcessInfo.processInfo.environment["TMPDIR"] == base ? " (TMPDIR)" : ""
+        return "cannot make a private folder in \(base)\(origin): \(String(cString: strerror(code)))"
+    }
 
     /// Removes the owned folders (`init(owned: true)`) of processes that no longer exist: a run killed with -9
     /// (or ended by `exit` before its objects were released) leaves its folder, which may hold secret keys.
@@ -402,7 +417,8 @@ func refuseIdleWorkers(_ workers: Int, data: PreparedData) throws(CommandFailure
         rows >= workers
         ? ", or smaller blocks: --block-rows \((rows - 1) / (workers - 1)) or less gives \(workers) or more blocks" : ""
     throw CommandFailure(
-        "--workers \(workers) is more than the \(blocks) blocks of the \(rows) training rows (\(data.blockRows) rows per "
+        "--workers \(workers) is more than the \(blocks) block\(blocks == 1 ? "" : "s") of the \(rows) training "
+            + "row\(rows == 1 ? "" : "s") (\(data.blockRows) row\(data.blockRows == 1 ? "" : "s") per "
             + "block), so \(workers - blocks) worker\(workers - blocks == 1 ? "" : "s") would have nothing to do: use --workers "
             + "\(blocks) or fewer"
             + smallerBlocks, status: .usage)
