@@ -30,12 +30,14 @@ let cTargets: [Target] = [
     // Imported only by `ShardNumerics` and `ShardOptimizers/AdaptiveMoments.swift` (the one-pass Adam step).
     .target(name: "CShardKernels"),
     // Process-level calls that Swift cannot make directly (variadic prctl, the CPU_COUNT macro) and the libc
-    // version, memfd, setns. Imported only by `ShardNumerics/ThreadCount.swift`, `ShardCluster/LocalWorkers.swift`,
-    // `ShardCluster/SharedBlockRegion.swift`, `ShardCluster/EmulatedHosts.swift`, `ShardTrainCLI/BuildIdentity.swift`.
+    // version, memfd, fallocate, setns, a write without SIGPIPE. Imported only by `ShardNumerics/ThreadCount.swift`,
+    // `ShardNumerics/SharedArena.swift`, `ShardCluster/LocalWorkers.swift`, `ShardCluster/SharedBlockRegion.swift`,
+    // `ShardCluster/EmulatedHosts.swift`, `ShardTrainCLI/BuildIdentity.swift`.
     .target(name: "CShardSystem"),
     // zlib from Debian, for gzip-compressed data files. Imported only by `ShardData/Gzip.swift`.
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-    // Correctly rounded decimal parsing: fast_float (header-only C++, Debian libfast-float-dev) behind a C function.
+    // Correctly rounded decimal parsing: fast_float (header-only C++, Debian libfast-float-dev) behind C functions:
+    // one number, and whole lines of numbers (short decimals 16 bytes at a time with SSE4.1 where the CPU has it).
     // Imported only by `ShardData/DecimalField.swift`.
     .target(name: "CFastFloat"),
 ]
