@@ -4,6 +4,7 @@
     import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// Writing an output file so that readers never see it half-written.
 ///
@@ -20,9 +21,10 @@ public enum AtomicFile {
     /// Throws unless a file can be written at `path` now: its directory exists and accepts new files (a hidden
     /// probe file is created and removed, which also catches read-only file systems and root-owned folders), and
     /// `path` is not a directory, a device, a pipe or a socket (renaming over `/dev/null` would replace the device).
-    public static func checkWritable(_ path: String) throws(ArtifactError) {
+    public static func checkWritable(_ given: String) throws(ArtifactError) {
         // "out/" names a folder whether it exists or not: a file cannot be renamed to it.
-        guard !path.hasSuffix("/") else { throw .io(path: path, reason: "names a folder (it ends in /); name a file") }
+        guard !given.hasSuffix("/") else { throw .io(path: given, reason: "names a folder (it ends in /); name a file") }
+        let path = try resolvedDestination(given)
         var info = stat()
         if stat(path, &info) == 0 {
             let kind = info.st_mode & S_IFMT
@@ -45,6 +47,30 @@ public enum AtomicFile {
         }
         close(descriptor)
         unlink(probe)
+    }
+
+    /// The file `path` names once symbolic links are followed: an output written through a link replaces the link's
+    /// target and keeps the link (a rename over the link would replace the link itself with a file). A link into
+    /// /proc or /dev (`/dev/stdout`, `/proc/self/fd/1`) names a stream or a device, which cannot be replaced whole:
+    /// refused, naming the link.
+    public static func resolvedDestination(_ path: String) throws(ArtifactError) -> String {
+        var current = path
+        for _ in 0..<40 {
+            var info = stat()
+            guard lstat(current, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return current }
+            if current.hasPrefix("/proc/") || current.hasPrefix("/dev/") {
+                throw .io(
+                    path: path,
+                    reason: "is a link to a stream or device (\(current)), not a file that can be replaced whole; "
+                        + "name a regular file")
+            }
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = readlink(current, &target, target.count - 1)
+            guard length >= 0 else { return current }
+            let text = String(decoding: target[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = text.hasPrefix("/") ? text : directoryPath(of: current) + "/" + text
+        }
+        throw .io(path: path, reason: "too many levels of symbolic links")
     }
 
     /// The directory that holds `path` (`.` for a bare file name).
@@ -100,7 +126,8 @@ public final class AtomicFileWriter {
 
     /// Creates the temporary file in the directory of `destination` (after removing the temporaries that killed
     /// writers left there).
-    public init(destination: String) throws(ArtifactError) {
+    public init(destination given: String) throws(ArtifactError) {
+        let destination = try AtomicFile.resolvedDestination(given)
         let directory = AtomicFile.directoryPath(of: destination)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -115,6 +142,7 @@ public final class AtomicFileWriter {
         self.destination = destination
         self.temporary = temporary
         self.descriptor = descriptor
+        PendingTemporaries.add(temporary)
     }
 
     deinit { abandon() }
@@ -152,6 +180,7 @@ public final class AtomicFileWriter {
         descriptor = -1
         if let failure {
             unlink(temporary)
+            PendingTemporaries.remove(temporary)
             throw .io(path: destination, reason: failure)
         }
         return StagedFile(destination: destination, temporary: temporary)
@@ -166,6 +195,25 @@ public final class AtomicFileWriter {
         close(descriptor)
         descriptor = -1
         unlink(temporary)
+        PendingTemporaries.remove(temporary)
+    }
+}
+
+/// The temporary files of the writes in progress in this process, so that a process ended at once (a second Ctrl-C,
+/// or Ctrl-C in a command that writes without a round loop to check) removes them first: no half-written file is
+/// left beside an output.
+public enum PendingTemporaries {
+    private static let paths = Mutex<Set<String>>([])
+
+    static func add(_ path: String) { _ = paths.withLock { $0.insert(path) } }
+    static func remove(_ path: String) { _ = paths.withLock { $0.remove(path) } }
+
+    /// Removes every temporary file of a write in progress (the destinations stay as they were); only those in
+    /// `directory` when it is given.
+    public static func removeAll(in directory: String? = nil) {
+        for path in paths.withLock({ $0 }) where directory.map({ AtomicFile.directoryPath(of: path) == $0 }) ?? true {
+            unlink(path)
+        }
     }
 }
 
@@ -203,10 +251,14 @@ struct StagedFile {
             discard()
             throw .io(path: destination, reason: "rename failed: \(reason)")
         }
+        PendingTemporaries.remove(temporary)
         AtomicFile.synchronizeDirectory(AtomicFile.directoryPath(of: destination))
     }
 
-    func discard() { unlink(temporary) }
+    func discard() {
+        unlink(temporary)
+        PendingTemporaries.remove(temporary)
+    }
 }
 
 /// An output file that could not be written or read back.

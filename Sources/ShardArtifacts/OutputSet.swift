@@ -56,12 +56,14 @@ public struct OutputSet: Sendable {
                 betweenSteps()
             }
             if let record {
-                if unlink(record.path) == 0 {
+                // The file the record's path names (through a link: its target; the link stays).
+                let previous = try AtomicFile.resolvedDestination(record.path)
+                if unlink(previous) == 0 {
                     retracted = record.path
                 } else if errno != ENOENT {
                     throw .io(path: record.path, reason: "cannot remove the previous file: \(String(cString: strerror(errno)))")
                 }
-                AtomicFile.synchronizeDirectory(AtomicFile.directoryPath(of: record.path))
+                AtomicFile.synchronizeDirectory(AtomicFile.directoryPath(of: previous))
                 betweenSteps()
             }
             for file in staged {

@@ -61,6 +61,7 @@ public struct EvaluateCommand: ParsableCommand {
     }
 
     public func run() throws {
+        Interrupt.installExitingAtOnce()
         do {
             var loaded = try LoadedModel.load(path: modelFile)
             if let threshold { try loaded.setThreshold(usage: threshold) }

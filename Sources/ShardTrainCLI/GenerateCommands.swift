@@ -37,6 +37,7 @@ public struct SampleCommand: ParsableCommand {
     }
 
     public func run() throws {
+        Interrupt.installExitingAtOnce()
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.vae], command: "sample")
@@ -84,6 +85,7 @@ public struct ReconstructCommand: ParsableCommand {
     }
 
     public func run() throws {
+        Interrupt.installExitingAtOnce()
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.vae], command: "reconstruct")

@@ -41,6 +41,7 @@ public struct IdentifyCommand: ParsableCommand {
     }
 
     public func run() throws {
+        Interrupt.installExitingAtOnce()
         do {
             let loaded = try LoadedModel.load(path: modelFile)
             try loaded.require([.triplet], command: "identify")

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import ShardArtifacts
 import Synchronization
 
 /// Ctrl-C and SIGTERM handling: the first signal sets a flag that the round loops check (so children are
@@ -24,13 +25,32 @@ enum Interrupt {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 first?(signalNumber)
-                if flag.add(1, ordering: .relaxed).newValue > 1 {
-                    for hook in forcedExitHooks.withLock({ $0 }) { hook() }
-                    _exit(130)
-                }
+                if flag.add(1, ordering: .relaxed).newValue > 1 { exitAtOnce() }
             }
             source.resume()
             sources.append(source)
         }
+    }
+
+    /// Installs handlers for a command with no round loop to check the flag (predict, evaluate, report, …): the
+    /// first Ctrl-C or SIGTERM ends it at once, as a second one ends `train`.
+    static func installExitingAtOnce() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { exitAtOnce() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Runs the forced-exit hooks, removes the temporary files of writes in progress (the outputs stay as they
+    /// were), says so and exits with 130.
+    private static func exitAtOnce() {
+        for hook in forcedExitHooks.withLock({ $0 }) { hook() }
+        PendingTemporaries.removeAll()
+        let message = Array("error: interrupted (outputs not yet written are left as they were)\n".utf8)
+        _ = message.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        _exit(130)
     }
 }

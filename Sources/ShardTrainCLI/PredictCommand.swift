@@ -105,6 +105,7 @@ public struct PredictCommand: ParsableCommand {
     var resolvedFormat: PredictionFormat { format ?? (json ? .json : PredictionFormat.inferred(fromPath: file)) }
 
     public func run() throws {
+        Interrupt.installExitingAtOnce()
         if json {
             FileHandle.standardError.write(Data("note: --json is deprecated: it is --format json; --format jsonl writes one object per row\n".utf8))
         }

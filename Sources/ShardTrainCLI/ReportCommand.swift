@@ -30,6 +30,7 @@ public struct ReportCommand: ParsableCommand {
     }
 
     public func run() throws {
+        Interrupt.installExitingAtOnce()
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: scale)) } catch {
             throw CommandFailure("--scale \(scale): cannot read it: \(error.localizedDescription)")

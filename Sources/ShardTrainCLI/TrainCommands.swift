@@ -587,6 +587,11 @@ func runTraining(
         publisher.finish(linger: max(0, arguments.lingerSeconds))
     }
     if let saveFailure { throw saveFailure }
+    // A Ctrl-C while the outputs were written let them be completed (a second one would have left the earlier
+    // files as they were): the run still ends as an interrupted one.
+    if Interrupt.requested {
+        throw CommandFailure.interrupted("interrupted while the outputs were written; they were completed first")
+    }
 }
 
 extension CommandFailure {
