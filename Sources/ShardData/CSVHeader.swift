@@ -67,7 +67,7 @@ struct CSVHeader {
         }
         var columnOfName: [String: Int] = [:]
         for (index, name) in names.enumerated() {
-            guard !name.isEmpty else { throw .emptyColumnName(path: path, column: index + 1) }
+            guard !name.isEmpty else { throw .emptyColumnName(path: path, column: index + 1, columns: names.count) }
             if let earlier = columnOfName[name] {
                 throw .duplicateColumnName(path: path, name: name, firstColumn: earlier + 1, column: index + 1)
             }

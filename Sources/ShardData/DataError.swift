@@ -21,7 +21,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file has a header line and nothing else.
     case noDataRows(path: String)
     /// A header field is empty.
-    case emptyColumnName(path: String, column: Int)
+    /// `column` of `columns` has no name in the header line.
+    case emptyColumnName(path: String, column: Int, columns: Int = 0)
     /// Two header fields have the same name.
     case duplicateColumnName(path: String, name: String, firstColumn: Int, column: Int)
     /// A data line has a different number of fields than the header (`found == 0`: the line is empty).
@@ -123,8 +124,17 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): the file is empty (expected a header line and at least one data row)"
         case .noDataRows(let path):
             return "\(path): the file has a header line but no data rows"
-        case .emptyColumnName(let path, let column):
-            return "\(path):1: column \(column) has an empty name in the header"
+        case .emptyColumnName(let path, let column, let columns):
+            var text = "\(path):1: column \(column) has an empty name in the header"
+            if column == 1 {
+                text += "; pandas writes its row index that way (to_csv(index=False) leaves it out) and R its row names "
+                    + "(write.csv(row.names = FALSE)); or name the column in the header and keep it out of the features "
+                    + "with --id-column NAME"
+            } else if column == columns {
+                text += "; a delimiter at the end of every line (as some spreadsheets write) makes an empty last column: "
+                    + "remove that delimiter from every line (for commas: sed 's/,$//' \(path) > fixed.csv)"
+            }
+            return text
         case .duplicateColumnName(let path, let name, let firstColumn, let column):
             return "\(path):1: column \(column) (\(quoted(name))) has the same name as column \(firstColumn)"
         case .wrongFieldCount(let path, let line, let expected, let found):

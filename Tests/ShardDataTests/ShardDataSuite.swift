@@ -150,6 +150,18 @@ struct ShardDataSuite {
         ("a,b,label\n", "t.csv: the file has a header line but no data rows"),
         ("a,b,label", "t.csv: the file has a header line but no data rows"),
         ("a,,label\n1,2,3\n", "t.csv:1: column 2 has an empty name in the header"),
+        (
+            ",a,label\n0,1,1\n1,2,0\n",
+            "t.csv:1: column 1 has an empty name in the header; pandas writes its row index that way "
+                + "(to_csv(index=False) leaves it out) and R its row names (write.csv(row.names = FALSE)); or name the "
+                + "column in the header and keep it out of the features with --id-column NAME"
+        ),
+        (
+            "a,b,label,\n1,2,1,\n",
+            "t.csv:1: column 4 has an empty name in the header; a delimiter at the end of every line (as some "
+                + "spreadsheets write) makes an empty last column: remove that delimiter from every line (for commas: "
+                + "sed 's/,$//' t.csv > fixed.csv)"
+        ),
         ("a,b,a,label\n1,2,3,4\n", "t.csv:1: column 3 (\"a\") has the same name as column 1"),
         ("a,b,label\n1,2,3\n1,2\n", "t.csv:3: expected 3 fields (as in the header), found 2"),
         ("a,b,label\n1,2,3\n1,2,3,4\n", "t.csv:3: expected 3 fields (as in the header), found 4"),
