@@ -403,6 +403,11 @@ func prepareRun(_ request: TrainingRequest, sharedMemory: Bool = false) throws(C
         if case .data(.schema(_, nil, nil, nil, let detail)) = error, detail.hasPrefix("--") {
             throw CommandFailure(error.description, status: .usage)
         }
+        // --label-column naming no column, a --test-fraction that leaves no training or no test rows: the same.
+        if case .data(.missingLabelColumn(let path, _, _)) = error, path == request.data.path {
+            throw CommandFailure(error.description, status: .usage)
+        }
+        if case .data(.invalidSplit) = error { throw CommandFailure(error.description, status: .usage) }
         throw CommandFailure(error)
     }
 }
