@@ -101,6 +101,12 @@ public struct SafetensorsFile: Sendable, Equatable {
             if start.hasPrefix("{") {
                 throw .format(path: path, reason: "\(notSafetensors); this is JSON (a summary of --summary-json?), not a model")
             }
+            if bytes.count > 8, bytes[8] == UInt8(ascii: "{"), headerLength < 1 << 32 {
+                throw .format(
+                    path: path,
+                    reason: "the model file is truncated: its header alone needs \(headerLength) bytes after the length, "
+                        + "the file has \(bytes.count - 8) (copied or written only in part?)")
+            }
             throw .format(path: path, reason: "\(notSafetensors); its header length would be \(headerLength) bytes of \(bytes.count)")
         }
         let dataStart = 8 + Int(headerLength)

@@ -145,6 +145,11 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notANumber(let path, let line, let column, let columnName, let text):
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not a number"
         case .nonFiniteValue(let path, let line, let column, let columnName, let text):
+            if path.lowercased().hasSuffix(".npy") {
+                return "\(path): row \(line), column \(column) (\(quoted(columnName))): \(quoted(text)) is not finite "
+                    + "(a .npy holds numbers only: replace or drop the rows with NaN or infinities before saving, e.g. "
+                    + "x[np.isfinite(x).all(axis=1)]; --missing applies to CSV cells)"
+            }
             return "\(path):\(line): column \(column) (\(quoted(columnName))): \(quoted(text)) is not finite "
                 + "(NaN, infinities and values beyond the Double range are not numbers; a missing cell is written empty, NA "
                 + "or NaN: see --missing)"

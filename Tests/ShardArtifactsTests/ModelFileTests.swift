@@ -202,3 +202,22 @@ extension ArtifactsTests {
     let file = try SafetensorsFile.decode(Data(bytes), path: "model.safetensors")
     #expect(file.metadata["k"] == "v")
 }
+
+/// A model file cut short (a partial copy) is called truncated, with the sizes, not "not a safetensors model file".
+@Test func aTruncatedModelFileIsCalledTruncated() throws {
+    let directory = try TemporaryDirectory()
+    defer { directory.remove() }
+    let path = directory.path("m.safetensors")
+    try SafetensorsFile(tensors: [.init(name: "w", shape: [3], values: [1, 2, 3])], metadata: ["k": "v"]).write(to: path)
+    let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+    for length in [12, 40] {
+        do {
+            _ = try SafetensorsFile.decode(whole.prefix(length), path: path)
+            Issue.record("decoded \(length) bytes")
+        } catch {
+            guard case .format(_, let reason) = error else { Issue.record("\(error)"); continue }
+            #expect(reason.hasPrefix("the model file is truncated: its header alone needs "), "\(reason)")
+            #expect(reason.contains("the file has \(length - 8)"), "\(reason)")
+        }
+    }
+}

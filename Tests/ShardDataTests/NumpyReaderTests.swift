@@ -41,7 +41,7 @@ extension ShardDataSuite {
         ("X_bad_magic.npy", nil, "not a .npy file"),
         ("X_f8.npy", "y_short.npy", "the labels have shape (3,); expected (4,) or (4, 1)"),
         ("X_f8.npy", "X_f8.npy", "the labels have shape (4, 3)"),
-        ("X_nan.npy", nil, "X_nan.npy:2: column 1 (\"f0\"): \"nan\" is not finite"),
+        ("X_nan.npy", nil, "X_nan.npy: row 2, column 1 (\"f0\"): \"nan\" is not finite (a .npy holds numbers only"),
     ] as [(String, String?, String)])
     func numpyErrorsNameTheFile(data: String, labels: String?, message: String) {
         do {
