@@ -260,6 +260,8 @@ public enum TrainingJob {
     {
         func refuse(_ detail: String) -> DataError { .schema(path: path, line: nil, column: nil, columnName: nil, detail: detail) }
         guard let classes else {
+            let binary = if case .binary = kind.labelKind { true } else { false }
+            if positiveClass != nil, !binary { throw refuse("--positive-class applies to binary models (logistic, svm)") }
             throw refuse("--positive-class applies to labels written as text (classes by name); these labels are numbers")
         }
         let shown = classes.prefix(6).joined(separator: ", ") + (classes.count > 6 ? ", …" : "")

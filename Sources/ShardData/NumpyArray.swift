@@ -15,17 +15,19 @@ import ShardNumerics
 /// data    n·d little-endian values in C (row-major) order, at the end of the padded header
 /// ```
 ///
-/// Accepted element types: `<f8`, `<f4`, `|u1`, `|i1`, `<i4`, `<i8` (read as `Double`; integers beyond 2^53
-/// round). Big-endian, object, Fortran-order and any other arrays are refused with the reason.
+/// Accepted element types: `<f8`, `<f4`, `|u1`, `|i1`, `<i4`, `<i8`, `|b1` (read as `Double`; integers beyond 2^53
+/// round; booleans as 0 and 1). Big-endian, object, Fortran-order and any other arrays are refused with the reason.
 final class NumpyArray: Sendable {
     enum ElementType: String {
         case float64 = "<f8", float32 = "<f4", uint8 = "|u1", int8 = "|i1", int32 = "<i4", int64 = "<i8"
+        /// NumPy's bool: one byte, 0 or 1 (labels saved as `y.astype(bool)`).
+        case bool = "|b1"
 
         var size: Int {
             switch self {
             case .float64, .int64: 8
             case .float32, .int32: 4
-            case .uint8, .int8: 1
+            case .uint8, .int8, .bool: 1
             }
         }
     }
@@ -105,7 +107,7 @@ final class NumpyArray: Sendable {
     private static func unsupportedTypeReason(_ descr: String) -> String {
         if descr.hasPrefix(">") { return "the array is big-endian (\(descr)); save it as little-endian: x.astype(x.dtype.newbyteorder('<'))" }
         if descr.contains("O") { return "the array holds Python objects (\(descr)); save a numeric array (float32 or float64)" }
-        return "element type \(descr) is not supported (use <f4 or <f8; <i8, <i4, |i1, |u1 are read as numbers too)"
+        return "element type \(descr) is not supported (use <f4 or <f8; <i8, <i4, |i1, |u1 and |b1 are read as numbers too)"
     }
 
     /// Reads `'descr'`, `'fortran_order'` and `'shape'` from the header dict.
@@ -215,6 +217,7 @@ final class NumpyArray: Sendable {
             case .int64: Self.gather(Int64.self, data, count, width, columns, output) { Double($0) }
             case .int32: Self.gather(Int32.self, data, count, width, columns, output) { Double($0) }
             case .uint8: Self.gather(UInt8.self, data, count, width, columns, output) { Double($0) }
+            case .bool: Self.gather(UInt8.self, data, count, width, columns, output) { $0 == 0 ? 0 : 1 }
             case .int8: Self.gather(Int8.self, data, count, width, columns, output) { Double($0) }
             }
             filled = count * columns.count

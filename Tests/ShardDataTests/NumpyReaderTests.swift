@@ -10,9 +10,9 @@ extension ShardDataSuite {
 
     private static let x: [Double] = [0.5, -1.25, 3.0, 2.0, 0.125, -4.5, 1.0, 1.0, 1.0, -0.375, 7.0, 2.25]
 
-    @Test("float64 and float32 arrays with a labels file read as NumPy wrote them")
+    @Test("float64 and float32 arrays with a labels file (int64, float32 column, bool) read as NumPy wrote them")
     func numpyWithLabelsFile() throws {
-        for (data, labels) in [("X_f8.npy", "y_i8.npy"), ("X_f4.npy", "y_f4_column.npy")] {
+        for (data, labels) in [("X_f8.npy", "y_i8.npy"), ("X_f4.npy", "y_f4_column.npy"), ("X_f8.npy", "y_b1.npy")] {
             let dataset = try NumpyReader.read(path: Self.fixture(data), labelsPath: Self.fixture(labels))
             #expect(dataset.rowCount == 4)
             #expect(dataset.featureNames == ["f0", "f1", "f2"])
