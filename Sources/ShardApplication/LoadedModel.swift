@@ -165,6 +165,9 @@ public struct LoadedModel: Sendable {
         if !extra.isEmpty {
             notes.insert("\(path): columns the model does not use, ignored: " + extra.joined(separator: ", "), at: 0)
         }
+        if let trained = schema.idColumn, verbatim == nil {
+            notes.append("\(path): no column \"\(trained)\" (the model's id column): rows are named by their line number instead")
+        }
         return ModelInput(
             dataset: encoded.dataset, hasLabels: hasLabels,
             ids: encoded.ids.flatMap { ids in verbatim.map { TextColumn(name: $0, values: ids) } }, notes: notes)

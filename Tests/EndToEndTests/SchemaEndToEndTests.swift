@@ -61,6 +61,14 @@ struct SchemaEndToEndTests {
         #expect(lines[1].hasPrefix("P0000,") && lines[569].hasPrefix("P0568,"))
         #expect(lines.dropFirst().allSatisfy { $0.hasSuffix(",yes") || $0.hasSuffix(",no") })
 
+        // Without the id column the rows are named by their line, and a note says so.
+        let withoutIDs = try directory.write(
+            try Self.messyCSV().split(separator: "\n").map { $0.drop { $0 != "," }.dropFirst() }.joined(separator: "\n") + "\n",
+            to: "no_ids.csv")
+        let (statusIDs, noIDs, noteIDs) = try Self.run(["predict", "--model-file", model, "--data", withoutIDs], in: directory)
+        #expect(statusIDs == 0 && noIDs.hasPrefix("line,score,"), "\(noteIDs)")
+        #expect(noteIDs.contains("no column \"patient_id\" (the model's id column): rows are named by their line number instead"), "\(noteIDs)")
+
         let (status2, reorderedPredictions, stderr2) = try Self.run(
             ["predict", "--model-file", model, "--data", reordered], in: directory)
         #expect(status2 == 0, "\(stderr2)")
