@@ -205,6 +205,11 @@ public struct CoordinatorInstance: Sendable {
     private var slowestAnswer: Double?
     /// A live worker has no assigned blocks (it joined mid-run): rebalance at the next round.
     private var needsRebalance = false
+    /// Local worker processes that ended before they joined: the job starts without them when the others are enough
+    /// (`Resilience.minWorkers`).
+    private var endedBeforeJoining = 0
+    /// The workers the join waits for: the expected ones less those that ended before joining.
+    private var awaitedWorkers: Int { configuration.expectedWorkers - endedBeforeJoining }
 
     /// One block range asked of one or more workers within a round.
     struct Task: Sendable {
@@ -309,9 +314,24 @@ public struct CoordinatorInstance: Sendable {
     public mutating func processExited(pid: UInt32, description: String, now: Double) -> [Directive] {
         if case .failed = phase { return [] }
         guard let index = workers.firstIndex(where: { $0.pid == pid && $0.isLive }) else {
-            // A local process that never joined: the job cannot get its workers.
-            if phase == .joining { return fail("a worker process (pid \(pid)) ended before joining: \(description)") }
-            return []
+            // A local process that never joined: the job starts without it if the others are enough, as it would go on
+            // without a worker lost later.
+            guard phase == .joining else { return [] }
+            let failure = "a worker process (pid \(pid)) ended before joining: \(description)"
+            guard awaitedWorkers - 1 >= configuration.resilience.minWorkers else {
+                let minimum = configuration.resilience.minWorkers
+                return fail(failure + (awaitedWorkers > 1 ? " (fewer than --min-workers \(minimum) would be left)" : ""))
+            }
+            endedBeforeJoining += 1
+            counters.workersLost += 1
+            var directives: [Directive] = [
+                .log(.warning, failure + "; the job goes on with \(awaitedWorkers) worker\(awaitedWorkers == 1 ? "" : "s")")
+            ]
+            if liveWorkers.count == awaitedWorkers {
+                phase = .shipping
+                directives += rebalance(now: now, round: nil)
+            }
+            return directives
         }
         return lose(index, description, now: now)
     }
@@ -429,7 +449,7 @@ public struct CoordinatorInstance: Sendable {
         }
         let live = liveWorkers.count
         switch phase {
-        case .joining where live < configuration.expectedWorkers: break
+        case .joining where live < awaitedWorkers: break
         case .shipping, .ready, .round:
             guard live < maxWorkers else { return refuse("the job already has its \(maxWorkers) workers") }
         default:
@@ -456,7 +476,7 @@ public struct CoordinatorInstance: Sendable {
                 round: 0),
         ]
         if phase == .joining {
-            if live + 1 == configuration.expectedWorkers {
+            if live + 1 == awaitedWorkers {
                 phase = .shipping
                 directives += rebalance(now: now, round: nil)
             }

@@ -136,12 +136,40 @@ struct CoordinatorInstanceTests {
         #expect(Self.failures(coordinator.tick(now: 60.5)).first?.contains("only 1 of 2 workers joined") == true)
     }
 
-    @Test("a local worker process that ends before joining fails the job at once, naming it")
+    @Test("a local worker process that ends before joining fails the job at once, naming it, when too few would be left")
     func processExitBeforeJoining() {
-        var coordinator = Self.instance()
+        var coordinator = Self.instance(resilience: .init(minWorkers: 2))
         _ = coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)
         let directives = coordinator.processExited(pid: 555, description: "its process exited with status 1", now: 0.2)
-        #expect(Self.failures(directives) == ["a worker process (pid 555) ended before joining: its process exited with status 1"])
+        #expect(
+            Self.failures(directives) == [
+                "a worker process (pid 555) ended before joining: its process exited with status 1 (fewer than "
+                    + "--min-workers 2 would be left)"
+            ])
+        var single = Self.instance(workers: 1)
+        #expect(
+            Self.failures(single.processExited(pid: 7, description: "its process was killed by signal 9", now: 0.1)) == [
+                "a worker process (pid 7) ended before joining: its process was killed by signal 9"
+            ])
+    }
+
+    @Test("a local worker process that ends before joining is done without when the others are enough (--min-workers)")
+    func processExitBeforeJoiningLeavesEnough() {
+        // 3 expected, at least 1: one joins, one ends, the third joins, and the job starts with 2.
+        var coordinator = Self.instance(workers: 3, blocks: 6)
+        #expect(Self.shipped(coordinator.received(Self.hello(pid: 100), from: [1], now: 0.1)).isEmpty)
+        let ended = coordinator.processExited(pid: 555, description: "its process was killed by signal 9", now: 0.2)
+        #expect(Self.failures(ended).isEmpty)
+        #expect(ended.contains { if case .log(.warning, let text) = $0 { text.hasSuffix("the job goes on with 2 workers") } else { false } })
+        #expect(coordinator.phase == .joining)
+        let started = coordinator.received(Self.hello(pid: 101), from: [2], now: 0.3)
+        #expect(Self.shipped(started).map(\.1) == [0..<3, 3..<6])
+        #expect(coordinator.counters.workersLost == 1)
+        // The last one ending while the others have all joined starts the job at once.
+        var waiting = Self.instance(workers: 2, blocks: 4)
+        _ = waiting.received(Self.hello(pid: 100), from: [1], now: 0.1)
+        let alone = waiting.processExited(pid: 9, description: "its process exited with status 1", now: 0.2)
+        #expect(Self.shipped(alone).map(\.1) == [0..<4])
     }
 
     @Test("shards are contiguous, balanced and cover every block", arguments: [(1, 1), (5, 2), (7, 3), (2, 3), (100, 7)])
