@@ -273,9 +273,7 @@ public final class ClusterExecutor: Executor {
                 do {
                     try send(message, to: peer, round: round)
                 } catch {
-                    if try carryOut(instance.sendFailed(to: peer, error: "\(error)", now: Self.now()), isDone) {
-                        done = true
-                    }
+                    if try carryOut(sendFailed(to: peer, error: "\(error)"), isDone) { done = true }
                 }
             case .shipBlocks(let peer, let range):
                 if range.isEmpty { break }
@@ -399,14 +397,23 @@ public final class ClusterExecutor: Executor {
                         shipments.remove(at: stale)
                         if stale < position { position -= 1 }
                     }
-                    if try carryOut(instance.sendFailed(to: shipment.peer, error: "\(error)", now: Self.now()), isDone) {
-                        done = true
-                    }
+                    if try carryOut(sendFailed(to: shipment.peer, error: "\(error)"), isDone) { done = true }
                     break
                 }
             }
         }
         return done
+    }
+
+    /// What a frame that could not be sent to `peer` means. A local worker process killed a moment ago usually makes
+    /// the send fail after its exit is known: the exits are looked at first, so that such a worker is lost with how its
+    /// process ended ("killed by signal 9") rather than with the transport's error ("Host unreachable").
+    private func sendFailed(to peer: CoordinatorInstance.PeerID, error: String) -> [CoordinatorInstance.Directive] {
+        var directives: [CoordinatorInstance.Directive] = []
+        for exit in processExits() {
+            directives += instance.processExited(pid: exit.pid, description: exit.description, now: Self.now())
+        }
+        return directives + instance.sendFailed(to: peer, error: error, now: Self.now())
     }
 
     static func now() -> Double { ContinuousClock.now.secondsSinceStart }
