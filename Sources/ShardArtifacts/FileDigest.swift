@@ -8,16 +8,14 @@ extension Digest {
     /// `cancelled` is asked before each piece; once it says yes the digest stops with `.cancelled`. A file written,
     /// truncated or replaced while it is hashed is an error (`.io`), not the digest of a mix of versions.
     public static func sha256Hex(fileAt path: String, cancelled: () -> Bool = { false }) throws(ArtifactError) -> String {
-        let descriptor: Int32
+        let descriptor: Int32, opened: stat
         do {
-            descriptor = try DataFile.openRegular(path: path).descriptor
+            (descriptor, opened) = try DataFile.openRegular(path: path)
         } catch {
             guard case .fileUnreadable(_, let reason) = error else { throw .io(path: path, reason: "\(error)") }
             throw .io(path: path, reason: "cannot open: \(reason)")
         }
         defer { close(descriptor) }
-        var opened = stat()
-        fstat(descriptor, &opened)
         guard let context = EVP_MD_CTX_new() else { throw .io(path: path, reason: "cannot allocate a SHA-256 context") }
         defer { EVP_MD_CTX_free(context) }
         // EVP_DigestInit_ex/Update/Final_ex only fail on allocation failure inside OpenSSL.

@@ -122,19 +122,8 @@ final class SharedBlockRegion: Sendable {
         _ features: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<T>, at offset: UInt64, to descriptor: Int32
     ) -> String? {
         let labelsOffset = offset + UInt64(features.count * MemoryLayout<T>.stride)
-        return writeAll(UnsafeRawBufferPointer(features), at: offset, to: descriptor)
-            ?? writeAll(UnsafeRawBufferPointer(labels), at: labelsOffset, to: descriptor)
-    }
-
-    private static func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, to descriptor: Int32) -> String? {
-        var done = 0
-        while done < bytes.count {
-            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { return written == 0 ? "no byte written at \(offset + UInt64(done))" : errnoText() }
-            done += written
-        }
-        return nil
+        return SharedArena.writeAll(UnsafeRawBufferPointer(features), to: descriptor, at: Int(offset))
+            ?? SharedArena.writeAll(UnsafeRawBufferPointer(labels), to: descriptor, at: Int(labelsOffset))
     }
 }
 

@@ -182,15 +182,9 @@ extension Dataset {
             let rows = try plan.rows(ofBlock: id)
             if let piece = chunks[id] {
                 let labelsOffset = piece.offset + piece.count * MemoryLayout<Double>.stride
-                let written = dataset.labels[rows].withUnsafeBytes { (bytes) -> Bool in
-                    do {
-                        try arena.write(bytes, at: labelsOffset)
-                        return true
-                    } catch {
-                        return false
-                    }
+                if dataset.labels[rows].withUnsafeBytes({ (try? arena.write($0, at: labelsOffset)) != nil }) {
+                    return .view(offset: piece.offset)
                 }
-                if written { return .view(offset: piece.offset) }
             }
             let block = try dataset.makeBlock(id, of: plan, precision: precision)
             guard let offset = pieces[id], Self.write(block, in: arena, at: offset) else { return .owned(block) }
@@ -226,13 +220,8 @@ extension Dataset {
     private static func write(_ block: Block, in arena: SharedArena, at offset: Int) -> Bool {
         block.withValues { (values) -> Bool in
             func write<T>(_ features: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<T>) -> Bool {
-                do {
-                    try arena.write(UnsafeRawBufferPointer(features), at: offset)
-                    try arena.write(UnsafeRawBufferPointer(labels), at: offset + features.count * MemoryLayout<T>.stride)
-                    return true
-                } catch {
-                    return false
-                }
+                (try? arena.write(UnsafeRawBufferPointer(features), at: offset)) != nil
+                    && (try? arena.write(UnsafeRawBufferPointer(labels), at: offset + features.count * MemoryLayout<T>.stride)) != nil
             }
             switch values {
             case .float32(let features, let labels): return write(features, labels)

@@ -72,6 +72,15 @@ public struct FeatureRows: Sendable, RandomAccessCollection {
 
     /// Copies the values of `rows` to `output` (room for `rows.count · columns` values), chunk by chunk.
     func copyValues(ofRows rows: Range<Int>, to output: UnsafeMutablePointer<Double>) {
+        Self.copy(rows, of: chunks, chunkRows: chunkRows, columns: columns, to: output)
+    }
+
+    /// Copies the values of `rows` (rows of `chunks`, `chunkRows` rows each) to `output`, chunk by chunk;
+    /// `finished(k)` is called once chunk k's last row is copied.
+    private static func copy(
+        _ rows: Range<Int>, of chunks: [FeatureChunk], chunkRows: Int, columns: Int, to output: UnsafeMutablePointer<Double>,
+        finished: (Int) -> Void = { _ in }
+    ) {
         var row = rows.lowerBound
         var output = output
         while row < rows.upperBound {
@@ -82,6 +91,7 @@ public struct FeatureRows: Sendable, RandomAccessCollection {
             }
             output += (last - first) * columns
             row = k * chunkRows + last
+            if last == chunks[k].count / Swift.max(1, columns) { finished(k) }
         }
     }
 
@@ -115,19 +125,12 @@ public struct FeatureRows: Sendable, RandomAccessCollection {
         var row = 0
         while row < rowCount {
             let end = Swift.min(row + rows, rowCount)
-            var chunk = FeatureChunk.filled(rows: end - row, columns: columns, in: arena) { destination in
-                var next = row, output = destination
-                while next < end {
-                    let k = next / sourceRows, first = next - k * sourceRows
-                    let last = Swift.min(end, (k + 1) * sourceRows) - k * sourceRows
-                    source[k].withValues { output.update(from: $0.baseAddress! + first * columns, count: (last - first) * columns) }
-                    output += (last - first) * columns
-                    next = k * sourceRows + last
-                    if next == Swift.min((k + 1) * sourceRows, rowCount) { source[k] = .array([]) }
-                }
-            }
-            output.append(chunk)
-            chunk = .array([])
+            output.append(
+                FeatureChunk.filled(rows: end - row, columns: columns, in: arena) { destination in
+                    Self.copy(row..<end, of: source, chunkRows: sourceRows, columns: columns, to: destination) {
+                        source[$0] = .array([])
+                    }
+                })
             row = end
         }
         chunks = output
@@ -240,14 +243,7 @@ public final class SharedChunk: Sendable {
     /// the mapping); false when the kernel refuses (no memory left for the file).
     func store(_ values: [Double]) -> Bool {
         guard values.count == count else { return false }
-        return values.withUnsafeBytes { (bytes) -> Bool in
-            do {
-                try arena.write(bytes, at: offset)
-                return true
-            } catch {
-                return false
-            }
-        }
+        return values.withUnsafeBytes { (try? arena.write($0, at: offset)) != nil }
     }
 
     var values: UnsafeBufferPointer<Double> {

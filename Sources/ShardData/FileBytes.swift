@@ -13,7 +13,7 @@ private func fileFailure(_ path: String) -> DataError {
 /// file: a directory (`Is a directory`), a FIFO (which would block until a writer comes), a character device
 /// such as `/dev/zero` (endless) or a socket. The open is non-blocking, so a FIFO without a writer is refused
 /// at once rather than waited on.
-func openRegularFile(_ path: String) throws(DataError) -> (descriptor: Int32, size: Int) {
+func openRegularFile(_ path: String) throws(DataError) -> (descriptor: Int32, info: stat) {
     let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard descriptor >= 0 else { throw fileFailure(path) }
     var info = stat()
@@ -34,7 +34,7 @@ func openRegularFile(_ path: String) throws(DataError) -> (descriptor: Int32, si
         }
         throw .fileUnreadable(path: path, reason: reason)
     }
-    return (descriptor, Int(info.st_size))
+    return (descriptor, info)
 }
 
 /// Whole input files, for readers outside this module (the same checks as the CSV reader's: a regular file,
@@ -48,7 +48,7 @@ public enum DataFile {
 
     /// A regular file opened for reading, with the checks of every reader here (no FIFO, device or directory; the
     /// system's reason on failure); the caller closes the descriptor.
-    public static func openRegular(path: String) throws(DataError) -> (descriptor: Int32, size: Int) {
+    public static func openRegular(path: String) throws(DataError) -> (descriptor: Int32, info: stat) {
         try openRegularFile(path)
     }
 
@@ -106,12 +106,10 @@ final class ByteFile: ByteSource {
     private let opened: stat
 
     init(path: String) throws(DataError) {
-        let (descriptor, size) = try openRegularFile(path)
+        let (descriptor, info) = try openRegularFile(path)
         self.name = path
-        self.size = size
+        self.size = Int(info.st_size)
         self.descriptor = descriptor
-        var info = stat()
-        fstat(descriptor, &info)
         self.opened = info
     }
 

@@ -49,12 +49,12 @@ final class NumpyArray: Sendable {
     }
 
     /// Opens the file at `path` and checks its header and size.
-    static func map(path: String) throws(DataError) -> NumpyArray {
+    static func open(path: String) throws(DataError) -> NumpyArray {
         func invalid(_ detail: String) -> DataError { .invalidNumpy(path: path, detail: detail) }
         let file = try ByteFile(path: path)
         let size = file.size
         guard size >= 10 else { throw invalid("the file is too short for a .npy header (\(size) bytes)") }
-        let prefix = try Self.bytes(of: file, count: 12, at: 0)
+        let prefix = try file.bytes(at: 0, count: 12)
         let prefixBytes = prefix.count
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
         guard prefixBytes >= 10, prefix.prefix(6).elementsEqual(magic) else {
@@ -68,7 +68,7 @@ final class NumpyArray: Sendable {
         let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
         let headerStart = 8 + lengthBytes
         guard headerStart + headerLength <= size else { throw invalid("the file is truncated inside its header") }
-        let headerBytes = try Self.bytes(of: file, count: headerLength, at: headerStart)
+        let headerBytes = try file.bytes(at: headerStart, count: headerLength)
         guard headerBytes.count == headerLength else { throw invalid("the file is truncated inside its header") }
         let header = String(decoding: headerBytes, as: UTF8.self)
         let fields = try Self.parseHeader(header, path: path)
@@ -87,17 +87,6 @@ final class NumpyArray: Sendable {
         }
         return NumpyArray(path: path, elementType: type, shape: fields.shape, file: file, dataOffset: dataOffset)
     }
-
-    /// Up to `count` bytes of `file` from `offset` (fewer at its end).
-    private static func bytes(of file: ByteFile, count: Int, at offset: Int) throws(DataError) -> [UInt8] {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, count), alignment: 1)
-        defer { buffer.deallocate() }
-        let read = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset)
-        return Array(buffer[0..<read])
-    }
-
-    /// Throws `.fileChanged` when the file is no longer what `map` opened (see `ByteFile.checkUnchanged`).
-    func checkUnchanged() throws(DataError) { try file.checkUnchanged() }
 
     /// `(3, 4)` as NumPy writes it.
     static func describe(_ shape: [Int]) -> String {

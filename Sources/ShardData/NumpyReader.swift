@@ -23,7 +23,7 @@ public enum NumpyReader {
         path: String, labelsPath: String? = nil, cancellation: ReadCancellation = .never,
         memory: MachineMemory = .current(), arena: SharedArena? = nil
     ) throws(DataError) -> Dataset {
-        let x = try NumpyArray.map(path: path)
+        let x = try NumpyArray.open(path: path)
         guard x.shape.count == 2 else {
             throw .invalidNumpy(
                 path: path, detail: "expected a 2-D array (rows × columns), the shape is \(NumpyArray.describe(x.shape))")
@@ -42,7 +42,7 @@ public enum NumpyReader {
         let chunkRows = BlockPlan.chunkRows(featureCount: featureCount, bytesPerValue: 8)
         let labels: [Double]
         if let labelsPath {
-            let y = try NumpyArray.map(path: labelsPath)
+            let y = try NumpyArray.open(path: labelsPath)
             guard y.shape == [rows] || y.shape == [rows, 1] else {
                 throw .invalidNumpy(
                     path: labelsPath,

@@ -103,18 +103,23 @@ public final class SharedArena: Sendable {
 
     /// Copies `bytes` to `offset` of the file (a piece this caller was given and has not released).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(Failure) {
-        guard let start = bytes.baseAddress else { return }
+        if let problem = Self.writeAll(bytes, to: descriptor, at: offset) {
+            throw Failure(message: "cannot write \(bytes.count) bytes of shared memory at \(offset): \(problem)")
+        }
+    }
+
+    /// Writes all of `bytes` at `offset` of the open file `descriptor` (`pwrite`, retried after short writes and
+    /// EINTR); the reason on failure.
+    public static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, at offset: Int) -> String? {
+        guard let start = bytes.baseAddress else { return nil }
         var done = 0
         while done < bytes.count {
             let written = pwrite(descriptor, start + done, bytes.count - done, off_t(offset + done))
             if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                throw Failure(
-                    message: "cannot write \(bytes.count) bytes of shared memory at \(offset): "
-                        + (written == 0 ? "nothing written" : Self.errnoText()))
-            }
+            guard written > 0 else { return written == 0 ? "no byte written at \(offset + done)" : errnoText() }
             done += written
         }
+        return nil
     }
 
     /// Bytes `offset..<offset + count` for writing in place: only before `seal()`.
