@@ -179,8 +179,7 @@ public final class AtomicFileWriter {
         if close(descriptor) != 0, failure == nil { failure = "close failed: \(String(cString: strerror(errno)))" }
         descriptor = -1
         if let failure {
-            unlink(temporary)
-            PendingTemporaries.remove(temporary)
+            PendingTemporaries.discard(temporary)
             throw .io(path: destination, reason: failure)
         }
         return StagedFile(destination: destination, temporary: temporary)
@@ -194,8 +193,7 @@ public final class AtomicFileWriter {
         guard descriptor >= 0 else { return }
         close(descriptor)
         descriptor = -1
-        unlink(temporary)
-        PendingTemporaries.remove(temporary)
+        PendingTemporaries.discard(temporary)
     }
 }
 
@@ -206,7 +204,14 @@ public enum PendingTemporaries {
     private static let paths = Mutex<Set<String>>([])
 
     static func add(_ path: String) { _ = paths.withLock { $0.insert(path) } }
+    /// The temporary at `path` is in place (renamed): no longer pending.
     static func remove(_ path: String) { _ = paths.withLock { $0.remove(path) } }
+
+    /// Deletes the temporary at `path` (a write that failed or was abandoned).
+    static func discard(_ path: String) {
+        unlink(path)
+        remove(path)
+    }
 
     /// Removes every temporary file of a write in progress (the destinations stay as they were); only those in
     /// `directory` when it is given.
@@ -255,10 +260,7 @@ struct StagedFile {
         AtomicFile.synchronizeDirectory(AtomicFile.directoryPath(of: destination))
     }
 
-    func discard() {
-        unlink(temporary)
-        PendingTemporaries.remove(temporary)
-    }
+    func discard() { PendingTemporaries.discard(temporary) }
 }
 
 /// An output file that could not be written or read back.

@@ -204,10 +204,7 @@ public final class ClusterExecutor: Executor {
                 try? shutdown(reason: "the coordinator was interrupted", jobFailed: true)
                 throw .interrupted
             }
-            for exit in processExits() {
-                let directives = instance.processExited(pid: exit.pid, description: exit.description, now: Self.now())
-                if try carryOut(directives, isDone) { return }
-            }
+            if try carryOut(exitedProcesses(), isDone) { return }
             do {
                 // While shards are being shipped, only look for messages between batches.
                 _ = try poll(
@@ -409,11 +406,12 @@ public final class ClusterExecutor: Executor {
     /// the send fail after its exit is known: the exits are looked at first, so that such a worker is lost with how its
     /// process ended ("killed by signal 9") rather than with the transport's error ("Host unreachable").
     private func sendFailed(to peer: CoordinatorInstance.PeerID, error: String) -> [CoordinatorInstance.Directive] {
-        var directives: [CoordinatorInstance.Directive] = []
-        for exit in processExits() {
-            directives += instance.processExited(pid: exit.pid, description: exit.description, now: Self.now())
-        }
-        return directives + instance.sendFailed(to: peer, error: error, now: Self.now())
+        exitedProcesses() + instance.sendFailed(to: peer, error: error, now: Self.now())
+    }
+
+    /// What the worker processes that exited since the last look mean (local workers).
+    private func exitedProcesses() -> [CoordinatorInstance.Directive] {
+        processExits().flatMap { instance.processExited(pid: $0.pid, description: $0.description, now: Self.now()) }
     }
 
     static func now() -> Double { ContinuousClock.now.secondsSinceStart }

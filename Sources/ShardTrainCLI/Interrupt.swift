@@ -20,25 +20,24 @@ enum Interrupt {
     /// Installs the handlers (idempotent enough for a CLI: called once per command). `first` runs for every
     /// signal (with its number) before it is counted, so even the one that exits at once runs it.
     static func install(first: (@Sendable (Int32) -> Void)? = nil) {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                first?(signalNumber)
-                if flag.add(1, ordering: .relaxed).newValue > 1 { exitAtOnce() }
-            }
-            source.resume()
-            sources.append(source)
+        onSignals { signalNumber in
+            first?(signalNumber)
+            if flag.add(1, ordering: .relaxed).newValue > 1 { exitAtOnce() }
         }
     }
 
     /// Installs handlers for a command with no round loop to check the flag (predict, evaluate, report, …): the
     /// first Ctrl-C or SIGTERM ends it at once, as a second one ends `train`.
     static func installExitingAtOnce() {
+        onSignals { _ in exitAtOnce() }
+    }
+
+    /// Runs `handler` (off the signal handler, on a dispatch queue) for every SIGINT and SIGTERM.
+    private static func onSignals(_ handler: @escaping @Sendable (Int32) -> Void) {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { exitAtOnce() }
+            source.setEventHandler { handler(signalNumber) }
             source.resume()
             sources.append(source)
         }

@@ -12,20 +12,9 @@ public enum LogFormat: String, Sendable, CaseIterable {
 
 /// The JSON-lines form of progress, shared by `--log-format json` and the progress publisher.
 public enum ProgressJSON {
-    /// `{"event": "round", "round": …, "objective": …, "gradient_norm": …, "smoothing": …, "batch_step": …,
-    /// "rows_per_second": …, "round_seconds": …, "workers": [{"worker": i, "compute_seconds": s}, …]}`
-    public static func round(_ report: RoundReport) -> [String: Any] {
-        let workers = report.workerTimings.map { ["worker": $0.worker, "compute_seconds": $0.computeSeconds] as [String: Any] }
-        return [
-            "event": "round", "round": report.round, "objective": report.objective,
-            "gradient_norm": report.gradientNorm, "smoothing": report.smoothing,
-            "batch_step": report.batchStep.map { $0 as Any } ?? NSNull(),
-            "rows_per_second": report.rowsPerSecond, "round_seconds": report.roundSeconds, "workers": workers,
-        ]
-    }
-
-    /// `line(round(report))` written directly (the same keys, sorted, and values; numbers in Swift's shortest
-    /// round-trip form): a round's line costs a few microseconds instead of a `JSONSerialization` of boxed values,
+    /// A round's JSON line, `{"batch_step": …, "event": "round", "gradient_norm": …, "objective": …, "round": …,
+    /// "round_seconds": …, "rows_per_second": …, "smoothing": …, "workers": [{"compute_seconds": s, "worker": i}, …]}`,
+    /// written directly (sorted keys, as `line` sorts them; numbers in Swift's shortest round-trip form): a round's line costs a few microseconds instead of a `JSONSerialization` of boxed values,
     /// which a mini-batch run of 2 ms steps felt.
     public static func roundLine(_ report: RoundReport) -> Data {
         var text = "{\"batch_step\":" + (report.batchStep.map(String.init) ?? "null")
