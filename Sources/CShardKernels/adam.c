@@ -28,7 +28,10 @@ static inline double shard_adam_lane_total(const double lanes[8]) {
 static inline void shard_objective_gradient(const shardtrain_objective_gradient *source, size_t from, size_t count,
                                             double *out) {
     for (size_t i = from; i < count; i++) {
-        const double sum = source->other != NULL ? source->sums[i] + source->other[i] : source->sums[i];
+        const double a = source->sums != NULL ? source->sums[i] : (double)source->sums_f32[i];
+        const double sum = source->other != NULL      ? a + source->other[i]
+                           : source->other_f32 != NULL ? a + (double)source->other_f32[i]
+                                                       : a;
         double g = sum * source->scale;
         if (source->regularized) g += source->l2 * source->parameters[i];
         out[i] = g;
@@ -87,6 +90,8 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
     const __m256d scale = _mm256_set1_pd(source != NULL ? source->scale : 0);
     const __m256d l2 = _mm256_set1_pd(source != NULL ? source->l2 : 0);
     const int summed = source != NULL && source->other != NULL;
+    const int summed_f32 = source != NULL && source->other == NULL && source->other_f32 != NULL;
+    const int sums_are_f32 = source != NULL && source->sums == NULL;
     const int regularized = source != NULL && source->regularized;
     __m256d non_finite = _mm256_setzero_pd();
     // Squares of θ': `current` holds the lanes of the coordinates this iteration writes (i mod 8 = 0…3, then
@@ -96,8 +101,10 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
     for (; i + 4 <= count; i += 4) {
         __m256d g;
         if (source != NULL) {
-            __m256d sum = _mm256_loadu_pd(source->sums + i);
+            __m256d sum = sums_are_f32 ? _mm256_cvtps_pd(_mm_loadu_ps(source->sums_f32 + i))
+                                     : _mm256_loadu_pd(source->sums + i);
             if (summed) sum = _mm256_add_pd(sum, _mm256_loadu_pd(source->other + i));
+            if (summed_f32) sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm_loadu_ps(source->other_f32 + i)));
             g = _mm256_mul_pd(sum, scale);
             if (regularized) g = _mm256_add_pd(g, _mm256_mul_pd(l2, _mm256_loadu_pd(source->parameters + i)));
             _mm256_storeu_pd(out_gradient + i, g);

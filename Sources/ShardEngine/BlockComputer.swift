@@ -78,8 +78,9 @@ public final class BlockComputer {
     public func compute(
         parameters: [Double], rounded: [Float]? = nil, context: RoundContext, isActive: (Int) -> Bool = { _ in true }
     ) throws(EngineError) -> [NodeSums] {
-        try computeNodes(parameters: parameters, rounded: rounded, context: context, isActive: isActive) { value in
-            array(value)
+        try computeNodes(parameters: parameters, rounded: rounded, context: context, isActive: isActive) {
+            value, floatGradients in
+            floatGradients ? sums(value, floatGradients: true).array(threads: threads) : array(value)
         }.map { NodeSums(node: $0.node, rowCount: $0.rowCount, values: $0.sums) }
     }
 
@@ -96,24 +97,30 @@ public final class BlockComputer {
             }
         }
         return try computeNodes(parameters: parameters, rounded: rounded, context: context, isActive: isActive) {
-            value in
-            let (left, right): (Int, Int?) =
-                switch value {
-                case .slot(let index): (index, nil)
-                case .sum(let left, let right): (left, right)
-                }
-            do {
-                return .slots(try SlotSums(buffer: buffer, left: left, right: right))
-            } catch {
-                preconditionFailure("block computer: \(error)")
-            }
+            value, floatGradients in
+            sums(value, floatGradients: floatGradients)
         }
     }
 
-    /// The loop of `compute`: `finish(value(node))` for every node with an active block.
+    /// `value`'s slots as reduced sums (its last addition not made).
+    private func sums(_ value: SlotValue, floatGradients: Bool) -> ReducedSums {
+        let (left, right): (Int, Int?) =
+            switch value {
+            case .slot(let index): (index, nil)
+            case .sum(let left, let right): (left, right)
+            }
+        do {
+            return .slots(try SlotSums(buffer: buffer, left: left, right: right, floatGradients: floatGradients))
+        } catch {
+            preconditionFailure("block computer: \(error)")
+        }
+    }
+
+    /// The loop of `compute`: `finish(value(node), floatGradients)` for every node with an active block, where
+    /// `floatGradients` says whether the value's slots hold `FloatGradientSums`.
     private func computeNodes<Sums>(
         parameters: [Double], rounded: [Float]?, context: RoundContext, isActive: (Int) -> Bool,
-        finish: (SlotValue) -> Sums
+        finish: (SlotValue, Bool) -> Sums
     ) throws(EngineError) -> [(node: TreeNode, rowCount: Int, sums: Sums)] {
         guard parameters.count == model.parameterCount else {
             throw .dimension("got \(parameters.count) parameters, the model has \(model.parameterCount)")
@@ -138,8 +145,9 @@ public final class BlockComputer {
             guard
                 let values = try withExtendedLifetime(buffer, { () throws(EngineError) -> Sums? in
                     try reduce(
-                        node, active: active[lower..<upper], parameters: parameters, rounded: rounded, context: context
-                    ).map(finish)
+                        node, active: active[lower..<upper], parameters: parameters, rounded: rounded, context: context,
+                        isTop: true
+                    ).map { finish($0.value, $0.floatGradients) }
                 })
             else { continue }
             let rows = active[lower..<upper].reduce(0) { $0 + blocks[$1 - blocks[0].id].rows }
@@ -149,21 +157,25 @@ public final class BlockComputer {
     }
 
     /// `value(node)` over the blocks `active` (sorted ids inside the node) in the slots, or nil when none is
-    /// active.
+    /// active. `isTop`: the value goes to `computeNodes`'s `finish` (which reads Float gradients) rather than into a
+    /// parent's addition.
     private func reduce(
-        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded: [Float]?, context: RoundContext
-    ) throws(EngineError) -> SlotValue?
+        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded: [Float]?, context: RoundContext,
+        isTop: Bool = false
+    ) throws(EngineError) -> (value: SlotValue, floatGradients: Bool)?
     {
         guard !active.isEmpty else { return nil }
         if active.count <= groupSize {
-            return try computeGroup(node, active: active, parameters: parameters, rounded: rounded, context: context)
+            return try computeGroup(
+                node, active: active, parameters: parameters, rounded: rounded, context: context, isTop: isTop)
         }
         // More active blocks than slots: the node has two children (a leaf holds one block).
         let left = TreeNode(level: node.level - 1, index: 2 * node.index)
         let right = TreeNode(level: node.level - 1, index: 2 * node.index + 1)
         let split = active.firstIndex(notBelow: right.firstBlock)
         let (leftBlocks, rightBlocks) = (active[..<split], active[split...])
-        let leftValue = try reduce(left, active: leftBlocks, parameters: parameters, rounded: rounded, context: context)
+        let leftValue = try reduce(left, active: leftBlocks, parameters: parameters, rounded: rounded, context: context)?
+            .value
         guard let leftValue else {
             return try reduce(right, active: rightBlocks, parameters: parameters, rounded: rounded, context: context)
         }
@@ -181,16 +193,21 @@ public final class BlockComputer {
         }
         guard
             let rightValue = try reduce(
-                right, active: rightBlocks, parameters: parameters, rounded: rounded, context: context)
-        else { return .slot(holder) }
-        return .sum(left: holder, right: held(rightValue))
+                right, active: rightBlocks, parameters: parameters, rounded: rounded, context: context)?.value
+        else { return (.slot(holder), false) }
+        return (.sum(left: holder, right: held(rightValue)), false)
     }
 
     /// Computes the active blocks of `node` at once (in parallel, slot i for the i-th) and reduces them in place
     /// along the tree; returns `value(node)` in the slots (its last addition left to the caller).
+    ///
+    /// When the value is the top one (`isTop`), holds at most two blocks (so no addition is made here) and the
+    /// model computes every block's gradient in Float, the slots keep the Floats (`FloatGradientSums`, returned
+    /// true): whoever reads the value widens as it reads, instead of a widening pass per block here.
     private func computeGroup(
-        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded given: [Float]?, context: RoundContext
-    ) throws(EngineError) -> SlotValue
+        _ node: TreeNode, active: ArraySlice<Int>, parameters: [Double], rounded given: [Float]?, context: RoundContext,
+        isTop: Bool
+    ) throws(EngineError) -> (value: SlotValue, floatGradients: Bool)
     {
         let buffer = self.buffer
         let blocks = self.blocks
@@ -201,6 +218,8 @@ public final class BlockComputer {
         let rounded: [Float]? =
             model.roundsParametersForFloat32Blocks && ids.contains { blocks[$0 - base].precision == .float32 }
             ? (given ?? Self.rounded(parameters, threads: threads)) : nil
+        let floatGradients =
+            isTop && ids.count <= 2 && rounded != nil && ids.allSatisfy { model.writesFloatGradient(of: blocks[$0 - base]) }
         do {
             // The failure of the lowest-numbered block is reported, whichever thread meets one first.
             _ = try ParallelBlocks.map(count: ids.count, threads: threads) { (item) throws(BlockFailure) in
@@ -210,9 +229,15 @@ public final class BlockComputer {
                         let output = Self.slot(buffer, item)
                         if let rounded {
                             try rounded.withUnsafeBufferPointer { (rounded) throws(ModelError) in
-                                try model.blockSums(
-                                    block, parameters: parameterBuffer, rounded: rounded, context: context,
-                                    into: output)
+                                if floatGradients {
+                                    try model.blockSums(
+                                        block, parameters: parameterBuffer, rounded: rounded, context: context,
+                                        into: FloatGradientSums(slot: output))
+                                } else {
+                                    try model.blockSums(
+                                        block, parameters: parameterBuffer, rounded: rounded, context: context,
+                                        into: output)
+                                }
                             }
                         } else {
                             try model.blockSums(block, parameters: parameterBuffer, context: context, into: output)
@@ -236,9 +261,12 @@ public final class BlockComputer {
         else { preconditionFailure("block computer: a group without active blocks") }
         // Block ids to buffer slots.
         switch value {
-        case .slot(let block): return .slot(slotOfBlock[block - covered.lowerBound])
+        case .slot(let block): return (.slot(slotOfBlock[block - covered.lowerBound]), floatGradients)
         case .sum(let left, let right):
-            return .sum(left: slotOfBlock[left - covered.lowerBound], right: slotOfBlock[right - covered.lowerBound])
+            return (
+                .sum(left: slotOfBlock[left - covered.lowerBound], right: slotOfBlock[right - covered.lowerBound]),
+                floatGradients
+            )
         }
     }
 

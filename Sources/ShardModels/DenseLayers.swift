@@ -277,28 +277,68 @@ func withConverted<Source: BinaryFloatingPoint, T: NetworkScalar, R>(
 /// which the engine may do once for all the blocks it computes together (`Model.roundsParametersForFloat32Blocks`).
 /// Both `blockSums` entry points of `Model` lead to `networkBlockSums`, `rounded` nil when the block rounds itself.
 protocol FloatComputingNetwork: Model {
+    /// Writes the loss sum of `block` into `loss` and its gradient sums into `gradient`.
     func networkBlockSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
-        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+        context: RoundContext, loss: UnsafeMutablePointer<Double>, gradient: GradientDestination
     ) throws(ModelError)
 }
 
 extension FloatComputingNetwork {
     public var roundsParametersForFloat32Blocks: Bool { true }
 
+    /// A float32 block's gradient is computed in Float.
+    public func writesFloatGradient(of block: Block) -> Bool { block.precision == .float32 }
+
     public func blockSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, context: RoundContext,
         into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
-        try networkBlockSums(block, parameters: parameters, rounded: nil, context: context, into: output)
+        try blockSums(block, parameters: parameters, rounded: nil, context: context, into: output)
     }
 
     public func blockSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
         context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError) {
-        try networkBlockSums(block, parameters: parameters, rounded: rounded, context: context, into: output)
+        try blockSums(block, parameters: parameters, rounded: Optional(rounded), context: context, into: output)
     }
+
+    public func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
+        context: RoundContext, into output: FloatGradientSums
+    ) throws(ModelError) {
+        try checkSumsWidth(output.gradient.count + 1)
+        guard writesFloatGradient(of: block) else {
+            throw .dimension("\(spec.kind): block \(block.id) holds \(block.precision) values; its gradient is not computed in Float")
+        }
+        try networkBlockSums(
+            block, parameters: parameters, rounded: rounded, context: context, loss: output.loss,
+            gradient: .floats(output.gradient))
+    }
+
+    private func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
+        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+    ) throws(ModelError) {
+        try checkSumsWidth(output.count)
+        try networkBlockSums(
+            block, parameters: parameters, rounded: rounded, context: context, loss: output.baseAddress!,
+            gradient: .doubles(UnsafeMutableBufferPointer(rebasing: output[1...])))
+    }
+
+    private func checkSumsWidth(_ width: Int) throws(ModelError) {
+        guard width == sumsWidth else {
+            throw .dimension("\(spec.kind): the sums buffer holds \(width) values, expected \(sumsWidth)")
+        }
+    }
+}
+
+/// Where a network writes a block's gradient sums (`layout.count` values): Doubles, or Floats as a float32 block
+/// computes them (`FloatGradientSums`).
+enum GradientDestination {
+    case doubles(UnsafeMutableBufferPointer<Double>)
+    case floats(UnsafeMutableBufferPointer<Float>)
 }
 
 /// `parameters` as `T`: `rounded` (the same values rounded to Float once by the engine) when `T` is `Float`
@@ -314,26 +354,35 @@ func withParameters<T: NetworkScalar, R>(
     return try withConverted(parameters, as: type, body)
 }
 
-/// Runs `body` on a `T` gradient buffer of `output.count` values and writes it into `output` as `Double`
-/// (`body` writes `output` directly when `T` is `Double`). `body` must write every value: the buffer starts
-/// with unspecified contents.
+/// Runs `body` on a `T` gradient buffer and leaves its values in `destination`: written there directly when it
+/// holds `T` (Doubles for Double; Floats for Float), else widened from a scratch buffer into its Doubles. `body`
+/// must write every value: the buffer starts with unspecified contents.
 func withGradient<T: NetworkScalar, R>(
-    into output: UnsafeMutableBufferPointer<Double>, as _: T.Type,
+    into destination: GradientDestination, as _: T.Type,
     _ body: (UnsafeMutableBufferPointer<T>) throws(ModelError) -> R
 ) throws(ModelError) -> R {
-    if T.self == Double.self {
-        let same = UnsafeMutableRawPointer(output.baseAddress)?.assumingMemoryBound(to: T.self)
-        return try body(UnsafeMutableBufferPointer(start: same, count: output.count))
-    }
-    return try T.scratch.withArray(count: output.count) { (gradient) throws(ModelError) -> R in
-        try gradient.withUnsafeMutableBufferPointer { (buffer) throws(ModelError) -> R in
-            let result = try body(buffer)
-            if let floats = buffer as? UnsafeMutableBufferPointer<Float> {
-                DenseKernels.widen(UnsafeBufferPointer(floats), into: output)
-            } else {
-                for index in output.indices { output[index] = Double(buffer[index]) }
+    switch destination {
+    case .floats(let floats):
+        guard T.self == Float.self else {
+            throw .dimension("a gradient computed in \(T.self) cannot be written as Float values")
+        }
+        let same = UnsafeMutableRawPointer(floats.baseAddress)?.assumingMemoryBound(to: T.self)
+        return try body(UnsafeMutableBufferPointer(start: same, count: floats.count))
+    case .doubles(let output):
+        if T.self == Double.self {
+            let same = UnsafeMutableRawPointer(output.baseAddress)?.assumingMemoryBound(to: T.self)
+            return try body(UnsafeMutableBufferPointer(start: same, count: output.count))
+        }
+        return try T.scratch.withArray(count: output.count) { (gradient) throws(ModelError) -> R in
+            try gradient.withUnsafeMutableBufferPointer { (buffer) throws(ModelError) -> R in
+                let result = try body(buffer)
+                if let floats = buffer as? UnsafeMutableBufferPointer<Float> {
+                    DenseKernels.widen(UnsafeBufferPointer(floats), into: output)
+                } else {
+                    for index in output.indices { output[index] = Double(buffer[index]) }
+                }
+                return result
             }
-            return result
         }
     }
 }

@@ -37,12 +37,31 @@ public protocol Model: Sendable {
         _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
         context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
     ) throws(ModelError)
+    /// Whether the model computes `block`'s gradient in Float and can hand it over as it is
+    /// (`blockSums(_:parameters:rounded:context:into: FloatGradientSums)`), so that the engine need not widen it
+    /// (default: false).
+    func writesFloatGradient(of block: Block) -> Bool
+    /// `blockSums(_:parameters:rounded:context:into:)` with the gradient left in Float, for a block for which
+    /// `writesFloatGradient(of:)` is true: widening `output`'s entries gives the same bits.
+    func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
+        context: RoundContext, into output: FloatGradientSums
+    ) throws(ModelError)
 }
 
 extension Model {
     public var parameterCount: Int { layout.count }
 
     public var roundsParametersForFloat32Blocks: Bool { false }
+
+    public func writesFloatGradient(of block: Block) -> Bool { false }
+
+    public func blockSums(
+        _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,
+        context: RoundContext, into output: FloatGradientSums
+    ) throws(ModelError) {
+        throw .dimension("\(spec.kind) computes block \(block.id)'s gradient in Double, not in Float")
+    }
 
     public func blockSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>,

@@ -132,20 +132,16 @@ public struct TripletEmbedding: Model, FloatComputingNetwork {
     /// Computed in the block's storage precision (Double for float64 blocks, Float for float32 blocks).
     func networkBlockSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
-        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+        context: RoundContext, loss: UnsafeMutablePointer<Double>, gradient: GradientDestination
     ) throws(ModelError) {
         try checkBlock(block)
         try checkParameterCount(parameters.count)
-        guard output.count == sumsWidth else {
-            throw .dimension("triplet: the sums buffer holds \(output.count) values, expected \(sumsWidth)")
-        }
-        let gradient = UnsafeMutableBufferPointer(rebasing: output[1...])
         switch block.precision {
         case .float64:
-            output[0] = try blockSums(
+            loss.pointee = try blockSums(
                 Double.self, block, parameters: parameters, rounded: nil, context: context, gradient: gradient)
         case .float32:
-            output[0] = try blockSums(
+            loss.pointee = try blockSums(
                 Float.self, block, parameters: parameters, rounded: rounded, context: context, gradient: gradient)
         }
     }
@@ -205,7 +201,7 @@ public struct TripletEmbedding: Model, FloatComputingNetwork {
                 try parameters.withUnsafeBufferPointer { (weights) throws(ModelError) -> LossPass<T> in
                     try gradient.withUnsafeMutableBufferPointer { (output) throws(ModelError) -> LossPass<T> in
                         try lossPass(
-                            inputs: inputs, rows: 3 * rows, parameters: weights, gradient: output,
+                            inputs: inputs, rows: 3 * rows, parameters: weights, gradient: .doubles(output),
                             select: { _ in .triplets(triplets) })
                     }
                 }
@@ -222,7 +218,7 @@ public struct TripletEmbedding: Model, FloatComputingNetwork {
 
     private func blockSums<T: NetworkScalar>(
         _ type: T.Type, _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
-        context: RoundContext, gradient: UnsafeMutableBufferPointer<Double>
+        context: RoundContext, gradient: GradientDestination
     ) throws(ModelError) -> Double {
         let classes = try classLabels(of: block, classCount: classCount)
         let groups = ClassGroups(classes: classes, classCount: classCount)
@@ -299,7 +295,7 @@ public struct TripletEmbedding: Model, FloatComputingNetwork {
     /// `gradient` (layout.count values) is overwritten with the gradient sums.
     private func lossPass<T: NetworkScalar>(
         inputs: UnsafeBufferPointer<T>, rows: Int, parameters: UnsafeBufferPointer<Double>,
-        rounded: UnsafeBufferPointer<Float>? = nil, gradient: UnsafeMutableBufferPointer<Double>,
+        rounded: UnsafeBufferPointer<Float>? = nil, gradient: GradientDestination,
         select: (UnsafeBufferPointer<T>) throws(ModelError) -> Selection
     ) throws(ModelError) -> LossPass<T> {
         try withParameters(parameters, rounded: rounded, as: T.self) { (weights) throws(ModelError) -> LossPass<T> in

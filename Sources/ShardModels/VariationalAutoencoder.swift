@@ -118,20 +118,16 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
 
     func networkBlockSums(
         _ block: Block, parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>?,
-        context: RoundContext, into output: UnsafeMutableBufferPointer<Double>
+        context: RoundContext, loss: UnsafeMutablePointer<Double>, gradient: GradientDestination
     ) throws(ModelError) {
         try checkBlock(block)
         try checkParameterCount(parameters.count)
-        guard output.count == sumsWidth else {
-            throw .dimension("vae: the sums buffer holds \(output.count) values, expected \(sumsWidth)")
-        }
         let noise = latentNoise(block, context: context)
-        let gradient = UnsafeMutableBufferPointer(rebasing: output[1...])
         switch block.precision {
         case .float64:
-            output[0] = try blockPass(Double.self, block, noise: noise, parameters: parameters, gradient: gradient).lossSum
+            loss.pointee = try blockPass(Double.self, block, noise: noise, parameters: parameters, gradient: gradient).lossSum
         case .float32:
-            output[0] = try blockPass(
+            loss.pointee = try blockPass(
                 Float.self, block, noise: noise, parameters: parameters, rounded: rounded, gradient: gradient
             ).lossSum
         }
@@ -232,7 +228,8 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
                         try withConverted(x, as: type) { (x) throws(ModelError) -> Pass<T> in
                             try withConverted(eps, as: type) { (eps) throws(ModelError) -> Pass<T> in
                                 try self.pass(
-                                    inputs: x, rows: rows, noise: eps, parameters: theta, gradient: output, blockID: nil)
+                                    inputs: x, rows: rows, noise: eps, parameters: theta, gradient: .doubles(output),
+                                    inputsChecked: false)
                             }
                         }
                     }
@@ -249,14 +246,24 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
     /// `pass` on a block's features in precision `T` (see `withFeatures`).
     private func blockPass<T: NetworkScalar>(
         _ type: T.Type, _ block: Block, noise: [Double], parameters: UnsafeBufferPointer<Double>,
-        rounded: UnsafeBufferPointer<Float>? = nil, gradient: UnsafeMutableBufferPointer<Double>?
+        rounded: UnsafeBufferPointer<Float>? = nil, gradient: GradientDestination?
     ) throws(ModelError) -> Pass<T> {
-        try withFeatures(of: block, as: type) { (x) throws(ModelError) -> Pass<T> in
+        // Checked once per block (the block remembers), not every round.
+        if let index = block.firstFeatureOutsideUnitInterval {
+            let value = block.withValues { values in
+                switch values {
+                case .float32(let features, _): "\(features[index])"
+                case .float64(let features, _): "\(features[index])"
+                }
+            }
+            throw outsideUnitInterval(value, at: index, blockID: block.id)
+        }
+        return try withFeatures(of: block, as: type) { (x) throws(ModelError) -> Pass<T> in
             try noise.withUnsafeBufferPointer { (eps) throws(ModelError) -> Pass<T> in
                 try withConverted(eps, as: type) { (eps) throws(ModelError) -> Pass<T> in
                     try self.pass(
                         inputs: x, rows: block.rows, noise: eps, parameters: parameters, rounded: rounded,
-                        gradient: gradient, blockID: block.id)
+                        gradient: gradient, inputsChecked: true)
                 }
             }
         }
@@ -323,16 +330,26 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
     private func pass<T: NetworkScalar>(
         inputs x: UnsafeBufferPointer<T>, rows: Int, noise eps: UnsafeBufferPointer<T>,
         parameters: UnsafeBufferPointer<Double>, rounded: UnsafeBufferPointer<Float>? = nil,
-        gradient: UnsafeMutableBufferPointer<Double>?, blockID: Int?
+        gradient: GradientDestination?, inputsChecked: Bool
     ) throws(ModelError) -> Pass<T> {
         try withParameters(parameters, rounded: rounded, as: T.self) { (theta) throws(ModelError) -> Pass<T> in
             guard let gradient else {
-                return try pass(inputs: x, rows: rows, noise: eps, parameters: theta, gradient: nil, blockID: blockID)
+                return try pass(
+                    inputs: x, rows: rows, noise: eps, parameters: theta, gradient: nil, inputsChecked: inputsChecked)
             }
             return try withGradient(into: gradient, as: T.self) { (output) throws(ModelError) -> Pass<T> in
-                try pass(inputs: x, rows: rows, noise: eps, parameters: theta, gradient: output, blockID: blockID)
+                try pass(
+                    inputs: x, rows: rows, noise: eps, parameters: theta, gradient: output, inputsChecked: inputsChecked)
             }
         }
+    }
+
+    /// The error for input `value` at flat index `index` (row-major, D per row) outside [0, 1].
+    private func outsideUnitInterval(_ value: String, at index: Int, blockID: Int?) -> ModelError {
+        let place = blockID.map { "block \($0), " } ?? ""
+        return .dimension(
+            "vae: \(place)row \(index / featureCount), feature \(index % featureCount) is \(value); VAE inputs must "
+                + "lie in [0, 1] (scale features to [0, 1] instead of standardising them)")
     }
 
     /// One forward pass and, when `gradient` is given, the backward pass (gradient overwritten with sums).
@@ -342,14 +359,11 @@ public struct VariationalAutoencoder: Model, FloatComputingNetwork {
     /// loop, so its loss is the same non-finite value the optimizer then reports.
     private func pass<T: NetworkScalar>(
         inputs x: UnsafeBufferPointer<T>, rows: Int, noise eps: UnsafeBufferPointer<T>,
-        parameters: UnsafeBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>?, blockID: Int?
+        parameters: UnsafeBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>?, inputsChecked: Bool
     ) throws(ModelError) -> Pass<T> {
         let (d, l) = (featureCount, latentDimension)
-        if let index = T.firstOutsideUnitInterval(UnsafeBufferPointer(rebasing: x[0..<(rows * d)])) {
-            let place = blockID.map { "block \($0), " } ?? ""
-            throw .dimension(
-                "vae: \(place)row \(index / d), feature \(index % d) is \(x[index]); VAE inputs must lie in [0, 1] "
-                    + "(scale features to [0, 1] instead of standardising them)")
+        if !inputsChecked, let index = T.firstOutsideUnitInterval(UnsafeBufferPointer(rebasing: x[0..<(rows * d)])) {
+            throw outsideUnitInterval("\(x[index])", at: index, blockID: nil)
         }
         let (encoderHidden, encoded) = try encoder(x, rows: rows, parameters: parameters)
         var mean = [T](repeating: 0, count: rows * l)

@@ -52,6 +52,8 @@ public struct Block: Sendable {
     public let columns: Int
     public let precision: Precision
     private let values: Values
+    /// Facts about the values computed on first use (the values never change, so neither do they).
+    private let facts = BlockFacts()
 
     private enum Values: Sendable {
         case owned(BlockStorage)
@@ -174,6 +176,31 @@ public struct Block: Sendable {
             return try withExtendedLifetime(mapped) { () throws(E) -> R in try body(mapped.view.values) }
         }
     }
+}
+
+extension Block {
+    /// The index (row · columns + column) of the first feature outside [0, 1] (NaN included), or nil: a check
+    /// made once per block and remembered, since a network that needs inputs in [0, 1] asks every round.
+    public var firstFeatureOutsideUnitInterval: Int? {
+        let known = facts.firstOutsideUnitInterval.load(ordering: .acquiring)
+        if known != BlockFacts.unknown { return known == BlockFacts.none ? nil : known }
+        let index = withValues { values in
+            switch values {
+            case .float32(let features, _): DenseKernels.firstOutsideUnitInterval(features)
+            case .float64(let features, _): DenseKernels.firstOutsideUnitInterval(features)
+            }
+        }
+        facts.firstOutsideUnitInterval.store(index ?? BlockFacts.none, ordering: .releasing)
+        return index
+    }
+}
+
+/// What `Block` remembers about its values; shared by the copies of a block. Two threads that ask at once both
+/// compute the same answer.
+private final class BlockFacts: Sendable {
+    static let unknown = -2
+    static let none = -1
+    let firstOutsideUnitInterval = Atomic<Int>(unknown)
 }
 
 extension Block: Equatable {

@@ -3,7 +3,8 @@ import CShardKernels
 /// ∇F of a model's objective from the reduced block sums `[Σ loss, Σ ∂loss/∂θ_0, …]` over N rows, entry by entry:
 ///
 /// ```
-/// g[k] = sums[k + 1] · scale          (scale = 1/N; sums[k + 1] = left + right when the last addition is pending)
+/// g[k] = sums[k + 1] · scale          (scale = 1/N; sums[k + 1] = left + right when the last addition is pending,
+///                                       each widened from Float when the slots hold Float gradients)
 /// g[k] += l2 · θ[k]                   for k in a regularised range
 /// ```
 /// Each operation is correctly rounded and none is fused (`shardtrain_objective_gradient_f64`, or the same operations
@@ -72,12 +73,15 @@ public struct ObjectiveGradient: Sendable {
     public func withSource<R>(
         from start: Int, regularized: Bool, _ body: (inout shardtrain_objective_gradient) -> R
     ) -> R {
-        sums.withBuffers { sums, other in
+        sums.withEntries { entries in
             parameters.withUnsafeBufferPointer { parameters in
+                let floats = entries.leftGradient != nil
                 var source = shardtrain_objective_gradient(
-                    sums: sums.baseAddress.map { $0 + 1 + start }, other: other?.baseAddress.map { $0 + 1 + start },
+                    sums: floats ? nil : entries.left + 1 + start,
+                    other: floats ? nil : entries.right.map { $0 + 1 + start },
                     parameters: parameters.baseAddress.map { $0 + start }, scale: scale, l2: l2,
-                    regularized: regularized ? 1 : 0)
+                    regularized: regularized ? 1 : 0, sums_f32: entries.leftGradient.map { $0 + start },
+                    other_f32: entries.rightGradient.map { $0 + start })
                 return body(&source)
             }
         }

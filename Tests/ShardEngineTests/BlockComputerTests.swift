@@ -112,3 +112,87 @@ struct ReducedSumsTests {
         }
     }
 }
+
+@Suite("Block computer: Float gradients left in the slots")
+struct FloatGradientSlotsTests {
+    /// Sums of each active block through the model's Double interface (its Float gradient widened by the model),
+    /// added in tree order (ids ascending: at most two here).
+    static func expected(
+        _ model: any Model, _ blocks: [Block], active: [Int], parameters: [Double], context: RoundContext
+    ) throws -> [Double] {
+        let rounded = parameters.map(Float.init)
+        let each = try active.map { id in
+            var output = [Double](repeating: .nan, count: model.sumsWidth)
+            try parameters.withUnsafeBufferPointer { theta in
+                try rounded.withUnsafeBufferPointer { rounded in
+                    try output.withUnsafeMutableBufferPointer { output in
+                        try model.blockSums(blocks[id], parameters: theta, rounded: rounded, context: context, into: output)
+                    }
+                }
+            }
+            return output
+        }
+        return each.count == 1 ? each[0] : zip(each[0], each[1]).map { $0 + $1 }
+    }
+
+    @Test(
+        "a float32 network's one or two active blocks keep Float gradients: the bits of the widened sums, for any threads",
+        arguments: [1, 2, 3])
+    func floatGradientsHaveTheBitsOfWidenedSums(threads: Int) throws {
+        var random = SplitMix64(seed: 7)
+        let vae = try VariationalAutoencoder(featureCount: 6, latentDimension: 2, hiddenUnits: 5, l2: 0)
+        let triplet = try TripletEmbedding(
+            featureCount: 6, embeddingDimension: 3, hiddenUnits: nil, margin: 1, l2: 0, classCount: 2,
+            pairObjective: .tripletRandom)
+        for model in [vae, triplet] as [any Model] {
+            let blocks = try (0..<5).map { id in
+                try Block(
+                    features: random.uniforms(8 * 6, 0...1), labels: (0..<8).map { Double($0 % 2) }, columns: 6, id: id,
+                    precision: .float32)
+            }
+            let parameters = model.initialParameters()
+            let computer = try BlockComputer(model: model, blocks: blocks, blockCount: 5, threads: threads)
+            let context = RoundContext(seed: 3, round: 2)
+            for active in [[1], [0, 4], [2, 3]] {
+                let isActive = { (id: Int) in active.contains(id) }
+                let expected = try Self.expected(model, blocks, active: active, parameters: parameters, context: context)
+                let reduced = try computer.computeReduced(parameters: parameters, context: context, isActive: isActive)
+                guard case .slots(let slots) = reduced[0].sums else {
+                    Issue.record("\(model.spec.kind): \(active) not left in slots")
+                    continue
+                }
+                #expect(slots.floatGradients)
+                #expect(reduced[0].sums.array(threads: threads).map(\.bitPattern) == expected.map(\.bitPattern))
+                for index in [0, 1, model.sumsWidth / 2, model.sumsWidth - 1] {
+                    #expect(reduced[0].sums.value(at: index).bitPattern == expected[index].bitPattern)
+                }
+                // The shard path (arrays for the wire) widens the same way.
+                let nodes = try computer.compute(parameters: parameters, context: context, isActive: isActive)
+                #expect(nodes[0].values.map(\.bitPattern) == expected.map(\.bitPattern))
+            }
+            // Three active blocks are added here, so the slots hold Doubles; float64 blocks never hold Floats.
+            let three = try computer.computeReduced(parameters: parameters, context: context, isActive: { $0 < 3 })
+            if case .slots(let slots) = three[0].sums { #expect(!slots.floatGradients) }
+            #expect(!model.writesFloatGradient(of: try Block(features: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5], labels: [0], columns: 6)))
+        }
+    }
+
+    @Test("a model that computes in Double refuses to write Float gradients")
+    func doubleModelsRefuse() throws {
+        let model = LogisticRegression(featureCount: 2, l2: 0)
+        let block = try Block(features: [1, 2], labels: [1], columns: 2, precision: .float32)
+        #expect(!model.writesFloatGradient(of: block))
+        var slot = [Double](repeating: 0, count: model.sumsWidth)
+        #expect(throws: ModelError.self) {
+            try slot.withUnsafeMutableBufferPointer { slot in
+                try [0.0, 0, 0].withUnsafeBufferPointer { theta in
+                    try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { rounded in
+                        try model.blockSums(
+                            block, parameters: theta, rounded: rounded, context: RoundContext(seed: 0, round: 1),
+                            into: FloatGradientSums(slot: slot))
+                    }
+                }
+            }
+        }
+    }
+}

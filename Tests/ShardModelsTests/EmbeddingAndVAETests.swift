@@ -518,10 +518,27 @@ struct EmbeddingAndVAETests {
     @Test("VAE inputs outside [0, 1] are typed errors")
     func vaeDomain() throws {
         let model = try VariationalAutoencoder(featureCount: 2, latentDimension: 1, hiddenUnits: nil, l2: 0)
-        let block = try Block(features: [0.5, 1.5], labels: [0], columns: 2)
-        #expect(throws: ModelError.self) { try model.sums(block, model.initialParameters(), RoundContext(seed: 0, round: 1)) }
-        #expect(throws: ModelError.self) {
-            try model.evaluate(inputs: [0.5], rows: 1, noise: [0], parameters: model.initialParameters())
+        let context = RoundContext(seed: 0, round: 1)
+        for precision in Precision.allCases {
+            let block = try Block(features: [0.5, 1, 0, 1.5, .nan, 0.25], labels: [0, 0, 0], columns: 2, id: 7, precision: precision)
+            let expected = ModelError.dimension(
+                "vae: block 7, row 1, feature 1 is 1.5; VAE inputs must lie in [0, 1] (scale features to [0, 1] instead "
+                    + "of standardising them)")
+            // The block remembers the check; the second round throws the same error.
+            for _ in 0..<2 {
+                #expect(throws: expected) { try model.sums(block, model.initialParameters(), context) }
+            }
+            #expect(block.firstFeatureOutsideUnitInterval == 3)
+            let clean = try Block(features: [0.5, 1, 0, 1], labels: [0, 0], columns: 2, precision: precision)
+            #expect(clean.firstFeatureOutsideUnitInterval == nil)
+            #expect(try model.sums(clean, model.initialParameters(), context).allSatisfy(\.isFinite))
+        }
+        let nan = try Block(features: [0.5, -0.0, .nan, 1], labels: [0, 0], columns: 2)
+        #expect(nan.firstFeatureOutsideUnitInterval == 2)
+        #expect(throws: ModelError.dimension(
+            "vae: row 0, feature 1 is -0.5; VAE inputs must lie in [0, 1] (scale features to [0, 1] instead of "
+                + "standardising them)")) {
+            try model.evaluate(inputs: [0.5, -0.5], rows: 1, noise: [0], parameters: model.initialParameters())
         }
     }
 

@@ -9,20 +9,38 @@ struct ObjectiveInUpdateTests {
     /// The L2 ranges: off the lane grid, across chunk boundaries, touching, one empty.
     static let regularized = [3..<17_000, 17_000..<17_000, 17_000..<20_011, 21_000..<40_003]
 
-    /// Reduced sums of `dimension + 1` entries as an array, or as two slots whose sum they are (entry k of the
-    /// slots adds to entry k of the array, exactly: halves of a random value), with negative zeros and tiny values.
-    static func sums(seed: UInt64, asSlots: Bool) throws -> ReducedSums {
+    /// How the test's reduced sums are held.
+    enum Holding: CaseIterable {
+        case array, slots, floatSlots, floatSlot
+    }
+
+    /// Reduced sums of `dimension + 1` entries as an array, as two slots whose sum they are (entry k of the slots
+    /// adds to entry k of the array, exactly: halves of a random value), or as one or two slots of Float gradients
+    /// (`FloatGradientSums`: the loss in Double, each gradient entry a Float or the sum of two, widened), with
+    /// negative zeros and tiny values.
+    static func sums(seed: UInt64, _ holding: Holding) throws -> ReducedSums {
         var values = randomGradients(count: 1, dimension: dimension + 1, seed: seed, scale: 50)[0]
         for k in stride(from: 5, to: values.count, by: 997) { values[k] = -0.0 }
         for k in stride(from: 11, to: values.count, by: 1_009) { values[k] = 0x1p-1070 }
-        guard asSlots else { return .array(values) }
         let buffer = try BlockSumsBuffer(count: 3, width: values.count)
         let (left, right) = (try buffer.slot(2), try buffer.slot(0))
-        for k in values.indices {
-            left[k] = values[k] / 2
-            right[k] = values[k] - left[k]
+        switch holding {
+        case .array: return .array(values)
+        case .slots:
+            for k in values.indices {
+                left[k] = values[k] / 2
+                right[k] = values[k] - left[k]
+            }
+            return .slots(try SlotSums(buffer: buffer, left: 2, right: 0))
+        case .floatSlots, .floatSlot:
+            let (leftSums, rightSums) = (FloatGradientSums(slot: left), FloatGradientSums(slot: right))
+            (leftSums.loss.pointee, rightSums.loss.pointee) = (values[0] / 2, values[0] / 4)
+            for j in leftSums.gradient.indices {
+                leftSums.gradient[j] = Float(values[j + 1] / 2)
+                rightSums.gradient[j] = Float(-0x1p-140 * values[j + 1])  // Float subnormals, and −0
+            }
+            return .slots(try SlotSums(buffer: buffer, left: 2, right: holding == .floatSlots ? 0 : nil, floatGradients: true))
         }
-        return .slots(try SlotSums(buffer: buffer, left: 2, right: 0))
     }
 
     static func adam(_ initial: [Double], decayed: Bool) throws -> AnyOptimizer {
@@ -41,12 +59,17 @@ struct ObjectiveInUpdateTests {
         var fused = try Self.adam(randomGradients(count: 1, dimension: Self.dimension, seed: 21)[0], decayed: decayed)
         try fused.requestCompanions(CompanionRequest(squaredRanges: squaredRanges, rounded: true))
         var separate = fused
-        for step in 0..<3 {
+        for (step, holding) in Holding.allCases.enumerated() {
             let point = try #require(fused.pendingPoint)
+            let sums = try Self.sums(seed: 30 + UInt64(step), holding)
             let objective = ObjectiveGradient(
-                sums: try Self.sums(seed: 30 + UInt64(step), asSlots: step % 2 == 1), parameters: point,
-                scale: 1.0 / 300, l2: step == 2 ? 0 : 0.25, regularized: Self.regularized)
+                sums: sums, parameters: point, scale: 1.0 / 300, l2: step == 2 ? 0 : 0.25, regularized: Self.regularized)
             let (expected, expectedSquares) = objective.gradient(threads: 1)
+            // The same gradient from the sums widened and added into an array first.
+            let fromArray = ObjectiveGradient(
+                sums: .array(sums.array(threads: 2)), parameters: point, scale: 1.0 / 300, l2: step == 2 ? 0 : 0.25,
+                regularized: Self.regularized)
+            #expect(fromArray.gradient(threads: 2).gradient.map(\.bitPattern) == expected.map(\.bitPattern))
             let (gradient, squaredNorm) = try fused.observe(value: 2, objective: objective)
             try separate.observe(value: 2, gradient: expected)
             #expect(gradient.map(\.bitPattern) == expected.map(\.bitPattern))
@@ -65,8 +88,8 @@ struct ObjectiveInUpdateTests {
     @Test("the objective's gradient is the formula entry by entry, whatever the pieces")
     func gradientIsTheFormula() throws {
         let point = randomGradients(count: 1, dimension: Self.dimension, seed: 40)[0]
-        for asSlots in [false, true] {
-            let sums = try Self.sums(seed: 41, asSlots: asSlots)
+        for holding in Holding.allCases {
+            let sums = try Self.sums(seed: 41, holding)
             let objective = ObjectiveGradient(
                 sums: sums, parameters: point, scale: 1.0 / 7, l2: 0.125, regularized: Self.regularized)
             let all = sums.array(threads: 1)

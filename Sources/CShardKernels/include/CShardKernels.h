@@ -218,16 +218,21 @@ int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *g
 
 /// The gradient of ShardModels' objective from the reduced block sums, entry by entry (`ObjectiveGradient`):
 ///
-///     g_i = s_i · scale,  s_i = sums[i] (+ other[i] when other is not NULL),  then g_i += l2 · parameters[i]
-///     when regularized
+///     g_i = s_i · scale,  s_i = a_i (+ b_i),  then g_i += l2 · parameters[i] when regularized
+///     a_i = sums[i], or (double)sums_f32[i] when sums is NULL
+///     b_i = other[i], or (double)other_f32[i] when other is NULL; no b_i when both are NULL
 ///
-/// each operation correctly rounded, none fused (the pointers start at the first coordinate of the call).
+/// each operation correctly rounded, none fused (the pointers start at the first coordinate of the call). The
+/// float inputs are a float32 network's block gradients, read as they are rather than widened into doubles
+/// first (widening is exact, so the bits are those of the widened sums).
 typedef struct {
     const double *sums;
     const double *other;
     const double *parameters;
     double scale, l2;
     int regularized;
+    const float *sums_f32;
+    const float *other_f32;
 } shardtrain_objective_gradient;
 
 /// g_i of `source` for i in [0, count) into out.
