@@ -47,6 +47,12 @@ static inline void shard_adam_extras(const double *out_theta, size_t from, size_
     }
 }
 
+/// The lanes continued with values[from..<count] (lane i mod 8), then their LaneSums total.
+static inline double shard_lane_squares(const double *values, size_t from, size_t count, double lanes[8]) {
+    for (size_t i = from; i < count; i++) lanes[i % 8] += values[i] * values[i];
+    return shard_adam_lane_total(lanes);
+}
+
 static int shard_adam_portable(const shardtrain_adam_step *step, const double *gradient, const double *first,
                                const double *second, const double *theta, const _Bool *mask, size_t count,
                                double *out_first, double *out_second, double *out_theta) {
@@ -79,7 +85,7 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
     const shardtrain_adam_step *step, const double *gradient, const shardtrain_objective_gradient *source,
     const double *first, const double *second, const double *theta, const _Bool *mask, size_t count,
     double *out_gradient, double *out_first, double *out_second, double *out_theta, float *out_rounded,
-    double *out_squares, const int divide_first, const int divide_second) {
+    double *out_squares, double *out_gradient_squares, const int divide_first, const int divide_second) {
     const __m256d beta1 = _mm256_set1_pd(step->beta1), beta2 = _mm256_set1_pd(step->beta2);
     const __m256d first_weight = _mm256_set1_pd(step->first_weight);
     const __m256d second_weight = _mm256_set1_pd(step->second_weight);
@@ -97,6 +103,8 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
     // Squares of θ': `current` holds the lanes of the coordinates this iteration writes (i mod 8 = 0…3, then
     // 4…7), `other` the other four; they swap after every iteration.
     __m256d current = _mm256_setzero_pd(), other = _mm256_setzero_pd();
+    // The same for the squares of the gradient made from `source`.
+    __m256d gradient_current = _mm256_setzero_pd(), gradient_other = _mm256_setzero_pd();
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
         __m256d g;
@@ -108,6 +116,9 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
             g = _mm256_mul_pd(sum, scale);
             if (regularized) g = _mm256_add_pd(g, _mm256_mul_pd(l2, _mm256_loadu_pd(source->parameters + i)));
             _mm256_storeu_pd(out_gradient + i, g);
+            const __m256d squared = _mm256_add_pd(gradient_current, _mm256_mul_pd(g, g));
+            gradient_current = gradient_other;
+            gradient_other = squared;
         } else {
             g = _mm256_loadu_pd(gradient + i);
         }
@@ -153,6 +164,13 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
         shard_adam_extras(out_theta, i, count, out_rounded, lanes);
         if (out_squares != NULL) *out_squares = shard_adam_lane_total(lanes);
     }
+    if (out_gradient_squares != NULL) {
+        double lanes[8];
+        const int even = (i / 4) % 2 == 0;
+        _mm256_storeu_pd(lanes, even ? gradient_current : gradient_other);
+        _mm256_storeu_pd(lanes + 4, even ? gradient_other : gradient_current);
+        *out_gradient_squares = shard_lane_squares(out_gradient, i, count, lanes);
+    }
     return tail | (_mm256_movemask_pd(non_finite) != 0);
 }
 
@@ -161,22 +179,22 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
                                            const double *second, const double *theta, const _Bool *mask,
                                            size_t count, double *out_gradient, double *out_first,
                                            double *out_second, double *out_theta, float *out_rounded,
-                                           double *out_squares) {
+                                           double *out_squares, double *out_gradient_squares) {
     const int divide_first = step->first_correction != 1.0, divide_second = step->second_correction != 1.0;
     if (divide_first && divide_second) {
         return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient,
-                                    out_first, out_second, out_theta, out_rounded, out_squares, 1, 1);
+                                    out_first, out_second, out_theta, out_rounded, out_squares, out_gradient_squares, 1, 1);
     }
     if (divide_second) {
         return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient,
-                                    out_first, out_second, out_theta, out_rounded, out_squares, 0, 1);
+                                    out_first, out_second, out_theta, out_rounded, out_squares, out_gradient_squares, 0, 1);
     }
     if (divide_first) {
         return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient,
-                                    out_first, out_second, out_theta, out_rounded, out_squares, 1, 0);
+                                    out_first, out_second, out_theta, out_rounded, out_squares, out_gradient_squares, 1, 0);
     }
     return shard_adam_avx2_loop(step, gradient, source, first, second, theta, mask, count, out_gradient, out_first,
-                                out_second, out_theta, out_rounded, out_squares, 0, 0);
+                                out_second, out_theta, out_rounded, out_squares, out_gradient_squares, 0, 0);
 }
 #endif
 
@@ -189,16 +207,20 @@ static int shard_adam_update(const shardtrain_adam_step *step, const double *gra
                              const shardtrain_objective_gradient *source, const double *first, const double *second,
                              const double *theta, const _Bool *mask, size_t count, double *out_gradient,
                              double *out_first, double *out_second, double *out_theta, float *out_rounded,
-                             double *out_squares) {
+                             double *out_squares, double *out_gradient_squares) {
 #if defined(__x86_64__) || defined(__i386__)
     if (shardtrain_kernels_have_avx2_fma()) {
         return shard_adam_avx2(step, gradient, source, first, second, theta, mask, count, out_gradient, out_first,
-                               out_second, out_theta, out_rounded, out_squares);
+                               out_second, out_theta, out_rounded, out_squares, out_gradient_squares);
     }
 #endif
     if (source != NULL) {
         shard_objective_gradient(source, 0, count, out_gradient);
         gradient = out_gradient;
+        if (out_gradient_squares != NULL) {
+            double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            *out_gradient_squares = shard_lane_squares(out_gradient, 0, count, lanes);
+        }
     }
     const int non_finite =
         shard_adam_portable(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
@@ -215,14 +237,14 @@ int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *g
                                double *out_first, double *out_second, double *out_theta, float *out_rounded,
                                double *out_squares) {
     return shard_adam_update(step, gradient, NULL, first, second, theta, mask, count, NULL, out_first, out_second,
-                             out_theta, out_rounded, out_squares);
+                             out_theta, out_rounded, out_squares, NULL);
 }
 
 int shardtrain_adam_update_objective_f64(const shardtrain_adam_step *step, const shardtrain_objective_gradient *source,
                                          const double *first, const double *second, const double *theta,
                                          const _Bool *mask, size_t count, double *out_gradient, double *out_first,
                                          double *out_second, double *out_theta, float *out_rounded,
-                                         double *out_squares) {
+                                         double *out_squares, double *out_gradient_squares) {
     return shard_adam_update(step, NULL, source, first, second, theta, mask, count, out_gradient, out_first,
-                             out_second, out_theta, out_rounded, out_squares);
+                             out_second, out_theta, out_rounded, out_squares, out_gradient_squares);
 }

@@ -123,8 +123,8 @@ public struct PendingObjective: Sendable {
     public let l2Term: Double
     public let gradient: ObjectiveGradient
 
-    /// The objective once `gradient` has been written (`squaredGradientNorm`, when given, in
-    /// `VectorPasses.sumOfSquares` order).
+    /// The objective once `gradient` has been written (`squaredGradientNorm`: ‖g‖² when the pass that wrote it
+    /// summed it, see `Objective.init`).
     public func objective(gradient: [Double], squaredGradientNorm: Double? = nil) -> Objective {
         Objective(
             value: value, dataLoss: dataLoss, l2Term: l2Term, gradient: gradient,
@@ -181,7 +181,8 @@ public struct Objective: Sendable, Equatable {
         didSet { squaredGradientNorm = nil }
     }
 
-    /// `squaredGradientNorm`, when the caller summed it already, must be `VectorPasses.sumOfSquares(gradient)`.
+    /// `squaredGradientNorm`, when the caller summed it already, is Σ gradient[k]² added in an order fixed by the
+    /// vector's length and the model's layout alone: `VectorPasses.sumOfSquares(gradient)`, or Adam's pieces.
     public init(value: Double, dataLoss: Double, l2Term: Double, gradient: [Double], squaredGradientNorm: Double? = nil) {
         self.value = value
         self.dataLoss = dataLoss
@@ -193,7 +194,8 @@ public struct Objective: Sendable, Equatable {
     /// ‖gradient‖² when known (a cache of `gradientNorm`'s sum, not part of the value).
     private var squaredGradientNorm: Double?
 
-    /// Euclidean norm of the gradient (squares added in `VectorPasses.sumOfSquares` order).
+    /// Euclidean norm of the gradient (squares added as `squaredGradientNorm` was, else in
+    /// `VectorPasses.sumOfSquares` order).
     public var gradientNorm: Double {
         (squaredGradientNorm ?? gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 0) })
             .squareRoot()

@@ -141,7 +141,41 @@ public enum VectorPasses {
     public static func forEachPiece(
         count: Int, threads: Int, over ranges: [Range<Int>], _ body: @Sendable (Range<Int>, _ squared: Bool) -> Double
     ) -> Double {
-        // (piece, index of the range it belongs to, or nil)
+        forEachPiece(count: count, threads: threads, over: ranges) { piece, squared in (body(piece, squared), 0) }
+            .squares
+    }
+
+    /// `forEachPiece(count:threads:over:_:)` whose `body` also returns a second sum for every piece, `perPiece`
+    /// (e.g. the piece's squares of another vector); those are added over all the pieces in index order.
+    public static func forEachPiece(
+        count: Int, threads: Int, over ranges: [Range<Int>],
+        _ body: @Sendable (Range<Int>, _ squared: Bool) -> (squares: Double, perPiece: Double)
+    ) -> (squares: Double, perPieceTotal: Double) {
+        let work = pieces(count: count, over: ranges)
+        var partial = [(squares: Double, perPiece: Double)](repeating: (0, 0), count: work.count)
+        partial.withUnsafeMutableBufferPointer { partial in
+            let to = SharedMutablePointer(partial.baseAddress)
+            do {
+                try ParallelBlocks.run(count: work.count, threads: ThreadCount.resolve(threads)) { index in
+                    let sums = body(work[index].range, work[index].owner != nil)
+                    to.pointer?[index] = sums
+                }
+            } catch {
+                preconditionFailure("VectorPasses: \(error)")  // pieces ≥ 0 and threads ≥ 1 by construction
+            }
+        }
+        // Each range's pieces in order, as `sumOfSquares` adds its chunks; the ranges in order.
+        var squares = 0.0
+        for owner in ranges.indices {
+            let sums = work.indices.filter { work[$0].owner == owner }.map { partial[$0].squares }
+            squares += sums.count == 1 ? sums[0] : sums.reduce(0, +)
+        }
+        return (squares, partial.reduce(0) { $0 + $1.perPiece })
+    }
+
+    /// The pieces of `forEachPiece` in index order, each with the index of the range of `ranges` it lies in (nil
+    /// between ranges): every range cut into chunks from its own start, and the indices between ranges likewise.
+    public static func pieces(count: Int, over ranges: [Range<Int>]) -> [(range: Range<Int>, owner: Int?)] {
         var pieces: [(range: Range<Int>, owner: Int?)] = []
         func cut(_ range: Range<Int>, owner: Int?) {
             for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
@@ -158,26 +192,7 @@ public enum VectorPasses {
             next = range.upperBound
         }
         cut(next..<count, owner: nil)
-        var partial = [Double](repeating: 0, count: pieces.count)
-        let work = pieces
-        partial.withUnsafeMutableBufferPointer { partial in
-            let to = SharedMutablePointer(partial.baseAddress)
-            do {
-                try ParallelBlocks.run(count: work.count, threads: ThreadCount.resolve(threads)) { index in
-                    let squares = body(work[index].range, work[index].owner != nil)
-                    to.pointer?[index] = squares
-                }
-            } catch {
-                preconditionFailure("VectorPasses: \(error)")  // pieces ≥ 0 and threads ≥ 1 by construction
-            }
-        }
-        // Each range's pieces in order, as `sumOfSquares` adds its chunks; the ranges in order.
-        var squares = 0.0
-        for owner in ranges.indices {
-            let sums = pieces.indices.filter { pieces[$0].owner == owner }.map { partial[$0] }
-            squares += sums.count == 1 ? sums[0] : sums.reduce(0, +)
-        }
-        return squares
+        return pieces
     }
 }
 

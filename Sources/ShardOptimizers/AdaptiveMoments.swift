@@ -95,9 +95,16 @@ struct AdaptiveMoments: Sendable, Equatable {
         _ = try observe(value: value, source: .given(gradient))
     }
 
+    /// The update's pieces: those of the companions' squared ranges (none: chunks from 0).
+    private var pieceRanges: [Range<Int>] { companions.request?.squaredRanges ?? [] }
+
     /// `observe(value:gradient:)` with the gradient made from `objective` inside the update pass (each entry in
-    /// register as the update reads it, and written into a new vector); returns the gradient.
-    mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError) -> [Double] {
+    /// register as the update reads it, and written into a new vector); returns the gradient and ‖g‖², summed in
+    /// the same pass: each of the update's pieces (`VectorPasses.pieces(count:over:)` of the companions' squared
+    /// ranges) in `LaneSums` order, the pieces' sums added in index order.
+    mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError)
+        -> (gradient: [Double], squaredNorm: Double)
+    {
         try progress.validate(pendingPoint, gradientCount: objective.count, dimension: dimension)
         return try observe(value: value, source: .objective(objective))
     }
@@ -128,21 +135,24 @@ struct AdaptiveMoments: Sendable, Equatable {
         }
     }
 
-    private mutating func observe(value: Double, source: GradientSource) throws(OptimizerError) -> [Double] {
+    /// The update; returns the gradient and the squares of the gradient it made (0 for a given gradient).
+    private mutating func observe(value: Double, source: GradientSource) throws(OptimizerError)
+        -> (gradient: [Double], squaredNorm: Double)
+    {
         let t = Double(progress.updateCount + 1)
         let rate = schedule.rate(at: progress.updateCount)
         let firstCorrection = 1 - Foundation.pow(beta1, t)
         let secondCorrection = 1 - Foundation.pow(beta2, t)
         let firstWeight = 1 - beta1
         let secondWeight = 1 - beta2
-        let (gradient, nextFirst, nextSecond, nextIterate, made, finite) = update(
+        let (gradient, gradientSquares, nextFirst, nextSecond, nextIterate, made, finite) = update(
             source, rate: rate, firstWeight: firstWeight, secondWeight: secondWeight,
             firstCorrection: firstCorrection, secondCorrection: secondCorrection)
         guard
             try progress.record(
                 at: pendingPoint, value: value, gradient: gradient, dimension: dimension,
                 gradientKnownFinite: finite)
-        else { return gradient }
+        else { return (gradient, gradientSquares) }
         // The non-finite case (rare) goes through the checks that name the entry and stop the run.
         guard
             finite
@@ -150,12 +160,12 @@ struct AdaptiveMoments: Sendable, Equatable {
                 : progress.commitUpdate(producing: [
                     ("parameter", nextIterate), ("first moment", nextFirst), ("second moment", nextSecond),
                 ])
-        else { return gradient }
+        else { return (gradient, gradientSquares) }
         iterate = nextIterate
         firstMoment = nextFirst
         secondMoment = nextSecond
         companions.made = made
-        return gradient
+        return (gradient, gradientSquares)
     }
 
     /// The formulas of the type's documentation for every coordinate, written into three new vectors (the old
@@ -168,8 +178,8 @@ struct AdaptiveMoments: Sendable, Equatable {
         _ source: GradientSource, rate: Double, firstWeight: Double, secondWeight: Double, firstCorrection: Double,
         secondCorrection: Double
     ) -> (
-        gradient: [Double], first: [Double], second: [Double], iterate: [Double], companions: PointCompanions?,
-        finite: Bool
+        gradient: [Double], gradientSquares: Double, first: [Double], second: [Double], iterate: [Double],
+        companions: PointCompanions?, finite: Bool
     ) {
         let n = dimension
         let step = shardtrain_adam_step(
@@ -184,6 +194,8 @@ struct AdaptiveMoments: Sendable, Equatable {
         var nextIterate: [Double] = []
         var gradient: [Double] = []
         var squares = 0.0
+        var gradientSquares = 0.0
+        let ranges = pieceRanges
         let rounded = [Float](unsafeUninitializedCapacity: roundedCount) { rounded, roundedInitialized in
             let roundedTo = SharedMutablePointer(roundedCount == 0 ? nil : rounded.baseAddress)
             nextFirst = [Double](unsafeUninitializedCapacity: n) { outFirst, firstCount in
@@ -201,14 +213,14 @@ struct AdaptiveMoments: Sendable, Equatable {
                                                 mask: decay == nil ? nil : mask.baseAddress,
                                                 outFirst: outFirst.baseAddress, outSecond: outSecond.baseAddress,
                                                 outTheta: outTheta.baseAddress)
-                                            squares = VectorPasses.forEachPiece(
-                                                count: n, threads: 0, over: request?.squaredRanges ?? []
+                                            (squares, gradientSquares) = VectorPasses.forEachPiece(
+                                                count: n, threads: 0, over: ranges
                                             ) { range, squared in
-                                                let (finite, squares) = vectors.update(
+                                                let (finite, squares, gradientSquares) = vectors.update(
                                                     range, step: step, objective: objective, gradient: gradient,
                                                     rounded: roundedTo, squared: squared)
                                                 if !finite { nonFinite.store(true, ordering: .relaxed) }
-                                                return squares
+                                                return (squares, gradientSquares)
                                             }
                                         }
                                     }
@@ -226,7 +238,9 @@ struct AdaptiveMoments: Sendable, Equatable {
         let made = request.map {
             PointCompanions(squares: $0.squaredRanges == nil ? nil : squares, rounded: $0.rounded ? rounded : nil)
         }
-        return (gradient, nextFirst, nextSecond, nextIterate, made, !nonFinite.load(ordering: .relaxed))
+        return (
+            gradient, gradientSquares, nextFirst, nextSecond, nextIterate, made, !nonFinite.load(ordering: .relaxed)
+        )
     }
 
     // MARK: Codable (flat keys, shared by `Adam` and `AdamW`)
@@ -299,7 +313,11 @@ extension AdaptiveMomentsOptimizer {
     }
 
     /// `observe(value:gradient:)` with the gradient made from `objective` inside the update pass; returns it.
-    public mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError) -> [Double] {
+    /// `observe(value:gradient:)` with the gradient made from `objective` in the update's pass; returns it and its
+    /// ‖g‖², summed in that pass (see `AdaptiveMoments.observe(value:objective:)` for the order).
+    public mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError)
+        -> (gradient: [Double], squaredNorm: Double)
+    {
         try core.observe(value: value, objective: objective)
     }
 
@@ -329,17 +347,19 @@ private struct UpdateVectors: @unchecked Sendable {
     /// not nil, and returns whether every written value is finite and, when `squared`, the `LaneSums` sum of the
     /// range's θ'_k² (else 0). With `objective`, the range's gradient is made from it and written into `written`
     /// first: in the update's own loop (`shardtrain_adam_update_objective_f64`) when the range is all regularised
-    /// or all not, else by `ObjectiveGradient.write` just before.
+    /// or all not, else by `ObjectiveGradient.write` just before; `gradientSquares` is then the `LaneSums` sum of
+    /// the range's g_k² (0 without `objective`).
     func update(
         _ range: Range<Int>, step: shardtrain_adam_step, objective: ObjectiveGradient?,
         gradient written: SharedMutablePointer<Double>, rounded: SharedMutablePointer<Float>, squared: Bool
-    ) -> (finite: Bool, squares: Double) {
+    ) -> (finite: Bool, squares: Double, gradientSquares: Double) {
         guard let gradient, let first, let second, let theta, let outFirst, let outSecond, let outTheta,
             !range.isEmpty
-        else { return (true, 0) }
+        else { return (true, 0, 0) }
         let i = range.lowerBound
         var step = step
         var squares = 0.0
+        var gradientSquares = 0.0
         let nonFinite = withUnsafeMutablePointer(to: &squares) { squaresOut in
             let (maskAt, roundedAt) = (mask.map { $0 + i }, rounded.pointer.map { $0 + i })
             let squaresAt = squared ? squaresOut : nil
@@ -348,15 +368,16 @@ private struct UpdateVectors: @unchecked Sendable {
                     return objective.withSource(from: i, regularized: regularized) { source in
                         shardtrain_adam_update_objective_f64(
                             &step, &source, first + i, second + i, theta + i, maskAt, range.count, out + i,
-                            outFirst + i, outSecond + i, outTheta + i, roundedAt, squaresAt)
+                            outFirst + i, outSecond + i, outTheta + i, roundedAt, squaresAt, &gradientSquares)
                     }
                 }
                 objective.write(range, into: out)
+                gradientSquares = LaneSums.sumOfSquares(UnsafeBufferPointer(start: out + i, count: range.count))
             }
             return shardtrain_adam_update_f64(
                 &step, gradient + i, first + i, second + i, theta + i, maskAt, range.count, outFirst + i,
                 outSecond + i, outTheta + i, roundedAt, squaresAt)
         }
-        return (nonFinite == 0, squares)
+        return (nonFinite == 0, squares, gradientSquares)
     }
 }

@@ -171,21 +171,21 @@ public enum AnyOptimizer: Optimizer, Equatable {
         }
     }
 
-    /// `observe(value:gradient:)` with the gradient made from `objective` and returned: inside the update pass for
-    /// Adam and AdamW, in a pass of its own before the observation for the others, which also sums ‖g‖²
-    /// (`ObjectiveGradient.gradient(threads:)`; nil for the first two).
+    /// `observe(value:gradient:)` with the gradient made from `objective` and returned with ‖g‖²: inside the update
+    /// pass for Adam and AdamW (‖g‖² in the order of their pieces, see `Adam.observe(value:objective:)`), in a pass of
+    /// its own before the observation for the others (`ObjectiveGradient.gradient(threads:)`).
     public mutating func observe(value: Double, objective: ObjectiveGradient) throws(OptimizerError)
-        -> (gradient: [Double], squaredNorm: Double?)
+        -> (gradient: [Double], squaredNorm: Double)
     {
         switch self {
         case .adam(var optimizer):
-            let gradient = try optimizer.observe(value: value, objective: objective)
+            let (gradient, squaredNorm) = try optimizer.observe(value: value, objective: objective)
             self = .adam(optimizer)
-            return (gradient, nil)
+            return (gradient, squaredNorm)
         case .adamW(var optimizer):
-            let gradient = try optimizer.observe(value: value, objective: objective)
+            let (gradient, squaredNorm) = try optimizer.observe(value: value, objective: objective)
             self = .adamW(optimizer)
-            return (gradient, nil)
+            return (gradient, squaredNorm)
         case .lbfgs, .gradientDescent, .sgd:
             let (gradient, squaredNorm) = objective.gradient(threads: 0)
             try observe(value: value, gradient: gradient)

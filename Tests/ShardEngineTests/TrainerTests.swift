@@ -118,7 +118,15 @@ struct TrainerTests {
             let sums = try executor.evaluate(point, request: RoundRequest(round: step + 1, batchStep: step))
             let objective = try model.objective(sums: sums.sums, rowCount: sums.rowCount, parameters: point)
             #expect(reports.all[step].objective.bitPattern == objective.value.bitPattern, "step \(step)")
-            #expect(reports.all[step].gradientNorm.bitPattern == objective.gradientNorm.bitPattern, "step \(step)")
+            // ‖g‖² as Adam's pass sums it: its pieces (those of the L2 ranges it sums θ² over), each in LaneSums
+            // order, added in index order.
+            let squares = VectorPasses.pieces(count: model.parameterCount, over: model.regularizedRanges).map { piece in
+                objective.gradient.withUnsafeBufferPointer {
+                    LaneSums.sumOfSquares(UnsafeBufferPointer(rebasing: $0[piece.range]))
+                }
+            }.reduce(0, +)
+            #expect(reports.all[step].gradientNorm.bitPattern == squares.squareRoot().bitPattern, "step \(step)")
+            #expect(abs(reports.all[step].gradientNorm - objective.gradientNorm) <= 1e-14 * objective.gradientNorm)
             try optimizer.observe(value: objective.value, gradient: objective.gradient)
         }
         let final = try #require(optimizer.pendingPoint)

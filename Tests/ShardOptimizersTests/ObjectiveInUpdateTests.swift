@@ -73,7 +73,13 @@ struct ObjectiveInUpdateTests {
             let (gradient, squaredNorm) = try fused.observe(value: 2, objective: objective)
             try separate.observe(value: 2, gradient: expected)
             #expect(gradient.map(\.bitPattern) == expected.map(\.bitPattern))
-            #expect(squaredNorm == nil, "Adam leaves ‖g‖² to the caller")
+            // ‖g‖² from the update's pieces (the squared ranges' pieces; none requested: chunks from 0), each in
+            // LaneSums order, added in index order.
+            let pieceSquares = VectorPasses.pieces(count: Self.dimension, over: squaredRanges ?? []).map { piece in
+                expected.withUnsafeBufferPointer { LaneSums.sumOfSquares(UnsafeBufferPointer(rebasing: $0[piece.range])) }
+            }
+            #expect(squaredNorm.bitPattern == pieceSquares.reduce(0, +).bitPattern)
+            #expect(abs(squaredNorm - expectedSquares) <= 1e-12 * expectedSquares)
             #expect(expectedSquares.bitPattern == gradient.withUnsafeBufferPointer {
                 VectorPasses.sumOfSquares($0, threads: 1)
             }.bitPattern)
@@ -125,6 +131,6 @@ struct ObjectiveInUpdateTests {
         #expect(sgd == plain)
         #expect(gradient.map(\.bitPattern) == objective.gradient(threads: 1).gradient.map(\.bitPattern))
         let squares = gradient.withUnsafeBufferPointer { VectorPasses.sumOfSquares($0, threads: 1) }
-        #expect(squaredNorm?.bitPattern == squares.bitPattern)
+        #expect(squaredNorm.bitPattern == squares.bitPattern)
     }
 }

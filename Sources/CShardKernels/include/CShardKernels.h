@@ -239,12 +239,13 @@ typedef struct {
 void shardtrain_objective_gradient_f64(const shardtrain_objective_gradient *source, size_t count, double *out);
 
 /// `shardtrain_adam_update_f64` with the gradient made from `source` in the same pass, each value in register
-/// and stored into out_gradient (the same bits as writing the gradient first and updating from it).
+/// and stored into out_gradient (the same bits as writing the gradient first and updating from it), and, when
+/// out_gradient_squares is not NULL, Σ g_i² over the call's coordinates in out_squares' lane order.
 int shardtrain_adam_update_objective_f64(const shardtrain_adam_step *step, const shardtrain_objective_gradient *source,
                                          const double *first, const double *second, const double *theta,
                                          const _Bool *mask, size_t count, double *out_gradient, double *out_first,
                                          double *out_second, double *out_theta, float *out_rounded,
-                                         double *out_squares);
+                                         double *out_squares, double *out_gradient_squares);
 
 /// Element-wise passes of the dense networks (dense_layers.c). Every one but tanh gives the same bits on the
 /// AVX2 and the portable path (exact operations; column sums add rows in order, each column on its own).
