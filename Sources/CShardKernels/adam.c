@@ -5,6 +5,7 @@
 
 #include "CShardKernels.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -69,12 +70,54 @@ static int shard_adam_portable(const shardtrain_adam_step *step, const double *g
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-#define SHARD_ADAM_AVX2 __attribute__((target("avx2")))
+#define SHARD_ADAM_AVX2 __attribute__((target("avx2,fma")))
 
 /// Lanes that are NaN or ±∞: not (|x| < ∞).
 SHARD_ADAM_AVX2 static inline __m256d shard_adam_non_finite(__m256d x) {
     const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
     return _mm256_cmp_pd(magnitude, _mm256_set1_pd(INFINITY), _CMP_NLT_UQ);
+}
+
+/// A constant divisor c (normal, > 0) of `shard_divide_by_constant`, with RN(1/c) and c/2.
+typedef struct {
+    __m256d divisor, reciprocal, half;
+} shard_constant_divisor;
+
+SHARD_ADAM_AVX2 static inline shard_constant_divisor shard_constant_divisor_make(double c) {
+    return (shard_constant_divisor){_mm256_set1_pd(c), _mm256_set1_pd(1.0 / c), _mm256_set1_pd(0.5 * c)};
+}
+
+/// a / c rounded to nearest, the bits of _mm256_div_pd, mostly without the divider (which bounds this loop):
+///
+///     q0 = RN(a · RN(1/c)),   q = RN(q0 + RN(a − c·q0) · RN(1/c))     (one residual correction, FMA)
+///     accept q when RN(|a − c·q|) < c · s/2 (and that bound is a normal number), or a = 0
+///
+/// where s = |q| − pred(|q|), the spacing of doubles just below |q| (the smaller of its two spacings). Rounding is
+/// monotonic and the bound is exact, so an accepted q has |a/c − q| < s/2: q is the double nearest to a/c. Any
+/// other lane (a tie or a near-tie, a non-finite or tiny value) is divided.
+SHARD_ADAM_AVX2 static inline __m256d shard_divide_by_constant(__m256d a, const shard_constant_divisor *c) {
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256d q0 = _mm256_mul_pd(a, c->reciprocal);
+    const __m256d zero = _mm256_cmp_pd(a, _mm256_setzero_pd(), _CMP_EQ_OQ);
+    // ±0 / c = ±0: a itself (the correction would turn −0 into +0).
+    const __m256d q = _mm256_blendv_pd(_mm256_fmadd_pd(_mm256_fnmadd_pd(c->divisor, q0, a), c->reciprocal, q0), a, zero);
+    const __m256d residual = _mm256_andnot_pd(sign, _mm256_fnmadd_pd(c->divisor, q, a));
+    const __m256i magnitude = _mm256_castpd_si256(_mm256_andnot_pd(sign, q));
+    const __m256d below = _mm256_castsi256_pd(_mm256_sub_epi64(magnitude, _mm256_set1_epi64x(1)));
+    const __m256d bound = _mm256_mul_pd(_mm256_sub_pd(_mm256_castsi256_pd(magnitude), below), c->half);
+    const __m256d accepted =
+        _mm256_or_pd(_mm256_and_pd(_mm256_cmp_pd(residual, bound, _CMP_LT_OQ),
+                                   _mm256_cmp_pd(bound, _mm256_set1_pd(DBL_MIN), _CMP_GE_OQ)),
+                     zero);
+    if (_mm256_movemask_pd(accepted) == 0xF) return q;
+    return _mm256_blendv_pd(_mm256_div_pd(a, c->divisor), q, accepted);
+}
+
+SHARD_ADAM_AVX2 static void shard_divide_avx2(const double *a, size_t count, double c, double *out) {
+    const shard_constant_divisor divisor = shard_constant_divisor_make(c);
+    size_t i = 0;
+    for (; i + 4 <= count; i += 4) _mm256_storeu_pd(out + i, shard_divide_by_constant(_mm256_loadu_pd(a + i), &divisor));
+    for (; i < count; i++) out[i] = a[i] / c;
 }
 
 /// The vector loop, with `divide_first` / `divide_second` saying whether m / first_correction and
@@ -89,8 +132,8 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
     const __m256d beta1 = _mm256_set1_pd(step->beta1), beta2 = _mm256_set1_pd(step->beta2);
     const __m256d first_weight = _mm256_set1_pd(step->first_weight);
     const __m256d second_weight = _mm256_set1_pd(step->second_weight);
-    const __m256d first_correction = _mm256_set1_pd(step->first_correction);
-    const __m256d second_correction = _mm256_set1_pd(step->second_correction);
+    const shard_constant_divisor first_correction = shard_constant_divisor_make(step->first_correction);
+    const shard_constant_divisor second_correction = shard_constant_divisor_make(step->second_correction);
     const __m256d epsilon = _mm256_set1_pd(step->epsilon), rate = _mm256_set1_pd(step->rate);
     const __m256d decay = _mm256_set1_pd(step->decay);
     const __m256d scale = _mm256_set1_pd(source != NULL ? source->scale : 0);
@@ -126,8 +169,8 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
             _mm256_add_pd(_mm256_mul_pd(beta1, _mm256_loadu_pd(first + i)), _mm256_mul_pd(first_weight, g));
         const __m256d v = _mm256_add_pd(_mm256_mul_pd(beta2, _mm256_loadu_pd(second + i)),
                                         _mm256_mul_pd(second_weight, _mm256_mul_pd(g, g)));
-        const __m256d m_hat = divide_first ? _mm256_div_pd(m, first_correction) : m;
-        const __m256d v_hat = divide_second ? _mm256_div_pd(v, second_correction) : v;
+        const __m256d m_hat = divide_first ? shard_divide_by_constant(m, &first_correction) : m;
+        const __m256d v_hat = divide_second ? shard_divide_by_constant(v, &second_correction) : v;
         const __m256d direction = _mm256_div_pd(m_hat, _mm256_add_pd(_mm256_sqrt_pd(v_hat), epsilon));
         const __m256d value = _mm256_loadu_pd(theta + i);
         __m256d next = _mm256_sub_pd(value, _mm256_mul_pd(rate, direction));
@@ -197,6 +240,17 @@ SHARD_ADAM_AVX2 static int shard_adam_avx2(const shardtrain_adam_step *step, con
                                 out_second, out_theta, out_rounded, out_squares, out_gradient_squares, 0, 0);
 }
 #endif
+
+int shardtrain_divide_by_constant_f64(const double *a, size_t count, double c, double *out) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (shardtrain_kernels_have_avx2_fma() && c > 0 && c >= DBL_MIN && c < INFINITY) {
+        shard_divide_avx2(a, count, c, out);
+        return 1;
+    }
+#endif
+    for (size_t i = 0; i < count; i++) out[i] = a[i] / c;
+    return 0;
+}
 
 void shardtrain_objective_gradient_f64(const shardtrain_objective_gradient *source, size_t count, double *out) {
     shard_objective_gradient(source, 0, count, out);

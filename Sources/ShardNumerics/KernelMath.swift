@@ -35,4 +35,17 @@ public enum KernelMath {
         }
         return output
     }
+
+    /// `values[i] / divisor` for a normal `divisor` > 0, with the bits of the division, by the path of Adam's pass
+    /// (`shardtrain_divide_by_constant_f64`: the reciprocal, one residual correction, a check per lane); returns
+    /// whether that path ran (false: plain division, no AVX2+FMA).
+    public static func divided(_ values: [Double], by divisor: Double) -> (quotients: [Double], vectorPath: Bool) {
+        var output = [Double](repeating: 0, count: values.count)
+        let vector = values.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                shardtrain_divide_by_constant_f64(input.baseAddress, input.count, divisor, out.baseAddress)
+            }
+        }
+        return (output, vector != 0)
+    }
 }

@@ -216,6 +216,11 @@ int shardtrain_adam_update_f64(const shardtrain_adam_step *step, const double *g
                                double *out_first, double *out_second, double *out_theta, float *out_rounded,
                                double *out_squares);
 
+/// out[i] = a[i] / c, correctly rounded (the bits of the division), for a normal c > 0: with AVX2+FMA mostly by
+/// RN(1/c) and one exact-residual correction, each lane checked and divided when the check fails (the division
+/// by 1 − β^t of Adam's pass). Returns 1 when that path ran, 0 when it divided.
+int shardtrain_divide_by_constant_f64(const double *a, size_t count, double c, double *out);
+
 /// The gradient of ShardModels' objective from the reduced block sums, entry by entry (`ObjectiveGradient`):
 ///
 ///     g_i = s_i · scale,  s_i = a_i (+ b_i),  then g_i += l2 · parameters[i] when regularized
