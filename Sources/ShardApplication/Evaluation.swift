@@ -104,11 +104,23 @@ extension LoadedModel {
         _ input: ModelInput, seed: UInt64 = 0, blocks: [Block]? = nil, knownDataLoss: Double? = nil
     ) throws(ApplicationError) -> EvaluationReport {
         let labelled = try trainingLabels(input)
-        let (values, width) = try rawOutputs(input, seed: seed, blocks: blocks)
+        let perBlock = try blockOutputs(input, seed: seed, blocks: blocks)
+        let (values, width) = Self.concatenated(perBlock)
         try checkFinite(values, width: width, input: input)
         let rowCount = input.rowCount
+        let description = kind.modelDescription
+        let lossSums = perBlock.compactMap { description.lossSum(ofBlockOutputs: $0.values) }
         let loss: Double
-        if let knownDataLoss { loss = knownDataLoss } else { loss = try dataLoss(labelled, seed: seed, blocks: blocks) }
+        if let knownDataLoss {
+            loss = knownDataLoss
+        } else if lossSums.count == perBlock.count, rowCount > 0 {
+            // The outputs hold what the data loss adds (the VAE's parts): `dataLoss`'s sum without its pass.
+            var total = 0.0
+            for sum in lossSums { total += sum }
+            loss = total / Double(rowCount)
+        } else {
+            loss = try dataLoss(labelled, seed: seed, blocks: blocks)
+        }
         var report = EvaluationReport(
             model: kind.rawValue, rows: rowCount, dataLoss: loss, classification: nil,
             ranking: nil, quantile: nil, regression: nil, embedding: nil, vae: nil)

@@ -26,6 +26,9 @@ protocol ModelDescription: Sendable {
     /// One block's per-row outputs, row-major `rows × width` (`seed` keys any noise, round 1).
     static func outputs(of model: any Model, block: Block, parameters: [Double], seed: UInt64) throws(ModelError)
         -> (values: [Double], width: Int)
+    /// One block's loss sum `blockSums[0]` with the bits the model computes, from that block's `outputs`, when they
+    /// determine it (nil: a pass of the model computes it).
+    static func lossSum(ofBlockOutputs values: [Double]) -> Double?
     /// The `predict` table of the outputs.
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable
     /// Adds this kind's metrics to `report`; `labels` are the rows' labels as the loss reads them.
@@ -35,6 +38,7 @@ protocol ModelDescription: Sendable {
 }
 
 extension ModelDescription {
+    static func lossSum(ofBlockOutputs values: [Double]) -> Double? { nil }
     static var drawsRandomNumbers: Bool { false }
     static func validate(_ choices: ModelChoices, data: DataConfiguration) throws(SetupError) {}
     static func isNonSmooth(_ choices: ModelChoices) -> Bool { false }

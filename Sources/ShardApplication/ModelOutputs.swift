@@ -51,17 +51,28 @@ extension LoadedModel {
     public func rawOutputs(_ input: ModelInput, seed: UInt64 = 0, blocks given: [Block]? = nil)
         throws(ApplicationError) -> (values: [Double], width: Int)
     {
-        let parameters = file.parameters
-        let model = self.model
-        let description = kind.modelDescription
-        let perBlock = try mapBlocks(of: input.dataset, given: given) {
-            (block) throws(ModelError) -> (values: [Double], width: Int) in
-            try description.outputs(of: model, block: block, parameters: parameters, seed: seed)
-        }
+        Self.concatenated(try blockOutputs(input, seed: seed, blocks: given))
+    }
+
+    /// Blocks' outputs joined in block order.
+    static func concatenated(_ perBlock: [(values: [Double], width: Int)]) -> (values: [Double], width: Int) {
         var values: [Double] = []
         values.reserveCapacity(perBlock.reduce(0) { $0 + $1.values.count })
         for outputs in perBlock { values += outputs.values }
         return (values, perBlock.first?.width ?? 1)
+    }
+
+    /// `rawOutputs` block by block, in block order.
+    func blockOutputs(_ input: ModelInput, seed: UInt64, blocks given: [Block]?) throws(ApplicationError)
+        -> [(values: [Double], width: Int)]
+    {
+        let parameters = file.parameters
+        let model = self.model
+        let description = kind.modelDescription
+        return try mapBlocks(of: input.dataset, given: given) {
+            (block) throws(ModelError) -> (values: [Double], width: Int) in
+            try description.outputs(of: model, block: block, parameters: parameters, seed: seed)
+        }
     }
 
     /// Throws, naming the file line, for the first row whose outputs are not finite (e.g. features so large

@@ -29,6 +29,14 @@ enum VAEDescription: ModelDescription {
         return (parts.flatMap { [$0.reconstruction, $0.kl] }, 2)
     }
 
+    /// `Σ_rows (reconstruction + KL)` row by row from 0, as `VariationalAutoencoder`'s pass adds its loss sum (the
+    /// outputs are those parts, computed by the same forward pass with the same noise).
+    static func lossSum(ofBlockOutputs values: [Double]) -> Double? {
+        var sum = 0.0
+        for row in 0..<(values.count / 2) { sum += values[2 * row] + values[2 * row + 1] }
+        return sum
+    }
+
     static func predictions(_ outputs: RowOutputs, model: LoadedModel) -> PredictionTable {
         PredictionTable(columns: ["reconstruction", "kl", "negative_elbo"], outputs: outputs) { row in
             [row.first!, row.last!, row.first! + row.last!]
