@@ -30,12 +30,17 @@ public enum ReducedSums: Sendable {
                     return VectorPasses.array(
                         summing: left, UnsafeBufferPointer(start: right, count: count), threads: threads)
                 }
-                let shared = SharedEntries(entries: entries)
+                let (left, right) = (SharedPointer(entries.leftGradient), SharedPointer(entries.rightGradient))
                 return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    let to = SharedMutablePointer(buffer.baseAddress)
-                    VectorPasses.forEachChunk(count: count, threads: threads) { range in
-                        guard let to = to.pointer else { return }
-                        for k in range { to[k] = shared.entries.value(at: k) }
+                    buffer[0] = entries.value(at: 0)
+                    let to = SharedMutablePointer(buffer.baseAddress.map { $0 + 1 })
+                    VectorPasses.forEachChunk(count: count - 1, threads: threads) { range in
+                        guard let to = to.pointer, let left = left.pointer else { return }
+                        if let right = right.pointer {
+                            for j in range { to[j] = Double(left[j]) + Double(right[j]) }
+                        } else {
+                            for j in range { to[j] = Double(left[j]) }
+                        }
                     }
                     initialized = count
                 }
@@ -95,11 +100,6 @@ public struct SumsEntries {
         let a = Double(leftGradient[index - 1])
         return rightGradient.map { a + Double($0[index - 1]) } ?? a
     }
-}
-
-/// `SumsEntries` handed to the threads of one pass, which only read them while the caller's `withEntries` runs.
-private struct SharedEntries: @unchecked Sendable {
-    let entries: SumsEntries
 }
 
 /// Slots of a `BlockSumsBuffer` that hold reduced sums (`right` nil: `left` alone), as Doubles or with Float
