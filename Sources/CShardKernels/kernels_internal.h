@@ -55,4 +55,11 @@ size_t shardtrain_linear_sums_f32_avx2(const shardtrain_linear_params *params, c
 size_t shardtrain_linear_sums_f64_avx2(const shardtrain_linear_params *params, const double *x, const double *y,
                                        size_t rows, size_t cols, const double *parameters, double *out);
 
+/// The SHARDTRAIN_LINEAR_SOFTMAX sums of shardtrain_linear_sums_f32/_f64 for K = `classes` >= 2
+/// (softmax_avx2.c; `class_weights` K values or NULL = all 1).
+size_t shardtrain_softmax_sums_f32_avx2(size_t classes, const double *class_weights, const float *x, const float *y,
+                                        size_t rows, size_t cols, const double *parameters, double *out);
+size_t shardtrain_softmax_sums_f64_avx2(size_t classes, const double *class_weights, const double *x, const double *y,
+                                        size_t rows, size_t cols, const double *parameters, double *out);
+
 #endif

@@ -555,7 +555,8 @@ SHARD_AVX2_INLINE size_t linear_dispatch(const int single, const shardtrain_line
     }
     case SHARDTRAIN_LINEAR_SOFTMAX:
         if (outputs < 2) return SHARDTRAIN_UNSUPPORTED;
-        return linear_pass(single, SHARDTRAIN_LINEAR_SOFTMAX, 0, 0, &c, x, y, rows, cols, theta, out);
+        return single ? shardtrain_softmax_sums_f32_avx2(outputs, params->class_weights, x, y, rows, cols, theta, out)
+                      : shardtrain_softmax_sums_f64_avx2(outputs, params->class_weights, x, y, rows, cols, theta, out);
     case SHARDTRAIN_LINEAR_FOCAL:
         if (params->gamma == 0.0) return linear_pass(single, SHARDTRAIN_LINEAR_FOCAL, 0, 0, &c, x, y, rows, cols, theta, out);
         if (params->gamma == 1.0) return linear_pass(single, SHARDTRAIN_LINEAR_FOCAL, 0, 1, &c, x, y, rows, cols, theta, out);

@@ -188,6 +188,8 @@ typedef struct {
 /// focal and softmax losses in float lanes (hinge and pinball in double), and Σ_i x_id slope_iq in float
 /// lanes within tiles of at most 64 rows (slopes rounded to float), added to double sums per tile. The loss
 /// and bias sums are accumulated in 4 double lanes. Every summation order depends only on (rows, cols, Q).
+/// Softmax (softmax_avx2.c) differs for float32 blocks: b and the class weights are rounded to float too, and
+/// the loss and bias sums are float lanes within a tile of at most 64 rows, added to 8 double lanes per tile.
 size_t shardtrain_linear_sums_f32(const shardtrain_linear_params *params, const float *x, const float *y, size_t rows,
                                   size_t cols, const double *parameters, double *out);
 size_t shardtrain_linear_sums_f64(const shardtrain_linear_params *params, const double *x, const double *y, size_t rows,
