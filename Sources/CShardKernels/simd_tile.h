@@ -215,38 +215,36 @@ SHARD_AVX2_INLINE void tile_gradient_f32(const float *x, size_t cols, const floa
     }
 }
 
-/// Lane k = Σ_j row[k][j] w[j] in float over `cols` values: one accumulator per row over 8-column chunks
-/// (the rows' tail loaded with `col_tail_mask`), then transpose_sum8. The weights come from `buffer`
-/// (floats, zero-padded to a multiple of 8) or, when it is NULL, are rounded from the doubles `w` chunk by
-/// chunk (the same values).
+/// acc[k] += row[k][j .. j + 8) · wv for the 8 rows (`mask`: masked loads, else plain ones).
+SHARD_AVX2_INLINE void fma8_rows(const float *const row[8], size_t j, __m256 wv, int masked, __m256i mask, __m256 acc[8]) {
+    for (int k = 0; k < 8; k++) {
+        const __m256 xv = masked ? _mm256_maskload_ps(row[k] + j, mask) : _mm256_loadu_ps(row[k] + j);
+        acc[k] = _mm256_fmadd_ps(xv, wv, acc[k]);
+    }
+}
+
+/// Lane k = Σ_j row[k][j] w[j] in float over `cols` values: one accumulator per row over 8-column chunks,
+/// then transpose_sum8. The weights come from `buffer` (floats, zero-padded to a multiple of 8) or, when it
+/// is NULL, are rounded from the doubles `w` chunk by chunk (the same values). A tail of cols mod 8
+/// columns is loaded with `col_tail_mask`, or, when `overlap_tail` is given (a buffer, cols > 8), as each
+/// row's last 8 columns (inside the row, no masked loads) with the 8 weights at `overlap_tail`: those of
+/// the tail columns, 0 for the columns a full chunk already took (exact zero products for finite features).
 SHARD_AVX2_INLINE __m256 dot8_rows_f32(const float *const row[8], const float *buffer, const double *w, size_t cols,
-                                       __m256i col_tail_mask) {
+                                       __m256i col_tail_mask, const float *overlap_tail) {
     const size_t full_cols = cols & ~(size_t)7;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    const __m256i all = _mm256_set1_epi32(-1);
+    __m256 acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
     for (size_t j = 0; j < full_cols; j += 8) {
-        const __m256 wv = buffer ? _mm256_loadu_ps(buffer + j) : load_weights_ps(w, j, 8);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row[0] + j), wv, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row[1] + j), wv, a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row[2] + j), wv, a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row[3] + j), wv, a3);
-        a4 = _mm256_fmadd_ps(_mm256_loadu_ps(row[4] + j), wv, a4);
-        a5 = _mm256_fmadd_ps(_mm256_loadu_ps(row[5] + j), wv, a5);
-        a6 = _mm256_fmadd_ps(_mm256_loadu_ps(row[6] + j), wv, a6);
-        a7 = _mm256_fmadd_ps(_mm256_loadu_ps(row[7] + j), wv, a7);
+        fma8_rows(row, j, buffer ? _mm256_loadu_ps(buffer + j) : load_weights_ps(w, j, 8), 0, all, acc);
     }
-    if (full_cols < cols) {
-        const size_t j = full_cols;
-        const __m256 wv = buffer ? _mm256_loadu_ps(buffer + j) : load_weights_ps(w, j, cols - full_cols);
-        a0 = _mm256_fmadd_ps(_mm256_maskload_ps(row[0] + j, col_tail_mask), wv, a0);
-        a1 = _mm256_fmadd_ps(_mm256_maskload_ps(row[1] + j, col_tail_mask), wv, a1);
-        a2 = _mm256_fmadd_ps(_mm256_maskload_ps(row[2] + j, col_tail_mask), wv, a2);
-        a3 = _mm256_fmadd_ps(_mm256_maskload_ps(row[3] + j, col_tail_mask), wv, a3);
-        a4 = _mm256_fmadd_ps(_mm256_maskload_ps(row[4] + j, col_tail_mask), wv, a4);
-        a5 = _mm256_fmadd_ps(_mm256_maskload_ps(row[5] + j, col_tail_mask), wv, a5);
-        a6 = _mm256_fmadd_ps(_mm256_maskload_ps(row[6] + j, col_tail_mask), wv, a6);
-        a7 = _mm256_fmadd_ps(_mm256_maskload_ps(row[7] + j, col_tail_mask), wv, a7);
+    if (full_cols < cols && overlap_tail) {
+        fma8_rows(row, cols - 8, _mm256_loadu_ps(overlap_tail), 0, all, acc);
+    } else if (full_cols < cols) {
+        const __m256 wv = buffer ? _mm256_loadu_ps(buffer + full_cols) : load_weights_ps(w, full_cols, cols - full_cols);
+        fma8_rows(row, full_cols, wv, 1, col_tail_mask, acc);
     }
-    return transpose_sum8(a0, a1, a2, a3, a4, a5, a6, a7);
+    return transpose_sum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
 }
 
 #endif
