@@ -473,10 +473,11 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
     const size_t padded_cols = (cols + 7) & ~(size_t)7;
     // Scratch: gradient sums (Q x D doubles), bias lanes (Q x 4 doubles), per output its weights (padded D
     // floats, zero past D) and tail weights (8 floats, the overlap_tail of dot8_rows_f32), the tile's scores and
-    // slopes (Q x tile floats each), bias sums (Q x 8 floats), b (Q floats), pinball constants (Q x 5 floats).
+    // slopes (Q x tile floats each), bias sums (Q x 8 floats), b (Q floats), pinball constants (Q x 5 floats),
+    // a partial last group of rows (8 x D floats).
     const size_t weight_stride = padded_cols + 8;
     const size_t bytes = (outputs * cols + 4 * outputs) * sizeof(double) +
-                         (outputs * weight_stride + 2 * outputs * tile + 14 * outputs) * sizeof(float);
+                         (outputs * weight_stride + 2 * outputs * tile + 14 * outputs + 8 * cols) * sizeof(float);
     double *gradient = aligned_alloc(32, ((bytes + 31) / 32) * 32);
     if (!gradient) return SHARDTRAIN_UNSUPPORTED;
     double *bias_lanes = gradient + outputs * cols;
@@ -486,6 +487,7 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
     float *tile_bias = scores + outputs * tile;
     float *biases = tile_bias + 8 * outputs;
     float *levels = biases + outputs;
+    float *partial = levels + 5 * outputs;
     const int overlap = cols > 8 && cols % 8 != 0;
     for (size_t q = 0; q < outputs; q++) {
         biases[q] = (float)theta[cols * outputs + q];
@@ -519,12 +521,16 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
         // Scores first (independent groups), then the losses: the two loops overlap better than one.
         for (size_t g = 0; g < count; g += 8) {
             const size_t valid = count - g < 8 ? count - g : 8;
-            const float *row[8];
-            for (size_t k = 0; k < 8; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
+            const float *base = tile_x + g * cols;
+            if (valid < 8) {
+                // The block's last rows, then zero rows (their lanes are masked below).
+                for (size_t k = 0; k < 8 * cols; k++) partial[k] = k < valid * cols ? base[k] : 0.0f;
+                base = partial;
+            }
             shard_prefetch_ahead(x, (start + g) * cols * sizeof(float), valid * cols * sizeof(float), feature_bytes);
             for (size_t q = 0; q < outputs; q++) {
                 const float *w = weights + q * weight_stride;
-                const __m256 z = dot8_rows_f32(row, w, NULL, cols, col_tail_mask, overlap ? w + padded_cols : NULL);
+                const __m256 z = dot8_f32(NULL, base, w, NULL, cols, col_tail_mask, overlap ? w + padded_cols : NULL);
                 _mm256_storeu_ps(scores + q * tile + g, _mm256_add_ps(z, _mm256_broadcast_ss(biases + q)));
             }
         }
@@ -653,7 +659,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
                 for (size_t q = 0; q < outputs; q++) {
                     const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
-                    const __m256 z = dot8_rows_f32(row, weights_f + q * padded_cols, NULL, cols, col_tail_mask_ps, NULL);
+                    const __m256 z = dot8_rows_f32(row, weights_f + q * padded_cols, NULL, cols, col_tail_mask_ps);
                     double *target = scores + q * tile + g;
                     _mm256_storeu_pd(target, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(z)), bias));
                     _mm256_storeu_pd(target + 4, _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(z, 1)), bias));

@@ -68,7 +68,7 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
 
             shard_prefetch_ahead(x, (start + g) * cols * sizeof(float), valid * cols * sizeof(float), feature_bytes);
 
-            const __m256 dot = dot8_rows_f32(row, buffered ? weight_buffer : NULL, w, cols, col_tail_mask, NULL);
+            const __m256 dot = dot8_rows_f32(row, buffered ? weight_buffer : NULL, w, cols, col_tail_mask);
             _mm256_store_ps(logit + g, _mm256_add_ps(dot, bias));
         }
 

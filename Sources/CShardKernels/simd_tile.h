@@ -215,36 +215,45 @@ SHARD_AVX2_INLINE void tile_gradient_f32(const float *x, size_t cols, const floa
     }
 }
 
-/// acc[k] += row[k][j .. j + 8) · wv for the 8 rows (`mask`: masked loads, else plain ones).
-SHARD_AVX2_INLINE void fma8_rows(const float *const row[8], size_t j, __m256 wv, int masked, __m256i mask, __m256 acc[8]) {
+/// acc[k] += x_k[j .. j + 8) · wv for 8 rows x_k: row[k], or base + k·stride when `row` is NULL (`masked`:
+/// masked loads with `mask`, else plain ones).
+SHARD_AVX2_INLINE void fma8_rows(const float *const *row, const float *base, size_t stride, size_t j, __m256 wv,
+                                 int masked, __m256i mask, __m256 acc[8]) {
     for (int k = 0; k < 8; k++) {
-        const __m256 xv = masked ? _mm256_maskload_ps(row[k] + j, mask) : _mm256_loadu_ps(row[k] + j);
-        acc[k] = _mm256_fmadd_ps(xv, wv, acc[k]);
+        const float *x = (row ? row[k] : base + k * stride) + j;
+        acc[k] = _mm256_fmadd_ps(masked ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x), wv, acc[k]);
     }
 }
 
-/// Lane k = Σ_j row[k][j] w[j] in float over `cols` values: one accumulator per row over 8-column chunks,
-/// then transpose_sum8. The weights come from `buffer` (floats, zero-padded to a multiple of 8) or, when it
-/// is NULL, are rounded from the doubles `w` chunk by chunk (the same values). A tail of cols mod 8
-/// columns is loaded with `col_tail_mask`, or, when `overlap_tail` is given (a buffer, cols > 8), as each
-/// row's last 8 columns (inside the row, no masked loads) with the 8 weights at `overlap_tail`: those of
-/// the tail columns, 0 for the columns a full chunk already took (exact zero products for finite features).
-SHARD_AVX2_INLINE __m256 dot8_rows_f32(const float *const row[8], const float *buffer, const double *w, size_t cols,
-                                       __m256i col_tail_mask, const float *overlap_tail) {
+/// Lane k = Σ_j x_k[j] w[j] in float over `cols` values of 8 rows x_k (row[k], or base + k·cols when `row`
+/// is NULL): one accumulator per row over 8-column chunks, then transpose_sum8. The weights come from
+/// `buffer` (floats, zero-padded to a multiple of 8) or, when it is NULL, are rounded from the doubles `w`
+/// chunk by chunk (the same values). A tail of cols mod 8 columns is loaded with `col_tail_mask`, or, when
+/// `overlap_tail` is given (a buffer, cols > 8), as each row's last 8 columns (inside the row, no masked
+/// loads) with the 8 weights at `overlap_tail`: those of the tail columns, 0 for the columns a full chunk
+/// already took (exact zero products for finite features).
+SHARD_AVX2_INLINE __m256 dot8_f32(const float *const *row, const float *base, const float *buffer, const double *w,
+                                  size_t cols, __m256i col_tail_mask, const float *overlap_tail) {
     const size_t full_cols = cols & ~(size_t)7;
     const __m256i all = _mm256_set1_epi32(-1);
     __m256 acc[8];
     for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
     for (size_t j = 0; j < full_cols; j += 8) {
-        fma8_rows(row, j, buffer ? _mm256_loadu_ps(buffer + j) : load_weights_ps(w, j, 8), 0, all, acc);
+        fma8_rows(row, base, cols, j, buffer ? _mm256_loadu_ps(buffer + j) : load_weights_ps(w, j, 8), 0, all, acc);
     }
     if (full_cols < cols && overlap_tail) {
-        fma8_rows(row, cols - 8, _mm256_loadu_ps(overlap_tail), 0, all, acc);
+        fma8_rows(row, base, cols, cols - 8, _mm256_loadu_ps(overlap_tail), 0, all, acc);
     } else if (full_cols < cols) {
         const __m256 wv = buffer ? _mm256_loadu_ps(buffer + full_cols) : load_weights_ps(w, full_cols, cols - full_cols);
-        fma8_rows(row, full_cols, wv, 1, col_tail_mask, acc);
+        fma8_rows(row, base, cols, full_cols, wv, 1, col_tail_mask, acc);
     }
     return transpose_sum8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7]);
+}
+
+/// dot8_f32 of the rows row[0..8).
+SHARD_AVX2_INLINE __m256 dot8_rows_f32(const float *const row[8], const float *buffer, const double *w, size_t cols,
+                                       __m256i col_tail_mask) {
+    return dot8_f32(row, NULL, buffer, w, cols, col_tail_mask, NULL);
 }
 
 #endif
