@@ -302,18 +302,14 @@ SHARD_AVX2_INLINE void tile_gradient_outputs(const int NQ, const double *x, size
 
 /// Software prefetch spread over a tile's three steps. The features of the rows ahead are requested
 /// line by line from `*cursor` (a byte offset into the block, only moving forward) up to `target`
-/// (clamped to the block's `limit` bytes), into L1, and the same lines PREFETCH_FAR_BYTES −
-/// PREFETCH_NEAR_BYTES further on into L2 (see simd_tile.h): each step asks for a third of the tile's
-/// bytes, so that the memory requests keep flowing while the tile computes, instead of in one burst per tile.
+/// (clamped to the block's `limit` bytes) with shard_prefetch_lines: each step asks for a third of the
+/// tile's bytes, so that the memory requests keep flowing while the tile computes, instead of in one burst
+/// per tile.
 SHARD_AVX2_INLINE void prefetch_until(const void *base, size_t *cursor, size_t target, size_t limit) {
     const size_t end = target < limit ? target : limit;
-    const size_t further = PREFETCH_FAR_BYTES - PREFETCH_NEAR_BYTES;
-    size_t k = *cursor;
-    for (; k < end; k += 64) {
-        _mm_prefetch((const char *)base + k, _MM_HINT_T0);
-        if (k + further < limit) _mm_prefetch((const char *)base + k + further, _MM_HINT_T2);
-    }
-    if (k > *cursor) *cursor = k;
+    if (*cursor >= end) return;
+    shard_prefetch_lines(base, *cursor, end, limit);
+    *cursor += (end - *cursor + 63) / 64 * 64;
 }
 
 /// The end of a block: returns the first row whose label is invalid when `any_invalid` (else `rows`), and

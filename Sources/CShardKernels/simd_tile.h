@@ -41,15 +41,32 @@ SHARD_AVX2_INLINE double sum4_pd(__m256d v) {
 #define PREFETCH_NEAR_BYTES 2048
 #define PREFETCH_FAR_BYTES 16384
 
-/// The two prefetch streams for `length` bytes at `offset` of `base`, at lines inside the block's `limit`
-/// bytes only.
+/// The two prefetch streams for the lines at byte offsets [begin, end) of `base` (end <= limit, the block's
+/// bytes): those lines into L1, and the lines PREFETCH_FAR_BYTES − PREFETCH_NEAR_BYTES further on (inside
+/// `limit`) into L2. One loop over both streams, two lines per step.
+SHARD_AVX2_INLINE void shard_prefetch_lines(const void *base, size_t begin, size_t end, size_t limit) {
+    const char *bytes = base;
+    const size_t further = PREFETCH_FAR_BYTES - PREFETCH_NEAR_BYTES;
+    const size_t both = limit > further ? (end < limit - further ? end : limit - further) : 0;
+    size_t k = begin;
+    for (; k + 64 < both; k += 128) {
+        _mm_prefetch(bytes + k, _MM_HINT_T0);
+        _mm_prefetch(bytes + k + further, _MM_HINT_T2);
+        _mm_prefetch(bytes + k + 64, _MM_HINT_T0);
+        _mm_prefetch(bytes + k + 64 + further, _MM_HINT_T2);
+    }
+    for (; k < both; k += 64) {
+        _mm_prefetch(bytes + k, _MM_HINT_T0);
+        _mm_prefetch(bytes + k + further, _MM_HINT_T2);
+    }
+    for (; k < end; k += 64) _mm_prefetch(bytes + k, _MM_HINT_T0);
+}
+
+/// The two prefetch streams for `length` bytes at `offset` of `base`, PREFETCH_NEAR_BYTES ahead, at lines
+/// inside the block's `limit` bytes only.
 SHARD_AVX2_INLINE void shard_prefetch_ahead(const void *base, size_t offset, size_t length, size_t limit) {
-    size_t begin = offset + PREFETCH_NEAR_BYTES;
-    size_t end = begin + length < limit ? begin + length : limit;
-    for (size_t k = begin; k < end; k += 64) _mm_prefetch((const char *)base + k, _MM_HINT_T0);
-    begin = offset + PREFETCH_FAR_BYTES;
-    end = begin + length < limit ? begin + length : limit;
-    for (size_t k = begin; k < end; k += 64) _mm_prefetch((const char *)base + k, _MM_HINT_T2);
+    const size_t begin = offset + PREFETCH_NEAR_BYTES;
+    shard_prefetch_lines(base, begin, begin + length < limit ? begin + length : limit, limit);
 }
 
 /// Prefetch of the labels two tiles ahead (`tile` labels of `bytes_per_label` bytes from label `start`,
