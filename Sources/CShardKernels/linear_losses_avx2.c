@@ -20,10 +20,12 @@
 //      float32 softmax loss in float lanes, 8 rows per vector, with the float exp/log);
 //      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
 //      summed in 4 double lanes over the block (lane k: rows 4g + k);
-//   3. Σ_i slope_iq x_i over the tile: float64 up to 4 outputs per sweep, one 4-column chunk at a time,
-//      each x chunk loaded once per row for the 4 outputs; float32 output by output with the slopes
-//      rounded to float, up to 32 columns at a time in float lanes (tile_gradient_chunks). Even and odd
-//      rows go to separate accumulators; tile sums are added to the block's gradient sums in double.
+//   3. Σ_i slope_iq x_i over the tile: float64 hinge, pinball and focal up to 4 outputs per sweep over
+//      column groups of up to 16 columns, each x chunk loaded once per row (tile_gradient_outputs_f64);
+//      softmax float64 up to 4 outputs per sweep one 4-column chunk at a time, float32 output by output
+//      with the slopes rounded to float, up to 32 columns at a time in float lanes (tile_gradient_chunks).
+//      With one output even and odd rows go to separate accumulators; tile sums are added to the block's
+//      gradient sums in double.
 // Labels outside the loss's domain are collected in a mask and located after the block. Features are
 // prefetched ahead in two steps (simd_tile.h). The summation order depends only on (rows, cols, Q).
 #if defined(__x86_64__) || defined(__i386__)
@@ -300,6 +302,91 @@ SHARD_AVX2_INLINE void tile_gradient_outputs(const int NQ, const double *x, size
     }
 }
 
+/// GROUP(NQ, CHUNKS) with compile-time constants for the runtime nq and chunks, each in 1…4.
+#define SHARD_SWITCH_GROUP(nq, chunks, GROUP)                                                                         \
+    switch ((nq) * 4 + (chunks) - 5) {                                                                                 \
+    case 0: GROUP(1, 1); break;                                                                                        \
+    case 1: GROUP(1, 2); break;                                                                                        \
+    case 2: GROUP(1, 3); break;                                                                                        \
+    case 3: GROUP(1, 4); break;                                                                                        \
+    case 4: GROUP(2, 1); break;                                                                                        \
+    case 5: GROUP(2, 2); break;                                                                                        \
+    case 6: GROUP(2, 3); break;                                                                                        \
+    case 7: GROUP(2, 4); break;                                                                                        \
+    case 8: GROUP(3, 1); break;                                                                                        \
+    case 9: GROUP(3, 2); break;                                                                                        \
+    case 10: GROUP(3, 3); break;                                                                                       \
+    case 11: GROUP(3, 4); break;                                                                                       \
+    case 12: GROUP(4, 1); break;                                                                                       \
+    case 13: GROUP(4, 2); break;                                                                                       \
+    case 14: GROUP(4, 3); break;                                                                                       \
+    default: GROUP(4, 4); break;                                                                                       \
+    }
+
+/// gradient[k·cols + j] += Σ_i slopes[k·stride + i] x_ij for NQ outputs k and the CHUNKS 4-column chunks of
+/// one column group at `p` (row stride `cols`, the last chunk loaded and stored with `last_mask`), over
+/// `count` rows: rows in order, each x chunk loaded once per row for the NQ outputs; NQ = 1: even and odd
+/// rows in separate accumulators, added at the end.
+SHARD_AVX2_INLINE void tile_gradient_group_f64(const int NQ, const int CHUNKS, const double *p, size_t cols,
+                                               const double *slopes, size_t stride, size_t count, __m256i last_mask,
+                                               double *gradient) {
+    const __m256i all = _mm256_set1_epi64x(-1);
+    __m256d even[4][4], odd[4];
+    for (int m = 0; m < CHUNKS; m++) {
+        odd[m] = _mm256_setzero_pd();
+        for (int k = 0; k < NQ; k++) even[k][m] = odd[m];
+    }
+    size_t i = 0;
+    if (NQ == 1) {
+        for (; i + 2 <= count; i += 2, p += 2 * cols) {
+            const __m256d r0 = _mm256_broadcast_sd(slopes + i), r1 = _mm256_broadcast_sd(slopes + i + 1);
+            for (int m = 0; m < CHUNKS; m++) {
+                const __m256i mask = m == CHUNKS - 1 ? last_mask : all;
+                even[0][m] = _mm256_fmadd_pd(r0, _mm256_maskload_pd(p + 4 * m, mask), even[0][m]);
+                odd[m] = _mm256_fmadd_pd(r1, _mm256_maskload_pd(p + cols + 4 * m, mask), odd[m]);
+            }
+        }
+    }
+    for (; i < count; i++, p += cols) {
+        __m256d xv[4];
+        for (int m = 0; m < CHUNKS; m++) xv[m] = _mm256_maskload_pd(p + 4 * m, m == CHUNKS - 1 ? last_mask : all);
+        for (int k = 0; k < NQ; k++) {
+            const __m256d r = _mm256_broadcast_sd(slopes + k * stride + i);
+            for (int m = 0; m < CHUNKS; m++) even[k][m] = _mm256_fmadd_pd(r, xv[m], even[k][m]);
+        }
+    }
+    for (int k = 0; k < NQ; k++) {
+        for (int m = 0; m < CHUNKS; m++) {
+            const __m256i mask = m == CHUNKS - 1 ? last_mask : all;
+            const __m256d sum = NQ == 1 ? _mm256_add_pd(even[k][m], odd[m]) : even[k][m];
+            double *grad = gradient + k * cols + 4 * m;
+            _mm256_maskstore_pd(grad, mask, _mm256_add_pd(_mm256_maskload_pd(grad, mask), sum));
+        }
+    }
+}
+
+/// gradient[q·cols + j] += Σ_i slopes[q·stride + i] x_ij over a double tile for every output: up to 4 outputs
+/// per sweep, each over column groups of 4 chunks (1 or 2 outputs), 3 (3 outputs) or 2 (4 outputs) with
+/// tile_gradient_group_f64. The order depends only on (count, cols, Q).
+static SHARD_AVX2 void tile_gradient_outputs_f64(const double *x, size_t cols, size_t outputs, const double *slopes,
+                                                 size_t stride, size_t count, __m256i col_tail_mask, double *gradient) {
+    for (size_t q = 0; q < outputs; q += 4) {
+        const int nq = (int)(outputs - q < 4 ? outputs - q : 4);
+        const size_t group_cols = nq <= 2 ? 16 : nq == 3 ? 12 : 8;
+        for (size_t j = 0; j < cols; j += group_cols) {
+            const size_t width = cols - j < group_cols ? cols - j : group_cols;
+            const int chunks = (int)((width + 3) / 4);
+            const __m256i last_mask = width % 4 ? col_tail_mask : _mm256_set1_epi64x(-1);
+            const double *p = x + j;
+            const double *r = slopes + q * stride;
+            double *grad = gradient + q * cols + j;
+#define SHARD_GROUP(NQ, CH) tile_gradient_group_f64(NQ, CH, p, cols, r, stride, count, last_mask, grad)
+            SHARD_SWITCH_GROUP(nq, chunks, SHARD_GROUP);
+#undef SHARD_GROUP
+        }
+    }
+}
+
 /// Software prefetch spread over a tile's three steps. The features of the rows ahead are requested
 /// line by line from `*cursor` (a byte offset into the block, only moving forward) up to `target`
 /// (clamped to the block's `limit` bytes) with shard_prefetch_lines: each step asks for a third of the
@@ -434,23 +521,7 @@ static SHARD_AVX2 void tile_gradient_outputs_f32(const float *x, size_t cols, si
             const float *r = slopes + q * stride;
             double *grad = gradient + q * cols + j;
 #define SHARD_GROUP(NQ, CH) tile_gradient_group_f32(NQ, CH, p, cols, r, stride, count, last_mask, grad, width)
-            switch (nq * 4 + chunks - 1) {
-            case 4: SHARD_GROUP(1, 1); break;
-            case 5: SHARD_GROUP(1, 2); break;
-            case 6: SHARD_GROUP(1, 3); break;
-            case 7: SHARD_GROUP(1, 4); break;
-            case 8: SHARD_GROUP(2, 1); break;
-            case 9: SHARD_GROUP(2, 2); break;
-            case 10: SHARD_GROUP(2, 3); break;
-            case 11: SHARD_GROUP(2, 4); break;
-            case 12: SHARD_GROUP(3, 1); break;
-            case 13: SHARD_GROUP(3, 2); break;
-            case 14: SHARD_GROUP(3, 3); break;
-            case 15: SHARD_GROUP(3, 4); break;
-            case 16: SHARD_GROUP(4, 1); break;
-            case 17: SHARD_GROUP(4, 2); break;
-            default: SHARD_GROUP(4, 3); break;
-            }
+            SHARD_SWITCH_GROUP(nq, chunks, SHARD_GROUP);
 #undef SHARD_GROUP
         }
     }
@@ -748,6 +819,11 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 }
                 tile_gradient_f32(tile_xf, cols, slopes_f, count, col_tail_mask_ps, gradient + q * cols);
             }
+            continue;
+        }
+        if (kind != SHARDTRAIN_LINEAR_SOFTMAX) {
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes, feature_bytes);
+            tile_gradient_outputs_f64(tile_x, cols, outputs, slopes, tile, count, col_tail_mask, gradient);
             continue;
         }
         for (size_t q = 0; q < outputs; q += 4) {
