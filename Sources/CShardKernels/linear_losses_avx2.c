@@ -387,18 +387,6 @@ static SHARD_AVX2 void tile_gradient_outputs_f64(const double *x, size_t cols, s
     }
 }
 
-/// Software prefetch spread over a tile's three steps. The features of the rows ahead are requested
-/// line by line from `*cursor` (a byte offset into the block, only moving forward) up to `target`
-/// (clamped to the block's `limit` bytes) with shard_prefetch_lines: each step asks for a third of the
-/// tile's bytes, so that the memory requests keep flowing while the tile computes, instead of in one burst
-/// per tile.
-SHARD_AVX2_INLINE void prefetch_until(const void *base, size_t *cursor, size_t target, size_t limit) {
-    const size_t end = target < limit ? target : limit;
-    if (*cursor >= end) return;
-    shard_prefetch_lines(base, *cursor, end, limit);
-    *cursor += (end - *cursor + 63) / 64 * 64;
-}
-
 /// The end of a block: returns the first row whose label is invalid when `any_invalid` (else `rows`), and
 /// writes `out` from the loss, the gradient sums (Q x D, output-major) and the bias lanes (Q x 4 doubles).
 static SHARD_AVX2 size_t finish_block(int kind, int single, const void *y, size_t rows, int any_invalid, size_t cols,
@@ -514,7 +502,7 @@ static SHARD_AVX2 void tile_gradient_outputs_f32(const float *x, size_t cols, si
         const size_t width = cols - j < 32 ? cols - j : 32;
         const int chunks = (int)((width + 7) / 8);
         const __m256i last_mask = width % 8 ? col_tail_mask : _mm256_set1_epi32(-1);
-        const size_t per_sweep = chunks == 4 ? 3 : 4;
+        const size_t per_sweep = chunks == 4 ? 2 : chunks == 3 ? 3 : 4;
         for (size_t q = 0; q < outputs; q += per_sweep) {
             const int nq = (int)(outputs - q < per_sweep ? outputs - q : per_sweep);
             const float *p = x + j;
@@ -578,10 +566,15 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
     const __m256 padding = _mm256_set1_ps((float)padding_label(kind));
     __m256d loss_sum = _mm256_setzero_pd();
     __m256 invalid = _mm256_setzero_ps();
+    size_t prefetched = 0;
 
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
         const float *tile_x = x + start * cols;
+        // Prefetch targets: PREFETCH_NEAR_BYTES ahead of this tile, plus half of its bytes in each of the
+        // score and loss loops, a little per group (not all at once: the memory requests keep flowing).
+        const size_t ahead = start * cols * sizeof(float) + PREFETCH_NEAR_BYTES;
+        const size_t tile_bytes = count * cols * sizeof(float);
         shard_prefetch_labels(y, start, tile, rows, sizeof(float));
         __m256 tile_loss = _mm256_setzero_ps();
         for (size_t q = 0; q < outputs; q++) _mm256_storeu_ps(tile_bias + 8 * q, _mm256_setzero_ps());
@@ -594,7 +587,7 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
                 for (size_t k = 0; k < 8 * cols; k++) partial[k] = k < valid * cols ? base[k] : 0.0f;
                 base = partial;
             }
-            shard_prefetch_ahead(x, (start + g) * cols * sizeof(float), valid * cols * sizeof(float), feature_bytes);
+            prefetch_until(x, &prefetched, ahead + (g + valid) * tile_bytes / (2 * count), feature_bytes);
             for (size_t q = 0; q < outputs; q++) {
                 const float *w = weights + q * weight_stride;
                 const __m256 z = dot8_f32(NULL, base, w, NULL, cols, col_tail_mask, overlap ? w + padded_cols : NULL);
@@ -603,6 +596,7 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
         }
         for (size_t g = 0; g < count; g += 8) {
             const size_t valid = count - g < 8 ? count - g : 8;
+            prefetch_until(x, &prefetched, ahead + tile_bytes / 2 + (g + valid) * tile_bytes / (2 * count), feature_bytes);
             const __m256i row_mask = tail_mask_epi32(valid);
             const __m256 lane_mask = _mm256_castsi256_ps(row_mask);
             const __m256 labels = valid == 8 ? _mm256_loadu_ps(y + start + g)

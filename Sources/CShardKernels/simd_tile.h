@@ -69,6 +69,18 @@ SHARD_AVX2_INLINE void shard_prefetch_ahead(const void *base, size_t offset, siz
     shard_prefetch_lines(base, begin, begin + length < limit ? begin + length : limit, limit);
 }
 
+/// Software prefetch spread over a tile's steps. The features of the rows ahead are requested
+/// line by line from `*cursor` (a byte offset into the block, only moving forward) up to `target`
+/// (clamped to the block's `limit` bytes) with shard_prefetch_lines: each step asks for a share of the
+/// tile's bytes, so that the memory requests keep flowing while the tile computes, instead of in one burst
+/// per tile.
+SHARD_AVX2_INLINE void prefetch_until(const void *base, size_t *cursor, size_t target, size_t limit) {
+    const size_t end = target < limit ? target : limit;
+    if (*cursor >= end) return;
+    shard_prefetch_lines(base, *cursor, end, limit);
+    *cursor += (end - *cursor + 63) / 64 * 64;
+}
+
 /// Prefetch of the labels two tiles ahead (`tile` labels of `bytes_per_label` bytes from label `start`,
 /// inside the block's `rows` only): the label stream is too thin for the hardware prefetcher to follow.
 SHARD_AVX2_INLINE void shard_prefetch_labels(const void *labels, size_t start, size_t tile, size_t rows,
