@@ -637,6 +637,12 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
     return result;
 }
 
+/// Stores the 4 slopes at `slopes` and adds them to the 4 bias lanes at `lanes`.
+SHARD_AVX2_INLINE void add_slopes_pd(double *slopes, double *lanes, __m256d slope) {
+    _mm256_storeu_pd(slopes, slope);
+    _mm256_storeu_pd(lanes, _mm256_add_pd(_mm256_loadu_pd(lanes), slope));
+}
+
 /// One block: see the file comment. `x`/`y` are float (single) or double; returns `rows`, the first row
 /// with an invalid label, or SHARDTRAIN_UNSUPPORTED when the scratch memory cannot be allocated.
 SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int smoothed, const int gamma_code,
@@ -651,7 +657,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     const size_t padded_cols = (cols + 7) & ~(size_t)7;
     // Scratch (doubles): labels, W transposed (Q x D; single: Q x padded D floats), gradient sums (Q x D),
     // scores and slopes (Q x tile), bias lanes (Q x 4), single only: float slopes (tile floats), the row
-    // losses of the float focal and softmax losses (tile) and the float softmax's exponentials (Q x 8 floats).
+    // losses of the float softmax loss (tile) and the float softmax's exponentials (Q x 8 floats).
     const size_t doubles = tile + (single ? outputs * padded_cols / 2 : outputs * cols) + outputs * cols +
                            2 * outputs * tile + 4 * outputs + (single ? tile / 2 + tile + 4 * outputs : 0);
     double *scratch = aligned_alloc(32, ((doubles * sizeof(double) + 31) / 32) * 32);
@@ -740,16 +746,9 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             }
         }
 
-        // 2. loss and slopes[q * tile + i]. Float32 focal and softmax: the loss in float lanes, 8 rows at a
-        //    time, into row_loss and slopes (as doubles) first.
-        if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
-            for (size_t g = 0; g < count; g += 8) {
-                __m256 slope;
-                const __m256 loss = focal_ps(gamma_code, c, narrow8_ps(labels + g), narrow8_ps(scores + g), &slope);
-                widen8_store(row_loss + g, loss);
-                widen8_store(slopes + g, slope);
-            }
-        }
+        // 2. loss and slopes[q * tile + i] (masked past the tile's last row), added to the bias lanes.
+        //    Float32 softmax: the loss in float lanes, 8 rows at a time, into row_loss and slopes (as
+        //    doubles) first.
         if (single && kind == SHARDTRAIN_LINEAR_SOFTMAX) {
             for (size_t g = 0; g < count; g += 8) {
                 widen8_store(row_loss + g, softmax_ps(c, narrow8_ps(labels + g), scores + g, slopes + g, tile, exps));
@@ -766,15 +765,11 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             switch (kind) {
             case SHARDTRAIN_LINEAR_HINGE:
             case SHARDTRAIN_LINEAR_FOCAL: {
-                if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
-                    loss = _mm256_loadu_pd(row_loss + g);
-                    break;
-                }
                 __m256d slope;
                 const __m256d s = _mm256_loadu_pd(scores + g);
                 loss = kind == SHARDTRAIN_LINEAR_HINGE ? hinge_pd(smoothed, c, y, s, &slope)
                                                        : focal_pd(gamma_code, c, y, s, &slope);
-                _mm256_storeu_pd(slopes + g, slope);
+                add_slopes_pd(slopes + g, bias_lanes, _mm256_and_pd(lane_mask, slope));
                 break;
             }
             case SHARDTRAIN_LINEAR_PINBALL: {
@@ -784,7 +779,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 for (size_t q = 0; q < outputs; q++) {
                     __m256d slope;
                     total = _mm256_add_pd(total, pinball_pd(smoothed, c, q, y, _mm256_loadu_pd(scores + q * tile + g), &slope));
-                    _mm256_storeu_pd(slopes + q * tile + g, _mm256_mul_pd(slope, share));
+                    add_slopes_pd(slopes + q * tile + g, bias_lanes + 4 * q, _mm256_and_pd(lane_mask, _mm256_mul_pd(slope, share)));
                 }
                 loss = _mm256_mul_pd(total, share);
                 break;
@@ -794,7 +789,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 break;
             }
             loss_sum = _mm256_add_pd(loss_sum, _mm256_and_pd(lane_mask, loss));
-            for (size_t q = 0; q < outputs; q++) {
+            for (size_t q = 0; kind == SHARDTRAIN_LINEAR_SOFTMAX && q < outputs; q++) {
                 const __m256d slope = _mm256_and_pd(lane_mask, _mm256_loadu_pd(slopes + q * tile + g));
                 _mm256_storeu_pd(slopes + q * tile + g, slope);
                 _mm256_storeu_pd(bias_lanes + 4 * q, _mm256_add_pd(_mm256_loadu_pd(bias_lanes + 4 * q), slope));
