@@ -4,7 +4,7 @@
 // The block is walked in tiles of T rows (tile_rows: about 8 KiB of features, a multiple of 8, at most 64).
 //
 // float32 hinge, pinball and focal (linear_pass_f32), everything in float lanes, 8 rows per vector:
-//   1. scores, output by output for groups of 8 rows (dot8_rows_f32: one accumulator per row over 8-column
+//   1. scores, output by output for groups of 8 rows (dot8_f32: one accumulator per row over 8-column
 //      chunks, a tail of D mod 8 columns read as each row's last 8 columns with zero weights on the
 //      columns already taken when D > 8, a horizontal-add tree) + b_q, into a float tile buffer;
 //   2. loss and slopes ∂loss/∂s_q per group (lanes past the tile's last row zeroed); the loss and
@@ -516,7 +516,7 @@ static SHARD_AVX2 void tile_gradient_outputs_f32(const float *x, size_t cols, si
 }
 
 /// linear_pass for float32 storage and the hinge, pinball and focal losses, all in float lanes, 8 rows per
-/// vector: per tile, 8-row groups give the Q scores (dot8_rows_f32 + b_q rounded to float), the loss and
+/// vector: per tile, 8-row groups give the Q scores (dot8_f32 + b_q rounded to float), the loss and
 /// the slopes (masked past the tile's last row; pinball: × 1/Q), which go to a float tile buffer; the loss
 /// and Σ_i slope_iq are summed in float lanes over the tile and then added to 4 double lanes each; then
 /// tile_gradient_outputs_f32. Returns as linear_pass.
@@ -527,7 +527,7 @@ SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, con
     const size_t tile = tile_rows(cols, sizeof(float));
     const size_t padded_cols = (cols + 7) & ~(size_t)7;
     // Scratch: gradient sums (Q x D doubles), bias lanes (Q x 4 doubles), per output its weights (padded D
-    // floats, zero past D) and tail weights (8 floats, the overlap_tail of dot8_rows_f32), the tile's scores and
+    // floats, zero past D) and tail weights (8 floats, the overlap_tail of dot8_f32), the tile's scores and
     // slopes (Q x tile floats each), bias sums (Q x 8 floats), b (Q floats), pinball constants (Q x 5 floats),
     // a partial last group of rows (8 x D floats).
     const size_t weight_stride = padded_cols + 8;
