@@ -2,20 +2,32 @@
 // the math and the layout of `out` are in CShardKernels.h.
 //
 // The block is walked in tiles of T rows (tile_rows: about 8 KiB of features, a multiple of 8, at most 64).
-// Per tile:
+//
+// float32 hinge, pinball and focal (linear_pass_f32), everything in float lanes, 8 rows per vector:
+//   1. scores, output by output for groups of 8 rows (dot8_f32: one accumulator per row over 8-column
+//      chunks, a tail of D mod 8 columns read as each row's last 8 columns with zero weights on the
+//      columns already taken when D > 8, a horizontal-add tree) + b_q, into a float tile buffer;
+//   2. loss and slopes ∂loss/∂s_q per group (lanes past the tile's last row zeroed); the loss and
+//      Σ_i slope_iq are summed in float lanes over the tile, then added to 4 double lanes each;
+//   3. Σ_i slope_iq x_i over the tile: column groups of up to 32 columns, Q = 1 with even and odd rows in
+//      separate accumulators (tile_gradient_f32), else up to 4 outputs per sweep with each x chunk loaded
+//      once per row (tile_gradient_outputs_f32); tile sums are added to the block's sums in double.
+// float64 (and float32 softmax) per tile (linear_pass):
 //   1. scores, output by output: groups of 4 rows (float64) or 8 rows (float32, in float lanes with W
 //      rounded to float, as the float32 logistic kernel), one accumulator per row over column chunks
 //      (masked tail), a horizontal-add tree gives lane k = Σ_j x_(g+k)j W_jq, widened to double, + b_q;
 //   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h; the
-//      float32 focal and softmax losses in float lanes, 8 rows per vector, with the float exp/log1p/log);
+//      float32 softmax loss in float lanes, 8 rows per vector, with the float exp/log);
 //      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
-//      summed in 4 double lanes over the block (lane k: rows 4g + k); labels outside the loss's domain
-//      are collected in a mask and located after the block;
-//   3. Σ_i slope_iq x_i over the tile: float64 up to 4 outputs per sweep, one 4-column chunk at a time,
-//      each x chunk loaded once per row for the 4 outputs; float32 output by output with the slopes
-//      rounded to float, up to 32 columns at a time in float lanes (tile_gradient_chunks). Even and odd
-//      rows go to separate accumulators; tile sums are added to the block's gradient sums in double.
-// The summation order depends only on (rows, cols, Q).
+//      summed in 4 double lanes over the block (lane k: rows 4g + k);
+//   3. Σ_i slope_iq x_i over the tile: float64 hinge, pinball and focal up to 4 outputs per sweep over
+//      column groups of up to 16 columns, each x chunk loaded once per row (tile_gradient_outputs_f64);
+//      softmax float64 up to 4 outputs per sweep one 4-column chunk at a time, float32 output by output
+//      with the slopes rounded to float, up to 32 columns at a time in float lanes (tile_gradient_chunks).
+//      With one output even and odd rows go to separate accumulators; tile sums are added to the block's
+//      gradient sums in double.
+// Labels outside the loss's domain are collected in a mask and located after the block. Features are
+// prefetched ahead in two steps (simd_tile.h). The summation order depends only on (rows, cols, Q).
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "CShardKernels.h"
@@ -290,15 +302,345 @@ SHARD_AVX2_INLINE void tile_gradient_outputs(const int NQ, const double *x, size
     }
 }
 
-/// Software prefetch spread over a tile's three steps. The features of the rows ahead are requested
-/// line by line from `*cursor` (a byte offset into the block, only moving forward) up to `target`
-/// (clamped to the block's `limit` bytes): each step asks for a third of the tile's bytes, so that the
-/// memory requests keep flowing while the tile computes, instead of in one burst per tile.
-SHARD_AVX2_INLINE void prefetch_until(const void *base, size_t *cursor, size_t target, size_t limit) {
-    const size_t end = target < limit ? target : limit;
-    size_t k = *cursor;
-    for (; k < end; k += 64) _mm_prefetch((const char *)base + k, _MM_HINT_T0);
-    if (k > *cursor) *cursor = k;
+/// GROUP(NQ, CHUNKS) with compile-time constants for the runtime nq and chunks, each in 1…4.
+#define SHARD_SWITCH_GROUP(nq, chunks, GROUP)                                                                         \
+    switch ((nq) * 4 + (chunks) - 5) {                                                                                 \
+    case 0: GROUP(1, 1); break;                                                                                        \
+    case 1: GROUP(1, 2); break;                                                                                        \
+    case 2: GROUP(1, 3); break;                                                                                        \
+    case 3: GROUP(1, 4); break;                                                                                        \
+    case 4: GROUP(2, 1); break;                                                                                        \
+    case 5: GROUP(2, 2); break;                                                                                        \
+    case 6: GROUP(2, 3); break;                                                                                        \
+    case 7: GROUP(2, 4); break;                                                                                        \
+    case 8: GROUP(3, 1); break;                                                                                        \
+    case 9: GROUP(3, 2); break;                                                                                        \
+    case 10: GROUP(3, 3); break;                                                                                       \
+    case 11: GROUP(3, 4); break;                                                                                       \
+    case 12: GROUP(4, 1); break;                                                                                       \
+    case 13: GROUP(4, 2); break;                                                                                       \
+    case 14: GROUP(4, 3); break;                                                                                       \
+    default: GROUP(4, 4); break;                                                                                       \
+    }
+
+/// gradient[k·cols + j] += Σ_i slopes[k·stride + i] x_ij for NQ outputs k and the CHUNKS 4-column chunks of
+/// one column group at `p` (row stride `cols`, the last chunk loaded and stored with `last_mask`), over
+/// `count` rows: rows in order, each x chunk loaded once per row for the NQ outputs; NQ = 1: even and odd
+/// rows in separate accumulators, added at the end.
+SHARD_AVX2_INLINE void tile_gradient_group_f64(const int NQ, const int CHUNKS, const double *p, size_t cols,
+                                               const double *slopes, size_t stride, size_t count, __m256i last_mask,
+                                               double *gradient) {
+    const __m256i all = _mm256_set1_epi64x(-1);
+    __m256d even[4][4], odd[4];
+    for (int m = 0; m < CHUNKS; m++) {
+        odd[m] = _mm256_setzero_pd();
+        for (int k = 0; k < NQ; k++) even[k][m] = odd[m];
+    }
+    size_t i = 0;
+    if (NQ == 1) {
+        for (; i + 2 <= count; i += 2, p += 2 * cols) {
+            const __m256d r0 = _mm256_broadcast_sd(slopes + i), r1 = _mm256_broadcast_sd(slopes + i + 1);
+            for (int m = 0; m < CHUNKS; m++) {
+                const __m256i mask = m == CHUNKS - 1 ? last_mask : all;
+                even[0][m] = _mm256_fmadd_pd(r0, _mm256_maskload_pd(p + 4 * m, mask), even[0][m]);
+                odd[m] = _mm256_fmadd_pd(r1, _mm256_maskload_pd(p + cols + 4 * m, mask), odd[m]);
+            }
+        }
+    }
+    for (; i < count; i++, p += cols) {
+        __m256d xv[4];
+        for (int m = 0; m < CHUNKS; m++) xv[m] = _mm256_maskload_pd(p + 4 * m, m == CHUNKS - 1 ? last_mask : all);
+        for (int k = 0; k < NQ; k++) {
+            const __m256d r = _mm256_broadcast_sd(slopes + k * stride + i);
+            for (int m = 0; m < CHUNKS; m++) even[k][m] = _mm256_fmadd_pd(r, xv[m], even[k][m]);
+        }
+    }
+    for (int k = 0; k < NQ; k++) {
+        for (int m = 0; m < CHUNKS; m++) {
+            const __m256i mask = m == CHUNKS - 1 ? last_mask : all;
+            const __m256d sum = NQ == 1 ? _mm256_add_pd(even[k][m], odd[m]) : even[k][m];
+            double *grad = gradient + k * cols + 4 * m;
+            _mm256_maskstore_pd(grad, mask, _mm256_add_pd(_mm256_maskload_pd(grad, mask), sum));
+        }
+    }
+}
+
+/// gradient[q·cols + j] += Σ_i slopes[q·stride + i] x_ij over a double tile for every output: up to 4 outputs
+/// per sweep, each over column groups of 4 chunks (1 or 2 outputs), 3 (3 outputs) or 2 (4 outputs) with
+/// tile_gradient_group_f64. The order depends only on (count, cols, Q).
+static SHARD_AVX2 void tile_gradient_outputs_f64(const double *x, size_t cols, size_t outputs, const double *slopes,
+                                                 size_t stride, size_t count, __m256i col_tail_mask, double *gradient) {
+    for (size_t q = 0; q < outputs; q += 4) {
+        const int nq = (int)(outputs - q < 4 ? outputs - q : 4);
+        const size_t group_cols = nq <= 2 ? 16 : nq == 3 ? 12 : 8;
+        for (size_t j = 0; j < cols; j += group_cols) {
+            const size_t width = cols - j < group_cols ? cols - j : group_cols;
+            const int chunks = (int)((width + 3) / 4);
+            const __m256i last_mask = width % 4 ? col_tail_mask : _mm256_set1_epi64x(-1);
+            const double *p = x + j;
+            const double *r = slopes + q * stride;
+            double *grad = gradient + q * cols + j;
+#define SHARD_GROUP(NQ, CH) tile_gradient_group_f64(NQ, CH, p, cols, r, stride, count, last_mask, grad)
+            SHARD_SWITCH_GROUP(nq, chunks, SHARD_GROUP);
+#undef SHARD_GROUP
+        }
+    }
+}
+
+/// The end of a block: returns the first row whose label is invalid when `any_invalid` (else `rows`), and
+/// writes `out` from the loss, the gradient sums (Q x D, output-major) and the bias lanes (Q x 4 doubles).
+static SHARD_AVX2 size_t finish_block(int kind, int single, const void *y, size_t rows, int any_invalid, size_t cols,
+                                      size_t outputs, double loss, const double *gradient, const double *bias_lanes,
+                                      double *out) {
+    size_t result = rows;
+    for (size_t i = 0; any_invalid && i < rows; i++) {
+        if (invalid_label(kind, single ? (double)((const float *)y)[i] : ((const double *)y)[i], outputs)) {
+            result = i;
+            break;
+        }
+    }
+    out[0] = loss;
+    for (size_t d = 0; d < cols; d++) {
+        for (size_t q = 0; q < outputs; q++) out[1 + d * outputs + q] = gradient[q * cols + d];
+    }
+    for (size_t q = 0; q < outputs; q++) out[1 + cols * outputs + q] = sum4_pd(_mm256_loadu_pd(bias_lanes + 4 * q));
+    return result;
+}
+
+/// invalid_labels_pd in float lanes (hinge, pinball and focal labels).
+SHARD_AVX2_INLINE __m256 invalid_labels_ps(const int kind, __m256 y) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    switch (kind) {
+    case SHARDTRAIN_LINEAR_HINGE: return _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), y), one, _CMP_NEQ_UQ);
+    case SHARDTRAIN_LINEAR_PINBALL: return _mm256_cmp_ps(_mm256_sub_ps(y, y), zero, _CMP_NEQ_UQ);
+    default: return _mm256_cmp_ps(_mm256_mul_ps(y, _mm256_sub_ps(one, y)), zero, _CMP_NEQ_UQ);
+    }
+}
+
+/// hinge_pd in float lanes for 8 rows (μ, μ/2 and 2μ rounded to float).
+SHARD_AVX2_INLINE __m256 hinge_ps(const int smoothed, const linear_constants *c, __m256 y, __m256 s, __m256 *slope) {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 m = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(y, s));
+    const __m256 active = _mm256_cmp_ps(m, zero, _CMP_GT_OQ);
+    const __m256 minus_y = _mm256_xor_ps(y, _mm256_set1_ps(-0.0f));
+    if (!smoothed) {
+        *slope = _mm256_and_ps(active, minus_y);
+        return _mm256_and_ps(active, m);
+    }
+    const __m256 mu = _mm256_set1_ps((float)c->smoothing);
+    const __m256 linear = _mm256_cmp_ps(m, mu, _CMP_GE_OQ);
+    const __m256 loss = _mm256_blendv_ps(_mm256_div_ps(_mm256_mul_ps(m, m), _mm256_set1_ps((float)c->twice_smoothing)),
+                                         _mm256_sub_ps(m, _mm256_set1_ps((float)c->half_smoothing)), linear);
+    *slope = _mm256_and_ps(active, _mm256_blendv_ps(_mm256_div_ps(_mm256_mul_ps(minus_y, m), mu), minus_y, linear));
+    return _mm256_and_ps(active, loss);
+}
+
+/// pinball_pd in float lanes for 8 rows; `level` holds level q's constants rounded to float:
+/// τ, τμ, −(1 − τ)μ, τ·τμ/2, (1 − τ)·(−(1 − τ)μ)/2 (the last four used when smoothed).
+SHARD_AVX2_INLINE __m256 pinball_ps(const int smoothed, const linear_constants *c, const float *level, __m256 y,
+                                    __m256 s, __m256 *slope) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    const __m256 tau = _mm256_broadcast_ss(level);
+    const __m256 e = _mm256_sub_ps(y, s);
+    if (!smoothed) {
+        const __m256 below = _mm256_and_ps(_mm256_cmp_ps(e, zero, _CMP_LT_OQ), one);
+        const __m256 above = _mm256_and_ps(_mm256_cmp_ps(e, zero, _CMP_GT_OQ), one);
+        *slope = _mm256_sub_ps(below, _mm256_mul_ps(tau, _mm256_add_ps(above, below)));
+        return _mm256_mul_ps(e, _mm256_sub_ps(tau, below));
+    }
+    const __m256 upper = _mm256_cmp_ps(e, _mm256_broadcast_ss(level + 1), _CMP_GE_OQ);
+    const __m256 lower = _mm256_cmp_ps(e, _mm256_broadcast_ss(level + 2), _CMP_LE_OQ);
+    __m256 loss = _mm256_div_ps(_mm256_mul_ps(e, e), _mm256_set1_ps((float)c->twice_smoothing));
+    loss = _mm256_blendv_ps(loss, _mm256_sub_ps(_mm256_mul_ps(tau, e), _mm256_broadcast_ss(level + 3)), upper);
+    loss = _mm256_blendv_ps(loss, _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(tau, one), e), _mm256_broadcast_ss(level + 4)),
+                            lower);
+    __m256 d = _mm256_div_ps(_mm256_xor_ps(e, _mm256_set1_ps(-0.0f)), _mm256_set1_ps((float)c->smoothing));
+    d = _mm256_blendv_ps(d, _mm256_xor_ps(tau, _mm256_set1_ps(-0.0f)), upper);
+    *slope = _mm256_blendv_ps(d, _mm256_sub_ps(one, tau), lower);
+    return loss;
+}
+
+/// grad[k·cols + j] += Σ_i slopes[k·stride + i] x_i[c0 + j] for NQ outputs k and the CHUNKS 8-column chunks
+/// of one column group (the last chunk loaded with `last_mask`) over `count` rows from `p` (row stride
+/// `cols`): each x chunk is loaded once per row for the NQ outputs; one float accumulator per (output,
+/// chunk), rows in order; added to `grad` in double.
+SHARD_AVX2_INLINE void tile_gradient_group_f32(const int NQ, const int CHUNKS, const float *p, size_t cols,
+                                               const float *slopes, size_t stride, size_t count, __m256i last_mask,
+                                               double *grad, size_t width) {
+    __m256 acc[4][4];
+    for (int k = 0; k < NQ; k++) {
+        for (int m = 0; m < CHUNKS; m++) acc[k][m] = _mm256_setzero_ps();
+    }
+    for (size_t i = 0; i < count; i++, p += cols) {
+        __m256 xv[4];
+        for (int m = 0; m < CHUNKS - 1; m++) xv[m] = _mm256_loadu_ps(p + 8 * m);
+        xv[CHUNKS - 1] = _mm256_maskload_ps(p + 8 * (CHUNKS - 1), last_mask);
+        for (int k = 0; k < NQ; k++) {
+            const __m256 r = _mm256_broadcast_ss(slopes + k * stride + i);
+            for (int m = 0; m < CHUNKS; m++) acc[k][m] = _mm256_fmadd_ps(r, xv[m], acc[k][m]);
+        }
+    }
+    for (int k = 0; k < NQ; k++) {
+        for (int m = 0; m < CHUNKS; m++) {
+            const size_t lanes = width - 8 * (size_t)m < 8 ? width - 8 * (size_t)m : 8;
+            add_to_double_ps(grad + k * cols + 8 * m, acc[k][m], lanes);
+        }
+    }
+}
+
+/// gradient[q·cols + j] += Σ_i slopes[q·stride + i] x_ij over a float tile for every output: column groups
+/// of up to 32 columns; one output at a time with tile_gradient_chunks (even and odd rows apart) when
+/// Q = 1, else up to 12 / chunks outputs (at most 4) per sweep with tile_gradient_group_f32. The order
+/// depends only on (count, cols, Q).
+static SHARD_AVX2 void tile_gradient_outputs_f32(const float *x, size_t cols, size_t outputs, const float *slopes,
+                                                 size_t stride, size_t count, __m256i col_tail_mask, double *gradient) {
+    if (outputs == 1) {
+        tile_gradient_f32(x, cols, slopes, count, col_tail_mask, gradient);
+        return;
+    }
+    for (size_t j = 0; j < cols; j += 32) {
+        const size_t width = cols - j < 32 ? cols - j : 32;
+        const int chunks = (int)((width + 7) / 8);
+        const __m256i last_mask = width % 8 ? col_tail_mask : _mm256_set1_epi32(-1);
+        const size_t per_sweep = chunks == 4 ? 2 : chunks == 3 ? 3 : 4;
+        for (size_t q = 0; q < outputs; q += per_sweep) {
+            const int nq = (int)(outputs - q < per_sweep ? outputs - q : per_sweep);
+            const float *p = x + j;
+            const float *r = slopes + q * stride;
+            double *grad = gradient + q * cols + j;
+#define SHARD_GROUP(NQ, CH) tile_gradient_group_f32(NQ, CH, p, cols, r, stride, count, last_mask, grad, width)
+            SHARD_SWITCH_GROUP(nq, chunks, SHARD_GROUP);
+#undef SHARD_GROUP
+        }
+    }
+}
+
+/// linear_pass for float32 storage and the hinge, pinball and focal losses, all in float lanes, 8 rows per
+/// vector: per tile, 8-row groups give the Q scores (dot8_f32 + b_q rounded to float), the loss and
+/// the slopes (masked past the tile's last row; pinball: × 1/Q), which go to a float tile buffer; the loss
+/// and Σ_i slope_iq are summed in float lanes over the tile and then added to 4 double lanes each; then
+/// tile_gradient_outputs_f32. Returns as linear_pass.
+SHARD_AVX2_INLINE size_t linear_pass_f32(const int kind, const int smoothed, const int gamma_code,
+                                         const linear_constants *c, const float *x, const float *y, size_t rows,
+                                         size_t cols, const double *theta, double *out) {
+    const size_t outputs = c->outputs;
+    const size_t tile = tile_rows(cols, sizeof(float));
+    const size_t padded_cols = (cols + 7) & ~(size_t)7;
+    // Scratch: gradient sums (Q x D doubles), bias lanes (Q x 4 doubles), per output its weights (padded D
+    // floats, zero past D) and tail weights (8 floats, the overlap_tail of dot8_f32), the tile's scores and
+    // slopes (Q x tile floats each), bias sums (Q x 8 floats), b (Q floats), pinball constants (Q x 5 floats),
+    // a partial last group of rows (8 x D floats).
+    const size_t weight_stride = padded_cols + 8;
+    const size_t bytes = (outputs * cols + 4 * outputs) * sizeof(double) +
+                         (outputs * weight_stride + 2 * outputs * tile + 14 * outputs + 8 * cols) * sizeof(float);
+    double *gradient = aligned_alloc(32, ((bytes + 31) / 32) * 32);
+    if (!gradient) return SHARDTRAIN_UNSUPPORTED;
+    double *bias_lanes = gradient + outputs * cols;
+    float *weights = (float *)(bias_lanes + 4 * outputs);
+    float *slopes = weights + outputs * weight_stride;
+    float *scores = slopes + outputs * tile;
+    float *tile_bias = scores + outputs * tile;
+    float *biases = tile_bias + 8 * outputs;
+    float *levels = biases + outputs;
+    float *partial = levels + 5 * outputs;
+    const int overlap = cols > 8 && cols % 8 != 0;
+    for (size_t q = 0; q < outputs; q++) {
+        biases[q] = (float)theta[cols * outputs + q];
+        float *w = weights + q * weight_stride;
+        for (size_t d = 0; d < padded_cols; d++) w[d] = d < cols ? (float)theta[d * outputs + q] : 0.0f;
+        for (size_t k = 0; k < 8; k++) w[padded_cols + k] = overlap && cols - 8 + k >= (cols & ~(size_t)7) ? w[cols - 8 + k] : 0.0f;
+        if (kind == SHARDTRAIN_LINEAR_PINBALL) {
+            levels[5 * q] = (float)c->levels[q];
+            if (smoothed) {
+                levels[5 * q + 1] = (float)c->upper[q];
+                levels[5 * q + 2] = (float)c->lower[q];
+                levels[5 * q + 3] = (float)c->upper_offset[q];
+                levels[5 * q + 4] = (float)c->lower_offset[q];
+            }
+        }
+    }
+    for (size_t k = 0; k < outputs * cols + 4 * outputs; k++) gradient[k] = 0.0;
+    const __m256i col_tail_mask = tail_mask_epi32(cols % 8);
+    const size_t feature_bytes = rows * cols * sizeof(float);
+    const __m256 share = _mm256_set1_ps((float)c->share);
+    const __m256 padding = _mm256_set1_ps((float)padding_label(kind));
+    __m256d loss_sum = _mm256_setzero_pd();
+    __m256 invalid = _mm256_setzero_ps();
+    size_t prefetched = 0;
+
+    for (size_t start = 0; start < rows; start += tile) {
+        const size_t count = rows - start < tile ? rows - start : tile;
+        const float *tile_x = x + start * cols;
+        // Prefetch targets: PREFETCH_NEAR_BYTES ahead of this tile, plus half of its bytes in each of the
+        // score and loss loops, a little per group (not all at once: the memory requests keep flowing).
+        const size_t ahead = start * cols * sizeof(float) + PREFETCH_NEAR_BYTES;
+        const size_t tile_bytes = count * cols * sizeof(float);
+        shard_prefetch_labels(y, start, tile, rows, sizeof(float));
+        __m256 tile_loss = _mm256_setzero_ps();
+        for (size_t q = 0; q < outputs; q++) _mm256_storeu_ps(tile_bias + 8 * q, _mm256_setzero_ps());
+        // Scores first (independent groups), then the losses: the two loops overlap better than one.
+        for (size_t g = 0; g < count; g += 8) {
+            const size_t valid = count - g < 8 ? count - g : 8;
+            const float *base = tile_x + g * cols;
+            if (valid < 8) {
+                // The block's last rows, then zero rows (their lanes are masked below).
+                for (size_t k = 0; k < 8 * cols; k++) partial[k] = k < valid * cols ? base[k] : 0.0f;
+                base = partial;
+            }
+            prefetch_until(x, &prefetched, ahead + (g + valid) * tile_bytes / (2 * count), feature_bytes);
+            for (size_t q = 0; q < outputs; q++) {
+                const float *w = weights + q * weight_stride;
+                const __m256 z = dot8_f32(NULL, base, w, NULL, cols, col_tail_mask, overlap ? w + padded_cols : NULL);
+                _mm256_storeu_ps(scores + q * tile + g, _mm256_add_ps(z, _mm256_broadcast_ss(biases + q)));
+            }
+        }
+        for (size_t g = 0; g < count; g += 8) {
+            const size_t valid = count - g < 8 ? count - g : 8;
+            prefetch_until(x, &prefetched, ahead + tile_bytes / 2 + (g + valid) * tile_bytes / (2 * count), feature_bytes);
+            const __m256i row_mask = tail_mask_epi32(valid);
+            const __m256 lane_mask = _mm256_castsi256_ps(row_mask);
+            const __m256 labels = valid == 8 ? _mm256_loadu_ps(y + start + g)
+                                             : _mm256_blendv_ps(padding, _mm256_maskload_ps(y + start + g, row_mask), lane_mask);
+            invalid = _mm256_or_ps(invalid, invalid_labels_ps(kind, labels));
+            __m256 loss = _mm256_setzero_ps();
+            for (size_t q = 0; q < outputs; q++) {
+                const __m256 s = _mm256_loadu_ps(scores + q * tile + g);
+                __m256 slope;
+                switch (kind) {
+                case SHARDTRAIN_LINEAR_HINGE: loss = hinge_ps(smoothed, c, labels, s, &slope); break;
+                case SHARDTRAIN_LINEAR_PINBALL: {
+                    // (1/Q) Σ_q ρ_q, levels in order; slopes ρ_q' / Q.
+                    loss = _mm256_add_ps(loss, pinball_ps(smoothed, c, levels + 5 * q, labels, s, &slope));
+                    slope = _mm256_mul_ps(slope, share);
+                    break;
+                }
+                default: loss = focal_ps(gamma_code, c, labels, s, &slope); break;
+                }
+                slope = _mm256_and_ps(lane_mask, slope);
+                _mm256_storeu_ps(slopes + q * tile + g, slope);
+                _mm256_storeu_ps(tile_bias + 8 * q, _mm256_add_ps(_mm256_loadu_ps(tile_bias + 8 * q), slope));
+            }
+            if (kind == SHARDTRAIN_LINEAR_PINBALL) loss = _mm256_mul_ps(loss, share);
+            tile_loss = _mm256_add_ps(tile_loss, _mm256_and_ps(lane_mask, loss));
+        }
+        loss_sum = _mm256_add_pd(loss_sum, widen_sum_pd(tile_loss));
+        for (size_t q = 0; q < outputs; q++) {
+            _mm256_storeu_pd(bias_lanes + 4 * q,
+                             _mm256_add_pd(_mm256_loadu_pd(bias_lanes + 4 * q), widen_sum_pd(_mm256_loadu_ps(tile_bias + 8 * q))));
+        }
+        tile_gradient_outputs_f32(tile_x, cols, outputs, slopes, tile, count, col_tail_mask, gradient);
+    }
+
+    const size_t result = finish_block(kind, 1, y, rows, _mm256_movemask_ps(invalid), cols, outputs, sum4_pd(loss_sum),
+                                       gradient, bias_lanes, out);
+    free(gradient);
+    return result;
+}
+
+/// Stores the 4 slopes at `slopes` and adds them to the 4 bias lanes at `lanes`.
+SHARD_AVX2_INLINE void add_slopes_pd(double *slopes, double *lanes, __m256d slope) {
+    _mm256_storeu_pd(slopes, slope);
+    _mm256_storeu_pd(lanes, _mm256_add_pd(_mm256_loadu_pd(lanes), slope));
 }
 
 /// One block: see the file comment. `x`/`y` are float (single) or double; returns `rows`, the first row
@@ -306,13 +648,16 @@ SHARD_AVX2_INLINE void prefetch_until(const void *base, size_t *cursor, size_t t
 SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int smoothed, const int gamma_code,
                                      const linear_constants *c, const void *x_any, const void *y_any, size_t rows,
                                      size_t cols, const double *theta, double *out) {
+    if (single && kind != SHARDTRAIN_LINEAR_SOFTMAX) {
+        return linear_pass_f32(kind, smoothed, gamma_code, c, x_any, y_any, rows, cols, theta, out);
+    }
     const size_t outputs = c->outputs;
     const size_t value_bytes = single ? sizeof(float) : sizeof(double);
     const size_t tile = tile_rows(cols, value_bytes);
     const size_t padded_cols = (cols + 7) & ~(size_t)7;
     // Scratch (doubles): labels, W transposed (Q x D; single: Q x padded D floats), gradient sums (Q x D),
     // scores and slopes (Q x tile), bias lanes (Q x 4), single only: float slopes (tile floats), the row
-    // losses of the float focal and softmax losses (tile) and the float softmax's exponentials (Q x 8 floats).
+    // losses of the float softmax loss (tile) and the float softmax's exponentials (Q x 8 floats).
     const size_t doubles = tile + (single ? outputs * padded_cols / 2 : outputs * cols) + outputs * cols +
                            2 * outputs * tile + 4 * outputs + (single ? tile / 2 + tile + 4 * outputs : 0);
     double *scratch = aligned_alloc(32, ((doubles * sizeof(double) + 31) / 32) * 32);
@@ -356,8 +701,8 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
 
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
-        // Prefetch targets: PREFETCH_BYTES ahead of this tile, plus a third of its bytes per finished step.
-        const size_t ahead = start * cols * value_bytes + PREFETCH_BYTES;
+        // Prefetch targets: PREFETCH_NEAR_BYTES ahead of this tile, plus a third of its bytes per finished step.
+        const size_t ahead = start * cols * value_bytes + PREFETCH_NEAR_BYTES;
         const size_t tile_bytes = count * cols * value_bytes;
         const float *tile_xf = xf + start * cols;
         const double *tile_x = xd + start * cols;
@@ -401,16 +746,9 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             }
         }
 
-        // 2. loss and slopes[q * tile + i]. Float32 focal and softmax: the loss in float lanes, 8 rows at a
-        //    time, into row_loss and slopes (as doubles) first.
-        if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
-            for (size_t g = 0; g < count; g += 8) {
-                __m256 slope;
-                const __m256 loss = focal_ps(gamma_code, c, narrow8_ps(labels + g), narrow8_ps(scores + g), &slope);
-                widen8_store(row_loss + g, loss);
-                widen8_store(slopes + g, slope);
-            }
-        }
+        // 2. loss and slopes[q * tile + i] (masked past the tile's last row), added to the bias lanes.
+        //    Float32 softmax: the loss in float lanes, 8 rows at a time, into row_loss and slopes (as
+        //    doubles) first.
         if (single && kind == SHARDTRAIN_LINEAR_SOFTMAX) {
             for (size_t g = 0; g < count; g += 8) {
                 widen8_store(row_loss + g, softmax_ps(c, narrow8_ps(labels + g), scores + g, slopes + g, tile, exps));
@@ -427,15 +765,11 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             switch (kind) {
             case SHARDTRAIN_LINEAR_HINGE:
             case SHARDTRAIN_LINEAR_FOCAL: {
-                if (single && kind == SHARDTRAIN_LINEAR_FOCAL) {
-                    loss = _mm256_loadu_pd(row_loss + g);
-                    break;
-                }
                 __m256d slope;
                 const __m256d s = _mm256_loadu_pd(scores + g);
                 loss = kind == SHARDTRAIN_LINEAR_HINGE ? hinge_pd(smoothed, c, y, s, &slope)
                                                        : focal_pd(gamma_code, c, y, s, &slope);
-                _mm256_storeu_pd(slopes + g, slope);
+                add_slopes_pd(slopes + g, bias_lanes, _mm256_and_pd(lane_mask, slope));
                 break;
             }
             case SHARDTRAIN_LINEAR_PINBALL: {
@@ -445,7 +779,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 for (size_t q = 0; q < outputs; q++) {
                     __m256d slope;
                     total = _mm256_add_pd(total, pinball_pd(smoothed, c, q, y, _mm256_loadu_pd(scores + q * tile + g), &slope));
-                    _mm256_storeu_pd(slopes + q * tile + g, _mm256_mul_pd(slope, share));
+                    add_slopes_pd(slopes + q * tile + g, bias_lanes + 4 * q, _mm256_and_pd(lane_mask, _mm256_mul_pd(slope, share)));
                 }
                 loss = _mm256_mul_pd(total, share);
                 break;
@@ -455,7 +789,7 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
                 break;
             }
             loss_sum = _mm256_add_pd(loss_sum, _mm256_and_pd(lane_mask, loss));
-            for (size_t q = 0; q < outputs; q++) {
+            for (size_t q = 0; kind == SHARDTRAIN_LINEAR_SOFTMAX && q < outputs; q++) {
                 const __m256d slope = _mm256_and_pd(lane_mask, _mm256_loadu_pd(slopes + q * tile + g));
                 _mm256_storeu_pd(slopes + q * tile + g, slope);
                 _mm256_storeu_pd(bias_lanes + 4 * q, _mm256_add_pd(_mm256_loadu_pd(bias_lanes + 4 * q), slope));
@@ -476,6 +810,11 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
             }
             continue;
         }
+        if (kind != SHARDTRAIN_LINEAR_SOFTMAX) {
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes, feature_bytes);
+            tile_gradient_outputs_f64(tile_x, cols, outputs, slopes, tile, count, col_tail_mask, gradient);
+            continue;
+        }
         for (size_t q = 0; q < outputs; q += 4) {
             const size_t done = q + 4 < outputs ? q + 4 : outputs;
             prefetch_until(x_any, &prefetched, ahead + tile_bytes * (2 * outputs + done) / (3 * outputs), feature_bytes);
@@ -490,20 +829,8 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
         }
     }
 
-    size_t result = rows;
-    if (_mm256_movemask_pd(invalid)) {
-        for (size_t i = 0; i < rows; i++) {
-            if (invalid_label(kind, single ? (double)yf[i] : yd[i], outputs)) {
-                result = i;
-                break;
-            }
-        }
-    }
-    out[0] = sum4_pd(loss_sum);
-    for (size_t d = 0; d < cols; d++) {
-        for (size_t q = 0; q < outputs; q++) out[1 + d * outputs + q] = gradient[q * cols + d];
-    }
-    for (size_t q = 0; q < outputs; q++) out[1 + cols * outputs + q] = sum4_pd(_mm256_loadu_pd(bias_lanes + 4 * q));
+    const size_t result = finish_block(kind, single, y_any, rows, _mm256_movemask_pd(invalid), cols, outputs,
+                                       sum4_pd(loss_sum), gradient, bias_lanes, out);
     free(scratch);
     return result;
 }

@@ -39,6 +39,7 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
     __m256d loss_sum = _mm256_setzero_pd();
     __m256d bias_sum = _mm256_setzero_pd();
     const size_t feature_bytes = rows * cols * sizeof(float);
+    size_t prefetched = 0;
     float logit[MAX_TILE_ROWS] __attribute__((aligned(32)));
     float residual[MAX_TILE_ROWS] __attribute__((aligned(32)));
 
@@ -54,6 +55,10 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
         const float *tile_x = x + start * cols;
+        // Prefetch targets: PREFETCH_NEAR_BYTES ahead of this tile, plus half of its bytes in each of the
+        // logit and loss loops, a little per group.
+        const size_t ahead = start * cols * sizeof(float) + PREFETCH_NEAR_BYTES;
+        const size_t tile_bytes = count * cols * sizeof(float);
         shard_prefetch_labels(y, start, tile, rows, sizeof(float));
 
         // 1. logits, 8 rows per group.
@@ -66,7 +71,7 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
                 for (size_t k = 0; k < 8; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
             }
 
-            shard_prefetch_ahead(x, (start + g) * cols * sizeof(float), valid * cols * sizeof(float), feature_bytes);
+            prefetch_until(x, &prefetched, ahead + (g + valid) * tile_bytes / (2 * count), feature_bytes);
 
             const __m256 dot = dot8_rows_f32(row, buffered ? weight_buffer : NULL, w, cols, col_tail_mask);
             _mm256_store_ps(logit + g, _mm256_add_ps(dot, bias));
@@ -77,6 +82,7 @@ SHARD_AVX2 void shardtrain_logistic_sums_f32_avx2(const float *x, const float *y
         __m256 tile_loss = zero, tile_residual = zero;
         for (size_t g = 0; g < count; g += 8) {
             const size_t valid = count - g < 8 ? count - g : 8;
+            prefetch_until(x, &prefetched, ahead + tile_bytes / 2 + (g + valid) * tile_bytes / (2 * count), feature_bytes);
             const __m256 z = _mm256_load_ps(logit + g);
             const __m256i row_mask = tail_mask_epi32(valid);
             const __m256 label = valid == 8 ? _mm256_loadu_ps(y + start + g)

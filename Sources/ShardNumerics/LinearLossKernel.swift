@@ -31,9 +31,8 @@ public enum LinearLoss: Sendable, Equatable {
 ///     output[1 + d·Q + q]    = Σ_i x_id ∂loss_i/∂s_iq
 ///     output[1 + D·Q + q]    = Σ_i ∂loss_i/∂s_iq
 ///
-/// float64 blocks are computed in double; float32 blocks compute scores and gradient sums in float lanes
-/// within tiles of at most 64 rows (as `LogisticKernel`), the focal and softmax losses in float, the hinge and
-/// pinball losses in double, with double sums across tiles (CShardKernels.h). The order of every sum depends
+/// float64 blocks are computed in double; float32 blocks compute scores, losses and gradient sums in float
+/// lanes within tiles of at most 64 rows (as `LogisticKernel`), with double sums across tiles (CShardKernels.h). The order of every sum depends
 /// only on the block's shape and Q, so a block and its parameters always give the same bits on one CPU.
 public enum LinearLossKernel {
     /// What a call did.

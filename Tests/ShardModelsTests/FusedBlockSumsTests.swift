@@ -11,8 +11,8 @@ import _TestSupport
 /// Tolerance, with scale = Σ_i (1 + ‖x_i‖₁)(1 + max_q |s_iq|) · c_max (a bound on the magnitude of every
 /// row's contribution): float64 storage, where both compute in double (different summation orders,
 /// exp/log within 1 ulp of libm), agrees within 1e-12 · scale; float32 storage, where the kernel computes
-/// scores and gradient sums in float lanes (as the float32 logistic kernel) and the loss in double, within
-/// 1e-5 · scale (≈ 170 float ε). On the kink blocks every score is exact in any order and in float
+/// scores, losses and gradient sums in float lanes (as the float32 logistic kernel), within 1e-5 · scale
+/// (≈ 170 float ε). On the kink blocks every score is exact in any order and in float
 /// (dyadic values), so both paths take the same branch at every kink.
 @Suite("Fused linear block sums")
 struct FusedBlockSumsTests {

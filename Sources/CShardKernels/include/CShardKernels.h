@@ -184,12 +184,12 @@ typedef struct {
 /// SHARDTRAIN_UNSUPPORTED when the CPU has no AVX2+FMA, for parameters the kernel does not handle (focal γ
 /// other than 0, 1, 2) or when scratch memory cannot be allocated: the caller then computes the sums itself.
 /// Precision: float64 blocks are computed in double throughout. float32 blocks, like the float32 logistic
-/// kernel, round W to float and compute the scores in float lanes (widened to double, + b in double), the
-/// focal and softmax losses in float lanes (hinge and pinball in double), and Σ_i x_id slope_iq in float
-/// lanes within tiles of at most 64 rows (slopes rounded to float), added to double sums per tile. The loss
-/// and bias sums are accumulated in 4 double lanes. Every summation order depends only on (rows, cols, Q).
-/// Softmax (softmax_avx2.c) differs for float32 blocks: b and the class weights are rounded to float too, and
-/// the loss and bias sums are float lanes within a tile of at most 64 rows, added to 8 double lanes per tile.
+/// kernel, round W to float and compute the scores in float lanes; hinge, pinball and focal then run in float
+/// lanes throughout (b, τ, μ, α, c rounded to float; loss and slope sums in float within tiles of at most 64
+/// rows, added to 4 double lanes per tile); softmax (softmax_avx2.c) rounds b and the class weights to float too
+/// and sums its loss and bias terms in float lanes within a tile of at most 64 rows, added to 8 double lanes per
+/// tile. Σ_i x_id slope_iq is summed in float lanes within tiles of at most 64 rows (slopes in float), added to
+/// double sums per tile. Every summation order depends only on (rows, cols, Q).
 size_t shardtrain_linear_sums_f32(const shardtrain_linear_params *params, const float *x, const float *y, size_t rows,
                                   size_t cols, const double *parameters, double *out);
 size_t shardtrain_linear_sums_f64(const shardtrain_linear_params *params, const double *x, const double *y, size_t rows,
