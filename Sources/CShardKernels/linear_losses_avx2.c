@@ -1,9 +1,9 @@
-// AVX2+FMA block sums of the linear models with Q outputs (hinge, pinball, softmax, focal logistic);
-// the math and the layout of `out` are in CShardKernels.h.
+// AVX2+FMA block sums of the linear models hinge, pinball (Q levels) and focal logistic (softmax has its own
+// kernel, softmax_avx2.c); the math and the layout of `out` are in CShardKernels.h.
 //
 // The block is walked in tiles of T rows (tile_rows: about 8 KiB of features, a multiple of 8, at most 64).
 //
-// float32 hinge, pinball and focal (linear_pass_f32), everything in float lanes, 8 rows per vector:
+// float32 (linear_pass_f32), everything in float lanes, 8 rows per vector:
 //   1. scores, output by output for groups of 8 rows (dot8_f32: one accumulator per row over 8-column
 //      chunks, a tail of D mod 8 columns read as each row's last 8 columns with zero weights on the
 //      columns already taken when D > 8, a horizontal-add tree) + b_q, into a float tile buffer;
@@ -12,20 +12,15 @@
 //   3. Σ_i slope_iq x_i over the tile: column groups of up to 32 columns, Q = 1 with even and odd rows in
 //      separate accumulators (tile_gradient_f32), else up to 4 outputs per sweep with each x chunk loaded
 //      once per row (tile_gradient_outputs_f32); tile sums are added to the block's sums in double.
-// float64 (and float32 softmax) per tile (linear_pass):
-//   1. scores, output by output: groups of 4 rows (float64) or 8 rows (float32, in float lanes with W
-//      rounded to float, as the float32 logistic kernel), one accumulator per row over column chunks
-//      (masked tail), a horizontal-add tree gives lane k = Σ_j x_(g+k)j W_jq, widened to double, + b_q;
-//   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h; the
-//      float32 softmax loss in float lanes, 8 rows per vector, with the float exp/log);
-//      lanes past the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are
-//      summed in 4 double lanes over the block (lane k: rows 4g + k);
-//   3. Σ_i slope_iq x_i over the tile: float64 hinge, pinball and focal up to 4 outputs per sweep over
-//      column groups of up to 16 columns, each x chunk loaded once per row (tile_gradient_outputs_f64);
-//      softmax float64 up to 4 outputs per sweep one 4-column chunk at a time, float32 output by output
-//      with the slopes rounded to float, up to 32 columns at a time in float lanes (tile_gradient_chunks).
-//      With one output even and odd rows go to separate accumulators; tile sums are added to the block's
-//      gradient sums in double.
+// float64 (linear_pass_f64):
+//   1. scores, output by output for groups of 4 rows, one accumulator per row over column chunks (masked
+//      tail), a horizontal-add tree gives lane k = Σ_j x_(g+k)j W_jq, + b_q;
+//   2. loss and slopes ∂loss/∂s_q for 4 rows per vector (the vector exp/log of simd_math_f64.h); lanes past
+//      the tile's last row are zeroed. The loss and Σ_i slope_iq (the bias sums) are summed in 4 double lanes
+//      over the block (lane k: rows 4g + k);
+//   3. Σ_i slope_iq x_i over the tile: up to 4 outputs per sweep over column groups of up to 16 columns, each
+//      x chunk loaded once per row (tile_gradient_outputs_f64); tile sums are added to the block's gradient
+//      sums.
 // Labels outside the loss's domain are collected in a mask and located after the block. Features are
 // prefetched ahead in two steps (simd_tile.h). The summation order depends only on (rows, cols, Q).
 #if defined(__x86_64__) || defined(__i386__)
@@ -47,9 +42,8 @@ typedef struct {
     const double *levels;
     /// Smoothed pinball, per level: τμ, −(1 − τ)μ, τ·τμ/2, (1 − τ)·(−(1 − τ)μ)/2.
     double *upper, *lower, *upper_offset, *lower_offset;
-    /// Softmax: K class weights (1 when absent); focal: [c_0, c_1].
+    /// Focal: the class weights [c_0, c_1] (1 when absent).
     double class_weight[2];
-    const double *class_weights;
     double gamma, weight_positive, weight_negative;
 } linear_constants;
 
@@ -59,25 +53,20 @@ SHARD_AVX2_INLINE __m256d negate_pd(__m256d x) { return _mm256_xor_pd(x, _mm256_
 static double padding_label(int kind) { return kind == SHARDTRAIN_LINEAR_HINGE ? 1.0 : 0.0; }
 
 /// Whether `y` is outside the loss's label domain (the scalar form of the vector checks below).
-static int invalid_label(int kind, double y, size_t outputs) {
+static int invalid_label(int kind, double y) {
     switch (kind) {
     case SHARDTRAIN_LINEAR_HINGE: return fabs(y) != 1.0;
     case SHARDTRAIN_LINEAR_PINBALL: return !isfinite(y);
-    case SHARDTRAIN_LINEAR_SOFTMAX: return !(y >= 0 && y < (double)outputs && trunc(y) == y);
     default: return y * (1 - y) != 0;
     }
 }
 
-SHARD_AVX2_INLINE __m256d invalid_labels_pd(const int kind, __m256d y, size_t outputs) {
+SHARD_AVX2_INLINE __m256d invalid_labels_pd(const int kind, __m256d y) {
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     switch (kind) {
     case SHARDTRAIN_LINEAR_HINGE:
         return _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), y), one, _CMP_NEQ_UQ);
     case SHARDTRAIN_LINEAR_PINBALL: return _mm256_cmp_pd(_mm256_sub_pd(y, y), zero, _CMP_NEQ_UQ);
-    case SHARDTRAIN_LINEAR_SOFTMAX:
-        return _mm256_or_pd(
-            _mm256_or_pd(_mm256_cmp_pd(y, zero, _CMP_NGE_UQ), _mm256_cmp_pd(y, _mm256_set1_pd((double)outputs), _CMP_NLT_UQ)),
-            _mm256_cmp_pd(_mm256_round_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC), y, _CMP_NEQ_UQ));
     default: return _mm256_cmp_pd(_mm256_mul_pd(y, _mm256_sub_pd(one, y)), zero, _CMP_NEQ_UQ);
     }
 }
@@ -197,111 +186,6 @@ SHARD_AVX2_INLINE __m256 focal_ps(const int gamma_code, const linear_constants *
 }
 
 /// The 8 doubles at p as floats.
-SHARD_AVX2_INLINE __m256 narrow8_ps(const double *p) {
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(_mm256_loadu_pd(p))),
-                                _mm256_cvtpd_ps(_mm256_loadu_pd(p + 4)), 1);
-}
-
-/// Stores the 8 floats of v as doubles at p.
-SHARD_AVX2_INLINE void widen8_store(double *p, __m256 v) {
-    _mm256_storeu_pd(p, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-    _mm256_storeu_pd(p + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-}
-
-/// softmax_pd in float lanes for 8 rows (float32 storage), the same formulas with the float exp of
-/// simd_math.h and the float log of simd_math_f64.h and c_y rounded to float. `exps` holds K x 8 floats of
-/// scratch; the slopes are stored as doubles at slopes[q * stride].
-SHARD_AVX2_INLINE __m256 softmax_ps(const linear_constants *c, __m256 y, const double *scores, double *slopes,
-                                    size_t stride, float *exps) {
-    const size_t classes = c->outputs;
-    __m256 high = _mm256_set1_ps(-__builtin_inff());
-    for (size_t q = 0; q < classes; q++) high = _mm256_max_ps(high, narrow8_ps(scores + q * stride));
-    __m256 sum = _mm256_setzero_ps();
-    __m256 target_score = _mm256_setzero_ps();
-    __m256 weight = _mm256_setzero_ps();
-    for (size_t q = 0; q < classes; q++) {
-        const __m256 s = narrow8_ps(scores + q * stride);
-        const __m256 e = shard_exp_nonpositive_ps(_mm256_sub_ps(s, high));
-        _mm256_storeu_ps(exps + 8 * q, e);
-        sum = _mm256_add_ps(sum, e);
-        const __m256 is_target = _mm256_cmp_ps(y, _mm256_set1_ps((float)q), _CMP_EQ_OQ);
-        target_score = _mm256_blendv_ps(target_score, s, is_target);
-        weight = _mm256_blendv_ps(weight, _mm256_set1_ps(c->class_weights ? (float)c->class_weights[q] : 1.0f), is_target);
-    }
-    const __m256 log_sum_exp = _mm256_add_ps(high, shard_log_normal_ps(sum, 0, _mm256_setzero_ps()));
-    const __m256 inverse_sum = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
-    for (size_t q = 0; q < classes; q++) {
-        const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(exps + 8 * q), inverse_sum);
-        const __m256 is_target = _mm256_cmp_ps(y, _mm256_set1_ps((float)q), _CMP_EQ_OQ);
-        const __m256 shifted = _mm256_sub_ps(p, _mm256_and_ps(is_target, _mm256_set1_ps(1.0f)));
-        widen8_store(slopes + q * stride, _mm256_mul_ps(weight, shifted));
-    }
-    return _mm256_mul_ps(weight, _mm256_sub_ps(log_sum_exp, target_score));
-}
-
-/// Softmax cross-entropy on 4 rows, K = c->outputs classes; scores[q * stride] holds class q's 4 lanes:
-///     h = max_k s_k, e_k = exp(s_k − h), Σ = Σ_k e_k (k ascending), lse = h + log Σ
-///     loss = c_y (lse − s_y),  slope_k = c_y (e_k · (1/Σ) − [k = y])
-/// Writes the slopes to slopes[q * stride].
-SHARD_AVX2_INLINE __m256d softmax_pd(const linear_constants *c, __m256d y, const double *scores, double *slopes,
-                                     size_t stride) {
-    const size_t classes = c->outputs;
-    __m256d high = _mm256_set1_pd(-__builtin_inf());
-    for (size_t q = 0; q < classes; q++) high = _mm256_max_pd(high, _mm256_loadu_pd(scores + q * stride));
-    __m256d sum = _mm256_setzero_pd();
-    __m256d target_score = _mm256_setzero_pd();
-    __m256d weight = _mm256_setzero_pd();
-    for (size_t q = 0; q < classes; q++) {
-        const __m256d s = _mm256_loadu_pd(scores + q * stride);
-        const __m256d e = shard_exp_nonpositive_pd(_mm256_sub_pd(s, high));
-        _mm256_storeu_pd(slopes + q * stride, e);
-        sum = _mm256_add_pd(sum, e);
-        const __m256d is_target = _mm256_cmp_pd(y, _mm256_set1_pd((double)q), _CMP_EQ_OQ);
-        target_score = _mm256_blendv_pd(target_score, s, is_target);
-        weight = _mm256_blendv_pd(weight, _mm256_set1_pd(c->class_weights ? c->class_weights[q] : 1.0), is_target);
-    }
-    // Σ >= 1 (the largest term is exp(0)), a normal number: the log without special cases.
-    const __m256d log_sum_exp = _mm256_add_pd(high, shard_log_normal_pd(sum, 0, _mm256_setzero_pd()));
-    const __m256d inverse_sum = _mm256_div_pd(_mm256_set1_pd(1.0), sum);
-    for (size_t q = 0; q < classes; q++) {
-        const __m256d p = _mm256_mul_pd(_mm256_loadu_pd(slopes + q * stride), inverse_sum);
-        const __m256d is_target = _mm256_cmp_pd(y, _mm256_set1_pd((double)q), _CMP_EQ_OQ);
-        const __m256d shifted = _mm256_sub_pd(p, _mm256_and_pd(is_target, _mm256_set1_pd(1.0)));
-        _mm256_storeu_pd(slopes + q * stride, _mm256_mul_pd(weight, shifted));
-    }
-    return _mm256_mul_pd(weight, _mm256_sub_pd(log_sum_exp, target_score));
-}
-
-/// gradient[q * cols + j] += Σ_i slopes[q * stride + i] x_ij for NQ (1…4) outputs q0 … q0 + NQ − 1 at once:
-/// one 4-column chunk at a time, each x chunk loaded once per row and multiplied by the NQ broadcast
-/// slopes; even and odd rows in separate accumulators, added at the end.
-SHARD_AVX2_INLINE void tile_gradient_outputs(const int NQ, const double *x, size_t cols, const double *slopes,
-                                             size_t stride, size_t count, __m256i col_tail_mask, double *gradient) {
-    for (size_t j = 0; j < cols; j += 4) {
-        const __m256i mask = cols - j >= 4 ? _mm256_set1_epi64x(-1) : col_tail_mask;
-        __m256d even[4], odd[4];
-        for (int k = 0; k < NQ; k++) even[k] = odd[k] = _mm256_setzero_pd();
-        const double *p = x + j;
-        size_t i = 0;
-        for (; i + 2 <= count; i += 2, p += 2 * cols) {
-            const __m256d x0 = _mm256_maskload_pd(p, mask);
-            const __m256d x1 = _mm256_maskload_pd(p + cols, mask);
-            for (int k = 0; k < NQ; k++) {
-                even[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i), x0, even[k]);
-                odd[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i + 1), x1, odd[k]);
-            }
-        }
-        if (i < count) {
-            const __m256d x0 = _mm256_maskload_pd(p, mask);
-            for (int k = 0; k < NQ; k++) even[k] = _mm256_fmadd_pd(_mm256_broadcast_sd(slopes + k * stride + i), x0, even[k]);
-        }
-        for (int k = 0; k < NQ; k++) {
-            double *grad = gradient + k * cols + j;
-            _mm256_maskstore_pd(grad, mask, _mm256_add_pd(_mm256_maskload_pd(grad, mask), _mm256_add_pd(even[k], odd[k])));
-        }
-    }
-}
-
 /// GROUP(NQ, CHUNKS) with compile-time constants for the runtime nq and chunks, each in 1…4.
 #define SHARD_SWITCH_GROUP(nq, chunks, GROUP)                                                                         \
     switch ((nq) * 4 + (chunks) - 5) {                                                                                 \
@@ -394,7 +278,7 @@ static SHARD_AVX2 size_t finish_block(int kind, int single, const void *y, size_
                                       double *out) {
     size_t result = rows;
     for (size_t i = 0; any_invalid && i < rows; i++) {
-        if (invalid_label(kind, single ? (double)((const float *)y)[i] : ((const double *)y)[i], outputs)) {
+        if (invalid_label(kind, single ? (double)((const float *)y)[i] : ((const double *)y)[i])) {
             result = i;
             break;
         }
@@ -643,47 +527,27 @@ SHARD_AVX2_INLINE void add_slopes_pd(double *slopes, double *lanes, __m256d slop
     _mm256_storeu_pd(lanes, _mm256_add_pd(_mm256_loadu_pd(lanes), slope));
 }
 
-/// One block: see the file comment. `x`/`y` are float (single) or double; returns `rows`, the first row
-/// with an invalid label, or SHARDTRAIN_UNSUPPORTED when the scratch memory cannot be allocated.
-SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int smoothed, const int gamma_code,
-                                     const linear_constants *c, const void *x_any, const void *y_any, size_t rows,
-                                     size_t cols, const double *theta, double *out) {
-    if (single && kind != SHARDTRAIN_LINEAR_SOFTMAX) {
-        return linear_pass_f32(kind, smoothed, gamma_code, c, x_any, y_any, rows, cols, theta, out);
-    }
+/// One float64 block: see the file comment; returns `rows`, the first row with an invalid label, or
+/// SHARDTRAIN_UNSUPPORTED when the scratch memory cannot be allocated.
+SHARD_AVX2_INLINE size_t linear_pass_f64(const int kind, const int smoothed, const int gamma_code,
+                                         const linear_constants *c, const double *x, const double *y, size_t rows,
+                                         size_t cols, const double *theta, double *out) {
     const size_t outputs = c->outputs;
-    const size_t value_bytes = single ? sizeof(float) : sizeof(double);
-    const size_t tile = tile_rows(cols, value_bytes);
-    const size_t padded_cols = (cols + 7) & ~(size_t)7;
-    // Scratch (doubles): labels, W transposed (Q x D; single: Q x padded D floats), gradient sums (Q x D),
-    // scores and slopes (Q x tile), bias lanes (Q x 4), single only: float slopes (tile floats), the row
-    // losses of the float softmax loss (tile) and the float softmax's exponentials (Q x 8 floats).
-    const size_t doubles = tile + (single ? outputs * padded_cols / 2 : outputs * cols) + outputs * cols +
-                           2 * outputs * tile + 4 * outputs + (single ? tile / 2 + tile + 4 * outputs : 0);
+    const size_t tile = tile_rows(cols, sizeof(double));
+    // Scratch (doubles): labels (tile), W transposed (Q x D), gradient sums (Q x D), scores and slopes (Q x tile),
+    // bias lanes (Q x 4).
+    const size_t doubles = tile + 2 * outputs * cols + 2 * outputs * tile + 4 * outputs;
     double *scratch = aligned_alloc(32, ((doubles * sizeof(double) + 31) / 32) * 32);
     if (!scratch) return SHARDTRAIN_UNSUPPORTED;
     double *labels = scratch;
     double *weights = labels + tile;
-    float *weights_f = (float *)weights;
-    double *gradient = weights + (single ? outputs * padded_cols / 2 : outputs * cols);
+    double *gradient = weights + outputs * cols;
     double *scores = gradient + outputs * cols;
     double *slopes = scores + outputs * tile;
     double *bias_lanes = slopes + outputs * tile;
-    float *slopes_f = (float *)(bias_lanes + 4 * outputs);
-    double *row_loss = bias_lanes + 4 * outputs + tile / 2;
-    float *exps = (float *)(row_loss + tile);
 
     for (size_t q = 0; q < outputs; q++) {
-        for (size_t d = 0; d < cols; d++) {
-            if (single) {
-                weights_f[q * padded_cols + d] = (float)theta[d * outputs + q];
-            } else {
-                weights[q * cols + d] = theta[d * outputs + q];
-            }
-        }
-        if (single) {
-            for (size_t d = cols; d < padded_cols; d++) weights_f[q * padded_cols + d] = 0.0f;
-        }
+        for (size_t d = 0; d < cols; d++) weights[q * cols + d] = theta[d * outputs + q];
     }
     for (size_t k = 0; k < outputs * cols; k++) gradient[k] = 0.0;
     const __m256d zero = _mm256_setzero_pd();
@@ -691,148 +555,80 @@ SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int
     __m256d loss_sum = zero;
     __m256d invalid = zero;
     const __m256i col_tail_mask = tail_mask_epi64(cols % 4);
-    const __m256i col_tail_mask_ps = tail_mask_epi32(cols % 8);
-    const size_t feature_bytes = rows * cols * value_bytes;
+    const size_t feature_bytes = rows * cols * sizeof(double);
     size_t prefetched = 0;
-    const float *xf = x_any;
-    const double *xd = x_any;
-    const float *yf = y_any;
-    const double *yd = y_any;
 
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
         // Prefetch targets: PREFETCH_NEAR_BYTES ahead of this tile, plus a third of its bytes per finished step.
-        const size_t ahead = start * cols * value_bytes + PREFETCH_NEAR_BYTES;
-        const size_t tile_bytes = count * cols * value_bytes;
-        const float *tile_xf = xf + start * cols;
-        const double *tile_x = xd + start * cols;
-        shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
+        const size_t ahead = start * cols * sizeof(double) + PREFETCH_NEAR_BYTES;
+        const size_t tile_bytes = count * cols * sizeof(double);
+        const double *tile_x = x + start * cols;
+        shard_prefetch_labels(y, start, tile, rows, sizeof(double));
         size_t i = 0;
-        if (single) {
-            for (; i + 4 <= count; i += 4) _mm256_storeu_pd(labels + i, _mm256_cvtps_pd(_mm_loadu_ps(yf + start + i)));
-            for (; i < count; i++) labels[i] = (double)yf[start + i];
-        } else {
-            for (; i + 4 <= count; i += 4) _mm256_storeu_pd(labels + i, _mm256_loadu_pd(yd + start + i));
-            for (; i < count; i++) labels[i] = yd[start + i];
-        }
+        for (; i + 4 <= count; i += 4) _mm256_storeu_pd(labels + i, _mm256_loadu_pd(y + start + i));
+        for (; i < count; i++) labels[i] = y[start + i];
         for (; i < tile; i++) labels[i] = padding_label(kind);
 
-        // 1. scores[q * tile + i]: float32 in groups of 8 rows (float lanes, widened), float64 in groups of 4.
-        if (single) {
-            for (size_t g = 0; g < count; g += 8) {
-                const size_t valid = count - g < 8 ? count - g : 8;
-                const float *row[8];
-                for (size_t k = 0; k < 8; k++) row[k] = tile_xf + (g + (k < valid ? k : valid - 1)) * cols;
-                prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
-                for (size_t q = 0; q < outputs; q++) {
-                    const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
-                    const __m256 z = dot8_rows_f32(row, weights_f + q * padded_cols, NULL, cols, col_tail_mask_ps);
-                    double *target = scores + q * tile + g;
-                    _mm256_storeu_pd(target, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(z)), bias));
-                    _mm256_storeu_pd(target + 4, _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(z, 1)), bias));
-                }
-            }
-        } else {
-            for (size_t g = 0; g < count; g += 4) {
-                const size_t valid = count - g < 4 ? count - g : 4;
-                const double *row[4];
-                for (size_t k = 0; k < 4; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
-                prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
-                for (size_t q = 0; q < outputs; q++) {
-                    const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
-                    const __m256d z = dot4_rows_f64(row, weights + q * cols, cols, col_tail_mask);
-                    _mm256_storeu_pd(scores + q * tile + g, _mm256_add_pd(z, bias));
-                }
+        // 1. scores[q * tile + i] in groups of 4 rows.
+        for (size_t g = 0; g < count; g += 4) {
+            const size_t valid = count - g < 4 ? count - g : 4;
+            const double *row[4];
+            for (size_t k = 0; k < 4; k++) row[k] = tile_x + (g + (k < valid ? k : valid - 1)) * cols;
+            prefetch_until(x, &prefetched, ahead + (g + valid) * tile_bytes / (3 * count), feature_bytes);
+            for (size_t q = 0; q < outputs; q++) {
+                const __m256d bias = _mm256_set1_pd(theta[cols * outputs + q]);
+                const __m256d z = dot4_rows_f64(row, weights + q * cols, cols, col_tail_mask);
+                _mm256_storeu_pd(scores + q * tile + g, _mm256_add_pd(z, bias));
             }
         }
 
         // 2. loss and slopes[q * tile + i] (masked past the tile's last row), added to the bias lanes.
-        //    Float32 softmax: the loss in float lanes, 8 rows at a time, into row_loss and slopes (as
-        //    doubles) first.
-        if (single && kind == SHARDTRAIN_LINEAR_SOFTMAX) {
-            for (size_t g = 0; g < count; g += 8) {
-                widen8_store(row_loss + g, softmax_ps(c, narrow8_ps(labels + g), scores + g, slopes + g, tile, exps));
-            }
-        }
         for (size_t g = 0; g < count; g += 4) {
             const size_t valid = count - g < 4 ? count - g : 4;
-            prefetch_until(x_any, &prefetched, ahead + tile_bytes / 3 + (g + valid) * tile_bytes / (3 * count),
+            prefetch_until(x, &prefetched, ahead + tile_bytes / 3 + (g + valid) * tile_bytes / (3 * count),
                            feature_bytes);
             const __m256d lane_mask = _mm256_castsi256_pd(tail_mask_epi64(valid));
-            const __m256d y = _mm256_loadu_pd(labels + g);
-            invalid = _mm256_or_pd(invalid, invalid_labels_pd(kind, y, outputs));
+            const __m256d label = _mm256_loadu_pd(labels + g);
+            invalid = _mm256_or_pd(invalid, invalid_labels_pd(kind, label));
             __m256d loss;
-            switch (kind) {
-            case SHARDTRAIN_LINEAR_HINGE:
-            case SHARDTRAIN_LINEAR_FOCAL: {
-                __m256d slope;
-                const __m256d s = _mm256_loadu_pd(scores + g);
-                loss = kind == SHARDTRAIN_LINEAR_HINGE ? hinge_pd(smoothed, c, y, s, &slope)
-                                                       : focal_pd(gamma_code, c, y, s, &slope);
-                add_slopes_pd(slopes + g, bias_lanes, _mm256_and_pd(lane_mask, slope));
-                break;
-            }
-            case SHARDTRAIN_LINEAR_PINBALL: {
+            if (kind == SHARDTRAIN_LINEAR_PINBALL) {
                 // (1/Q) Σ_q ρ_q, levels in order; slopes ρ_q' / Q.
                 const __m256d share = _mm256_set1_pd(c->share);
                 __m256d total = zero;
                 for (size_t q = 0; q < outputs; q++) {
                     __m256d slope;
-                    total = _mm256_add_pd(total, pinball_pd(smoothed, c, q, y, _mm256_loadu_pd(scores + q * tile + g), &slope));
+                    total = _mm256_add_pd(total, pinball_pd(smoothed, c, q, label, _mm256_loadu_pd(scores + q * tile + g), &slope));
                     add_slopes_pd(slopes + q * tile + g, bias_lanes + 4 * q, _mm256_and_pd(lane_mask, _mm256_mul_pd(slope, share)));
                 }
                 loss = _mm256_mul_pd(total, share);
-                break;
-            }
-            default:
-                loss = single ? _mm256_loadu_pd(row_loss + g) : softmax_pd(c, y, scores + g, slopes + g, tile);
-                break;
+            } else {
+                __m256d slope;
+                const __m256d s = _mm256_loadu_pd(scores + g);
+                loss = kind == SHARDTRAIN_LINEAR_HINGE ? hinge_pd(smoothed, c, label, s, &slope)
+                                                       : focal_pd(gamma_code, c, label, s, &slope);
+                add_slopes_pd(slopes + g, bias_lanes, _mm256_and_pd(lane_mask, slope));
             }
             loss_sum = _mm256_add_pd(loss_sum, _mm256_and_pd(lane_mask, loss));
-            for (size_t q = 0; kind == SHARDTRAIN_LINEAR_SOFTMAX && q < outputs; q++) {
-                const __m256d slope = _mm256_and_pd(lane_mask, _mm256_loadu_pd(slopes + q * tile + g));
-                _mm256_storeu_pd(slopes + q * tile + g, slope);
-                _mm256_storeu_pd(bias_lanes + 4 * q, _mm256_add_pd(_mm256_loadu_pd(bias_lanes + 4 * q), slope));
-            }
         }
 
-        // 3. gradient[q * cols + j] += Σ_i slopes[q * tile + i] x_ij: float32 output by output in float lanes
-        //    (slopes rounded to float, tile sums widened to double); float64 up to 4 outputs per sweep.
-        if (single) {
-            for (size_t q = 0; q < outputs; q++) {
-                prefetch_until(x_any, &prefetched, ahead + tile_bytes * (2 * outputs + q + 1) / (3 * outputs),
-                               feature_bytes);
-                const double *r = slopes + q * tile;
-                for (size_t k = 0; k < count; k += 4) {
-                    _mm_storeu_ps(slopes_f + k, _mm256_cvtpd_ps(_mm256_loadu_pd(r + k)));
-                }
-                tile_gradient_f32(tile_xf, cols, slopes_f, count, col_tail_mask_ps, gradient + q * cols);
-            }
-            continue;
-        }
-        if (kind != SHARDTRAIN_LINEAR_SOFTMAX) {
-            prefetch_until(x_any, &prefetched, ahead + tile_bytes, feature_bytes);
-            tile_gradient_outputs_f64(tile_x, cols, outputs, slopes, tile, count, col_tail_mask, gradient);
-            continue;
-        }
-        for (size_t q = 0; q < outputs; q += 4) {
-            const size_t done = q + 4 < outputs ? q + 4 : outputs;
-            prefetch_until(x_any, &prefetched, ahead + tile_bytes * (2 * outputs + done) / (3 * outputs), feature_bytes);
-            const double *r = slopes + q * tile;
-            double *grad = gradient + q * cols;
-            switch (outputs - q) {
-            case 1: tile_gradient_outputs(1, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
-            case 2: tile_gradient_outputs(2, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
-            case 3: tile_gradient_outputs(3, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
-            default: tile_gradient_outputs(4, tile_x, cols, r, tile, count, col_tail_mask, grad); break;
-            }
-        }
+        // 3. gradient[q * cols + j] += Σ_i slopes[q * tile + i] x_ij, up to 4 outputs per sweep.
+        prefetch_until(x, &prefetched, ahead + tile_bytes, feature_bytes);
+        tile_gradient_outputs_f64(tile_x, cols, outputs, slopes, tile, count, col_tail_mask, gradient);
     }
 
-    const size_t result = finish_block(kind, single, y_any, rows, _mm256_movemask_pd(invalid), cols, outputs,
+    const size_t result = finish_block(kind, 0, y, rows, _mm256_movemask_pd(invalid), cols, outputs,
                                        sum4_pd(loss_sum), gradient, bias_lanes, out);
     free(scratch);
     return result;
+}
+
+/// One block of either precision.
+SHARD_AVX2_INLINE size_t linear_pass(const int single, const int kind, const int smoothed, const int gamma_code,
+                                     const linear_constants *c, const void *x, const void *y, size_t rows,
+                                     size_t cols, const double *theta, double *out) {
+    return single ? linear_pass_f32(kind, smoothed, gamma_code, c, x, y, rows, cols, theta, out)
+                  : linear_pass_f64(kind, smoothed, gamma_code, c, x, y, rows, cols, theta, out);
 }
 
 /// Dispatches to linear_pass with the loss kind, smoothing and γ as compile-time constants.
@@ -849,7 +645,6 @@ SHARD_AVX2_INLINE size_t linear_dispatch(const int single, const shardtrain_line
     c.twice_smoothing = 2 * params->smoothing;
     c.share = 1 / (double)outputs;
     c.levels = params->levels;
-    c.class_weights = params->class_weights;
     c.class_weight[0] = params->class_weights ? params->class_weights[0] : 1.0;
     c.class_weight[1] = params->class_weights ? params->class_weights[1] : 1.0;
     c.gamma = params->gamma;

@@ -104,17 +104,6 @@ SHARD_AVX2_INLINE __m256d exp_normal_pd(__m256d x) {
     return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(biased, 52)));
 }
 
-/// Software prefetch of the block's features, spread over a tile's four loops (a quarter of its bytes each, row by
-/// row or sweep by sweep; without it the pass runs at about 0.6x): the lines from `*cursor` (a byte
-/// offset into the block, only moving forward) up to `target` (clamped to the block's `limit` bytes) are
-/// requested, so that a steady trickle of requests runs PREFETCH_BYTES ahead of the rows being read.
-SHARD_AVX2_INLINE void prefetch_to(const void *base, size_t *cursor, size_t target, size_t limit) {
-    const size_t end = target < limit ? target : limit;
-    size_t k = *cursor;
-    for (; k < end; k += 64) _mm_prefetch((const char *)base + k, _MM_HINT_T0);
-    if (k > *cursor) *cursor = k;
-}
-
 /// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of the 8 double lanes lo, hi.
 SHARD_AVX2_INLINE double sum8_lanes(__m256d lo, __m256d hi) {
     double lanes[8];
@@ -417,13 +406,14 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
         shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
-        // Prefetch targets: PREFETCH_BYTES past this tile's start, plus a quarter of its bytes per loop.
-        const size_t ahead = start * cols * value_bytes + PREFETCH_BYTES, tile_bytes = count * cols * value_bytes;
+        // Prefetch targets (simd_tile.h's two streams): PREFETCH_NEAR_BYTES past this tile's start, plus a quarter of
+        // its bytes per loop.
+        const size_t ahead = start * cols * value_bytes + PREFETCH_NEAR_BYTES, tile_bytes = count * cols * value_bytes;
         // 1. scores[k · tile + i], 8 rows at a time (rows past `count` repeat the last row).
         for (size_t g = 0; g < count; g += GROUP_ROWS) {
             const size_t valid = count - g < GROUP_ROWS ? count - g : GROUP_ROWS;
             const size_t first = start + g;
-            prefetch_to(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
+            prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
             for (size_t c = 0; c < class_groups; c++) {
                 const size_t in_group = classes - c * GROUP_CLASSES < GROUP_CLASSES ? classes - c * GROUP_CLASSES : GROUP_CLASSES;
                 if (single) {
@@ -451,7 +441,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
         // 2. h, the exponentials (into slopes) and Σ of each row, one vector of rows at a time.
         for (size_t v = 0; v < count; v += lanes) {
             const size_t done = v + lanes < count ? v + lanes : count;
-            prefetch_to(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
             if (single) {
                 softmax_exps_ps(classes, (const float *)scores + v, (float *)slopes + v, tile, (__m256 *)(highs + 4 * v),
                                 (__m256 *)(sums + 4 * v));
@@ -465,7 +455,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
         __m256 tile_loss = _mm256_setzero_ps();
         for (size_t g = 0; g < count; g += GROUP_ROWS) {
             const size_t done = g + GROUP_ROWS < count ? g + GROUP_ROWS : count;
-            prefetch_to(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
+            prefetch_until(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
             if (single) {
                 const size_t valid = count - g < 8 ? count - g : 8;
                 const __m256 labels = labels_ps(yf + start + g, valid);
@@ -514,7 +504,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
             const __m256i last_mask = c0 + nch == chunks ? col_tail_mask : _mm256_set1_epi32(-1);
             for (size_t k0 = 0; k0 < classes; k0 += SWEEP_CLASSES) {
                 const size_t nq = classes - k0 < SWEEP_CLASSES ? classes - k0 : SWEEP_CLASSES;
-                prefetch_to(x_any, &prefetched,
+                prefetch_until(x_any, &prefetched,
                             ahead + 3 * tile_bytes / 4 + (c0 * classes + k0 + nq * nch) * tile_bytes / (4 * chunks * classes),
                             feature_bytes);
                 gradient_sweep(single, nq, nch, tile_x + c0 * lanes * value_bytes, cols,
