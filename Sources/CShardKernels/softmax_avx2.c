@@ -266,11 +266,16 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
 
 /// acc[k·stride + j] += Σ_i slope[k·tile + i] x_ij for `count` rows, NQ classes and NCH chunks of WIDTH columns
 /// starting at `x` (row stride `cols`), in the lanes of the storage type; the last chunk is loaded with
-/// `last_mask`. With at most 4 accumulators (too few to hide the FMA latency) odd rows go to separate ones:
-/// acc + (Σ even rows) + (Σ odd rows). Defined for float (gradient_sweep_f32) and double (gradient_sweep_f64).
+/// `last_mask` when MASKED, else whole (its lanes past the last column then read the next row: they only reach the
+/// accumulators of padding columns, which are never read). With at most 4 accumulators (too few to hide the FMA
+/// latency) odd rows go to separate ones: acc + (Σ even rows) + (Σ odd rows). Defined for float
+/// (gradient_sweep_f32) and double (gradient_sweep_f64).
+#define SWEEP_LAST_LOAD(SUFFIX, ADDRESS) \
+    (MASKED ? _mm256_maskload_##SUFFIX(ADDRESS, last_mask) : _mm256_loadu_##SUFFIX(ADDRESS))
 #define DEFINE_GRADIENT_SWEEP(NAME, SCALAR, VECTOR, WIDTH, SUFFIX, BROADCAST)                                         \
-    SHARD_AVX2_INLINE void NAME(const int NQ, const int NCH, const SCALAR *x, size_t cols, const SCALAR *slope,        \
-                                size_t tile, size_t count, __m256i last_mask, SCALAR *acc, size_t stride) {            \
+    SHARD_AVX2_INLINE void NAME(const int NQ, const int NCH, const int MASKED, const SCALAR *x, size_t cols,           \
+                                const SCALAR *slope, size_t tile, size_t count, __m256i last_mask, SCALAR *acc,        \
+                                size_t stride) {                                                                       \
         const int split = NQ * NCH <= 4;                                                                               \
         VECTOR even[SWEEP_CLASSES][SWEEP_CHUNKS], odd[SWEEP_CLASSES][SWEEP_CHUNKS];                                    \
         for (int k = 0; k < NQ; k++) {                                                                                 \
@@ -288,8 +293,8 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
                     x0[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                                                      \
                     x1[c] = _mm256_loadu_##SUFFIX(p + cols + WIDTH * c);                                               \
                 }                                                                                                      \
-                x0[NCH - 1] = _mm256_maskload_##SUFFIX(p + WIDTH * (NCH - 1), last_mask);                              \
-                x1[NCH - 1] = _mm256_maskload_##SUFFIX(p + cols + WIDTH * (NCH - 1), last_mask);                       \
+                x0[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                                        \
+                x1[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + cols + WIDTH * (NCH - 1));                                                 \
                 for (int k = 0; k < NQ; k++) {                                                                         \
                     const VECTOR s0 = BROADCAST(slope + k * tile + i), s1 = BROADCAST(slope + k * tile + i + 1);        \
                     for (int c = 0; c < NCH; c++) {                                                                    \
@@ -302,7 +307,7 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
         for (; i < count; i++, p += cols) {                                                                            \
             VECTOR xv[SWEEP_CHUNKS];                                                                                   \
             for (int c = 0; c < NCH - 1; c++) xv[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                           \
-            xv[NCH - 1] = _mm256_maskload_##SUFFIX(p + WIDTH * (NCH - 1), last_mask);                                  \
+            xv[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                                            \
             for (int k = 0; k < NQ; k++) {                                                                             \
                 const VECTOR s = BROADCAST(slope + k * tile + i);                                                      \
                 for (int c = 0; c < NCH; c++) even[k][c] = _mm256_fmadd_##SUFFIX(s, xv[c], even[k][c]);                \
@@ -319,13 +324,14 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
 DEFINE_GRADIENT_SWEEP(gradient_sweep_f32, float, __m256, 8, ps, _mm256_broadcast_ss)
 DEFINE_GRADIENT_SWEEP(gradient_sweep_f64, double, __m256d, 4, pd, _mm256_broadcast_sd)
 
-/// gradient_sweep_f32 / _f64 (`single`) with NQ (1…4) and NCH (1…2) as compile-time constants.
-SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, const void *x, size_t cols,
+/// gradient_sweep_f32 / _f64 (`single`) with NQ (1…4), NCH (1…2) and MASKED (`masked`) as compile-time constants.
+SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, int masked, const void *x, size_t cols,
                                       const void *slope, size_t tile, size_t count, __m256i last_mask, void *grad,
                                       size_t stride) {
-#define SWEEP(Q, C)                                                                                            \
-    (single ? gradient_sweep_f32(Q, C, x, cols, slope, tile, count, last_mask, grad, stride)                   \
-            : gradient_sweep_f64(Q, C, x, cols, slope, tile, count, last_mask, grad, stride))
+#define SWEEP_MASKED(Q, C, M)                                                                                  \
+    (single ? gradient_sweep_f32(Q, C, M, x, cols, slope, tile, count, last_mask, grad, stride)                \
+            : gradient_sweep_f64(Q, C, M, x, cols, slope, tile, count, last_mask, grad, stride))
+#define SWEEP(Q, C) (masked ? SWEEP_MASKED(Q, C, 1) : SWEEP_MASKED(Q, C, 0))
     switch (nq * 4 + nch) {
     case 1 * 4 + 1: SWEEP(1, 1); break;
     case 1 * 4 + 2: SWEEP(1, 2); break;
@@ -336,6 +342,7 @@ SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, c
     case 4 * 4 + 1: SWEEP(4, 1); break;
     default: SWEEP(4, 2); break;
     }
+#undef SWEEP_MASKED
 #undef SWEEP
 }
 
@@ -530,17 +537,19 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
             bias_sums[2 * k + 1] = _mm256_add_pd(bias_sums[2 * k + 1], tile_bias[1]);
         }
         // 4. the tile's gradient sums, up to SWEEP_CLASSES × SWEEP_CHUNKS accumulators per sweep over its rows.
+        //    The last chunk is loaded with the column mask only where a whole vector would read past the block.
         const char *tile_x = (const char *)x_any + start * cols * value_bytes;
+        const int past_block = (start + count - 1) * cols + padded_cols > rows * cols;
         for (size_t c0 = 0; c0 < chunks; c0 += SWEEP_CHUNKS) {
             const size_t nch = chunks - c0 < SWEEP_CHUNKS ? chunks - c0 : SWEEP_CHUNKS;
-            const __m256i last_mask = c0 + nch == chunks ? col_tail_mask : _mm256_set1_epi32(-1);
+            const int masked = c0 + nch == chunks && past_block;
             for (size_t k0 = 0; k0 < classes; k0 += SWEEP_CLASSES) {
                 const size_t nq = classes - k0 < SWEEP_CLASSES ? classes - k0 : SWEEP_CLASSES;
                 prefetch_to(x_any, &prefetched,
                             ahead + 3 * tile_bytes / 4 + (c0 * classes + k0 + nq * nch) * tile_bytes / (4 * chunks * classes),
                             feature_bytes);
-                gradient_sweep(single, nq, nch, tile_x + c0 * lanes * value_bytes, cols,
-                               slopes + k0 * tile * value_bytes, tile, count, last_mask,
+                gradient_sweep(single, nq, nch, masked, tile_x + c0 * lanes * value_bytes, cols,
+                               slopes + k0 * tile * value_bytes, tile, count, col_tail_mask,
                                (char *)accumulators + (k0 * padded_cols + c0 * lanes) * value_bytes, padded_cols);
             }
         }
