@@ -19,11 +19,11 @@
 //      which zeroes loss and slopes; such labels are located after the block).
 //   4. Σ_i slope_ik x_i over the tile, row by row, up to 4 classes × 2 column chunks (8 floats or 4 doubles)
 //      per sweep: each x chunk is loaded once per row and multiplied by the broadcast slopes of the classes.
-// float32 computes in float (W, b and c rounded to float; the float exp and log of simd_math.h and
-// simd_math_f64.h) and sums the gradient, the loss and the bias sums in float lanes within a tile, added to
-// double sums per tile; float64 computes and sums in double. The loss and each bias sum end in 8 double lanes
-// (lane r: rows ≡ r mod 8), added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Every summation order
-// depends only on (rows, cols, K).
+// float32 computes in float (W, b and c rounded to float; exp_normal_ps below, else the float exp of simd_math.h,
+// and the float log of simd_math_f64.h) and sums the gradient, the loss and the bias sums in float lanes within a
+// tile, added to double sums per tile; float64 computes and sums in double. The loss and each bias sum end in 8
+// double lanes (lane r: rows ≡ r mod 8), added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Every
+// summation order depends only on (rows, cols, K).
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "CShardKernels.h"
@@ -293,8 +293,8 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
                     x0[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                                                      \
                     x1[c] = _mm256_loadu_##SUFFIX(p + cols + WIDTH * c);                                               \
                 }                                                                                                      \
-                x0[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                                        \
-                x1[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + cols + WIDTH * (NCH - 1));                                                 \
+                x0[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                          \
+                x1[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + cols + WIDTH * (NCH - 1));                                   \
                 for (int k = 0; k < NQ; k++) {                                                                         \
                     const VECTOR s0 = BROADCAST(slope + k * tile + i), s1 = BROADCAST(slope + k * tile + i + 1);        \
                     for (int c = 0; c < NCH; c++) {                                                                    \
@@ -307,7 +307,7 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
         for (; i < count; i++, p += cols) {                                                                            \
             VECTOR xv[SWEEP_CHUNKS];                                                                                   \
             for (int c = 0; c < NCH - 1; c++) xv[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                           \
-            xv[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                                            \
+            xv[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                              \
             for (int k = 0; k < NQ; k++) {                                                                             \
                 const VECTOR s = BROADCAST(slope + k * tile + i);                                                      \
                 for (int c = 0; c < NCH; c++) even[k][c] = _mm256_fmadd_##SUFFIX(s, xv[c], even[k][c]);                \
