@@ -19,11 +19,11 @@
 //      which zeroes loss and slopes; such labels are located after the block).
 //   4. Σ_i slope_ik x_i over the tile, row by row, up to 4 classes × 2 column chunks (8 floats or 4 doubles)
 //      per sweep: each x chunk is loaded once per row and multiplied by the broadcast slopes of the classes.
-// float32 computes in float (W, b and c rounded to float; the float exp and log of simd_math.h and
-// simd_math_f64.h) and sums the gradient, the loss and the bias sums in float lanes within a tile, added to
-// double sums per tile; float64 computes and sums in double. The loss and each bias sum end in 8 double lanes
-// (lane r: rows ≡ r mod 8), added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Every summation order
-// depends only on (rows, cols, K).
+// float32 computes in float (W, b and c rounded to float; exp_normal_ps below, else the float exp of simd_math.h,
+// and the float log of simd_math_f64.h) and sums the gradient, the loss and the bias sums in float lanes within a
+// tile, added to double sums per tile; float64 computes and sums in double. The loss and each bias sum end in 8
+// double lanes (lane r: rows ≡ r mod 8), added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Every
+// summation order depends only on (rows, cols, K).
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "CShardKernels.h"
@@ -44,6 +44,11 @@
 #define SWEEP_CLASSES 4
 #define SWEEP_CHUNKS 2
 #define MAX_SOFTMAX_TILE_ROWS 64
+/// Software prefetch distances (see prefetch_to): into L1 NEAR_BYTES ahead of the rows being read, and into L2
+/// FAR_BYTES beyond that. On the 2-core Xeon of issue 7 (20 columns, 4096-row blocks from memory) the L2 stream
+/// made the pass 3–5% faster; a near distance of 4 KiB and far distances of 32 and 64 KiB were not faster.
+#define NEAR_BYTES 8192
+#define FAR_BYTES 16384
 
 /// Rows per tile: about 8 KiB of features, a multiple of GROUP_ROWS, between 8 and MAX_SOFTMAX_TILE_ROWS.
 static size_t softmax_tile_rows(size_t cols, size_t bytes_per_value) {
@@ -86,12 +91,25 @@ static size_t first_invalid_label(const float *yf, const double *yd, size_t rows
     return rows;
 }
 
-/// exp(x) for 8 floats with -87 <= x <= 0 (n >= -126: a normal result, one scaling step): the values of
-/// shard_exp_nonpositive_ps, without its clamps and branches (the branch is taken once per group by the caller).
+/// exp(x) for 8 floats with -87 <= x <= 0 (n >= -126: a normal result, one scaling step), cheaper than
+/// shard_exp_nonpositive_ps and within about 1 ulp of it (the branch to that one is taken once per group by the
+/// caller): n = round(x / ln 2) by adding 1.5 · 2^23 (its low mantissa bits are then n, the scale's exponent),
+/// r = x − n ln 2 in two steps (|r| <= ln 2 / 2), exp(r) by its Taylor polynomial of degree 6 (remainder below
+/// |r|^7 / 5040 < 1.2e-7), times 2^n.
 SHARD_AVX2_INLINE __m256 exp_normal_ps(__m256 x) {
-    __m256 n;
-    const __m256 p = shard_exp_reduced_ps(x, &n);
-    const __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    const __m256 shifter = _mm256_set1_ps(12582912.0f);
+    const __m256 shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), shifter);
+    const __m256 n = _mm256_sub_ps(shifted, shifter);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 720.0f), r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    // The low 9 bits of shifted's bit pattern are n mod 512; (n + 127) << 23 keeps them as the exponent field.
+    const __m256i biased = _mm256_add_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(127));
     return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
 }
 
@@ -102,6 +120,21 @@ SHARD_AVX2_INLINE __m256d exp_normal_pd(__m256d x) {
     const __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0), shard_exp_reduced_pd(x, &n));
     const __m256i biased = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(4503599627370496.0 + 1023.0)));
     return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(biased, 52)));
+}
+
+/// Software prefetch of the block's features, spread over a tile's four loops (a quarter of its bytes each, row by
+/// row or sweep by sweep; without it the pass ran at 0.43 of the read bandwidth on the Xeon, 0.6 on Zen 4): the
+/// lines from `*cursor` (a byte offset into the block, only moving forward) up to `target` (clamped to the block's
+/// `limit` bytes) are requested into L1, and the lines FAR_BYTES further into L2, so that a steady trickle of
+/// requests runs NEAR_BYTES (and NEAR_BYTES + FAR_BYTES) ahead of the rows being read.
+SHARD_AVX2_INLINE void prefetch_to(const void *base, size_t *cursor, size_t target, size_t limit) {
+    const size_t end = target < limit ? target : limit;
+    size_t k = *cursor;
+    for (; k < end; k += 64) {
+        _mm_prefetch((const char *)base + k, _MM_HINT_T0);
+        if (k + FAR_BYTES < limit) _mm_prefetch((const char *)base + k + FAR_BYTES, _MM_HINT_T1);
+    }
+    if (k > *cursor) *cursor = k;
 }
 
 /// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of the 8 double lanes lo, hi.
@@ -183,7 +216,7 @@ SHARD_AVX2_INLINE void group_scores_f64(const double *const row[GROUP_ROWS], con
 ///                      returns loss = c_y (lse − s_y)
 ///
 /// The exp takes its one-step scaling path (exp_normal_ps / _pd) for all classes when min_k s_k − h >= LIMIT in
-/// every lane; shard_exp_nonpositive_ps / _pd give the same values otherwise. Σ >= 1 (its largest term is
+/// every lane, else shard_exp_nonpositive_ps / _pd (the same values in double, within about 1 ulp in float). Σ >= 1 (its largest term is
 /// exp(0)): the log of a normal number. c_y is gathered for the lanes of `valid` (labels that are class indices,
 /// rows inside the tile) and is 0 elsewhere, which zeroes their loss and slopes.
 #define DEFINE_SOFTMAX(SUFFIX, SCALAR, VECTOR, LIMIT, EXP_NORMAL, EXP_FULL, LOG, GATHER, INDEX, SCALE)                 \
@@ -233,11 +266,16 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
 
 /// acc[k·stride + j] += Σ_i slope[k·tile + i] x_ij for `count` rows, NQ classes and NCH chunks of WIDTH columns
 /// starting at `x` (row stride `cols`), in the lanes of the storage type; the last chunk is loaded with
-/// `last_mask`. With at most 4 accumulators (too few to hide the FMA latency) odd rows go to separate ones:
-/// acc + (Σ even rows) + (Σ odd rows). Defined for float (gradient_sweep_f32) and double (gradient_sweep_f64).
+/// `last_mask` when MASKED, else whole (its lanes past the last column then read the next row: they only reach the
+/// accumulators of padding columns, which are never read). With at most 4 accumulators (too few to hide the FMA
+/// latency) odd rows go to separate ones: acc + (Σ even rows) + (Σ odd rows). Defined for float
+/// (gradient_sweep_f32) and double (gradient_sweep_f64).
+#define SWEEP_LAST_LOAD(SUFFIX, ADDRESS) \
+    (MASKED ? _mm256_maskload_##SUFFIX(ADDRESS, last_mask) : _mm256_loadu_##SUFFIX(ADDRESS))
 #define DEFINE_GRADIENT_SWEEP(NAME, SCALAR, VECTOR, WIDTH, SUFFIX, BROADCAST)                                         \
-    SHARD_AVX2_INLINE void NAME(const int NQ, const int NCH, const SCALAR *x, size_t cols, const SCALAR *slope,        \
-                                size_t tile, size_t count, __m256i last_mask, SCALAR *acc, size_t stride) {            \
+    SHARD_AVX2_INLINE void NAME(const int NQ, const int NCH, const int MASKED, const SCALAR *x, size_t cols,           \
+                                const SCALAR *slope, size_t tile, size_t count, __m256i last_mask, SCALAR *acc,        \
+                                size_t stride) {                                                                       \
         const int split = NQ * NCH <= 4;                                                                               \
         VECTOR even[SWEEP_CLASSES][SWEEP_CHUNKS], odd[SWEEP_CLASSES][SWEEP_CHUNKS];                                    \
         for (int k = 0; k < NQ; k++) {                                                                                 \
@@ -255,8 +293,8 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
                     x0[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                                                      \
                     x1[c] = _mm256_loadu_##SUFFIX(p + cols + WIDTH * c);                                               \
                 }                                                                                                      \
-                x0[NCH - 1] = _mm256_maskload_##SUFFIX(p + WIDTH * (NCH - 1), last_mask);                              \
-                x1[NCH - 1] = _mm256_maskload_##SUFFIX(p + cols + WIDTH * (NCH - 1), last_mask);                       \
+                x0[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                          \
+                x1[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + cols + WIDTH * (NCH - 1));                                   \
                 for (int k = 0; k < NQ; k++) {                                                                         \
                     const VECTOR s0 = BROADCAST(slope + k * tile + i), s1 = BROADCAST(slope + k * tile + i + 1);        \
                     for (int c = 0; c < NCH; c++) {                                                                    \
@@ -269,7 +307,7 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
         for (; i < count; i++, p += cols) {                                                                            \
             VECTOR xv[SWEEP_CHUNKS];                                                                                   \
             for (int c = 0; c < NCH - 1; c++) xv[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                           \
-            xv[NCH - 1] = _mm256_maskload_##SUFFIX(p + WIDTH * (NCH - 1), last_mask);                                  \
+            xv[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                              \
             for (int k = 0; k < NQ; k++) {                                                                             \
                 const VECTOR s = BROADCAST(slope + k * tile + i);                                                      \
                 for (int c = 0; c < NCH; c++) even[k][c] = _mm256_fmadd_##SUFFIX(s, xv[c], even[k][c]);                \
@@ -286,13 +324,14 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
 DEFINE_GRADIENT_SWEEP(gradient_sweep_f32, float, __m256, 8, ps, _mm256_broadcast_ss)
 DEFINE_GRADIENT_SWEEP(gradient_sweep_f64, double, __m256d, 4, pd, _mm256_broadcast_sd)
 
-/// gradient_sweep_f32 / _f64 (`single`) with NQ (1…4) and NCH (1…2) as compile-time constants.
-SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, const void *x, size_t cols,
+/// gradient_sweep_f32 / _f64 (`single`) with NQ (1…4), NCH (1…2) and MASKED (`masked`) as compile-time constants.
+SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, int masked, const void *x, size_t cols,
                                       const void *slope, size_t tile, size_t count, __m256i last_mask, void *grad,
                                       size_t stride) {
-#define SWEEP(Q, C)                                                                                            \
-    (single ? gradient_sweep_f32(Q, C, x, cols, slope, tile, count, last_mask, grad, stride)                   \
-            : gradient_sweep_f64(Q, C, x, cols, slope, tile, count, last_mask, grad, stride))
+#define SWEEP_MASKED(Q, C, M)                                                                                  \
+    (single ? gradient_sweep_f32(Q, C, M, x, cols, slope, tile, count, last_mask, grad, stride)                \
+            : gradient_sweep_f64(Q, C, M, x, cols, slope, tile, count, last_mask, grad, stride))
+#define SWEEP(Q, C) (masked ? SWEEP_MASKED(Q, C, 1) : SWEEP_MASKED(Q, C, 0))
     switch (nq * 4 + nch) {
     case 1 * 4 + 1: SWEEP(1, 1); break;
     case 1 * 4 + 2: SWEEP(1, 2); break;
@@ -303,6 +342,7 @@ SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, c
     case 4 * 4 + 1: SWEEP(4, 1); break;
     default: SWEEP(4, 2); break;
     }
+#undef SWEEP_MASKED
 #undef SWEEP
 }
 
@@ -406,14 +446,13 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
     for (size_t start = 0; start < rows; start += tile) {
         const size_t count = rows - start < tile ? rows - start : tile;
         shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
-        // Prefetch targets (simd_tile.h's two streams): PREFETCH_NEAR_BYTES past this tile's start, plus a quarter of
-        // its bytes per loop.
-        const size_t ahead = start * cols * value_bytes + PREFETCH_NEAR_BYTES, tile_bytes = count * cols * value_bytes;
+        // Prefetch targets: NEAR_BYTES past this tile's start, plus a quarter of its bytes per loop.
+        const size_t ahead = start * cols * value_bytes + NEAR_BYTES, tile_bytes = count * cols * value_bytes;
         // 1. scores[k · tile + i], 8 rows at a time (rows past `count` repeat the last row).
         for (size_t g = 0; g < count; g += GROUP_ROWS) {
             const size_t valid = count - g < GROUP_ROWS ? count - g : GROUP_ROWS;
             const size_t first = start + g;
-            prefetch_until(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
+            prefetch_to(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
             for (size_t c = 0; c < class_groups; c++) {
                 const size_t in_group = classes - c * GROUP_CLASSES < GROUP_CLASSES ? classes - c * GROUP_CLASSES : GROUP_CLASSES;
                 if (single) {
@@ -441,7 +480,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
         // 2. h, the exponentials (into slopes) and Σ of each row, one vector of rows at a time.
         for (size_t v = 0; v < count; v += lanes) {
             const size_t done = v + lanes < count ? v + lanes : count;
-            prefetch_until(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
+            prefetch_to(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
             if (single) {
                 softmax_exps_ps(classes, (const float *)scores + v, (float *)slopes + v, tile, (__m256 *)(highs + 4 * v),
                                 (__m256 *)(sums + 4 * v));
@@ -455,7 +494,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
         __m256 tile_loss = _mm256_setzero_ps();
         for (size_t g = 0; g < count; g += GROUP_ROWS) {
             const size_t done = g + GROUP_ROWS < count ? g + GROUP_ROWS : count;
-            prefetch_until(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
+            prefetch_to(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
             if (single) {
                 const size_t valid = count - g < 8 ? count - g : 8;
                 const __m256 labels = labels_ps(yf + start + g, valid);
@@ -498,17 +537,19 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
             bias_sums[2 * k + 1] = _mm256_add_pd(bias_sums[2 * k + 1], tile_bias[1]);
         }
         // 4. the tile's gradient sums, up to SWEEP_CLASSES × SWEEP_CHUNKS accumulators per sweep over its rows.
+        //    The last chunk is loaded with the column mask only where a whole vector would read past the block.
         const char *tile_x = (const char *)x_any + start * cols * value_bytes;
+        const int past_block = (start + count - 1) * cols + padded_cols > rows * cols;
         for (size_t c0 = 0; c0 < chunks; c0 += SWEEP_CHUNKS) {
             const size_t nch = chunks - c0 < SWEEP_CHUNKS ? chunks - c0 : SWEEP_CHUNKS;
-            const __m256i last_mask = c0 + nch == chunks ? col_tail_mask : _mm256_set1_epi32(-1);
+            const int masked = c0 + nch == chunks && past_block;
             for (size_t k0 = 0; k0 < classes; k0 += SWEEP_CLASSES) {
                 const size_t nq = classes - k0 < SWEEP_CLASSES ? classes - k0 : SWEEP_CLASSES;
-                prefetch_until(x_any, &prefetched,
+                prefetch_to(x_any, &prefetched,
                             ahead + 3 * tile_bytes / 4 + (c0 * classes + k0 + nq * nch) * tile_bytes / (4 * chunks * classes),
                             feature_bytes);
-                gradient_sweep(single, nq, nch, tile_x + c0 * lanes * value_bytes, cols,
-                               slopes + k0 * tile * value_bytes, tile, count, last_mask,
+                gradient_sweep(single, nq, nch, masked, tile_x + c0 * lanes * value_bytes, cols,
+                               slopes + k0 * tile * value_bytes, tile, count, col_tail_mask,
                                (char *)accumulators + (k0 * padded_cols + c0 * lanes) * value_bytes, padded_cols);
             }
         }
