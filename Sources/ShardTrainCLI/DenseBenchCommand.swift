@@ -23,8 +23,10 @@ import Synchronization
 /// FLOPs/sample = Σ 2·m·n·k over those calls ÷ batch;   GFLOP/s = FLOPs/sample · samples/s ÷ 1e9
 /// fraction    = step samples/s ÷ ceiling samples/s      (the share of the BLAS roofline reached)
 /// trained     = the whole mini-batch step of `train` (the engine's executor and round loop, Adam at 1e-3, its
-///               update making the objective's gradient): 2·steps minus `steps` steps, each run ending in its
-///               full-batch evaluation (the same blocks), so that evaluation cancels out
+///               update making the objective's gradient): the median of a run's round times
+///               (`RoundReport.roundSeconds`, from the round's request to its update), the best of the runs. It
+///               can outrun `step`: the engine keeps a float32 network's block gradients in Float and adds them
+///               inside Adam's pass, where `step` widens, copies and adds them in passes of its own
 /// ```
 /// The batch is cut into `--blocks-per-batch` blocks for every thread count (as `--batch-blocks` does in
 /// training), so 1 and 2 threads compute the same sums. float32 computes in Float (sgemm), float64 in Double
@@ -268,15 +270,17 @@ struct DenseWorkload {
     func trainedStepSeconds(blocks: [Block], threads: Int, steps: Int, repetitions: Int) throws -> Double {
         let schedule = try BatchSchedule(blockCount: blocks.count, blocksPerStep: blocks.count, seed: 7)
         let executor = try LocalExecutor(model: model, blocks: blocks, threads: threads, seed: 7, schedule: schedule)
-        func seconds(_ count: Int) throws -> Double {
-            let options = TrainingOptions(
-                optimizer: .adam(schedule: .constant(rate: 1e-3), beta1: 0.9, beta2: 0.999, epsilon: 1e-8),
-                maxRounds: count + 1, stopping: StoppingCriteria(), batch: schedule)
-            let trainer = Trainer(model: model, executor: executor, options: options)
-            return try BestTime.seconds(of: repetitions) { () throws(EngineError) in _ = try trainer.run() }
+        let options = TrainingOptions(
+            optimizer: .adam(schedule: .constant(rate: 1e-3), beta1: 0.9, beta2: 0.999, epsilon: 1e-8),
+            maxRounds: steps + 1, stopping: StoppingCriteria(), batch: schedule)
+        var best = Double.infinity
+        // One untimed warm-up run, then `repetitions` timed ones.
+        for run in 0...repetitions {
+            let times = StepTimes()
+            _ = try Trainer(model: model, executor: executor, options: options).run(observer: times)
+            if run > 0, let median = times.median { best = min(best, median) }
         }
-        let (short, long) = (try seconds(steps), try seconds(2 * steps))
-        return max(long - short, 1e-12) / Double(steps)
+        return best
     }
 
     /// Best time of `steps` rounds of the ceiling's gemm calls on random operands in `precision`.
@@ -353,5 +357,20 @@ private final class GemmOperands<T: BLASScalar>: @unchecked Sendable {
         a.deallocate()
         b.deallocate()
         c.deallocate()
+    }
+}
+
+/// The round times of a run's mini-batch steps (the closing full-batch round left out).
+private final class StepTimes: TrainingObserver {
+    private var seconds: [Double] = []
+
+    func roundFinished(_ report: RoundReport) {
+        if report.batchStep != nil { seconds.append(report.roundSeconds) }
+    }
+
+    var median: Double? {
+        guard !seconds.isEmpty else { return nil }
+        let sorted = seconds.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }
