@@ -15,7 +15,7 @@ public final class BlockSumsBuffer: @unchecked Sendable {
     public let width: Int
     /// Doubles between the starts of consecutive slots.
     public let stride: Int
-    private let base: UnsafeMutablePointer<Double>
+    private let base: UnsafeMutableRawPointer
 
     public init(count: Int, width: Int) throws(BlockSumsBufferError) {
         guard count >= 0, width >= 0 else { throw .negativeShape(count: count, width: width) }
@@ -30,14 +30,14 @@ public final class BlockSumsBuffer: @unchecked Sendable {
         }
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        self.base = raw.bindMemory(to: Double.self, capacity: bytes / MemoryLayout<Double>.stride)
+        self.base = raw
         self.count = count
         self.width = width
         self.stride = stride
     }
 
     deinit {
-        UnsafeMutableRawPointer(base).deallocate()
+        base.deallocate()
     }
 
     /// The `width` doubles of item `index`. Valid while the buffer is alive: keep the buffer
@@ -66,7 +66,10 @@ public final class BlockSumsBuffer: @unchecked Sendable {
     }
 
     private func unsafeSlot(_ index: Int) -> UnsafeMutableBufferPointer<Double> {
-        UnsafeMutableBufferPointer(start: base + index * stride, count: width)
+        // Bound to Double at every hand-out: the slot may have held a float32 network's Floats
+        // (`FloatGradientSums` binds its gradient bytes to Float).
+        let start = (base + index * stride * MemoryLayout<Double>.stride).bindMemory(to: Double.self, capacity: width)
+        return UnsafeMutableBufferPointer(start: start, count: width)
     }
 }
 

@@ -68,8 +68,9 @@ public enum ReducedSums: Sendable {
                 guard slots.floatGradients else { return body(SumsEntries(left: left, right: right)) }
                 return body(
                     SumsEntries(
-                        left: left, right: right, leftGradient: FloatGradientSums.gradient(inSlotAt: left),
-                        rightGradient: right.map { FloatGradientSums.gradient(inSlotAt: $0) }))
+                        left: left, right: right,
+                        leftGradient: FloatGradientSums.gradient(inSlotAt: left, count: slots.left.count - 1),
+                        rightGradient: right.map { FloatGradientSums.gradient(inSlotAt: $0, count: slots.left.count - 1) }))
             }
         }
     }
@@ -137,16 +138,18 @@ public struct FloatGradientSums {
     public let loss: UnsafeMutablePointer<Double>
     public let gradient: UnsafeMutableBufferPointer<Float>
 
-    /// The layout inside `slot` (at least one entry).
+    /// The layout inside `slot` (at least one entry); the gradient's bytes are bound to Float (`BlockSumsBuffer`
+    /// binds a slot to Double again when it hands it out).
     public init(slot: UnsafeMutableBufferPointer<Double>) {
         precondition(!slot.isEmpty, "FloatGradientSums: a slot needs room for the loss")
         loss = slot.baseAddress!
         gradient = UnsafeMutableBufferPointer(
-            start: UnsafeMutableRawPointer(loss + 1).assumingMemoryBound(to: Float.self), count: slot.count - 1)
+            start: UnsafeMutableRawPointer(loss + 1).bindMemory(to: Float.self, capacity: slot.count - 1),
+            count: slot.count - 1)
     }
 
-    /// The gradient of the slot whose first entry is at `slot`.
-    static func gradient(inSlotAt slot: UnsafePointer<Double>) -> UnsafePointer<Float> {
-        UnsafeRawPointer(slot + 1).assumingMemoryBound(to: Float.self)
+    /// The `count` gradient entries of the slot whose loss is at `slot`, bound to Float for reading.
+    static func gradient(inSlotAt slot: UnsafePointer<Double>, count: Int) -> UnsafePointer<Float> {
+        UnsafeRawPointer(slot + 1).bindMemory(to: Float.self, capacity: count)
     }
 }

@@ -266,7 +266,7 @@ struct DenseWorkload {
     }
 
     /// Seconds of one mini-batch step of the engine's round loop (`Trainer` on a `LocalExecutor`, every block in
-    /// each step, Adam): the best run of 2·steps steps minus the best of `steps`, over `steps`.
+    /// each step, Adam): the median of a run's round times, the best of `repetitions` runs of `steps` steps.
     func trainedStepSeconds(blocks: [Block], threads: Int, steps: Int, repetitions: Int) throws -> Double {
         let schedule = try BatchSchedule(blockCount: blocks.count, blocksPerStep: blocks.count, seed: 7)
         let executor = try LocalExecutor(model: model, blocks: blocks, threads: threads, seed: 7, schedule: schedule)
