@@ -39,19 +39,20 @@ static inline void shard_objective_gradient(const shardtrain_objective_gradient 
     }
 }
 
-/// The rounded copy and the squares' lanes of θ'[from..<count] (lane i mod 8, each lane in increasing i).
-static inline void shard_adam_extras(const double *out_theta, size_t from, size_t count, float *out_rounded,
-                                     double lanes[8]) {
-    for (size_t i = from; i < count; i++) {
-        if (out_rounded != NULL) out_rounded[i] = (float)out_theta[i];
-        lanes[i % 8] += out_theta[i] * out_theta[i];
-    }
-}
-
 /// The lanes continued with values[from..<count] (lane i mod 8), then their LaneSums total.
 static inline double shard_lane_squares(const double *values, size_t from, size_t count, double lanes[8]) {
     for (size_t i = from; i < count; i++) lanes[i % 8] += values[i] * values[i];
     return shard_adam_lane_total(lanes);
+}
+
+/// The companions of θ'[from..<count]: the rounded copy (when out_rounded is not NULL) and, continuing `lanes`,
+/// Σ θ'_i² into *out_squares (when not NULL).
+static inline void shard_adam_companions(const double *out_theta, size_t from, size_t count, float *out_rounded,
+                                         double *out_squares, double lanes[8]) {
+    if (out_rounded != NULL) {
+        for (size_t i = from; i < count; i++) out_rounded[i] = (float)out_theta[i];
+    }
+    if (out_squares != NULL) *out_squares = shard_lane_squares(out_theta, from, count, lanes);
 }
 
 static int shard_adam_portable(const shardtrain_adam_step *step, const double *gradient, const double *first,
@@ -76,6 +77,14 @@ static int shard_adam_portable(const shardtrain_adam_step *step, const double *g
 SHARD_ADAM_AVX2 static inline __m256d shard_adam_non_finite(__m256d x) {
     const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
     return _mm256_cmp_pd(magnitude, _mm256_set1_pd(INFINITY), _CMP_NLT_UQ);
+}
+
+/// The 8 lanes of a sum kept as a pair of vectors that swap after every 4-wide iteration: after an even number of
+/// `i / 4` iterations `current` holds lanes 0…3 and `other` 4…7, after an odd one the reverse.
+SHARD_ADAM_AVX2 static inline void shard_store_lanes(__m256d current, __m256d other, size_t i, double lanes[8]) {
+    const int even = (i / 4) % 2 == 0;
+    _mm256_storeu_pd(lanes, even ? current : other);
+    _mm256_storeu_pd(lanes + 4, even ? other : current);
 }
 
 /// A constant divisor c (normal, > 0) of `shard_divide_by_constant`, with RN(1/c) and c/2.
@@ -198,20 +207,11 @@ SHARD_ADAM_AVX2 static inline __attribute__((always_inline)) int shard_adam_avx2
     const int tail = shard_adam_portable(step, read + i, first + i, second + i, theta + i,
                                          mask != NULL ? mask + i : NULL, count - i, out_first + i, out_second + i,
                                          out_theta + i);
-    if (out_squares != NULL || out_rounded != NULL) {
-        // After an even number of iterations `current` holds lanes 0…3; after an odd one, 4…7.
-        double lanes[8];
-        const int even = (i / 4) % 2 == 0;
-        _mm256_storeu_pd(lanes, even ? current : other);
-        _mm256_storeu_pd(lanes + 4, even ? other : current);
-        shard_adam_extras(out_theta, i, count, out_rounded, lanes);
-        if (out_squares != NULL) *out_squares = shard_adam_lane_total(lanes);
-    }
+    double lanes[8];
+    shard_store_lanes(current, other, i, lanes);
+    shard_adam_companions(out_theta, i, count, out_rounded, out_squares, lanes);
     if (out_gradient_squares != NULL) {
-        double lanes[8];
-        const int even = (i / 4) % 2 == 0;
-        _mm256_storeu_pd(lanes, even ? gradient_current : gradient_other);
-        _mm256_storeu_pd(lanes + 4, even ? gradient_other : gradient_current);
+        shard_store_lanes(gradient_current, gradient_other, i, lanes);
         *out_gradient_squares = shard_lane_squares(out_gradient, i, count, lanes);
     }
     return tail | (_mm256_movemask_pd(non_finite) != 0);
@@ -278,11 +278,8 @@ static int shard_adam_update(const shardtrain_adam_step *step, const double *gra
     }
     const int non_finite =
         shard_adam_portable(step, gradient, first, second, theta, mask, count, out_first, out_second, out_theta);
-    if (out_squares != NULL || out_rounded != NULL) {
-        double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        shard_adam_extras(out_theta, 0, count, out_rounded, lanes);
-        if (out_squares != NULL) *out_squares = shard_adam_lane_total(lanes);
-    }
+    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    shard_adam_companions(out_theta, 0, count, out_rounded, out_squares, lanes);
     return non_finite;
 }
 

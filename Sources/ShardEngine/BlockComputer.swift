@@ -80,7 +80,7 @@ public final class BlockComputer {
     ) throws(EngineError) -> [NodeSums] {
         try computeNodes(parameters: parameters, rounded: rounded, context: context, isActive: isActive) {
             value, floatGradients in
-            floatGradients ? sums(value, floatGradients: true).array(threads: threads) : array(value)
+            sums(value, floatGradients: floatGradients).array(threads: threads)
         }.map { NodeSums(node: $0.node, rowCount: $0.rowCount, values: $0.sums) }
     }
 
@@ -273,18 +273,6 @@ public final class BlockComputer {
     /// The slot holding `value` (adding its two slots if it is a sum).
     private func held(_ value: SlotValue) -> Int {
         value.held(threads: threads) { Self.slot(buffer, $0) }
-    }
-
-    /// `value` in new memory: a copy of its slot, or the sum of its two slots written in the same pass.
-    private func array(_ value: SlotValue) -> [Double] {
-        switch value {
-        case .slot(let index):
-            return VectorPasses.array(copying: UnsafeBufferPointer(Self.slot(buffer, index)), threads: threads)
-        case .sum(let left, let right):
-            return VectorPasses.array(
-                summing: UnsafeBufferPointer(Self.slot(buffer, left)), UnsafeBufferPointer(Self.slot(buffer, right)),
-                threads: threads)
-        }
     }
 }
 
