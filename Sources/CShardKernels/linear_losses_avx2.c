@@ -677,6 +677,10 @@ SHARD_AVX2_INLINE size_t linear_dispatch(const int single, const shardtrain_line
     }
     case SHARDTRAIN_LINEAR_SOFTMAX:
         if (outputs < 2) return SHARDTRAIN_UNSUPPORTED;
+        if (params->vectors == SHARDTRAIN_VECTORS_WIDEST && shardtrain_kernels_have_avx512()) {
+            return single ? shardtrain_softmax_sums_f32_avx512(outputs, params->class_weights, x, y, rows, cols, theta, out)
+                          : shardtrain_softmax_sums_f64_avx512(outputs, params->class_weights, x, y, rows, cols, theta, out);
+        }
         return single ? shardtrain_softmax_sums_f32_avx2(outputs, params->class_weights, x, y, rows, cols, theta, out)
                       : shardtrain_softmax_sums_f64_avx2(outputs, params->class_weights, x, y, rows, cols, theta, out);
     case SHARDTRAIN_LINEAR_FOCAL:

@@ -7,15 +7,21 @@
 // Set once before main (constructors run single-threaded), read by every call afterwards.
 // __builtin_cpu_supports("avx2") also checks that the OS saves the YMM state (XGETBV).
 static int shard_cpu_has_avx2_fma = 0;
+static int shard_cpu_has_avx512 = 0;
 
 __attribute__((constructor)) static void shard_detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     shard_cpu_has_avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    // As for AVX2, __builtin_cpu_supports("avx512f") is only true when the OS saves the ZMM state.
+    shard_cpu_has_avx512 = shard_cpu_has_avx2_fma && __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl");
 #endif
 }
 
 int shardtrain_kernels_have_avx2_fma(void) { return shard_cpu_has_avx2_fma; }
+int shardtrain_kernels_have_avx512(void) { return shard_cpu_has_avx512; }
 
 // One row at a time in double: z, then loss and residual, then r x_i added to the gradient sums.
 #define DEFINE_PORTABLE_LOGISTIC(NAME, T, PARAM)                                             \

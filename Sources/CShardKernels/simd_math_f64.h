@@ -22,31 +22,71 @@
 #define SHARD_EXP_F64_UPPER 709.782712893384     // above: exp overflows to +inf
 #define SHARD_EXP_F64_LOWER (-745.1332191019412) // below: exp rounds to 0
 
+// The polynomial cores below are written once for 256- and 512-bit vectors: SHARD_DEFINE_... (NAME, ATTR, W)
+// defines the function NAME with the attributes ATTR on vectors of W bits (256: AVX2 + FMA here, 512: AVX-512 in
+// softmax_avx512.c); both widths run the same operations, so they give the same values lane by lane.
+
 /// The shared first half of the double exp: n = round(x / ln2) into `*n_out` and s = e^r − 1 = r + r² q(r)
 /// with r = x − n ln2 (so e^x = (1 + s) · 2^n; `shard_tanh_pd` uses s for expm1 without cancellation).
-SHARD_AVX2_INLINE __m256d shard_exp_reduced_pd(__m256d clamped, __m256d *n_out) {
-    const __m256d n = _mm256_round_pd(_mm256_mul_pd(clamped, _mm256_set1_pd(1.4426950408889634074)),
-                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(SHARD_LN2_HI), clamped);
-    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(SHARD_LN2_LO), r);
+/// ROUND(v, mode) rounds v to integers (_mm256_round_pd, _mm512_roundscale_pd).
+#define SHARD_DEFINE_EXP_REDUCED_PD(NAME, ATTR, W, ROUND)                                                              \
+    ATTR __m##W##d NAME(__m##W##d clamped, __m##W##d *n_out) {                                                         \
+        const __m##W##d n = ROUND(_mm##W##_mul_pd(clamped, _mm##W##_set1_pd(1.4426950408889634074)),                  \
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);                                      \
+        __m##W##d r = _mm##W##_fnmadd_pd(n, _mm##W##_set1_pd(SHARD_LN2_HI), clamped);                                  \
+        r = _mm##W##_fnmadd_pd(n, _mm##W##_set1_pd(SHARD_LN2_LO), r);                                                  \
+        const __m##W##d r2 = _mm##W##_mul_pd(r, r);                                                                    \
+        const __m##W##d r4 = _mm##W##_mul_pd(r2, r2);                                                                  \
+        const __m##W##d r8 = _mm##W##_mul_pd(r4, r4);                                                                  \
+        /* q(r) by Estrin's scheme: the degree-9 Chebyshev interpolant of (e^r - 1 - r) / r² on [-ln2/2, ln2/2]     \
+           (mpmath chebyfit; its error adds < 0.15 ulp to exp), in place of the Taylor coefficients 1/2!, ..., 1/13! \
+           (two fewer terms). */                                                                                       \
+        const __m##W##d q01 = _mm##W##_fmadd_pd(r, _mm##W##_set1_pd(0.16666666666666669), _mm##W##_set1_pd(0.5000000000000001)); \
+        const __m##W##d q23 = _mm##W##_fmadd_pd(r, _mm##W##_set1_pd(0.008333333333330062), _mm##W##_set1_pd(0.04166666666662413)); \
+        const __m##W##d q45 = _mm##W##_fmadd_pd(r, _mm##W##_set1_pd(0.00019841269863053618), _mm##W##_set1_pd(0.0013888888917213717)); \
+        const __m##W##d q67 = _mm##W##_fmadd_pd(r, _mm##W##_set1_pd(2.7557268459997064e-06), _mm##W##_set1_pd(2.4801521295954376e-05)); \
+        const __m##W##d q89 = _mm##W##_fmadd_pd(r, _mm##W##_set1_pd(2.510038549551032e-08), _mm##W##_set1_pd(2.7620088445409746e-07)); \
+        const __m##W##d q03 = _mm##W##_fmadd_pd(q23, r2, q01);                                                         \
+        const __m##W##d q47 = _mm##W##_fmadd_pd(q67, r2, q45);                                                         \
+        const __m##W##d q = _mm##W##_fmadd_pd(q89, r8, _mm##W##_fmadd_pd(q47, r4, q03));                               \
+        *n_out = n;                                                                                                    \
+        return _mm##W##_fmadd_pd(r2, q, r);                                                                            \
+    }
 
-    const __m256d r2 = _mm256_mul_pd(r, r);
-    const __m256d r4 = _mm256_mul_pd(r2, r2);
-    const __m256d r8 = _mm256_mul_pd(r4, r4);
-    // q(r) by Estrin's scheme: the degree-9 Chebyshev interpolant of (e^r - 1 - r) / r² on
-    // [-ln2/2, ln2/2] (mpmath chebyfit; its error adds < 0.15 ulp to exp), in place of the
-    // Taylor coefficients 1/2!, ..., 1/13! (two fewer terms).
-    const __m256d q01 = _mm256_fmadd_pd(r, _mm256_set1_pd(0.16666666666666669), _mm256_set1_pd(0.5000000000000001));
-    const __m256d q23 = _mm256_fmadd_pd(r, _mm256_set1_pd(0.008333333333330062), _mm256_set1_pd(0.04166666666662413));
-    const __m256d q45 = _mm256_fmadd_pd(r, _mm256_set1_pd(0.00019841269863053618), _mm256_set1_pd(0.0013888888917213717));
-    const __m256d q67 = _mm256_fmadd_pd(r, _mm256_set1_pd(2.7557268459997064e-06), _mm256_set1_pd(2.4801521295954376e-05));
-    const __m256d q89 = _mm256_fmadd_pd(r, _mm256_set1_pd(2.510038549551032e-08), _mm256_set1_pd(2.7620088445409746e-07));
-    const __m256d q03 = _mm256_fmadd_pd(q23, r2, q01);
-    const __m256d q47 = _mm256_fmadd_pd(q67, r2, q45);
-    const __m256d q = _mm256_fmadd_pd(q89, r8, _mm256_fmadd_pd(q47, r4, q03));
-    *n_out = n;
-    return _mm256_fmadd_pd(r2, q, r);
-}
+SHARD_DEFINE_EXP_REDUCED_PD(shard_exp_reduced_pd, SHARD_AVX2_INLINE, 256, _mm256_round_pd)
+
+/// exp(x) for doubles with -708 <= x <= 0 (n >= -1021: a normal result, one scaling step): the values of
+/// shard_exp_nonpositive_pd without its branches. EXP_REDUCED is SHARD_DEFINE_EXP_REDUCED_PD's function of width W.
+#define SHARD_DEFINE_EXP_NORMAL_PD(NAME, ATTR, W, EXP_REDUCED)                                                         \
+    ATTR __m##W##d NAME(__m##W##d x) {                                                                                 \
+        __m##W##d n;                                                                                                   \
+        const __m##W##d p = _mm##W##_add_pd(_mm##W##_set1_pd(1.0), EXP_REDUCED(x, &n));                               \
+        const __m##W##i biased =                                                                                       \
+            _mm##W##_castpd_si##W(_mm##W##_add_pd(n, _mm##W##_set1_pd(4503599627370496.0 + 1023.0)));                 \
+        return _mm##W##_mul_pd(p, _mm##W##_castsi##W##_pd(_mm##W##_slli_epi64(biased, 52)));                          \
+    }
+
+/// exp(x) for floats with -87 <= x <= 0 (n >= -126: a normal result, one scaling step), cheaper than
+/// shard_exp_nonpositive_ps and within about 1 ulp of it: n = round(x / ln 2) by adding 1.5 · 2^23 (its low
+/// mantissa bits are then n, the scale's exponent), r = x − n ln 2 in two steps (|r| <= ln 2 / 2), exp(r) by its
+/// Taylor polynomial of degree 6 (remainder below |r|^7 / 5040 < 1.2e-7), times 2^n.
+#define SHARD_DEFINE_EXP_NORMAL_PS(NAME, ATTR, W)                                                                      \
+    ATTR __m##W NAME(__m##W x) {                                                                                       \
+        const __m##W shifter = _mm##W##_set1_ps(12582912.0f);                                                         \
+        const __m##W shifted = _mm##W##_fmadd_ps(x, _mm##W##_set1_ps(1.44269504088896341f), shifter);                 \
+        const __m##W n = _mm##W##_sub_ps(shifted, shifter);                                                            \
+        __m##W r = _mm##W##_fnmadd_ps(n, _mm##W##_set1_ps(0.693359375f), x);                                           \
+        r = _mm##W##_fnmadd_ps(n, _mm##W##_set1_ps(-2.12194440e-4f), r);                                               \
+        __m##W p = _mm##W##_fmadd_ps(_mm##W##_set1_ps(1.0f / 720.0f), r, _mm##W##_set1_ps(1.0f / 120.0f));             \
+        p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(1.0f / 24.0f));                                                   \
+        p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(1.0f / 6.0f));                                                    \
+        p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(0.5f));                                                          \
+        p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(1.0f));                                                          \
+        p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(1.0f));                                                          \
+        /* The low 9 bits of shifted's bit pattern are n mod 512; (n + 127) << 23 keeps them as the exponent. */       \
+        const __m##W##i biased = _mm##W##_add_epi32(_mm##W##_castps_si##W(shifted), _mm##W##_set1_epi32(127));         \
+        return _mm##W##_mul_ps(p, _mm##W##_castsi##W##_ps(_mm##W##_slli_epi32(biased, 23)));                          \
+    }
 
 /// exp(x) for 4 doubles already clamped to [-745.14, 709.79] (NaN passes through as NaN).
 ///
@@ -116,24 +156,47 @@ SHARD_AVX2_INLINE __m256 shard_exp_nonpositive_fast_ps(__m256 x) {
 /// interpolant of R(z)/z = Σ_{j>=1} 2 z^(j-1) / (2j + 1) on [0, 0.04] (computed with mpmath's
 /// chebyfit; max |P - R/z| < 4e-17 with the coefficients rounded to double, so the term's error is
 /// below 1e-18 relative to log(1 + f)). It replaces the 11 Taylor terms 2/3, 2/5, ..., 2/23.
-SHARD_AVX2_INLINE __m256d shard_log1p_core_pd(__m256d f, __m256d k) {
-    const __m256d s = _mm256_div_pd(f, _mm256_add_pd(f, _mm256_set1_pd(2.0)));
-    const __m256d z = _mm256_mul_pd(s, s);
-    const __m256d z2 = _mm256_mul_pd(z, z);
-    const __m256d z4 = _mm256_mul_pd(z2, z2);
-    // Estrin's scheme.
-    const __m256d c01 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.40000000000007807), _mm256_set1_pd(0.6666666666666666));
-    const __m256d c23 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.2222222303822691), _mm256_set1_pd(0.28571428567336676));
-    const __m256d c45 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.15388835999460426), _mm256_set1_pd(0.18181738421712204));
-    const __m256d c67 = _mm256_fmadd_pd(z, _mm256_set1_pd(0.13604216246696962), _mm256_set1_pd(0.1321033443219967));
-    const __m256d c03 = _mm256_fmadd_pd(c23, z2, c01);
-    const __m256d c47 = _mm256_fmadd_pd(c67, z2, c45);
-    const __m256d poly = _mm256_fmadd_pd(c47, z4, c03);
-    const __m256d R = _mm256_mul_pd(z, poly);
-    const __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(f, f), _mm256_set1_pd(0.5));
-    const __m256d inner = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R), _mm256_mul_pd(k, _mm256_set1_pd(SHARD_LN2_LO)));
-    return _mm256_fmsub_pd(k, _mm256_set1_pd(SHARD_LN2_HI), _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
-}
+#define SHARD_DEFINE_LOG1P_CORE_PD(NAME, ATTR, W)                                                                      \
+    ATTR __m##W##d NAME(__m##W##d f, __m##W##d k) {                                                                    \
+        const __m##W##d s = _mm##W##_div_pd(f, _mm##W##_add_pd(f, _mm##W##_set1_pd(2.0)));                             \
+        const __m##W##d z = _mm##W##_mul_pd(s, s);                                                                     \
+        const __m##W##d z2 = _mm##W##_mul_pd(z, z);                                                                    \
+        const __m##W##d z4 = _mm##W##_mul_pd(z2, z2);                                                                  \
+        /* Estrin's scheme. */                                                                                         \
+        const __m##W##d c01 = _mm##W##_fmadd_pd(z, _mm##W##_set1_pd(0.40000000000007807), _mm##W##_set1_pd(0.6666666666666666)); \
+        const __m##W##d c23 = _mm##W##_fmadd_pd(z, _mm##W##_set1_pd(0.2222222303822691), _mm##W##_set1_pd(0.28571428567336676)); \
+        const __m##W##d c45 = _mm##W##_fmadd_pd(z, _mm##W##_set1_pd(0.15388835999460426), _mm##W##_set1_pd(0.18181738421712204)); \
+        const __m##W##d c67 = _mm##W##_fmadd_pd(z, _mm##W##_set1_pd(0.13604216246696962), _mm##W##_set1_pd(0.1321033443219967)); \
+        const __m##W##d c03 = _mm##W##_fmadd_pd(c23, z2, c01);                                                         \
+        const __m##W##d c47 = _mm##W##_fmadd_pd(c67, z2, c45);                                                         \
+        const __m##W##d poly = _mm##W##_fmadd_pd(c47, z4, c03);                                                        \
+        const __m##W##d R = _mm##W##_mul_pd(z, poly);                                                                  \
+        const __m##W##d hfsq = _mm##W##_mul_pd(_mm##W##_mul_pd(f, f), _mm##W##_set1_pd(0.5));                          \
+        const __m##W##d inner =                                                                                        \
+            _mm##W##_fmadd_pd(s, _mm##W##_add_pd(hfsq, R), _mm##W##_mul_pd(k, _mm##W##_set1_pd(SHARD_LN2_LO)));        \
+        return _mm##W##_fmsub_pd(k, _mm##W##_set1_pd(SHARD_LN2_HI), _mm##W##_sub_pd(_mm##W##_sub_pd(hfsq, inner), f)); \
+    }
+
+SHARD_DEFINE_LOG1P_CORE_PD(shard_log1p_core_pd, SHARD_AVX2_INLINE, 256)
+
+/// The float form of SHARD_DEFINE_LOG1P_CORE_PD for f in [sqrt(1/2) − 1, sqrt(2) − 1] (R with 4 Taylor terms:
+/// truncation < 3e-9 relative): k ln2 + log(1 + f).
+#define SHARD_DEFINE_LOG_CORE_PS(NAME, ATTR, W)                                                                        \
+    ATTR __m##W NAME(__m##W f, __m##W k) {                                                                             \
+        const __m##W s = _mm##W##_div_ps(f, _mm##W##_add_ps(f, _mm##W##_set1_ps(2.0f)));                               \
+        const __m##W z = _mm##W##_mul_ps(s, s);                                                                        \
+        __m##W poly = _mm##W##_fmadd_ps(z, _mm##W##_set1_ps(2.0f / 9.0f), _mm##W##_set1_ps(2.0f / 7.0f));              \
+        poly = _mm##W##_fmadd_ps(poly, z, _mm##W##_set1_ps(2.0f / 5.0f));                                              \
+        poly = _mm##W##_fmadd_ps(poly, z, _mm##W##_set1_ps(2.0f / 3.0f));                                              \
+        const __m##W R = _mm##W##_mul_ps(z, poly);                                                                     \
+        const __m##W hfsq = _mm##W##_mul_ps(_mm##W##_mul_ps(f, f), _mm##W##_set1_ps(0.5f));                            \
+        /* ln 2 = 0.693359375 - 2.12194440e-4 (the hi part has 9 significant bits: k hi is exact). */                  \
+        const __m##W inner =                                                                                           \
+            _mm##W##_fmadd_ps(s, _mm##W##_add_ps(hfsq, R), _mm##W##_mul_ps(k, _mm##W##_set1_ps(-2.12194440e-4f)));     \
+        return _mm##W##_fmsub_ps(k, _mm##W##_set1_ps(0.693359375f), _mm##W##_sub_ps(_mm##W##_sub_ps(hfsq, inner), f)); \
+    }
+
+SHARD_DEFINE_LOG_CORE_PS(shard_log_core_ps, SHARD_AVX2_INLINE, 256)
 
 /// log(x) for 4 positive normal finite doubles, minus `k_offset` ln2 (0 or 54, the subnormal scaling):
 /// x = 2^k m with m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact), then shard_log1p_core_pd.
@@ -194,17 +257,7 @@ SHARD_AVX2_INLINE __m256 shard_log_normal_ps(__m256 x, const int subtract_offset
     const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
     m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
     k = _mm256_add_ps(k, _mm256_and_ps(big, _mm256_set1_ps(1.0f)));
-    const __m256 f = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
-    const __m256 s = _mm256_div_ps(f, _mm256_add_ps(f, _mm256_set1_ps(2.0f)));
-    const __m256 z = _mm256_mul_ps(s, s);
-    __m256 poly = _mm256_fmadd_ps(z, _mm256_set1_ps(2.0f / 9.0f), _mm256_set1_ps(2.0f / 7.0f));
-    poly = _mm256_fmadd_ps(poly, z, _mm256_set1_ps(2.0f / 5.0f));
-    poly = _mm256_fmadd_ps(poly, z, _mm256_set1_ps(2.0f / 3.0f));
-    const __m256 R = _mm256_mul_ps(z, poly);
-    const __m256 hfsq = _mm256_mul_ps(_mm256_mul_ps(f, f), _mm256_set1_ps(0.5f));
-    // ln 2 = 0.693359375 - 2.12194440e-4 (the hi part has 9 significant bits: k hi is exact).
-    const __m256 inner = _mm256_fmadd_ps(s, _mm256_add_ps(hfsq, R), _mm256_mul_ps(k, _mm256_set1_ps(-2.12194440e-4f)));
-    return _mm256_fmsub_ps(k, _mm256_set1_ps(0.693359375f), _mm256_sub_ps(_mm256_sub_ps(hfsq, inner), f));
+    return shard_log_core_ps(_mm256_sub_ps(m, _mm256_set1_ps(1.0f)), k);
 }
 
 /// log(x) for 8 floats (subnormal x scaled by 2^24). 0 gives -inf, +inf gives +inf, x < 0 and NaN give NaN.

@@ -1,9 +1,10 @@
-// AVX2+FMA block sums of softmax regression (SHARDTRAIN_LINEAR_SOFTMAX of shardtrain_linear_sums_f32/_f64;
-// the math and the layout of `out` are in CShardKernels.h).
+// Block sums of softmax regression (SHARDTRAIN_LINEAR_SOFTMAX of shardtrain_linear_sums_f32/_f64; the math and
+// the layout of `out` are in CShardKernels.h), in AVX2+FMA, or with stages 1–3 in AVX-512 (softmax_avx512.c) on a
+// CPU that has it: the entry points _avx2 and _avx512 share this tile walk.
 //
-// The block is walked in tiles of T rows (softmax_tile_rows: about 8 KiB of features, a multiple of 8, at
-// most 64); K classes are handled in class groups of 4. Per tile, four loops, each short enough that the
-// processor overlaps its iterations (a fused loop was slower: its exp, log and division chains stalled it):
+// The block is walked in tiles of T rows (softmax_tile_rows: about 8 KiB of features, a multiple of 8 (AVX-512
+// float32: 16), at most 64); K classes are handled in class groups of 4. Per tile, four loops, each short enough
+// that the processor overlaps its iterations (a fused loop was slower: its exp, log and division chains stalled it):
 //   1. Scores, 8 rows at a time, class group by class group, with the 4 classes side by side in the lanes
 //      (no weight is multiplied by a padding lane), one accumulator per row (8 FMA chains side by side):
 //        float32: lane 2k + p of row r = b_k [p = 0] + Σ_{j ≡ p (mod 2)} x_rj W_jk (float), the columns
@@ -11,19 +12,24 @@
 //                 odd last column alone, against zeros in the odd lanes); s_rk = lane 2k + lane 2k + 1 (hadd),
 //                 then rearranged so that lane r of class vector k is s_rk;
 //        float64: lane k = b_k + Σ_j x_rj W_jk (x_rj broadcast), then a 4 × 4 transpose per 4 rows.
+//      AVX-512 takes 4 (float32) or 2 (float64) columns per class and lane group: lane 4k + p (2k + p) sums the
+//      columns j ≡ p, then (p0 + p2) + (p1 + p3) (p0 + p1).
 //      Stored class-major: scores[k · T + i].
-//   2. With the rows in the lanes (8 float or 4 double rows per vector): h = max_k s_k, e_k = exp(s_k − h),
-//      Σ = Σ_k e_k (k ascending); the exp's one-step path when min_k s_k − h stays in the normal range.
+//   2. With the rows in the lanes (8 float or 4 double rows per vector; AVX-512: 16 or 8): h = max_k s_k,
+//      e_k = exp(s_k − h), Σ = Σ_k e_k (k ascending); the exp's one-step path when min_k s_k − h stays in the
+//      normal range.
 //   3. lse = h + log Σ, w = c_y · (1/Σ), slope_k = e_k · w − c_y [k = y] (class-major, over the e_k),
 //      loss = c_y (lse − s_y), with c_y gathered (0 for a label outside 0…K−1 and past the tile's last row,
-//      which zeroes loss and slopes; such labels are located after the block).
-//   4. Σ_i slope_ik x_i over the tile, row by row, up to 4 classes × 2 column chunks (8 floats or 4 doubles)
-//      per sweep: each x chunk is loaded once per row and multiplied by the broadcast slopes of the classes.
-// float32 computes in float (W, b and c rounded to float; exp_normal_ps below, else the float exp of simd_math.h,
-// and the float log of simd_math_f64.h) and sums the gradient, the loss and the bias sums in float lanes within a
-// tile, added to double sums per tile; float64 computes and sums in double. The loss and each bias sum end in 8
-// double lanes (lane r: rows ≡ r mod 8), added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Every
-// summation order depends only on (rows, cols, K).
+//      which zeroes loss and slopes; such labels are located after the block). Both widths run the same
+//      operations here, so a row's slopes and loss are the same values for the same scores.
+//   4. Σ_i slope_ik x_i over the tile, row by row, up to 4 classes × 2 column chunks (8 floats or 4 doubles;
+//      AVX-512: 3 chunks of 16 or 8) per sweep: each x chunk is loaded once per row and multiplied by the broadcast
+//      slopes of the classes.
+// float32 computes in float (W, b and c rounded to float; the one-step exp of simd_math_f64.h, else the float exp
+// of simd_math.h, and the float log of simd_math_f64.h) and sums the gradient, the loss and the bias sums in float
+// lanes within a tile, added to double sums per tile; float64 computes and sums in double. The loss and each bias
+// sum end in 8 double lanes (lane r: rows ≡ r mod 8), added as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
+// Every summation order depends only on (rows, cols, K) and the vector width.
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "CShardKernels.h"
@@ -44,28 +50,24 @@
 #define SWEEP_CLASSES 4
 #define SWEEP_CHUNKS 2
 #define MAX_SOFTMAX_TILE_ROWS 64
-/// Software prefetch distances (see prefetch_to): into L1 NEAR_BYTES ahead of the rows being read, and into L2
-/// FAR_BYTES beyond that. On the 2-core Xeon of issue 7 (20 columns, 4096-row blocks from memory) the L2 stream
-/// made the pass 3–5% faster; a near distance of 4 KiB and far distances of 32 and 64 KiB were not faster.
-#define NEAR_BYTES 8192
-#define FAR_BYTES 16384
 
-/// Rows per tile: about 8 KiB of features, a multiple of GROUP_ROWS, between 8 and MAX_SOFTMAX_TILE_ROWS.
-static size_t softmax_tile_rows(size_t cols, size_t bytes_per_value) {
+/// Rows per tile: about 8 KiB of features, a multiple of `group` rows (a power of 2), between `group` and
+/// MAX_SOFTMAX_TILE_ROWS.
+static size_t softmax_tile_rows(size_t cols, size_t bytes_per_value, size_t group) {
     size_t fit = 8192 / (cols * bytes_per_value + 1);
-    fit &= ~(size_t)(GROUP_ROWS - 1);
-    if (fit < GROUP_ROWS) return GROUP_ROWS;
+    fit &= ~(group - 1);
+    if (fit < group) return group;
     return fit > MAX_SOFTMAX_TILE_ROWS ? MAX_SOFTMAX_TILE_ROWS : fit;
 }
 
-/// Carves 32-byte aligned pieces out of one allocation.
+/// Carves 64-byte aligned pieces out of one allocation.
 typedef struct {
     char *next;
 } scratch_cursor;
 
 static void *take(scratch_cursor *cursor, size_t bytes) {
     void *piece = cursor->next;
-    cursor->next += (bytes + 31) & ~(size_t)31;
+    cursor->next += (bytes + 63) & ~(size_t)63;
     return piece;
 }
 
@@ -91,51 +93,9 @@ static size_t first_invalid_label(const float *yf, const double *yd, size_t rows
     return rows;
 }
 
-/// exp(x) for 8 floats with -87 <= x <= 0 (n >= -126: a normal result, one scaling step), cheaper than
-/// shard_exp_nonpositive_ps and within about 1 ulp of it (the branch to that one is taken once per group by the
-/// caller): n = round(x / ln 2) by adding 1.5 · 2^23 (its low mantissa bits are then n, the scale's exponent),
-/// r = x − n ln 2 in two steps (|r| <= ln 2 / 2), exp(r) by its Taylor polynomial of degree 6 (remainder below
-/// |r|^7 / 5040 < 1.2e-7), times 2^n.
-SHARD_AVX2_INLINE __m256 exp_normal_ps(__m256 x) {
-    const __m256 shifter = _mm256_set1_ps(12582912.0f);
-    const __m256 shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), shifter);
-    const __m256 n = _mm256_sub_ps(shifted, shifter);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 720.0f), r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    // The low 9 bits of shifted's bit pattern are n mod 512; (n + 127) << 23 keeps them as the exponent field.
-    const __m256i biased = _mm256_add_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(127));
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
-}
-
-/// exp(x) for 4 doubles with -708 <= x <= 0 (n >= -1021: a normal result, one scaling step): the values of
-/// shard_exp_nonpositive_pd, without its branches.
-SHARD_AVX2_INLINE __m256d exp_normal_pd(__m256d x) {
-    __m256d n;
-    const __m256d p = _mm256_add_pd(_mm256_set1_pd(1.0), shard_exp_reduced_pd(x, &n));
-    const __m256i biased = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(4503599627370496.0 + 1023.0)));
-    return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(biased, 52)));
-}
-
-/// Software prefetch of the block's features, spread over a tile's four loops (a quarter of its bytes each, row by
-/// row or sweep by sweep; without it the pass ran at 0.43 of the read bandwidth on the Xeon, 0.6 on Zen 4): the
-/// lines from `*cursor` (a byte offset into the block, only moving forward) up to `target` (clamped to the block's
-/// `limit` bytes) are requested into L1, and the lines FAR_BYTES further into L2, so that a steady trickle of
-/// requests runs NEAR_BYTES (and NEAR_BYTES + FAR_BYTES) ahead of the rows being read.
-SHARD_AVX2_INLINE void prefetch_to(const void *base, size_t *cursor, size_t target, size_t limit) {
-    const size_t end = target < limit ? target : limit;
-    size_t k = *cursor;
-    for (; k < end; k += 64) {
-        _mm_prefetch((const char *)base + k, _MM_HINT_T0);
-        if (k + FAR_BYTES < limit) _mm_prefetch((const char *)base + k + FAR_BYTES, _MM_HINT_T1);
-    }
-    if (k > *cursor) *cursor = k;
-}
+/// The exponentials' one-step path (simd_math_f64.h).
+SHARD_DEFINE_EXP_NORMAL_PS(exp_normal_ps, SHARD_AVX2_INLINE, 256)
+SHARD_DEFINE_EXP_NORMAL_PD(exp_normal_pd, SHARD_AVX2_INLINE, 256, shard_exp_reduced_pd)
 
 /// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of the 8 double lanes lo, hi.
 SHARD_AVX2_INLINE double sum8_lanes(__m256d lo, __m256d hi) {
@@ -264,65 +224,15 @@ DEFINE_SOFTMAX(ps, float, __m256, -87.0f, exp_normal_ps, shard_exp_nonpositive_p
 DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive_pd, shard_log_normal_pd,
                _mm256_mask_i32gather_pd, _mm256_cvttpd_epi32, 8)
 
-/// acc[k·stride + j] += Σ_i slope[k·tile + i] x_ij for `count` rows, NQ classes and NCH chunks of WIDTH columns
-/// starting at `x` (row stride `cols`), in the lanes of the storage type; the last chunk is loaded with
-/// `last_mask` when MASKED, else whole (its lanes past the last column then read the next row: they only reach the
-/// accumulators of padding columns, which are never read). With at most 4 accumulators (too few to hide the FMA
-/// latency) odd rows go to separate ones: acc + (Σ even rows) + (Σ odd rows). Defined for float
-/// (gradient_sweep_f32) and double (gradient_sweep_f64).
+/// Stage 4 in AVX2 (SHARD_DEFINE_SOFTMAX_SWEEP): the last chunk is loaded with `last_mask` when MASKED, else whole
+/// (its lanes past the last column then read the next row: they only reach the accumulators of padding columns,
+/// which are never read).
 #define SWEEP_LAST_LOAD(SUFFIX, ADDRESS) \
     (MASKED ? _mm256_maskload_##SUFFIX(ADDRESS, last_mask) : _mm256_loadu_##SUFFIX(ADDRESS))
-#define DEFINE_GRADIENT_SWEEP(NAME, SCALAR, VECTOR, WIDTH, SUFFIX, BROADCAST)                                         \
-    SHARD_AVX2_INLINE void NAME(const int NQ, const int NCH, const int MASKED, const SCALAR *x, size_t cols,           \
-                                const SCALAR *slope, size_t tile, size_t count, __m256i last_mask, SCALAR *acc,        \
-                                size_t stride) {                                                                       \
-        const int split = NQ * NCH <= 4;                                                                               \
-        VECTOR even[SWEEP_CLASSES][SWEEP_CHUNKS], odd[SWEEP_CLASSES][SWEEP_CHUNKS];                                    \
-        for (int k = 0; k < NQ; k++) {                                                                                 \
-            for (int c = 0; c < NCH; c++) {                                                                            \
-                even[k][c] = _mm256_load_##SUFFIX(acc + k * stride + WIDTH * c);                                       \
-                odd[k][c] = _mm256_setzero_##SUFFIX();                                                                 \
-            }                                                                                                          \
-        }                                                                                                              \
-        const SCALAR *p = x;                                                                                           \
-        size_t i = 0;                                                                                                  \
-        if (split) {                                                                                                   \
-            for (; i + 2 <= count; i += 2, p += 2 * cols) {                                                            \
-                VECTOR x0[SWEEP_CHUNKS], x1[SWEEP_CHUNKS];                                                             \
-                for (int c = 0; c < NCH - 1; c++) {                                                                    \
-                    x0[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                                                      \
-                    x1[c] = _mm256_loadu_##SUFFIX(p + cols + WIDTH * c);                                               \
-                }                                                                                                      \
-                x0[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                          \
-                x1[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + cols + WIDTH * (NCH - 1));                                   \
-                for (int k = 0; k < NQ; k++) {                                                                         \
-                    const VECTOR s0 = BROADCAST(slope + k * tile + i), s1 = BROADCAST(slope + k * tile + i + 1);        \
-                    for (int c = 0; c < NCH; c++) {                                                                    \
-                        even[k][c] = _mm256_fmadd_##SUFFIX(s0, x0[c], even[k][c]);                                     \
-                        odd[k][c] = _mm256_fmadd_##SUFFIX(s1, x1[c], odd[k][c]);                                       \
-                    }                                                                                                  \
-                }                                                                                                      \
-            }                                                                                                          \
-        }                                                                                                              \
-        for (; i < count; i++, p += cols) {                                                                            \
-            VECTOR xv[SWEEP_CHUNKS];                                                                                   \
-            for (int c = 0; c < NCH - 1; c++) xv[c] = _mm256_loadu_##SUFFIX(p + WIDTH * c);                           \
-            xv[NCH - 1] = SWEEP_LAST_LOAD(SUFFIX, p + WIDTH * (NCH - 1));                                              \
-            for (int k = 0; k < NQ; k++) {                                                                             \
-                const VECTOR s = BROADCAST(slope + k * tile + i);                                                      \
-                for (int c = 0; c < NCH; c++) even[k][c] = _mm256_fmadd_##SUFFIX(s, xv[c], even[k][c]);                \
-            }                                                                                                          \
-        }                                                                                                              \
-        for (int k = 0; k < NQ; k++) {                                                                                 \
-            for (int c = 0; c < NCH; c++) {                                                                            \
-                _mm256_store_##SUFFIX(acc + k * stride + WIDTH * c,                                                    \
-                                      split ? _mm256_add_##SUFFIX(even[k][c], odd[k][c]) : even[k][c]);                \
-            }                                                                                                          \
-        }                                                                                                              \
-    }
-
-DEFINE_GRADIENT_SWEEP(gradient_sweep_f32, float, __m256, 8, ps, _mm256_broadcast_ss)
-DEFINE_GRADIENT_SWEEP(gradient_sweep_f64, double, __m256d, 4, pd, _mm256_broadcast_sd)
+SHARD_DEFINE_SOFTMAX_SWEEP(gradient_sweep_f32, SHARD_AVX2_INLINE, 256, float, __m256, ps, 8, SWEEP_CHUNKS, __m256i,
+                           SWEEP_LAST_LOAD)
+SHARD_DEFINE_SOFTMAX_SWEEP(gradient_sweep_f64, SHARD_AVX2_INLINE, 256, double, __m256d, pd, 4, SWEEP_CHUNKS, __m256i,
+                           SWEEP_LAST_LOAD)
 
 /// gradient_sweep_f32 / _f64 (`single`) with NQ (1…4), NCH (1…2) and MASKED (`masked`) as compile-time constants.
 SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, int masked, const void *x, size_t cols,
@@ -361,62 +271,71 @@ SHARD_AVX2_INLINE __m256d labels_pd(const double *y, size_t valid) {
     return _mm256_loadu_pd(padded);
 }
 
-/// One block (see the file comment); `single`: float32 storage. FIXED_CLASSES is K when it is a
-/// compile-time constant (the loops over classes are then unrolled), else 0.
-SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES, size_t runtime_classes,
+/// One block (see the file comment); `single`: float32 storage; WIDE: stages 1 and 4 in AVX-512 (softmax_avx512.c).
+/// FIXED_CLASSES is K when it is a compile-time constant (the loops over classes are then unrolled), else 0.
+SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const int FIXED_CLASSES, size_t runtime_classes,
                                       const double *class_weights, const void *x_any, const void *y_any, size_t rows,
                                       size_t cols, const double *theta, double *out) {
     const size_t classes = FIXED_CLASSES ? (size_t)FIXED_CLASSES : runtime_classes;
     const size_t class_groups = (classes + GROUP_CLASSES - 1) / GROUP_CLASSES;
     const size_t value_bytes = single ? sizeof(float) : sizeof(double);
-    const size_t lanes = single ? 8 : 4;  // values per vector
-    // float32: column pairs [W_jk W_(j+1)k]; float64: columns [W_jk]; one 32-byte vector each, per class group.
-    const size_t packed_vectors = single ? (cols + 1) / 2 : cols;
-    const size_t padded_cols = (cols + lanes - 1) / lanes * lanes;
-    const size_t tile = softmax_tile_rows(cols, value_bytes);
+    const size_t lanes = single ? 8 : 4;  // values per AVX2 vector (stages 2 and 3: rows in the lanes)
+    // Stages 1 and 4 work in vectors of `vector_bytes`: the gradient in chunks of `width` columns; the scores of a
+    // class group with `phases` columns side by side per class (packed lane k · phases + p: class k, column
+    // v · phases + p), for `score_rows` rows per call.
+    const size_t vector_bytes = WIDE ? 64 : 32, width = vector_bytes / value_bytes;
+    const size_t phases = width / GROUP_CLASSES, score_rows = WIDE && single ? 16 : GROUP_ROWS;
+    const size_t packed_vectors = (cols + phases - 1) / phases;
+    const size_t padded_cols = (cols + width - 1) / width * width;
+    const size_t tile = softmax_tile_rows(cols, value_bytes, score_rows);
 
-    // Scratch, in 32-byte vectors: packed weights and biases, class weights; per tile the scores, the
-    // exponentials (then the slopes), h and Σ of each row; the gradient sums (double, class-major, D padded to
-    // whole vectors), float32 only: the tile's gradient sums in float; the bias sums (2 double vectors per class).
-    const size_t tile_vectors = tile * value_bytes / 32;
-    const size_t vectors = 8 + class_groups * (packed_vectors + 1) + (classes * value_bytes + 31) / 32 +
-                           (2 * classes + 2) * tile_vectors + classes * padded_cols / 4 + classes * padded_cols / 8 +
-                           2 * classes;
-    void *memory = aligned_alloc(32, 32 * vectors);
+    // Scratch: packed weights and biases, class weights; per tile the scores, the exponentials (then the slopes),
+    // h and Σ of each row; the gradient sums (double, class-major, D padded to whole vectors), float32 only: the
+    // tile's gradient sums in float; the bias sums (2 double vectors per class). Each piece 64-byte aligned.
+    const size_t tile_bytes_per_class = tile * value_bytes;
+    const size_t pieces[] = {class_groups * packed_vectors * vector_bytes, class_groups * vector_bytes,
+                             classes * value_bytes, classes * tile_bytes_per_class, classes * tile_bytes_per_class,
+                             tile_bytes_per_class, tile_bytes_per_class, classes * padded_cols * sizeof(double),
+                             single ? classes * padded_cols * sizeof(float) : 0, 2 * classes * sizeof(__m256d),
+                             WIDE ? (classes + 1) * 8 * value_bytes : 0};
+    size_t scratch_bytes = 0;
+    for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) scratch_bytes += (pieces[p] + 63) & ~(size_t)63;
+    void *memory = aligned_alloc(64, scratch_bytes);
     if (!memory) return SHARDTRAIN_UNSUPPORTED;
     scratch_cursor cursor = {memory};
-    void *packed = take(&cursor, class_groups * packed_vectors * 32);
-    void *bias = take(&cursor, class_groups * 32);
-    void *class_weight = take(&cursor, classes * value_bytes);
-    char *scores = take(&cursor, classes * tile_vectors * 32);
-    char *slopes = take(&cursor, classes * tile_vectors * 32);
-    char *highs = take(&cursor, tile_vectors * 32);
-    char *sums = take(&cursor, tile_vectors * 32);
-    double *gradient = take(&cursor, classes * padded_cols * sizeof(double));
+    void *packed = take(&cursor, pieces[0]);
+    void *bias = take(&cursor, pieces[1]);
+    void *class_weight = take(&cursor, pieces[2]);
+    char *scores = take(&cursor, pieces[3]);
+    char *slopes = take(&cursor, pieces[4]);
+    char *highs = take(&cursor, pieces[5]);
+    char *sums = take(&cursor, pieces[6]);
+    double *gradient = take(&cursor, pieces[7]);
     // float32: the tile's gradient sums in float; float64: the gradient sums themselves.
-    void *accumulators = single ? take(&cursor, classes * padded_cols * sizeof(float)) : gradient;
-    __m256d *bias_sums = take(&cursor, 2 * classes * sizeof(__m256d));
+    void *accumulators = single ? take(&cursor, pieces[8]) : gradient;
+    __m256d *bias_sums = take(&cursor, pieces[9]);
+    // WIDE: the tile's loss and bias sums in 8 lanes each (shard_softmax_tile_f32_avx512 / _f64_avx512).
+    void *tile_lanes = take(&cursor, pieces[10]);
 
     for (size_t g = 0; g < class_groups; g++) {
         for (size_t v = 0; v < packed_vectors; v++) {
-            for (size_t lane = 0; lane < lanes; lane++) {
-                // float32 lane 2k + p: class k, column 2v + p; float64 lane k: class k, column v.
-                const size_t k = g * GROUP_CLASSES + (single ? lane / 2 : lane), j = single ? 2 * v + lane % 2 : v;
+            for (size_t lane = 0; lane < width; lane++) {
+                const size_t k = g * GROUP_CLASSES + lane / phases, j = v * phases + lane % phases;
                 const double w = k < classes && j < cols ? theta[j * classes + k] : 0.0;
                 if (single) {
-                    ((float *)packed)[(g * packed_vectors + v) * 8 + lane] = (float)w;
+                    ((float *)packed)[(g * packed_vectors + v) * width + lane] = (float)w;
                 } else {
-                    ((double *)packed)[(g * packed_vectors + v) * 4 + lane] = w;
+                    ((double *)packed)[(g * packed_vectors + v) * width + lane] = w;
                 }
             }
         }
-        for (size_t lane = 0; lane < lanes; lane++) {
-            const size_t k = g * GROUP_CLASSES + (single ? lane / 2 : lane);
-            const double b = k < classes && (!single || lane % 2 == 0) ? theta[cols * classes + k] : 0.0;
+        for (size_t lane = 0; lane < width; lane++) {
+            const size_t k = g * GROUP_CLASSES + lane / phases;
+            const double b = k < classes && lane % phases == 0 ? theta[cols * classes + k] : 0.0;
             if (single) {
-                ((float *)bias)[g * 8 + lane] = (float)b;
+                ((float *)bias)[g * width + lane] = (float)b;
             } else {
-                ((double *)bias)[g * 4 + lane] = b;
+                ((double *)bias)[g * width + lane] = b;
             }
         }
     }
@@ -439,7 +358,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
         single ? tail_mask_epi32(cols % 8 ? cols % 8 : 8) : tail_mask_epi64(cols % 4 ? cols % 4 : 4);
     const size_t feature_bytes = rows * cols * value_bytes;
     size_t prefetched = 0;
-    const size_t chunks = padded_cols / lanes;
+    const size_t chunks = padded_cols / width, last_columns = cols - (chunks ? chunks - 1 : 0) * width;
     const float *xf = x_any, *yf = y_any;
     const double *xd = x_any, *yd = y_any;
 
@@ -447,12 +366,22 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
         const size_t count = rows - start < tile ? rows - start : tile;
         shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
         // Prefetch targets: NEAR_BYTES past this tile's start, plus a quarter of its bytes per loop.
-        const size_t ahead = start * cols * value_bytes + NEAR_BYTES, tile_bytes = count * cols * value_bytes;
-        // 1. scores[k · tile + i], 8 rows at a time (rows past `count` repeat the last row).
-        for (size_t g = 0; g < count; g += GROUP_ROWS) {
+        const size_t ahead = start * cols * value_bytes + SHARD_SOFTMAX_NEAR_BYTES, tile_bytes = count * cols * value_bytes;
+        // 1. scores[k · tile + i], `score_rows` rows at a time (rows past `count` repeat the last row).
+        if (WIDE) {
+            if (single) {
+                shard_softmax_scores_f32_avx512(xf + start * cols, count, cols, classes, packed, bias, (float *)scores,
+                                                tile, x_any, &prefetched, ahead, tile_bytes / 4, feature_bytes);
+            } else {
+                shard_softmax_scores_f64_avx512(xd + start * cols, count, cols, classes, packed, bias,
+                                                (double *)scores, tile, x_any, &prefetched, ahead, tile_bytes / 4,
+                                                feature_bytes);
+            }
+        }
+        for (size_t g = 0; g < (WIDE ? 0 : count); g += GROUP_ROWS) {
             const size_t valid = count - g < GROUP_ROWS ? count - g : GROUP_ROWS;
             const size_t first = start + g;
-            prefetch_to(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
+            shard_softmax_prefetch_to(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
             for (size_t c = 0; c < class_groups; c++) {
                 const size_t in_group = classes - c * GROUP_CLASSES < GROUP_CLASSES ? classes - c * GROUP_CLASSES : GROUP_CLASSES;
                 if (single) {
@@ -477,10 +406,31 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
                 }
             }
         }
+        __m256 tile_loss = _mm256_setzero_ps();
+        if (WIDE) {
+            // 2. and 3. in 512-bit vectors of rows.
+            const size_t stage_bytes = tile_bytes / 4;
+            const int any_invalid =
+                single ? shard_softmax_tile_f32_avx512(classes, (const float *)scores, (float *)slopes, tile, count,
+                                                       (float *)highs, (float *)sums, yf + start, class_weight,
+                                                       tile_lanes, x_any, &prefetched, ahead + stage_bytes,
+                                                       stage_bytes, feature_bytes)
+                       : shard_softmax_tile_f64_avx512(classes, (const double *)scores, (double *)slopes, tile, count,
+                                                       (double *)highs, (double *)sums, yd + start, class_weight,
+                                                       tile_lanes, x_any, &prefetched, ahead + stage_bytes,
+                                                       stage_bytes, feature_bytes);
+            if (any_invalid) invalid = _mm256_castsi256_pd(_mm256_set1_epi32(-1));
+            if (single) {
+                tile_loss = _mm256_load_ps(tile_lanes);
+            } else {
+                loss_sums[0] = _mm256_add_pd(loss_sums[0], _mm256_load_pd(tile_lanes));
+                loss_sums[1] = _mm256_add_pd(loss_sums[1], _mm256_load_pd((const double *)tile_lanes + 4));
+            }
+        }
         // 2. h, the exponentials (into slopes) and Σ of each row, one vector of rows at a time.
-        for (size_t v = 0; v < count; v += lanes) {
+        for (size_t v = 0; v < (WIDE ? 0 : count); v += lanes) {
             const size_t done = v + lanes < count ? v + lanes : count;
-            prefetch_to(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
+            shard_softmax_prefetch_to(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
             if (single) {
                 softmax_exps_ps(classes, (const float *)scores + v, (float *)slopes + v, tile, (__m256 *)(highs + 4 * v),
                                 (__m256 *)(sums + 4 * v));
@@ -491,10 +441,9 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
         }
         // 3. slopes[k · tile + i] (replacing the exponentials) and the losses, 8 rows (1 float or 2 double vectors)
         //    at a time; then the tile's bias sums Σ_i slope_ik in the same lanes.
-        __m256 tile_loss = _mm256_setzero_ps();
-        for (size_t g = 0; g < count; g += GROUP_ROWS) {
+        for (size_t g = 0; g < (WIDE ? 0 : count); g += GROUP_ROWS) {
             const size_t done = g + GROUP_ROWS < count ? g + GROUP_ROWS : count;
-            prefetch_to(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
+            shard_softmax_prefetch_to(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
             if (single) {
                 const size_t valid = count - g < 8 ? count - g : 8;
                 const __m256 labels = labels_ps(yf + start + g, valid);
@@ -525,7 +474,11 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
             __m256d tile_bias[2] = {zero, zero};
             if (single) {
                 __m256 lanes = _mm256_setzero_ps();
-                for (size_t g = 0; g < count; g += 8) lanes = _mm256_add_ps(lanes, _mm256_load_ps((const float *)slopes + k * tile + g));
+                if (WIDE) {
+                    lanes = _mm256_load_ps((const float *)tile_lanes + 8 * (k + 1));
+                } else {
+                    for (size_t g = 0; g < count; g += 8) lanes = _mm256_add_ps(lanes, _mm256_load_ps((const float *)slopes + k * tile + g));
+                }
                 tile_bias[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(lanes));
                 tile_bias[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(lanes, 1));
             } else {
@@ -536,18 +489,33 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
             bias_sums[2 * k] = _mm256_add_pd(bias_sums[2 * k], tile_bias[0]);
             bias_sums[2 * k + 1] = _mm256_add_pd(bias_sums[2 * k + 1], tile_bias[1]);
         }
-        // 4. the tile's gradient sums, up to SWEEP_CLASSES × SWEEP_CHUNKS accumulators per sweep over its rows.
-        //    The last chunk is loaded with the column mask only where a whole vector would read past the block.
+        // 4. the tile's gradient sums, up to SWEEP_CLASSES × `sweep_chunks` accumulators per sweep over its rows.
+        //    AVX2 loads the last chunk with the column mask only where a whole vector would read past the block;
+        //    AVX-512 always masks it.
         const char *tile_x = (const char *)x_any + start * cols * value_bytes;
         const int past_block = (start + count - 1) * cols + padded_cols > rows * cols;
-        for (size_t c0 = 0; c0 < chunks; c0 += SWEEP_CHUNKS) {
-            const size_t nch = chunks - c0 < SWEEP_CHUNKS ? chunks - c0 : SWEEP_CHUNKS;
+        const size_t sweep_chunks = WIDE ? 3 : SWEEP_CHUNKS;
+        for (size_t c0 = 0; c0 < chunks; c0 += sweep_chunks) {
+            const size_t nch = chunks - c0 < sweep_chunks ? chunks - c0 : sweep_chunks;
             const int masked = c0 + nch == chunks && past_block;
             for (size_t k0 = 0; k0 < classes; k0 += SWEEP_CLASSES) {
                 const size_t nq = classes - k0 < SWEEP_CLASSES ? classes - k0 : SWEEP_CLASSES;
-                prefetch_to(x_any, &prefetched,
+                shard_softmax_prefetch_to(x_any, &prefetched,
                             ahead + 3 * tile_bytes / 4 + (c0 * classes + k0 + nq * nch) * tile_bytes / (4 * chunks * classes),
                             feature_bytes);
+                if (WIDE) {
+                    const size_t last = c0 + nch == chunks ? last_columns : width;
+                    if (single) {
+                        shard_softmax_sweep_f32_avx512(nq, nch, xf + start * cols + c0 * width, cols, last,
+                                                       (const float *)slopes + k0 * tile, tile, count,
+                                                       (float *)accumulators + k0 * padded_cols + c0 * width, padded_cols);
+                    } else {
+                        shard_softmax_sweep_f64_avx512(nq, nch, xd + start * cols + c0 * width, cols, last,
+                                                       (const double *)slopes + k0 * tile, tile, count,
+                                                       gradient + k0 * padded_cols + c0 * width, padded_cols);
+                    }
+                    continue;
+                }
                 gradient_sweep(single, nq, nch, masked, tile_x + c0 * lanes * value_bytes, cols,
                                slopes + k0 * tile * value_bytes, tile, count, col_tail_mask,
                                (char *)accumulators + (k0 * padded_cols + c0 * lanes) * value_bytes, padded_cols);
@@ -579,27 +547,39 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int FIXED_CLASSES,
 }
 
 /// softmax_pass with K = 2, 3, 4 as compile-time constants.
-SHARD_AVX2_INLINE size_t softmax_dispatch(const int single, size_t classes, const double *class_weights, const void *x,
+SHARD_AVX2_INLINE size_t softmax_dispatch(const int single, const int wide, size_t classes, const double *class_weights, const void *x,
                                           const void *y, size_t rows, size_t cols, const double *parameters,
                                           double *out) {
     switch (classes) {
-    case 2: return softmax_pass(single, 2, classes, class_weights, x, y, rows, cols, parameters, out);
-    case 3: return softmax_pass(single, 3, classes, class_weights, x, y, rows, cols, parameters, out);
-    case 4: return softmax_pass(single, 4, classes, class_weights, x, y, rows, cols, parameters, out);
-    default: return softmax_pass(single, 0, classes, class_weights, x, y, rows, cols, parameters, out);
+    case 2: return softmax_pass(single, wide, 2, classes, class_weights, x, y, rows, cols, parameters, out);
+    case 3: return softmax_pass(single, wide, 3, classes, class_weights, x, y, rows, cols, parameters, out);
+    case 4: return softmax_pass(single, wide, 4, classes, class_weights, x, y, rows, cols, parameters, out);
+    default: return softmax_pass(single, wide, 0, classes, class_weights, x, y, rows, cols, parameters, out);
     }
 }
 
 SHARD_AVX2 size_t shardtrain_softmax_sums_f32_avx2(size_t classes, const double *class_weights, const float *x,
                                                    const float *y, size_t rows, size_t cols, const double *parameters,
                                                    double *out) {
-    return softmax_dispatch(1, classes, class_weights, x, y, rows, cols, parameters, out);
+    return softmax_dispatch(1, 0, classes, class_weights, x, y, rows, cols, parameters, out);
 }
 
 SHARD_AVX2 size_t shardtrain_softmax_sums_f64_avx2(size_t classes, const double *class_weights, const double *x,
                                                    const double *y, size_t rows, size_t cols, const double *parameters,
                                                    double *out) {
-    return softmax_dispatch(0, classes, class_weights, x, y, rows, cols, parameters, out);
+    return softmax_dispatch(0, 0, classes, class_weights, x, y, rows, cols, parameters, out);
+}
+
+SHARD_AVX2 size_t shardtrain_softmax_sums_f32_avx512(size_t classes, const double *class_weights, const float *x,
+                                                     const float *y, size_t rows, size_t cols,
+                                                     const double *parameters, double *out) {
+    return softmax_dispatch(1, 1, classes, class_weights, x, y, rows, cols, parameters, out);
+}
+
+SHARD_AVX2 size_t shardtrain_softmax_sums_f64_avx512(size_t classes, const double *class_weights, const double *x,
+                                                     const double *y, size_t rows, size_t cols,
+                                                     const double *parameters, double *out) {
+    return softmax_dispatch(0, 1, classes, class_weights, x, y, rows, cols, parameters, out);
 }
 
 #endif

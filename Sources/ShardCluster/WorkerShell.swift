@@ -100,17 +100,17 @@ public final class WorkerShell {
 
     /// The default software identification sent in HELLO: the protocol version, the kernel path and the BLAS
     /// (OpenBLAS build and the core kernel it picked for this CPU). The coordinator refuses a worker whose
-    /// numerics differ from its own: the SIMD and portable kernels round differently, and so do OpenBLAS's
+    /// numerics differ from its own: the AVX-512, AVX2 and portable kernels round differently, and so do OpenBLAS's
     /// kernels for different cores, so mixing them would break the "same bits whatever the workers" guarantee. (Two builds
     /// with the same kernels but another compiler or libm could still differ; callers that can name the
     /// build more precisely pass that through `Options.software` and `ClusterExecutor`'s
     /// `requiredSoftware`.)
     public static var software: String {
-        softwareIdentity(simd: KernelImplementation.simdAvailable, blas: BLAS.identity)
+        softwareIdentity(kernels: KernelImplementation.fastestCode, blas: BLAS.identity)
     }
 
-    static func softwareIdentity(simd: Bool, blas: String) -> String {
-        "shardtrain (protocol \(WireCodec.protocolVersion); kernels \(simd ? "avx2+fma" : "portable"); blas \(blas))"
+    static func softwareIdentity(kernels: String, blas: String) -> String {
+        "shardtrain (protocol \(WireCodec.protocolVersion); kernels \(kernels); blas \(blas))"
     }
 
     /// Runs until DONE (returns) or a failure (throws): `.coordinatorLost` (silent for `workerTimeout`, or its

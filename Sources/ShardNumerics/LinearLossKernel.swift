@@ -24,7 +24,7 @@ public enum LinearLoss: Sendable, Equatable {
 }
 
 /// Fused block sums of a linear model: scores, loss and gradient sums in one pass over the block
-/// (`shardtrain_linear_sums_f32/_f64`, AVX2+FMA).
+/// (`shardtrain_linear_sums_f32/_f64`, AVX2+FMA; softmax with AVX-512 where the CPU has it, see `VectorWidth`).
 ///
 ///     s_iq = Σ_d x_id W_dq + b_q                       (parameters = [W (D×Q row-major), b (Q)])
 ///     output[0]              = Σ_i loss_i
@@ -48,7 +48,7 @@ public enum LinearLossKernel {
 
     public static func sums(
         of block: Block, loss: LinearLoss, parameters: UnsafeBufferPointer<Double>,
-        into output: UnsafeMutableBufferPointer<Double>
+        into output: UnsafeMutableBufferPointer<Double>, vectors: VectorWidth = .widest
     ) throws(KernelError) -> Outcome {
         let outputs = loss.outputCount
         guard outputs >= 1 else { throw .invalidLoss("a linear loss needs at least one output") }
@@ -63,6 +63,7 @@ public enum LinearLossKernel {
         var levels: [Double] = []
         var params = shardtrain_linear_params()
         params.outputs = outputs
+        params.vectors = vectors == .widest ? SHARDTRAIN_VECTORS_WIDEST : SHARDTRAIN_VECTORS_AVX2
         switch loss {
         case .hinge(let smoothing):
             params.kind = SHARDTRAIN_LINEAR_HINGE

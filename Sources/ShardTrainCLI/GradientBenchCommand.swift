@@ -78,7 +78,7 @@ public struct GradientBenchCommand: ParsableCommand {
             throw ValidationError("--megabytes, --columns, --block-rows and --repetitions must be positive")
         }
         print("gradient passes vs read pass, \(columns) columns, \(blockRows)-row blocks, "
-              + "SIMD kernels: \(KernelImplementation.simdAvailable)")
+              + "kernels: \(KernelImplementation.fastestCode)")
         print("model      precision  rows        MB     threads  M rows/s   GB/s    read GB/s  ratio")
         var reports: [[String: Any]] = []
         for precision in precisions {
@@ -123,7 +123,8 @@ public struct GradientBenchCommand: ParsableCommand {
         }
         if json {
             let object: [String: Any] = [
-                "benchmark": "gradient", "simd_kernels": KernelImplementation.simdAvailable, "block_rows": blockRows,
+                "benchmark": "gradient", "simd_kernels": KernelImplementation.simdAvailable,
+                "kernels": KernelImplementation.fastestCode, "block_rows": blockRows,
                 "smoothing": smoothing, "classes": classes, "taus": levels, "results": reports,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

@@ -359,8 +359,11 @@ struct ClusterSocketTests {
         }
     }
 
-    @Test("the default software identity names the OpenBLAS build and the core kernel it picked")
+    @Test("the default software identity names the kernels this CPU runs, the OpenBLAS build and its core kernel")
     func softwareIdentityNamesBLAS() {
+        #expect(WorkerShell.software.contains("; kernels \(KernelImplementation.fastestCode); "))
+        #expect(["avx512+avx2+fma", "avx2+fma", "portable"].contains(KernelImplementation.fastestCode))
+        #expect(KernelImplementation.fastestCode.hasPrefix("avx512") == KernelImplementation.wideVectorsAvailable)
         #expect(WorkerShell.software.contains("; blas \(BLAS.identity))"))
         #expect(BLAS.identity.contains("OpenBLAS") && BLAS.identity.contains("core \(BLAS.coreName)"))
     }
