@@ -1,6 +1,6 @@
 // Block sums of softmax regression (SHARDTRAIN_LINEAR_SOFTMAX of shardtrain_linear_sums_f32/_f64; the math and
-// the layout of `out` are in CShardKernels.h), in AVX2+FMA, or with stages 1–3 in AVX-512 (softmax_avx512.c) on a
-// CPU that has it: the entry points _avx2 and _avx512 share this tile walk.
+// the layout of `out` are in CShardKernels.h), in AVX2+FMA, or with all four stages below in AVX-512
+// (softmax_avx512.c) on a CPU that has it: the entry points _avx2 and _avx512 share this tile walk.
 //
 // The block is walked in tiles of T rows (softmax_tile_rows: about 8 KiB of features, a multiple of 8 (AVX-512
 // float32: 16), at most 64); K classes are handled in class groups of 4. Per tile, four loops, each short enough
