@@ -61,10 +61,18 @@ size_t shardtrain_softmax_sums_f32_avx2(size_t classes, const double *class_weig
                                         size_t rows, size_t cols, const double *parameters, double *out);
 size_t shardtrain_softmax_sums_f64_avx2(size_t classes, const double *class_weights, const double *x, const double *y,
                                         size_t rows, size_t cols, const double *parameters, double *out);
-/// The same with stages 1 and 4 in AVX-512 (only on CPUs where shardtrain_kernels_have_avx512() is nonzero).
+/// The same with every stage in AVX-512 (only on CPUs where shardtrain_kernels_have_avx512() is nonzero).
 size_t shardtrain_softmax_sums_f32_avx512(size_t classes, const double *class_weights, const float *x, const float *y,
                                           size_t rows, size_t cols, const double *parameters, double *out);
 size_t shardtrain_softmax_sums_f64_avx512(size_t classes, const double *class_weights, const double *x,
+                                          const double *y, size_t rows, size_t cols, const double *parameters,
+                                          double *out);
+/// The SHARDTRAIN_LINEAR_PINBALL sums at `levels` τ values with smoothing μ >= 0 in the same AVX-512 pass
+/// (softmax_avx2.c, shard_pinball_tile_f32_avx512).
+size_t shardtrain_pinball_sums_f32_avx512(size_t levels, const double *taus, double smoothing, const float *x,
+                                          const float *y, size_t rows, size_t cols, const double *parameters,
+                                          double *out);
+size_t shardtrain_pinball_sums_f64_avx512(size_t levels, const double *taus, double smoothing, const double *x,
                                           const double *y, size_t rows, size_t cols, const double *parameters,
                                           double *out);
 
@@ -93,6 +101,17 @@ static inline void shard_softmax_prefetch_to(const void *base, size_t *cursor, s
     if (k > *cursor) *cursor = k;
 }
 #endif
+
+/// Stages 2 and 3 of the pinball loss on a tile (softmax_avx512.c: the loss, `level`'s layout and the lanes);
+/// `smoothed` is μ > 0.
+int shard_pinball_tile_f32_avx512(int smoothed, size_t outputs, const float *scores, float *slopes, size_t tile,
+                                  size_t count, const float *labels, const float *level, float *lanes,
+                                  const void *features, size_t *prefetched, size_t prefetch_from, size_t prefetch_span,
+                                  size_t feature_bytes);
+int shard_pinball_tile_f64_avx512(int smoothed, size_t outputs, const double *scores, double *slopes, size_t tile,
+                                  size_t count, const double *labels, const double *level, double *lanes,
+                                  const void *features, size_t *prefetched, size_t prefetch_from,
+                                  size_t prefetch_span, size_t feature_bytes);
 
 /// Stage 4 of the softmax kernel in vectors of W bits (256: softmax_avx2.c, 512: softmax_avx512.c):
 /// acc[k·stride + WIDTH·c + lane] += Σ_i slope[k·tile + i] x_i,(WIDTH·c + lane) for `count` rows, NQ (at most 4)

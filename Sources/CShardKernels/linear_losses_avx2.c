@@ -1,5 +1,6 @@
 // AVX2+FMA block sums of the linear models hinge, pinball (Q levels) and focal logistic (softmax has its own
-// kernel, softmax_avx2.c); the math and the layout of `out` are in CShardKernels.h.
+// kernel, softmax_avx2.c, which also computes pinball on CPUs with AVX-512); the math and the layout of `out` are
+// in CShardKernels.h.
 //
 // The block is walked in tiles of T rows (tile_rows: about 8 KiB of features, a multiple of 8, at most 64).
 //
@@ -657,6 +658,13 @@ SHARD_AVX2_INLINE size_t linear_dispatch(const int single, const shardtrain_line
                         : linear_pass(single, SHARDTRAIN_LINEAR_HINGE, 0, 0, &c, x, y, rows, cols, theta, out);
     case SHARDTRAIN_LINEAR_PINBALL: {
         if (!params->levels) return SHARDTRAIN_UNSUPPORTED;
+        if (params->vectors == SHARDTRAIN_VECTORS_WIDEST && shardtrain_kernels_have_avx512()) {
+            // The multi-output pass of softmax_avx2.c, all in AVX-512.
+            return single ? shardtrain_pinball_sums_f32_avx512(outputs, params->levels, params->smoothing, x, y, rows,
+                                                               cols, theta, out)
+                          : shardtrain_pinball_sums_f64_avx512(outputs, params->levels, params->smoothing, x, y, rows,
+                                                               cols, theta, out);
+        }
         if (!smoothed) return linear_pass(single, SHARDTRAIN_LINEAR_PINBALL, 0, 0, &c, x, y, rows, cols, theta, out);
         double *pieces = malloc(4 * outputs * sizeof(double));
         if (!pieces) return SHARDTRAIN_UNSUPPORTED;

@@ -1,6 +1,8 @@
 // Block sums of softmax regression (SHARDTRAIN_LINEAR_SOFTMAX of shardtrain_linear_sums_f32/_f64; the math and
 // the layout of `out` are in CShardKernels.h), in AVX2+FMA, or with all four stages below in AVX-512
-// (softmax_avx512.c) on a CPU that has it: the entry points _avx2 and _avx512 share this tile walk.
+// (softmax_avx512.c) on a CPU that has it: the entry points _avx2 and _avx512 share this tile walk. With AVX-512 the
+// same walk serves the pinball loss at Q levels (shardtrain_pinball_sums_f32/_f64_avx512: the Q scores per row are
+// computed like K class scores, stages 2 and 3 give the pinball loss and slopes instead).
 //
 // The block is walked in tiles of T rows (softmax_tile_rows: about 8 KiB of features, a multiple of 8 (AVX-512
 // float32: 16), at most 64); K classes are handled in class groups of 4. Per tile, four loops, each short enough
@@ -84,14 +86,23 @@ SHARD_AVX2_INLINE __m256d invalid_classes_pd(__m256d y, size_t classes) {
     return _mm256_or_pd(outside, _mm256_cmp_pd(_mm256_round_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC), y, _CMP_NEQ_UQ));
 }
 
-/// The first row whose label is not a class index in 0…K−1, or `rows`.
-static size_t first_invalid_label(const float *yf, const double *yd, size_t rows, size_t classes) {
+/// The first row whose label is not a class index in 0…K−1 (pinball: not finite), or `rows`.
+static size_t first_invalid_label(const float *yf, const double *yd, size_t rows, size_t classes, int pinball) {
     for (size_t i = 0; i < rows; i++) {
         const double y = yf ? (double)yf[i] : yd[i];
-        if (!(y >= 0 && y < (double)classes && trunc(y) == y)) return i;
+        if (pinball ? !isfinite(y) : !(y >= 0 && y < (double)classes && trunc(y) == y)) return i;
     }
     return rows;
 }
+
+/// The loss of a pass: softmax with its class weights (NULL: all 1), or, with AVX-512 only, pinball at `levels`
+/// with smoothing μ (see shard_pinball_tile_f32_avx512).
+typedef struct {
+    int pinball;
+    const double *class_weights;
+    const double *levels;
+    double smoothing;
+} multi_output_loss;
 
 /// The exponentials' one-step path (simd_math_f64.h).
 SHARD_DEFINE_EXP_NORMAL_PS(exp_normal_ps, SHARD_AVX2_INLINE, 256)
@@ -271,10 +282,12 @@ SHARD_AVX2_INLINE __m256d labels_pd(const double *y, size_t valid) {
     return _mm256_loadu_pd(padded);
 }
 
-/// One block (see the file comment); `single`: float32 storage; WIDE: stages 1 and 4 in AVX-512 (softmax_avx512.c).
-/// FIXED_CLASSES is K when it is a compile-time constant (the loops over classes are then unrolled), else 0.
+/// One block (see the file comment); `single`: float32 storage; WIDE: all stages in AVX-512 (softmax_avx512.c).
+/// FIXED_CLASSES is K when it is a compile-time constant (the loops over classes are then unrolled), else 0. With
+/// AVX-512 the pass also serves the pinball loss (`loss->pinball`): K is then the number of levels Q, and stages 2
+/// and 3 are shard_pinball_tile_f32/_f64_avx512.
 SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const int FIXED_CLASSES, size_t runtime_classes,
-                                      const double *class_weights, const void *x_any, const void *y_any, size_t rows,
+                                      const multi_output_loss *loss, const void *x_any, const void *y_any, size_t rows,
                                       size_t cols, const double *theta, double *out) {
     const size_t classes = FIXED_CLASSES ? (size_t)FIXED_CLASSES : runtime_classes;
     const size_t class_groups = (classes + GROUP_CLASSES - 1) / GROUP_CLASSES;
@@ -289,12 +302,14 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
     const size_t padded_cols = (cols + width - 1) / width * width;
     const size_t tile = softmax_tile_rows(cols, value_bytes, score_rows);
 
-    // Scratch: packed weights and biases, class weights; per tile the scores, the exponentials (then the slopes),
+    // Scratch: packed weights and biases, class weights (pinball: 5 constants per level, then μ, 2μ, 1/Q); per tile
+    // the scores, the exponentials (then the slopes),
     // h and Σ of each row; the gradient sums (double, class-major, D padded to whole vectors), float32 only: the
     // tile's gradient sums in float; the bias sums (2 double vectors per class). Each piece 64-byte aligned.
     const size_t tile_bytes_per_class = tile * value_bytes;
     const size_t pieces[] = {class_groups * packed_vectors * vector_bytes, class_groups * vector_bytes,
-                             classes * value_bytes, classes * tile_bytes_per_class, classes * tile_bytes_per_class,
+                             (loss->pinball ? 5 * classes + 3 : classes) * value_bytes,
+                             classes * tile_bytes_per_class, classes * tile_bytes_per_class,
                              tile_bytes_per_class, tile_bytes_per_class, classes * padded_cols * sizeof(double),
                              single ? classes * padded_cols * sizeof(float) : 0, 2 * classes * sizeof(__m256d),
                              WIDE ? (classes + 1) * 8 * value_bytes : 0};
@@ -339,8 +354,16 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
             }
         }
     }
-    for (size_t k = 0; k < classes; k++) {
-        const double c = class_weights ? class_weights[k] : 1.0;
+    const size_t constants = loss->pinball ? 5 * classes + 3 : classes;
+    for (size_t k = 0; k < constants; k++) {
+        double c = loss->class_weights ? loss->class_weights[k] : 1.0;
+        if (loss->pinball) {
+            // τ, τμ, −(1 − τ)μ, τ·τμ/2, (1 − τ)·(−(1 − τ)μ)/2 per level (as linear_losses_avx2.c), then μ, 2μ, 1/Q.
+            const double mu = loss->smoothing, tau = k < 5 * classes ? loss->levels[k / 5] : 0.0;
+            const double constant[] = {tau, tau * mu, -(1 - tau) * mu, tau * (tau * mu) / 2,
+                                       (1 - tau) * (-(1 - tau) * mu) / 2};
+            c = k < 5 * classes ? constant[k % 5] : k == 5 * classes ? mu : k == 5 * classes + 1 ? 2 * mu : 1 / (double)classes;
+        }
         if (single) {
             ((float *)class_weight)[k] = (float)c;
         } else {
@@ -410,8 +433,18 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
         if (WIDE) {
             // 2. and 3. in 512-bit vectors of rows.
             const size_t stage_bytes = tile_bytes / 4;
+            const int smoothed = loss->smoothing > 0;
             const int any_invalid =
-                single ? shard_softmax_tile_f32_avx512(classes, (const float *)scores, (float *)slopes, tile, count,
+                loss->pinball
+                    ? (single ? shard_pinball_tile_f32_avx512(smoothed, classes, (const float *)scores, (float *)slopes,
+                                                              tile, count, yf + start, class_weight, tile_lanes, x_any,
+                                                              &prefetched, ahead + stage_bytes, stage_bytes,
+                                                              feature_bytes)
+                              : shard_pinball_tile_f64_avx512(smoothed, classes, (const double *)scores,
+                                                              (double *)slopes, tile, count, yd + start, class_weight,
+                                                              tile_lanes, x_any, &prefetched, ahead + stage_bytes,
+                                                              stage_bytes, feature_bytes))
+                : single ? shard_softmax_tile_f32_avx512(classes, (const float *)scores, (float *)slopes, tile, count,
                                                        (float *)highs, (float *)sums, yf + start, class_weight,
                                                        tile_lanes, x_any, &prefetched, ahead + stage_bytes,
                                                        stage_bytes, feature_bytes)
@@ -543,43 +576,61 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
     free(memory);
     // Any set bit: the float32 masks are 32-bit lanes.
     if (_mm256_testz_si256(_mm256_castpd_si256(invalid), _mm256_castpd_si256(invalid))) return rows;
-    return first_invalid_label(single ? yf : NULL, single ? NULL : yd, rows, classes);
+    return first_invalid_label(single ? yf : NULL, single ? NULL : yd, rows, classes, loss->pinball);
 }
 
 /// softmax_pass with K = 2, 3, 4 as compile-time constants.
-SHARD_AVX2_INLINE size_t softmax_dispatch(const int single, const int wide, size_t classes, const double *class_weights, const void *x,
-                                          const void *y, size_t rows, size_t cols, const double *parameters,
-                                          double *out) {
+SHARD_AVX2_INLINE size_t softmax_dispatch(const int single, const int wide, size_t classes, const multi_output_loss *loss,
+                                          const void *x, const void *y, size_t rows, size_t cols,
+                                          const double *parameters, double *out) {
     switch (classes) {
-    case 2: return softmax_pass(single, wide, 2, classes, class_weights, x, y, rows, cols, parameters, out);
-    case 3: return softmax_pass(single, wide, 3, classes, class_weights, x, y, rows, cols, parameters, out);
-    case 4: return softmax_pass(single, wide, 4, classes, class_weights, x, y, rows, cols, parameters, out);
-    default: return softmax_pass(single, wide, 0, classes, class_weights, x, y, rows, cols, parameters, out);
+    case 2: return softmax_pass(single, wide, 2, classes, loss, x, y, rows, cols, parameters, out);
+    case 3: return softmax_pass(single, wide, 3, classes, loss, x, y, rows, cols, parameters, out);
+    case 4: return softmax_pass(single, wide, 4, classes, loss, x, y, rows, cols, parameters, out);
+    default: return softmax_pass(single, wide, 0, classes, loss, x, y, rows, cols, parameters, out);
     }
 }
 
 SHARD_AVX2 size_t shardtrain_softmax_sums_f32_avx2(size_t classes, const double *class_weights, const float *x,
                                                    const float *y, size_t rows, size_t cols, const double *parameters,
                                                    double *out) {
-    return softmax_dispatch(1, 0, classes, class_weights, x, y, rows, cols, parameters, out);
+    const multi_output_loss loss = {0, class_weights, NULL, 0};
+    return softmax_dispatch(1, 0, classes, &loss, x, y, rows, cols, parameters, out);
 }
 
 SHARD_AVX2 size_t shardtrain_softmax_sums_f64_avx2(size_t classes, const double *class_weights, const double *x,
                                                    const double *y, size_t rows, size_t cols, const double *parameters,
                                                    double *out) {
-    return softmax_dispatch(0, 0, classes, class_weights, x, y, rows, cols, parameters, out);
+    const multi_output_loss loss = {0, class_weights, NULL, 0};
+    return softmax_dispatch(0, 0, classes, &loss, x, y, rows, cols, parameters, out);
 }
 
 SHARD_AVX2 size_t shardtrain_softmax_sums_f32_avx512(size_t classes, const double *class_weights, const float *x,
                                                      const float *y, size_t rows, size_t cols,
                                                      const double *parameters, double *out) {
-    return softmax_dispatch(1, 1, classes, class_weights, x, y, rows, cols, parameters, out);
+    const multi_output_loss loss = {0, class_weights, NULL, 0};
+    return softmax_dispatch(1, 1, classes, &loss, x, y, rows, cols, parameters, out);
 }
 
 SHARD_AVX2 size_t shardtrain_softmax_sums_f64_avx512(size_t classes, const double *class_weights, const double *x,
                                                      const double *y, size_t rows, size_t cols,
                                                      const double *parameters, double *out) {
-    return softmax_dispatch(0, 1, classes, class_weights, x, y, rows, cols, parameters, out);
+    const multi_output_loss loss = {0, class_weights, NULL, 0};
+    return softmax_dispatch(0, 1, classes, &loss, x, y, rows, cols, parameters, out);
+}
+
+SHARD_AVX2 size_t shardtrain_pinball_sums_f32_avx512(size_t levels, const double *taus, double smoothing,
+                                                     const float *x, const float *y, size_t rows, size_t cols,
+                                                     const double *parameters, double *out) {
+    const multi_output_loss loss = {1, NULL, taus, smoothing};
+    return softmax_dispatch(1, 1, levels, &loss, x, y, rows, cols, parameters, out);
+}
+
+SHARD_AVX2 size_t shardtrain_pinball_sums_f64_avx512(size_t levels, const double *taus, double smoothing,
+                                                     const double *x, const double *y, size_t rows, size_t cols,
+                                                     const double *parameters, double *out) {
+    const multi_output_loss loss = {1, NULL, taus, smoothing};
+    return softmax_dispatch(0, 1, levels, &loss, x, y, rows, cols, parameters, out);
 }
 
 #endif

@@ -173,6 +173,21 @@ SHARD_AVX512_INLINE void store_lanes_ps(float *lanes, __m512 v) {
 
 SHARD_AVX512_INLINE void store_lanes_pd(double *lanes, __m512d v) { _mm512_store_pd(lanes, v); }
 
+/// The tile's loss lanes, then the bias sums Σ_i slope_iq of each output q (summed in the rows' lanes), as 8
+/// lanes each at `lanes`.
+#define DEFINE_STORE_TILE_SUMS(SUFFIX, SCALAR, VECTOR, LANES)                                                          \
+    SHARD_AVX512_INLINE void store_tile_sums_##SUFFIX(VECTOR loss, const SCALAR *slopes, size_t outputs, size_t tile, \
+                                                      size_t count, SCALAR *lanes) {                                   \
+        store_lanes_##SUFFIX(lanes, loss);                                                                             \
+        for (size_t q = 0; q < outputs; q++) {                                                                         \
+            VECTOR bias = _mm512_setzero_##SUFFIX();                                                                   \
+            for (size_t v = 0; v < count; v += LANES) bias = _mm512_add_##SUFFIX(bias, _mm512_load_##SUFFIX(slopes + q * tile + v)); \
+            store_lanes_##SUFFIX(lanes + 8 * (q + 1), bias);                                                           \
+        }                                                                                                              \
+    }
+DEFINE_STORE_TILE_SUMS(ps, float, __m512, 16)
+DEFINE_STORE_TILE_SUMS(pd, double, __m512d, 8)
+
 /// Stages 2 and 3 of one tile (see shard_softmax_tile_f32_avx512) for float (ps: 16 rows per vector) or double
 /// (pd: 8 rows), with FIXED_CLASSES = K when it is a compile-time constant, else 0. The class weight c_y comes from
 /// a permutation of the weights' vector when K fits in one, else from a gather.
@@ -240,12 +255,7 @@ SHARD_AVX512_INLINE void store_lanes_pd(double *lanes, __m512d v) { _mm512_store
             }                                                                                                          \
             loss = _mm512_add_##SUFFIX(loss, _mm512_mul_##SUFFIX(weight, _mm512_sub_##SUFFIX(log_sum_exp, target)));   \
         }                                                                                                              \
-        store_lanes_##SUFFIX(lanes, loss);                                                                             \
-        for (size_t k = 0; k < classes; k++) {                                                                         \
-            VECTOR bias = zero;                                                                                        \
-            for (size_t v = 0; v < count; v += LANES) bias = _mm512_add_##SUFFIX(bias, _mm512_load_##SUFFIX(slopes + k * tile + v)); \
-            store_lanes_##SUFFIX(lanes + 8 * (k + 1), bias);                                                           \
-        }                                                                                                              \
+        store_tile_sums_##SUFFIX(loss, slopes, classes, tile, count, lanes);                                           \
         return invalid != 0;                                                                                           \
     }
 
@@ -282,6 +292,89 @@ SHARD_AVX512 int shard_softmax_tile_f64_avx512(size_t classes, const double *sco
 }
 #undef TILE
 #undef DISPATCH_SOFTMAX_TILE
+
+// MARK: pinball
+
+/// Stages 2 and 3 of the pinball loss on one tile (the multi-output kernel of softmax_avx2.c also serves
+/// SHARDTRAIN_LINEAR_PINBALL on AVX-512), the operations of linear_losses_avx2.c's pinball_ps / pinball_pd per
+/// level q with e = y − s_q: exact, (e (τ − [e < 0]), [e < 0] − τ ([e > 0] + [e < 0])); smoothed (μ > 0),
+/// e >= τμ: (τ e − τ·τμ/2, −τ), e <= −(1 − τ)μ: ((τ − 1) e + (1 − τ)·(−(1 − τ)μ)/2, 1 − τ), else (e²/(2μ), −e/μ).
+/// loss = (1/Q) Σ_q ρ_q (q ascending), slope_q = ρ_q' · (1/Q); rows past `count` get 0. `level` holds 5 constants
+/// per level: τ, τμ, −(1 − τ)μ, τ·τμ/2, (1 − τ)·(−(1 − τ)μ)/2, then μ, 2μ and 1/Q. Lanes and the return value as
+/// shard_softmax_tile_f32_avx512 (a label is invalid when it is not finite).
+#define DEFINE_PINBALL_TILE(SUFFIX, SCALAR, VECTOR, LANES, MASK)                                                      \
+    SHARD_AVX512_INLINE int pinball_tile_##SUFFIX(                                                                     \
+        const int smoothed, size_t outputs, const SCALAR *scores, SCALAR *slopes, size_t tile, size_t count,         \
+        const SCALAR *labels, const SCALAR *level, SCALAR *lanes, const void *features, size_t *prefetched,          \
+        size_t prefetch_from, size_t prefetch_span, size_t feature_bytes) {                                            \
+        const VECTOR zero = _mm512_setzero_##SUFFIX(), one = _mm512_set1_##SUFFIX(1.0);                                \
+        const VECTOR smoothing = _mm512_set1_##SUFFIX(level[5 * outputs]);                                             \
+        const VECTOR twice_smoothing = _mm512_set1_##SUFFIX(level[5 * outputs + 1]);                                   \
+        const VECTOR share = _mm512_set1_##SUFFIX(level[5 * outputs + 2]);                                             \
+        const VECTOR sign = _mm512_set1_##SUFFIX(-0.0);                                                                \
+        MASK invalid = 0;                                                                                              \
+        VECTOR total = zero;                                                                                           \
+        for (size_t v = 0; v < count; v += LANES) {                                                                    \
+            const size_t done = v + LANES < count ? v + LANES : count;                                                 \
+            shard_softmax_prefetch_to(features, prefetched, prefetch_from + 2 * done * prefetch_span / count,          \
+                                      feature_bytes);                                                                  \
+            const MASK rows = count - v >= LANES ? (MASK)~0u : (MASK)((1u << (count - v)) - 1);                        \
+            const VECTOR y = _mm512_maskz_loadu_##SUFFIX(rows, labels + v);                                            \
+            invalid |= rows & _mm512_cmp_##SUFFIX##_mask(_mm512_sub_##SUFFIX(y, y), zero, _CMP_NEQ_UQ);                \
+            VECTOR loss = zero;                                                                                        \
+            for (size_t q = 0; q < outputs; q++) {                                                                     \
+                const SCALAR *constants = level + 5 * q;                                                               \
+                const VECTOR tau = _mm512_set1_##SUFFIX(constants[0]);                                                 \
+                const VECTOR e = _mm512_sub_##SUFFIX(y, _mm512_load_##SUFFIX(scores + q * tile + v));                  \
+                VECTOR slope;                                                                                          \
+                if (!smoothed) {                                                                                       \
+                    const VECTOR below = _mm512_maskz_mov_##SUFFIX(_mm512_cmp_##SUFFIX##_mask(e, zero, _CMP_LT_OQ), one); \
+                    const VECTOR above = _mm512_maskz_mov_##SUFFIX(_mm512_cmp_##SUFFIX##_mask(e, zero, _CMP_GT_OQ), one); \
+                    slope = _mm512_sub_##SUFFIX(below, _mm512_mul_##SUFFIX(tau, _mm512_add_##SUFFIX(above, below)));   \
+                    loss = _mm512_add_##SUFFIX(loss, _mm512_mul_##SUFFIX(e, _mm512_sub_##SUFFIX(tau, below)));         \
+                } else {                                                                                               \
+                    const MASK upper = _mm512_cmp_##SUFFIX##_mask(e, _mm512_set1_##SUFFIX(constants[1]), _CMP_GE_OQ);  \
+                    const MASK lower = _mm512_cmp_##SUFFIX##_mask(e, _mm512_set1_##SUFFIX(constants[2]), _CMP_LE_OQ);  \
+                    VECTOR rho = _mm512_div_##SUFFIX(_mm512_mul_##SUFFIX(e, e), twice_smoothing);                      \
+                    rho = _mm512_mask_sub_##SUFFIX(rho, upper, _mm512_mul_##SUFFIX(tau, e),                            \
+                                                   _mm512_set1_##SUFFIX(constants[3]));                                \
+                    rho = _mm512_mask_add_##SUFFIX(rho, lower, _mm512_mul_##SUFFIX(_mm512_sub_##SUFFIX(tau, one), e),  \
+                                                   _mm512_set1_##SUFFIX(constants[4]));                                \
+                    loss = _mm512_add_##SUFFIX(loss, rho);                                                             \
+                    slope = _mm512_div_##SUFFIX(_mm512_xor_##SUFFIX(e, sign), smoothing);                              \
+                    slope = _mm512_mask_mov_##SUFFIX(slope, upper, _mm512_xor_##SUFFIX(tau, sign));                    \
+                    slope = _mm512_mask_mov_##SUFFIX(slope, lower, _mm512_sub_##SUFFIX(one, tau));                     \
+                }                                                                                                      \
+                _mm512_store_##SUFFIX(slopes + q * tile + v, _mm512_maskz_mul_##SUFFIX(rows, slope, share));           \
+            }                                                                                                          \
+            total = _mm512_add_##SUFFIX(total, _mm512_maskz_mul_##SUFFIX(rows, loss, share));                          \
+        }                                                                                                              \
+        store_tile_sums_##SUFFIX(total, slopes, outputs, tile, count, lanes);                                          \
+        return invalid != 0;                                                                                           \
+    }
+
+DEFINE_PINBALL_TILE(ps, float, __m512, 16, __mmask16)
+DEFINE_PINBALL_TILE(pd, double, __m512d, 8, __mmask8)
+
+SHARD_AVX512 int shard_pinball_tile_f32_avx512(int smoothed, size_t outputs, const float *scores, float *slopes,
+                                               size_t tile, size_t count, const float *labels, const float *level,
+                                               float *lanes, const void *features, size_t *prefetched,
+                                               size_t prefetch_from, size_t prefetch_span, size_t feature_bytes) {
+    return smoothed ? pinball_tile_ps(1, outputs, scores, slopes, tile, count, labels, level, lanes, features,
+                                      prefetched, prefetch_from, prefetch_span, feature_bytes)
+                    : pinball_tile_ps(0, outputs, scores, slopes, tile, count, labels, level, lanes, features,
+                                      prefetched, prefetch_from, prefetch_span, feature_bytes);
+}
+
+SHARD_AVX512 int shard_pinball_tile_f64_avx512(int smoothed, size_t outputs, const double *scores, double *slopes,
+                                               size_t tile, size_t count, const double *labels, const double *level,
+                                               double *lanes, const void *features, size_t *prefetched,
+                                               size_t prefetch_from, size_t prefetch_span, size_t feature_bytes) {
+    return smoothed ? pinball_tile_pd(1, outputs, scores, slopes, tile, count, labels, level, lanes, features,
+                                      prefetched, prefetch_from, prefetch_span, feature_bytes)
+                    : pinball_tile_pd(0, outputs, scores, slopes, tile, count, labels, level, lanes, features,
+                                      prefetched, prefetch_from, prefetch_span, feature_bytes);
+}
 
 // MARK: gradient
 

@@ -14,7 +14,7 @@ public enum KernelImplementation: String, Sendable, CaseIterable {
     /// Whether `fastest` runs the AVX2+FMA code on this CPU.
     public static let simdAvailable: Bool = shardtrain_kernels_have_avx2_fma() != 0
 
-    /// Whether `fastest` also runs AVX-512 code on this CPU (the softmax sums of `LinearLossKernel`).
+    /// Whether `fastest` also runs AVX-512 code on this CPU (the softmax and pinball sums of `LinearLossKernel`).
     public static let wideVectorsAvailable: Bool = shardtrain_kernels_have_avx512() != 0
 
     /// The code `fastest` runs on this CPU, as named in a worker's software identity: "avx512+avx2+fma",

@@ -24,7 +24,8 @@ public enum LinearLoss: Sendable, Equatable {
 }
 
 /// Fused block sums of a linear model: scores, loss and gradient sums in one pass over the block
-/// (`shardtrain_linear_sums_f32/_f64`, AVX2+FMA; softmax with AVX-512 where the CPU has it, see `VectorWidth`).
+/// (`shardtrain_linear_sums_f32/_f64`, AVX2+FMA; softmax and pinball with AVX-512 where the CPU has it, see
+/// `VectorWidth`).
 ///
 ///     s_iq = Σ_d x_id W_dq + b_q                       (parameters = [W (D×Q row-major), b (Q)])
 ///     output[0]              = Σ_i loss_i

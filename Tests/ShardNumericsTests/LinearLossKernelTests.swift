@@ -88,16 +88,21 @@ struct LinearLossKernelTests {
         }
     }
 
-    static func sums(_ block: Block, _ loss: LinearLoss, _ parameters: [Double]) throws -> (LinearLossKernel.Outcome, [Double]) {
+    static func sums(
+        _ block: Block, _ loss: LinearLoss, _ parameters: [Double], _ vectors: VectorWidth
+    ) throws -> (LinearLossKernel.Outcome, [Double]) {
         var out = [Double](repeating: .nan, count: parameters.count + 1)
         let outcome = try parameters.withUnsafeBufferPointer { p in
-            try out.withUnsafeMutableBufferPointer { o in try LinearLossKernel.sums(of: block, loss: loss, parameters: p, into: o) }
+            try out.withUnsafeMutableBufferPointer { o in
+                try LinearLossKernel.sums(of: block, loss: loss, parameters: p, into: o, vectors: vectors)
+            }
         }
         return (outcome, out)
     }
 
-    @Test("hinge, pinball (Q = 1, 2, 3, 5; μ = 0 and μ > 0) and focal match the scalar reference for D = 1…40")
-    func matchesScalarReference() throws {
+    @Test("hinge, pinball (Q = 1, 2, 3, 5; μ = 0 and μ > 0) and focal match the scalar reference for D = 1…40",
+          arguments: VectorWidth.allCases)
+    func matchesScalarReference(vectors: VectorWidth) throws {
         guard KernelImplementation.simdAvailable else { return }
         var random = SplitMix64(seed: 0x11EA2)
         for columns in 1...40 {
@@ -131,19 +136,20 @@ struct LinearLossKernelTests {
                             scale += norm * (1 + (scores[i].map(abs).max() ?? 0)) * 3
                         }
                         let block = try Block(features: x, labels: labels, columns: columns, id: 0, precision: precision)
-                        let (outcome, got) = try Self.sums(block, loss, parameters)
+                        let (outcome, got) = try Self.sums(block, loss, parameters, vectors)
                         #expect(outcome == .computed)
                         let allowed = (precision == .float64 ? 1e-12 : 1e-5) * scale
                         let bad = got.indices.filter { !(abs(got[$0] - expected[$0]) <= allowed) }
-                        #expect(bad.isEmpty, "\(loss) \(precision) \(rows)×\(columns): \(bad.map { (got[$0], expected[$0]) })")
+                        #expect(bad.isEmpty, "\(loss) \(precision) \(vectors) \(rows)×\(columns): \(bad.map { (got[$0], expected[$0]) })")
                     }
                 }
             }
         }
     }
 
-    @Test("the first row with a label outside the loss's domain is reported, in any tile and group position")
-    func locatesInvalidLabels() throws {
+    @Test("the first row with a label outside the loss's domain is reported, in any tile and group position",
+          arguments: VectorWidth.allCases)
+    func locatesInvalidLabels(vectors: VectorWidth) throws {
         guard KernelImplementation.simdAvailable else { return }
         var random = SplitMix64(seed: 0xBAD1)
         for columns in [3, 20, 37] {
@@ -158,8 +164,8 @@ struct LinearLossKernelTests {
                     labels[second] = Self.invalidLabel(loss)
                     for precision in [Precision.float32, .float64] {
                         let block = try Block(features: features, labels: labels, columns: columns, id: 0, precision: precision)
-                        let (outcome, _) = try Self.sums(block, loss, parameters)
-                        #expect(outcome == .invalidLabel(row: first), "\(loss) \(precision) D = \(columns)")
+                        let (outcome, _) = try Self.sums(block, loss, parameters, vectors)
+                        #expect(outcome == .invalidLabel(row: first), "\(loss) \(precision) \(vectors) D = \(columns)")
                     }
                 }
             }

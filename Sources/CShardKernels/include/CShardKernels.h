@@ -40,8 +40,8 @@ void shardtrain_logistic_sums_f64_portable(const double *x, const double *y, siz
 
 /// 1 when this CPU runs the AVX2+FMA paths, 0 when the entry points fall back to the portable code.
 int shardtrain_kernels_have_avx2_fma(void);
-/// 1 when this CPU also has AVX-512 F, DQ, BW and VL (with the OS saving the ZMM state): the softmax sums of
-/// shardtrain_linear_sums_f32/_f64 then run their multiply-add stages in 512-bit vectors (see `vectors`).
+/// 1 when this CPU also has AVX-512 F, DQ, BW and VL (with the OS saving the ZMM state): the softmax and pinball
+/// sums of shardtrain_linear_sums_f32/_f64 then run in 512-bit vectors (see `vectors`).
 int shardtrain_kernels_have_avx512(void);
 
 /// Σ_i x_i over `count` floats, read once each with SIMD loads (the read-bandwidth baseline).
@@ -180,8 +180,9 @@ typedef struct {
     double weight_positive;
     double weight_negative;
     /// The widest vectors the kernel may use: SHARDTRAIN_VECTORS_WIDEST (0, the default of a zeroed struct) uses
-    /// AVX-512 where the CPU has it, SHARDTRAIN_VECTORS_AVX2 never does. The two differ in the last bits (another
-    /// summation order of the scores and the gradient), so every process of one run must use the same.
+    /// AVX-512 (softmax and pinball) where the CPU has it, SHARDTRAIN_VECTORS_AVX2 never does. The two differ in the
+    /// last bits (other summation orders of the scores, the loss and the gradient), so every process of one run must
+    /// use the same.
     shardtrain_vector_width vectors;
 } shardtrain_linear_params;
 
@@ -201,7 +202,7 @@ typedef struct {
 /// rows, added to 4 double lanes per tile); softmax (softmax_avx2.c) rounds b and the class weights to float too
 /// and sums its loss and bias terms in float lanes within a tile of at most 64 rows, added to 8 double lanes per
 /// tile. Σ_i x_id slope_iq is summed in float lanes within tiles of at most 64 rows (slopes in float), added to
-/// double sums per tile. Every summation order depends only on (rows, cols, Q) and, for softmax, on `vectors`
+/// double sums per tile. Every summation order depends only on (rows, cols, Q) and, for softmax and pinball, on `vectors`
 /// (AVX-512 sums a score's columns and a tile's rows in other groupings than AVX2).
 size_t shardtrain_linear_sums_f32(const shardtrain_linear_params *params, const float *x, const float *y, size_t rows,
                                   size_t cols, const double *parameters, double *out);
