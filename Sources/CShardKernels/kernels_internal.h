@@ -92,13 +92,15 @@ size_t shardtrain_pinball_sums_f64_avx512(size_t levels, const double *taus, dou
 /// `limit` bytes) are requested into L1, and the lines FAR_BYTES further into L2, so that a steady trickle of
 /// requests runs NEAR_BYTES (and NEAR_BYTES + FAR_BYTES) ahead of the rows being read.
 static inline void shard_softmax_prefetch_to(const void *base, size_t *cursor, size_t target, size_t limit) {
-    const size_t end = target < limit ? target : limit;
-    size_t k = *cursor;
-    for (; k < end; k += 64) {
-        _mm_prefetch((const char *)base + k, _MM_HINT_T0);
-        if (k + SHARD_SOFTMAX_FAR_BYTES < limit) _mm_prefetch((const char *)base + k + SHARD_SOFTMAX_FAR_BYTES, _MM_HINT_T1);
-    }
-    if (k > *cursor) *cursor = k;
+    const size_t end = target < limit ? target : limit, start = *cursor;
+    if (start >= end) return;
+    const char *near = (const char *)base, *far = near + SHARD_SOFTMAX_FAR_BYTES;
+    // The far lines stop where they would pass the block: k + FAR_BYTES < limit.
+    const size_t far_end = limit <= SHARD_SOFTMAX_FAR_BYTES ? 0 : end < limit - SHARD_SOFTMAX_FAR_BYTES ? end : limit - SHARD_SOFTMAX_FAR_BYTES;
+    size_t k = start;
+    for (; k < end; k += 64) _mm_prefetch(near + k, _MM_HINT_T0);
+    for (size_t f = start; f < far_end; f += 64) _mm_prefetch(far + f, _MM_HINT_T1);
+    *cursor = k;
 }
 #endif
 
@@ -118,15 +120,18 @@ int shard_pinball_tile_f64_avx512(int smoothed, size_t outputs, const double *sc
 /// classes and NCH (at most MAX_CHUNKS) chunks of WIDTH columns from `x` (row stride `cols`); the last chunk is
 /// read with LAST_LOAD(SUFFIX, address), which may use MASKED and `last_mask`. Each chunk of a row is loaded once
 /// and multiplied by the broadcast slopes of the classes. With at most 4 accumulators (too few to hide the FMA
-/// latency) odd rows go to separate ones: acc + (Σ even rows) + (Σ odd rows).
-#define SHARD_DEFINE_SOFTMAX_SWEEP(NAME, ATTR, W, SCALAR, VECTOR, SUFFIX, WIDTH, MAX_CHUNKS, MASK, LAST_LOAD)          \
+/// latency) odd rows go to separate ones: START + (Σ even rows) + (Σ odd rows). The accumulators (of type ACC)
+/// start as START(address) and end with FINISH(address, sum): a load and a store of the same type, or (float
+/// tiles added to double sums) zero and a widening addition.
+#define SHARD_DEFINE_SOFTMAX_SWEEP(NAME, ATTR, W, SCALAR, VECTOR, SUFFIX, WIDTH, MAX_CHUNKS, MASK, LAST_LOAD, ACC,      \
+                                   START, FINISH)                                                                      \
     ATTR void NAME(const int NQ, const int NCH, const int MASKED, const SCALAR *x, size_t cols, const SCALAR *slope,  \
-                   size_t tile, size_t count, MASK last_mask, SCALAR *acc, size_t stride) {                           \
+                   size_t tile, size_t count, MASK last_mask, ACC *acc, size_t stride) {                              \
         const int split = NQ * NCH <= 4;                                                                               \
         VECTOR even[4][MAX_CHUNKS], odd[4][MAX_CHUNKS];                                                                \
         for (int k = 0; k < NQ; k++) {                                                                                 \
             for (int c = 0; c < NCH; c++) {                                                                            \
-                even[k][c] = _mm##W##_load_##SUFFIX(acc + k * stride + WIDTH * c);                                     \
+                even[k][c] = START(acc + k * stride + WIDTH * c);                                                      \
                 odd[k][c] = _mm##W##_setzero_##SUFFIX();                                                               \
             }                                                                                                          \
         }                                                                                                              \
@@ -162,8 +167,7 @@ int shard_pinball_tile_f64_avx512(int smoothed, size_t outputs, const double *sc
         }                                                                                                              \
         for (int k = 0; k < NQ; k++) {                                                                                 \
             for (int c = 0; c < NCH; c++) {                                                                            \
-                _mm##W##_store_##SUFFIX(acc + k * stride + WIDTH * c,                                                  \
-                                        split ? _mm##W##_add_##SUFFIX(even[k][c], odd[k][c]) : even[k][c]);            \
+                FINISH(acc + k * stride + WIDTH * c, split ? _mm##W##_add_##SUFFIX(even[k][c], odd[k][c]) : even[k][c]);  \
             }                                                                                                          \
         }                                                                                                              \
     }
@@ -200,10 +204,10 @@ int shard_softmax_tile_f64_avx512(size_t classes, const double *scores, double *
                                   double *lanes, const void *features, size_t *prefetched, size_t prefetch_from,
                                   size_t prefetch_span, size_t feature_bytes);
 /// acc[k·stride + j] += Σ_i slope[k·tile + i] x_ij for the `count` rows from `x` (row stride `cols`), `classes`
-/// (1…4) classes and `chunks` (1…3) chunks of 16 floats / 8 doubles, the last one `last_columns` wide; `acc` 64-byte
-/// aligned.
+/// (1…4) classes and `chunks` (1…3) chunks of 16 floats / 8 doubles, the last one `last_columns` wide; `acc` (double
+/// sums, 64-byte aligned) gets float32's sum over the rows in float, then widened.
 void shard_softmax_sweep_f32_avx512(size_t classes, size_t chunks, const float *x, size_t cols, size_t last_columns,
-                                    const float *slope, size_t tile, size_t count, float *acc, size_t stride);
+                                    const float *slope, size_t tile, size_t count, double *acc, size_t stride);
 void shard_softmax_sweep_f64_avx512(size_t classes, size_t chunks, const double *x, size_t cols, size_t last_columns,
                                     const double *slope, size_t tile, size_t count, double *acc, size_t stride);
 

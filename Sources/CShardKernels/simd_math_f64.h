@@ -55,22 +55,27 @@
 
 SHARD_DEFINE_EXP_REDUCED_PD(shard_exp_reduced_pd, SHARD_AVX2_INLINE, 256, _mm256_round_pd)
 
-/// exp(x) for doubles with -708 <= x <= 0 (n >= -1021: a normal result, one scaling step): the values of
-/// shard_exp_nonpositive_pd without its branches. EXP_REDUCED is SHARD_DEFINE_EXP_REDUCED_PD's function of width W.
-#define SHARD_DEFINE_EXP_NORMAL_PD(NAME, ATTR, W, EXP_REDUCED)                                                         \
+/// exp(x) for doubles x <= 0 from SHARD_DEFINE_EXP_REDUCED_PD's function EXP_REDUCED of width W: p = 1 + s,
+/// then SCALE(p, n) = p · 2^n. SHARD_SCALE_NORMAL_PD builds 2^n in the exponent field: a normal result only,
+/// -708 <= x (n >= -1021), the values of shard_exp_nonpositive_pd without its branches. AVX-512's scalef rounds
+/// p · 2^n once for any n (0 below the subnormals, the same values), so that form needs only x >= -800 (clamped).
+#define SHARD_DEFINE_EXP_NONPOSITIVE_PD(NAME, ATTR, W, EXP_REDUCED, SCALE)                                              \
     ATTR __m##W##d NAME(__m##W##d x) {                                                                                 \
         __m##W##d n;                                                                                                   \
         const __m##W##d p = _mm##W##_add_pd(_mm##W##_set1_pd(1.0), EXP_REDUCED(x, &n));                               \
-        const __m##W##i biased =                                                                                       \
-            _mm##W##_castpd_si##W(_mm##W##_add_pd(n, _mm##W##_set1_pd(4503599627370496.0 + 1023.0)));                 \
-        return _mm##W##_mul_pd(p, _mm##W##_castsi##W##_pd(_mm##W##_slli_epi64(biased, 52)));                          \
+        return SCALE(W, p, n);                                                                                         \
     }
+#define SHARD_SCALE_NORMAL_PD(W, p, n)                                                                                 \
+    _mm##W##_mul_pd(p, _mm##W##_castsi##W##_pd(_mm##W##_slli_epi64(                                                    \
+                           _mm##W##_castpd_si##W(_mm##W##_add_pd(n, _mm##W##_set1_pd(4503599627370496.0 + 1023.0))), 52)))
 
-/// exp(x) for floats with -87 <= x <= 0 (n >= -126: a normal result, one scaling step), cheaper than
-/// shard_exp_nonpositive_ps and within about 1 ulp of it: n = round(x / ln 2) by adding 1.5 · 2^23 (its low
-/// mantissa bits are then n, the scale's exponent), r = x − n ln 2 in two steps (|r| <= ln 2 / 2), exp(r) by its
-/// Taylor polynomial of degree 6 (remainder below |r|^7 / 5040 < 1.2e-7), times 2^n.
-#define SHARD_DEFINE_EXP_NORMAL_PS(NAME, ATTR, W)                                                                      \
+/// exp(x) for floats x <= 0, cheaper than shard_exp_nonpositive_ps and within about 1 ulp of it: n = round(x / ln 2)
+/// by adding 1.5 · 2^23 (its low mantissa bits are then n, the scale's exponent), r = x − n ln 2 in two steps
+/// (|r| <= ln 2 / 2), exp(r) by its Taylor polynomial p of degree 6 (remainder below |r|^7 / 5040 < 1.2e-7), then
+/// SCALE(p, n, shifted) = p · 2^n. SHARD_SCALE_NORMAL_PS puts n + 127 in the exponent field: a normal result only,
+/// -87 <= x (n >= -126). AVX-512's scalef rounds p · 2^n once for any n, so that form needs only x >= -110
+/// (clamped, NaN kept; the result is 0 below about -103.3).
+#define SHARD_DEFINE_EXP_NONPOSITIVE_PS(NAME, ATTR, W, SCALE)                                                           \
     ATTR __m##W NAME(__m##W x) {                                                                                       \
         const __m##W shifter = _mm##W##_set1_ps(12582912.0f);                                                         \
         const __m##W shifted = _mm##W##_fmadd_ps(x, _mm##W##_set1_ps(1.44269504088896341f), shifter);                 \
@@ -83,10 +88,12 @@ SHARD_DEFINE_EXP_REDUCED_PD(shard_exp_reduced_pd, SHARD_AVX2_INLINE, 256, _mm256
         p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(0.5f));                                                          \
         p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(1.0f));                                                          \
         p = _mm##W##_fmadd_ps(p, r, _mm##W##_set1_ps(1.0f));                                                          \
-        /* The low 9 bits of shifted's bit pattern are n mod 512; (n + 127) << 23 keeps them as the exponent. */       \
-        const __m##W##i biased = _mm##W##_add_epi32(_mm##W##_castps_si##W(shifted), _mm##W##_set1_epi32(127));         \
-        return _mm##W##_mul_ps(p, _mm##W##_castsi##W##_ps(_mm##W##_slli_epi32(biased, 23)));                          \
+        return SCALE(W, p, n, shifted);                                                                                \
     }
+/// The low 9 bits of shifted's bit pattern are n mod 512; (n + 127) << 23 keeps them as the exponent.
+#define SHARD_SCALE_NORMAL_PS(W, p, n, shifted)                                                                        \
+    _mm##W##_mul_ps(p, _mm##W##_castsi##W##_ps(_mm##W##_slli_epi32(                                                    \
+                           _mm##W##_add_epi32(_mm##W##_castps_si##W(shifted), _mm##W##_set1_epi32(127)), 23)))
 
 /// exp(x) for 4 doubles already clamped to [-745.14, 709.79] (NaN passes through as NaN).
 ///

@@ -105,8 +105,8 @@ typedef struct {
 } multi_output_loss;
 
 /// The exponentials' one-step path (simd_math_f64.h).
-SHARD_DEFINE_EXP_NORMAL_PS(exp_normal_ps, SHARD_AVX2_INLINE, 256)
-SHARD_DEFINE_EXP_NORMAL_PD(exp_normal_pd, SHARD_AVX2_INLINE, 256, shard_exp_reduced_pd)
+SHARD_DEFINE_EXP_NONPOSITIVE_PS(exp_normal_ps, SHARD_AVX2_INLINE, 256, SHARD_SCALE_NORMAL_PS)
+SHARD_DEFINE_EXP_NONPOSITIVE_PD(exp_normal_pd, SHARD_AVX2_INLINE, 256, shard_exp_reduced_pd, SHARD_SCALE_NORMAL_PD)
 
 /// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of the 8 double lanes lo, hi.
 SHARD_AVX2_INLINE double sum8_lanes(__m256d lo, __m256d hi) {
@@ -241,9 +241,9 @@ DEFINE_SOFTMAX(pd, double, __m256d, -708.0, exp_normal_pd, shard_exp_nonpositive
 #define SWEEP_LAST_LOAD(SUFFIX, ADDRESS) \
     (MASKED ? _mm256_maskload_##SUFFIX(ADDRESS, last_mask) : _mm256_loadu_##SUFFIX(ADDRESS))
 SHARD_DEFINE_SOFTMAX_SWEEP(gradient_sweep_f32, SHARD_AVX2_INLINE, 256, float, __m256, ps, 8, SWEEP_CHUNKS, __m256i,
-                           SWEEP_LAST_LOAD)
+                           SWEEP_LAST_LOAD, float, _mm256_load_ps, _mm256_store_ps)
 SHARD_DEFINE_SOFTMAX_SWEEP(gradient_sweep_f64, SHARD_AVX2_INLINE, 256, double, __m256d, pd, 4, SWEEP_CHUNKS, __m256i,
-                           SWEEP_LAST_LOAD)
+                           SWEEP_LAST_LOAD, double, _mm256_load_pd, _mm256_store_pd)
 
 /// gradient_sweep_f32 / _f64 (`single`) with NQ (1…4), NCH (1…2) and MASKED (`masked`) as compile-time constants.
 SHARD_AVX2_INLINE void gradient_sweep(const int single, size_t nq, size_t nch, int masked, const void *x, size_t cols,
@@ -311,7 +311,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
                              (loss->pinball ? 5 * classes + 3 : classes) * value_bytes,
                              classes * tile_bytes_per_class, classes * tile_bytes_per_class,
                              tile_bytes_per_class, tile_bytes_per_class, classes * padded_cols * sizeof(double),
-                             single ? classes * padded_cols * sizeof(float) : 0, 2 * classes * sizeof(__m256d),
+                             single && !WIDE ? classes * padded_cols * sizeof(float) : 0, 2 * classes * sizeof(__m256d),
                              WIDE ? (classes + 1) * 8 * value_bytes : 0};
     size_t scratch_bytes = 0;
     for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) scratch_bytes += (pieces[p] + 63) & ~(size_t)63;
@@ -326,8 +326,8 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
     char *highs = take(&cursor, pieces[5]);
     char *sums = take(&cursor, pieces[6]);
     double *gradient = take(&cursor, pieces[7]);
-    // float32: the tile's gradient sums in float; float64: the gradient sums themselves.
-    void *accumulators = single ? take(&cursor, pieces[8]) : gradient;
+    // float32 with AVX2: the tile's gradient sums in float; else the gradient sums themselves.
+    void *accumulators = single && !WIDE ? take(&cursor, pieces[8]) : gradient;
     __m256d *bias_sums = take(&cursor, pieces[9]);
     // WIDE: the tile's loss and bias sums in 8 lanes each (shard_softmax_tile_f32_avx512 / _f64_avx512).
     void *tile_lanes = take(&cursor, pieces[10]);
@@ -371,7 +371,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
         }
     }
     for (size_t k = 0; k < classes * padded_cols; k++) gradient[k] = 0.0;
-    if (single) {
+    if (single && !WIDE) {
         for (size_t k = 0; k < classes * padded_cols; k++) ((float *)accumulators)[k] = 0.0f;
     }
     const __m256d zero = _mm256_setzero_pd();
@@ -541,7 +541,7 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
                     if (single) {
                         shard_softmax_sweep_f32_avx512(nq, nch, xf + start * cols + c0 * width, cols, last,
                                                        (const float *)slopes + k0 * tile, tile, count,
-                                                       (float *)accumulators + k0 * padded_cols + c0 * width, padded_cols);
+                                                       gradient + k0 * padded_cols + c0 * width, padded_cols);
                     } else {
                         shard_softmax_sweep_f64_avx512(nq, nch, xd + start * cols + c0 * width, cols, last,
                                                        (const double *)slopes + k0 * tile, tile, count,
@@ -557,9 +557,9 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
         if (single) {
             loss_sums[0] = _mm256_add_pd(loss_sums[0], _mm256_cvtps_pd(_mm256_castps256_ps128(tile_loss)));
             loss_sums[1] = _mm256_add_pd(loss_sums[1], _mm256_cvtps_pd(_mm256_extractf128_ps(tile_loss, 1)));
-            // The tile's float gradient sums, added to the double sums.
+            // The tile's float gradient sums, added to the double sums (AVX-512: by the sweeps).
             float *tile_gradient = accumulators;
-            for (size_t j = 0; j < classes * padded_cols; j += 8) {
+            for (size_t j = 0; j < (WIDE ? 0 : classes * padded_cols); j += 8) {
                 const __m256 part = _mm256_load_ps(tile_gradient + j);
                 _mm256_store_pd(gradient + j, _mm256_add_pd(_mm256_load_pd(gradient + j), _mm256_cvtps_pd(_mm256_castps256_ps128(part))));
                 _mm256_store_pd(gradient + j + 4, _mm256_add_pd(_mm256_load_pd(gradient + j + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(part, 1))));

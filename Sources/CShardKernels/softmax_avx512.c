@@ -123,22 +123,18 @@ DEFINE_SCORES(shard_softmax_scores_f64_avx512, double, __m512d, pd, 2, 8, BROADC
 
 // MARK: exponentials and slopes
 
-SHARD_DEFINE_EXP_NORMAL_PS(exp_normal_16, SHARD_AVX512_INLINE, 512)
+/// p · 2^n with one rounding for any n (scalef).
+#define SCALE_ANY_PS(W, p, n, shifted) _mm512_scalef_ps(p, n)
+#define SCALE_ANY_PD(W, p, n) _mm512_scalef_pd(p, n)
+SHARD_DEFINE_EXP_NONPOSITIVE_PS(exp_scaled_16, SHARD_AVX512_INLINE, 512, SCALE_ANY_PS)
 SHARD_DEFINE_EXP_REDUCED_PD(exp_reduced_8, SHARD_AVX512_INLINE, 512, _mm512_roundscale_pd)
-SHARD_DEFINE_EXP_NORMAL_PD(exp_normal_8, SHARD_AVX512_INLINE, 512, exp_reduced_8)
+SHARD_DEFINE_EXP_NONPOSITIVE_PD(exp_scaled_8, SHARD_AVX512_INLINE, 512, exp_reduced_8, SCALE_ANY_PD)
 SHARD_DEFINE_LOG_CORE_PS(log_core_16, SHARD_AVX512_INLINE, 512)
 SHARD_DEFINE_LOG1P_CORE_PD(log1p_core_8, SHARD_AVX512_INLINE, 512)
 
-/// exp(x) for x <= 0 of any size: shard_exp_nonpositive_ps / _pd on each 256-bit half.
-SHARD_AVX512_INLINE __m512 exp_nonpositive_16(__m512 x) {
-    const __m256 low = shard_exp_nonpositive_ps(_mm512_castps512_ps256(x));
-    return _mm512_insertf32x8(_mm512_castps256_ps512(low), shard_exp_nonpositive_ps(_mm512_extractf32x8_ps(x, 1)), 1);
-}
-
-SHARD_AVX512_INLINE __m512d exp_nonpositive_8(__m512d x) {
-    const __m256d low = shard_exp_nonpositive_pd(_mm512_castpd512_pd256(x));
-    return _mm512_insertf64x4(_mm512_castpd256_pd512(low), shard_exp_nonpositive_pd(_mm512_extractf64x4_pd(x, 1)), 1);
-}
+/// exp(x) for x <= 0 of any size (NaN stays NaN): the clamps of SHARD_DEFINE_EXP_NONPOSITIVE_PS / _PD's scalef form.
+SHARD_AVX512_INLINE __m512 exp_nonpositive_16(__m512 x) { return exp_scaled_16(_mm512_max_ps(_mm512_set1_ps(-110.0f), x)); }
+SHARD_AVX512_INLINE __m512d exp_nonpositive_8(__m512d x) { return exp_scaled_8(_mm512_max_pd(_mm512_set1_pd(-800.0), x)); }
 
 /// log(x) for positive normal finite floats / doubles: the operations of shard_log_normal_ps / _pd
 /// (simd_math_f64.h), so the same values.
@@ -191,30 +187,23 @@ DEFINE_STORE_TILE_SUMS(pd, double, __m512d, 8)
 /// Stages 2 and 3 of one tile (see shard_softmax_tile_f32_avx512) for float (ps: 16 rows per vector) or double
 /// (pd: 8 rows), with FIXED_CLASSES = K when it is a compile-time constant, else 0. The class weight c_y comes from
 /// a permutation of the weights' vector when K fits in one, else from a gather.
-#define DEFINE_SOFTMAX_TILE(SUFFIX, SCALAR, VECTOR, LANES, MASK, LIMIT, INDEX, PERMUTE, GATHER, SCALE)                 \
+#define DEFINE_SOFTMAX_TILE(SUFFIX, SCALAR, VECTOR, LANES, MASK, INDEX, PERMUTE, GATHER, SCALE)                 \
     SHARD_AVX512_INLINE int softmax_tile_##SUFFIX(                                                                     \
         const int FIXED_CLASSES, size_t runtime_classes, const SCALAR *scores, SCALAR *slopes, size_t tile,          \
         size_t count, SCALAR *highs, SCALAR *sums, const SCALAR *labels, const SCALAR *class_weight, SCALAR *lanes,  \
         const void *features, size_t *prefetched, size_t prefetch_from, size_t prefetch_span, size_t feature_bytes) {  \
         const size_t classes = FIXED_CLASSES ? (size_t)FIXED_CLASSES : runtime_classes;                               \
         const VECTOR zero = _mm512_setzero_##SUFFIX();                                                                 \
-        /* 2. h = max_k s_k, e_k = exp(s_k − h) (one scaling step when min_k s_k − h >= LIMIT in every lane), Σ. */     \
+        /* 2. h = max_k s_k, e_k = exp(s_k − h) (scaled by 2^n in one step for any n), Σ = Σ_k e_k. */               \
         for (size_t v = 0; v < count; v += LANES) {                                                                    \
             const size_t done = v + LANES < count ? v + LANES : count;                                                 \
             shard_softmax_prefetch_to(features, prefetched, prefetch_from + done * prefetch_span / count,              \
                                       feature_bytes);                                                                  \
-            VECTOR high = _mm512_load_##SUFFIX(scores + v), low = high;                                                \
-            for (size_t k = 1; k < classes; k++) {                                                                     \
-                const VECTOR s = _mm512_load_##SUFFIX(scores + k * tile + v);                                          \
-                high = _mm512_max_##SUFFIX(high, s);                                                                   \
-                low = _mm512_min_##SUFFIX(low, s);                                                                     \
-            }                                                                                                          \
-            const int one_step =                                                                                       \
-                !_mm512_cmp_##SUFFIX##_mask(_mm512_sub_##SUFFIX(low, high), _mm512_set1_##SUFFIX(LIMIT), _CMP_LT_OQ);  \
+            VECTOR high = _mm512_load_##SUFFIX(scores + v);                                                            \
+            for (size_t k = 1; k < classes; k++) high = _mm512_max_##SUFFIX(high, _mm512_load_##SUFFIX(scores + k * tile + v)); \
             VECTOR sum = zero;                                                                                         \
             for (size_t k = 0; k < classes; k++) {                                                                     \
-                const VECTOR exponent = _mm512_sub_##SUFFIX(_mm512_load_##SUFFIX(scores + k * tile + v), high);        \
-                const VECTOR e = one_step ? exp_normal_##LANES(exponent) : exp_nonpositive_##LANES(exponent);          \
+                const VECTOR e = exp_nonpositive_##LANES(_mm512_sub_##SUFFIX(_mm512_load_##SUFFIX(scores + k * tile + v), high)); \
                 _mm512_store_##SUFFIX(slopes + k * tile + v, e);                                                       \
                 sum = _mm512_add_##SUFFIX(sum, e);                                                                     \
             }                                                                                                          \
@@ -259,9 +248,9 @@ DEFINE_STORE_TILE_SUMS(pd, double, __m512d, 8)
         return invalid != 0;                                                                                           \
     }
 
-DEFINE_SOFTMAX_TILE(ps, float, __m512, 16, __mmask16, -87.0f, _mm512_cvttps_epi32, _mm512_maskz_permutexvar_ps,
+DEFINE_SOFTMAX_TILE(ps, float, __m512, 16, __mmask16, _mm512_cvttps_epi32, _mm512_maskz_permutexvar_ps,
                     _mm512_mask_i32gather_ps, 4)
-DEFINE_SOFTMAX_TILE(pd, double, __m512d, 8, __mmask8, -708.0, _mm512_cvttpd_epi64, _mm512_maskz_permutexvar_pd,
+DEFINE_SOFTMAX_TILE(pd, double, __m512d, 8, __mmask8, _mm512_cvttpd_epi64, _mm512_maskz_permutexvar_pd,
                     _mm512_mask_i64gather_pd, 8)
 
 #define DISPATCH_SOFTMAX_TILE(SUFFIX)                                                                                  \
@@ -381,10 +370,16 @@ SHARD_AVX512 int shard_pinball_tile_f64_avx512(int smoothed, size_t outputs, con
 /// Stage 4 in AVX-512 (SHARD_DEFINE_SOFTMAX_SWEEP): the last chunk is always loaded with `last_mask` (lanes past the
 /// row's last column read as 0, never past the block).
 #define WIDE_LAST_LOAD(SUFFIX, ADDRESS) ((void)MASKED, _mm512_maskz_loadu_##SUFFIX(last_mask, ADDRESS))
+/// float32: the tile's float sums are added to the double sums as the sweep ends.
+#define ZERO_START(ADDRESS) _mm512_setzero_ps()
+#define WIDEN_ADD(ADDRESS, SUM)                                                                                        \
+    (_mm512_store_pd(ADDRESS, _mm512_add_pd(_mm512_load_pd(ADDRESS), _mm512_cvtps_pd(_mm512_castps512_ps256(SUM)))),   \
+     _mm512_store_pd((ADDRESS) + 8, _mm512_add_pd(_mm512_load_pd((ADDRESS) + 8),                                       \
+                                                  _mm512_cvtps_pd(_mm512_extractf32x8_ps(SUM, 1)))))
 SHARD_DEFINE_SOFTMAX_SWEEP(wide_sweep_f32, SHARD_AVX512_INLINE, 512, float, __m512, ps, 16, WIDE_SWEEP_CHUNKS,
-                           __mmask16, WIDE_LAST_LOAD)
+                           __mmask16, WIDE_LAST_LOAD, double, ZERO_START, WIDEN_ADD)
 SHARD_DEFINE_SOFTMAX_SWEEP(wide_sweep_f64, SHARD_AVX512_INLINE, 512, double, __m512d, pd, 8, WIDE_SWEEP_CHUNKS,
-                           __mmask8, WIDE_LAST_LOAD)
+                           __mmask8, WIDE_LAST_LOAD, double, _mm512_load_pd, _mm512_store_pd)
 
 /// wide_sweep_f32 / _f64 with NQ (1…4) and NCH (1…3) as compile-time constants.
 #define DISPATCH_WIDE_SWEEP(SWEEP)                                                                                     \
@@ -405,7 +400,7 @@ SHARD_DEFINE_SOFTMAX_SWEEP(wide_sweep_f64, SHARD_AVX512_INLINE, 512, double, __m
 
 SHARD_AVX512 void shard_softmax_sweep_f32_avx512(size_t classes, size_t chunks, const float *x, size_t cols,
                                                  size_t last_columns, const float *slope, size_t tile, size_t count,
-                                                 float *acc, size_t stride) {
+                                                 double *acc, size_t stride) {
     const __mmask16 mask = (__mmask16)((1u << last_columns) - 1);
 #define SWEEP_F32(Q, C) wide_sweep_f32(Q, C, 1, x, cols, slope, tile, count, mask, acc, stride)
     DISPATCH_WIDE_SWEEP(SWEEP_F32)
