@@ -168,6 +168,13 @@ class MinibatchRate:
     seconds: float
     final_loss: float | None = None
     note: str = ""
+    # The untimed first step (JAX: its compilation; PyTorch: first allocations).
+    warmup_seconds: float = 0.0
+
+    @property
+    def with_warmup_samples_per_second(self) -> float:
+        """(steps + 1) × batch over the timed steps plus the first one."""
+        return (self.steps + 1) * self.batch / (self.seconds + self.warmup_seconds)
 
 
 @dataclass
@@ -476,13 +483,15 @@ def vae_initial_parameters(seed: int = 0) -> dict:
 def time_steps(name: str, train_step: Callable[[int], object], steps: int, batch: int) -> MinibatchRate:
     """Step 0 warms up (compilation, allocations); steps 1…steps are timed. Reading the last loss as a float
     waits for asynchronous work (JAX dispatches asynchronously)."""
+    warmup_start = time.perf_counter()
     float(train_step(0))
     start = time.perf_counter()
     for index in range(1, steps + 1):
         value = train_step(index)
     final_loss = float(value)
     seconds = time.perf_counter() - start
-    return MinibatchRate(name, steps * batch / seconds, steps, batch, seconds, final_loss)
+    return MinibatchRate(name, steps * batch / seconds, steps, batch, seconds, final_loss,
+                         warmup_seconds=start - warmup_start)
 
 
 def torch_name(threads: int, dtype: str = "float32") -> str:
@@ -843,6 +852,14 @@ def dense_rows(result: DenseResult, title: str, baselines: tuple[str, ...]) -> l
             peers_text, run.marginal_samples_per_second / peer.samples_per_second,
             f"≥ 1 (vs {peer.name}, steady state)" if run.precision == "float32" else "– (context: double arithmetic)",
             1.0 if run.precision == "float32" else None, False))
+        if run.precision == "float32":
+            rows.append(ratio_row(
+                "… end to end: ShardTrain process start → summary (CSV read, closing evaluation); peer: its steps and "
+                "its first step (compilation), imports and data preparation left out",
+                f"{run.end_to_end_samples_per_second:,.0f}/s",
+                f"{peer.name} {peer.with_warmup_samples_per_second:,.0f}/s "
+                f"(first step {peer.warmup_seconds:.2f} s)",
+                run.end_to_end_samples_per_second / peer.with_warmup_samples_per_second, "– (context)", None, False))
         same_precision = [rate for rate in result.peers if rate.name.endswith(f", {run.precision})")]
         if same_precision:
             rate = max(same_precision, key=lambda rate: rate.samples_per_second)
