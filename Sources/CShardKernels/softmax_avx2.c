@@ -22,8 +22,9 @@
 //      normal range.
 //   3. lse = h + log Σ, w = c_y · (1/Σ), slope_k = e_k · w − c_y [k = y] (class-major, over the e_k),
 //      loss = c_y (lse − s_y), with c_y gathered (0 for a label outside 0…K−1 and past the tile's last row,
-//      which zeroes loss and slopes; such labels are located after the block). Both widths run the same
-//      operations here, so a row's slopes and loss are the same values for the same scores.
+//      which zeroes loss and slopes; such labels are located after the block). Both widths use the same
+//      formulas; AVX-512 scales every exp by 2^n in one step (scalef), so where a score lies far below its row's
+//      maximum (float32: by more than 87; float64: near the underflow at −745) an exp can differ by about 1 ulp.
 //   4. Σ_i slope_ik x_i over the tile, row by row, up to 4 classes × 2 column chunks (8 floats or 4 doubles;
 //      AVX-512: 3 chunks of 16 or 8) per sweep: each x chunk is loaded once per row and multiplied by the broadcast
 //      slopes of the classes.

@@ -1,8 +1,9 @@
-// AVX-512 (F, DQ, BW, VL) versions of the two multiply-add stages of the softmax kernel: the scores (stage 1) and
-// the gradient sweeps (stage 4). softmax_avx2.c walks the tiles, computes the exponentials and slopes (stages 2 and
-// 3, AVX2) and calls these instead of its own stages 1 and 4 on a CPU that has AVX-512 (its file comment has the
-// math). With 512-bit vectors a row needs about half the multiply-adds: float32 scores take 4 columns of 4 classes
-// per instruction (8 on AVX2), the gradient 16 columns of one class (8).
+// AVX-512 (F, DQ, BW, VL) versions of the four stages of the softmax kernel, and the pinball loss's stages 2 and 3:
+// softmax_avx2.c walks the tiles and calls these in place of its own stages on a CPU that has AVX-512 (its file
+// comment has the math). Per tile: the scores (stage 1), the exponentials, log and slopes (stages 2 and 3, 16 float
+// or 8 double rows per vector; for pinball its loss and slopes instead) and the gradient sweeps (stage 4). With
+// 512-bit vectors a row needs about half the instructions: float32 scores take 4 columns of 4 classes per
+// multiply-add (2 on AVX2), the gradient 16 columns of one class (8).
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "kernels_internal.h"
