@@ -75,9 +75,12 @@ public struct PreparedRun: Sendable {
             let supports = prepared.dataset.classSupports(classCount: classCount)
             let empty = supports.indices.filter { supports[$0] == 0 }
             if !empty.isEmpty {
+                // Numeric labels of a CSV can be read as class names instead (3, 5, 7 → three classes).
+                let asNames = prepared.schema == nil ? "" : ", or read them as class names with --categorical "
+                    + prepared.dataset.labelName
                 warnings.append(
                     "classes \(empty.map(String.init).joined(separator: ", ")) have no training rows: labels are "
-                        + "class indices 0…\(classCount - 1) (the largest label + 1); relabel from 0 or give --classes")
+                        + "class indices 0…\(classCount - 1) (the largest label + 1); relabel from 0, give --classes\(asNames)")
             }
         }
         if let target = request.model.thresholdFor, let test = prepared.test {

@@ -64,7 +64,8 @@ public struct TrainingArguments: ParsableArguments {
             "CSV: read this column as categories (one-hot), even when its values are numbers (repeat for more).",
             discussion: "Columns of text are categorical anyway. A number in a categorical column is the category of its "
                 + "canonical text (integers without a fraction, else the shortest round trip), so 1, 1.0 and +1 are one "
-                + "category in training and in predict."))
+                + "category in training and in predict. Naming the label column makes numeric labels class names: "
+                + "softmax labels 3, 5, 7 become three classes (without it they are class indices 0…7)."))
     public var categorical: [String] = []
 
     @Option(help: "CSV: a missing cell (empty, NA, N/A, NaN, null, None or ?, any case): error (default), drop (the row), mean or median (of the column's training rows; a categorical cell: all-zero).")

@@ -55,6 +55,35 @@ import _TestSupport
     /// A save that fails at the end (here: the model's folder is gone) keeps the whole result: model and summary
     /// are written together to a new folder in the rescue folder, the error names it, and the summary beside the
     /// rescued model is that model's.
+    @Test("numeric softmax labels with gaps: a warning names --categorical LABEL, which makes them class names")
+    func labelGapsSuggestReadingLabelsAsNames() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let iris = try String(
+            contentsOf: ReferenceData.repositoryRoot.appendingPathComponent("data/iris.csv"), encoding: .utf8)
+        // Labels 0, 1, 2 written as 3, 5, 7.
+        var lines = iris.split(separator: "\n").map(String.init)
+        let header = lines.removeFirst()
+        let shifted = lines.map { line -> String in
+            var fields = line.split(separator: ",").map(String.init)
+            fields[fields.count - 1] = String(Int(Double(fields[fields.count - 1])!) * 2 + 3)
+            return fields.joined(separator: ",")
+        }
+        let path = try directory.write(([header] + shifted).joined(separator: "\n") + "\n", to: "shifted.csv")
+        var request = Self.request(.softmax, data: "iris")
+        request.data.path = path
+        let indices = try PreparedRun(request)
+        #expect(indices.data.classCount == 8)
+        #expect(indices.warnings == [
+            "classes 0, 1, 2, 4, 6 have no training rows: labels are class indices 0…7 (the largest label + 1); "
+                + "relabel from 0, give --classes, or read them as class names with --categorical label",
+        ])
+        request.data.schema.categorical = ["label"]
+        let names = try PreparedRun(request)
+        #expect(names.data.classCount == 3 && names.data.classNames == ["3", "5", "7"])
+        #expect(names.warnings.isEmpty)
+    }
+
     @Test func aFailedSaveKeepsTheResultInTheRescueFolderAndSaysWhere() throws {
         let run = try PreparedRun(Self.request(.logistic, data: "breast_cancer"))
         let executor = try LocalExecutor(model: run.model, blocks: run.data.blocks, threads: 1)
