@@ -141,12 +141,38 @@ extension Dataset {
         }
     }
 
-    /// `makeBlocks` after re-cutting `features` into chunks of `blockRows` rows when the blocks are stored in
-    /// float64, so that every block shares its chunk and the dataset and its blocks hold the values once. The
-    /// re-cut releases each old chunk as it goes (see `FeatureRows.rechunk`); the values do not change.
+    /// `makeBlocks`, with the dataset and its blocks holding the values once. float64: `features` is re-cut into
+    /// chunks of `blockRows` rows first, and every block shares its chunk; the re-cut releases each old chunk as it
+    /// goes (see `FeatureRows.rechunk`) and the values do not change. float32: after the same re-cut, each chunk is
+    /// replaced by the block made of its rows as soon as that block exists (a few blocks per core at a time), so the
+    /// float64 values and the blocks are never held whole at once; the dataset then reads its features from the
+    /// blocks, widened (`Double(Float(x))`: the values the float32 model sees; blocks made again from them are the
+    /// same bits).
     public mutating func makeSharedBlocks(blockRows: Int, precision: Precision) throws(DataError) -> [Block] {
-        if precision == .float64, blockRows >= 1 { features.rechunk(rows: blockRows) }
-        return try makeBlocks(blockRows: blockRows, precision: precision)
+        guard blockRows >= 1 else { return try makeBlocks(blockRows: blockRows, precision: precision) }
+        features.rechunk(rows: blockRows)
+        guard precision == .float32 else { return try makeBlocks(blockRows: blockRows, precision: precision) }
+        let plan = try BlockPlan(rowCount: rowCount, blockRows: blockRows)
+        let wave = 4 * ThreadCount.resolve(0)
+        var blocks: [Block] = []
+        blocks.reserveCapacity(plan.blockCount)
+        var start = 0
+        while start < plan.blockCount {
+            let end = Swift.min(start + wave, plan.blockCount)
+            let made = try makeBlocks(start..<end, of: plan, precision: .float32)
+            for (offset, block) in made.enumerated() { features.replaceChunk(start + offset, with: .float32Block(block)) }
+            blocks += made
+            start = end
+        }
+        return blocks
+    }
+
+    /// Blocks `ids` of `plan`, on every core (a copy of the dataset that lives only for this call).
+    private func makeBlocks(_ ids: Range<Int>, of plan: BlockPlan, precision: Precision) throws(DataError) -> [Block] {
+        let dataset = self
+        return try ParallelBlocks.map(count: ids.count, threads: 0) { (index) throws(DataError) -> Block in
+            try dataset.makeBlock(ids.lowerBound + index, of: plan, precision: precision)
+        }
     }
 
     /// `makeSharedBlocks` with every block a view of `arena`, which is sealed afterwards, so that worker processes on
@@ -194,7 +220,7 @@ extension Dataset {
         try? ParallelBlocks.run(count: placed.count, threads: ThreadCount.resolve(0)) { id in
             if case .view(let offset) = placed[id] { arena.populate(offset: offset, count: plan.rowCount(ofBlock: id) * bytesPerRow) }
         }
-        return try placed.enumerated().map { (id, placed) throws(DataError) -> Block in
+        let blocks = try placed.enumerated().map { (id, placed) throws(DataError) -> Block in
             switch placed {
             case .owned(let block): return block
             case .view(let offset):
@@ -207,6 +233,14 @@ extension Dataset {
                 }
             }
         }
+        if precision == .float32 {
+            // As in `makeSharedBlocks`: the dataset reads its features from the float32 blocks, widened, so that
+            // every later reader sees the same values with or without worker processes.
+            features = FeatureRows(
+                chunks: blocks.map { .float32Block($0) }, rowCount: rowCount, columns: featureCount,
+                chunkRows: plan.blockRows, arena: nil)
+        }
+        return blocks
     }
 
     /// Where `makeBlocks(blockRows:precision:in:)` put a block.

@@ -104,6 +104,13 @@ public struct FeatureRows: Sendable, RandomAccessCollection {
         }
     }
 
+    /// Replaces chunk `k` by `chunk`, which must hold the same number of values (the old one is released when
+    /// nothing else holds it).
+    mutating func replaceChunk(_ k: Int, with chunk: FeatureChunk) {
+        precondition(chunks[k].count == chunk.count, "a replacement chunk of another size")
+        chunks[k] = chunk
+    }
+
     /// `body(values, firstRow)` for each chunk in row order.
     func forEachChunk<E: Error>(_ body: (UnsafeBufferPointer<Double>, Int) throws(E) -> Void) throws(E) {
         for k in chunks.indices {
@@ -140,15 +147,18 @@ public struct FeatureRows: Sendable, RandomAccessCollection {
 
 /// One chunk's values: an array, or a piece of a `SharedArena` with room for the chunk's labels right after its
 /// values, so that a float64 block of exactly the chunk's rows is the piece itself, laid out as a block view
-/// (`Block(id:rows:columns:precision:in:at:)`: features, then labels).
+/// (`Block(id:rows:columns:precision:in:at:)`: features, then labels), or the features of a float32 block of exactly
+/// the chunk's rows, read widened to Double (a float32 run's dataset keeps its values once, in its blocks).
 public enum FeatureChunk: Sendable, Equatable {
     case array([Double])
     case shared(SharedChunk)
+    case float32Block(Block)
 
     public var count: Int {
         switch self {
         case .array(let values): values.count
         case .shared(let chunk): chunk.count
+        case .float32Block(let block): block.rows * block.columns
         }
     }
 
@@ -156,21 +166,49 @@ public enum FeatureChunk: Sendable, Equatable {
         switch self {
         case .array(let values): values[position]
         case .shared(let chunk): chunk.values[position]
+        case .float32Block(let block):
+            block.withValues { values in
+                switch values {
+                case .float32(let features, _): Double(features[position])
+                case .float64(let features, _): features[position]
+                }
+            }
         }
     }
 
-    /// Calls `body` with the values in place.
+    /// A float32 block's features as Doubles (exact), a copy; the values themselves for the other chunks.
+    private func widened() -> [Double] {
+        switch self {
+        case .array(let values): return values
+        case .shared(let chunk): return Array(chunk.values)
+        case .float32Block(let block):
+            return block.withValues { values in
+                switch values {
+                case .float32(let features, _): return features.map(Double.init)
+                case .float64(let features, _): return Array(features)
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with the values in place (a float32 block's: widened into a temporary array).
     public func withValues<R, E: Error>(_ body: (UnsafeBufferPointer<Double>) throws(E) -> R) throws(E) -> R {
         switch self {
         case .array(let values): return try values.withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
         case .shared(let chunk): return try withExtendedLifetime(chunk) { () throws(E) -> R in try body(chunk.values) }
+        case .float32Block:
+            return try widened().withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
         }
     }
 
     /// Calls `body` with write access: in place for an array held once or a piece held once in an arena not sealed
-    /// yet, else on a copy that replaces the chunk (an array).
+    /// yet, else on a copy that replaces the chunk (an array; a float32 block's values widened).
     mutating func withMutableValues(_ body: (UnsafeMutableBufferPointer<Double>) -> Void) {
         switch self {
+        case .float32Block:
+            var values = widened()
+            values.withUnsafeMutableBufferPointer { body($0) }
+            self = .array(values)
         case .array(var values):
             self = .array([])
             values.withUnsafeMutableBufferPointer { body($0) }

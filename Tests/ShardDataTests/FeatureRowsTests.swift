@@ -71,6 +71,39 @@ extension ShardDataSuite {
         }
     }
 
+    @Test("float32 shared blocks hold the dataset's values: its chunks become the blocks, read as Double(Float(x))")
+    func float32BlocksReplaceTheFeatures() throws {
+        var random = SplitMix64(seed: 32)
+        let (rows, columns) = (103, 3)
+        // Values that float32 rounds (tenths, and some beyond float's 24 bits).
+        let values = (0..<rows * columns).map { _ in (random.nextUniform(-50, 50) * 10).rounded() / 10 + 1e-9 }
+        let original = try Dataset(
+            sourcePath: "tenths", featureNames: ["a", "b", "c"], labelName: "y", features: values,
+            labels: (0..<rows).map { Double($0 % 3) })
+        for blockRows in [1, 7, 16, 103, 500] {
+            let copied = try original.makeBlocks(blockRows: blockRows, precision: .float32)
+            var dataset = original
+            let shared = try dataset.makeSharedBlocks(blockRows: blockRows, precision: .float32)
+            #expect(shared == copied, "blocks of \(blockRows)")
+            #expect(dataset.features.chunks.count == shared.count)
+            for (block, chunk) in zip(shared, dataset.features.chunks) {
+                guard case .float32Block(let held) = chunk else {
+                    Issue.record("chunk \(block.id) of \(blockRows)-row blocks is not its block")
+                    continue
+                }
+                #expect(held == block)
+            }
+            #expect(Array(dataset.features) == values.map { Double(Float($0)) })
+            #expect(dataset.features != original.features, "float32 rounds these values")
+            // Blocks made again from the narrowed values are the same bits; so are selections of its rows.
+            #expect(try dataset.makeBlocks(blockRows: blockRows, precision: .float32) == copied)
+            let picked = try dataset.selectingRows([5, 0, 102])
+            #expect(Array(picked.features) == [5, 0, 102].flatMap { row in
+                (0..<columns).map { Double(Float(values[row * columns + $0])) }
+            })
+        }
+    }
+
     @Test("selection, shuffling and standardisation give the values of the flat computation")
     func chunkedTransformationsMatchFlatOnes() throws {
         var dataset = try Self.numbered(rows: 50, columns: 4)
