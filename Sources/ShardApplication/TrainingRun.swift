@@ -243,7 +243,11 @@ public final class HeldOutEvaluator: TrainingObserver {
         let rows = run.data.test ?? run.data.dataset
         let split = run.data.test == nil ? "train" : "test"
         do {
-            emit(round, split, .success(try trained.evaluate(ModelInput(dataset: rows, hasLabels: true), seed: run.request.seed)))
+            // The training rows in the run's own blocks (cut again, they would be the same blocks).
+            let report = try trained.evaluate(
+                ModelInput(dataset: rows, hasLabels: true), seed: run.request.seed,
+                blocks: run.data.test == nil ? run.data.blocks : nil)
+            emit(round, split, .success(report))
         } catch {
             emit(round, split, .failure(error))
         }

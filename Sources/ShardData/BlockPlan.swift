@@ -182,41 +182,20 @@ extension Dataset {
     /// block that finds no room stays an array. The values, and so every result, are those of `makeBlocks`. When the
     /// arena cannot be sealed (`isSealed` false), the views are still readable in this process, and workers must be
     /// sent a copy.
+    ///
+    /// float32: the dataset then reads its features from the blocks, as after `makeSharedBlocks`, and its float64
+    /// chunks are let go before the arena is sealed, so their pieces go back to the file (only the blocks stay in
+    /// shared memory). If this throws, the dataset may be left without its features.
     public mutating func makeBlocks(blockRows: Int, precision: Precision, in arena: SharedArena) throws(DataError) -> [Block] {
         if precision == .float64, blockRows >= 1 { features.rechunk(rows: blockRows) }
         let plan = try BlockPlan(rowCount: rowCount, blockRows: blockRows)
-        let dataset = self
-        let bytesPerRow = (featureCount + 1) * precision.byteWidth
-        // The chunk each block is, if it is one; pieces for the others are handed out in block order (so that a
-        // worker's blocks lie together in the file), then filled on every core.
-        var chunkPieces: [SharedChunk?] = []
-        var ownPieces: [Int?] = []
-        for id in 0..<plan.blockCount {
-            let rows = try plan.rows(ofBlock: id)
-            if precision == .float64, case .shared(let piece) = features.chunk(holdingExactly: rows), piece.arena === arena,
-                piece.labelCapacity >= rows.count
-            {
-                chunkPieces.append(piece)
-                ownPieces.append(nil)
-            } else {
-                chunkPieces.append(nil)
-                ownPieces.append(arena.allocate(byteCount: rows.count * bytesPerRow))
-            }
-        }
-        let (chunks, pieces) = (chunkPieces, ownPieces)
-        let placed = try ParallelBlocks.map(count: plan.blockCount, threads: 0) { (id) throws(DataError) -> Placed in
-            let rows = try plan.rows(ofBlock: id)
-            if let piece = chunks[id] {
-                let labelsOffset = piece.offset + piece.count * MemoryLayout<Double>.stride
-                if dataset.labels[rows].withUnsafeBytes({ (try? arena.write($0, at: labelsOffset)) != nil }) {
-                    return .view(offset: piece.offset)
-                }
-            }
-            let block = try dataset.makeBlock(id, of: plan, precision: precision)
-            guard let offset = pieces[id], Self.write(block, in: arena, at: offset) else { return .owned(block) }
-            return .view(offset: offset)
+        let placed = try place(plan, precision: precision, in: arena)
+        if precision == .float32 {
+            // The last holder of the float64 pieces: they are given back while the file still takes them.
+            features = FeatureRows(values: [], columns: featureCount)
         }
         try? arena.seal()
+        let bytesPerRow = (featureCount + 1) * precision.byteWidth
         try? ParallelBlocks.run(count: placed.count, threads: ThreadCount.resolve(0)) { id in
             if case .view(let offset) = placed[id] { arena.populate(offset: offset, count: plan.rowCount(ofBlock: id) * bytesPerRow) }
         }
@@ -241,6 +220,42 @@ extension Dataset {
                 chunkRows: plan.blockRows, arena: nil)
         }
         return blocks
+    }
+
+    /// Writes the blocks of `plan` into `arena` (see `makeBlocks(blockRows:precision:in:)`), on every core, with a
+    /// copy of the dataset that lives only for this call.
+    private func place(_ plan: BlockPlan, precision: Precision, in arena: SharedArena) throws(DataError) -> [Placed] {
+        let dataset = self
+        let bytesPerRow = (featureCount + 1) * precision.byteWidth
+        // The chunk each block is, if it is one; pieces for the others are handed out in block order (so that a
+        // worker's blocks lie together in the file), then filled on every core.
+        var chunkPieces: [SharedChunk?] = []
+        var ownPieces: [Int?] = []
+        for id in 0..<plan.blockCount {
+            let rows = try plan.rows(ofBlock: id)
+            if precision == .float64, case .shared(let piece) = features.chunk(holdingExactly: rows), piece.arena === arena,
+                piece.labelCapacity >= rows.count
+            {
+                chunkPieces.append(piece)
+                ownPieces.append(nil)
+            } else {
+                chunkPieces.append(nil)
+                ownPieces.append(arena.allocate(byteCount: rows.count * bytesPerRow))
+            }
+        }
+        let (chunks, pieces) = (chunkPieces, ownPieces)
+        return try ParallelBlocks.map(count: plan.blockCount, threads: 0) { (id) throws(DataError) -> Placed in
+            let rows = try plan.rows(ofBlock: id)
+            if let piece = chunks[id] {
+                let labelsOffset = piece.offset + piece.count * MemoryLayout<Double>.stride
+                if dataset.labels[rows].withUnsafeBytes({ (try? arena.write($0, at: labelsOffset)) != nil }) {
+                    return .view(offset: piece.offset)
+                }
+            }
+            let block = try dataset.makeBlock(id, of: plan, precision: precision)
+            guard let offset = pieces[id], Self.write(block, in: arena, at: offset) else { return .owned(block) }
+            return .view(offset: offset)
+        }
     }
 
     /// Where `makeBlocks(blockRows:precision:in:)` put a block.

@@ -123,8 +123,8 @@ public struct Dataset: Sendable, Equatable {
         let chunkValues = features.chunkRows * featureCount
         for index in indices {
             let start = index * featureCount % chunkValues
-            features.chunks[index * featureCount / chunkValues].withValues {
-                selectedFeatures.append(UnsafeBufferPointer(rebasing: $0[start..<start + featureCount]))
+            features.chunks[index * featureCount / chunkValues].withValues(at: start..<start + featureCount) {
+                selectedFeatures.append($0)
             }
         }
         return Dataset(

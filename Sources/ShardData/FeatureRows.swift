@@ -86,8 +86,8 @@ public struct FeatureRows: Sendable, RandomAccessCollection {
         while row < rows.upperBound {
             let k = row / chunkRows, first = row - k * chunkRows
             let last = Swift.min(rows.upperBound, (k + 1) * chunkRows) - k * chunkRows
-            chunks[k].withValues { values in
-                output.update(from: values.baseAddress! + first * columns, count: (last - first) * columns)
+            chunks[k].withValues(at: first * columns..<last * columns) { values in
+                if let start = values.baseAddress { output.update(from: start, count: values.count) }
             }
             output += (last - first) * columns
             row = k * chunkRows + last
@@ -199,6 +199,23 @@ public enum FeatureChunk: Sendable, Equatable {
         case .float32Block:
             return try widened().withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
         }
+    }
+
+    /// Calls `body` with the values at `positions` (of this chunk): in place, or a float32 block's widened into a
+    /// temporary array of those positions only (a row at a time costs a row, not the block).
+    func withValues<R, E: Error>(
+        at positions: Range<Int>, _ body: (UnsafeBufferPointer<Double>) throws(E) -> R
+    ) throws(E) -> R {
+        guard case .float32Block(let block) = self else {
+            return try withValues { (values) throws(E) -> R in try body(UnsafeBufferPointer(rebasing: values[positions])) }
+        }
+        let widened: [Double] = block.withValues { values in
+            switch values {
+            case .float32(let features, _): features[positions].map(Double.init)
+            case .float64(let features, _): Array(features[positions])
+            }
+        }
+        return try widened.withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
     }
 
     /// Calls `body` with write access: in place for an array held once or a piece held once in an arena not sealed
