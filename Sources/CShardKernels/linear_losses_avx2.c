@@ -62,15 +62,20 @@ static int invalid_label(int kind, double y) {
     }
 }
 
-SHARD_AVX2_INLINE __m256d invalid_labels_pd(const int kind, __m256d y) {
-    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
-    switch (kind) {
-    case SHARDTRAIN_LINEAR_HINGE:
-        return _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), y), one, _CMP_NEQ_UQ);
-    case SHARDTRAIN_LINEAR_PINBALL: return _mm256_cmp_pd(_mm256_sub_pd(y, y), zero, _CMP_NEQ_UQ);
-    default: return _mm256_cmp_pd(_mm256_mul_pd(y, _mm256_sub_pd(one, y)), zero, _CMP_NEQ_UQ);
+/// Lanes of `y` outside the loss's label domain (the vector form of invalid_label), for double (pd) and float (ps)
+/// lanes: hinge |y| != 1, pinball not finite (y − y != 0), focal y (1 − y) != 0.
+#define DEFINE_INVALID_LABELS(NAME, VECTOR, SUFFIX)                                                                    \
+    SHARD_AVX2_INLINE VECTOR NAME(const int kind, VECTOR y) {                                                         \
+        const VECTOR zero = _mm256_setzero_##SUFFIX(), one = _mm256_set1_##SUFFIX(1.0);                                \
+        switch (kind) {                                                                                                \
+        case SHARDTRAIN_LINEAR_HINGE:                                                                                  \
+            return _mm256_cmp_##SUFFIX(_mm256_andnot_##SUFFIX(_mm256_set1_##SUFFIX(-0.0), y), one, _CMP_NEQ_UQ);      \
+        case SHARDTRAIN_LINEAR_PINBALL: return _mm256_cmp_##SUFFIX(_mm256_sub_##SUFFIX(y, y), zero, _CMP_NEQ_UQ);      \
+        default: return _mm256_cmp_##SUFFIX(_mm256_mul_##SUFFIX(y, _mm256_sub_##SUFFIX(one, y)), zero, _CMP_NEQ_UQ);   \
+        }                                                                                                              \
     }
-}
+DEFINE_INVALID_LABELS(invalid_labels_pd, __m256d, pd)
+DEFINE_INVALID_LABELS(invalid_labels_ps, __m256, ps)
 
 /// Hinge on 4 rows: m = 1 − y s; exact: (max(m, 0), m > 0 ? −y : 0); smoothed (μ > 0):
 /// m <= 0: (0, 0);  m >= μ: (m − μ/2, −y);  else (m²/(2μ), (−y) m / μ).
@@ -290,16 +295,6 @@ static SHARD_AVX2 size_t finish_block(int kind, int single, const void *y, size_
     }
     for (size_t q = 0; q < outputs; q++) out[1 + cols * outputs + q] = sum4_pd(_mm256_loadu_pd(bias_lanes + 4 * q));
     return result;
-}
-
-/// invalid_labels_pd in float lanes (hinge, pinball and focal labels).
-SHARD_AVX2_INLINE __m256 invalid_labels_ps(const int kind, __m256 y) {
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-    switch (kind) {
-    case SHARDTRAIN_LINEAR_HINGE: return _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), y), one, _CMP_NEQ_UQ);
-    case SHARDTRAIN_LINEAR_PINBALL: return _mm256_cmp_ps(_mm256_sub_ps(y, y), zero, _CMP_NEQ_UQ);
-    default: return _mm256_cmp_ps(_mm256_mul_ps(y, _mm256_sub_ps(one, y)), zero, _CMP_NEQ_UQ);
-    }
 }
 
 /// hinge_pd in float lanes for 8 rows (μ, μ/2 and 2μ rounded to float).

@@ -391,8 +391,8 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
         shard_prefetch_labels(y_any, start, tile, rows, value_bytes);
         // Prefetch targets: NEAR_BYTES past this tile's start, plus a quarter of its bytes per loop.
         const size_t ahead = start * cols * value_bytes + SHARD_SOFTMAX_NEAR_BYTES, tile_bytes = count * cols * value_bytes;
-        // 1. scores[k · tile + i], `score_rows` rows at a time (rows past `count` repeat the last row).
         if (WIDE) {
+            // 1. scores[k · tile + i], 2. and 3. in 512-bit vectors of rows.
             if (single) {
                 shard_softmax_scores_f32_avx512(xf + start * cols, count, cols, classes, packed, bias, (float *)scores,
                                                 tile, x_any, &prefetched, ahead, tile_bytes / 4, feature_bytes);
@@ -401,38 +401,6 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
                                                 (double *)scores, tile, x_any, &prefetched, ahead, tile_bytes / 4,
                                                 feature_bytes);
             }
-        }
-        for (size_t g = 0; g < (WIDE ? 0 : count); g += GROUP_ROWS) {
-            const size_t valid = count - g < GROUP_ROWS ? count - g : GROUP_ROWS;
-            const size_t first = start + g;
-            shard_softmax_prefetch_to(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
-            for (size_t c = 0; c < class_groups; c++) {
-                const size_t in_group = classes - c * GROUP_CLASSES < GROUP_CLASSES ? classes - c * GROUP_CLASSES : GROUP_CLASSES;
-                if (single) {
-                    const float *row[GROUP_ROWS];
-                    for (size_t r = 0; r < GROUP_ROWS; r++) row[r] = xf + (first + (r < valid ? r : valid - 1)) * cols;
-                    __m256 group[GROUP_CLASSES];
-                    group_scores_f32(row, (const float *)packed + c * packed_vectors * 8,
-                                     _mm256_load_ps((const float *)bias + 8 * c), cols, group);
-                    for (size_t k = 0; k < in_group; k++) {
-                        _mm256_store_ps((float *)scores + (c * GROUP_CLASSES + k) * tile + g, group[k]);
-                    }
-                } else {
-                    const double *row[GROUP_ROWS];
-                    for (size_t r = 0; r < GROUP_ROWS; r++) row[r] = xd + (first + (r < valid ? r : valid - 1)) * cols;
-                    __m256d low[GROUP_CLASSES], high[GROUP_CLASSES];
-                    group_scores_f64(row, (const double *)packed + c * packed_vectors * 4,
-                                     _mm256_load_pd((const double *)bias + 4 * c), cols, low, high);
-                    for (size_t k = 0; k < in_group; k++) {
-                        _mm256_store_pd((double *)scores + (c * GROUP_CLASSES + k) * tile + g, low[k]);
-                        _mm256_store_pd((double *)scores + (c * GROUP_CLASSES + k) * tile + g + 4, high[k]);
-                    }
-                }
-            }
-        }
-        __m256 tile_loss = _mm256_setzero_ps();
-        if (WIDE) {
-            // 2. and 3. in 512-bit vectors of rows.
             const size_t stage_bytes = tile_bytes / 4;
             const int smoothed = loss->smoothing > 0;
             const int any_invalid =
@@ -454,74 +422,114 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
                                                        tile_lanes, x_any, &prefetched, ahead + stage_bytes,
                                                        stage_bytes, feature_bytes);
             if (any_invalid) invalid = _mm256_castsi256_pd(_mm256_set1_epi32(-1));
-            if (single) {
-                tile_loss = _mm256_load_ps(tile_lanes);
-            } else {
-                loss_sums[0] = _mm256_add_pd(loss_sums[0], _mm256_load_pd(tile_lanes));
-                loss_sums[1] = _mm256_add_pd(loss_sums[1], _mm256_load_pd((const double *)tile_lanes + 4));
-            }
-        }
-        // 2. h, the exponentials (into slopes) and Σ of each row, one vector of rows at a time.
-        for (size_t v = 0; v < (WIDE ? 0 : count); v += lanes) {
-            const size_t done = v + lanes < count ? v + lanes : count;
-            shard_softmax_prefetch_to(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
-            if (single) {
-                softmax_exps_ps(classes, (const float *)scores + v, (float *)slopes + v, tile, (__m256 *)(highs + 4 * v),
-                                (__m256 *)(sums + 4 * v));
-            } else {
-                softmax_exps_pd(classes, (const double *)scores + v, (double *)slopes + v, tile,
-                                (__m256d *)(highs + 8 * v), (__m256d *)(sums + 8 * v));
-            }
-        }
-        // 3. slopes[k · tile + i] (replacing the exponentials) and the losses, 8 rows (1 float or 2 double vectors)
-        //    at a time; then the tile's bias sums Σ_i slope_ik in the same lanes.
-        for (size_t g = 0; g < (WIDE ? 0 : count); g += GROUP_ROWS) {
-            const size_t done = g + GROUP_ROWS < count ? g + GROUP_ROWS : count;
-            shard_softmax_prefetch_to(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
-            if (single) {
-                const size_t valid = count - g < 8 ? count - g : 8;
-                const __m256 labels = labels_ps(yf + start + g, valid);
-                const __m256 outside = invalid_classes_ps(labels, classes);
-                invalid = _mm256_or_pd(invalid, _mm256_castps_pd(outside));
-                const __m256 use = _mm256_andnot_ps(outside, _mm256_castsi256_ps(tail_mask_epi32(valid)));
-                const __m256 loss = softmax_slopes_ps(classes, (const float *)scores + g, (float *)slopes + g, tile,
-                                                      _mm256_load_ps((const float *)(highs + 4 * g)),
-                                                      _mm256_load_ps((const float *)(sums + 4 * g)), labels,
-                                                      class_weight, use);
-                tile_loss = _mm256_add_ps(tile_loss, loss);
-                continue;
-            }
-            for (size_t h = 0; h < 2 && g + 4 * h < count; h++) {
-                const size_t v = g + 4 * h, valid = count - v < 4 ? count - v : 4;
-                const __m256d labels = labels_pd(yd + start + v, valid);
-                const __m256d outside = invalid_classes_pd(labels, classes);
-                invalid = _mm256_or_pd(invalid, outside);
-                const __m256d use = _mm256_andnot_pd(outside, _mm256_castsi256_pd(tail_mask_epi64(valid)));
-                const __m256d loss = softmax_slopes_pd(classes, (const double *)scores + v, (double *)slopes + v, tile,
-                                                       _mm256_load_pd((const double *)(highs + 8 * v)),
-                                                       _mm256_load_pd((const double *)(sums + 8 * v)), labels,
-                                                       class_weight, use);
-                loss_sums[h] = _mm256_add_pd(loss_sums[h], loss);
-            }
-        }
-        for (size_t k = 0; k < classes; k++) {
-            __m256d tile_bias[2] = {zero, zero};
-            if (single) {
-                __m256 lanes = _mm256_setzero_ps();
-                if (WIDE) {
-                    lanes = _mm256_load_ps((const float *)tile_lanes + 8 * (k + 1));
+            // The tile's loss and bias sums: 8 lanes each (lane r: the rows ≡ r mod 8, in row order).
+            for (size_t k = 0; k <= classes; k++) {
+                __m256d low, high;
+                if (single) {
+                    const __m256 lanes8 = _mm256_load_ps((const float *)tile_lanes + 8 * k);
+                    low = _mm256_cvtps_pd(_mm256_castps256_ps128(lanes8));
+                    high = _mm256_cvtps_pd(_mm256_extractf128_ps(lanes8, 1));
                 } else {
-                    for (size_t g = 0; g < count; g += 8) lanes = _mm256_add_ps(lanes, _mm256_load_ps((const float *)slopes + k * tile + g));
+                    low = _mm256_load_pd((const double *)tile_lanes + 8 * k);
+                    high = _mm256_load_pd((const double *)tile_lanes + 8 * k + 4);
                 }
-                tile_bias[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(lanes));
-                tile_bias[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(lanes, 1));
-            } else {
-                for (size_t v = 0; v < count; v += 4) {
-                    tile_bias[(v / 4) % 2] = _mm256_add_pd(tile_bias[(v / 4) % 2], _mm256_load_pd((const double *)slopes + k * tile + v));
+                __m256d *sum = k == 0 ? loss_sums : bias_sums + 2 * (k - 1);
+                sum[0] = _mm256_add_pd(sum[0], low);
+                sum[1] = _mm256_add_pd(sum[1], high);
+            }
+        } else {
+            // 1. scores[k · tile + i], 8 rows at a time (rows past `count` repeat the last row).
+            for (size_t g = 0; g < count; g += GROUP_ROWS) {
+                const size_t valid = count - g < GROUP_ROWS ? count - g : GROUP_ROWS;
+                const size_t first = start + g;
+                shard_softmax_prefetch_to(x_any, &prefetched, ahead + (g + valid) * tile_bytes / (4 * count), feature_bytes);
+                for (size_t c = 0; c < class_groups; c++) {
+                    const size_t in_group = classes - c * GROUP_CLASSES < GROUP_CLASSES ? classes - c * GROUP_CLASSES : GROUP_CLASSES;
+                    if (single) {
+                        const float *row[GROUP_ROWS];
+                        for (size_t r = 0; r < GROUP_ROWS; r++) row[r] = xf + (first + (r < valid ? r : valid - 1)) * cols;
+                        __m256 group[GROUP_CLASSES];
+                        group_scores_f32(row, (const float *)packed + c * packed_vectors * 8,
+                                         _mm256_load_ps((const float *)bias + 8 * c), cols, group);
+                        for (size_t k = 0; k < in_group; k++) {
+                            _mm256_store_ps((float *)scores + (c * GROUP_CLASSES + k) * tile + g, group[k]);
+                        }
+                    } else {
+                        const double *row[GROUP_ROWS];
+                        for (size_t r = 0; r < GROUP_ROWS; r++) row[r] = xd + (first + (r < valid ? r : valid - 1)) * cols;
+                        __m256d low[GROUP_CLASSES], high[GROUP_CLASSES];
+                        group_scores_f64(row, (const double *)packed + c * packed_vectors * 4,
+                                         _mm256_load_pd((const double *)bias + 4 * c), cols, low, high);
+                        for (size_t k = 0; k < in_group; k++) {
+                            _mm256_store_pd((double *)scores + (c * GROUP_CLASSES + k) * tile + g, low[k]);
+                            _mm256_store_pd((double *)scores + (c * GROUP_CLASSES + k) * tile + g + 4, high[k]);
+                        }
+                    }
                 }
             }
-            bias_sums[2 * k] = _mm256_add_pd(bias_sums[2 * k], tile_bias[0]);
-            bias_sums[2 * k + 1] = _mm256_add_pd(bias_sums[2 * k + 1], tile_bias[1]);
+            __m256 tile_loss = _mm256_setzero_ps();
+            // 2. h, the exponentials (into slopes) and Σ of each row, one vector of rows at a time.
+            for (size_t v = 0; v < count; v += lanes) {
+                const size_t done = v + lanes < count ? v + lanes : count;
+                shard_softmax_prefetch_to(x_any, &prefetched, ahead + tile_bytes / 4 + done * tile_bytes / (4 * count), feature_bytes);
+                if (single) {
+                    softmax_exps_ps(classes, (const float *)scores + v, (float *)slopes + v, tile, (__m256 *)(highs + 4 * v),
+                                    (__m256 *)(sums + 4 * v));
+                } else {
+                    softmax_exps_pd(classes, (const double *)scores + v, (double *)slopes + v, tile,
+                                    (__m256d *)(highs + 8 * v), (__m256d *)(sums + 8 * v));
+                }
+            }
+            // 3. slopes[k · tile + i] (replacing the exponentials) and the losses, 8 rows (1 float or 2 double vectors)
+            //    at a time; then the tile's bias sums Σ_i slope_ik in the same lanes.
+            for (size_t g = 0; g < count; g += GROUP_ROWS) {
+                const size_t done = g + GROUP_ROWS < count ? g + GROUP_ROWS : count;
+                shard_softmax_prefetch_to(x_any, &prefetched, ahead + tile_bytes / 2 + done * tile_bytes / (4 * count), feature_bytes);
+                if (single) {
+                    const size_t valid = count - g < 8 ? count - g : 8;
+                    const __m256 labels = labels_ps(yf + start + g, valid);
+                    const __m256 outside = invalid_classes_ps(labels, classes);
+                    invalid = _mm256_or_pd(invalid, _mm256_castps_pd(outside));
+                    const __m256 use = _mm256_andnot_ps(outside, _mm256_castsi256_ps(tail_mask_epi32(valid)));
+                    const __m256 loss = softmax_slopes_ps(classes, (const float *)scores + g, (float *)slopes + g, tile,
+                                                          _mm256_load_ps((const float *)(highs + 4 * g)),
+                                                          _mm256_load_ps((const float *)(sums + 4 * g)), labels,
+                                                          class_weight, use);
+                    tile_loss = _mm256_add_ps(tile_loss, loss);
+                    continue;
+                }
+                for (size_t h = 0; h < 2 && g + 4 * h < count; h++) {
+                    const size_t v = g + 4 * h, valid = count - v < 4 ? count - v : 4;
+                    const __m256d labels = labels_pd(yd + start + v, valid);
+                    const __m256d outside = invalid_classes_pd(labels, classes);
+                    invalid = _mm256_or_pd(invalid, outside);
+                    const __m256d use = _mm256_andnot_pd(outside, _mm256_castsi256_pd(tail_mask_epi64(valid)));
+                    const __m256d loss = softmax_slopes_pd(classes, (const double *)scores + v, (double *)slopes + v, tile,
+                                                           _mm256_load_pd((const double *)(highs + 8 * v)),
+                                                           _mm256_load_pd((const double *)(sums + 8 * v)), labels,
+                                                           class_weight, use);
+                    loss_sums[h] = _mm256_add_pd(loss_sums[h], loss);
+                }
+            }
+            for (size_t k = 0; k < classes; k++) {
+                __m256d tile_bias[2] = {zero, zero};
+                if (single) {
+                    __m256 lanes = _mm256_setzero_ps();
+                    for (size_t g = 0; g < count; g += 8) lanes = _mm256_add_ps(lanes, _mm256_load_ps((const float *)slopes + k * tile + g));
+                    tile_bias[0] = _mm256_cvtps_pd(_mm256_castps256_ps128(lanes));
+                    tile_bias[1] = _mm256_cvtps_pd(_mm256_extractf128_ps(lanes, 1));
+                } else {
+                    for (size_t v = 0; v < count; v += 4) {
+                        tile_bias[(v / 4) % 2] = _mm256_add_pd(tile_bias[(v / 4) % 2], _mm256_load_pd((const double *)slopes + k * tile + v));
+                    }
+                }
+                bias_sums[2 * k] = _mm256_add_pd(bias_sums[2 * k], tile_bias[0]);
+                bias_sums[2 * k + 1] = _mm256_add_pd(bias_sums[2 * k + 1], tile_bias[1]);
+            }
+            if (single) {
+                loss_sums[0] = _mm256_add_pd(loss_sums[0], _mm256_cvtps_pd(_mm256_castps256_ps128(tile_loss)));
+                loss_sums[1] = _mm256_add_pd(loss_sums[1], _mm256_cvtps_pd(_mm256_extractf128_ps(tile_loss, 1)));
+            }
         }
         // 4. the tile's gradient sums, up to SWEEP_CLASSES × `sweep_chunks` accumulators per sweep over its rows.
         //    AVX2 loads the last chunk with the column mask only where a whole vector would read past the block;
@@ -555,12 +563,10 @@ SHARD_AVX2_INLINE size_t softmax_pass(const int single, const int WIDE, const in
                                (char *)accumulators + (k0 * padded_cols + c0 * lanes) * value_bytes, padded_cols);
             }
         }
-        if (single) {
-            loss_sums[0] = _mm256_add_pd(loss_sums[0], _mm256_cvtps_pd(_mm256_castps256_ps128(tile_loss)));
-            loss_sums[1] = _mm256_add_pd(loss_sums[1], _mm256_cvtps_pd(_mm256_extractf128_ps(tile_loss, 1)));
+        if (single && !WIDE) {
             // The tile's float gradient sums, added to the double sums (AVX-512: by the sweeps).
             float *tile_gradient = accumulators;
-            for (size_t j = 0; j < (WIDE ? 0 : classes * padded_cols); j += 8) {
+            for (size_t j = 0; j < classes * padded_cols; j += 8) {
                 const __m256 part = _mm256_load_ps(tile_gradient + j);
                 _mm256_store_pd(gradient + j, _mm256_add_pd(_mm256_load_pd(gradient + j), _mm256_cvtps_pd(_mm256_castps256_ps128(part))));
                 _mm256_store_pd(gradient + j + 4, _mm256_add_pd(_mm256_load_pd(gradient + j + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(part, 1))));

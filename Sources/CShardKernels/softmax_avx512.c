@@ -265,21 +265,16 @@ DEFINE_SOFTMAX_TILE(pd, double, __m512d, 8, __mmask8, _mm512_cvttpd_epi64, _mm51
     softmax_tile_##SUFFIX(K, classes, scores, slopes, tile, count, highs, sums, labels, class_weight, lanes, features, \
                           prefetched, prefetch_from, prefetch_span, feature_bytes)
 
-SHARD_AVX512 int shard_softmax_tile_f32_avx512(size_t classes, const float *scores, float *slopes, size_t tile,
-                                               size_t count, float *highs, float *sums, const float *labels,
-                                               const float *class_weight, float *lanes, const void *features,
-                                               size_t *prefetched, size_t prefetch_from, size_t prefetch_span,
-                                               size_t feature_bytes) {
-    DISPATCH_SOFTMAX_TILE(ps)
-}
-
-SHARD_AVX512 int shard_softmax_tile_f64_avx512(size_t classes, const double *scores, double *slopes, size_t tile,
-                                               size_t count, double *highs, double *sums, const double *labels,
-                                               const double *class_weight, double *lanes, const void *features,
-                                               size_t *prefetched, size_t prefetch_from, size_t prefetch_span,
-                                               size_t feature_bytes) {
-    DISPATCH_SOFTMAX_TILE(pd)
-}
+/// The exported entry points.
+#define DEFINE_SOFTMAX_TILE_ENTRY(NAME, SUFFIX, SCALAR)                                                                \
+    SHARD_AVX512 int NAME(size_t classes, const SCALAR *scores, SCALAR *slopes, size_t tile, size_t count,             \
+                          SCALAR *highs, SCALAR *sums, const SCALAR *labels, const SCALAR *class_weight,               \
+                          SCALAR *lanes, const void *features, size_t *prefetched, size_t prefetch_from,               \
+                          size_t prefetch_span, size_t feature_bytes) {                                                \
+        DISPATCH_SOFTMAX_TILE(SUFFIX)                                                                                  \
+    }
+DEFINE_SOFTMAX_TILE_ENTRY(shard_softmax_tile_f32_avx512, ps, float)
+DEFINE_SOFTMAX_TILE_ENTRY(shard_softmax_tile_f64_avx512, pd, double)
 #undef TILE
 #undef DISPATCH_SOFTMAX_TILE
 
@@ -346,25 +341,18 @@ SHARD_AVX512 int shard_softmax_tile_f64_avx512(size_t classes, const double *sco
 DEFINE_PINBALL_TILE(ps, float, __m512, 16, __mmask16)
 DEFINE_PINBALL_TILE(pd, double, __m512d, 8, __mmask8)
 
-SHARD_AVX512 int shard_pinball_tile_f32_avx512(int smoothed, size_t outputs, const float *scores, float *slopes,
-                                               size_t tile, size_t count, const float *labels, const float *level,
-                                               float *lanes, const void *features, size_t *prefetched,
-                                               size_t prefetch_from, size_t prefetch_span, size_t feature_bytes) {
-    return smoothed ? pinball_tile_ps(1, outputs, scores, slopes, tile, count, labels, level, lanes, features,
-                                      prefetched, prefetch_from, prefetch_span, feature_bytes)
-                    : pinball_tile_ps(0, outputs, scores, slopes, tile, count, labels, level, lanes, features,
-                                      prefetched, prefetch_from, prefetch_span, feature_bytes);
-}
-
-SHARD_AVX512 int shard_pinball_tile_f64_avx512(int smoothed, size_t outputs, const double *scores, double *slopes,
-                                               size_t tile, size_t count, const double *labels, const double *level,
-                                               double *lanes, const void *features, size_t *prefetched,
-                                               size_t prefetch_from, size_t prefetch_span, size_t feature_bytes) {
-    return smoothed ? pinball_tile_pd(1, outputs, scores, slopes, tile, count, labels, level, lanes, features,
-                                      prefetched, prefetch_from, prefetch_span, feature_bytes)
-                    : pinball_tile_pd(0, outputs, scores, slopes, tile, count, labels, level, lanes, features,
-                                      prefetched, prefetch_from, prefetch_span, feature_bytes);
-}
+/// The exported entry points, with `smoothed` as a compile-time constant.
+#define DEFINE_PINBALL_ENTRY(NAME, SUFFIX, SCALAR)                                                                     \
+    SHARD_AVX512 int NAME(int smoothed, size_t outputs, const SCALAR *scores, SCALAR *slopes, size_t tile,            \
+                          size_t count, const SCALAR *labels, const SCALAR *level, SCALAR *lanes, const void *features, \
+                          size_t *prefetched, size_t prefetch_from, size_t prefetch_span, size_t feature_bytes) {      \
+        return smoothed ? pinball_tile_##SUFFIX(1, outputs, scores, slopes, tile, count, labels, level, lanes,         \
+                                                features, prefetched, prefetch_from, prefetch_span, feature_bytes)     \
+                        : pinball_tile_##SUFFIX(0, outputs, scores, slopes, tile, count, labels, level, lanes,         \
+                                                features, prefetched, prefetch_from, prefetch_span, feature_bytes);    \
+    }
+DEFINE_PINBALL_ENTRY(shard_pinball_tile_f32_avx512, ps, float)
+DEFINE_PINBALL_ENTRY(shard_pinball_tile_f64_avx512, pd, double)
 
 // MARK: gradient
 
@@ -382,39 +370,32 @@ SHARD_DEFINE_SOFTMAX_SWEEP(wide_sweep_f32, SHARD_AVX512_INLINE, 512, float, __m5
 SHARD_DEFINE_SOFTMAX_SWEEP(wide_sweep_f64, SHARD_AVX512_INLINE, 512, double, __m512d, pd, 8, WIDE_SWEEP_CHUNKS,
                            __mmask8, WIDE_LAST_LOAD, double, _mm512_load_pd, _mm512_store_pd)
 
-/// wide_sweep_f32 / _f64 with NQ (1…4) and NCH (1…3) as compile-time constants.
+/// wide_sweep_f32 / _f64 (SWEEP) with NQ (1…4) and NCH (1…3) as compile-time constants, on the arguments of
+/// DEFINE_SWEEP_ENTRY's function.
 #define DISPATCH_WIDE_SWEEP(SWEEP)                                                                                     \
     switch (classes * 4 + chunks) {                                                                                    \
-    case 1 * 4 + 1: SWEEP(1, 1); break;                                                                                \
-    case 1 * 4 + 2: SWEEP(1, 2); break;                                                                                \
-    case 1 * 4 + 3: SWEEP(1, 3); break;                                                                                \
-    case 2 * 4 + 1: SWEEP(2, 1); break;                                                                                \
-    case 2 * 4 + 2: SWEEP(2, 2); break;                                                                                \
-    case 2 * 4 + 3: SWEEP(2, 3); break;                                                                                \
-    case 3 * 4 + 1: SWEEP(3, 1); break;                                                                                \
-    case 3 * 4 + 2: SWEEP(3, 2); break;                                                                                \
-    case 3 * 4 + 3: SWEEP(3, 3); break;                                                                                \
-    case 4 * 4 + 1: SWEEP(4, 1); break;                                                                                \
-    case 4 * 4 + 2: SWEEP(4, 2); break;                                                                                \
-    default: SWEEP(4, 3); break;                                                                                       \
+    case 1 * 4 + 1: SWEEP(1, 1, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 1 * 4 + 2: SWEEP(1, 2, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 1 * 4 + 3: SWEEP(1, 3, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 2 * 4 + 1: SWEEP(2, 1, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 2 * 4 + 2: SWEEP(2, 2, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 2 * 4 + 3: SWEEP(2, 3, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 3 * 4 + 1: SWEEP(3, 1, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 3 * 4 + 2: SWEEP(3, 2, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 3 * 4 + 3: SWEEP(3, 3, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 4 * 4 + 1: SWEEP(4, 1, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    case 4 * 4 + 2: SWEEP(4, 2, 1, x, cols, slope, tile, count, mask, acc, stride); break;                             \
+    default: SWEEP(4, 3, 1, x, cols, slope, tile, count, mask, acc, stride); break;                                    \
     }
 
-SHARD_AVX512 void shard_softmax_sweep_f32_avx512(size_t classes, size_t chunks, const float *x, size_t cols,
-                                                 size_t last_columns, const float *slope, size_t tile, size_t count,
-                                                 double *acc, size_t stride) {
-    const __mmask16 mask = (__mmask16)((1u << last_columns) - 1);
-#define SWEEP_F32(Q, C) wide_sweep_f32(Q, C, 1, x, cols, slope, tile, count, mask, acc, stride)
-    DISPATCH_WIDE_SWEEP(SWEEP_F32)
-#undef SWEEP_F32
-}
-
-SHARD_AVX512 void shard_softmax_sweep_f64_avx512(size_t classes, size_t chunks, const double *x, size_t cols,
-                                                 size_t last_columns, const double *slope, size_t tile, size_t count,
-                                                 double *acc, size_t stride) {
-    const __mmask8 mask = (__mmask8)((1u << last_columns) - 1);
-#define SWEEP_F64(Q, C) wide_sweep_f64(Q, C, 1, x, cols, slope, tile, count, mask, acc, stride)
-    DISPATCH_WIDE_SWEEP(SWEEP_F64)
-#undef SWEEP_F64
-}
+/// The exported sweeps: `classes` × `chunks` as compile-time constants, the last chunk `last_columns` wide.
+#define DEFINE_SWEEP_ENTRY(NAME, SWEEP, SCALAR, MASK)                                                                  \
+    SHARD_AVX512 void NAME(size_t classes, size_t chunks, const SCALAR *x, size_t cols, size_t last_columns,           \
+                           const SCALAR *slope, size_t tile, size_t count, double *acc, size_t stride) {              \
+        const MASK mask = (MASK)((1u << last_columns) - 1);                                                            \
+        DISPATCH_WIDE_SWEEP(SWEEP)                                                                                     \
+    }
+DEFINE_SWEEP_ENTRY(shard_softmax_sweep_f32_avx512, wide_sweep_f32, float, __mmask16)
+DEFINE_SWEEP_ENTRY(shard_softmax_sweep_f64_avx512, wide_sweep_f64, double, __mmask8)
 
 #endif

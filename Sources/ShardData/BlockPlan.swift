@@ -136,9 +136,7 @@ extension Dataset {
     /// that chunk's memory instead of copying it.
     public func makeBlocks(blockRows: Int, precision: Precision) throws(DataError) -> [Block] {
         let plan = try BlockPlan(rowCount: rowCount, blockRows: blockRows)
-        return try ParallelBlocks.map(count: plan.blockCount, threads: 0) { (id) throws(DataError) -> Block in
-            try makeBlock(id, of: plan, precision: precision)
-        }
+        return try makeBlocks(0..<plan.blockCount, of: plan, precision: precision)
     }
 
     /// `makeBlocks`, with the dataset and its blocks holding the values once. float64: `features` is re-cut into

@@ -167,6 +167,7 @@ public enum FeatureChunk: Sendable, Equatable {
         case .array(let values): values[position]
         case .shared(let chunk): chunk.values[position]
         case .float32Block(let block):
+            // One value, without the copy `widened` makes.
             block.withValues { values in
                 switch values {
                 case .float32(let features, _): Double(features[position])
@@ -176,17 +177,12 @@ public enum FeatureChunk: Sendable, Equatable {
         }
     }
 
-    /// A float32 block's features as Doubles (exact), a copy; the values themselves for the other chunks.
-    private func widened() -> [Double] {
-        switch self {
-        case .array(let values): return values
-        case .shared(let chunk): return Array(chunk.values)
-        case .float32Block(let block):
-            return block.withValues { values in
-                switch values {
-                case .float32(let features, _): return features.map(Double.init)
-                case .float64(let features, _): return Array(features)
-                }
+    /// The block's features at `positions` as Doubles (exact), a copy.
+    private static func widened(_ block: Block, at positions: Range<Int>) -> [Double] {
+        block.withValues { values in
+            switch values {
+            case .float32(let features, _): features[positions].map(Double.init)
+            case .float64(let features, _): Array(features[positions])
             }
         }
     }
@@ -196,8 +192,7 @@ public enum FeatureChunk: Sendable, Equatable {
         switch self {
         case .array(let values): return try values.withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
         case .shared(let chunk): return try withExtendedLifetime(chunk) { () throws(E) -> R in try body(chunk.values) }
-        case .float32Block:
-            return try widened().withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
+        case .float32Block: return try withValues(at: 0..<count, body)
         }
     }
 
@@ -209,21 +204,15 @@ public enum FeatureChunk: Sendable, Equatable {
         guard case .float32Block(let block) = self else {
             return try withValues { (values) throws(E) -> R in try body(UnsafeBufferPointer(rebasing: values[positions])) }
         }
-        let widened: [Double] = block.withValues { values in
-            switch values {
-            case .float32(let features, _): features[positions].map(Double.init)
-            case .float64(let features, _): Array(features[positions])
-            }
-        }
-        return try widened.withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
+        return try Self.widened(block, at: positions).withUnsafeBufferPointer { (values) throws(E) -> R in try body(values) }
     }
 
     /// Calls `body` with write access: in place for an array held once or a piece held once in an arena not sealed
     /// yet, else on a copy that replaces the chunk (an array; a float32 block's values widened).
     mutating func withMutableValues(_ body: (UnsafeMutableBufferPointer<Double>) -> Void) {
         switch self {
-        case .float32Block:
-            var values = widened()
+        case .float32Block(let block):
+            var values = Self.widened(block, at: 0..<count)
             values.withUnsafeMutableBufferPointer { body($0) }
             self = .array(values)
         case .array(var values):
